@@ -2,10 +2,10 @@
  * with PyTorch/ml_dtypes: round to nearest, ties to even, subnormals kept.
  *
  *   bf16, f16, f8_e5m2: overflow rounds to ±inf, NaN stays NaN (quiet).
- *   f8_e4m3fn: saturating — finite values beyond ±448 clamp to ±448 and
- *              ±inf becomes ±448 (as torch's saturating casts and
- *              cuda's __nv_cvt_float_to_fp8(.., __NV_SATFINITE, ..) do);
- *              NaN becomes 0x7f/0xff.
+ *   f8_e4m3fn: saturating — values that round beyond ±448 and ±inf give
+ *              ±448, like CUDA's __nv_cvt_float_to_fp8 (.., __NV_SATFINITE,
+ *              __NV_E4M3) and ComfyUI's clamp before casting (torch's plain
+ *              .to() would give NaN instead); NaN gives 0x7f/0xff.
  *
  * Bulk row conversion with a scale lives in rl_convert_row below. */
 #pragma once

@@ -130,5 +130,13 @@ void     rl_contiguous_strides  (int ndim, const int64_t *shape,
  * apply) into buf and returns buf; for error messages. */
 char    *rl_tensor_describe     (const RlTensor *t, char *buf, size_t size);
 
+/* The dequantisation factor ops apply: t->scale, where 0 (a tensor built
+ * by hand and zero-initialised) reads as 1. */
+static inline float
+rl_tensor_scale (const RlTensor *t)
+{
+  return t->scale != 0.0f ? t->scale : 1.0f;
+}
+
 /* Buffer size that rl_tensor_describe never needs more than. */
 #define RL_TENSOR_DESCRIBE_SIZE 160
