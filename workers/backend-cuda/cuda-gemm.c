@@ -1,0 +1,424 @@
+#include "cuda-gemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* cublasLt.h declares one function with an empty parameter list. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#include <cublasLt.h>
+#pragma GCC diagnostic pop
+
+#include "cuda-elementwise.h"
+
+#define DEFAULT_WORKSPACE_BYTES  ((size_t) 32 << 20)
+#define AUTOTUNE_CANDIDATES      8
+#define AUTOTUNE_REPEATS         3
+
+/* What selects an algorithm: the shape plus the alignment of each pointer. */
+typedef struct {
+  RlCudaGemmShape shape;
+  uint32_t        align_x, align_w, align_y, align_bias;
+} ShapeKey;
+
+typedef struct {
+  ShapeKey               key;
+  cublasLtMatmulDesc_t   desc;
+  cublasLtMatrixLayout_t layout_w, layout_x, layout_y;
+  cublasLtMatmulAlgo_t   algo;
+} CachedPlan;
+
+struct RlCudaGemm {
+  cublasLtHandle_t handle;
+  void            *workspace;
+  size_t           workspace_bytes;
+  bool             autotune;
+  CachedPlan      *plans;
+  int              plan_count;
+  int              plan_capacity;
+};
+
+static const char *
+type_name (cudaDataType_t type)
+{
+  switch (type) {
+  case CUDA_R_32F:      return "f32";
+  case CUDA_R_16F:      return "f16";
+  case CUDA_R_16BF:     return "bf16";
+  case CUDA_R_8F_E4M3:  return "f8_e4m3";
+  case CUDA_R_8F_E5M2:  return "f8_e5m2";
+  default:              return "unsupported";
+  }
+}
+
+static bool
+lt_check (cublasStatus_t status, RlCudaError *error, const char *what, const RlCudaGemmShape *s)
+{
+  if (status == CUBLAS_STATUS_SUCCESS)
+    return true;
+  return rl_cuda_error_set (error, status,
+                            "GEMM m=%lld n=%lld k=%lld batch=%lld (%s x %s -> %s): %s failed: %s",
+                            (long long) s->m, (long long) s->n, (long long) s->k,
+                            (long long) s->batch, type_name (s->x_type), type_name (s->w_type),
+                            type_name (s->y_type), what, cublasLtGetStatusString (status));
+}
+
+RlCudaGemm *
+rl_cuda_gemm_new (size_t workspace_bytes, RlCudaError *error)
+{
+  RlCudaGemm *gemm = calloc (1, sizeof *gemm);
+  if (gemm == NULL) {
+    rl_cuda_error_set (error, cudaErrorMemoryAllocation, "out of host memory for a GEMM context");
+    return NULL;
+  }
+  gemm->workspace_bytes = workspace_bytes ? workspace_bytes : DEFAULT_WORKSPACE_BYTES;
+  cublasStatus_t status = cublasLtCreate (&gemm->handle);
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    rl_cuda_error_set (error, status, "creating the cuBLASLt handle failed: %s; check the driver",
+                       cublasLtGetStatusString (status));
+    free (gemm);
+    return NULL;
+  }
+  cudaError_t cuda_status = cudaMalloc (&gemm->workspace, gemm->workspace_bytes);
+  if (cuda_status != cudaSuccess) {
+    cudaGetLastError ();
+    rl_cuda_error_set (error, cuda_status, "allocating the %zu MiB GEMM workspace failed: %s",
+                       gemm->workspace_bytes >> 20, cudaGetErrorString (cuda_status));
+    cublasLtDestroy (gemm->handle);
+    free (gemm);
+    return NULL;
+  }
+  return gemm;
+}
+
+static void
+plan_destroy (CachedPlan *plan)
+{
+  if (plan->desc) cublasLtMatmulDescDestroy (plan->desc);
+  if (plan->layout_w) cublasLtMatrixLayoutDestroy (plan->layout_w);
+  if (plan->layout_x) cublasLtMatrixLayoutDestroy (plan->layout_x);
+  if (plan->layout_y) cublasLtMatrixLayoutDestroy (plan->layout_y);
+}
+
+void
+rl_cuda_gemm_free (RlCudaGemm *gemm)
+{
+  if (gemm == NULL)
+    return;
+  for (int i = 0; i < gemm->plan_count; i++)
+    plan_destroy (&gemm->plans[i]);
+  free (gemm->plans);
+  cudaFree (gemm->workspace);
+  cublasLtDestroy (gemm->handle);
+  free (gemm);
+}
+
+void
+rl_cuda_gemm_set_autotune (RlCudaGemm *gemm, bool autotune)
+{
+  gemm->autotune = autotune;
+}
+
+int
+rl_cuda_gemm_cached_shapes (RlCudaGemm *gemm)
+{
+  return gemm->plan_count;
+}
+
+static uint32_t
+pointer_alignment (const void *ptr)
+{
+  uintptr_t address = (uintptr_t) ptr;
+  uint32_t align = 256;
+  while (align > 1 && address % align != 0)
+    align /= 2;
+  return align;
+}
+
+static bool
+epilogue_has_bias (RlCudaEpilogue epilogue)
+{
+  return epilogue == RL_CUDA_EPILOGUE_BIAS || epilogue == RL_CUDA_EPILOGUE_BIAS_GELU_TANH
+         || epilogue == RL_CUDA_EPILOGUE_BIAS_SILU;
+}
+
+static cublasLtEpilogue_t
+lt_epilogue (RlCudaEpilogue epilogue)
+{
+  switch (epilogue) {
+  case RL_CUDA_EPILOGUE_BIAS:
+  case RL_CUDA_EPILOGUE_BIAS_SILU:      return CUBLASLT_EPILOGUE_BIAS;
+  case RL_CUDA_EPILOGUE_GELU_TANH:      return CUBLASLT_EPILOGUE_GELU;
+  case RL_CUDA_EPILOGUE_BIAS_GELU_TANH: return CUBLASLT_EPILOGUE_GELU_BIAS;
+  default:                              return CUBLASLT_EPILOGUE_DEFAULT;
+  }
+}
+
+/* Fills in dense defaults and checks the arguments agree. */
+static bool
+normalise_shape (const RlCudaGemmShape *in, RlCudaGemmShape *out, RlCudaError *error)
+{
+  *out = *in;
+  if (out->batch <= 0)
+    out->batch = 1;
+  if (out->ldx == 0) out->ldx = out->k;
+  if (out->ldw == 0) out->ldw = out->w_kn ? out->n : out->k;
+  if (out->ldy == 0) out->ldy = out->n;
+  if (out->batch > 1) {
+    if (out->stride_x == 0) out->stride_x = out->m * out->ldx;
+    if (out->stride_y == 0) out->stride_y = out->m * out->ldy;
+  } else {
+    out->stride_x = out->stride_w = out->stride_y = 0;
+  }
+  if (!epilogue_has_bias (out->epilogue))
+    out->bias_type = out->y_type;
+  const RlCudaGemmShape *s = out;
+  if (s->m <= 0 || s->n <= 0 || s->k <= 0)
+    return lt_check (CUBLAS_STATUS_INVALID_VALUE, error, "checking sizes (all must be > 0)", s);
+  if (s->ldx < s->k || s->ldw < (s->w_kn ? s->n : s->k) || s->ldy < s->n)
+    return lt_check (CUBLAS_STATUS_INVALID_VALUE, error, "checking row strides", s);
+  bool fp8 = s->x_type == CUDA_R_8F_E4M3 || s->w_type == CUDA_R_8F_E4M3;
+  if (fp8 && (s->x_type != CUDA_R_8F_E4M3 || s->w_type != CUDA_R_8F_E4M3 || s->w_kn))
+    return lt_check (CUBLAS_STATUS_NOT_SUPPORTED, error,
+                     "fp8 needs both inputs e4m3 and w in [n, k] (convert x to fp8 first)", s);
+  if (!fp8 && s->x_type != s->w_type)
+    return lt_check (CUBLAS_STATUS_NOT_SUPPORTED, error, "x and w must have one dtype", s);
+  if ((s->epilogue == RL_CUDA_EPILOGUE_SILU || s->epilogue == RL_CUDA_EPILOGUE_BIAS_SILU)
+      && (s->ldy != s->n || s->accumulate))
+    return lt_check (CUBLAS_STATUS_NOT_SUPPORTED, error,
+                     "the SiLU epilogue needs a dense y and no accumulation", s);
+  return true;
+}
+
+static bool
+set_batch (cublasLtMatrixLayout_t layout, int64_t batch, int64_t stride)
+{
+  int32_t count = (int32_t) batch;
+  return cublasLtMatrixLayoutSetAttribute (layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT,
+                                           &count, sizeof count) == CUBLAS_STATUS_SUCCESS
+         && cublasLtMatrixLayoutSetAttribute (layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                              &stride, sizeof stride) == CUBLAS_STATUS_SUCCESS;
+}
+
+/* Column-major view of the row-major product: yᵀ[n, m] = op(w) · xᵀ, so w is
+ * cuBLASLt's A (transposed when stored [n, k]) and x is B. */
+static bool
+build_plan (CachedPlan *plan, RlCudaError *error)
+{
+  const RlCudaGemmShape *s = &plan->key.shape;
+  cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
+  if (!lt_check (cublasLtMatmulDescCreate (&plan->desc, compute, CUDA_R_32F), error,
+                 "creating the matmul descriptor", s))
+    return false;
+  cublasOperation_t op_w = s->w_kn ? CUBLAS_OP_N : CUBLAS_OP_T;
+  cublasOperation_t op_x = CUBLAS_OP_N;
+  cublasLtEpilogue_t epilogue = lt_epilogue (s->epilogue);
+  cublasLtMatmulDescSetAttribute (plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_w, sizeof op_w);
+  cublasLtMatmulDescSetAttribute (plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_x, sizeof op_x);
+  cublasLtMatmulDescSetAttribute (plan->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                                  sizeof epilogue);
+  if (epilogue_has_bias (s->epilogue)) {
+    cudaDataType_t bias_type = s->bias_type;
+    cublasLtMatmulDescSetAttribute (plan->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
+                                    sizeof bias_type);
+  }
+  uint64_t w_rows = s->w_kn ? (uint64_t) s->n : (uint64_t) s->k;
+  uint64_t w_cols = s->w_kn ? (uint64_t) s->k : (uint64_t) s->n;
+  if (!lt_check (cublasLtMatrixLayoutCreate (&plan->layout_w, s->w_type, w_rows, w_cols, s->ldw),
+                 error, "describing w", s)
+      || !lt_check (cublasLtMatrixLayoutCreate (&plan->layout_x, s->x_type, s->k, s->m, s->ldx),
+                    error, "describing x", s)
+      || !lt_check (cublasLtMatrixLayoutCreate (&plan->layout_y, s->y_type, s->n, s->m, s->ldy),
+                    error, "describing y", s))
+    return false;
+  if (s->batch > 1
+      && !(set_batch (plan->layout_w, s->batch, s->stride_w)
+           && set_batch (plan->layout_x, s->batch, s->stride_x)
+           && set_batch (plan->layout_y, s->batch, s->stride_y)))
+    return lt_check (CUBLAS_STATUS_INVALID_VALUE, error, "describing the batch", s);
+  return true;
+}
+
+static bool
+launch (RlCudaGemm *gemm, CachedPlan *plan, const cublasLtMatmulAlgo_t *algo, const void *x,
+        const void *w, void *y, cudaStream_t stream, RlCudaError *error)
+{
+  const float alpha = 1.0f;
+  const float beta = plan->key.shape.accumulate ? 1.0f : 0.0f;
+  cublasStatus_t status = cublasLtMatmul (gemm->handle, plan->desc, &alpha, w, plan->layout_w,
+                                          x, plan->layout_x, &beta, y, plan->layout_y, y,
+                                          plan->layout_y, algo, gemm->workspace,
+                                          gemm->workspace_bytes, stream);
+  return lt_check (status, error, "cublasLtMatmul", &plan->key.shape);
+}
+
+/* Times each candidate and returns the index of the fastest. Accumulating
+ * products would add up across trials, so those keep the heuristic's pick. */
+static int
+pick_fastest (RlCudaGemm *gemm, CachedPlan *plan, const cublasLtMatmulHeuristicResult_t *results,
+              int count, const void *x, const void *w, void *y, cudaStream_t stream)
+{
+  if (!gemm->autotune || count < 2 || plan->key.shape.accumulate)
+    return 0;
+  cudaEvent_t start, end;
+  if (cudaEventCreate (&start) != cudaSuccess)
+    return 0;
+  if (cudaEventCreate (&end) != cudaSuccess) {
+    cudaEventDestroy (start);
+    return 0;
+  }
+  int best = 0;
+  float best_ms = 1e30f;
+  for (int i = 0; i < count; i++) {
+    if (!launch (gemm, plan, &results[i].algo, x, w, y, stream, NULL))
+      continue;
+    cudaEventRecord (start, stream);
+    bool ok = true;
+    for (int r = 0; r < AUTOTUNE_REPEATS && ok; r++)
+      ok = launch (gemm, plan, &results[i].algo, x, w, y, stream, NULL);
+    cudaEventRecord (end, stream);
+    float ms = 0;
+    if (ok && cudaEventSynchronize (end) == cudaSuccess
+        && cudaEventElapsedTime (&ms, start, end) == cudaSuccess && ms < best_ms) {
+      best_ms = ms;
+      best = i;
+    }
+  }
+  cudaGetLastError ();
+  cudaEventDestroy (start);
+  cudaEventDestroy (end);
+  return best;
+}
+
+static bool
+choose_algorithm (RlCudaGemm *gemm, CachedPlan *plan, const void *x, const void *w, void *y,
+                  cudaStream_t stream, RlCudaError *error)
+{
+  const ShapeKey *key = &plan->key;
+  cublasLtMatmulPreference_t preference;
+  if (!lt_check (cublasLtMatmulPreferenceCreate (&preference), error, "creating a preference",
+                 &key->shape))
+    return false;
+  uint64_t workspace = gemm->workspace_bytes;
+  cublasLtMatmulPreferenceSetAttribute (preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                        &workspace, sizeof workspace);
+  cublasLtMatmulPreferenceSetAttribute (preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                                        &key->align_w, sizeof key->align_w);
+  cublasLtMatmulPreferenceSetAttribute (preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                        &key->align_x, sizeof key->align_x);
+  cublasLtMatmulPreferenceSetAttribute (preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+                                        &key->align_y, sizeof key->align_y);
+  cublasLtMatmulPreferenceSetAttribute (preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+                                        &key->align_y, sizeof key->align_y);
+  cublasLtMatmulHeuristicResult_t results[AUTOTUNE_CANDIDATES];
+  int count = 0;
+  cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic (
+    gemm->handle, plan->desc, plan->layout_w, plan->layout_x, plan->layout_y, plan->layout_y,
+    preference, gemm->autotune ? AUTOTUNE_CANDIDATES : 1, results, &count);
+  cublasLtMatmulPreferenceDestroy (preference);
+  if (status == CUBLAS_STATUS_SUCCESS && count == 0)
+    status = CUBLAS_STATUS_NOT_SUPPORTED;
+  if (!lt_check (status, error, "finding an algorithm (unsupported dtype mix, epilogue or alignment)",
+                 &key->shape))
+    return false;
+  plan->algo = results[pick_fastest (gemm, plan, results, count, x, w, y, stream)].algo;
+  return true;
+}
+
+static CachedPlan *
+find_plan (RlCudaGemm *gemm, const ShapeKey *key)
+{
+  for (int i = 0; i < gemm->plan_count; i++)
+    if (memcmp (&gemm->plans[i].key, key, sizeof *key) == 0)
+      return &gemm->plans[i];
+  return NULL;
+}
+
+/* Points the plan's descriptor at this call's bias and fp8 scales. */
+static void
+bind_pointers (CachedPlan *plan, const void *bias, const float *x_scale, const float *w_scale)
+{
+  if (epilogue_has_bias (plan->key.shape.epilogue))
+    cublasLtMatmulDescSetAttribute (plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                    sizeof bias);
+  if (plan->key.shape.x_type == CUDA_R_8F_E4M3) {
+    cublasLtMatmulDescSetAttribute (plan->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &w_scale,
+                                    sizeof w_scale);
+    cublasLtMatmulDescSetAttribute (plan->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &x_scale,
+                                    sizeof x_scale);
+  }
+}
+
+static CachedPlan *
+add_plan (RlCudaGemm *gemm, const ShapeKey *key, const void *x, const void *w, const void *bias,
+          void *y, const float *x_scale, const float *w_scale, cudaStream_t stream,
+          RlCudaError *error)
+{
+  CachedPlan plan;
+  memset (&plan, 0, sizeof plan);
+  plan.key = *key;
+  bool built = build_plan (&plan, error);
+  if (built)
+    bind_pointers (&plan, bias, x_scale, w_scale);
+  if (!built || !choose_algorithm (gemm, &plan, x, w, y, stream, error)) {
+    plan_destroy (&plan);
+    return NULL;
+  }
+  if (gemm->plan_count == gemm->plan_capacity) {
+    int capacity = gemm->plan_capacity ? gemm->plan_capacity * 2 : 16;
+    CachedPlan *plans = realloc (gemm->plans, (size_t) capacity * sizeof *plans);
+    if (plans == NULL) {
+      plan_destroy (&plan);
+      rl_cuda_error_set (error, cudaErrorMemoryAllocation, "out of host memory for GEMM plans");
+      return NULL;
+    }
+    gemm->plans = plans;
+    gemm->plan_capacity = capacity;
+  }
+  gemm->plans[gemm->plan_count] = plan;
+  return &gemm->plans[gemm->plan_count++];
+}
+
+bool
+rl_cuda_gemm_run (RlCudaGemm *gemm, const RlCudaGemmShape *shape, const void *x, const void *w,
+                  const void *bias, void *y, const float *x_scale, const float *w_scale,
+                  cudaStream_t stream, RlCudaError *error)
+{
+  if (gemm == NULL || shape == NULL || x == NULL || w == NULL || y == NULL)
+    return rl_cuda_error_set (error, cudaErrorInvalidValue, "GEMM: NULL context, shape or buffer");
+  ShapeKey key;
+  memset (&key, 0, sizeof key); /* padding bytes take part in memcmp */
+  if (!normalise_shape (shape, &key.shape, error))
+    return false;
+  bool has_bias = epilogue_has_bias (key.shape.epilogue);
+  bool fp8 = key.shape.x_type == CUDA_R_8F_E4M3;
+  if (has_bias && bias == NULL)
+    return lt_check (CUBLAS_STATUS_INVALID_VALUE, error, "checking bias (epilogue needs one)",
+                     &key.shape);
+  if (fp8 && (x_scale == NULL || w_scale == NULL))
+    return lt_check (CUBLAS_STATUS_INVALID_VALUE, error, "checking fp8 scales (both needed)",
+                     &key.shape);
+  key.align_x = pointer_alignment (x);
+  key.align_w = pointer_alignment (w);
+  key.align_y = pointer_alignment (y);
+  key.align_bias = has_bias ? pointer_alignment (bias) : 0;
+  CachedPlan *plan = find_plan (gemm, &key);
+  if (plan == NULL) {
+    plan = add_plan (gemm, &key, x, w, bias, y, x_scale, w_scale, stream, error);
+    if (plan == NULL)
+      return false;
+  }
+  bind_pointers (plan, bias, x_scale, w_scale);
+  if (!launch (gemm, plan, &plan->algo, x, w, y, stream, error))
+    return false;
+  if (key.shape.epilogue == RL_CUDA_EPILOGUE_SILU || key.shape.epilogue == RL_CUDA_EPILOGUE_BIAS_SILU) {
+    int64_t count = key.shape.m * key.shape.n
+                    + (key.shape.batch - 1) * key.shape.stride_y;
+    cudaError_t status = rl_cuda_unary (RL_CUDA_UNARY_SILU, y, key.shape.y_type, y,
+                                        key.shape.y_type, count, NULL, stream);
+    if (status != cudaSuccess)
+      return rl_cuda_error_set (error, status, "GEMM SiLU epilogue launch failed: %s",
+                                cudaGetErrorString (status));
+  }
+  return true;
+}

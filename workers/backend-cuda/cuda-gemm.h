@@ -1,0 +1,92 @@
+/* Matrix products through cuBLASLt.
+ *
+ * Shapes use the row-major convention of nn.Linear:
+ *
+ *   y[m, n] = epilogue (x[m, k] · w[n, k]ᵀ + bias[n])         (w_kn false)
+ *   y[m, n] = epilogue (x[m, k] · w[k, n]   + bias[n])         (w_kn true)
+ *
+ * optionally over `batch` strided batches, optionally accumulated into y.
+ * Inputs are f32 (computed in true fp32, no TF32, for parity with the CPU
+ * backend), f16 or bf16 (fp32 accumulation), or fp8 e4m3 for both x and w
+ * (fp8 tensor cores; per-tensor scales on the device, y = sx·sw·x·wᵀ;
+ * Hopper requires the nn.Linear layout). Algorithms come from cuBLASLt's
+ * heuristic and are cached per shape, dtypes and pointer alignment, so a
+ * repeated shape costs no host-side search; with autotune on, the first
+ * call of a shape times the heuristic's top candidates and keeps the
+ * fastest.
+ *
+ * cuBLASLt has no SiLU epilogue: RL_CUDA_EPILOGUE_*SILU runs the product
+ * (with bias) then one in-place SiLU pass over y.
+ *
+ * A context is used by one host thread at a time (it owns one workspace). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cuda_runtime_api.h>
+#include <library_types.h>
+
+#include "cuda-error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  RL_CUDA_EPILOGUE_NONE = 0,
+  RL_CUDA_EPILOGUE_BIAS,
+  RL_CUDA_EPILOGUE_GELU_TANH,
+  RL_CUDA_EPILOGUE_BIAS_GELU_TANH,
+  RL_CUDA_EPILOGUE_SILU,
+  RL_CUDA_EPILOGUE_BIAS_SILU,
+} RlCudaEpilogue;
+
+typedef struct {
+  int64_t        m, n, k;
+  int64_t        batch;            /* strided batches; 0 or 1 means one */
+  int64_t        stride_x;         /* elements between batches of x, w, y; */
+  int64_t        stride_w;         /* 0 = dense (m·k, n·k, m·n)         */
+  int64_t        stride_y;
+  int64_t        ldx, ldw, ldy;    /* row strides in elements; 0 = dense */
+  cudaDataType_t x_type;           /* CUDA_R_32F, CUDA_R_16F, CUDA_R_16BF, CUDA_R_8F_E4M3 */
+  cudaDataType_t w_type;           /* same as x_type */
+  cudaDataType_t y_type;           /* CUDA_R_32F, CUDA_R_16F, CUDA_R_16BF */
+  cudaDataType_t bias_type;        /* must equal y_type (bf16 for fp8 inputs) */
+  bool           w_kn;             /* w stored [k, n] instead of [n, k] */
+  bool           accumulate;       /* y += product instead of y = product */
+  RlCudaEpilogue epilogue;
+} RlCudaGemmShape;
+
+typedef struct RlCudaGemm RlCudaGemm;
+
+/* Creates a context with a device workspace of `workspace_bytes` (0 picks
+ * 32 MiB, what Hopper kernels want) on the current device. */
+RlCudaGemm *rl_cuda_gemm_new          (size_t workspace_bytes, RlCudaError *error);
+void        rl_cuda_gemm_free         (RlCudaGemm *gemm);
+
+/* Times the heuristic's top candidates on the first call of each shape. */
+void        rl_cuda_gemm_set_autotune (RlCudaGemm *gemm, bool autotune);
+
+/* Queues the product on `stream`. `bias` is required by the BIAS epilogues
+ * and ignored by the others; x_scale and w_scale are device pointers to one
+ * float each, required for fp8 inputs and ignored otherwise. Returns false
+ * with a message naming the shape when cuBLASLt has no algorithm for it or
+ * the arguments disagree. */
+bool        rl_cuda_gemm_run          (RlCudaGemm            *gemm,
+                                       const RlCudaGemmShape *shape,
+                                       const void            *x,
+                                       const void            *w,
+                                       const void            *bias,
+                                       void                  *y,
+                                       const float           *x_scale,
+                                       const float           *w_scale,
+                                       cudaStream_t           stream,
+                                       RlCudaError           *error);
+
+/* Number of distinct shapes whose algorithm is cached (for tests). */
+int         rl_cuda_gemm_cached_shapes (RlCudaGemm *gemm);
+
+#ifdef __cplusplus
+}
+#endif
