@@ -43,8 +43,9 @@ typedef struct {
   double       elapsed_s;
 } RlRunReport;
 
-/* @model_paths (may be NULL) is borrowed and handed to nodes. */
-RlExecutor  *rl_executor_new             (RlModelPaths        *model_paths);
+/* Node types are looked up in @registry (the executor takes a reference);
+ * nodes see the registry's model paths. */
+RlExecutor  *rl_executor_new             (RlRegistry          *registry);
 void         rl_executor_free            (RlExecutor          *self);
 
 /* How many cache entries beyond the last run's to keep (default
@@ -58,9 +59,12 @@ void         rl_executor_clear_cache     (RlExecutor          *self);
 /* Runs @graph (already validated; borrowed). Emits JOB_STARTED, node
  * events and JOB_FINISHED to @options->listener. Returns TRUE when every
  * output node finished; FALSE with RL_ENGINE_ERROR_INTERRUPTED when
- * interrupted, or RL_ENGINE_ERROR_EXECUTION (message naming the node id,
- * title and type) when a node failed. @report (may be NULL) is filled in
- * every case. */
+ * interrupted; when a node failed, an error whose message names the node
+ * id, title and type, with the node's engine error code (IO,
+ * MODEL_NOT_FOUND, MEDIA, POOL) or else RL_ENGINE_ERROR_EXECUTION; or
+ * RL_ENGINE_ERROR_VALIDATION when the graph names an unknown type or a
+ * missing node (validate first).
+ * @report (may be NULL) is filled in every case. */
 gboolean     rl_executor_run             (RlExecutor          *self,
                                           RlGraph             *graph,
                                           const RlRunOptions  *options,

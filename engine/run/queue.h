@@ -46,7 +46,7 @@ guint        rl_job_queue_add_listener    (RlJobQueue          *self,
 void         rl_job_queue_remove_listener (RlJobQueue          *self,
                                            guint                listener_id);
 
-/* Queues @graph (takes ownership; validated by the caller). Returns the job
+/* Queues @graph (the queue takes a reference; validated by the caller). Returns the job
  * id (> 0), or 0 with @error (history could not record it). */
 gint64       rl_job_queue_enqueue         (RlJobQueue          *self,
                                            RlGraph             *graph,
