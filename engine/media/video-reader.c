@@ -180,17 +180,33 @@ decode_all (VideoDecode *dec,
   return drain_decoder (dec, error);
 }
 
+/* The frame count the container promises: its frame count field (MP4), or
+ * else its duration times the frame rate (WebM/MKV); 0 when unknown. */
+static gint64
+promised_frames (const VideoDecode *dec)
+{
+  const AVStream *stream = dec->format->streams[dec->stream_index];
+  if (stream->nb_frames > 0)
+    return stream->nb_frames;
+  AVRational rate = stream->avg_frame_rate;
+  if (dec->format->duration <= 0 || rate.num <= 0 || rate.den <= 0)
+    return 0;
+  double seconds = dec->format->duration / (double) AV_TIME_BASE;
+  /* Allow for rounding of the duration: one frame and 5 % short is fine. */
+  return (gint64) (seconds * av_q2d (rate) * 0.95) - 1;
+}
+
 static gboolean
 check_complete (const VideoDecode *dec,
                 GError           **error)
 {
   if (dec->rgb_frames->len == 0)
     return set_media_error (error, dec->path, "no frame could be decoded (corrupt or truncated file)");
-  gint64 promised = dec->format->streams[dec->stream_index]->nb_frames;
-  if (dec->max_frames == 0 && promised > 0 && dec->rgb_frames->len < (guint64) promised)
+  gint64 promised = dec->max_frames == 0 ? promised_frames (dec) : 0;
+  if (promised > 0 && dec->rgb_frames->len < (guint64) promised)
     {
       g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_MEDIA,
-                   "Cannot decode “%s”: its header promises %" G_GINT64_FORMAT
+                   "Cannot decode “%s”: its header promises at least %" G_GINT64_FORMAT
                    " frames but only %u could be read; the file is truncated or corrupt.",
                    dec->path, promised, dec->rgb_frames->len);
       return FALSE;
