@@ -1,0 +1,332 @@
+/* Random-weights safetensors writer; see make-checkpoint-writer.h. */
+#include "tools/make-checkpoint-writer.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workers/runtime/float-convert.h"
+
+#define CHUNK_ELEMS 65536
+
+static uint64_t
+mix64 (uint64_t x)
+{
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+float
+make_checkpoint_value (uint64_t seed, size_t tensor_index, int64_t element)
+{
+  uint64_t h = mix64 (mix64 (seed ^ mix64 (tensor_index + 1)) ^ (uint64_t) element);
+  /* (u + 0.5) / 2^23 - 1 for a 24-bit u is never exactly zero. */
+  return ((float) (h >> 40) + 0.5f) / 8388608.0f - 1.0f;
+}
+
+float
+make_checkpoint_scale (uint64_t seed, size_t tensor_index)
+{
+  float u = (make_checkpoint_value (seed ^ 0x5CA1Eull, tensor_index, -1) + 1.0f) * 0.5f;
+  return (1.0f / 64.0f) * (1.0f + 15.0f * u);
+}
+
+float
+make_checkpoint_int_range (RlDType dtype)
+{
+  switch (dtype) {
+  case RL_I8: return 100.0f;
+  case RL_U8: return 100.0f;
+  case RL_I16: case RL_I32: case RL_I64: return 1e4f;
+  default: return 1.0f;
+  }
+}
+
+static bool
+is_fp8 (RlDType dtype)
+{
+  return dtype == RL_F8_E4M3FN || dtype == RL_F8_E5M2;
+}
+
+static bool
+is_scaled_weight (const MakeCheckpointSpec *spec, unsigned flags)
+{
+  size_t n = strlen (spec->name);
+  return (flags & MAKE_CHECKPOINT_SCALED_FP8) && is_fp8 (spec->dtype) && n >= 7
+         && strcmp (spec->name + n - 7, ".weight") == 0;
+}
+
+static int
+parse_shape (const char *s, MakeCheckpointSpec *out, char *error, size_t error_size)
+{
+  out->ndim = 0;
+  while (*s == ' ' || *s == '\t' || *s == '[')
+    s++;
+  for (;;) {
+    while (*s == ' ' || *s == '\t' || *s == ',' || *s == 'x')
+      s++;
+    if (*s == ']' || *s == '\0' || *s == '\n' || *s == '\r')
+      break;
+    if (!isdigit ((unsigned char) *s)) {
+      snprintf (error, error_size, "bad character '%c' in shape", *s);
+      return -1;
+    }
+    if (out->ndim == MAKE_CHECKPOINT_MAX_DIMS) {
+      snprintf (error, error_size, "more than %d dimensions", MAKE_CHECKPOINT_MAX_DIMS);
+      return -1;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll (s, &end, 10);
+    if (errno != 0 || v < 0) {
+      snprintf (error, error_size, "bad dimension in shape");
+      return -1;
+    }
+    out->shape[out->ndim++] = v;
+    s = end;
+  }
+  return 1;
+}
+
+int
+make_checkpoint_parse_line (const char *line, RlDType default_dtype, MakeCheckpointSpec *out, char *error,
+                            size_t error_size)
+{
+  memset (out, 0, sizeof *out);
+  while (*line == ' ' || *line == '\t')
+    line++;
+  if (*line == '\0' || *line == '\n' || *line == '\r' || *line == '#')
+    return 0;
+  size_t name_len = strcspn (line, " \t\r\n");
+  if (name_len >= MAKE_CHECKPOINT_MAX_NAME) {
+    snprintf (error, error_size, "name longer than %d bytes", MAKE_CHECKPOINT_MAX_NAME - 1);
+    return -1;
+  }
+  memcpy (out->name, line, name_len);
+  const char *rest = line + name_len;
+  while (*rest == ' ' || *rest == '\t')
+    rest++;
+  out->dtype = default_dtype;
+  if (isalpha ((unsigned char) *rest)) {
+    char dtype[32] = { 0 };
+    size_t n = strcspn (rest, " \t\r\n[");
+    if (n >= sizeof dtype) {
+      snprintf (error, error_size, "dtype name too long");
+      return -1;
+    }
+    memcpy (dtype, rest, n);
+    for (size_t i = 0; i < n; i++)
+      dtype[i] = (char) toupper ((unsigned char) dtype[i]);
+    out->dtype = rl_dtype_from_safetensors (dtype);
+    if (out->dtype == RL_DTYPE_INVALID) {
+      snprintf (error, error_size, "unknown dtype '%s' (F32 F16 BF16 F8_E4M3 F8_E5M2 I8 I32 ...)", dtype);
+      return -1;
+    }
+    rest += n;
+  }
+  if (out->dtype == RL_DTYPE_INVALID) {
+    snprintf (error, error_size, "no dtype given for '%s' and no default", out->name);
+    return -1;
+  }
+  return parse_shape (rest, out, error, error_size);
+}
+
+/* Appends to a growing buffer; returns false on out-of-memory. */
+typedef struct {
+  char  *data;
+  size_t len;
+  size_t cap;
+  bool   failed;
+} Text;
+
+static void
+text_append (Text *t, const char *s, size_t n)
+{
+  if (t->failed)
+    return;
+  if (t->len + n + 1 > t->cap) {
+    size_t cap = t->cap ? t->cap : 4096;
+    while (cap < t->len + n + 1)
+      cap *= 2;
+    char *grown = realloc (t->data, cap);
+    if (grown == NULL) {
+      t->failed = true;
+      return;
+    }
+    t->data = grown;
+    t->cap = cap;
+  }
+  memcpy (t->data + t->len, s, n);
+  t->len += n;
+  t->data[t->len] = '\0';
+}
+
+static void
+text_printf (Text *t, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+static void
+text_printf (Text *t, const char *fmt, ...)
+{
+  char buf[512];
+  va_list args;
+  va_start (args, fmt);
+  int n = vsnprintf (buf, sizeof buf, fmt, args);
+  va_end (args);
+  text_append (t, buf, (size_t) n < sizeof buf ? (size_t) n : sizeof buf - 1);
+}
+
+static void
+text_json_string (Text *t, const char *s)
+{
+  text_append (t, "\"", 1);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char) *s;
+    if (c == '"' || c == '\\')
+      text_printf (t, "\\%c", c);
+    else if (c < 0x20)
+      text_printf (t, "\\u%04x", c);
+    else
+      text_append (t, (const char *) &c, 1);
+  }
+  text_append (t, "\"", 1);
+}
+
+static int64_t
+numel_of (const MakeCheckpointSpec *spec)
+{
+  int64_t n = 1;
+  for (int i = 0; i < spec->ndim; i++)
+    n *= spec->shape[i];
+  return n;
+}
+
+static void
+text_entry (Text *t, const char *name, RlDType dtype, int ndim, const int64_t *shape, uint64_t begin,
+            uint64_t end, bool *first)
+{
+  text_append (t, *first ? "" : ",", *first ? 0 : 1);
+  *first = false;
+  text_json_string (t, name);
+  text_printf (t, ":{\"dtype\":\"%s\",\"shape\":[", rl_dtype_safetensors_name (dtype));
+  for (int i = 0; i < ndim; i++)
+    text_printf (t, "%s%lld", i ? "," : "", (long long) shape[i]);
+  text_printf (t, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long) begin, (unsigned long long) end);
+}
+
+/* The header JSON, padded with spaces to a multiple of 8 bytes. */
+static RlStatus
+build_header (const MakeCheckpointSpec *specs, size_t n, unsigned flags, const char *const *metadata,
+              size_t n_metadata, Text *t)
+{
+  bool first = true;
+  text_append (t, "{", 1);
+  if (n_metadata > 0) {
+    text_append (t, "\"__metadata__\":{", 16);
+    for (size_t i = 0; i < n_metadata; i++) {
+      if (i)
+        text_append (t, ",", 1);
+      text_json_string (t, metadata[2 * i]);
+      text_append (t, ":", 1);
+      text_json_string (t, metadata[2 * i + 1]);
+    }
+    text_append (t, "}", 1);
+    first = false;
+  }
+  uint64_t offset = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t bytes;
+    RlStatus status = rl_dtype_bytes_for (specs[i].dtype, numel_of (&specs[i]), &bytes);
+    if (status != RL_OK)
+      return rl_prefix_error (status, "tensor '%s': ", specs[i].name);
+    text_entry (t, specs[i].name, specs[i].dtype, specs[i].ndim, specs[i].shape, offset, offset + bytes, &first);
+    offset += bytes;
+    if (is_scaled_weight (&specs[i], flags)) {
+      char name[MAKE_CHECKPOINT_MAX_NAME + 16];
+      snprintf (name, sizeof name, "%.*sscale_weight", (int) (strlen (specs[i].name) - 6), specs[i].name);
+      text_entry (t, name, RL_F32, 0, NULL, offset, offset + 4, &first);
+      offset += 4;
+    }
+  }
+  if (flags & MAKE_CHECKPOINT_SCALED_FP8) {
+    int64_t zero = 0;
+    text_entry (t, "scaled_fp8", RL_F8_E4M3FN, 1, &zero, offset, offset, &first);
+  }
+  text_append (t, "}", 1);
+  while (t->len % 8 != 0)
+    text_append (t, " ", 1);
+  return t->failed ? rl_set_error (RL_E_NO_MEMORY, "out of memory building a header") : RL_OK;
+}
+
+static RlStatus
+write_tensor_data (FILE *f, const MakeCheckpointSpec *spec, size_t index, uint64_t seed, float scale,
+                   float *values, uint8_t *encoded)
+{
+  int64_t n = numel_of (spec);
+  float range = make_checkpoint_int_range (spec->dtype);
+  size_t elem = rl_dtype_block_bytes (spec->dtype);
+  for (int64_t start = 0; start < n; start += CHUNK_ELEMS) {
+    int64_t count = n - start < CHUNK_ELEMS ? n - start : CHUNK_ELEMS;
+    for (int64_t i = 0; i < count; i++)
+      values[i] = make_checkpoint_value (seed, index, start + i) * range;
+    RlStatus status = rl_convert_row_from_f32 (spec->dtype, encoded, values, count, scale);
+    if (status != RL_OK)
+      return rl_prefix_error (status, "tensor '%s': ", spec->name);
+    if (fwrite (encoded, elem, (size_t) count, f) != (size_t) count)
+      return rl_set_error (RL_E_IO, "writing tensor '%s': %s", spec->name, strerror (errno));
+  }
+  return RL_OK;
+}
+
+static RlStatus
+write_all (FILE *f, const MakeCheckpointSpec *specs, size_t n, uint64_t seed, unsigned flags, const Text *header)
+{
+  uint8_t length[8];
+  for (int i = 0; i < 8; i++)
+    length[i] = (uint8_t) ((uint64_t) header->len >> (8 * i));
+  if (fwrite (length, 1, 8, f) != 8 || fwrite (header->data, 1, header->len, f) != header->len)
+    return rl_set_error (RL_E_IO, "writing the header: %s", strerror (errno));
+  float *values = malloc (CHUNK_ELEMS * sizeof *values);
+  uint8_t *encoded = malloc (CHUNK_ELEMS * 8);
+  RlStatus status = values && encoded ? RL_OK : rl_set_error (RL_E_NO_MEMORY, "out of memory");
+  for (size_t i = 0; i < n && status == RL_OK; i++) {
+    bool scaled = is_scaled_weight (&specs[i], flags);
+    float scale = scaled ? make_checkpoint_scale (seed, i) : 1.0f;
+    status = write_tensor_data (f, &specs[i], i, seed, scale, values, encoded);
+    if (status == RL_OK && scaled && fwrite (&scale, 4, 1, f) != 1)
+      status = rl_set_error (RL_E_IO, "writing a scale: %s", strerror (errno));
+  }
+  free (values);
+  free (encoded);
+  return status;
+}
+
+RlStatus
+make_checkpoint_write (const char *path, const MakeCheckpointSpec *specs, size_t n_specs, uint64_t seed,
+                       unsigned flags, const char *const *metadata, size_t n_metadata)
+{
+  Text header = { 0 };
+  RlStatus status = build_header (specs, n_specs, flags, metadata, n_metadata, &header);
+  if (status != RL_OK) {
+    free (header.data);
+    return status;
+  }
+  FILE *f = fopen (path, "wb");
+  if (f == NULL) {
+    free (header.data);
+    return rl_set_error (RL_E_IO, "%s: cannot create: %s", path, strerror (errno));
+  }
+  status = write_all (f, specs, n_specs, seed, flags, &header);
+  if (fclose (f) != 0 && status == RL_OK)
+    status = rl_set_error (RL_E_IO, "%s: %s", path, strerror (errno));
+  free (header.data);
+  if (status != RL_OK) {
+    remove (path);
+    return rl_prefix_error (status, "%s: ", path);
+  }
+  return RL_OK;
+}

@@ -1,0 +1,64 @@
+/* Writing safetensors checkpoints of random weights, for tests.
+ *
+ * Values are a pure function of (seed, tensor index, element index), so a
+ * test can check what a reader returns without keeping a copy:
+ * make_checkpoint_value () is the float32 written before rounding to the
+ * tensor's dtype. Tensors are written in the order given. With
+ * MAKE_CHECKPOINT_SCALED_FP8 every fp8 "<x>.weight" is followed by an F32
+ * scalar "<x>.scale_weight" (make_checkpoint_scale ()) and stores
+ * value / scale, and a 0-element "scaled_fp8" marker tensor is appended, as
+ * ComfyUI's scaled fp8 checkpoints do. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "workers/runtime/dtype.h"
+#include "workers/runtime/status.h"
+
+#define MAKE_CHECKPOINT_MAX_DIMS 8
+#define MAKE_CHECKPOINT_MAX_NAME 512
+
+typedef struct {
+  char    name[MAKE_CHECKPOINT_MAX_NAME];
+  RlDType dtype;
+  int     ndim;
+  int64_t shape[MAKE_CHECKPOINT_MAX_DIMS];
+} MakeCheckpointSpec;
+
+enum {
+  MAKE_CHECKPOINT_SCALED_FP8 = 1 << 0,
+};
+
+/* Parses "name dtype shape" or "name shape" (then `default_dtype`); shape
+ * as "[1536, 16, 2]", "1536,16,2", "1536x16x2" or "[]" for a scalar.
+ * Returns 1 for a tensor, 0 for a blank or '#' comment line, -1 on error
+ * with a message in error. */
+int       make_checkpoint_parse_line (const char         *line,
+                                      RlDType             default_dtype,
+                                      MakeCheckpointSpec *out,
+                                      char               *error,
+                                      size_t              error_size);
+
+/* Writes the checkpoint. `metadata` holds n_metadata key/value pairs
+ * (key0, value0, key1, ...) for "__metadata__". */
+RlStatus  make_checkpoint_write      (const char               *path,
+                                      const MakeCheckpointSpec *specs,
+                                      size_t                    n_specs,
+                                      uint64_t                  seed,
+                                      unsigned                  flags,
+                                      const char *const        *metadata,
+                                      size_t                    n_metadata);
+
+/* The float written for element `element` of tensor `tensor_index`, in
+ * [-1, 1) and never 0 (integers: scaled to their range, see .c). */
+float     make_checkpoint_value      (uint64_t seed, size_t tensor_index,
+                                      int64_t element);
+
+/* The scale of tensor `tensor_index` in scaled-fp8 mode, in [2^-6, 2^-2). */
+float     make_checkpoint_scale      (uint64_t seed, size_t tensor_index);
+
+/* Factor applied to make_checkpoint_value for integer dtypes (100 for I8,
+ * 1e6 for I16..I64), 1 for floats. */
+float     make_checkpoint_int_range  (RlDType dtype);
