@@ -357,6 +357,35 @@ rl_msg_result_clear (RlMsgResult *m)
   memset (m, 0, sizeof *m);
 }
 
+/* Cache report */
+
+void
+rl_msg_cache_report_encode (const RlMsgCacheReport *m, RlWireWriter *w)
+{
+  rl_wire_put_u64 (w, m->model_bytes);
+  rl_wire_put_u64 (w, m->released_bytes);
+  rl_wire_put_u64 (w, m->resident_bytes);
+  rl_wire_put_u64 (w, m->budget_bytes);
+  rl_wire_put_u32 (w, m->resident_models);
+  rl_wire_put_u32 (w, m->was_cached);
+}
+
+int
+rl_msg_cache_report_decode (const void *p, size_t n, RlMsgCacheReport *m,
+                            RlErrorInfo *err)
+{
+  memset (m, 0, sizeof *m);
+  RlWireReader r;
+  rl_wire_reader_init (&r, p, n, "cache report");
+  m->model_bytes = rl_wire_get_u64 (&r, "model_bytes");
+  m->released_bytes = rl_wire_get_u64 (&r, "released_bytes");
+  m->resident_bytes = rl_wire_get_u64 (&r, "resident_bytes");
+  m->budget_bytes = rl_wire_get_u64 (&r, "budget_bytes");
+  m->resident_models = rl_wire_get_u32 (&r, "resident_models");
+  m->was_cached = rl_wire_get_u32 (&r, "was_cached");
+  return rl_wire_reader_finish (&r, err);
+}
+
 int
 rl_msg_send (int sock, uint16_t type, uint64_t request_id,
              const RlWireWriter *w, const int *fds, int n_fds, int timeout_ms,

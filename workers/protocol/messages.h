@@ -94,6 +94,17 @@ typedef struct {
   RlTensorDesc  tensors[RL_PROTOCOL_MAX_FDS];
 } RlMsgResult;
 
+/* The RESULT data of LOAD_MODEL, UNLOAD_MODEL and FREE_MEMORY: the worker's
+ * model cache after the request. */
+typedef struct {
+  uint64_t model_bytes;     /* the model's size (0 for FREE_MEMORY) */
+  uint64_t released_bytes;  /* bytes dropped by eviction, unload or free */
+  uint64_t resident_bytes;  /* every cached model */
+  uint64_t budget_bytes;
+  uint32_t resident_models;
+  uint32_t was_cached;      /* LOAD_MODEL: 1 when it was already resident */
+} RlMsgCacheReport;
+
 void rl_msg_hello_encode      (const RlMsgHello *m, RlWireWriter *w);
 int  rl_msg_hello_decode      (const void *p, size_t n, RlMsgHello *m, RlErrorInfo *err);
 void rl_msg_hello_clear       (RlMsgHello *m);
@@ -127,6 +138,9 @@ void rl_msg_error_clear       (RlMsgError *m);
 void rl_msg_result_encode     (const RlMsgResult *m, RlWireWriter *w);
 int  rl_msg_result_decode     (const void *p, size_t n, RlMsgResult *m, RlErrorInfo *err);
 void rl_msg_result_clear      (RlMsgResult *m);
+
+void rl_msg_cache_report_encode (const RlMsgCacheReport *m, RlWireWriter *w);
+int  rl_msg_cache_report_decode (const void *p, size_t n, RlMsgCacheReport *m, RlErrorInfo *err);
 
 /* Sends w's bytes as one frame; fails with RL_WIRE_INVALID if encoding
  * overflowed the payload limit. */

@@ -1,0 +1,15 @@
+/* What a worker tells the pool about its device in HELLO. */
+#pragma once
+
+#include <stdint.h>
+
+typedef struct {
+  char     name[128];
+  uint64_t total_memory;
+  uint64_t free_memory;
+  uint32_t compute_major;
+  uint32_t compute_minor;
+} RlDeviceFacts;
+
+/* Host CPU facts: the CPU model name, physical RAM and MemAvailable. */
+void rl_device_facts_cpu (RlDeviceFacts *facts);

@@ -1,0 +1,529 @@
+/* raylight-worker: one compute process per device, driven by the pool
+ * manager over a Unix socket (workers/protocol/).
+ *
+ *   raylight-worker --socket PATH --token-fd FD --rank N [--world-size N]
+ *                   [--backend cpu|cuda] [--device ID] [--memory-budget BYTES]
+ *
+ * It connects, presents the auth token read from FD in HELLO, and then
+ * executes requests one at a time on the main thread while the inbox thread
+ * answers heartbeats. It exits when the pool says SHUTDOWN or goes away.
+ * RAYLIGHT_WORKER_TEST_FAULTS (comma list) enables test-only faults:
+ * "hang" (the 'hang' diagnostic) and "wrong-token" (HELLO with a bad
+ * token). */
+#include <errno.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "device-facts.h"
+#include "diagnostics.h"
+#include "model-cache.h"
+#include "request-context.h"
+#include "worker-inbox.h"
+#include "worker-link.h"
+
+#define HELLO_ACK_TIMEOUT_MS 30000
+
+typedef struct {
+  const char *socket_path;
+  int         token_fd;
+  int         rank;
+  int         world_size;
+  const char *backend;
+  int         device;
+  uint64_t    memory_budget;
+} WorkerArgs;
+
+typedef struct {
+  WorkerArgs     args;
+  RlWorkerLink   link;
+  RlWorkerInbox *inbox;
+  RlModelCache  *cache;
+  bool           fault_hang;
+  bool           fault_wrong_token;
+} Worker;
+
+static void
+usage (void)
+{
+  fprintf (stderr,
+           "usage: raylight-worker --socket PATH --token-fd FD --rank N [--world-size N]\n"
+           "                       [--backend cpu|cuda] [--device ID] [--memory-budget BYTES]\n"
+           "raylight-worker is started by the raylight pool manager, not by hand.\n");
+}
+
+static bool
+parse_args (int argc, char **argv, WorkerArgs *args)
+{
+  static const struct option options[] = {
+    { "socket", required_argument, NULL, 's' },
+    { "token-fd", required_argument, NULL, 't' },
+    { "rank", required_argument, NULL, 'r' },
+    { "world-size", required_argument, NULL, 'w' },
+    { "backend", required_argument, NULL, 'b' },
+    { "device", required_argument, NULL, 'd' },
+    { "memory-budget", required_argument, NULL, 'm' },
+    { NULL, 0, NULL, 0 },
+  };
+  *args = (WorkerArgs) { .token_fd = -1, .rank = -1, .world_size = 1,
+                         .backend = "cpu" };
+  int option;
+  while ((option = getopt_long (argc, argv, "", options, NULL)) != -1)
+    {
+      switch (option)
+        {
+        case 's': args->socket_path = optarg; break;
+        case 't': args->token_fd = atoi (optarg); break;
+        case 'r': args->rank = atoi (optarg); break;
+        case 'w': args->world_size = atoi (optarg); break;
+        case 'b': args->backend = optarg; break;
+        case 'd': args->device = atoi (optarg); break;
+        case 'm': args->memory_budget = strtoull (optarg, NULL, 10); break;
+        default: return false;
+        }
+    }
+  return args->socket_path != NULL && args->token_fd >= 0 && args->rank >= 0
+         && optind == argc;
+}
+
+/* The token is a line of hex characters written by the pool into a pipe. */
+static bool
+read_token (int fd, char *token, size_t size)
+{
+  size_t got = 0;
+  while (got + 1 < size)
+    {
+      ssize_t n = read (fd, token + got, size - 1 - got);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      got += (size_t) n;
+    }
+  close (fd);
+  token[got] = '\0';
+  token[strcspn (token, "\r\n")] = '\0';
+  return token[0] != '\0';
+}
+
+static int
+connect_to_pool (const char *path)
+{
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  if (strlen (path) >= sizeof address.sun_path)
+    return -1;
+  strcpy (address.sun_path, path);
+  int sock = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    return -1;
+  if (connect (sock, (struct sockaddr *) &address, sizeof address) != 0)
+    {
+      close (sock);
+      return -1;
+    }
+  return sock;
+}
+
+static bool
+has_fault (const char *faults, const char *name)
+{
+  if (faults == NULL)
+    return false;
+  size_t length = strlen (name);
+  for (const char *at = faults; (at = strstr (at, name)) != NULL; at += length)
+    if ((at == faults || at[-1] == ',') && (at[length] == '\0' || at[length] == ','))
+      return true;
+  return false;
+}
+
+/* Sends HELLO and waits for the pool's verdict on the token. */
+static bool
+greet_pool (Worker *worker, const char *token)
+{
+  RlDeviceFacts facts;
+  rl_device_facts_cpu (&facts);
+  char *capabilities[] = { "load-model", "unload-model", "free-memory", "cancel",
+                           "progress", "diagnostic" };
+  RlMsgHello hello = {
+    .protocol_version = RL_PROTOCOL_VERSION,
+    .pid = (uint32_t) getpid (),
+    .rank = (uint32_t) worker->args.rank,
+    .token = worker->fault_wrong_token ? "0000-not-the-pool-token" : (char *) token,
+    .backend = "cpu",
+    .device_name = facts.name,
+    .total_memory = facts.total_memory,
+    .free_memory = facts.free_memory,
+    .n_capabilities = sizeof capabilities / sizeof capabilities[0],
+    .capabilities = capabilities,
+  };
+  RlWireWriter w;
+  rl_wire_writer_init (&w);
+  rl_msg_hello_encode (&hello, &w);
+  int status = rl_worker_link_send (&worker->link, RL_MSG_HELLO, 0, &w, NULL, 0);
+  rl_wire_writer_clear (&w);
+  if (status != RL_WIRE_OK)
+    return false;
+
+  RlFrame frame;
+  RlErrorInfo err = { 0 };
+  if (rl_frame_recv (worker->link.sock, &frame, HELLO_ACK_TIMEOUT_MS, &err) != RL_WIRE_OK)
+    {
+      fprintf (stderr, "raylight-worker[rank %d]: no answer to HELLO: %s\n",
+               worker->args.rank, err.message);
+      return false;
+    }
+  RlMsgHelloAck ack;
+  bool accepted = false;
+  if (frame.header.type != RL_MSG_HELLO_ACK)
+    fprintf (stderr, "raylight-worker[rank %d]: expected HELLO_ACK, got %s\n",
+             worker->args.rank, rl_message_type_name (frame.header.type));
+  else if (rl_msg_hello_ack_decode (frame.payload, frame.header.payload_size, &ack, &err)
+           != RL_WIRE_OK)
+    fprintf (stderr, "raylight-worker[rank %d]: %s\n", worker->args.rank, err.message);
+  else
+    {
+      accepted = ack.accepted != 0;
+      if (!accepted)
+        fprintf (stderr, "raylight-worker[rank %d]: the pool refused this worker: %s\n",
+                 worker->args.rank, ack.message);
+      rl_msg_hello_ack_clear (&ack);
+    }
+  rl_frame_clear (&frame);
+  return accepted;
+}
+
+static void
+send_cache_report (Worker *worker, uint64_t request_id, const RlMsgCacheReport *report)
+{
+  RlWireWriter data;
+  rl_wire_writer_init (&data);
+  rl_msg_cache_report_encode (report, &data);
+  RlMsgResult result = { .data = data.data, .data_size = data.size };
+  RlWireWriter w;
+  rl_wire_writer_init (&w);
+  rl_msg_result_encode (&result, &w);
+  rl_worker_link_send (&worker->link, RL_MSG_RESULT, request_id, &w, NULL, 0);
+  rl_wire_writer_clear (&w);
+  rl_wire_writer_clear (&data);
+}
+
+static RlMsgCacheReport
+cache_report (const Worker *worker)
+{
+  return (RlMsgCacheReport) {
+    .resident_bytes = rl_model_cache_resident (worker->cache),
+    .budget_bytes = rl_model_cache_budget (worker->cache),
+    .resident_models = (uint32_t) rl_model_cache_count (worker->cache),
+  };
+}
+
+typedef struct {
+  Worker     *worker;
+  uint64_t    request_id;
+  const char *message;
+} LoadProgress;
+
+static bool
+report_load_progress (uint64_t done, uint64_t total, void *user)
+{
+  LoadProgress *load = user;
+  rl_worker_link_progress (&load->worker->link, load->request_id, RL_PROGRESS_LOAD_BYTES,
+                           done, total, load->message);
+  return rl_worker_inbox_cancelled (load->worker->inbox);
+}
+
+static void
+handle_load (Worker *worker, const RlFrame *frame)
+{
+  uint64_t id = frame->header.request_id;
+  RlMsgModel model;
+  RlErrorInfo err = { 0 };
+  if (rl_msg_model_decode (frame->payload, frame->header.payload_size, &model, &err) != RL_WIRE_OK)
+    {
+      rl_worker_link_send_error (&worker->link, id, err.code, "rank %d: %s",
+                                 worker->args.rank, err.message);
+      return;
+    }
+  RlMsgCacheReport report;
+  bool stale;
+  RlModelFile *file = rl_model_cache_lookup (worker->cache, model.path, model.options, &stale);
+  if (file != NULL)
+    {
+      uint64_t size = rl_model_file_size (file);
+      rl_worker_link_progress (&worker->link, id, RL_PROGRESS_LOAD_BYTES, size, size,
+                               "already resident");
+      report = cache_report (worker);
+      report.model_bytes = size;
+      report.was_cached = 1;
+      send_cache_report (worker, id, &report);
+      rl_msg_model_clear (&model);
+      return;
+    }
+
+  uint64_t resident_before = rl_model_cache_resident (worker->cache);
+  file = rl_model_file_open (model.path, &err);
+  if (file != NULL
+      && rl_model_cache_reserve (worker->cache, rl_model_file_size (file), model.path, &err)
+         == RL_WIRE_OK)
+    {
+      const char *base = strrchr (model.path, '/');
+      LoadProgress load = { worker, id, base ? base + 1 : model.path };
+      uint64_t released = resident_before - rl_model_cache_resident (worker->cache);
+      uint64_t size = rl_model_file_size (file);
+      if (rl_model_file_load (file, report_load_progress, &load, &err) == RL_WIRE_OK
+          && rl_model_cache_insert (worker->cache, model.path, model.options, file, &err)
+             == RL_WIRE_OK)
+        {
+          report = cache_report (worker);
+          report.model_bytes = size;
+          report.released_bytes = released;
+          send_cache_report (worker, id, &report);
+          rl_msg_model_clear (&model);
+          return;
+        }
+      file = NULL; /* closed by insert on failure */
+    }
+  rl_model_file_close (file);
+  rl_worker_link_send_error (&worker->link, id, err.code, "rank %d: %s", worker->args.rank,
+                             err.message);
+  rl_msg_model_clear (&model);
+}
+
+static void
+handle_unload (Worker *worker, const RlFrame *frame)
+{
+  uint64_t id = frame->header.request_id;
+  RlMsgModel model;
+  RlErrorInfo err = { 0 };
+  if (rl_msg_model_decode (frame->payload, frame->header.payload_size, &model, &err) != RL_WIRE_OK)
+    {
+      rl_worker_link_send_error (&worker->link, id, err.code, "rank %d: %s",
+                                 worker->args.rank, err.message);
+      return;
+    }
+  uint64_t before = rl_model_cache_resident (worker->cache);
+  rl_model_cache_remove (worker->cache, model.path, model.options);
+  malloc_trim (0);
+  RlMsgCacheReport report = cache_report (worker);
+  report.released_bytes = before - report.resident_bytes;
+  send_cache_report (worker, id, &report);
+  rl_msg_model_clear (&model);
+}
+
+static void
+handle_free_memory (Worker *worker, const RlFrame *frame)
+{
+  uint64_t released = rl_model_cache_clear (worker->cache);
+  malloc_trim (0);
+  RlMsgCacheReport report = cache_report (worker);
+  report.released_bytes = released;
+  send_cache_report (worker, frame->header.request_id, &report);
+}
+
+/* Maps the call's descriptors; on failure frees what was mapped. */
+static int
+map_inputs (RlFrame *frame, const RlMsgCall *call, RlSharedTensor **inputs,
+            RlErrorInfo *err)
+{
+  if ((int) call->n_tensors != frame->n_fds)
+    return rl_error_set (err, RL_WIRE_BAD_MESSAGE,
+                         "call lists %u tensors but %d descriptors came with it",
+                         call->n_tensors, frame->n_fds);
+  for (int i = 0; i < frame->n_fds; i++)
+    {
+      int fd = frame->fds[i];
+      frame->fds[i] = -1;
+      inputs[i] = rl_shared_tensor_from_fd (fd, &call->tensors[i], err);
+      if (inputs[i] == NULL)
+        {
+          for (int j = 0; j < i; j++)
+            rl_shared_tensor_free (inputs[j]);
+          return err->code;
+        }
+    }
+  return RL_WIRE_OK;
+}
+
+static void
+send_tensors (Worker *worker, uint64_t id, RlSharedTensor *const *outputs, int n_outputs)
+{
+  RlMsgResult result = { .n_tensors = (uint32_t) n_outputs };
+  int fds[RL_PROTOCOL_MAX_FDS];
+  for (int i = 0; i < n_outputs; i++)
+    {
+      result.tensors[i] = *rl_shared_tensor_desc (outputs[i]);
+      fds[i] = rl_shared_tensor_fd (outputs[i]);
+    }
+  RlWireWriter w;
+  rl_wire_writer_init (&w);
+  rl_msg_result_encode (&result, &w);
+  rl_worker_link_send (&worker->link, RL_MSG_RESULT, id, &w, fds, n_outputs);
+  rl_wire_writer_clear (&w);
+}
+
+static void
+handle_call (Worker *worker, RlFrame *frame)
+{
+  uint64_t id = frame->header.request_id;
+  const char *type = rl_message_type_name (frame->header.type);
+  RlMsgCall call;
+  RlErrorInfo err = { 0 };
+  if (rl_msg_call_decode (frame->payload, frame->header.payload_size, &call, &err) != RL_WIRE_OK)
+    {
+      rl_worker_link_send_error (&worker->link, id, err.code, "rank %d: %s",
+                                 worker->args.rank, err.message);
+      return;
+    }
+  if (frame->header.type != RL_MSG_DIAGNOSTIC)
+    {
+      rl_worker_link_send_error (&worker->link, id, RL_WIRE_NOT_SUPPORTED,
+                                 "rank %d: model family '%s' cannot run %s yet: no model "
+                                 "family plugin is loaded in this worker",
+                                 worker->args.rank, call.family, type);
+      rl_msg_call_clear (&call);
+      return;
+    }
+  RlSharedTensor *inputs[RL_PROTOCOL_MAX_FDS] = { 0 };
+  RlSharedTensor *outputs[RL_PROTOCOL_MAX_FDS] = { 0 };
+  int n_outputs = 0;
+  RlRequestContext ctx = { &worker->link, worker->inbox, id, worker->args.rank,
+                           worker->fault_hang };
+  if (map_inputs (frame, &call, inputs, &err) == RL_WIRE_OK)
+    {
+      if (rl_diagnostic_run (&ctx, &call, inputs, (int) call.n_tensors, outputs,
+                             &n_outputs, &err) == RL_WIRE_OK)
+        send_tensors (worker, id, outputs, n_outputs);
+      else
+        rl_worker_link_send_error (&worker->link, id, err.code, "%s", err.message);
+      for (uint32_t i = 0; i < call.n_tensors; i++)
+        rl_shared_tensor_free (inputs[i]);
+      for (int i = 0; i < n_outputs; i++)
+        rl_shared_tensor_free (outputs[i]);
+    }
+  else
+    rl_worker_link_send_error (&worker->link, id, err.code, "rank %d: %s",
+                               worker->args.rank, err.message);
+  rl_msg_call_clear (&call);
+}
+
+/* Executes one request; false when the worker should exit. */
+static bool
+execute (Worker *worker, RlFrame *frame)
+{
+  uint64_t id = frame->header.request_id;
+  rl_worker_inbox_begin (worker->inbox, id);
+  if (frame->header.type != RL_MSG_SHUTDOWN && rl_worker_inbox_cancelled (worker->inbox))
+    {
+      rl_worker_link_send_error (&worker->link, id, RL_WIRE_CANCELLED,
+                                 "rank %d: request cancelled before it started",
+                                 worker->args.rank);
+      return true;
+    }
+  switch (frame->header.type)
+    {
+    case RL_MSG_LOAD_MODEL:   handle_load (worker, frame); break;
+    case RL_MSG_UNLOAD_MODEL: handle_unload (worker, frame); break;
+    case RL_MSG_FREE_MEMORY:  handle_free_memory (worker, frame); break;
+    case RL_MSG_ENCODE_TEXT:
+    case RL_MSG_SAMPLE:
+    case RL_MSG_VAE_ENCODE:
+    case RL_MSG_VAE_DECODE:
+    case RL_MSG_DIAGNOSTIC:   handle_call (worker, frame); break;
+    case RL_MSG_SHUTDOWN:
+      {
+        RlWireWriter w;
+        rl_wire_writer_init (&w);
+        RlMsgResult done = { 0 };
+        rl_msg_result_encode (&done, &w);
+        rl_worker_link_send (&worker->link, RL_MSG_RESULT, id, &w, NULL, 0);
+        rl_wire_writer_clear (&w);
+        return false;
+      }
+    default:
+      rl_worker_link_send_error (&worker->link, id, RL_WIRE_BAD_MESSAGE,
+                                 "rank %d: a worker does not accept %s messages",
+                                 worker->args.rank,
+                                 rl_message_type_name (frame->header.type));
+      break;
+    }
+  rl_worker_inbox_begin (worker->inbox, 0);
+  return true;
+}
+
+static uint64_t
+default_budget (void)
+{
+  RlDeviceFacts facts;
+  rl_device_facts_cpu (&facts);
+  return facts.free_memory / 4 * 3;
+}
+
+int
+main (int argc, char **argv)
+{
+  Worker worker = { 0 };
+  if (!parse_args (argc, argv, &worker.args))
+    {
+      usage ();
+      return 2;
+    }
+  const char *faults = getenv ("RAYLIGHT_WORKER_TEST_FAULTS");
+  worker.fault_hang = has_fault (faults, "hang");
+  worker.fault_wrong_token = has_fault (faults, "wrong-token");
+
+  char token[RL_PROTOCOL_TOKEN_LENGTH + 8];
+  if (!read_token (worker.args.token_fd, token, sizeof token))
+    {
+      fprintf (stderr, "raylight-worker[rank %d]: no auth token on fd %d\n",
+               worker.args.rank, worker.args.token_fd);
+      return 2;
+    }
+  int sock = connect_to_pool (worker.args.socket_path);
+  if (sock < 0)
+    {
+      fprintf (stderr, "raylight-worker[rank %d]: cannot connect to '%s': %s\n",
+               worker.args.rank, worker.args.socket_path, strerror (errno));
+      return 1;
+    }
+  rl_worker_link_init (&worker.link, sock, worker.args.rank);
+
+  if (strcmp (worker.args.backend, "cpu") != 0)
+    {
+      rl_worker_link_send_error (&worker.link, 0, RL_WIRE_NOT_SUPPORTED,
+                                 "rank %d: backend '%s' is not available in this "
+                                 "raylight-worker (only 'cpu' is implemented so far)",
+                                 worker.args.rank, worker.args.backend);
+      rl_worker_link_clear (&worker.link);
+      return 1;
+    }
+  if (!greet_pool (&worker, token))
+    {
+      rl_worker_link_clear (&worker.link);
+      return 3;
+    }
+  worker.cache = rl_model_cache_new (worker.args.memory_budget ? worker.args.memory_budget
+                                                               : default_budget ());
+  worker.inbox = rl_worker_inbox_start (&worker.link);
+  if (worker.cache == NULL || worker.inbox == NULL)
+    {
+      fprintf (stderr, "raylight-worker[rank %d]: out of memory at start\n",
+               worker.args.rank);
+      return 1;
+    }
+  RlFrame frame;
+  bool running = true;
+  while (running && rl_worker_inbox_next (worker.inbox, &frame))
+    {
+      running = execute (&worker, &frame);
+      rl_frame_clear (&frame);
+    }
+  rl_worker_inbox_free (worker.inbox);
+  rl_model_cache_free (worker.cache);
+  rl_worker_link_clear (&worker.link);
+  return 0;
+}

@@ -1,0 +1,17 @@
+/* What a request handler in the worker needs besides its message: where to
+ * send progress, how to notice a cancel, and the worker's settings. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "worker-inbox.h"
+#include "worker-link.h"
+
+typedef struct {
+  RlWorkerLink  *link;
+  RlWorkerInbox *inbox;
+  uint64_t       request_id;
+  int            rank;
+  bool           test_faults;   /* RAYLIGHT_WORKER_TEST_FAULTS allows 'hang' */
+} RlRequestContext;
