@@ -151,8 +151,9 @@ parse_entry (const RlSafetensors *st, const char *name, const RlJsonValue *v, Pe
   if (name[0] == '\0')
     return format_error (st, "a tensor has an empty name (corrupt header)");
   if (v->kind != RL_JSON_OBJECT)
-    return format_error (st, "tensor '%s': entry is a %s, expected an object with dtype, shape and data_offsets",
-                         name, rl_json_kind_name (v->kind));
+    return format_error (st, "tensor '%s': entry is not an object (it is %s %s), expected dtype, shape and data_offsets",
+                         name, v->kind == RL_JSON_ARRAY || v->kind == RL_JSON_OBJECT ? "an" : "a",
+                         rl_json_kind_name (v->kind));
   for (size_t i = 0; i < v->count; i++) {
     const char *key = v->members[i].key;
     if (strcmp (key, "dtype") != 0 && strcmp (key, "shape") != 0 && strcmp (key, "data_offsets") != 0)

@@ -1,0 +1,265 @@
+/* safetensors reader: files written by make-checkpoint read back exactly,
+ * with lookup, file order, metadata, views, scaled fp8, ranged reads and
+ * FSDP row shards. Weights are random per run (seed printed). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/plain-test.h"
+#include "tools/make-checkpoint-writer.h"
+#include "workers/checkpoint/safetensors.h"
+#include "workers/runtime/float-convert.h"
+
+static uint64_t seed;
+static char dir[256];
+
+static const char *spec_lines[] = {
+  "blocks.0.self_attn.q.weight F8_E4M3 [64, 48]",
+  "blocks.0.self_attn.q.bias BF16 [64]",
+  "blocks.0.norm.weight F32 [48]",
+  "blocks.0.ffn.0.weight F16 [96, 48]",
+  "blocks.0.ffn.2.weight F8_E5M2 [48, 96]",
+  "patch_embedding.weight BF16 [32, 16, 1, 2, 2]",
+  "head.modulation F32 [1, 2, 48]",
+  "token_ids I32 3x7",
+  "quant I8 100",
+  "scalar F32 []",
+  "empty F16 [0, 4]",
+};
+#define N_SPECS (sizeof spec_lines / sizeof spec_lines[0])
+
+static void
+path_in_dir (char *out, size_t size, const char *name)
+{
+  snprintf (out, size, "%s/%s", dir, name);
+}
+
+static int
+load_specs (MakeCheckpointSpec *specs)
+{
+  for (size_t i = 0; i < N_SPECS; i++) {
+    char error[256];
+    if (make_checkpoint_parse_line (spec_lines[i], RL_DTYPE_INVALID, &specs[i], error, sizeof error) != 1) {
+      printf ("# bad spec line '%s': %s\n", spec_lines[i], error);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* The value the reader should decode for element e of spec i. */
+static float
+expected_value (const MakeCheckpointSpec *spec, size_t i, int64_t e, float scale)
+{
+  float v = make_checkpoint_value (seed, i, e) * make_checkpoint_int_range (spec->dtype);
+  uint8_t encoded[8];
+  rl_convert_row_from_f32 (spec->dtype, encoded, &v, 1, scale);
+  float back;
+  rl_convert_row_to_f32 (spec->dtype, encoded, 1, scale, &back);
+  return back;
+}
+
+static void
+test_round_trip (void)
+{
+  MakeCheckpointSpec specs[N_SPECS];
+  PT_REQUIRE (load_specs (specs) == 0, "specs");
+  char path[512];
+  path_in_dir (path, sizeof path, "round-trip.safetensors");
+  const char *metadata[] = { "format", "pt", "modelspec.title", "Wan \"2.1\"\n\u00e9" };
+  PT_REQUIRE (make_checkpoint_write (path, specs, N_SPECS, seed, MAKE_CHECKPOINT_SCALED_FP8, metadata, 2) == RL_OK,
+              "write: %s", rl_last_error ());
+
+  RlSafetensors *st = NULL;
+  PT_REQUIRE (rl_safetensors_open (path, &st) == RL_OK, "open: %s", rl_last_error ());
+  /* Two fp8 weights get a scale_weight each, plus the scaled_fp8 marker. */
+  PT_CHECK (rl_safetensors_count (st) == N_SPECS + 3, "count %zu", rl_safetensors_count (st));
+  PT_CHECK (rl_safetensors_is_scaled_fp8 (st), "scaled fp8 not detected");
+  PT_CHECK (rl_safetensors_metadata_count (st) == 2, "metadata count");
+  PT_CHECK (strcmp (rl_safetensors_metadata (st, "format"), "pt") == 0, "metadata format");
+  PT_CHECK (strcmp (rl_safetensors_metadata (st, "modelspec.title"), metadata[3]) == 0, "escaped metadata");
+  PT_CHECK (rl_safetensors_metadata (st, "missing") == NULL, "missing metadata key");
+  PT_CHECK (rl_safetensors_find (st, "no.such.tensor") == NULL, "missing tensor found");
+
+  uint64_t previous_end = 0;
+  for (size_t i = 0; i < rl_safetensors_count (st); i++) {
+    const RlSafetensorsTensor *t = rl_safetensors_tensor_at (st, i);
+    PT_CHECK (t->file_offset == rl_safetensors_data_offset (st) + previous_end, "'%s' not in file order", t->name);
+    previous_end = t->file_offset + t->nbytes - rl_safetensors_data_offset (st);
+    PT_CHECK (rl_safetensors_find (st, t->name) == t, "lookup of '%s'", t->name);
+  }
+  PT_CHECK (previous_end == rl_safetensors_data_size (st), "tensors do not cover the data");
+
+  size_t mismatches = 0, compared = 0;
+  for (size_t i = 0; i < N_SPECS; i++) {
+    const RlSafetensorsTensor *t = rl_safetensors_find (st, specs[i].name);
+    PT_REQUIRE (t != NULL, "tensor '%s' missing", specs[i].name);
+    PT_CHECK (t->dtype == specs[i].dtype && t->ndim == specs[i].ndim, "'%s' dtype/ndim", t->name);
+    for (int d = 0; d < t->ndim; d++)
+      PT_CHECK (t->shape[d] == specs[i].shape[d], "'%s' dim %d", t->name, d);
+    bool fp8_weight = (t->dtype == RL_F8_E4M3FN || t->dtype == RL_F8_E5M2);
+    PT_CHECK (t->has_scale == fp8_weight, "'%s' has_scale %d", t->name, t->has_scale);
+    float scale = fp8_weight ? make_checkpoint_scale (seed, i) : 1.0f;
+    PT_CHECK (t->scale == scale, "'%s' scale %g, want %g", t->name, t->scale, scale);
+    if (t->numel == 0)
+      continue;
+    float *values = malloc ((size_t) t->numel * sizeof *values);
+    PT_REQUIRE (rl_convert_row_to_f32 (t->dtype, t->data, t->numel, t->scale, values) == RL_OK, "convert");
+    for (int64_t e = 0; e < t->numel; e++, compared++) {
+      float want = expected_value (&specs[i], i, e, scale);
+      if (memcmp (&want, &values[e], 4) != 0 && mismatches++ < 5)
+        printf ("# '%s'[%lld] = %g, want %g\n", t->name, (long long) e, values[e], want);
+    }
+    free (values);
+  }
+  PT_CHECK (mismatches == 0, "%zu of %zu values differ", mismatches, compared);
+  rl_safetensors_close (st);
+}
+
+static RlSafetensors *
+open_small (MakeCheckpointSpec *specs, const char *name)
+{
+  char path[512];
+  path_in_dir (path, sizeof path, name);
+  if (load_specs (specs) != 0 || make_checkpoint_write (path, specs, N_SPECS, seed, 0, NULL, 0) != RL_OK)
+    return NULL;
+  RlSafetensors *st = NULL;
+  rl_safetensors_open (path, &st);
+  return st;
+}
+
+static void
+test_views (void)
+{
+  MakeCheckpointSpec specs[N_SPECS];
+  RlSafetensors *st = open_small (specs, "views.safetensors");
+  PT_REQUIRE (st != NULL, "open: %s", rl_last_error ());
+  const RlSafetensorsTensor *t = rl_safetensors_find (st, "patch_embedding.weight");
+  RlTensor view;
+  PT_REQUIRE (rl_safetensors_view (st, t, &view) == RL_OK, "view: %s", rl_last_error ());
+  PT_CHECK (view.data == t->data, "view copied the data");
+  PT_CHECK (view.ndim == 5 && view.shape[1] == 16 && view.strides[0] == 16 * 4, "view shape/strides");
+  PT_CHECK (view.dtype == RL_BF16 && view.storage == NULL && view.scale == 1.0f, "view dtype/storage/scale");
+  RlTensor row;
+  PT_CHECK (rl_tensor_narrow (&row, &view, 0, 3, 1) == RL_OK, "narrow");
+  PT_CHECK ((const uint8_t *) row.data == (const uint8_t *) t->data + 3 * 64 * 2, "narrowed view offset");
+  rl_tensor_release (&row);
+  rl_tensor_release (&view);
+
+  const RlSafetensorsTensor *scalar = rl_safetensors_find (st, "scalar");
+  PT_CHECK (rl_safetensors_view (st, scalar, &view) == RL_OK && view.ndim == 0, "scalar view");
+  rl_tensor_release (&view);
+  rl_safetensors_close (st);
+}
+
+static void
+test_read_ranges_and_shards (void)
+{
+  MakeCheckpointSpec specs[N_SPECS];
+  RlSafetensors *st = open_small (specs, "shards.safetensors");
+  PT_REQUIRE (st != NULL, "open: %s", rl_last_error ());
+  const RlSafetensorsTensor *t = rl_safetensors_find (st, "blocks.0.ffn.0.weight");   /* F16 [96, 48] */
+  PT_REQUIRE (t != NULL, "tensor");
+  int world = 5;
+  int64_t rows_seen = 0;
+  uint8_t *assembled = malloc (t->nbytes);
+  for (int rank = 0; rank < world; rank++) {
+    int64_t start, count;
+    uint64_t offset, length;
+    PT_REQUIRE (rl_safetensors_shard_rows (t, rank, world, &start, &count, &offset, &length) == RL_OK, "shard");
+    PT_CHECK (start == rows_seen, "rank %d starts at row %lld", rank, (long long) start);
+    PT_CHECK (count == 96 / 5 + (rank < 96 % 5), "rank %d has %lld rows", rank, (long long) count);
+    PT_CHECK (length == (uint64_t) count * 48 * 2 && offset == (uint64_t) start * 48 * 2, "byte range");
+    PT_CHECK (rl_safetensors_read (st, t, offset, length, assembled + offset) == RL_OK, "read: %s",
+              rl_last_error ());
+    rows_seen += count;
+  }
+  PT_CHECK (rows_seen == 96, "rows covered %lld", (long long) rows_seen);
+  PT_CHECK (memcmp (assembled, t->data, t->nbytes) == 0, "shards do not reassemble the tensor");
+  PT_CHECK (rl_safetensors_bytes_read (st) == t->nbytes, "bytes read %llu",
+            (unsigned long long) rl_safetensors_bytes_read (st));
+  rl_safetensors_note_read (st, 10);
+  PT_CHECK (rl_safetensors_bytes_read (st) == t->nbytes + 10, "note_read");
+
+  uint8_t byte;
+  PT_CHECK (rl_safetensors_read (st, t, t->nbytes, 1, &byte) == RL_E_INVALID_ARG, "read past the end accepted");
+  PT_CHECK (strstr (rl_last_error (), "blocks.0.ffn.0.weight") != NULL, "range error names the tensor: %s",
+            rl_last_error ());
+  PT_CHECK (rl_safetensors_read (st, t, 1, UINT64_MAX, &byte) == RL_E_INVALID_ARG, "overflowing range accepted");
+
+  int64_t start, count;
+  uint64_t offset, length;
+  const RlSafetensorsTensor *scalar = rl_safetensors_find (st, "scalar");
+  PT_CHECK (rl_safetensors_shard_rows (scalar, 2, 4, &start, &count, &offset, &length) == RL_OK
+            && length == 4 && offset == 0, "scalars go whole to every rank");
+  PT_CHECK (rl_safetensors_shard_rows (t, 4, 4, &start, &count, &offset, &length) == RL_E_INVALID_ARG,
+            "rank == world accepted");
+  rl_safetensors_advise (st, t, RL_SAFETENSORS_WILL_NEED);
+  rl_safetensors_advise (st, t, RL_SAFETENSORS_DONT_NEED);
+  rl_safetensors_advise (st, NULL, RL_SAFETENSORS_SEQUENTIAL);
+  PT_CHECK (memcmp (assembled, t->data, t->nbytes) == 0, "data changed after DONT_NEED");
+  free (assembled);
+  rl_safetensors_close (st);
+}
+
+/* Hand-written headers the format allows: whitespace, escapes, empty file. */
+static void
+test_header_forms (void)
+{
+  const char *header = " {\"a\\u00e9\\n\" : { \"shape\" : [2] , \"data_offsets\":[0,8], \"dtype\":\"F32\"},"
+                       "\"__metadata__\":{}}   ";
+  /* A header must start with '{' — leading space is refused, like the
+   * reference implementation does. */
+  size_t hlen = strlen (header);
+  uint8_t buf[256] = { 0 };
+  buf[0] = (uint8_t) hlen;
+  memcpy (buf + 8, header, hlen);
+  RlSafetensors *st = NULL;
+  PT_CHECK (rl_safetensors_open_memory (buf, 8 + hlen + 8, "lead-space", &st) == RL_E_FORMAT, "leading space");
+
+  header++;
+  hlen--;
+  memset (buf, 0, sizeof buf);
+  buf[0] = (uint8_t) hlen;
+  memcpy (buf + 8, header, hlen);
+  float values[2] = { 1.5f, -2.25f };
+  memcpy (buf + 8 + hlen, values, 8);
+  PT_REQUIRE (rl_safetensors_open_memory (buf, 8 + hlen + 8, "forms", &st) == RL_OK, "open: %s", rl_last_error ());
+  const RlSafetensorsTensor *t = rl_safetensors_find (st, "a\xc3\xa9\n");
+  PT_CHECK (t != NULL && ((const float *) t->data)[1] == -2.25f, "escaped name / data");
+  PT_CHECK (!rl_safetensors_is_scaled_fp8 (st), "not scaled");
+  rl_safetensors_close (st);
+
+  const char *empty = "{}      ";
+  memset (buf, 0, sizeof buf);
+  buf[0] = 8;
+  memcpy (buf + 8, empty, 8);
+  PT_CHECK (rl_safetensors_open_memory (buf, 16, "empty", &st) == RL_OK && rl_safetensors_count (st) == 0,
+            "empty checkpoint: %s", rl_last_error ());
+  rl_safetensors_close (st);
+}
+
+int
+main (void)
+{
+  const char *env_seed = getenv ("RAYLIGHT_TEST_SEED");
+  seed = env_seed ? strtoull (env_seed, NULL, 0) : (uint64_t) time (NULL) ^ (uint64_t) getpid () << 20;
+  printf ("# seed %llu (set RAYLIGHT_TEST_SEED to repeat)\n", (unsigned long long) seed);
+  snprintf (dir, sizeof dir, "%s/raylight-st-XXXXXX", getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
+  if (mkdtemp (dir) == NULL) {
+    perror ("mkdtemp");
+    return 1;
+  }
+  PT_RUN (test_round_trip);
+  PT_RUN (test_views);
+  PT_RUN (test_read_ranges_and_shards);
+  PT_RUN (test_header_forms);
+  char command[600];
+  snprintf (command, sizeof command, "rm -rf '%s'", dir);
+  if (system (command) != 0)
+    printf ("# could not remove %s\n", dir);
+  return pt_finish ();
+}
