@@ -279,3 +279,37 @@ ceil_div (int64_t a, int64_t b)
 }
 
 } // namespace rl_cuda
+
+#include "cuda-elementwise.h"
+
+namespace rl_cuda {
+
+/* Start of the [dim] vector that token t of batch b reads. */
+__device__ inline const void *
+row_vector_at (const RlCudaRowVector &v, int64_t b, int64_t t)
+{
+  int64_t g = 0;
+  if (v.groups > 1) {
+    g = (v.token_offset + t) / v.tokens_per_group;
+    g = g < v.groups - 1 ? g : v.groups - 1;
+  }
+  return (const char *) v.ptr + (b * v.batch_stride + g * v.group_stride) * dtype_size (v.dtype);
+}
+
+/* Whether a row vector's rows all start on 16-byte boundaries. */
+inline bool
+row_vector_wide (const RlCudaRowVector &v)
+{
+  return v.ptr == nullptr
+         || (can_go_wide (v.ptr, v.dtype, v.batch_stride) && v.group_stride % kChunk == 0);
+}
+
+inline bool
+row_vector_valid (const RlCudaRowVector &v)
+{
+  return v.ptr == nullptr
+         || (dtype_size (v.dtype) != 0 && v.groups >= 1
+             && (v.groups == 1 || v.tokens_per_group >= 1));
+}
+
+} // namespace rl_cuda

@@ -19,6 +19,7 @@
 typedef struct {
   RlCudaGemmShape shape;
   uint32_t        align_x, align_w, align_y, align_bias;
+  bool            accumulate;      /* beta != 0: y is read */
 } ShapeKey;
 
 typedef struct {
@@ -161,7 +162,7 @@ normalise_shape (const RlCudaGemmShape *in, RlCudaGemmShape *out, RlCudaError *e
   *out = *in;
   if (out->batch <= 0)
     out->batch = 1;
-  if (out->ldx == 0) out->ldx = out->k;
+  if (out->ldx == 0) out->ldx = out->x_km ? out->m : out->k;
   if (out->ldw == 0) out->ldw = out->w_kn ? out->n : out->k;
   if (out->ldy == 0) out->ldy = out->n;
   if (out->batch > 1) {
@@ -175,16 +176,16 @@ normalise_shape (const RlCudaGemmShape *in, RlCudaGemmShape *out, RlCudaError *e
   const RlCudaGemmShape *s = out;
   if (s->m <= 0 || s->n <= 0 || s->k <= 0)
     return lt_check (CUBLAS_STATUS_INVALID_VALUE, error, "checking sizes (all must be > 0)", s);
-  if (s->ldx < s->k || s->ldw < (s->w_kn ? s->n : s->k) || s->ldy < s->n)
+  if (s->ldx < (s->x_km ? s->m : s->k) || s->ldw < (s->w_kn ? s->n : s->k) || s->ldy < s->n)
     return lt_check (CUBLAS_STATUS_INVALID_VALUE, error, "checking row strides", s);
   bool fp8 = s->x_type == CUDA_R_8F_E4M3 || s->w_type == CUDA_R_8F_E4M3;
-  if (fp8 && (s->x_type != CUDA_R_8F_E4M3 || s->w_type != CUDA_R_8F_E4M3 || s->w_kn))
+  if (fp8 && (s->x_type != CUDA_R_8F_E4M3 || s->w_type != CUDA_R_8F_E4M3 || s->w_kn || s->x_km))
     return lt_check (CUBLAS_STATUS_NOT_SUPPORTED, error,
                      "fp8 needs both inputs e4m3 and w in [n, k] (convert x to fp8 first)", s);
   if (!fp8 && s->x_type != s->w_type)
     return lt_check (CUBLAS_STATUS_NOT_SUPPORTED, error, "x and w must have one dtype", s);
   if ((s->epilogue == RL_CUDA_EPILOGUE_SILU || s->epilogue == RL_CUDA_EPILOGUE_BIAS_SILU)
-      && (s->ldy != s->n || s->accumulate))
+      && s->ldy != s->n)
     return lt_check (CUBLAS_STATUS_NOT_SUPPORTED, error,
                      "the SiLU epilogue needs a dense y and no accumulation", s);
   return true;
@@ -211,7 +212,7 @@ build_plan (CachedPlan *plan, RlCudaError *error)
                  "creating the matmul descriptor", s))
     return false;
   cublasOperation_t op_w = s->w_kn ? CUBLAS_OP_N : CUBLAS_OP_T;
-  cublasOperation_t op_x = CUBLAS_OP_N;
+  cublasOperation_t op_x = s->x_km ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasLtEpilogue_t epilogue = lt_epilogue (s->epilogue);
   cublasLtMatmulDescSetAttribute (plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_w, sizeof op_w);
   cublasLtMatmulDescSetAttribute (plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_x, sizeof op_x);
@@ -226,7 +227,9 @@ build_plan (CachedPlan *plan, RlCudaError *error)
   uint64_t w_cols = s->w_kn ? (uint64_t) s->k : (uint64_t) s->n;
   if (!lt_check (cublasLtMatrixLayoutCreate (&plan->layout_w, s->w_type, w_rows, w_cols, s->ldw),
                  error, "describing w", s)
-      || !lt_check (cublasLtMatrixLayoutCreate (&plan->layout_x, s->x_type, s->k, s->m, s->ldx),
+      || !lt_check (cublasLtMatrixLayoutCreate (&plan->layout_x, s->x_type,
+                                                 s->x_km ? s->m : s->k, s->x_km ? s->k : s->m,
+                                                 s->ldx),
                     error, "describing x", s)
       || !lt_check (cublasLtMatrixLayoutCreate (&plan->layout_y, s->y_type, s->n, s->m, s->ldy),
                     error, "describing y", s))
@@ -241,10 +244,8 @@ build_plan (CachedPlan *plan, RlCudaError *error)
 
 static bool
 launch (RlCudaGemm *gemm, CachedPlan *plan, const cublasLtMatmulAlgo_t *algo, const void *x,
-        const void *w, void *y, cudaStream_t stream, RlCudaError *error)
+        const void *w, void *y, float alpha, float beta, cudaStream_t stream, RlCudaError *error)
 {
-  const float alpha = 1.0f;
-  const float beta = plan->key.shape.accumulate ? 1.0f : 0.0f;
   cublasStatus_t status = cublasLtMatmul (gemm->handle, plan->desc, &alpha, w, plan->layout_w,
                                           x, plan->layout_x, &beta, y, plan->layout_y, y,
                                           plan->layout_y, algo, gemm->workspace,
@@ -258,7 +259,7 @@ static int
 pick_fastest (RlCudaGemm *gemm, CachedPlan *plan, const cublasLtMatmulHeuristicResult_t *results,
               int count, const void *x, const void *w, void *y, cudaStream_t stream)
 {
-  if (!gemm->autotune || count < 2 || plan->key.shape.accumulate)
+  if (!gemm->autotune || count < 2 || plan->key.accumulate)
     return 0;
   cudaEvent_t start, end;
   if (cudaEventCreate (&start) != cudaSuccess)
@@ -270,12 +271,12 @@ pick_fastest (RlCudaGemm *gemm, CachedPlan *plan, const cublasLtMatmulHeuristicR
   int best = 0;
   float best_ms = 1e30f;
   for (int i = 0; i < count; i++) {
-    if (!launch (gemm, plan, &results[i].algo, x, w, y, stream, NULL))
+    if (!launch (gemm, plan, &results[i].algo, x, w, y, 1.0f, 0.0f, stream, NULL))
       continue;
     cudaEventRecord (start, stream);
     bool ok = true;
     for (int r = 0; r < AUTOTUNE_REPEATS && ok; r++)
-      ok = launch (gemm, plan, &results[i].algo, x, w, y, stream, NULL);
+      ok = launch (gemm, plan, &results[i].algo, x, w, y, 1.0f, 0.0f, stream, NULL);
     cudaEventRecord (end, stream);
     float ms = 0;
     if (ok && cudaEventSynchronize (end) == cudaSuccess
@@ -381,7 +382,8 @@ add_plan (RlCudaGemm *gemm, const ShapeKey *key, const void *x, const void *w, c
 
 bool
 rl_cuda_gemm_run (RlCudaGemm *gemm, const RlCudaGemmShape *shape, const void *x, const void *w,
-                  const void *bias, void *y, const float *x_scale, const float *w_scale,
+                  const void *bias, void *y, float alpha, float beta, const float *x_scale,
+                  const float *w_scale,
                   cudaStream_t stream, RlCudaError *error)
 {
   if (gemm == NULL || shape == NULL || x == NULL || w == NULL || y == NULL)
@@ -402,6 +404,7 @@ rl_cuda_gemm_run (RlCudaGemm *gemm, const RlCudaGemmShape *shape, const void *x,
   key.align_w = pointer_alignment (w);
   key.align_y = pointer_alignment (y);
   key.align_bias = has_bias ? pointer_alignment (bias) : 0;
+  key.accumulate = beta != 0.0f;
   CachedPlan *plan = find_plan (gemm, &key);
   if (plan == NULL) {
     plan = add_plan (gemm, &key, x, w, bias, y, x_scale, w_scale, stream, error);
@@ -409,13 +412,13 @@ rl_cuda_gemm_run (RlCudaGemm *gemm, const RlCudaGemmShape *shape, const void *x,
       return false;
   }
   bind_pointers (plan, bias, x_scale, w_scale);
-  if (!launch (gemm, plan, &plan->algo, x, w, y, stream, error))
+  if (!launch (gemm, plan, &plan->algo, x, w, y, alpha, beta, stream, error))
     return false;
   if (key.shape.epilogue == RL_CUDA_EPILOGUE_SILU || key.shape.epilogue == RL_CUDA_EPILOGUE_BIAS_SILU) {
     int64_t count = key.shape.m * key.shape.n
                     + (key.shape.batch - 1) * key.shape.stride_y;
-    cudaError_t status = rl_cuda_unary (RL_CUDA_UNARY_SILU, y, key.shape.y_type, y,
-                                        key.shape.y_type, count, NULL, stream);
+    cudaError_t status = rl_cuda_unary (rl_cuda_pointwise (RL_CUDA_UNARY_SILU), y,
+                                        key.shape.y_type, y, key.shape.y_type, count, stream);
     if (status != cudaSuccess)
       return rl_cuda_error_set (error, status, "GEMM SiLU epilogue launch failed: %s",
                                 cudaGetErrorString (status));

@@ -2,10 +2,10 @@
  *
  * Shapes use the row-major convention of nn.Linear:
  *
- *   y[m, n] = epilogue (x[m, k] · w[n, k]ᵀ + bias[n])         (w_kn false)
- *   y[m, n] = epilogue (x[m, k] · w[k, n]   + bias[n])         (w_kn true)
+ *   y[m, n] = epilogue (alpha · x[m, k] · w[n, k]ᵀ + bias[n]) + beta · y
  *
- * optionally over `batch` strided batches, optionally accumulated into y.
+ * where x may instead be stored [k, m] (x_km) and w [k, n] (w_kn),
+ * optionally over `batch` strided batches.
  * Inputs are f32 (computed in true fp32, no TF32, for parity with the CPU
  * backend), f16 or bf16 (fp32 accumulation), or fp8 e4m3 for both x and w
  * (fp8 tensor cores; per-tensor scales on the device, y = sx·sw·x·wᵀ;
@@ -53,8 +53,8 @@ typedef struct {
   cudaDataType_t w_type;           /* same as x_type */
   cudaDataType_t y_type;           /* CUDA_R_32F, CUDA_R_16F, CUDA_R_16BF */
   cudaDataType_t bias_type;        /* must equal y_type (bf16 for fp8 inputs) */
+  bool           x_km;             /* x stored [k, m] instead of [m, k] */
   bool           w_kn;             /* w stored [k, n] instead of [n, k] */
-  bool           accumulate;       /* y += product instead of y = product */
   RlCudaEpilogue epilogue;
 } RlCudaGemmShape;
 
@@ -70,7 +70,8 @@ void        rl_cuda_gemm_set_autotune (RlCudaGemm *gemm, bool autotune);
 
 /* Queues the product on `stream`. `bias` is required by the BIAS epilogues
  * and ignored by the others; x_scale and w_scale are device pointers to one
- * float each, required for fp8 inputs and ignored otherwise. Returns false
+ * float each, required for fp8 inputs and ignored otherwise. beta = 0
+ * ignores y's old contents (NaN-safe). Returns false
  * with a message naming the shape when cuBLASLt has no algorithm for it or
  * the arguments disagree. */
 bool        rl_cuda_gemm_run          (RlCudaGemm            *gemm,
@@ -79,6 +80,8 @@ bool        rl_cuda_gemm_run          (RlCudaGemm            *gemm,
                                        const void            *w,
                                        const void            *bias,
                                        void                  *y,
+                                       float                  alpha,
+                                       float                  beta,
                                        const float           *x_scale,
                                        const float           *w_scale,
                                        cudaStream_t           stream,

@@ -1,0 +1,416 @@
+#include "cuda-norm.h"
+
+#include "cuda-dtype.cuh"
+
+using namespace rl_cuda;
+
+namespace {
+
+/* Rotates the interleaved pairs of one chunk starting at row element i. */
+__device__ inline void
+rotate_chunk (const RlCudaRope &rope, int64_t b, int64_t t, int64_t i, float v[kChunk])
+{
+  const float *cos_row = rope.cos + b * rope.batch_stride + t * rope.pairs;
+  const float *sin_row = rope.sin + b * rope.batch_stride + t * rope.pairs;
+#pragma unroll
+  for (int j = 0; j < kChunk; j += 2) {
+    int64_t pair = ((i + j) % rope.head_dim) / 2;
+    if (pair >= rope.pairs)
+      continue;
+    float c = cos_row[pair], s = sin_row[pair];
+    float x0 = v[j], x1 = v[j + 1];
+    v[j] = c * x0 - s * x1;
+    v[j + 1] = s * x0 + c * x1;
+  }
+}
+
+struct NormWidths {
+  bool x, y, affine, modulation;
+};
+
+/* Fused norm + affine + modulation + RoPE of one row.
+ * Launch: one block per row (batch·tokens blocks), blockDim.x a multiple of
+ * 32 with blockDim.x·K·8 >= dim; thread k-th chunk is threadIdx.x +
+ * k·blockDim.x, so a warp's 16-byte accesses are contiguous. The row stays
+ * in registers between the statistics and the output. */
+template <int K>
+__global__ void __launch_bounds__ (1024)
+norm_modulate_kernel (RlCudaNormModulate a, NormWidths wide)
+{
+  __shared__ float scratch[32];
+  int64_t row = blockIdx.x;
+  int64_t b = row / a.tokens, t = row % a.tokens;
+  int64_t dim = a.dim;
+  const char *x_row = (const char *) a.x + row * dim * dtype_size (a.x_type);
+  char *y_row = (char *) a.y + row * dim * dtype_size (a.y_type);
+  float v[K][kChunk];
+  float sum = 0.0f;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    int64_t i = ((int64_t) threadIdx.x + (int64_t) k * blockDim.x) * kChunk;
+    if (i < dim) {
+      load_chunk (x_row, a.x_type, i, dim, wide.x, v[k]);
+    } else {
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        v[k][j] = 0.0f;
+    }
+#pragma unroll
+    for (int j = 0; j < kChunk; j++)
+      sum += v[k][j];
+  }
+  float mean = 0.0f, rstd = 1.0f;
+  if (a.kind == RL_CUDA_NORM_LAYER) {
+    mean = block_sum (sum, scratch) / (float) dim;
+    float squares = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+      int64_t i = ((int64_t) threadIdx.x + (int64_t) k * blockDim.x) * kChunk;
+#pragma unroll
+      for (int j = 0; j < kChunk; j++) {
+        float d = i + j < dim ? v[k][j] - mean : 0.0f;
+        squares += d * d;
+      }
+    }
+    rstd = rsqrtf (block_sum (squares, scratch) / (float) dim + a.eps);
+  } else if (a.kind == RL_CUDA_NORM_RMS) {
+    float squares = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; k++)
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        squares += v[k][j] * v[k][j];
+    rstd = rsqrtf (block_sum (squares, scratch) / (float) dim + a.eps);
+  }
+  const void *shift_row = a.shift.ptr != nullptr ? row_vector_at (a.shift, b, t) : nullptr;
+  const void *scale_row = a.scale.ptr != nullptr ? row_vector_at (a.scale, b, t) : nullptr;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    int64_t i = ((int64_t) threadIdx.x + (int64_t) k * blockDim.x) * kChunk;
+    if (i >= dim)
+      continue;
+    float *out = v[k];
+    float extra[kChunk];
+#pragma unroll
+    for (int j = 0; j < kChunk; j++)
+      out[j] = (out[j] - mean) * rstd;
+    if (a.weight != nullptr) {
+      load_chunk (a.weight, a.weight_type, i, dim, wide.affine, extra);
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        out[j] *= extra[j];
+    }
+    if (a.bias != nullptr) {
+      load_chunk (a.bias, a.bias_type, i, dim, wide.affine, extra);
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        out[j] += extra[j];
+    }
+    if (scale_row != nullptr) {
+      load_chunk (scale_row, a.scale.dtype, i, dim, wide.modulation, extra);
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        out[j] *= 1.0f + extra[j];
+    }
+    if (shift_row != nullptr) {
+      load_chunk (shift_row, a.shift.dtype, i, dim, wide.modulation, extra);
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        out[j] += extra[j];
+    }
+    if (a.rope.cos != nullptr)
+      rotate_chunk (a.rope, b, t, i, out);
+    store_chunk (y_row, a.y_type, i, dim, wide.y, out);
+  }
+}
+
+/* Standalone RoPE. Launch: 1-D, one chunk of 8 elements (4 pairs) of one
+ * row per thread; rows of heads·head_dim elements. */
+__global__ void
+rope_kernel (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_type,
+             int64_t tokens, int64_t row_len, int64_t rows, RlCudaRope rope, bool wide)
+{
+  int64_t chunks_per_row = ceil_div (row_len, kChunk);
+  int64_t chunk = (int64_t) blockIdx.x * blockDim.x + threadIdx.x;
+  int64_t row = chunk / chunks_per_row;
+  if (row >= rows)
+    return;
+  int64_t i = (chunk % chunks_per_row) * kChunk;
+  float v[kChunk];
+  load_chunk ((const char *) x + row * row_len * dtype_size (x_type), x_type, i, row_len, wide, v);
+  rotate_chunk (rope, row / tokens, row % tokens, i, v);
+  store_chunk ((char *) y + row * row_len * dtype_size (y_type), y_type, i, row_len, wide, v);
+}
+
+/* Softmax of one row. Launch: one block per row, 256 threads striding over
+ * the row's chunks; three passes (max, sum, write) hit L2 after the first. */
+__global__ void
+softmax_kernel (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_type,
+                int64_t cols, bool wide)
+{
+  __shared__ float scratch[32];
+  int64_t row = blockIdx.x;
+  const char *x_row = (const char *) x + row * cols * dtype_size (x_type);
+  char *y_row = (char *) y + row * cols * dtype_size (y_type);
+  float v[kChunk];
+  float local_max = -INFINITY;
+  for (int64_t i = (int64_t) threadIdx.x * kChunk; i < cols; i += (int64_t) blockDim.x * kChunk) {
+    load_chunk (x_row, x_type, i, cols, wide, v);
+    for (int j = 0; j < kChunk && i + j < cols; j++)
+      local_max = fmaxf (local_max, v[j]);
+  }
+  float row_max = block_max (local_max, scratch);
+  float local_sum = 0.0f;
+  for (int64_t i = (int64_t) threadIdx.x * kChunk; i < cols; i += (int64_t) blockDim.x * kChunk) {
+    load_chunk (x_row, x_type, i, cols, wide, v);
+    for (int j = 0; j < kChunk && i + j < cols; j++)
+      local_sum += expf (v[j] - row_max);
+  }
+  float inv_sum = 1.0f / block_sum (local_sum, scratch);
+  for (int64_t i = (int64_t) threadIdx.x * kChunk; i < cols; i += (int64_t) blockDim.x * kChunk) {
+    load_chunk (x_row, x_type, i, cols, wide, v);
+#pragma unroll
+    for (int j = 0; j < kChunk; j++)
+      v[j] = expf (v[j] - row_max) * inv_sum;
+    store_chunk (y_row, y_type, i, cols, wide, v);
+  }
+}
+
+/* Reduction over the middle axis of [outer, n, inner]. Launch: 1-D, one
+ * output element per thread, sequential over n (deterministic; adjacent
+ * threads read adjacent inner elements). */
+__global__ void
+reduce_kernel (RlCudaReduceKind kind, void *y, cudaDataType_t y_type, const void *x,
+               cudaDataType_t x_type, int64_t outer, int64_t n, int64_t inner)
+{
+  int64_t out = (int64_t) blockIdx.x * blockDim.x + threadIdx.x;
+  if (out >= outer * inner)
+    return;
+  int64_t o = out / inner, i = out % inner;
+  int64_t base = o * n * inner + i;
+  float acc = kind == RL_CUDA_REDUCE_MAX ? -INFINITY : 0.0f;
+  for (int64_t k = 0; k < n; k++) {
+    float v = load_one (x, x_type, base + k * inner);
+    acc = kind == RL_CUDA_REDUCE_MAX ? (v > acc || v != v ? v : acc) : acc + v;
+  }
+  if (kind == RL_CUDA_REDUCE_MEAN)
+    acc /= (float) n;
+  store_one (y, y_type, out, acc);
+}
+
+/* Mean and 1/std of one (batch, group) range of `count` contiguous
+ * elements. Launch: one block of 256 threads per group; two passes. */
+__global__ void
+group_stats_kernel (const void *x, cudaDataType_t x_type, int64_t count, float eps,
+                    float *stats, bool wide)
+{
+  __shared__ float scratch[32];
+  int64_t group = blockIdx.x;
+  const char *base = (const char *) x + group * count * dtype_size (x_type);
+  float v[kChunk];
+  float sum = 0.0f;
+  for (int64_t i = (int64_t) threadIdx.x * kChunk; i < count; i += (int64_t) blockDim.x * kChunk) {
+    load_chunk (base, x_type, i, count, wide, v);
+#pragma unroll
+    for (int j = 0; j < kChunk; j++)
+      sum += v[j];
+  }
+  float mean = block_sum (sum, scratch) / (float) count;
+  float squares = 0.0f;
+  for (int64_t i = (int64_t) threadIdx.x * kChunk; i < count; i += (int64_t) blockDim.x * kChunk) {
+    load_chunk (base, x_type, i, count, wide, v);
+    for (int j = 0; j < kChunk && i + j < count; j++)
+      squares += (v[j] - mean) * (v[j] - mean);
+  }
+  float var = block_sum (squares, scratch) / (float) count;
+  if (threadIdx.x == 0) {
+    stats[2 * group] = mean;
+    stats[2 * group + 1] = rsqrtf (var + eps);
+  }
+}
+
+/* y = (x − mean)·rstd·w[c] + b[c]. Launch: 1-D, one chunk per thread. */
+__global__ void
+group_apply_kernel (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_type,
+                    int64_t total, int64_t channels, int64_t spatial, int64_t per_group,
+                    const float *stats, const void *weight, const void *bias,
+                    cudaDataType_t affine_type, bool wide)
+{
+  int64_t i = ((int64_t) blockIdx.x * blockDim.x + threadIdx.x) * kChunk;
+  if (i >= total)
+    return;
+  float v[kChunk];
+  load_chunk (x, x_type, i, total, wide, v);
+#pragma unroll
+  for (int j = 0; j < kChunk; j++) {
+    int64_t e = i + j;
+    int64_t c = (e / spatial) % channels;
+    int64_t b = e / (spatial * channels);
+    int64_t g = b * (channels / per_group) + c / per_group;
+    float out = (v[j] - stats[2 * g]) * stats[2 * g + 1];
+    if (weight != nullptr)
+      out *= load_one (weight, affine_type, c);
+    if (bias != nullptr)
+      out += load_one (bias, affine_type, c);
+    v[j] = out;
+  }
+  store_chunk (y, y_type, i, total, wide, v);
+}
+
+/* Channel RMS norm. Launch: 1-D, one (batch, position) per thread; threads
+ * of a warp read adjacent positions of the same channel. */
+__global__ void
+channel_rms_kernel (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_type,
+                    int64_t batch, int64_t channels, int64_t spatial, float eps,
+                    const void *gamma, const void *bias, cudaDataType_t affine_type)
+{
+  int64_t id = (int64_t) blockIdx.x * blockDim.x + threadIdx.x;
+  if (id >= batch * spatial)
+    return;
+  int64_t b = id / spatial, s = id % spatial;
+  int64_t base = b * channels * spatial + s;
+  float squares = 0.0f;
+  for (int64_t c = 0; c < channels; c++) {
+    float v = load_one (x, x_type, base + c * spatial);
+    squares += v * v;
+  }
+  float factor = sqrtf ((float) channels) / fmaxf (sqrtf (squares), eps);
+  for (int64_t c = 0; c < channels; c++) {
+    float v = load_one (x, x_type, base + c * spatial) * factor;
+    if (gamma != nullptr)
+      v *= load_one (gamma, affine_type, c);
+    if (bias != nullptr)
+      v += load_one (bias, affine_type, c);
+    store_one (y, y_type, base + c * spatial, v);
+  }
+}
+
+bool
+rope_valid (const RlCudaRope &rope)
+{
+  return rope.cos == nullptr
+         || (rope.sin != nullptr && rope.head_dim > 0 && rope.head_dim % 2 == 0
+             && rope.pairs >= 0 && rope.pairs <= rope.head_dim / 2 && rope.batch_stride >= 0);
+}
+
+} // namespace
+
+extern "C" cudaError_t
+rl_cuda_norm_modulate (const RlCudaNormModulate *a, cudaStream_t stream)
+{
+  if (a == nullptr || a->x == nullptr || a->y == nullptr || a->dim <= 0 || a->dim > 65536
+      || a->batch < 0 || a->tokens < 0 || dtype_size (a->x_type) == 0
+      || dtype_size (a->y_type) == 0 || (a->weight && dtype_size (a->weight_type) == 0)
+      || (a->bias && dtype_size (a->bias_type) == 0) || !row_vector_valid (a->shift)
+      || !row_vector_valid (a->scale) || !rope_valid (a->rope)
+      || (a->rope.cos != nullptr && a->dim % a->rope.head_dim != 0))
+    return cudaErrorInvalidValue;
+  int64_t rows = a->batch * a->tokens;
+  if (rows == 0)
+    return cudaSuccess;
+  NormWidths wide;
+  wide.x = can_go_wide (a->x, a->x_type, a->dim);
+  wide.y = can_go_wide (a->y, a->y_type, a->dim);
+  wide.affine = can_go_wide (a->weight, a->weight_type, a->dim)
+                && can_go_wide (a->bias, a->bias_type, a->dim);
+  wide.modulation = row_vector_wide (a->shift) && row_vector_wide (a->scale)
+                    && a->dim % kChunk == 0;
+  int64_t chunks = ceil_div (a->dim, kChunk);
+  int k = chunks <= 4 * 1024 ? 4 : 8;
+  int threads = (int) ceil_div (ceil_div (chunks, k), 32) * 32;
+  if (k == 4)
+    norm_modulate_kernel<4><<<(unsigned) rows, threads, 0, stream>>> (*a, wide);
+  else
+    norm_modulate_kernel<8><<<(unsigned) rows, threads, 0, stream>>> (*a, wide);
+  return cudaGetLastError ();
+}
+
+extern "C" cudaError_t
+rl_cuda_rope (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_type,
+              int64_t batch, int64_t tokens, int64_t heads, RlCudaRope rope, cudaStream_t stream)
+{
+  if (y == nullptr || x == nullptr || rope.cos == nullptr || !rope_valid (rope) || batch < 0
+      || tokens < 0 || heads <= 0 || dtype_size (x_type) == 0 || dtype_size (y_type) == 0)
+    return cudaErrorInvalidValue;
+  int64_t rows = batch * tokens, row_len = heads * rope.head_dim;
+  if (rows == 0)
+    return cudaSuccess;
+  bool wide = can_go_wide (x, x_type, row_len) && can_go_wide (y, y_type, row_len);
+  int64_t chunks = rows * ceil_div (row_len, kChunk);
+  rope_kernel<<<(unsigned) ceil_div (chunks, 256), 256, 0, stream>>> (y, y_type, x, x_type, tokens,
+                                                                     row_len, rows, rope, wide);
+  return cudaGetLastError ();
+}
+
+extern "C" cudaError_t
+rl_cuda_softmax (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_type,
+                 int64_t rows, int64_t cols, cudaStream_t stream)
+{
+  if (y == nullptr || x == nullptr || rows < 0 || cols <= 0 || dtype_size (x_type) == 0
+      || dtype_size (y_type) == 0)
+    return cudaErrorInvalidValue;
+  if (rows == 0)
+    return cudaSuccess;
+  bool wide = can_go_wide (x, x_type, cols) && can_go_wide (y, y_type, cols);
+  int threads = cols >= 2048 ? 256 : (int) ceil_div (ceil_div (cols, kChunk), 32) * 32;
+  softmax_kernel<<<(unsigned) rows, threads, 0, stream>>> (y, y_type, x, x_type, cols, wide);
+  return cudaGetLastError ();
+}
+
+extern "C" cudaError_t
+rl_cuda_reduce (RlCudaReduceKind kind, void *y, cudaDataType_t y_type, const void *x,
+                cudaDataType_t x_type, int64_t outer, int64_t n, int64_t inner,
+                cudaStream_t stream)
+{
+  if (y == nullptr || x == nullptr || outer < 0 || n <= 0 || inner < 0
+      || dtype_size (x_type) == 0 || dtype_size (y_type) == 0)
+    return cudaErrorInvalidValue;
+  int64_t outputs = outer * inner;
+  if (outputs == 0)
+    return cudaSuccess;
+  reduce_kernel<<<(unsigned) ceil_div (outputs, 256), 256, 0, stream>>> (kind, y, y_type, x, x_type,
+                                                                        outer, n, inner);
+  return cudaGetLastError ();
+}
+
+extern "C" cudaError_t
+rl_cuda_group_norm (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_type,
+                    int64_t batch, int64_t channels, int64_t spatial, int64_t groups, float eps,
+                    const void *weight, const void *bias, cudaDataType_t affine_type,
+                    float *stats, cudaStream_t stream)
+{
+  if (y == nullptr || x == nullptr || stats == nullptr || batch < 0 || channels <= 0
+      || spatial <= 0 || groups <= 0 || channels % groups != 0 || dtype_size (x_type) == 0
+      || dtype_size (y_type) == 0 || ((weight || bias) && dtype_size (affine_type) == 0))
+    return cudaErrorInvalidValue;
+  if (batch == 0)
+    return cudaSuccess;
+  int64_t per_group = channels / groups;
+  int64_t group_count = per_group * spatial;
+  group_stats_kernel<<<(unsigned) (batch * groups), 256, 0, stream>>> (
+    x, x_type, group_count, eps, stats, can_go_wide (x, x_type, group_count));
+  int64_t total = batch * channels * spatial;
+  bool wide = can_go_wide (x, x_type, kChunk) && can_go_wide (y, y_type, kChunk);
+  group_apply_kernel<<<(unsigned) ceil_div (ceil_div (total, kChunk), 256), 256, 0, stream>>> (
+    y, y_type, x, x_type, total, channels, spatial, per_group, stats, weight, bias, affine_type,
+    wide);
+  return cudaGetLastError ();
+}
+
+extern "C" cudaError_t
+rl_cuda_channel_rms_norm (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_type,
+                          int64_t batch, int64_t channels, int64_t spatial, float eps,
+                          const void *gamma, const void *bias, cudaDataType_t affine_type,
+                          cudaStream_t stream)
+{
+  if (y == nullptr || x == nullptr || batch < 0 || channels <= 0 || spatial < 0
+      || dtype_size (x_type) == 0 || dtype_size (y_type) == 0
+      || ((gamma || bias) && dtype_size (affine_type) == 0))
+    return cudaErrorInvalidValue;
+  int64_t threads = batch * spatial;
+  if (threads == 0)
+    return cudaSuccess;
+  channel_rms_kernel<<<(unsigned) ceil_div (threads, 256), 256, 0, stream>>> (
+    y, y_type, x, x_type, batch, channels, spatial, eps, gamma, bias, affine_type);
+  return cudaGetLastError ();
+}
