@@ -32,7 +32,7 @@ struct RlGguf {
 typedef struct {
   const RlGguf *gguf;
   uint64_t      pos;
-  const char   *where;   /* what is being read, for messages */
+  char          where[200];   /* what is being read, for messages */
 } Cursor;
 
 static RlStatus
@@ -201,6 +201,32 @@ parse_value (Cursor *c, RlGgufKv *kv)
   return RL_OK;
 }
 
+static int
+compare_names (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Sorts the names (the first member of each of n records of `stride`
+ * bytes) and reports one that occurs twice, or NULL. O(n log n), so a
+ * hostile file with many keys stays cheap. */
+static RlStatus
+find_duplicate (const RlGguf *g, const void *records, size_t n, size_t stride, const char **duplicate)
+{
+  *duplicate = NULL;
+  const char **names = malloc ((n ? n : 1) * sizeof *names);
+  if (names == NULL)
+    return rl_set_error (RL_E_NO_MEMORY, "%s: out of memory", g->path);
+  for (size_t i = 0; i < n; i++)
+    memcpy (&names[i], (const uint8_t *) records + i * stride, sizeof (const char *));
+  qsort (names, n, sizeof *names, compare_names);
+  for (size_t i = 1; i < n && *duplicate == NULL; i++)
+    if (strcmp (names[i - 1], names[i]) == 0)
+      *duplicate = names[i];
+  free (names);
+  return RL_OK;
+}
+
 static RlStatus
 parse_kvs (RlGguf *g, Cursor *c, uint64_t count)
 {
@@ -214,19 +240,20 @@ parse_kvs (RlGguf *g, Cursor *c, uint64_t count)
     return rl_set_error (RL_E_NO_MEMORY, "%s: out of memory", g->path);
   for (uint64_t i = 0; i < count; i++) {
     RlGgufKv *kv = &g->kvs[i];
-    c->where = "metadata key";
+    snprintf (c->where, sizeof c->where, "metadata key %llu", (unsigned long long) i);
     RlStatus status = copy_name (c, "metadata key", (char **) &kv->key);
     if (status != RL_OK)
       return status;
     g->kv_count = i + 1;
-    for (uint64_t j = 0; j < i; j++)
-      if (strcmp (g->kvs[j].key, kv->key) == 0)
-        return format_error (g, "metadata key '%s' appears twice (corrupt file)", kv->key);
-    c->where = kv->key;
+    snprintf (c->where, sizeof c->where, "value of key '%.160s'", kv->key);
     if ((status = parse_value (c, kv)) != RL_OK)
       return status;
   }
-  return RL_OK;
+  const char *duplicate = NULL;
+  RlStatus status = find_duplicate (g, g->kvs, g->kv_count, sizeof *g->kvs, &duplicate);
+  if (status == RL_OK && duplicate != NULL)
+    status = format_error (g, "metadata key '%s' appears twice (corrupt file)", duplicate);
+  return status;
 }
 
 static RlStatus
@@ -250,11 +277,11 @@ read_alignment (RlGguf *g)
 static RlStatus
 parse_tensor_info (RlGguf *g, Cursor *c, RlGgufTensor *t, uint64_t *relative_offset)
 {
-  c->where = "tensor info";
+  snprintf (c->where, sizeof c->where, "tensor info %zu", (size_t) (t - g->tensors));
   RlStatus status = copy_name (c, "tensor name", (char **) &t->name);
   if (status != RL_OK)
     return status;
-  c->where = t->name;
+  snprintf (c->where, sizeof c->where, "tensor '%.160s'", t->name);
   uint32_t ndim;
   if ((status = take_u32 (c, &ndim)) != RL_OK)
     return status;
@@ -329,12 +356,11 @@ check_tensor_layout (RlGguf *g)
                              (unsigned long long) (sorted[i]->file_offset + sorted[i]->nbytes),
                              sorted[i - 1]->name);
   free (sorted);
-  /* Duplicate names: a hash set would do, but tensor counts are a few
-   * thousand and this runs once per open. */
-  for (size_t i = 0; i < n && status == RL_OK; i++)
-    for (size_t j = i + 1; j < n && status == RL_OK; j++)
-      if (strcmp (g->tensors[i].name, g->tensors[j].name) == 0)
-        status = format_error (g, "tensor '%s' appears twice (corrupt file)", g->tensors[i].name);
+  const char *duplicate = NULL;
+  if (status == RL_OK)
+    status = find_duplicate (g, g->tensors, n, sizeof *g->tensors, &duplicate);
+  if (status == RL_OK && duplicate != NULL)
+    status = format_error (g, "tensor '%s' appears twice (corrupt file)", duplicate);
   return status;
 }
 
