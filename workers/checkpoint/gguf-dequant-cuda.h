@@ -8,12 +8,13 @@
 
 #include <stdint.h>
 
-#include "workers/runtime/dtype.h"
-#include "workers/runtime/status.h"
-
+/* The runtime headers are plain C without their own guards. */
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include "workers/runtime/dtype.h"
+#include "workers/runtime/status.h"
 
 /* Enqueues on `stream` (a cudaStream_t; NULL = legacy default stream) the
  * decoding of `n` elements (whole blocks) of `src_dtype` from device memory
