@@ -324,8 +324,9 @@ check_location (const char  *path,
         {
           int saved = errno;
           g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_HISTORY,
-                       "Cannot write the history database %s: %s. Make it readable "
-                       "and writable by you (chmod u+rw), or choose another history file.",
+                       "Cannot write the history database %s: %s. Raylight left it "
+                       "untouched: make it readable and writable by you (chmod u+rw), "
+                       "or choose another history file.",
                        path, g_strerror (saved));
           return FALSE;
         }
@@ -406,10 +407,17 @@ configure_connection (RlHistory  *self,
                    "configuring the connection", error);
 }
 
+/* Upgrades an older schema; writes nothing when it is current, so a file
+ * found damaged later in the open was not modified by it. */
 static gboolean
 migrate (RlHistory  *self,
          GError    **error)
 {
+  gint64 current = 0;
+  if (!query_int (self, "PRAGMA user_version", "reading the schema version", &current, error))
+    return FALSE;
+  if (current == LATEST_VERSION)
+    return TRUE;
   if (!exec_sql (self, "BEGIN IMMEDIATE", "starting the schema upgrade", error))
     return FALSE;
   /* Read again inside the transaction: another process may have migrated. */
