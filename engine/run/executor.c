@@ -18,7 +18,9 @@ typedef struct {
 
 struct _RlExecutor {
   RlRegistry    *registry;
-  GMutex         run_lock;      /* one run at a time; guards the cache */
+  GMutex         run_lock;      /* one run at a time */
+  GMutex         cache_lock;    /* guards cache and cache_limit; listeners may
+                                 * ask for the size during a run */
   GHashTable    *cache;         /* key -> NodeResult* */
   guint          cache_limit;
   guint64        run_serial;
@@ -73,6 +75,7 @@ rl_executor_new (RlRegistry *registry)
   RlExecutor *self = g_new0 (RlExecutor, 1);
   self->registry = rl_registry_ref (registry);
   g_mutex_init (&self->run_lock);
+  g_mutex_init (&self->cache_lock);
   g_mutex_init (&self->cancel_lock);
   self->cache = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                        (GDestroyNotify) node_result_free);
@@ -88,6 +91,7 @@ rl_executor_free (RlExecutor *self)
   g_hash_table_unref (self->cache);
   rl_registry_unref (self->registry);
   g_mutex_clear (&self->run_lock);
+  g_mutex_clear (&self->cache_lock);
   g_mutex_clear (&self->cancel_lock);
   g_free (self);
 }
@@ -97,18 +101,18 @@ rl_executor_set_cache_limit (RlExecutor *self,
                              guint       limit)
 {
   g_return_if_fail (self != NULL);
-  g_mutex_lock (&self->run_lock);
+  g_mutex_lock (&self->cache_lock);
   self->cache_limit = limit;
-  g_mutex_unlock (&self->run_lock);
+  g_mutex_unlock (&self->cache_lock);
 }
 
 guint
 rl_executor_get_cache_size (RlExecutor *self)
 {
   g_return_val_if_fail (self != NULL, 0);
-  g_mutex_lock (&self->run_lock);
+  g_mutex_lock (&self->cache_lock);
   guint size = g_hash_table_size (self->cache);
-  g_mutex_unlock (&self->run_lock);
+  g_mutex_unlock (&self->cache_lock);
   return size;
 }
 
@@ -116,9 +120,9 @@ void
 rl_executor_clear_cache (RlExecutor *self)
 {
   g_return_if_fail (self != NULL);
-  g_mutex_lock (&self->run_lock);
+  g_mutex_lock (&self->cache_lock);
   g_hash_table_remove_all (self->cache);
-  g_mutex_unlock (&self->run_lock);
+  g_mutex_unlock (&self->cache_lock);
 }
 
 void
@@ -458,11 +462,21 @@ run_node (RlRun        *run,
   if (key == NULL)
     return FALSE;
 
-  NodeResult *cached = type->not_idempotent ? NULL : g_hash_table_lookup (self->cache, key);
+  NodeResult *cached = NULL;
+  if (!type->not_idempotent)
+    {
+      g_mutex_lock (&self->cache_lock);
+      NodeResult *entry = g_hash_table_lookup (self->cache, key);
+      if (entry != NULL)
+        {
+          entry->last_used = self->run_serial;
+          cached = node_result_share (entry);
+        }
+      g_mutex_unlock (&self->cache_lock);
+    }
   if (cached != NULL)
     {
-      cached->last_used = self->run_serial;
-      g_hash_table_insert (results, (gpointer) rl_graph_node_get_id (node), node_result_share (cached));
+      g_hash_table_insert (results, (gpointer) rl_graph_node_get_id (node), cached);
       run->report->n_cached++;
       _rl_run_emit (run, RL_EVENT_NODE_CACHED, node, NULL);
       /* The files are this job's outputs too, as ComfyUI shows them. */
@@ -489,7 +503,9 @@ run_node (RlRun        *run,
   if (!type->not_idempotent)
     {
       NodeResult *entry = node_result_share (result);
+      g_mutex_lock (&self->cache_lock);
       g_hash_table_replace (self->cache, entry->key, entry);
+      g_mutex_unlock (&self->cache_lock);
     }
   g_hash_table_insert (results, (gpointer) rl_graph_node_get_id (node), result);
   _rl_run_emit (run, RL_EVENT_NODE_FINISHED, node, NULL);
@@ -512,6 +528,7 @@ compare_newest_first (gconstpointer a,
 static void
 trim_cache (RlExecutor *self)
 {
+  g_mutex_lock (&self->cache_lock);
   g_autoptr (GPtrArray) older = g_ptr_array_new ();
   GHashTableIter iter;
   gpointer value;
@@ -522,6 +539,7 @@ trim_cache (RlExecutor *self)
   g_ptr_array_sort (older, compare_newest_first);
   for (guint i = self->cache_limit; i < older->len; i++)
     g_hash_table_remove (self->cache, ((NodeResult *) g_ptr_array_index (older, i))->key);
+  g_mutex_unlock (&self->cache_lock);
 }
 
 /* ---- a run ------------------------------------------------------------- */

@@ -10,7 +10,8 @@
  * recently used dropped first).
  *
  * One run at a time per executor (runs are serialised);
- * rl_executor_interrupt may be called from any thread. */
+ * rl_executor_interrupt and the cache functions may be called from any
+ * thread, listeners included. */
 #pragma once
 
 #include <gio/gio.h>

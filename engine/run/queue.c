@@ -129,14 +129,22 @@ record_finished (RlJobQueue    *self,
     warn_history ("the end", job->id, error);
 }
 
-/* The executor's listener for the running job: history first, so a
- * listener that reads history after an event sees it recorded. */
+/* The listener data of one job's run. */
+typedef struct {
+  RlJobQueue  *queue;
+  Job         *job;
+} JobRun;
+
+/* The executor's listener for the running job (nodes may report from
+ * their own threads): history first, so a listener that reads history
+ * after an event sees it recorded. */
 static void
 forward_event (const RlEvent *event,
                gpointer       user_data)
 {
-  RlJobQueue *self = user_data;
-  Job *job = self->running;   /* set by the runner for the whole run */
+  const JobRun *run = user_data;
+  RlJobQueue *self = run->queue;
+  Job *job = run->job;
 
   if (event->kind == RL_EVENT_JOB_STARTED)
     record_started (self, job);
@@ -172,6 +180,7 @@ static void
 run_job (RlJobQueue *self,
          Job        *job)
 {
+  JobRun job_run = { .queue = self, .job = job };
   RlRunOptions options = {
     .job_id = job->id,
     .output_dir = job->output_dir,
@@ -179,7 +188,7 @@ run_job (RlJobQueue *self,
     .workflow_json = job->workflow_json,
     .cancellable = job->cancellable,
     .listener = forward_event,
-    .listener_data = self,
+    .listener_data = &job_run,
   };
   RlRunReport report = { 0 };
   GError *error = NULL;
