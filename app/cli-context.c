@@ -63,8 +63,7 @@ rl_cli_context_init (RlCliContext              *ctx,
     if (!add_model_root (paths, options->model_roots[i], error))
       return FALSE;
   rl_registry_set_model_paths (ctx->registry, paths);
-  rl_builtin_nodes_register (ctx->registry);
-  return TRUE;
+  return rl_builtin_nodes_register (ctx->registry, error);
 }
 
 gboolean

@@ -364,10 +364,12 @@ rl_cli_run (int    argc,
       goto out;
     }
 
+  /* Both are the machine's state, not the workflow's or the run's. */
   if (!check_output_dir (output_dir, &error) ||
       !rl_cli_context_open_history (&ctx, &common, &error))
     {
-      code = fail (error, json);
+      fail (error, json);
+      code = RL_EXIT_ENVIRONMENT;
       goto out;
     }
   if (rl_history_get_n_recovered (ctx.history) > 0 && !json)

@@ -1,6 +1,7 @@
 /* raylight: the command-line entry point. Subcommands run workflows,
  * check them, list node types and read the job history; the desktop app
  * starts when there is no subcommand and the UI is built. */
+#include <libavutil/log.h>
 #include <locale.h>
 #include <stdio.h>
 
@@ -77,6 +78,8 @@ main (int    argc,
 {
   setlocale (LC_ALL, "");
   g_set_prgname ("raylight");
+  /* Encoder chatter (x264's statistics) is noise in a CLI; errors stay. */
+  av_log_set_level (AV_LOG_ERROR);
 
   if (argc < 2)
     {

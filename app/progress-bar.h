@@ -5,6 +5,8 @@
  * thread. */
 #pragma once
 
+#include <stdio.h>
+
 #include "engine/run/event.h"
 
 G_BEGIN_DECLS
