@@ -20,7 +20,8 @@ typedef struct {
   struct SwsContext *scaler;
   AVFrame           *frame;
   AVPacket          *packet;
-  GPtrArray         *rgb_frames;   /* of g_malloc'd width*height*3 buffers */
+  GPtrArray         *rgb_frames;   /* of g_malloc'd RGB24 frames, rows rgb_stride apart */
+  int                rgb_stride;
   guint              width;
   guint              height;
 } VideoDecode;
@@ -54,7 +55,7 @@ frames_to_image (VideoDecode *dec,
   if (image == NULL)
     return NULL;
   for (guint i = 0; i < dec->rgb_frames->len; i++)
-    rl_frame_from_bytes (image, i, dec->rgb_frames->pdata[i], 3, (gsize) dec->width * 3);
+    rl_frame_from_bytes (image, i, dec->rgb_frames->pdata[i], 3, (gsize) dec->rgb_stride);
   return image;
 }
 
@@ -114,6 +115,8 @@ keep_frame (VideoDecode *dec,
     {
       dec->width = (guint) f->width;
       dec->height = (guint) f->height;
+      /* Aligned, padded rows: swscale's SIMD writes whole vectors. */
+      dec->rgb_stride = FFALIGN (f->width * 3, 64);
       dec->scaler = sws_getContext (f->width, f->height, f->format,
                                     f->width, f->height, AV_PIX_FMT_RGB24,
                                     SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT,
@@ -127,11 +130,10 @@ keep_frame (VideoDecode *dec,
   if ((guint) f->width != dec->width || (guint) f->height != dec->height)
     return set_media_error (error, dec->path, "its frame size changes mid-stream");
 
-  int stride = (int) dec->width * 3;
-  guint8 *rgb = g_malloc ((gsize) stride * dec->height);
+  guint8 *rgb = g_malloc ((gsize) dec->rgb_stride * dec->height + AV_INPUT_BUFFER_PADDING_SIZE);
   g_ptr_array_add (dec->rgb_frames, rgb);
   sws_scale (dec->scaler, (const guint8 * const *) f->data, f->linesize, 0, f->height,
-             &rgb, &stride);
+             &rgb, &dec->rgb_stride);
   return TRUE;
 }
 

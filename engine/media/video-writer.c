@@ -21,7 +21,8 @@ typedef struct {
   struct SwsContext *scaler;
   AVFrame           *yuv;
   AVPacket          *packet;
-  guint8            *rgb;
+  guint8            *rgb;          /* one packed RGB24 frame, padded for SIMD */
+  int                rgb_stride;
   guint              width;        /* encoded size, even */
   guint              height;
 } VideoEncode;
@@ -220,7 +221,10 @@ prepare_conversion (VideoEncode *enc,
   int ret = av_frame_get_buffer (enc->yuv, 0);
   if (ret < 0)
     return rl_set_av_error (error, ret, "Out of memory encoding", enc->path, NULL);
-  enc->rgb = g_malloc ((gsize) enc->width * enc->height * 3);
+  /* swscale's SIMD reads whole vectors past the end of a row: align the
+   * rows and pad the buffer as FFmpeg does for its own frames. */
+  enc->rgb_stride = FFALIGN ((int) enc->width * 3, 64);
+  enc->rgb = g_malloc0 ((gsize) enc->rgb_stride * enc->height + AV_INPUT_BUFFER_PADDING_SIZE);
   return TRUE;
 }
 
@@ -254,15 +258,14 @@ encode_frames (VideoEncode   *enc,
                const RlImage *frames,
                GError       **error)
 {
-  const int rgb_stride = (int) enc->width * 3;
   for (guint i = 0; i < frames->n_frames; i++)
     {
       int ret = av_frame_make_writable (enc->yuv);
       if (ret < 0)
         return rl_set_av_error (error, ret, "Out of memory encoding", enc->path, NULL);
-      rl_frame_to_rgb24 (frames, i, enc->width, enc->height, enc->rgb, (gsize) rgb_stride);
+      rl_frame_to_rgb24 (frames, i, enc->width, enc->height, enc->rgb, (gsize) enc->rgb_stride);
       const guint8 *src[1] = { enc->rgb };
-      sws_scale (enc->scaler, src, &rgb_stride, 0, (int) enc->height,
+      sws_scale (enc->scaler, src, &enc->rgb_stride, 0, (int) enc->height,
                  enc->yuv->data, enc->yuv->linesize);
       enc->yuv->pts = i;
       enc->yuv->color_primaries = AVCOL_PRI_BT709;

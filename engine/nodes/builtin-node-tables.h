@@ -1,0 +1,24 @@
+/* The node type tables defined by the files of engine/nodes/, gathered by
+ * builtin-nodes.c. Internal. */
+#pragma once
+
+#include "engine/graph/node-type.h"
+
+G_BEGIN_DECLS
+
+extern const RlNodeType rl_node_primitive_int;
+extern const RlNodeType rl_node_primitive_float;
+extern const RlNodeType rl_node_primitive_string;
+extern const RlNodeType rl_node_primitive_string_multiline;
+extern const RlNodeType rl_node_primitive_boolean;
+extern const RlNodeType rl_node_empty_latent_image;
+extern const RlNodeType rl_node_empty_hunyuan_latent_video;
+extern const RlNodeType rl_node_test_pattern;
+extern const RlNodeType rl_node_create_video;
+extern const RlNodeType rl_node_get_video_components;
+extern const RlNodeType rl_node_save_video;
+extern const RlNodeType rl_node_save_animated_webp;
+extern const RlNodeType rl_node_save_image;
+extern const RlNodeType rl_node_preview_image;
+
+G_END_DECLS
