@@ -11,6 +11,8 @@ OUT/all.gguf also carries one metadata key of every value type, which the C
 test checks. OUT/aligned.gguf uses general.alignment = 128.
 
 usage: make_gguf_testfiles.py OUT_DIR SEED
+       make_gguf_testfiles.py OUT_DIR SEED corpus   (small seed files for the
+                                                      GGUF fuzz target)
 """
 import os
 from importlib import metadata
@@ -93,12 +95,25 @@ def write_gguf(path, tensors, alignment=None):
     writer.close()
 
 
+def write_corpus(out, rng):
+    """A few small files: every block type once, one row of one block."""
+    global ROWS, COLS
+    ROWS, COLS = 1, 256
+    tensors = make_tensors(rng)
+    for i in range(0, len(tensors), 4):
+        write_gguf(os.path.join(out, f"seed-{i // 4}.gguf"), tensors[i:i + 4])
+    write_gguf(os.path.join(out, "aligned.gguf"), tensors[:2], alignment=64)
+
+
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
     out, seed = sys.argv[1], int(sys.argv[2])
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(seed)
+    if len(sys.argv) == 4:
+        write_corpus(out, rng)
+        return
     tensors = make_tensors(rng)
     for name, _, _, reference in tensors:
         reference = np.ascontiguousarray(reference, dtype=np.float32).reshape(ROWS, COLS)
