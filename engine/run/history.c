@@ -551,6 +551,13 @@ rl_history_open (const char  *path,
   g_mutex_init (&self->lock);
   self->path = path != NULL ? g_strdup (path) : rl_history_default_path ();
   self->runner = make_runner_id ();
+  /* SQLite would quietly open a throwaway database for "". */
+  if (self->path[0] == '\0')
+    {
+      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_HISTORY,
+                   "The history file name is empty. Give a path, or none for the default.");
+      return NULL;
+    }
 
   if (!check_location (self->path, error))
     return NULL;

@@ -81,7 +81,8 @@ gboolean     rl_job_queue_get_status      (RlJobQueue          *self,
                                            gint64               job_id,
                                            RlJobStatus         *status);
 
-/* Blocks until @job_id has finished (or was cancelled) and returns its
+/* Blocks until @job_id has finished (or was cancelled; a paused queue
+ * keeps waiting jobs waiting) and returns its
  * final status; for failed/interrupted/cancelled jobs @error gets the
  * job's error (RL_ENGINE_ERROR_EXECUTION / _INTERRUPTED). Unknown ids
  * return RL_JOB_FAILED with an error. @report (may be NULL) receives the

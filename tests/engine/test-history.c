@@ -463,6 +463,11 @@ test_refuse_unwritable (Fixture       *f,
   g_assert_nonnull (strstr (error->message, "another history file"));
   g_clear_error (&error);
 
+  /* An empty name is not the default. */
+  g_assert_null (rl_history_open ("", &error));
+  g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_HISTORY);
+  g_clear_error (&error);
+
   /* The path is a folder. */
   g_autofree char *folder = g_build_filename (f->dir, "folder.sqlite3", NULL);
   g_assert_cmpint (g_mkdir (folder, 0700), ==, 0);
