@@ -548,13 +548,13 @@ read_prompt_node (RlGraph    *graph,
 
   if (inputs != NULL)
     {
-      JsonObjectIter iter;
-      const char *name;
-      JsonNode *value;
+      /* json_object_get_members keeps file order; iterators do not. */
+      g_autoptr(GList) names = json_object_get_members (inputs);
 
-      json_object_iter_init (&iter, inputs);
-      while (json_object_iter_next (&iter, &name, &value))
+      for (GList *l = names; l != NULL; l = l->next)
         {
+          const char *name = l->data;
+          JsonNode *value = json_object_get_member (inputs, name);
           g_autofree char *from_node_id = NULL;
           guint from_output = 0;
 
@@ -587,9 +587,7 @@ rl_graph_new_from_prompt_json (JsonNode   *root,
   g_autoptr(RlGraph) graph = NULL;
   const char *source = source_name != NULL ? source_name : "<data>";
   JsonObject *object;
-  JsonObjectIter iter;
-  const char *node_id;
-  JsonNode *node_json;
+  g_autoptr(GList) names = NULL;
 
   g_return_val_if_fail (root != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -609,9 +607,9 @@ rl_graph_new_from_prompt_json (JsonNode   *root,
     }
 
   graph = rl_graph_new ();
-  json_object_iter_init (&iter, object);
-  while (json_object_iter_next (&iter, &node_id, &node_json))
-    if (!read_prompt_node (graph, source, node_id, node_json, error))
+  names = json_object_get_members (object);
+  for (GList *l = names; l != NULL; l = l->next)
+    if (!read_prompt_node (graph, source, l->data, json_object_get_member (object, l->data), error))
       return NULL;
   return g_steal_pointer (&graph);
 }
