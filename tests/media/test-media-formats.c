@@ -3,7 +3,11 @@
 #include <libavutil/log.h>
 
 #include "engine/engine-error.h"
+#include <zlib.h>
+
 #include "engine/media/animated-webp-writer.h"
+#include "engine/media/exif-text.h"
+#include "engine/media/png-chunks.h"
 #include "engine/media/metadata-reader.h"
 #include "engine/media/png-writer.h"
 #include "engine/media/video-reader.h"
@@ -304,6 +308,70 @@ test_max_frames (Fixture       *fx,
                    video->frames->pixels + 2 * frame_floats, frame_floats * sizeof (float));
 }
 
+/* Layouts other writers use: a zTXt (compressed) PNG chunk, and a
+ * big-endian EXIF block with the "Exif\0\0" header some tools keep. */
+static void
+test_foreign_layouts (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bare = g_build_filename (fx->dir, "bare.png", NULL);
+  g_assert_true (rl_png_write (bare, fx->frames, 0, 1, NULL, NULL, &error));
+  g_autofree char *png = NULL;
+  gsize png_length = 0;
+  g_assert_true (g_file_get_contents (bare, &png, &png_length, NULL));
+
+  /* zTXt: keyword NUL method(0) zlib-data, framed and CRC'd by hand. */
+  uLongf packed_length = compressBound (strlen (fx->workflow));
+  g_autofree guint8 *packed = g_malloc (packed_length);
+  g_assert_cmpint (compress (packed, &packed_length, (const Bytef *) fx->workflow,
+                             strlen (fx->workflow)), ==, Z_OK);
+  g_autoptr(GByteArray) chunk = g_byte_array_new ();
+  guint32 length = (guint32) (sizeof "workflow" + 1 + packed_length);
+  guint8 be[4] = { length >> 24, length >> 16, length >> 8, length };
+  g_byte_array_append (chunk, be, 4);
+  g_byte_array_append (chunk, (const guint8 *) "zTXtworkflow\0\0", 4 + sizeof "workflow" + 1);
+  g_byte_array_append (chunk, packed, (guint) packed_length);
+  guint32 crc = (guint32) crc32 (0L, chunk->data + 4, chunk->len - 4);
+  guint8 crc_be[4] = { crc >> 24, crc >> 16, crc >> 8, crc };
+  g_byte_array_append (chunk, crc_be, 4);
+  g_autoptr(GByteArray) with_text = rl_png_insert_after_ihdr ((const guint8 *) png, png_length,
+                                                              chunk->data, chunk->len);
+  g_autofree char *ztxt = g_build_filename (fx->dir, "ztxt.png", NULL);
+  g_assert_true (g_file_set_contents (ztxt, (const char *) with_text->data, with_text->len, NULL));
+  g_autoptr(RlMediaMetadata) meta = rl_media_metadata_read (ztxt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (meta->workflow_json, ==, fx->workflow);
+  g_assert_null (meta->prompt_json);
+
+  /* Big-endian TIFF, one inline short entry and one "prompt:" string. */
+  g_autofree char *value = g_strconcat ("prompt:", fx->prompt, NULL);
+  gsize count = strlen (value) + 1;
+  gsize total = 6 + 8 + 2 + 2 * 12 + 4 + count;
+  g_autofree guint8 *exif = g_malloc0 (total);
+  memcpy (exif, "Exif\0\0MM\0*\0\0\0\x08", 14);
+  guint8 *ifd = exif + 14;
+  ifd[1] = 2;
+  guint8 orientation[12] = { 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 1, 0, 0 };
+  memcpy (ifd + 2, orientation, 12);
+  guint32 offset = 8 + 2 + 2 * 12 + 4;
+  guint8 model[12] = { 0x01, 0x10, 0, 2, count >> 24, count >> 16, count >> 8, count,
+                       offset >> 24, offset >> 16, offset >> 8, offset };
+  memcpy (ifd + 14, model, 12);
+  memcpy (exif + 6 + offset, value, count);
+  g_autofree char *found = NULL;
+  g_assert_true (rl_exif_find_keyed (exif, total, "test", "prompt", &found, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (found, ==, fx->prompt);
+  g_clear_pointer (&found, g_free);
+  g_assert_true (rl_exif_find_keyed (exif, total, "test", "workflow", &found, &error));
+  g_assert_null (found);
+  /* An offset pointing outside the block is an error, not a wild read. */
+  ifd[14 + 11] = 0xff;
+  g_assert_false (rl_exif_find_keyed (exif, total, "test", "prompt", &found, &error));
+  g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_MEDIA);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -323,6 +391,7 @@ main (int    argc,
   ADD ("/media/png/prompt-only", test_png_prompt_only);
   ADD ("/media/webp/lossless", test_webp_lossless);
   ADD ("/media/webp/lossy", test_webp_lossy);
+  ADD ("/media/metadata/foreign-layouts", test_foreign_layouts);
 #undef ADD
   return g_test_run ();
 }
