@@ -1,7 +1,11 @@
+/* renameat2 and RENAME_NOREPLACE are GNU extensions. */
+#define _GNU_SOURCE
+
 #include "engine/media/atomic-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +55,19 @@ sync_file (const char *path)
   return ok;
 }
 
+/* rename(2) that refuses to replace an existing file where the file
+ * system supports it, so a name picked by a counter scan is never
+ * clobbered by a racing writer. */
+static int
+rename_no_replace (const char *from,
+                   const char *to)
+{
+  int ret = renameat2 (AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+  if (ret != 0 && (errno == EINVAL || errno == ENOSYS))
+    ret = rename (from, to);
+  return ret;
+}
+
 gboolean
 rl_atomic_file_commit (const char  *temp_path,
                        const char  *final_path,
@@ -59,7 +76,7 @@ rl_atomic_file_commit (const char  *temp_path,
   g_return_val_if_fail (temp_path != NULL, FALSE);
   g_return_val_if_fail (final_path != NULL, FALSE);
 
-  if (!sync_file (temp_path) || g_rename (temp_path, final_path) != 0)
+  if (!sync_file (temp_path) || rename_no_replace (temp_path, final_path) != 0)
     {
       int saved_errno = errno;
       g_unlink (temp_path);

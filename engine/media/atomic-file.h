@@ -13,7 +13,8 @@ G_BEGIN_DECLS
  * exist or is not writable. */
 char     *rl_atomic_file_begin   (const char  *final_path,
                                   GError     **error);
-/* Flushes @temp_path to disk and renames it to @final_path. On failure the
+/* Flushes @temp_path to disk and renames it to @final_path, never replacing
+ * an existing file (where the file system can tell). On failure the
  * temporary file is removed and an RL_ENGINE_ERROR_IO names @final_path. */
 gboolean  rl_atomic_file_commit  (const char  *temp_path,
                                   const char  *final_path,

@@ -288,6 +288,24 @@ test_png_damaged_text (Fixture       *fx,
   g_assert_nonnull (strstr (error->message, "truncated"));
 }
 
+/* A name taken between the counter scan and the rename is never
+ * clobbered: the second writer fails and the first file stays whole. */
+static void
+test_existing_file_kept (Fixture       *fx,
+                         gconstpointer  data)
+{
+  g_autofree char *path = write_png (fx, "taken.png", "{\"first\": 1}");
+  g_autoptr(GError) error = NULL;
+  g_assert_false (rl_png_write (path, fx->frames, 1, 1, "{\"second\": 2}", NULL, &error));
+  g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, path));
+  g_clear_error (&error);
+  g_autoptr(RlMediaMetadata) meta = rl_media_metadata_read (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (meta->prompt_json, ==, "{\"first\": 1}");
+  g_assert_cmpuint (media_test_count_files (fx->dir), ==, 1);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -299,6 +317,7 @@ main (int    argc,
   ADD ("/media/errors/write/missing-folder", test_missing_folder);
   ADD ("/media/errors/write/file-as-folder", test_file_as_folder);
   ADD ("/media/errors/write/read-only-folder", test_read_only_folder);
+  ADD ("/media/errors/write/existing-file-kept", test_existing_file_kept);
   ADD ("/media/errors/read/no-metadata", test_no_metadata);
   ADD ("/media/errors/read/missing-file", test_missing_file);
   ADD ("/media/errors/read/garbage", test_garbage);
