@@ -6,7 +6,7 @@
 #include <cblas.h>
 
 /* f32 weight panel budget: bounds scratch for huge weights. */
-#define PANEL_BYTES (64u << 20)
+#define PANEL_BYTES (16u << 20)
 
 /* Rows [row0, row0 + rows) of the [N, K] weight w as dense f32, scale
  * applied. */

@@ -1,8 +1,8 @@
 /* The caching allocator: size classes, per-class free lists, stats.
  *
  * Requests are rounded up to a size class (multiples of 512 bytes below
- * 64 KiB, then steps of 1/8 of the enclosing power of two, so rounding
- * wastes at most 12.5%). A freed block goes to the cache and is reused
+ * 64 KiB, then steps of 1/16 of the next power of two, so rounding wastes
+ * less than 12.5%). A freed block goes to the cache and is reused
  * only for the same class, which keeps the behaviour predictable. When the
  * raw allocator fails, the cache is trimmed and the request retried once. */
 #include "workers/runtime/device.h"
@@ -128,7 +128,7 @@ size_class (size_t bytes)
   size_t pow2 = 64 * 1024;
   while (pow2 < bytes && pow2 <= SIZE_MAX / 2)
     pow2 *= 2;
-  size_t step = pow2 / 8;
+  size_t step = pow2 / 16;   /* bytes > pow2/2, so waste < bytes/8 */
   if (bytes > SIZE_MAX - step)
     return 0;
   return (bytes + step - 1) / step * step;

@@ -37,7 +37,7 @@ typedef struct {
 
 static const SmallFloat format_f16  = { 10, 15, 16, 0x7bff, 0x7c00, 0x7e00 };
 static const SmallFloat format_e4m3 = { 3,  7,  8,  0x7e,   0x7e,   0x7f };
-static const SmallFloat format_e5m2 = { 2,  15, 8,  0x7b,   0x7c,   0x7e };
+static const SmallFloat format_e5m2 = { 2,  15, 8,  0x7b,   0x7c,   0x7f };
 
 /* Shifts `m` right by `shift` rounding to nearest, ties to even. */
 static inline uint64_t

@@ -1,7 +1,8 @@
 /* Scalar conversions between f32 and the narrow float formats, bit-exact
  * with PyTorch/ml_dtypes: round to nearest, ties to even, subnormals kept.
  *
- *   bf16, f16, f8_e5m2: overflow rounds to ±inf, NaN stays NaN (quiet).
+ *   bf16, f16, f8_e5m2: overflow rounds to ±inf, NaN stays NaN (quiet;
+ *              f16 0x7e00, e5m2 0x7f, bf16 keeps the payload, as torch).
  *   f8_e4m3fn: saturating — values that round beyond ±448 and ±inf give
  *              ±448, like CUDA's __nv_cvt_float_to_fp8 (.., __NV_SATFINITE,
  *              __NV_E4M3) and ComfyUI's clamp before casting (torch's plain

@@ -61,15 +61,23 @@ RlStatus
 rl_prefix_error (RlStatus status, const char *fmt, ...)
 {
   char prefix[RL_ERROR_DETAIL_SIZE];
-  char old[RL_ERROR_DETAIL_SIZE];
   va_list ap;
 
   va_start (ap, fmt);
-  vsnprintf (prefix, sizeof prefix, fmt, ap);
+  int n = vsnprintf (prefix, sizeof prefix, fmt, ap);
   va_end (ap);
-  memcpy (old, error_detail, sizeof old);
-  snprintf (error_detail, sizeof error_detail, "%s%s", prefix,
-            old[0] != '\0' ? old : rl_strerror (status));
+  if (n <= 0)
+    return status;
+  size_t plen = (size_t) n < sizeof prefix ? (size_t) n : sizeof prefix - 1;
+  if (error_detail[0] == '\0')
+    snprintf (error_detail, sizeof error_detail, "%s", rl_strerror (status));
+  /* Shift the old message right and put the prefix in front; the tail is
+   * cut when the total does not fit. */
+  size_t old_len = strlen (error_detail);
+  size_t keep = old_len + plen < sizeof error_detail ? old_len : sizeof error_detail - 1 - plen;
+  memmove (error_detail + plen, error_detail, keep);
+  memcpy (error_detail, prefix, plen);
+  error_detail[plen + keep] = '\0';
   return status;
 }
 

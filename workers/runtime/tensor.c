@@ -339,8 +339,8 @@ rl_tensor_reshape (RlTensor *out, const RlTensor *src, int ndim,
                    const int64_t *shape)
 {
   char desc[RL_TENSOR_DESCRIBE_SIZE];
-  int64_t new_shape[RL_MAX_DIMS];
-  int64_t new_strides[RL_MAX_DIMS];
+  int64_t new_shape[RL_MAX_DIMS] = { 0 };
+  int64_t new_strides[RL_MAX_DIMS] = { 0 };
   int64_t numel = rl_tensor_numel (src);
   int64_t known = 1;
   int infer = -1;
