@@ -255,7 +255,8 @@ handle_load (Worker *worker, const RlFrame *frame)
   if (file != NULL)
     {
       uint64_t size = rl_model_file_size (file);
-      rl_worker_link_progress (&worker->link, id, RL_PROGRESS_LOAD_BYTES, size, size,
+      uint64_t data = rl_model_file_data_size (file);
+      rl_worker_link_progress (&worker->link, id, RL_PROGRESS_LOAD_BYTES, data, data,
                                "already resident");
       report = cache_report (worker);
       report.model_bytes = size;

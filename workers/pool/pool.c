@@ -1,0 +1,456 @@
+#include "pool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "workers/protocol/fd-passing.h"
+#include "worker-slot.h"
+#include "runtime-dir.h"
+#include "worker-spawn.h"
+
+extern char **environ;
+
+struct RlPool {
+  RlPoolShared    shared;
+  char           *worker_path;
+  char           *runtime_parent;
+  int            *device_ids;
+  char           *runtime_dir;
+  char          **envp;
+  RlWorkerSlot  **workers;
+  pthread_mutex_t lock;        /* started / shut_down transitions */
+  bool            started;
+  bool            shut_down;
+};
+
+void
+rl_pool_options_init (RlPoolOptions *options)
+{
+  *options = (RlPoolOptions) {
+    .n_workers = 1,
+    .backend = RL_POOL_BACKEND_CPU,
+    .heartbeat_interval_ms = 1000,
+    .heartbeat_timeout_ms = 10000,
+    .start_timeout_ms = 30000,
+    .request_timeout_ms = -1,
+    .shutdown_grace_ms = 3000,
+    .max_restarts = 8,
+  };
+}
+
+const char *
+rl_worker_state_name (RlWorkerState state)
+{
+  switch (state)
+    {
+    case RL_WORKER_STOPPED: return "stopped";
+    case RL_WORKER_STARTING: return "starting";
+    case RL_WORKER_READY: return "ready";
+    case RL_WORKER_BUSY: return "busy";
+    case RL_WORKER_CRASHED: return "crashed";
+    case RL_WORKER_FAILED: return "failed";
+    default: return "unknown";
+    }
+}
+
+/* environ plus extra ("KEY=VALUE" entries override inherited keys). */
+static char **
+build_environment (const char *const *extra)
+{
+  size_t n_base = 0, n_extra = 0;
+  while (environ != NULL && environ[n_base] != NULL)
+    n_base++;
+  while (extra != NULL && extra[n_extra] != NULL)
+    n_extra++;
+  char **envp = calloc (n_base + n_extra + 1, sizeof *envp);
+  if (envp == NULL)
+    return NULL;
+  size_t count = 0;
+  for (size_t i = 0; i < n_base; i++)
+    {
+      const char *equals = strchr (environ[i], '=');
+      size_t key = equals ? (size_t) (equals - environ[i]) + 1 : strlen (environ[i]);
+      bool overridden = false;
+      for (size_t j = 0; j < n_extra && !overridden; j++)
+        overridden = strncmp (extra[j], environ[i], key) == 0;
+      if (!overridden && (envp[count] = strdup (environ[i])) != NULL)
+        count++;
+    }
+  for (size_t j = 0; j < n_extra; j++)
+    if ((envp[count] = strdup (extra[j])) != NULL)
+      count++;
+  return envp;
+}
+
+static void
+free_environment (char **envp)
+{
+  for (size_t i = 0; envp != NULL && envp[i] != NULL; i++)
+    free (envp[i]);
+  free (envp);
+}
+
+static int
+check_options (const RlPoolOptions *o, RlErrorInfo *err)
+{
+  if (o->worker_path == NULL || o->worker_path[0] == '\0')
+    return rl_error_set (err, RL_WIRE_INVALID, "the pool needs the path of raylight-worker");
+  if (o->n_workers < 1 || o->n_workers > 256)
+    return rl_error_set (err, RL_WIRE_INVALID, "a pool has 1 to 256 workers, not %d",
+                         o->n_workers);
+  if (o->backend != RL_POOL_BACKEND_CPU && o->backend != RL_POOL_BACKEND_CUDA)
+    return rl_error_set (err, RL_WIRE_INVALID, "unknown pool backend %d", (int) o->backend);
+  if (o->heartbeat_interval_ms <= 0 || o->heartbeat_timeout_ms <= o->heartbeat_interval_ms)
+    return rl_error_set (err, RL_WIRE_INVALID,
+                         "heartbeat timeout (%d ms) must exceed the interval (%d ms)",
+                         o->heartbeat_timeout_ms, o->heartbeat_interval_ms);
+  if (o->start_timeout_ms <= 0 || o->shutdown_grace_ms < 0 || o->max_restarts < 0)
+    return rl_error_set (err, RL_WIRE_INVALID,
+                         "start timeout must be positive, grace and restarts not negative");
+  for (int i = 0; o->device_ids != NULL && i < o->n_workers; i++)
+    for (int j = 0; j < i; j++)
+      if (o->device_ids[i] == o->device_ids[j] && o->backend == RL_POOL_BACKEND_CUDA)
+        return rl_error_set (err, RL_WIRE_INVALID,
+                             "device %d is listed twice; a GPU serves one worker",
+                             o->device_ids[i]);
+  return RL_WIRE_OK;
+}
+
+RlPool *
+rl_pool_new (const RlPoolOptions *options, RlErrorInfo *err)
+{
+  if (options == NULL || check_options (options, err) != RL_WIRE_OK)
+    {
+      if (options == NULL)
+        rl_error_set (err, RL_WIRE_INVALID, "no pool options");
+      return NULL;
+    }
+  RlPool *pool = calloc (1, sizeof *pool);
+  if (pool == NULL)
+    goto no_memory;
+  pthread_mutex_init (&pool->lock, NULL);
+  pool->shared.options = *options;
+  pool->worker_path = strdup (options->worker_path);
+  pool->runtime_parent = options->runtime_dir ? strdup (options->runtime_dir) : NULL;
+  pool->device_ids = calloc ((size_t) options->n_workers, sizeof (int));
+  pool->workers = calloc ((size_t) options->n_workers, sizeof (RlWorkerSlot *));
+  pool->envp = build_environment (options->extra_env);
+  if (pool->worker_path == NULL || pool->device_ids == NULL || pool->workers == NULL
+      || pool->envp == NULL || (options->runtime_dir && pool->runtime_parent == NULL))
+    {
+      rl_pool_free (pool);
+      goto no_memory;
+    }
+  for (int i = 0; i < options->n_workers; i++)
+    pool->device_ids[i] = options->device_ids ? options->device_ids[i] : i;
+  pool->shared.options.worker_path = pool->worker_path;
+  pool->shared.options.runtime_dir = pool->runtime_parent;
+  pool->shared.options.device_ids = pool->device_ids;
+  pool->shared.options.extra_env = NULL;
+  pool->shared.envp = pool->envp;
+  pool->shared.backend_name = options->backend == RL_POOL_BACKEND_CUDA ? "cuda" : "cpu";
+  atomic_init (&pool->shared.stopping, false);
+  return pool;
+
+no_memory:
+  rl_error_set (err, RL_WIRE_NO_MEMORY, "out of memory creating the pool");
+  return NULL;
+}
+
+int
+rl_pool_start (RlPool *pool, RlErrorInfo *err)
+{
+  pthread_mutex_lock (&pool->lock);
+  bool again = pool->started;
+  pool->started = true;
+  pthread_mutex_unlock (&pool->lock);
+  if (again)
+    return rl_error_set (err, RL_WIRE_INVALID, "rl_pool_start was already called");
+
+  int status = rl_spawn_check_binary (pool->worker_path, err);
+  if (status != RL_WIRE_OK)
+    return status;
+  pool->runtime_dir = rl_runtime_dir_create (pool->runtime_parent, err);
+  if (pool->runtime_dir == NULL)
+    return err ? err->code : RL_WIRE_IO;
+  pool->shared.runtime_dir = pool->runtime_dir;
+
+  int n = pool->shared.options.n_workers;
+  for (int rank = 0; rank < n; rank++)
+    {
+      pool->workers[rank] = rl_worker_slot_start (&pool->shared, rank, pool->device_ids[rank],
+                                                  err);
+      if (pool->workers[rank] == NULL)
+        {
+          rl_pool_shutdown (pool);
+          return err ? err->code : RL_WIRE_IO;
+        }
+    }
+  /* Each supervisor enforces the start timeout itself; this only waits. */
+  for (int rank = 0; rank < n; rank++)
+    {
+      status = rl_worker_slot_wait_ready (pool->workers[rank], -1, err);
+      if (status != RL_WIRE_OK)
+        {
+          rl_pool_shutdown (pool);
+          return status;
+        }
+    }
+  return RL_WIRE_OK;
+}
+
+int
+rl_pool_size (const RlPool *pool)
+{
+  return pool->shared.options.n_workers;
+}
+
+const char *
+rl_pool_runtime_dir (const RlPool *pool)
+{
+  return pool->runtime_dir;
+}
+
+static RlWorkerSlot *
+worker_at (RlPool *pool, int rank, RlErrorInfo *err)
+{
+  if (rank < 0 || rank >= pool->shared.options.n_workers || pool->workers[rank] == NULL)
+    {
+      rl_error_set (err, RL_WIRE_INVALID, "no worker of rank %d in a pool of %d (started: %s)",
+                    rank, pool->shared.options.n_workers, pool->started ? "yes" : "no");
+      return NULL;
+    }
+  return pool->workers[rank];
+}
+
+int
+rl_pool_worker_info (RlPool *pool, int rank, RlWorkerInfo *info)
+{
+  RlWorkerSlot *worker = worker_at (pool, rank, NULL);
+  if (worker == NULL)
+    return RL_WIRE_INVALID;
+  rl_worker_slot_info (worker, info);
+  return RL_WIRE_OK;
+}
+
+int
+rl_pool_wait_ready (RlPool *pool, int rank, int timeout_ms, RlErrorInfo *err)
+{
+  RlWorkerSlot *worker = worker_at (pool, rank, err);
+  if (worker == NULL)
+    return RL_WIRE_INVALID;
+  return rl_worker_slot_wait_ready (worker, rl_deadline_after (timeout_ms), err);
+}
+
+static int64_t
+deadline_for (const RlPool *pool, int timeout_ms)
+{
+  return rl_deadline_after (timeout_ms == 0 ? pool->shared.options.request_timeout_ms
+                                            : timeout_ms);
+}
+
+void
+rl_pool_result_clear (RlPoolResult *result)
+{
+  if (result == NULL)
+    return;
+  free (result->data);
+  for (int i = 0; i < result->n_tensors; i++)
+    rl_shared_tensor_free (result->tensors[i]);
+  memset (result, 0, sizeof *result);
+}
+
+int
+rl_pool_call (RlPool *pool, int rank, const RlPoolCall *call, RlPoolResult *result,
+              RlErrorInfo *err)
+{
+  if (result != NULL)
+    memset (result, 0, sizeof *result);
+  RlWorkerSlot *worker = worker_at (pool, rank, err);
+  if (worker == NULL)
+    return RL_WIRE_INVALID;
+  bool known = call->type == RL_MSG_ENCODE_TEXT || call->type == RL_MSG_SAMPLE
+               || call->type == RL_MSG_VAE_ENCODE || call->type == RL_MSG_VAE_DECODE
+               || call->type == RL_MSG_DIAGNOSTIC;
+  if (!known || call->n_tensors < 0 || call->n_tensors > RL_PROTOCOL_MAX_FDS)
+    return rl_error_set (err, RL_WIRE_INVALID,
+                         "rl_pool_call takes ENCODE_TEXT, SAMPLE, VAE_ENCODE, VAE_DECODE or "
+                         "DIAGNOSTIC with at most %d tensors", RL_PROTOCOL_MAX_FDS);
+  RlMsgCall message = {
+    .family = (char *) call->family,
+    .params = (void *) call->params,
+    .params_size = call->params_size,
+    .n_tensors = (uint32_t) call->n_tensors,
+  };
+  int fds[RL_PROTOCOL_MAX_FDS];
+  for (int i = 0; i < call->n_tensors; i++)
+    {
+      message.tensors[i] = *rl_shared_tensor_desc (call->tensors[i]);
+      fds[i] = rl_shared_tensor_fd (call->tensors[i]);
+    }
+  RlWireWriter w;
+  rl_wire_writer_init (&w);
+  rl_msg_call_encode (&message, &w);
+  int64_t deadline = deadline_for (pool, call->timeout_ms);
+  uint64_t id = rl_worker_slot_begin (worker, (uint16_t) call->type, &w, fds, call->n_tensors,
+                                      call->progress, call->user_data, deadline, err);
+  rl_wire_writer_clear (&w);
+  if (id == 0)
+    return err ? err->code : RL_WIRE_INTERNAL;
+  return rl_worker_slot_finish (worker, id, deadline, result, err);
+}
+
+/* Sends one model-cache request to rank, or to all ranks at once (-1), and
+ * waits for every answer. reports: one entry per rank (may be NULL). */
+static int
+broadcast_model_request (RlPool *pool, int rank, uint16_t type, const RlWireWriter *payload,
+                         RlPoolProgressFunc progress, void *user_data, int timeout_ms,
+                         bool skip_restarting, RlMsgCacheReport *reports, RlErrorInfo *err)
+{
+  int n = pool->shared.options.n_workers;
+  int first = rank < 0 ? 0 : rank;
+  int last = rank < 0 ? n - 1 : rank;
+  if (worker_at (pool, first, err) == NULL || worker_at (pool, last, err) == NULL)
+    return RL_WIRE_INVALID;
+  int64_t deadline = deadline_for (pool, timeout_ms);
+  uint64_t ids[256] = { 0 };
+  int status = RL_WIRE_OK;
+  for (int r = first; r <= last; r++)
+    {
+      if (skip_restarting && !rl_worker_slot_is_running (pool->workers[r]))
+        continue;
+      RlErrorInfo rank_err = { 0 };
+      ids[r] = rl_worker_slot_begin (pool->workers[r], type, payload, NULL, 0, progress,
+                                     user_data, deadline, &rank_err);
+      if (ids[r] == 0 && status == RL_WIRE_OK)
+        {
+          status = rank_err.code;
+          if (err)
+            *err = rank_err;
+        }
+    }
+  for (int r = first; r <= last; r++)
+    {
+      if (ids[r] == 0)
+        continue;
+      RlPoolResult result;
+      RlErrorInfo rank_err = { 0 };
+      int rank_status = rl_worker_slot_finish (pool->workers[r], ids[r], deadline, &result,
+                                               &rank_err);
+      if (rank_status == RL_WIRE_OK && reports != NULL)
+        rank_status = rl_msg_cache_report_decode (result.data, result.data_size,
+                                                  &reports[r], &rank_err);
+      if (rank_status == RL_WIRE_OK)
+        rl_pool_result_clear (&result);
+      if (rank_status != RL_WIRE_OK && status == RL_WIRE_OK)
+        {
+          status = rank_status;
+          if (err)
+            *err = rank_err;
+        }
+    }
+  return status;
+}
+
+static int
+model_request (RlPool *pool, int rank, uint16_t type, const char *path, const char *options,
+               RlPoolProgressFunc progress, void *user_data, int timeout_ms,
+               RlMsgCacheReport *report, RlErrorInfo *err)
+{
+  if (path == NULL || path[0] == '\0')
+    return rl_error_set (err, RL_WIRE_INVALID, "%s needs a checkpoint path",
+                         rl_message_type_name (type));
+  RlMsgModel message = { .path = (char *) path, .options = (char *) (options ? options : "") };
+  RlWireWriter w;
+  rl_wire_writer_init (&w);
+  rl_msg_model_encode (&message, &w);
+  RlMsgCacheReport reports[256];
+  int status = broadcast_model_request (pool, rank, type, &w, progress, user_data, timeout_ms,
+                                        false, reports, err);
+  rl_wire_writer_clear (&w);
+  if (status == RL_WIRE_OK && report != NULL)
+    *report = reports[rank < 0 ? 0 : rank];
+  return status;
+}
+
+int
+rl_pool_load_model (RlPool *pool, int rank, const char *path, const char *options,
+                    RlPoolProgressFunc progress, void *user_data, int timeout_ms,
+                    RlMsgCacheReport *report, RlErrorInfo *err)
+{
+  return model_request (pool, rank, RL_MSG_LOAD_MODEL, path, options, progress, user_data,
+                        timeout_ms, report, err);
+}
+
+int
+rl_pool_unload_model (RlPool *pool, int rank, const char *path, const char *options,
+                      RlErrorInfo *err)
+{
+  return model_request (pool, rank, RL_MSG_UNLOAD_MODEL, path, options, NULL, NULL, 0, NULL,
+                        err);
+}
+
+int
+rl_pool_free_memory (RlPool *pool, RlMsgCacheReport *reports, RlErrorInfo *err)
+{
+  int n = pool->shared.options.n_workers;
+  RlMsgCacheReport local[256];
+  memset (local, 0, sizeof local);
+  RlWireWriter empty;
+  rl_wire_writer_init (&empty);
+  int status = broadcast_model_request (pool, -1, RL_MSG_FREE_MEMORY, &empty, NULL, NULL, 0,
+                                        true, local, err);
+  if (reports != NULL)
+    memcpy (reports, local, sizeof *reports * (size_t) n);
+  return status;
+}
+
+void
+rl_pool_cancel (RlPool *pool, int rank)
+{
+  int n = pool->shared.options.n_workers;
+  for (int r = 0; r < n; r++)
+    if ((rank < 0 || r == rank) && pool->workers[r] != NULL)
+      rl_worker_slot_cancel (pool->workers[r]);
+}
+
+void
+rl_pool_shutdown (RlPool *pool)
+{
+  pthread_mutex_lock (&pool->lock);
+  bool again = pool->shut_down;
+  pool->shut_down = true;
+  pthread_mutex_unlock (&pool->lock);
+  if (again)
+    return;
+  atomic_store (&pool->shared.stopping, true);
+  int n = pool->shared.options.n_workers;
+  for (int r = 0; r < n; r++)
+    if (pool->workers[r] != NULL)
+      rl_worker_slot_wake (pool->workers[r]);
+  for (int r = 0; r < n; r++)
+    {
+      rl_worker_slot_free (pool->workers[r]);
+      pool->workers[r] = NULL;
+    }
+  rl_runtime_dir_remove (pool->runtime_dir);
+}
+
+void
+rl_pool_free (RlPool *pool)
+{
+  if (pool == NULL)
+    return;
+  if (pool->workers != NULL)
+    rl_pool_shutdown (pool);
+  free (pool->runtime_dir);
+  free (pool->workers);
+  free (pool->device_ids);
+  free (pool->runtime_parent);
+  free (pool->worker_path);
+  free_environment (pool->envp);
+  pthread_mutex_destroy (&pool->lock);
+  free (pool);
+}

@@ -1,0 +1,193 @@
+/* The pool manager: spawns one raylight-worker per device, speaks the
+ * worker protocol to each, watches their health and restarts them.
+ *
+ * Plain C and thread-safe: the app calls it from GLib worker threads, a
+ * headless driver or a test from plain threads. Nothing is global: every
+ * piece of state hangs off an RlPool. Blocking calls take a timeout and
+ * never wait on a dead or hung worker: each worker has a supervisor thread
+ * that sends heartbeats, notices a worker that dies (pidfd; no SIGCHLD
+ * handler is installed, so the app's own child handling is untouched) or
+ * stops answering, fails the request it was running with an error that
+ * names the rank, the pid and the signal, and starts a fresh process.
+ *
+ *   RlPoolOptions options;
+ *   rl_pool_options_init (&options);
+ *   options.worker_path = ".../raylight-worker";
+ *   options.n_workers = 2;
+ *   RlPool *pool = rl_pool_new (&options, &err);
+ *   if (pool == NULL || rl_pool_start (pool, &err) != 0) ...;
+ *   rl_pool_load_model (pool, -1, "/models/wan.safetensors", "", progress, ui, 0, NULL, &err);
+ *   rl_pool_free (pool);   // SHUTDOWN, then SIGTERM, then SIGKILL: never hangs
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "workers/protocol/error-info.h"
+#include "workers/protocol/messages.h"
+#include "workers/protocol/protocol.h"
+#include "workers/protocol/shared-tensor.h"
+
+typedef struct RlPool RlPool;
+
+typedef enum {
+  RL_POOL_BACKEND_CPU  = 0,
+  RL_POOL_BACKEND_CUDA = 1,
+} RlPoolBackend;
+
+typedef enum {
+  RL_WORKER_STOPPED = 0,  /* not started yet, or shut down */
+  RL_WORKER_STARTING,     /* spawned, waiting for its HELLO */
+  RL_WORKER_READY,        /* idle */
+  RL_WORKER_BUSY,         /* running a request */
+  RL_WORKER_CRASHED,      /* died or hung; a restart is under way */
+  RL_WORKER_FAILED,       /* will not be restarted; see last_error */
+} RlWorkerState;
+
+typedef struct {
+  const char        *worker_path;           /* raylight-worker executable (required) */
+  int                n_workers;             /* >= 1 */
+  RlPoolBackend      backend;               /* cpu: n CPU workers; cuda: one per GPU */
+  const int         *device_ids;            /* n_workers entries; NULL: 0 .. n-1 */
+  const char        *runtime_dir;           /* parent of the private socket dir;
+                                               NULL: $XDG_RUNTIME_DIR, else /tmp */
+  int                heartbeat_interval_ms; /* default 1000 */
+  int                heartbeat_timeout_ms;  /* silence that counts as a hang; default 10000 */
+  int                start_timeout_ms;      /* spawn to HELLO; default 30000 */
+  int                request_timeout_ms;    /* default for calls passing 0; default -1 = none
+                                               (heartbeats catch hangs) */
+  int                shutdown_grace_ms;     /* SHUTDOWN -> SIGTERM -> SIGKILL steps; default 3000 */
+  uint64_t           memory_budget;         /* per-worker model cache bytes; 0: worker picks
+                                               3/4 of available memory */
+  int                max_restarts;          /* per worker, then FAILED; default 8 */
+  const char *const *extra_env;             /* NULL-terminated "KEY=VALUE" added to the
+                                               workers' environment (tests, CUDA knobs) */
+} RlPoolOptions;
+
+/* A worker's state and the facts from its HELLO. */
+typedef struct {
+  int           rank;
+  int           device_id;
+  RlWorkerState state;
+  int           pid;                  /* 0 when no process */
+  int           restarts;
+  char          backend[16];
+  char          device_name[128];
+  uint64_t      total_memory;
+  uint64_t      free_memory;          /* at HELLO time */
+  uint32_t      compute_major;
+  uint32_t      compute_minor;
+  char          last_error[RL_ERROR_INFO_MESSAGE_SIZE];  /* "" if none */
+} RlWorkerInfo;
+
+/* A progress report, valid only during the callback. */
+typedef struct {
+  int             rank;
+  uint32_t        kind;       /* RlProgressKind: LOAD_BYTES or STEPS */
+  uint64_t        done;
+  uint64_t        total;
+  const char     *message;
+  RlSharedTensor *preview;    /* borrowed preview latent, or NULL */
+} RlPoolProgress;
+
+/* Runs on the worker's supervisor thread, never on the caller's: hand the
+ * data to your main loop (g_idle_add). It must not call rl_pool_free(). */
+typedef void (*RlPoolProgressFunc) (const RlPoolProgress *progress, void *user_data);
+
+/* A compute request for one worker. */
+typedef struct {
+  RlMessageType          type;          /* ENCODE_TEXT, SAMPLE, VAE_ENCODE, VAE_DECODE,
+                                           or DIAGNOSTIC */
+  const char            *family;        /* model family ("wan"), or diagnostic op */
+  const void            *params;        /* opaque family parameters */
+  size_t                 params_size;
+  RlSharedTensor *const *tensors;       /* sealed inputs, borrowed */
+  int                    n_tensors;     /* <= RL_PROTOCOL_MAX_FDS */
+  RlPoolProgressFunc     progress;      /* may be NULL */
+  void                  *user_data;
+  int                    timeout_ms;    /* 0: options.request_timeout_ms; < 0: none */
+} RlPoolCall;
+
+/* What a request returned; release with rl_pool_result_clear(). */
+typedef struct {
+  void           *data;
+  size_t          data_size;
+  RlSharedTensor *tensors[RL_PROTOCOL_MAX_FDS];   /* mapped read-only, owned */
+  int             n_tensors;
+} RlPoolResult;
+
+/* Fills options with the defaults above (worker_path NULL, one worker). */
+void     rl_pool_options_init  (RlPoolOptions *options);
+
+/* Checks and copies options; starts nothing. NULL with err set when an
+ * option is out of range. */
+RlPool  *rl_pool_new           (const RlPoolOptions *options, RlErrorInfo *err);
+
+/* Creates the private runtime directory (mode 0700), spawns every worker
+ * with posix_spawn and waits until all said HELLO with the right token.
+ * On failure returns the first rank's error ("worker binary '...' not
+ * found", "rank 1 (pid 42) presented a wrong auth token; refused", ...)
+ * and stops whatever had started. Call once. */
+int      rl_pool_start         (RlPool *pool, RlErrorInfo *err);
+
+int      rl_pool_size          (const RlPool *pool);
+
+/* The private directory holding the sockets (NULL before start). */
+const char *rl_pool_runtime_dir (const RlPool *pool);
+
+/* Copies rank's state into *info; RL_WIRE_INVALID for a bad rank. */
+int      rl_pool_worker_info   (RlPool *pool, int rank, RlWorkerInfo *info);
+
+/* Waits until rank is READY (e.g. after a restart) or FAILED, up to
+ * timeout_ms (< 0: no limit). 0 when ready. */
+int      rl_pool_wait_ready    (RlPool *pool, int rank, int timeout_ms,
+                                RlErrorInfo *err);
+
+/* Runs call on rank and waits for its answer. A crash, hang or timeout
+ * fails only this request, with an error naming the rank (and the signal);
+ * a timed-out request is cancelled on the worker. Requests to one rank
+ * run one at a time; a second caller waits for the rank within its own
+ * timeout. On success *result holds the answer. */
+int      rl_pool_call          (RlPool *pool, int rank, const RlPoolCall *call,
+                                RlPoolResult *result, RlErrorInfo *err);
+
+/* Frees the result's data and tensors and zeroes it. */
+void     rl_pool_result_clear  (RlPoolResult *result);
+
+/* Loads (path, options) into the model cache of rank, or of every worker
+ * at once when rank is -1, reporting bytes read through progress (from
+ * each rank). report (may be NULL) receives rank's cache report (rank 0's
+ * when rank is -1). */
+int      rl_pool_load_model    (RlPool *pool, int rank, const char *path,
+                                const char *options, RlPoolProgressFunc progress,
+                                void *user_data, int timeout_ms,
+                                RlMsgCacheReport *report, RlErrorInfo *err);
+
+/* Drops (path, options) from rank's cache (every worker when -1).
+ * Unloading a model that is not loaded succeeds. */
+int      rl_pool_unload_model  (RlPool *pool, int rank, const char *path,
+                                const char *options, RlErrorInfo *err);
+
+/* Broadcasts FREE_MEMORY to every running worker and waits for all;
+ * reports[rank] (array of rl_pool_size entries, may be NULL) receives what
+ * each released. Workers that are restarting have nothing to free and are
+ * skipped. Fails with the first rank's error. */
+int      rl_pool_free_memory   (RlPool *pool, RlMsgCacheReport *reports,
+                                RlErrorInfo *err);
+
+/* Asks rank (every rank when -1) to cancel its running request; the
+ * request then fails with RL_WIRE_CANCELLED. Returns at once. */
+void     rl_pool_cancel        (RlPool *pool, int rank);
+
+/* Stops every worker: SHUTDOWN, then SIGTERM and SIGKILL after the grace
+ * period; waits for the supervisors; fails pending requests with
+ * RL_WIRE_STOPPED; removes the runtime directory. Idempotent; bounded by
+ * about 3 grace periods. */
+void     rl_pool_shutdown      (RlPool *pool);
+
+/* Shuts down if needed and frees. NULL is ignored. */
+void     rl_pool_free          (RlPool *pool);
+
+/* "ready", "busy", ... for logs and the UI. */
+const char *rl_worker_state_name (RlWorkerState state);
