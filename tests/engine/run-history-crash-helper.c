@@ -71,6 +71,9 @@ main (int    argc,
         return fail ("an earlier job", error);
     }
 
+  /* Paused while both are queued, so the job behind is recorded before
+   * "ready" lets the test kill us. */
+  rl_job_queue_pause (queue);
   g_autoptr (RlGraph) blocking = build_graph ("TestBlock", 7);
   gint64 id = rl_job_queue_enqueue (queue, blocking, &options, RL_JOB_POSITION_BACK, &error);
   if (id == 0)
@@ -79,6 +82,7 @@ main (int    argc,
   g_autoptr (RlGraph) behind = build_graph ("TestSink", 9);
   if (rl_job_queue_enqueue (queue, behind, &options, RL_JOB_POSITION_BACK, &error) == 0)
     return fail ("queueing the job behind", error);
+  rl_job_queue_resume (queue);
   /* TestBlock prints "ready" and waits up to 60 s for the kill. */
   rl_job_queue_wait (queue, id, NULL, NULL);
   fprintf (stderr, "crash helper: was not killed\n");
