@@ -4,6 +4,8 @@
  * with NaN first), and bit-identical results when run twice. */
 #include "tests/runtime/runtime-test-util.h"
 
+#include <omp.h>
+
 #include "workers/runtime/rope-table.h"
 
 static const RlBackend *backend;
@@ -674,6 +676,26 @@ test_convert_gguf (void)
     {
       PT_CHECK (st == RL_OK, "convert q8_0: %s", rl_last_error ());
       PT_CHECK (memcmp (y.data, want, sizeof want) == 0, "q8_0 dequantisation bit-exact");
+      /* The same blocks as a [2, 32] Q8_0 weight of a gemm. */
+      int64_t wshape[2] = { 2, 32 };
+      RlTensor w = { 0 };
+      RT_REQUIRE_OK (rl_tensor_wrap (&w, blocks, rl_device_cpu (), RL_Q8_0, 2, wshape, NULL, NULL));
+      RlTensor x = R (RL_F32, 1.0f, 3, 32), g1 = P (RL_F32, 3, 2), g2 = P (RL_F32, 3, 2);
+      RT_REQUIRE_OK (ops->gemm (ctx, &g1, &x, &w, NULL, RL_ACT_NONE));
+      RT_REQUIRE_OK (ops->gemm (ctx, &g2, &x, &w, NULL, RL_ACT_NONE));
+      double *xd = rt_to_double (&x);
+      double *ref = malloc (sizeof (double) * 6);
+      for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++)
+          {
+            double acc = 0.0;
+            for (int e = 0; e < 32; e++)
+              acc += xd[i * 32 + e] * want[j * 32 + e];
+            ref[i * 2 + j] = acc;
+          }
+      finish ("gemm with a q8_0 weight", &g1, &g2, ref);
+      free (xd);
+      rl_tensor_release (&x);
     }
   rl_tensor_release (&y);
 }
@@ -961,6 +983,44 @@ test_attention (void)
   rl_tensor_release (&q), rl_tensor_release (&k), rl_tensor_release (&v);
 }
 
+/* Ops that do not go through BLAS give the same bytes for any thread
+ * count: each output row is computed by one thread in a fixed order. */
+static void
+test_thread_count_independence (void)
+{
+  int saved = omp_get_max_threads ();
+  RlTensor x = R (RL_F32, 2.0f, 2, 37, 96), e0 = R (RL_F32, 1.0f, 2, 3, 6, 96);
+  RlTensor shift = { 0 }, scale = { 0 };
+  int64_t mshape[3] = { 2, 3, 96 };
+  RT_REQUIRE_OK (rl_tensor_narrow (&shift, &e0, 2, 0, 1));
+  RT_REQUIRE_OK (rl_tensor_narrow (&scale, &e0, 2, 1, 1));
+  RT_REQUIRE_OK (rl_tensor_reshape (&shift, &shift, 3, mshape));
+  RT_REQUIRE_OK (rl_tensor_reshape (&scale, &scale, 3, mshape));
+  RlTensor v = R (RL_F32, 2.0f, 2, 5, 7, 3, 11), g = R (RL_F32, 1.0f, 5);
+  RlTensor q = R (RL_F32, 1.0f, 1, 13, 2, 8), k = R (RL_F32, 1.0f, 1, 17, 2, 8);
+  RlTensor y[2], c[2], o[2];
+  for (int run = 0; run < 2; run++)
+    {
+      omp_set_num_threads (run == 0 ? 1 : 3);
+      y[run] = P (RL_F32, 2, 37, 96);
+      c[run] = P (RL_F32, 2, 5, 7, 3, 11);
+      o[run] = P (RL_F32, 1, 13, 2, 8);
+      RlTokenGroups tg = { 13, 0 };
+      RT_REQUIRE_OK (ops->norm_modulate (ctx, &y[run], &x, RL_NORM_LAYER, NULL, NULL, 1e-6f, &shift,
+                                         &scale, tg));
+      RT_REQUIRE_OK (ops->channel_rms_norm (ctx, &c[run], &v, &g, NULL, 1e-12f));
+      RT_REQUIRE_OK (ops->attention (ctx, &o[run], NULL, &q, &k, &k, 0.3f));
+    }
+  omp_set_num_threads (saved);
+  PT_CHECK (rt_same_bytes (&y[0], &y[1]), "norm_modulate: 1 vs 3 threads differ");
+  PT_CHECK (rt_same_bytes (&c[0], &c[1]), "channel_rms_norm: 1 vs 3 threads differ");
+  PT_CHECK (rt_same_bytes (&o[0], &o[1]), "attention: 1 vs 3 threads differ");
+  for (int run = 0; run < 2; run++)
+    rl_tensor_release (&y[run]), rl_tensor_release (&c[run]), rl_tensor_release (&o[run]);
+  rl_tensor_release (&x), rl_tensor_release (&e0), rl_tensor_release (&shift), rl_tensor_release (&scale);
+  rl_tensor_release (&v), rl_tensor_release (&g), rl_tensor_release (&q), rl_tensor_release (&k);
+}
+
 /* -------------------------------------------------------- plumbing */
 
 static void
@@ -968,6 +1028,7 @@ test_backend_plumbing (void)
 {
   PT_CHECK (rl_backend_find ("cpu") == backend, "lookup by name");
   PT_CHECK (rl_backend_find ("nonsense") == NULL, "unknown name");
+  PT_CHECK (rl_backend_find ("cuda") == NULL, "cuda is not linked into this test");
   PT_CHECK (ops->version == RL_OPS_VERSION && ops->struct_size == sizeof (RlOps), "versioned table");
   const void *const *slots = (const void *const *) &ops->gemm;
   size_t count = (sizeof (RlOps) - offsetof (RlOps, gemm)) / sizeof (void *);
@@ -1028,6 +1089,7 @@ main (void)
   PT_RUN (test_conv);
   PT_RUN (test_reduce);
   PT_RUN (test_attention);
+  PT_RUN (test_thread_count_independence);
   PT_RUN (test_backend_plumbing);
   backend->context_free (ctx);
   return pt_finish ();
