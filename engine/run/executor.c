@@ -444,6 +444,49 @@ execute_node (RlNodeContext  *ctx,
   return FALSE;
 }
 
+/* A shared copy of the cache entry for @key, marked used by this run; NULL
+ * on a miss. */
+static NodeResult *
+cache_lookup (RlExecutor *self,
+              const char *key)
+{
+  g_mutex_lock (&self->cache_lock);
+  NodeResult *entry = g_hash_table_lookup (self->cache, key);
+  NodeResult *shared = NULL;
+  if (entry != NULL)
+    {
+      entry->last_used = self->run_serial;
+      shared = node_result_share (entry);
+    }
+  g_mutex_unlock (&self->cache_lock);
+  return shared;
+}
+
+static void
+cache_store (RlExecutor        *self,
+             const NodeResult  *result)
+{
+  NodeResult *entry = node_result_share (result);
+  g_mutex_lock (&self->cache_lock);
+  g_hash_table_replace (self->cache, entry->key, entry);
+  g_mutex_unlock (&self->cache_lock);
+}
+
+/* Moves the outputs and files of a node that ran into a result. */
+static NodeResult *
+result_from_context (RlNodeContext *ctx,
+                     const char    *key,
+                     guint64        run_serial)
+{
+  NodeResult *result = node_result_new (key, ctx->type->n_outputs);
+  for (guint i = 0; i < ctx->type->n_outputs; i++)
+    result->outputs[i] = g_steal_pointer (&ctx->outputs[i]);
+  for (guint i = 0; i < ctx->output_files->len; i++)
+    g_ptr_array_add (result->output_files, g_strdup (g_ptr_array_index (ctx->output_files, i)));
+  result->last_used = run_serial;
+  return result;
+}
+
 static gboolean
 run_node (RlRun        *run,
           RlGraphNode  *node,
@@ -451,6 +494,7 @@ run_node (RlRun        *run,
           GError      **error)
 {
   RlExecutor *self = run->executor;
+  const char *node_id = rl_graph_node_get_id (node);
   if (g_cancellable_is_cancelled (run->cancellable))
     return set_interrupted_before (node, error);
 
@@ -462,21 +506,10 @@ run_node (RlRun        *run,
   if (key == NULL)
     return FALSE;
 
-  NodeResult *cached = NULL;
-  if (!type->not_idempotent)
-    {
-      g_mutex_lock (&self->cache_lock);
-      NodeResult *entry = g_hash_table_lookup (self->cache, key);
-      if (entry != NULL)
-        {
-          entry->last_used = self->run_serial;
-          cached = node_result_share (entry);
-        }
-      g_mutex_unlock (&self->cache_lock);
-    }
+  NodeResult *cached = type->not_idempotent ? NULL : cache_lookup (self, key);
   if (cached != NULL)
     {
-      g_hash_table_insert (results, (gpointer) rl_graph_node_get_id (node), cached);
+      g_hash_table_insert (results, (gpointer) node_id, cached);
       run->report->n_cached++;
       _rl_run_emit (run, RL_EVENT_NODE_CACHED, node, NULL);
       /* The files are this job's outputs too, as ComfyUI shows them. */
@@ -493,21 +526,10 @@ run_node (RlRun        *run,
       return FALSE;
     }
   run->report->n_executed++;
-
-  NodeResult *result = node_result_new (key, type->n_outputs);
-  for (guint i = 0; i < type->n_outputs; i++)
-    result->outputs[i] = g_steal_pointer (&ctx->outputs[i]);
-  for (guint i = 0; i < ctx->output_files->len; i++)
-    g_ptr_array_add (result->output_files, g_strdup (g_ptr_array_index (ctx->output_files, i)));
-  result->last_used = self->run_serial;
+  NodeResult *result = result_from_context (ctx, key, self->run_serial);
   if (!type->not_idempotent)
-    {
-      NodeResult *entry = node_result_share (result);
-      g_mutex_lock (&self->cache_lock);
-      g_hash_table_replace (self->cache, entry->key, entry);
-      g_mutex_unlock (&self->cache_lock);
-    }
-  g_hash_table_insert (results, (gpointer) rl_graph_node_get_id (node), result);
+    cache_store (self, result);
+  g_hash_table_insert (results, (gpointer) node_id, result);
   _rl_run_emit (run, RL_EVENT_NODE_FINISHED, node, NULL);
   return TRUE;
 }
