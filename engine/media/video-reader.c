@@ -78,7 +78,9 @@ open_decoder (VideoDecode *dec,
   dec->stream_index = ret;
 
   dec->decoder = avcodec_alloc_context3 (codec);
-  ret = avcodec_parameters_to_context (dec->decoder, dec->format->streams[ret]->codecpar);
+  ret = avcodec_parameters_to_context (dec->decoder,
+                                       dec->format->streams[dec->stream_index]->codecpar);
+  dec->decoder->thread_count = 0;   /* let FFmpeg pick, long videos decode faster */
   if (ret >= 0)
     ret = avcodec_open2 (dec->decoder, codec, NULL);
   if (ret < 0)
