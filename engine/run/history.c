@@ -492,13 +492,13 @@ find_dead_jobs (RlHistory  *self,
 static gboolean
 mark_dead_job (RlHistory      *self,
                const DeadJob  *job,
-               gint64          now,
                GError        **error)
 {
+  /* When the process died is unknown (only when we noticed), so
+   * finished_at and duration stay empty rather than invent a running time. */
   sqlite3_stmt *stmt = prepare (self,
-      "UPDATE jobs SET status = ?1, error_text = ?2, finished_at = ?3,"
-      " duration = CASE WHEN started_at IS NULL THEN 0 ELSE (?3 - started_at) / 1e6 END"
-      " WHERE id = ?4", "marking a job of a process that died", error);
+      "UPDATE jobs SET status = ?1, error_text = ?2, finished_at = NULL, duration = NULL"
+      " WHERE id = ?3", "marking a job of a process that died", error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, job->was_running ? "interrupted" : "cancelled", -1, SQLITE_STATIC);
@@ -506,8 +506,7 @@ mark_dead_job (RlHistory      *self,
       ? "Raylight stopped while this job was running (the process exited or was "
         "killed); output files it was writing may be incomplete."
       : "Raylight stopped before this job ran.", -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 3, now);
-  sqlite3_bind_int64 (stmt, 4, job->id);
+  sqlite3_bind_int64 (stmt, 3, job->id);
   return step_done (self, stmt, "marking a job of a process that died", error);
 }
 
@@ -522,11 +521,10 @@ recover_dead_jobs (RlHistory  *self,
   g_autoptr (GArray) dead = find_dead_jobs (self, error);
   if (dead == NULL)
     goto failed;
-  gint64 now = g_get_real_time ();
   for (guint i = 0; i < dead->len; i++)
     {
       const DeadJob *job = &g_array_index (dead, DeadJob, i);
-      if (!mark_dead_job (self, job, now, error))
+      if (!mark_dead_job (self, job, error))
         goto failed;
     }
   if (!exec_sql (self, "COMMIT", "committing the recovery of dead jobs", error))

@@ -28,8 +28,9 @@ typedef struct {
 } RlHistoryOutput;
 
 /* One job row. Times are wall-clock microseconds since the Unix epoch
- * (g_get_real_time); 0 when the job has not reached that point. Text fields
- * are NULL when not recorded. */
+ * (g_get_real_time); 0 when the job has not reached that point or, for a
+ * job whose process died, when it is unknown (finished_at, duration_s).
+ * Text fields are NULL when not recorded. */
 typedef struct {
   gint64       id;
   RlJobStatus  status;
