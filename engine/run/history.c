@@ -516,6 +516,13 @@ static gboolean
 recover_dead_jobs (RlHistory  *self,
                    GError    **error)
 {
+  /* Look first without a write lock: usually there is nothing to do, and
+   * an open then writes nothing at all. */
+  g_autoptr (GArray) candidates = find_dead_jobs (self, error);
+  if (candidates == NULL)
+    return FALSE;
+  if (candidates->len == 0)
+    return TRUE;
   if (!exec_sql (self, "BEGIN IMMEDIATE", "checking for jobs of a process that died", error))
     return FALSE;
   g_autoptr (GArray) dead = find_dead_jobs (self, error);

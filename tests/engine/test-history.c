@@ -110,6 +110,16 @@ random_text (const char *prefix)
   return g_strdup_printf ("%s-%08x%08x", prefix, g_test_rand_int (), g_test_rand_int ());
 }
 
+static GBytes *
+read_bytes (const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize length = 0;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_file_get_contents (path, &data, &length, &error));
+  return g_bytes_new_take (g_steal_pointer (&data), length);
+}
+
 /* ---- creation ---------------------------------------------------------- */
 
 static void
@@ -131,10 +141,17 @@ test_open_new (Fixture       *f,
   sqlite3_close (db);
   g_assert_cmpint (rl_history_count (history, NULL, NULL), ==, 0);
 
-  /* Reopening an existing history works and changes nothing. */
+  /* Reopening an existing history (with a finished job) reads it and
+   * writes nothing. */
+  gint64 id = rl_history_add_job (history, NULL, NULL);
+  g_assert_true (rl_history_mark_finished (history, id, RL_JOB_SUCCEEDED, NULL, NULL));
   g_clear_pointer (&history, rl_history_close);
+  g_autoptr (GBytes) before = read_bytes (nested);
   history = open_ok (nested);
-  g_assert_cmpint (rl_history_count (history, NULL, NULL), ==, 0);
+  g_assert_cmpint (rl_history_count (history, NULL, NULL), ==, 1);
+  g_clear_pointer (&history, rl_history_close);
+  g_autoptr (GBytes) after = read_bytes (nested);
+  g_assert_true (g_bytes_equal (before, after));
 }
 
 static void
@@ -348,16 +365,6 @@ test_migrate_from_v1 (Fixture       *f,
   g_autofree char *check = raw_text (db, "PRAGMA integrity_check");
   g_assert_cmpstr (check, ==, "ok");
   sqlite3_close (db);
-}
-
-static GBytes *
-read_bytes (const char *path)
-{
-  g_autofree char *data = NULL;
-  gsize length = 0;
-  g_autoptr (GError) error = NULL;
-  g_assert_true (g_file_get_contents (path, &data, &length, &error));
-  return g_bytes_new_take (g_steal_pointer (&data), length);
 }
 
 /* Opening must fail with a history error naming the file and @hint, and
