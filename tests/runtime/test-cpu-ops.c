@@ -1021,6 +1021,66 @@ test_thread_count_independence (void)
   rl_tensor_release (&v), rl_tensor_release (&g), rl_tensor_release (&q), rl_tensor_release (&k);
 }
 
+/* Bad arguments give a negative status and a message, never a crash. */
+static void
+test_bad_arguments (void)
+{
+  RlConvParams cp = { { 1, 1, 1 }, { 0, 0, 0 }, { 0, 0, 0 } };
+  int64_t pads[5] = { 0 };
+  RlTokenGroups tg = { 1, 0 };
+  RlStatus st[26];
+  int i = 0;
+  st[i++] = ops->gemm (ctx, NULL, NULL, NULL, NULL, RL_ACT_NONE);
+  st[i++] = ops->batched_gemm (ctx, NULL, NULL, false, NULL, false, 1.0f, 0.0f);
+  st[i++] = ops->layer_norm (ctx, NULL, NULL, NULL, NULL, 1e-6f);
+  st[i++] = ops->rms_norm (ctx, NULL, NULL, NULL, 1e-6f);
+  st[i++] = ops->norm_modulate (ctx, NULL, NULL, RL_NORM_LAYER, NULL, NULL, 1e-6f, NULL, NULL, tg);
+  st[i++] = ops->gated_residual (ctx, NULL, NULL, NULL, tg);
+  st[i++] = ops->group_norm (ctx, NULL, NULL, 1, NULL, NULL, 1e-6f);
+  st[i++] = ops->channel_rms_norm (ctx, NULL, NULL, NULL, NULL, 1e-12f);
+  st[i++] = ops->rope (ctx, NULL, NULL, NULL, NULL);
+  st[i++] = ops->softmax (ctx, NULL, NULL);
+  st[i++] = ops->add (ctx, NULL, NULL, NULL, 1.0f, 1.0f);
+  st[i++] = ops->mul (ctx, NULL, NULL, NULL);
+  st[i++] = ops->activation (ctx, NULL, NULL, RL_ACT_SILU);
+  st[i++] = ops->scale_shift (ctx, NULL, NULL, 1.0f, 0.0f);
+  st[i++] = ops->embedding (ctx, NULL, NULL, NULL);
+  st[i++] = ops->copy (ctx, NULL, NULL);
+  st[i++] = ops->convert (ctx, NULL, NULL);
+  st[i++] = ops->concat (ctx, NULL, NULL, 2, 0);
+  st[i++] = ops->pad (ctx, NULL, NULL, pads, pads, RL_PAD_CONSTANT, 0.0f);
+  st[i++] = ops->fill (ctx, NULL, 0.0f);
+  st[i++] = ops->upsample_nearest2x (ctx, NULL, NULL);
+  st[i++] = ops->conv2d (ctx, NULL, NULL, NULL, NULL, &cp);
+  st[i++] = ops->conv3d (ctx, NULL, NULL, NULL, NULL, &cp);
+  st[i++] = ops->reduce (ctx, NULL, NULL, 0, RL_REDUCE_SUM);
+  st[i++] = ops->attention (ctx, NULL, NULL, NULL, NULL, NULL, 1.0f);
+  for (int j = 0; j < i; j++)
+    PT_CHECK (st[j] < 0, "op %d accepted NULL tensors", j);
+
+  /* A tensor that claims to live on a GPU. */
+  RlTensor x = R (RL_F32, 1.0f, 4, 8), w = R (RL_F32, 1.0f, 3, 8), y = P (RL_F32, 4, 3);
+  RlTensor gpu_x = x;
+  gpu_x.device = rl_device_cuda (0);
+  rl_clear_error ();
+  PT_CHECK (ops->gemm (ctx, &y, &gpu_x, &w, NULL, RL_ACT_NONE) == RL_E_DEVICE_MISMATCH, "device");
+  PT_CHECK (strstr (rl_last_error (), "cuda:0") != NULL, "names the device: %s", rl_last_error ());
+  RlTensor yx = P (RL_F32, 4, 8);
+  PT_CHECK (ops->layer_norm (ctx, &yx, &gpu_x, NULL, NULL, 1e-6f) == RL_E_DEVICE_MISMATCH, "device");
+  /* Strided input where the op needs contiguous rows. */
+  RlTensor xt_src = R (RL_F32, 1.0f, 8, 4), xt = { 0 };
+  RT_REQUIRE_OK (rl_tensor_transpose (&xt, &xt_src, 0, 1));
+  PT_CHECK (ops->layer_norm (ctx, &yx, &xt, NULL, NULL, 1e-6f) == RL_E_NOT_CONTIGUOUS, "contiguity");
+  /* Wrong ranks and bad parameters. */
+  PT_CHECK (ops->rope (ctx, &yx, &x, &w, &w) == RL_E_SHAPE, "rope rank");
+  PT_CHECK (ops->group_norm (ctx, &yx, &x, 3, NULL, NULL, 1e-6f) == RL_E_INVALID_ARG, "groups");
+  PT_CHECK (ops->reduce (ctx, &y, &x, 7, RL_REDUCE_SUM) == RL_E_INVALID_ARG, "reduce dim");
+  PT_CHECK (ops->activation (ctx, &yx, &x, (RlActivation) 99) == RL_E_INVALID_ARG, "activation kind");
+  PT_CHECK (rt_count_nan (&yx) == rl_tensor_numel (&yx), "failed ops wrote nothing");
+  rl_tensor_release (&x), rl_tensor_release (&w), rl_tensor_release (&y), rl_tensor_release (&yx);
+  rl_tensor_release (&xt_src), rl_tensor_release (&xt);
+}
+
 /* -------------------------------------------------------- plumbing */
 
 static void
@@ -1090,6 +1150,7 @@ main (void)
   PT_RUN (test_reduce);
   PT_RUN (test_attention);
   PT_RUN (test_thread_count_independence);
+  PT_RUN (test_bad_arguments);
   PT_RUN (test_backend_plumbing);
   backend->context_free (ctx);
   return pt_finish ();

@@ -151,8 +151,8 @@ RlStatus
 cpu_activation (RlContext *ctx, RlTensor *y, const RlTensor *x, RlActivation act)
 {
   RowParams p = { .act = act };
-  if (x == NULL)
-    return rl_set_error (RL_E_INVALID_ARG, "activation: x is required");
+  if (x == NULL || y == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "activation: x and y are required");
   if (act < RL_ACT_NONE || act > RL_ACT_GELU_ERF)
     return rl_set_error (RL_E_INVALID_ARG, "activation: unknown activation %d", (int) act);
   if (!rl_tensor_same_shape (x, y))
@@ -164,8 +164,8 @@ RlStatus
 cpu_scale_shift (RlContext *ctx, RlTensor *y, const RlTensor *x, float alpha, float beta)
 {
   RowParams p = { .alpha = alpha, .beta = beta };
-  if (x == NULL)
-    return rl_set_error (RL_E_INVALID_ARG, "scale_shift: x is required");
+  if (x == NULL || y == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "scale_shift: x and y are required");
   if (!rl_tensor_same_shape (x, y))
     return cpu_check_same_shape ("scale_shift", "y", y, "x", x);
   return run_rows (ctx, "scale_shift", y, x, NULL, row_scale_shift, &p);

@@ -10,8 +10,9 @@
  *   be->context_free (ctx);
  *
  * The CPU backend is always there; the CUDA backend is found when
- * backend_cuda_dep is linked (it defines rl_backend_cuda; the lookup uses a
- * weak reference, so the backend libraries are linked whole). */
+ * backend_cuda_dep is linked (it defines rl_backend_cuda). The lookup uses
+ * weak references, so each backend's dependency object passes
+ * -Wl,-u,rl_backend_<name> to make the linker pull its table in. */
 #pragma once
 
 #include <stdint.h>
