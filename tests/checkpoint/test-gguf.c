@@ -50,9 +50,9 @@ run_generator (uint64_t seed)
   }
   int wstatus = 0;
   if (pid < 0 || waitpid (pid, &wstatus, 0) < 0 || !WIFEXITED (wstatus) || WEXITSTATUS (wstatus) != 0) {
-    printf ("# FAILED to run %s %s: the gguf Python package is required for this test.\n"
-            "# Run tools/install-deps (it creates .venv with the pinned numpy and gguf), or point\n"
-            "# RAYLIGHT_GGUF_PYTHON at a python3 that has them.\n", python, script);
+    fprintf (stderr, "test-gguf: FAILED to run %s %s: the gguf Python package is required for this test.\n"
+             "Run tools/install-deps (it creates .venv with the pinned numpy and gguf), or point\n"
+             "RAYLIGHT_GGUF_PYTHON at a python3 that has them.\n", python, script);
     return -1;
   }
   return 0;
