@@ -216,10 +216,17 @@ rl_pool_runtime_dir (const RlPool *pool)
 static RlWorkerSlot *
 worker_at (RlPool *pool, int rank, RlErrorInfo *err)
 {
-  if (rank < 0 || rank >= pool->shared.options.n_workers || pool->workers[rank] == NULL)
+  if (rank < 0 || rank >= pool->shared.options.n_workers)
     {
-      rl_error_set (err, RL_WIRE_INVALID, "no worker of rank %d in a pool of %d (started: %s)",
-                    rank, pool->shared.options.n_workers, pool->started ? "yes" : "no");
+      rl_error_set (err, RL_WIRE_INVALID, "no worker of rank %d in a pool of %d", rank,
+                    pool->shared.options.n_workers);
+      return NULL;
+    }
+  if (pool->workers[rank] == NULL)
+    {
+      rl_error_set (err, RL_WIRE_STOPPED, "rank %d: the pool is not running (%s)", rank,
+                    pool->started ? "its start failed or it was shut down"
+                                  : "rl_pool_start was not called");
       return NULL;
     }
   return pool->workers[rank];

@@ -4,42 +4,79 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "workers/runtime/status.h"
+#include "workers/runtime/tensor.h"
+
+/* Describes a shared tensor's bytes as a runtime tensor (borrowed memory). */
+static RlStatus
+wrap_f32 (RlTensor *out, void *data, const RlTensorDesc *desc)
+{
+  int64_t shape[RL_TENSOR_DESC_MAX_DIMS];
+  for (uint32_t i = 0; i < desc->ndim; i++)
+    shape[i] = (int64_t) desc->shape[i];
+  return rl_tensor_wrap (out, data, rl_device_cpu (), RL_F32, (int) desc->ndim, shape, NULL,
+                         NULL);
+}
+
+/* sum(x) and 2·x on the worker's compute backend: the runtime reads the
+ * received memfd in place and writes straight into the outgoing ones. */
+static int
+compute_sum_and_double (const RlRequestContext *ctx, RlSharedTensor *input,
+                        RlSharedTensor *sum, RlSharedTensor *twice, RlErrorInfo *err)
+{
+  const RlTensorDesc *desc = rl_shared_tensor_desc (input);
+  int64_t numel = (int64_t) (desc->nbytes / sizeof (float));
+  RlTensor x = { 0 }, flat = { 0 }, y_sum = { 0 }, y_twice = { 0 };
+  int64_t one = 1;
+  RlStatus status = wrap_f32 (&x, rl_shared_tensor_data (input), desc);
+  if (status == RL_OK)
+    status = rl_tensor_reshape (&flat, &x, 1, &numel);
+  if (status == RL_OK)
+    status = rl_tensor_wrap (&y_sum, rl_shared_tensor_data (sum), rl_device_cpu (), RL_F32, 1,
+                             &one, NULL, NULL);
+  if (status == RL_OK)
+    status = wrap_f32 (&y_twice, rl_shared_tensor_data (twice), rl_shared_tensor_desc (twice));
+  if (status == RL_OK)
+    status = ctx->backend->ops->reduce (ctx->compute, &y_sum, &flat, 0, RL_REDUCE_SUM);
+  if (status == RL_OK)
+    status = ctx->backend->ops->scale_shift (ctx->compute, &y_twice, &x, 2.0f, 0.0f);
+  rl_tensor_release (&x);
+  rl_tensor_release (&flat);
+  rl_tensor_release (&y_sum);
+  rl_tensor_release (&y_twice);
+  if (status != RL_OK)
+    return rl_error_set (err, RL_WIRE_INTERNAL, "rank %d: diagnostic 'sum' failed in the %s "
+                         "backend: %s", ctx->rank, ctx->backend->name,
+                         rl_last_error ()[0] ? rl_last_error () : rl_strerror (status));
+  return RL_WIRE_OK;
+}
+
 static int
 run_sum (const RlRequestContext *ctx, RlSharedTensor *const *inputs, int n_inputs,
          RlSharedTensor **outputs, int *n_outputs, RlErrorInfo *err)
 {
-  if (n_inputs != 1 || rl_shared_tensor_desc (inputs[0])->dtype != RL_WIRE_DTYPE_F32)
+  if (n_inputs != 1 || rl_shared_tensor_desc (inputs[0])->dtype != RL_WIRE_DTYPE_F32
+      || rl_shared_tensor_desc (inputs[0])->nbytes == 0)
     return rl_error_set (err, RL_WIRE_INVALID,
-                         "rank %d: diagnostic 'sum' takes exactly one f32 tensor (got %d)",
-                         ctx->rank, n_inputs);
+                         "rank %d: diagnostic 'sum' takes exactly one non-empty f32 tensor "
+                         "(got %d tensors)", ctx->rank, n_inputs);
   const RlTensorDesc *desc = rl_shared_tensor_desc (inputs[0]);
-  const float *x = rl_shared_tensor_data (inputs[0]);
-  uint64_t count = desc->nbytes / sizeof (float);
-
   uint64_t one = 1;
   RlSharedTensor *sum = rl_shared_tensor_new (RL_WIRE_DTYPE_F32, 1, &one, "raylight-sum", err);
-  RlSharedTensor *twice = rl_shared_tensor_new (RL_WIRE_DTYPE_F32, desc->ndim, desc->shape,
-                                                "raylight-twice", err);
-  if (sum == NULL || twice == NULL)
+  RlSharedTensor *twice = sum ? rl_shared_tensor_new (RL_WIRE_DTYPE_F32, desc->ndim, desc->shape,
+                                                      "raylight-twice", err)
+                              : NULL;
+  int status = sum && twice ? compute_sum_and_double (ctx, inputs[0], sum, twice, err)
+                            : RL_WIRE_NO_MEMORY;
+  if (status == RL_WIRE_OK)
+    status = rl_shared_tensor_seal (sum, err);
+  if (status == RL_WIRE_OK)
+    status = rl_shared_tensor_seal (twice, err);
+  if (status != RL_WIRE_OK)
     {
       rl_shared_tensor_free (sum);
       rl_shared_tensor_free (twice);
-      return err ? err->code : RL_WIRE_NO_MEMORY;
-    }
-  double total = 0.0;
-  float *y = rl_shared_tensor_data (twice);
-  for (uint64_t i = 0; i < count; i++)
-    {
-      total += x[i];
-      y[i] = 2.0f * x[i];
-    }
-  *(float *) rl_shared_tensor_data (sum) = (float) total;
-  if (rl_shared_tensor_seal (sum, err) != RL_WIRE_OK
-      || rl_shared_tensor_seal (twice, err) != RL_WIRE_OK)
-    {
-      rl_shared_tensor_free (sum);
-      rl_shared_tensor_free (twice);
-      return err ? err->code : RL_WIRE_IO;
+      return status;
     }
   outputs[0] = sum;
   outputs[1] = twice;

@@ -2,7 +2,9 @@
  * in tests, named by the call's family field:
  *
  *   "sum"    one f32 input x -> outputs [sum(x)] (shape {1}) and 2·x, both
- *            as sealed memfds: proves descriptors travel both ways.
+ *            computed by the worker's compute backend (reduce and
+ *            scale_shift) directly on the memfd mappings, both returned as
+ *            sealed memfds: proves descriptors travel both ways.
  *   "sleep"  params: u32 steps, u32 milliseconds per step (little-endian);
  *            sends PROGRESS after each step and honours CANCEL: a long
  *            request to crash or cancel in tests.

@@ -44,6 +44,8 @@ typedef struct {
   RlWorkerLink   link;
   RlWorkerInbox *inbox;
   RlModelCache  *cache;
+  const RlBackend *backend;
+  RlContext     *compute;
   bool           fault_hang;
   bool           fault_wrong_token;
 } Worker;
@@ -393,7 +395,7 @@ handle_call (Worker *worker, RlFrame *frame)
   RlSharedTensor *outputs[RL_PROTOCOL_MAX_FDS] = { 0 };
   int n_outputs = 0;
   RlRequestContext ctx = { &worker->link, worker->inbox, id, worker->args.rank,
-                           worker->fault_hang };
+                           worker->fault_hang, worker->backend, worker->compute };
   if (map_inputs (frame, &call, inputs, &err) == RL_WIRE_OK)
     {
       if (rl_diagnostic_run (&ctx, &call, inputs, (int) call.n_tensors, outputs,
@@ -502,8 +504,20 @@ main (int argc, char **argv)
       rl_worker_link_clear (&worker.link);
       return 1;
     }
+  /* CPU workers share the host: the CPU backend has one device, index 0,
+   * whatever device id the pool numbered this worker with. */
+  worker.backend = rl_backend_cpu ();
+  if (worker.backend->context_new (0, &worker.compute) != RL_OK)
+    {
+      rl_worker_link_send_error (&worker.link, 0, RL_WIRE_INTERNAL,
+                                 "rank %d: cannot create a %s compute context: %s",
+                                 worker.args.rank, worker.backend->name, rl_last_error ());
+      rl_worker_link_clear (&worker.link);
+      return 1;
+    }
   if (!greet_pool (&worker, token))
     {
+      worker.backend->context_free (worker.compute);
       rl_worker_link_clear (&worker.link);
       return 3;
     }
@@ -525,6 +539,7 @@ main (int argc, char **argv)
     }
   rl_worker_inbox_free (worker.inbox);
   rl_model_cache_free (worker.cache);
+  worker.backend->context_free (worker.compute);
   rl_worker_link_clear (&worker.link);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "workers/runtime/backend.h"
 #include "worker-inbox.h"
 #include "worker-link.h"
 
@@ -14,4 +15,6 @@ typedef struct {
   uint64_t       request_id;
   int            rank;
   bool           test_faults;   /* RAYLIGHT_WORKER_TEST_FAULTS allows 'hang' */
+  const RlBackend *backend;     /* the compute backend of this worker */
+  RlContext     *compute;       /* its context on this worker's device */
 } RlRequestContext;
