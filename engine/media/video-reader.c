@@ -22,6 +22,7 @@ typedef struct {
   AVPacket          *packet;
   GPtrArray         *rgb_frames;   /* of g_malloc'd RGB24 frames, rows rgb_stride apart */
   int                rgb_stride;
+  double             last_end_s;   /* end time of the last kept frame, seconds */
   guint              width;
   guint              height;
 } VideoDecode;
@@ -132,6 +133,10 @@ keep_frame (VideoDecode *dec,
   if ((guint) f->width != dec->width || (guint) f->height != dec->height)
     return set_media_error (error, dec->path, "its frame size changes mid-stream");
 
+  const AVStream *stream = dec->format->streams[dec->stream_index];
+  if (f->best_effort_timestamp != AV_NOPTS_VALUE && stream->avg_frame_rate.num > 0)
+    dec->last_end_s = f->best_effort_timestamp * av_q2d (stream->time_base)
+                      + 1.0 / av_q2d (stream->avg_frame_rate);
   guint8 *rgb = g_malloc ((gsize) dec->rgb_stride * dec->height + AV_INPUT_BUFFER_PADDING_SIZE);
   g_ptr_array_add (dec->rgb_frames, rgb);
   sws_scale (dec->scaler, (const guint8 * const *) f->data, f->linesize, 0, f->height,
@@ -184,20 +189,28 @@ decode_all (VideoDecode *dec,
   return drain_decoder (dec, error);
 }
 
-/* The frame count the container promises: its frame count field (MP4), or
- * else its duration times the frame rate (WebM/MKV); 0 when unknown. */
-static gint64
-promised_frames (const VideoDecode *dec)
+/* Whether the frames decoded fall short of what the container promises:
+ * its frame count (MP4), or else — for a file holding only this video
+ * stream (WebM/MKV as we write them) — its duration, with two frames and
+ * 10 % of slack so variable frame rates are not mistaken for truncation.
+ * Files with audio or other streams get only the frame count check. */
+static gboolean
+is_short (const VideoDecode *dec,
+          char             **promise)
 {
   const AVStream *stream = dec->format->streams[dec->stream_index];
   if (stream->nb_frames > 0)
-    return stream->nb_frames;
+    {
+      *promise = g_strdup_printf ("%" G_GINT64_FORMAT " frames", stream->nb_frames);
+      return dec->rgb_frames->len < (guint64) stream->nb_frames;
+    }
   AVRational rate = stream->avg_frame_rate;
-  if (dec->format->duration <= 0 || rate.num <= 0 || rate.den <= 0)
-    return 0;
-  double seconds = dec->format->duration / (double) AV_TIME_BASE;
-  /* Allow for rounding of the duration: one frame and 5 % short is fine. */
-  return (gint64) (seconds * av_q2d (rate) * 0.95) - 1;
+  if (dec->format->nb_streams != 1 || dec->format->duration <= 0 || rate.num <= 0
+      || rate.den <= 0 || dec->last_end_s <= 0.0)
+    return FALSE;
+  double promised_s = dec->format->duration / (double) AV_TIME_BASE;
+  *promise = g_strdup_printf ("%.2f s of video", promised_s);
+  return dec->last_end_s < promised_s * 0.9 - 2.0 / av_q2d (rate);
 }
 
 static gboolean
@@ -206,13 +219,13 @@ check_complete (const VideoDecode *dec,
 {
   if (dec->rgb_frames->len == 0)
     return set_media_error (error, dec->path, "no frame could be decoded (corrupt or truncated file)");
-  gint64 promised = dec->max_frames == 0 ? promised_frames (dec) : 0;
-  if (promised > 0 && dec->rgb_frames->len < (guint64) promised)
+  g_autofree char *promise = NULL;
+  if (dec->max_frames == 0 && is_short (dec, &promise))
     {
       g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_MEDIA,
-                   "Cannot decode “%s”: its header promises at least %" G_GINT64_FORMAT
-                   " frames but only %u could be read; the file is truncated or corrupt.",
-                   dec->path, promised, dec->rgb_frames->len);
+                   "Cannot decode “%s”: its header promises %s but only %u frames "
+                   "could be read; the file is truncated or corrupt.",
+                   dec->path, promise, dec->rgb_frames->len);
       return FALSE;
     }
   return TRUE;
