@@ -28,17 +28,17 @@ typedef struct {
 /* Saves @request->n_files files; each written file is reported with
  * rl_node_context_add_output_file. Stops at the first failure, keeping
  * the files already written. */
-gboolean     rl_node_save_files         (RlNodeContext        *ctx,
+gboolean        rl_node_save_files      (RlNodeContext        *ctx,
                                          const RlSaveRequest  *request,
                                          GError              **error);
 
-/* The borrowed IMAGE frames of input @name; FALSE-style NULL with an
- * error naming the input when it is absent or holds no frames. */
-const RlImage *rl_node_require_images   (RlNodeContext        *ctx,
+/* The borrowed IMAGE frames of input @name; NULL with an error naming
+ * the input when it is absent or holds no frames. */
+const RlImage  *rl_node_require_images  (RlNodeContext        *ctx,
                                          const char           *name,
                                          GError              **error);
 
 /* The folder previews go to: <tmp>/raylight-previews, created on demand. */
-const char  *rl_node_preview_dir        (void);
+const char     *rl_node_preview_dir     (void);
 
 G_END_DECLS

@@ -25,23 +25,23 @@ typedef struct {
  * fill %width% / %height%. FALSE with RL_ENGINE_ERROR_IO naming the folder
  * when it cannot be created or listed, or RL_ENGINE_ERROR_EXECUTION when
  * the prefix is empty or leaves the output folder. */
-gboolean  rl_save_path_resolve    (const char   *output_dir,
-                                   const char   *filename_prefix,
-                                   guint         width,
-                                   guint         height,
-                                   RlSavePath   *path,
-                                   GError      **error);
+gboolean  rl_save_path_resolve      (const char          *output_dir,
+                                     const char          *filename_prefix,
+                                     guint                width,
+                                     guint                height,
+                                     RlSavePath          *path,
+                                     GError             **error);
 /* The next file name (not the path) "<filename>_<counter:05>_.<extension>"
  * with %batch_num% replaced by @batch_number; advances the counter. */
-char     *rl_save_path_next_name  (RlSavePath   *path,
-                                   const char   *extension,
-                                   guint         batch_number);
+char     *rl_save_path_next_name    (RlSavePath          *path,
+                                     const char          *extension,
+                                     guint                batch_number);
 /* The highest counter among @names for @filename (ComfyUI's rule: the
  * name starts with "<filename>_" and the digits up to the next "_" form
  * the counter; other names count as 0). Exposed for tests. */
-guint     rl_save_path_max_counter (const char  *filename,
-                                    const char * const *names,
-                                    guint        n_names);
-void      rl_save_path_clear      (RlSavePath   *path);
+guint     rl_save_path_max_counter  (const char          *filename,
+                                     const char * const  *names,
+                                     guint                n_names);
+void      rl_save_path_clear        (RlSavePath          *path);
 
 G_END_DECLS
