@@ -226,6 +226,61 @@ test_allocator_stats (void)
   rl_allocator_destroy (alloc);
 }
 
+/* A raw allocator with a fixed budget, like a GPU with little memory. */
+typedef struct {
+  size_t held, budget;
+  int    calls;
+} Budget;
+
+static RlStatus
+budget_alloc (void *user, size_t bytes, void **out)
+{
+  Budget *b = user;
+  b->calls++;
+  if (b->held + bytes > b->budget)
+    return RL_E_DEVICE_OOM;
+  *out = malloc (bytes + sizeof (size_t));
+  memcpy (*out, &bytes, sizeof bytes);
+  *out = (char *) *out + sizeof (size_t);
+  b->held += bytes;
+  return RL_OK;
+}
+
+static void
+budget_free (void *user, void *ptr)
+{
+  Budget *b = user;
+  size_t bytes;
+  char *base = (char *) ptr - sizeof (size_t);
+  memcpy (&bytes, base, sizeof bytes);
+  b->held -= bytes;
+  free (base);
+}
+
+static void
+test_allocator_trims_on_failure (void)
+{
+  Budget budget = { 0, 4096, 0 };
+  RlRawMemory raw = { budget_alloc, budget_free, &budget };
+  RlAllocator *a = rl_caching_allocator_new (rl_device_cuda (1), raw);
+  RlAllocatorStats s;
+  void *p, *q, *r;
+  RT_REQUIRE_OK (rl_alloc (a, 2000, &p));
+  rl_free (a, p);
+  RT_REQUIRE_OK (rl_alloc (a, 3000, &q));   /* needs the cached 2048 back first */
+  rl_allocator_stats (a, &s);
+  PT_CHECK (s.cached_bytes == 0 && s.reserved_bytes == 3072 && budget.held == 3072,
+            "cache trimmed to make room: cached %zu reserved %zu held %zu", s.cached_bytes,
+            s.reserved_bytes, budget.held);
+  rl_clear_error ();
+  PT_CHECK (rl_alloc (a, 3000, &r) == RL_E_DEVICE_OOM, "out of budget");
+  PT_CHECK (strstr (rl_last_error (), "3072 bytes") != NULL && strstr (rl_last_error (), "cuda") != NULL,
+            "message says how much and where: %s", rl_last_error ());
+  rl_free (a, q);
+  rl_allocator_destroy (a);
+  PT_CHECK (budget.held == 0, "destroy returned everything (%zu held)", budget.held);
+}
+
 static void
 test_rope_table (void)
 {
@@ -260,6 +315,7 @@ main (void)
   PT_RUN (test_block_views);
   PT_RUN (test_external_storage);
   PT_RUN (test_allocator_stats);
+  PT_RUN (test_allocator_trims_on_failure);
   PT_RUN (test_rope_table);
   return pt_finish ();
 }

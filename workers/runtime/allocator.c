@@ -32,6 +32,7 @@ typedef struct {
   Block           *cache;
   size_t           cache_count;
   size_t           cache_capacity;
+  size_t           cache_limit;      /* freed blocks beyond this go back to raw */
   RlAllocatorStats stats;
 } CachingAllocator;
 
@@ -247,7 +248,7 @@ caching_free (RlAllocator *self, void *ptr)
       abort ();   /* double free or foreign pointer: memory is corrupt */
     }
   a->stats.current_bytes -= bytes;
-  if (cache_push (a, (Block) { ptr, bytes }))
+  if (a->stats.cached_bytes + bytes <= a->cache_limit && cache_push (a, (Block) { ptr, bytes }))
     a->stats.cached_bytes += bytes;
   else
     {
@@ -307,8 +308,8 @@ static const RlAllocatorOps caching_ops = {
   .destroy = caching_destroy,
 };
 
-RlAllocator *
-rl_caching_allocator_new (RlDevice device, RlRawMemory raw)
+static RlAllocator *
+caching_allocator_new (RlDevice device, RlRawMemory raw, size_t cache_limit)
 {
   CachingAllocator *a = calloc (1, sizeof *a);
   if (a == NULL)
@@ -316,11 +317,22 @@ rl_caching_allocator_new (RlDevice device, RlRawMemory raw)
   a->base.ops = &caching_ops;
   a->base.device = device;
   a->raw = raw;
+  a->cache_limit = cache_limit;
   pthread_mutex_init (&a->lock, NULL);
   return &a->base;
 }
 
+RlAllocator *
+rl_caching_allocator_new (RlDevice device, RlRawMemory raw)
+{
+  return caching_allocator_new (device, raw, SIZE_MAX);
+}
+
 /* --------------------------------------------------------------- host */
+
+/* Host memory is shared with everything else on the machine, so at most
+ * this much freed memory is kept for reuse. */
+#define HOST_CACHE_LIMIT ((size_t) 1 << 30)
 
 static RlStatus
 host_raw_alloc (void *user, size_t bytes, void **out)
@@ -341,7 +353,7 @@ RlAllocator *
 rl_host_allocator_new (void)
 {
   RlRawMemory raw = { host_raw_alloc, host_raw_free, NULL };
-  return rl_caching_allocator_new (rl_device_cpu (), raw);
+  return caching_allocator_new (rl_device_cpu (), raw, HOST_CACHE_LIMIT);
 }
 
 /* ------------------------------------------------------ generic entry */

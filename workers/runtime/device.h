@@ -108,5 +108,6 @@ void         rl_allocator_destroy     (RlAllocator *allocator);
  * them back to `raw`. */
 RlAllocator *rl_caching_allocator_new (RlDevice device, RlRawMemory raw);
 
-/* Caching allocator over 256-byte aligned host memory. */
+/* Caching allocator over 256-byte aligned host memory; it keeps at most
+ * 1 GiB of freed blocks cached (the rest goes straight back to libc). */
 RlAllocator *rl_host_allocator_new    (void);
