@@ -159,7 +159,7 @@ history_list (RlCliContext       *ctx,
     {
       const RlHistoryJob *job = g_ptr_array_index (jobs, i);
       g_autofree char *created = format_time (job->created_at);
-      g_autofree char *took = rl_format_duration (job->duration_s);
+      g_autofree char *took = job->finished_at ? rl_format_duration (job->duration_s) : g_strdup ("-");
       const char *what = "";
 
       if (job->outputs && job->outputs->len > 0)
@@ -250,7 +250,8 @@ history_show (RlCliContext       *ctx,
     g_autofree char *created = format_time (job->created_at);
     g_autofree char *started = format_time (job->started_at);
     g_autofree char *finished = format_time (job->finished_at);
-    g_autofree char *took = rl_format_duration (job->duration_s);
+    /* A job whose process died has no known end: say so rather than 0:00. */
+    g_autofree char *took = job->finished_at ? rl_format_duration (job->duration_s) : g_strdup ("-");
 
     printf ("job %" G_GINT64_FORMAT "\n", job->id);
     printf ("  status      %s\n", rl_job_status_to_string (job->status));

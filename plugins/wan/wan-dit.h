@@ -1,0 +1,40 @@
+/* The Wan 2.1/2.2 diffusion transformer, written against the op table so
+ * it runs on every backend. One function per block of the published
+ * diagram (MODELS.md §1.3, ComfyUI's comfy/ldm/wan/model.py):
+ *
+ *   patch embed → time embed → text embed → N × (self-attn, cross-attn,
+ *   FFN, each adaLN-modulated) → head → unpatchify
+ *
+ * Numerics: the residual stream and modulation are fp32; matmuls read the
+ * checkpoint's dtype (bf16, fp16, fp8 with scale) and accumulate in fp32;
+ * activations between matmuls use `act_dtype`; RoPE is fp32. */
+#pragma once
+
+#include "plugins/wan/wan-config.h"
+#include "workers/runtime/backend.h"
+
+typedef struct WanDit WanDit;
+
+/* Makes the weights of `st` usable on `ctx`'s device: zero-copy views of
+ * the mapping on the CPU backend, uploads elsewhere. Every tensor is
+ * checked against `config` (RL_E_FORMAT naming the key, the expected and
+ * the found shape). `st` must stay open while the model lives. */
+RlStatus  wan_dit_load      (const RlBackend      *backend,
+                             RlContext            *ctx,
+                             RlSafetensors        *st,
+                             const WanDitConfig   *config,
+                             RlDType               act_dtype,
+                             WanDit              **out);
+void      wan_dit_free      (WanDit               *dit);   /* NULL-safe */
+const WanDitConfig *wan_dit_config (const WanDit  *dit);
+
+/* One forward: the velocity for latent x at timestep t.
+ *   x        f32 [B, in_dim, T, H, W] on the device
+ *   timestep f32 [B] on the host (sigma·1000 for flow models)
+ *   context  [B, Lc, text_dim] on the device (UMT5 output), any float dtype
+ *   out      f32 [B, out_dim, T, H, W] on the device, written whole. */
+RlStatus  wan_dit_forward   (WanDit               *dit,
+                             const RlTensor       *x,
+                             const float          *timestep,
+                             const RlTensor       *context,
+                             RlTensor             *out);
