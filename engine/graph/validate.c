@@ -358,6 +358,31 @@ check_literal (GPtrArray         *issues,
     }
 }
 
+/* Inputs the type does not declare are ignored, as ComfyUI does, but a
+ * link among them still orders execution: it must point somewhere. */
+static void
+check_undeclared_links (GPtrArray        *issues,
+                        RlGraph          *graph,
+                        RlGraphNode      *node,
+                        const RlNodeType *type)
+{
+  for (guint i = 0; i < rl_graph_node_get_n_inputs (node); i++)
+    {
+      const char *name = rl_graph_node_get_input_name (node, i);
+      const char *from_id;
+      guint from_output;
+
+      if (rl_node_type_find_input (type, name) != NULL
+          || !rl_graph_node_get_link (node, name, &from_id, &from_output)
+          || rl_graph_lookup (graph, from_id) != NULL)
+        continue;
+      add_issue (issues, "bad_linked_input", node, name,
+                 g_strdup_printf ("Input %s, which %s does not have, is linked to node %s, which does not exist",
+                                  name, type->name, from_id),
+                 g_strdup_printf ("link [\"%s\", %u]", from_id, from_output));
+    }
+}
+
 static void
 check_node (GPtrArray        *issues,
             RlGraph          *graph,
@@ -397,6 +422,7 @@ check_node (GPtrArray        *issues,
                    g_strdup_printf ("Required input %s is missing", spec->name),
                    g_strdup_printf ("input %s of type %s", spec->name, spec_type_name (spec)));
     }
+  check_undeclared_links (issues, graph, node, type);
 }
 
 /* ---- Dependencies */

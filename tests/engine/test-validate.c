@@ -308,6 +308,25 @@ test_bad_linked_input (Fixture       *fixture,
   g_assert_nonnull (strstr (issue->message, "has 3 outputs"));
 }
 
+/* Inputs a type does not declare are ignored, unless they link nowhere:
+ * such a link would still order (and break) execution. */
+static void
+test_undeclared_inputs (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autoptr(GPtrArray) ignored = NULL;
+  g_autoptr(GPtrArray) issues = NULL;
+  RlValidationIssue *issue;
+
+  rl_graph_node_set_int (node (fixture, "8"), "tile_size", 512);
+  rl_graph_node_set_link (node (fixture, "8"), "extra_latent", "5", 0);
+  ignored = rl_graph_validate (fixture->graph, fixture->registry);
+  g_assert_cmpuint (ignored->len, ==, 0);
+  rl_graph_node_set_link (node (fixture, "8"), "extra_latent", "55", 0);
+  issue = expect_single (fixture, &issues, "bad_linked_input", "8", "extra_latent");
+  g_assert_nonnull (strstr (issue->message, "55"));
+}
+
 static void
 test_dependency_cycle (Fixture       *fixture,
                        gconstpointer  data)
@@ -590,6 +609,7 @@ main (int argc, char **argv)
   ADD ("/validate/invalid-input-type", test_invalid_input_type);
   ADD ("/validate/invalid-input-type/boolean", test_boolean);
   ADD ("/validate/bad-linked-input", test_bad_linked_input);
+  ADD ("/validate/bad-linked-input/undeclared", test_undeclared_inputs);
   ADD ("/validate/dependency-cycle/pair", test_dependency_cycle);
   ADD ("/validate/dependency-cycle/self", test_self_cycle);
   ADD ("/validate/dependency-cycle/random", test_cycles_random);
