@@ -124,6 +124,8 @@ test_gemm (void)
    * crosses a panel boundary. */
   check_gemm_sized (RL_F32, RL_BF16, RL_F32, RL_ACT_GELU_TANH, true, 1.0f, 1, 3, 1024,
                     rt_int (4097, 4200));
+  check_gemm_sized (RL_BF16, RL_F8_E4M3FN, RL_BF16, RL_ACT_SILU, true, 0.01f, 2, 2, 1024,
+                    rt_int (4097, 4200));
   check_gemm (RL_F32, RL_F32, RL_F32, RL_ACT_NONE, true, 1.0f);
   check_gemm (RL_F32, RL_F32, RL_F32, RL_ACT_GELU_TANH, true, 1.0f);
   check_gemm (RL_F32, RL_BF16, RL_F32, RL_ACT_SILU, true, 1.0f);

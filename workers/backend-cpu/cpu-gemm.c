@@ -1,12 +1,15 @@
 /* GEMMs on the CPU: operands converted to f32 (weights panel by panel, so
  * a bf16/fp8/GGUF weight never needs a full f32 copy), OpenBLAS sgemm,
- * then bias + activation + output rounding in one pass. */
+ * then bias + activation + output rounding per panel of output columns. */
 #include "workers/backend-cpu/cpu-internal.h"
 
 #include <cblas.h>
 
 /* f32 weight panel budget: bounds scratch for huge weights. */
 #define PANEL_BYTES (16u << 20)
+
+/* f32 output panel budget when y is f16/bf16. */
+#define Y_PANEL_BYTES (64u << 20)
 
 /* Rows [row0, row0 + rows) of the [N, K] weight w as dense f32, scale
  * applied. */
@@ -78,55 +81,61 @@ cpu_gemm (RlContext *ctx, RlTensor *y, const RlTensor *x, const RlTensor *w,
   float *xs = NULL, *ys = NULL, *panel = NULL, *bs = NULL;
   bool x_owned = false, b_owned = false;
   bool y_direct = y->dtype == RL_F32;
+  bool w_direct = w->dtype == RL_F32 && rl_tensor_scale (w) == 1.0f && rl_tensor_is_contiguous (w);
+
+  /* Output columns per step: bounded by the f32 weight panel and, when y
+   * needs rounding, by an f32 output panel [m, rows] of Y_PANEL_BYTES. */
+  int64_t panel_rows = w_direct ? n : (int64_t) (PANEL_BYTES / sizeof (float)) / (k > 0 ? k : 1);
+  if (!y_direct)
+    {
+      int64_t by_y = (int64_t) (Y_PANEL_BYTES / sizeof (float)) / (m > 0 ? m : 1);
+      panel_rows = by_y < panel_rows ? by_y : panel_rows;
+    }
+  if (panel_rows > n)
+    panel_rows = n;
+  if (panel_rows < 1)
+    panel_rows = 1;
 
   if ((st = cpu_dense_f32 (ctx, x, &xs, &x_owned)) != RL_OK)
     return st;
   if (bias != NULL && (st = cpu_dense_f32 (ctx, bias, &bs, &b_owned)) != RL_OK)
     goto out;
-  if (y_direct)
-    ys = y->data;
-  else if ((st = cpu_scratch (ctx, (size_t) (m * n) * sizeof (float), (void **) &ys)) != RL_OK)
+  if (!w_direct && (st = cpu_scratch (ctx, (size_t) (panel_rows * k + 1) * sizeof (float),
+                                      (void **) &panel)) != RL_OK)
+    goto out;
+  if (!y_direct && (st = cpu_scratch (ctx, (size_t) (m * panel_rows + 1) * sizeof (float),
+                                      (void **) &ys)) != RL_OK)
     goto out;
 
-  /* Zero first: sgemm with beta = 0 must not see NaN from old contents. */
-  memset (ys, 0, (size_t) (m * n) * sizeof (float));
-  if (k > 0 && m > 0 && n > 0)
+  for (int64_t n0 = 0; n0 < n && m > 0; n0 += panel_rows)
     {
-      bool w_direct = w->dtype == RL_F32 && rl_tensor_scale (w) == 1.0f && rl_tensor_is_contiguous (w);
-      int64_t panel_rows = w_direct ? n : (int64_t) (PANEL_BYTES / sizeof (float)) / k;
-      if (panel_rows < 1)
-        panel_rows = 1;
-      if (panel_rows > n)
-        panel_rows = n;
-      if (!w_direct && (st = cpu_scratch (ctx, (size_t) (panel_rows * k) * sizeof (float),
-                                          (void **) &panel)) != RL_OK)
+      int64_t rows = n - n0 < panel_rows ? n - n0 : panel_rows;
+      const float *wp = w_direct ? (const float *) w->data + n0 * k : panel;
+      float *out = y_direct ? (float *) y->data + n0 : ys;
+      int64_t ldc = y_direct ? n : rows;
+      if (!w_direct && k > 0 && (st = load_weight_rows (w, n0, rows, panel)) != RL_OK)
         goto out;
-      for (int64_t n0 = 0; n0 < n; n0 += panel_rows)
-        {
-          int64_t rows = n - n0 < panel_rows ? n - n0 : panel_rows;
-          const float *wp = w_direct ? (const float *) w->data + n0 * k : panel;
-          if (!w_direct && (st = load_weight_rows (w, n0, rows, panel)) != RL_OK)
-            goto out;
-          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) m, (int) rows, (int) k,
-                       1.0f, xs, (int) k, wp, (int) k, 0.0f, ys + n0, (int) n);
-        }
-    }
-
-  if (bs != NULL || act != RL_ACT_NONE || !y_direct)
-    {
+      /* Zero first: sgemm with beta = 0 must not see NaN from old contents. */
+      for (int64_t r = 0; r < m; r++)
+        memset (out + r * ldc, 0, (size_t) rows * sizeof (float));
+      if (k > 0)
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) m, (int) rows, (int) k,
+                     1.0f, xs, (int) k, wp, (int) k, 0.0f, out, (int) ldc);
+      if (bs == NULL && act == RL_ACT_NONE && y_direct)
+        continue;
 #pragma omp parallel for schedule(static)
       for (int64_t r = 0; r < m; r++)
         {
-          float *row = ys + r * n;
-          for (int64_t j = 0; j < n; j++)
-            row[j] = cpu_activate (act, bs != NULL ? row[j] + bs[j] : row[j]);
+          float *row = out + r * ldc;
+          for (int64_t j = 0; j < rows; j++)
+            row[j] = cpu_activate (act, bs != NULL ? row[j] + bs[n0 + j] : row[j]);
           if (!y_direct)
-            cpu_store_row (y->dtype, y->data, r * n, 1, n, row);
+            cpu_store_row (y->dtype, y->data, r * n + n0, 1, rows, row);
         }
     }
 
 out:
-  if (!y_direct && ys != NULL)
+  if (ys != NULL)
     cpu_scratch_free (ctx, ys);
   if (panel != NULL)
     cpu_scratch_free (ctx, panel);
