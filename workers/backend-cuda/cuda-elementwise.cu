@@ -26,7 +26,7 @@ apply_pointwise (const RlCudaPointwise &p, float x)
 __device__ inline float
 apply_binary (RlCudaBinaryOp op, float alpha, float beta, float a, float b)
 {
-  return op == RL_CUDA_BINARY_MUL ? a * b : alpha * a + beta * b;
+  return op == RL_CUDA_BINARY_MUL ? alpha * a * b : alpha * a + beta * b;
 }
 
 /* y = pointwise(x) over `count` dense elements.

@@ -43,7 +43,7 @@ RlCudaPointwise rl_cuda_pointwise (RlCudaUnaryOp op);
 
 typedef enum {
   RL_CUDA_BINARY_ADD = 0,   /* alpha·a + beta·b */
-  RL_CUDA_BINARY_MUL,       /* a·b              */
+  RL_CUDA_BINARY_MUL,       /* alpha·a·b        */
 } RlCudaBinaryOp;
 
 /* A [dim] vector chosen per token of a [batch, tokens, dim] activation,

@@ -19,7 +19,7 @@ struct PadShape {
 
 /* Padding or cropping copy. Launch: 1-D, one output element per thread. */
 __global__ void
-pad_kernel (RlCudaPadMode mode, float value, PadShape s, void *y, cudaDataType_t y_type,
+pad_kernel (RlCudaPadMode mode, float value, float x_scale, PadShape s, void *y, cudaDataType_t y_type,
             const void *x, cudaDataType_t x_type, int64_t count)
 {
   int64_t flat = (int64_t) blockIdx.x * blockDim.x + threadIdx.x;
@@ -33,7 +33,9 @@ pad_kernel (RlCudaPadMode mode, float value, PadShape s, void *y, cudaDataType_t
     oy += coord * s.y_strides[d];
     int64_t src = coord - s.before[d], n = s.x_shape[d];
     if (src < 0 || src >= n) {
-      if (mode == RL_CUDA_PAD_REPLICATE)
+      if (n == 0)
+        outside = true;
+      else if (mode == RL_CUDA_PAD_REPLICATE)
         src = src < 0 ? 0 : n - 1;
       else if (mode == RL_CUDA_PAD_CIRCULAR)
         src = ((src % n) + n) % n;
@@ -42,7 +44,7 @@ pad_kernel (RlCudaPadMode mode, float value, PadShape s, void *y, cudaDataType_t
     }
     ox += src * s.x_strides[d];
   }
-  store_one (y, y_type, oy, outside ? value : load_one (x, x_type, ox));
+  store_one (y, y_type, oy, outside ? value : load_one (x, x_type, ox) * x_scale);
 }
 
 /* Nearest 2× upsampling. Launch: 1-D, one output element per thread. */
@@ -118,7 +120,7 @@ im2col_kernel (void *cols, cudaDataType_t cols_type, const void *x, cudaDataType
 } // namespace
 
 extern "C" cudaError_t
-rl_cuda_pad (RlCudaPadMode mode, float value, int ndim, void *y, cudaDataType_t y_type,
+rl_cuda_pad (RlCudaPadMode mode, float value, float x_scale, int ndim, void *y, cudaDataType_t y_type,
              const int64_t *y_shape, const int64_t *y_strides, const void *x,
              cudaDataType_t x_type, const int64_t *x_shape, const int64_t *x_strides,
              const int64_t *pad_before, cudaStream_t stream)
@@ -130,7 +132,7 @@ rl_cuda_pad (RlCudaPadMode mode, float value, int ndim, void *y, cudaDataType_t 
   s.ndim = ndim;
   int64_t count = 1;
   for (int d = 0; d < ndim; d++) {
-    if (y_shape[d] < 0 || x_shape[d] <= 0)
+    if (y_shape[d] < 0 || x_shape[d] < 0)
       return cudaErrorInvalidValue;
     s.y_shape[d] = y_shape[d];
     s.y_strides[d] = y_strides[d];
@@ -142,7 +144,7 @@ rl_cuda_pad (RlCudaPadMode mode, float value, int ndim, void *y, cudaDataType_t 
   if (count == 0)
     return cudaSuccess;
   pad_kernel<<<(unsigned) ceil_div (count, kThreads), kThreads, 0, stream>>> (
-    mode, value, s, y, y_type, x, x_type, count);
+    mode, value, x_scale, s, y, y_type, x, x_type, count);
   return cudaGetLastError ();
 }
 

@@ -23,9 +23,10 @@ typedef enum {
   RL_CUDA_PAD_CIRCULAR,
 } RlCudaPadMode;
 
-/* y[c] = x[c − pad_before] per dim; coordinates outside x take `value`
- * (constant), the nearest edge (replicate) or wrap around (circular). */
-cudaError_t rl_cuda_pad             (RlCudaPadMode mode, float value, int ndim,
+/* y[c] = x[c − pad_before]·x_scale per dim; coordinates outside x take
+ * `value` (constant, or any mode when x is empty along that dim), the
+ * nearest edge (replicate) or wrap around (circular). */
+cudaError_t rl_cuda_pad             (RlCudaPadMode mode, float value, float x_scale, int ndim,
                                      void *y, cudaDataType_t y_type,
                                      const int64_t *y_shape, const int64_t *y_strides,
                                      const void *x, cudaDataType_t x_type,

@@ -146,7 +146,7 @@ rope_kernel (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_typ
  * the row's chunks; three passes (max, sum, write) hit L2 after the first. */
 __global__ void
 softmax_kernel (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_type,
-                int64_t cols, bool wide)
+                int64_t cols, float *lse, bool wide)
 {
   __shared__ float scratch[32];
   int64_t row = blockIdx.x;
@@ -166,7 +166,10 @@ softmax_kernel (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_
     for (int j = 0; j < kChunk && i + j < cols; j++)
       local_sum += expf (v[j] - row_max);
   }
-  float inv_sum = 1.0f / block_sum (local_sum, scratch);
+  float row_sum = block_sum (local_sum, scratch);
+  float inv_sum = 1.0f / row_sum;
+  if (lse != nullptr && threadIdx.x == 0)
+    lse[row] = row_max + logf (row_sum);
   for (int64_t i = (int64_t) threadIdx.x * kChunk; i < cols; i += (int64_t) blockDim.x * kChunk) {
     load_chunk (x_row, x_type, i, cols, wide, v);
 #pragma unroll
@@ -344,7 +347,7 @@ rl_cuda_rope (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_ty
 
 extern "C" cudaError_t
 rl_cuda_softmax (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_type,
-                 int64_t rows, int64_t cols, cudaStream_t stream)
+                 int64_t rows, int64_t cols, float *lse, cudaStream_t stream)
 {
   if (y == nullptr || x == nullptr || rows < 0 || cols <= 0 || dtype_size (x_type) == 0
       || dtype_size (y_type) == 0)
@@ -353,7 +356,7 @@ rl_cuda_softmax (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x
     return cudaSuccess;
   bool wide = can_go_wide (x, x_type, cols) && can_go_wide (y, y_type, cols);
   int threads = cols >= 2048 ? 256 : (int) ceil_div (ceil_div (cols, kChunk), 32) * 32;
-  softmax_kernel<<<(unsigned) rows, threads, 0, stream>>> (y, y_type, x, x_type, cols, wide);
+  softmax_kernel<<<(unsigned) rows, threads, 0, stream>>> (y, y_type, x, x_type, cols, lse, wide);
   return cudaGetLastError ();
 }
 

@@ -66,10 +66,11 @@ cudaError_t rl_cuda_rope             (void *y, cudaDataType_t y_type,
                                       RlCudaRope rope, cudaStream_t stream);
 
 /* Softmax over rows of `cols` (dense), max-subtracted, fp32 sums. y may
- * equal x. */
+ * equal x. lse (f32 [rows], may be NULL) receives log Σ exp(x) per row. */
 cudaError_t rl_cuda_softmax          (void *y, cudaDataType_t y_type,
                                       const void *x, cudaDataType_t x_type,
-                                      int64_t rows, int64_t cols, cudaStream_t stream);
+                                      int64_t rows, int64_t cols, float *lse,
+                                      cudaStream_t stream);
 
 typedef enum {
   RL_CUDA_REDUCE_SUM = 0,
