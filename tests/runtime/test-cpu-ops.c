@@ -698,6 +698,17 @@ test_convert_gguf (void)
       finish ("gemm with a q8_0 weight", &g1, &g2, ref);
       free (xd);
       rl_tensor_release (&x);
+      /* ... and as a [2, 32] embedding table. */
+      RlTensor ids = T (RL_I32, 3);
+      int32_t pick[3] = { 1, 0, 1 };
+      memcpy (ids.data, pick, sizeof pick);
+      RlTensor e = P (RL_F32, 3, 32);
+      RT_REQUIRE_OK (ops->embedding (ctx, &e, &w, &ids));
+      int bad = 0;
+      for (int i = 0; i < 3; i++)
+        bad += memcmp ((float *) e.data + i * 32, want + pick[i] * 32, 32 * sizeof (float)) != 0;
+      PT_CHECK (bad == 0, "q8_0 embedding rows bit-exact (%d wrong)", bad);
+      rl_tensor_release (&ids), rl_tensor_release (&e);
     }
   rl_tensor_release (&y);
 }

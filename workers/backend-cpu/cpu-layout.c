@@ -359,9 +359,15 @@ cpu_embedding (RlContext *ctx, RlTensor *y, const RlTensor *table, const RlTenso
   RlStatus st;
 
   if ((st = cpu_check (op, "y", y, CPU_FLOAT | CPU_CONTIGUOUS)) != RL_OK
-      || (st = cpu_check (op, "table", table, CPU_FLOAT | CPU_FLOAT8)) != RL_OK
+      || (st = cpu_check (op, "table", table, 0)) != RL_OK
       || (st = cpu_check (op, "ids", ids, CPU_INDEX | CPU_CONTIGUOUS)) != RL_OK)
     return st;
+  bool quantized = rl_dtype_is_quantized (table->dtype);
+  if (!quantized && (st = cpu_check (op, "table", table, CPU_FLOAT | CPU_FLOAT8)) != RL_OK)
+    return st;
+  if (quantized && !rl_tensor_is_contiguous (table))
+    return rl_set_error (RL_E_NOT_CONTIGUOUS, "embedding: quantised table %s must be contiguous",
+                         rl_tensor_describe (table, dt, sizeof dt));
   bool ok = table->ndim == 2 && y->ndim == ids->ndim + 1 && y->shape[y->ndim - 1] == table->shape[1];
   for (int d = 0; ok && d < ids->ndim; d++)
     ok = y->shape[d] == ids->shape[d];
@@ -381,20 +387,35 @@ cpu_embedding (RlContext *ctx, RlTensor *y, const RlTensor *table, const RlTenso
   float scale = rl_tensor_scale (table);
   float *scratch;
   int threads = cpu_thread_count ();
+  size_t row_bytes = quantized ? (size_t) (d / rl_dtype_block_elems (table->dtype))
+                                   * rl_dtype_block_bytes (table->dtype) : 0;
+  int failed = 0;
   if ((st = cpu_scratch (ctx, (size_t) (threads * d) * sizeof (float), (void **) &scratch)) != RL_OK)
     return st;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) reduction(|:failed)
   for (int64_t i = 0; i < count; i++)
     {
       float *row = scratch + cpu_thread_slot () * d;
       int64_t id = ids->dtype == RL_I32 ? ((const int32_t *) ids->data)[i]
                                         : ((const int64_t *) ids->data)[i];
-      cpu_load_row (table->dtype, table->data, id * table->strides[0], table->strides[1], d, row);
+      if (quantized)
+        failed |= cpu_dequantize (table->dtype, (const char *) table->data + (size_t) id * row_bytes,
+                                  d, row) != RL_OK;
+      else
+        cpu_load_row (table->dtype, table->data, id * table->strides[0], table->strides[1], d, row);
       if (scale != 1.0f)
         for (int64_t j = 0; j < d; j++)
           row[j] *= scale;
       cpu_store_row (y->dtype, y->data, i * d, 1, d, row);
     }
   cpu_scratch_free (ctx, scratch);
+  if (failed)
+    {
+      /* Repeat one row on this thread for the dequantiser's message. */
+      float probe[256];
+      RlStatus why = cpu_dequantize (table->dtype, table->data, rl_dtype_block_elems (table->dtype), probe);
+      return rl_prefix_error (why != RL_OK ? why : RL_E_INTERNAL, "embedding: dequantising %s: ",
+                              rl_tensor_describe (table, dt, sizeof dt));
+    }
   return RL_OK;
 }

@@ -183,7 +183,8 @@ typedef struct RlOps {
                            float alpha, float beta);
 
   /* y[..., D] = table[ids[...], :]; ids i32 or i64 of any shape; an id
-   * outside [0, V) fails naming the id and its position. */
+   * outside [0, V) fails naming the id and its position. The table may be
+   * f32/f16/bf16/f8 (scale applied) or, contiguous, a GGUF block type. */
   RlStatus (*embedding) (RlContext *ctx, RlTensor *y, const RlTensor *table,
                          const RlTensor *ids);
 
