@@ -4,6 +4,7 @@
 #include "workers/backend-cpu/cpu-internal.h"
 
 #include <cblas.h>
+#include <limits.h>
 
 /* f32 weight panel budget: bounds scratch for huge weights. */
 #define PANEL_BYTES (16u << 20)
@@ -78,6 +79,9 @@ cpu_gemm (RlContext *ctx, RlTensor *y, const RlTensor *x, const RlTensor *w,
                          rl_tensor_describe (w, dw, sizeof dw));
 
   int64_t m = k > 0 ? rl_tensor_numel (x) / k : rl_tensor_numel (y) / (n > 0 ? n : 1);
+  if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
+    return rl_set_error (RL_E_OVERFLOW, "gemm: [%lld, %lld] x [%lld, %lld] exceeds BLAS int sizes; split it",
+                         (long long) m, (long long) k, (long long) n, (long long) k);
   float *xs = NULL, *ys = NULL, *panel = NULL, *bs = NULL;
   bool x_owned = false, b_owned = false;
   bool y_direct = y->dtype == RL_F32;
@@ -173,6 +177,10 @@ cpu_batched_gemm (RlContext *ctx, RlTensor *c, const RlTensor *a, bool trans_a,
                          rl_tensor_describe (b, db, sizeof db), trans_b ? "ᵀ" : "",
                          rl_tensor_describe (c, dc, sizeof dc));
 
+  if (m > INT_MAX || n > INT_MAX || k > INT_MAX || a->shape[1] > INT_MAX || a->shape[2] > INT_MAX
+      || b->shape[1] > INT_MAX || b->shape[2] > INT_MAX)
+    return rl_set_error (RL_E_OVERFLOW, "batched_gemm: dims of a %s / b %s exceed BLAS int sizes",
+                         rl_tensor_describe (a, da, sizeof da), rl_tensor_describe (b, db, sizeof db));
   float *as = NULL, *bs = NULL, *cs = NULL;
   bool a_owned = false, b_owned = false;
   bool c_direct = c->dtype == RL_F32;
