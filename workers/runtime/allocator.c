@@ -218,8 +218,13 @@ caching_alloc (RlAllocator *self, size_t bytes, void **out)
     }
   if (!live_insert (&a->live, ptr, rounded))
     {
-      if (!hit || !cache_push (a, (Block) { ptr, rounded }))
-        a->raw.free (a->raw.user, ptr);
+      if (hit && cache_push (a, (Block) { ptr, rounded }))
+        a->stats.cached_bytes += rounded;
+      else
+        {
+          a->raw.free (a->raw.user, ptr);
+          a->stats.reserved_bytes -= rounded;
+        }
       pthread_mutex_unlock (&a->lock);
       return rl_set_error (RL_E_NO_MEMORY, "allocator bookkeeping: out of host memory");
     }
