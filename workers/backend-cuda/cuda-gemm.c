@@ -159,7 +159,26 @@ lt_epilogue (RlCudaEpilogue epilogue)
 static bool
 normalise_shape (const RlCudaGemmShape *in, RlCudaGemmShape *out, RlCudaError *error)
 {
-  *out = *in;
+  /* Field by field: the caller's padding bytes are undefined and *out is
+   * compared with memcmp as a cache key. */
+  memset (out, 0, sizeof *out);
+  out->m = in->m;
+  out->n = in->n;
+  out->k = in->k;
+  out->batch = in->batch;
+  out->stride_x = in->stride_x;
+  out->stride_w = in->stride_w;
+  out->stride_y = in->stride_y;
+  out->ldx = in->ldx;
+  out->ldw = in->ldw;
+  out->ldy = in->ldy;
+  out->x_type = in->x_type;
+  out->w_type = in->w_type;
+  out->y_type = in->y_type;
+  out->bias_type = in->bias_type;
+  out->x_km = in->x_km;
+  out->w_kn = in->w_kn;
+  out->epilogue = in->epilogue;
   if (out->batch <= 0)
     out->batch = 1;
   if (out->ldx == 0) out->ldx = out->x_km ? out->m : out->k;
