@@ -248,6 +248,122 @@ test_cancel_and_timeout (void)
   PT_CHECK (status == RL_WIRE_OK, "after a timeout: %s", err.message);
 }
 
+typedef struct {
+  int   steps;
+  int   previews;
+  int   wrong;
+} PreviewWatch;
+
+static void
+watch_previews (const RlPoolProgress *progress, void *user_data)
+{
+  PreviewWatch *watch = user_data;
+  watch->steps++;
+  if (progress->preview == NULL)
+    return;
+  watch->previews++;
+  const RlTensorDesc *desc = rl_shared_tensor_desc (progress->preview);
+  const float *values = rl_shared_tensor_data (progress->preview);
+  if (desc->ndim != 2 || desc->shape[0] != 4 || values[15] != (float) progress->done)
+    watch->wrong++;
+}
+
+static void
+test_progress_previews (void)
+{
+  PT_REQUIRE (pool != NULL, "no pool");
+  uint8_t params[12];
+  RlPoolCall call = sleep_call (params, 6, 1);
+  rl_le_store_u32 (params + 8, 1);
+  call.params_size = 12;
+  PreviewWatch watch = { 0 };
+  call.progress = watch_previews;
+  call.user_data = &watch;
+  int fds_before = pt_count_fds ();
+  RlErrorInfo err = { 0 };
+  int status = rl_pool_call (pool, 1, &call, NULL, &err);
+  PT_CHECK (status == RL_WIRE_OK, "%s", err.message);
+  PT_CHECK (watch.steps == 6 && watch.previews == 6 && watch.wrong == 0,
+            "%d steps, %d previews, %d wrong", watch.steps, watch.previews, watch.wrong);
+  PT_CHECK (pt_count_fds () == fds_before, "preview descriptors leaked: %d -> %d", fds_before,
+            pt_count_fds ());
+}
+
+typedef struct {
+  RlPool   *pool;
+  uint64_t  seed;
+  int       failures;
+  char      first_error[RL_ERROR_INFO_MESSAGE_SIZE];
+} Hammer;
+
+static void *
+hammer (void *data)
+{
+  Hammer *h = data;
+  uint64_t state = h->seed | 1;
+  uint64_t shape[1] = { 4096 };
+  for (int i = 0; i < 12; i++)
+    {
+      state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+      int rank = (int) (state % 2);
+      RlErrorInfo err = { 0 };
+      int status;
+      if (state & 4)
+        {
+          uint8_t params[8];
+          RlPoolCall call = sleep_call (params, 2, 1);
+          status = rl_pool_call (h->pool, rank, &call, NULL, &err);
+        }
+      else
+        {
+          RlSharedTensor *x = rl_shared_tensor_new (RL_WIRE_DTYPE_F32, 1, shape, "x", &err);
+          float *values = rl_shared_tensor_data (x);
+          for (int j = 0; j < 4096; j++)
+            values[j] = (float) ((state >> (j % 32)) & 7) + 0.25f;
+          double expected = 0;
+          for (int j = 0; j < 4096; j++)
+            expected += values[j];
+          rl_shared_tensor_seal (x, &err);
+          RlSharedTensor *inputs[1] = { x };
+          RlPoolCall call = { .type = RL_MSG_DIAGNOSTIC, .family = "sum", .tensors = inputs,
+                              .n_tensors = 1 };
+          RlPoolResult result;
+          status = rl_pool_call (h->pool, rank, &call, &result, &err);
+          if (status == RL_WIRE_OK)
+            {
+              float sum = *(const float *) rl_shared_tensor_data (result.tensors[0]);
+              if (fabs (sum - expected) > 1e-3 * expected)
+                status = rl_error_set (&err, RL_WIRE_INTERNAL, "sum %g != %g", sum, expected);
+              rl_pool_result_clear (&result);
+            }
+          rl_shared_tensor_free (x);
+        }
+      if (status != RL_WIRE_OK && h->failures++ == 0)
+        snprintf (h->first_error, sizeof h->first_error, "%s", err.message);
+    }
+  return NULL;
+}
+
+static void
+test_concurrent_callers (void)
+{
+  PT_REQUIRE (pool != NULL, "no pool");
+  enum { THREADS = 4 };
+  Hammer hammers[THREADS];
+  pthread_t threads[THREADS];
+  for (int t = 0; t < THREADS; t++)
+    {
+      hammers[t] = (Hammer) { .pool = pool, .seed = seed + 977 * (uint64_t) (t + 1) };
+      pthread_create (&threads[t], NULL, hammer, &hammers[t]);
+    }
+  for (int t = 0; t < THREADS; t++)
+    {
+      pthread_join (threads[t], NULL);
+      PT_CHECK (hammers[t].failures == 0, "thread %d: %d failures, first: %s", t,
+                hammers[t].failures, hammers[t].first_error);
+    }
+}
+
 static void
 test_free_memory_everywhere (void)
 {
@@ -279,13 +395,15 @@ test_shutdown (void)
 {
   PT_REQUIRE (pool != NULL, "no pool");
   RlWorkerInfo info[2];
+  memset (info, 0, sizeof info);
   for (int r = 0; r < 2; r++)
     rl_pool_worker_info (pool, r, &info[r]);
   char dir[256];
   snprintf (dir, sizeof dir, "%s", rl_pool_runtime_dir (pool));
   rl_pool_shutdown (pool);
   for (int r = 0; r < 2; r++)
-    PT_CHECK (kill (info[r].pid, 0) != 0, "rank %d (pid %d) survived shutdown", r, info[r].pid);
+    PT_CHECK (info[r].pid > 0 && kill (info[r].pid, 0) != 0, "rank %d (pid %d) survived shutdown",
+              r, info[r].pid);
   struct stat st;
   PT_CHECK (stat (dir, &st) != 0, "runtime dir %s left behind", dir);
   RlPoolCall call = { .type = RL_MSG_DIAGNOSTIC, .family = "sum" };
@@ -305,6 +423,8 @@ main (void)
   PT_RUN (test_tensor_through_worker);
   PT_RUN (test_family_requests_not_supported);
   PT_RUN (test_cancel_and_timeout);
+  PT_RUN (test_progress_previews);
+  PT_RUN (test_concurrent_callers);
   PT_RUN (test_free_memory_everywhere);
   PT_RUN (test_shutdown);
   return pt_finish ();

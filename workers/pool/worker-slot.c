@@ -133,7 +133,7 @@ lose_process (RlWorkerSlot *worker, int code, const char *why)
   char how[160];
   pid_t pid = worker->pid;
   if (code == RL_WIRE_HUNG || code == RL_WIRE_BAD_MESSAGE)
-    pidfd_send_signal (worker->pidfd, SIGKILL, NULL, 0);
+    rl_spawn_signal (pid, worker->pidfd, SIGKILL);
   rl_spawn_reap (pid, worker->pidfd, worker->shared->options.shutdown_grace_ms, how,
                  sizeof how);
   char message[RL_ERROR_INFO_MESSAGE_SIZE];
@@ -299,8 +299,11 @@ accept_worker (RlWorkerSlot *worker, int listen_fd, pid_t pid, int pidfd,
         { .fd = pidfd, .events = POLLIN },
         { .fd = worker->wake_fd, .events = POLLIN },
       };
-      if (poll (fds, 3, (int) left) < 0 && errno != EINTR)
+      int slice = pidfd < 0 && left > 50 ? 50 : (int) left;
+      if (poll (fds, 3, slice) < 0 && errno != EINTR)
         return rl_error_set (err, RL_WIRE_IO, "poll failed: %s", strerror (errno));
+      if (pidfd < 0 && rl_spawn_has_exited (pid, -1, 0))
+        fds[1].revents = POLLIN;
       if (fds[2].revents & POLLIN)
         {
           uint64_t count;
@@ -412,10 +415,10 @@ stop_process (RlWorkerSlot *worker)
     return;
   int grace = worker->shared->options.shutdown_grace_ms;
   send_control (worker, RL_MSG_SHUTDOWN, 0, NULL);
-  if (!rl_spawn_has_exited (worker->pidfd, grace))
+  if (!rl_spawn_has_exited (worker->pid, worker->pidfd, grace))
     {
-      pidfd_send_signal (worker->pidfd, SIGTERM, NULL, 0);
-      rl_spawn_has_exited (worker->pidfd, grace);
+      rl_spawn_signal (worker->pid, worker->pidfd, SIGTERM);
+      rl_spawn_has_exited (worker->pid, worker->pidfd, grace);
     }
   char how[160];
   rl_spawn_reap (worker->pid, worker->pidfd, 0, how, sizeof how);
@@ -569,9 +572,13 @@ serve_once (RlWorkerSlot *worker)
     { .fd = worker->pidfd, .events = POLLIN },
     { .fd = worker->wake_fd, .events = POLLIN },
   };
+  if (worker->pidfd < 0 && wait > 50)
+    wait = 50;   /* no pidfd: look for an exit every 50 ms */
   int ready = poll (fds, 3, wait > 0 ? (int) wait : 0);
   if (ready < 0 && errno != EINTR)
     return;
+  if (worker->pidfd < 0 && rl_spawn_has_exited (worker->pid, -1, 0))
+    fds[1].revents = POLLIN;
   if (fds[2].revents & POLLIN)
     {
       uint64_t count;

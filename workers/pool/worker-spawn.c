@@ -155,8 +155,11 @@ rl_spawn_worker (const RlSpawnRequest *request, const char *token, pid_t *pid,
     return rl_error_set (err, status == ENOENT ? RL_WIRE_NOT_FOUND : RL_WIRE_IO,
                          "cannot start worker binary '%s' for rank %d: %s",
                          request->worker_path, request->rank, strerror (status));
+  /* pidfds make exits pollable without a SIGCHLD handler; where the kernel
+   * (or valgrind) lacks them, *pidfd is -1 and exits are found by polling
+   * waitid(WNOWAIT) instead. */
   *pidfd = pidfd_open (*pid, 0);
-  if (*pidfd < 0)
+  if (*pidfd < 0 && errno != ENOSYS)
     {
       int saved = errno;
       kill (*pid, SIGKILL);
@@ -164,13 +167,35 @@ rl_spawn_worker (const RlSpawnRequest *request, const char *token, pid_t *pid,
       return rl_error_set (err, RL_WIRE_IO, "pidfd_open failed for rank %d: %s",
                            request->rank, strerror (saved));
     }
-  fcntl (*pidfd, F_SETFD, FD_CLOEXEC);
+  if (*pidfd >= 0)
+    fcntl (*pidfd, F_SETFD, FD_CLOEXEC);
   return RL_WIRE_OK;
 }
 
-int
-rl_spawn_has_exited (int pidfd, int wait_ms)
+/* Without a pidfd: has pid exited? Leaves it unreaped (WNOWAIT). */
+static int
+exited_without_pidfd (pid_t pid)
 {
+  siginfo_t info = { 0 };
+  if (waitid (P_PID, (id_t) pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0)
+    return errno == ECHILD;
+  return info.si_pid == pid;
+}
+
+int
+rl_spawn_has_exited (pid_t pid, int pidfd, int wait_ms)
+{
+  if (pidfd < 0)
+    {
+      for (int waited = 0;; waited += 10)
+        {
+          if (exited_without_pidfd (pid))
+            return 1;
+          if (waited >= wait_ms)
+            return 0;
+          usleep (10000);
+        }
+    }
   struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
   for (;;)
     {
@@ -180,6 +205,15 @@ rl_spawn_has_exited (int pidfd, int wait_ms)
       if (errno != EINTR)
         return 0;
     }
+}
+
+void
+rl_spawn_signal (pid_t pid, int pidfd, int signal_number)
+{
+  if (pidfd >= 0)
+    pidfd_send_signal (pidfd, signal_number, NULL, 0);
+  else if (pid > 0)
+    kill (pid, signal_number);   /* safe: the child is not reaped yet */
 }
 
 static void
@@ -203,8 +237,8 @@ describe (int wait_status, char *description, size_t size)
 void
 rl_spawn_reap (pid_t pid, int pidfd, int wait_ms, char *description, size_t size)
 {
-  if (!rl_spawn_has_exited (pidfd, wait_ms))
-    pidfd_send_signal (pidfd, SIGKILL, NULL, 0);
+  if (!rl_spawn_has_exited (pid, pidfd, wait_ms))
+    rl_spawn_signal (pid, pidfd, SIGKILL);
   int wait_status = 0;
   pid_t reaped;
   do

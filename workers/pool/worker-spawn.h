@@ -34,15 +34,20 @@ int  rl_spawn_check_binary  (const char *path, RlErrorInfo *err);
 
 /* Spawns the worker with its token readable on descriptor 3, stdin from
  * /dev/null, stdout/stderr inherited, every other descriptor closed, and
- * default signal dispositions and mask. Returns 0 with *pid and a pidfd. */
+ * default signal dispositions and mask. Returns 0 with *pid and a pidfd,
+ * or *pidfd = -1 where pidfds are unsupported (the functions below then
+ * poll waitid instead). */
 int  rl_spawn_worker        (const RlSpawnRequest *request, const char *token,
                              pid_t *pid, int *pidfd, RlErrorInfo *err);
 
-/* Waits up to wait_ms for the process to exit (pidfd readable), sends
- * SIGKILL if it has not, reaps it and writes how it ended into
- * description: "was killed by signal SIGKILL", "exited with status 3". */
+/* Waits up to wait_ms for the process to exit, sends SIGKILL if it has
+ * not, reaps it and writes how it ended into description: "was killed by
+ * signal SIGKILL", "exited with status 3". */
 void rl_spawn_reap          (pid_t pid, int pidfd, int wait_ms,
                              char *description, size_t size);
 
-/* True once the process behind pidfd has exited (not yet reaped). */
-int  rl_spawn_has_exited    (int pidfd, int wait_ms);
+/* True once the process has exited (not yet reaped), waiting up to wait_ms. */
+int  rl_spawn_has_exited    (pid_t pid, int pidfd, int wait_ms);
+
+/* Sends a signal to the (unreaped) process. */
+void rl_spawn_signal        (pid_t pid, int pidfd, int signal_number);

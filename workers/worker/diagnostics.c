@@ -92,6 +92,32 @@ sleep_ms (uint32_t ms)
     ;
 }
 
+/* A 4x4 f32 preview filled with the step number, like a tiny latent. */
+static void
+send_step (const RlRequestContext *ctx, uint32_t step, uint32_t steps, bool with_preview)
+{
+  RlSharedTensor *preview = NULL;
+  if (with_preview)
+    {
+      uint64_t shape[2] = { 4, 4 };
+      preview = rl_shared_tensor_new (RL_WIRE_DTYPE_F32, 2, shape, "raylight-preview", NULL);
+      if (preview != NULL)
+        {
+          float *values = rl_shared_tensor_data (preview);
+          for (int i = 0; i < 16; i++)
+            values[i] = (float) step;
+          if (rl_shared_tensor_seal (preview, NULL) != RL_WIRE_OK)
+            {
+              rl_shared_tensor_free (preview);
+              preview = NULL;
+            }
+        }
+    }
+  rl_worker_link_progress_preview (ctx->link, ctx->request_id, RL_PROGRESS_STEPS, step, steps,
+                                   "sleeping", preview);
+  rl_shared_tensor_free (preview);
+}
+
 static int
 run_sleep (const RlRequestContext *ctx, const RlMsgCall *call, RlErrorInfo *err)
 {
@@ -99,6 +125,7 @@ run_sleep (const RlRequestContext *ctx, const RlMsgCall *call, RlErrorInfo *err)
   rl_wire_reader_init (&r, call->params, call->params_size, "sleep parameters");
   uint32_t steps = rl_wire_get_u32 (&r, "steps");
   uint32_t step_ms = rl_wire_get_u32 (&r, "step_ms");
+  bool with_preview = call->params_size >= 12 && rl_wire_get_u32 (&r, "preview") != 0;
   if (rl_wire_reader_finish (&r, err) != RL_WIRE_OK)
     return err ? err->code : RL_WIRE_BAD_MESSAGE;
   for (uint32_t step = 1; step <= steps; step++)
@@ -108,8 +135,7 @@ run_sleep (const RlRequestContext *ctx, const RlMsgCall *call, RlErrorInfo *err)
         return rl_error_set (err, RL_WIRE_CANCELLED,
                              "rank %d: sleep cancelled at step %u of %u", ctx->rank,
                              step, steps);
-      rl_worker_link_progress (ctx->link, ctx->request_id, RL_PROGRESS_STEPS, step,
-                               steps, "sleeping");
+      send_step (ctx, step, steps, with_preview);
     }
   return RL_WIRE_OK;
 }

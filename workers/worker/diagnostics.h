@@ -5,9 +5,11 @@
  *            computed by the worker's compute backend (reduce and
  *            scale_shift) directly on the memfd mappings, both returned as
  *            sealed memfds: proves descriptors travel both ways.
- *   "sleep"  params: u32 steps, u32 milliseconds per step (little-endian);
- *            sends PROGRESS after each step and honours CANCEL: a long
- *            request to crash or cancel in tests.
+ *   "sleep"  params: u32 steps, u32 milliseconds per step, optional u32
+ *            preview flag (little-endian); sends PROGRESS after each step
+ *            (with a 4x4 f32 preview filled with the step number when the
+ *            flag is set) and honours CANCEL: a long request to crash or
+ *            cancel in tests.
  *   "hang"   test-only (RAYLIGHT_WORKER_TEST_FAULTS contains "hang"): stops
  *            answering anything, heartbeats included, forever. */
 #pragma once

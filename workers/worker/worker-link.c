@@ -66,12 +66,27 @@ rl_worker_link_progress (RlWorkerLink *link, uint64_t request_id,
                          uint32_t kind, uint64_t done, uint64_t total,
                          const char *message)
 {
+  return rl_worker_link_progress_preview (link, request_id, kind, done, total, message, NULL);
+}
+
+int
+rl_worker_link_progress_preview (RlWorkerLink *link, uint64_t request_id,
+                                 uint32_t kind, uint64_t done, uint64_t total,
+                                 const char *message, const RlSharedTensor *preview)
+{
   RlMsgProgress m = { .kind = kind, .done = done, .total = total,
-                      .message = (char *) message };
+                      .message = (char *) message, .has_preview = preview != NULL };
+  int fd = -1;
+  if (preview != NULL)
+    {
+      m.preview = *rl_shared_tensor_desc (preview);
+      fd = rl_shared_tensor_fd (preview);
+    }
   RlWireWriter w;
   rl_wire_writer_init (&w);
   rl_msg_progress_encode (&m, &w);
-  int status = rl_worker_link_send (link, RL_MSG_PROGRESS, request_id, &w, NULL, 0);
+  int status = rl_worker_link_send (link, RL_MSG_PROGRESS, request_id, &w,
+                                    preview ? &fd : NULL, preview ? 1 : 0);
   rl_wire_writer_clear (&w);
   return status;
 }

@@ -35,3 +35,9 @@ int  rl_worker_link_send_error (RlWorkerLink *link, uint64_t request_id,
 int  rl_worker_link_progress   (RlWorkerLink *link, uint64_t request_id,
                                 uint32_t kind, uint64_t done, uint64_t total,
                                 const char *message);
+
+/* Same, with a sealed preview tensor (a latent) passed by descriptor. */
+int  rl_worker_link_progress_preview (RlWorkerLink *link, uint64_t request_id,
+                                      uint32_t kind, uint64_t done, uint64_t total,
+                                      const char *message,
+                                      const RlSharedTensor *preview);
