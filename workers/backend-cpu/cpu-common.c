@@ -257,8 +257,11 @@ cpu_activate (RlActivation act, float x)
     {
     case RL_ACT_GELU_TANH:
       {
+        /* 0.5·(1 + tanh u) = σ(2u): one expf instead of tanhf, no
+         * cancellation, and the right limits when expf overflows. */
         const float k = 0.7978845608028654f;   /* √(2/π) */
-        return 0.5f * x * (1.0f + tanhf (k * (x + 0.044715f * x * x * x)));
+        float u = k * (x + 0.044715f * x * x * x);
+        return x / (1.0f + expf (-2.0f * u));
       }
     case RL_ACT_SILU:
       return x / (1.0f + expf (-x));
