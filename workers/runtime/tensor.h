@@ -9,8 +9,9 @@
  * guarantees it outlives the tensor).
  *
  * GGUF block types: the last dimension must be contiguous (stride 1) and a
- * whole number of blocks long, and views may only narrow whole rows; element
- * offsets are converted to bytes block-wise.
+ * whole number of blocks long; views keep it that way (narrow moves by whole
+ * blocks, permute keeps the last dim last); element offsets are converted
+ * to bytes block-wise.
  *
  * `scale` is the per-tensor dequantisation factor of "scaled fp8" weights
  * (value = stored · scale); it is 1.0 for everything else and is carried
