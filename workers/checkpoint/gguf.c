@@ -388,12 +388,15 @@ parse_tensors (RlGguf *g, Cursor *c, uint64_t count)
     uint64_t data_size = data <= g->size ? g->size - data : 0;
     for (uint64_t i = 0; i < count && status == RL_OK; i++) {
       RlGgufTensor *t = &g->tensors[i];
-      if (offsets[i] > data_size || t->nbytes > data_size - offsets[i])
-        status = format_error (g, "tensor '%s': bytes %llu..%llu run past the end of the %llu data bytes: the "
+      if (offsets[i] > data_size || t->nbytes > data_size - offsets[i]) {
+        status = format_error (g, "tensor '%s': bytes %llu..+%llu run past the end of the %llu data bytes: the "
                                "file is truncated (incomplete download?) or its offsets lie", t->name,
-                               (unsigned long long) offsets[i], (unsigned long long) (offsets[i] + t->nbytes),
+                               (unsigned long long) offsets[i], (unsigned long long) t->nbytes,
                                (unsigned long long) data_size);
-      t->file_offset = data + offsets[i];
+        break;
+      }
+      /* Empty tensors of a file whose padding is missing point at its end. */
+      t->file_offset = data + offsets[i] <= g->size ? data + offsets[i] : g->size;
       t->data = g->bytes + t->file_offset;
     }
   }
