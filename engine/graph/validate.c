@@ -412,7 +412,8 @@ check_node (GPtrArray        *issues,
           continue;
         }
       literal = rl_graph_node_get_literal (node, spec->name);
-      if (literal != NULL)
+      /* null means "no value", as for an optional input left empty. */
+      if (literal != NULL && !JSON_NODE_HOLDS_NULL (literal))
         {
           check_literal (issues, registry, node, spec, literal);
           continue;
