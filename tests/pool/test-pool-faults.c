@@ -20,12 +20,55 @@ sleep_call (uint8_t *params, uint32_t steps, uint32_t step_ms)
                         .params_size = 8 };
 }
 
+/* Lifecycle events seen by a pool, in order. */
+typedef struct {
+  pthread_mutex_t lock;
+  int             count;
+  RlPoolEvent     events[64];
+  char            messages[64][RL_ERROR_INFO_MESSAGE_SIZE];
+} EventLog;
+
+static EventLog event_log = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+record_event (const RlPoolEvent *event, void *user_data)
+{
+  EventLog *log = user_data;
+  pthread_mutex_lock (&log->lock);
+  if (log->count < 64)
+    {
+      log->events[log->count] = *event;
+      snprintf (log->messages[log->count], sizeof log->messages[0], "%s", event->message);
+      log->events[log->count].message = log->messages[log->count];
+      log->count++;
+    }
+  pthread_mutex_unlock (&log->lock);
+}
+
+/* Index of the first event of rank in state after index from, or -1. */
+static int
+find_event (EventLog *log, int from, int rank, RlWorkerState state)
+{
+  pthread_mutex_lock (&log->lock);
+  int found = -1;
+  for (int i = from; i < log->count && found < 0; i++)
+    if (log->events[i].rank == rank && log->events[i].state == state)
+      found = i;
+  pthread_mutex_unlock (&log->lock);
+  return found;
+}
+
 static RlPool *
 start_pool (int n_workers, const char *const *extra_env, RlErrorInfo *err)
 {
   RlPoolOptions options;
   pt_pool_options (&options, n_workers);
   options.extra_env = extra_env;
+  pthread_mutex_lock (&event_log.lock);
+  event_log.count = 0;
+  pthread_mutex_unlock (&event_log.lock);
+  options.on_event = record_event;
+  options.event_data = &event_log;
   RlPool *pool = rl_pool_new (&options, err);
   if (pool != NULL && rl_pool_start (pool, err) != RL_WIRE_OK)
     {
@@ -91,7 +134,25 @@ test_kill_9_mid_request (void)
   PT_CHECK (strstr (after.last_error, "SIGKILL") == NULL || after.state == RL_WORKER_READY,
             "state %s", rl_worker_state_name (after.state));
   PT_CHECK (sleep_briefly (pool, 1, &err) == RL_WIRE_OK, "next request: %s", err.message);
+
+  /* The owner heard about it: READY, then CRASHED naming the signal, then
+   * STARTING and READY again with the new pid. */
+  int ready = find_event (&event_log, 0, 1, RL_WORKER_READY);
+  int crashed = find_event (&event_log, 0, 1, RL_WORKER_CRASHED);
+  int again = crashed >= 0 ? find_event (&event_log, crashed, 1, RL_WORKER_READY) : -1;
+  PT_CHECK (ready >= 0 && crashed > ready && again > crashed, "events %d %d %d", ready, crashed,
+            again);
+  if (crashed >= 0 && again >= 0)
+    {
+      PT_CHECK (strstr (event_log.events[crashed].message, "SIGKILL") != NULL
+                && event_log.events[crashed].pid == before.pid, "crash event: %s",
+                event_log.events[crashed].message);
+      PT_CHECK (event_log.events[again].pid == after.pid, "ready event pid %d, expected %d",
+                event_log.events[again].pid, after.pid);
+    }
   rl_pool_free (pool);
+  PT_CHECK (find_event (&event_log, 0, 0, RL_WORKER_STOPPED) >= 0
+            && find_event (&event_log, 0, 1, RL_WORKER_STOPPED) >= 0, "no STOPPED events");
 }
 
 static void
@@ -110,6 +171,21 @@ test_kill_9_idle_worker (void)
   RlWorkerInfo after;
   rl_pool_worker_info (pool, 0, &after);
   PT_CHECK (after.pid != before.pid && after.restarts == 1, "restarts %d", after.restarts);
+  rl_pool_free (pool);
+}
+
+static void
+test_segfault_mid_request (void)
+{
+  const char *env[] = { "RAYLIGHT_WORKER_TEST_FAULTS=crash", NULL };
+  RlErrorInfo err = { 0 };
+  RlPool *pool = start_pool (1, env, &err);
+  PT_REQUIRE (pool != NULL, "%s", err.message);
+  RlPoolCall crash = { .type = RL_MSG_DIAGNOSTIC, .family = "crash" };
+  int status = rl_pool_call (pool, 0, &crash, NULL, &err);
+  PT_CHECK (status == RL_WIRE_CRASHED && strstr (err.message, "rank 0") != NULL
+            && strstr (err.message, "SIGSEGV") != NULL, "status %d: %s", status, err.message);
+  PT_CHECK (sleep_briefly (pool, 0, &err) == RL_WIRE_OK, "next request: %s", err.message);
   rl_pool_free (pool);
 }
 
@@ -261,6 +337,7 @@ main (void)
   PT_RUN (test_unavailable_backend);
   PT_RUN (test_kill_9_mid_request);
   PT_RUN (test_kill_9_idle_worker);
+  PT_RUN (test_segfault_mid_request);
   PT_RUN (test_worker_stops_answering);
   PT_RUN (test_checkpoint_deleted_between_jobs);
   PT_RUN (test_shutdown_during_request);

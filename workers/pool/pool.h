@@ -45,6 +45,20 @@ typedef enum {
   RL_WORKER_FAILED,       /* will not be restarted; see last_error */
 } RlWorkerState;
 
+/* A worker's lifecycle change, for logs and the UI's pool view. */
+typedef struct {
+  int            rank;
+  RlWorkerState  state;     /* STARTING, READY, CRASHED, FAILED or STOPPED */
+  int            pid;       /* the process concerned, 0 if none */
+  const char    *message;   /* for CRASHED/FAILED: what happened, naming rank,
+                               pid and signal; otherwise "" */
+} RlPoolEvent;
+
+/* Runs on the worker's supervisor thread with no pool lock held; it may
+ * call rl_pool_worker_info() but must return quickly and must not call
+ * rl_pool_free(). */
+typedef void (*RlPoolEventFunc) (const RlPoolEvent *event, void *user_data);
+
 typedef struct {
   const char        *worker_path;           /* raylight-worker executable (required) */
   int                n_workers;             /* >= 1 */
@@ -63,6 +77,9 @@ typedef struct {
   int                max_restarts;          /* per worker, then FAILED; default 8 */
   const char *const *extra_env;             /* NULL-terminated "KEY=VALUE" added to the
                                                workers' environment (tests, CUDA knobs) */
+  RlPoolEventFunc    on_event;              /* lifecycle changes; NULL: crashes and
+                                               failures are printed to stderr */
+  void              *event_data;
 } RlPoolOptions;
 
 /* A worker's state and the facts from its HELLO. */

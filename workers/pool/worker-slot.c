@@ -77,6 +77,19 @@ set_state (RlWorkerSlot *worker, RlWorkerState state)
   pthread_cond_broadcast (&worker->changed);
 }
 
+/* Tells the pool's owner about a lifecycle change (no lock held). */
+static void
+notify (RlWorkerSlot *worker, RlWorkerState state, pid_t pid, const char *message)
+{
+  const RlPoolOptions *options = &worker->shared->options;
+  RlPoolEvent event = { .rank = worker->rank, .state = state, .pid = (int) pid,
+                        .message = message ? message : "" };
+  if (options->on_event != NULL)
+    options->on_event (&event, options->event_data);
+  else if (message != NULL && message[0] != '\0')
+    fprintf (stderr, "raylight pool: %s\n", message);
+}
+
 /* Records the outcome of the pending request (lock held). */
 static void
 complete_pending (RlWorkerSlot *worker, int status, const char *message,
@@ -153,8 +166,20 @@ lose_process (RlWorkerSlot *worker, int code, const char *why)
   complete_pending (worker, code, message, NULL);
   set_state (worker, RL_WORKER_CRASHED);
   pthread_mutex_unlock (&worker->lock);
-  fprintf (stderr, "raylight pool: %s\n", message);
   drop_process (worker);
+  notify (worker, RL_WORKER_CRASHED, pid, message);
+}
+
+/* After a failed send the stream may hold half a frame, so nothing more
+ * can be said on it: shut it down (send lock held), which the supervisor
+ * sees as the worker going away, and the worker is replaced. Failures that
+ * happen before any byte leaves (bad arguments) keep the connection. */
+static void
+break_connection_after (RlWorkerSlot *worker, int status)
+{
+  if (status == RL_WIRE_OK || status == RL_WIRE_INVALID || worker->sock < 0)
+    return;
+  shutdown (worker->sock, SHUT_RDWR);
 }
 
 /* Sends a payload-less or small control frame under the send lock. */
@@ -165,8 +190,11 @@ send_control (RlWorkerSlot *worker, uint16_t type, uint64_t request_id,
   pthread_mutex_lock (&worker->send_lock);
   int status = RL_WIRE_PEER_CLOSED;
   if (worker->sock >= 0)
-    status = rl_frame_send (worker->sock, type, request_id, w ? w->data : NULL,
-                            w ? w->size : 0, NULL, 0, CONTROL_SEND_TIMEOUT_MS, NULL);
+    {
+      status = rl_frame_send (worker->sock, type, request_id, w ? w->data : NULL,
+                              w ? w->size : 0, NULL, 0, CONTROL_SEND_TIMEOUT_MS, NULL);
+      break_connection_after (worker, status);
+    }
   pthread_mutex_unlock (&worker->send_lock);
   return status;
 }
@@ -217,8 +245,8 @@ handshake (RlWorkerSlot *worker, int sock, pid_t pid, const char *token,
       if (rl_msg_error_decode (frame.payload, frame.header.payload_size, &refusal, err)
           == RL_WIRE_OK)
         {
-          status = rl_error_set (err, refusal.code, "rank %d refused to start: %s",
-                                 worker->rank, refusal.message);
+          status = rl_error_set (err, refusal.code, "%s (rank %d refused to start)",
+                                 refusal.message, worker->rank);
           rl_msg_error_clear (&refusal);
         }
       rl_frame_clear (&frame);
@@ -376,6 +404,7 @@ start_process (RlWorkerSlot *worker, RlErrorInfo *err)
   worker->pidfd = pidfd;
   set_state (worker, RL_WORKER_STARTING);
   pthread_mutex_unlock (&worker->lock);
+  notify (worker, RL_WORKER_STARTING, pid, NULL);
 
   int sock = -1;
   RlMsgHello hello;
@@ -404,6 +433,7 @@ start_process (RlWorkerSlot *worker, RlErrorInfo *err)
   pthread_mutex_unlock (&worker->lock);
   worker->last_heard_ms = rl_monotonic_ms ();
   worker->last_beat_ms = worker->last_heard_ms;
+  notify (worker, RL_WORKER_READY, pid, NULL);
   return RL_WIRE_OK;
 }
 
@@ -609,6 +639,8 @@ serve_once (RlWorkerSlot *worker)
       worker->last_heard_ms = rl_monotonic_ms ();
       dispatch (worker, &frame);
       rl_frame_clear (&frame);
+      /* Time spent in our own progress callbacks is not the worker's silence. */
+      worker->last_heard_ms = rl_monotonic_ms ();
       return;
     }
   if (fds[1].revents & POLLIN)
@@ -660,6 +692,7 @@ fail_for_good (RlWorkerSlot *worker, int code, const char *message)
   worker->failure_code = code;
   set_state (worker, RL_WORKER_FAILED);
   pthread_mutex_unlock (&worker->lock);
+  notify (worker, RL_WORKER_FAILED, 0, message);
 }
 
 static void *
@@ -723,10 +756,13 @@ supervise (void *data)
   stop_process (worker);
   pthread_mutex_lock (&worker->lock);
   complete_pending (worker, RL_WIRE_STOPPED, "the pool is shutting down", NULL);
-  if (worker->state != RL_WORKER_FAILED)
+  bool failed = worker->state == RL_WORKER_FAILED;
+  if (!failed)
     set_state (worker, RL_WORKER_STOPPED);
   pthread_cond_broadcast (&worker->changed);
   pthread_mutex_unlock (&worker->lock);
+  if (!failed)
+    notify (worker, RL_WORKER_STOPPED, 0, NULL);
   return NULL;
 }
 
@@ -918,13 +954,16 @@ rl_worker_slot_begin (RlWorkerSlot *worker, uint16_t type, const RlWireWriter *p
   pthread_mutex_lock (&worker->send_lock);
   int status = RL_WIRE_CRASHED;
   if (worker->generation == generation && worker->sock >= 0)
-    status = rl_msg_send (worker->sock, type, id, payload, fds, n_fds,
-                          worker->shared->options.heartbeat_timeout_ms, &send_err);
+    {
+      status = rl_msg_send (worker->sock, type, id, payload, fds, n_fds,
+                            worker->shared->options.heartbeat_timeout_ms, &send_err);
+      break_connection_after (worker, status);
+    }
   pthread_mutex_unlock (&worker->send_lock);
   if (status != RL_WIRE_OK)
     {
       pthread_mutex_lock (&worker->lock);
-      if (status == RL_WIRE_INVALID || status == RL_WIRE_BAD_MESSAGE)
+      if (status == RL_WIRE_INVALID)
         {
           /* Nothing reached the worker: it stays usable. */
           if (worker->state == RL_WORKER_BUSY)

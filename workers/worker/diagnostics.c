@@ -1,6 +1,8 @@
 #include "diagnostics.h"
 
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -152,6 +154,21 @@ run_hang (const RlRequestContext *ctx, RlErrorInfo *err)
     pause ();
 }
 
+/* Dies of SIGSEGV like a buggy kernel would, without leaving a core file. */
+static int
+run_crash (const RlRequestContext *ctx, RlErrorInfo *err)
+{
+  if (!ctx->test_faults_crash)
+    return rl_error_set (err, RL_WIRE_NOT_SUPPORTED,
+                         "rank %d: diagnostic 'crash' is a test fault; set "
+                         "RAYLIGHT_WORKER_TEST_FAULTS=crash to allow it", ctx->rank);
+  struct rlimit no_core = { 0, 0 };
+  setrlimit (RLIMIT_CORE, &no_core);
+  raise (SIGSEGV);
+  return rl_error_set (err, RL_WIRE_INTERNAL, "rank %d: SIGSEGV did not end the worker",
+                       ctx->rank);
+}
+
 int
 rl_diagnostic_run (const RlRequestContext *ctx, const RlMsgCall *call,
                    RlSharedTensor *const *inputs, int n_inputs,
@@ -164,7 +181,9 @@ rl_diagnostic_run (const RlRequestContext *ctx, const RlMsgCall *call,
     return run_sleep (ctx, call, err);
   if (strcmp (call->family, "hang") == 0)
     return run_hang (ctx, err);
+  if (strcmp (call->family, "crash") == 0)
+    return run_crash (ctx, err);
   return rl_error_set (err, RL_WIRE_NOT_SUPPORTED,
-                       "rank %d: unknown diagnostic '%s' (known: sum, sleep, hang)",
+                       "rank %d: unknown diagnostic '%s' (known: sum, sleep, hang, crash)",
                        ctx->rank, call->family);
 }

@@ -11,7 +11,9 @@
  *            flag is set) and honours CANCEL: a long request to crash or
  *            cancel in tests.
  *   "hang"   test-only (RAYLIGHT_WORKER_TEST_FAULTS contains "hang"): stops
- *            answering anything, heartbeats included, forever. */
+ *            answering anything, heartbeats included, forever.
+ *   "crash"  test-only (RAYLIGHT_WORKER_TEST_FAULTS contains "crash"): dies
+ *            of SIGSEGV (no core file), like a faulting kernel. */
 #pragma once
 
 #include "workers/protocol/messages.h"

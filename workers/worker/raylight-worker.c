@@ -8,8 +8,8 @@
  * executes requests one at a time on the main thread while the inbox thread
  * answers heartbeats. It exits when the pool says SHUTDOWN or goes away.
  * RAYLIGHT_WORKER_TEST_FAULTS (comma list) enables test-only faults:
- * "hang" (the 'hang' diagnostic) and "wrong-token" (HELLO with a bad
- * token). */
+ * "hang" and "crash" (the diagnostics of those names) and "wrong-token"
+ * (HELLO with a bad token). */
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -47,6 +47,7 @@ typedef struct {
   const RlBackend *backend;
   RlContext     *compute;
   bool           fault_hang;
+  bool           fault_crash;
   bool           fault_wrong_token;
 } Worker;
 
@@ -394,8 +395,16 @@ handle_call (Worker *worker, RlFrame *frame)
   RlSharedTensor *inputs[RL_PROTOCOL_MAX_FDS] = { 0 };
   RlSharedTensor *outputs[RL_PROTOCOL_MAX_FDS] = { 0 };
   int n_outputs = 0;
-  RlRequestContext ctx = { &worker->link, worker->inbox, id, worker->args.rank,
-                           worker->fault_hang, worker->backend, worker->compute };
+  RlRequestContext ctx = {
+    .link = &worker->link,
+    .inbox = worker->inbox,
+    .request_id = id,
+    .rank = worker->args.rank,
+    .test_faults = worker->fault_hang,
+    .test_faults_crash = worker->fault_crash,
+    .backend = worker->backend,
+    .compute = worker->compute,
+  };
   if (map_inputs (frame, &call, inputs, &err) == RL_WIRE_OK)
     {
       if (rl_diagnostic_run (&ctx, &call, inputs, (int) call.n_tensors, outputs,
@@ -477,6 +486,7 @@ main (int argc, char **argv)
     }
   const char *faults = getenv ("RAYLIGHT_WORKER_TEST_FAULTS");
   worker.fault_hang = has_fault (faults, "hang");
+  worker.fault_crash = has_fault (faults, "crash");
   worker.fault_wrong_token = has_fault (faults, "wrong-token");
 
   char token[RL_PROTOCOL_TOKEN_LENGTH + 8];

@@ -15,6 +15,7 @@ typedef struct {
   uint64_t       request_id;
   int            rank;
   bool           test_faults;   /* RAYLIGHT_WORKER_TEST_FAULTS allows 'hang' */
+  bool           test_faults_crash; /* ... and 'crash' */
   const RlBackend *backend;     /* the compute backend of this worker */
   RlContext     *compute;       /* its context on this worker's device */
 } RlRequestContext;
