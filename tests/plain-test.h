@@ -26,11 +26,13 @@ static int pt_case_failed;
     }                                                                        \
   } while (0)
 
-/* Fails the case and returns from the test function. */
+/* Fails the case and returns from the test function. The condition is
+ * evaluated once: it often opens or allocates something. */
 #define PT_REQUIRE(cond, ...)                                                \
   do {                                                                       \
-    PT_CHECK (cond, __VA_ARGS__);                                            \
-    if (!(cond))                                                             \
+    int pt_require_ok_ = !!(cond);                                           \
+    PT_CHECK (pt_require_ok_ && #cond, __VA_ARGS__);                         \
+    if (!pt_require_ok_)                                                     \
       return;                                                                \
   } while (0)
 
