@@ -3,6 +3,7 @@
  * writes every output element (poisoned buffers). bf16/f16 outputs equal
  * the CPU f32 result rounded to nearest even. Exits 77 without a GPU. */
 #include <cuda_runtime.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,9 +84,11 @@ check_type (RlDType t)
   rl_dtype_bytes_for (t, n, &bytes);
   float *cpu = malloc (n * sizeof *cpu), *gpu = malloc (n * sizeof *gpu);
   uint16_t *gpu16 = malloc (n * sizeof *gpu16);
-  PT_REQUIRE (rl_gguf_dequantize (t, host_src, n, cpu) == RL_OK, "cpu %s: %s", rl_dtype_name (t), rl_last_error ());
+  bool ok_1 = rl_gguf_dequantize (t, host_src, n, cpu) == RL_OK;
+  PT_REQUIRE (ok_1, "cpu %s: %s", rl_dtype_name (t), rl_last_error ());
   void *d_src = NULL, *d_dst = NULL;
-  PT_REQUIRE (cudaMalloc (&d_src, bytes) == cudaSuccess && cudaMalloc (&d_dst, n * 4) == cudaSuccess, "cudaMalloc");
+  bool ok_2 = cudaMalloc (&d_src, bytes) == cudaSuccess && cudaMalloc (&d_dst, n * 4) == cudaSuccess;
+  PT_REQUIRE (ok_2, "cudaMalloc");
   cudaMemcpy (d_src, host_src, bytes, cudaMemcpyHostToDevice);
   RlDType outs[] = { RL_F32, RL_BF16, RL_F16 };
   for (int o = 0; o < 3; o++) {

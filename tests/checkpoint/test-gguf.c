@@ -7,6 +7,7 @@
  * tools/install-deps). Without python + gguf the test FAILS: install-deps
  * provides them, and a silently skipped bit-exactness check is worthless.
  * Corrupted variants of the same file must give clear errors. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,8 @@ test_metadata (void)
   char path[512];
   snprintf (path, sizeof path, "%s/all.gguf", dir);
   RlGguf *g = NULL;
-  PT_REQUIRE (rl_gguf_open (path, &g) == RL_OK, "open: %s", rl_last_error ());
+  bool ok_1 = rl_gguf_open (path, &g) == RL_OK;
+  PT_REQUIRE (ok_1, "open: %s", rl_last_error ());
   PT_CHECK (rl_gguf_version (g) == 3, "version %u", rl_gguf_version (g));
   PT_CHECK (rl_gguf_alignment (g) == 32, "alignment");
   int64_t i;
@@ -125,7 +127,8 @@ test_dequantize_bit_exact (void)
   char path[512];
   snprintf (path, sizeof path, "%s/all.gguf", dir);
   RlGguf *g = NULL;
-  PT_REQUIRE (rl_gguf_open (path, &g) == RL_OK, "open: %s", rl_last_error ());
+  bool ok_2 = rl_gguf_open (path, &g) == RL_OK;
+  PT_REQUIRE (ok_2, "open: %s", rl_last_error ());
   PT_CHECK (rl_gguf_tensor_count (g) == N_TYPES, "%zu tensors", rl_gguf_tensor_count (g));
   float *ours = malloc (ROWS * COLS * sizeof *ours);
   for (size_t k = 0; k < N_TYPES; k++) {
@@ -172,7 +175,8 @@ test_custom_alignment (void)
   char path[512];
   snprintf (path, sizeof path, "%s/aligned.gguf", dir);
   RlGguf *g = NULL;
-  PT_REQUIRE (rl_gguf_open (path, &g) == RL_OK, "open: %s", rl_last_error ());
+  bool ok_3 = rl_gguf_open (path, &g) == RL_OK;
+  PT_REQUIRE (ok_3, "open: %s", rl_last_error ());
   PT_CHECK (rl_gguf_alignment (g) == 128, "alignment %llu", (unsigned long long) rl_gguf_alignment (g));
   PT_CHECK (rl_gguf_data_offset (g) % 128 == 0, "data offset");
   for (size_t k = 0; k < rl_gguf_tensor_count (g); k++)

@@ -1,6 +1,7 @@
 /* Corrupted safetensors files: each is refused with RL_E_FORMAT and a
  * message naming the file, the tensor, and what is wrong. Valid files come
  * from make-checkpoint (random per run); corrupt headers are built here. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,23 +140,28 @@ test_truncated_file (void)
   int fd = mkstemp (path);
   PT_REQUIRE (fd >= 0, "mkstemp");
   close (fd);
-  PT_REQUIRE (make_checkpoint_write (path, specs, 3, seed, 0, NULL, 0) == RL_OK, "write: %s", rl_last_error ());
+  bool ok_1 = make_checkpoint_write (path, specs, 3, seed, 0, NULL, 0) == RL_OK;
+  PT_REQUIRE (ok_1, "write: %s", rl_last_error ());
   RlSafetensors *st = NULL;
-  PT_REQUIRE (rl_safetensors_open (path, &st) == RL_OK, "valid file refused: %s", rl_last_error ());
+  bool ok_2 = rl_safetensors_open (path, &st) == RL_OK;
+  PT_REQUIRE (ok_2, "valid file refused: %s", rl_last_error ());
   uint64_t size = rl_safetensors_file_size (st);
   rl_safetensors_close (st);
 
-  PT_REQUIRE (truncate (path, (off_t) size - 10) == 0, "truncate");
+  bool ok_3 = truncate (path, (off_t) size - 10) == 0;
+  PT_REQUIRE (ok_3, "truncate");
   PT_CHECK (rl_safetensors_open (path, &st) == RL_E_FORMAT, "truncated file accepted");
   const char *msg = rl_last_error ();
   printf ("# truncated: %s\n", msg);
   PT_CHECK (strstr (msg, path) && strstr (msg, "'last.weight'") && strstr (msg, "truncated"), "message: %s", msg);
 
-  PT_REQUIRE (truncate (path, 40) == 0, "truncate");
+  bool ok_4 = truncate (path, 40) == 0;
+  PT_REQUIRE (ok_4, "truncate");
   PT_CHECK (rl_safetensors_open (path, &st) == RL_E_FORMAT, "header-truncated file accepted");
   PT_CHECK (strstr (rl_last_error (), "truncated") != NULL, "message: %s", rl_last_error ());
 
-  PT_REQUIRE (truncate (path, 0) == 0, "truncate");
+  bool ok_5 = truncate (path, 0) == 0;
+  PT_REQUIRE (ok_5, "truncate");
   PT_CHECK (rl_safetensors_open (path, &st) == RL_E_FORMAT, "empty file accepted");
   unlink (path);
   PT_CHECK (rl_safetensors_open (path, &st) == RL_E_IO, "missing file");

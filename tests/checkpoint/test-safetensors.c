@@ -2,6 +2,7 @@
  * with lookup, file order, metadata, views, scaled fp8, ranged reads and
  * FSDP row shards. Weights are random per run (seed printed). */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,15 +67,18 @@ static void
 test_round_trip (void)
 {
   MakeCheckpointSpec specs[N_SPECS];
-  PT_REQUIRE (load_specs (specs) == 0, "specs");
+  bool ok_1 = load_specs (specs) == 0;
+  PT_REQUIRE (ok_1, "specs");
   char path[512];
   path_in_dir (path, sizeof path, "round-trip.safetensors");
   const char *metadata[] = { "format", "pt", "modelspec.title", "Wan \"2.1\"\n\u00e9" };
-  PT_REQUIRE (make_checkpoint_write (path, specs, N_SPECS, seed, MAKE_CHECKPOINT_SCALED_FP8, metadata, 2) == RL_OK,
+  bool ok_2 = make_checkpoint_write (path, specs, N_SPECS, seed, MAKE_CHECKPOINT_SCALED_FP8, metadata, 2) == RL_OK;
+  PT_REQUIRE (ok_2,
               "write: %s", rl_last_error ());
 
   RlSafetensors *st = NULL;
-  PT_REQUIRE (rl_safetensors_open (path, &st) == RL_OK, "open: %s", rl_last_error ());
+  bool ok_3 = rl_safetensors_open (path, &st) == RL_OK;
+  PT_REQUIRE (ok_3, "open: %s", rl_last_error ());
   /* Two fp8 weights get a scale_weight each, plus the scaled_fp8 marker. */
   PT_CHECK (rl_safetensors_count (st) == N_SPECS + 3, "count %zu", rl_safetensors_count (st));
   PT_CHECK (rl_safetensors_is_scaled_fp8 (st), "scaled fp8 not detected");
@@ -107,7 +111,8 @@ test_round_trip (void)
     if (t->numel == 0)
       continue;
     float *values = malloc ((size_t) t->numel * sizeof *values);
-    PT_REQUIRE (rl_convert_row_to_f32 (t->dtype, t->data, t->numel, t->scale, values) == RL_OK, "convert");
+    bool ok_4 = rl_convert_row_to_f32 (t->dtype, t->data, t->numel, t->scale, values) == RL_OK;
+    PT_REQUIRE (ok_4, "convert");
     for (int64_t e = 0; e < t->numel; e++, compared++) {
       float want = expected_value (&specs[i], i, e, scale);
       if (memcmp (&want, &values[e], 4) != 0 && mismatches++ < 5)
@@ -139,11 +144,12 @@ test_views (void)
   PT_REQUIRE (st != NULL, "open: %s", rl_last_error ());
   const RlSafetensorsTensor *t = rl_safetensors_find (st, "patch_embedding.weight");
   RlTensor view;
-  PT_REQUIRE (rl_safetensors_view (st, t, &view) == RL_OK, "view: %s", rl_last_error ());
+  bool ok_5 = rl_safetensors_view (st, t, &view) == RL_OK;
+  PT_REQUIRE (ok_5, "view: %s", rl_last_error ());
   PT_CHECK (view.data == t->data, "view copied the data");
   PT_CHECK (view.ndim == 5 && view.shape[1] == 16 && view.strides[0] == 16 * 4, "view shape/strides");
   PT_CHECK (view.dtype == RL_BF16 && view.storage == NULL && view.scale == 1.0f, "view dtype/storage/scale");
-  RlTensor row;
+  RlTensor row = { 0 };   /* rl_tensor_narrow releases what `out` held */
   PT_CHECK (rl_tensor_narrow (&row, &view, 0, 3, 1) == RL_OK, "narrow");
   PT_CHECK ((const uint8_t *) row.data == (const uint8_t *) t->data + 3 * 64 * 2, "narrowed view offset");
   rl_tensor_release (&row);
@@ -169,7 +175,8 @@ test_read_ranges_and_shards (void)
   for (int rank = 0; rank < world; rank++) {
     int64_t start, count;
     uint64_t offset, length;
-    PT_REQUIRE (rl_safetensors_shard_rows (t, rank, world, &start, &count, &offset, &length) == RL_OK, "shard");
+    bool ok_6 = rl_safetensors_shard_rows (t, rank, world, &start, &count, &offset, &length) == RL_OK;
+    PT_REQUIRE (ok_6, "shard");
     PT_CHECK (start == rows_seen, "rank %d starts at row %lld", rank, (long long) start);
     PT_CHECK (count == 96 / 5 + (rank < 96 % 5), "rank %d has %lld rows", rank, (long long) count);
     PT_CHECK (length == (uint64_t) count * 48 * 2 && offset == (uint64_t) start * 48 * 2, "byte range");
@@ -227,7 +234,8 @@ test_header_forms (void)
   memcpy (buf + 8, header, hlen);
   float values[2] = { 1.5f, -2.25f };
   memcpy (buf + 8 + hlen, values, 8);
-  PT_REQUIRE (rl_safetensors_open_memory (buf, 8 + hlen + 8, "forms", &st) == RL_OK, "open: %s", rl_last_error ());
+  bool ok_7 = rl_safetensors_open_memory (buf, 8 + hlen + 8, "forms", &st) == RL_OK;
+  PT_REQUIRE (ok_7, "open: %s", rl_last_error ());
   const RlSafetensorsTensor *t = rl_safetensors_find (st, "a\xc3\xa9\n");
   PT_CHECK (t != NULL && ((const float *) t->data)[1] == -2.25f, "escaped name / data");
   PT_CHECK (!rl_safetensors_is_scaled_fp8 (st), "not scaled");
