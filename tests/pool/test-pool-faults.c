@@ -175,6 +175,34 @@ test_kill_9_idle_worker (void)
 }
 
 static void
+test_group_call_survives_a_dead_rank (void)
+{
+  RlErrorInfo err = { 0 };
+  RlPool *pool = start_pool (2, NULL, &err);
+  PT_REQUIRE (pool != NULL, "%s", err.message);
+  RlWorkerInfo victim;
+  rl_pool_worker_info (pool, 1, &victim);
+  Killer killer = { .pid = victim.pid };
+  uint8_t params[2][8];
+  RlPoolCall calls[2] = { sleep_call (params[0], 100000, 10), sleep_call (params[1], 100000, 10) };
+  calls[1].progress = kill_at_step_two;
+  calls[1].user_data = &killer;
+  int ranks[2] = { 0, 1 };
+  RlPoolResult results[2];
+  /* Rank 0 would sleep for 1000 s: only the cancel ends the call. */
+  int status = rl_pool_call_group (pool, ranks, 2, calls, results, &err);
+  PT_CHECK (status == RL_WIRE_CRASHED && strstr (err.message, "rank 1") != NULL
+            && strstr (err.message, "SIGKILL") != NULL, "group: %d %s", status, err.message);
+  PT_CHECK (results[0].n_tensors == 0 && results[1].n_tensors == 0, "results not cleared");
+  PT_CHECK (rl_pool_wait_ready (pool, 1, 10000, &err) == RL_WIRE_OK, "restart: %s", err.message);
+  calls[0] = sleep_call (params[0], 3, 1);
+  calls[1] = sleep_call (params[1], 3, 1);
+  status = rl_pool_call_group (pool, ranks, 2, calls, results, &err);
+  PT_CHECK (status == RL_WIRE_OK, "next group call: %s", err.message);
+  rl_pool_free (pool);
+}
+
+static void
 test_segfault_mid_request (void)
 {
   const char *env[] = { "RAYLIGHT_WORKER_TEST_FAULTS=crash", NULL };
@@ -338,6 +366,7 @@ main (void)
   PT_RUN (test_kill_9_mid_request);
   PT_RUN (test_kill_9_idle_worker);
   PT_RUN (test_segfault_mid_request);
+  PT_RUN (test_group_call_survives_a_dead_rank);
   PT_RUN (test_worker_stops_answering);
   PT_RUN (test_checkpoint_deleted_between_jobs);
   PT_RUN (test_shutdown_during_request);

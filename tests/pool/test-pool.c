@@ -168,6 +168,26 @@ test_tensor_through_worker (void)
         }
       rl_pool_result_clear (&result);
     }
+
+  /* The same step on both ranks at once. */
+  int ranks[2] = { 1, 0 };
+  RlPoolCall calls[2] = { call, call };
+  RlPoolResult results[2];
+  int status = rl_pool_call_group (pool, ranks, 2, calls, results, &err);
+  PT_CHECK (status == RL_WIRE_OK, "group: %s", err.message);
+  for (int i = 0; i < 2 && status == RL_WIRE_OK; i++)
+    {
+      PT_CHECK (results[i].n_tensors == 2, "group result %d: %d tensors", i, results[i].n_tensors);
+      if (results[i].n_tensors == 2)
+        {
+          float sum = *(const float *) rl_shared_tensor_data (results[i].tensors[0]);
+          PT_CHECK (fabs (sum - expected) <= 1e-3 * (1.0 + fabs (expected)), "group sum %g", sum);
+        }
+      rl_pool_result_clear (&results[i]);
+    }
+  int twice[2] = { 0, 0 };
+  PT_CHECK (rl_pool_call_group (pool, twice, 2, calls, NULL, &err) == RL_WIRE_INVALID,
+            "a rank twice in a group was accepted");
   rl_shared_tensor_free (input);
 }
 

@@ -269,22 +269,22 @@ rl_pool_result_clear (RlPoolResult *result)
   memset (result, 0, sizeof *result);
 }
 
-int
-rl_pool_call (RlPool *pool, int rank, const RlPoolCall *call, RlPoolResult *result,
-              RlErrorInfo *err)
+/* Encodes and sends call to worker; returns the request id or 0. */
+static uint64_t
+begin_call (RlPool *pool, RlWorkerSlot *worker, const RlPoolCall *call, int64_t deadline,
+            RlErrorInfo *err)
 {
-  if (result != NULL)
-    memset (result, 0, sizeof *result);
-  RlWorkerSlot *worker = worker_at (pool, rank, err);
-  if (worker == NULL)
-    return RL_WIRE_INVALID;
   bool known = call->type == RL_MSG_ENCODE_TEXT || call->type == RL_MSG_SAMPLE
                || call->type == RL_MSG_VAE_ENCODE || call->type == RL_MSG_VAE_DECODE
                || call->type == RL_MSG_DIAGNOSTIC;
-  if (!known || call->n_tensors < 0 || call->n_tensors > RL_PROTOCOL_MAX_FDS)
-    return rl_error_set (err, RL_WIRE_INVALID,
-                         "rl_pool_call takes ENCODE_TEXT, SAMPLE, VAE_ENCODE, VAE_DECODE or "
-                         "DIAGNOSTIC with at most %d tensors", RL_PROTOCOL_MAX_FDS);
+  if (!known || call->n_tensors < 0 || call->n_tensors > RL_PROTOCOL_MAX_FDS
+      || (call->n_tensors > 0 && call->tensors == NULL) || call->family == NULL)
+    {
+      rl_error_set (err, RL_WIRE_INVALID,
+                    "rl_pool_call takes ENCODE_TEXT, SAMPLE, VAE_ENCODE, VAE_DECODE or "
+                    "DIAGNOSTIC, a family name and at most %d tensors", RL_PROTOCOL_MAX_FDS);
+      return 0;
+    }
   RlMsgCall message = {
     .family = (char *) call->family,
     .params = (void *) call->params,
@@ -300,13 +300,113 @@ rl_pool_call (RlPool *pool, int rank, const RlPoolCall *call, RlPoolResult *resu
   RlWireWriter w;
   rl_wire_writer_init (&w);
   rl_msg_call_encode (&message, &w);
-  int64_t deadline = deadline_for (pool, call->timeout_ms);
   uint64_t id = rl_worker_slot_begin (worker, (uint16_t) call->type, &w, fds, call->n_tensors,
                                       call->progress, call->user_data, deadline, err);
   rl_wire_writer_clear (&w);
+  return id;
+}
+
+int
+rl_pool_call (RlPool *pool, int rank, const RlPoolCall *call, RlPoolResult *result,
+              RlErrorInfo *err)
+{
+  if (result != NULL)
+    memset (result, 0, sizeof *result);
+  RlWorkerSlot *worker = worker_at (pool, rank, err);
+  if (worker == NULL)
+    return err ? err->code : RL_WIRE_INVALID;
+  int64_t deadline = deadline_for (pool, call->timeout_ms);
+  uint64_t id = begin_call (pool, worker, call, deadline, err);
   if (id == 0)
     return err ? err->code : RL_WIRE_INTERNAL;
   return rl_worker_slot_finish (worker, id, deadline, result, err);
+}
+
+/* Keeps the first failure; a cancellation only counts when nothing else
+ * failed (it is usually the consequence of another rank's failure). */
+static void
+note_failure (int status, const RlErrorInfo *rank_err, int *first, RlErrorInfo *err)
+{
+  if (status == RL_WIRE_OK)
+    return;
+  bool replace = *first == RL_WIRE_OK
+                 || (*first == RL_WIRE_CANCELLED && status != RL_WIRE_CANCELLED);
+  if (!replace)
+    return;
+  *first = status;
+  if (err != NULL)
+    *err = *rank_err;
+}
+
+int
+rl_pool_call_group (RlPool *pool, const int *ranks, int n, const RlPoolCall *calls,
+                    RlPoolResult *results, RlErrorInfo *err)
+{
+  if (n <= 0 || n > pool->shared.options.n_workers)
+    return rl_error_set (err, RL_WIRE_INVALID, "a group call needs 1 to %d ranks, not %d",
+                         pool->shared.options.n_workers, n);
+  RlWorkerSlot *workers[256];
+  for (int i = 0; i < n; i++)
+    {
+      if ((workers[i] = worker_at (pool, ranks[i], err)) == NULL)
+        return err ? err->code : RL_WIRE_INVALID;
+      for (int j = 0; j < i; j++)
+        if (ranks[j] == ranks[i])
+          return rl_error_set (err, RL_WIRE_INVALID, "rank %d appears twice in a group call",
+                               ranks[i]);
+    }
+  if (results != NULL)
+    memset (results, 0, sizeof *results * (size_t) n);
+
+  uint64_t ids[256] = { 0 };
+  int64_t deadlines[256];
+  int first = RL_WIRE_OK;
+  for (int i = 0; i < n && first == RL_WIRE_OK; i++)
+    {
+      RlErrorInfo rank_err = { 0 };
+      deadlines[i] = deadline_for (pool, calls[i].timeout_ms);
+      ids[i] = begin_call (pool, workers[i], &calls[i], deadlines[i], &rank_err);
+      if (ids[i] == 0)
+        note_failure (rank_err.code ? rank_err.code : RL_WIRE_INTERNAL, &rank_err, &first, err);
+    }
+
+  /* Collect answers as they come; on the first failure cancel the rest. */
+  bool collected[256] = { false };
+  int left = 0;
+  for (int i = 0; i < n; i++)
+    left += ids[i] != 0;
+  bool cancelled = false;
+  while (left > 0)
+    {
+      if (first != RL_WIRE_OK && !cancelled)
+        {
+          for (int i = 0; i < n; i++)
+            if (ids[i] != 0 && !collected[i])
+              rl_worker_slot_cancel (workers[i]);
+          cancelled = true;
+        }
+      for (int i = 0; i < n; i++)
+        {
+          if (ids[i] == 0 || collected[i])
+            continue;
+          int64_t slice = rl_monotonic_ms () + 20;
+          bool expired = deadlines[i] >= 0 && deadlines[i] <= rl_monotonic_ms ();
+          if (!expired && !rl_worker_slot_wait_done (workers[i], ids[i],
+                                                     deadlines[i] >= 0 && deadlines[i] < slice
+                                                       ? deadlines[i] : slice))
+            continue;
+          RlErrorInfo rank_err = { 0 };
+          int status = rl_worker_slot_finish (workers[i], ids[i], expired ? 0 : -1,
+                                              results ? &results[i] : NULL, &rank_err);
+          note_failure (status, &rank_err, &first, err);
+          collected[i] = true;
+          left--;
+        }
+    }
+  if (first != RL_WIRE_OK && results != NULL)
+    for (int i = 0; i < n; i++)
+      rl_pool_result_clear (&results[i]);
+  return first;
 }
 
 /* Sends one model-cache request to rank, or to all ranks at once (-1), and

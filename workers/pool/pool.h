@@ -169,6 +169,17 @@ int      rl_pool_wait_ready    (RlPool *pool, int rank, int timeout_ms,
 int      rl_pool_call          (RlPool *pool, int rank, const RlPoolCall *call,
                                 RlPoolResult *result, RlErrorInfo *err);
 
+/* Runs calls[i] on ranks[i] for i < n, all at once, as one SPMD step (every
+ * rank of a parallel group runs the same sampling loop). Waits for all.
+ * When one rank fails (crash, hang, error), the others are cancelled at
+ * once, so no rank waits forever for a dead peer, and the returned error
+ * is the first real failure, not the cancellations it caused. results (n
+ * entries, may be NULL) receive each rank's answer on success; on failure
+ * they are cleared. A progress callback in calls[i] runs for ranks[i]. */
+int      rl_pool_call_group    (RlPool *pool, const int *ranks, int n,
+                                const RlPoolCall *calls, RlPoolResult *results,
+                                RlErrorInfo *err);
+
 /* Frees the result's data and tensors and zeroes it. */
 void     rl_pool_result_clear  (RlPoolResult *result);
 

@@ -982,6 +982,18 @@ rl_worker_slot_begin (RlWorkerSlot *worker, uint16_t type, const RlWireWriter *p
   return id;
 }
 
+bool
+rl_worker_slot_wait_done (RlWorkerSlot *worker, uint64_t id, int64_t deadline_ms)
+{
+  pthread_mutex_lock (&worker->lock);
+  while (worker->pending.id == id && !worker->pending.done)
+    if (!wait_changed (worker, deadline_ms))
+      break;
+  bool done = worker->pending.id != id || worker->pending.done;
+  pthread_mutex_unlock (&worker->lock);
+  return done;
+}
+
 int
 rl_worker_slot_finish (RlWorkerSlot *worker, uint64_t id, int64_t deadline_ms,
                        RlPoolResult *result, RlErrorInfo *err)

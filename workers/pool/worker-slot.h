@@ -56,6 +56,11 @@ int           rl_worker_slot_finish (RlWorkerSlot *worker, uint64_t id,
                                      int64_t deadline_ms, RlPoolResult *result,
                                      RlErrorInfo *err);
 
+/* Waits until request id has its answer (true) or deadline passes
+ * (false), without giving the request up; collect it with finish. */
+bool          rl_worker_slot_wait_done (RlWorkerSlot *worker, uint64_t id,
+                                        int64_t deadline_ms);
+
 /* Sends CANCEL for the running request, if any. */
 void          rl_worker_slot_cancel (RlWorkerSlot *worker);
 
