@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tests/plain-test.h"
+#include "workers/text/comfy-prompt.h"
 #include "workers/text/comfy-tokens.h"
 #include "workers/text/tokenizer.h"
 
@@ -541,16 +542,89 @@ test_comfy_layout_umt5 (void)
   int32_t tokens[700];
   for (int i = 0; i < 700; i++)
     tokens[i] = 3 + i % 5;
-  PT_REQUIRE (rl_comfy_tokens_layout (tokens, 700, 1, &layout, &seq) == RL_OK, "%s", rl_last_error ());
+  PT_REQUIRE (rl_comfy_tokens_layout (tokens, NULL, 700, 1, &layout, &seq) == RL_OK, "%s", rl_last_error ());
   PT_CHECK (seq.length == 701 && seq.ids[700] == 1 && seq.mask[700] == 1 && seq.ids[699] == tokens[699],
             "long prompt: length %zu", seq.length);
   rl_token_sequence_clear (&seq);
 
   /* The original Wan tokenizer truncates to 512 including the EOS. */
   layout.max_length = 512;
-  PT_REQUIRE (rl_comfy_tokens_layout (tokens, 700, 1, &layout, &seq) == RL_OK, "%s", rl_last_error ());
+  PT_REQUIRE (rl_comfy_tokens_layout (tokens, NULL, 700, 1, &layout, &seq) == RL_OK, "%s", rl_last_error ());
   PT_CHECK (seq.length == 512 && seq.token_count == 511 && seq.ids[511] == 1, "truncated layout");
   rl_token_sequence_clear (&seq);
+  rl_token_sequence_clear (&seq);
+  rl_tokenizer_free (tok);
+}
+
+typedef struct {
+  const char *prompt;
+  int         count;
+  const char *text[4];
+  double      weight[4];
+} PromptCase;
+
+static void
+test_comfy_prompt_weights (void)
+{
+  static const PromptCase cases[] = {
+    { "a cat, (blue:1.2) sky", 3, { "a cat, ", "blue", " sky" }, { 1.0, 1.2, 1.0 } },
+    { "((red))", 1, { "red" }, { 1.1 * 1.1 } },
+    { "\\(literal\\) text", 1, { "(literal) text" }, { 1.0 } },
+    { "(a:0.5)(b)", 2, { "a", "b" }, { 0.5, 1.1 } },
+    { "x (y:bad) z", 3, { "x ", "y:bad", " z" }, { 1.0, 1.1, 1.0 } },
+    { "(:1.5)", 1, { ":1.5" }, { 1.1 } },
+    { "a)b(c", 1, { "a)b(c" }, { 1.0 } },
+    { "(a (b:2) c:1.5)", 3, { "a ", "b", " c" }, { 1.5, 2.0, 1.5 } },
+    { "(a: 1_0 )(b:1__0)", 2, { "a", "b:1__0" }, { 10.0, 1.1 } },
+    { "(a:1e400)(b:0x10)", 2, { "a", "b:0x10" }, { 1.0 / 0.0, 1.1 } },
+    { "photo embedding:foo, bar", 2, { "photo", ", bar" }, { 1.0, 1.0 } },
+    { "photo\nembedding:style  of  x", 2, { "photo", "of x" }, { 1.0, 1.0 } },
+    { "embedding:alone", 0, { NULL }, { 0 } },
+    { "()", 0, { NULL }, { 0 } },
+    { "", 0, { NULL }, { 0 } },
+    { "色调艳丽，过曝", 1, { "色调艳丽，过曝" }, { 1.0 } },
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    const PromptCase *pc = &cases[c];
+    RlPromptPieces pieces;
+    RlStatus st = rl_comfy_prompt_split (pc->prompt, strlen (pc->prompt), &pieces);
+    PT_CHECK (st == RL_OK && (int) pieces.count == pc->count, "\"%s\": %zu pieces, want %d", pc->prompt,
+              pieces.count, pc->count);
+    for (int i = 0; st == RL_OK && i < pc->count && (size_t) i < pieces.count; i++) {
+      PT_CHECK (strcmp (pieces.pieces[i].text, pc->text[i]) == 0, "\"%s\" piece %d: \"%s\", want \"%s\"",
+                pc->prompt, i, pieces.pieces[i].text, pc->text[i]);
+      PT_CHECK (pieces.pieces[i].weight == pc->weight[i], "\"%s\" piece %d: weight %.17g, want %.17g",
+                pc->prompt, i, pieces.pieces[i].weight, pc->weight[i]);
+    }
+    rl_comfy_prompt_clear (&pieces);
+  }
+
+  char deep[2100];
+  memset (deep, '(', 1050);
+  memset (deep + 1050, ')', 1050);
+  RlPromptPieces pieces;
+  PT_CHECK (rl_comfy_prompt_split (deep, sizeof deep, &pieces) == RL_E_INVALID_ARG, "1050 nested levels accepted");
+  PT_CHECK (strstr (rl_last_error (), "nest") != NULL, "message: %s", rl_last_error ());
+}
+
+static void
+test_comfy_encode_weighted_prompt (void)
+{
+  Proto p = tiny_model ();
+  RlTokenizer *tok = NULL;
+  PT_REQUIRE (rl_tokenizer_new_from_bytes (p.data, p.size, &tok) == RL_OK, "%s", rl_last_error ());
+  RlTokenLayout layout = rl_token_layout_umt5 ();
+  RlTokenSequence seq;
+  /* "ab " and "ba" are encoded separately: "▁ab" and "▁" "b" "a". */
+  PT_REQUIRE (rl_comfy_tokens_encode (tok, "ab (ba:2)", 9, &layout, &seq) == RL_OK, "%s", rl_last_error ());
+  int32_t want[] = { 7, 3, 5, 4, 2, 0 };
+  double want_w[] = { 1, 2, 2, 2, 1, 1 };
+  PT_CHECK (seq.length == 512 && seq.token_count == 4 && memcmp (seq.ids, want, sizeof want) == 0
+            && memcmp (seq.weights, want_w, sizeof want_w) == 0, "weighted prompt layout");
+  PT_CHECK (rl_token_sequence_has_weights (&seq), "weights not reported");
+  rl_token_sequence_clear (&seq);
+  PT_REQUIRE (rl_comfy_tokens_encode (tok, "ab ba", 5, &layout, &seq) == RL_OK, "%s", rl_last_error ());
+  PT_CHECK (!rl_token_sequence_has_weights (&seq), "plain prompt has weights");
   rl_token_sequence_clear (&seq);
   rl_tokenizer_free (tok);
 }
@@ -587,6 +661,8 @@ main (void)
   PT_RUN (test_corrupt_charsmap_trie_fails_encode);
   PT_RUN (test_damaged_real_model_never_crashes);
   PT_RUN (test_comfy_layout_umt5);
+  PT_RUN (test_comfy_prompt_weights);
+  PT_RUN (test_comfy_encode_weighted_prompt);
   remove_data_dir ();
   return pt_finish ();
 }
