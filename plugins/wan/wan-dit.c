@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugins/common/weight-set.h"
 #include "workers/runtime/rope-table.h"
 
 typedef struct {
@@ -28,13 +29,12 @@ struct WanDit {
   const RlOps      *ops;
   RlContext        *ctx;
   RlDType           act_dtype;
-  RlTensor patch_weight, patch_bias;
+  RlTensor          patch_weight, patch_bias;
   WanLinear         text0, text2, time0, time2, time_proj;
-  RlTensor head_modulation;     /* [1, 2, dim] */
+  RlTensor          head_modulation;     /* [1, 2, dim] */
   WanLinear         head;
   WanBlock         *blocks;
-  RlTensor **owned;               /* every tensor above, for release */
-  size_t            n_owned;
+  RlWeightSet      *weights;             /* owns every weight tensor above */
 };
 
 #define TRY(expr)                          \
@@ -47,30 +47,10 @@ struct WanDit {
 /* ------------------------------------------------------------ loading */
 
 typedef struct {
-  WanDit         *dit;
-  RlSafetensors  *st;
-  size_t          capacity;
+  WanDit       *dit;
+  RlWeightSet  *weights;
 } Loader;
 
-static RlStatus
-remember (Loader   *l,
-          RlTensor *t)
-{
-  if (l->dit->n_owned == l->capacity)
-    {
-      size_t cap = l->capacity ? 2 * l->capacity : 512;
-      RlTensor **grown = realloc (l->dit->owned, cap * sizeof *grown);
-      if (grown == NULL)
-        return rl_set_error (RL_E_NO_MEMORY, "wan: out of memory listing weights");
-      l->dit->owned = grown;
-      l->capacity = cap;
-    }
-  l->dit->owned[l->dit->n_owned++] = t;
-  return RL_OK;
-}
-
-/* Loads tensor `key` (after the config's prefix) into `out`, checking its
- * shape: `ndim` dims given in `shape`, -1 entries unchecked. */
 static RlStatus
 load_tensor (Loader        *l,
              RlTensor      *out,
@@ -78,45 +58,7 @@ load_tensor (Loader        *l,
              int            ndim,
              const int64_t *shape)
 {
-  const WanDitConfig *c = &l->dit->config;
-  char name[256];
-  const RlSafetensorsTensor *t;
-  RlTensor view = { 0 };
-
-  snprintf (name, sizeof name, "%s%s", c->prefix, key);
-  t = rl_safetensors_find (l->st, name);
-  if (t == NULL)
-    return rl_set_error (RL_E_FORMAT, "%s: missing tensor '%s' for %s; the file is incomplete or "
-                         "belongs to another model", rl_safetensors_path (l->st), name, c->variant);
-  for (int i = 0; i < ndim; i++)
-    if (t->ndim != ndim || (shape[i] >= 0 && t->shape[i] != shape[i]))
-      {
-        char want[96] = "", got[96] = "";
-        size_t wn = 0, gn = 0;
-        for (int d = 0; d < ndim; d++)
-          wn += snprintf (want + wn, sizeof want - wn, d ? ", %lld" : "%lld", (long long) shape[d]);
-        for (int d = 0; d < t->ndim && gn < sizeof got; d++)
-          gn += snprintf (got + gn, sizeof got - gn, d ? ", %lld" : "%lld", (long long) t->shape[d]);
-        return rl_set_error (RL_E_FORMAT, "%s: tensor '%s' has shape [%s], expected [%s] for %s",
-                             rl_safetensors_path (l->st), name, got, want, c->variant);
-      }
-
-  TRY (rl_safetensors_view (l->st, t, &view));
-  if (l->dit->backend->device_kind == RL_DEVICE_CPU)
-    *out = view;
-  else
-    {
-      RlStatus s = rl_tensor_alloc (out, l->dit->backend->context_allocator (l->dit->ctx),
-                                    view.dtype, view.ndim, view.shape);
-      if (s < 0)
-        return rl_prefix_error (s, "wan: uploading '%s': ", name);
-      out->scale = view.scale;
-      s = l->dit->backend->transfer (l->dit->ctx, out, &view);
-      rl_safetensors_note_read (l->st, t->nbytes);
-      if (s < 0)
-        return rl_prefix_error (s, "wan: uploading '%s': ", name);
-    }
-  return remember (l, out);
+  return rl_weight_set_load (l->weights, out, key, ndim, shape);
 }
 
 static RlStatus
@@ -207,7 +149,7 @@ wan_dit_load (const RlBackend     *backend,
               WanDit             **out)
 {
   WanDit *d = calloc (1, sizeof *d);
-  Loader l = { .dit = d, .st = st };
+  Loader l = { .dit = d };
   RlStatus s;
 
   *out = NULL;
@@ -219,12 +161,13 @@ wan_dit_load (const RlBackend     *backend,
   d->ctx = ctx;
   d->act_dtype = act_dtype;
   d->blocks = calloc ((size_t) config->num_layers, sizeof *d->blocks);
-  if (d->blocks == NULL)
+  s = d->blocks ? rl_weight_set_new (backend, ctx, st, config->prefix, config->variant, &d->weights)
+                : rl_set_error (RL_E_NO_MEMORY, "wan: out of memory");
+  if (s == RL_OK)
     {
-      free (d);
-      return rl_set_error (RL_E_NO_MEMORY, "wan: out of memory");
+      l.weights = d->weights;
+      s = load_all (&l);
     }
-  s = load_all (&l);
   if (s < 0)
     {
       wan_dit_free (d);
@@ -239,9 +182,7 @@ wan_dit_free (WanDit *d)
 {
   if (d == NULL)
     return;
-  for (size_t i = 0; i < d->n_owned; i++)
-    rl_tensor_release (d->owned[i]);
-  free (d->owned);
+  rl_weight_set_free (d->weights);
   free (d->blocks);
   free (d);
 }

@@ -1,0 +1,205 @@
+#include "plugins/common/weight-set.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_MAX 320
+
+struct RlWeightSet {
+  const RlBackend  *backend;
+  RlContext        *ctx;
+  RlSafetensors    *st;
+  char              prefix[64];
+  char              model_name[128];
+  RlTensor         *tensors;      /* owned references, one per load */
+  size_t            n_tensors;
+  size_t            capacity;
+  uint64_t          device_bytes;
+};
+
+RlStatus
+rl_weight_set_new (const RlBackend  *backend,
+                   RlContext        *ctx,
+                   RlSafetensors    *st,
+                   const char       *prefix,
+                   const char       *model_name,
+                   RlWeightSet     **out)
+{
+  RlWeightSet *set = calloc (1, sizeof *set);
+
+  *out = NULL;
+  if (set == NULL)
+    return rl_set_error (RL_E_NO_MEMORY, "out of memory for a weight set");
+  set->backend = backend;
+  set->ctx = ctx;
+  set->st = st;
+  snprintf (set->prefix, sizeof set->prefix, "%s", prefix ? prefix : "");
+  snprintf (set->model_name, sizeof set->model_name, "%s", model_name ? model_name : "the model");
+  *out = set;
+  return RL_OK;
+}
+
+void
+rl_weight_set_free (RlWeightSet *set)
+{
+  if (set == NULL)
+    return;
+  for (size_t i = 0; i < set->n_tensors; i++)
+    rl_tensor_release (&set->tensors[i]);
+  free (set->tensors);
+  free (set);
+}
+
+static void
+format_shape (char *buf, size_t size, int ndim, const int64_t *shape)
+{
+  size_t n = 0;
+
+  buf[0] = '\0';
+  for (int d = 0; d < ndim && n < size; d++)
+    {
+      if (shape[d] < 0)
+        n += snprintf (buf + n, size - n, d ? ", *" : "*");
+      else
+        n += snprintf (buf + n, size - n, d ? ", %lld" : "%lld", (long long) shape[d]);
+    }
+}
+
+static RlStatus
+check_shape (const RlWeightSet          *set,
+             const RlSafetensorsTensor  *t,
+             const char                 *name,
+             int                         ndim,
+             const int64_t              *shape)
+{
+  bool ok = t->ndim == ndim;
+  char want[128], got[128];
+
+  for (int d = 0; ok && d < ndim; d++)
+    ok = shape[d] < 0 || t->shape[d] == shape[d];
+  if (ok)
+    return RL_OK;
+  format_shape (want, sizeof want, ndim, shape);
+  format_shape (got, sizeof got, t->ndim, t->shape);
+  return rl_set_error (RL_E_FORMAT, "%s: tensor '%s' has shape [%s], expected [%s] for %s",
+                       rl_safetensors_path (set->st), name, got, want, set->model_name);
+}
+
+static RlStatus
+keep (RlWeightSet    *set,
+      const RlTensor *t)
+{
+  if (set->n_tensors == set->capacity)
+    {
+      size_t cap = set->capacity ? 2 * set->capacity : 256;
+      RlTensor *grown = realloc (set->tensors, cap * sizeof *grown);
+      if (grown == NULL)
+        return rl_set_error (RL_E_NO_MEMORY, "out of memory listing the weights of %s", set->model_name);
+      set->tensors = grown;
+      set->capacity = cap;
+    }
+  set->tensors[set->n_tensors++] = *t;
+  return RL_OK;
+}
+
+/* The tensor on the device: the mapping itself on the CPU, an upload
+ * elsewhere (counted as read for load progress). */
+static RlStatus
+place (RlWeightSet               *set,
+       const RlSafetensorsTensor *t,
+       const char                *name,
+       RlTensor                  *placed)
+{
+  RlTensor view = { 0 };
+  RlStatus s = rl_safetensors_view (set->st, t, &view);
+
+  if (s < 0)
+    return rl_prefix_error (s, "%s: ", name);
+  if (set->backend->device_kind == RL_DEVICE_CPU)
+    {
+      *placed = view;
+      return RL_OK;
+    }
+  s = rl_tensor_alloc (placed, set->backend->context_allocator (set->ctx), view.dtype, view.ndim, view.shape);
+  if (s == RL_OK)
+    {
+      placed->scale = view.scale;
+      s = set->backend->transfer (set->ctx, placed, &view);
+      rl_safetensors_note_read (set->st, t->nbytes);
+      set->device_bytes += t->nbytes;
+    }
+  rl_tensor_release (&view);
+  if (s < 0)
+    {
+      rl_tensor_release (placed);
+      return rl_prefix_error (s, "uploading '%s' of %s: ", name, set->model_name);
+    }
+  return RL_OK;
+}
+
+RlStatus
+rl_weight_set_load (RlWeightSet    *set,
+                    RlTensor       *out,
+                    const char     *key,
+                    int             ndim,
+                    const int64_t  *shape)
+{
+  char name[KEY_MAX];
+  const RlSafetensorsTensor *t;
+  RlTensor placed = { 0 };
+  RlStatus s;
+
+  snprintf (name, sizeof name, "%s%s", set->prefix, key);
+  t = rl_safetensors_find (set->st, name);
+  if (t == NULL)
+    return rl_set_error (RL_E_FORMAT, "%s: missing tensor '%s' for %s; the file is incomplete or "
+                         "belongs to another model", rl_safetensors_path (set->st), name, set->model_name);
+  s = check_shape (set, t, name, ndim, shape);
+  if (s == RL_OK)
+    s = place (set, t, name, &placed);
+  if (s == RL_OK)
+    s = keep (set, &placed);
+  if (s < 0)
+    {
+      rl_tensor_release (&placed);
+      return s;
+    }
+  /* The caller's copy borrows the set's reference. */
+  *out = placed;
+  return RL_OK;
+}
+
+RlStatus
+rl_weight_set_loadf (RlWeightSet    *set,
+                     RlTensor       *out,
+                     int             ndim,
+                     const int64_t  *shape,
+                     const char     *key_format,
+                     ...)
+{
+  char key[KEY_MAX];
+  va_list ap;
+
+  va_start (ap, key_format);
+  vsnprintf (key, sizeof key, key_format, ap);
+  va_end (ap);
+  return rl_weight_set_load (set, out, key, ndim, shape);
+}
+
+bool
+rl_weight_set_has (const RlWeightSet *set,
+                   const char        *key)
+{
+  char name[KEY_MAX];
+
+  snprintf (name, sizeof name, "%s%s", set->prefix, key);
+  return rl_safetensors_find (set->st, name) != NULL;
+}
+
+uint64_t
+rl_weight_set_device_bytes (const RlWeightSet *set)
+{
+  return set->device_bytes;
+}

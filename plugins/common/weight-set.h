@@ -1,0 +1,50 @@
+/* A model's weights, by checkpoint key, on one backend's device.
+ *
+ * Model code (plugins/) asks for each tensor by key and expected shape;
+ * the set finds it in the checkpoint (after a key prefix such as
+ * "model.diffusion_model."), checks the shape, and hands out a view that
+ * lives on the backend's device: zero-copy views of the memory-mapped file
+ * on the CPU backend, one upload per tensor elsewhere. The set owns every
+ * tensor it hands out; the RlTensor copies callers keep are borrowed and
+ * become invalid when the set is freed. Errors name the file, the key, the
+ * expected and the found shape, and the model the caller says it loads. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "workers/checkpoint/safetensors.h"
+#include "workers/runtime/backend.h"
+
+typedef struct RlWeightSet RlWeightSet;
+
+/* `prefix` ("" or "model.diffusion_model.") is put before every key;
+ * `model_name` ("Wan2.1 T2V 1.3B") is used in messages. The checkpoint
+ * must stay open while the set lives. */
+RlStatus  rl_weight_set_new         (const RlBackend   *backend,
+                                     RlContext         *ctx,
+                                     RlSafetensors     *st,
+                                     const char        *prefix,
+                                     const char        *model_name,
+                                     RlWeightSet      **out);
+void      rl_weight_set_free        (RlWeightSet       *set);   /* NULL-safe */
+
+/* Loads `key` into *out, which must have `ndim` dims equal to `shape`
+ * (entries < 0 are not checked). RL_E_FORMAT when missing or misshapen. */
+RlStatus  rl_weight_set_load        (RlWeightSet       *set,
+                                     RlTensor          *out,
+                                     const char        *key,
+                                     int                ndim,
+                                     const int64_t     *shape);
+/* The same with the key built printf-style. */
+RlStatus  rl_weight_set_loadf       (RlWeightSet       *set,
+                                     RlTensor          *out,
+                                     int                ndim,
+                                     const int64_t     *shape,
+                                     const char        *key_format,
+                                     ...) __attribute__ ((format (printf, 5, 6)));
+/* Whether the checkpoint has `key` (after the prefix). */
+bool      rl_weight_set_has         (const RlWeightSet *set,
+                                     const char        *key);
+/* Device bytes held by uploaded tensors (0 on the CPU backend, where
+ * weights stay in the page cache). */
+uint64_t  rl_weight_set_device_bytes (const RlWeightSet *set);
