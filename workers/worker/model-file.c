@@ -148,6 +148,12 @@ rl_model_file_is_current (const RlModelFile *file)
          && st.st_mtim.tv_nsec == file->mtime.tv_nsec;
 }
 
+RlSafetensors *
+rl_model_file_checkpoint (const RlModelFile *file)
+{
+  return file->checkpoint;
+}
+
 void
 rl_model_file_close (RlModelFile *file)
 {

@@ -37,4 +37,7 @@ uint64_t     rl_model_file_data_size (const RlModelFile *file);
  * modification time); false when it was deleted or replaced. */
 bool         rl_model_file_is_current (const RlModelFile *file);
 
+/* The validated checkpoint, for model families reading their weights. */
+struct RlSafetensors *rl_model_file_checkpoint (const RlModelFile *file);
+
 void         rl_model_file_close    (RlModelFile *file);

@@ -22,6 +22,7 @@
 
 #include "device-facts.h"
 #include "diagnostics.h"
+#include "family-table.h"
 #include "model-cache.h"
 #include "request-context.h"
 #include "worker-inbox.h"
@@ -354,9 +355,11 @@ map_inputs (RlFrame *frame, const RlMsgCall *call, RlSharedTensor **inputs,
 }
 
 static void
-send_tensors (Worker *worker, uint64_t id, RlSharedTensor *const *outputs, int n_outputs)
+send_output (Worker *worker, uint64_t id, RlSharedTensor *const *outputs, int n_outputs,
+             const void *data, size_t data_size)
 {
-  RlMsgResult result = { .n_tensors = (uint32_t) n_outputs };
+  RlMsgResult result = { .data = (void *) data, .data_size = data_size,
+                         .n_tensors = (uint32_t) n_outputs };
   int fds[RL_PROTOCOL_MAX_FDS];
   for (int i = 0; i < n_outputs; i++)
     {
@@ -366,15 +369,55 @@ send_tensors (Worker *worker, uint64_t id, RlSharedTensor *const *outputs, int n
   RlWireWriter w;
   rl_wire_writer_init (&w);
   rl_msg_result_encode (&result, &w);
-  rl_worker_link_send (&worker->link, RL_MSG_RESULT, id, &w, fds, n_outputs);
+  if (w.failed)
+    rl_worker_link_send_error (&worker->link, id, RL_WIRE_INVALID,
+                               "rank %d: the result blob of %zu bytes exceeds the protocol "
+                               "limit; return large data as tensors", worker->args.rank,
+                               data_size);
+  else
+    rl_worker_link_send (&worker->link, RL_MSG_RESULT, id, &w, fds, n_outputs);
   rl_wire_writer_clear (&w);
+}
+
+/* Runs a decoded call with mapped inputs: a diagnostic or a family handler. */
+static int
+run_call (Worker *worker, uint16_t type, const RlMsgCall *call, RlSharedTensor *const *inputs,
+          const RlRequestContext *ctx, RlFamilyOutput *output, RlErrorInfo *err)
+{
+  if (type == RL_MSG_DIAGNOSTIC)
+    return rl_diagnostic_run (ctx, call, inputs, (int) call->n_tensors, output->tensors,
+                              &output->n_tensors, err);
+  const RlWorkerFamily *family = rl_worker_family_find (call->family);
+  RlFamilyHandler handler = family ? rl_worker_family_handler (family, type) : NULL;
+  if (handler == NULL)
+    {
+      char linked[256];
+      rl_worker_family_list (linked, sizeof linked);
+      return rl_error_set (err, RL_WIRE_NOT_SUPPORTED,
+                           "rank %d: model family '%s' cannot run %s yet: %s (families in "
+                           "this worker: %s)", worker->args.rank, call->family,
+                           rl_message_type_name (type),
+                           family ? "the family does not implement it"
+                                  : "no such model family is linked into raylight-worker",
+                           linked);
+    }
+  RlFamilyCall family_call = {
+    .type = (RlMessageType) type,
+    .family = call->family,
+    .params = call->params,
+    .params_size = call->params_size,
+    .inputs = inputs,
+    .n_inputs = (int) call->n_tensors,
+    .context = ctx,
+    .models = worker->cache,
+  };
+  return handler (&family_call, output, err);
 }
 
 static void
 handle_call (Worker *worker, RlFrame *frame)
 {
   uint64_t id = frame->header.request_id;
-  const char *type = rl_message_type_name (frame->header.type);
   RlMsgCall call;
   RlErrorInfo err = { 0 };
   if (rl_msg_call_decode (frame->payload, frame->header.payload_size, &call, &err) != RL_WIRE_OK)
@@ -383,18 +426,8 @@ handle_call (Worker *worker, RlFrame *frame)
                                  worker->args.rank, err.message);
       return;
     }
-  if (frame->header.type != RL_MSG_DIAGNOSTIC)
-    {
-      rl_worker_link_send_error (&worker->link, id, RL_WIRE_NOT_SUPPORTED,
-                                 "rank %d: model family '%s' cannot run %s yet: no model "
-                                 "family plugin is loaded in this worker",
-                                 worker->args.rank, call.family, type);
-      rl_msg_call_clear (&call);
-      return;
-    }
   RlSharedTensor *inputs[RL_PROTOCOL_MAX_FDS] = { 0 };
-  RlSharedTensor *outputs[RL_PROTOCOL_MAX_FDS] = { 0 };
-  int n_outputs = 0;
+  RlFamilyOutput output = { 0 };
   RlRequestContext ctx = {
     .link = &worker->link,
     .inbox = worker->inbox,
@@ -405,21 +438,22 @@ handle_call (Worker *worker, RlFrame *frame)
     .backend = worker->backend,
     .compute = worker->compute,
   };
-  if (map_inputs (frame, &call, inputs, &err) == RL_WIRE_OK)
+  if (map_inputs (frame, &call, inputs, &err) != RL_WIRE_OK)
     {
-      if (rl_diagnostic_run (&ctx, &call, inputs, (int) call.n_tensors, outputs,
-                             &n_outputs, &err) == RL_WIRE_OK)
-        send_tensors (worker, id, outputs, n_outputs);
-      else
-        rl_worker_link_send_error (&worker->link, id, err.code, "%s", err.message);
-      for (uint32_t i = 0; i < call.n_tensors; i++)
-        rl_shared_tensor_free (inputs[i]);
-      for (int i = 0; i < n_outputs; i++)
-        rl_shared_tensor_free (outputs[i]);
+      rl_worker_link_send_error (&worker->link, id, err.code, "rank %d: %s",
+                                 worker->args.rank, err.message);
+      rl_msg_call_clear (&call);
+      return;
     }
+  if (run_call (worker, frame->header.type, &call, inputs, &ctx, &output, &err) == RL_WIRE_OK)
+    send_output (worker, id, output.tensors, output.n_tensors, output.data, output.data_size);
   else
-    rl_worker_link_send_error (&worker->link, id, err.code, "rank %d: %s",
-                               worker->args.rank, err.message);
+    rl_worker_link_send_error (&worker->link, id, err.code, "%s", err.message);
+  for (uint32_t i = 0; i < call.n_tensors; i++)
+    rl_shared_tensor_free (inputs[i]);
+  for (int i = 0; i < output.n_tensors; i++)
+    rl_shared_tensor_free (output.tensors[i]);
+  free (output.data);
   rl_msg_call_clear (&call);
 }
 
