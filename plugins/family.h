@@ -1,0 +1,120 @@
+/* The model-family plugin ABI: what a family (Wan, later Flux, Qwen-Image,
+ * Hunyuan Video) gives the worker so it can recognise, load and run that
+ * family's checkpoints. Plain C, versioned; a family is one shared module
+ * (raylight-family-NAME.so) exporting one function:
+ *
+ *   const RlFamily *raylight_family_entry (void);
+ *
+ * The module does not link the runtime: it uses the worker's (tensors,
+ * status, checkpoint reader), which the worker exports, so error messages
+ * set inside a family reach the worker's rl_last_error(). Model code runs
+ * on whatever backend the worker hands it, through backend->ops.
+ *
+ * Every function returns a negative RlStatus on failure with a message in
+ * rl_last_error() that names the file or tensor and says what to do. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "workers/checkpoint/safetensors.h"
+#include "workers/runtime/backend.h"
+
+#define RL_FAMILY_ABI_VERSION 1
+#define RL_FAMILY_ENTRY_SYMBOL "raylight_family_entry"
+
+typedef enum {
+  RL_MODEL_DIFFUSION    = 1,   /* UNETLoader's files */
+  RL_MODEL_TEXT_ENCODER = 2,   /* CLIPLoader's files */
+  RL_MODEL_VAE          = 3,   /* VAELoader's files */
+} RlModelKind;
+
+/* How latents of a diffusion model or VAE look, and ComfyUI's
+ * process_in/out normalisation (z' = (z − mean)/std · scale). */
+typedef struct {
+  int           channels;            /* 16 (Wan 2.1), 48 (Wan 2.2 5B) */
+  int           time_compression;    /* frames per latent frame after the first: 4 */
+  int           space_compression;   /* pixels per latent pixel: 8 or 16 */
+  const float  *mean;                /* [channels] */
+  const float  *std;                 /* [channels] */
+  float         scale;               /* 1.0 for Wan */
+} RlLatentFormat;
+
+/* ComfyUI's model sampling of a diffusion model (ModelSamplingSD3 etc.). */
+typedef struct {
+  int    is_flow;                    /* CONST / rectified flow */
+  float  shift;                      /* default shift (Wan: 8.0) */
+  float  multiplier;                 /* timestep = sigma · multiplier (1000) */
+} RlModelSampling;
+
+typedef struct RlFamilyModel RlFamilyModel;
+
+typedef struct RlFamily {
+  uint32_t     abi_version;          /* RL_FAMILY_ABI_VERSION */
+  uint32_t     struct_size;          /* sizeof (RlFamily) of the module */
+  const char  *name;                 /* "wan" */
+  const char  *description;
+
+  /* Whether `st` belongs to this family. RL_OK with *kind and a variant
+   * name ("Wan2.1 T2V 1.3B") when it does; RL_E_NOT_FOUND when it does not
+   * (no message needed); RL_E_NOT_SUPPORTED when it is this family's but a
+   * variant Raylight refuses, with a message saying so. */
+  RlStatus   (*probe)            (const RlSafetensors *st,
+                                  RlModelKind         *kind,
+                                  char                *variant,
+                                  size_t               variant_size);
+
+  /* Loads `st` (kept open by the caller while the model lives) onto ctx's
+   * device. `options` is the loader's option string ("dtype=bf16"). */
+  RlStatus   (*load)             (const RlBackend     *backend,
+                                  RlContext           *ctx,
+                                  RlSafetensors       *st,
+                                  RlModelKind          kind,
+                                  const char          *options,
+                                  RlFamilyModel      **out);
+  void       (*unload)           (RlFamilyModel       *model);
+  /* Device memory the model holds beyond the page cache. */
+  uint64_t   (*device_bytes)     (const RlFamilyModel *model);
+
+  /* RL_MODEL_DIFFUSION: latent format and default sampling. */
+  RlStatus   (*latent_format)    (const RlFamilyModel *model,
+                                  RlLatentFormat      *out);
+  RlStatus   (*model_sampling)   (const RlFamilyModel *model,
+                                  RlModelSampling     *out);
+  /* The raw model output (velocity for flow models) for latent x
+   * f32 [B, C, T, H, W] at timestep[b] = sigma·multiplier, text context
+   * [B, L, D]; out f32 like x. */
+  RlStatus   (*diffusion_forward)(RlFamilyModel       *model,
+                                  const RlTensor      *x,
+                                  const float         *timestep,
+                                  const RlTensor      *context,
+                                  RlTensor            *out);
+
+  /* RL_MODEL_TEXT_ENCODER: `text` (ComfyUI prompt syntax) to conditioning
+   * f32 [1, L, D] allocated on ctx's device (*out owned by the caller). */
+  RlStatus   (*encode_text)      (RlFamilyModel       *model,
+                                  const char          *text,
+                                  RlTensor            *out);
+
+  /* RL_MODEL_VAE: latent f32 [B, C, T, h, w] (already process_out-ed) to
+   * images f32 [B, 3, F, H, W] in 0..1; tile_size 0 decodes whole, else
+   * spatial tiles of that many latent pixels with `tile_overlap`. */
+  RlStatus   (*vae_decode)       (RlFamilyModel       *model,
+                                  const RlTensor      *latent,
+                                  int                  tile_size,
+                                  int                  tile_overlap,
+                                  RlTensor            *images);
+  /* Output shape of vae_decode / vae_encode for an input shape. */
+  void       (*vae_decoded_shape)(const RlFamilyModel *model,
+                                  const int64_t       *latent_shape,
+                                  int64_t             *image_shape);
+  /* images f32 [B, 3, F, H, W] in 0..1 to latent (process_in not applied). */
+  RlStatus   (*vae_encode)       (RlFamilyModel       *model,
+                                  const RlTensor      *images,
+                                  RlTensor            *latent);
+  void       (*vae_encoded_shape)(const RlFamilyModel *model,
+                                  const int64_t       *image_shape,
+                                  int64_t             *latent_shape);
+} RlFamily;
+
+typedef const RlFamily *(*RlFamilyEntryFunc) (void);
