@@ -152,105 +152,120 @@ token_weights (const char *s, size_t n, double weight, int depth, RlPromptPieces
   return RL_OK;
 }
 
-/* unescape_important, then the split at " embedding:" / "\nembedding:"
- * with missing-embedding handling, appending the words to `words`. */
-static RlStatus
-split_words (const RlPromptPiece *piece, RlPromptPieces *words)
+static const char embedding_marker[] = "embedding:";
+enum { EMBEDDING_MARKER_LENGTH = sizeof embedding_marker - 1 };
+
+/* unescape_important: the markers of escape_important back to ( and ). */
+static int
+unescape (const char *s, size_t n, Text *out)
 {
-  static const char marker[] = "embedding:";
-  const size_t marker_length = sizeof marker - 1;
-  Text t = { 0 };
-  const char *s = piece->text;
-  size_t n = piece->length;
+  if (text_append (out, "", 0) != 0)
+    return -1;
   for (size_t i = 0; i < n; i++) {
     int escaped = i + 1 < n && s[i] == '\0' && (s[i + 1] == '\1' || s[i + 1] == '\2');
     const char *c = escaped ? (s[i + 1] == '\1' ? ")" : "(") : s + i;
-    if (text_append (&t, c, 1) != 0)
-      goto no_memory;
+    if (text_append (out, c, 1) != 0)
+      return -1;
     i += escaped;
   }
-  if (t.data == NULL && text_append (&t, "", 0) != 0)
-    goto no_memory;
+  return 0;
+}
 
-  size_t start = 0;
-  while (start <= t.length) {
-    /* The next " embedding:" or "\nembedding:" after start. */
-    size_t cut = t.length;
-    for (size_t i = start; i + 1 + marker_length <= t.length; i++)
-      if ((t.data[i] == ' ' || t.data[i] == '\n') && memcmp (t.data + i + 1, marker, marker_length) == 0) {
-        cut = i;
-        break;
-      }
-    const char *word = t.data + start;
-    size_t word_length = cut - start;
-    int after_marker = start > 0;   /* split pieces after the first start with the marker */
-    if (!after_marker && word_length >= marker_length && memcmp (word, marker, marker_length) == 0)
-      after_marker = 2;
-    if (after_marker) {
-      /* Skip "embedding:" (already consumed for pieces after a cut), strip
-       * '\n' at both ends, drop the first whitespace-separated name and keep
-       * the rest joined by single spaces. */
-      const char *name = word + (after_marker == 2 ? marker_length : 0);
-      size_t name_length = word_length - (after_marker == 2 ? marker_length : 0);
-      while (name_length > 0 && *name == '\n') {
-        name++;
-        name_length--;
-      }
-      while (name_length > 0 && name[name_length - 1] == '\n')
-        name_length--;
-      Text rest = { 0 };
-      size_t i = 0, token_index = 0;
-      size_t first_length = 0;
-      const char *first = NULL;
-      while (i < name_length) {
-        while (i < name_length && isspace ((unsigned char) name[i]))
-          i++;
-        size_t b = i;
-        while (i < name_length && !isspace ((unsigned char) name[i]))
-          i++;
-        if (i == b)
-          break;
-        if (token_index++ == 0) {
-          first = name + b;
-          first_length = i - b;
-        } else if ((rest.length && text_append (&rest, " ", 1) != 0) || text_append (&rest, name + b, i - b) != 0) {
-          free (rest.data);
-          goto no_memory;
-        }
-      }
-      /* A name with commas around it: ComfyUI retries without them and
-       * keeps the tail of the original name in front of the leftover. */
-      if (first != NULL) {
-        size_t lo = 0, hi = first_length;
-        while (lo < hi && first[lo] == ',')
-          lo++;
-        while (hi > lo && first[hi - 1] == ',')
-          hi--;
-        size_t stripped = hi - lo;
-        if (stripped < first_length) {
-          Text joined = { 0 };
-          if (text_append (&joined, first + stripped, first_length - stripped) != 0
-              || text_append (&joined, " ", 1) != 0
-              || text_append (&joined, rest.data ? rest.data : "", rest.length) != 0) {
-            free (joined.data);
-            free (rest.data);
-            goto no_memory;
-          }
-          free (rest.data);
-          rest = joined;
-        }
-      }
-      if (rest.length > 0 && pieces_push (words, rest.data, rest.length, piece->weight) != 0) {
-        free (rest.data);
-        goto no_memory;
-      }
+/* What ComfyUI tokenizes for an "embedding:NAME rest" word when no such
+ * embedding exists (_try_get_embedding): `name` is the text after the
+ * marker. '\n' is stripped at both ends, the first whitespace-separated
+ * word dropped and the rest joined by single spaces; a name ending in
+ * commas keeps those commas in front. Appends nothing when nothing is
+ * left. */
+static int
+leftover_after_missing_embedding (const char *name, size_t n, double weight, RlPromptPieces *out)
+{
+  while (n > 0 && *name == '\n') {
+    name++;
+    n--;
+  }
+  while (n > 0 && name[n - 1] == '\n')
+    n--;
+  Text rest = { 0 };
+  const char *first = NULL;
+  size_t first_length = 0;
+  for (size_t i = 0; i < n;) {
+    while (i < n && isspace ((unsigned char) name[i]))
+      i++;
+    size_t word = i;
+    while (i < n && !isspace ((unsigned char) name[i]))
+      i++;
+    if (i == word)
+      break;
+    if (first == NULL) {
+      first = name + word;
+      first_length = i - word;
+    } else if ((rest.length && text_append (&rest, " ", 1) != 0) || text_append (&rest, name + word, i - word) != 0) {
       free (rest.data);
-    } else if (word_length > 0 && pieces_push (words, word, word_length, piece->weight) != 0) {
-      goto no_memory;
+      return -1;
     }
+  }
+  Text leftover = { 0 };
+  int failed = 0;
+  if (first != NULL) {
+    size_t lo = 0, hi = first_length;
+    while (lo < hi && first[lo] == ',')
+      lo++;
+    while (hi > lo && first[hi - 1] == ',')
+      hi--;
+    size_t stripped = hi - lo;
+    if (stripped < first_length)   /* "{name[len(stripped):]} {rest}" */
+      failed = text_append (&leftover, first + stripped, first_length - stripped) != 0
+               || text_append (&leftover, " ", 1) != 0;
+  }
+  if (!failed && rest.length)
+    failed = text_append (&leftover, rest.data, rest.length) != 0;
+  if (!failed && leftover.length)
+    failed = pieces_push (out, leftover.data, leftover.length, weight) != 0;
+  free (rest.data);
+  free (leftover.data);
+  return failed ? -1 : 0;
+}
+
+/* Position of the next " embedding:" or "\nembedding:" at or after
+ * `from`, or `n` when there is none (re.split's matches). */
+static size_t
+next_embedding_cut (const char *s, size_t n, size_t from)
+{
+  for (size_t i = from; i + 1 + EMBEDDING_MARKER_LENGTH <= n; i++)
+    if ((s[i] == ' ' || s[i] == '\n') && memcmp (s + i + 1, embedding_marker, EMBEDDING_MARKER_LENGTH) == 0)
+      return i;
+  return n;
+}
+
+/* One weighted piece of token_weights, unescaped and split at embedding
+ * markers into the words ComfyUI tokenizes, appended to `words`. */
+static RlStatus
+split_words (const RlPromptPiece *piece, RlPromptPieces *words)
+{
+  Text t = { 0 };
+  if (unescape (piece->text, piece->length, &t) != 0)
+    goto no_memory;
+  for (size_t start = 0;;) {
+    size_t cut = next_embedding_cut (t.data, t.length, start);
+    const char *word = t.data + start;
+    size_t length = cut - start;
+    /* Every word after a cut starts with the marker (already skipped);
+     * the first word may start with it too. */
+    int is_embedding = start > 0;
+    if (!is_embedding && length >= EMBEDDING_MARKER_LENGTH
+        && memcmp (word, embedding_marker, EMBEDDING_MARKER_LENGTH) == 0) {
+      is_embedding = 1;
+      word += EMBEDDING_MARKER_LENGTH;
+      length -= EMBEDDING_MARKER_LENGTH;
+    }
+    int failed = is_embedding ? leftover_after_missing_embedding (word, length, piece->weight, words)
+                              : length > 0 && pieces_push (words, word, length, piece->weight) != 0;
+    if (failed)
+      goto no_memory;
     if (cut == t.length)
       break;
-    start = cut + 1 + marker_length;
+    start = cut + 1 + EMBEDDING_MARKER_LENGTH;
   }
   free (t.data);
   return RL_OK;
