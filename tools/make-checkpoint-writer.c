@@ -330,3 +330,177 @@ make_checkpoint_write (const char *path, const MakeCheckpointSpec *specs, size_t
   }
   return RL_OK;
 }
+
+static const char *corruption_names[] = {
+  [MAKE_CHECKPOINT_TRUNCATED] = "truncated",
+  [MAKE_CHECKPOINT_HEADER_PAST_EOF] = "header-past-eof",
+  [MAKE_CHECKPOINT_BAD_JSON] = "bad-json",
+  [MAKE_CHECKPOINT_LYING_OFFSETS] = "lying-offsets",
+  [MAKE_CHECKPOINT_OVERLAP] = "overlap",
+  [MAKE_CHECKPOINT_UNKNOWN_DTYPE] = "unknown-dtype",
+};
+
+const char *
+make_checkpoint_corruption_name (MakeCheckpointCorruption kind)
+{
+  return (unsigned) kind < MAKE_CHECKPOINT_CORRUPTION_COUNT ? corruption_names[kind] : "unknown";
+}
+
+int
+make_checkpoint_corruption_parse (const char *name)
+{
+  for (int i = 0; i < MAKE_CHECKPOINT_CORRUPTION_COUNT; i++)
+    if (strcmp (corruption_names[i], name) == 0)
+      return i;
+  return -1;
+}
+
+/* The header as written by build_header: entries `"name":{"dtype":"X",
+ * "shape":[..],"data_offsets":[B,E]}` with no spaces, in data order. */
+typedef struct {
+  uint8_t *bytes;
+  size_t   size;
+  size_t   header_len;
+} FileImage;
+
+static RlStatus
+load_image (const char *path, FileImage *img)
+{
+  FILE *f = fopen (path, "rb");
+  if (f == NULL)
+    return rl_set_error (RL_E_IO, "%s: %s", path, strerror (errno));
+  fseek (f, 0, SEEK_END);
+  long n = ftell (f);
+  fseek (f, 0, SEEK_SET);
+  /* One spare NUL byte so string searches stop at the end. */
+  img->bytes = calloc ((n > 0 ? (size_t) n : 0) + 1, 1);
+  img->size = img->bytes ? fread (img->bytes, 1, (size_t) n, f) : 0;
+  fclose (f);
+  if (img->bytes == NULL || img->size < 8 || img->size != (size_t) n)
+    return rl_set_error (RL_E_IO, "%s: cannot read it back", path);
+  img->header_len = 0;
+  for (int i = 7; i >= 0; i--)
+    img->header_len = img->header_len << 8 | img->bytes[i];
+  if (img->header_len > img->size - 8)
+    return rl_set_error (RL_E_FORMAT, "%s: not written by make-checkpoint", path);
+  return RL_OK;
+}
+
+/* Rewrites the decimal number at p with a value not longer than it,
+ * right-aligned and padded with spaces (JSON allows them). */
+static void
+rewrite_number (char *p, unsigned long long value)
+{
+  size_t width = strspn (p, "0123456789");
+  char digits[32];
+  int n = snprintf (digits, sizeof digits, "%llu", value);
+  memset (p, ' ', width);
+  memcpy (p + width - (size_t) n, digits, (size_t) n);
+}
+
+/* The name of the entry that `at` (inside its object) belongs to. */
+static void
+entry_name (const FileImage *img, const char *at, char *out, size_t size)
+{
+  const char *header = (const char *) img->bytes + 8;
+  const char *open = at;
+  while (open > header && !(open[0] == '{' && open[-1] == ':'))
+    open--;
+  const char *end = open - 2, *start = end;   /* closing quote of the name */
+  while (start > header && start[-1] != '"')
+    start--;
+  snprintf (out, size, "%.*s", (int) (end - start), start);
+}
+
+static RlStatus
+damage (FileImage *img, MakeCheckpointCorruption kind, char *blamed, size_t blamed_size, size_t *new_size)
+{
+  char *header = (char *) img->bytes + 8;
+  /* The last tensor with data (and not at offset 0, so it can move). */
+  char *offsets = NULL, *begin = NULL, *end = NULL;
+  unsigned long long b = 0, e = 0;
+  for (char *at = strstr (header, "\"data_offsets\":["); at != NULL && at < header + img->header_len;
+       at = strstr (at + 1, "\"data_offsets\":[")) {
+    char *at_begin = at + strlen ("\"data_offsets\":[");
+    char *at_end = at_begin + strspn (at_begin, "0123456789") + 1;
+    unsigned long long at_b = strtoull (at_begin, NULL, 10), at_e = strtoull (at_end, NULL, 10);
+    if (at_e > at_b && at_b >= 2) {
+      offsets = at, begin = at_begin, end = at_end, b = at_b, e = at_e;
+    }
+  }
+  if (offsets == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "needs a non-empty tensor after the first");
+  *new_size = img->size;
+  blamed[0] = '\0';
+  switch (kind) {
+  case MAKE_CHECKPOINT_TRUNCATED: {
+    size_t data_size = img->size - 8 - img->header_len;
+    *new_size = 8 + img->header_len + data_size * 3 / 4;
+    /* Blame the first tensor (in header order = data order) cut short. */
+    for (char *at = strstr (header, "\"data_offsets\":["); at != NULL && at < header + img->header_len;
+         at = strstr (at + 1, "\"data_offsets\":[")) {
+      char *end_digits = at + strlen ("\"data_offsets\":[");
+      end_digits += strspn (end_digits, "0123456789") + 1;
+      if (strtoull (end_digits, NULL, 10) > data_size * 3 / 4) {
+        entry_name (img, at, blamed, blamed_size);
+        break;
+      }
+    }
+    break;
+  }
+  case MAKE_CHECKPOINT_HEADER_PAST_EOF:
+    for (int i = 0; i < 8; i++)
+      img->bytes[i] = (uint8_t) ((uint64_t) img->size >> (8 * i));
+    break;
+  case MAKE_CHECKPOINT_BAD_JSON: {
+    char *brace = header + img->header_len;
+    while (brace > header && *brace != '}')
+      brace--;
+    *brace = ' ';
+    break;
+  }
+  case MAKE_CHECKPOINT_LYING_OFFSETS:
+    rewrite_number (end, e - 1);
+    entry_name (img, offsets, blamed, blamed_size);
+    break;
+  case MAKE_CHECKPOINT_OVERLAP:
+    rewrite_number (begin, b - 2);
+    rewrite_number (end, e - 2);
+    entry_name (img, offsets, blamed, blamed_size);
+    break;
+  case MAKE_CHECKPOINT_UNKNOWN_DTYPE: {
+    char *dtype = strstr (header, "\"dtype\":\"");
+    dtype[strlen ("\"dtype\":\"")] = 'X';
+    entry_name (img, dtype, blamed, blamed_size);
+    break;
+  }
+  default:
+    return rl_set_error (RL_E_INVALID_ARG, "unknown corruption %d", (int) kind);
+  }
+  return RL_OK;
+}
+
+RlStatus
+make_checkpoint_corrupt (const char *path, MakeCheckpointCorruption kind, char *blamed, size_t blamed_size)
+{
+  char scratch[8];
+  if (blamed == NULL) {
+    blamed = scratch;
+    blamed_size = sizeof scratch;
+  }
+  FileImage img = { 0 };
+  size_t new_size = 0;
+  RlStatus status = load_image (path, &img);
+  if (status == RL_OK)
+    status = damage (&img, kind, blamed, blamed_size, &new_size);
+  if (status == RL_OK) {
+    FILE *f = fopen (path, "wb");
+    if (f == NULL || fwrite (img.bytes, 1, new_size, f) != new_size)
+      status = rl_set_error (RL_E_IO, "%s: %s", path, strerror (errno));
+    if (f != NULL && fclose (f) != 0 && status == RL_OK)
+      status = rl_set_error (RL_E_IO, "%s: %s", path, strerror (errno));
+  }
+  free (img.bytes);
+  return status == RL_OK ? RL_OK : rl_prefix_error (status, "corrupting %s (%s): ", path,
+                                                    make_checkpoint_corruption_name (kind));
+}

@@ -51,6 +51,30 @@ RlStatus  make_checkpoint_write      (const char               *path,
                                       const char *const        *metadata,
                                       size_t                    n_metadata);
 
+/* Ways make_checkpoint_corrupt can break a file, each one a failure users
+ * meet: the reader must refuse every one with a message naming the file
+ * (and the tensor, where one is to blame). */
+typedef enum {
+  MAKE_CHECKPOINT_TRUNCATED,       /* the last quarter of the data cut off */
+  MAKE_CHECKPOINT_HEADER_PAST_EOF, /* header length larger than the file */
+  MAKE_CHECKPOINT_BAD_JSON,        /* the header's closing brace removed */
+  MAKE_CHECKPOINT_LYING_OFFSETS,   /* last non-empty tensor's end one byte short */
+  MAKE_CHECKPOINT_OVERLAP,         /* last non-empty tensor moved 2 bytes into its neighbour */
+  MAKE_CHECKPOINT_UNKNOWN_DTYPE,   /* first tensor's dtype renamed "X..." */
+  MAKE_CHECKPOINT_CORRUPTION_COUNT
+} MakeCheckpointCorruption;
+
+/* Name for --corrupt ("truncated", "header-past-eof", "bad-json",
+ * "lying-offsets", "overlap", "unknown-dtype"); parse returns -1 if unknown. */
+const char *make_checkpoint_corruption_name  (MakeCheckpointCorruption kind);
+int         make_checkpoint_corruption_parse (const char *name);
+
+/* Damages the valid checkpoint at `path` (written by make_checkpoint_write,
+ * with a non-empty tensor after the first) in place. The tensor a message should name is written to
+ * `blamed` (may be NULL; "" when the damage is not a tensor's). */
+RlStatus    make_checkpoint_corrupt          (const char *path, MakeCheckpointCorruption kind,
+                                              char *blamed, size_t blamed_size);
+
 /* The float written for element `element` of tensor `tensor_index`, in
  * [-1, 1) and never 0 (integers: scaled to their range, see .c). */
 float     make_checkpoint_value      (uint64_t seed, size_t tensor_index,

@@ -1,13 +1,16 @@
 /* make-checkpoint: writes a safetensors file of random weights.
  *
  *   make-checkpoint [--seed N] [--dtype BF16] [--scaled-fp8]
- *                   [--metadata KEY=VALUE]... [--input FILE] OUTPUT
+ *                   [--metadata KEY=VALUE]... [--input FILE]
+ *                   [--corrupt KIND] OUTPUT
  *
  * Reads one tensor per line ("name dtype shape" or "name shape", shapes as
  * "[1536, 16]", "1536,16" or "1536x16"; '#' comments) from FILE or stdin,
  * so the files in shared/reference/checkpoint-keys can be fed with --dtype. The
  * seed (random unless given) is printed on stderr so a run can be
- * reproduced. */
+ * reproduced. --corrupt then damages the file the way users meet broken
+ * checkpoints (truncated, header-past-eof, bad-json, lying-offsets, overlap,
+ * unknown-dtype), for tests of error reporting. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +25,10 @@ usage (FILE *to)
 {
   fprintf (to,
            "usage: make-checkpoint [--seed N] [--dtype DTYPE] [--scaled-fp8] [--metadata KEY=VALUE]...\n"
-           "                       [--input FILE] OUTPUT.safetensors\n"
+           "                       [--input FILE] [--corrupt KIND] OUTPUT.safetensors\n"
            "Reads 'name [dtype] shape' lines from FILE or stdin and writes random weights.\n"
-           "dtypes: F32 F16 BF16 F8_E4M3 F8_E5M2 I8 I16 I32 I64 U8 F64\n");
+           "dtypes: F32 F16 BF16 F8_E4M3 F8_E5M2 I8 I16 I32 I64 U8 F64\n"
+           "corruptions: truncated header-past-eof bad-json lying-offsets overlap unknown-dtype\n");
 }
 
 typedef struct {
@@ -70,6 +74,7 @@ main (int argc, char **argv)
   RlDType default_dtype = RL_DTYPE_INVALID;
   unsigned flags = 0;
   const char *input = NULL, *output = NULL;
+  int corruption = -1;
   const char **metadata = calloc ((size_t) argc * 2 + 2, sizeof *metadata);
   size_t n_metadata = 0;
   for (int i = 1; i < argc; i++) {
@@ -95,6 +100,12 @@ main (int argc, char **argv)
       metadata[2 * n_metadata] = kv;
       metadata[2 * n_metadata + 1] = eq + 1;
       n_metadata++;
+    } else if (strcmp (arg, "--corrupt") == 0 && has_value) {
+      corruption = make_checkpoint_corruption_parse (argv[++i]);
+      if (corruption < 0) {
+        fprintf (stderr, "make-checkpoint: unknown corruption '%s'\n", argv[i]);
+        return 2;
+      }
     } else if (strcmp (arg, "--input") == 0 && has_value) {
       input = argv[++i];
     } else if (strcmp (arg, "--help") == 0 || strcmp (arg, "-h") == 0) {
@@ -125,6 +136,17 @@ main (int argc, char **argv)
     if (make_checkpoint_write (output, specs.items, specs.len, seed, flags, metadata, n_metadata) != RL_OK) {
       fprintf (stderr, "make-checkpoint: %s\n", rl_last_error ());
       r = -1;
+    }
+  }
+  if (r == 0 && corruption >= 0) {
+    char blamed[MAKE_CHECKPOINT_MAX_NAME];
+    if (make_checkpoint_corrupt (output, (MakeCheckpointCorruption) corruption, blamed, sizeof blamed) != RL_OK) {
+      fprintf (stderr, "make-checkpoint: %s\n", rl_last_error ());
+      r = -1;
+    } else {
+      fprintf (stderr, "make-checkpoint: %s damaged (%s)%s%s\n", output,
+               make_checkpoint_corruption_name ((MakeCheckpointCorruption) corruption),
+               blamed[0] ? ", blaming tensor " : "", blamed);
     }
   }
   free (specs.items);

@@ -169,11 +169,50 @@ test_truncated_file (void)
   PT_CHECK (rl_safetensors_open ("/tmp", &st) == RL_E_IO, "directory accepted");
 }
 
+/* make-checkpoint --corrupt variants of a random checkpoint: each refused,
+ * naming the file and the tensor the tool damaged. */
+static void
+test_tool_corruptions (void)
+{
+  uint64_t seed = (uint64_t) time (NULL) ^ (uint64_t) getpid () << 8;
+  printf ("# seed %llu\n", (unsigned long long) seed);
+  const char *lines[] = { "blocks.0.q.weight BF16 [24, 16]", "blocks.0.q.bias F32 [24]",
+                          "blocks.1.ffn.weight F8_E4M3 [32, 8]", "head.weight F16 [4, 24]" };
+  MakeCheckpointSpec specs[4];
+  char error[128];
+  for (int i = 0; i < 4; i++)
+    make_checkpoint_parse_line (lines[i], RL_DTYPE_INVALID, &specs[i], error, sizeof error);
+  char path[] = "/tmp/raylight-tool-corrupt-XXXXXX";
+  int fd = mkstemp (path);
+  PT_REQUIRE (fd >= 0, "mkstemp");
+  close (fd);
+  for (int kind = 0; kind < MAKE_CHECKPOINT_CORRUPTION_COUNT; kind++) {
+    const char *name = make_checkpoint_corruption_name ((MakeCheckpointCorruption) kind);
+    char blamed[MAKE_CHECKPOINT_MAX_NAME];
+    RlStatus written = make_checkpoint_write (path, specs, 4, seed, MAKE_CHECKPOINT_SCALED_FP8, NULL, 0);
+    RlStatus damaged = make_checkpoint_corrupt (path, (MakeCheckpointCorruption) kind, blamed, sizeof blamed);
+    PT_CHECK (written == RL_OK && damaged == RL_OK, "%s: %s", name, rl_last_error ());
+    RlSafetensors *st = NULL;
+    RlStatus status = rl_safetensors_open (path, &st);
+    const char *msg = rl_last_error ();
+    PT_CHECK (status == RL_E_FORMAT, "%s: damaged file accepted (status %d)", name, status);
+    PT_CHECK (strstr (msg, path) != NULL, "%s: message lacks the file: %s", name, msg);
+    char quoted[MAKE_CHECKPOINT_MAX_NAME + 2];
+    snprintf (quoted, sizeof quoted, "'%s'", blamed);
+    PT_CHECK (blamed[0] == '\0' || strstr (msg, quoted) != NULL, "%s: message does not name %s: %s", name,
+              quoted, msg);
+    printf ("# %-16s -> %s\n", name, msg);
+    rl_safetensors_close (st);
+  }
+  unlink (path);
+}
+
 int
 main (void)
 {
   PT_RUN (test_corrupt_headers);
   PT_RUN (test_bad_lengths);
   PT_RUN (test_truncated_file);
+  PT_RUN (test_tool_corruptions);
   return pt_finish ();
 }
