@@ -1,6 +1,7 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,7 +24,23 @@ struct RlPool {
   pthread_mutex_t lock;        /* started / shut_down transitions */
   bool            started;
   bool            shut_down;
+  atomic_int      callers;     /* threads inside a public call, for rl_pool_free */
 };
+
+/* Every public call that touches worker slots is bracketed by enter/leave,
+ * so rl_pool_free can wait for callers that a concurrent shutdown woke. */
+static void
+enter (RlPool *pool)
+{
+  atomic_fetch_add (&pool->callers, 1);
+}
+
+static int
+leave (RlPool *pool, int status)
+{
+  atomic_fetch_sub (&pool->callers, 1);
+  return status;
+}
 
 void
 rl_pool_options_init (RlPoolOptions *options)
@@ -232,8 +249,8 @@ worker_at (RlPool *pool, int rank, RlErrorInfo *err)
   return pool->workers[rank];
 }
 
-int
-rl_pool_worker_info (RlPool *pool, int rank, RlWorkerInfo *info)
+static int
+do_worker_info (RlPool *pool, int rank, RlWorkerInfo *info)
 {
   RlWorkerSlot *worker = worker_at (pool, rank, NULL);
   if (worker == NULL)
@@ -243,12 +260,26 @@ rl_pool_worker_info (RlPool *pool, int rank, RlWorkerInfo *info)
 }
 
 int
-rl_pool_wait_ready (RlPool *pool, int rank, int timeout_ms, RlErrorInfo *err)
+rl_pool_worker_info (RlPool *pool, int rank, RlWorkerInfo *info)
+{
+  enter (pool);
+  return leave (pool, do_worker_info (pool, rank, info));
+}
+
+static int
+do_wait_ready (RlPool *pool, int rank, int timeout_ms, RlErrorInfo *err)
 {
   RlWorkerSlot *worker = worker_at (pool, rank, err);
   if (worker == NULL)
     return RL_WIRE_INVALID;
   return rl_worker_slot_wait_ready (worker, rl_deadline_after (timeout_ms), err);
+}
+
+int
+rl_pool_wait_ready (RlPool *pool, int rank, int timeout_ms, RlErrorInfo *err)
+{
+  enter (pool);
+  return leave (pool, do_wait_ready (pool, rank, timeout_ms, err));
 }
 
 static int64_t
@@ -306,8 +337,8 @@ begin_call (RlPool *pool, RlWorkerSlot *worker, const RlPoolCall *call, int64_t 
   return id;
 }
 
-int
-rl_pool_call (RlPool *pool, int rank, const RlPoolCall *call, RlPoolResult *result,
+static int
+do_call (RlPool *pool, int rank, const RlPoolCall *call, RlPoolResult *result,
               RlErrorInfo *err)
 {
   if (result != NULL)
@@ -320,6 +351,14 @@ rl_pool_call (RlPool *pool, int rank, const RlPoolCall *call, RlPoolResult *resu
   if (id == 0)
     return err ? err->code : RL_WIRE_INTERNAL;
   return rl_worker_slot_finish (worker, id, deadline, result, err);
+}
+
+int
+rl_pool_call (RlPool *pool, int rank, const RlPoolCall *call, RlPoolResult *result,
+              RlErrorInfo *err)
+{
+  enter (pool);
+  return leave (pool, do_call (pool, rank, call, result, err));
 }
 
 /* Keeps the first failure; a cancellation only counts when nothing else
@@ -338,8 +377,8 @@ note_failure (int status, const RlErrorInfo *rank_err, int *first, RlErrorInfo *
     *err = *rank_err;
 }
 
-int
-rl_pool_call_group (RlPool *pool, const int *ranks, int n, const RlPoolCall *calls,
+static int
+do_call_group (RlPool *pool, const int *ranks, int n, const RlPoolCall *calls,
                     RlPoolResult *results, RlErrorInfo *err)
 {
   if (n <= 0 || n > pool->shared.options.n_workers)
@@ -407,6 +446,14 @@ rl_pool_call_group (RlPool *pool, const int *ranks, int n, const RlPoolCall *cal
     for (int i = 0; i < n; i++)
       rl_pool_result_clear (&results[i]);
   return first;
+}
+
+int
+rl_pool_call_group (RlPool *pool, const int *ranks, int n, const RlPoolCall *calls,
+                    RlPoolResult *results, RlErrorInfo *err)
+{
+  enter (pool);
+  return leave (pool, do_call_group (pool, ranks, n, calls, results, err));
 }
 
 /* Sends one model-cache request to rank, or to all ranks at once (-1), and
@@ -482,8 +529,8 @@ model_request (RlPool *pool, int rank, uint16_t type, const char *path, const ch
   return status;
 }
 
-int
-rl_pool_load_model (RlPool *pool, int rank, const char *path, const char *options,
+static int
+do_load_model (RlPool *pool, int rank, const char *path, const char *options,
                     RlPoolProgressFunc progress, void *user_data, int timeout_ms,
                     RlMsgCacheReport *report, RlErrorInfo *err)
 {
@@ -492,7 +539,16 @@ rl_pool_load_model (RlPool *pool, int rank, const char *path, const char *option
 }
 
 int
-rl_pool_unload_model (RlPool *pool, int rank, const char *path, const char *options,
+rl_pool_load_model (RlPool *pool, int rank, const char *path, const char *options,
+                    RlPoolProgressFunc progress, void *user_data, int timeout_ms,
+                    RlMsgCacheReport *report, RlErrorInfo *err)
+{
+  enter (pool);
+  return leave (pool, do_load_model (pool, rank, path, options, progress, user_data, timeout_ms, report, err));
+}
+
+static int
+do_unload_model (RlPool *pool, int rank, const char *path, const char *options,
                       RlErrorInfo *err)
 {
   return model_request (pool, rank, RL_MSG_UNLOAD_MODEL, path, options, NULL, NULL, 0, NULL,
@@ -500,7 +556,15 @@ rl_pool_unload_model (RlPool *pool, int rank, const char *path, const char *opti
 }
 
 int
-rl_pool_free_memory (RlPool *pool, RlMsgCacheReport *reports, RlErrorInfo *err)
+rl_pool_unload_model (RlPool *pool, int rank, const char *path, const char *options,
+                      RlErrorInfo *err)
+{
+  enter (pool);
+  return leave (pool, do_unload_model (pool, rank, path, options, err));
+}
+
+static int
+do_free_memory (RlPool *pool, RlMsgCacheReport *reports, RlErrorInfo *err)
 {
   int n = pool->shared.options.n_workers;
   RlMsgCacheReport local[256];
@@ -514,13 +578,28 @@ rl_pool_free_memory (RlPool *pool, RlMsgCacheReport *reports, RlErrorInfo *err)
   return status;
 }
 
-void
-rl_pool_cancel (RlPool *pool, int rank)
+int
+rl_pool_free_memory (RlPool *pool, RlMsgCacheReport *reports, RlErrorInfo *err)
+{
+  enter (pool);
+  return leave (pool, do_free_memory (pool, reports, err));
+}
+
+static void
+do_cancel (RlPool *pool, int rank)
 {
   int n = pool->shared.options.n_workers;
   for (int r = 0; r < n; r++)
     if ((rank < 0 || r == rank) && pool->workers[r] != NULL)
       rl_worker_slot_cancel (pool->workers[r]);
+}
+
+void
+rl_pool_cancel (RlPool *pool, int rank)
+{
+  enter (pool);
+  do_cancel (pool, rank);
+  leave (pool, 0);
 }
 
 void
@@ -538,10 +617,7 @@ rl_pool_shutdown (RlPool *pool)
     if (pool->workers[r] != NULL)
       rl_worker_slot_wake (pool->workers[r]);
   for (int r = 0; r < n; r++)
-    {
-      rl_worker_slot_free (pool->workers[r]);
-      pool->workers[r] = NULL;
-    }
+    rl_worker_slot_join (pool->workers[r]);
   rl_runtime_dir_remove (pool->runtime_dir);
 }
 
@@ -551,7 +627,14 @@ rl_pool_free (RlPool *pool)
   if (pool == NULL)
     return;
   if (pool->workers != NULL)
-    rl_pool_shutdown (pool);
+    {
+      rl_pool_shutdown (pool);
+      /* Callers woken by the shutdown are on their way out. */
+      while (atomic_load (&pool->callers) > 0)
+        usleep (1000);
+      for (int r = 0; r < pool->shared.options.n_workers; r++)
+        rl_worker_slot_free (pool->workers[r]);
+    }
   free (pool->runtime_dir);
   free (pool->workers);
   free (pool->device_ids);

@@ -211,10 +211,12 @@ void     rl_pool_cancel        (RlPool *pool, int rank);
 /* Stops every worker: SHUTDOWN, then SIGTERM and SIGKILL after the grace
  * period; waits for the supervisors; fails pending requests with
  * RL_WIRE_STOPPED; removes the runtime directory. Idempotent; bounded by
- * about 3 grace periods. */
+ * about 3 grace periods. Safe while other threads are inside calls: they
+ * return RL_WIRE_STOPPED, and later calls fail the same way. */
 void     rl_pool_shutdown      (RlPool *pool);
 
-/* Shuts down if needed and frees. NULL is ignored. */
+/* Shuts down if needed, waits for threads still returning from calls, and
+ * frees. No call may start once rl_pool_free has begun. NULL is ignored. */
 void     rl_pool_free          (RlPool *pool);
 
 /* "ready", "busy", ... for logs and the UI. */

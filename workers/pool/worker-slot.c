@@ -40,6 +40,7 @@ struct RlWorkerSlot {
   int              rank;
   int              device_id;
   pthread_t        thread;
+  bool             joined;
   int              wake_fd;
 
   pthread_mutex_t  lock;          /* everything below unless noted */
@@ -815,11 +816,20 @@ rl_worker_slot_wake (RlWorkerSlot *worker)
 }
 
 void
+rl_worker_slot_join (RlWorkerSlot *worker)
+{
+  if (worker == NULL || worker->joined)
+    return;
+  pthread_join (worker->thread, NULL);
+  worker->joined = true;
+}
+
+void
 rl_worker_slot_free (RlWorkerSlot *worker)
 {
   if (worker == NULL)
     return;
-  pthread_join (worker->thread, NULL);
+  rl_worker_slot_join (worker);
   rl_pool_result_clear (&worker->pending.result);
   rl_msg_hello_clear (&worker->hello);
   close (worker->wake_fd);

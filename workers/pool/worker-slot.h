@@ -30,8 +30,12 @@ RlWorkerSlot *rl_worker_slot_start  (RlPoolShared *shared, int rank, int device_
 /* Wakes the supervisor so it notices shared->stopping; returns at once. */
 void          rl_worker_slot_wake   (RlWorkerSlot *worker);
 
-/* Joins the supervisor (which stops the process) and frees the slot. Call
- * after setting shared->stopping and waking it. */
+/* Waits for the supervisor to stop the process and end. Call after setting
+ * shared->stopping and waking it; one thread at a time; idempotent. The
+ * slot stays valid: callers still inside it get RL_WIRE_STOPPED. */
+void          rl_worker_slot_join   (RlWorkerSlot *worker);
+
+/* Joins if needed and frees the slot; no caller may be inside it. */
 void          rl_worker_slot_free   (RlWorkerSlot *worker);
 
 void          rl_worker_slot_info   (RlWorkerSlot *worker, RlWorkerInfo *info);
