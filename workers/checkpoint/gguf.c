@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,10 @@ parse_value (Cursor *c, RlGgufKv *kv)
   kv->raw_size = c->pos - start;
   return RL_OK;
 }
+
+/* find_duplicate reads the name as each record's first member. */
+_Static_assert (offsetof (RlGgufKv, key) == 0, "key must come first");
+_Static_assert (offsetof (RlGgufTensor, name) == 0, "name must come first");
 
 static int
 compare_names (const void *a, const void *b)
