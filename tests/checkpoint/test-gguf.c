@@ -163,6 +163,9 @@ test_dequantize_bit_exact (void)
               "%s view: %s", name, rl_last_error ());
     rl_tensor_release (&view);
   }
+  PT_CHECK (rl_gguf_find (g, "t.Q9_K") == NULL && rl_gguf_find (g, "t.Q4") == NULL, "missing names found");
+  rl_gguf_advise (g, rl_gguf_find (g, "t.Q6_K"), RL_GGUF_DONT_NEED);
+  rl_gguf_advise (g, NULL, RL_GGUF_WILL_NEED);
   PT_CHECK (rl_gguf_dequantize (RL_Q4_K, ours, 100, ours) == RL_E_INVALID_ARG, "partial block accepted");
   PT_CHECK (rl_gguf_dequantize (RL_F8_E4M3FN, ours, 32, ours) == RL_E_DTYPE, "fp8 accepted");
   free (ours);

@@ -159,6 +159,19 @@ test_views (void)
   PT_CHECK (rl_safetensors_view (st, scalar, &view) == RL_OK && view.ndim == 0, "scalar view");
   rl_tensor_release (&view);
   rl_safetensors_close (st);
+
+  /* Scaled fp8: the view carries the checkpoint's scale. */
+  char path[512];
+  path_in_dir (path, sizeof path, "views-fp8.safetensors");
+  bool written = make_checkpoint_write (path, specs, N_SPECS, seed, MAKE_CHECKPOINT_SCALED_FP8, NULL, 0) == RL_OK;
+  bool opened = written && rl_safetensors_open (path, &st) == RL_OK;
+  PT_REQUIRE (opened, "scaled fp8 checkpoint: %s", rl_last_error ());
+  t = rl_safetensors_find (st, "blocks.0.self_attn.q.weight");
+  PT_CHECK (rl_safetensors_view (st, t, &view) == RL_OK && view.dtype == RL_F8_E4M3FN
+            && view.scale == make_checkpoint_scale (seed, 0) && view.scale != 1.0f, "fp8 view scale %g", view.scale);
+  PT_CHECK (t->scale_tensor == rl_safetensors_find (st, "blocks.0.self_attn.q.scale_weight"), "scale tensor");
+  rl_tensor_release (&view);
+  rl_safetensors_close (st);
 }
 
 static void

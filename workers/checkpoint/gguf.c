@@ -28,6 +28,8 @@ struct RlGguf {
   size_t         kv_count;
   RlGgufTensor  *tensors;
   size_t         tensor_count;
+  uint32_t      *table;        /* name index, open addressing: index + 1, 0 = empty */
+  size_t         table_mask;
 };
 
 typedef struct {
@@ -369,6 +371,35 @@ check_tensor_layout (RlGguf *g)
   return status;
 }
 
+static uint64_t
+hash_name (const char *name)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (const unsigned char *c = (const unsigned char *) name; *c; c++)
+    h = (h ^ *c) * 1099511628211ull;
+  return h;
+}
+
+/* Names are known to be unique here (check_tensor_layout ran). */
+static RlStatus
+build_index (RlGguf *g)
+{
+  size_t capacity = 16;
+  while (capacity < g->tensor_count * 2)
+    capacity *= 2;
+  g->table = calloc (capacity, sizeof *g->table);
+  if (g->table == NULL)
+    return rl_set_error (RL_E_NO_MEMORY, "%s: out of memory for the tensor index", g->path);
+  g->table_mask = capacity - 1;
+  for (size_t i = 0; i < g->tensor_count; i++) {
+    size_t slot = hash_name (g->tensors[i].name) & g->table_mask;
+    while (g->table[slot] != 0)
+      slot = (slot + 1) & g->table_mask;
+    g->table[slot] = (uint32_t) i + 1;
+  }
+  return RL_OK;
+}
+
 static RlStatus
 parse_tensors (RlGguf *g, Cursor *c, uint64_t count)
 {
@@ -408,6 +439,10 @@ parse_tensors (RlGguf *g, Cursor *c, uint64_t count)
   free (offsets);
   if (status == RL_OK)
     status = check_tensor_layout (g);
+  if (status == RL_OK && count > UINT32_MAX - 1)
+    status = format_error (g, "%llu tensors: too many", (unsigned long long) count);
+  if (status == RL_OK)
+    status = build_index (g);
   return status;
 }
 
@@ -516,6 +551,7 @@ rl_gguf_close (RlGguf *g)
     free ((char *) g->tensors[i].name);
   free (g->kvs);
   free (g->tensors);
+  free (g->table);
   if (g->mapped)
     munmap ((void *) g->bytes, (size_t) g->size);
   free (g->path);
@@ -553,10 +589,32 @@ rl_gguf_tensor_at (const RlGguf *g, size_t index)
 const RlGgufTensor *
 rl_gguf_find (const RlGguf *g, const char *name)
 {
-  for (size_t i = 0; i < g->tensor_count; i++)
-    if (strcmp (g->tensors[i].name, name) == 0)
-      return &g->tensors[i];
+  if (g->table == NULL || name == NULL)
+    return NULL;
+  for (size_t slot = hash_name (name) & g->table_mask; g->table[slot] != 0; slot = (slot + 1) & g->table_mask) {
+    const RlGgufTensor *t = &g->tensors[g->table[slot] - 1];
+    if (strcmp (t->name, name) == 0)
+      return t;
+  }
   return NULL;
+}
+
+void
+rl_gguf_advise (const RlGguf *g, const RlGgufTensor *t, RlGgufAdvice advice)
+{
+  if (g == NULL || !g->mapped)
+    return;
+  uint64_t begin = t ? t->file_offset : 0, end = t ? t->file_offset + t->nbytes : g->size;
+  long page = sysconf (_SC_PAGESIZE);
+  uint64_t page_size = page > 0 ? (uint64_t) page : 4096;
+  /* Whole pages; a dropped neighbour page of this read-only shared mapping
+   * just faults back in from the page cache. */
+  begin = begin / page_size * page_size;
+  if (end <= begin)
+    return;
+  int how = advice == RL_GGUF_WILL_NEED ? MADV_WILLNEED : advice == RL_GGUF_SEQUENTIAL ? MADV_SEQUENTIAL
+                                                                                       : MADV_DONTNEED;
+  madvise ((void *) (g->bytes + begin), (size_t) (end - begin), how);
 }
 
 /* Reads one scalar of `type` at p as both a signed and an unsigned integer

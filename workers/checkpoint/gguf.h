@@ -107,7 +107,20 @@ const char *rl_gguf_type_name        (RlGgufType type);
 
 size_t      rl_gguf_tensor_count     (const RlGguf *gguf);
 const RlGgufTensor *rl_gguf_tensor_at (const RlGguf *gguf, size_t index);
+/* Tensor by exact name, or NULL. O(1). */
 const RlGgufTensor *rl_gguf_find     (const RlGguf *gguf, const char *name);
+
+/* madvise hints for a tensor's pages (or the whole file when t is NULL);
+ * DONT_NEED drops them from this process's RSS after an upload, the page
+ * cache keeps them for other workers. Does nothing for in-memory handles. */
+typedef enum {
+  RL_GGUF_WILL_NEED,
+  RL_GGUF_SEQUENTIAL,
+  RL_GGUF_DONT_NEED,
+} RlGgufAdvice;
+
+void        rl_gguf_advise           (const RlGguf *gguf, const RlGgufTensor *t,
+                                      RlGgufAdvice advice);
 
 /* A zero-copy CPU view of `t` in its storage dtype (block types included),
  * shape outermost first; borrowed read-only memory, the RlGguf must outlive
