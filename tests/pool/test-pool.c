@@ -2,6 +2,7 @@
  * checkpoint loading with monotonic byte progress, the model cache, a
  * 16 MiB tensor through a worker and back, cancel, timeouts, and free
  * memory reaching every worker. */
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,6 +41,26 @@ watch_load (const RlPoolProgress *progress, void *user_data)
       watch->total[r] = progress->total;
     }
   pthread_mutex_unlock (&watch->lock);
+}
+
+/* Runs before any thread exists, so changing the environment is safe. */
+static void
+test_find_worker (void)
+{
+  char expected[PATH_MAX], found[PATH_MAX];
+  PT_REQUIRE (realpath (pt_worker_path (), expected) != NULL, "no worker at %s",
+              pt_worker_path ());
+  char saved[PATH_MAX];
+  snprintf (saved, sizeof saved, "%s", pt_worker_path ());
+  char path[PATH_MAX];
+  PT_CHECK (rl_pool_find_worker (path, sizeof path) != NULL && strcmp (path, saved) == 0,
+            "RAYLIGHT_WORKER not honoured: %s", path);
+  unsetenv ("RAYLIGHT_WORKER");
+  /* This test runs from the build tree, so the built worker is preferred. */
+  const char *result = rl_pool_find_worker (path, sizeof path);
+  PT_CHECK (result != NULL && realpath (path, found) != NULL && strcmp (found, expected) == 0,
+            "found '%s', expected '%s'", path, expected);
+  setenv ("RAYLIGHT_WORKER", saved, 1);
 }
 
 static void
@@ -438,6 +459,7 @@ int
 main (void)
 {
   seed = pt_seed ();
+  PT_RUN (test_find_worker);
   PT_RUN (test_start_and_hello);
   PT_RUN (test_load_model_progress);
   PT_RUN (test_tensor_through_worker);

@@ -21,6 +21,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -133,6 +134,13 @@ typedef struct {
   RlSharedTensor *tensors[RL_PROTOCOL_MAX_FDS];   /* mapped read-only, owned */
   int             n_tensors;
 } RlPoolResult;
+
+/* Where raylight-worker is: $RAYLIGHT_WORKER when set; else the build
+ * tree's copy for a process running from the build tree, the installed
+ * libexec copy otherwise (each falling back to the other). Writes the path
+ * into out and returns out, or returns NULL (out then holds the preferred
+ * path, for the error message) when no executable exists. */
+const char *rl_pool_find_worker (char *out, size_t size);
 
 /* Fills options with the defaults above (worker_path NULL, one worker). */
 void     rl_pool_options_init  (RlPoolOptions *options);
