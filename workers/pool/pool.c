@@ -377,17 +377,45 @@ note_failure (int status, const RlErrorInfo *rank_err, int *first, RlErrorInfo *
     *err = *rank_err;
 }
 
+/* One SPMD step in flight: a request per rank, collected as answers come. */
+typedef struct {
+  int            n;
+  RlWorkerSlot  *workers[256];
+  uint64_t       ids[256];        /* 0: not sent or already collected */
+  int64_t        deadlines[256];
+  int            first_status;    /* the failure to report */
+} GroupCall;
+
+/* Waits a short slice for rank i's answer and collects it when there. */
+static bool
+group_try_collect (GroupCall *group, int i, RlPoolResult *results, RlErrorInfo *err)
+{
+  int64_t now = rl_monotonic_ms ();
+  int64_t deadline = group->deadlines[i];
+  bool expired = deadline >= 0 && deadline <= now;
+  int64_t slice = deadline >= 0 && deadline < now + 20 ? deadline : now + 20;
+  if (!expired && !rl_worker_slot_wait_done (group->workers[i], group->ids[i], slice))
+    return false;
+  RlErrorInfo rank_err = { 0 };
+  /* An expired request is given up (and cancelled) by finish. */
+  int status = rl_worker_slot_finish (group->workers[i], group->ids[i], expired ? 0 : -1,
+                                      results ? &results[i] : NULL, &rank_err);
+  note_failure (status, &rank_err, &group->first_status, err);
+  group->ids[i] = 0;
+  return true;
+}
+
 static int
 do_call_group (RlPool *pool, const int *ranks, int n, const RlPoolCall *calls,
-                    RlPoolResult *results, RlErrorInfo *err)
+               RlPoolResult *results, RlErrorInfo *err)
 {
   if (n <= 0 || n > pool->shared.options.n_workers)
     return rl_error_set (err, RL_WIRE_INVALID, "a group call needs 1 to %d ranks, not %d",
                          pool->shared.options.n_workers, n);
-  RlWorkerSlot *workers[256];
+  GroupCall group = { .n = n, .first_status = RL_WIRE_OK };
   for (int i = 0; i < n; i++)
     {
-      if ((workers[i] = worker_at (pool, ranks[i], err)) == NULL)
+      if ((group.workers[i] = worker_at (pool, ranks[i], err)) == NULL)
         return err ? err->code : RL_WIRE_INVALID;
       for (int j = 0; j < i; j++)
         if (ranks[j] == ranks[i])
@@ -397,55 +425,39 @@ do_call_group (RlPool *pool, const int *ranks, int n, const RlPoolCall *calls,
   if (results != NULL)
     memset (results, 0, sizeof *results * (size_t) n);
 
-  uint64_t ids[256] = { 0 };
-  int64_t deadlines[256];
-  int first = RL_WIRE_OK;
-  for (int i = 0; i < n && first == RL_WIRE_OK; i++)
+  int in_flight = 0;
+  for (int i = 0; i < n && group.first_status == RL_WIRE_OK; i++)
     {
       RlErrorInfo rank_err = { 0 };
-      deadlines[i] = deadline_for (pool, calls[i].timeout_ms);
-      ids[i] = begin_call (pool, workers[i], &calls[i], deadlines[i], &rank_err);
-      if (ids[i] == 0)
-        note_failure (rank_err.code ? rank_err.code : RL_WIRE_INTERNAL, &rank_err, &first, err);
+      group.deadlines[i] = deadline_for (pool, calls[i].timeout_ms);
+      group.ids[i] = begin_call (pool, group.workers[i], &calls[i], group.deadlines[i],
+                                 &rank_err);
+      if (group.ids[i] == 0)
+        note_failure (rank_err.code ? rank_err.code : RL_WIRE_INTERNAL, &rank_err,
+                      &group.first_status, err);
+      in_flight += group.ids[i] != 0;
     }
 
-  /* Collect answers as they come; on the first failure cancel the rest. */
-  bool collected[256] = { false };
-  int left = 0;
-  for (int i = 0; i < n; i++)
-    left += ids[i] != 0;
+  /* On the first failure, cancel every rank still running: in a parallel
+   * group they would otherwise wait forever for the failed peer. */
   bool cancelled = false;
-  while (left > 0)
+  while (in_flight > 0)
     {
-      if (first != RL_WIRE_OK && !cancelled)
+      if (group.first_status != RL_WIRE_OK && !cancelled)
         {
           for (int i = 0; i < n; i++)
-            if (ids[i] != 0 && !collected[i])
-              rl_worker_slot_cancel (workers[i]);
+            if (group.ids[i] != 0)
+              rl_worker_slot_cancel (group.workers[i]);
           cancelled = true;
         }
       for (int i = 0; i < n; i++)
-        {
-          if (ids[i] == 0 || collected[i])
-            continue;
-          int64_t slice = rl_monotonic_ms () + 20;
-          bool expired = deadlines[i] >= 0 && deadlines[i] <= rl_monotonic_ms ();
-          if (!expired && !rl_worker_slot_wait_done (workers[i], ids[i],
-                                                     deadlines[i] >= 0 && deadlines[i] < slice
-                                                       ? deadlines[i] : slice))
-            continue;
-          RlErrorInfo rank_err = { 0 };
-          int status = rl_worker_slot_finish (workers[i], ids[i], expired ? 0 : -1,
-                                              results ? &results[i] : NULL, &rank_err);
-          note_failure (status, &rank_err, &first, err);
-          collected[i] = true;
-          left--;
-        }
+        if (group.ids[i] != 0 && group_try_collect (&group, i, results, err))
+          in_flight--;
     }
-  if (first != RL_WIRE_OK && results != NULL)
+  if (group.first_status != RL_WIRE_OK && results != NULL)
     for (int i = 0; i < n; i++)
       rl_pool_result_clear (&results[i]);
-  return first;
+  return group.first_status;
 }
 
 int
