@@ -11,7 +11,8 @@
  * unknown pieces becomes one unk_id, and with byte_fallback each unknown
  * piece becomes its UTF-8 bytes' <0xNN> pieces instead. Invalid UTF-8 input
  * is accepted: each invalid byte becomes U+FFFD. No BOS/EOS is added here;
- * see comfy-tokens.h for ComfyUI's EOS, padding and mask. */
+ * see comfy-tokens.h for ComfyUI's EOS, padding and mask. A loaded tokenizer
+ * is immutable: any number of threads may encode with it at once. */
 #pragma once
 
 #include <stddef.h>
