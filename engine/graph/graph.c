@@ -639,7 +639,7 @@ rl_graph_load_prompt_file (const char *path,
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  root = rl_json_load_file (path, error);
+  root = rl_json_load_file (path, NULL, error);
   if (root == NULL)
     return NULL;
   return rl_graph_new_from_prompt_json (root, path, error);

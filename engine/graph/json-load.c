@@ -181,12 +181,45 @@ set_parse_error (GError     **error,
                "%s:%s (malformed or truncated JSON)", source, message);
 }
 
+/* Records the line of each object's first member while parsing. */
+static void
+on_object_member (JsonParser *parser,
+                  JsonObject *object,
+                  const char *member_name,
+                  gpointer    user_data)
+{
+  GHashTable *lines = user_data;
+
+  if (!g_hash_table_contains (lines, object))
+    g_hash_table_insert (lines, object, GUINT_TO_POINTER (json_parser_get_current_line (parser)));
+}
+
+guint
+rl_json_object_line (GHashTable *object_lines,
+                     JsonObject *object)
+{
+  if (object_lines == NULL || object == NULL)
+    return 0;
+  return GPOINTER_TO_UINT (g_hash_table_lookup (object_lines, object));
+}
+
 JsonNode *
 rl_json_load_data (const char  *data,
                    gssize       length,
                    const char  *source_name,
                    GError     **error)
 {
+  return rl_json_load_data_with_lines (data, length, source_name, NULL, error);
+}
+
+JsonNode *
+rl_json_load_data_with_lines (const char   *data,
+                              gssize        length,
+                              const char   *source_name,
+                              GHashTable  **object_lines,
+                              GError      **error)
+{
+  g_autoptr(GHashTable) lines = NULL;
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) parse_error = NULL;
   const char *source = source_name != NULL ? source_name : "<data>";
@@ -219,6 +252,11 @@ rl_json_load_data (const char  *data,
     }
 
   parser = json_parser_new ();
+  if (object_lines != NULL)
+    {
+      lines = g_hash_table_new (g_direct_hash, g_direct_equal);
+      g_signal_connect (parser, "object-member", G_CALLBACK (on_object_member), lines);
+    }
   if (!json_parser_load_from_data (parser, text, (gssize) text_length, &parse_error))
     {
       set_parse_error (error, source, parse_error);
@@ -233,12 +271,15 @@ rl_json_load_data (const char  *data,
   if (root == NULL)
     g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_INVALID_WORKFLOW,
                  "%s: the file is empty; expected a JSON workflow or prompt", source);
+  else if (object_lines != NULL)
+    *object_lines = g_steal_pointer (&lines);
   return root;
 }
 
 JsonNode *
-rl_json_load_file (const char  *path,
-                   GError     **error)
+rl_json_load_file (const char   *path,
+                   GHashTable  **object_lines,
+                   GError      **error)
 {
   g_autofree char *contents = NULL;
   g_autoptr(GError) read_error = NULL;
@@ -253,7 +294,7 @@ rl_json_load_file (const char  *path,
                    "Cannot read %s", read_error->message);
       return NULL;
     }
-  return rl_json_load_data (contents, (gssize) length, path, error);
+  return rl_json_load_data_with_lines (contents, (gssize) length, path, object_lines, error);
 }
 
 gboolean

@@ -138,26 +138,40 @@ doc_nodes (RlWorkflow *workflow)
   return member_array (doc (workflow), "nodes");
 }
 
-static gboolean
-shape_fail (GError    **error,
-            const char *source,
-            const char *format,
-            ...) G_GNUC_PRINTF (3, 4);
+/* What shape errors need: the document's name and, when it was parsed
+ * here, the line of each object. */
+typedef struct {
+  const char *source;
+  GHashTable *lines;    /* JsonObject * -> line, or NULL */
+} ShapeContext;
 
 static gboolean
-shape_fail (GError    **error,
-            const char *source,
-            const char *format,
+shape_fail (GError             **error,
+            const ShapeContext  *ctx,
+            JsonObject          *where,
+            const char          *format,
+            ...) G_GNUC_PRINTF (4, 5);
+
+static gboolean
+shape_fail (GError             **error,
+            const ShapeContext  *ctx,
+            JsonObject          *where,
+            const char          *format,
             ...)
 {
   g_autofree char *what = NULL;
+  guint line = rl_json_object_line (ctx->lines, where);
   va_list args;
 
   va_start (args, format);
   what = g_strdup_vprintf (format, args);
   va_end (args);
-  g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_INVALID_WORKFLOW,
-               "%s: not a ComfyUI workflow: %s", source, what);
+  if (line > 0)
+    g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_INVALID_WORKFLOW,
+                 "%s:%u: not a ComfyUI workflow: %s", ctx->source, line, what);
+  else
+    g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_INVALID_WORKFLOW,
+                 "%s: not a ComfyUI workflow: %s", ctx->source, what);
   return FALSE;
 }
 
@@ -213,50 +227,50 @@ parse_link (JsonNode       *node,
 }
 
 static gboolean
-check_node_shape (JsonNode   *node_json,
-                  guint       index,
-                  GHashTable *seen_ids,
-                  const char *source,
-                  GError    **error)
+check_node_shape (JsonNode           *node_json,
+                  guint               index,
+                  GHashTable         *seen_ids,
+                  const ShapeContext *ctx,
+                  GError            **error)
 {
   JsonObject *node;
   gint64 id;
   JsonNode *field;
 
   if (!JSON_NODE_HOLDS_OBJECT (node_json))
-    return shape_fail (error, source, "nodes[%u] is not an object", index);
+    return shape_fail (error, ctx, NULL, "nodes[%u] is not an object", index);
   node = json_node_get_object (node_json);
   field = member (node, "id");
   if (field != NULL && JSON_NODE_HOLDS_VALUE (field)
       && json_node_get_value_type (field) == G_TYPE_STRING)
-    return shape_fail (error, source,
+    return shape_fail (error, ctx, node,
                        "nodes[%u] has the string id \"%s\"; group nodes and subgraphs are not supported yet",
                        index, json_node_get_string (field));
   if (!node_get_integer (field, &id))
-    return shape_fail (error, source, "nodes[%u]: field \"id\" is missing or not an integer", index);
+    return shape_fail (error, ctx, node, "nodes[%u]: field \"id\" is missing or not an integer", index);
   if (member_string (node, "type") == NULL)
-    return shape_fail (error, source, "node %" G_GINT64_FORMAT ": field \"type\" is missing or not a string", id);
+    return shape_fail (error, ctx, node, "node %" G_GINT64_FORMAT ": field \"type\" is missing or not a string", id);
   if (g_hash_table_contains (seen_ids, &id))
-    return shape_fail (error, source, "node id %" G_GINT64_FORMAT " is used by two nodes", id);
+    return shape_fail (error, ctx, node, "node id %" G_GINT64_FORMAT " is used by two nodes", id);
   g_hash_table_add (seen_ids, g_memdup2 (&id, sizeof id));
 
   field = member (node, "widgets_values");
   if (field != NULL && !JSON_NODE_HOLDS_ARRAY (field) && !JSON_NODE_HOLDS_OBJECT (field)
       && !JSON_NODE_HOLDS_NULL (field))
-    return shape_fail (error, source, "node %" G_GINT64_FORMAT ": field \"widgets_values\" must be a list", id);
+    return shape_fail (error, ctx, node, "node %" G_GINT64_FORMAT ": field \"widgets_values\" must be a list", id);
   field = member (node, "inputs");
   if (field != NULL && !JSON_NODE_HOLDS_ARRAY (field) && !JSON_NODE_HOLDS_NULL (field))
-    return shape_fail (error, source, "node %" G_GINT64_FORMAT ": field \"inputs\" must be a list", id);
+    return shape_fail (error, ctx, node, "node %" G_GINT64_FORMAT ": field \"inputs\" must be a list", id);
   field = member (node, "outputs");
   if (field != NULL && !JSON_NODE_HOLDS_ARRAY (field) && !JSON_NODE_HOLDS_NULL (field))
-    return shape_fail (error, source, "node %" G_GINT64_FORMAT ": field \"outputs\" must be a list", id);
+    return shape_fail (error, ctx, node, "node %" G_GINT64_FORMAT ": field \"outputs\" must be a list", id);
   return TRUE;
 }
 
 static gboolean
-check_document_shape (JsonNode   *root,
-                      const char *source,
-                      GError    **error)
+check_document_shape (JsonNode           *root,
+                      const ShapeContext *ctx,
+                      GError            **error)
 {
   JsonObject *object;
   JsonNode *field;
@@ -264,7 +278,7 @@ check_document_shape (JsonNode   *root,
   g_autoptr(GHashTable) seen_ids = NULL;
 
   if (!JSON_NODE_HOLDS_OBJECT (root))
-    return shape_fail (error, source, "the top level must be an object with \"nodes\" and \"links\"");
+    return shape_fail (error, ctx, NULL, "the top level must be an object with \"nodes\" and \"links\"");
   object = json_node_get_object (root);
   field = member (object, "nodes");
   if (field == NULL)
@@ -277,22 +291,22 @@ check_document_shape (JsonNode   *root,
 
           g_list_free (values);
           if (is_prompt)
-            return shape_fail (error, source, "this is an API prompt; load it as a prompt");
+            return shape_fail (error, ctx, NULL, "this is an API prompt; load it as a prompt");
         }
-      return shape_fail (error, source, "field \"nodes\" is missing");
+      return shape_fail (error, ctx, NULL, "field \"nodes\" is missing");
     }
   if (!JSON_NODE_HOLDS_ARRAY (field))
-    return shape_fail (error, source, "field \"nodes\" must be a list");
+    return shape_fail (error, ctx, NULL, "field \"nodes\" must be a list");
 
   nodes = json_node_get_array (field);
   seen_ids = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   for (guint i = 0; i < json_array_get_length (nodes); i++)
-    if (!check_node_shape (json_array_get_element (nodes, i), i, seen_ids, source, error))
+    if (!check_node_shape (json_array_get_element (nodes, i), i, seen_ids, ctx, error))
       return FALSE;
 
   field = member (object, "links");
   if (field != NULL && !JSON_NODE_HOLDS_ARRAY (field) && !JSON_NODE_HOLDS_NULL (field))
-    return shape_fail (error, source, "field \"links\" must be a list");
+    return shape_fail (error, ctx, NULL, "field \"links\" must be a list");
   links = member_array (object, "links");
   for (guint i = 0; links != NULL && i < json_array_get_length (links); i++)
     {
@@ -302,11 +316,30 @@ check_document_shape (JsonNode   *root,
       if (JSON_NODE_HOLDS_NULL (element))
         continue;   /* old files carry holes where links were deleted */
       if (!parse_link (element, &link))
-        return shape_fail (error, source,
+        return shape_fail (error, ctx,
+                           JSON_NODE_HOLDS_OBJECT (element) ? json_node_get_object (element) : NULL,
                            "links[%u] must be [id, origin_id, origin_slot, target_id, target_slot, type] "
                            "or an object with id, origin_id, origin_slot, target_id, target_slot, type", i);
     }
   return TRUE;
+}
+
+static RlWorkflow *
+workflow_new_checked (JsonNode    *root,
+                      const char  *source_name,
+                      GHashTable  *lines,
+                      GError     **error)
+{
+  RlWorkflow *workflow;
+  ShapeContext ctx = { source_name != NULL ? source_name : "<data>", lines };
+
+  if (!check_document_shape (root, &ctx, error))
+    return NULL;
+  workflow = g_new0 (RlWorkflow, 1);
+  g_atomic_ref_count_init (&workflow->ref_count);
+  workflow->root = json_node_copy (root);
+  workflow->source = g_strdup (ctx.source);
+  return workflow;
 }
 
 RlWorkflow *
@@ -314,19 +347,10 @@ rl_workflow_new_from_json (JsonNode   *root,
                            const char *source_name,
                            GError    **error)
 {
-  RlWorkflow *workflow;
-  const char *source = source_name != NULL ? source_name : "<data>";
-
   g_return_val_if_fail (root != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!check_document_shape (root, source, error))
-    return NULL;
-  workflow = g_new0 (RlWorkflow, 1);
-  g_atomic_ref_count_init (&workflow->ref_count);
-  workflow->root = json_node_copy (root);
-  workflow->source = g_strdup (source);
-  return workflow;
+  return workflow_new_checked (root, source_name, NULL, error);
 }
 
 RlWorkflow *
@@ -336,13 +360,14 @@ rl_workflow_load_data (const char *data,
                        GError    **error)
 {
   g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GHashTable) lines = NULL;
 
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  root = rl_json_load_data (data, length, source_name, error);
+  root = rl_json_load_data_with_lines (data, length, source_name, &lines, error);
   if (root == NULL)
     return NULL;
-  return rl_workflow_new_from_json (root, source_name, error);
+  return workflow_new_checked (root, source_name, lines, error);
 }
 
 RlWorkflow *
@@ -350,14 +375,15 @@ rl_workflow_load_file (const char *path,
                        GError    **error)
 {
   g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GHashTable) lines = NULL;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  root = rl_json_load_file (path, error);
+  root = rl_json_load_file (path, &lines, error);
   if (root == NULL)
     return NULL;
-  return rl_workflow_new_from_json (root, path, error);
+  return workflow_new_checked (root, path, lines, error);
 }
 
 RlWorkflow *

@@ -244,6 +244,27 @@ test_malformed_shapes (void)
     }
 }
 
+/* Shape errors in a parsed file say on which line the node starts. */
+static void
+test_shape_error_line (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RlWorkflow) workflow = rl_workflow_load_data (
+    "{\n"
+    "  \"nodes\": [\n"
+    "    {\"id\": 1, \"type\": \"SaveImage\"},\n"
+    "    {\"id\": 2,\n"
+    "     \"typo\": \"KSampler\"}\n"
+    "  ],\n"
+    "  \"links\": []\n"
+    "}\n", -1, "lines.json", &error);
+
+  g_assert_null (workflow);
+  g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_INVALID_WORKFLOW);
+  g_assert_true (g_str_has_prefix (error->message, "lines.json:4: "));
+  g_assert_nonnull (strstr (error->message, "node 2: field \"type\""));
+}
+
 static void
 test_deep_nesting (void)
 {
@@ -512,6 +533,7 @@ main (int argc, char **argv)
   g_test_add_func ("/workflow/convert/reroute-loop", test_reroute_loop);
   g_test_add_func ("/workflow/malformed/truncated", test_truncated);
   g_test_add_func ("/workflow/malformed/shapes", test_malformed_shapes);
+  g_test_add_func ("/workflow/malformed/shape-error-line", test_shape_error_line);
   g_test_add_func ("/workflow/malformed/deep-nesting", test_deep_nesting);
   g_test_add_func ("/workflow/malformed/huge-integers", test_huge_integers);
   g_test_add_func ("/workflow/edit/v0.4", test_edit_v04);
