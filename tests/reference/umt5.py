@@ -20,9 +20,10 @@ weights in the real key layout. It does not import transformers.
   python umt5.py forward CKPT INPUTS OUT [--device cuda] [--dtype float32]
       OUT gets "out" f32 [B, L, d_model] (padding rows zero)
 
-  python umt5.py compare EXPECTED ACTUAL_RAW
-      relative L2 / max abs of a raw little-endian f32 file (umt5-run's output)
-      against EXPECTED's "out"; exit status 1 above --tolerance (default 1e-4)
+  python umt5.py compare EXPECTED ACTUAL
+      relative L2 / max abs of ACTUAL (a raw little-endian f32 file, umt5-run's
+      output, or a .safetensors with "out") against EXPECTED's "out"; exit
+      status 1 above --tolerance (default 1e-4)
 """
 import argparse
 import math
@@ -239,7 +240,10 @@ def make_full(out_dir, layers, vocab, length):
 
 def compare(expected_path, actual_path, tolerance):
     want = safetensors_io.load(expected_path)["out"].astype(np.float64)
-    got = np.fromfile(actual_path, dtype="<f4").astype(np.float64)
+    if actual_path.endswith(".safetensors"):
+        got = safetensors_io.load(actual_path)["out"].astype(np.float64)
+    else:
+        got = np.fromfile(actual_path, dtype="<f4").astype(np.float64)
     if got.size != want.size:
         print(f"size mismatch: {got.size} vs {want.size}")
         return 1
