@@ -316,6 +316,18 @@ test_checkpoint_deleted_between_jobs (void)
             "next job: %s", err.message);
   PT_CHECK (report.resident_models == 1, "the deleted model stayed cached (%u models)",
             report.resident_models);
+
+  /* A checkpoint replaced under the same name is loaded again, not served
+   * from the cache. */
+  uint64_t old_bytes = report.model_bytes;
+  unlink (b);
+  written = pt_make_model (b, seed + 2, 2, 64);
+  PT_REQUIRE (written == 0, "cannot rewrite %s", b);
+  PT_CHECK (rl_pool_load_model (pool, 0, b, "", NULL, NULL, 0, &report, &err) == RL_WIRE_OK,
+            "replaced checkpoint: %s", err.message);
+  PT_CHECK (report.was_cached == 0 && report.model_bytes > old_bytes,
+            "replaced checkpoint served from the cache (%llu bytes, cached %u)",
+            (unsigned long long) report.model_bytes, report.was_cached);
   rl_pool_free (pool);
 }
 

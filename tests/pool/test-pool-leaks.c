@@ -1,7 +1,8 @@
 /* No growth over 20 load/unload cycles that switch between two models:
  * descriptors of this process and the RSS of every worker return to where
  * they were after the first cycles. The budget holds one model, so the
- * switch also exercises LRU eviction. */
+ * switch also exercises LRU eviction, and each cycle also starts loading a
+ * third model and cancels it, which must leave nothing behind either. */
 #include "pool-test-util.h"
 
 #define CYCLES       20
@@ -9,19 +10,39 @@
 /* A leaked model mapping would be >= 6 MiB; allocator noise is far less. */
 #define RSS_SLACK_KIB 2048
 
+typedef struct {
+  RlPool *pool;
+  int     cancels_sent;
+} Canceller;
+
+static void
+cancel_on_first_report (const RlPoolProgress *progress, void *user_data)
+{
+  Canceller *canceller = user_data;
+  if (progress->done < progress->total)
+    {
+      rl_pool_cancel (canceller->pool, progress->rank);
+      canceller->cancels_sent++;
+    }
+}
+
 static void
 test_switching_models_does_not_grow (void)
 {
   uint64_t seed = pt_seed ();
-  char a[512], b[512];
+  char a[512], b[512], c[512];
   snprintf (a, sizeof a, "%s/switch-a.safetensors", pt_scratch_dir ());
   snprintf (b, sizeof b, "%s/switch-b.safetensors", pt_scratch_dir ());
-  int written = pt_make_model (a, seed, 2, 768) + pt_make_model (b, seed + 7, 2, 1024);
+  snprintf (c, sizeof c, "%s/cancelled-c.safetensors", pt_scratch_dir ());
+  int written = pt_make_model (a, seed, 2, 1280) + pt_make_model (b, seed + 7, 2, 1024)
+                + pt_make_model (c, seed + 9, 8, 512);
   PT_REQUIRE (written == 0, "cannot write checkpoints");
 
   RlPoolOptions options;
   pt_pool_options (&options, 2);
-  options.memory_budget = 9u << 20;   /* B is 8 MiB: A and B never fit together */
+  const char *env[] = { "RAYLIGHT_WORKER_TEST_FAULTS=slow-load", NULL };
+  options.extra_env = env;
+  options.memory_budget = 17u << 20;  /* A 10 MiB + B 8 MiB never fit together; C 16 MiB does */
   RlErrorInfo err = { 0 };
   RlPool *pool = rl_pool_new (&options, &err);
   PT_REQUIRE (pool != NULL, "%s", err.message);
@@ -35,6 +56,8 @@ test_switching_models_does_not_grow (void)
   long rss_start[2] = { 0, 0 };
   long rss_loaded_peak[2] = { 0, 0 };
   int evictions = 0;
+  int cancelled = 0;
+  Canceller canceller = { .pool = pool };
   for (int cycle = 0; cycle < CYCLES; cycle++)
     {
       RlMsgCacheReport report;
@@ -53,6 +76,17 @@ test_switching_models_does_not_grow (void)
         }
       status = rl_pool_unload_model (pool, -1, b, "", &err);
       PT_REQUIRE (status == RL_WIRE_OK, "unload: %s", err.message);
+      /* Rank 1 only, so rank 0's numbers show the plain switch. */
+      status = rl_pool_load_model (pool, 1, c, "", cancel_on_first_report, &canceller, 0,
+                                   &report, &err);
+      PT_REQUIRE (status == RL_WIRE_CANCELLED || status == RL_WIRE_OK, "cancelled load: %s",
+                  err.message);
+      cancelled += status == RL_WIRE_CANCELLED;
+      if (status == RL_WIRE_OK)
+        {
+          status = rl_pool_unload_model (pool, 1, c, "", &err);
+          PT_REQUIRE (status == RL_WIRE_OK, "unload C: %s", err.message);
+        }
       if (cycle == WARMUP - 1)
         {
           fds_start = pt_count_fds ();
@@ -63,6 +97,9 @@ test_switching_models_does_not_grow (void)
   int fds_end = pt_count_fds ();
   PT_CHECK (fds_end == fds_start, "descriptors grew from %d to %d", fds_start, fds_end);
   PT_CHECK (evictions == CYCLES, "B evicted A in %d of %d cycles", evictions, CYCLES);
+  /* slow-load gives each 4 MiB step 20 ms, so every cancel lands mid-load. */
+  PT_CHECK (cancelled == CYCLES && canceller.cancels_sent >= CYCLES, "%d of %d loads cancelled",
+            cancelled, CYCLES);
   for (int r = 0; r < 2; r++)
     {
       long rss_end = pt_rss_kib (info[r].pid);

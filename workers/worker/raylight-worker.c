@@ -8,7 +8,8 @@
  * executes requests one at a time on the main thread while the inbox thread
  * answers heartbeats. It exits when the pool says SHUTDOWN or goes away.
  * RAYLIGHT_WORKER_TEST_FAULTS (comma list) enables test-only faults:
- * "hang" and "crash" (the diagnostics of those names) and "wrong-token"
+ * "hang" and "crash" (the diagnostics of those names), "slow-load" (20 ms
+ * per load progress step, so a cancel lands mid-load) and "wrong-token"
  * (HELLO with a bad token). */
 #include <errno.h>
 #include <getopt.h>
@@ -49,6 +50,7 @@ typedef struct {
   RlContext     *compute;
   bool           fault_hang;
   bool           fault_crash;
+  bool           fault_slow_load;
   bool           fault_wrong_token;
 } Worker;
 
@@ -238,6 +240,8 @@ report_load_progress (uint64_t done, uint64_t total, void *user)
   LoadProgress *load = user;
   rl_worker_link_progress (&load->worker->link, load->request_id, RL_PROGRESS_LOAD_BYTES,
                            done, total, load->message);
+  if (load->worker->fault_slow_load && done < total)
+    usleep (20000);   /* a disk slower than the page cache, for cancel tests */
   return rl_worker_inbox_cancelled (load->worker->inbox);
 }
 
@@ -280,18 +284,22 @@ handle_load (Worker *worker, const RlFrame *frame)
       LoadProgress load = { worker, id, base ? base + 1 : model.path };
       uint64_t released = resident_before - rl_model_cache_resident (worker->cache);
       uint64_t size = rl_model_file_size (file);
-      if (rl_model_file_load (file, report_load_progress, &load, &err) == RL_WIRE_OK
-          && rl_model_cache_insert (worker->cache, model.path, model.options, file, &err)
-             == RL_WIRE_OK)
+      if (rl_model_file_load (file, report_load_progress, &load, &err) == RL_WIRE_OK)
         {
-          report = cache_report (worker);
-          report.model_bytes = size;
-          report.released_bytes = released;
-          send_cache_report (worker, id, &report);
-          rl_msg_model_clear (&model);
-          return;
+          /* The cache owns the file from here, even when inserting fails. */
+          int status = rl_model_cache_insert (worker->cache, model.path, model.options, file,
+                                              &err);
+          file = NULL;
+          if (status == RL_WIRE_OK)
+            {
+              report = cache_report (worker);
+              report.model_bytes = size;
+              report.released_bytes = released;
+              send_cache_report (worker, id, &report);
+              rl_msg_model_clear (&model);
+              return;
+            }
         }
-      file = NULL; /* closed by insert on failure */
     }
   rl_model_file_close (file);
   rl_worker_link_send_error (&worker->link, id, err.code, "rank %d: %s", worker->args.rank,
@@ -521,6 +529,7 @@ main (int argc, char **argv)
   const char *faults = getenv ("RAYLIGHT_WORKER_TEST_FAULTS");
   worker.fault_hang = has_fault (faults, "hang");
   worker.fault_crash = has_fault (faults, "crash");
+  worker.fault_slow_load = has_fault (faults, "slow-load");
   worker.fault_wrong_token = has_fault (faults, "wrong-token");
 
   char token[RL_PROTOCOL_TOKEN_LENGTH + 8];
