@@ -202,6 +202,36 @@ test_group_call_survives_a_dead_rank (void)
   rl_pool_free (pool);
 }
 
+/* An application that ignores SIGCHLD gets its children reaped by the
+ * kernel: the pool cannot learn the signal then, but must still notice
+ * the death, fail the request naming the rank, and restart. */
+static void
+test_crash_with_sigchld_ignored (void)
+{
+  struct sigaction ignore = { .sa_handler = SIG_IGN }, previous;
+  sigaction (SIGCHLD, &ignore, &previous);
+  RlErrorInfo err = { 0 };
+  RlPool *pool = start_pool (1, NULL, &err);
+  if (pool == NULL)
+    {
+      sigaction (SIGCHLD, &previous, NULL);
+      PT_REQUIRE (pool != NULL, "%s", err.message);
+    }
+  RlWorkerInfo before;
+  rl_pool_worker_info (pool, 0, &before);
+  Killer killer = { .pid = before.pid };
+  uint8_t params[8];
+  RlPoolCall call = sleep_call (params, 500, 10);
+  call.progress = kill_at_step_two;
+  call.user_data = &killer;
+  int status = rl_pool_call (pool, 0, &call, NULL, &err);
+  PT_CHECK (status == RL_WIRE_CRASHED && strstr (err.message, "rank 0") != NULL,
+            "status %d: %s", status, err.message);
+  PT_CHECK (sleep_briefly (pool, 0, &err) == RL_WIRE_OK, "next request: %s", err.message);
+  rl_pool_free (pool);
+  sigaction (SIGCHLD, &previous, NULL);
+}
+
 static void
 test_segfault_mid_request (void)
 {
@@ -378,6 +408,7 @@ main (void)
   PT_RUN (test_kill_9_mid_request);
   PT_RUN (test_kill_9_idle_worker);
   PT_RUN (test_segfault_mid_request);
+  PT_RUN (test_crash_with_sigchld_ignored);
   PT_RUN (test_group_call_survives_a_dead_rank);
   PT_RUN (test_worker_stops_answering);
   PT_RUN (test_checkpoint_deleted_between_jobs);

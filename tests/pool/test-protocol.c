@@ -289,6 +289,96 @@ test_message_round_trips (void)
   rl_wire_writer_clear (&w);
 }
 
+/* Every decoder on random bytes and on mutated valid payloads: each either
+ * accepts or refuses with RL_WIRE_BAD_MESSAGE, never reads out of bounds
+ * (run under valgrind / MALLOC_CHECK_) and never leaks. */
+static int
+decode_any (int which, const uint8_t *p, size_t n)
+{
+  RlErrorInfo err = { 0 };
+  int status = RL_WIRE_OK;
+  switch (which)
+    {
+    case 0: { RlMsgHello m; status = rl_msg_hello_decode (p, n, &m, &err); if (!status) rl_msg_hello_clear (&m); } break;
+    case 1: { RlMsgHelloAck m; status = rl_msg_hello_ack_decode (p, n, &m, &err); if (!status) rl_msg_hello_ack_clear (&m); } break;
+    case 2: { RlMsgModel m; status = rl_msg_model_decode (p, n, &m, &err); if (!status) rl_msg_model_clear (&m); } break;
+    case 3: { RlMsgCall m; status = rl_msg_call_decode (p, n, &m, &err); if (!status) rl_msg_call_clear (&m); } break;
+    case 4: { RlMsgProgress m; status = rl_msg_progress_decode (p, n, &m, &err); if (!status) rl_msg_progress_clear (&m); } break;
+    case 5: { RlMsgError m; status = rl_msg_error_decode (p, n, &m, &err); if (!status) rl_msg_error_clear (&m); } break;
+    case 6: { RlMsgResult m; status = rl_msg_result_decode (p, n, &m, &err); if (!status) rl_msg_result_clear (&m); } break;
+    case 7: { RlMsgCacheReport m; status = rl_msg_cache_report_decode (p, n, &m, &err); } break;
+    default: { RlMsgHeartbeat m; status = rl_msg_heartbeat_decode (p, n, &m, &err); } break;
+    }
+  return status;
+}
+
+static void
+test_decoders_survive_garbage (void)
+{
+  /* Valid payloads to mutate, one per decoder. */
+  RlWireWriter valid[9];
+  for (int i = 0; i < 9; i++)
+    rl_wire_writer_init (&valid[i]);
+  char *capabilities[] = { "a", "bc" };
+  RlMsgHello hello = { .token = "t", .backend = "cpu", .device_name = "d", .n_capabilities = 2,
+                       .capabilities = capabilities };
+  rl_msg_hello_encode (&hello, &valid[0]);
+  RlMsgHelloAck ack = { .accepted = 1, .message = "m" };
+  rl_msg_hello_ack_encode (&ack, &valid[1]);
+  RlMsgModel model = { .path = "/p", .options = "o" };
+  rl_msg_model_encode (&model, &valid[2]);
+  RlMsgCall call = { .family = "f", .params = "pp", .params_size = 2, .n_tensors = 2 };
+  uint64_t shape[2] = { 3, 4 };
+  rl_tensor_desc_init (&call.tensors[0], RL_WIRE_DTYPE_F16, 2, shape, NULL);
+  rl_tensor_desc_init (&call.tensors[1], RL_WIRE_DTYPE_I64, 1, shape, NULL);
+  rl_msg_call_encode (&call, &valid[3]);
+  RlMsgProgress progress = { .kind = 1, .done = 1, .total = 2, .message = "x", .has_preview = 1,
+                             .preview = call.tensors[0] };
+  rl_msg_progress_encode (&progress, &valid[4]);
+  RlMsgError error = { .code = RL_WIRE_IO, .message = "e" };
+  rl_msg_error_encode (&error, &valid[5]);
+  RlMsgResult result = { .data = "dd", .data_size = 2, .n_tensors = 1, .tensors = { call.tensors[1] } };
+  rl_msg_result_encode (&result, &valid[6]);
+  RlMsgCacheReport report = { .model_bytes = 5 };
+  rl_msg_cache_report_encode (&report, &valid[7]);
+  RlMsgHeartbeat beat = { .sequence = 9 };
+  rl_msg_heartbeat_encode (&beat, &valid[8]);
+
+  int odd = 0, accepted_mutations = 0;
+  uint8_t buffer[512];
+  for (int round = 0; round < 3000; round++)
+    {
+      int which = (int) (next_random () % 9);
+      int status;
+      if (round % 2)
+        {
+          size_t n = (size_t) (next_random () % 200);
+          for (size_t i = 0; i < n; i++)
+            buffer[i] = (uint8_t) (next_random () % 4 == 0 ? next_random () : next_random () % 3);
+          status = decode_any (which, buffer, n);
+        }
+      else
+        {
+          size_t n = valid[which].size;
+          memcpy (buffer, valid[which].data, n);
+          for (int flips = 1 + (int) (next_random () % 3); flips > 0; flips--)
+            buffer[next_random () % n] ^= (uint8_t) (1u << (next_random () % 8));
+          status = decode_any (which, buffer, n);
+          accepted_mutations += status == RL_WIRE_OK;
+        }
+      odd += status != RL_WIRE_OK && status != RL_WIRE_BAD_MESSAGE;
+    }
+  for (int i = 0; i < 9; i++)
+    {
+      PT_CHECK (decode_any (i, valid[i].data, valid[i].size) == RL_WIRE_OK,
+                "valid payload %d refused", i);
+      rl_wire_writer_clear (&valid[i]);
+    }
+  PT_CHECK (odd == 0, "%d decodes failed with a code other than BAD_MESSAGE", odd);
+  printf ("# %d of 1500 mutated payloads still decoded (flipped bits in values)\n",
+          accepted_mutations);
+}
+
 static void
 test_peer_death (void)
 {
@@ -387,6 +477,7 @@ main (void)
   PT_RUN (test_partial_reads);
   PT_RUN (test_malformed_frames);
   PT_RUN (test_message_round_trips);
+  PT_RUN (test_decoders_survive_garbage);
   PT_RUN (test_peer_death);
   PT_RUN (test_fd_passing_16mb);
   return pt_finish ();

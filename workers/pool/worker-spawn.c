@@ -247,6 +247,7 @@ rl_spawn_reap (pid_t pid, int pidfd, int wait_ms, char *description, size_t size
   if (reaped == pid)
     describe (wait_status, description, size);
   else
-    snprintf (description, size, "ended (its exit status was collected elsewhere: %s)",
-              strerror (errno));
+    snprintf (description, size,
+              "died (how is unknown: its exit status was collected elsewhere, e.g. with "
+              "SIGCHLD ignored: %s)", strerror (errno));
 }
