@@ -21,6 +21,12 @@ Noise that ancestral / SDE / lcm steps draw comes from a bank of tensors in
 the fixture ("bank", drawn in order, restarting for every KSampler call), so
 the comparison does not depend on a random generator.
 
+dpmpp_2m_sde's real noise, ComfyUI's BrownianTreeNoiseSampler over a
+torchsde BrownianTree, is checked separately (torchsde 0.2.6 on the
+PYTHONPATH; its wheel travels with the run): numpy SeedSequence states, the
+tree's noise for every step of a schedule, and a whole dpmpp_2m_sde run with
+that noise ("run/dpmpp_2m_sde_brownian").
+
 Usage: python3 tests/reference/samplers.py OUT_DIR
 writes OUT_DIR/samplers.safetensors (tests/samplers/data/ holds a copy).
 """
@@ -588,7 +594,7 @@ SAMPLERS = {
 
 def ksampler(sampler, scheduler, steps, cfg, denoise, shift, noise, latent,
              bank, cond, uncond, start_step=None, last_step=None,
-             force_full_denoise=False, add_noise=True):
+             force_full_denoise=False, add_noise=True, brownian_seed=None):
     """nodes.common_ksampler -> KSampler.sample -> KSAMPLER.sample."""
     ms = FlowSampling(shift)
     sigmas = ksampler_sigmas(ms, scheduler, sampler, steps, denoise)
@@ -607,7 +613,12 @@ def ksampler(sampler, scheduler, steps, cfg, denoise, shift, noise, latent,
         noise = torch.zeros_like(latent)
     model = CfgDenoiser(cond, uncond, cfg)
     x = ms.noise_scaling(sigmas[0], noise, latent)
-    x = SAMPLERS[sampler](model, x, sigmas, BankNoise(bank), ms)
+    if brownian_seed is not None:
+        ns = BrownianTreeNoise(x, sigmas[sigmas > 0].min(), sigmas.max(),
+                               brownian_seed)
+    else:
+        ns = BankNoise(bank)
+    x = SAMPLERS[sampler](model, x, sigmas, ns, ms)
     x = ms.inverse_noise_scaling(sigmas[-1], x)
     return x, model.calls
 
@@ -665,6 +676,76 @@ SHAPE = [1, 4, 2, 4, 4]
 BANK_SIZE = 16
 
 
+# ------------------------------------------------------ brownian tree noise
+
+
+class BrownianTreeNoise:
+    """ComfyUI's BrownianTreeNoiseSampler (cpu=True) around
+    BatchedBrownianTree around torchsde.BrownianTree, one seed."""
+
+    def __init__(self, x, sigma_min, sigma_max, seed):
+        import torchsde
+        t0, t1 = torch.as_tensor(sigma_min), torch.as_tensor(sigma_max)
+        t0, t1, self.sign = (t0, t1, 1) if t0 < t1 else (t1, t0, -1)
+        w0 = torch.zeros_like(x)
+        self.tree = torchsde.BrownianTree(t0.cpu(), w0.cpu(), t1.cpu(),
+                                          entropy=seed)
+
+    def __call__(self, sigma, sigma_next):
+        t0, t1 = torch.as_tensor(sigma), torch.as_tensor(sigma_next)
+        a, b, sign = (t0, t1, 1) if t0 < t1 else (t1, t0, -1)
+        w = self.tree(a.cpu().float(), b.cpu().float()) * (self.sign * sign)
+        return w / (t1 - t0).abs().sqrt()
+
+
+BROWNIAN_SEED = 0x1234567890AB   # two 32-bit words of entropy
+SEED_SEQUENCE_CASES = [
+    # (entropy, spawn_key, pool_size, n_words)
+    (0, (), 4, 4),
+    (12345, (), 24, 3),
+    (BROWNIAN_SEED, (), 24, 3),
+    (BROWNIAN_SEED, (0, 0), 24, 4),
+    (BROWNIAN_SEED, (5, 3), 24, 4),
+    (7, (123456, 17), 24, 4),
+    (2 ** 64 - 1, (2 ** 33 + 5, 34), 24, 4),
+    (99, (1, 1), 4, 6),
+]
+
+
+def brownian_fixtures(tensors, noise, bank):
+    import numpy.random
+    for k, (entropy, key, pool, words) in enumerate(SEED_SEQUENCE_CASES):
+        state = numpy.random.SeedSequence(entropy, spawn_key=key,
+                                          pool_size=pool).generate_state(words)
+        tensors["seedseq/%d" % k] = state.astype(np.uint32).view(np.int32)
+    zeros = torch.zeros(SHAPE)
+    for k, (scheduler, steps, shift, seed) in enumerate(BROWNIAN_CASES):
+        ms = FlowSampling(shift)
+        sigmas = ksampler_sigmas(ms, scheduler, "dpmpp_2m_sde", steps, 1.0)
+        ns = BrownianTreeNoise(zeros, sigmas[sigmas > 0].min(), sigmas.max(),
+                               seed)
+        offset = sigmas.clone()
+        if offset[0] >= 1:
+            offset[0] = ms.percent_to_sigma(1e-4)
+        draws = [ns(offset[i], offset[i + 1]) for i in range(len(offset) - 1)
+                 if offset[i + 1] > 0]
+        tensors["brownian/%d" % k] = torch.stack(draws).numpy()
+        print("brownian case %d: %d draws, std %.4f" %
+              (k, len(draws), float(torch.stack(draws).std())))
+    smp, sch, steps, cfg, den, shift, _ = RUNS["dpmpp_2m_sde"]
+    out, _ = ksampler(smp, sch, steps, cfg, den, shift, noise, zeros, bank,
+                      toy_cond, toy_uncond, brownian_seed=BROWNIAN_SEED)
+    tensors["run/dpmpp_2m_sde_brownian"] = out.numpy().astype(np.float32)
+
+
+# (scheduler, steps, shift, seed); the C test keeps the same table.
+BROWNIAN_CASES = [
+    ("simple", 6, 5.0, BROWNIAN_SEED),
+    ("karras", 9, 3.0, 42),
+    ("beta", 20, 8.0, 2 ** 64 - 1),
+]
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "."
     print("torch", torch.__version__, "cpu capability",
@@ -720,6 +801,11 @@ def main():
             print("run %-26s |out| %.6f" % (name, float(stage2.abs().mean())))
         except Exception as e:
             print("two-stage %s failed: %r" % (name, e))
+
+    try:
+        brownian_fixtures(tensors, noise, bank)
+    except Exception as e:
+        print("brownian fixtures failed: %r" % (e,))
 
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "samplers.safetensors")

@@ -68,7 +68,8 @@ typedef struct {
 } Bank;
 
 static RlStatus
-bank_draw (void *user, float *out, size_t count)
+bank_draw (void *user, float sigma, float sigma_next, float *out,
+           size_t count)
 {
   Bank *b = user;
   if (count != NUMEL || b->next >= b->draws)

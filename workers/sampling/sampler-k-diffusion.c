@@ -101,7 +101,7 @@ run_euler_ancestral (SampleRun *run, const float *sigmas, int count,
       float ratio = sigma_down / sigma;
       status = sample_axpby (run, x, ratio, x, 1.0f - ratio, den);
       if (status == RL_OK)
-        status = sample_draw_noise (run, noise);
+        status = sample_draw_noise (run, noise, sigma, next);
       if (status == RL_OK)
         status = sample_axpby (run, x, alpha_next / alpha_down, x,
                                s_noise * renoise, noise);
@@ -248,7 +248,7 @@ run_dpmpp_2m_sde (SampleRun *run, const float *in_sigmas, int count,
                 status = sample_axpby (run, x, 1.0f, x, c, diff);
             }
           if (status == RL_OK)
-            status = sample_draw_noise (run, noise);
+            status = sample_draw_noise (run, noise, sigma, next);
           if (status == RL_OK)
             {
               float c = next * sqrtf (-expm1f (-2.0f * h * eta)) * s_noise;
@@ -325,7 +325,7 @@ run_lcm (SampleRun *run, const float *sigmas, int count, Scratch *s)
       if (next > 0.0f)
         {
           /* noise_scaling (σ', noise, denoised) = σ'·noise + (1 − σ')·den */
-          status = sample_draw_noise (run, noise);
+          status = sample_draw_noise (run, noise, sigmas[i], next);
           if (status == RL_OK)
             status = sample_axpby (run, x, next, noise, 1.0f - next, den);
         }

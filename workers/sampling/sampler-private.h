@@ -35,8 +35,10 @@ RlStatus sample_axpby        (SampleRun *run, RlTensor *y, float alpha,
 RlStatus sample_scale        (SampleRun *run, RlTensor *y, float alpha,
                               const RlTensor *x);
 
-/* out = the next standard normal draw of x's shape, on the device. */
-RlStatus sample_draw_noise   (SampleRun *run, RlTensor *out);
+/* out = the standard normal draw for the step sigma -> sigma_next, of x's
+ * shape, on the device. */
+RlStatus sample_draw_noise   (SampleRun *run, RlTensor *out, float sigma,
+                              float sigma_next);
 
 RlStatus sample_k_diffusion  (SampleRun *run, RlSamplerKind kind,
                               float *sigmas, int count);

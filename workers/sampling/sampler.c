@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers/sampling/brownian-tree.h"
 #include "workers/sampling/sampler-private.h"
 
 static const char *const sampler_names[RL_SAMPLER_COUNT] = {
@@ -57,7 +58,8 @@ rl_sampler_discards_penultimate_sigma (RlSamplerKind kind)
 /* ------------------------------------------------------------ noise */
 
 static RlStatus
-torch_noise_draw (void *user, float *out, size_t count)
+torch_noise_draw (void *user, float sigma, float sigma_next, float *out,
+                  size_t count)
 {
   RlTorchNoise *noise = user;
   rl_torch_randn_float (&noise->generator, out, count);
@@ -131,7 +133,8 @@ sample_scale (SampleRun *run, RlTensor *y, float alpha, const RlTensor *x)
 }
 
 RlStatus
-sample_draw_noise (SampleRun *run, RlTensor *out)
+sample_draw_noise (SampleRun *run, RlTensor *out, float sigma,
+                   float sigma_next)
 {
   if (run->noise.draw == NULL)
     return rl_set_error (RL_E_INTERNAL, "sampler: no noise source");
@@ -140,7 +143,8 @@ sample_draw_noise (SampleRun *run, RlTensor *out)
   if (host == NULL)
     return rl_set_error (RL_E_NO_MEMORY, "sampler noise: no memory for %zu "
                          "floats", count);
-  RlStatus status = run->noise.draw (run->noise.user, host, count);
+  RlStatus status = run->noise.draw (run->noise.user, sigma, sigma_next,
+                                     host, count);
   RlTensor host_view;
   if (status == RL_OK)
     status = rl_tensor_wrap (&host_view, host, rl_device_cpu (), RL_F32,
@@ -203,6 +207,7 @@ rl_sample (RlSamplerKind kind, const RlSampleDevice *device,
     return RL_OK;
 
   RlTorchNoise default_noise;
+  RlBrownianNoise *brownian = NULL;
   SampleRun run = {
     .device = device, .ops = device->backend->ops, .ctx = device->ctx,
     .model_sampling = model_sampling, .model = model,
@@ -211,6 +216,25 @@ rl_sample (RlSamplerKind kind, const RlSampleDevice *device,
   };
   if (noise != NULL)
     run.noise = *noise;
+  else if (kind == RL_SAMPLER_DPMPP_2M_SDE)
+    {
+      /* BrownianTreeNoiseSampler (x, sigmas[sigmas > 0].min (),
+       * sigmas.max (), seed), created before the first-sigma offset. */
+      float sigma_min = 0.0f, sigma_max = 0.0f;
+      for (int i = 0; i < count; i++)
+        {
+          if (sigmas[i] > 0.0f && (sigma_min == 0.0f || sigmas[i] < sigma_min))
+            sigma_min = sigmas[i];
+          if (sigmas[i] > sigma_max)
+            sigma_max = sigmas[i];
+        }
+      status = rl_brownian_noise_new (seed, sigma_min, sigma_max,
+                                      (size_t) rl_tensor_numel (x),
+                                      &brownian);
+      if (status != RL_OK)
+        return rl_prefix_error (status, "sampler dpmpp_2m_sde: ");
+      run.noise = rl_brownian_noise_source (brownian);
+    }
   else
     {
       rl_torch_noise_init (&default_noise, seed);
@@ -221,6 +245,7 @@ rl_sample (RlSamplerKind kind, const RlSampleDevice *device,
     status = sample_uni_pc (&run, kind == RL_SAMPLER_UNI_PC_BH2, sigmas, count);
   else
     status = sample_k_diffusion (&run, kind, sigmas, count);
+  rl_brownian_noise_free (brownian);
   if (status != RL_OK && status != RL_E_CANCELLED)
     return rl_prefix_error (status, "sampler %s: ", rl_sampler_name (kind));
   return status;

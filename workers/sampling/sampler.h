@@ -9,18 +9,16 @@
  * device's context. Every decision depends only on the sigmas, so all ranks
  * of a parallel group run the same sequence of denoiser calls.
  *
- * Stochastic samplers (euler_ancestral, dpmpp_2m_sde, lcm) draw standard
- * normal noise of x's shape from an RlNoiseSource. The default source is
- * torch.randn on PyTorch's CPU generator seeded with the sampler seed —
- * exactly ComfyUI's default_noise_sampler when ComfyUI runs on the CPU.
- * Two documented differences from ComfyUI on a GPU:
- *   - there ComfyUI seeds a CUDA generator (Philox) instead; its stream is
- *     not reproduced;
- *   - dpmpp_2m_sde in ComfyUI draws from a torchsde BrownianTree
- *     (BrownianTreeNoiseSampler); that tree is not reproduced. Its
- *     increments over the disjoint steps are independent N(0, 1) once
- *     normalised, which is what the default source gives, so the sampler
- *     has the same distribution but not the same numbers. */
+ * Stochastic samplers draw standard normal noise of x's shape from an
+ * RlNoiseSource, asked with the step's (sigma, sigma_next). Defaults
+ * (noise == NULL), seeded with the sampler seed as ComfyUI seeds them:
+ *   - euler_ancestral, lcm: torch.randn on PyTorch's CPU generator —
+ *     exactly ComfyUI's default_noise_sampler when ComfyUI runs on the CPU.
+ *     On a GPU ComfyUI seeds a CUDA (Philox) generator instead, whose
+ *     stream is not reproduced: same distribution, other numbers;
+ *   - dpmpp_2m_sde: ComfyUI's BrownianTreeNoiseSampler (torchsde
+ *     BrownianTree on the CPU, brownian-tree.h), reproduced up to the
+ *     float32 summation order of the tree's interval pieces. */
 #pragma once
 
 #include <stdbool.h>
@@ -56,9 +54,13 @@ RlStatus    rl_sampler_from_name (const char    *name,
 /* KSampler.DISCARD_PENULTIMATE_SIGMA_SAMPLERS (uni_pc, uni_pc_bh2). */
 bool        rl_sampler_discards_penultimate_sigma (RlSamplerKind kind);
 
-/* Fills `out` (count floats, host memory) with the next standard normal
- * draw of x's size. */
-typedef RlStatus (*RlNoiseFunc) (void *user, float *out, size_t count);
+/* Fills `out` (count floats, host memory) with the standard normal draw
+ * for the step from `sigma` to `sigma_next`, of x's size. */
+typedef RlStatus (*RlNoiseFunc) (void   *user,
+                                 float   sigma,
+                                 float   sigma_next,
+                                 float  *out,
+                                 size_t  count);
 
 typedef struct {
   RlNoiseFunc draw;
