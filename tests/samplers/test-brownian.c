@@ -122,7 +122,8 @@ test_tree_noise_matches_torchsde (void)
           if (status != RL_OK || (draw + 1) * NUMEL > n)
             break;
           for (int e = 0; e < NUMEL; e++)
-            worst = fmax (worst, fabs ((double) out[e] - ref[draw * NUMEL + e]));
+            worst = fmax (worst,
+                          fabs ((double) out[e] - ref[draw * NUMEL + e]));
           draw++;
         }
       PT_CHECK (draw * NUMEL == n, "%s: %d draws, fixture has %lld", name,

@@ -379,7 +379,8 @@ test_cfg_one_calls_model_once_per_step (void)
             steps);
 
   ToyWithProgress state2 = { .toy = { .cancel_after = -1 },
-                             .progress = { .last_step = -1, .in_order = true } };
+                             .progress = { .last_step = -1,
+                                           .in_order = true } };
   status = plain_run ("euler", 4.0, steps, test_seed, &state2, &guider, result);
   PT_REQUIRE (status == RL_OK, "%s", rl_last_error ());
   PT_CHECK (guider.cond_calls == steps && guider.uncond_calls == steps,
@@ -416,7 +417,8 @@ test_seeded_noise_is_deterministic (void)
     {
       float a[NUMEL], b[NUMEL], c[NUMEL];
       ToyWithProgress s1 = { .toy = { .cancel_after = -1 },
-                             .progress = { .last_step = -1, .in_order = true } };
+                             .progress = { .last_step = -1,
+                                           .in_order = true } };
       ToyWithProgress s2 = s1, s3 = s1;
       RlCfgGuider g;
       PT_REQUIRE (plain_run (stochastic[k], 2.0, 5, test_seed, &s1, &g, a)
