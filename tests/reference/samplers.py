@@ -164,6 +164,37 @@ def exponential(n, sigma_min, sigma_max):
     return append_zero(sigmas)
 
 
+def linear_quadratic(ms, steps, threshold_noise=0.025, linear_steps=None):
+    if steps == 1:
+        sigma_schedule = [1.0, 0.0]
+    else:
+        if linear_steps is None:
+            linear_steps = steps // 2
+        linear_sigma_schedule = [i * threshold_noise / linear_steps
+                                 for i in range(linear_steps)]
+        threshold_noise_step_diff = linear_steps - threshold_noise * steps
+        quadratic_steps = steps - linear_steps
+        quadratic_coef = threshold_noise_step_diff / (linear_steps *
+                                                      quadratic_steps ** 2)
+        linear_coef = threshold_noise / linear_steps - \
+            2 * threshold_noise_step_diff / (quadratic_steps ** 2)
+        const = quadratic_coef * (linear_steps ** 2)
+        quadratic_sigma_schedule = [
+            quadratic_coef * (i ** 2) + linear_coef * i + const
+            for i in range(linear_steps, steps)]
+        sigma_schedule = linear_sigma_schedule + quadratic_sigma_schedule + [1.0]
+        sigma_schedule = [1.0 - x for x in sigma_schedule]
+    return torch.FloatTensor(sigma_schedule) * ms.sigma_max.cpu()
+
+
+def kl_optimal(n, sigma_min, sigma_max):
+    adj_idxs = torch.arange(n, dtype=torch.float).div_(n - 1)
+    sigmas = adj_idxs.new_zeros(n + 1)
+    sigmas[:-1] = (adj_idxs * math.atan(sigma_min) +
+                   (1 - adj_idxs) * math.atan(sigma_max)).tan_()
+    return sigmas
+
+
 SCHEDULERS = {
     "simple": simple_scheduler,
     "sgm_uniform": lambda ms, n: normal_scheduler(ms, n, sgm=True),
@@ -173,6 +204,9 @@ SCHEDULERS = {
     "ddim_uniform": ddim_scheduler,
     "beta": beta_scheduler,
     "normal": normal_scheduler,
+    "linear_quadratic": linear_quadratic,
+    "kl_optimal": lambda ms, n: kl_optimal(n, float(ms.sigma_min),
+                                           float(ms.sigma_max)),
 }
 
 DISCARD_PENULTIMATE = {"dpm_2", "dpm_2_ancestral", "uni_pc", "uni_pc_bh2"}

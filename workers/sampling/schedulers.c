@@ -19,6 +19,8 @@ static const char *const scheduler_names[RL_SCHEDULER_COUNT] = {
   [RL_SCHEDULER_DDIM_UNIFORM] = "ddim_uniform",
   [RL_SCHEDULER_BETA]         = "beta",
   [RL_SCHEDULER_NORMAL]       = "normal",
+  [RL_SCHEDULER_LINEAR_QUADRATIC] = "linear_quadratic",
+  [RL_SCHEDULER_KL_OPTIMAL]   = "kl_optimal",
 };
 
 const char *
@@ -230,6 +232,63 @@ beta_sigmas (const float *table, int steps, SigmaList *list)
   return status == RL_OK ? sigma_list_push (list, 0.0f) : status;
 }
 
+/* linear_quadratic_schedule (threshold_noise 0.025, linear_steps =
+ * steps // 2) in Python doubles, then float32 times sigma_max. */
+static RlStatus
+linear_quadratic_sigmas (const float *table, int steps, SigmaList *list)
+{
+  float sigma_max = table[RL_FLOW_TABLE_SIZE - 1];
+  if (steps == 1)
+    {
+      RlStatus status = sigma_list_push (list, 1.0f * sigma_max);
+      return status == RL_OK ? sigma_list_push (list, 0.0f * sigma_max)
+                             : status;
+    }
+  const double threshold = 0.025;
+  int linear_steps = steps / 2;
+  double step_diff = linear_steps - threshold * steps;
+  int quadratic_steps = steps - linear_steps;
+  double quadratic_coef = step_diff / ((double) linear_steps
+                                       * ((double) quadratic_steps
+                                          * quadratic_steps));
+  double linear_coef = threshold / linear_steps
+                       - 2 * step_diff / ((double) quadratic_steps
+                                          * quadratic_steps);
+  double constant = quadratic_coef * ((double) linear_steps * linear_steps);
+  RlStatus status = RL_OK;
+  for (int i = 0; i < steps && status == RL_OK; i++)
+    {
+      double x = i < linear_steps
+                   ? i * threshold / linear_steps
+                   : quadratic_coef * ((double) i * i) + linear_coef * i
+                       + constant;
+      status = sigma_list_push (list, (float) (1.0 - x) * sigma_max);
+    }
+  return status == RL_OK ? sigma_list_push (list, (float) (1.0 - 1.0)
+                                                  * sigma_max)
+                         : status;
+}
+
+/* kl_optimal_scheduler: tan (a·atan σmin + (1 − a)·atan σmax) on float32
+ * with a = i/(n − 1), then 0. */
+static RlStatus
+kl_optimal_sigmas (const float *table, int steps, SigmaList *list)
+{
+  if (steps < 2)
+    return rl_set_error (RL_E_INVALID_ARG, "kl_optimal needs at least 2 "
+                         "steps (ComfyUI divides by steps − 1)");
+  float atan_min = (float) atan ((double) table[0]);
+  float atan_max = (float) atan ((double) table[RL_FLOW_TABLE_SIZE - 1]);
+  RlStatus status = RL_OK;
+  for (int i = 0; i < steps && status == RL_OK; i++)
+    {
+      float a = (float) i / (float) (steps - 1);
+      status = sigma_list_push (list, tanf (a * atan_min
+                                            + (1.0f - a) * atan_max));
+    }
+  return status == RL_OK ? sigma_list_push (list, 0.0f) : status;
+}
+
 RlStatus
 rl_scheduler_sigmas (RlScheduler scheduler, const RlModelSampling *ms,
                      int steps, float **sigmas, int *count)
@@ -268,6 +327,12 @@ rl_scheduler_sigmas (RlScheduler scheduler, const RlModelSampling *ms,
       break;
     case RL_SCHEDULER_BETA:
       status = beta_sigmas (table, steps, &list);
+      break;
+    case RL_SCHEDULER_LINEAR_QUADRATIC:
+      status = linear_quadratic_sigmas (table, steps, &list);
+      break;
+    case RL_SCHEDULER_KL_OPTIMAL:
+      status = kl_optimal_sigmas (table, steps, &list);
       break;
     case RL_SCHEDULER_NORMAL:
     default:

@@ -21,6 +21,8 @@ typedef enum {
   RL_SCHEDULER_DDIM_UNIFORM,
   RL_SCHEDULER_BETA,
   RL_SCHEDULER_NORMAL,
+  RL_SCHEDULER_LINEAR_QUADRATIC,
+  RL_SCHEDULER_KL_OPTIMAL,
   RL_SCHEDULER_COUNT
 } RlScheduler;
 
@@ -32,7 +34,8 @@ const char *rl_scheduler_name      (RlScheduler scheduler);
 RlStatus    rl_scheduler_from_name (const char  *name,
                                     RlScheduler *out);
 
-/* calculate_sigmas (model_sampling, scheduler, steps) for steps ≥ 1:
+/* calculate_sigmas (model_sampling, scheduler, steps) for steps ≥ 1
+ * (kl_optimal needs 2: ComfyUI divides by steps − 1 and returns NaN):
  * *sigmas receives a malloc'ed array (free () it) of *count values. */
 RlStatus    rl_scheduler_sigmas    (RlScheduler            scheduler,
                                     const RlModelSampling *ms,
