@@ -1,0 +1,462 @@
+/* NCCL backend of RlComm (comm-nccl.h).
+ *
+ * Every communicator is created non-blocking (config.blocking = 0), so an
+ * NCCL call returns at once and progress is observed with
+ * ncclCommGetAsyncError and cudaStreamQuery. That polling loop is the
+ * watchdog: past the deadline it aborts the communicator (ncclCommAbort)
+ * and reports the operation, its call number and the ranks involved. The
+ * pool compares the call numbers that each rank reports to find the rank
+ * that fell behind. */
+#include "workers/comm/comm-nccl.h"
+#include "workers/comm/comm-private.h"
+
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+_Static_assert (sizeof (ncclUniqueId) == RL_COMM_NCCL_ID_BYTES,
+                "NCCL unique id size changed");
+
+typedef struct {
+  RlComm       base;
+  ncclComm_t   nccl;
+  cudaStream_t stream;
+  int          cuda_device;
+  int         *scratch;        /* one device int for barriers */
+  uint64_t     op_count;
+  bool         aborted;
+} NcclComm;
+
+static const RlCommMethods nccl_methods;
+
+static int64_t
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* NVLS needs multicast objects (cuMulticastCreate) that the driver setups
+ * we run on do not provide; NCCL must never try it. */
+static void
+disable_nvls (void)
+{
+  setenv ("NCCL_NVLS_ENABLE", "0", 1);
+}
+
+static RlStatus
+cuda_status (cudaError_t err, const char *what)
+{
+  if (err == cudaSuccess)
+    return RL_OK;
+  return rl_set_error (err == cudaErrorMemoryAllocation ? RL_E_DEVICE_OOM : RL_E_DEVICE,
+                       "nccl comm: %s: %s", what, cudaGetErrorString (err));
+}
+
+static RlStatus
+abort_with (NcclComm *c, const char *op, const char *why)
+{
+  if (!c->aborted && c->nccl != NULL)
+    ncclCommAbort (c->nccl);
+  c->aborted = true;
+  c->nccl = NULL;
+  return rl_set_error (RL_E_DEVICE, "nccl comm %s (call %llu) on rank %d of "
+                       "%d (world rank %d): %s — the communicator is "
+                       "aborted, restart the group", op,
+                       (unsigned long long) c->op_count, c->base.rank,
+                       c->base.size, rl_comm_world_rank (&c->base, c->base.rank),
+                       why);
+}
+
+/* Waits for the communicator's pending NCCL work (and, when `stream_too`,
+ * for its stream) to finish, within the timeout. `peers` names the ranks
+ * this call depends on, for the message. */
+static RlStatus
+nccl_wait (NcclComm *c, const char *op, bool stream_too, const char *peers)
+{
+  int64_t deadline = now_ms () + c->base.timeout_ms;
+  char why[256];
+
+  for (;;) {
+    ncclResult_t state = ncclSuccess;
+    ncclResult_t r = ncclCommGetAsyncError (c->nccl, &state);
+    if (r != ncclSuccess)
+      state = r;
+    if (state != ncclSuccess && state != ncclInProgress) {
+      snprintf (why, sizeof why, "NCCL reported %s (%s)",
+                ncclGetErrorString (state), ncclGetLastError (c->nccl));
+      return abort_with (c, op, why);
+    }
+    if (state == ncclSuccess) {
+      cudaError_t q = stream_too ? cudaStreamQuery (c->stream) : cudaSuccess;
+      if (q == cudaSuccess)
+        return RL_OK;
+      if (q != cudaErrorNotReady) {
+        snprintf (why, sizeof why, "CUDA error %s", cudaGetErrorString (q));
+        return abort_with (c, op, why);
+      }
+    }
+    if (now_ms () > deadline) {
+      snprintf (why, sizeof why, "not complete after %d ms: %s never "
+                "arrived (the rank with the lowest call number is stuck)",
+                c->base.timeout_ms, peers);
+      return abort_with (c, op, why);
+    }
+    usleep (50);
+  }
+}
+
+static RlStatus
+nccl_begin (NcclComm *c, const char *op)
+{
+  if (c->aborted)
+    return rl_set_error (RL_E_DEVICE, "nccl comm %s: the communicator was "
+                         "aborted by an earlier failure; restart the group", op);
+  c->op_count++;
+  RlStatus status = cuda_status (cudaSetDevice (c->cuda_device), "cudaSetDevice");
+  if (status != RL_OK)
+    return status;
+  /* The input was produced on the compute stream: let it finish first. */
+  return cuda_status (cudaDeviceSynchronize (), "waiting for compute before a collective");
+}
+
+static RlStatus
+nccl_call (NcclComm *c, const char *op, ncclResult_t r, const char *peers)
+{
+  char why[256];
+  if (r != ncclSuccess && r != ncclInProgress) {
+    snprintf (why, sizeof why, "NCCL refused the call: %s (%s)",
+              ncclGetErrorString (r), ncclGetLastError (c->nccl));
+    return abort_with (c, op, why);
+  }
+  return nccl_wait (c, op, true, peers);
+}
+
+static bool
+nccl_type (RlDType dtype, ncclDataType_t *out)
+{
+  switch (dtype) {
+  case RL_F32:  *out = ncclFloat32; return true;
+  case RL_F64:  *out = ncclFloat64; return true;
+  case RL_F16:  *out = ncclFloat16; return true;
+  case RL_BF16: *out = ncclBfloat16; return true;
+  case RL_I32:  *out = ncclInt32; return true;
+  case RL_I64:  *out = ncclInt64; return true;
+  default:      return false;
+  }
+}
+
+static bool
+nccl_reduces (RlDType dtype)
+{
+  ncclDataType_t t;
+  return nccl_type (dtype, &t);
+}
+
+static RlStatus
+nccl_all_reduce (RlComm *comm, RlTensor *data, RlCommReduce op)
+{
+  NcclComm *c = (NcclComm *) comm;
+  ncclDataType_t type;
+  RlStatus status = nccl_begin (c, "all_reduce");
+
+  if (status != RL_OK)
+    return status;
+  nccl_type (data->dtype, &type);
+  return nccl_call (c, "all_reduce",
+                    ncclAllReduce (data->data, data->data, (size_t) rl_tensor_numel (data),
+                                   type, op == RL_COMM_SUM ? ncclSum : ncclMax,
+                                   c->nccl, c->stream),
+                    "a rank of the group");
+}
+
+static RlStatus
+nccl_all_gather (RlComm *comm, RlTensor *out, const RlTensor *in)
+{
+  NcclComm *c = (NcclComm *) comm;
+  RlStatus status = nccl_begin (c, "all_gather");
+
+  if (status != RL_OK)
+    return status;
+  return nccl_call (c, "all_gather",
+                    ncclAllGather (in->data, out->data, rl_comm_bytes (in), ncclInt8,
+                                   c->nccl, c->stream),
+                    "a rank of the group");
+}
+
+static RlStatus
+nccl_all_to_all (RlComm *comm, RlTensor *out, const RlTensor *in)
+{
+  NcclComm *c = (NcclComm *) comm;
+  size_t chunk = rl_comm_bytes (in) / (size_t) comm->size;
+  RlStatus status = nccl_begin (c, "all_to_all");
+  ncclResult_t r = ncclSuccess;
+
+  if (status != RL_OK)
+    return status;
+  ncclGroupStart ();
+  for (int j = 0; j < comm->size && (r == ncclSuccess || r == ncclInProgress); j++) {
+    r = ncclSend ((const char *) in->data + (size_t) j * chunk, chunk, ncclInt8, j,
+                  c->nccl, c->stream);
+    if (r == ncclSuccess || r == ncclInProgress)
+      r = ncclRecv ((char *) out->data + (size_t) j * chunk, chunk, ncclInt8, j,
+                    c->nccl, c->stream);
+  }
+  ncclResult_t end = ncclGroupEnd ();
+  return nccl_call (c, "all_to_all",
+                    r != ncclSuccess && r != ncclInProgress ? r : end,
+                    "a rank of the group");
+}
+
+static RlStatus
+nccl_broadcast (RlComm *comm, RlTensor *data, int root)
+{
+  NcclComm *c = (NcclComm *) comm;
+  char peers[64];
+  RlStatus status = nccl_begin (c, "broadcast");
+
+  if (status != RL_OK)
+    return status;
+  snprintf (peers, sizeof peers, "root rank %d or another rank", root);
+  return nccl_call (c, "broadcast",
+                    ncclBroadcast (data->data, data->data, rl_comm_bytes (data),
+                                   ncclInt8, root, c->nccl, c->stream),
+                    peers);
+}
+
+static RlStatus
+nccl_sendrecv (RlComm *comm, const RlTensor *send, int dst, RlTensor *recv,
+               int src)
+{
+  NcclComm *c = (NcclComm *) comm;
+  const char *op = send != NULL && recv != NULL ? "sendrecv"
+                   : send != NULL ? "send" : "recv";
+  char peers[96];
+  RlStatus status = nccl_begin (c, op);
+  ncclResult_t r = ncclSuccess;
+
+  if (status != RL_OK)
+    return status;
+  if (send != NULL && recv != NULL)
+    snprintf (peers, sizeof peers, "peer ranks %d / %d", dst, src);
+  else
+    snprintf (peers, sizeof peers, "peer rank %d", send != NULL ? dst : src);
+  ncclGroupStart ();
+  if (send != NULL)
+    r = ncclSend (send->data, rl_comm_bytes (send), ncclInt8, dst, c->nccl, c->stream);
+  if (recv != NULL && (r == ncclSuccess || r == ncclInProgress))
+    r = ncclRecv (recv->data, rl_comm_bytes (recv), ncclInt8, src, c->nccl, c->stream);
+  ncclResult_t end = ncclGroupEnd ();
+  return nccl_call (c, op, r != ncclSuccess && r != ncclInProgress ? r : end, peers);
+}
+
+static RlStatus
+nccl_barrier (RlComm *comm)
+{
+  NcclComm *c = (NcclComm *) comm;
+  RlStatus status = nccl_begin (c, "barrier");
+
+  if (status != RL_OK)
+    return status;
+  return nccl_call (c, "barrier",
+                    ncclAllReduce (c->scratch, c->scratch, 1, ncclInt32, ncclSum,
+                                   c->nccl, c->stream),
+                    "a rank of the group");
+}
+
+static ncclConfig_t
+nonblocking_config (void)
+{
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  return config;
+}
+
+/* A handle around an NCCL communicator whose initialisation is under way:
+ * waits for it, then creates the stream and scratch. Takes `nccl`. */
+static RlStatus
+finish_handle (ncclComm_t nccl, int rank, int size, const int *world_ranks,
+               int cuda_device, int timeout_ms, const char *op, RlComm **out)
+{
+  NcclComm *c = calloc (1, sizeof *c);
+  RlStatus status;
+
+  if (c == NULL) {
+    ncclCommAbort (nccl);
+    return rl_set_error (RL_E_NO_MEMORY, "nccl comm: handle");
+  }
+  status = rl_comm_init_base (&c->base, &nccl_methods, rank, size, world_ranks,
+                              rl_device_cuda (cuda_device), timeout_ms);
+  c->nccl = nccl;
+  c->cuda_device = cuda_device;
+  if (status == RL_OK)
+    status = nccl_wait (c, op, false, "a rank of the group");
+  if (status == RL_OK)
+    status = cuda_status (cudaStreamCreateWithFlags (&c->stream, cudaStreamNonBlocking),
+                          "creating the communication stream");
+  if (status == RL_OK)
+    status = cuda_status (cudaMalloc ((void **) &c->scratch, sizeof (int)),
+                          "barrier scratch");
+  if (status != RL_OK) {
+    nccl_methods.free (&c->base);
+    return status;
+  }
+  *out = &c->base;
+  return RL_OK;
+}
+
+static RlStatus
+nccl_split (RlComm *comm, int color, int key, RlComm **out)
+{
+  NcclComm *c = (NcclComm *) comm;
+  ncclConfig_t config = nonblocking_config ();
+  ncclComm_t child = NULL;
+  char why[256];
+  RlStatus status = nccl_begin (c, "split");
+
+  if (status != RL_OK)
+    return status;
+  ncclResult_t r = ncclCommSplit (c->nccl, color < 0 ? NCCL_SPLIT_NOCOLOR : color,
+                                  key, &child, &config);
+  if (r != ncclSuccess && r != ncclInProgress) {
+    snprintf (why, sizeof why, "ncclCommSplit failed: %s (%s)",
+              ncclGetErrorString (r), ncclGetLastError (c->nccl));
+    return abort_with (c, "split", why);
+  }
+  /* The parent finishes the split with the child. */
+  if ((status = nccl_wait (c, "split", false, "a rank of the group")) != RL_OK)
+    return status;
+  if (color < 0 || child == NULL)
+    return RL_OK;
+
+  int child_rank = 0, child_size = 0;
+  ncclCommUserRank (child, &child_rank);
+  ncclCommCount (child, &child_size);
+  /* World ranks of the child's members: gathered through the parent. */
+  int *host = calloc ((size_t) comm->size * 2, sizeof (int));
+  int *device = NULL;
+  if (host == NULL)
+    return rl_set_error (RL_E_NO_MEMORY, "nccl comm split: rank table");
+  int mine[2] = { color, key };
+  status = cuda_status (cudaMalloc ((void **) &device, sizeof (int) * 2 * (size_t) comm->size),
+                        "split rank table");
+  if (status == RL_OK)
+    status = cuda_status (cudaMemcpy (device + 2 * comm->rank, mine, sizeof mine,
+                                      cudaMemcpyHostToDevice), "split rank table");
+  if (status == RL_OK)
+    status = nccl_call (c, "split", ncclAllGather (device + 2 * comm->rank, device, 2,
+                                                   ncclInt32, c->nccl, c->stream),
+                        "a rank of the group");
+  if (status == RL_OK)
+    status = cuda_status (cudaMemcpy (host, device, sizeof (int) * 2 * (size_t) comm->size,
+                                      cudaMemcpyDeviceToHost), "split rank table");
+  cudaFree (device);
+  int *world = calloc ((size_t) child_size, sizeof (int));
+  if (status == RL_OK && world == NULL)
+    status = rl_set_error (RL_E_NO_MEMORY, "nccl comm split: rank table");
+  if (status == RL_OK) {
+    /* NCCL orders members by key, then parent rank: rebuild that order. */
+    int n = 0;
+    while (n < child_size) {
+      int best = -1;
+      for (int r2 = 0; r2 < comm->size; r2++) {
+        if (host[2 * r2] != color)
+          continue;
+        if (best < 0 || host[2 * r2 + 1] < host[2 * best + 1])
+          best = r2;
+      }
+      if (best < 0)
+        break;
+      world[n++] = rl_comm_world_rank (comm, best);
+      host[2 * best] = -2;   /* taken */
+    }
+  }
+  free (host);
+  if (status != RL_OK) {
+    free (world);
+    ncclCommAbort (child);
+    return status;
+  }
+  status = finish_handle (child, child_rank, child_size, world, c->cuda_device,
+                          comm->timeout_ms, "split", out);
+  free (world);
+  return status;
+}
+
+static void
+nccl_free (RlComm *comm)
+{
+  NcclComm *c = (NcclComm *) comm;
+
+  if (c->nccl != NULL) {
+    /* A clean finalize needs every rank; destroy alone never waits on them. */
+    ncclCommDestroy (c->nccl);
+  }
+  if (c->scratch != NULL)
+    cudaFree (c->scratch);
+  if (c->stream != NULL)
+    cudaStreamDestroy (c->stream);
+  rl_comm_free_base (comm);
+  free (c);
+}
+
+static const RlCommMethods nccl_methods = {
+  .name = "nccl",
+  .all_reduce = nccl_all_reduce,
+  .all_gather = nccl_all_gather,
+  .all_to_all = nccl_all_to_all,
+  .broadcast = nccl_broadcast,
+  .sendrecv = nccl_sendrecv,
+  .barrier = nccl_barrier,
+  .split = nccl_split,
+  .free = nccl_free,
+  .reduces = nccl_reduces,
+};
+
+RlStatus
+rl_comm_nccl_unique_id (unsigned char id[RL_COMM_NCCL_ID_BYTES])
+{
+  ncclUniqueId unique;
+
+  disable_nvls ();
+  ncclResult_t r = ncclGetUniqueId (&unique);
+  if (r != ncclSuccess)
+    return rl_set_error (RL_E_DEVICE, "nccl comm: ncclGetUniqueId failed: %s",
+                         ncclGetErrorString (r));
+  memcpy (id, &unique, sizeof unique);
+  return RL_OK;
+}
+
+RlStatus
+rl_comm_nccl_new (const unsigned char id[RL_COMM_NCCL_ID_BYTES], int rank,
+                  int world_size, int cuda_device, int timeout_ms, RlComm **out)
+{
+  ncclUniqueId unique;
+  ncclConfig_t config = nonblocking_config ();
+  ncclComm_t nccl = NULL;
+
+  if (out == NULL || id == NULL || world_size < 1 || rank < 0 || rank >= world_size)
+    return rl_set_error (RL_E_INVALID_ARG, "nccl comm: rank %d of %d is not a "
+                         "valid member", rank, world_size);
+  *out = NULL;
+  disable_nvls ();
+  RlStatus status = cuda_status (cudaSetDevice (cuda_device), "cudaSetDevice");
+  if (status != RL_OK)
+    return status;
+  memcpy (&unique, id, sizeof unique);
+  ncclResult_t r = ncclCommInitRankConfig (&nccl, world_size, unique, rank, &config);
+  if (r != ncclSuccess && r != ncclInProgress) {
+    if (nccl != NULL)
+      ncclCommAbort (nccl);
+    return rl_set_error (RL_E_DEVICE, "nccl comm: joining as rank %d of %d on "
+                         "cuda:%d failed: %s", rank, world_size, cuda_device,
+                         ncclGetErrorString (r));
+  }
+  return finish_handle (nccl, rank, world_size, NULL, cuda_device, timeout_ms,
+                        "init", out);
+}

@@ -1,0 +1,39 @@
+/* NCCL collectives for GPU workers (CUDA builds only).
+ *
+ * Rank 0 of the world makes the unique id (rl_comm_nccl_unique_id); the
+ * pool forwards the 128 bytes to every worker, and each calls
+ * rl_comm_nccl_new with its rank and CUDA device. Communicators are
+ * non-blocking NCCL communicators: every call polls the operation and
+ * ncclCommGetAsyncError until done, and on timeout calls ncclCommAbort so
+ * a lost rank becomes an error instead of a hang.
+ *
+ * Calls are synchronous with respect to the device: a call first waits for
+ * the device's outstanding work (the caller's compute that produced the
+ * input), runs the transfer on the communicator's own stream and returns
+ * when it is complete. NVLink SHARP (NVLS) is always disabled
+ * (NCCL_NVLS_ENABLE=0): its multicast objects are not available on the
+ * machines we run on. */
+#pragma once
+
+#include "workers/comm/comm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RL_COMM_NCCL_ID_BYTES 128
+
+/* A fresh NCCL unique id (ncclGetUniqueId), to be made on world rank 0's
+ * host and passed to every rank. */
+RlStatus rl_comm_nccl_unique_id (unsigned char id[RL_COMM_NCCL_ID_BYTES]);
+
+/* Joins the world communicator `id` as `rank` of `world_size` on CUDA
+ * device `cuda_device`; waits at most `timeout_ms` (0: the default) for
+ * every rank to join. */
+RlStatus rl_comm_nccl_new       (const unsigned char id[RL_COMM_NCCL_ID_BYTES],
+                                 int rank, int world_size, int cuda_device,
+                                 int timeout_ms, RlComm **out);
+
+#ifdef __cplusplus
+}
+#endif

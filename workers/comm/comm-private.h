@@ -1,0 +1,41 @@
+/* The backend side of RlComm: each backend embeds RlComm as its first
+ * member and fills a method table. comm.c validates the arguments (device,
+ * dtype, contiguity, counts, peer ranks) before calling a method, so
+ * methods may assume well-formed input. Private to workers/comm. */
+#pragma once
+
+#include "workers/comm/comm.h"
+
+typedef struct {
+  const char *name;
+  RlStatus (*all_reduce) (RlComm *comm, RlTensor *data, RlCommReduce op);
+  RlStatus (*all_gather) (RlComm *comm, RlTensor *out, const RlTensor *in);
+  RlStatus (*all_to_all) (RlComm *comm, RlTensor *out, const RlTensor *in);
+  RlStatus (*broadcast)  (RlComm *comm, RlTensor *data, int root);
+  /* send or recv may be NULL (plain recv / plain send). */
+  RlStatus (*sendrecv)   (RlComm *comm, const RlTensor *send, int dst,
+                          RlTensor *recv, int src);
+  RlStatus (*barrier)    (RlComm *comm);
+  RlStatus (*split)      (RlComm *comm, int color, int key, RlComm **out);
+  void     (*free)       (RlComm *comm);
+  /* Whether all_reduce handles this dtype. */
+  bool     (*reduces)    (RlDType dtype);
+} RlCommMethods;
+
+struct RlComm {
+  const RlCommMethods *methods;
+  int                  rank;
+  int                  size;
+  int                 *world_ranks;   /* size entries, owned */
+  RlDevice             device;
+  int                  timeout_ms;
+};
+
+/* Fills the common fields; world_ranks NULL means identity. */
+RlStatus rl_comm_init_base (RlComm *comm, const RlCommMethods *methods,
+                            int rank, int size, const int *world_ranks,
+                            RlDevice device, int timeout_ms);
+void     rl_comm_free_base (RlComm *comm);
+
+/* Bytes of the elements of a contiguous tensor. */
+size_t   rl_comm_bytes     (const RlTensor *t);
