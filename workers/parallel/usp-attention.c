@@ -1,0 +1,262 @@
+/* USP attention: Ulysses all-to-all around ring attention (usp-attention.h). */
+#include "workers/parallel/usp-attention.h"
+
+#include <stdio.h>
+
+#include "workers/parallel/parallel-util.h"
+#include "workers/parallel/ring-attention.h"
+
+char *
+rl_usp_ulysses_degrees (int heads, int max_degree, char *buf, size_t size)
+{
+  size_t used = 0;
+
+  if (size == 0)
+    return buf;
+  buf[0] = '\0';
+  for (int d = 1; d <= max_degree && d <= heads && used + 12 < size; d++)
+    if (heads % d == 0)
+      used += (size_t) snprintf (buf + used, size - used, "%s%d", used > 0 ? ", " : "", d);
+  return buf;
+}
+
+RlStatus
+rl_usp_validate (int heads, int ulysses_degree, int ring_degree, int ranks,
+                 bool pad_heads)
+{
+  char degrees[256];
+
+  if (ulysses_degree < 1 || ring_degree < 1 || heads < 1)
+    return rl_set_error (RL_E_INVALID_ARG, "USP: Ulysses degree %d, ring degree %d "
+                         "and %d heads must all be at least 1", ulysses_degree,
+                         ring_degree, heads);
+  if (ulysses_degree * ring_degree != ranks)
+    return rl_set_error (RL_E_INVALID_ARG, "USP: Ulysses degree %d × ring degree %d "
+                         "= %d, but the sequence-parallel group has %d ranks; pick "
+                         "degrees whose product is %d", ulysses_degree, ring_degree,
+                         ulysses_degree * ring_degree, ranks, ranks);
+  if (heads % ulysses_degree != 0 && !pad_heads)
+    return rl_set_error (RL_E_INVALID_ARG, "USP: %d attention heads do not split "
+                         "over Ulysses degree %d; valid Ulysses degrees for this "
+                         "model: %s (or allow head padding, or move the rest of "
+                         "the degree to the ring)", heads, ulysses_degree,
+                         rl_usp_ulysses_degrees (heads, ranks > heads ? heads : ranks,
+                                                                degrees, sizeof degrees));
+  return RL_OK;
+}
+
+RlStatus
+rl_usp_groups_new (RlComm *sp, int ulysses_degree, int ring_degree,
+                   RlComm **ulysses, RlComm **ring)
+{
+  RlStatus status;
+
+  if (sp == NULL || ulysses == NULL || ring == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "USP groups: communicator and outputs are required");
+  *ulysses = NULL;
+  *ring = NULL;
+  if (ulysses_degree < 1 || ring_degree < 1
+      || ulysses_degree * ring_degree != rl_comm_size (sp))
+    return rl_set_error (RL_E_INVALID_ARG, "USP groups: Ulysses degree %d × ring "
+                         "degree %d must equal the %d ranks of the group",
+                         ulysses_degree, ring_degree, rl_comm_size (sp));
+  int s = rl_comm_rank (sp);
+  /* Rows of the mesh (consecutive ranks) are Ulysses groups, columns rings. */
+  if (ulysses_degree > 1
+      && (status = rl_comm_split (sp, s / ulysses_degree, s % ulysses_degree, ulysses)) != RL_OK)
+    return status;
+  if (ring_degree > 1
+      && (status = rl_comm_split (sp, s % ulysses_degree, s / ulysses_degree, ring)) != RL_OK) {
+    rl_comm_free (*ulysses);
+    *ulysses = NULL;
+    return status;
+  }
+  return RL_OK;
+}
+
+/* [B, Lloc, U, Hu, X] views of a [B, Lloc, H, X] tensor and [B, U, Lloc,
+ * Hu, X] views of a [B, U·Lloc, Hu, X] tensor, permuted to the wire
+ * order [U, B, Lloc, Hu, X]. */
+static RlStatus
+wire_view_of_tokens (RlTensor *view, const RlTensor *t, int u)
+{
+  int64_t shape[5] = { t->shape[0], t->shape[1], u, t->shape[2] / u, t->shape[3] };
+  static const int perm[5] = { 2, 0, 1, 3, 4 };
+  RlStatus status = rl_tensor_reshape (view, t, 5, shape);
+  return status != RL_OK ? status : rl_tensor_permute (view, view, perm);
+}
+
+static RlStatus
+wire_view_of_heads (RlTensor *view, const RlTensor *t, int u)
+{
+  int64_t shape[5] = { t->shape[0], u, t->shape[1] / u, t->shape[2], t->shape[3] };
+  static const int perm[5] = { 1, 0, 2, 3, 4 };
+  RlStatus status = rl_tensor_reshape (view, t, 5, shape);
+  return status != RL_OK ? status : rl_tensor_permute (view, view, perm);
+}
+
+/* dst_view (wire order) = all-to-all of src_view (wire order). */
+static RlStatus
+exchange (const RlBackend *backend, RlContext *ctx, RlComm *comm,
+          RlTensor *dst_view, const RlTensor *src_view)
+{
+  RlTensor send = { 0 }, recv = { 0 };
+  RlStatus status;
+
+  if ((status = pl_contiguous (backend, ctx, &send, src_view)) == RL_OK
+      && (status = pl_alloc (backend, ctx, &recv, send.dtype, 5, send.shape)) == RL_OK
+      && (status = rl_comm_all_to_all (comm, &recv, &send)) == RL_OK)
+    status = backend->ops->copy (ctx, dst_view, &recv);
+  rl_tensor_release (&send);
+  rl_tensor_release (&recv);
+  return status;
+}
+
+static RlStatus
+check_exchange (const char *op, RlComm *comm, const RlTensor *tokens,
+                const RlTensor *heads)
+{
+  char a[RL_TENSOR_DESCRIBE_SIZE], b[RL_TENSOR_DESCRIBE_SIZE];
+  int u = comm != NULL ? rl_comm_size (comm) : 0;
+
+  if (u < 1 || tokens == NULL || heads == NULL || tokens->ndim != 4 || heads->ndim != 4
+      || tokens->dtype != heads->dtype || tokens->shape[2] % u != 0
+      || heads->shape[0] != tokens->shape[0] || heads->shape[1] != tokens->shape[1] * u
+      || heads->shape[2] != tokens->shape[2] / u || heads->shape[3] != tokens->shape[3])
+    return rl_set_error (RL_E_SHAPE, "%s: token-split %s and head-split %s must be "
+                         "[B, L, H, D] and [B, %d·L, H/%d, D], same dtype",
+                         op, tokens != NULL ? rl_tensor_describe (tokens, a, sizeof a) : "NULL",
+                         heads != NULL ? rl_tensor_describe (heads, b, sizeof b) : "NULL", u, u);
+  if (!rl_tensor_is_contiguous (tokens) || !rl_tensor_is_contiguous (heads))
+    return rl_set_error (RL_E_NOT_CONTIGUOUS, "%s: tensors must be contiguous", op);
+  return RL_OK;
+}
+
+RlStatus
+rl_ulysses_to_heads (const RlBackend *backend, RlContext *ctx, RlComm *ulysses,
+                     RlTensor *heads_split, const RlTensor *tokens_split)
+{
+  RlTensor src = { 0 }, dst = { 0 };
+  RlStatus status;
+
+  if ((status = pl_check_backend ("ulysses to heads", backend, ctx)) != RL_OK
+      || (status = check_exchange ("ulysses to heads", ulysses, tokens_split, heads_split)) != RL_OK)
+    return status;
+  int u = rl_comm_size (ulysses);
+  if ((status = wire_view_of_tokens (&src, tokens_split, u)) == RL_OK
+      && (status = wire_view_of_heads (&dst, heads_split, u)) == RL_OK)
+    status = exchange (backend, ctx, ulysses, &dst, &src);
+  rl_tensor_release (&src);
+  rl_tensor_release (&dst);
+  return status;
+}
+
+RlStatus
+rl_ulysses_to_tokens (const RlBackend *backend, RlContext *ctx, RlComm *ulysses,
+                      RlTensor *tokens_split, const RlTensor *heads_split)
+{
+  RlTensor src = { 0 }, dst = { 0 };
+  RlStatus status;
+
+  if ((status = pl_check_backend ("ulysses to tokens", backend, ctx)) != RL_OK
+      || (status = check_exchange ("ulysses to tokens", ulysses, tokens_split, heads_split)) != RL_OK)
+    return status;
+  int u = rl_comm_size (ulysses);
+  if ((status = wire_view_of_heads (&src, heads_split, u)) == RL_OK
+      && (status = wire_view_of_tokens (&dst, tokens_split, u)) == RL_OK)
+    status = exchange (backend, ctx, ulysses, &dst, &src);
+  rl_tensor_release (&src);
+  rl_tensor_release (&dst);
+  return status;
+}
+
+/* Zero heads appended to x [B, L, H, X] up to `heads`. */
+static RlStatus
+pad_heads (const RlBackend *backend, RlContext *ctx, RlTensor *out,
+           const RlTensor *x, int64_t heads)
+{
+  int64_t shape[4] = { x->shape[0], x->shape[1], heads, x->shape[3] };
+  int64_t before[4] = { 0, 0, 0, 0 }, after[4] = { 0, 0, heads - x->shape[2], 0 };
+  RlStatus status = pl_alloc (backend, ctx, out, x->dtype, 4, shape);
+  if (status == RL_OK
+      && (status = backend->ops->pad (ctx, out, x, before, after, RL_PAD_CONSTANT, 0.0f)) != RL_OK)
+    rl_tensor_release (out);
+  return status;
+}
+
+/* out = Ulysses(ring attention) of (q, k, v), heads already divisible. */
+static RlStatus
+ulysses_ring (const RlBackend *backend, RlContext *ctx, const RlUspAttention *usp,
+              RlTensor *out, const RlTensor *q, const RlTensor *k,
+              const RlTensor *v, float scale)
+{
+  int u = usp->ulysses != NULL ? rl_comm_size (usp->ulysses) : 1;
+  if (u == 1)
+    return rl_ring_attention (backend, ctx, usp->ring, usp->length, out, NULL, q, k, v, scale);
+
+  RlTensor hq = { 0 }, hk = { 0 }, hv = { 0 }, hout = { 0 };
+  int64_t b = q->shape[0], l = q->shape[1] * u, h = q->shape[2] / u;
+  int64_t qs[4] = { b, l, h, q->shape[3] }, vs[4] = { b, l, h, v->shape[3] };
+  RlStatus status;
+  if ((status = pl_alloc (backend, ctx, &hq, q->dtype, 4, qs)) == RL_OK
+      && (status = pl_alloc (backend, ctx, &hk, k->dtype, 4, qs)) == RL_OK
+      && (status = pl_alloc (backend, ctx, &hv, v->dtype, 4, vs)) == RL_OK
+      && (status = pl_alloc (backend, ctx, &hout, out->dtype, 4, vs)) == RL_OK
+      && (status = rl_ulysses_to_heads (backend, ctx, usp->ulysses, &hq, q)) == RL_OK
+      && (status = rl_ulysses_to_heads (backend, ctx, usp->ulysses, &hk, k)) == RL_OK
+      && (status = rl_ulysses_to_heads (backend, ctx, usp->ulysses, &hv, v)) == RL_OK
+      && (status = rl_ring_attention (backend, ctx, usp->ring, usp->length, &hout, NULL,
+                                      &hq, &hk, &hv, scale)) == RL_OK)
+    status = rl_ulysses_to_tokens (backend, ctx, usp->ulysses, out, &hout);
+  rl_tensor_release (&hq);
+  rl_tensor_release (&hk);
+  rl_tensor_release (&hv);
+  rl_tensor_release (&hout);
+  return status;
+}
+
+RlStatus
+rl_usp_attention (const RlBackend *backend, RlContext *ctx,
+                  const RlUspAttention *usp, RlTensor *out, const RlTensor *q,
+                  const RlTensor *k, const RlTensor *v, float scale)
+{
+  char desc[RL_TENSOR_DESCRIBE_SIZE];
+  RlStatus status;
+
+  if ((status = pl_check_backend ("USP attention", backend, ctx)) != RL_OK)
+    return status;
+  if (usp == NULL || q == NULL || k == NULL || v == NULL || out == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "USP attention: configuration, q, k, v and out are required");
+  if (q->ndim != 4)
+    return rl_set_error (RL_E_SHAPE, "USP attention: q %s must be [B, L, H, D]",
+                         rl_tensor_describe (q, desc, sizeof desc));
+  int u = usp->ulysses != NULL ? rl_comm_size (usp->ulysses) : 1;
+  int r = usp->ring != NULL ? rl_comm_size (usp->ring) : 1;
+  int64_t heads = q->shape[2];
+  if ((status = rl_usp_validate ((int) heads, u, r, u * r, usp->pad_heads)) != RL_OK)
+    return status;
+  if (!rl_tensor_is_contiguous (q) || !rl_tensor_is_contiguous (k)
+      || !rl_tensor_is_contiguous (v) || !rl_tensor_is_contiguous (out))
+    return rl_set_error (RL_E_NOT_CONTIGUOUS, "USP attention: q, k, v and out must be contiguous");
+  if (heads % u == 0)
+    return ulysses_ring (backend, ctx, usp, out, q, k, v, scale);
+
+  /* Zero heads up to a multiple of U: their queries see zero keys and
+   * values, their outputs are dropped. */
+  int64_t padded = (heads + u - 1) / u * u;
+  RlTensor pq = { 0 }, pk = { 0 }, pv = { 0 }, pout = { 0 }, kept = { 0 };
+  int64_t os[4] = { out->shape[0], out->shape[1], padded, out->shape[3] };
+  if ((status = pad_heads (backend, ctx, &pq, q, padded)) == RL_OK
+      && (status = pad_heads (backend, ctx, &pk, k, padded)) == RL_OK
+      && (status = pad_heads (backend, ctx, &pv, v, padded)) == RL_OK
+      && (status = pl_alloc (backend, ctx, &pout, out->dtype, 4, os)) == RL_OK
+      && (status = ulysses_ring (backend, ctx, usp, &pout, &pq, &pk, &pv, scale)) == RL_OK
+      && (status = rl_tensor_narrow (&kept, &pout, 2, 0, heads)) == RL_OK)
+    status = backend->ops->copy (ctx, out, &kept);
+  rl_tensor_release (&pq);
+  rl_tensor_release (&pk);
+  rl_tensor_release (&pv);
+  rl_tensor_release (&pout);
+  rl_tensor_release (&kept);
+  return status;
+}

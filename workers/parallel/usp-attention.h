@@ -1,0 +1,70 @@
+/* Unified sequence parallelism (USP): Ulysses × Ring attention.
+ *
+ * The sequence-parallel group of N = U·R ranks is a 2-D mesh: Ulysses
+ * groups are U consecutive ranks (they exchange the most data, so they sit
+ * on the fastest links), ring groups are the ranks U apart. Rank s holds
+ * tokens [s·P/N, (s+1)·P/N) of the padded sequence (seq-split.h).
+ *
+ * Attention: an all-to-all inside the Ulysses group trades the token split
+ * for a head split ([B, P/N, H, D] → [B, P/R, H/U, D]); ring attention runs
+ * over the ring group on those heads; a second all-to-all trades back.
+ * Heads that do not divide by U are padded with zero heads (their outputs
+ * are dropped), or refused with the valid degrees listed. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "workers/comm/comm.h"
+#include "workers/runtime/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  RlComm *ulysses;     /* Ulysses group, or NULL for U = 1 */
+  RlComm *ring;        /* ring group, or NULL for R = 1 */
+  int64_t length;      /* real tokens of the whole sequence */
+  bool    pad_heads;   /* heads % U != 0: pad (true) or refuse (false) */
+} RlUspAttention;
+
+/* The Ulysses and ring groups of a sequence-parallel communicator `sp`
+ * of size ulysses_degree · ring_degree (collective over sp). Degrees that
+ * do not multiply to the size are refused. A degree of 1 gives NULL. */
+RlStatus rl_usp_groups_new       (RlComm *sp, int ulysses_degree,
+                                  int ring_degree, RlComm **ulysses,
+                                  RlComm **ring);
+
+/* Checks a USP configuration before anything launches: degrees ≥ 1 that
+ * multiply to `ranks`, and heads divisible by the Ulysses degree unless
+ * pad_heads. The error lists the valid Ulysses degrees. */
+RlStatus rl_usp_validate         (int heads, int ulysses_degree,
+                                  int ring_degree, int ranks, bool pad_heads);
+
+/* Writes "1, 2, 3, 6" — the Ulysses degrees ≤ max_degree that divide
+ * `heads` — into buf; returns buf. */
+char    *rl_usp_ulysses_degrees  (int heads, int max_degree, char *buf,
+                                  size_t size);
+
+/* Collective over the Ulysses and ring groups: out [B, Lloc, H, Dv] =
+ * attention of this rank's queries to every real key of the sequence,
+ * where q, k [B, Lloc, H, D] and v [B, Lloc, H, Dv] hold this rank's
+ * tokens, Lloc = padded length / (U·R). */
+RlStatus rl_usp_attention        (const RlBackend *backend, RlContext *ctx,
+                                  const RlUspAttention *usp, RlTensor *out,
+                                  const RlTensor *q, const RlTensor *k,
+                                  const RlTensor *v, float scale);
+
+/* The Ulysses exchanges on their own. to_heads: [B, Lloc, H, D] →
+ * [B, U·Lloc, H/U, D] (tokens gathered, heads scattered; H % U == 0);
+ * to_tokens is its inverse. */
+RlStatus rl_ulysses_to_heads     (const RlBackend *backend, RlContext *ctx,
+                                  RlComm *ulysses, RlTensor *heads_split,
+                                  const RlTensor *tokens_split);
+RlStatus rl_ulysses_to_tokens    (const RlBackend *backend, RlContext *ctx,
+                                  RlComm *ulysses, RlTensor *tokens_split,
+                                  const RlTensor *heads_split);
+
+#ifdef __cplusplus
+}
+#endif
