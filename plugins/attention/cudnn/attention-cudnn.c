@@ -1,0 +1,584 @@
+/* The `cudnn` attention variant: cuDNN's fused scaled-dot-product
+ * attention, built as an operation graph through the cuDNN backend C API
+ * and run by whatever fused engine cuDNN's heuristics pick.
+ *
+ * libcudnn is opened with dlopen at run time ($RAYLIGHT_CUDNN_LIBRARY, else
+ * libcudnn.so.9, else libcudnn.so), so this module loads on machines
+ * without cuDNN and reports "not available" there. Types and enums come
+ * from cudnn_graph.h; no symbol of it is linked.
+ *
+ * The graph is the decomposed SDPA forward the fused engines recognise:
+ *   S = Q·Kᵀ → S·scale → softmax (max, sub, exp, sum, div) → P·V = O,
+ *   Stats = max + log(sum)  (the log-sum-exp, f32 [B, H, Lq, 1]).
+ * Our [B, L, H, D] tensors are described as [B, H, L, D] with strides, so
+ * no copy is made. One plan is cached per shape. */
+#include <dlfcn.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cuda_runtime_api.h>
+#include <cudnn_graph.h>
+
+#include "plugins/attention/attention.h"
+#include "plugins/attention/variant-util.h"
+
+const RlAttentionVariant *raylight_attention_variant (uint32_t host_abi_version);
+
+#define DECLARE_FN(name) __typeof__ (&name) name
+typedef struct {
+  void *library;
+  DECLARE_FN (cudnnGetVersion);
+  DECLARE_FN (cudnnCreate);
+  DECLARE_FN (cudnnDestroy);
+  DECLARE_FN (cudnnSetStream);
+  DECLARE_FN (cudnnGetErrorString);
+  DECLARE_FN (cudnnGetLastErrorString);
+  DECLARE_FN (cudnnBackendCreateDescriptor);
+  DECLARE_FN (cudnnBackendDestroyDescriptor);
+  DECLARE_FN (cudnnBackendSetAttribute);
+  DECLARE_FN (cudnnBackendGetAttribute);
+  DECLARE_FN (cudnnBackendFinalize);
+  DECLARE_FN (cudnnBackendExecute);
+} CudnnApi;
+#undef DECLARE_FN
+
+enum { UID_Q = 1, UID_K, UID_V, UID_O, UID_STATS, UID_SCALE, UID_VIRTUAL = 100 };
+
+/* The descriptors of one finalized plan, for one shape. */
+typedef struct {
+  int32_t                     key[7];          /* B H Lq Lk D dtype, valid */
+  cudnnBackendDescriptor_t    plan;
+  int64_t                     workspace_bytes;
+} Plan;
+
+/* Every descriptor made while building, so one loop frees them all. */
+typedef struct {
+  cudnnBackendDescriptor_t items[64];
+  int                      count;
+} DescriptorList;
+
+struct RlAttentionInstance {
+  CudnnApi      api;
+  cudnnHandle_t handle;
+  int           device;
+  int           compute_capability;
+  Plan          plan;
+  void         *workspace;
+  size_t        workspace_bytes;
+  float        *stats_scratch;      /* lse when the caller passes none */
+  size_t        stats_scratch_bytes;
+};
+
+static int cudnn_supports (RlAttentionInstance *instance, const RlAttentionProblem *p, char *why,
+                           size_t why_size);
+
+/* ------------------------------------------------------------ loading */
+
+static void *
+open_cudnn_library (char *tried, size_t tried_size)
+{
+  const char *names[] = { getenv ("RAYLIGHT_CUDNN_LIBRARY"), "libcudnn.so.9", "libcudnn.so" };
+  tried[0] = '\0';
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    {
+      if (names[i] == NULL || names[i][0] == '\0')
+        continue;
+      void *library = dlopen (names[i], RTLD_NOW | RTLD_LOCAL);
+      if (library != NULL)
+        return library;
+      size_t used = strlen (tried);
+      snprintf (tried + used, tried_size - used, "%s%s", used ? ", " : "", names[i]);
+    }
+  return NULL;
+}
+
+static bool
+load_api (CudnnApi *api, char *error, size_t error_size)
+{
+  char tried[512];
+  api->library = open_cudnn_library (tried, sizeof tried);
+  if (api->library == NULL)
+    return rl_attention_fail (false, error, error_size,
+                              "cudnn: not available: libcudnn not found (tried %s; install cuDNN 9 "
+                              "or set RAYLIGHT_CUDNN_LIBRARY)", tried);
+#define LOAD(name)                                                                           \
+  if ((*(void **) &api->name = dlsym (api->library, #name)) == NULL)                         \
+    return rl_attention_fail (false, error, error_size,                                     \
+                              "cudnn: not available: libcudnn lacks %s (need cuDNN 9)", #name)
+  LOAD (cudnnGetVersion);
+  LOAD (cudnnCreate);
+  LOAD (cudnnDestroy);
+  LOAD (cudnnSetStream);
+  LOAD (cudnnGetErrorString);
+  LOAD (cudnnGetLastErrorString);
+  LOAD (cudnnBackendCreateDescriptor);
+  LOAD (cudnnBackendDestroyDescriptor);
+  LOAD (cudnnBackendSetAttribute);
+  LOAD (cudnnBackendGetAttribute);
+  LOAD (cudnnBackendFinalize);
+  LOAD (cudnnBackendExecute);
+#undef LOAD
+  return true;
+}
+
+/* ----------------------------------------------------- graph building */
+
+/* Carries the first failure through a sequence of backend calls. */
+typedef struct {
+  const CudnnApi *api;
+  DescriptorList *list;
+  cudnnStatus_t   status;
+  const char     *step;
+} Builder;
+
+static cudnnBackendDescriptor_t
+make (Builder *b, cudnnBackendDescriptorType_t type, const char *step)
+{
+  cudnnBackendDescriptor_t descriptor = NULL;
+  if (b->status != CUDNN_STATUS_SUCCESS || b->list->count == 64)
+    return NULL;
+  b->status = b->api->cudnnBackendCreateDescriptor (type, &descriptor);
+  if (b->status != CUDNN_STATUS_SUCCESS)
+    {
+      b->step = step;
+      return NULL;
+    }
+  b->list->items[b->list->count++] = descriptor;
+  return descriptor;
+}
+
+static void
+set (Builder *b, cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t name,
+     cudnnBackendAttributeType_t type, int64_t count, const void *values, const char *step)
+{
+  if (b->status != CUDNN_STATUS_SUCCESS)
+    return;
+  b->status = b->api->cudnnBackendSetAttribute (d, name, type, count, values);
+  if (b->status != CUDNN_STATUS_SUCCESS)
+    b->step = step;
+}
+
+static void
+finalize (Builder *b, cudnnBackendDescriptor_t d, const char *step)
+{
+  if (b->status != CUDNN_STATUS_SUCCESS)
+    return;
+  b->status = b->api->cudnnBackendFinalize (d);
+  if (b->status != CUDNN_STATUS_SUCCESS)
+    b->step = step;
+}
+
+static cudnnBackendDescriptor_t
+tensor (Builder *b, int64_t uid, cudnnDataType_t type, const int64_t dims[4],
+        const int64_t strides[4], bool is_virtual, bool by_value, const char *step)
+{
+  cudnnBackendDescriptor_t d = make (b, CUDNN_BACKEND_TENSOR_DESCRIPTOR, step);
+  int64_t alignment = 16;
+  set (b, d, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type, step);
+  set (b, d, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims, step);
+  set (b, d, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides, step);
+  set (b, d, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid, step);
+  set (b, d, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &alignment, step);
+  set (b, d, CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &is_virtual, step);
+  if (by_value)
+    set (b, d, CUDNN_ATTR_TENSOR_IS_BY_VALUE, CUDNN_TYPE_BOOLEAN, 1, &by_value, step);
+  finalize (b, d, step);
+  return d;
+}
+
+/* A virtual f32 tensor of `dims` with packed strides. */
+static cudnnBackendDescriptor_t
+virtual_tensor (Builder *b, int64_t *next_uid, const int64_t dims[4], const char *step)
+{
+  int64_t strides[4] = { dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1 };
+  return tensor (b, (*next_uid)++, CUDNN_DATA_FLOAT, dims, strides, true, false, step);
+}
+
+static cudnnBackendDescriptor_t
+matmul (Builder *b, cudnnBackendDescriptor_t a, cudnnBackendDescriptor_t bt,
+        cudnnBackendDescriptor_t c, const char *step)
+{
+  cudnnDataType_t compute = CUDNN_DATA_FLOAT;
+  cudnnBackendDescriptor_t desc = make (b, CUDNN_BACKEND_MATMUL_DESCRIPTOR, step);
+  set (b, desc, CUDNN_ATTR_MATMUL_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute, step);
+  finalize (b, desc, step);
+  cudnnBackendDescriptor_t op = make (b, CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR, step);
+  set (b, op, CUDNN_ATTR_OPERATION_MATMUL_ADESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &a, step);
+  set (b, op, CUDNN_ATTR_OPERATION_MATMUL_BDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &bt, step);
+  set (b, op, CUDNN_ATTR_OPERATION_MATMUL_CDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &c, step);
+  set (b, op, CUDNN_ATTR_OPERATION_MATMUL_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &desc, step);
+  finalize (b, op, step);
+  return op;
+}
+
+/* y = mode(x[, x2]) elementwise. */
+static cudnnBackendDescriptor_t
+pointwise (Builder *b, cudnnPointwiseMode_t mode, cudnnBackendDescriptor_t x,
+           cudnnBackendDescriptor_t x2, cudnnBackendDescriptor_t y, const char *step)
+{
+  cudnnDataType_t precision = CUDNN_DATA_FLOAT;
+  cudnnBackendDescriptor_t desc = make (b, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, step);
+  set (b, desc, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode, step);
+  set (b, desc, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &precision, step);
+  finalize (b, desc, step);
+  cudnnBackendDescriptor_t op = make (b, CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, step);
+  set (b, op, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+       &desc, step);
+  set (b, op, CUDNN_ATTR_OPERATION_POINTWISE_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x, step);
+  if (x2 != NULL)
+    set (b, op, CUDNN_ATTR_OPERATION_POINTWISE_BDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x2, step);
+  set (b, op, CUDNN_ATTR_OPERATION_POINTWISE_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y, step);
+  finalize (b, op, step);
+  return op;
+}
+
+static cudnnBackendDescriptor_t
+reduction (Builder *b, cudnnReduceTensorOp_t mode, cudnnBackendDescriptor_t x,
+           cudnnBackendDescriptor_t y, const char *step)
+{
+  cudnnDataType_t compute = CUDNN_DATA_FLOAT;
+  cudnnBackendDescriptor_t desc = make (b, CUDNN_BACKEND_REDUCTION_DESCRIPTOR, step);
+  set (b, desc, CUDNN_ATTR_REDUCTION_OPERATOR, CUDNN_TYPE_REDUCTION_OPERATOR_TYPE, 1, &mode, step);
+  set (b, desc, CUDNN_ATTR_REDUCTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute, step);
+  finalize (b, desc, step);
+  cudnnBackendDescriptor_t op = make (b, CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR, step);
+  set (b, op, CUDNN_ATTR_OPERATION_REDUCTION_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x, step);
+  set (b, op, CUDNN_ATTR_OPERATION_REDUCTION_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y, step);
+  set (b, op, CUDNN_ATTR_OPERATION_REDUCTION_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &desc, step);
+  finalize (b, op, step);
+  return op;
+}
+
+/* Builds the SDPA operation graph for `p`; the graph descriptor or NULL. */
+static cudnnBackendDescriptor_t
+build_graph (RlAttentionInstance *instance, Builder *b, const RlAttentionProblem *p)
+{
+  int64_t B = p->batch, H = p->heads, Q = p->q_len, K = p->kv_len, D = p->head_dim;
+  cudnnDataType_t io = p->qkv_dtype == RL_ATTENTION_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_HALF;
+  int64_t q_dims[4] = { B, H, Q, D }, q_strides[4] = { Q * H * D, D, H * D, 1 };
+  int64_t kt_dims[4] = { B, H, D, K }, kt_strides[4] = { K * H * D, D, 1, H * D };
+  int64_t v_dims[4] = { B, H, K, D }, v_strides[4] = { K * H * D, D, H * D, 1 };
+  int64_t s_dims[4] = { B, H, Q, K }, row_dims[4] = { B, H, Q, 1 };
+  int64_t row_strides[4] = { H * Q, Q, 1, 1 }, one[4] = { 1, 1, 1, 1 };
+  int64_t next = UID_VIRTUAL;
+
+  cudnnBackendDescriptor_t tq = tensor (b, UID_Q, io, q_dims, q_strides, false, false, "tensor Q");
+  cudnnBackendDescriptor_t tk = tensor (b, UID_K, io, kt_dims, kt_strides, false, false, "tensor K");
+  cudnnBackendDescriptor_t tv = tensor (b, UID_V, io, v_dims, v_strides, false, false, "tensor V");
+  cudnnBackendDescriptor_t to = tensor (b, UID_O, io, q_dims, q_strides, false, false, "tensor O");
+  cudnnBackendDescriptor_t tstats = tensor (b, UID_STATS, CUDNN_DATA_FLOAT, row_dims, row_strides,
+                                            false, false, "tensor Stats");
+  cudnnBackendDescriptor_t tscale = tensor (b, UID_SCALE, CUDNN_DATA_FLOAT, one, one, false, true,
+                                            "tensor scale");
+  cudnnBackendDescriptor_t s = virtual_tensor (b, &next, s_dims, "S");
+  cudnnBackendDescriptor_t scaled = virtual_tensor (b, &next, s_dims, "S·scale");
+  cudnnBackendDescriptor_t max = virtual_tensor (b, &next, row_dims, "max");
+  cudnnBackendDescriptor_t shifted = virtual_tensor (b, &next, s_dims, "S−max");
+  cudnnBackendDescriptor_t exps = virtual_tensor (b, &next, s_dims, "exp");
+  cudnnBackendDescriptor_t sum = virtual_tensor (b, &next, row_dims, "sum");
+  cudnnBackendDescriptor_t log_sum = virtual_tensor (b, &next, row_dims, "log sum");
+  cudnnBackendDescriptor_t probs = virtual_tensor (b, &next, s_dims, "P");
+
+  cudnnBackendDescriptor_t ops[9] = {
+    matmul (b, tq, tk, s, "Q·Kᵀ"),
+    pointwise (b, CUDNN_POINTWISE_MUL, s, tscale, scaled, "scale"),
+    reduction (b, CUDNN_REDUCE_TENSOR_MAX, scaled, max, "row max"),
+    pointwise (b, CUDNN_POINTWISE_SUB, scaled, max, shifted, "subtract max"),
+    pointwise (b, CUDNN_POINTWISE_EXP, shifted, NULL, exps, "exp"),
+    reduction (b, CUDNN_REDUCE_TENSOR_ADD, exps, sum, "row sum"),
+    pointwise (b, CUDNN_POINTWISE_LOG, sum, NULL, log_sum, "log"),
+    pointwise (b, CUDNN_POINTWISE_ADD, max, log_sum, tstats, "stats"),
+    pointwise (b, CUDNN_POINTWISE_DIV, exps, sum, probs, "normalise"),
+  };
+  cudnnBackendDescriptor_t pv = matmul (b, probs, tv, to, "P·V");
+  cudnnBackendDescriptor_t all_ops[10];
+  memcpy (all_ops, ops, sizeof ops);
+  all_ops[9] = pv;
+  cudnnBackendDescriptor_t graph = make (b, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "graph");
+  set (b, graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &instance->handle, "graph");
+  set (b, graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 10, all_ops, "graph");
+  finalize (b, graph, "graph");
+  return b->status == CUDNN_STATUS_SUCCESS ? graph : NULL;
+}
+
+/* The first heuristic engine config that makes a plan, or NULL. */
+static cudnnBackendDescriptor_t
+build_plan (RlAttentionInstance *instance, Builder *b, cudnnBackendDescriptor_t graph,
+            char *error, size_t error_size)
+{
+  const CudnnApi *api = &instance->api;
+  cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
+  cudnnBackendDescriptor_t heuristics = make (b, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "heuristics");
+  set (b, heuristics, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+       &graph, "heuristics");
+  set (b, heuristics, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode, "heuristics");
+  finalize (b, heuristics, "heuristics");
+  if (b->status != CUDNN_STATUS_SUCCESS)
+    return NULL;
+  enum { MAX_CONFIGS = 8 };
+  cudnnBackendDescriptor_t configs[MAX_CONFIGS];
+  int64_t count = 0;
+  for (int i = 0; i < MAX_CONFIGS; i++)
+    configs[i] = make (b, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, "engine configs");
+  if (b->status == CUDNN_STATUS_SUCCESS)
+    b->status = api->cudnnBackendGetAttribute (heuristics, CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                               CUDNN_TYPE_BACKEND_DESCRIPTOR, MAX_CONFIGS, &count,
+                                               configs);
+  if (b->status != CUDNN_STATUS_SUCCESS || count == 0)
+    {
+      b->step = "heuristics found no engine for the SDPA graph";
+      if (b->status == CUDNN_STATUS_SUCCESS)
+        b->status = CUDNN_STATUS_NOT_SUPPORTED;
+      return NULL;
+    }
+  for (int64_t i = 0; i < count; i++)
+    {
+      cudnnBackendDescriptor_t plan = NULL;
+      if (api->cudnnBackendCreateDescriptor (CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan)
+          != CUDNN_STATUS_SUCCESS)
+        continue;
+      bool ok = api->cudnnBackendSetAttribute (plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE,
+                                               CUDNN_TYPE_HANDLE, 1, &instance->handle)
+                    == CUDNN_STATUS_SUCCESS
+                && api->cudnnBackendSetAttribute (plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
+                                                  CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &configs[i])
+                       == CUDNN_STATUS_SUCCESS
+                && api->cudnnBackendFinalize (plan) == CUDNN_STATUS_SUCCESS;
+      if (ok)
+        return plan;
+      api->cudnnBackendDestroyDescriptor (plan);
+    }
+  char last[256] = "";
+  api->cudnnGetLastErrorString (last, sizeof last);
+  rl_attention_fail (0, error, error_size, "%s", last);
+  b->step = "no engine config finalized a plan";
+  b->status = CUDNN_STATUS_NOT_SUPPORTED;
+  return NULL;
+}
+
+static void
+plan_key (const RlAttentionProblem *p, int32_t key[7])
+{
+  int32_t values[7] = { p->batch, p->heads, p->q_len, p->kv_len, p->head_dim, p->qkv_dtype, 1 };
+  memcpy (key, values, sizeof values);
+}
+
+/* Makes instance->plan the plan for `p`, building it when the shape
+ * changed. */
+static int
+ensure_plan (RlAttentionInstance *instance, const RlAttentionProblem *p, char *error,
+             size_t error_size)
+{
+  int32_t key[7];
+  plan_key (p, key);
+  if (instance->plan.plan != NULL && memcmp (key, instance->plan.key, sizeof key) == 0)
+    return RL_ATTENTION_OK;
+  if (instance->plan.plan != NULL)
+    instance->api.cudnnBackendDestroyDescriptor (instance->plan.plan);
+  instance->plan.plan = NULL;
+  DescriptorList list = { .count = 0 };
+  Builder b = { &instance->api, &list, CUDNN_STATUS_SUCCESS, NULL };
+  char detail[256] = "";
+  cudnnBackendDescriptor_t graph = build_graph (instance, &b, p);
+  cudnnBackendDescriptor_t plan = graph != NULL ? build_plan (instance, &b, graph, detail,
+                                                              sizeof detail) : NULL;
+  if (plan == NULL && detail[0] == '\0')
+    instance->api.cudnnGetLastErrorString (detail, sizeof detail);
+  for (int i = list.count - 1; i >= 0; i--)
+    instance->api.cudnnBackendDestroyDescriptor (list.items[i]);
+  if (plan == NULL)
+    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, error, error_size,
+                              "cudnn: SDPA graph for B=%d H=%d Lq=%d Lk=%d D=%d failed at '%s': "
+                              "%s %s", p->batch, p->heads, p->q_len, p->kv_len, p->head_dim,
+                              b.step != NULL ? b.step : "?",
+                              instance->api.cudnnGetErrorString (b.status), detail);
+  int64_t workspace = 0, count = 0;
+  instance->api.cudnnBackendGetAttribute (plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                          CUDNN_TYPE_INT64, 1, &count, &workspace);
+  instance->plan.plan = plan;
+  instance->plan.workspace_bytes = workspace;
+  memcpy (instance->plan.key, key, sizeof key);
+  return RL_ATTENTION_OK;
+}
+
+/* -------------------------------------------------------- the variant */
+
+static int
+cudnn_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t error_size)
+{
+  int count = 0;
+  if (cudaGetDeviceCount (&count) != cudaSuccess || device_index >= count)
+    {
+      cudaGetLastError ();
+      return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
+                                "cudnn: no CUDA device %d (%d visible)", device_index, count);
+    }
+  RlAttentionInstance *instance = calloc (1, sizeof (RlAttentionInstance));
+  if (instance == NULL)
+    return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size, "cudnn: out of memory");
+  struct cudaDeviceProp properties;
+  cudaGetDeviceProperties (&properties, device_index);
+  instance->device = device_index;
+  instance->compute_capability = properties.major * 10 + properties.minor;
+  if (!load_api (&instance->api, error, error_size))
+    {
+      if (instance->api.library != NULL)
+        dlclose (instance->api.library);
+      free (instance);
+      return RL_ATTENTION_UNAVAILABLE;
+    }
+  cudaSetDevice (device_index);
+  cudnnStatus_t status = instance->api.cudnnCreate (&instance->handle);
+  if (status != CUDNN_STATUS_SUCCESS)
+    {
+      rl_attention_fail (0, error, error_size, "cudnn: not available: cudnnCreate failed: %s",
+                         instance->api.cudnnGetErrorString (status));
+      dlclose (instance->api.library);
+      free (instance);
+      return RL_ATTENTION_UNAVAILABLE;
+    }
+  *out = instance;
+  return RL_ATTENTION_OK;
+}
+
+static void
+cudnn_close (RlAttentionInstance *instance)
+{
+  if (instance == NULL)
+    return;
+  cudaSetDevice (instance->device);
+  if (instance->plan.plan != NULL)
+    instance->api.cudnnBackendDestroyDescriptor (instance->plan.plan);
+  cudaFree (instance->workspace);
+  cudaFree (instance->stats_scratch);
+  instance->api.cudnnDestroy (instance->handle);
+  dlclose (instance->api.library);
+  free (instance);
+}
+
+static double
+cudnn_cost_hint (RlAttentionInstance *instance, const RlAttentionProblem *p)
+{
+  /* cuDNN's fused kernels reach about 600 TFLOP/s on an H100 at large L. */
+  double rate = instance->compute_capability >= 90 ? 550e12 : 200e12;
+  return rl_attention_flops (p) / rate * 1e3 + 0.01;
+}
+
+static int
+grow (void **buffer, size_t *have, size_t need, const char *what, char *error, size_t error_size)
+{
+  if (need <= *have)
+    return RL_ATTENTION_OK;
+  cudaFree (*buffer);
+  *buffer = NULL;
+  *have = 0;
+  if (cudaMalloc (buffer, need) != cudaSuccess)
+    {
+      cudaGetLastError ();
+      return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size,
+                                "cudnn: cannot allocate %zu bytes of %s", need, what);
+    }
+  *have = need;
+  return RL_ATTENTION_OK;
+}
+
+static int
+cudnn_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAttentionArgs *args,
+           char *error, size_t error_size)
+{
+  int result = cudnn_supports (instance, p, error, error_size);
+  if (result == RL_ATTENTION_OK)
+    result = rl_attention_check_args (raylight_attention_variant (RL_ATTENTION_ABI_VERSION), p,
+                                      args, error, error_size);
+  if (result != RL_ATTENTION_OK)
+    return result;
+  cudaSetDevice (instance->device);
+  if ((result = ensure_plan (instance, p, error, error_size)) != RL_ATTENTION_OK)
+    return result;
+  size_t stats_bytes = (size_t) p->batch * p->heads * p->q_len * sizeof (float);
+  if (args->lse == NULL
+      && (result = grow ((void **) &instance->stats_scratch, &instance->stats_scratch_bytes,
+                         stats_bytes, "log-sum-exp scratch", error, error_size)) != RL_ATTENTION_OK)
+    return result;
+  if ((result = grow (&instance->workspace, &instance->workspace_bytes,
+                      (size_t) instance->plan.workspace_bytes + 1, "workspace", error,
+                      error_size)) != RL_ATTENTION_OK)
+    return result;
+  instance->api.cudnnSetStream (instance->handle, (cudaStream_t) args->stream);
+  float scale = p->scale;
+  int64_t uids[6] = { UID_Q, UID_K, UID_V, UID_O, UID_STATS, UID_SCALE };
+  void *pointers[6] = { (void *) args->q, (void *) args->k, (void *) args->v, args->out,
+                        args->lse != NULL ? (void *) args->lse : instance->stats_scratch, &scale };
+  DescriptorList list = { .count = 0 };
+  Builder b = { &instance->api, &list, CUDNN_STATUS_SUCCESS, NULL };
+  cudnnBackendDescriptor_t pack = make (&b, CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, "variant pack");
+  set (&b, pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 6, uids, "variant pack");
+  set (&b, pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 6, pointers,
+       "variant pack");
+  set (&b, pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &instance->workspace,
+       "variant pack");
+  finalize (&b, pack, "variant pack");
+  if (b.status == CUDNN_STATUS_SUCCESS)
+    {
+      b.status = instance->api.cudnnBackendExecute (instance->handle, instance->plan.plan, pack);
+      b.step = "execute";
+    }
+  for (int i = list.count - 1; i >= 0; i--)
+    instance->api.cudnnBackendDestroyDescriptor (list.items[i]);
+  if (b.status != CUDNN_STATUS_SUCCESS)
+    {
+      char detail[256] = "";
+      instance->api.cudnnGetLastErrorString (detail, sizeof detail);
+      return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size, "cudnn: %s failed: %s %s",
+                                b.step, instance->api.cudnnGetErrorString (b.status), detail);
+    }
+  return RL_ATTENTION_OK;
+}
+
+static const int32_t cudnn_head_dims[] = { 64, 128, 0 };
+
+static const RlAttentionVariant cudnn_variant = {
+  .abi_version = RL_ATTENTION_ABI_VERSION,
+  .struct_size = sizeof (RlAttentionVariant),
+  .name = "cudnn",
+  .description = "CUDA: cuDNN fused SDPA through the backend graph API (libcudnn at run time)",
+  .backend = RL_ATTENTION_BACKEND_CUDA,
+  .qkv_dtypes = RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_F16) | RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_BF16),
+  .out_dtypes = RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_F16) | RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_BF16),
+  .head_dims = cudnn_head_dims,
+  .min_compute_capability = 80,
+  .supports_kv_lengths = 0,
+  .open = cudnn_open,
+  .close = cudnn_close,
+  .supports = cudnn_supports,
+  .cost_hint = cudnn_cost_hint,
+  .run = cudnn_run,
+};
+
+static int
+cudnn_supports (RlAttentionInstance *instance, const RlAttentionProblem *p, char *why,
+                size_t why_size)
+{
+  int result = rl_attention_check_declared (&cudnn_variant, p, why, why_size);
+  if (result != RL_ATTENTION_OK)
+    return result;
+  if (p->out_dtype != p->qkv_dtype)
+    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
+                              "cudnn: output dtype must be the input's");
+  if (instance->compute_capability < 80)
+    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
+                              "cudnn: fused SDPA needs sm_80 or newer (device is sm_%d)",
+                              instance->compute_capability);
+  if (p->device_index != instance->device)
+    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
+                              "cudnn: opened on device %d, problem on device %d", instance->device,
+                              p->device_index);
+  return RL_ATTENTION_OK;
+}
+
+const RlAttentionVariant *
+raylight_attention_variant (uint32_t host_abi_version)
+{
+  return host_abi_version == RL_ATTENTION_ABI_VERSION ? &cudnn_variant : NULL;
+}

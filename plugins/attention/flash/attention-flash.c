@@ -1,0 +1,151 @@
+/* The `flash` attention variant: our fused kernel (flash-kernel.cu) for
+ * bf16/f16, head dims 64 and 128, non-causal, with log-sum-exp. sm_80 and
+ * newer (mma.sync + cp.async); Hopper runs the same path for now. */
+#include <stdlib.h>
+
+#include <cuda_runtime_api.h>
+
+#include "plugins/attention/attention.h"
+#include "plugins/attention/flash/flash-kernel.h"
+#include "plugins/attention/variant-util.h"
+
+const RlAttentionVariant *raylight_attention_variant (uint32_t host_abi_version);
+
+struct RlAttentionInstance {
+  int device;
+  int compute_capability;
+  int multiprocessors;
+};
+
+static const int32_t flash_head_dims[] = { 64, 128, 0 };
+
+static int flash_supports (RlAttentionInstance *instance, const RlAttentionProblem *p, char *why,
+                           size_t why_size);
+
+static int
+flash_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t error_size)
+{
+  int count = 0;
+  if (cudaGetDeviceCount (&count) != cudaSuccess || device_index >= count)
+    {
+      cudaGetLastError ();
+      return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
+                                "flash: no CUDA device %d (%d visible)", device_index, count);
+    }
+  struct cudaDeviceProp properties;
+  if (cudaGetDeviceProperties (&properties, device_index) != cudaSuccess)
+    return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
+                              "flash: cannot query device %d", device_index);
+  int capability = properties.major * 10 + properties.minor;
+  if (capability < 80)
+    return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
+                              "flash: needs sm_80 or newer, device %d (%s) is sm_%d",
+                              device_index, properties.name, capability);
+  RlAttentionInstance *instance = calloc (1, sizeof (RlAttentionInstance));
+  if (instance == NULL)
+    return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size, "flash: out of memory");
+  instance->device = device_index;
+  instance->compute_capability = capability;
+  instance->multiprocessors = properties.multiProcessorCount;
+  *out = instance;
+  return RL_ATTENTION_OK;
+}
+
+static void
+flash_close (RlAttentionInstance *instance)
+{
+  free (instance);
+}
+
+static double
+flash_cost_hint (RlAttentionInstance *instance, const RlAttentionProblem *p)
+{
+  /* About 2.3 TFLOP/s per SM on Hopper (≈300 on an H100), half that
+   * before; plus a few µs of launch. */
+  double per_sm = instance->compute_capability >= 90 ? 2.3e12 : 1.2e12;
+  return rl_attention_flops (p) / (per_sm * instance->multiprocessors) * 1e3 + 0.005;
+}
+
+static int
+flash_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAttentionArgs *args,
+           char *error, size_t error_size)
+{
+  int result = flash_supports (instance, p, error, error_size);
+  if (result == RL_ATTENTION_OK)
+    result = rl_attention_check_args (raylight_attention_variant (RL_ATTENTION_ABI_VERSION), p,
+                                      args, error, error_size);
+  if (result != RL_ATTENTION_OK)
+    return result;
+  cudaSetDevice (instance->device);
+  RlFlashParams params = {
+    .q = args->q, .k = args->k, .v = args->v, .out = args->out, .lse = args->lse,
+    .batch = p->batch, .heads = p->heads, .q_len = p->q_len, .kv_len = p->kv_len,
+    .keys = p->kv_len, .lse_q_len = p->q_len, .scale = p->scale,
+  };
+  int32_t launches = p->has_kv_lengths ? p->batch : 1;
+  size_t q_batch = (size_t) p->q_len * p->heads * p->head_dim * 2;
+  size_t kv_batch = (size_t) p->kv_len * p->heads * p->head_dim * 2;
+  for (int32_t b = 0; b < launches; b++)
+    {
+      if (p->has_kv_lengths)
+        {
+          params.batch = 1;
+          params.keys = args->kv_lengths[b];
+          params.q = (const char *) args->q + b * q_batch;
+          params.k = (const char *) args->k + b * kv_batch;
+          params.v = (const char *) args->v + b * kv_batch;
+          params.out = (char *) args->out + b * q_batch;
+          params.lse = args->lse != NULL ? args->lse + (size_t) b * p->heads * p->q_len : NULL;
+        }
+      cudaError_t status = rl_attention_flash_launch (&params, p->head_dim, p->qkv_dtype,
+                                                      (cudaStream_t) args->stream);
+      if (status != cudaSuccess)
+        return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size,
+                                  "flash: launch for batch %d failed: %s (device sm_%d)", b,
+                                  cudaGetErrorString (status), instance->compute_capability);
+    }
+  return RL_ATTENTION_OK;
+}
+
+static const RlAttentionVariant flash_variant = {
+  .abi_version = RL_ATTENTION_ABI_VERSION,
+  .struct_size = sizeof (RlAttentionVariant),
+  .name = "flash",
+  .description = "CUDA: own fused kernel, online softmax (mma.sync, cp.async), bf16/f16, D 64/128",
+  .backend = RL_ATTENTION_BACKEND_CUDA,
+  .qkv_dtypes = RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_F16) | RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_BF16),
+  .out_dtypes = RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_F16) | RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_BF16),
+  .head_dims = flash_head_dims,
+  .min_compute_capability = 80,
+  .supports_kv_lengths = 1,
+  .open = flash_open,
+  .close = flash_close,
+  .supports = flash_supports,
+  .cost_hint = flash_cost_hint,
+  .run = flash_run,
+};
+
+static int
+flash_supports (RlAttentionInstance *instance, const RlAttentionProblem *p, char *why,
+                size_t why_size)
+{
+  int result = rl_attention_check_declared (&flash_variant, p, why, why_size);
+  if (result != RL_ATTENTION_OK)
+    return result;
+  if (p->out_dtype != p->qkv_dtype)
+    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
+                              "flash: output dtype must be the input's (%s), not %s",
+                              rl_attention_dtype_name (p->qkv_dtype),
+                              rl_attention_dtype_name (p->out_dtype));
+  if (p->device_index != instance->device)
+    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
+                              "flash: opened on device %d, problem on device %d", instance->device,
+                              p->device_index);
+  return RL_ATTENTION_OK;
+}
+
+const RlAttentionVariant *
+raylight_attention_variant (uint32_t host_abi_version)
+{
+  return host_abi_version == RL_ATTENTION_ABI_VERSION ? &flash_variant : NULL;
+}
