@@ -62,13 +62,14 @@ format_shape (char *buf, size_t size, int ndim, const int64_t *shape)
     n += snprintf (buf + n, size - n, d ? ", %lld" : "%lld", (long long) shape[d]);
 }
 
-/* Loads tensor `key` (after the config's prefix) into `out`, checking that
- * it is [rows, cols] (cols < 0: a vector [rows]). */
+/* Loads weight `w` of block `block` into `out`, checking that it is
+ * [rows, cols] (cols < 0: a vector [rows]). */
 static RlStatus
-load_tensor (Umt5Encoder   *e,
+load_weight (Umt5Encoder   *e,
              RlSafetensors *st,
              RlTensor      *out,
-             const char    *key,
+             Umt5Weight     w,
+             int            block,
              int64_t        rows,
              int64_t        cols)
 {
@@ -80,7 +81,7 @@ load_tensor (Umt5Encoder   *e,
   RlTensor view = { 0 };
   RlStatus s;
 
-  snprintf (name, sizeof name, "%s%s", c->prefix, key);
+  umt5_weight_key (c, w, block, name, sizeof name);
   t = rl_safetensors_find (st, name);
   if (t == NULL)
     return rl_set_error (RL_E_FORMAT, "%s: missing tensor '%s' for %s; the file is incomplete or "
@@ -118,22 +119,17 @@ load_block (Umt5Encoder   *e,
 {
   const Umt5Config *c = &e->config;
   const int64_t d = c->d_model, inner = (int64_t) c->num_heads * c->d_kv;
-  char key[128];
 
-#define KEY(fmt) (snprintf (key, sizeof key, "encoder.block.%d.layer." fmt, i), key)
-  TRY (load_tensor (e, st, &b->q, KEY ("0.SelfAttention.q.weight"), inner, d));
-  TRY (load_tensor (e, st, &b->k, KEY ("0.SelfAttention.k.weight"), inner, d));
-  TRY (load_tensor (e, st, &b->v, KEY ("0.SelfAttention.v.weight"), inner, d));
-  TRY (load_tensor (e, st, &b->o, KEY ("0.SelfAttention.o.weight"), d, inner));
-  TRY (load_tensor (e, st, &b->relative_bias, KEY ("0.SelfAttention.relative_attention_bias.weight"),
-                    c->num_buckets, c->num_heads));
-  TRY (load_tensor (e, st, &b->attn_norm, KEY ("0.layer_norm.weight"), d, -1));
-  TRY (load_tensor (e, st, &b->wi_0, KEY ("1.DenseReluDense.wi_0.weight"), c->d_ff, d));
-  TRY (load_tensor (e, st, &b->wi_1, KEY ("1.DenseReluDense.wi_1.weight"), c->d_ff, d));
-  TRY (load_tensor (e, st, &b->wo, KEY ("1.DenseReluDense.wo.weight"), d, c->d_ff));
-  TRY (load_tensor (e, st, &b->ffn_norm, KEY ("1.layer_norm.weight"), d, -1));
-#undef KEY
-  return RL_OK;
+  TRY (load_weight (e, st, &b->q, UMT5_W_Q, i, inner, d));
+  TRY (load_weight (e, st, &b->k, UMT5_W_K, i, inner, d));
+  TRY (load_weight (e, st, &b->v, UMT5_W_V, i, inner, d));
+  TRY (load_weight (e, st, &b->o, UMT5_W_O, i, d, inner));
+  TRY (load_weight (e, st, &b->relative_bias, UMT5_W_RELATIVE_BIAS, i, c->num_buckets, c->num_heads));
+  TRY (load_weight (e, st, &b->attn_norm, UMT5_W_ATTN_NORM, i, d, -1));
+  TRY (load_weight (e, st, &b->wi_0, UMT5_W_WI_0, i, c->d_ff, d));
+  TRY (load_weight (e, st, &b->wi_1, UMT5_W_WI_1, i, c->d_ff, d));
+  TRY (load_weight (e, st, &b->wo, UMT5_W_WO, i, d, c->d_ff));
+  return load_weight (e, st, &b->ffn_norm, UMT5_W_FFN_NORM, i, d, -1);
 }
 
 static RlStatus
@@ -142,10 +138,10 @@ load_all (Umt5Encoder   *e,
 {
   const Umt5Config *c = &e->config;
 
-  TRY (load_tensor (e, st, &e->shared, "shared.weight", c->vocab, c->d_model));
+  TRY (load_weight (e, st, &e->shared, UMT5_W_SHARED, 0, c->vocab, c->d_model));
   for (int i = 0; i < c->num_layers; i++)
     TRY (load_block (e, st, &e->blocks[i], i));
-  return load_tensor (e, st, &e->final_norm, "encoder.final_layer_norm.weight", c->d_model, -1);
+  return load_weight (e, st, &e->final_norm, UMT5_W_FINAL_NORM, 0, c->d_model, -1);
 }
 
 RlStatus

@@ -5,6 +5,7 @@
  * padding on fresh random inputs, and every way a checkpoint or an input
  * can be wrong. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,11 +212,48 @@ test_tiny_fp8_scaled_matches_reference (void)
   rl_safetensors_close (st);
 }
 
-/* The bf16 fixture rewritten in memory with f32 weights (exact), so the
- * f32 weight path meets the same expected output. */
-static unsigned char *
-f32_copy (const RlSafetensors *src, size_t *size)
+/* ComfyUI name → original Wan t5.py name (Umt5Config's naming table, written
+ * out independently here), or the name itself when `to_wan` is false. */
+static const char *
+renamed (const char *name, bool to_wan, char *buf, size_t size)
 {
+  static const char *const map[][2] = {
+    { "layer.0.SelfAttention.q.weight", "attn.q.weight" },
+    { "layer.0.SelfAttention.k.weight", "attn.k.weight" },
+    { "layer.0.SelfAttention.v.weight", "attn.v.weight" },
+    { "layer.0.SelfAttention.o.weight", "attn.o.weight" },
+    { "layer.0.SelfAttention.relative_attention_bias.weight", "pos_embedding.embedding.weight" },
+    { "layer.0.layer_norm.weight", "norm1.weight" },
+    { "layer.1.DenseReluDense.wi_0.weight", "ffn.gate.0.weight" },
+    { "layer.1.DenseReluDense.wi_1.weight", "ffn.fc1.weight" },
+    { "layer.1.DenseReluDense.wo.weight", "ffn.fc2.weight" },
+    { "layer.1.layer_norm.weight", "norm2.weight" },
+  };
+  int block, used = 0;
+
+  if (!to_wan)
+    return name;
+  if (strcmp (name, "shared.weight") == 0)
+    return "token_embedding.weight";
+  if (strcmp (name, "encoder.final_layer_norm.weight") == 0)
+    return "norm.weight";
+  if (sscanf (name, "encoder.block.%d.%n", &block, &used) == 1 && used > 0)
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+      if (strcmp (name + used, map[i][0]) == 0)
+        {
+          snprintf (buf, size, "blocks.%d.%s", block, map[i][1]);
+          return buf;
+        }
+  return name;
+}
+
+/* The bf16 fixture rewritten in memory with f32 weights (exact), and
+ * optionally in the original Wan naming, so those paths meet the same
+ * expected output. */
+static unsigned char *
+f32_copy (const RlSafetensors *src, bool to_wan, size_t *size)
+{
+  char name_buf[256];
   size_t n = rl_safetensors_count (src), header_cap = 64 + n * 256, data_size = 0, hn = 0, offset = 0;
   char *header = malloc (header_cap);
   unsigned char *file;
@@ -231,7 +269,7 @@ f32_copy (const RlSafetensors *src, size_t *size)
       const RlSafetensorsTensor *t = rl_safetensors_tensor_at (src, i);
       size_t bytes = t->dtype == RL_BF16 ? t->nbytes * 2 : t->nbytes;
       hn += snprintf (header + hn, header_cap - hn, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", i ? "," : "",
-                      t->name, t->dtype == RL_BF16 ? "F32" : rl_dtype_safetensors_name (t->dtype));
+                      renamed (t->name, to_wan, name_buf, sizeof name_buf), t->dtype == RL_BF16 ? "F32" : rl_dtype_safetensors_name (t->dtype));
       for (int d = 0; d < t->ndim; d++)
         hn += snprintf (header + hn, header_cap - hn, d ? ",%lld" : "%lld", (long long) t->shape[d]);
       hn += snprintf (header + hn, header_cap - hn, "],\"data_offsets\":[%zu,%zu]}", offset, offset + bytes);
@@ -264,23 +302,41 @@ f32_copy (const RlSafetensors *src, size_t *size)
 }
 
 static void
-test_tiny_f32_weights_match_reference (void)
+check_f32_copy (bool to_wan)
 {
+  const char *label = to_wan ? "f32, Wan naming" : "f32";
   RlSafetensors *bf16 = NULL, *st = NULL;
   unsigned char *file;
   size_t size;
+  Umt5Config config;
 
   PT_REQUIRE (rl_safetensors_open (fixture ("tiny-umt5.safetensors"), &bf16) == RL_OK, "%s", rl_last_error ());
-  file = f32_copy (bf16, &size);
+  file = f32_copy (bf16, to_wan, &size);
   rl_safetensors_close (bf16);
-  PT_CHECK (rl_safetensors_open_memory (file, size, "tiny-umt5-f32", &st) == RL_OK, "%s", rl_last_error ());
+  PT_CHECK (rl_safetensors_open_memory (file, size, label, &st) == RL_OK, "%s", rl_last_error ());
   if (st != NULL)
     {
-      PT_CHECK (rl_safetensors_find (st, "shared.weight")->dtype == RL_F32, "weights rewritten as f32");
-      check_fixture (st, "f32", "");
+      PT_CHECK (rl_safetensors_find (st, to_wan ? "token_embedding.weight" : "shared.weight")->dtype == RL_F32,
+                "weights rewritten as f32");
+      PT_CHECK (umt5_config_detect (st, &config) == RL_OK &&
+                config.naming == (to_wan ? UMT5_NAMING_WAN : UMT5_NAMING_HF) && config.num_layers == 3 &&
+                config.num_heads == 4, "%s detected: %s", label, rl_last_error ());
+      check_fixture (st, label, "");
     }
   rl_safetensors_close (st);
   free (file);
+}
+
+static void
+test_tiny_f32_weights_match_reference (void)
+{
+  check_f32_copy (false);
+}
+
+static void
+test_tiny_wan_naming_matches_reference (void)
+{
+  check_f32_copy (true);
 }
 
 /* ------------------------------------------ properties on random input */
@@ -551,9 +607,11 @@ test_bad_checkpoints (void)
 
   n = 0;
   n = add_spec (specs, n, "token_embedding.weight", 2, 50, 64);
-  n = add_spec (specs, n, "blocks.0.attn.q.weight", 2, 64, 64);
-  PT_CHECK (try_load (specs, n, 0, msg, sizeof msg) == RL_E_NOT_SUPPORTED && strstr (msg, "original Wan naming"),
-            "original Wan T5 naming refused clearly: %s", msg);
+  n = add_spec (specs, n, "blocks.0.attn.q.weight", 2, 32, 64);
+  n = add_spec (specs, n, "blocks.0.ffn.gate.0.weight", 2, 96, 64);
+  PT_CHECK (try_load (specs, n, 0, msg, sizeof msg) == RL_E_FORMAT &&
+            strstr (msg, "blocks.0.pos_embedding.embedding.weight"),
+            "incomplete file in the Wan naming names the missing key in that naming: %s", msg);
 
   n = 0;
   n = add_spec (specs, n, "head.modulation", 2, 2, 64);
@@ -576,6 +634,7 @@ main (void)
   PT_RUN (test_relative_bucket_known_values);
   PT_RUN (test_tiny_bf16_matches_reference);
   PT_RUN (test_tiny_f32_weights_match_reference);
+  PT_RUN (test_tiny_wan_naming_matches_reference);
   PT_RUN (test_tiny_fp8_scaled_matches_reference);
   PT_RUN (test_rows_independent_and_padding_ignored);
   PT_RUN (test_bad_inputs);
