@@ -4,6 +4,7 @@
 #include "workers/sampling/brownian-tree.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +14,15 @@
 
 #define POOL_SIZE 24
 #define MAX_DEPTH 200
+/* At most this many node draws are made at once (one buffer each). */
+#define NOISE_BATCH 8
 
 struct RlBrownianNoise {
   uint64_t entropy;
   double   start, end;       /* the root interval, rounded to 6 decimals */
   int      tree_sign;        /* BatchedBrownianTree.sign */
   size_t   count;
+  int      batch;            /* node draws made at once (≤ NOISE_BATCH) */
   float   *root;             /* W over [start, end] */
   float   *w, *w2, *noise, *acc;
 };
@@ -84,13 +88,19 @@ rl_brownian_noise_new (uint64_t seed, float sigma_min, float sigma_max,
   b->root = malloc (count * sizeof (float));
   b->w = malloc (count * sizeof (float));
   b->w2 = malloc (count * sizeof (float));
-  b->noise = malloc (count * sizeof (float));
+  b->batch = omp_get_max_threads ();
+  if (b->batch > NOISE_BATCH)
+    b->batch = NOISE_BATCH;
+  if (b->batch < 1)
+    b->batch = 1;
+  b->noise = malloc ((size_t) b->batch * count * sizeof (float));
   b->acc = malloc (count * sizeof (float));
   if (!b->root || !b->w || !b->w2 || !b->noise || !b->acc)
     {
+      int buffers = 4 + b->batch;
       rl_brownian_noise_free (b);
       return rl_set_error (RL_E_NO_MEMORY, "brownian tree: no memory for "
-                           "5 × %zu floats", count);
+                           "%d × %zu floats", buffers, count);
     }
   uint32_t seeds[3];
   rl_seed_sequence_state (seed, NULL, 0, POOL_SIZE, seeds, 3);
@@ -102,42 +112,56 @@ rl_brownian_noise_new (uint64_t seed, float sigma_min, float sigma_max,
   return RL_OK;
 }
 
-/* The two children of `node` whose increment is w: left into `left`,
- * right into `right` (either may alias w, not each other). */
-static void
-split_node (RlBrownianNoise *b, const Node *node, double midway,
-            const float *w, float *left, float *right)
-{
-  uint64_t key[2] = { node->key, node->depth };
-  uint32_t seeds[4];
-  rl_seed_sequence_state (b->entropy, key, 2, POOL_SIZE, seeds, 4);
-  seeded_randn (seeds[0], b->noise, b->count);
+/* One query is planned first (which tree nodes to split, in order), then
+ * executed: each split needs torch.randn from the node's own seed, which
+ * does not depend on the increments, so the draws of up to
+ * b->batch nodes are made in parallel and applied in order. */
 
-  double h_reciprocal = 1.0 / (node->end - node->start);
-  double left_diff = midway - node->start;
-  double right_diff = node->end - midway;
-  float mean_a = (float) left_diff, mean_b = (float) h_reciprocal;
-  float spread = (float) sqrt (left_diff * right_diff * h_reciprocal);
-  for (size_t i = 0; i < b->count; i++)
+typedef enum {
+  OP_KEEP_LEFT,            /* W ← left part of W */
+  OP_KEEP_RIGHT,           /* W ← right part */
+  OP_ADD_LEFT_KEEP_RIGHT,  /* acc += left; W ← right */
+  OP_ADD_RIGHT_KEEP_LEFT,  /* acc += right; W ← left */
+  OP_SPLIT_BOTH,           /* W ← left; R ← right */
+  OP_ADD_W,                /* acc += W */
+  OP_TAKE_R,               /* W ← R */
+} OpKind;
+
+typedef struct {
+  OpKind kind;
+  Node   node;
+  double midway;
+} Op;
+
+typedef struct {
+  Op  *ops;
+  int  count;
+  int  capacity;
+} Plan;
+
+static RlStatus
+plan_push (Plan *plan, OpKind kind, const Node *node, double midway)
+{
+  if (plan->count == plan->capacity)
     {
-      float whole = w[i];
-      float part = whole * mean_a * mean_b + spread * b->noise[i];
-      if (left != NULL)
-        left[i] = part;
-      if (right != NULL)
-        right[i] = whole - part;
+      int capacity = plan->capacity ? 2 * plan->capacity : 64;
+      Op *grown = realloc (plan->ops, (size_t) capacity * sizeof *grown);
+      if (grown == NULL)
+        return rl_set_error (RL_E_NO_MEMORY, "brownian tree: no memory");
+      plan->ops = grown;
+      plan->capacity = capacity;
     }
+  Op op = { .kind = kind, .midway = midway };
+  if (node != NULL)
+    op.node = *node;
+  plan->ops[plan->count++] = op;
+  return RL_OK;
 }
 
-static void
-accumulate (RlBrownianNoise *b, const float *w, bool *started)
+static bool
+op_splits (OpKind kind)
 {
-  if (!*started)
-    memcpy (b->acc, w, b->count * sizeof (float));
-  else
-    for (size_t i = 0; i < b->count; i++)
-      b->acc[i] = b->acc[i] + w[i];
-  *started = true;
+  return kind != OP_ADD_W && kind != OP_TAKE_R;
 }
 
 static Node
@@ -148,13 +172,13 @@ child (const Node *node, double midway, bool right)
   return c;
 }
 
-/* Adds the increments of the tree intervals covering [ta, tb] ⊆ node,
- * w being node's increment (overwritten). */
+/* torchsde's _loc over the halfway tree: the intervals covering
+ * [ta, tb] ⊆ node, as split operations from node's increment. */
 static RlStatus
-descend (RlBrownianNoise *b, Node node, float *w, double ta, double tb,
-         bool *started)
+plan_query (Plan *plan, Node node, double ta, double tb)
 {
-  while (!(ta == node.start && tb == node.end))
+  RlStatus status = RL_OK;
+  while (status == RL_OK && !(ta == node.start && tb == node.end))
     {
       if (node.depth > MAX_DEPTH)
         return rl_set_error (RL_E_INVALID_ARG, "brownian tree: query "
@@ -163,47 +187,156 @@ descend (RlBrownianNoise *b, Node node, float *w, double ta, double tb,
       double midway = round6 (0.5 * (node.end + node.start));
       if (tb <= midway)
         {
-          split_node (b, &node, midway, w, w, NULL);
+          status = plan_push (plan, OP_KEEP_LEFT, &node, midway);
           node = child (&node, midway, false);
         }
       else if (ta >= midway)
         {
-          split_node (b, &node, midway, w, NULL, w);
+          status = plan_push (plan, OP_KEEP_RIGHT, &node, midway);
           node = child (&node, midway, true);
         }
       else if (ta == node.start)
         {
-          /* left child whole, then the rest on the right */
-          split_node (b, &node, midway, w, b->w2, w);
-          accumulate (b, b->w2, started);
+          status = plan_push (plan, OP_ADD_LEFT_KEEP_RIGHT, &node, midway);
           node = child (&node, midway, true);
           ta = midway;
         }
       else if (tb == node.end)
         {
-          /* right child whole; the rest on the left */
-          split_node (b, &node, midway, w, w, b->w2);
-          accumulate (b, b->w2, started);
+          status = plan_push (plan, OP_ADD_RIGHT_KEEP_LEFT, &node, midway);
           node = child (&node, midway, false);
           tb = midway;
         }
       else
         {
           /* both sides partial: only at the first split of a query */
-          float *right = malloc (b->count * sizeof (float));
-          if (right == NULL)
-            return rl_set_error (RL_E_NO_MEMORY, "brownian tree: no memory");
-          split_node (b, &node, midway, w, w, right);
-          RlStatus status = descend (b, child (&node, midway, false), w, ta,
-                                     midway, started);
+          status = plan_push (plan, OP_SPLIT_BOTH, &node, midway);
           if (status == RL_OK)
-            status = descend (b, child (&node, midway, true), right, midway,
-                              tb, started);
-          free (right);
+            status = plan_query (plan, child (&node, midway, false), ta,
+                                 midway);
+          if (status == RL_OK)
+            status = plan_push (plan, OP_TAKE_R, NULL, 0.0);
+          if (status == RL_OK)
+            status = plan_query (plan, child (&node, midway, true), midway,
+                                 tb);
           return status;
         }
     }
-  accumulate (b, w, started);
+  return status == RL_OK ? plan_push (plan, OP_ADD_W, NULL, 0.0) : status;
+}
+
+/* torch.randn from the node's W seed: numpy SeedSequence (entropy,
+ * spawn_key = (key, depth), pool_size = 24).generate_state (4)[0]. */
+static void
+node_noise (const RlBrownianNoise *b, const Node *node, float *out)
+{
+  uint64_t key[2] = { node->key, node->depth };
+  uint32_t seeds[4];
+  rl_seed_sequence_state (b->entropy, key, 2, POOL_SIZE, seeds, 4);
+  seeded_randn (seeds[0], out, b->count);
+}
+
+static void
+accumulate_value (float *acc, size_t i, float value, bool started)
+{
+  acc[i] = started ? acc[i] + value : value;
+}
+
+/* One split: left = W·(m − s)·(1/(e − s)) + sqrt((m − s)(e − m)/(e − s))·n
+ * and right = W − left, in torchsde's float32 order. */
+static void
+apply_split (RlBrownianNoise *b, const Op *op, const float *noise,
+             bool *started)
+{
+  const Node *node = &op->node;
+  double h_reciprocal = 1.0 / (node->end - node->start);
+  double left_diff = op->midway - node->start;
+  double right_diff = node->end - op->midway;
+  float mean_a = (float) left_diff, mean_b = (float) h_reciprocal;
+  float spread = (float) sqrt (left_diff * right_diff * h_reciprocal);
+  float *w = b->w, *r = b->w2, *acc = b->acc;
+  bool was_started = *started;
+  OpKind kind = op->kind;
+  ptrdiff_t count = (ptrdiff_t) b->count;
+#pragma omp parallel for schedule(static)
+  for (ptrdiff_t i = 0; i < count; i++)
+    {
+      float whole = w[i];
+      float left = whole * mean_a * mean_b + spread * noise[i];
+      float right = whole - left;
+      switch (kind)
+        {
+        case OP_KEEP_LEFT:
+          w[i] = left;
+          break;
+        case OP_KEEP_RIGHT:
+          w[i] = right;
+          break;
+        case OP_ADD_LEFT_KEEP_RIGHT:
+          accumulate_value (acc, (size_t) i, left, was_started);
+          w[i] = right;
+          break;
+        case OP_ADD_RIGHT_KEEP_LEFT:
+          accumulate_value (acc, (size_t) i, right, was_started);
+          w[i] = left;
+          break;
+        default:  /* OP_SPLIT_BOTH */
+          w[i] = left;
+          r[i] = right;
+          break;
+        }
+    }
+  if (kind == OP_ADD_LEFT_KEEP_RIGHT || kind == OP_ADD_RIGHT_KEEP_LEFT)
+    *started = true;
+}
+
+static RlStatus
+run_plan (RlBrownianNoise *b, const Plan *plan)
+{
+  int splits = 0;
+  for (int i = 0; i < plan->count; i++)
+    splits += op_splits (plan->ops[i].kind);
+  const Op **pending = malloc ((size_t) (splits ? splits : 1)
+                               * sizeof *pending);
+  if (pending == NULL)
+    return rl_set_error (RL_E_NO_MEMORY, "brownian tree: no memory");
+  for (int i = 0, k = 0; i < plan->count; i++)
+    if (op_splits (plan->ops[i].kind))
+      pending[k++] = &plan->ops[i];
+
+  bool started = false;
+  int next_split = 0, batch_start = 0, batch_size = 0;
+  for (int i = 0; i < plan->count; i++)
+    {
+      const Op *op = &plan->ops[i];
+      if (op_splits (op->kind))
+        {
+          if (next_split == batch_start + batch_size)
+            {
+              batch_start = next_split;
+              batch_size = splits - batch_start < b->batch
+                             ? splits - batch_start : b->batch;
+#pragma omp parallel for schedule(dynamic, 1)
+              for (int j = 0; j < batch_size; j++)
+                node_noise (b, &pending[batch_start + j]->node,
+                            b->noise + (size_t) j * b->count);
+            }
+          apply_split (b, op,
+                       b->noise + (size_t) (next_split - batch_start)
+                                  * b->count,
+                       &started);
+          next_split++;
+        }
+      else if (op->kind == OP_TAKE_R)
+        memcpy (b->w, b->w2, b->count * sizeof (float));
+      else
+        {
+          for (size_t e = 0; e < b->count; e++)
+            accumulate_value (b->acc, e, b->w[e], started);
+          started = true;
+        }
+    }
+  free (pending);
   return RL_OK;
 }
 
@@ -237,10 +370,14 @@ brownian_draw (void *user, float sigma, float sigma_next, float *out,
       return RL_OK;
     }
   Node root = { b->start, b->end, 0, 0 };
-  memcpy (b->w, b->root, count * sizeof (float));
-  bool started = false;
-  RlStatus status = descend (b, root, b->w, round6 (ta), round6 (tb),
-                             &started);
+  Plan plan = { 0 };
+  RlStatus status = plan_query (&plan, root, round6 (ta), round6 (tb));
+  if (status == RL_OK)
+    {
+      memcpy (b->w, b->root, count * sizeof (float));
+      status = run_plan (b, &plan);
+    }
+  free (plan.ops);
   if (status != RL_OK)
     return status;
   for (size_t i = 0; i < count; i++)

@@ -16,8 +16,9 @@
  *
  * Every value follows torchsde's float32 arithmetic, except the order in
  * which the interval pieces of one query are added (ulp-level). Work per
- * query: about log2((σmax − σmin)/1e-6) torch.randn draws of x's size;
- * memory: four host buffers of x's size. */
+ * query: up to 2·log2((σmax − σmin)/1e-6) torch.randn draws of x's size,
+ * made min(8, OpenMP threads) at a time in parallel; memory: 4 + that many
+ * host buffers of x's size. */
 #pragma once
 
 #include <stddef.h>
