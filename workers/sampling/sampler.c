@@ -203,7 +203,10 @@ rl_sample (RlSamplerKind kind, const RlSampleDevice *device,
     status = rl_model_sampling_check (model_sampling);
   if (status != RL_OK)
     return status;
-  if (count == 1)
+  /* One sigma: no step. uni_pc still rescales x (VE→VP and back, with
+   * the 0 → 0.001 edit), as ComfyUI's sample_unipc does. */
+  bool uni_pc = kind == RL_SAMPLER_UNI_PC || kind == RL_SAMPLER_UNI_PC_BH2;
+  if (count == 1 && !uni_pc)
     return RL_OK;
 
   RlTorchNoise default_noise;
@@ -241,7 +244,7 @@ rl_sample (RlSamplerKind kind, const RlSampleDevice *device,
       run.noise = rl_torch_noise_source (&default_noise);
     }
 
-  if (kind == RL_SAMPLER_UNI_PC || kind == RL_SAMPLER_UNI_PC_BH2)
+  if (uni_pc)
     status = sample_uni_pc (&run, kind == RL_SAMPLER_UNI_PC_BH2, sigmas, count);
   else
     status = sample_k_diffusion (&run, kind, sigmas, count);

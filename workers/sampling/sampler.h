@@ -97,7 +97,7 @@ typedef struct {
 
 /* Runs sampler `kind` on x (float32, contiguous, on the device; updated in
  * place) along sigmas[0 .. count−1] (count ≥ 1; count == 1 leaves x as it
- * is). `model_sampling` is the model's flow sampling (dpmpp_2m_sde moves a
+ * is, except that uni_pc rescales it as ComfyUI does). `model_sampling` is the model's flow sampling (dpmpp_2m_sde moves a
  * first sigma of 1 to percent_to_sigma (1e-4) as ComfyUI does). `noise`
  * may be NULL for a deterministic sampler or to use rl_torch_noise seeded
  * with `seed`; `callbacks` may be NULL.
