@@ -9,6 +9,9 @@
 #include "app/cli-commands.h"
 #include "app/exit-codes.h"
 #include "engine/engine-error.h"
+#if RAYLIGHT_HAVE_UI
+#include "ui/gui-main.h"
+#endif
 
 typedef struct {
   const char *name;
@@ -81,6 +84,11 @@ main (int    argc,
   /* Encoder chatter (x264's statistics) is noise in a CLI; errors stay. */
   av_log_set_level (AV_LOG_ERROR);
 
+#if RAYLIGHT_HAVE_UI
+  /* No subcommand (or only files to open): the desktop app. */
+  if (argc < 2 || (argv[1][0] != '-' && g_file_test (argv[1], G_FILE_TEST_EXISTS)))
+    return rl_gui_main (argc, argv);
+#endif
   if (argc < 2)
     {
       print_usage (stderr);

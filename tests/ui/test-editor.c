@@ -1,0 +1,798 @@
+/* UI tests of the editor: the real window driven by real X input events
+ * (xdotool, through the X server's XTEST extension) and by its own
+ * widgets' API where the X server cannot reach (text typed into the
+ * search entry of a popup). Each test saves a screenshot next to the log. */
+#include <gdk/x11/gdkx.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "engine/graph/graph.h"
+#include "engine/graph/registry.h"
+#include "engine/graph/workflow.h"
+#include "tests/ui/ui-test-util.h"
+#include "ui/canvas/rl-canvas.h"
+#include "ui/rl-application.h"
+#include "ui/rl-window.h"
+#include "ui/rl-workflow-page.h"
+
+/* ---- Real input through xdotool ---------------------------------------- */
+
+static gboolean
+have_x11 (void)
+{
+  GdkDisplay *display = gdk_display_get_default ();
+
+  if (display == NULL || !GDK_IS_X11_DISPLAY (display))
+    {
+      g_test_skip ("needs an X11 display (run under Xvfb with GDK_BACKEND=x11)");
+      return FALSE;
+    }
+  if (g_find_program_in_path ("xdotool") == NULL)
+    {
+      g_test_skip ("needs xdotool");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+xdotool (const char *arguments)
+{
+  g_autofree char *command = g_strdup_printf ("xdotool %s", arguments);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+
+  g_assert_true (g_spawn_command_line_sync (command, NULL, &err, &status, &error));
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("%s failed: %s", command, err);
+  /* Let GTK read and handle what the X server sent. */
+  ui_test_wait (120);
+}
+
+/* Widget point (@x, @y) of @widget in the coordinates of its toplevel X
+ * window, and that window's id. */
+static void
+to_window (GtkWidget *widget,
+           double     x,
+           double     y,
+           int       *wx,
+           int       *wy,
+           gulong    *xid)
+{
+  GtkNative *native = gtk_widget_get_native (widget);
+  graphene_point_t point;
+  double sx = 0, sy = 0;
+
+  g_assert_true (gtk_widget_compute_point (widget, GTK_WIDGET (native), &GRAPHENE_POINT_INIT (x, y), &point));
+  gtk_native_get_surface_transform (native, &sx, &sy);
+  *wx = (int) (point.x + sx);
+  *wy = (int) (point.y + sy);
+  *xid = gdk_x11_surface_get_xid (gtk_native_get_surface (native));
+}
+
+static void
+real_drag (GtkWidget *from,
+           double     fx,
+           double     fy,
+           GtkWidget *to,
+           double     tx,
+           double     ty)
+{
+  int x1, y1, x2, y2;
+  gulong xid;
+  g_autofree char *args = NULL;
+
+  to_window (from, fx, fy, &x1, &y1, &xid);
+  to_window (to, tx, ty, &x2, &y2, &xid);
+  args = g_strdup_printf ("mousemove --window %lu %d %d mousedown 1 "
+                          "mousemove --window %lu %d %d mousemove --window %lu %d %d "
+                          "mousemove --window %lu %d %d mouseup 1",
+                          xid, x1, y1, xid, (x1 + x2) / 2, (y1 + y2) / 2,
+                          xid, x2 + 1, y2, xid, x2, y2);
+  xdotool (args);
+}
+
+static void
+real_double_click (GtkWidget *widget,
+                   double     x,
+                   double     y)
+{
+  int wx, wy;
+  gulong xid;
+  g_autofree char *args = NULL;
+
+  to_window (widget, x, y, &wx, &wy, &xid);
+  args = g_strdup_printf ("mousemove --window %lu %d %d click --repeat 2 --delay 60 1", xid, wx, wy);
+  xdotool (args);
+}
+
+static void
+real_keys (GtkWidget  *window,
+           const char *keys)
+{
+  gulong xid = gdk_x11_surface_get_xid (gtk_native_get_surface (GTK_NATIVE (window)));
+  g_autofree char *focus = g_strdup_printf ("windowfocus --sync %lu", xid);
+  g_autofree char *args = g_strdup_printf ("key --clearmodifiers %s", keys);
+
+  xdotool (focus);
+  xdotool (args);
+}
+
+static GtkWidget *
+socket_widget (RlCanvas          *canvas,
+               gint64             node_id,
+               RlSocketDirection  direction,
+               guint              slot)
+{
+  RlNodeWidget *node = rl_canvas_get_node_widget (canvas, node_id);
+  RlSocket *socket;
+
+  g_assert_nonnull (node);
+  socket = rl_node_widget_get_socket (node, direction, slot);
+  g_assert_nonnull (socket);
+  return GTK_WIDGET (socket);
+}
+
+static void
+drag_wire (RlCanvas *canvas,
+           gint64    origin,
+           guint     origin_slot,
+           gint64    target,
+           guint     target_slot)
+{
+  GtkWidget *from = socket_widget (canvas, origin, RL_SOCKET_OUTPUT, origin_slot);
+  GtkWidget *to = socket_widget (canvas, target, RL_SOCKET_INPUT, target_slot);
+
+  real_drag (from, gtk_widget_get_width (from) / 2.0, gtk_widget_get_height (from) / 2.0,
+             to, gtk_widget_get_width (to) / 2.0, gtk_widget_get_height (to) / 2.0);
+}
+
+/* Double-clicks empty canvas at (@x, @y), searches @query and takes the
+ * first result, which must be @expected. Returns the new node's id. */
+static gint64
+search_and_add (RlCanvas   *canvas,
+                const char *query,
+                const char *expected,
+                double      x,
+                double      y)
+{
+  RlNodeSearch *search = rl_canvas_get_search (canvas);
+  GtkWidget *entry = rl_node_search_get_entry (search);
+  RlWorkflow *workflow;
+  guint before = rl_workflow_get_n_nodes (rl_canvas_get_workflow (canvas));
+  g_autoptr(GPtrArray) results = NULL;
+  gint64 id;
+
+  real_double_click (GTK_WIDGET (canvas), x, y);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (search)));
+  gtk_editable_set_text (GTK_EDITABLE (entry), query);
+  g_signal_emit_by_name (entry, "activate");
+  ui_test_wait (50);
+  results = rl_node_search_list_results (search);
+  g_assert_cmpuint (results->len, >, 0);
+  g_assert_cmpstr (g_ptr_array_index (results, 0), ==, expected);
+
+  workflow = rl_canvas_get_workflow (canvas);
+  g_assert_cmpuint (rl_workflow_get_n_nodes (workflow), ==, before + 1);
+  id = rl_workflow_get_node_id (workflow, before);
+  g_assert_cmpstr (rl_workflow_node_get_type (workflow, id), ==, expected);
+  return id;
+}
+
+static void
+set_spin (RlCanvas   *canvas,
+          gint64      node_id,
+          const char *input,
+          double      value)
+{
+  GtkWidget *control = rl_node_widget_get_control (rl_canvas_get_node_widget (canvas, node_id), input);
+
+  g_assert_true (GTK_IS_SPIN_BUTTON (control));
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (control), value);
+}
+
+static void
+set_dropdown (RlCanvas   *canvas,
+              gint64      node_id,
+              const char *input,
+              const char *value)
+{
+  GtkWidget *control = rl_node_widget_get_control (rl_canvas_get_node_widget (canvas, node_id), input);
+  GListModel *model;
+
+  g_assert_true (GTK_IS_DROP_DOWN (control));
+  model = gtk_drop_down_get_model (GTK_DROP_DOWN (control));
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(GtkStringObject) item = g_list_model_get_item (model, i);
+
+      if (g_str_equal (gtk_string_object_get_string (item), value))
+        {
+          gtk_drop_down_set_selected (GTK_DROP_DOWN (control), i);
+          return;
+        }
+    }
+  g_error ("%s has no option %s", input, value);
+}
+
+/* ---- Comparisons ------------------------------------------------------------ */
+
+static char *
+prompt_of (RlWorkflow *workflow)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RlGraph) graph = rl_workflow_to_graph (workflow, rl_application_get_registry (ui_test_get_app ()),
+                                                   &error);
+
+  g_assert_no_error (error);
+  return rl_graph_to_prompt_string (graph, FALSE);
+}
+
+static JsonNode *
+member_or_null (JsonObject *object,
+                const char *name)
+{
+  return json_object_has_member (object, name) ? json_object_get_member (object, name) : NULL;
+}
+
+/* Nodes equal in everything but where they are drawn. */
+static void
+assert_same_documents (RlWorkflow *a,
+                       RlWorkflow *b)
+{
+  g_assert_cmpuint (rl_workflow_get_n_nodes (a), ==, rl_workflow_get_n_nodes (b));
+  for (guint i = 0; i < rl_workflow_get_n_nodes (a); i++)
+    {
+      gint64 id = rl_workflow_get_node_id (a, i);
+      JsonObject *na = rl_workflow_lookup_node (a, id), *nb = rl_workflow_lookup_node (b, id);
+      const char *fields[] = { "type", "mode", "inputs", "outputs", "widgets_values" };
+
+      g_assert_nonnull (nb);
+      for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
+        {
+          JsonNode *va = member_or_null (na, fields[f]), *vb = member_or_null (nb, fields[f]);
+
+          if (va == NULL || vb == NULL || !json_node_equal (va, vb))
+            {
+              g_autofree char *sa = va != NULL ? json_to_string (va, FALSE) : g_strdup ("(none)");
+              g_autofree char *sb = vb != NULL ? json_to_string (vb, FALSE) : g_strdup ("(none)");
+
+              g_error ("node %" G_GINT64_FORMAT " field %s differs: %s vs %s", id, fields[f], sa, sb);
+            }
+        }
+    }
+  g_assert_cmpuint (rl_workflow_get_n_links (a), ==, rl_workflow_get_n_links (b));
+  for (guint i = 0; i < rl_workflow_get_n_links (a); i++)
+    {
+      RlWorkflowLink la, lb;
+
+      g_assert_true (rl_workflow_get_link (a, i, &la));
+      g_assert_true (rl_workflow_get_link (b, i, &lb));
+      g_assert_cmpint (la.id, ==, lb.id);
+      g_assert_cmpint (la.origin_id, ==, lb.origin_id);
+      g_assert_cmpuint (la.origin_slot, ==, lb.origin_slot);
+      g_assert_cmpint (la.target_id, ==, lb.target_id);
+      g_assert_cmpuint (la.target_slot, ==, lb.target_slot);
+      g_assert_cmpstr (la.type, ==, lb.type);
+    }
+}
+
+/* Equal JSON values (a FLOAT widget's 16.0 equals the file's 16). */
+static void
+assert_same_json (const char *a,
+                  const char *b)
+{
+  g_autoptr(JsonParser) pa = json_parser_new ();
+  g_autoptr(JsonParser) pb = json_parser_new ();
+
+  g_assert_true (json_parser_load_from_data (pa, a, -1, NULL));
+  g_assert_true (json_parser_load_from_data (pb, b, -1, NULL));
+  if (!json_node_equal (json_parser_get_root (pa), json_parser_get_root (pb)))
+    g_error ("JSON differs:\n%s\n%s", a, b);
+}
+
+static char *
+strip_meta (const char *prompt)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *root;
+  g_autoptr(GList) members = NULL;
+
+  g_assert_true (json_parser_load_from_data (parser, prompt, -1, NULL));
+  root = json_node_get_object (json_parser_get_root (parser));
+  members = json_object_get_members (root);
+  for (GList *l = members; l != NULL; l = l->next)
+    json_object_remove_member (json_object_get_object_member (root, l->data), "_meta");
+  return json_to_string (json_parser_get_root (parser), FALSE);
+}
+
+static void
+assert_same_json_without_meta (const char *a,
+                               const char *b)
+{
+  g_autofree char *sa = strip_meta (a);
+  g_autofree char *sb = strip_meta (b);
+
+  assert_same_json (sa, sb);
+}
+
+static char *
+source_path (const char *relative)
+{
+  return g_build_filename (g_getenv ("RAYLIGHT_SOURCE_DIR"), relative, NULL);
+}
+
+/* The same graph written by the engine alone: nodes added with the
+ * engine's defaults, links and values set through its API. */
+static RlWorkflow *
+engine_default_graph (void)
+{
+  RlRegistry *registry = rl_application_get_registry (ui_test_get_app ());
+  g_autoptr(RlWorkflow) workflow = rl_workflow_load_data ("{\"last_node_id\":0,\"last_link_id\":0,\"nodes\":[],"
+                                                          "\"links\":[],\"groups\":[],\"config\":{},\"extra\":{},"
+                                                          "\"version\":0.4}", -1, "engine", NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *default_path = source_path ("data/workflows/default.json");
+  g_autoptr(RlWorkflow) reference = rl_workflow_load_file (default_path, NULL);
+  const char *types[] = { "RaylightTestPattern", "CreateVideo", "SaveVideo" };
+
+  g_assert_nonnull (reference);
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    {
+      gint64 id = rl_workflow_add_node (workflow, rl_registry_lookup (registry, types[i]), 0, 0);
+      JsonArray *values = rl_workflow_node_get_widgets_values (reference, i + 1);
+
+      for (guint v = 0; v < json_array_get_length (values); v++)
+        rl_workflow_node_set_widget_value (workflow, id, v, json_array_get_element (values, v));
+    }
+  g_assert_cmpint (rl_workflow_add_link (workflow, 1, 0, 2, 0, NULL), >, 0);
+  g_assert_cmpint (rl_workflow_add_link (workflow, 2, 0, 3, 0, NULL), >, 0);
+  return g_steal_pointer (&workflow);
+}
+
+/* ---- Tests --------------------------------------------------------------------- */
+
+static void
+test_empty_state (void)
+{
+  RlWindow *window = ui_test_new_window ();
+  g_autofree char *shot = NULL;
+
+  g_assert_null (rl_window_get_current_page (window));
+  g_assert_cmpint (adw_tab_view_get_n_pages (rl_window_get_tab_view (window)), ==, 0);
+  shot = ui_test_screenshot (GTK_WIDGET (window), "empty-window");
+  /* Opening the bundled template from the empty state. */
+  {
+    g_autofree char *path = source_path ("data/workflows/default.json");
+
+    gtk_widget_activate_action (GTK_WIDGET (window), "win.open-template", "s", path);
+  }
+  ui_test_wait (200);
+  g_assert_nonnull (rl_window_get_current_page (window));
+  g_assert_cmpuint (rl_workflow_get_n_nodes (rl_canvas_get_workflow (
+                      rl_workflow_page_get_canvas (rl_window_get_current_page (window)))), ==, 3);
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "default-workflow"));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+record_state (GPtrArray *states,
+              RlCanvas  *canvas)
+{
+  char *now = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
+
+  if (states->len > 0 && g_str_equal (now, g_ptr_array_index (states, states->len - 1)))
+    {
+      g_free (now);
+      return;
+    }
+  g_ptr_array_add (states, now);
+}
+
+static void
+test_build_default_graph (void)
+{
+  RlWindow *window;
+  RlWorkflowPage *page;
+  RlCanvas *canvas;
+  gint64 pattern, video, save;
+  g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *built = NULL, *dir = NULL, *saved_path = NULL;
+  g_autoptr(GFile) saved = NULL;
+  g_autoptr(RlWorkflow) engine = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (ui_test_seed ());
+  double jitter = g_rand_double_range (rand, 0, 40);
+
+  if (!have_x11 ())
+    return;
+  window = ui_test_new_window ();
+  page = rl_window_new_page (window);
+  canvas = rl_workflow_page_get_canvas (page);
+  ui_test_wait (100);
+
+  /* Each edit that changed the document is one undo step (setting a
+   * control to the value it has already changes nothing). */
+#define RECORD() record_state (states, canvas)
+  RECORD ();
+  pattern = search_and_add (canvas, "test pattern", "RaylightTestPattern", 60 + jitter, 80);
+  RECORD ();
+  video = search_and_add (canvas, "create video", "CreateVideo", 480 + jitter, 80);
+  RECORD ();
+  save = search_and_add (canvas, "save video", "SaveVideo", 800 + jitter, 80);
+  RECORD ();
+  ui_test_wait (100);
+
+  drag_wire (canvas, pattern, 0, video, 0);
+  g_assert_cmpuint (rl_workflow_get_n_links (rl_canvas_get_workflow (canvas)), ==, 1);
+  RECORD ();
+  drag_wire (canvas, video, 0, save, 0);
+  g_assert_cmpuint (rl_workflow_get_n_links (rl_canvas_get_workflow (canvas)), ==, 2);
+  RECORD ();
+
+  /* The values of data/workflows/default.json, set through the controls. */
+  set_spin (canvas, pattern, "width", 512);
+  RECORD ();
+  set_spin (canvas, pattern, "height", 288);
+  RECORD ();
+  set_spin (canvas, pattern, "frames", 49);
+  RECORD ();
+  set_dropdown (canvas, pattern, "pattern", "moving-circle");
+  RECORD ();
+  set_spin (canvas, pattern, "seed", 42);
+  RECORD ();
+  {
+    GtkWidget *node = GTK_WIDGET (rl_canvas_get_node_widget (canvas, pattern));
+    GtkWidget *after = NULL;
+
+    /* The control-after-generate drop-down follows the seed's row. */
+    for (GtkWidget *row = gtk_widget_get_first_child (gtk_widget_get_first_child (node)); row != NULL;
+         row = gtk_widget_get_next_sibling (row))
+      if (GTK_IS_BOX (row) && GTK_IS_DROP_DOWN (gtk_widget_get_last_child (row)) &&
+          gtk_widget_get_last_child (row) != rl_node_widget_get_control (RL_NODE_WIDGET (node), "pattern"))
+        after = gtk_widget_get_last_child (row);
+    g_assert_nonnull (after);
+    gtk_drop_down_set_selected (GTK_DROP_DOWN (after), 0);   /* "fixed" */
+  }
+  RECORD ();
+  set_spin (canvas, video, "fps", 16);
+  RECORD ();
+  {
+    GtkWidget *prefix = rl_node_widget_get_control (rl_canvas_get_node_widget (canvas, save), "filename_prefix");
+
+    gtk_editable_set_text (GTK_EDITABLE (prefix), "raylight/test-pattern");
+  }
+  RECORD ();
+  set_dropdown (canvas, save, "format", "mp4");
+  RECORD ();
+  set_dropdown (canvas, save, "codec", "h264");
+  RECORD ();
+  set_spin (canvas, save, "crf", 23);
+  RECORD ();
+  rl_canvas_validate_now (canvas);
+  g_assert_cmpuint (rl_canvas_get_issues (canvas)->len, ==, 0);
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "built-default-graph"));
+
+  /* Undo every step with real Ctrl+Z presses, checking each state on the
+   * way back; then redo them all with Ctrl+Shift+Z. */
+  built = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
+  gtk_widget_grab_focus (GTK_WIDGET (canvas));
+  for (int i = (int) states->len - 2; i >= 0; i--)
+    {
+      g_autofree char *now = NULL;
+
+      real_keys (GTK_WIDGET (window), "ctrl+z");
+      now = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
+      g_assert_cmpstr (now, ==, g_ptr_array_index (states, i));
+    }
+  g_assert_cmpuint (rl_workflow_get_n_nodes (rl_canvas_get_workflow (canvas)), ==, 0);
+  for (guint i = 1; i < states->len; i++)
+    {
+      g_autofree char *now = NULL;
+
+      real_keys (GTK_WIDGET (window), "ctrl+shift+z");
+      now = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
+      g_assert_cmpstr (now, ==, g_ptr_array_index (states, i));
+    }
+  {
+    g_autofree char *redone = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
+
+    g_assert_cmpstr (redone, ==, built);
+  }
+
+  /* Save, reopen, and compare with the engine's own document. */
+  dir = g_dir_make_tmp ("raylight-ui-XXXXXX", NULL);
+  saved_path = g_build_filename (dir, "built.json", NULL);
+  saved = g_file_new_for_path (saved_path);
+  g_assert_true (rl_workflow_page_save (page, saved, NULL));
+  g_assert_false (rl_workflow_page_get_modified (page));
+  g_assert_true (rl_window_open_file (window, saved));
+  ui_test_wait (100);
+  {
+    RlCanvas *reopened = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+    g_autofree char *prompt_reopened = prompt_of (rl_canvas_get_workflow (reopened));
+    g_autofree char *prompt_engine = NULL;
+    g_autofree char *default_path = source_path ("data/workflows/default.json");
+    g_autoptr(RlWorkflow) reference = rl_workflow_load_file (default_path, NULL);
+    g_autofree char *prompt_reference = prompt_of (reference);
+
+    g_assert_true (rl_window_get_current_page (window) != page);
+    engine = engine_default_graph ();
+    prompt_engine = prompt_of (engine);
+    assert_same_documents (rl_canvas_get_workflow (reopened), engine);
+    assert_same_json (prompt_reopened, prompt_engine);
+    /* And what it runs is the bundled default workflow (which also names
+     * its first node: titles live in _meta and are left out here). */
+    assert_same_json_without_meta (prompt_reopened, prompt_reference);
+  }
+  g_unlink (saved_path);
+  g_rmdir (dir);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+test_copy_paste_between_tabs (void)
+{
+  RlWindow *window = ui_test_new_window ();
+  g_autofree char *path = source_path ("data/workflows/default.json");
+  RlCanvas *first, *second;
+  RlWorkflow *pasted;
+  guint n_nodes = 0;
+
+  if (!have_x11 ())
+    return;
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.open-template", "s", path);
+  ui_test_wait (100);
+  first = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+  gtk_widget_grab_focus (GTK_WIDGET (first));
+  real_keys (GTK_WIDGET (window), "ctrl+a");
+  g_assert_cmpuint (rl_canvas_get_selection (first)->len, ==, 3);
+  real_keys (GTK_WIDGET (window), "ctrl+c");
+
+  second = rl_workflow_page_get_canvas (rl_window_new_page (window));
+  ui_test_wait (100);
+  gtk_widget_grab_focus (GTK_WIDGET (second));
+  real_keys (GTK_WIDGET (window), "ctrl+v");
+  for (int i = 0; i < 100 && n_nodes == 0; i++)
+    {
+      ui_test_wait (20);
+      n_nodes = rl_workflow_get_n_nodes (rl_canvas_get_workflow (second));
+    }
+  pasted = rl_canvas_get_workflow (second);
+  g_assert_cmpuint (rl_workflow_get_n_nodes (pasted), ==, 3);
+  g_assert_cmpuint (rl_workflow_get_n_links (pasted), ==, 2);
+  {
+    g_autofree char *a = prompt_of (rl_canvas_get_workflow (first));
+    g_autofree char *b = prompt_of (pasted);
+
+    g_assert_cmpstr (a, ==, b);
+  }
+  g_assert_cmpint (adw_tab_view_get_n_pages (rl_window_get_tab_view (window)), ==, 2);
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "pasted-into-second-tab"));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static const char unknown_workflow[] =
+  "{\"last_node_id\": 2, \"last_link_id\": 1, \"version\": 0.4, \"groups\": [], \"config\": {},"
+  " \"extra\": {\"ds\": {\"scale\": 1, \"offset\": [0, 0]}, \"custom_field\": [1, 2, 3]},"
+  " \"nodes\": ["
+  "  {\"id\": 1, \"type\": \"RaylightTestPattern\", \"pos\": [40, 40], \"size\": [320, 200],"
+  "   \"flags\": {}, \"order\": 0, \"mode\": 0, \"inputs\": [],"
+  "   \"outputs\": [{\"name\": \"IMAGE\", \"type\": \"IMAGE\", \"links\": [1], \"slot_index\": 0}],"
+  "   \"widgets_values\": [512, 288, 49, \"bars\", 7, \"fixed\"]},"
+  "  {\"id\": 2, \"type\": \"VHS_VideoCombineNotInstalled\", \"pos\": [420, 40], \"size\": [300, 160],"
+  "   \"flags\": {}, \"order\": 1, \"mode\": 0, \"color\": \"#223\", \"bgcolor\": \"#335\","
+  "   \"inputs\": [{\"name\": \"images\", \"type\": \"IMAGE\", \"link\": 1}],"
+  "   \"outputs\": [{\"name\": \"Filenames\", \"type\": \"VHS_FILENAMES\", \"links\": null}],"
+  "   \"properties\": {\"Node name for S&R\": \"VHS_VideoCombine\"},"
+  "   \"widgets_values\": {\"frame_rate\": 8, \"format\": \"video/h264-mp4\", \"pingpong\": false}}"
+  " ],"
+  " \"links\": [[1, 1, 0, 2, 0, \"IMAGE\"]]}";
+
+static void
+test_unknown_node_type (void)
+{
+  RlWindow *window = ui_test_new_window ();
+  g_autofree char *dir = g_dir_make_tmp ("raylight-ui-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "unknown.json", NULL);
+  g_autofree char *copy_path = g_build_filename (dir, "unknown-saved.json", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFile) copy = g_file_new_for_path (copy_path);
+  RlWorkflowPage *page;
+  RlCanvas *canvas;
+  RlNodeWidget *placeholder;
+
+  g_assert_true (g_file_set_contents (path, unknown_workflow, -1, NULL));
+  g_assert_true (rl_window_open_file (window, file));
+  ui_test_wait (100);
+  page = rl_window_get_current_page (window);
+  canvas = rl_workflow_page_get_canvas (page);
+  placeholder = rl_canvas_get_node_widget (canvas, 2);
+  g_assert_nonnull (placeholder);
+  g_assert_true (rl_node_widget_is_placeholder (placeholder));
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (placeholder), "missing"));
+  g_assert_false (rl_node_widget_is_placeholder (rl_canvas_get_node_widget (canvas, 1)));
+  g_assert_nonnull (strstr (rl_window_get_last_toast (window), "VHS_VideoCombineNotInstalled"));
+  /* Its socket is there, so its wire is drawn. */
+  g_assert_nonnull (rl_node_widget_get_socket (placeholder, RL_SOCKET_INPUT, 0));
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "unknown-node-type"));
+
+  /* Saved unchanged: the whole document comes back as it was. */
+  g_assert_true (rl_workflow_page_save (page, copy, NULL));
+  {
+    g_autoptr(JsonParser) original = json_parser_new ();
+    g_autoptr(JsonParser) saved = json_parser_new ();
+
+    g_assert_true (json_parser_load_from_data (original, unknown_workflow, -1, NULL));
+    g_assert_true (json_parser_load_from_file (saved, copy_path, NULL));
+    g_assert_true (json_node_equal (json_parser_get_root (original), json_parser_get_root (saved)));
+  }
+  g_unlink (path);
+  g_unlink (copy_path);
+  g_rmdir (dir);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+test_validation_error (void)
+{
+  RlWindow *window = ui_test_new_window ();
+  g_autofree char *path = source_path ("data/workflows/default.json");
+  RlCanvas *canvas;
+  RlNodeWidget *save;
+  GtkWidget *video_socket;
+
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.open-template", "s", path);
+  ui_test_wait (100);
+  canvas = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+  rl_canvas_validate_now (canvas);
+  g_assert_cmpuint (rl_canvas_get_issues (canvas)->len, ==, 0);
+  g_assert_cmpuint (rl_node_widget_get_n_issues (rl_canvas_get_node_widget (canvas, 3)), ==, 0);
+
+  /* Cut the wire into SaveVideo: its required input is now missing. */
+  g_assert_true (rl_canvas_disconnect_input (canvas, 3, 0));
+  rl_canvas_validate_now (canvas);
+  g_assert_cmpuint (rl_canvas_get_issues (canvas)->len, >=, 1);
+  save = rl_canvas_get_node_widget (canvas, 3);
+  g_assert_cmpuint (rl_node_widget_get_n_issues (save), >=, 1);
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (save), "error"));
+  video_socket = GTK_WIDGET (rl_node_widget_get_socket (save, RL_SOCKET_INPUT, 0));
+  g_assert_true (gtk_widget_has_css_class (gtk_widget_get_parent (video_socket), "error"));
+  g_assert_cmpuint (rl_node_widget_get_n_issues (rl_canvas_get_node_widget (canvas, 1)), ==, 0);
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "validation-error"));
+
+  /* Undo brings the wire back and the error goes. */
+  g_assert_true (rl_canvas_undo (canvas));
+  rl_canvas_validate_now (canvas);
+  g_assert_cmpuint (rl_canvas_get_issues (canvas)->len, ==, 0);
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (rl_canvas_get_node_widget (canvas, 3)), "error"));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+test_edit_commands (void)
+{
+  RlWindow *window = ui_test_new_window ();
+  g_autofree char *path = source_path ("data/workflows/default.json");
+  RlCanvas *canvas;
+  RlWorkflow *workflow;
+  g_autoptr(GArray) selection = NULL;
+
+  if (!have_x11 ())
+    return;
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.open-template", "s", path);
+  ui_test_wait (100);
+  canvas = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+  gtk_widget_grab_focus (GTK_WIDGET (canvas));
+
+  rl_canvas_select (canvas, 2, FALSE);
+  real_keys (GTK_WIDGET (window), "ctrl+m");
+  g_assert_cmpint (rl_workflow_node_get_mode (rl_canvas_get_workflow (canvas), 2), ==, 2);
+  real_keys (GTK_WIDGET (window), "ctrl+b");
+  g_assert_cmpint (rl_workflow_node_get_mode (rl_canvas_get_workflow (canvas), 2), ==, 4);
+  real_keys (GTK_WIDGET (window), "ctrl+b");
+  g_assert_cmpint (rl_workflow_node_get_mode (rl_canvas_get_workflow (canvas), 2), ==, 0);
+
+  real_keys (GTK_WIDGET (window), "ctrl+d");
+  workflow = rl_canvas_get_workflow (canvas);
+  g_assert_cmpuint (rl_workflow_get_n_nodes (workflow), ==, 4);
+  g_assert_cmpstr (rl_workflow_node_get_type (workflow, rl_workflow_get_node_id (workflow, 3)), ==, "CreateVideo");
+  selection = rl_canvas_get_selection (canvas);
+  g_assert_cmpuint (selection->len, ==, 1);
+  g_assert_cmpint (g_array_index (selection, gint64, 0), ==, rl_workflow_get_node_id (workflow, 3));
+
+  real_keys (GTK_WIDGET (window), "Delete");
+  g_assert_cmpuint (rl_workflow_get_n_nodes (rl_canvas_get_workflow (canvas)), ==, 3);
+  rl_canvas_select (canvas, 2, FALSE);
+  real_keys (GTK_WIDGET (window), "Delete");
+  workflow = rl_canvas_get_workflow (canvas);
+  g_assert_cmpuint (rl_workflow_get_n_nodes (workflow), ==, 2);
+  g_assert_cmpuint (rl_workflow_get_n_links (workflow), ==, 0);
+  real_keys (GTK_WIDGET (window), "ctrl+z");
+  g_assert_cmpuint (rl_workflow_get_n_links (rl_canvas_get_workflow (canvas)), ==, 2);
+
+  /* Dragging a connected input away detaches it. */
+  {
+    GtkWidget *input = socket_widget (canvas, 3, RL_SOCKET_INPUT, 0);
+
+    real_drag (input, 7, 7, GTK_WIDGET (canvas), gtk_widget_get_width (GTK_WIDGET (canvas)) - 20,
+               gtk_widget_get_height (GTK_WIDGET (canvas)) - 20);
+    g_assert_cmpuint (rl_workflow_get_n_links (rl_canvas_get_workflow (canvas)), ==, 1);
+    /* Dropped on empty space: the search opened for VIDEO consumers. */
+    g_assert_true (gtk_widget_get_visible (GTK_WIDGET (rl_canvas_get_search (canvas))));
+    {
+      g_autoptr(GPtrArray) results = rl_node_search_list_results (rl_canvas_get_search (canvas));
+
+      g_assert_cmpuint (results->len, >, 0);
+      for (guint i = 0; i < results->len; i++)
+        g_assert_cmpstr (g_ptr_array_index (results, i), !=, "RaylightTestPattern");
+    }
+    gtk_popover_popdown (GTK_POPOVER (rl_canvas_get_search (canvas)));
+  }
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+test_pan_and_zoom (void)
+{
+  RlWindow *window = ui_test_new_window ();
+  g_autofree char *path = source_path ("data/workflows/default.json");
+  g_autoptr(GRand) rand = g_rand_new_with_seed (ui_test_seed ());
+  RlCanvas *canvas;
+
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.open-template", "s", path);
+  ui_test_wait (100);
+  canvas = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+  for (int i = 0; i < 20; i++)
+    {
+      double px = g_rand_double_range (rand, 0, 800), py = g_rand_double_range (rand, 0, 600);
+      double factor = g_rand_double_range (rand, 0.7, 1.4);
+      double before_x, before_y, after_x, after_y;
+
+      rl_canvas_widget_to_document (canvas, px, py, &before_x, &before_y);
+      rl_canvas_zoom_at (canvas, factor, px, py);
+      rl_canvas_widget_to_document (canvas, px, py, &after_x, &after_y);
+      /* The point under the pointer stays put. */
+      g_assert_cmpfloat_with_epsilon (before_x, after_x, 1e-6);
+      g_assert_cmpfloat_with_epsilon (before_y, after_y, 1e-6);
+      g_assert_cmpfloat (rl_canvas_get_zoom (canvas), >=, 0.1);
+      g_assert_cmpfloat (rl_canvas_get_zoom (canvas), <=, 3.0);
+    }
+  rl_canvas_zoom_at (canvas, 0.001, 0, 0);
+  g_assert_cmpfloat (rl_canvas_get_zoom (canvas), ==, 0.1);
+  rl_canvas_fit_view (canvas);
+  rl_canvas_zoom_at (canvas, 0.45, 400, 300);
+  ui_test_wait (100);
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "zoomed-out"));
+  /* A node's allocation follows the transform: zoomed, it is smaller on
+   * screen than its own size. */
+  {
+    graphene_rect_t bounds;
+    GtkWidget *node = GTK_WIDGET (rl_canvas_get_node_widget (canvas, 1));
+
+    g_assert_true (gtk_widget_compute_bounds (node, GTK_WIDGET (canvas), &bounds));
+    g_assert_cmpfloat (bounds.size.width, <, gtk_widget_get_width (node));
+  }
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  if (!gtk_init_check ())
+    {
+      g_printerr ("No display: run under Xvfb (tools/run-tests does)\n");
+      return 77;
+    }
+  ui_test_seed ();
+  g_test_add_func ("/ui/window/empty-state-and-template", test_empty_state);
+  g_test_add_func ("/ui/editor/build-default-graph", test_build_default_graph);
+  g_test_add_func ("/ui/editor/copy-paste-between-tabs", test_copy_paste_between_tabs);
+  g_test_add_func ("/ui/editor/unknown-node-type", test_unknown_node_type);
+  g_test_add_func ("/ui/editor/validation-error", test_validation_error);
+  g_test_add_func ("/ui/editor/edit-commands", test_edit_commands);
+  g_test_add_func ("/ui/canvas/pan-and-zoom", test_pan_and_zoom);
+  return g_test_run ();
+}

@@ -1,0 +1,681 @@
+/* RlCanvas: document edits, undo history, selection, clipboard and
+ * validation. Every edit records the document first, changes it through
+ * the engine's RlWorkflow functions, then calls _rl_canvas_changed(). */
+#include "engine/engine-error.h"
+#include "engine/graph/graph.h"
+#include "engine/graph/registry.h"
+#include "engine/graph/validate.h"
+#include "engine/graph/workflow.h"
+#include "ui/canvas/rl-canvas-private.h"
+#include "ui/canvas/rl-clipboard.h"
+
+/* ---- Validation --------------------------------------------------------- */
+
+void
+rl_canvas_validate_now (RlCanvas *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RlGraph) graph = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_if_fail (RL_IS_CANVAS (self));
+  g_clear_handle_id (&self->validate_idle, g_source_remove);
+  g_ptr_array_set_size (self->issues, 0);
+  g_clear_pointer (&self->graph_error, g_free);
+  if (self->workflow == NULL)
+    return;
+  graph = rl_workflow_to_graph (self->workflow, self->registry, &error);
+  if (graph != NULL)
+    {
+      g_autoptr(GPtrArray) issues = rl_graph_validate (graph, self->registry);
+
+      for (guint i = 0; i < issues->len; i++)
+        g_ptr_array_add (self->issues, g_ptr_array_steal_index (issues, i--));
+    }
+  else
+    self->graph_error = g_strdup (error->message);
+
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    rl_node_widget_set_issues (value, self->issues);
+}
+
+static gboolean
+validate_idle (gpointer data)
+{
+  RlCanvas *self = data;
+
+  self->validate_idle = 0;
+  rl_canvas_validate_now (self);
+  return G_SOURCE_REMOVE;
+}
+
+GPtrArray *
+rl_canvas_get_issues (RlCanvas *self)
+{
+  g_return_val_if_fail (RL_IS_CANVAS (self), NULL);
+  return self->issues;
+}
+
+const char *
+rl_canvas_get_graph_error (RlCanvas *self)
+{
+  g_return_val_if_fail (RL_IS_CANVAS (self), NULL);
+  return self->graph_error;
+}
+
+/* ---- Change notification and history ----------------------------------- */
+
+void
+_rl_canvas_changed (RlCanvas *self)
+{
+  if (self->validate_idle == 0)
+    self->validate_idle = g_idle_add (validate_idle, self);
+  gtk_widget_queue_allocate (GTK_WIDGET (self));
+  _rl_canvas_emit_changed (self);
+}
+
+void
+_rl_canvas_record (RlCanvas   *self,
+                   const char *coalesce_key)
+{
+  g_autofree char *text = rl_workflow_to_string (self->workflow, FALSE);
+
+  rl_history_record (self->history, text, coalesce_key);
+}
+
+void
+_rl_canvas_links_changed (RlCanvas *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      GPtrArray *sockets = rl_node_widget_get_sockets (value);
+
+      for (guint i = 0; i < sockets->len; i++)
+        rl_socket_set_connected (g_ptr_array_index (sockets, i), FALSE);
+    }
+  for (guint i = 0; i < rl_workflow_get_n_links (self->workflow); i++)
+    {
+      RlWorkflowLink link;
+      RlNodeWidget *origin, *target;
+      RlSocket *socket;
+
+      if (!rl_workflow_get_link (self->workflow, i, &link))
+        continue;
+      origin = g_hash_table_lookup (self->nodes, &link.origin_id);
+      target = g_hash_table_lookup (self->nodes, &link.target_id);
+      if (origin != NULL && (socket = rl_node_widget_get_socket (origin, RL_SOCKET_OUTPUT, link.origin_slot)))
+        rl_socket_set_connected (socket, TRUE);
+      if (target != NULL && (socket = rl_node_widget_get_socket (target, RL_SOCKET_INPUT, link.target_slot)))
+        rl_socket_set_connected (socket, TRUE);
+    }
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+on_node_value_changed (RlNodeWidget *node,
+                       guint         index,
+                       JsonNode     *value,
+                       RlCanvas     *self)
+{
+  gint64 id = rl_node_widget_get_node_id (node);
+  g_autofree char *key = g_strdup_printf ("value:%" G_GINT64_FORMAT ":%u", id, index);
+
+  /* Typing into one control is one undo step, not one per key. */
+  _rl_canvas_record (self, key);
+  rl_workflow_node_set_widget_value (self->workflow, id, index, value);
+  _rl_canvas_changed (self);
+}
+
+void
+_rl_canvas_rebuild (RlCanvas *self)
+{
+  g_autoptr(GArray) selected = rl_canvas_get_selection (self);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    gtk_widget_unparent (value);
+  g_hash_table_remove_all (self->nodes);
+  if (self->workflow == NULL)
+    return;
+  for (guint i = 0; i < rl_workflow_get_n_nodes (self->workflow); i++)
+    {
+      gint64 id = rl_workflow_get_node_id (self->workflow, i);
+      GtkWidget *node = rl_node_widget_new (self->registry, self->workflow, id);
+
+      if (node == NULL)
+        continue;
+      gtk_widget_insert_before (node, GTK_WIDGET (self), self->search);
+      g_signal_connect (node, "value-changed", G_CALLBACK (on_node_value_changed), self);
+      g_hash_table_insert (self->nodes, g_memdup2 (&id, sizeof id), node);
+    }
+  for (guint i = 0; i < selected->len; i++)
+    {
+      RlNodeWidget *node = g_hash_table_lookup (self->nodes, &g_array_index (selected, gint64, i));
+
+      if (node != NULL)
+        rl_node_widget_set_selected (node, TRUE);
+    }
+  _rl_canvas_links_changed (self);
+  rl_canvas_validate_now (self);
+}
+
+void
+rl_canvas_set_workflow (RlCanvas   *self,
+                        RlWorkflow *workflow)
+{
+  g_return_if_fail (RL_IS_CANVAS (self));
+  g_return_if_fail (workflow != NULL);
+
+  rl_workflow_ref (workflow);
+  g_clear_pointer (&self->workflow, rl_workflow_unref);
+  self->workflow = workflow;
+  g_clear_pointer (&self->history, rl_history_free);
+  self->history = rl_history_new (200);
+  rl_canvas_clear_selection (self);
+  _rl_canvas_rebuild (self);
+  gtk_widget_queue_allocate (GTK_WIDGET (self));
+}
+
+static gboolean
+restore (RlCanvas *self,
+         char     *text)
+{
+  g_autofree char *owned = text;
+  g_autoptr(GError) error = NULL;
+  RlWorkflow *restored;
+
+  if (owned == NULL)
+    return FALSE;
+  restored = rl_workflow_load_data (owned, -1, "undo history", &error);
+  if (restored == NULL)
+    {
+      /* Snapshots are our own output; failing to read one is a bug. */
+      g_critical ("Could not restore an undo snapshot: %s", error->message);
+      return FALSE;
+    }
+  g_clear_pointer (&self->workflow, rl_workflow_unref);
+  self->workflow = restored;
+  _rl_canvas_rebuild (self);
+  _rl_canvas_changed (self);
+  return TRUE;
+}
+
+gboolean
+rl_canvas_undo (RlCanvas *self)
+{
+  g_autofree char *current = NULL;
+
+  g_return_val_if_fail (RL_IS_CANVAS (self), FALSE);
+  if (self->workflow == NULL || !rl_history_can_undo (self->history))
+    return FALSE;
+  current = rl_workflow_to_string (self->workflow, FALSE);
+  return restore (self, rl_history_undo (self->history, current));
+}
+
+gboolean
+rl_canvas_redo (RlCanvas *self)
+{
+  g_autofree char *current = NULL;
+
+  g_return_val_if_fail (RL_IS_CANVAS (self), FALSE);
+  if (self->workflow == NULL || !rl_history_can_redo (self->history))
+    return FALSE;
+  current = rl_workflow_to_string (self->workflow, FALSE);
+  return restore (self, rl_history_redo (self->history, current));
+}
+
+/* ---- Edits ------------------------------------------------------------------ */
+
+gint64
+rl_canvas_add_node (RlCanvas    *self,
+                    const char  *type_name,
+                    double       doc_x,
+                    double       doc_y,
+                    GError     **error)
+{
+  const RlNodeType *type;
+  gint64 id;
+
+  g_return_val_if_fail (RL_IS_CANVAS (self), -1);
+  g_return_val_if_fail (type_name != NULL, -1);
+
+  type = rl_registry_lookup (self->registry, type_name);
+  if (type == NULL)
+    {
+      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_UNKNOWN_NODE_TYPE,
+                   "No node type named “%s” is installed", type_name);
+      return -1;
+    }
+  _rl_canvas_record (self, NULL);
+  id = rl_workflow_add_node (self->workflow, type, doc_x, doc_y);
+  _rl_canvas_rebuild (self);
+  _rl_canvas_changed (self);
+  return id;
+}
+
+static const char *
+slot_type (RlWorkflow *workflow,
+           gint64      node_id,
+           const char *array_name,
+           guint       slot)
+{
+  JsonObject *node = rl_workflow_lookup_node (workflow, node_id);
+  JsonNode *array = node != NULL ? json_object_get_member (node, array_name) : NULL;
+  JsonObject *entry;
+
+  if (array == NULL || !JSON_NODE_HOLDS_ARRAY (array) || slot >= json_array_get_length (json_node_get_array (array)))
+    return NULL;
+  entry = json_array_get_object_element (json_node_get_array (array), slot);
+  return entry != NULL ? json_object_get_string_member_with_default (entry, "type", "*") : NULL;
+}
+
+gboolean
+rl_canvas_connect (RlCanvas  *self,
+                   gint64     origin_id,
+                   guint      origin_slot,
+                   gint64     target_id,
+                   guint      target_slot,
+                   GError   **error)
+{
+  const char *from = slot_type (self->workflow, origin_id, "outputs", origin_slot);
+  const char *to = slot_type (self->workflow, target_id, "inputs", target_slot);
+  g_autofree char *before = NULL;
+
+  g_return_val_if_fail (RL_IS_CANVAS (self), FALSE);
+  if (from == NULL || to == NULL || origin_id == target_id)
+    {
+      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_INVALID_WORKFLOW,
+                   "Cannot connect node %" G_GINT64_FORMAT " output %u to node %" G_GINT64_FORMAT
+                   " input %u: no such socket", origin_id, origin_slot, target_id, target_slot);
+      return FALSE;
+    }
+  if (!rl_socket_types_compatible (from, to))
+    {
+      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_INVALID_WORKFLOW,
+                   "A %s output cannot feed a %s input", from, to);
+      return FALSE;
+    }
+  before = rl_workflow_to_string (self->workflow, FALSE);
+  if (rl_workflow_add_link (self->workflow, origin_id, origin_slot, target_id, target_slot, error) < 0)
+    return FALSE;
+  rl_history_record (self->history, before, NULL);
+  _rl_canvas_links_changed (self);
+  _rl_canvas_changed (self);
+  return TRUE;
+}
+
+gboolean
+rl_canvas_disconnect_input (RlCanvas *self,
+                            gint64    target_id,
+                            guint     target_slot)
+{
+  g_return_val_if_fail (RL_IS_CANVAS (self), FALSE);
+  for (guint i = 0; i < rl_workflow_get_n_links (self->workflow); i++)
+    {
+      RlWorkflowLink link;
+
+      if (!rl_workflow_get_link (self->workflow, i, &link) ||
+          link.target_id != target_id || link.target_slot != target_slot)
+        continue;
+      _rl_canvas_record (self, NULL);
+      rl_workflow_remove_link (self->workflow, link.id);
+      _rl_canvas_links_changed (self);
+      _rl_canvas_changed (self);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+void
+_rl_canvas_finish_pending_wire (RlCanvas *self,
+                                gint64    node_id)
+{
+  JsonObject *node = rl_workflow_lookup_node (self->workflow, node_id);
+  const char *array_name = self->wire_direction == RL_SOCKET_OUTPUT ? "inputs" : "outputs";
+  JsonNode *array = node != NULL ? json_object_get_member (node, array_name) : NULL;
+
+  if (array == NULL || !JSON_NODE_HOLDS_ARRAY (array))
+    return;
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (array)); i++)
+    {
+      const char *type = slot_type (self->workflow, node_id, array_name, i);
+
+      if (self->wire_direction == RL_SOCKET_OUTPUT && rl_socket_types_compatible (self->wire_type, type))
+        {
+          rl_canvas_connect (self, self->wire_node, self->wire_slot, node_id, i, NULL);
+          return;
+        }
+      if (self->wire_direction == RL_SOCKET_INPUT && rl_socket_types_compatible (type, self->wire_type))
+        {
+          rl_canvas_connect (self, node_id, i, self->wire_node, self->wire_slot, NULL);
+          return;
+        }
+    }
+}
+
+void
+rl_canvas_move_node (RlCanvas *self,
+                     gint64    node_id,
+                     double    doc_x,
+                     double    doc_y)
+{
+  g_return_if_fail (RL_IS_CANVAS (self));
+  if (rl_workflow_lookup_node (self->workflow, node_id) == NULL)
+    return;
+  _rl_canvas_record (self, NULL);
+  rl_workflow_node_set_pos (self->workflow, node_id, doc_x, doc_y);
+  _rl_canvas_changed (self);
+}
+
+void
+rl_canvas_delete_selection (RlCanvas *self)
+{
+  g_autoptr(GArray) selection = rl_canvas_get_selection (self);
+
+  if (selection->len == 0)
+    return;
+  _rl_canvas_record (self, NULL);
+  for (guint i = 0; i < selection->len; i++)
+    rl_workflow_remove_node (self->workflow, g_array_index (selection, gint64, i));
+  rl_canvas_clear_selection (self);
+  _rl_canvas_rebuild (self);
+  _rl_canvas_changed (self);
+}
+
+static gboolean
+paste_at (RlCanvas    *self,
+          const char  *text,
+          double       doc_x,
+          double       doc_y,
+          GError     **error)
+{
+  g_autofree char *before = rl_workflow_to_string (self->workflow, FALSE);
+  g_autoptr(GArray) ids = rl_clipboard_paste (self->workflow, text, doc_x, doc_y, error);
+
+  if (ids == NULL)
+    return FALSE;
+  rl_history_record (self->history, before, NULL);
+  rl_canvas_clear_selection (self);
+  _rl_canvas_rebuild (self);
+  for (guint i = 0; i < ids->len; i++)
+    rl_canvas_select (self, g_array_index (ids, gint64, i), TRUE);
+  _rl_canvas_changed (self);
+  return TRUE;
+}
+
+void
+rl_canvas_duplicate_selection (RlCanvas *self)
+{
+  g_autoptr(GArray) selection = rl_canvas_get_selection (self);
+  g_autofree char *text = NULL;
+  double x = 0, y = 0;
+
+  if (selection->len == 0)
+    return;
+  text = rl_clipboard_serialize (self->workflow, selection);
+  rl_workflow_node_get_pos (self->workflow, g_array_index (selection, gint64, 0), &x, &y);
+  paste_at (self, text, x + 30, y + 30, NULL);
+}
+
+void
+rl_canvas_toggle_mode (RlCanvas *self,
+                       int       mode)
+{
+  g_autoptr(GArray) selection = rl_canvas_get_selection (self);
+  gboolean all_have_it = TRUE;
+
+  g_return_if_fail (RL_IS_CANVAS (self));
+  if (selection->len == 0)
+    return;
+  for (guint i = 0; i < selection->len; i++)
+    all_have_it &= rl_workflow_node_get_mode (self->workflow, g_array_index (selection, gint64, i)) == mode;
+  _rl_canvas_record (self, NULL);
+  for (guint i = 0; i < selection->len; i++)
+    {
+      gint64 id = g_array_index (selection, gint64, i);
+
+      rl_workflow_node_set_mode (self->workflow, id, all_have_it ? RL_WORKFLOW_MODE_ALWAYS : mode);
+      rl_node_widget_set_mode (g_hash_table_lookup (self->nodes, &id),
+                               all_have_it ? RL_WORKFLOW_MODE_ALWAYS : mode);
+    }
+  _rl_canvas_changed (self);
+}
+
+char *
+rl_canvas_copy_selection (RlCanvas *self)
+{
+  g_autoptr(GArray) selection = rl_canvas_get_selection (self);
+  char *text;
+
+  g_return_val_if_fail (RL_IS_CANVAS (self), NULL);
+  if (selection->len == 0)
+    return NULL;
+  text = rl_clipboard_serialize (self->workflow, selection);
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (GTK_WIDGET (self)), text);
+  return text;
+}
+
+gboolean
+rl_canvas_paste_text (RlCanvas    *self,
+                      const char  *text,
+                      GError     **error)
+{
+  double x, y;
+
+  g_return_val_if_fail (RL_IS_CANVAS (self), FALSE);
+  g_return_val_if_fail (text != NULL, FALSE);
+  rl_canvas_widget_to_document (self, self->pointer_x, self->pointer_y, &x, &y);
+  return paste_at (self, text, x, y, error);
+}
+
+static void
+on_clipboard_text (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  g_autoptr(RlCanvas) self = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (source), result, &error);
+
+  if (text == NULL || self->workflow == NULL)
+    return;
+  if (!rl_canvas_paste_text (self, text, &error))
+    g_debug ("Paste ignored: %s", error->message);
+}
+
+/* ---- Selection ---------------------------------------------------------------- */
+
+void
+rl_canvas_select (RlCanvas *self,
+                  gint64    node_id,
+                  gboolean  add)
+{
+  RlNodeWidget *node;
+
+  g_return_if_fail (RL_IS_CANVAS (self));
+  if (!add)
+    rl_canvas_clear_selection (self);
+  node = g_hash_table_lookup (self->nodes, &node_id);
+  if (node != NULL)
+    rl_node_widget_set_selected (node, TRUE);
+}
+
+void
+rl_canvas_select_all (RlCanvas *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_if_fail (RL_IS_CANVAS (self));
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    rl_node_widget_set_selected (value, TRUE);
+}
+
+void
+rl_canvas_clear_selection (RlCanvas *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_if_fail (RL_IS_CANVAS (self));
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    rl_node_widget_set_selected (value, FALSE);
+}
+
+GArray *
+rl_canvas_get_selection (RlCanvas *self)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  g_return_val_if_fail (RL_IS_CANVAS (self), ids);
+  for (guint i = 0; self->workflow != NULL && i < rl_workflow_get_n_nodes (self->workflow); i++)
+    {
+      gint64 id = rl_workflow_get_node_id (self->workflow, i);
+      RlNodeWidget *node = g_hash_table_lookup (self->nodes, &id);
+
+      if (node != NULL && rl_node_widget_get_selected (node))
+        g_array_append_val (ids, id);
+    }
+  return ids;
+}
+
+/* ---- Actions and key bindings ------------------------------------------------- */
+
+static void
+action_undo (GtkWidget *widget, const char *name, GVariant *param)
+{
+  rl_canvas_undo (RL_CANVAS (widget));
+}
+
+static void
+action_redo (GtkWidget *widget, const char *name, GVariant *param)
+{
+  rl_canvas_redo (RL_CANVAS (widget));
+}
+
+static void
+action_delete (GtkWidget *widget, const char *name, GVariant *param)
+{
+  rl_canvas_delete_selection (RL_CANVAS (widget));
+}
+
+static void
+action_duplicate (GtkWidget *widget, const char *name, GVariant *param)
+{
+  rl_canvas_duplicate_selection (RL_CANVAS (widget));
+}
+
+static void
+action_copy (GtkWidget *widget, const char *name, GVariant *param)
+{
+  g_free (rl_canvas_copy_selection (RL_CANVAS (widget)));
+}
+
+static void
+action_paste (GtkWidget *widget, const char *name, GVariant *param)
+{
+  gdk_clipboard_read_text_async (gtk_widget_get_clipboard (widget), NULL, on_clipboard_text,
+                                 g_object_ref (widget));
+}
+
+static void
+action_mute (GtkWidget *widget, const char *name, GVariant *param)
+{
+  rl_canvas_toggle_mode (RL_CANVAS (widget), RL_WORKFLOW_MODE_MUTED);
+}
+
+static void
+action_bypass (GtkWidget *widget, const char *name, GVariant *param)
+{
+  rl_canvas_toggle_mode (RL_CANVAS (widget), RL_WORKFLOW_MODE_BYPASS);
+}
+
+static void
+action_fit (GtkWidget *widget, const char *name, GVariant *param)
+{
+  rl_canvas_fit_view (RL_CANVAS (widget));
+}
+
+static void
+action_select_all (GtkWidget *widget, const char *name, GVariant *param)
+{
+  rl_canvas_select_all (RL_CANVAS (widget));
+}
+
+static void
+action_search (GtkWidget *widget, const char *name, GVariant *param)
+{
+  RlCanvas *self = RL_CANVAS (widget);
+
+  rl_canvas_open_search (self, gtk_widget_get_width (widget) / 2.0, gtk_widget_get_height (widget) / 3.0);
+}
+
+static void
+action_zoom (GtkWidget *widget, const char *name, GVariant *param)
+{
+  double factor = g_str_equal (name, "canvas.zoom-in") ? 1.2 : 1 / 1.2;
+
+  rl_canvas_zoom_at (RL_CANVAS (widget), factor, gtk_widget_get_width (widget) / 2.0,
+                     gtk_widget_get_height (widget) / 2.0);
+}
+
+static void
+action_pan (GtkWidget *widget, const char *name, GVariant *param)
+{
+  int dx = 0, dy = 0;
+
+  g_variant_get (param, "(ii)", &dx, &dy);
+  rl_canvas_pan_by (RL_CANVAS (widget), dx, dy);
+}
+
+void
+_rl_canvas_edit_class_init (GtkWidgetClass *widget_class)
+{
+  gtk_widget_class_install_action (widget_class, "canvas.undo", NULL, action_undo);
+  gtk_widget_class_install_action (widget_class, "canvas.redo", NULL, action_redo);
+  gtk_widget_class_install_action (widget_class, "canvas.delete", NULL, action_delete);
+  gtk_widget_class_install_action (widget_class, "canvas.duplicate", NULL, action_duplicate);
+  gtk_widget_class_install_action (widget_class, "canvas.copy", NULL, action_copy);
+  gtk_widget_class_install_action (widget_class, "canvas.paste", NULL, action_paste);
+  gtk_widget_class_install_action (widget_class, "canvas.mute", NULL, action_mute);
+  gtk_widget_class_install_action (widget_class, "canvas.bypass", NULL, action_bypass);
+  gtk_widget_class_install_action (widget_class, "canvas.fit", NULL, action_fit);
+  gtk_widget_class_install_action (widget_class, "canvas.select-all", NULL, action_select_all);
+  gtk_widget_class_install_action (widget_class, "canvas.add-node", NULL, action_search);
+  gtk_widget_class_install_action (widget_class, "canvas.zoom-in", NULL, action_zoom);
+  gtk_widget_class_install_action (widget_class, "canvas.zoom-out", NULL, action_zoom);
+  gtk_widget_class_install_action (widget_class, "canvas.pan", "(ii)", action_pan);
+
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_z, GDK_CONTROL_MASK, "canvas.undo", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_z, GDK_CONTROL_MASK | GDK_SHIFT_MASK, "canvas.redo", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Z, GDK_CONTROL_MASK | GDK_SHIFT_MASK, "canvas.redo", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_y, GDK_CONTROL_MASK, "canvas.redo", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, 0, "canvas.delete", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_BackSpace, 0, "canvas.delete", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_d, GDK_CONTROL_MASK, "canvas.duplicate", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_CONTROL_MASK, "canvas.copy", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_v, GDK_CONTROL_MASK, "canvas.paste", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_m, GDK_CONTROL_MASK, "canvas.mute", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_b, GDK_CONTROL_MASK, "canvas.bypass", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_period, 0, "canvas.fit", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_a, GDK_CONTROL_MASK, "canvas.select-all", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_plus, 0, "canvas.zoom-in", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_equal, 0, "canvas.zoom-in", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_Add, 0, "canvas.zoom-in", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_minus, 0, "canvas.zoom-out", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_Subtract, 0, "canvas.zoom-out", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Left, 0, "canvas.pan", "(ii)", 60, 0);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Right, 0, "canvas.pan", "(ii)", -60, 0);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Up, 0, "canvas.pan", "(ii)", 0, 60);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Down, 0, "canvas.pan", "(ii)", 0, -60);
+}

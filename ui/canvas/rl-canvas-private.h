@@ -1,0 +1,76 @@
+/* RlCanvas internals shared by rl-canvas.c (view, drawing, input) and
+ * rl-canvas-edit.c (document edits, history, validation). */
+#pragma once
+
+#include "ui/canvas/rl-canvas.h"
+#include "ui/canvas/rl-history.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  RL_CANVAS_DRAG_NONE,
+  RL_CANVAS_DRAG_PAN,
+  RL_CANVAS_DRAG_MOVE,
+  RL_CANVAS_DRAG_WIRE,
+  RL_CANVAS_DRAG_RUBBER_BAND,
+} RlCanvasDrag;
+
+typedef struct {
+  gint64 id;
+  double x, y;        /* document position when the drag began */
+} RlMoveStart;
+
+struct _RlCanvas
+{
+  GtkWidget      parent_instance;
+
+  RlRegistry    *registry;
+  RlWorkflow    *workflow;
+  GHashTable    *nodes;            /* node id (gint64 *) -> RlNodeWidget (borrowed child) */
+  RlHistory     *history;
+  GtkWidget     *search;           /* RlNodeSearch popover, child */
+
+  double         zoom;
+  double         offset_x, offset_y;
+  double         pointer_x, pointer_y;
+  gboolean       space_held;
+  gboolean       space_used;
+
+  /* The drag in progress. */
+  RlCanvasDrag   drag;
+  double         drag_start_x, drag_start_y;
+  double         drag_x, drag_y;          /* current pointer, widget coords */
+  double         pan_start_x, pan_start_y;
+  GArray        *move_starts;             /* RlMoveStart */
+  gboolean       move_recorded;
+  gint64         wire_node;               /* the fixed end of a wire drag */
+  guint          wire_slot;
+  RlSocketDirection wire_direction;
+  char          *wire_type;
+
+  /* A wire dropped on empty space waits for the search's choice. */
+  gboolean       pending_wire;
+  double         search_doc_x, search_doc_y;
+
+  GPtrArray     *issues;                  /* RlValidationIssue, owned */
+  char          *graph_error;
+  guint          validate_idle;
+};
+
+/* Rebuilds every node widget from the document (after structural edits
+ * and undo). */
+void      _rl_canvas_rebuild           (RlCanvas    *self);
+/* Records the document as it is now as one undo step. */
+void      _rl_canvas_record            (RlCanvas    *self,
+                                        const char  *coalesce_key);
+/* After an edit: schedules validation, redraws, emits "changed". */
+void      _rl_canvas_changed           (RlCanvas    *self);
+/* Refreshes the sockets' connected marks and redraws the wires. */
+void      _rl_canvas_links_changed     (RlCanvas    *self);
+void      _rl_canvas_emit_changed      (RlCanvas    *self);
+/* Connects the pending wire to the first fitting socket of @node_id. */
+void      _rl_canvas_finish_pending_wire (RlCanvas  *self,
+                                        gint64       node_id);
+void      _rl_canvas_edit_class_init   (GtkWidgetClass *widget_class);
+
+G_END_DECLS

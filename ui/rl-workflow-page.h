@@ -1,0 +1,41 @@
+/* RlWorkflowPage: one open workflow — its canvas, its file and whether it
+ * has unsaved edits. The window shows one page per tab. */
+#pragma once
+
+#include "engine/engine-types.h"
+#include "ui/ui-types.h"
+
+G_BEGIN_DECLS
+
+#define RL_TYPE_WORKFLOW_PAGE (rl_workflow_page_get_type ())
+G_DECLARE_FINAL_TYPE (RlWorkflowPage, rl_workflow_page, RL, WORKFLOW_PAGE, GtkWidget)
+
+/* A page with an empty workflow called @title. */
+RlWorkflowPage *rl_workflow_page_new            (RlRegistry      *registry,
+                                                 const char      *title);
+/* Opens @file: ComfyUI workflow JSON, or a PNG/WebP/MP4 carrying one.
+ * FALSE with the engine's error naming the file when it holds no
+ * workflow (an API prompt alone is refused: it has no layout). */
+gboolean        rl_workflow_page_load_file      (RlWorkflowPage  *self,
+                                                 GFile           *file,
+                                                 GError         **error);
+/* Loads workflow JSON @data without a file (templates); saving asks for
+ * a name. */
+gboolean        rl_workflow_page_load_data      (RlWorkflowPage  *self,
+                                                 const char      *data,
+                                                 const char      *title,
+                                                 GError         **error);
+/* Saves to @file, or to the page's own file when @file is NULL; the page
+ * then belongs to that file and is unmodified. */
+gboolean        rl_workflow_page_save           (RlWorkflowPage  *self,
+                                                 GFile           *file,
+                                                 GError         **error);
+GFile          *rl_workflow_page_get_file       (RlWorkflowPage  *self);
+const char     *rl_workflow_page_get_title      (RlWorkflowPage  *self);
+gboolean        rl_workflow_page_get_modified   (RlWorkflowPage  *self);
+RlCanvas       *rl_workflow_page_get_canvas     (RlWorkflowPage  *self);
+/* Node types the opened workflow uses that are not installed (owned array
+ * of owned strings, sorted, no duplicates). */
+GPtrArray      *rl_workflow_page_list_missing_types (RlWorkflowPage *self);
+
+G_END_DECLS

@@ -1,0 +1,18 @@
+/* Forward declarations shared by the desktop app's headers, so headers
+ * need not include each other. */
+#pragma once
+
+#include <adwaita.h>
+
+G_BEGIN_DECLS
+
+typedef struct _RlApplication   RlApplication;
+typedef struct _RlWindow        RlWindow;
+typedef struct _RlWorkflowPage  RlWorkflowPage;
+typedef struct _RlCanvas        RlCanvas;
+typedef struct _RlNodeWidget    RlNodeWidget;
+typedef struct _RlSocket        RlSocket;
+typedef struct _RlNodeSearch    RlNodeSearch;
+typedef struct _RlHistory       RlHistory;
+
+G_END_DECLS
