@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# One call on the GPU machine for the attention plugins: build them and
+# their GPU test and benchmark with gcc/nvcc directly (no meson, no
+# OpenBLAS: none of these need the CPU backend), run the parity test, then
+# PyTorch's SDPA and bench-attention in the same run. Logs go to $OUT (or
+# ./gpu-out). Usage, from the repo root:
+#   bash tests/attention/gpu-session.sh [test|bench|all]
+set -u
+what=${1:-all}
+out=${OUT:-$PWD/gpu-out}
+build=$PWD/build-attention-gpu
+mkdir -p "$out" "$build/plugins/attention" "$build/obj"
+export PATH=/opt/torch/.venv/bin:/usr/local/cuda/bin:$PATH
+step () { echo "=== $(date +%T) $*"; }
+
+step "device"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv
+
+# cuDNN: the system's, else the one PyTorch's wheels bring.
+cudnn_include=/usr/local/cuda/include
+if ! ls /usr/local/cuda/include/cudnn_graph.h /usr/include/cudnn_graph.h >/dev/null 2>&1; then
+  cudnn_dir=$(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))' 2>/dev/null \
+              || python3 -c 'import nvidia.cudnn; print(list(nvidia.cudnn.__path__)[0])')
+  cudnn_include=$cudnn_dir/include
+fi
+if ! ldconfig -p | grep -q 'libcudnn.so.9'; then
+  cudnn_dir=$(python3 -c 'import nvidia.cudnn; print(list(nvidia.cudnn.__path__)[0])' 2>/dev/null)
+  [ -n "$cudnn_dir" ] && export LD_LIBRARY_PATH=$cudnn_dir/lib:${LD_LIBRARY_PATH:-}
+fi
+echo "cudnn headers: $cudnn_include; LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+
+step "build"
+cat > "$build/raylight-config.h" <<CONFIG
+#pragma once
+#define RAYLIGHT_VERSION "gpu-session"
+#define RAYLIGHT_PLUGIN_DIR "$build/installed"
+#define RAYLIGHT_BUILD_DIR "$build"
+#define RAYLIGHT_SOURCE_DIR "$PWD"
+#define RAYLIGHT_HAVE_CUDA 1
+CONFIG
+cflags="-std=gnu17 -O2 -g -D_GNU_SOURCE -fPIC -Wall -I. -I$build -I/usr/local/cuda/include -I$cudnn_include"
+nvflags="-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80 -std=c++17 -O3 -lineinfo --expt-relaxed-constexpr -Xcompiler=-fPIC -I. -I$build --resource-usage"
+cuda_libs="-L/usr/local/cuda/lib64 -lcudart"
+pids=()
+nvcc $nvflags -c plugins/attention/flash/flash-kernel.cu -o $build/obj/flash-kernel.o > "$out/nvcc-flash.log" 2>&1 & pids+=($!)
+nvcc $nvflags -c plugins/attention/naive/naive-softmax.cu -o $build/obj/naive-softmax.o > "$out/nvcc-naive.log" 2>&1 & pids+=($!)
+runtime_objs=()
+for f in workers/runtime/*.c plugins/attention/attention-registry.c plugins/attention/attention-merge.c plugins/attention/attention-op.c; do
+  o=$build/obj/$(basename $f .c).o; runtime_objs+=($o)
+  gcc $cflags -c $f -o $o & pids+=($!)
+done
+failed=0
+for p in "${pids[@]}"; do wait $p || failed=1; done
+grep -E "registers|spill|error" "$out/nvcc-flash.log" | head -20
+[ $failed = 0 ] || { cat "$out"/nvcc-*.log; echo "BUILD FAILED"; exit 1; }
+ar rcs $build/obj/libattention.a "${runtime_objs[@]}"
+mods=$build/plugins/attention
+gcc $cflags -shared -fopenmp plugins/attention/reference/attention-reference.c workers/runtime/float-convert.c -o $mods/raylight-attention-reference.so -lm &&
+gcc $cflags -shared plugins/attention/naive/attention-naive.c $build/obj/naive-softmax.o -o $mods/raylight-attention-naive.so $cuda_libs -lcublas &&
+gcc $cflags -shared plugins/attention/flash/attention-flash.c $build/obj/flash-kernel.o -o $mods/raylight-attention-flash.so $cuda_libs &&
+gcc $cflags -shared plugins/attention/cudnn/attention-cudnn.c -o $mods/raylight-attention-cudnn.so $cuda_libs -ldl &&
+gcc $cflags tests/attention/test-attention-gpu.c -o $build/test-attention-gpu $build/obj/libattention.a $cuda_libs -ldl -lm -lpthread &&
+gcc $cflags tests/bench/bench-attention.c -o $build/bench-attention $build/obj/libattention.a $cuda_libs -ldl -lm -lpthread \
+  || { echo "BUILD FAILED"; exit 1; }
+export RAYLIGHT_ATTENTION_PATH=$mods OMP_NUM_THREADS=16
+
+if [ "$what" != bench ]; then
+  step "test-attention-gpu"
+  timeout 240 $build/test-attention-gpu 2>&1 | tee "$out/test-attention-gpu.log"
+  echo "exit status ${PIPESTATUS[0]}"
+fi
+if [ "$what" != test ]; then
+  step "torch SDPA"
+  PYTHONUNBUFFERED=1 timeout 200 python3 tests/bench/torch_attention.py 2>&1 | tee "$out/torch-attention.txt"
+  step "bench-attention"
+  timeout 240 $build/bench-attention --torch "$out/torch-attention.txt" 2>&1 | tee "$out/bench-attention.txt"
+fi
+step "done"

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""PyTorch SDPA reference numbers for tests/bench/bench-attention.
+
+Times torch.nn.functional.scaled_dot_product_attention with the flash and
+cuDNN backends on the same Wan shapes as the C benchmark (B=1, H in 12/24/40,
+L in 4680/32760/75600, D=128, bf16; self-attention and 512-token
+cross-attention), q/k/v laid out [B, L, H, D] and viewed as [B, H, L, D]
+exactly as Wan's attention does. Prints one line per measurement:
+
+    torch <backend> H <h> Lq <lq> Lk <lk> ms <median ms> tflops <TFLOP/s>
+
+bench-attention reads these lines (--torch FILE) and prints ratios.
+Timing: CUDA events, one warm-up, median of the repeats, random inputs.
+"""
+import statistics
+import sys
+
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+HEADS = [12, 24, 40]
+LENGTHS = [4680, 32760, 75600]
+CROSS_KEYS = 512
+HEAD_DIM = 128
+BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
+
+
+def median_ms(fn, repeats):
+    fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def shapes():
+    for heads in HEADS:
+        for length in LENGTHS:
+            yield heads, length, length
+            yield heads, length, CROSS_KEYS
+
+
+def main():
+    torch.manual_seed(int.from_bytes(__import__("os").urandom(4), "little"))
+    print(f"# torch {torch.__version__} on {torch.cuda.get_device_name(0)}", flush=True)
+    for heads, lq, lk in shapes():
+        q = torch.randn(1, lq, heads, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
+        k = torch.randn(1, lk, heads, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
+        v = torch.randn(1, lk, heads, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
+        qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+        flops = 4.0 * heads * lq * lk * HEAD_DIM
+        repeats = 3 if lq * lk > 1e9 else 10
+        for name, backend in BACKENDS.items():
+            try:
+                with sdpa_kernel(backend):
+                    ms = median_ms(lambda: torch.nn.functional.scaled_dot_product_attention(qt, kt, vt),
+                                   repeats)
+            except RuntimeError as error:
+                print(f"# torch {name} H {heads} Lq {lq} Lk {lk}: {str(error).splitlines()[0]}")
+                continue
+            print(f"torch {name} H {heads} Lq {lq} Lk {lk} ms {ms:.4f} tflops {flops / ms / 1e9:.1f}",
+                  flush=True)
+        del q, k, v, qt, kt, vt
+        torch.cuda.empty_cache()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
