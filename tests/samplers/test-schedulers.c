@@ -130,8 +130,8 @@ test_random_schedules_are_monotone (void)
             }
           PT_REQUIRE (status == RL_OK, "%s", rl_last_error ());
           const char *name = rl_scheduler_name ((RlScheduler) s);
-          /* float32 time_snr_shift may put the top at 1 + 1 ulp */
-          PT_CHECK (count >= 2 && sigmas[0] <= 1.0000002f
+          /* float32 time_snr_shift may put the top a few ulps above 1 */
+          PT_CHECK (count >= 2 && sigmas[0] <= 1.000001f
                     && sigmas[count - 1] == 0.0f,
                     "%s steps %d shift %g: count %d first %g last %g", name,
                     steps, shift, count, count ? sigmas[0] : 0.0,
