@@ -14,6 +14,9 @@ static RlStatus
 cfg_denoise (void *user, RlTensor *denoised, const RlTensor *x, float sigma)
 {
   RlCfgGuider *guider = user;
+  if (!isfinite (guider->cfg))
+    return rl_set_error (RL_E_INVALID_ARG, "cfg is %g; use a finite scale "
+                         "(1 disables the negative prompt)", guider->cfg);
   const RlOps *ops = guider->device.backend->ops;
   RlContext *ctx = guider->device.ctx;
 

@@ -43,8 +43,9 @@ rl_ksampler_sigmas (RlScheduler scheduler, RlSamplerKind sampler,
     return calculate_sigmas (scheduler, sampler, ms, steps, sigmas, count);
   if (denoise <= 0.0)
     return RL_OK;
+  /* ComfyUI's widgets bound this by 10000 steps / 0.01 denoise. */
   double wanted = (double) steps / denoise;
-  if (wanted > 1e7)
+  if (wanted > 1e6)
     return rl_set_error (RL_E_INVALID_ARG,
                          "ksampler: %d steps at denoise %g means %.0f "
                          "schedule steps; raise denoise", steps, denoise,
