@@ -297,6 +297,57 @@ test_two_stage_expert_switch (void)
     }
 }
 
+/* rl_ksampler_run_two_experts gives the two KSamplerAdvanced nodes' result. */
+static void
+test_two_experts_helper (void)
+{
+  PT_REQUIRE (fixture != NULL, "fixture missing");
+  int64_t n;
+  const float *noise = fixture_floats (fixture, "noise", &n);
+  const float *bank_values = fixture_floats (fixture, "bank", &n);
+  const float *ref = fixture_floats (fixture, "run/two_stage_dpmpp_2m", &n);
+  PT_REQUIRE (noise && bank_values && ref, "fixture lacks two_stage_dpmpp_2m");
+
+  RlKSamplerParams p;
+  rl_ksampler_params_init (&p);
+  p.sampler = RL_SAMPLER_DPMPP_2M;
+  p.scheduler = RL_SCHEDULER_SIMPLE;
+  p.model_sampling.shift = 8.0;
+  p.steps = 8;
+  p.initial_noise = noise;
+  Bank bank = { .bank = bank_values, .draws = n / NUMEL };
+  RlNoiseSource source = { .draw = bank_draw, .user = &bank };
+  p.step_noise = &source;
+  Toy high = { .expert = 0, .cancel_after = -1 };
+  Toy low = { .expert = 1, .cancel_after = -1 };
+  RlCfgGuider g_high = { .device = device, .predict = toy_predict,
+                         .user = &high, .cfg = 3.5 };
+  RlCfgGuider g_low = { .device = device, .predict = toy_predict,
+                        .user = &low, .cfg = 3.5 };
+  RlDenoiser d_high = rl_cfg_guider_denoiser (&g_high);
+  RlDenoiser d_low = rl_cfg_guider_denoiser (&g_low);
+  RlTensor latent, out;
+  PT_REQUIRE (host_tensor (&latent, NULL) && host_tensor (&out, NULL),
+              "alloc");
+  RlStatus status = rl_ksampler_run_two_experts (&p, 4, &device, &d_high,
+                                                 &d_low, &latent, &out, NULL);
+  PT_CHECK (status == RL_OK, "%s", rl_last_error ());
+  if (status == RL_OK)
+    {
+      double err = relative_error (out.data, ref, NUMEL);
+      PT_CHECK (err <= 1e-5, "relative error %.3g", err);
+      PT_CHECK (g_high.cond_calls == 4 && g_low.cond_calls == 4,
+                "expert calls %lld + %lld, expected 4 + 4",
+                (long long) g_high.cond_calls, (long long) g_low.cond_calls);
+    }
+  status = rl_ksampler_run_two_experts (&p, 8, &device, &d_high, &d_low,
+                                        &latent, &out, NULL);
+  PT_CHECK (status == RL_E_INVALID_ARG && strstr (rl_last_error (), "switch"),
+            "switch at the last step: %s", rl_last_error ());
+  rl_tensor_release (&latent);
+  rl_tensor_release (&out);
+}
+
 /* --------------------------------------------------- behaviour checks */
 
 typedef struct {
@@ -489,6 +540,7 @@ main (void)
 
   PT_RUN (test_fixture_runs);
   PT_RUN (test_two_stage_expert_switch);
+  PT_RUN (test_two_experts_helper);
   PT_RUN (test_cfg_one_calls_model_once_per_step);
   PT_RUN (test_cancel_mid_run);
   PT_RUN (test_seeded_noise_is_deterministic);

@@ -202,3 +202,41 @@ rl_ksampler_run (const RlKSamplerParams *p, const RlSampleDevice *device,
   free (sigmas);
   return status;
 }
+
+RlStatus
+rl_ksampler_run_two_experts (const RlKSamplerParams *params, int switch_step,
+                             const RlSampleDevice *device,
+                             const RlDenoiser *high_noise,
+                             const RlDenoiser *low_noise,
+                             const RlTensor *latent, RlTensor *out,
+                             const RlSampleCallbacks *callbacks)
+{
+  if (params == NULL || high_noise == NULL || low_noise == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "two experts: missing argument");
+  if (switch_step <= 0 || switch_step >= params->steps)
+    return rl_set_error (RL_E_INVALID_ARG,
+                         "two experts: switch at step %d of %d; it must lie "
+                         "strictly inside the run", switch_step,
+                         params->steps);
+  RlKSamplerParams high = *params;
+  high.start_step = 0;
+  high.last_step = switch_step;
+  high.force_full_denoise = false;          /* leftover noise: enable */
+  RlStatus status = rl_ksampler_run (&high, device, high_noise, latent, out,
+                                     callbacks);
+  if (status != RL_OK)
+    return status == RL_E_CANCELLED
+             ? status : rl_prefix_error (status, "high-noise expert: ");
+
+  RlKSamplerParams low = *params;
+  low.add_noise = false;
+  low.start_step = switch_step;
+  low.last_step = 10000;                    /* KSamplerAdvanced default */
+  low.force_full_denoise = true;            /* leftover noise: disable */
+  low.batch_index = NULL;
+  low.initial_noise = NULL;
+  status = rl_ksampler_run (&low, device, low_noise, out, out, callbacks);
+  if (status != RL_OK && status != RL_E_CANCELLED)
+    return rl_prefix_error (status, "low-noise expert: ");
+  return status;
+}

@@ -83,3 +83,21 @@ RlStatus rl_ksampler_run    (const RlKSamplerParams  *params,
                              const RlTensor          *latent,
                              RlTensor                *out,
                              const RlSampleCallbacks *callbacks);
+
+/* The Wan 2.2 A14B template in one call: two rl_ksampler_run calls as its
+ * two KSamplerAdvanced nodes make them. The high-noise expert samples steps
+ * [0, switch_step) from `latent` with params->add_noise, keeping the
+ * leftover noise; the low-noise expert continues from its output for
+ * [switch_step, end) without new noise, to a full denoise. Both use
+ * params (sampler, scheduler, steps, seed, ...); params' window fields
+ * are ignored. 0 < switch_step < steps; callbacks see both stages. The
+ * default sampler noise restarts from the seed in each stage, as in
+ * ComfyUI; a caller's params->step_noise is handed to both as it is. */
+RlStatus rl_ksampler_run_two_experts (const RlKSamplerParams  *params,
+                                      int                      switch_step,
+                                      const RlSampleDevice    *device,
+                                      const RlDenoiser        *high_noise,
+                                      const RlDenoiser        *low_noise,
+                                      const RlTensor          *latent,
+                                      RlTensor                *out,
+                                      const RlSampleCallbacks *callbacks);
