@@ -527,3 +527,100 @@ umt5_encode (Umt5Encoder   *e,
   release_activations (&a);
   return s;
 }
+
+static bool
+has_weights (const double *weights,
+             int64_t       length)
+{
+  for (int64_t i = 0; weights != NULL && i < length; i++)
+    if (weights[i] != 1.0)
+      return true;
+  return false;
+}
+
+/* out[0, start:start+n] = (z − z_empty)·w + z_empty over one run of tokens
+ * sharing weight w; z and z_empty are rows 0 and 1 of `both`. */
+static RlStatus
+mix_run (Umt5Encoder    *e,
+         const RlTensor *both,
+         RlTensor       *out,
+         int64_t         start,
+         int64_t         n,
+         float           w)
+{
+  RlTensor z = { 0 }, empty = { 0 }, dst = { 0 };
+  RlStatus s;
+
+  s = rl_tensor_narrow (&z, both, 0, 0, 1);
+  if (s == RL_OK) s = rl_tensor_narrow (&z, &z, 1, start, n);
+  if (s == RL_OK) s = rl_tensor_narrow (&empty, both, 0, 1, 1);
+  if (s == RL_OK) s = rl_tensor_narrow (&empty, &empty, 1, start, n);
+  if (s == RL_OK) s = rl_tensor_narrow (&dst, out, 1, start, n);
+  /* dst is contiguous (a run of whole rows of out): z − z_empty first, then
+   * scaled and shifted back, the two roundings ComfyUI's torch code makes. */
+  if (s == RL_OK) s = e->ops->add (e->ctx, &dst, &z, &empty, 1.0f, -1.0f);
+  if (s == RL_OK) s = e->ops->add (e->ctx, &dst, &dst, &empty, w, 1.0f);
+  rl_tensor_release (&z);
+  rl_tensor_release (&empty);
+  rl_tensor_release (&dst);
+  return s;
+}
+
+RlStatus
+umt5_encode_weighted (Umt5Encoder   *e,
+                      const int32_t *ids,
+                      const double  *weights,
+                      const uint8_t *mask,
+                      int64_t        length,
+                      RlTensor      *out)
+{
+  const int64_t d = e->config.d_model;
+  int32_t *ids2 = NULL;
+  uint8_t *mask2 = NULL;
+  RlTensor both = { 0 }, row = { 0 };
+  RlStatus s;
+
+  if (!has_weights (weights, length))
+    return umt5_encode (e, ids, mask, 1, length, out);
+  TRY (check_arguments (e, ids, 1, length, out));
+
+  /* Row 0 the prompt, row 1 ComfyUI's empty tokens: EOS then padding. */
+  ids2 = malloc (sizeof (int32_t) * 2 * (size_t) length);
+  mask2 = malloc (2 * (size_t) length);
+  if (ids2 == NULL || mask2 == NULL)
+    s = rl_set_error (RL_E_NO_MEMORY, "umt5: out of memory for a weighted prompt of %lld tokens",
+                      (long long) length);
+  else
+    {
+      const int64_t shape[3] = { 2, length, d };
+      for (int64_t i = 0; i < length; i++)
+        {
+          ids2[i] = ids[i];
+          mask2[i] = mask == NULL || mask[i] != 0;
+          ids2[length + i] = i == 0 ? UMT5_EOS_ID : UMT5_PAD_ID;
+          mask2[length + i] = i == 0;
+        }
+      s = rl_tensor_alloc (&both, e->backend->context_allocator (e->ctx), RL_F32, 3, shape);
+    }
+  if (s == RL_OK) s = umt5_encode (e, ids2, mask2, 2, length, &both);
+  if (s == RL_OK) s = rl_tensor_narrow (&row, &both, 0, 0, 1);
+  if (s == RL_OK) s = e->ops->copy (e->ctx, out, &row);
+  for (int64_t i = 0; s == RL_OK && i < length;)
+    {
+      int64_t end = i + 1;
+      if (weights[i] == 1.0)
+        {
+          i++;
+          continue;
+        }
+      while (end < length && weights[end] == weights[i])
+        end++;
+      s = mix_run (e, &both, out, i, end - i, (float) weights[i]);
+      i = end;
+    }
+  rl_tensor_release (&row);
+  rl_tensor_release (&both);
+  free (ids2);
+  free (mask2);
+  return s;
+}

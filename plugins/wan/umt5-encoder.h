@@ -49,3 +49,18 @@ RlStatus  umt5_encode         (Umt5Encoder        *encoder,
                                int64_t             batch,
                                int64_t             length,
                                RlTensor           *out);
+
+/* CLIPTextEncode's encoding of one weighted prompt (ComfyUI's
+ * encode_token_weights for UMT5): ids, weights and mask of `length`
+ * entries, as comfy-tokens.h lays them out (RlTokenSequence's fields).
+ * Without weights (NULL, or every weight exactly 1) this is umt5_encode of
+ * the one row. Otherwise the prompt and an empty prompt (EOS, then padding,
+ * same length) are encoded together and every token of weight w ≠ 1
+ * becomes (z − z_empty)·w + z_empty; the others are left as they are.
+ *   out   f32 [1, length, d_model] on the device. */
+RlStatus  umt5_encode_weighted (Umt5Encoder       *encoder,
+                               const int32_t      *ids,
+                               const double       *weights,
+                               const uint8_t      *mask,
+                               int64_t             length,
+                               RlTensor           *out);

@@ -9,8 +9,9 @@ weights in the real key layout. It does not import transformers.
       DIR/tiny-umt5-fp8.safetensors    the same model as scaled fp8 (embedding bf16,
                                        norms f16), as umt5_xxl_fp8_e4m3fn_scaled is
       DIR/tiny-umt5-io.safetensors     ids/mask inputs, fp32 expected outputs for both
-                                       files, and relative-position bucket tables
-                                       (torch CPU, and CUDA when present)
+                                       files, a weighted prompt (ComfyUI's
+                                       encode_token_weights), and relative-position
+                                       bucket tables (torch CPU, and CUDA when present)
 
   python umt5.py make-full DIR [--layers 2] [--vocab 256384] [--length 512]
       DIR/umt5-full.safetensors        random bf16 weights at the real XXL size
@@ -124,6 +125,25 @@ def forward(sd, ids, mask, dtype=torch.float32):
     return x * mask.to(torch.float32).unsqueeze(-1)
 
 
+def encode_token_weights(sd, ids, weights, mask):
+    """ComfyUI's encode_token_weights for one UMT5 prompt (ids [L] long,
+    weights [L], mask [L]): the prompt and the empty prompt (EOS, padding)
+    encoded as one batch, then z = (z - z_empty) * w + z_empty for every
+    token whose weight is not 1. Returns [1, L, d_model]."""
+    L = ids.shape[0]
+    empty = torch.full((L,), PAD_ID, dtype=torch.long)
+    empty[0] = EOS_ID
+    empty_mask = torch.zeros(L, dtype=mask.dtype)
+    empty_mask[0] = 1
+    out = forward(sd, torch.stack([ids, empty]), torch.stack([mask, empty_mask]))
+    z, z_empty = out[0:1].clone(), out[1]
+    for j in range(L):
+        w = float(weights[j])
+        if w != 1.0:
+            z[0, j] = (z[0, j] - z_empty[j]) * w + z_empty[j]
+    return z
+
+
 def random_state_dict(gen, d_model, d_kv, heads, d_ff, layers, vocab):
     inner = d_kv * heads
 
@@ -214,7 +234,14 @@ def make_tiny(out_dir):
         io["bucket_cuda"] = bucket_table("cuda")
         diff = np.nonzero(io["bucket_cuda"] != io["bucket_cpu"])[0]
         print("buckets CPU vs CUDA differ at rel", (diff - 300).tolist())
+    # ComfyUI prompt weights on the first row: "(...:1.2)", "(...:0.5)", "(...:0.8)".
+    weights = torch.ones(ids.shape[1], dtype=torch.float32)
+    weights[3:7] = 1.2
+    weights[10] = 0.5
+    weights[12:14] = 0.8
+    io["weights"] = weights.numpy()
     with torch.no_grad():
+        io["out_weighted"] = encode_token_weights(sd, ids[0], weights, mask[0]).contiguous().numpy()
         for name, weights in (("", sd), ("_fp8", fp8_sd)):
             io["out" + name] = forward(weights, ids, mask).contiguous().numpy()
             io["out_long" + name] = forward(weights, ids_long, mask_long).contiguous().numpy()

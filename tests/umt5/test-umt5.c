@@ -415,6 +415,96 @@ test_rows_independent_and_padding_ignored (void)
   rl_safetensors_close (st);
 }
 
+/* Weighted prompts: all-1 weights change nothing; otherwise the mix
+ * against the empty prompt, checked against a host computation from a
+ * plain batch encode of [prompt, empty] and against PyTorch's
+ * encode_token_weights (fixture "out_weighted"). */
+static void
+test_weighted_prompt (void)
+{
+  const RlBackend *be = rl_backend_cpu ();
+  RlSafetensors *st = NULL, *io = NULL;
+  RlContext *ctx = NULL;
+  Umt5Config config;
+  Umt5Encoder *enc = NULL;
+  const RlSafetensorsTensor *ids_t;
+  const int32_t *mask32;
+  const float *weights32, *want;
+  int64_t L, D;
+  int32_t both_ids[128];      /* [2, L]: the prompt, then the empty prompt */
+  uint8_t both_mask[128];
+  double weights[64], ones[64], max_mix = 0, err2 = 0, ref2 = 0, max_ref = 0;
+  RlTensor out = { 0 }, plain = { 0 }, both = { 0 };
+
+  PT_REQUIRE (rl_safetensors_open (fixture ("tiny-umt5.safetensors"), &st) == RL_OK, "%s", rl_last_error ());
+  PT_REQUIRE (rl_safetensors_open (fixture ("tiny-umt5-io.safetensors"), &io) == RL_OK, "%s", rl_last_error ());
+  PT_REQUIRE (umt5_config_detect (st, &config) == RL_OK, "%s", rl_last_error ());
+  PT_REQUIRE (be->context_new (0, &ctx) == RL_OK, "%s", rl_last_error ());
+  PT_REQUIRE (umt5_load (be, ctx, st, &config, &enc) == RL_OK, "%s", rl_last_error ());
+  ids_t = rl_safetensors_find (io, "ids");
+  mask32 = io_data (io, "mask", NULL);
+  weights32 = io_data (io, "weights", NULL);
+  want = io_data (io, "out_weighted", NULL);
+  L = ids_t->shape[1];
+  D = config.d_model;
+  PT_REQUIRE (L <= 64, "fixture row of %lld ids", (long long) L);
+  for (int64_t j = 0; j < L; j++)
+    {
+      both_ids[j] = ((const int32_t *) ids_t->data)[j];
+      both_mask[j] = (uint8_t) mask32[j];
+      both_ids[L + j] = j == 0 ? UMT5_EOS_ID : UMT5_PAD_ID;
+      both_mask[L + j] = j == 0;
+      ones[j] = 1.0;
+      weights[j] = weights32 ? weights32[j] : (j >= 3 && j < 7 ? 1.2 : j == 10 ? 0.5 : 1.0);
+    }
+  {
+    const int64_t one_shape[3] = { 1, L, D }, two_shape[3] = { 2, L, D };
+    rl_tensor_alloc (&out, be->context_allocator (ctx), RL_F32, 3, one_shape);
+    rl_tensor_alloc (&plain, be->context_allocator (ctx), RL_F32, 3, one_shape);
+    rl_tensor_alloc (&both, be->context_allocator (ctx), RL_F32, 3, two_shape);
+  }
+  PT_CHECK (umt5_encode (enc, both_ids, both_mask, 1, L, &plain) == RL_OK, "%s", rl_last_error ());
+  PT_CHECK (umt5_encode_weighted (enc, both_ids, ones, both_mask, L, &out) == RL_OK, "%s", rl_last_error ());
+  PT_CHECK (memcmp (out.data, plain.data, rl_tensor_nbytes (&out)) == 0, "weights of 1 change the output");
+
+  PT_CHECK (umt5_encode (enc, both_ids, both_mask, 2, L, &both) == RL_OK, "%s", rl_last_error ());
+  for (int64_t i = 0; i < L * D; i++)
+    ((float *) out.data)[i] = NAN;
+  PT_CHECK (umt5_encode_weighted (enc, both_ids, weights, both_mask, L, &out) == RL_OK, "%s",
+            rl_last_error ());
+  for (int64_t j = 0; j < L; j++)
+    for (int64_t k = 0; k < D; k++)
+      {
+        double z = ((float *) both.data)[j * D + k], e = ((float *) both.data)[(L + j) * D + k];
+        double expect = weights[j] == 1.0 ? z : (z - e) * weights[j] + e;
+        double got = ((float *) out.data)[j * D + k];
+        max_mix = isnan (got) ? INFINITY : fmax (max_mix, fabs (got - expect));
+        if (want != NULL)
+          {
+            err2 += (got - want[j * D + k]) * (got - want[j * D + k]);
+            ref2 += (double) want[j * D + k] * want[j * D + k];
+            max_ref = fmax (max_ref, fabs (got - want[j * D + k]));
+          }
+      }
+  printf ("# weighted prompt: max abs vs host mix %.3g\n", max_mix);
+  PT_CHECK (max_mix <= 1e-5, "weighted mix differs from (z - z_empty)*w + z_empty by %.3g", max_mix);
+  if (want != NULL)
+    {
+      printf ("# weighted prompt vs PyTorch encode_token_weights: rel L2 %.3g, max abs %.3g\n",
+              sqrt (err2 / ref2), max_ref);
+      PT_CHECK (sqrt (err2 / ref2) <= 1e-4, "weighted prompt vs PyTorch: %.3g", sqrt (err2 / ref2));
+    }
+  else
+    printf ("# fixture has no out_weighted: PyTorch comparison skipped\n");
+  rl_tensor_release (&out);
+  rl_tensor_release (&plain);
+  rl_tensor_release (&both);
+  umt5_free (enc);
+  be->context_free (ctx);
+  rl_safetensors_close (io);
+  rl_safetensors_close (st);
+}
+
 static void
 test_bad_inputs (void)
 {
@@ -637,6 +727,7 @@ main (void)
   PT_RUN (test_tiny_wan_naming_matches_reference);
   PT_RUN (test_tiny_fp8_scaled_matches_reference);
   PT_RUN (test_rows_independent_and_padding_ignored);
+  PT_RUN (test_weighted_prompt);
   PT_RUN (test_bad_inputs);
   PT_RUN (test_bad_checkpoints);
   return pt_finish ();
