@@ -19,6 +19,7 @@
 #include "app/progress-bar.h"
 #include "engine/engine-error.h"
 #include "engine/graph/validate.h"
+#include "engine/pool/pool-service.h"
 #include "engine/run/executor.h"
 #include "engine/run/queue.h"
 
@@ -216,6 +217,20 @@ fail (const GError *error,
   return rl_cli_exit_code_for_error (error);
 }
 
+static gboolean
+graph_uses_pool (RlGraph          *graph,
+                 const RlRegistry *registry)
+{
+  for (guint i = 0; i < rl_graph_get_n_nodes (graph); i++)
+    {
+      const RlNodeType *type = rl_registry_lookup (registry,
+                                                   rl_graph_node_get_class_type (rl_graph_get_node (graph, i)));
+      if (type != NULL && type->location == RL_RUN_ON_POOL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static int
 run_job (RlCliContext *ctx,
          RlJobSource  *source,
@@ -223,8 +238,13 @@ run_job (RlCliContext *ctx,
          gboolean      json)
 {
   g_autoptr(GError) error = NULL;
+  /* Declared in this order so the queue goes first, then the executor,
+   * then the pool (which stops the workers). Workers start only when a
+   * node needs them. */
+  g_autoptr(RlPoolService) pool = rl_pool_service_new (NULL);
   g_autoptr(RlExecutor) executor = rl_executor_new (ctx->registry);
   g_autoptr(RlJobQueue) queue = NULL;
+  g_autofree char *device_config = NULL;
   g_autofree char *workflow_json = NULL;
   g_autofree char *prompt_json = rl_graph_to_prompt_string (source->graph, FALSE);
   g_autofree char *parameters = rl_job_parameters_to_json (source->graph);
@@ -240,6 +260,9 @@ run_job (RlCliContext *ctx,
   if (source->workflow != NULL)
     workflow_json = rl_workflow_to_string (source->workflow, FALSE);
 
+  rl_executor_set_pool_service (executor, pool);
+  if (graph_uses_pool (source->graph, ctx->registry))
+    device_config = rl_pool_service_describe (pool);
   queue = rl_job_queue_new (executor, ctx->history);
   state.queue = queue;
   state.json = json;
@@ -250,6 +273,7 @@ run_job (RlCliContext *ctx,
   options.workflow_json = workflow_json;
   options.prompt_json = prompt_json;
   options.parameters_json = parameters;
+  options.device_config_json = device_config;
   options.listener = on_job_event;
   options.listener_data = &state;
 

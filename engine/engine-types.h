@@ -21,5 +21,6 @@ typedef struct _RlEvent        RlEvent;
 typedef struct _RlJobQueue     RlJobQueue;
 typedef struct _RlHistory      RlHistory;
 typedef struct _RlModelPaths   RlModelPaths;
+typedef struct _RlPoolService  RlPoolService;
 
 G_END_DECLS

@@ -137,5 +137,7 @@ void         rl_node_context_add_output_file (RlNodeContext  *ctx,
 const char  *rl_node_context_get_prompt_json   (RlNodeContext *ctx);
 const char  *rl_node_context_get_workflow_json (RlNodeContext *ctx);
 RlModelPaths *rl_node_context_get_model_paths  (RlNodeContext *ctx);
+/* The worker pool for RL_RUN_ON_POOL nodes, or NULL when none is set. */
+RlPoolService *rl_node_context_get_pool_service (RlNodeContext *ctx);
 
 G_END_DECLS

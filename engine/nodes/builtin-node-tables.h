@@ -20,5 +20,20 @@ extern const RlNodeType rl_node_save_video;
 extern const RlNodeType rl_node_save_animated_webp;
 extern const RlNodeType rl_node_save_image;
 extern const RlNodeType rl_node_preview_image;
+extern const RlNodeType rl_node_unet_loader;
+extern const RlNodeType rl_node_clip_loader;
+extern const RlNodeType rl_node_vae_loader;
+extern const RlNodeType rl_node_clip_text_encode;
+extern const RlNodeType rl_node_model_sampling_sd3;
+extern const RlNodeType rl_node_ksampler;
+extern const RlNodeType rl_node_ksampler_advanced;
+extern const RlNodeType rl_node_vae_decode;
+extern const RlNodeType rl_node_vae_decode_tiled;
+extern const RlNodeType rl_node_vae_encode;
+extern const RlNodeType rl_node_wan22_image_to_video_latent;
+
+/* The names the sampler combos offer (NULL-terminated). */
+extern const char * const rl_sampler_names[];
+extern const char * const rl_scheduler_names[];
 
 G_END_DECLS

@@ -18,6 +18,17 @@ static const RlNodeType * const builtin_types[] = {
   &rl_node_save_animated_webp,
   &rl_node_save_image,
   &rl_node_preview_image,
+  &rl_node_unet_loader,
+  &rl_node_clip_loader,
+  &rl_node_vae_loader,
+  &rl_node_clip_text_encode,
+  &rl_node_model_sampling_sd3,
+  &rl_node_ksampler,
+  &rl_node_ksampler_advanced,
+  &rl_node_vae_decode,
+  &rl_node_vae_decode_tiled,
+  &rl_node_vae_encode,
+  &rl_node_wan22_image_to_video_latent,
 };
 
 const RlNodeType * const *

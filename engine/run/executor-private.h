@@ -55,6 +55,8 @@ RlValue       *_rl_literal_to_value      (const RlInputSpec *spec,
                                           RlGraphNode       *node,
                                           GError           **error);
 
+RlPoolService *_rl_executor_get_pool_service (RlExecutor *self);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RlNodeContext, _rl_node_context_free)
 
 G_END_DECLS

@@ -27,6 +27,7 @@ struct _RlExecutor {
   guint64        nonce;         /* makes not-idempotent nodes' keys unique */
   GMutex         cancel_lock;   /* guards current */
   GCancellable  *current;       /* the running run's cancellable */
+  RlPoolService *pool;          /* borrowed; NULL when no node needs workers */
 };
 
 static NodeResult *
@@ -654,4 +655,18 @@ rl_executor_run (RlExecutor          *self,
       return FALSE;
     }
   return TRUE;
+}
+
+void
+rl_executor_set_pool_service (RlExecutor    *self,
+                              RlPoolService *pool)
+{
+  g_return_if_fail (self != NULL);
+  self->pool = pool;
+}
+
+RlPoolService *
+_rl_executor_get_pool_service (RlExecutor *self)
+{
+  return self->pool;
 }

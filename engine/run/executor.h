@@ -72,6 +72,12 @@ gboolean     rl_executor_run             (RlExecutor          *self,
                                           RlRunReport         *report,
                                           GError             **error);
 
+/* The worker pool that RL_RUN_ON_POOL nodes dispatch to (borrowed: it
+ * must outlive the executor's runs; NULL: such nodes fail with an error
+ * saying no pool is configured). */
+void         rl_executor_set_pool_service (RlExecutor         *self,
+                                           RlPoolService      *pool);
+
 /* Interrupts the run in progress, if any, at the next node boundary or
  * rl_node_context_check_interrupt. Thread-safe. */
 void         rl_executor_interrupt       (RlExecutor          *self);

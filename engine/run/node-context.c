@@ -313,3 +313,10 @@ rl_node_context_get_model_paths (RlNodeContext *ctx)
   g_return_val_if_fail (ctx != NULL, NULL);
   return rl_registry_get_model_paths (ctx->run->registry);
 }
+
+RlPoolService *
+rl_node_context_get_pool_service (RlNodeContext *ctx)
+{
+  g_return_val_if_fail (ctx != NULL, NULL);
+  return _rl_executor_get_pool_service (ctx->run->executor);
+}

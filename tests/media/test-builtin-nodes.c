@@ -117,7 +117,9 @@ test_registered (Fixture       *fx,
     "PrimitiveInt", "PrimitiveFloat", "PrimitiveString", "PrimitiveStringMultiline",
     "PrimitiveBoolean", "EmptyLatentImage", "EmptyHunyuanLatentVideo", "RaylightTestPattern",
     "CreateVideo", "GetVideoComponents", "SaveVideo", "SaveAnimatedWEBP", "SaveImage",
-    "PreviewImage",
+    "PreviewImage", "UNETLoader", "CLIPLoader", "VAELoader", "CLIPTextEncode",
+    "ModelSamplingSD3", "KSampler", "KSamplerAdvanced", "VAEDecode", "VAEDecodeTiled",
+    "VAEEncode", "Wan22ImageToVideoLatent",
   };
   for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
     g_assert_nonnull (rl_registry_lookup (fx->registry, expected[i]));

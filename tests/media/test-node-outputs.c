@@ -137,6 +137,40 @@ rl_node_context_get_workflow_json (RlNodeContext *ctx)
   return NULL;
 }
 
+/* The model nodes use these; the nodes tested here never reach them. */
+const char *
+rl_node_context_get_node_id (RlNodeContext *ctx)
+{
+  return "1";
+}
+
+const char *
+rl_node_context_get_title (RlNodeContext *ctx)
+{
+  return ctx->type->name;
+}
+
+void
+rl_node_context_report_progress (RlNodeContext *ctx,
+                                 guint          step,
+                                 guint          total,
+                                 const RlImage *preview)
+{
+  g_assert_not_reached ();
+}
+
+RlModelPaths *
+rl_node_context_get_model_paths (RlNodeContext *ctx)
+{
+  g_assert_not_reached ();
+}
+
+RlPoolService *
+rl_node_context_get_pool_service (RlNodeContext *ctx)
+{
+  return NULL;
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static const RlNodeType *

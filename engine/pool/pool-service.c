@@ -1,0 +1,426 @@
+#include "engine/pool/pool-service.h"
+
+#include <unistd.h>
+
+#include "raylight-config.h"
+#include "engine/engine-error.h"
+#include "engine/graph/image.h"
+#include "engine/graph/node-type.h"
+
+#define POLL_INTERVAL_US (50 * G_TIME_SPAN_MILLISECOND)
+
+struct _RlPoolService {
+  GMutex          lock;          /* guards pool start */
+  char           *worker_path;
+  char           *plugin_path;
+  RlPoolDevices   devices;
+  guint           n_workers;
+  RlPool         *pool;
+};
+
+/* ------------------------------------------------------------ settings */
+
+static char *
+find_worker (const char *configured)
+{
+  g_autofree char *exe = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *in_build = NULL;
+
+  if (configured != NULL)
+    return g_strdup (configured);
+  if (g_getenv ("RAYLIGHT_WORKER") != NULL)
+    return g_strdup (g_getenv ("RAYLIGHT_WORKER"));
+  /* Running from the build tree: build/app/raylight beside
+   * build/workers/worker/raylight-worker. */
+  exe = g_file_read_link ("/proc/self/exe", NULL);
+  if (exe != NULL)
+    {
+      dir = g_path_get_dirname (exe);
+      in_build = g_build_filename (dir, "..", "workers", "worker", "raylight-worker", NULL);
+      if (g_file_test (in_build, G_FILE_TEST_IS_EXECUTABLE))
+        return g_canonicalize_filename (in_build, NULL);
+    }
+  return g_build_filename (RAYLIGHT_LIBEXEC_DIR, "raylight-worker", NULL);
+}
+
+static char *
+find_plugins (const char *configured)
+{
+  g_autofree char *exe = NULL;
+
+  if (configured != NULL)
+    return g_strdup (configured);
+  if (g_getenv ("RAYLIGHT_PLUGIN_PATH") != NULL)
+    return g_strdup (g_getenv ("RAYLIGHT_PLUGIN_PATH"));
+  exe = g_file_read_link ("/proc/self/exe", NULL);
+  if (exe != NULL)
+    {
+      g_autofree char *dir = g_path_get_dirname (exe);
+      g_autofree char *in_build = g_build_filename (dir, "..", "plugins", NULL);
+      if (g_file_test (in_build, G_FILE_TEST_IS_DIR))
+        return g_canonicalize_filename (in_build, NULL);
+    }
+  return g_strdup (RAYLIGHT_PLUGIN_DIR);
+}
+
+/* NVIDIA GPUs the driver exposes, counted without CUDA in this process. */
+static guint
+count_nvidia_gpus (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/driver/nvidia/gpus", 0, NULL);
+  guint n = 0;
+
+  if (dir == NULL)
+    return 0;
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+static RlPoolDevices
+devices_from_env (RlPoolDevices configured)
+{
+  const char *env = g_getenv ("RAYLIGHT_DEVICES");
+
+  if (env == NULL)
+    return configured;
+  if (g_ascii_strcasecmp (env, "cpu") == 0)
+    return RL_POOL_DEVICES_CPU;
+  if (g_ascii_strcasecmp (env, "cuda") == 0 || g_ascii_strcasecmp (env, "gpu") == 0)
+    return RL_POOL_DEVICES_CUDA;
+  return configured;
+}
+
+RlPoolService *
+rl_pool_service_new (const RlPoolSettings *settings)
+{
+  RlPoolService *self = g_new0 (RlPoolService, 1);
+  const char *workers_env = g_getenv ("RAYLIGHT_WORKERS");
+
+  g_mutex_init (&self->lock);
+  self->worker_path = find_worker (settings ? settings->worker_path : NULL);
+  self->plugin_path = find_plugins (settings ? settings->plugin_path : NULL);
+  self->devices = devices_from_env (settings ? settings->devices : RL_POOL_DEVICES_AUTO);
+  self->n_workers = settings && settings->n_workers ? settings->n_workers : 1;
+  if (workers_env != NULL && g_ascii_strtoull (workers_env, NULL, 10) > 0)
+    self->n_workers = (guint) g_ascii_strtoull (workers_env, NULL, 10);
+  if (self->devices == RL_POOL_DEVICES_AUTO)
+    self->devices = count_nvidia_gpus () > 0 ? RL_POOL_DEVICES_CUDA : RL_POOL_DEVICES_CPU;
+  return self;
+}
+
+void
+rl_pool_service_free (RlPoolService *self)
+{
+  if (self == NULL)
+    return;
+  rl_pool_free (self->pool);
+  g_mutex_clear (&self->lock);
+  g_free (self->worker_path);
+  g_free (self->plugin_path);
+  g_free (self);
+}
+
+static GError *
+error_from_info (const RlErrorInfo *info,
+                 const char        *what)
+{
+  if (info->code == RL_WIRE_CANCELLED)
+    return g_error_new (RL_ENGINE_ERROR, RL_ENGINE_ERROR_INTERRUPTED, "%s: interrupted", what);
+  return g_error_new (RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL, "%s: %s", what,
+                      info->message[0] ? info->message : rl_wire_status_text (info->code));
+}
+
+gboolean
+rl_pool_service_start (RlPoolService  *self,
+                       GError        **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autofree char *plugin_env = g_strdup_printf ("RAYLIGHT_PLUGIN_PATH=%s", self->plugin_path);
+  const char *extra_env[] = { plugin_env, NULL };
+  RlPoolOptions options;
+  RlErrorInfo info = { 0 };
+
+  if (self->pool != NULL)
+    return TRUE;
+  if (!g_file_test (self->worker_path, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL,
+                   "The worker program %s is missing. Reinstall Raylight, or point "
+                   "$RAYLIGHT_WORKER at a raylight-worker you built.", self->worker_path);
+      return FALSE;
+    }
+  rl_pool_options_init (&options);
+  options.worker_path = self->worker_path;
+  options.n_workers = (int) self->n_workers;
+  options.backend = self->devices == RL_POOL_DEVICES_CUDA ? RL_POOL_BACKEND_CUDA : RL_POOL_BACKEND_CPU;
+  options.extra_env = extra_env;
+  self->pool = rl_pool_new (&options, &info);
+  if (self->pool != NULL && rl_pool_start (self->pool, &info) == 0)
+    return TRUE;
+  g_clear_pointer (&self->pool, rl_pool_free);
+  g_propagate_error (error, error_from_info (&info, "Starting the worker pool"));
+  return FALSE;
+}
+
+guint
+rl_pool_service_get_n_workers (RlPoolService *self)
+{
+  return self->n_workers;
+}
+
+char *
+rl_pool_service_describe (RlPoolService *self)
+{
+  g_autoptr(GString) json = g_string_new (NULL);
+
+  g_string_append_printf (json, "{\"backend\":\"%s\",\"workers\":%u",
+                          self->devices == RL_POOL_DEVICES_CUDA ? "cuda" : "cpu", self->n_workers);
+  g_mutex_lock (&self->lock);
+  if (self->pool != NULL)
+    {
+      RlWorkerInfo info;
+      g_string_append (json, ",\"devices\":[");
+      for (guint r = 0; r < self->n_workers; r++)
+        if (rl_pool_worker_info (self->pool, (int) r, &info) == 0)
+          {
+            g_autofree char *name = g_strescape (info.device_name, NULL);
+            g_string_append_printf (json, "%s{\"rank\":%u,\"name\":\"%s\"}", r ? "," : "", r, name);
+          }
+      g_string_append_c (json, ']');
+    }
+  g_mutex_unlock (&self->lock);
+  g_string_append (json, ",\"parallel\":\"none\"}");
+  return g_string_free (g_steal_pointer (&json), FALSE);
+}
+
+/* ------------------------------------------------ waiting on a request */
+
+/* A pool call runs on a thread of its own so the node's thread can watch
+ * for an interrupt and relay progress; progress arrives on the pool's
+ * supervisor threads and is handed over through this slot. */
+typedef struct {
+  GMutex           lock;
+  GCond            cond;
+  gboolean         done;
+  gboolean         have_progress;
+  guint            step;
+  guint            total;
+  RlImage         *preview;        /* owned, latest */
+  /* the call */
+  RlPool          *pool;
+  gboolean         is_load;
+  const char      *path;
+  const char      *options;
+  RlPoolCall      *calls;
+  int             *ranks;
+  int              n;
+  RlPoolResult    *results;
+  RlErrorInfo      info;
+  int              status;
+} Waiter;
+
+static RlImage *
+preview_from_tensor (RlSharedTensor *tensor)
+{
+  const RlTensorDesc *desc = rl_shared_tensor_desc (tensor);
+  RlImage *image;
+
+  if (desc->dtype != RL_WIRE_DTYPE_F32 || desc->ndim != 4 || desc->shape[3] != 3 ||
+      desc->shape[0] == 0 || desc->shape[0] > 4096 || desc->shape[1] > 4096 || desc->shape[2] > 4096)
+    return NULL;
+  image = rl_image_new ((guint) desc->shape[0], (guint) desc->shape[1], (guint) desc->shape[2], NULL);
+  if (image != NULL)
+    memcpy (image->pixels, rl_shared_tensor_data (tensor), rl_image_n_floats (image) * sizeof (float));
+  return image;
+}
+
+static void
+on_progress (const RlPoolProgress *progress,
+             void                 *user_data)
+{
+  Waiter *w = user_data;
+  RlImage *preview = NULL;
+
+  if (progress->rank != 0)
+    return;
+  if (progress->preview != NULL)
+    preview = preview_from_tensor (progress->preview);
+  g_mutex_lock (&w->lock);
+  w->have_progress = TRUE;
+  if (progress->kind == RL_PROGRESS_LOAD_BYTES)
+    {
+      w->step = (guint) (progress->done >> 20);
+      w->total = (guint) MAX (progress->total >> 20, 1);
+    }
+  else
+    {
+      w->step = (guint) progress->done;
+      w->total = (guint) progress->total;
+    }
+  if (preview != NULL)
+    {
+      g_clear_pointer (&w->preview, rl_image_free);
+      w->preview = preview;
+    }
+  g_cond_signal (&w->cond);
+  g_mutex_unlock (&w->lock);
+}
+
+static gpointer
+call_thread (gpointer data)
+{
+  Waiter *w = data;
+  int status;
+
+  if (w->is_load)
+    status = rl_pool_load_model (w->pool, -1, w->path, w->options, on_progress, w, 0, NULL, &w->info);
+  else
+    status = rl_pool_call_group (w->pool, w->ranks, w->n, w->calls, w->results, &w->info);
+  g_mutex_lock (&w->lock);
+  w->status = status;
+  w->done = TRUE;
+  g_cond_signal (&w->cond);
+  g_mutex_unlock (&w->lock);
+  return NULL;
+}
+
+/* Runs @w's call and waits, relaying progress to @ctx and cancelling every
+ * rank once when the job is interrupted. FALSE with the error. */
+static gboolean
+wait_for_call (Waiter         *w,
+               RlNodeContext  *ctx,
+               const char     *what,
+               GError        **error)
+{
+  GThread *thread;
+  gboolean interrupted = FALSE;
+
+  g_mutex_init (&w->lock);
+  g_cond_init (&w->cond);
+  thread = g_thread_new ("pool-call", call_thread, w);
+
+  g_mutex_lock (&w->lock);
+  while (!w->done)
+    {
+      gint64 deadline = g_get_monotonic_time () + POLL_INTERVAL_US;
+      g_cond_wait_until (&w->cond, &w->lock, deadline);
+      if (w->have_progress && ctx != NULL)
+        {
+          guint step = w->step, total = w->total;
+          RlImage *preview = g_steal_pointer (&w->preview);
+          w->have_progress = FALSE;
+          g_mutex_unlock (&w->lock);
+          rl_node_context_report_progress (ctx, step, total, preview);
+          g_clear_pointer (&preview, rl_image_free);
+          g_mutex_lock (&w->lock);
+        }
+      if (!interrupted && ctx != NULL && !w->done)
+        {
+          g_autoptr(GError) stop = NULL;
+          g_mutex_unlock (&w->lock);
+          if (!rl_node_context_check_interrupt (ctx, &stop))
+            {
+              interrupted = TRUE;
+              rl_pool_cancel (w->pool, -1);
+            }
+          g_mutex_lock (&w->lock);
+        }
+    }
+  g_mutex_unlock (&w->lock);
+  g_thread_join (thread);
+  g_clear_pointer (&w->preview, rl_image_free);
+  g_mutex_clear (&w->lock);
+  g_cond_clear (&w->cond);
+
+  if (interrupted)
+    {
+      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_INTERRUPTED, "%s: interrupted", what);
+      return FALSE;
+    }
+  if (w->status != 0)
+    {
+      g_propagate_error (error, error_from_info (&w->info, what));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+rl_pool_service_load_model (RlPoolService  *self,
+                            const char     *path,
+                            const char     *options,
+                            RlNodeContext  *ctx,
+                            GError        **error)
+{
+  g_autofree char *what = NULL;
+  g_autofree char *base = g_path_get_basename (path);
+  Waiter w = { 0 };
+
+  if (!rl_pool_service_start (self, error))
+    return FALSE;
+  what = g_strdup_printf ("Loading %s on the workers", base);
+  w.pool = self->pool;
+  w.is_load = TRUE;
+  w.path = path;
+  w.options = options ? options : "";
+  return wait_for_call (&w, ctx, what, error);
+}
+
+gboolean
+rl_pool_service_run (RlPoolService          *self,
+                     RlMessageType           type,
+                     const char             *family,
+                     const void             *params,
+                     gsize                   params_size,
+                     RlSharedTensor *const  *tensors,
+                     int                     n_tensors,
+                     RlNodeContext          *ctx,
+                     RlPoolResult           *result,
+                     GError                **error)
+{
+  g_autofree RlPoolCall *calls = NULL;
+  g_autofree int *ranks = NULL;
+  g_autofree RlPoolResult *results = NULL;
+  g_autofree char *what = NULL;
+  Waiter w = { 0 };
+  int n;
+  gboolean ok;
+
+  memset (result, 0, sizeof *result);
+  if (!rl_pool_service_start (self, error))
+    return FALSE;
+  n = (int) self->n_workers;
+  calls = g_new0 (RlPoolCall, n);
+  ranks = g_new0 (int, n);
+  results = g_new0 (RlPoolResult, n);
+  for (int r = 0; r < n; r++)
+    {
+      ranks[r] = r;
+      calls[r].type = type;
+      calls[r].family = family ? family : "";
+      calls[r].params = params;
+      calls[r].params_size = params_size;
+      calls[r].tensors = tensors;
+      calls[r].n_tensors = n_tensors;
+      calls[r].progress = on_progress;
+      calls[r].user_data = &w;
+      calls[r].timeout_ms = -1;
+    }
+  what = g_strdup_printf ("%s on the workers", rl_message_type_name (type));
+  w.pool = self->pool;
+  w.calls = calls;
+  w.ranks = ranks;
+  w.n = n;
+  w.results = results;
+  ok = wait_for_call (&w, ctx, what, error);
+  if (ok)
+    {
+      *result = results[0];
+      memset (&results[0], 0, sizeof results[0]);
+    }
+  for (int r = 0; r < n; r++)
+    rl_pool_result_clear (&results[r]);
+  return ok;
+}

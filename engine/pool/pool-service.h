@@ -1,0 +1,66 @@
+/* RlPoolService: the app's side of the worker pool. It starts the
+ * raylight-worker processes on first use (CPU workers where there is no
+ * GPU), runs model jobs on them for the nodes that dispatch to the pool,
+ * turns worker progress into node progress and previews, cancels a job's
+ * requests when the job is interrupted, and reports failures — a crashed
+ * or hung rank included — as RL_ENGINE_ERROR_POOL errors that say what
+ * happened and what to do. The pool manager itself is the plain-C library
+ * in workers/pool; this wraps it for the engine. */
+#pragma once
+
+#include "engine/engine-types.h"
+#include "workers/pool/pool.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  RL_POOL_DEVICES_AUTO,   /* GPUs when the CUDA backend finds any, else CPU */
+  RL_POOL_DEVICES_CPU,
+  RL_POOL_DEVICES_CUDA,
+} RlPoolDevices;
+
+typedef struct {
+  const char     *worker_path;   /* NULL: $RAYLIGHT_WORKER, next to the app, or the install */
+  RlPoolDevices   devices;
+  guint           n_workers;     /* 0: one */
+  const char     *plugin_path;   /* model-family plugins; NULL: $RAYLIGHT_PLUGIN_PATH or built-in */
+} RlPoolSettings;
+
+RlPoolService *rl_pool_service_new          (const RlPoolSettings *settings);
+void           rl_pool_service_free         (RlPoolService        *self);
+
+/* Starts the workers if they are not running. Thread-safe. */
+gboolean       rl_pool_service_start        (RlPoolService        *self,
+                                             GError              **error);
+guint          rl_pool_service_get_n_workers (RlPoolService       *self);
+/* A JSON object describing the devices and parallel setup, for history. */
+char          *rl_pool_service_describe     (RlPoolService        *self);
+
+/* Makes (path, options) resident on every worker, reporting MiB read as
+ * node progress of @ctx (may be NULL). */
+gboolean       rl_pool_service_load_model   (RlPoolService        *self,
+                                             const char           *path,
+                                             const char           *options,
+                                             RlNodeContext        *ctx,
+                                             GError              **error);
+
+/* Runs one model job (ENCODE_TEXT, SAMPLE, VAE_ENCODE, VAE_DECODE) on every
+ * worker as one SPMD step and returns rank 0's result. @family NULL means
+ * the family of the job's model, which the workers know from loading it.
+ * Step progress and previews (f32 [frames, h, w, 3] RGB from the worker)
+ * become @ctx's progress events; interrupting the job cancels the request
+ * on every rank. */
+gboolean       rl_pool_service_run          (RlPoolService        *self,
+                                             RlMessageType         type,
+                                             const char           *family,
+                                             const void           *params,
+                                             gsize                 params_size,
+                                             RlSharedTensor *const *tensors,
+                                             int                   n_tensors,
+                                             RlNodeContext        *ctx,
+                                             RlPoolResult         *result,
+                                             GError              **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RlPoolService, rl_pool_service_free)
+
+G_END_DECLS
