@@ -20,6 +20,10 @@
 #include "workers/runtime/device.h"
 #include "workers/runtime/ops.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define RL_BACKEND_VERSION 1
 
 typedef struct RlBackend {
@@ -65,3 +69,7 @@ const RlBackend *rl_backend_cpu  (void);
 
 /* "cpu" or "cuda"; NULL when no backend of that name is linked in. */
 const RlBackend *rl_backend_find (const char *name);
+
+#ifdef __cplusplus
+}
+#endif

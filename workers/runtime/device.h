@@ -14,6 +14,10 @@
 
 #include "workers/runtime/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
   RL_DEVICE_CPU  = 0,
   RL_DEVICE_CUDA = 1,
@@ -111,3 +115,7 @@ RlAllocator *rl_caching_allocator_new (RlDevice device, RlRawMemory raw);
 /* Caching allocator over 256-byte aligned host memory; it keeps at most
  * 1 GiB of freed blocks cached (the rest goes straight back to libc). */
 RlAllocator *rl_host_allocator_new    (void);
+
+#ifdef __cplusplus
+}
+#endif

@@ -28,6 +28,10 @@
 
 #include "workers/runtime/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
   RL_DTYPE_INVALID = 0,
   RL_F32,
@@ -83,3 +87,7 @@ const char *rl_dtype_safetensors_name    (RlDType dtype);
  * types GGUF cannot hold give -1. */
 RlDType     rl_dtype_from_gguf           (uint32_t gguf_type);
 int         rl_dtype_gguf_id             (RlDType dtype);
+
+#ifdef __cplusplus
+}
+#endif

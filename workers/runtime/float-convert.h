@@ -15,6 +15,10 @@
 
 #include "workers/runtime/dtype.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 uint16_t rl_f32_to_bf16      (float value);
 float    rl_bf16_to_f32      (uint16_t bits);
 uint16_t rl_f32_to_f16       (float value);
@@ -35,3 +39,7 @@ RlStatus rl_convert_row_to_f32   (RlDType src_dtype, const void *src,
  * nearest-even and saturate to their range; NaN becomes 0. */
 RlStatus rl_convert_row_from_f32 (RlDType dst_dtype, void *dst,
                                   const float *src, int64_t n, float scale);
+
+#ifdef __cplusplus
+}
+#endif

@@ -28,6 +28,10 @@
 
 #include "workers/runtime/tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define RL_OPS_VERSION 1
 
 /* One per backend instance and device (backend.h). */
@@ -250,3 +254,7 @@ typedef struct RlOps {
                          const RlTensor *q, const RlTensor *k,
                          const RlTensor *v, float scale);
 } RlOps;
+
+#ifdef __cplusplus
+}
+#endif

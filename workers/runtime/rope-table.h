@@ -11,6 +11,10 @@
 
 #include "workers/runtime/tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Fills cos and sin (f32 [L, P], P = Σ axes_dim/2, host memory, contiguous)
  * for tokens [token_offset, token_offset + L) of a (grid[0] × grid[1] ×
  * grid[2]) row-major grid (last axis fastest), position of a token on axis
@@ -19,3 +23,7 @@
 RlStatus rl_rope_table_3d (RlTensor *cos, RlTensor *sin, int n_axes,
                            const int *axes_dim, const int64_t *grid,
                            int64_t token_offset, double theta);
+
+#ifdef __cplusplus
+}
+#endif

@@ -15,6 +15,10 @@
 
 #include <stdarg.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* XX (NAME, value, "default message") — the single source of truth. */
 #define RL_STATUS_MAP(XX)                                                     \
   XX (E_INVALID_ARG,     -1, "invalid argument")                              \
@@ -65,3 +69,7 @@ RlStatus    rl_prefix_error  (RlStatus status, const char *fmt, ...)
 const char *rl_last_error    (void);
 
 void        rl_clear_error   (void);
+
+#ifdef __cplusplus
+}
+#endif

@@ -26,6 +26,10 @@
 #include "workers/runtime/dtype.h"
 #include "workers/runtime/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define RL_MAX_DIMS 5
 
 typedef struct RlStorage RlStorage;
@@ -80,7 +84,9 @@ void     rl_tensor_release      (RlTensor *t);
 
 /* ------------------------------------------------------------- views
  * Each view takes a new storage reference: release it like any tensor.
- * `out` may be the same object as `src`. Negative dims count from the end. */
+ * `out` may be the same object as `src`. Negative dims count from the end.
+ * `out` must be zero-initialised (RlTensor t = { 0 }) or hold a tensor:
+ * whatever it held is released first. */
 
 /* Same view, new reference. */
 RlStatus rl_tensor_view         (RlTensor *out, const RlTensor *src);
@@ -141,3 +147,7 @@ rl_tensor_scale (const RlTensor *t)
 
 /* Buffer size that rl_tensor_describe never needs more than. */
 #define RL_TENSOR_DESCRIBE_SIZE 160
+
+#ifdef __cplusplus
+}
+#endif
