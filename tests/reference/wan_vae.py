@@ -17,6 +17,12 @@ the 'Rep' first call of every temporal upsample.
           decode_out [B, 3, 1+4(T-1), 8h|16h, 8w|16w] in [0, 1] (clamp((x+1)/2))
           tiled_in, tiled_out, tiled_params (i64: tile t,h,w, overlap t,h,w)
           encode_in  [B, 3, F, H, W] in [0, 1];  encode_out [B, z, 1+(F-1)//4, ...] (mu)
+  python wan_vae.py make-real DIR --version 21|22 [--frames 81 --height 480 --width 832]
+      DIR/real-vae{v}.safetensors (random bf16 weights at the published widths) and
+      DIR/real-vae{v}-inputs.safetensors ("latent" [1, z, T, h, w], "video" [1, 3, F, H, W])
+  python wan_vae.py decode|tiled|encode CKPT INPUTS OUT [--dtype bfloat16] [--device cuda]
+      reference output of the same runs as tests/wan-vae/wan-vae-run (OUT: safetensors "out")
+  python wan_vae.py compare REF.safetensors RAW.f32    rel L2 and max abs of wan-vae-run's output
 """
 import argparse
 import itertools
@@ -365,7 +371,7 @@ def unpatchify(x):
 def encode(sd, video):
     """video [B, 3, F, H, W] in [0, 1] -> mu [B, z, 1+(F-1)//4, ...]."""
     cfg = detect(sd)
-    x = video * 2.0 - 1.0
+    x = (video.float() * 2.0 - 1.0).to(sd["conv2.weight"].dtype)    # ComfyUI: process_input, then the VAE dtype
     if cfg["v22"]:
         x = patchify(x)
     cache = Cache()
@@ -412,7 +418,7 @@ def decode_tiled(sd, z, tile, overlap):
     if all(S[d] <= tile[d] for d in range(3)):
         return process_output(decode_raw(sd, z))
     B = z.shape[0]
-    out = torch.zeros([B, 3] + [size(d, S[d]) for d in range(3)])
+    out = torch.zeros([B, 3] + [size(d, S[d]) for d in range(3)], device=z.device)
     div = torch.zeros_like(out)
     positions = [range(0, S[d] - overlap[d], tile[d] - overlap[d]) if S[d] > tile[d] else [0]
                  for d in range(3)]
@@ -424,7 +430,7 @@ def decode_tiled(sd, z, tile, overlap):
             l = min(tile[d], S[d] - p)
             s_in = s_in.narrow(d + 2, p, l)
             ups.append(pos(d, p))
-        ps = decode_raw(sd, s_in)
+        ps = decode_raw(sd, s_in).float()
         mask = torch.ones_like(ps)
         for d in range(2, 5):
             feather = round(size(d - 2, overlap[d - 2]))
@@ -498,28 +504,74 @@ def make_tiny(out_dir):
              tile=(2, 3, 2), overlap=(1, 1, 1), gen=gen)
 
 
+def make_real(out_dir, version, frames, height, width):
+    v22 = version == "22"
+    cfg = dict(v22=v22, dim=160 if v22 else 96, dec_dim=256 if v22 else 96, z=48 if v22 else 16)
+    s = 16 if v22 else 8
+    gen = torch.Generator().manual_seed(20261128)
+    sd = tiny_state_dict(cfg, gen)
+    names = [n for n, _ in key_shapes(cfg)]
+    safetensors_io.save(f"{out_dir}/real-vae{version}.safetensors",
+                        {k: safetensors_io.to_bf16(sd[k].numpy()) for k in names})
+    T = 1 + (frames - 1) // 4
+    latent = torch.randn(1, cfg["z"], T, height // s, width // s, generator=gen)
+    video = torch.rand(1, 3, frames, height, width, generator=gen)
+    safetensors_io.save(f"{out_dir}/real-vae{version}-inputs.safetensors",
+                        {"latent": latent.numpy(), "video": video.numpy()})
+    print(f"wrote real-size Wan{version} VAE ({sum(int(np.prod(sh)) for _, sh in key_shapes(cfg))} params), "
+          f"latent {list(latent.shape)}, video {list(video.shape)} to {out_dir}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("make-tiny")
     a.add_argument("dir")
-    b = sub.add_parser("decode")
-    b.add_argument("ckpt")
-    b.add_argument("latent")
-    b.add_argument("out")
-    b.add_argument("--dtype", default="float32")
-    b.add_argument("--device", default="cpu")
+    r = sub.add_parser("make-real")
+    r.add_argument("dir")
+    r.add_argument("--version", choices=["21", "22"], default="21")
+    r.add_argument("--frames", type=int, default=81)
+    r.add_argument("--height", type=int, default=480)
+    r.add_argument("--width", type=int, default=832)
+    for name in ("decode", "tiled", "encode"):
+        b = sub.add_parser(name)
+        b.add_argument("ckpt")
+        b.add_argument("inputs")
+        b.add_argument("out")
+        b.add_argument("--dtype", default="float32")
+        b.add_argument("--device", default="cpu")
+        b.add_argument("--tiling", default="999,32,32,1,8,8")
+    c = sub.add_parser("compare")
+    c.add_argument("ref")
+    c.add_argument("raw")
     args = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     if args.cmd == "make-tiny":
         make_tiny(args.dir)
         return 0
+    if args.cmd == "make-real":
+        make_real(args.dir, args.version, args.frames, args.height, args.width)
+        return 0
+    if args.cmd == "compare":
+        ref = safetensors_io.load(args.ref)["out"].astype(np.float64)
+        got = np.fromfile(args.raw, dtype=np.float32).astype(np.float64).reshape(ref.shape)
+        rel = np.linalg.norm(got - ref) / max(np.linalg.norm(ref), 1e-30)
+        print(f"rel L2 {rel:.3g}, max abs {np.abs(got - ref).max():.3g}")
+        return 0
     dev, dtype = torch.device(args.device), getattr(torch, args.dtype)
     sd = {k: torch.from_numpy(v).to(dev, dtype) for k, v in safetensors_io.load(args.ckpt).items()}
-    z = torch.from_numpy(safetensors_io.load(args.latent)["latent"]).to(dev, dtype)
+    inp = safetensors_io.load(args.inputs)
     with torch.no_grad():
-        y = process_output(decode_raw(sd, z).float())
+        if args.cmd == "encode":
+            y = encode(sd, torch.from_numpy(inp["video"]).to(dev)).float()
+        else:
+            z = torch.from_numpy(inp["latent"]).to(dev, dtype)
+            if args.cmd == "tiled":
+                t = [int(v) for v in args.tiling.split(",")]
+                y = decode_tiled(sd, z, t[:3], t[3:]).float()
+            else:
+                y = process_output(decode_raw(sd, z).float())
     safetensors_io.save(args.out, {"out": y.cpu().contiguous().numpy()})
     return 0
 

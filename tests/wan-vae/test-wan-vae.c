@@ -36,7 +36,7 @@ typedef struct {
 } Tiny;
 
 static bool
-tiny_open (Tiny *t, const char *version)
+tiny_open_as (Tiny *t, const char *version, RlDType act)
 {
   char name[64];
 
@@ -52,7 +52,13 @@ tiny_open (Tiny *t, const char *version)
     return false;
   if (wan_vae_config_detect (t->ckpt, &t->config) != RL_OK)
     return false;
-  return wan_vae_load (t->be, t->ctx, t->ckpt, &t->config, RL_F32, &t->vae) == RL_OK;
+  return wan_vae_load (t->be, t->ctx, t->ckpt, &t->config, act, &t->vae) == RL_OK;
+}
+
+static bool
+tiny_open (Tiny *t, const char *version)
+{
+  return tiny_open_as (t, version, RL_F32);
 }
 
 static void
@@ -194,6 +200,42 @@ static void
 test_encode_22 (void)
 {
   check_encode ("22");
+}
+
+/* bf16 activations and caches (the GPU setting) stay close to the fp32
+ * reference: exercises every dtype conversion on the way in and out. */
+static void
+check_bf16 (const char *version)
+{
+  Tiny t;
+  RlTensor in, want, out;
+  Diff d, e;
+
+  PT_REQUIRE (tiny_open_as (&t, version, RL_BF16), "tiny VAE %s: %s", version, rl_last_error ());
+  in = case_tensor (&t, "decode_in");
+  want = case_tensor (&t, "decode_out");
+  out = host_poisoned (5, want.shape);
+  PT_CHECK (wan_vae_decode (t.vae, &in, &out) == RL_OK, "decode: %s", rl_last_error ());
+  d = compare (&out, &want);
+  host_free (&out);
+  in = case_tensor (&t, "encode_in");
+  want = case_tensor (&t, "encode_out");
+  out = host_poisoned (5, want.shape);
+  PT_CHECK (wan_vae_encode (t.vae, &in, &out) == RL_OK, "encode: %s", rl_last_error ());
+  e = compare (&out, &want);
+  printf ("# Wan%s VAE with bf16 activations vs PyTorch fp32: decode rel L2 %.3g, encode rel L2 %.3g\n",
+          version, d.rel, e.rel);
+  PT_CHECK (d.finite && e.finite, "NaN in bf16 outputs");
+  PT_CHECK (d.rel <= 3e-2 && e.rel <= 3e-2, "bf16 decode %.3g / encode %.3g off by more than 3e-2", d.rel, e.rel);
+  host_free (&out);
+  tiny_close (&t);
+}
+
+static void
+test_bf16_activations (void)
+{
+  check_bf16 ("21");
+  check_bf16 ("22");
 }
 
 /* ComfyUI's tiled_scale_multidim on the fixture's tiles (temporal and
@@ -558,6 +600,7 @@ main (int argc, char **argv)
   PT_RUN (test_encode_22);
   PT_RUN (test_tiled_21);
   PT_RUN (test_tiled_22);
+  PT_RUN (test_bf16_activations);
   PT_RUN (test_tiled_memory_bound);
   PT_RUN (test_bad_arguments);
   PT_RUN (test_latent_normalisation);
