@@ -70,6 +70,12 @@ else
   ninja -C $build -j16 $targets > "$out/build.log" 2>&1 || { grep -E "error|FAILED" -A4 "$out/build.log" | head -60; exit 1; }
 fi
 
+if [ -f tests/cuda/probe-fp8.c ]; then
+  step "fp8 probe"
+  gcc -O1 -I/usr/local/cuda/include tests/cuda/probe-fp8.c -o $build/probe-fp8 \
+    -L/usr/local/cuda/lib64 -lcublasLt -lcudart && ./$build/probe-fp8
+fi
+
 if [ "$what" != bench ]; then
   step "tests"
   for t in test-cuda-runtime test-cuda-ops; do
@@ -89,6 +95,10 @@ if [ "$what" != tests ]; then
     || tail -5 "$out/torch.err"
   step "bench-ops"
   ./$build/tests/bench/bench-ops --torch "$out/torch.json" 2>&1 | tee "$out/bench-ops.txt"
+  for variant in 1 2; do
+    echo "norm variant $variant:"
+    RL_CUDA_NORM_VARIANT=$variant ./$build/tests/bench/bench-ops --torch "$out/torch.json" 2>&1 | grep -E "norm|RoPE"
+  done
   step "bench-gemm"
   ./$build/tests/bench/bench-gemm --torch "$out/torch.json" 2>&1 | tee "$out/bench-gemm.txt"
   cat "$out/torch.json"

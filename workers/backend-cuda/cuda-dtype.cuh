@@ -220,7 +220,7 @@ can_go_wide (const void *base, cudaDataType_t type, int64_t row_stride)
 __device__ inline float
 silu (float x)
 {
-  return x / (1.0f + __expf (-x));
+  return __fdividef (x, 1.0f + __expf (-x));
 }
 
 __device__ inline float
@@ -310,6 +310,79 @@ row_vector_valid (const RlCudaRowVector &v)
   return v.ptr == nullptr
          || (dtype_size (v.dtype) != 0 && v.groups >= 1
              && (v.groups == 1 || v.tokens_per_group >= 1));
+}
+
+} // namespace rl_cuda
+
+namespace rl_cuda {
+
+/* Typed counterparts of the loaders above, for kernels instantiated per
+ * dtype where the per-element branch would cost more than the memory
+ * traffic (norm, RoPE, residual). */
+template <typename T> struct TypeOf;
+template <> struct TypeOf<float>         { static constexpr cudaDataType_t id = CUDA_R_32F; };
+template <> struct TypeOf<__half>        { static constexpr cudaDataType_t id = CUDA_R_16F; };
+template <> struct TypeOf<__nv_bfloat16> { static constexpr cudaDataType_t id = CUDA_R_16BF; };
+
+__device__ inline float to_float (float v)         { return v; }
+__device__ inline float to_float (__half v)        { return __half2float (v); }
+__device__ inline float to_float (__nv_bfloat16 v) { return __bfloat162float (v); }
+
+template <typename T> __device__ inline T from_float (float v);
+template <> __device__ inline float from_float<float> (float v) { return v; }
+template <> __device__ inline __half from_float<__half> (float v) { return __float2half_rn (v); }
+template <> __device__ inline __nv_bfloat16 from_float<__nv_bfloat16> (float v)
+{
+  return __float2bfloat16_rn (v);
+}
+
+template <typename T>
+__device__ inline void
+load_chunk_t (const T *base, uint32_t i, uint32_t n, bool wide, float v[kChunk])
+{
+  if (wide && i + kChunk <= n) {
+    load8_aligned (base, TypeOf<T>::id, i, v);
+    return;
+  }
+#pragma unroll
+  for (int j = 0; j < kChunk; j++)
+    v[j] = i + j < n ? to_float (base[i + j]) : 0.0f;
+}
+
+template <typename T>
+__device__ inline void
+store_chunk_t (T *base, uint32_t i, uint32_t n, bool wide, const float v[kChunk])
+{
+  if (wide && i + kChunk <= n) {
+    store8_aligned (base, TypeOf<T>::id, i, v);
+    return;
+  }
+#pragma unroll
+  for (int j = 0; j < kChunk; j++)
+    if (i + j < n)
+      base[i + j] = from_float<T> (v[j]);
+}
+
+/* Calls fn.template operator()<TX, TY>() for the float dtypes of x and y;
+ * returns false for other dtypes. */
+template <typename Fn>
+inline bool
+dispatch_float2 (cudaDataType_t x, cudaDataType_t y, Fn &&fn)
+{
+#define RL_CUDA_DISPATCH_Y(TX)                                                    \
+  switch (y) {                                                                    \
+  case CUDA_R_32F:  fn.template operator()<TX, float> (); return true;            \
+  case CUDA_R_16F:  fn.template operator()<TX, __half> (); return true;           \
+  case CUDA_R_16BF: fn.template operator()<TX, __nv_bfloat16> (); return true;    \
+  default:          return false;                                                 \
+  }
+  switch (x) {
+  case CUDA_R_32F:  RL_CUDA_DISPATCH_Y (float)
+  case CUDA_R_16F:  RL_CUDA_DISPATCH_Y (__half)
+  case CUDA_R_16BF: RL_CUDA_DISPATCH_Y (__nv_bfloat16)
+  default:          return false;
+  }
+#undef RL_CUDA_DISPATCH_Y
 }
 
 } // namespace rl_cuda

@@ -29,21 +29,35 @@ apply_binary (RlCudaBinaryOp op, float alpha, float beta, float a, float b)
   return op == RL_CUDA_BINARY_MUL ? alpha * a * b : alpha * a + beta * b;
 }
 
+/* Chunks each thread of the dense kernels handles: both loads are issued
+ * before either is used, so two 16-byte accesses per thread are in flight. */
+constexpr int kUnroll = 2;
+
 /* y = pointwise(x) over `count` dense elements.
- * Launch: 1-D, kThreads threads, one chunk of 8 elements per thread. */
+ * Launch: 1-D, kThreads threads, kUnroll chunks of 8 elements per thread,
+ * the second one blockDim.x chunks after the first (coalesced). */
 __global__ void
 unary_kernel (RlCudaPointwise p, void *y, cudaDataType_t y_type, const void *x,
               cudaDataType_t x_type, int64_t count, bool wide)
 {
-  int64_t i = ((int64_t) blockIdx.x * blockDim.x + threadIdx.x) * kChunk;
-  if (i >= count)
-    return;
-  float v[kChunk];
-  load_chunk (x, x_type, i, count, wide, v);
+  int64_t first = ((int64_t) blockIdx.x * blockDim.x * kUnroll + threadIdx.x) * kChunk;
+  float v[kUnroll][kChunk];
 #pragma unroll
-  for (int j = 0; j < kChunk; j++)
-    v[j] = apply_pointwise (p, v[j]);
-  store_chunk (y, y_type, i, count, wide, v);
+  for (int u = 0; u < kUnroll; u++) {
+    int64_t i = first + (int64_t) u * blockDim.x * kChunk;
+    if (i < count)
+      load_chunk (x, x_type, i, count, wide, v[u]);
+  }
+#pragma unroll
+  for (int u = 0; u < kUnroll; u++) {
+    int64_t i = first + (int64_t) u * blockDim.x * kChunk;
+    if (i >= count)
+      continue;
+#pragma unroll
+    for (int j = 0; j < kChunk; j++)
+      v[u][j] = apply_pointwise (p, v[u][j]);
+    store_chunk (y, y_type, i, count, wide, v[u]);
+  }
 }
 
 /* y = a op b over `count` dense elements. Launch: as unary_kernel. */
@@ -116,24 +130,26 @@ binary_strided_kernel (RlCudaBinaryOp op, float alpha, float beta, Strides3 s, v
 }
 
 /* x += y·gate(b, t) over rows of `dim`. Launch: 1-D, one chunk of 8
- * elements of one row per thread (chunks never straddle rows). */
+ * elements of one row per thread (chunks never straddle rows); 32-bit
+ * index arithmetic (the launcher checks the sizes fit). */
+template <typename TX, typename TY>
 __global__ void
-gated_residual_kernel (void *x, cudaDataType_t x_type, const void *y, cudaDataType_t y_type,
-                       RlCudaRowVector gate, int64_t tokens, int64_t dim, int64_t rows, bool wide)
+gated_residual_kernel (TX *x, const TY *y, RlCudaRowVector gate, uint32_t tokens, uint32_t dim,
+                       uint32_t rows, bool wide, bool wide_gate)
 {
-  int64_t chunks_per_row = ceil_div (dim, kChunk);
-  int64_t chunk = (int64_t) blockIdx.x * blockDim.x + threadIdx.x;
-  int64_t row = chunk / chunks_per_row;
+  const uint32_t chunks_per_row = (dim + kChunk - 1) / kChunk;
+  const uint32_t chunk = blockIdx.x * blockDim.x + threadIdx.x;
+  const uint32_t row = chunk / chunks_per_row;
   if (row >= rows)
     return;
-  int64_t i = (chunk % chunks_per_row) * kChunk;
-  char *x_row = (char *) x + row * dim * dtype_size (x_type);
-  const char *y_row = (const char *) y + row * dim * dtype_size (y_type);
+  const uint32_t i = (chunk - row * chunks_per_row) * kChunk;
+  TX *x_row = x + (size_t) row * dim;
   float vx[kChunk], vy[kChunk], vg[kChunk];
-  load_chunk (x_row, x_type, i, dim, wide, vx);
-  load_chunk (y_row, y_type, i, dim, wide, vy);
+  load_chunk_t (x_row, i, dim, wide, vx);
+  load_chunk_t (y + (size_t) row * dim, i, dim, wide, vy);
   if (gate.ptr != nullptr) {
-    load_chunk (row_vector_at (gate, row / tokens, row % tokens), gate.dtype, i, dim, wide, vg);
+    uint32_t b = row / tokens;
+    load_chunk (row_vector_at (gate, b, row - b * tokens), gate.dtype, i, dim, wide_gate, vg);
 #pragma unroll
     for (int j = 0; j < kChunk; j++)
       vy[j] *= vg[j];
@@ -141,13 +157,38 @@ gated_residual_kernel (void *x, cudaDataType_t x_type, const void *y, cudaDataTy
 #pragma unroll
   for (int j = 0; j < kChunk; j++)
     vx[j] += vy[j];
-  store_chunk (x_row, x_type, i, dim, wide, vx);
+  store_chunk_t (x_row, i, dim, wide, vx);
 }
+
+struct GatedLaunch {
+  void *x;
+  const void *y;
+  RlCudaRowVector gate;
+  int64_t tokens, dim, rows;
+  bool wide, wide_gate;
+  cudaStream_t stream;
+
+  template <typename TX, typename TY>
+  void
+  operator() () const
+  {
+    int64_t chunks = rows * ceil_div (dim, kChunk);
+    gated_residual_kernel<TX, TY><<<(unsigned) ceil_div (chunks, kThreads), kThreads, 0, stream>>> (
+      (TX *) x, (const TY *) y, gate, (uint32_t) tokens, (uint32_t) dim, (uint32_t) rows, wide,
+      wide_gate);
+  }
+};
 
 unsigned
 chunk_blocks (int64_t count)
 {
   return (unsigned) ceil_div (ceil_div (count, kChunk), kThreads);
+}
+
+unsigned
+unrolled_blocks (int64_t count)
+{
+  return (unsigned) ceil_div (ceil_div (count, kChunk), (int64_t) kThreads * kUnroll);
 }
 
 /* Copies shape and strides into s; false when a size is negative or ndim
@@ -198,8 +239,8 @@ rl_cuda_unary (RlCudaPointwise p, void *y, cudaDataType_t y_type, const void *x,
   if (count == 0)
     return cudaSuccess;
   bool wide = can_go_wide (x, x_type, kChunk) && can_go_wide (y, y_type, kChunk);
-  unary_kernel<<<chunk_blocks (count), kThreads, 0, stream>>> (p, y, y_type, x, x_type, count,
-                                                               wide);
+  unary_kernel<<<unrolled_blocks (count), kThreads, 0, stream>>> (p, y, y_type, x, x_type, count,
+                                                                  wide);
   return cudaGetLastError ();
 }
 
@@ -270,11 +311,15 @@ rl_cuda_gated_residual (void *x, cudaDataType_t x_type, const void *y, cudaDataT
   int64_t rows = batch * tokens;
   if (rows == 0)
     return cudaSuccess;
-  bool wide = can_go_wide (x, x_type, dim) && can_go_wide (y, y_type, dim)
-              && row_vector_wide (gate);
-  int64_t chunks = rows * ceil_div (dim, kChunk);
-  gated_residual_kernel<<<(unsigned) ceil_div (chunks, kThreads), kThreads, 0, stream>>> (
-    x, x_type, y, y_type, gate, tokens, dim, rows, wide);
+  if (rows * ceil_div (dim, kChunk) >= ((int64_t) 1 << 32))
+    return cudaErrorInvalidValue;
+  GatedLaunch launch = {
+    x, y, gate, tokens, dim, rows,
+    can_go_wide (x, x_type, dim) && can_go_wide (y, y_type, dim),
+    row_vector_wide (gate) && dim % kChunk == 0, stream,
+  };
+  if (!dispatch_float2 (x_type, y_type, launch))
+    return cudaErrorInvalidValue;
   return cudaGetLastError ();
 }
 
@@ -290,7 +335,7 @@ rl_cuda_fill (void *y, cudaDataType_t y_type, int64_t count, float value, cudaSt
     return cudaSuccess;
   /* 0·x + value with x = y itself: reads are harmless and keep one kernel. */
   bool wide = can_go_wide (y, y_type, kChunk);
-  unary_kernel<<<chunk_blocks (count), kThreads, 0, stream>>> (p, y, y_type, y, y_type, count,
-                                                               wide);
+  unary_kernel<<<unrolled_blocks (count), kThreads, 0, stream>>> (p, y, y_type, y, y_type, count,
+                                                                  wide);
   return cudaGetLastError ();
 }

@@ -1,26 +1,45 @@
 #include "cuda-norm.h"
 
+#include <stdlib.h>
+
 #include "cuda-dtype.cuh"
 
 using namespace rl_cuda;
 
 namespace {
 
-/* Rotates the interleaved pairs of one chunk starting at row element i. */
+/* Rotates the interleaved pairs of one chunk starting at row element i.
+ * When the chunk's 4 pairs are consecutive, 16-byte aligned table columns
+ * (the usual case: head_dim a multiple of 8, table width of 4) cos and sin
+ * come in one 16-byte load each; otherwise pair by pair. */
 __device__ inline void
-rotate_chunk (const RlCudaRope &rope, int64_t b, int64_t t, int64_t i, float v[kChunk])
+rotate_chunk (const RlCudaRope &rope, uint32_t b, uint32_t t, uint32_t i, float v[kChunk])
 {
-  const float *cos_row = rope.cos + b * rope.batch_stride + t * rope.pairs;
-  const float *sin_row = rope.sin + b * rope.batch_stride + t * rope.pairs;
+  const uint32_t head_dim = (uint32_t) rope.head_dim, pairs = (uint32_t) rope.pairs;
+  const float *cos_row = rope.cos + (size_t) b * rope.batch_stride + (size_t) t * pairs;
+  const float *sin_row = rope.sin + (size_t) b * rope.batch_stride + (size_t) t * pairs;
+  const uint32_t pair0 = (i % head_dim) / 2;
+  bool vector = head_dim % kChunk == 0 && pair0 + 4 <= pairs
+                && (uintptr_t) (cos_row + pair0) % 16 == 0 && (uintptr_t) (sin_row + pair0) % 16 == 0;
+  float c[4], s[4];
+  if (vector) {
+    float4 cv = *(const float4 *) (cos_row + pair0), sv = *(const float4 *) (sin_row + pair0);
+    c[0] = cv.x; c[1] = cv.y; c[2] = cv.z; c[3] = cv.w;
+    s[0] = sv.x; s[1] = sv.y; s[2] = sv.z; s[3] = sv.w;
+  } else {
 #pragma unroll
-  for (int j = 0; j < kChunk; j += 2) {
-    int64_t pair = ((i + j) % rope.head_dim) / 2;
-    if (pair >= rope.pairs)
-      continue;
-    float c = cos_row[pair], s = sin_row[pair];
-    float x0 = v[j], x1 = v[j + 1];
-    v[j] = c * x0 - s * x1;
-    v[j + 1] = s * x0 + c * x1;
+    for (int p = 0; p < 4; p++) {
+      uint32_t pair = ((i + 2 * p) % head_dim) / 2;
+      bool inside = pair < pairs;
+      c[p] = inside ? cos_row[pair] : 1.0f;
+      s[p] = inside ? sin_row[pair] : 0.0f;
+    }
+  }
+#pragma unroll
+  for (int p = 0; p < 4; p++) {
+    float x0 = v[2 * p], x1 = v[2 * p + 1];
+    v[2 * p] = c[p] * x0 - s[p] * x1;
+    v[2 * p + 1] = s[p] * x0 + c[p] * x1;
   }
 }
 
@@ -28,28 +47,53 @@ struct NormWidths {
   bool x, y, affine, modulation;
 };
 
+/* Loads the chunk at i of an optional [dim] vector (f32 or 16-bit), or
+ * `fallback` everywhere when the vector is absent. */
+__device__ inline void
+load_optional (const void *base, cudaDataType_t type, uint32_t i, uint32_t dim, bool wide,
+               float fallback, float v[kChunk])
+{
+  if (base == nullptr) {
+#pragma unroll
+    for (int j = 0; j < kChunk; j++)
+      v[j] = fallback;
+    return;
+  }
+  load_chunk (base, type, i, dim, wide, v);
+}
+
 /* Fused norm + affine + modulation + RoPE of one row.
  * Launch: one block per row (batch·tokens blocks), blockDim.x a multiple of
- * 32 with blockDim.x·K·8 >= dim; thread k-th chunk is threadIdx.x +
- * k·blockDim.x, so a warp's 16-byte accesses are contiguous. The row stays
- * in registers between the statistics and the output. */
-template <int K>
-__global__ void __launch_bounds__ (1024)
+ * 32 with blockDim.x·K·8 >= dim; the k-th chunk of a thread is threadIdx.x
+ * + k·blockDim.x, so a warp's 16-byte accesses are contiguous. The row
+ * stays in registers between the statistics and the output. With PREFETCH
+ * the modulation vectors are loaded next to x, before the reductions, so
+ * their latency hides behind x's instead of following the statistics. */
+template <typename TX, typename TY, int K, bool PREFETCH>
+__global__ void __launch_bounds__ (PREFETCH ? 512 : 1024)
 norm_modulate_kernel (RlCudaNormModulate a, NormWidths wide)
 {
   __shared__ float scratch[32];
-  int64_t row = blockIdx.x;
-  int64_t b = row / a.tokens, t = row % a.tokens;
-  int64_t dim = a.dim;
-  const char *x_row = (const char *) a.x + row * dim * dtype_size (a.x_type);
-  char *y_row = (char *) a.y + row * dim * dtype_size (a.y_type);
+  const uint32_t row = blockIdx.x;
+  const uint32_t tokens = (uint32_t) a.tokens;
+  const uint32_t b = row / tokens, t = row - b * tokens;
+  const uint32_t dim = (uint32_t) a.dim;
+  const TX *x_row = (const TX *) a.x + (size_t) row * dim;
+  TY *y_row = (TY *) a.y + (size_t) row * dim;
+  const void *shift_row = a.shift.ptr != nullptr ? row_vector_at (a.shift, b, t) : nullptr;
+  const void *scale_row = a.scale.ptr != nullptr ? row_vector_at (a.scale, b, t) : nullptr;
   float v[K][kChunk];
+  float pre_scale[PREFETCH ? K : 1][kChunk], pre_shift[PREFETCH ? K : 1][kChunk];
   float sum = 0.0f;
 #pragma unroll
   for (int k = 0; k < K; k++) {
-    int64_t i = ((int64_t) threadIdx.x + (int64_t) k * blockDim.x) * kChunk;
+    uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
     if (i < dim) {
-      load_chunk (x_row, a.x_type, i, dim, wide.x, v[k]);
+      load_chunk_t (x_row, i, dim, wide.x, v[k]);
+      if (PREFETCH) {
+        load_optional (scale_row, a.scale.dtype, i, dim, wide.modulation, 0.0f, pre_scale[k]);
+        load_optional (shift_row, a.shift.dtype, i, dim, wide.modulation, 0.0f, pre_shift[k]);
+      }
     } else {
 #pragma unroll
       for (int j = 0; j < kChunk; j++)
@@ -65,7 +109,7 @@ norm_modulate_kernel (RlCudaNormModulate a, NormWidths wide)
     float squares = 0.0f;
 #pragma unroll
     for (int k = 0; k < K; k++) {
-      int64_t i = ((int64_t) threadIdx.x + (int64_t) k * blockDim.x) * kChunk;
+      uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
 #pragma unroll
       for (int j = 0; j < kChunk; j++) {
         float d = i + j < dim ? v[k][j] - mean : 0.0f;
@@ -82,11 +126,9 @@ norm_modulate_kernel (RlCudaNormModulate a, NormWidths wide)
         squares += v[k][j] * v[k][j];
     rstd = rsqrtf (block_sum (squares, scratch) / (float) dim + a.eps);
   }
-  const void *shift_row = a.shift.ptr != nullptr ? row_vector_at (a.shift, b, t) : nullptr;
-  const void *scale_row = a.scale.ptr != nullptr ? row_vector_at (a.scale, b, t) : nullptr;
 #pragma unroll
   for (int k = 0; k < K; k++) {
-    int64_t i = ((int64_t) threadIdx.x + (int64_t) k * blockDim.x) * kChunk;
+    uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
     if (i >= dim)
       continue;
     float *out = v[k];
@@ -106,40 +148,48 @@ norm_modulate_kernel (RlCudaNormModulate a, NormWidths wide)
       for (int j = 0; j < kChunk; j++)
         out[j] += extra[j];
     }
-    if (scale_row != nullptr) {
-      load_chunk (scale_row, a.scale.dtype, i, dim, wide.modulation, extra);
+    if (PREFETCH) {
 #pragma unroll
       for (int j = 0; j < kChunk; j++)
-        out[j] *= 1.0f + extra[j];
-    }
-    if (shift_row != nullptr) {
-      load_chunk (shift_row, a.shift.dtype, i, dim, wide.modulation, extra);
+        out[j] = out[j] * (1.0f + pre_scale[PREFETCH ? k : 0][j]) + pre_shift[PREFETCH ? k : 0][j];
+    } else {
+      if (scale_row != nullptr) {
+        load_chunk (scale_row, a.scale.dtype, i, dim, wide.modulation, extra);
 #pragma unroll
-      for (int j = 0; j < kChunk; j++)
-        out[j] += extra[j];
+        for (int j = 0; j < kChunk; j++)
+          out[j] *= 1.0f + extra[j];
+      }
+      if (shift_row != nullptr) {
+        load_chunk (shift_row, a.shift.dtype, i, dim, wide.modulation, extra);
+#pragma unroll
+        for (int j = 0; j < kChunk; j++)
+          out[j] += extra[j];
+      }
     }
     if (a.rope.cos != nullptr)
       rotate_chunk (a.rope, b, t, i, out);
-    store_chunk (y_row, a.y_type, i, dim, wide.y, out);
+    store_chunk_t (y_row, i, dim, wide.y, out);
   }
 }
 
 /* Standalone RoPE. Launch: 1-D, one chunk of 8 elements (4 pairs) of one
  * row per thread; rows of heads·head_dim elements. */
+template <typename TX, typename TY>
 __global__ void
-rope_kernel (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_type,
-             int64_t tokens, int64_t row_len, int64_t rows, RlCudaRope rope, bool wide)
+rope_kernel (TY *y, const TX *x, uint32_t tokens, uint32_t row_len, uint32_t rows, RlCudaRope rope,
+             bool wide)
 {
-  int64_t chunks_per_row = ceil_div (row_len, kChunk);
-  int64_t chunk = (int64_t) blockIdx.x * blockDim.x + threadIdx.x;
-  int64_t row = chunk / chunks_per_row;
+  const uint32_t chunks_per_row = (row_len + kChunk - 1) / kChunk;
+  const uint32_t chunk = blockIdx.x * blockDim.x + threadIdx.x;
+  const uint32_t row = chunk / chunks_per_row;
   if (row >= rows)
     return;
-  int64_t i = (chunk % chunks_per_row) * kChunk;
+  const uint32_t i = (chunk - row * chunks_per_row) * kChunk;
+  const uint32_t b = row / tokens, t = row - b * tokens;
   float v[kChunk];
-  load_chunk ((const char *) x + row * row_len * dtype_size (x_type), x_type, i, row_len, wide, v);
-  rotate_chunk (rope, row / tokens, row % tokens, i, v);
-  store_chunk ((char *) y + row * row_len * dtype_size (y_type), y_type, i, row_len, wide, v);
+  load_chunk_t (x + (size_t) row * row_len, i, row_len, wide, v);
+  rotate_chunk (rope, b, t, i, v);
+  store_chunk_t (y + (size_t) row * row_len, i, row_len, wide, v);
 }
 
 /* Softmax of one row. Launch: one block per row, 256 threads striding over
@@ -296,12 +346,68 @@ rope_valid (const RlCudaRope &rope)
              && rope.pairs >= 0 && rope.pairs <= rope.head_dim / 2 && rope.batch_stride >= 0);
 }
 
+/* Which norm kernel shape runs: 0 = prefetching modulation with 2 chunks
+ * per thread where the row fits (the default), 1 = 4 chunks per thread
+ * without prefetch. RL_CUDA_NORM_VARIANT overrides it for benchmarks. */
+int
+norm_variant ()
+{
+  const char *env = getenv ("RL_CUDA_NORM_VARIANT");
+  return env != nullptr ? atoi (env) : 0;
+}
+
+struct NormLaunch {
+  const RlCudaNormModulate *a;
+  NormWidths                wide;
+  cudaStream_t              stream;
+  int64_t                   chunks;
+  int64_t                   rows;
+  int                       variant;
+
+  template <int K, bool PREFETCH, typename TX, typename TY>
+  void
+  run () const
+  {
+    int threads = (int) ceil_div (ceil_div (chunks, K), 32) * 32;
+    norm_modulate_kernel<TX, TY, K, PREFETCH><<<(unsigned) rows, threads, 0, stream>>> (*a, wide);
+  }
+
+  template <typename TX, typename TY>
+  void
+  operator() () const
+  {
+    if (variant == 0 && chunks <= 2 * 512)
+      run<2, true, TX, TY> ();
+    else
+      run<4, false, TX, TY> ();
+  }
+};
+
+struct RopeLaunch {
+  void *y;
+  const void *x;
+  int64_t tokens, row_len, rows;
+  RlCudaRope rope;
+  bool wide;
+  cudaStream_t stream;
+
+  template <typename TX, typename TY>
+  void
+  operator() () const
+  {
+    int64_t chunks = rows * ceil_div (row_len, kChunk);
+    rope_kernel<TX, TY><<<(unsigned) ceil_div (chunks, 256), 256, 0, stream>>> (
+      (TY *) y, (const TX *) x, (uint32_t) tokens, (uint32_t) row_len, (uint32_t) rows, rope,
+      wide);
+  }
+};
+
 } // namespace
 
 extern "C" cudaError_t
 rl_cuda_norm_modulate (const RlCudaNormModulate *a, cudaStream_t stream)
 {
-  if (a == nullptr || a->x == nullptr || a->y == nullptr || a->dim <= 0 || a->dim > 65536
+  if (a == nullptr || a->x == nullptr || a->y == nullptr || a->dim <= 0 || a->dim > 32768
       || a->batch < 0 || a->tokens < 0 || dtype_size (a->x_type) == 0
       || dtype_size (a->y_type) == 0 || (a->weight && dtype_size (a->weight_type) == 0)
       || (a->bias && dtype_size (a->bias_type) == 0) || !row_vector_valid (a->shift)
@@ -318,13 +424,9 @@ rl_cuda_norm_modulate (const RlCudaNormModulate *a, cudaStream_t stream)
                 && can_go_wide (a->bias, a->bias_type, a->dim);
   wide.modulation = row_vector_wide (a->shift) && row_vector_wide (a->scale)
                     && a->dim % kChunk == 0;
-  int64_t chunks = ceil_div (a->dim, kChunk);
-  int k = chunks <= 4 * 1024 ? 4 : 8;
-  int threads = (int) ceil_div (ceil_div (chunks, k), 32) * 32;
-  if (k == 4)
-    norm_modulate_kernel<4><<<(unsigned) rows, threads, 0, stream>>> (*a, wide);
-  else
-    norm_modulate_kernel<8><<<(unsigned) rows, threads, 0, stream>>> (*a, wide);
+  NormLaunch launch = { a, wide, stream, ceil_div (a->dim, kChunk), rows, norm_variant () };
+  if (!dispatch_float2 (a->x_type, a->y_type, launch))
+    return cudaErrorInvalidValue;
   return cudaGetLastError ();
 }
 
@@ -338,10 +440,15 @@ rl_cuda_rope (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_ty
   int64_t rows = batch * tokens, row_len = heads * rope.head_dim;
   if (rows == 0)
     return cudaSuccess;
-  bool wide = can_go_wide (x, x_type, row_len) && can_go_wide (y, y_type, row_len);
-  int64_t chunks = rows * ceil_div (row_len, kChunk);
-  rope_kernel<<<(unsigned) ceil_div (chunks, 256), 256, 0, stream>>> (y, y_type, x, x_type, tokens,
-                                                                     row_len, rows, rope, wide);
+  if (rows * ceil_div (row_len, kChunk) >= ((int64_t) 1 << 32))
+    return cudaErrorInvalidValue;
+  RopeLaunch launch = {
+    y, x, tokens, row_len, rows, rope,
+    can_go_wide (x, x_type, row_len) && can_go_wide (y, y_type, row_len),
+    stream,
+  };
+  if (!dispatch_float2 (x_type, y_type, launch))
+    return cudaErrorInvalidValue;
   return cudaGetLastError ();
 }
 
