@@ -530,6 +530,18 @@ test_bad_inputs (void)
   PT_CHECK (umt5_encode (enc, &ids[0][0], NULL, 2, 4, &wrong) == RL_E_SHAPE &&
             strstr (rl_last_error (), "[2, 4, 128]"), "wrong output shape named: %s", rl_last_error ());
   PT_CHECK (umt5_encode (enc, &ids[0][0], NULL, 2, 4, &out) == RL_OK, "%s", rl_last_error ());
+  {
+    /* A row without any token (all keys masked) gives zeros, not NaN. */
+    const uint8_t none[8] = { 1, 1, 1, 0, 0, 0, 0, 0 };
+    int bad = 0;
+    PT_CHECK (umt5_encode (enc, &ids[0][0], none, 2, 4, &out) == RL_OK, "%s", rl_last_error ());
+    for (int64_t i = 0; i < 8 * 128; i++)
+      {
+        float v = ((float *) out.data)[i];
+        bad += !isfinite (v) || (i >= 3 * 128 && v != 0.0f) || (i < 128 && v == 0.0f);
+      }
+    PT_CHECK (bad == 0, "%d elements wrong with an all-padding row", bad);
+  }
   rl_tensor_release (&out);
   rl_tensor_release (&wrong);
   umt5_free (enc);
