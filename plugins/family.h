@@ -47,6 +47,14 @@ typedef struct {
   float  multiplier;                 /* timestep = sigma · multiplier (1000) */
 } RlModelSampling;
 
+/* VAEDecodeTiled's widgets: sizes in pixels and frames; 0 = untiled. */
+typedef struct {
+  int  tile_size;
+  int  tile_overlap;
+  int  temporal_size;
+  int  temporal_overlap;
+} RlVaeTiling;
+
 typedef struct RlFamilyModel RlFamilyModel;
 
 typedef struct RlFamily {
@@ -96,13 +104,12 @@ typedef struct RlFamily {
                                   const char          *text,
                                   RlTensor            *out);
 
-  /* RL_MODEL_VAE: latent f32 [B, C, T, h, w] (already process_out-ed) to
-   * images f32 [B, 3, F, H, W] in 0..1; tile_size 0 decodes whole, else
-   * spatial tiles of that many latent pixels with `tile_overlap`. */
+  /* RL_MODEL_VAE: raw latent f32 [B, C, T, h, w] (as the sampler returns
+   * it; the VAE applies its own normalisation where the family needs it)
+   * to images f32 [B, 3, F, H, W] in 0..1; `tiling` NULL decodes whole. */
   RlStatus   (*vae_decode)       (RlFamilyModel       *model,
                                   const RlTensor      *latent,
-                                  int                  tile_size,
-                                  int                  tile_overlap,
+                                  const RlVaeTiling   *tiling,
                                   RlTensor            *images);
   /* Output shape of vae_decode / vae_encode for an input shape. */
   void       (*vae_decoded_shape)(const RlFamilyModel *model,

@@ -1,0 +1,334 @@
+/* The Wan model family behind the plugin ABI (plugins/family.h): the 2.1 /
+ * 2.2 text-to-video DiTs, the UMT5-XXL text encoder with the SentencePiece
+ * tokenizer its ComfyUI file carries, and the 2.1 / 2.2 VAEs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugins/family.h"
+#include "plugins/wan/umt5-config.h"
+#include "plugins/wan/umt5-encoder.h"
+#include "plugins/wan/vae.h"
+#include "plugins/wan/wan-dit.h"
+#include "workers/text/comfy-tokens.h"
+#include "workers/text/tokenizer.h"
+
+struct RlFamilyModel {
+  RlModelKind       kind;
+  const RlBackend  *backend;
+  RlContext        *ctx;
+  WanDit           *dit;
+  Umt5Encoder      *encoder;
+  RlTokenizer      *tokenizer;
+  WanVae           *vae;
+  int               latent_channels;
+};
+
+/* ------------------------------------------------------------ probing */
+
+static RlStatus
+wan_probe (const RlSafetensors *st,
+           RlModelKind         *kind,
+           char                *variant,
+           size_t               variant_size)
+{
+  WanDitConfig dit;
+  WanVaeConfig vae;
+  Umt5Config te;
+  RlStatus s;
+
+  /* Each detector says "not mine" with RL_E_FORMAT; a refusal of a known
+   * but unsupported variant is RL_E_NOT_SUPPORTED and stops the search. */
+  s = wan_dit_config_detect (st, &dit);
+  if (s == RL_OK || s == RL_E_NOT_SUPPORTED)
+    {
+      *kind = RL_MODEL_DIFFUSION;
+      snprintf (variant, variant_size, "%s", s == RL_OK ? dit.variant : "");
+      return s;
+    }
+  s = wan_vae_config_detect (st, &vae);
+  if (s == RL_OK)
+    {
+      *kind = RL_MODEL_VAE;
+      snprintf (variant, variant_size, "%s", vae.variant);
+      return RL_OK;
+    }
+  s = umt5_config_detect (st, &te);
+  if (s == RL_OK)
+    {
+      *kind = RL_MODEL_TEXT_ENCODER;
+      snprintf (variant, variant_size, "%s", te.variant);
+      return RL_OK;
+    }
+  rl_clear_error ();
+  return RL_E_NOT_FOUND;
+}
+
+/* ------------------------------------------------------------ loading */
+
+static RlStatus
+load_text_encoder (RlFamilyModel  *m,
+                   RlSafetensors  *st)
+{
+  const RlSafetensorsTensor *blob = rl_safetensors_find (st, "spiece_model");
+  Umt5Config config;
+  RlStatus s;
+
+  if (blob == NULL)
+    return rl_set_error (RL_E_FORMAT, "%s has no 'spiece_model' tokenizer tensor; use ComfyUI's "
+                         "umt5_xxl text-encoder file, which carries it", rl_safetensors_path (st));
+  s = rl_tokenizer_new_from_bytes (blob->data, blob->nbytes, &m->tokenizer);
+  if (s < 0)
+    return rl_prefix_error (s, "%s: spiece_model: ", rl_safetensors_path (st));
+  s = umt5_config_detect (st, &config);
+  if (s == RL_OK)
+    s = umt5_load (m->backend, m->ctx, st, &config, &m->encoder);
+  return s;
+}
+
+static RlStatus
+wan_load (const RlBackend  *backend,
+          RlContext        *ctx,
+          RlSafetensors    *st,
+          RlModelKind       kind,
+          const char       *options,
+          RlFamilyModel   **out)
+{
+  RlFamilyModel *m = calloc (1, sizeof *m);
+  /* Activations in bf16 on GPUs, fp32 on the CPU reference backend. */
+  RlDType act = backend->device_kind == RL_DEVICE_CPU ? RL_F32 : RL_BF16;
+  RlStatus s;
+
+  *out = NULL;
+  if (m == NULL)
+    return rl_set_error (RL_E_NO_MEMORY, "wan: out of memory");
+  m->kind = kind;
+  m->backend = backend;
+  m->ctx = ctx;
+  switch (kind)
+    {
+    case RL_MODEL_DIFFUSION:
+      {
+        WanDitConfig config;
+        s = wan_dit_config_detect (st, &config);
+        if (s == RL_OK)
+          s = wan_dit_load (backend, ctx, st, &config, act, &m->dit);
+        m->latent_channels = config.in_dim;
+        break;
+      }
+    case RL_MODEL_VAE:
+      {
+        WanVaeConfig config;
+        s = wan_vae_config_detect (st, &config);
+        if (s == RL_OK)
+          s = wan_vae_load (backend, ctx, st, &config, act, &m->vae);
+        m->latent_channels = config.z_dim;
+        break;
+      }
+    case RL_MODEL_TEXT_ENCODER:
+      s = load_text_encoder (m, st);
+      break;
+    default:
+      s = rl_set_error (RL_E_INVALID_ARG, "wan: unknown model kind %d", (int) kind);
+    }
+  (void) options;
+  if (s < 0)
+    {
+      wan_dit_free (m->dit);
+      wan_vae_free (m->vae);
+      umt5_free (m->encoder);
+      rl_tokenizer_free (m->tokenizer);
+      free (m);
+      return s;
+    }
+  *out = m;
+  return RL_OK;
+}
+
+static void
+wan_unload (RlFamilyModel *m)
+{
+  if (m == NULL)
+    return;
+  wan_dit_free (m->dit);
+  wan_vae_free (m->vae);
+  umt5_free (m->encoder);
+  rl_tokenizer_free (m->tokenizer);
+  free (m);
+}
+
+static uint64_t
+wan_device_bytes (const RlFamilyModel *m)
+{
+  (void) m;
+  return 0;   /* weights are counted by the worker's cache from the file size */
+}
+
+/* ------------------------------------------------------------ diffusion */
+
+static RlStatus
+wan_latent_format (const RlFamilyModel *m,
+                   RlLatentFormat      *out)
+{
+  out->channels = m->latent_channels;
+  out->time_compression = 4;
+  out->space_compression = m->latent_channels == 48 ? 16 : 8;
+  out->mean = wan_vae_latent_mean (m->latent_channels);
+  out->std = wan_vae_latent_std (m->latent_channels);
+  out->scale = 1.0f;
+  if (out->mean == NULL)
+    return rl_set_error (RL_E_NOT_SUPPORTED, "wan: no latent normalisation for %d channels",
+                         m->latent_channels);
+  return RL_OK;
+}
+
+static RlStatus
+wan_model_sampling (const RlFamilyModel *m,
+                    RlModelSampling     *out)
+{
+  (void) m;
+  out->is_flow = 1;
+  out->shift = 8.0f;        /* ComfyUI's default for Wan without ModelSamplingSD3 */
+  out->multiplier = 1000.0f;
+  return RL_OK;
+}
+
+static RlStatus
+wan_diffusion_forward (RlFamilyModel  *m,
+                       const RlTensor *x,
+                       const float    *timestep,
+                       const RlTensor *context,
+                       RlTensor       *out)
+{
+  if (m->dit == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "wan: this model is not a diffusion model");
+  return wan_dit_forward (m->dit, x, timestep, context, out);
+}
+
+/* ------------------------------------------------------------ text */
+
+static RlStatus
+wan_encode_text (RlFamilyModel  *m,
+                 const char     *text,
+                 RlTensor       *out)
+{
+  RlTokenLayout layout = rl_token_layout_umt5 ();
+  RlTokenSequence tokens = { 0 };
+  const Umt5Config *config;
+  int64_t shape[3];
+  RlStatus s;
+
+  if (m->encoder == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "wan: this model is not a text encoder");
+  config = umt5_config (m->encoder);
+  s = rl_comfy_tokens_encode (m->tokenizer, text, strlen (text), &layout, &tokens);
+  if (s < 0)
+    return s;
+  if (rl_token_sequence_has_weights (&tokens))
+    {
+      rl_token_sequence_clear (&tokens);
+      return rl_set_error (RL_E_NOT_SUPPORTED, "prompt weights like (word:1.2) are not supported yet; "
+                           "remove the weights from the prompt");
+    }
+  shape[0] = 1;
+  shape[1] = (int64_t) tokens.length;
+  shape[2] = config->d_model;
+  s = rl_tensor_alloc (out, m->backend->context_allocator (m->ctx), RL_F32, 3, shape);
+  if (s == RL_OK)
+    s = umt5_encode (m->encoder, tokens.ids, tokens.mask, 1, (int64_t) tokens.length, out);
+  if (s < 0)
+    rl_tensor_release (out);
+  rl_token_sequence_clear (&tokens);
+  return s;
+}
+
+/* ------------------------------------------------------------ VAE */
+
+static RlStatus
+wan_vae_decode_job (RlFamilyModel      *m,
+                    const RlTensor     *latent,
+                    const RlVaeTiling  *tiling,
+                    RlTensor           *images)
+{
+  const WanVaeConfig *config;
+  WanVaeTiling tiles;
+
+  if (m->vae == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "wan: this model is not a VAE");
+  if (tiling == NULL || (tiling->tile_size <= 0 && tiling->temporal_size <= 0))
+    return wan_vae_decode (m->vae, latent, images);
+  /* As ComfyUI's VAEDecodeTiled: pixels / compression, frames / 4. */
+  config = wan_vae_config (m->vae);
+  tiles.tile_h = tiles.tile_w = tiling->tile_size / config->space_factor;
+  tiles.overlap_h = tiles.overlap_w = tiling->tile_overlap / config->space_factor;
+  tiles.tile_t = tiling->temporal_size / WAN_VAE_TIME_FACTOR;
+  tiles.overlap_t = tiling->temporal_overlap / WAN_VAE_TIME_FACTOR;
+  return wan_vae_decode_tiled (m->vae, latent, &tiles, images);
+}
+
+static void
+wan_vae_decoded_shape (const RlFamilyModel *m,
+                       const int64_t       *latent_shape,
+                       int64_t             *image_shape)
+{
+  int s = m->vae ? wan_vae_config (m->vae)->space_factor : 8;
+
+  image_shape[0] = latent_shape[0];
+  image_shape[1] = 3;
+  image_shape[2] = wan_vae_decoded_frames (latent_shape[2]);
+  image_shape[3] = latent_shape[3] * s;
+  image_shape[4] = latent_shape[4] * s;
+}
+
+static RlStatus
+wan_vae_encode_job (RlFamilyModel  *m,
+                    const RlTensor *images,
+                    RlTensor       *latent)
+{
+  if (m->vae == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "wan: this model is not a VAE");
+  return wan_vae_encode (m->vae, images, latent);
+}
+
+static void
+wan_vae_encoded_shape (const RlFamilyModel *m,
+                       const int64_t       *image_shape,
+                       int64_t             *latent_shape)
+{
+  const WanVaeConfig *config = m->vae ? wan_vae_config (m->vae) : NULL;
+  int s = config ? config->space_factor : 8;
+
+  latent_shape[0] = image_shape[0];
+  latent_shape[1] = config ? config->z_dim : 16;
+  latent_shape[2] = wan_vae_latent_frames (image_shape[2]);
+  latent_shape[3] = image_shape[3] / s;
+  latent_shape[4] = image_shape[4] / s;
+}
+
+static const RlFamily wan_family = {
+  .abi_version = RL_FAMILY_ABI_VERSION,
+  .struct_size = sizeof (RlFamily),
+  .name = "wan",
+  .description = "Wan 2.1 / 2.2 text-to-video: DiT, UMT5-XXL text encoder, VAE",
+  .probe = wan_probe,
+  .load = wan_load,
+  .unload = wan_unload,
+  .device_bytes = wan_device_bytes,
+  .latent_format = wan_latent_format,
+  .model_sampling = wan_model_sampling,
+  .diffusion_forward = wan_diffusion_forward,
+  .encode_text = wan_encode_text,
+  .vae_decode = wan_vae_decode_job,
+  .vae_decoded_shape = wan_vae_decoded_shape,
+  .vae_encode = wan_vae_encode_job,
+  .vae_encoded_shape = wan_vae_encoded_shape,
+};
+
+/* The one symbol the worker looks up in this module. */
+const RlFamily *raylight_family_entry (void) __attribute__ ((visibility ("default")));
+
+const RlFamily *
+raylight_family_entry (void)
+{
+  return &wan_family;
+}
