@@ -174,9 +174,13 @@ class Cache:
     """The feature cache of one encode/decode: slot i belongs to the i-th
     cached layer called; idx restarts at 0 for every chunk."""
 
-    def __init__(self):
+    def __init__(self, one_frame_time_conv=False):
         self.slots = []
         self.idx = 0
+        # True reproduces the newest ComfyUI comfy/ldm/wan/vae.py decode, whose
+        # temporal-upsample convs see one cached frame (and a zero) instead of
+        # the original two cached frames.
+        self.one_frame_time_conv = one_frame_time_conv
 
     def take(self):
         if self.idx == len(self.slots):
@@ -259,12 +263,27 @@ def resample(x, sd, key, mode, cache):
             if cache_x.shape[2] < 2 and isinstance(state, str):
                 cache_x = torch.cat([torch.zeros_like(cache_x), cache_x], dim=2)
             wt, bt = sd[key + ".time_conv.weight"], sd[key + ".time_conv.bias"]
-            if isinstance(state, str):
+            if cache.one_frame_time_conv and not isinstance(state, str):
+                cache_x = x[:, :, -1:].clone()
+            if cache.one_frame_time_conv and t > 1:
+                # newest ComfyUI vae.py: each frame alone, the cache holding one frame
+                ys = []
+                for f in range(t):
+                    xf = x[:, :, f:f + 1]
+                    st = cache.slots[i]
+                    if isinstance(st, str):
+                        ys.append(F.conv3d(F.pad(xf, (0, 0, 0, 0, 2, 0)), wt, bt))
+                    else:
+                        ys.append(F.conv3d(F.pad(torch.cat([st, xf], 2), (0, 0, 0, 0, 1, 0)), wt, bt))
+                    cache.slots[i] = xf.clone()
+                y = torch.cat(ys, dim=2)
+            elif isinstance(state, str):
                 y = F.conv3d(F.pad(x, (0, 0, 0, 0, 2, 0)), wt, bt)
             else:
                 xin = torch.cat([state, x], dim=2)
                 y = F.conv3d(F.pad(xin, (0, 0, 0, 0, max(0, 2 - state.shape[2]), 0)), wt, bt)
-            cache.slots[i] = cache_x
+            if not (cache.one_frame_time_conv and t > 1):
+                cache.slots[i] = cache_x
             y = y.reshape(b, 2, c, t, h, w)
             x = torch.stack((y[:, 0], y[:, 1]), 3).reshape(b, c, 2 * t, h, w)
     w2, b2 = sd[key + ".resample.1.weight"], sd[key + ".resample.1.bias"]
@@ -385,11 +404,11 @@ def encode(sd, video):
     return out[:, :cfg["z"]]
 
 
-def decode_raw(sd, z):
+def decode_raw(sd, z, one_frame_time_conv=False):
     """latent [B, z, T, h, w] -> decoder output in [-1, 1]-ish, before ComfyUI's clamp."""
     cfg = detect(sd)
     x = conv1x1(z, sd, "conv2")
-    cache = Cache()
+    cache = Cache(one_frame_time_conv)
     outs = []
     for i in range(z.shape[2]):
         cache.idx = 0
@@ -541,6 +560,8 @@ def main():
         b.add_argument("--dtype", default="float32")
         b.add_argument("--device", default="cpu")
         b.add_argument("--tiling", default="999,32,32,1,8,8")
+        b.add_argument("--newest-comfy-diff", action="store_true",
+                       help="decode: also print how far the newest ComfyUI's one-frame time conv moves the output")
     c = sub.add_parser("compare")
     c.add_argument("ref")
     c.add_argument("raw")
@@ -572,6 +593,14 @@ def main():
                 y = decode_tiled(sd, z, t[:3], t[3:]).float()
             else:
                 y = process_output(decode_raw(sd, z).float())
+                if args.newest_comfy_diff:
+                    y2 = process_output(decode_raw(sd, z, one_frame_time_conv=True).float())
+                    d = (y2 - y).double()
+                    per_frame = d.abs().amax(dim=(0, 1, 3, 4)).tolist()
+                    print(f"newest-ComfyUI one-frame time conv vs original: rel L2 "
+                          f"{(d.norm() / y.double().norm()).item():.3g}, max abs {d.abs().max().item():.3g}; "
+                          f"per-frame max abs {[round(v, 4) for v in per_frame]}")
+    print(f"{args.cmd}: out {list(y.shape)} mean {y.float().mean().item():.4f} std {y.float().std().item():.4f}")
     safetensors_io.save(args.out, {"out": y.cpu().contiguous().numpy()})
     return 0
 
