@@ -224,17 +224,16 @@ wan_encode_text (RlFamilyModel  *m,
   s = rl_comfy_tokens_encode (m->tokenizer, text, strlen (text), &layout, &tokens);
   if (s < 0)
     return s;
-  if (rl_token_sequence_has_weights (&tokens))
-    {
-      rl_token_sequence_clear (&tokens);
-      return rl_set_error (RL_E_NOT_SUPPORTED, "prompt weights like (word:1.2) are not supported yet; "
-                           "remove the weights from the prompt");
-    }
   shape[0] = 1;
   shape[1] = (int64_t) tokens.length;
   shape[2] = config->d_model;
   s = rl_tensor_alloc (out, m->backend->context_allocator (m->ctx), RL_F32, 3, shape);
-  if (s == RL_OK)
+  /* Weighted prompts, "(word:1.2)", mix with an empty prompt's encoding
+   * token by token, as ComfyUI does. */
+  if (s == RL_OK && rl_token_sequence_has_weights (&tokens))
+    s = umt5_encode_weighted (m->encoder, tokens.ids, tokens.weights, tokens.mask,
+                              (int64_t) tokens.length, out);
+  else if (s == RL_OK)
     s = umt5_encode (m->encoder, tokens.ids, tokens.mask, 1, (int64_t) tokens.length, out);
   if (s < 0)
     rl_tensor_release (out);
