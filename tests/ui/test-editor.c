@@ -47,7 +47,7 @@ xdotool (const char *arguments)
   if (!g_spawn_check_wait_status (status, NULL))
     g_error ("%s failed: %s", command, err);
   /* Let GTK read and handle what the X server sent. */
-  ui_test_wait (120);
+  ui_test_wait (60);
 }
 
 /* Widget point (@x, @y) of @widget in the coordinates of its toplevel X
@@ -112,10 +112,8 @@ real_keys (GtkWidget  *window,
            const char *keys)
 {
   gulong xid = gdk_x11_surface_get_xid (gtk_native_get_surface (GTK_NATIVE (window)));
-  g_autofree char *focus = g_strdup_printf ("windowfocus --sync %lu", xid);
-  g_autofree char *args = g_strdup_printf ("key --clearmodifiers %s", keys);
+  g_autofree char *args = g_strdup_printf ("windowfocus --sync %lu key --clearmodifiers %s", xid, keys);
 
-  xdotool (focus);
   xdotool (args);
 }
 
@@ -655,9 +653,9 @@ test_validation_error (void)
   g_assert_cmpuint (rl_canvas_get_issues (canvas)->len, >=, 1);
   save = rl_canvas_get_node_widget (canvas, 3);
   g_assert_cmpuint (rl_node_widget_get_n_issues (save), >=, 1);
-  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (save), "error"));
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (save), "has-issues"));
   video_socket = GTK_WIDGET (rl_node_widget_get_socket (save, RL_SOCKET_INPUT, 0));
-  g_assert_true (gtk_widget_has_css_class (gtk_widget_get_parent (video_socket), "error"));
+  g_assert_true (gtk_widget_has_css_class (gtk_widget_get_parent (video_socket), "input-issue"));
   g_assert_cmpuint (rl_node_widget_get_n_issues (rl_canvas_get_node_widget (canvas, 1)), ==, 0);
   g_free (ui_test_screenshot (GTK_WIDGET (window), "validation-error"));
 
@@ -665,7 +663,7 @@ test_validation_error (void)
   g_assert_true (rl_canvas_undo (canvas));
   rl_canvas_validate_now (canvas);
   g_assert_cmpuint (rl_canvas_get_issues (canvas)->len, ==, 0);
-  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (rl_canvas_get_node_widget (canvas, 3)), "error"));
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (rl_canvas_get_node_widget (canvas, 3)), "has-issues"));
   gtk_window_destroy (GTK_WINDOW (window));
 }
 

@@ -13,6 +13,7 @@ struct _RlNodeWidget
   gboolean     selected;
   GtkWidget   *box;
   GtkWidget   *title;
+  GtkWidget   *issues_label;  /* the node's problems, shown under its controls */
   GPtrArray   *sockets;      /* borrowed RlSocket, children of box */
   GHashTable  *input_rows;   /* input name -> row widget (borrowed) */
   GHashTable  *controls;     /* input name -> control (borrowed) */
@@ -589,6 +590,14 @@ rl_node_widget_new (RlRegistry *registry,
       gtk_widget_set_tooltip_text (GTK_WIDGET (self),
                                    "No node type of this name is installed; the node keeps its data and is saved unchanged.");
     }
+  self->issues_label = gtk_label_new (NULL);
+  gtk_label_set_wrap (GTK_LABEL (self->issues_label), TRUE);
+  gtk_label_set_max_width_chars (GTK_LABEL (self->issues_label), 40);
+  gtk_label_set_xalign (GTK_LABEL (self->issues_label), 0);
+  gtk_widget_add_css_class (self->issues_label, "issues");
+  gtk_widget_add_css_class (self->issues_label, "caption");
+  gtk_widget_set_visible (self->issues_label, FALSE);
+  gtk_box_append (GTK_BOX (self->box), self->issues_label);
   rl_node_widget_set_mode (self, rl_workflow_node_get_mode (workflow, node_id));
   return GTK_WIDGET (self);
 }
@@ -673,11 +682,12 @@ clear_issue_marks (RlNodeWidget *self)
   g_hash_table_iter_init (&iter, self->input_rows);
   while (g_hash_table_iter_next (&iter, NULL, &row))
     {
-      gtk_widget_remove_css_class (row, "error");
+      gtk_widget_remove_css_class (row, "input-issue");
       gtk_widget_set_tooltip_text (row, NULL);
     }
-  gtk_widget_remove_css_class (GTK_WIDGET (self), "error");
+  gtk_widget_remove_css_class (GTK_WIDGET (self), "has-issues");
   gtk_widget_set_tooltip_text (self->title, NULL);
+  gtk_widget_set_visible (self->issues_label, FALSE);
   self->n_issues = 0;
 }
 
@@ -705,7 +715,7 @@ rl_node_widget_set_issues (RlNodeWidget *self,
                                     : g_strdup (issue->message);
       if (row != NULL)
         {
-          gtk_widget_add_css_class (row, "error");
+          gtk_widget_add_css_class (row, "input-issue");
           gtk_widget_set_tooltip_text (row, text);
         }
       g_string_append_printf (node_text, "%s%s", node_text->len > 0 ? "\n" : "", text);
@@ -713,8 +723,10 @@ rl_node_widget_set_issues (RlNodeWidget *self,
     }
   if (self->n_issues == 0)
     return;
-  gtk_widget_add_css_class (GTK_WIDGET (self), "error");
+  gtk_widget_add_css_class (GTK_WIDGET (self), "has-issues");
   gtk_widget_set_tooltip_text (self->title, node_text->str);
+  gtk_label_set_text (GTK_LABEL (self->issues_label), node_text->str);
+  gtk_widget_set_visible (self->issues_label, TRUE);
 }
 
 guint
