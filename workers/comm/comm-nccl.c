@@ -11,7 +11,11 @@
 #include "workers/comm/comm-private.h"
 
 #include <cuda_runtime_api.h>
+/* nccl.h declares ncclGroupStart () and friends without "void". */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
 #include <nccl.h>
+#pragma GCC diagnostic pop
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,7 +166,7 @@ static RlStatus
 nccl_all_reduce (RlComm *comm, RlTensor *data, RlCommReduce op)
 {
   NcclComm *c = (NcclComm *) comm;
-  ncclDataType_t type;
+  ncclDataType_t type = ncclFloat32;
   RlStatus status = nccl_begin (c, "all_reduce");
 
   if (status != RL_OK)
