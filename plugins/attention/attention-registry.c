@@ -180,7 +180,10 @@ is_plugin_file (const char *name)
 static void
 registry_load_file (RlAttentionRegistry *registry, const char *path)
 {
-  void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+  /* RTLD_NODELETE: a module stays mapped after dlclose, with the libraries
+   * it pulled in (libgomp's idle threads, CUDA's registered kernels), which
+   * must outlive it. */
+  void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (handle == NULL)
     {
       registry_log (registry, "attention: skipping %s: %s", path, dlerror ());
@@ -247,6 +250,23 @@ registry_scan_dir (RlAttentionRegistry *registry, const char *dir)
   free (names);
 }
 
+/* Whether dirs[index] names the same folder as an earlier entry (the
+ * environment path often repeats the build folder). */
+static bool
+dir_seen_before (const char *const *dirs, size_t index)
+{
+  char *here = realpath (dirs[index], NULL);
+  bool seen = false;
+  for (size_t i = 0; here != NULL && i < index && !seen; i++)
+    {
+      char *earlier = realpath (dirs[i], NULL);
+      seen = earlier != NULL && strcmp (earlier, here) == 0;
+      free (earlier);
+    }
+  free (here);
+  return seen;
+}
+
 RlAttentionRegistry *
 rl_attention_registry_new (const char *const *dirs, RlAttentionLogFn log, void *log_user)
 {
@@ -256,7 +276,8 @@ rl_attention_registry_new (const char *const *dirs, RlAttentionLogFn log, void *
   registry->log = log;
   registry->log_user = log_user;
   for (size_t i = 0; dirs != NULL && dirs[i] != NULL; i++)
-    registry_scan_dir (registry, dirs[i]);
+    if (!dir_seen_before (dirs, i))
+      registry_scan_dir (registry, dirs[i]);
   return registry;
 }
 

@@ -40,7 +40,7 @@ cat > "$build/raylight-config.h" <<CONFIG
 CONFIG
 cflags="-std=gnu17 -O2 -g -D_GNU_SOURCE -fPIC -Wall -I. -I$build -I/usr/local/cuda/include -I$cudnn_include"
 nvflags="-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80 -std=c++17 -O3 -lineinfo --expt-relaxed-constexpr -Xcompiler=-fPIC -I. -I$build --resource-usage"
-cuda_libs="-L/usr/local/cuda/lib64 -lcudart"
+cuda_libs="-L/usr/local/cuda/lib64 -lcudart -lstdc++"
 pids=()
 nvcc $nvflags -c plugins/attention/flash/flash-kernel.cu -o $build/obj/flash-kernel.o > "$out/nvcc-flash.log" 2>&1 & pids+=($!)
 nvcc $nvflags -c plugins/attention/naive/naive-softmax.cu -o $build/obj/naive-softmax.o > "$out/nvcc-naive.log" 2>&1 & pids+=($!)
@@ -55,14 +55,14 @@ grep -E "registers|spill|error" "$out/nvcc-flash.log" | head -20
 [ $failed = 0 ] || { cat "$out"/nvcc-*.log; echo "BUILD FAILED"; exit 1; }
 ar rcs $build/obj/libattention.a "${runtime_objs[@]}"
 mods=$build/plugins/attention
-gcc $cflags -shared -fopenmp plugins/attention/reference/attention-reference.c workers/runtime/float-convert.c -o $mods/raylight-attention-reference.so -lm &&
+gcc $cflags -shared -fopenmp plugins/attention/reference/attention-reference.c -o $mods/raylight-attention-reference.so $build/obj/libattention.a -lm &&
 gcc $cflags -shared plugins/attention/naive/attention-naive.c $build/obj/naive-softmax.o -o $mods/raylight-attention-naive.so $cuda_libs -lcublas &&
 gcc $cflags -shared plugins/attention/flash/attention-flash.c $build/obj/flash-kernel.o -o $mods/raylight-attention-flash.so $cuda_libs &&
 gcc $cflags -shared plugins/attention/cudnn/attention-cudnn.c -o $mods/raylight-attention-cudnn.so $cuda_libs -ldl &&
 gcc $cflags tests/attention/test-attention-gpu.c -o $build/test-attention-gpu $build/obj/libattention.a $cuda_libs -ldl -lm -lpthread &&
 gcc $cflags tests/bench/bench-attention.c -o $build/bench-attention $build/obj/libattention.a $cuda_libs -ldl -lm -lpthread \
   || { echo "BUILD FAILED"; exit 1; }
-export RAYLIGHT_ATTENTION_PATH=$mods OMP_NUM_THREADS=16
+export OMP_NUM_THREADS=16
 
 if [ "$what" != bench ]; then
   step "test-attention-gpu"
@@ -74,5 +74,8 @@ if [ "$what" != test ]; then
   PYTHONUNBUFFERED=1 timeout 200 python3 tests/bench/torch_attention.py 2>&1 | tee "$out/torch-attention.txt"
   step "bench-attention"
   timeout 240 $build/bench-attention --torch "$out/torch-attention.txt" 2>&1 | tee "$out/bench-attention.txt"
+  step "bench-attention, flash with 4-warp blocks everywhere"
+  RAYLIGHT_FLASH_WARPS=4 timeout 120 $build/bench-attention --torch "$out/torch-attention.txt" --variants flash 2>&1 \
+    | tee "$out/bench-attention-flash4.txt"
 fi
 step "done"

@@ -94,10 +94,15 @@ time_variant (const RlAttentionVariant *variant, RlAttentionInstance *instance,
               const RlAttentionProblem *p, const RlAttentionArgs *args, int repeats)
 {
   char error[1024] = "";
-  if (variant->run (instance, p, args, error, sizeof error) != RL_ATTENTION_OK
-      || cudaStreamSynchronize ((cudaStream_t) args->stream) != cudaSuccess)
+  if (variant->run (instance, p, args, error, sizeof error) != RL_ATTENTION_OK)
     {
-      printf ("# %s: %s%s\n", variant->name, error, cudaGetErrorString (cudaGetLastError ()));
+      printf ("# %s: %s\n", variant->name, error);
+      return NAN;
+    }
+  cudaError_t status = cudaStreamSynchronize ((cudaStream_t) args->stream);
+  if (status != cudaSuccess)
+    {
+      printf ("# %s: kernel failed: %s\n", variant->name, cudaGetErrorString (status));
       return NAN;
     }
   double times[16];

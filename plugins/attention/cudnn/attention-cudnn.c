@@ -10,7 +10,8 @@
  * The graph is the decomposed SDPA forward the fused engines recognise:
  *   S = Q·Kᵀ → S·scale → softmax (max, sub, exp, sum, div) → P·V = O,
  *   Stats = max + log(sum)  (the log-sum-exp, f32 [B, H, Lq, 1]).
- * Our [B, L, H, D] tensors are described as [B, H, L, D] with strides, so
+ * The fused engines want P (the A of P·V) in the I/O type, everything else
+ * in f32. Our [B, L, H, D] tensors are described as [B, H, L, D] with strides, so
  * no copy is made. One plan is cached per shape. */
 #include <dlfcn.h>
 #include <stdbool.h>
@@ -84,7 +85,7 @@ open_cudnn_library (char *tried, size_t tried_size)
     {
       if (names[i] == NULL || names[i][0] == '\0')
         continue;
-      void *library = dlopen (names[i], RTLD_NOW | RTLD_LOCAL);
+      void *library = dlopen (names[i], RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
       if (library != NULL)
         return library;
       size_t used = strlen (tried);
@@ -187,12 +188,13 @@ tensor (Builder *b, int64_t uid, cudnnDataType_t type, const int64_t dims[4],
   return d;
 }
 
-/* A virtual f32 tensor of `dims` with packed strides. */
+/* A virtual tensor of `dims` with packed strides. */
 static cudnnBackendDescriptor_t
-virtual_tensor (Builder *b, int64_t *next_uid, const int64_t dims[4], const char *step)
+virtual_tensor (Builder *b, int64_t *next_uid, cudnnDataType_t type, const int64_t dims[4],
+                const char *step)
 {
   int64_t strides[4] = { dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1 };
-  return tensor (b, (*next_uid)++, CUDNN_DATA_FLOAT, dims, strides, true, false, step);
+  return tensor (b, (*next_uid)++, type, dims, strides, true, false, step);
 }
 
 static cudnnBackendDescriptor_t
@@ -271,14 +273,14 @@ build_graph (RlAttentionInstance *instance, Builder *b, const RlAttentionProblem
                                             false, false, "tensor Stats");
   cudnnBackendDescriptor_t tscale = tensor (b, UID_SCALE, CUDNN_DATA_FLOAT, one, one, false, true,
                                             "tensor scale");
-  cudnnBackendDescriptor_t s = virtual_tensor (b, &next, s_dims, "S");
-  cudnnBackendDescriptor_t scaled = virtual_tensor (b, &next, s_dims, "S·scale");
-  cudnnBackendDescriptor_t max = virtual_tensor (b, &next, row_dims, "max");
-  cudnnBackendDescriptor_t shifted = virtual_tensor (b, &next, s_dims, "S−max");
-  cudnnBackendDescriptor_t exps = virtual_tensor (b, &next, s_dims, "exp");
-  cudnnBackendDescriptor_t sum = virtual_tensor (b, &next, row_dims, "sum");
-  cudnnBackendDescriptor_t log_sum = virtual_tensor (b, &next, row_dims, "log sum");
-  cudnnBackendDescriptor_t probs = virtual_tensor (b, &next, s_dims, "P");
+  cudnnBackendDescriptor_t s = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, s_dims, "S");
+  cudnnBackendDescriptor_t scaled = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, s_dims, "S·scale");
+  cudnnBackendDescriptor_t max = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, row_dims, "max");
+  cudnnBackendDescriptor_t shifted = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, s_dims, "S−max");
+  cudnnBackendDescriptor_t exps = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, s_dims, "exp");
+  cudnnBackendDescriptor_t sum = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, row_dims, "sum");
+  cudnnBackendDescriptor_t log_sum = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, row_dims, "log sum");
+  cudnnBackendDescriptor_t probs = virtual_tensor (b, &next, io, s_dims, "P");
 
   cudnnBackendDescriptor_t ops[9] = {
     matmul (b, tq, tk, s, "Q·Kᵀ"),

@@ -15,7 +15,12 @@ struct RlAttentionInstance {
   int device;
   int compute_capability;
   int multiprocessors;
+  int forced_warps;   /* $RAYLIGHT_FLASH_WARPS (4 or 8) for experiments; 0 = choose */
 };
+
+/* Query rows from which 8-warp blocks (128 rows sharing each K/V tile)
+ * replace 4-warp ones. */
+#define FLASH_WIDE_FROM_ROWS 2048
 
 static const int32_t flash_head_dims[] = { 64, 128, 0 };
 
@@ -47,6 +52,9 @@ flash_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t
   instance->device = device_index;
   instance->compute_capability = capability;
   instance->multiprocessors = properties.multiProcessorCount;
+  const char *forced = getenv ("RAYLIGHT_FLASH_WARPS");
+  instance->forced_warps = forced != NULL && (atoi (forced) == 4 || atoi (forced) == 8)
+                           ? atoi (forced) : 0;
   *out = instance;
   return RL_ATTENTION_OK;
 }
@@ -83,6 +91,8 @@ flash_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlA
     .keys = p->kv_len, .lse_q_len = p->q_len, .scale = p->scale,
   };
   int32_t launches = p->has_kv_lengths ? p->batch : 1;
+  int32_t warps = instance->forced_warps != 0 ? instance->forced_warps
+                  : p->q_len >= FLASH_WIDE_FROM_ROWS ? 8 : 4;
   size_t q_batch = (size_t) p->q_len * p->heads * p->head_dim * 2;
   size_t kv_batch = (size_t) p->kv_len * p->heads * p->head_dim * 2;
   for (int32_t b = 0; b < launches; b++)
@@ -97,7 +107,7 @@ flash_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlA
           params.out = (char *) args->out + b * q_batch;
           params.lse = args->lse != NULL ? args->lse + (size_t) b * p->heads * p->q_len : NULL;
         }
-      cudaError_t status = rl_attention_flash_launch (&params, p->head_dim, p->qkv_dtype,
+      cudaError_t status = rl_attention_flash_launch (&params, p->head_dim, p->qkv_dtype, warps,
                                                       (cudaStream_t) args->stream);
       if (status != cudaSuccess)
         return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size,

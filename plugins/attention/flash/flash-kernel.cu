@@ -2,7 +2,7 @@
  * an online softmax (FlashAttention-2's schedule), bf16/f16 inputs, fp32
  * accumulation, log-sum-exp output.
  *
- * Launch: grid (⌈Lq/64⌉, H, B), 128 threads = 4 warps; each warp owns 16
+ * Launch: grid (⌈Lq/(16·warps)⌉, H, B), 4 or 8 warps; each warp owns 16
  * query rows. Per block of 64 keys: S = Q Kᵀ with mma.sync m16n8k16 (Q
  * fragments stay in registers), masked past the valid keys, softmax
  * statistics updated in the log2 domain, O += P V with P taken straight
@@ -20,10 +20,7 @@
 
 namespace {
 
-constexpr int kBlockM = 64;
 constexpr int kBlockN = 64;
-constexpr int kWarps = 4;
-constexpr int kThreads = kWarps * 32;
 
 struct Bf16 {
   using Pair = __nv_bfloat162;
@@ -116,7 +113,7 @@ swizzled (int row, int col)
 
 /* Copies rows [row0, row0 + rows) of one head of a [L, H, D] matrix into a
  * swizzled tile; rows at or past `limit` become zeros. */
-template <int D>
+template <int D, int kThreads>
 __device__ inline void
 load_tile (uint16_t *tile, const uint16_t *head_base, int64_t row_stride, int row0, int rows,
            int limit)
@@ -133,10 +130,11 @@ load_tile (uint16_t *tile, const uint16_t *head_base, int64_t row_stride, int ro
     }
 }
 
-template <typename T, int D>
-__global__ void __launch_bounds__ (kThreads)
+template <typename T, int D, int kWarps>
+__global__ void __launch_bounds__ (kWarps * 32)
 flash_forward (RlFlashParams p)
 {
+  constexpr int kThreads = kWarps * 32, kBlockM = kWarps * 16;
   extern __shared__ __align__ (128) uint16_t shared[];
   uint16_t *q_tile = shared;
   uint16_t *k_tiles = q_tile + kBlockM * D;       /* [2][kBlockN][D] */
@@ -152,11 +150,11 @@ flash_forward (RlFlashParams p)
   const int key_blocks = (p.keys + kBlockN - 1) / kBlockN;
   const float scale_log2 = p.scale * 1.4426950408889634f;
 
-  load_tile<D> (q_tile, q_head, row_stride, m0, kBlockM, p.q_len);
+  load_tile<D, kThreads> (q_tile, q_head, row_stride, m0, kBlockM, p.q_len);
   if (key_blocks > 0)
     {
-      load_tile<D> (k_tiles, k_head, row_stride, 0, kBlockN, p.keys);
-      load_tile<D> (v_tiles, v_head, row_stride, 0, kBlockN, p.keys);
+      load_tile<D, kThreads> (k_tiles, k_head, row_stride, 0, kBlockN, p.keys);
+      load_tile<D, kThreads> (v_tiles, v_head, row_stride, 0, kBlockN, p.keys);
     }
   copy_async_commit ();
 
@@ -177,9 +175,9 @@ flash_forward (RlFlashParams p)
       const int buffer = j & 1;
       if (j + 1 < key_blocks)
         {
-          load_tile<D> (k_tiles + (buffer ^ 1) * kBlockN * D, k_head, row_stride,
+          load_tile<D, kThreads> (k_tiles + (buffer ^ 1) * kBlockN * D, k_head, row_stride,
                         (j + 1) * kBlockN, kBlockN, p.keys);
-          load_tile<D> (v_tiles + (buffer ^ 1) * kBlockN * D, v_head, row_stride,
+          load_tile<D, kThreads> (v_tiles + (buffer ^ 1) * kBlockN * D, v_head, row_stride,
                         (j + 1) * kBlockN, kBlockN, p.keys);
         }
       copy_async_commit ();
@@ -298,35 +296,46 @@ flash_forward (RlFlashParams p)
     }
 }
 
-template <typename T, int D>
+template <typename T, int D, int kWarps>
 cudaError_t
-launch (const RlFlashParams *params, cudaStream_t stream)
+launch_warps (const RlFlashParams *params, cudaStream_t stream)
 {
+  constexpr int kBlockM = kWarps * 16;
   size_t shared_bytes = (size_t) (kBlockM + 4 * kBlockN) * D * sizeof (uint16_t);
-  cudaError_t status = cudaFuncSetAttribute (flash_forward<T, D>,
+  cudaError_t status = cudaFuncSetAttribute (flash_forward<T, D, kWarps>,
                                              cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              (int) shared_bytes);
   if (status != cudaSuccess)
     return status;
   dim3 grid ((unsigned) ((params->q_len + kBlockM - 1) / kBlockM), (unsigned) params->heads,
              (unsigned) params->batch);
-  flash_forward<T, D><<<grid, kThreads, shared_bytes, stream>>> (*params);
+  flash_forward<T, D, kWarps><<<grid, kWarps * 32, shared_bytes, stream>>> (*params);
   return cudaGetLastError ();
+}
+
+/* 8 warps (128 query rows) share each K/V tile when `wide`, halving the
+ * tile traffic from L2; 4 warps keep more blocks per SM on short rows. */
+template <typename T, int D>
+cudaError_t
+launch (const RlFlashParams *params, bool wide, cudaStream_t stream)
+{
+  return wide ? launch_warps<T, D, 8> (params, stream) : launch_warps<T, D, 4> (params, stream);
 }
 
 }  // namespace
 
 extern "C" cudaError_t
 rl_attention_flash_launch (const RlFlashParams *params, int32_t head_dim, int32_t dtype,
-                           cudaStream_t stream)
+                           int32_t warps, cudaStream_t stream)
 {
+  bool wide = warps == 8;
   if (dtype == RL_ATTENTION_BF16 && head_dim == 128)
-    return launch<Bf16, 128> (params, stream);
+    return launch<Bf16, 128> (params, wide, stream);
   if (dtype == RL_ATTENTION_BF16 && head_dim == 64)
-    return launch<Bf16, 64> (params, stream);
+    return launch<Bf16, 64> (params, wide, stream);
   if (dtype == RL_ATTENTION_F16 && head_dim == 128)
-    return launch<F16, 128> (params, stream);
+    return launch<F16, 128> (params, wide, stream);
   if (dtype == RL_ATTENTION_F16 && head_dim == 64)
-    return launch<F16, 64> (params, stream);
+    return launch<F16, 64> (params, wide, stream);
   return cudaErrorInvalidValue;
 }
