@@ -392,14 +392,23 @@ nccl_split (RlComm *comm, int color, int key, RlComm **out)
   return status;
 }
 
+/* Finalizes (flushing this rank's outstanding work) within the timeout,
+ * then destroys; a communicator that cannot finalize is aborted instead,
+ * so freeing never hangs on a lost peer. */
 static void
 nccl_free (RlComm *comm)
 {
   NcclComm *c = (NcclComm *) comm;
 
   if (c->nccl != NULL) {
-    /* A clean finalize needs every rank; destroy alone never waits on them. */
-    ncclCommDestroy (c->nccl);
+    cudaSetDevice (c->cuda_device);
+    ncclResult_t r = ncclCommFinalize (c->nccl);
+    if ((r == ncclSuccess || r == ncclInProgress)
+        && nccl_wait (c, "free", false, "a rank of the group") == RL_OK)
+      ncclCommDestroy (c->nccl);
+    else if (c->nccl != NULL)
+      ncclCommAbort (c->nccl);
+    c->nccl = NULL;
   }
   if (c->scratch != NULL)
     cudaFree (c->scratch);
