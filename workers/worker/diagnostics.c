@@ -20,30 +20,71 @@ wrap_f32 (RlTensor *out, void *data, const RlTensorDesc *desc)
                          NULL);
 }
 
-/* sum(x) and 2·x on the worker's compute backend: the runtime reads the
- * received memfd in place and writes straight into the outgoing ones. */
+/* reduce + scale_shift on tensors of the compute device. */
+static RlStatus
+sum_and_double_on (const RlRequestContext *ctx, const RlTensor *x, RlTensor *y_sum,
+                   RlTensor *y_twice)
+{
+  int64_t numel = rl_tensor_numel (x);
+  RlTensor flat = { 0 };
+  RlStatus status = rl_tensor_reshape (&flat, x, 1, &numel);
+  if (status == RL_OK)
+    status = ctx->backend->ops->reduce (ctx->compute, y_sum, &flat, 0, RL_REDUCE_SUM);
+  if (status == RL_OK)
+    status = ctx->backend->ops->scale_shift (ctx->compute, y_twice, x, 2.0f, 0.0f);
+  rl_tensor_release (&flat);
+  return status;
+}
+
+/* The same on a GPU: copy the memfd in, compute, copy the results out. */
+static RlStatus
+sum_and_double_via_device (const RlRequestContext *ctx, const RlTensor *host_x,
+                           RlTensor *host_sum, RlTensor *host_twice)
+{
+  const RlBackend *backend = ctx->backend;
+  RlAllocator *allocator = backend->context_allocator (ctx->compute);
+  RlTensor x = { 0 }, sum = { 0 }, twice = { 0 };
+  RlStatus status = rl_tensor_alloc (&x, allocator, RL_F32, host_x->ndim, host_x->shape);
+  if (status == RL_OK)
+    status = rl_tensor_alloc (&sum, allocator, RL_F32, 1, host_sum->shape);
+  if (status == RL_OK)
+    status = rl_tensor_alloc (&twice, allocator, RL_F32, host_x->ndim, host_x->shape);
+  if (status == RL_OK)
+    status = backend->transfer (ctx->compute, &x, host_x);
+  if (status == RL_OK)
+    status = sum_and_double_on (ctx, &x, &sum, &twice);
+  if (status == RL_OK)
+    status = backend->transfer (ctx->compute, host_sum, &sum);
+  if (status == RL_OK)
+    status = backend->transfer (ctx->compute, host_twice, &twice);
+  if (status == RL_OK)
+    status = backend->synchronize (ctx->compute);
+  rl_tensor_release (&x);
+  rl_tensor_release (&sum);
+  rl_tensor_release (&twice);
+  return status;
+}
+
+/* sum(x) and 2·x on the worker's compute backend. On the CPU the runtime
+ * reads the received memfd in place and writes straight into the outgoing
+ * ones; a GPU gets copies. */
 static int
 compute_sum_and_double (const RlRequestContext *ctx, RlSharedTensor *input,
                         RlSharedTensor *sum, RlSharedTensor *twice, RlErrorInfo *err)
 {
-  const RlTensorDesc *desc = rl_shared_tensor_desc (input);
-  int64_t numel = (int64_t) (desc->nbytes / sizeof (float));
-  RlTensor x = { 0 }, flat = { 0 }, y_sum = { 0 }, y_twice = { 0 };
+  RlTensor x = { 0 }, y_sum = { 0 }, y_twice = { 0 };
   int64_t one = 1;
-  RlStatus status = wrap_f32 (&x, rl_shared_tensor_data (input), desc);
-  if (status == RL_OK)
-    status = rl_tensor_reshape (&flat, &x, 1, &numel);
+  RlStatus status = wrap_f32 (&x, rl_shared_tensor_data (input), rl_shared_tensor_desc (input));
   if (status == RL_OK)
     status = rl_tensor_wrap (&y_sum, rl_shared_tensor_data (sum), rl_device_cpu (), RL_F32, 1,
                              &one, NULL, NULL);
   if (status == RL_OK)
     status = wrap_f32 (&y_twice, rl_shared_tensor_data (twice), rl_shared_tensor_desc (twice));
   if (status == RL_OK)
-    status = ctx->backend->ops->reduce (ctx->compute, &y_sum, &flat, 0, RL_REDUCE_SUM);
-  if (status == RL_OK)
-    status = ctx->backend->ops->scale_shift (ctx->compute, &y_twice, &x, 2.0f, 0.0f);
+    status = ctx->backend->device_kind == RL_DEVICE_CPU
+               ? sum_and_double_on (ctx, &x, &y_sum, &y_twice)
+               : sum_and_double_via_device (ctx, &x, &y_sum, &y_twice);
   rl_tensor_release (&x);
-  rl_tensor_release (&flat);
   rl_tensor_release (&y_sum);
   rl_tensor_release (&y_twice);
   if (status != RL_OK)

@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "raylight-config.h"
 #include "device-facts.h"
 #include "diagnostics.h"
 #include "family-table.h"
@@ -149,10 +150,9 @@ has_fault (const char *faults, const char *name)
 
 /* Sends HELLO and waits for the pool's verdict on the token. */
 static bool
-greet_pool (Worker *worker, const char *token)
+greet_pool (Worker *worker, const char *token, const RlDeviceFacts *device)
 {
-  RlDeviceFacts facts;
-  rl_device_facts_cpu (&facts);
+  RlDeviceFacts facts = *device;
   char *capabilities[] = { "load-model", "unload-model", "free-memory", "cancel",
                            "progress", "diagnostic" };
   RlMsgHello hello = {
@@ -160,7 +160,7 @@ greet_pool (Worker *worker, const char *token)
     .pid = (uint32_t) getpid (),
     .rank = (uint32_t) worker->args.rank,
     .token = worker->fault_wrong_token ? "0000-not-the-pool-token" : (char *) token,
-    .backend = "cpu",
+    .backend = (char *) worker->backend->name,
     .device_name = facts.name,
     .total_memory = facts.total_memory,
     .free_memory = facts.free_memory,
@@ -509,6 +509,51 @@ execute (Worker *worker, RlFrame *frame)
   return true;
 }
 
+/* Facts about a GPU: only builds with CUDA can ask the driver. */
+static void
+query_gpu_facts (int device, RlDeviceFacts *facts, char *problem, size_t size)
+{
+#if RAYLIGHT_HAVE_CUDA
+  rl_device_facts_cuda (device, facts, problem, size);
+#else
+  memset (facts, 0, sizeof *facts);
+  snprintf (problem, size, "this raylight-worker was built without CUDA");
+#endif
+}
+
+/* Picks the compute backend named on the command line and opens a context
+ * on this worker's device; on failure tells the pool why (instead of
+ * HELLO) and returns false. */
+static bool
+open_backend (Worker *worker, RlDeviceFacts *facts)
+{
+  const char *name = worker->args.backend;
+  int device = worker->args.device;
+  char problem[256] = "";
+  worker->backend = rl_backend_find (name);
+  if (worker->backend == NULL)
+    snprintf (problem, sizeof problem, "backend '%s' is not available in this raylight-worker "
+              "(%s)", name, strcmp (name, "cuda") == 0 ? "it was built without CUDA; rebuild "
+              "with -Dcuda=enabled" : "known backends: cpu, cuda");
+  else if (worker->backend->device_kind == RL_DEVICE_CPU)
+    {
+      /* CPU workers share the host: the CPU backend has one device, index
+       * 0, whatever device id the pool numbered this worker with. */
+      rl_device_facts_cpu (facts);
+      device = 0;
+    }
+  else
+    query_gpu_facts (device, facts, problem, sizeof problem);
+  if (problem[0] == '\0' && worker->backend->context_new (device, &worker->compute) != RL_OK)
+    snprintf (problem, sizeof problem, "cannot create a %s compute context on device %d: %s",
+              name, device, rl_last_error ());
+  if (problem[0] == '\0')
+    return true;
+  rl_worker_link_send_error (&worker->link, 0, RL_WIRE_NOT_SUPPORTED, "rank %d: %s",
+                             worker->args.rank, problem);
+  return false;
+}
+
 static uint64_t
 default_budget (void)
 {
@@ -548,27 +593,13 @@ main (int argc, char **argv)
     }
   rl_worker_link_init (&worker.link, sock, worker.args.rank);
 
-  if (strcmp (worker.args.backend, "cpu") != 0)
+  RlDeviceFacts facts;
+  if (!open_backend (&worker, &facts))
     {
-      rl_worker_link_send_error (&worker.link, 0, RL_WIRE_NOT_SUPPORTED,
-                                 "rank %d: backend '%s' is not available in this "
-                                 "raylight-worker (only 'cpu' is implemented so far)",
-                                 worker.args.rank, worker.args.backend);
       rl_worker_link_clear (&worker.link);
       return 1;
     }
-  /* CPU workers share the host: the CPU backend has one device, index 0,
-   * whatever device id the pool numbered this worker with. */
-  worker.backend = rl_backend_cpu ();
-  if (worker.backend->context_new (0, &worker.compute) != RL_OK)
-    {
-      rl_worker_link_send_error (&worker.link, 0, RL_WIRE_INTERNAL,
-                                 "rank %d: cannot create a %s compute context: %s",
-                                 worker.args.rank, worker.backend->name, rl_last_error ());
-      rl_worker_link_clear (&worker.link);
-      return 1;
-    }
-  if (!greet_pool (&worker, token))
+  if (!greet_pool (&worker, token, &facts))
     {
       worker.backend->context_free (worker.compute);
       rl_worker_link_clear (&worker.link);
