@@ -55,7 +55,7 @@ for p in "${pids[@]}"; do wait $p || failed=1; done
 [ $failed = 0 ] || { grep -E "error" -A3 "$out/build.log" | head -40; exit 1; }
 ar rcs $dir/libraylight.a "${objs[@]}"
 libs="-Wl,-u,rl_backend_cpu -Wl,-u,rl_backend_cuda $dir/libraylight.a $(pkg-config --libs openblas) \
-  -L/usr/local/cuda/lib64 -lcublasLt -lcublas -lcudart -fopenmp -lpthread -lm"
+  -L/usr/local/cuda/lib64 -lcublasLt -lcublas -lcudart -lstdc++ -fopenmp -lpthread -lm"
 mkdir -p $build/workers/worker $build/tests/pool
 gcc $cflags workers/worker/*.c -o $build/workers/worker/raylight-worker $libs 2>>"$out/build.log" \
   || { tail -20 "$out/build.log"; exit 1; }
