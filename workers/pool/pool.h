@@ -208,7 +208,8 @@ int      rl_pool_unload_model  (RlPool *pool, int rank, const char *path,
 /* Broadcasts FREE_MEMORY to every running worker and waits for all;
  * reports[rank] (array of rl_pool_size entries, may be NULL) receives what
  * each released. Workers that are restarting have nothing to free and are
- * skipped. Fails with the first rank's error. */
+ * skipped; a busy worker frees after its running request (within
+ * options.request_timeout_ms). Fails with the first rank's error. */
 int      rl_pool_free_memory   (RlPool *pool, RlMsgCacheReport *reports,
                                 RlErrorInfo *err);
 
