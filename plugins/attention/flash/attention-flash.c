@@ -69,9 +69,10 @@ flash_close (RlAttentionInstance *instance)
 static double
 flash_cost_hint (RlAttentionInstance *instance, const RlAttentionProblem *p)
 {
-  /* About 2.3 TFLOP/s per SM on Hopper (≈300 on an H100), half that
-   * before; plus a few µs of launch. */
-  double per_sm = instance->compute_capability >= 90 ? 2.3e12 : 1.2e12;
+  /* Measured about 227 TFLOP/s on an H100 (132 SMs) at long sequences,
+   * i.e. 1.7 TFLOP/s per SM; guess half that before Hopper. Plus a few µs
+   * of launch. */
+  double per_sm = instance->compute_capability >= 90 ? 1.7e12 : 0.9e12;
   return rl_attention_flops (p) / (per_sm * instance->multiprocessors) * 1e3 + 0.005;
 }
 
