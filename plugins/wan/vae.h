@@ -13,8 +13,9 @@
  * Pixels are ComfyUI's: f32 in [0, 1]. Latents are raw (not normalised):
  * what ComfyUI's VAEEncode returns and VAEDecode takes (vae-config.h).
  *
- * Tensors passed in or out may live on the host or on the context's
- * device; all must be contiguous f32 [B, C, T, H, W]. */
+ * Every tensor passed in or out is contiguous f32 [B, C, T, H, W] and may
+ * live on the host or on the context's device, except decoded frames,
+ * which go to host memory (the device never holds the whole clip). */
 #pragma once
 
 #include <stdbool.h>
