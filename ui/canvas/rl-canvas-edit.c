@@ -372,6 +372,8 @@ rl_canvas_move_node (RlCanvas *self,
     return;
   _rl_canvas_record (self, NULL);
   rl_workflow_node_set_pos (self->workflow, node_id, doc_x, doc_y);
+  if (g_hash_table_lookup (self->nodes, &node_id) != NULL)
+    rl_node_widget_set_position (g_hash_table_lookup (self->nodes, &node_id), doc_x, doc_y);
   _rl_canvas_changed (self);
 }
 

@@ -87,12 +87,10 @@ node_document_size (RlCanvas     *self,
                     int          *width,
                     int          *height)
 {
-  double stored_w = 0, stored_h = 0;
   int min_w, nat_w, min_h, nat_h;
 
-  rl_workflow_node_get_size (self->workflow, rl_node_widget_get_node_id (node), &stored_w, &stored_h);
   gtk_widget_measure (GTK_WIDGET (node), GTK_ORIENTATION_HORIZONTAL, -1, &min_w, &nat_w, NULL, NULL);
-  *width = MAX (min_w, (int) stored_w);
+  *width = MAX (min_w, (int) rl_node_widget_get_stored_width (node));
   gtk_widget_measure (GTK_WIDGET (node), GTK_ORIENTATION_VERTICAL, *width, &min_h, &nat_h, NULL, NULL);
   *height = min_h;
 }
@@ -115,7 +113,7 @@ rl_canvas_fit_view (RlCanvas *self)
       double x = 0, y = 0;
       int w, h;
 
-      rl_workflow_node_get_pos (self->workflow, rl_node_widget_get_node_id (value), &x, &y);
+      rl_node_widget_get_position (value, &x, &y);
       node_document_size (self, value, &w, &h);
       left = MIN (left, x);
       top = MIN (top, y);
@@ -161,7 +159,7 @@ rl_canvas_size_allocate (GtkWidget *widget,
 
       if (!RL_IS_NODE_WIDGET (child))
         continue;
-      rl_workflow_node_get_pos (self->workflow, rl_node_widget_get_node_id (RL_NODE_WIDGET (child)), &x, &y);
+      rl_node_widget_get_position (RL_NODE_WIDGET (child), &x, &y);
       node_document_size (self, RL_NODE_WIDGET (child), &w, &h);
       transform = gsk_transform_translate (NULL, &GRAPHENE_POINT_INIT (self->offset_x + x * self->zoom,
                                                                        self->offset_y + y * self->zoom));
@@ -245,6 +243,21 @@ wire_path (cairo_t *cr,
   cairo_curve_to (cr, x1 + bend, y1, x2 - bend, y2, x2, y2);
 }
 
+/* A cubic lies inside the box of its control points. */
+static gboolean
+wire_on_screen (RlCanvas *self,
+                double    x1,
+                double    y1,
+                double    x2,
+                double    y2)
+{
+  double bend = MAX (fabs (x2 - x1) * 0.5, 40 * self->zoom);
+  double left = MIN (x1, x2 - bend), right = MAX (x1 + bend, x2);
+
+  return right >= 0 && MAX (y1, y2) >= 0 && left <= gtk_widget_get_width (GTK_WIDGET (self)) &&
+         MIN (y1, y2) <= gtk_widget_get_height (GTK_WIDGET (self));
+}
+
 static void
 draw_wires (RlCanvas *self,
             cairo_t  *cr)
@@ -260,6 +273,8 @@ draw_wires (RlCanvas *self,
       if (!rl_workflow_get_link (self->workflow, i, &link) ||
           !socket_center (self, find_socket (self, link.origin_id, RL_SOCKET_OUTPUT, link.origin_slot), &x1, &y1) ||
           !socket_center (self, find_socket (self, link.target_id, RL_SOCKET_INPUT, link.target_slot), &x2, &y2))
+        continue;
+      if (!wire_on_screen (self, x1, y1, x2, y2))
         continue;
       rl_socket_type_color (link.type, &color);
       gdk_cairo_set_source_rgba (cr, &color);
@@ -284,6 +299,25 @@ draw_wires (RlCanvas *self,
     }
 }
 
+/* Nodes outside the view are not drawn at all: with hundreds of nodes
+ * most of them are off screen, and renderers still walk what they get. */
+static gboolean
+node_on_screen (RlCanvas     *self,
+                RlNodeWidget *node,
+                int           width,
+                int           height)
+{
+  double x, y;
+  double left, top, right, bottom;
+
+  rl_node_widget_get_position (node, &x, &y);
+  left = self->offset_x + x * self->zoom;
+  top = self->offset_y + y * self->zoom;
+  right = left + gtk_widget_get_width (GTK_WIDGET (node)) * self->zoom;
+  bottom = top + gtk_widget_get_height (GTK_WIDGET (node)) * self->zoom;
+  return right >= 0 && bottom >= 0 && left <= width && top <= height;
+}
+
 static void
 rl_canvas_snapshot (GtkWidget   *widget,
                     GtkSnapshot *snapshot)
@@ -298,7 +332,7 @@ rl_canvas_snapshot (GtkWidget   *widget,
   cairo_destroy (cr);
   for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
        child = gtk_widget_get_next_sibling (child))
-    if (RL_IS_NODE_WIDGET (child))
+    if (RL_IS_NODE_WIDGET (child) && node_on_screen (self, RL_NODE_WIDGET (child), width, height))
       gtk_widget_snapshot_child (widget, child, snapshot);
   if (self->drag == RL_CANVAS_DRAG_RUBBER_BAND)
     {
@@ -554,8 +588,12 @@ on_drag_update (GtkGestureDrag *gesture,
         {
           RlMoveStart *start = &g_array_index (self->move_starts, RlMoveStart, i);
 
-          rl_workflow_node_set_pos (self->workflow, start->id,
-                                    round (start->x + dx / self->zoom), round (start->y + dy / self->zoom));
+          double x = round (start->x + dx / self->zoom), y = round (start->y + dy / self->zoom);
+          RlNodeWidget *node = g_hash_table_lookup (self->nodes, &start->id);
+
+          rl_workflow_node_set_pos (self->workflow, start->id, x, y);
+          if (node != NULL)
+            rl_node_widget_set_position (node, x, y);
         }
       gtk_widget_queue_allocate (GTK_WIDGET (self));
       break;

@@ -18,6 +18,8 @@ struct _RlNodeWidget
   GHashTable  *input_rows;   /* input name -> row widget (borrowed) */
   GHashTable  *controls;     /* input name -> control (borrowed) */
   guint        n_issues;
+  double       x, y;          /* document position */
+  double       stored_width;  /* "size"[0] of the document */
 };
 
 G_DEFINE_FINAL_TYPE (RlNodeWidget, rl_node_widget, GTK_TYPE_WIDGET)
@@ -565,6 +567,12 @@ rl_node_widget_new (RlRegistry *registry,
 
   self = g_object_new (RL_TYPE_NODE_WIDGET, NULL);
   self->node_id = node_id;
+  rl_workflow_node_get_pos (workflow, node_id, &self->x, &self->y);
+  {
+    double height = 0;
+
+    rl_workflow_node_get_size (workflow, node_id, &self->stored_width, &height);
+  }
   type_name = rl_workflow_node_get_type (workflow, node_id);
   type = rl_registry_lookup (registry, type_name);
   self->placeholder = type == NULL;
@@ -742,4 +750,31 @@ rl_node_widget_get_control (RlNodeWidget *self,
 {
   g_return_val_if_fail (RL_IS_NODE_WIDGET (self), NULL);
   return g_hash_table_lookup (self->controls, input_name);
+}
+
+void
+rl_node_widget_get_position (RlNodeWidget *self,
+                             double       *x,
+                             double       *y)
+{
+  g_return_if_fail (RL_IS_NODE_WIDGET (self));
+  *x = self->x;
+  *y = self->y;
+}
+
+void
+rl_node_widget_set_position (RlNodeWidget *self,
+                             double        x,
+                             double        y)
+{
+  g_return_if_fail (RL_IS_NODE_WIDGET (self));
+  self->x = x;
+  self->y = y;
+}
+
+double
+rl_node_widget_get_stored_width (RlNodeWidget *self)
+{
+  g_return_val_if_fail (RL_IS_NODE_WIDGET (self), 0);
+  return self->stored_width;
 }

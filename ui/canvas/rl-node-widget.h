@@ -46,6 +46,16 @@ void        rl_node_widget_set_issues     (RlNodeWidget  *self,
                                            GPtrArray     *issues);
 /* The number of issues shown now. */
 guint       rl_node_widget_get_n_issues   (RlNodeWidget  *self);
+/* The node's document position and stored width, read from the workflow
+ * when built; the canvas keeps them in step with the document so layout
+ * never searches the JSON. */
+void        rl_node_widget_get_position   (RlNodeWidget  *self,
+                                           double        *x,
+                                           double        *y);
+void        rl_node_widget_set_position   (RlNodeWidget  *self,
+                                           double         x,
+                                           double         y);
+double      rl_node_widget_get_stored_width (RlNodeWidget *self);
 /* The control of widget input @input_name, or NULL. */
 GtkWidget  *rl_node_widget_get_control    (RlNodeWidget  *self,
                                            const char    *input_name);
