@@ -98,6 +98,9 @@ update_window_title (RlWindow *self)
   adw_window_title_set_title (self->window_title, page != NULL ? rl_workflow_page_get_title (page) : "Raylight");
   adw_window_title_set_subtitle (self->window_title, subtitle);
   gtk_stack_set_visible_child_name (self->stack, adw_tab_view_get_n_pages (self->tab_view) > 0 ? "tabs" : "empty");
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.save", page != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.save-as", page != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.close-tab", page != NULL);
 }
 
 static void

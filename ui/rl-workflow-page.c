@@ -6,6 +6,7 @@
 #include "engine/graph/workflow.h"
 #include "engine/media/metadata-reader.h"
 #include "ui/canvas/rl-canvas.h"
+#include "ui/canvas/rl-node-widget.h"
 #include "ui/rl-workflow-page.h"
 
 struct _RlWorkflowPage
@@ -303,6 +304,7 @@ rl_workflow_page_list_missing_types (RlWorkflowPage *self)
       const char *type = rl_workflow_node_get_type (workflow, rl_workflow_get_node_id (workflow, i));
 
       if (type == NULL || rl_registry_lookup (self->registry, type) != NULL ||
+          rl_node_type_is_frontend_only (type) ||
           g_hash_table_contains (seen, type))
         continue;
       g_hash_table_add (seen, (gpointer) type);

@@ -3,6 +3,8 @@
  * widgets' API where the X server cannot reach (text typed into the
  * search entry of a popup). Each test saves a screenshot next to the log. */
 #include <gdk/x11/gdkx.h>
+#include <string.h>
+
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
@@ -571,7 +573,8 @@ test_copy_paste_between_tabs (void)
 }
 
 static const char unknown_workflow[] =
-  "{\"last_node_id\": 2, \"last_link_id\": 1, \"version\": 0.4, \"groups\": [], \"config\": {},"
+  "{\"last_node_id\": 3, \"last_link_id\": 1, \"version\": 0.4, \"config\": {},"
+  " \"groups\": [{\"title\": \"Sources\", \"bounding\": [20, -20, 360, 460], \"color\": \"#3f789e\"}],"
   " \"extra\": {\"ds\": {\"scale\": 1, \"offset\": [0, 0]}, \"custom_field\": [1, 2, 3]},"
   " \"nodes\": ["
   "  {\"id\": 1, \"type\": \"RaylightTestPattern\", \"pos\": [40, 40], \"size\": [320, 200],"
@@ -583,7 +586,10 @@ static const char unknown_workflow[] =
   "   \"inputs\": [{\"name\": \"images\", \"type\": \"IMAGE\", \"link\": 1}],"
   "   \"outputs\": [{\"name\": \"Filenames\", \"type\": \"VHS_FILENAMES\", \"links\": null}],"
   "   \"properties\": {\"Node name for S&R\": \"VHS_VideoCombine\"},"
-  "   \"widgets_values\": {\"frame_rate\": 8, \"format\": \"video/h264-mp4\", \"pingpong\": false}}"
+  "   \"widgets_values\": {\"frame_rate\": 8, \"format\": \"video/h264-mp4\", \"pingpong\": false}},"
+  "  {\"id\": 3, \"type\": \"Note\", \"pos\": [420, 260], \"size\": [300, 100], \"flags\": {},"
+  "   \"order\": 2, \"mode\": 0, \"inputs\": [], \"outputs\": [], \"properties\": {},"
+  "   \"widgets_values\": [\"A note the editor keeps.\"]}"
   " ],"
   " \"links\": [[1, 1, 0, 2, 0, \"IMAGE\"]]}";
 
@@ -611,6 +617,9 @@ test_unknown_node_type (void)
   g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (placeholder), "missing"));
   g_assert_false (rl_node_widget_is_placeholder (rl_canvas_get_node_widget (canvas, 1)));
   g_assert_nonnull (strstr (rl_window_get_last_toast (window), "VHS_VideoCombineNotInstalled"));
+  /* A Note is drawn by the frontend in ComfyUI: shown, not "missing". */
+  g_assert_null (strstr (rl_window_get_last_toast (window), "Note"));
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (rl_canvas_get_node_widget (canvas, 3)), "missing"));
   /* Its socket is there, so its wire is drawn. */
   g_assert_nonnull (rl_node_widget_get_socket (placeholder, RL_SOCKET_INPUT, 0));
   g_free (ui_test_screenshot (GTK_WIDGET (window), "unknown-node-type"));
@@ -774,6 +783,106 @@ test_pan_and_zoom (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* PNG's CRC-32 (ISO 3309), bit by bit: a few hundred bytes here. */
+static guint32
+png_crc (const guint8 *data,
+         gsize         length)
+{
+  guint32 crc = 0xffffffffu;
+
+  for (gsize i = 0; i < length; i++)
+    {
+      crc ^= data[i];
+      for (int k = 0; k < 8; k++)
+        crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+  return crc ^ 0xffffffffu;
+}
+
+static void
+append_be32 (GByteArray *array,
+             guint32     value)
+{
+  guint8 bytes[4] = { value >> 24, value >> 16, value >> 8, value };
+
+  g_byte_array_append (array, bytes, 4);
+}
+
+/* A small PNG carrying @workflow in a tEXt chunk named "workflow", as
+ * ComfyUI's SaveImage writes it. */
+static GBytes *
+png_with_workflow (const char *workflow,
+                   guint32     seed)
+{
+  guint8 pixels[4 * 4 * 4];
+  g_autoptr(GBytes) pixel_bytes = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(GBytes) png = NULL;
+  g_autoptr(GByteArray) chunk = g_byte_array_new ();
+  GByteArray *out = g_byte_array_new ();
+  const guint8 *data;
+  gsize length;
+
+  for (guint i = 0; i < sizeof pixels; i++)
+    pixels[i] = (guint8) (seed >> (i % 24));
+  pixel_bytes = g_bytes_new (pixels, sizeof pixels);
+  texture = gdk_memory_texture_new (4, 4, GDK_MEMORY_R8G8B8A8, pixel_bytes, 16);
+  png = gdk_texture_save_to_png_bytes (texture);
+  data = g_bytes_get_data (png, &length);
+  g_assert_cmpuint (length, >, 12);
+
+  g_byte_array_append (chunk, (const guint8 *) "tEXt", 4);
+  g_byte_array_append (chunk, (const guint8 *) "workflow", 9);   /* keyword and its NUL */
+  g_byte_array_append (chunk, (const guint8 *) workflow, strlen (workflow));
+  /* Everything before IEND, then the tEXt chunk, then IEND. */
+  g_byte_array_append (out, data, length - 12);
+  append_be32 (out, chunk->len - 4);
+  g_byte_array_append (out, chunk->data, chunk->len);
+  append_be32 (out, png_crc (chunk->data, chunk->len));
+  g_byte_array_append (out, data + length - 12, 12);
+  return g_byte_array_free_to_bytes (out);
+}
+
+static void
+test_open_png_with_workflow (void)
+{
+  RlWindow *window = ui_test_new_window ();
+  g_autofree char *dir = g_dir_make_tmp ("raylight-ui-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "output_00001_.png", NULL);
+  g_autofree char *default_path = source_path ("data/workflows/default.json");
+  g_autofree char *workflow_text = NULL;
+  g_autoptr(GBytes) png = NULL;
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(RlWorkflow) reference = NULL;
+  RlCanvas *canvas;
+
+  g_assert_true (g_file_get_contents (default_path, &workflow_text, NULL, NULL));
+  png = png_with_workflow (workflow_text, ui_test_seed ());
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (png, NULL), g_bytes_get_size (png), NULL));
+  /* The window's drop handler opens dropped files with this call. */
+  g_assert_true (rl_window_open_file (window, file));
+  ui_test_wait (100);
+  canvas = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+  reference = rl_workflow_load_file (default_path, NULL);
+  assert_same_documents (rl_canvas_get_workflow (canvas), reference);
+
+  /* A PNG without a workflow is refused with a message naming it. */
+  {
+    g_autofree char *plain_path = g_build_filename (dir, "plain.png", NULL);
+    g_autoptr(GFile) plain = g_file_new_for_path (plain_path);
+    g_autoptr(GdkTexture) texture = gdk_memory_texture_new (1, 1, GDK_MEMORY_R8G8B8A8,
+                                                            g_bytes_new_static ("\1\2\3\4", 4), 4);
+
+    g_assert_true (gdk_texture_save_to_png (texture, plain_path));
+    g_assert_false (rl_window_open_file (window, plain));
+    g_assert_nonnull (strstr (rl_window_get_last_toast (window), "plain.png"));
+    g_unlink (plain_path);
+  }
+  g_unlink (path);
+  g_rmdir (dir);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -790,6 +899,7 @@ main (int    argc,
   g_test_add_func ("/ui/editor/copy-paste-between-tabs", test_copy_paste_between_tabs);
   g_test_add_func ("/ui/editor/unknown-node-type", test_unknown_node_type);
   g_test_add_func ("/ui/editor/validation-error", test_validation_error);
+  g_test_add_func ("/ui/files/open-png-with-workflow", test_open_png_with_workflow);
   g_test_add_func ("/ui/editor/edit-commands", test_edit_commands);
   g_test_add_func ("/ui/canvas/pan-and-zoom", test_pan_and_zoom);
   return g_test_run ();

@@ -299,6 +299,36 @@ draw_wires (RlCanvas *self,
     }
 }
 
+/* Groups (ComfyUI's titled boxes) under everything else, title on top. */
+static void
+snapshot_groups (RlCanvas    *self,
+                 GtkSnapshot *snapshot)
+{
+  GdkRGBA fill = { 0.45, 0.55, 0.75, 0.18 }, text_color = { 0.3, 0.35, 0.45, 1.0 };
+
+  for (guint i = 0; i < rl_workflow_get_n_groups (self->workflow); i++)
+    {
+      const char *title = NULL;
+      double box[4];
+      graphene_rect_t rect;
+      g_autoptr(PangoLayout) layout = NULL;
+
+      if (!rl_workflow_get_group (self->workflow, i, &title, box))
+        continue;
+      rect = GRAPHENE_RECT_INIT (self->offset_x + box[0] * self->zoom, self->offset_y + box[1] * self->zoom,
+                                 box[2] * self->zoom, box[3] * self->zoom);
+      gtk_snapshot_append_color (snapshot, &fill, &rect);
+      if (title == NULL || self->zoom < 0.3)
+        continue;
+      layout = gtk_widget_create_pango_layout (GTK_WIDGET (self), title);
+      gtk_snapshot_save (snapshot);
+      gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (rect.origin.x + 8 * self->zoom, rect.origin.y + 4 * self->zoom));
+      gtk_snapshot_scale (snapshot, self->zoom * 1.4, self->zoom * 1.4);
+      gtk_snapshot_append_layout (snapshot, layout, &text_color);
+      gtk_snapshot_restore (snapshot);
+    }
+}
+
 /* Nodes outside the view are not drawn at all: with hundreds of nodes
  * most of them are off screen, and renderers still walk what they get. */
 static gboolean
@@ -327,6 +357,7 @@ rl_canvas_snapshot (GtkWidget   *widget,
   cairo_t *cr;
 
   snapshot_grid (self, snapshot, width, height);
+  snapshot_groups (self, snapshot);
   cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, width, height));
   draw_wires (self, cr);
   cairo_destroy (cr);

@@ -486,6 +486,17 @@ add_socket_rows (RlNodeWidget *self,
     }
 }
 
+gboolean
+rl_node_type_is_frontend_only (const char *type_name)
+{
+  static const char * const frontend_types[] = { "Reroute", "PrimitiveNode", "Note", "MarkdownNote" };
+
+  for (guint i = 0; type_name != NULL && i < G_N_ELEMENTS (frontend_types); i++)
+    if (g_str_equal (type_name, frontend_types[i]))
+      return TRUE;
+  return FALSE;
+}
+
 static JsonArray *
 member_array (JsonObject *object,
               const char *name)
@@ -579,7 +590,8 @@ rl_node_widget_new (RlRegistry *registry,
   title = rl_workflow_node_get_title (workflow, node_id);
   if (title == NULL)
     title = type != NULL && type->display_name != NULL ? type->display_name : type_name;
-  heading = self->placeholder ? g_strdup_printf ("%s (missing type %s)", title, type_name) : g_strdup (title);
+  heading = self->placeholder && !rl_node_type_is_frontend_only (type_name)
+            ? g_strdup_printf ("%s (missing type %s)", title, type_name) : g_strdup (title);
   self->title = gtk_label_new (heading);
   gtk_label_set_xalign (GTK_LABEL (self->title), 0);
   gtk_label_set_ellipsize (GTK_LABEL (self->title), PANGO_ELLIPSIZE_END);
@@ -591,6 +603,13 @@ rl_node_widget_new (RlRegistry *registry,
   if (type != NULL)
     add_controls (self, registry, type, rl_workflow_node_get_widgets_values (workflow, node_id),
                   member_array (node, "inputs"));
+  else if (rl_node_type_is_frontend_only (type_name))
+    {
+      /* Drawn by the frontend in ComfyUI; here its values are shown as
+       * they are and kept (editing them comes later). */
+      add_raw_values (self, rl_workflow_node_get_widgets_values (workflow, node_id));
+      gtk_widget_add_css_class (GTK_WIDGET (self), "frontend");
+    }
   else
     {
       add_raw_values (self, rl_workflow_node_get_widgets_values (workflow, node_id));

@@ -26,6 +26,10 @@ GtkWidget  *rl_node_widget_new            (RlRegistry    *registry,
                                            RlWorkflow    *workflow,
                                            gint64         node_id);
 gint64      rl_node_widget_get_node_id    (RlNodeWidget  *self);
+/* Whether @type_name is one of the editor-only node types ComfyUI's
+ * frontend draws itself (Reroute, PrimitiveNode, Note, MarkdownNote):
+ * not in the registry, yet not missing. */
+gboolean    rl_node_type_is_frontend_only (const char    *type_name);
 /* TRUE when the node's type is unknown (a placeholder). */
 gboolean    rl_node_widget_is_placeholder (RlNodeWidget  *self);
 /* The socket of @direction and @slot, or NULL when the node shows none. */
