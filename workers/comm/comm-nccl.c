@@ -33,6 +33,8 @@ typedef struct {
   int         *scratch;        /* one device int for barriers */
   uint64_t     op_count;
   bool         aborted;
+  const char  *pending_op;     /* name of the started transfer */
+  char         peers[64];      /* its peers, for the timeout message */
 } NcclComm;
 
 static const RlCommMethods nccl_methods;
@@ -233,30 +235,83 @@ nccl_broadcast (RlComm *comm, RlTensor *data, int root)
                     peers);
 }
 
-static RlStatus
-nccl_sendrecv (RlComm *comm, const RlTensor *send, int dst, RlTensor *recv,
-               int src)
+/* Enqueues the grouped send/recv on the communicator's stream; *peers
+ * names the ranks involved for messages. */
+static ncclResult_t
+enqueue_sendrecv (NcclComm *c, const RlTensor *send, int dst, RlTensor *recv,
+                  int src)
 {
-  NcclComm *c = (NcclComm *) comm;
-  const char *op = send != NULL && recv != NULL ? "sendrecv"
-                   : send != NULL ? "send" : "recv";
-  char peers[96];
-  RlStatus status = nccl_begin (c, op);
   ncclResult_t r = ncclSuccess;
 
-  if (status != RL_OK)
-    return status;
-  if (send != NULL && recv != NULL)
-    snprintf (peers, sizeof peers, "peer ranks %d / %d", dst, src);
-  else
-    snprintf (peers, sizeof peers, "peer rank %d", send != NULL ? dst : src);
   ncclGroupStart ();
   if (send != NULL)
     r = ncclSend (send->data, rl_comm_bytes (send), ncclInt8, dst, c->nccl, c->stream);
   if (recv != NULL && (r == ncclSuccess || r == ncclInProgress))
     r = ncclRecv (recv->data, rl_comm_bytes (recv), ncclInt8, src, c->nccl, c->stream);
   ncclResult_t end = ncclGroupEnd ();
-  return nccl_call (c, op, r != ncclSuccess && r != ncclInProgress ? r : end, peers);
+  return r != ncclSuccess && r != ncclInProgress ? r : end;
+}
+
+static const char *
+sendrecv_name (const RlTensor *send, const RlTensor *recv)
+{
+  return send != NULL && recv != NULL ? "sendrecv" : send != NULL ? "send" : "recv";
+}
+
+static void
+describe_peers (NcclComm *c, const RlTensor *send, int dst, const RlTensor *recv, int src)
+{
+  if (send != NULL && recv != NULL)
+    snprintf (c->peers, sizeof c->peers, "peer ranks %d / %d", dst, src);
+  else
+    snprintf (c->peers, sizeof c->peers, "peer rank %d", send != NULL ? dst : src);
+}
+
+static RlStatus
+nccl_sendrecv (RlComm *comm, const RlTensor *send, int dst, RlTensor *recv,
+               int src)
+{
+  NcclComm *c = (NcclComm *) comm;
+  const char *op = sendrecv_name (send, recv);
+  RlStatus status = nccl_begin (c, op);
+
+  if (status != RL_OK)
+    return status;
+  describe_peers (c, send, dst, recv, src);
+  return nccl_call (c, op, enqueue_sendrecv (c, send, dst, recv, src), c->peers);
+}
+
+static RlStatus
+nccl_sendrecv_start (RlComm *comm, const RlTensor *send, int dst, RlTensor *recv,
+                     int src)
+{
+  NcclComm *c = (NcclComm *) comm;
+  const char *op = sendrecv_name (send, recv);
+  char why[256];
+  RlStatus status = nccl_begin (c, op);
+
+  if (status != RL_OK)
+    return status;
+  describe_peers (c, send, dst, recv, src);
+  c->pending_op = op;
+  ncclResult_t r = enqueue_sendrecv (c, send, dst, recv, src);
+  if (r != ncclSuccess && r != ncclInProgress) {
+    snprintf (why, sizeof why, "NCCL refused the call: %s (%s)",
+              ncclGetErrorString (r), ncclGetLastError (c->nccl));
+    return abort_with (c, op, why);
+  }
+  return RL_OK;
+}
+
+static RlStatus
+nccl_wait_started (RlComm *comm)
+{
+  NcclComm *c = (NcclComm *) comm;
+  if (c->aborted)
+    return rl_set_error (RL_E_DEVICE, "nccl comm %s: the communicator was "
+                         "aborted by an earlier failure; restart the group",
+                         c->pending_op);
+  return nccl_wait (c, c->pending_op, true, c->peers);
 }
 
 static RlStatus
@@ -425,6 +480,8 @@ static const RlCommMethods nccl_methods = {
   .all_to_all = nccl_all_to_all,
   .broadcast = nccl_broadcast,
   .sendrecv = nccl_sendrecv,
+  .sendrecv_start = nccl_sendrecv_start,
+  .wait = nccl_wait_started,
   .barrier = nccl_barrier,
   .split = nccl_split,
   .free = nccl_free,

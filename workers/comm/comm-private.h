@@ -4,6 +4,8 @@
  * methods may assume well-formed input. Private to workers/comm. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "workers/comm/comm.h"
 
 typedef struct {
@@ -15,6 +17,11 @@ typedef struct {
   /* send or recv may be NULL (plain recv / plain send). */
   RlStatus (*sendrecv)   (RlComm *comm, const RlTensor *send, int dst,
                           RlTensor *recv, int src);
+  /* Optional pair: enqueue a sendrecv, then complete it. NULL: comm.c
+   * runs the blocking sendrecv instead. */
+  RlStatus (*sendrecv_start) (RlComm *comm, const RlTensor *send, int dst,
+                              RlTensor *recv, int src);
+  RlStatus (*wait)       (RlComm *comm);
   RlStatus (*barrier)    (RlComm *comm);
   RlStatus (*split)      (RlComm *comm, int color, int key, RlComm **out);
   void     (*free)       (RlComm *comm);
@@ -29,6 +36,7 @@ struct RlComm {
   int                 *world_ranks;   /* size entries, owned */
   RlDevice             device;
   int                  timeout_ms;
+  bool                 pending;       /* a started transfer awaits rl_comm_wait */
 };
 
 /* Fills the common fields; world_ranks NULL means identity. */

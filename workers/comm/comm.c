@@ -199,9 +199,9 @@ rl_comm_broadcast (RlComm *comm, RlTensor *data, int root)
   return comm->methods->broadcast (comm, data, root);
 }
 
-RlStatus
-rl_comm_sendrecv (RlComm *comm, const RlTensor *send, int dst,
-                  RlTensor *recv, int src)
+static RlStatus
+check_sendrecv (RlComm *comm, const RlTensor *send, int dst, RlTensor *recv,
+                int src)
 {
   RlStatus status;
 
@@ -218,9 +218,48 @@ rl_comm_sendrecv (RlComm *comm, const RlTensor *send, int dst,
   if ((send != NULL && dst == comm->rank) || (recv != NULL && src == comm->rank))
     return rl_set_error (RL_E_INVALID_ARG, "comm sendrecv: rank %d cannot "
                          "send to or receive from itself", comm->rank);
-  if (send == NULL && recv == NULL)
-    return RL_OK;
+  if (comm->pending)
+    return rl_set_error (RL_E_INVALID_ARG, "comm sendrecv (rank %d): a started "
+                         "transfer is still pending; call rl_comm_wait first",
+                         comm->rank);
+  return RL_OK;
+}
+
+RlStatus
+rl_comm_sendrecv (RlComm *comm, const RlTensor *send, int dst,
+                  RlTensor *recv, int src)
+{
+  RlStatus status = check_sendrecv (comm, send, dst, recv, src);
+
+  if (status != RL_OK || (send == NULL && recv == NULL))
+    return status;
   return comm->methods->sendrecv (comm, send, dst, recv, src);
+}
+
+RlStatus
+rl_comm_sendrecv_start (RlComm *comm, const RlTensor *send, int dst,
+                        RlTensor *recv, int src)
+{
+  RlStatus status = check_sendrecv (comm, send, dst, recv, src);
+
+  if (status != RL_OK || (send == NULL && recv == NULL))
+    return status;
+  if (comm->methods->sendrecv_start == NULL)
+    return comm->methods->sendrecv (comm, send, dst, recv, src);
+  status = comm->methods->sendrecv_start (comm, send, dst, recv, src);
+  comm->pending = status == RL_OK;
+  return status;
+}
+
+RlStatus
+rl_comm_wait (RlComm *comm)
+{
+  if (comm == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "comm wait: communicator is NULL");
+  if (!comm->pending)
+    return RL_OK;
+  comm->pending = false;
+  return comm->methods->wait (comm);
 }
 
 RlStatus

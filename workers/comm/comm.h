@@ -89,6 +89,18 @@ RlStatus    rl_comm_recv            (RlComm *comm, RlTensor *data, int peer);
 RlStatus    rl_comm_sendrecv        (RlComm *comm, const RlTensor *send,
                                      int dst, RlTensor *recv, int src);
 
+/* Starts rl_comm_sendrecv so that the caller can compute while the data
+ * moves (ring attention hands on the next key/value block this way);
+ * rl_comm_wait completes it. Neither buffer may be touched in between.
+ * One started transfer per communicator at a time. Backends that cannot
+ * overlap (shm) complete the transfer before returning. */
+RlStatus    rl_comm_sendrecv_start  (RlComm *comm, const RlTensor *send,
+                                     int dst, RlTensor *recv, int src);
+
+/* Completes the started transfer (timeout as for any call); RL_OK when
+ * none is pending. */
+RlStatus    rl_comm_wait            (RlComm *comm);
+
 /* Returns once every rank has called it. */
 RlStatus    rl_comm_barrier         (RlComm *comm);
 

@@ -2,11 +2,12 @@
  *
  * Step s of R: this rank (ring index j) attends to the key/value block
  * that started on ring rank (j − s) mod R, while handing that block on to
- * rank j+1 and receiving the next one from rank j−1. Two receive buffers
- * alternate, so the block being sent is never the one being received.
- * With a blocking communicator the transfer runs before the block's
- * attention; the order of merges is the same on every rank, so results
- * are deterministic. */
+ * rank j+1 and receiving the next one from rank j−1. Keys and values of a
+ * block travel packed in one buffer; two buffers alternate, so the block
+ * being sent and attended to is never the one being received. On NCCL the
+ * transfer overlaps the block's attention (rl_comm_sendrecv_start); on
+ * shm it completes first. Merges happen in the same order on every run,
+ * so results are deterministic. */
 #include "workers/parallel/ring-attention.h"
 
 #include "workers/parallel/lse-merge.h"
@@ -79,6 +80,28 @@ done:
   return status;
 }
 
+/* One byte buffer holding a key block then a value block (256-byte
+ * aligned), so each ring step is a single transfer; kview and vview are
+ * views of its two parts shaped like k and v. */
+static RlStatus
+packed_kv (const RlBackend *backend, RlContext *ctx, RlTensor *bytes,
+           RlTensor *kview, RlTensor *vview, const RlTensor *k, const RlTensor *v)
+{
+  size_t kb = (size_t) rl_tensor_numel (k) * rl_dtype_block_bytes (k->dtype);
+  size_t vb = (size_t) rl_tensor_numel (v) * rl_dtype_block_bytes (v->dtype);
+  size_t v_at = (kb + 255) / 256 * 256;
+  int64_t total = (int64_t) (v_at + vb);
+  RlStatus status = pl_alloc (backend, ctx, bytes, RL_U8, 1, &total);
+
+  if (status == RL_OK)
+    status = rl_tensor_wrap (kview, bytes->data, bytes->device, k->dtype, 4, k->shape,
+                             NULL, bytes->storage);
+  if (status == RL_OK)
+    status = rl_tensor_wrap (vview, (char *) bytes->data + v_at, bytes->device, v->dtype,
+                             4, v->shape, NULL, bytes->storage);
+  return status;
+}
+
 static int64_t
 valid_keys (int64_t length, int64_t block, int64_t block_len)
 {
@@ -107,9 +130,9 @@ rl_ring_attention (const RlBackend *backend, RlContext *ctx, RlComm *ring,
     return block_attention (backend, ctx, out, lse, q, k, v,
                             valid_keys (length, 0, block_len), scale);
 
-  /* Running result, one partial result, and two buffers per k and v. */
+  /* Running result, one partial result, and two packed k|v buffers. */
   RlTensor acc_out = { 0 }, acc_lse = { 0 }, part_out = { 0 }, part_lse = { 0 };
-  RlTensor kbuf[2] = { { 0 }, { 0 } }, vbuf[2] = { { 0 }, { 0 } };
+  RlTensor kv[2] = { { 0 }, { 0 } }, kv_k[2] = { { 0 }, { 0 } }, kv_v[2] = { { 0 }, { 0 } };
   int64_t lse_shape[3] = { q->shape[0], q->shape[2], q->shape[1] };
   if ((status = pl_alloc (backend, ctx, &acc_out, RL_F32, 4, out->shape)) != RL_OK
       || (status = pl_alloc (backend, ctx, &part_out, RL_F32, 4, out->shape)) != RL_OK
@@ -117,46 +140,34 @@ rl_ring_attention (const RlBackend *backend, RlContext *ctx, RlComm *ring,
       || (status = pl_alloc (backend, ctx, &part_lse, RL_F32, 3, lse_shape)) != RL_OK)
     goto done;
   for (int i = 0; i < 2; i++)
-    if ((status = pl_alloc (backend, ctx, &kbuf[i], k->dtype, 4, k->shape)) != RL_OK
-        || (status = pl_alloc (backend, ctx, &vbuf[i], v->dtype, 4, v->shape)) != RL_OK)
+    if ((status = packed_kv (backend, ctx, &kv[i], &kv_k[i], &kv_v[i], k, v)) != RL_OK)
       goto done;
+  if ((status = backend->ops->copy (ctx, &kv_k[0], k)) != RL_OK
+      || (status = backend->ops->copy (ctx, &kv_v[0], v)) != RL_OK)
+    goto done;
 
-  const RlTensor *cur_k = k, *cur_v = v;
-  RlTensor *dense_k = NULL, *dense_v = NULL;
-  RlTensor k_in = { 0 }, v_in = { 0 };
-  if (!rl_tensor_is_contiguous (k) || !rl_tensor_is_contiguous (v)) {
-    /* The communicator needs contiguous blocks. */
-    if ((status = pl_contiguous (backend, ctx, &k_in, k)) != RL_OK
-        || (status = pl_contiguous (backend, ctx, &v_in, v)) != RL_OK) {
-      rl_tensor_release (&k_in);
-      goto done;
-    }
-    cur_k = dense_k = &k_in;
-    cur_v = dense_v = &v_in;
-  }
   int next = (rank + 1) % size, prev = (rank + size - 1) % size;
   bool have = false;
   for (int step = 0; step < size && status == RL_OK; step++) {
-    RlTensor *next_k = &kbuf[step % 2], *next_v = &vbuf[step % 2];
+    int cur = step % 2, nxt = 1 - cur;
+    /* The next block moves while this one is attended to. */
     if (step + 1 < size
-        && ((status = rl_comm_sendrecv (ring, cur_k, next, next_k, prev)) != RL_OK
-            || (status = rl_comm_sendrecv (ring, cur_v, next, next_v, prev)) != RL_OK))
+        && (status = rl_comm_sendrecv_start (ring, &kv[cur], next, &kv[nxt], prev)) != RL_OK)
       break;
     int64_t block = (rank - step + size) % size;
     int64_t valid = valid_keys (length, block, block_len);
     if (valid > 0) {
       status = block_attention (backend, ctx, have ? &part_out : &acc_out,
-                                have ? &part_lse : &acc_lse, q, cur_k, cur_v, valid, scale);
+                                have ? &part_lse : &acc_lse, q, &kv_k[cur], &kv_v[cur],
+                                valid, scale);
       if (status == RL_OK && have)
         status = rl_lse_merge (backend, ctx, &acc_out, &acc_lse, &part_out, &part_lse);
       have = true;
     }
-    cur_k = next_k;
-    cur_v = next_v;
-  }
-  if (dense_k != NULL) {
-    rl_tensor_release (dense_k);
-    rl_tensor_release (dense_v);
+    /* Always complete a started transfer before its buffers can go. */
+    RlStatus waited = step + 1 < size ? rl_comm_wait (ring) : RL_OK;
+    if (status == RL_OK)
+      status = waited;
   }
   if (status == RL_OK)
     status = backend->ops->convert (ctx, out, &acc_out);
@@ -170,8 +181,9 @@ done:
   rl_tensor_release (&part_out);
   rl_tensor_release (&part_lse);
   for (int i = 0; i < 2; i++) {
-    rl_tensor_release (&kbuf[i]);
-    rl_tensor_release (&vbuf[i]);
+    rl_tensor_release (&kv_k[i]);
+    rl_tensor_release (&kv_v[i]);
+    rl_tensor_release (&kv[i]);
   }
   return status;
 }
