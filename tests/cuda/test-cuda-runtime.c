@@ -108,8 +108,9 @@ relative_error (const float *got, const double *want, int64_t n)
   return sqrt (diff / norm);
 }
 
-/* fp8 e4m3 x and w with device scales through cuBLASLt's fp8 path,
- * autotuned; compared with the dequantised product in double. */
+/* fp8 e4m3 x and w through cuBLASLt's fp8 path with the per-tensor scales
+ * folded into alpha, autotuned; compared with the dequantised product in
+ * double. */
 static void
 test_gemm_fp8 (void)
 {
@@ -127,15 +128,12 @@ test_gemm_fp8 (void)
   }
   double *want = malloc ((size_t) (m * n) * sizeof (double));
   reference_product (fx, fw, m, n, k, want);
-  void *dx, *dw, *dy, *dscales;
+  void *dx, *dw, *dy;
   cudaMalloc (&dx, (size_t) (m * k));
   cudaMalloc (&dw, (size_t) (n * k));
   cudaMalloc (&dy, (size_t) (m * n) * sizeof (float));
-  cudaMalloc (&dscales, 2 * sizeof (float));
-  float scales[2] = { sx, sw };
   cudaMemcpy (dx, hx, (size_t) (m * k), cudaMemcpyHostToDevice);
   cudaMemcpy (dw, hw, (size_t) (n * k), cudaMemcpyHostToDevice);
-  cudaMemcpy (dscales, scales, sizeof scales, cudaMemcpyHostToDevice);
   cudaMemset (dy, 0xff, (size_t) (m * n) * sizeof (float)); /* NaN poison */
   RlCudaError error = { 0 };
   RlCudaGemm *gemm = rl_cuda_gemm_new (0, &error);
@@ -148,8 +146,7 @@ test_gemm_fp8 (void)
   /* bf16 output first, then f32 through a conversion, as the op layer does */
   void *dy16;
   cudaMalloc (&dy16, (size_t) (m * n) * 2);
-  bool ok = rl_cuda_gemm_run (gemm, &shape, dx, dw, NULL, dy16, 1.0f, 0.0f, (float *) dscales,
-                              (float *) dscales + 1, NULL, &error);
+  bool ok = rl_cuda_gemm_run (gemm, &shape, dx, dw, NULL, dy16, sx * sw, 0.0f, NULL, &error);
   PT_CHECK (ok, "fp8 gemm: %s", error.message);
   if (ok) {
     PT_CHECK (rl_cuda_unary (rl_cuda_pointwise (RL_CUDA_UNARY_COPY), dy, CUDA_R_32F, dy16,
@@ -164,15 +161,16 @@ test_gemm_fp8 (void)
   }
   /* Same shape again hits the plan cache; a new shape adds one plan. */
   int before = rl_cuda_gemm_cached_shapes (gemm);
-  rl_cuda_gemm_run (gemm, &shape, dx, dw, NULL, dy16, 1.0f, 0.0f, (float *) dscales,
-                    (float *) dscales + 1, NULL, &error);
+  rl_cuda_gemm_run (gemm, &shape, dx, dw, NULL, dy16, sx * sw, 0.0f, NULL, &error);
   PT_CHECK (rl_cuda_gemm_cached_shapes (gemm) == before, "a repeated shape added a plan");
-  /* fp8 without scales is refused with a message naming the shape. */
-  ok = rl_cuda_gemm_run (gemm, &shape, dx, dw, NULL, dy16, 1.0f, 0.0f, NULL, NULL, NULL, &error);
+  /* fp8 x with a bf16 w is refused with a message naming the shape. */
+  RlCudaGemmShape mixed = shape;
+  mixed.w_type = CUDA_R_16BF;
+  ok = rl_cuda_gemm_run (gemm, &mixed, dx, dw, NULL, dy16, 1.0f, 0.0f, NULL, &error);
   PT_CHECK (!ok && strstr (error.message, "fp8") != NULL && strstr (error.message, "m=") != NULL,
-            "missing scales: %s", error.message);
+            "mixed fp8: %s", error.message);
   rl_cuda_gemm_free (gemm);
-  cudaFree (dx); cudaFree (dw); cudaFree (dy); cudaFree (dy16); cudaFree (dscales);
+  cudaFree (dx); cudaFree (dw); cudaFree (dy); cudaFree (dy16);
   free (hx); free (hw); free (fx); free (fw); free (want);
 }
 
@@ -214,7 +212,7 @@ test_gemm_epilogues (void)
       .m = m, .n = n, .k = k, .x_type = CUDA_R_32F, .w_type = CUDA_R_32F,
       .y_type = CUDA_R_32F, .bias_type = CUDA_R_32F, .epilogue = epilogues[e],
     };
-    bool ok = rl_cuda_gemm_run (gemm, &shape, dx, dw, db, dy, 1.0f, 0.0f, NULL, NULL, NULL, &error);
+    bool ok = rl_cuda_gemm_run (gemm, &shape, dx, dw, db, dy, 1.0f, 0.0f, NULL, &error);
     PT_CHECK (ok, "%s", error.message);
     cudaMemcpy (got, dy, (size_t) (m * n) * 4, cudaMemcpyDeviceToHost);
     double err = relative_error (got, want, m * n);

@@ -354,32 +354,25 @@ find_plan (RlCudaGemm *gemm, const ShapeKey *key)
   return NULL;
 }
 
-/* Points the plan's descriptor at this call's bias and fp8 scales. */
+/* Points the plan's descriptor at this call's bias. */
 static void
-bind_pointers (CachedPlan *plan, const void *bias, const float *x_scale, const float *w_scale)
+bind_pointers (CachedPlan *plan, const void *bias)
 {
   if (epilogue_has_bias (plan->key.shape.epilogue))
     cublasLtMatmulDescSetAttribute (plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                     sizeof bias);
-  if (plan->key.shape.x_type == CUDA_R_8F_E4M3) {
-    cublasLtMatmulDescSetAttribute (plan->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &w_scale,
-                                    sizeof w_scale);
-    cublasLtMatmulDescSetAttribute (plan->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &x_scale,
-                                    sizeof x_scale);
-  }
 }
 
 static CachedPlan *
 add_plan (RlCudaGemm *gemm, const ShapeKey *key, const void *x, const void *w, const void *bias,
-          void *y, const float *x_scale, const float *w_scale, cudaStream_t stream,
-          RlCudaError *error)
+          void *y, cudaStream_t stream, RlCudaError *error)
 {
   CachedPlan plan;
   memset (&plan, 0, sizeof plan);
   plan.key = *key;
   bool built = build_plan (&plan, error);
   if (built)
-    bind_pointers (&plan, bias, x_scale, w_scale);
+    bind_pointers (&plan, bias);
   if (!built || !choose_algorithm (gemm, &plan, x, w, y, stream, error)) {
     plan_destroy (&plan);
     return NULL;
@@ -401,8 +394,7 @@ add_plan (RlCudaGemm *gemm, const ShapeKey *key, const void *x, const void *w, c
 
 bool
 rl_cuda_gemm_run (RlCudaGemm *gemm, const RlCudaGemmShape *shape, const void *x, const void *w,
-                  const void *bias, void *y, float alpha, float beta, const float *x_scale,
-                  const float *w_scale,
+                  const void *bias, void *y, float alpha, float beta,
                   cudaStream_t stream, RlCudaError *error)
 {
   if (gemm == NULL || shape == NULL || x == NULL || w == NULL || y == NULL)
@@ -412,12 +404,8 @@ rl_cuda_gemm_run (RlCudaGemm *gemm, const RlCudaGemmShape *shape, const void *x,
   if (!normalise_shape (shape, &key.shape, error))
     return false;
   bool has_bias = epilogue_has_bias (key.shape.epilogue);
-  bool fp8 = key.shape.x_type == CUDA_R_8F_E4M3;
   if (has_bias && bias == NULL)
     return lt_check (CUBLAS_STATUS_INVALID_VALUE, error, "checking bias (epilogue needs one)",
-                     &key.shape);
-  if (fp8 && (x_scale == NULL || w_scale == NULL))
-    return lt_check (CUBLAS_STATUS_INVALID_VALUE, error, "checking fp8 scales (both needed)",
                      &key.shape);
   key.align_x = pointer_alignment (x);
   key.align_w = pointer_alignment (w);
@@ -426,11 +414,11 @@ rl_cuda_gemm_run (RlCudaGemm *gemm, const RlCudaGemmShape *shape, const void *x,
   key.accumulate = beta != 0.0f;
   CachedPlan *plan = find_plan (gemm, &key);
   if (plan == NULL) {
-    plan = add_plan (gemm, &key, x, w, bias, y, x_scale, w_scale, stream, error);
+    plan = add_plan (gemm, &key, x, w, bias, y, stream, error);
     if (plan == NULL)
       return false;
   }
-  bind_pointers (plan, bias, x_scale, w_scale);
+  bind_pointers (plan, bias);
   if (!launch (gemm, plan, &plan->algo, x, w, y, alpha, beta, stream, error))
     return false;
   if (key.shape.epilogue == RL_CUDA_EPILOGUE_SILU || key.shape.epilogue == RL_CUDA_EPILOGUE_BIAS_SILU) {

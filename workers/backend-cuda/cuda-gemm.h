@@ -8,8 +8,11 @@
  * optionally over `batch` strided batches.
  * Inputs are f32 (computed in true fp32, no TF32, for parity with the CPU
  * backend), f16 or bf16 (fp32 accumulation), or fp8 e4m3 for both x and w
- * (fp8 tensor cores; per-tensor scales on the device, y = sx·sw·x·wᵀ;
- * Hopper requires the nn.Linear layout). Algorithms come from cuBLASLt's
+ * (fp8 tensor cores; Hopper requires the nn.Linear layout). Per-tensor fp8
+ * scales go into alpha (alpha = sx·sw): cuBLASLt 13.0 on an H100 answered
+ * CUBLAS_STATUS_NOT_SUPPORTED at cublasLtMatmul for every fp8 algorithm
+ * once A/B scale pointers were set, and ran without them
+ * (tests/cuda/probe-fp8.c). Algorithms come from cuBLASLt's
  * heuristic and are cached per shape, dtypes and pointer alignment, so a
  * repeated shape costs no host-side search; with autotune on, the first
  * call of a shape times the heuristic's top candidates and keeps the
@@ -69,9 +72,7 @@ void        rl_cuda_gemm_free         (RlCudaGemm *gemm);
 void        rl_cuda_gemm_set_autotune (RlCudaGemm *gemm, bool autotune);
 
 /* Queues the product on `stream`. `bias` is required by the BIAS epilogues
- * and ignored by the others; x_scale and w_scale are device pointers to one
- * float each, required for fp8 inputs and ignored otherwise. beta = 0
- * ignores y's old contents (NaN-safe). Returns false
+ * and ignored by the others. beta = 0 ignores y's old contents (NaN-safe). Returns false
  * with a message naming the shape when cuBLASLt has no algorithm for it or
  * the arguments disagree. */
 bool        rl_cuda_gemm_run          (RlCudaGemm            *gemm,
@@ -82,8 +83,6 @@ bool        rl_cuda_gemm_run          (RlCudaGemm            *gemm,
                                        void                  *y,
                                        float                  alpha,
                                        float                  beta,
-                                       const float           *x_scale,
-                                       const float           *w_scale,
                                        cudaStream_t           stream,
                                        RlCudaError           *error);
 

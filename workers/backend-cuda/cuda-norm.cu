@@ -1,5 +1,6 @@
 #include "cuda-norm.h"
 
+#include <cuda_pipeline.h>
 #include <stdlib.h>
 
 #include "cuda-dtype.cuh"
@@ -62,47 +63,26 @@ load_optional (const void *base, cudaDataType_t type, uint32_t i, uint32_t dim, 
   load_chunk (base, type, i, dim, wide, v);
 }
 
-/* Fused norm + affine + modulation + RoPE of one row.
- * Launch: one block per row (batch·tokens blocks), blockDim.x a multiple of
- * 32 with blockDim.x·K·8 >= dim; the k-th chunk of a thread is threadIdx.x
- * + k·blockDim.x, so a warp's 16-byte accesses are contiguous. The row
- * stays in registers between the statistics and the output. With PREFETCH
- * the modulation vectors are loaded next to x, before the reductions, so
- * their latency hides behind x's instead of following the statistics. */
-template <typename TX, typename TY, int K, bool PREFETCH>
-__global__ void __launch_bounds__ (PREFETCH ? 512 : 1024)
-norm_modulate_kernel (RlCudaNormModulate a, NormWidths wide)
+/* Fused norm + affine + modulation + RoPE of one row held in v (the
+ * thread's K chunks, chunk k at element (threadIdx.x + k·blockDim.x)·8),
+ * written to row `row` of y. Every thread of the block calls it (block
+ * reductions). Outputs are computed for all chunks before any is stored,
+ * so the modulation loads of all chunks are in flight together (a store
+ * in between could alias them and would serialise the loads). */
+template <typename TY, int K>
+__device__ inline void
+norm_row (const RlCudaNormModulate &a, const NormWidths &wide, uint32_t row, float v[K][kChunk],
+          float *scratch)
 {
-  __shared__ float scratch[32];
-  const uint32_t row = blockIdx.x;
   const uint32_t tokens = (uint32_t) a.tokens;
   const uint32_t b = row / tokens, t = row - b * tokens;
   const uint32_t dim = (uint32_t) a.dim;
-  const TX *x_row = (const TX *) a.x + (size_t) row * dim;
-  TY *y_row = (TY *) a.y + (size_t) row * dim;
-  const void *shift_row = a.shift.ptr != nullptr ? row_vector_at (a.shift, b, t) : nullptr;
-  const void *scale_row = a.scale.ptr != nullptr ? row_vector_at (a.scale, b, t) : nullptr;
-  float v[K][kChunk];
-  float pre_scale[PREFETCH ? K : 1][kChunk], pre_shift[PREFETCH ? K : 1][kChunk];
   float sum = 0.0f;
 #pragma unroll
-  for (int k = 0; k < K; k++) {
-    uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
-    if (i < dim) {
-      load_chunk_t (x_row, i, dim, wide.x, v[k]);
-      if (PREFETCH) {
-        load_optional (scale_row, a.scale.dtype, i, dim, wide.modulation, 0.0f, pre_scale[k]);
-        load_optional (shift_row, a.shift.dtype, i, dim, wide.modulation, 0.0f, pre_shift[k]);
-      }
-    } else {
-#pragma unroll
-      for (int j = 0; j < kChunk; j++)
-        v[k][j] = 0.0f;
-    }
+  for (int k = 0; k < K; k++)
 #pragma unroll
     for (int j = 0; j < kChunk; j++)
       sum += v[k][j];
-  }
   float mean = 0.0f, rstd = 1.0f;
   if (a.kind == RL_CUDA_NORM_LAYER) {
     mean = block_sum (sum, scratch) / (float) dim;
@@ -126,6 +106,8 @@ norm_modulate_kernel (RlCudaNormModulate a, NormWidths wide)
         squares += v[k][j] * v[k][j];
     rstd = rsqrtf (block_sum (squares, scratch) / (float) dim + a.eps);
   }
+  const void *shift_row = a.shift.ptr != nullptr ? row_vector_at (a.shift, b, t) : nullptr;
+  const void *scale_row = a.scale.ptr != nullptr ? row_vector_at (a.scale, b, t) : nullptr;
 #pragma unroll
   for (int k = 0; k < K; k++) {
     uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
@@ -148,27 +130,110 @@ norm_modulate_kernel (RlCudaNormModulate a, NormWidths wide)
       for (int j = 0; j < kChunk; j++)
         out[j] += extra[j];
     }
-    if (PREFETCH) {
+    if (scale_row != nullptr) {
+      load_chunk (scale_row, a.scale.dtype, i, dim, wide.modulation, extra);
 #pragma unroll
       for (int j = 0; j < kChunk; j++)
-        out[j] = out[j] * (1.0f + pre_scale[PREFETCH ? k : 0][j]) + pre_shift[PREFETCH ? k : 0][j];
-    } else {
-      if (scale_row != nullptr) {
-        load_chunk (scale_row, a.scale.dtype, i, dim, wide.modulation, extra);
+        out[j] *= 1.0f + extra[j];
+    }
+    if (shift_row != nullptr) {
+      load_chunk (shift_row, a.shift.dtype, i, dim, wide.modulation, extra);
 #pragma unroll
-        for (int j = 0; j < kChunk; j++)
-          out[j] *= 1.0f + extra[j];
-      }
-      if (shift_row != nullptr) {
-        load_chunk (shift_row, a.shift.dtype, i, dim, wide.modulation, extra);
-#pragma unroll
-        for (int j = 0; j < kChunk; j++)
-          out[j] += extra[j];
-      }
+      for (int j = 0; j < kChunk; j++)
+        out[j] += extra[j];
     }
     if (a.rope.cos != nullptr)
       rotate_chunk (a.rope, b, t, i, out);
-    store_chunk_t (y_row, i, dim, wide.y, out);
+  }
+  TY *y_row = (TY *) a.y + (size_t) row * dim;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
+    if (i < dim)
+      store_chunk_t (y_row, i, dim, wide.y, v[k]);
+  }
+}
+
+/* One row per block. Launch: batch·tokens blocks, blockDim.x a multiple of
+ * 32 with blockDim.x·K·8 >= dim (at most 512 threads: the bound lets a
+ * thread keep its 32 row values and the modulation in registers without
+ * spilling); x read straight into registers. */
+template <typename TX, typename TY, int K>
+__global__ void __launch_bounds__ (512, 1)
+norm_modulate_kernel (RlCudaNormModulate a, NormWidths wide)
+{
+  __shared__ float scratch[32];
+  const uint32_t row = blockIdx.x;
+  const uint32_t dim = (uint32_t) a.dim;
+  const TX *x_row = (const TX *) a.x + (size_t) row * dim;
+  float v[K][kChunk];
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
+    if (i < dim) {
+      load_chunk_t (x_row, i, dim, wide.x, v[k]);
+    } else {
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        v[k][j] = 0.0f;
+    }
+  }
+  norm_row<TY, K> (a, wide, row, v, scratch);
+}
+
+/* Persistent, double-buffered rows: each block walks rows blockIdx.x,
+ * + gridDim.x, ... and copies the next row into shared memory
+ * (cp.async, 16 bytes per request) while it normalises the current one,
+ * so loads stay in flight through the reductions. Each thread copies and
+ * later reads only its own chunks, so the buffers need no barrier.
+ * Launch: grid = resident blocks (all SMs full), 2·dim·sizeof(TX) bytes of
+ * dynamic shared memory; x rows 16-byte aligned, dim a multiple of 8. */
+template <typename TX, typename TY, int K>
+__global__ void __launch_bounds__ (512, 1)
+norm_modulate_pipelined (RlCudaNormModulate a, NormWidths wide, uint32_t rows)
+{
+  extern __shared__ uint4 row_buffers[];
+  __shared__ float scratch[32];
+  const uint32_t dim = (uint32_t) a.dim;
+  TX *buffer[2] = { (TX *) row_buffers, (TX *) row_buffers + dim };
+  uint32_t row = blockIdx.x;
+  if (row >= rows)
+    return;
+  constexpr int kCopies = kChunk * sizeof (TX) / 16;
+  auto issue = [&] (uint32_t r, TX *into) {
+    const TX *from = (const TX *) a.x + (size_t) r * dim;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+      uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
+      if (i < dim)
+#pragma unroll
+        for (int c = 0; c < kCopies; c++)
+          __pipeline_memcpy_async ((uint4 *) (into + i) + c, (const uint4 *) (from + i) + c, 16);
+    }
+    __pipeline_commit ();
+  };
+  issue (row, buffer[0]);
+  for (uint32_t step = 0; row < rows; step++, row += gridDim.x) {
+    uint32_t next = row + gridDim.x;
+    if (next < rows)
+      issue (next, buffer[(step + 1) & 1]);
+    else
+      __pipeline_commit (); /* an empty group keeps the count uniform */
+    __pipeline_wait_prior (1);
+    const TX *current = buffer[step & 1];
+    float v[K][kChunk];
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+      uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
+      if (i < dim) {
+        load8_aligned (current, TypeOf<TX>::id, i, v[k]);
+      } else {
+#pragma unroll
+        for (int j = 0; j < kChunk; j++)
+          v[k][j] = 0.0f;
+      }
+    }
+    norm_row<TY, K> (a, wide, row, v, scratch);
   }
 }
 
@@ -346,9 +411,9 @@ rope_valid (const RlCudaRope &rope)
              && rope.pairs >= 0 && rope.pairs <= rope.head_dim / 2 && rope.batch_stride >= 0);
 }
 
-/* Which norm kernel shape runs: 0 = prefetching modulation with 2 chunks
- * per thread where the row fits (the default), 1 = 4 chunks per thread
- * without prefetch. RL_CUDA_NORM_VARIANT overrides it for benchmarks. */
+/* Which norm kernel runs: 0 = the persistent double-buffered one where
+ * the row fits its shared memory (the default), 1 = one row per block.
+ * RL_CUDA_NORM_VARIANT overrides it for benchmarks. */
 int
 norm_variant ()
 {
@@ -364,22 +429,27 @@ struct NormLaunch {
   int64_t                   rows;
   int                       variant;
 
-  template <int K, bool PREFETCH, typename TX, typename TY>
-  void
-  run () const
-  {
-    int threads = (int) ceil_div (ceil_div (chunks, K), 32) * 32;
-    norm_modulate_kernel<TX, TY, K, PREFETCH><<<(unsigned) rows, threads, 0, stream>>> (*a, wide);
-  }
-
   template <typename TX, typename TY>
   void
   operator() () const
   {
-    if (variant == 0 && chunks <= 2 * 512)
-      run<2, true, TX, TY> ();
-    else
-      run<4, false, TX, TY> ();
+    constexpr int K = 4;
+    int threads = (int) ceil_div (ceil_div (chunks, K), 32) * 32;
+    size_t smem = 2 * (size_t) a->dim * sizeof (TX);
+    if (variant == 0 && wide.x && smem <= 48 * 1024) {
+      int device = 0, sms = 0, per_sm = 0;
+      cudaGetDevice (&device);
+      cudaDeviceGetAttribute (&sms, cudaDevAttrMultiProcessorCount, device);
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor (&per_sm, norm_modulate_pipelined<TX, TY, K>,
+                                                     threads, smem);
+      int64_t blocks = (int64_t) sms * (per_sm > 0 ? per_sm : 1);
+      if (blocks > rows)
+        blocks = rows;
+      norm_modulate_pipelined<TX, TY, K><<<(unsigned) blocks, threads, smem, stream>>> (
+        *a, wide, (uint32_t) rows);
+      return;
+    }
+    norm_modulate_kernel<TX, TY, K><<<(unsigned) rows, threads, 0, stream>>> (*a, wide);
   }
 };
 
@@ -407,7 +477,7 @@ struct RopeLaunch {
 extern "C" cudaError_t
 rl_cuda_norm_modulate (const RlCudaNormModulate *a, cudaStream_t stream)
 {
-  if (a == nullptr || a->x == nullptr || a->y == nullptr || a->dim <= 0 || a->dim > 32768
+  if (a == nullptr || a->x == nullptr || a->y == nullptr || a->dim <= 0 || a->dim > 16384
       || a->batch < 0 || a->tokens < 0 || dtype_size (a->x_type) == 0
       || dtype_size (a->y_type) == 0 || (a->weight && dtype_size (a->weight_type) == 0)
       || (a->bias && dtype_size (a->bias_type) == 0) || !row_vector_valid (a->shift)

@@ -38,7 +38,7 @@ typedef struct {
 
 /* y[b,t,:] = rope (norm(x[b,t,:]) · weight + bias) · (1 + scale(b,t)) + shift(b,t))
  * over a dense [batch, tokens, dim] activation; absent parts are skipped.
- * dim <= 32768. y may equal x. */
+ * dim <= 16384. y may equal x. */
 typedef struct {
   RlCudaNormKind  kind;
   float           eps;

@@ -43,8 +43,7 @@ run_gemm (RlContext *ctx, const char *op, const RlCudaGemmShape *shape, const vo
           const void *w, const void *bias, void *y, float alpha, float beta)
 {
   RlCudaError error = { 0 };
-  if (!rl_cuda_gemm_run (ctx->gemm, shape, x, w, bias, y, alpha, beta, NULL, NULL, ctx->stream,
-                         &error))
+  if (!rl_cuda_gemm_run (ctx->gemm, shape, x, w, bias, y, alpha, beta, ctx->stream, &error))
     return cuda_error_status (&error, op);
   return RL_OK;
 }

@@ -115,8 +115,8 @@ row_norm (RlContext *ctx, const char *op, RlCudaNormKind kind, RlTensor *y, cons
     return rl_set_error (RL_E_SHAPE, "%s: x %s needs at least one dim", op,
                          rl_tensor_describe (x, desc, sizeof desc));
   int64_t d = x->shape[x->ndim - 1];
-  if (d > 32768)
-    return rl_set_error (RL_E_NOT_SUPPORTED, "%s: rows of %lld elements exceed the 32768 the "
+  if (d > 16384)
+    return rl_set_error (RL_E_NOT_SUPPORTED, "%s: rows of %lld elements exceed the 16384 the "
                          "cuda kernel holds (x %s)", op, (long long) d,
                          rl_tensor_describe (x, desc, sizeof desc));
   if (d == 0 || rl_tensor_numel (x) == 0)
@@ -156,8 +156,8 @@ cuda_norm_modulate (RlContext *ctx, RlTensor *y, const RlTensor *x, RlNormKind k
   if ((st = modulation_vector (ctx, op, "shift", shift, batch, d, groups, &sh)) != RL_OK
       || (st = modulation_vector (ctx, op, "scale", scale, batch, d, groups, &sc)) != RL_OK)
     return st;
-  if (d > 32768)
-    return rl_set_error (RL_E_NOT_SUPPORTED, "%s: D = %lld exceeds 32768", op, (long long) d);
+  if (d > 16384)
+    return rl_set_error (RL_E_NOT_SUPPORTED, "%s: D = %lld exceeds 16384", op, (long long) d);
   if (batch * len == 0 || d == 0)
     return RL_OK;
   return run_norm (ctx, op, kind == RL_NORM_LAYER ? RL_CUDA_NORM_LAYER : RL_CUDA_NORM_RMS, y, x,
