@@ -95,7 +95,7 @@ if [ "$what" != tests ]; then
     || tail -5 "$out/torch.err"
   step "bench-ops"
   ./$build/tests/bench/bench-ops --torch "$out/torch.json" 2>&1 | tee "$out/bench-ops.txt"
-  for variant in 1 2; do
+  for variant in 1; do
     echo "norm variant $variant:"
     RL_CUDA_NORM_VARIANT=$variant ./$build/tests/bench/bench-ops --torch "$out/torch.json" 2>&1 | grep -E "norm|RoPE"
   done
