@@ -4,7 +4,7 @@
 # OpenBLAS: none of these need the CPU backend), run the parity test, then
 # PyTorch's SDPA and bench-attention in the same run. Logs go to $OUT (or
 # ./gpu-out). Usage, from the repo root:
-#   bash tests/attention/gpu-session.sh [test|bench|all]
+#   bash tests/attention/gpu-session.sh [test|bench|all|sanitize]
 set -u
 what=${1:-all}
 out=${OUT:-$PWD/gpu-out}
@@ -64,12 +64,16 @@ gcc $cflags tests/bench/bench-attention.c -o $build/bench-attention $build/obj/l
   || { echo "BUILD FAILED"; exit 1; }
 export OMP_NUM_THREADS=16
 
-if [ "$what" != bench ]; then
+if [ "$what" = all ] || [ "$what" = test ]; then
   step "test-attention-gpu"
   timeout 240 $build/test-attention-gpu 2>&1 | tee "$out/test-attention-gpu.log"
   echo "exit status ${PIPESTATUS[0]}"
 fi
-if [ "$what" != test ]; then
+if [ "$what" = sanitize ]; then
+  step "compute-sanitizer memcheck on test-attention-gpu"
+  timeout 400 compute-sanitizer --tool memcheck --leak-check no $build/test-attention-gpu 2>&1 | tail -40 | tee "$out/sanitizer.log"
+fi
+if [ "$what" = all ] || [ "$what" = bench ]; then
   step "torch SDPA"
   PYTHONUNBUFFERED=1 timeout 200 python3 tests/bench/torch_attention.py 2>&1 | tee "$out/torch-attention.txt"
   step "bench-attention"
