@@ -4,6 +4,7 @@
 #include "engine/graph/workflow.h"
 #include "ui/canvas/rl-canvas.h"
 #include "ui/rl-application.h"
+#include "ui/rl-autosave.h"
 #include "ui/rl-window.h"
 #include "ui/rl-workflow-page.h"
 
@@ -20,6 +21,7 @@ struct _RlWindow
 
   char                 *last_toast;
   guint                 untitled_count;
+  guint                 autosave_timer;
 };
 
 G_DEFINE_FINAL_TYPE (RlWindow, rl_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -387,8 +389,11 @@ on_discard_response (AdwMessageDialog *dialog,
                      RlWindow         *self)
 {
   AdwTabPage *tab = g_object_get_data (G_OBJECT (dialog), "rl-tab");
+  gboolean discard = g_str_equal (response, "discard");
 
-  adw_tab_view_close_page_finish (self->tab_view, tab, g_str_equal (response, "discard"));
+  if (discard)
+    rl_workflow_page_forget_autosave (RL_WORKFLOW_PAGE (adw_tab_page_get_child (tab)));
+  adw_tab_view_close_page_finish (self->tab_view, tab, discard);
 }
 
 static gboolean
@@ -401,6 +406,7 @@ on_close_page (AdwTabView *view,
 
   if (!rl_workflow_page_get_modified (page))
     {
+      rl_workflow_page_forget_autosave (page);
       adw_tab_view_close_page_finish (view, tab, TRUE);
       return GDK_EVENT_STOP;
     }
@@ -422,6 +428,82 @@ static void
 on_pages_changed (RlWindow *self)
 {
   update_window_title (self);
+}
+
+/* ---- Autosave and recovery -------------------------------------------------- */
+
+void
+rl_window_autosave_now (RlWindow *self)
+{
+  g_return_if_fail (RL_IS_WINDOW (self));
+  for (int i = 0; i < adw_tab_view_get_n_pages (self->tab_view); i++)
+    {
+      AdwTabPage *tab = adw_tab_view_get_nth_page (self->tab_view, i);
+      g_autoptr(GError) error = NULL;
+
+      if (!rl_workflow_page_autosave (RL_WORKFLOW_PAGE (adw_tab_page_get_child (tab)), &error))
+        g_warning ("Autosave failed: %s", error->message);
+    }
+}
+
+static gboolean
+autosave_tick (gpointer data)
+{
+  rl_window_autosave_now (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+action_restore_autosaved (GtkWidget  *widget,
+                          const char *name,
+                          GVariant   *param)
+{
+  RlWindow *self = RL_WINDOW (widget);
+  g_autoptr(GPtrArray) found = rl_autosave_list ();
+
+  for (guint i = 0; i < found->len; i++)
+    {
+      RlAutosaved *autosaved = g_ptr_array_index (found, i);
+      RlWorkflowPage *page = g_object_ref_sink (rl_workflow_page_new (rl_application_get_registry (get_app (self)), NULL));
+      g_autoptr(GError) error = NULL;
+
+      if (rl_workflow_page_restore (page, autosaved->workflow, autosaved->title, autosaved->file_path, &error))
+        {
+          show_page_loaded (self, page);
+          /* The page autosaves under its own name from now on. */
+          rl_workflow_page_autosave (page, NULL);
+          rl_autosave_remove (autosaved->id);
+        }
+      else
+        rl_window_show_toast (self, error->message);
+      g_object_unref (page);
+    }
+}
+
+/* The first window of a run offers what an earlier run left unsaved. */
+static void
+offer_recovery (RlWindow *self)
+{
+  GApplication *app = G_APPLICATION (get_app (self));
+  g_autoptr(GPtrArray) found = NULL;
+  g_autofree char *message = NULL;
+  AdwToast *toast;
+
+  if (g_object_get_data (G_OBJECT (app), "rl-recovery-offered") != NULL)
+    return;
+  g_object_set_data (G_OBJECT (app), "rl-recovery-offered", GINT_TO_POINTER (1));
+  found = rl_autosave_list ();
+  if (found->len == 0)
+    return;
+  message = g_strdup_printf (found->len == 1 ? "%u unsaved workflow was recovered"
+                                             : "%u unsaved workflows were recovered", found->len);
+  g_free (self->last_toast);
+  self->last_toast = g_strdup (message);
+  toast = adw_toast_new (message);
+  adw_toast_set_button_label (toast, "_Restore");
+  adw_toast_set_action_name (toast, "win.restore-autosaved");
+  adw_toast_set_timeout (toast, 0);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
 }
 
 /* ---- Drag and drop ---------------------------------------------------------- */
@@ -534,6 +616,13 @@ rl_window_close_request (GtkWindow *window)
 }
 
 static void
+rl_window_dispose (GObject *object)
+{
+  g_clear_handle_id (&RL_WINDOW (object)->autosave_timer, g_source_remove);
+  G_OBJECT_CLASS (rl_window_parent_class)->dispose (object);
+}
+
+static void
 rl_window_finalize (GObject *object)
 {
   g_free (RL_WINDOW (object)->last_toast);
@@ -546,6 +635,7 @@ rl_window_class_init (RlWindowClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
+  object_class->dispose = rl_window_dispose;
   object_class->finalize = rl_window_finalize;
   GTK_WINDOW_CLASS (klass)->close_request = rl_window_close_request;
 
@@ -564,6 +654,7 @@ rl_window_class_init (RlWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.close-tab", NULL, action_close_tab);
   gtk_widget_class_install_action (widget_class, "win.open-template", "s", action_open_path);
   gtk_widget_class_install_action (widget_class, "win.open-recent", "s", action_open_path);
+  gtk_widget_class_install_action (widget_class, "win.restore-autosaved", NULL, action_restore_autosaved);
 }
 
 static void
@@ -593,5 +684,12 @@ rl_window_new (RlApplication *application)
   fill_templates (self);
   fill_recent (self);
   update_window_title (self);
+  {
+    const char *seconds = g_getenv ("RAYLIGHT_AUTOSAVE_SECONDS");
+    guint interval = seconds != NULL ? (guint) g_ascii_strtoull (seconds, NULL, 10) : 20;
+
+    self->autosave_timer = g_timeout_add_seconds (MAX (interval, 1), autosave_tick, self);
+  }
+  offer_recovery (self);
   return self;
 }

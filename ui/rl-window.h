@@ -23,6 +23,9 @@ RlWorkflowPage  *rl_window_get_current_page (RlWindow       *self);
 AdwTabView      *rl_window_get_tab_view     (RlWindow       *self);
 void             rl_window_show_toast       (RlWindow       *self,
                                              const char     *message);
+/* Writes every tab with unsaved edits to its autosave now (a timer does
+ * it every $RAYLIGHT_AUTOSAVE_SECONDS, 20 by default). */
+void             rl_window_autosave_now     (RlWindow       *self);
 /* The message of the last toast shown (for tests), or NULL. */
 const char      *rl_window_get_last_toast   (RlWindow       *self);
 

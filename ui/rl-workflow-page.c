@@ -7,6 +7,7 @@
 #include "engine/media/metadata-reader.h"
 #include "ui/canvas/rl-canvas.h"
 #include "ui/canvas/rl-node-widget.h"
+#include "ui/rl-autosave.h"
 #include "ui/rl-workflow-page.h"
 
 struct _RlWorkflowPage
@@ -17,6 +18,7 @@ struct _RlWorkflowPage
   GFile      *file;
   char       *title;
   gboolean    modified;
+  char       *autosave_id;  /* the page's autosave name; starts with its creation time */
 };
 
 G_DEFINE_FINAL_TYPE (RlWorkflowPage, rl_workflow_page, GTK_TYPE_WIDGET)
@@ -87,6 +89,7 @@ rl_workflow_page_finalize (GObject *object)
   g_clear_object (&self->file);
   g_clear_pointer (&self->registry, rl_registry_unref);
   g_free (self->title);
+  g_free (self->autosave_id);
   G_OBJECT_CLASS (rl_workflow_page_parent_class)->finalize (object);
 }
 
@@ -109,6 +112,7 @@ rl_workflow_page_class_init (RlWorkflowPageClass *klass)
 static void
 rl_workflow_page_init (RlWorkflowPage *self)
 {
+  self->autosave_id = g_strdup_printf ("%016" G_GINT64_MODIFIER "x-%08x", g_get_real_time (), g_random_int ());
 }
 
 static void
@@ -252,6 +256,47 @@ rl_workflow_page_save (RlWorkflowPage  *self,
   basename = g_file_get_basename (file);
   set_title (self, basename);
   set_modified (self, FALSE);
+  rl_workflow_page_forget_autosave (self);
+  return TRUE;
+}
+
+gboolean
+rl_workflow_page_autosave (RlWorkflowPage  *self,
+                           GError         **error)
+{
+  g_autofree char *text = NULL;
+
+  g_return_val_if_fail (RL_IS_WORKFLOW_PAGE (self), FALSE);
+  if (!self->modified)
+    return TRUE;
+  text = rl_workflow_to_string (rl_canvas_get_workflow (RL_CANVAS (self->canvas)), TRUE);
+  return rl_autosave_write (self->autosave_id, self->title, self->file, text, error);
+}
+
+void
+rl_workflow_page_forget_autosave (RlWorkflowPage *self)
+{
+  g_return_if_fail (RL_IS_WORKFLOW_PAGE (self));
+  rl_autosave_remove (self->autosave_id);
+}
+
+gboolean
+rl_workflow_page_restore (RlWorkflowPage  *self,
+                          const char      *workflow_json,
+                          const char      *title,
+                          const char      *file_path,
+                          GError         **error)
+{
+  g_return_val_if_fail (RL_IS_WORKFLOW_PAGE (self), FALSE);
+  if (!rl_workflow_page_load_data (self, workflow_json, title != NULL ? title : "Recovered", error))
+    return FALSE;
+  if (file_path != NULL)
+    {
+      g_autoptr(GFile) file = g_file_new_for_path (file_path);
+
+      g_set_object (&self->file, file);
+    }
+  set_modified (self, TRUE);
   return TRUE;
 }
 

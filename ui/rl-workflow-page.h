@@ -34,6 +34,19 @@ GFile          *rl_workflow_page_get_file       (RlWorkflowPage  *self);
 const char     *rl_workflow_page_get_title      (RlWorkflowPage  *self);
 gboolean        rl_workflow_page_get_modified   (RlWorkflowPage  *self);
 RlCanvas       *rl_workflow_page_get_canvas     (RlWorkflowPage  *self);
+/* Writes the page to its autosave when it has unsaved edits (see
+ * rl-autosave.h); TRUE when nothing needed writing or it was written. */
+gboolean        rl_workflow_page_autosave       (RlWorkflowPage  *self,
+                                                 GError         **error);
+/* Removes the page's autosave (its edits were saved or discarded). */
+void            rl_workflow_page_forget_autosave (RlWorkflowPage *self);
+/* Shows an autosaved workflow: its title and file come back, and the page
+ * counts as modified (the edits are still unsaved). */
+gboolean        rl_workflow_page_restore        (RlWorkflowPage  *self,
+                                                 const char      *workflow_json,
+                                                 const char      *title,
+                                                 const char      *file_path,
+                                                 GError         **error);
 /* Node types the opened workflow uses that are not installed (owned array
  * of owned strings, sorted, no duplicates). */
 GPtrArray      *rl_workflow_page_list_missing_types (RlWorkflowPage *self);

@@ -14,6 +14,7 @@
 #include "tests/ui/ui-test-util.h"
 #include "ui/canvas/rl-canvas.h"
 #include "ui/rl-application.h"
+#include "ui/rl-autosave.h"
 #include "ui/rl-window.h"
 #include "ui/rl-workflow-page.h"
 
@@ -883,6 +884,68 @@ test_open_png_with_workflow (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static void
+test_autosave_recovery (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("raylight-autosave-XXXXXX", NULL);
+  g_autofree char *path = source_path ("data/workflows/default.json");
+  g_autofree char *edited = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (ui_test_seed ());
+  double x = g_rand_double_range (rand, -500, 500), y = g_rand_double_range (rand, -500, 500);
+  RlWindow *window;
+  RlCanvas *canvas;
+  RlWorkflowPage *restored;
+  g_autoptr(GPtrArray) left = NULL;
+
+  g_setenv ("RAYLIGHT_AUTOSAVE_DIR", dir, TRUE);
+  /* A first run edits a template and ends without saving. */
+  window = ui_test_new_window ();
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.open-template", "s", path);
+  ui_test_wait (50);
+  canvas = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+  rl_canvas_move_node (canvas, 2, round (x), round (y));
+  edited = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
+  rl_window_autosave_now (window);
+  left = rl_autosave_list ();
+  g_assert_cmpuint (left->len, ==, 1);
+  gtk_window_destroy (GTK_WINDOW (window));
+
+  /* The next run's first window offers it back. */
+  g_object_set_data (G_OBJECT (ui_test_get_app ()), "rl-recovery-offered", NULL);
+  window = ui_test_new_window ();
+  g_assert_nonnull (strstr (rl_window_get_last_toast (window), "1 unsaved workflow"));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.restore-autosaved", NULL);
+  ui_test_wait (50);
+  restored = rl_window_get_current_page (window);
+  g_assert_nonnull (restored);
+  g_assert_true (rl_workflow_page_get_modified (restored));
+  g_assert_cmpstr (rl_workflow_page_get_title (restored), ==, "default.json");
+  {
+    g_autofree char *now = rl_workflow_to_string (rl_canvas_get_workflow (rl_workflow_page_get_canvas (restored)),
+                                                  FALSE);
+
+    g_assert_cmpstr (now, ==, edited);
+  }
+  /* Restored once: the old entry is gone, the page keeps its own. */
+  g_ptr_array_unref (g_steal_pointer (&left));
+  left = rl_autosave_list ();
+  g_assert_cmpuint (left->len, ==, 1);
+  /* Saving forgets the autosave. */
+  {
+    g_autofree char *saved_path = g_build_filename (dir, "saved.json", NULL);
+    g_autoptr(GFile) saved = g_file_new_for_path (saved_path);
+
+    g_assert_true (rl_workflow_page_save (restored, saved, NULL));
+    g_ptr_array_unref (g_steal_pointer (&left));
+    left = rl_autosave_list ();
+    g_assert_cmpuint (left->len, ==, 0);
+    g_unlink (saved_path);
+  }
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_rmdir (dir);
+  g_unsetenv ("RAYLIGHT_AUTOSAVE_DIR");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -900,6 +963,7 @@ main (int    argc,
   g_test_add_func ("/ui/editor/unknown-node-type", test_unknown_node_type);
   g_test_add_func ("/ui/editor/validation-error", test_validation_error);
   g_test_add_func ("/ui/files/open-png-with-workflow", test_open_png_with_workflow);
+  g_test_add_func ("/ui/files/autosave-recovery", test_autosave_recovery);
   g_test_add_func ("/ui/editor/edit-commands", test_edit_commands);
   g_test_add_func ("/ui/canvas/pan-and-zoom", test_pan_and_zoom);
   return g_test_run ();
