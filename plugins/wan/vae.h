@@ -10,6 +10,12 @@
  * device memory is bounded by one chunk and the caches, not the clip length:
  * decoded frames stream to `out` chunk by chunk.
  *
+ * This is the original Wan code's arithmetic, and ComfyUI's up to its
+ * late-2025 vae.py. The newest ComfyUI vae.py (2026) feeds its temporal
+ * upsample convs one frame at a time with a one-frame cache, which changes
+ * Wan 2.1 decodes from the third latent frame on; tests/reference/wan_vae.py
+ * decode --newest-comfy-diff measures by how much.
+ *
  * Pixels are ComfyUI's: f32 in [0, 1]. Latents are raw (not normalised):
  * what ComfyUI's VAEEncode returns and VAEDecode takes (vae-config.h).
  *
