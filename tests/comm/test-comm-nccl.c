@@ -121,6 +121,10 @@ check_collectives (Rank *r)
   PT_CHECK (bad == 0, "rank %d: sendrecv: %d differ", r->rank, bad);
   free (rh);
   PT_CHECK (rl_comm_barrier (r->comm) == RL_OK, "%s", rl_last_error ());
+  int64_t any = r->rank == 1, count = r->rank + 5;
+  PT_CHECK (rl_comm_all_reduce_host (r->comm, &any, RL_COMM_MAX) == RL_OK
+            && rl_comm_all_reduce_host (r->comm, &count, RL_COMM_SUM) == RL_OK, "%s", rl_last_error ());
+  PT_CHECK (any == 1 && count == 11, "host reduce: %lld %lld", (long long) any, (long long) count);
 
   RlComm *sub = NULL;
   PT_REQUIRE (rl_comm_split (r->comm, 0, -r->rank, &sub) == RL_OK && sub != NULL, "%s", rl_last_error ());

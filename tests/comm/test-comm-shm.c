@@ -133,6 +133,13 @@ rank_all_reduce (RlComm *comm, int rank, int size)
   PT_CHECK (decision[0] == size * (size - 1) / 2 && decision[1] == 7 && decision[2] == size,
             "i64 sum %lld %lld %lld", (long long) decision[0], (long long) decision[1],
             (long long) decision[2]);
+
+  /* A rank-local decision made collective: any rank wants to skip? */
+  int64_t skip = rank == size - 1, count = rank + 1;
+  PT_REQUIRE (rl_comm_all_reduce_host (comm, &skip, RL_COMM_MAX) == RL_OK
+              && rl_comm_all_reduce_host (comm, &count, RL_COMM_SUM) == RL_OK, "%s", rl_last_error ());
+  PT_CHECK (skip == 1 && count == size * (size + 1) / 2, "host reduce: skip %lld count %lld",
+            (long long) skip, (long long) count);
 }
 
 static void
@@ -343,6 +350,15 @@ test_bad_arguments (void)
   PT_CHECK (rl_comm_shm_attach (fd, 1, 2, &(RlComm *) { NULL }) == RL_E_INVALID_ARG, "world size");
   PT_CHECK (rl_comm_all_reduce (comm, &a, RL_COMM_SUM) == RL_OK, "%s", rl_last_error ());
   PT_CHECK (x[5] == 6.0f, "one-rank sum changed data");
+  char path[64];
+  RlComm *by_path = NULL;
+  snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+  PT_CHECK (rl_comm_shm_attach_path (path, 0, 1, &by_path) == RL_OK, "%s", rl_last_error ());
+  rl_comm_free (by_path);
+  PT_CHECK (rl_comm_shm_attach_path ("/nonexistent/comm", 0, 1, &by_path) == RL_E_NOT_FOUND
+            && strstr (rl_last_error (), "/nonexistent/comm") != NULL, "%s", rl_last_error ());
+  PT_CHECK (rl_comm_shm_attach_path ("/proc/self/exe", 0, 1, &by_path) != RL_OK,
+            "a non-segment file was accepted");
   rl_comm_free (comm);
   close (fd);
 }

@@ -30,7 +30,7 @@ typedef struct {
   ncclComm_t   nccl;
   cudaStream_t stream;
   int          cuda_device;
-  int         *scratch;        /* one device int for barriers */
+  int64_t     *scratch;        /* one device i64: barriers, host reductions */
   uint64_t     op_count;
   bool         aborted;
   const char  *pending_op;     /* name of the started transfer */
@@ -182,6 +182,26 @@ nccl_all_reduce (RlComm *comm, RlTensor *data, RlCommReduce op)
 }
 
 static RlStatus
+nccl_all_reduce_host (RlComm *comm, int64_t *value, RlCommReduce op)
+{
+  NcclComm *c = (NcclComm *) comm;
+  RlStatus status = nccl_begin (c, "all_reduce_host");
+
+  if (status != RL_OK
+      || (status = cuda_status (cudaMemcpy (c->scratch, value, sizeof *value,
+                                            cudaMemcpyHostToDevice),
+                                "all_reduce_host upload")) != RL_OK
+      || (status = nccl_call (c, "all_reduce_host",
+                              ncclAllReduce (c->scratch, c->scratch, 1, ncclInt64,
+                                             op == RL_COMM_SUM ? ncclSum : ncclMax,
+                                             c->nccl, c->stream),
+                              "a rank of the group")) != RL_OK)
+    return status;
+  return cuda_status (cudaMemcpy (value, c->scratch, sizeof *value, cudaMemcpyDeviceToHost),
+                      "all_reduce_host download");
+}
+
+static RlStatus
 nccl_all_gather (RlComm *comm, RlTensor *out, const RlTensor *in)
 {
   NcclComm *c = (NcclComm *) comm;
@@ -323,7 +343,7 @@ nccl_barrier (RlComm *comm)
   if (status != RL_OK)
     return status;
   return nccl_call (c, "barrier",
-                    ncclAllReduce (c->scratch, c->scratch, 1, ncclInt32, ncclSum,
+                    ncclAllReduce (c->scratch, c->scratch, 1, ncclInt64, ncclSum,
                                    c->nccl, c->stream),
                     "a rank of the group");
 }
@@ -359,7 +379,7 @@ finish_handle (ncclComm_t nccl, int rank, int size, const int *world_ranks,
     status = cuda_status (cudaStreamCreateWithFlags (&c->stream, cudaStreamNonBlocking),
                           "creating the communication stream");
   if (status == RL_OK)
-    status = cuda_status (cudaMalloc ((void **) &c->scratch, sizeof (int)),
+    status = cuda_status (cudaMalloc ((void **) &c->scratch, sizeof (int64_t)),
                           "barrier scratch");
   if (status != RL_OK) {
     nccl_methods.free (&c->base);
@@ -476,6 +496,7 @@ nccl_free (RlComm *comm)
 static const RlCommMethods nccl_methods = {
   .name = "nccl",
   .all_reduce = nccl_all_reduce,
+  .all_reduce_host = nccl_all_reduce_host,
   .all_gather = nccl_all_gather,
   .all_to_all = nccl_all_to_all,
   .broadcast = nccl_broadcast,

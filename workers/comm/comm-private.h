@@ -11,6 +11,8 @@
 typedef struct {
   const char *name;
   RlStatus (*all_reduce) (RlComm *comm, RlTensor *data, RlCommReduce op);
+  /* One i64 that lives in host memory. */
+  RlStatus (*all_reduce_host) (RlComm *comm, int64_t *value, RlCommReduce op);
   RlStatus (*all_gather) (RlComm *comm, RlTensor *out, const RlTensor *in);
   RlStatus (*all_to_all) (RlComm *comm, RlTensor *out, const RlTensor *in);
   RlStatus (*broadcast)  (RlComm *comm, RlTensor *data, int root);

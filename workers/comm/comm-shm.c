@@ -18,6 +18,7 @@
 #include "workers/comm/comm-private.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -287,6 +288,16 @@ shm_all_reduce (RlComm *comm, RlTensor *data, RlCommReduce op)
       break;
   }
   return RL_OK;
+}
+
+static RlStatus
+shm_all_reduce_host (RlComm *comm, int64_t *value, RlCommReduce op)
+{
+  RlTensor t = { 0 };
+  int64_t one = 1;
+  RlStatus status = rl_tensor_wrap (&t, value, rl_device_cpu (), RL_I64, 1, &one,
+                                    NULL, NULL);
+  return status != RL_OK ? status : shm_all_reduce (comm, &t, op);
 }
 
 static RlStatus
@@ -625,6 +636,7 @@ shm_free (RlComm *comm)
 static const RlCommMethods shm_methods = {
   .name = "shm",
   .all_reduce = shm_all_reduce,
+  .all_reduce_host = shm_all_reduce_host,
   .all_gather = shm_all_gather,
   .all_to_all = shm_all_to_all,
   .broadcast = shm_broadcast,
@@ -718,4 +730,21 @@ rl_comm_shm_attach (int fd, int rank, int world_size, RlComm **out)
   atomic_store (&h->pids[rank], (int32_t) getpid ());
   *out = &c->base;
   return RL_OK;
+}
+
+RlStatus
+rl_comm_shm_attach_path (const char *path, int rank, int world_size, RlComm **out)
+{
+  if (path == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "shm comm attach: path is NULL");
+  int fd = open (path, O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return rl_set_error (RL_E_NOT_FOUND, "shm comm attach: cannot open %s: %s",
+                         path, strerror (errno));
+  /* The mapping keeps the segment alive; the descriptor is not needed. */
+  RlStatus status = rl_comm_shm_attach (fd, rank, world_size, out);
+  close (fd);
+  if (status != RL_OK)
+    rl_prefix_error (status, "%s: ", path);
+  return status;
 }

@@ -39,6 +39,12 @@ RlStatus rl_comm_shm_segment_new (int world_size, size_t slot_bytes,
 RlStatus rl_comm_shm_attach      (int fd, int rank, int world_size,
                                   RlComm **out);
 
+/* rl_comm_shm_attach for a segment named by a path instead of a
+ * descriptor: a file under /dev/shm that the pool filled with the bytes
+ * of a segment, or /proc/<pool pid>/fd/<n> of its memfd. */
+RlStatus rl_comm_shm_attach_path (const char *path, int rank, int world_size,
+                                  RlComm **out);
+
 #ifdef __cplusplus
 }
 #endif

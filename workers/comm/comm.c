@@ -160,6 +160,18 @@ rl_comm_all_reduce (RlComm *comm, RlTensor *data, RlCommReduce op)
 }
 
 RlStatus
+rl_comm_all_reduce_host (RlComm *comm, int64_t *value, RlCommReduce op)
+{
+  if (comm == NULL || value == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "comm all_reduce_host: communicator "
+                         "and value are required");
+  if (op != RL_COMM_SUM && op != RL_COMM_MAX)
+    return rl_set_error (RL_E_INVALID_ARG, "comm all_reduce_host: unknown "
+                         "reduction %d", (int) op);
+  return comm->methods->all_reduce_host (comm, value, op);
+}
+
+RlStatus
 rl_comm_all_gather (RlComm *comm, RlTensor *out, const RlTensor *in)
 {
   RlStatus status = check_pair (comm, "all_gather", out, in,

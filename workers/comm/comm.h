@@ -64,6 +64,13 @@ int         rl_comm_timeout_ms      (const RlComm *comm);
 RlStatus    rl_comm_all_reduce      (RlComm *comm, RlTensor *data,
                                      RlCommReduce op);
 
+/* *value = reduce over ranks of this rank's host-side *value: the SPMD
+ * agreement step for decisions a rank could take alone (a cache skip, an
+ * early exit, a step count), without the caller allocating device memory.
+ * Use MAX on 0/1 for "any rank", SUM to count. */
+RlStatus    rl_comm_all_reduce_host (RlComm *comm, int64_t *value,
+                                     RlCommReduce op);
+
 /* out = concatenation of every rank's `in` in rank order: out holds
  * size × numel(in) elements, rank i's at element offset i·numel(in). */
 RlStatus    rl_comm_all_gather      (RlComm *comm, RlTensor *out,
