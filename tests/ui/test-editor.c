@@ -737,6 +737,32 @@ test_edit_commands (void)
     }
     gtk_popover_popdown (GTK_POPOVER (rl_canvas_get_search (canvas)));
   }
+
+  /* Ctrl+G groups the selection; dragging the group's title bar moves the
+   * group and its nodes; Ctrl+Z puts them back. */
+  gtk_widget_grab_focus (GTK_WIDGET (canvas));
+  real_keys (GTK_WIDGET (window), "ctrl+a");
+  real_keys (GTK_WIDGET (window), "ctrl+g");
+  g_assert_cmpuint (rl_workflow_get_n_groups (rl_canvas_get_workflow (canvas)), ==, 1);
+  {
+    double box[4], ox, oy, zoom = rl_canvas_get_zoom (canvas), x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+    RlWorkflow *before;
+
+    g_assert_true (rl_workflow_get_group (rl_canvas_get_workflow (canvas), 0, NULL, box));
+    rl_canvas_get_offset (canvas, &ox, &oy);
+    before = rl_canvas_get_workflow (canvas);
+    g_assert_true (rl_workflow_node_get_pos (before, 1, &x1, &y1));
+    real_drag (GTK_WIDGET (canvas), ox + (box[0] + 20) * zoom, oy + (box[1] + 10) * zoom,
+               GTK_WIDGET (canvas), ox + (box[0] + 20) * zoom + 100, oy + (box[1] + 10) * zoom + 50);
+    g_assert_true (rl_workflow_node_get_pos (rl_canvas_get_workflow (canvas), 1, &x2, &y2));
+    g_assert_cmpfloat_with_epsilon (x2 - x1, 100 / zoom, 2.0);
+    g_assert_cmpfloat_with_epsilon (y2 - y1, 50 / zoom, 2.0);
+    g_free (ui_test_screenshot (GTK_WIDGET (window), "group-moved"));
+    real_keys (GTK_WIDGET (window), "ctrl+z");
+    g_assert_true (rl_workflow_node_get_pos (rl_canvas_get_workflow (canvas), 1, &x2, &y2));
+    g_assert_cmpfloat (x2, ==, x1);
+    g_assert_cmpfloat (y2, ==, y1);
+  }
   gtk_window_destroy (GTK_WINDOW (window));
 }
 

@@ -1,6 +1,9 @@
 /* RlCanvas: document edits, undo history, selection, clipboard and
  * validation. Every edit records the document first, changes it through
  * the engine's RlWorkflow functions, then calls _rl_canvas_changed(). */
+#include <math.h>
+#include <string.h>
+
 #include "engine/engine-error.h"
 #include "engine/graph/graph.h"
 #include "engine/graph/registry.h"
@@ -493,6 +496,161 @@ on_clipboard_text (GObject      *source,
     g_debug ("Paste ignored: %s", error->message);
 }
 
+/* ---- Groups ------------------------------------------------------------------ */
+
+#define GROUP_TITLE_HEIGHT 34.0
+#define GROUP_PADDING 10.0
+
+static JsonArray *
+groups_array (RlCanvas *self,
+              gboolean  create)
+{
+  JsonObject *root = json_node_get_object (rl_workflow_get_root (self->workflow));
+  JsonNode *groups = json_object_get_member (root, "groups");
+
+  if (groups != NULL && JSON_NODE_HOLDS_ARRAY (groups))
+    return json_node_get_array (groups);
+  if (!create)
+    return NULL;
+  json_object_set_array_member (root, "groups", json_array_new ());
+  return json_object_get_array_member (root, "groups");
+}
+
+static JsonArray *
+box_to_json (const double box[4])
+{
+  JsonArray *array = json_array_new ();
+
+  for (guint i = 0; i < 4; i++)
+    json_array_add_double_element (array, round (box[i]));
+  return array;
+}
+
+gboolean
+rl_canvas_group_selection (RlCanvas   *self,
+                           const char *title)
+{
+  g_autoptr(GArray) selection = rl_canvas_get_selection (self);
+  double left = G_MAXDOUBLE, top = G_MAXDOUBLE, right = -G_MAXDOUBLE, bottom = -G_MAXDOUBLE;
+  double box[4];
+  JsonObject *group;
+
+  g_return_val_if_fail (RL_IS_CANVAS (self), FALSE);
+  if (selection->len == 0)
+    return FALSE;
+  for (guint i = 0; i < selection->len; i++)
+    {
+      RlNodeWidget *node = g_hash_table_lookup (self->nodes, &g_array_index (selection, gint64, i));
+      double x, y;
+
+      rl_node_widget_get_position (node, &x, &y);
+      left = MIN (left, x);
+      top = MIN (top, y);
+      right = MAX (right, x + gtk_widget_get_width (GTK_WIDGET (node)));
+      bottom = MAX (bottom, y + gtk_widget_get_height (GTK_WIDGET (node)));
+    }
+  box[0] = left - GROUP_PADDING;
+  box[1] = top - GROUP_PADDING - GROUP_TITLE_HEIGHT;
+  box[2] = right - left + 2 * GROUP_PADDING;
+  box[3] = bottom - top + 2 * GROUP_PADDING + GROUP_TITLE_HEIGHT;
+  _rl_canvas_record (self, NULL);
+  group = json_object_new ();
+  json_object_set_string_member (group, "title", title != NULL ? title : "Group");
+  json_object_set_array_member (group, "bounding", box_to_json (box));
+  json_object_set_string_member (group, "color", "#3f789e");
+  json_object_set_int_member (group, "font_size", 24);
+  json_object_set_object_member (group, "flags", json_object_new ());
+  json_array_add_object_element (groups_array (self, TRUE), group);
+  _rl_canvas_changed (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  return TRUE;
+}
+
+int
+_rl_canvas_group_at_title (RlCanvas *self,
+                           double    x,
+                           double    y)
+{
+  /* The last group is drawn on top, so it is hit first. */
+  for (int i = (int) rl_workflow_get_n_groups (self->workflow) - 1; i >= 0; i--)
+    {
+      double box[4];
+
+      if (rl_workflow_get_group (self->workflow, i, NULL, box) &&
+          x >= box[0] && x <= box[0] + box[2] && y >= box[1] && y <= box[1] + GROUP_TITLE_HEIGHT)
+        return i;
+    }
+  return -1;
+}
+
+void
+_rl_canvas_nodes_in_box (RlCanvas     *self,
+                         const double  box[4],
+                         GArray       *move_starts)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_array_set_size (move_starts, 0);
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      RlMoveStart start = { rl_node_widget_get_node_id (value), 0, 0 };
+
+      rl_node_widget_get_position (value, &start.x, &start.y);
+      if (start.x >= box[0] && start.x <= box[0] + box[2] && start.y >= box[1] && start.y <= box[1] + box[3])
+        g_array_append_val (move_starts, start);
+    }
+}
+
+void
+_rl_canvas_set_group_box (RlCanvas     *self,
+                          guint         index,
+                          const double  old_box[4],
+                          const double  new_box[4],
+                          GArray       *move_starts)
+{
+  JsonArray *groups = groups_array (self, FALSE);
+  JsonObject *group = groups != NULL && index < json_array_get_length (groups)
+                      ? json_array_get_object_element (groups, index) : NULL;
+
+  if (group == NULL)
+    return;
+  json_object_set_array_member (group, "bounding", box_to_json (new_box));
+  for (guint i = 0; i < move_starts->len; i++)
+    {
+      RlMoveStart *start = &g_array_index (move_starts, RlMoveStart, i);
+      double x = round (start->x + new_box[0] - old_box[0]), y = round (start->y + new_box[1] - old_box[1]);
+      RlNodeWidget *node = g_hash_table_lookup (self->nodes, &start->id);
+
+      rl_workflow_node_set_pos (self->workflow, start->id, x, y);
+      if (node != NULL)
+        rl_node_widget_set_position (node, x, y);
+    }
+  gtk_widget_queue_allocate (GTK_WIDGET (self));
+}
+
+void
+rl_canvas_move_group (RlCanvas *self,
+                      guint     index,
+                      double    dx,
+                      double    dy)
+{
+  g_autoptr(GArray) starts = g_array_new (FALSE, FALSE, sizeof (RlMoveStart));
+  double box[4], moved[4];
+
+  g_return_if_fail (RL_IS_CANVAS (self));
+  if (!rl_workflow_get_group (self->workflow, index, NULL, box))
+    return;
+  _rl_canvas_nodes_in_box (self, box, starts);
+  _rl_canvas_record (self, NULL);
+  memcpy (moved, box, sizeof moved);
+  moved[0] += dx;
+  moved[1] += dy;
+  _rl_canvas_set_group_box (self, index, box, moved, starts);
+  _rl_canvas_changed (self);
+}
+
 /* ---- Selection ---------------------------------------------------------------- */
 
 void
@@ -623,6 +781,12 @@ action_search (GtkWidget *widget, const char *name, GVariant *param)
 }
 
 static void
+action_group (GtkWidget *widget, const char *name, GVariant *param)
+{
+  rl_canvas_group_selection (RL_CANVAS (widget), NULL);
+}
+
+static void
 action_zoom (GtkWidget *widget, const char *name, GVariant *param)
 {
   double factor = g_str_equal (name, "canvas.zoom-in") ? 1.2 : 1 / 1.2;
@@ -657,6 +821,8 @@ _rl_canvas_edit_class_init (GtkWidgetClass *widget_class)
   gtk_widget_class_install_action (widget_class, "canvas.zoom-in", NULL, action_zoom);
   gtk_widget_class_install_action (widget_class, "canvas.zoom-out", NULL, action_zoom);
   gtk_widget_class_install_action (widget_class, "canvas.pan", "(ii)", action_pan);
+  gtk_widget_class_install_action (widget_class, "canvas.group", NULL, action_group);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_g, GDK_CONTROL_MASK, "canvas.group", NULL);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_z, GDK_CONTROL_MASK, "canvas.undo", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_z, GDK_CONTROL_MASK | GDK_SHIFT_MASK, "canvas.redo", NULL);

@@ -13,6 +13,7 @@ typedef enum {
   RL_CANVAS_DRAG_MOVE,
   RL_CANVAS_DRAG_WIRE,
   RL_CANVAS_DRAG_RUBBER_BAND,
+  RL_CANVAS_DRAG_GROUP,
 } RlCanvasDrag;
 
 typedef struct {
@@ -43,6 +44,8 @@ struct _RlCanvas
   double         pan_start_x, pan_start_y;
   GArray        *move_starts;             /* RlMoveStart */
   gboolean       move_recorded;
+  int            drag_group;              /* group index of a group drag */
+  double         group_start[4];
   gint64         wire_node;               /* the fixed end of a wire drag */
   guint          wire_slot;
   RlSocketDirection wire_direction;
@@ -71,6 +74,20 @@ void      _rl_canvas_emit_changed      (RlCanvas    *self);
 /* Connects the pending wire to the first fitting socket of @node_id. */
 void      _rl_canvas_finish_pending_wire (RlCanvas  *self,
                                         gint64       node_id);
+/* The group whose title bar is at document point (@x, @y), or -1. */
+int       _rl_canvas_group_at_title    (RlCanvas    *self,
+                                        double       x,
+                                        double       y);
+/* Sets group @index's box; the nodes inside @old_box move along. */
+void      _rl_canvas_set_group_box     (RlCanvas    *self,
+                                        guint        index,
+                                        const double old_box[4],
+                                        const double new_box[4],
+                                        GArray      *move_starts);
+/* The nodes whose corner lies in @box, with their positions. */
+void      _rl_canvas_nodes_in_box      (RlCanvas    *self,
+                                        const double box[4],
+                                        GArray      *move_starts);
 void      _rl_canvas_edit_class_init   (GtkWidgetClass *widget_class);
 
 G_END_DECLS

@@ -553,6 +553,24 @@ begin_move (RlCanvas        *self,
     }
 }
 
+static gboolean
+begin_group_drag (RlCanvas *self,
+                  double    x,
+                  double    y)
+{
+  double doc_x, doc_y;
+
+  rl_canvas_widget_to_document (self, x, y, &doc_x, &doc_y);
+  self->drag_group = _rl_canvas_group_at_title (self, doc_x, doc_y);
+  if (self->drag_group < 0 ||
+      !rl_workflow_get_group (self->workflow, self->drag_group, NULL, self->group_start))
+    return FALSE;
+  _rl_canvas_nodes_in_box (self, self->group_start, self->move_starts);
+  self->move_recorded = FALSE;
+  self->drag = RL_CANVAS_DRAG_GROUP;
+  return TRUE;
+}
+
 static void
 on_drag_begin (GtkGestureDrag *gesture,
                double          x,
@@ -585,6 +603,8 @@ on_drag_begin (GtkGestureDrag *gesture,
     begin_move (self, node, state);
   else if (state & (GDK_CONTROL_MASK | GDK_SHIFT_MASK))
     self->drag = RL_CANVAS_DRAG_RUBBER_BAND;
+  else if (begin_group_drag (self, x, y))
+    ;
   else
     {
       rl_canvas_clear_selection (self);
@@ -627,6 +647,20 @@ on_drag_update (GtkGestureDrag *gesture,
             rl_node_widget_set_position (node, x, y);
         }
       gtk_widget_queue_allocate (GTK_WIDGET (self));
+      break;
+    case RL_CANVAS_DRAG_GROUP:
+      {
+        double box[4] = { self->group_start[0] + dx / self->zoom, self->group_start[1] + dy / self->zoom,
+                          self->group_start[2], self->group_start[3] };
+
+        if (!self->move_recorded)
+          {
+            _rl_canvas_record (self, NULL);
+            self->move_recorded = TRUE;
+          }
+        _rl_canvas_set_group_box (self, self->drag_group, self->group_start, box, self->move_starts);
+        gtk_widget_queue_draw (GTK_WIDGET (self));
+      }
       break;
     case RL_CANVAS_DRAG_WIRE:
     case RL_CANVAS_DRAG_RUBBER_BAND:
@@ -709,6 +743,7 @@ on_drag_end (GtkGestureDrag *gesture,
       finish_wire (self, self->drag_x, self->drag_y);
       break;
     case RL_CANVAS_DRAG_MOVE:
+    case RL_CANVAS_DRAG_GROUP:
       if (self->move_recorded)
         _rl_canvas_changed (self);
       break;

@@ -86,6 +86,17 @@ char          *rl_canvas_copy_selection      (RlCanvas     *self);
 gboolean       rl_canvas_paste_text          (RlCanvas     *self,
                                               const char   *text,
                                               GError      **error);
+/* Adds a group (ComfyUI's titled box) around the selected nodes; dragging
+ * its title bar moves it with the nodes inside. FALSE when nothing is
+ * selected. */
+gboolean       rl_canvas_group_selection     (RlCanvas     *self,
+                                              const char   *title);
+/* Moves group @index by (@dx, @dy) document units with the nodes whose
+ * corner lies inside it; one undo step. */
+void           rl_canvas_move_group          (RlCanvas     *self,
+                                              guint         index,
+                                              double        dx,
+                                              double        dy);
 gboolean       rl_canvas_undo                (RlCanvas     *self);
 gboolean       rl_canvas_redo                (RlCanvas     *self);
 
