@@ -738,6 +738,34 @@ test_edit_commands (void)
     gtk_popover_popdown (GTK_POPOVER (rl_canvas_get_search (canvas)));
   }
 
+  /* F2 renames; Alt+C collapses to the title and back. */
+  rl_canvas_select (canvas, 2, FALSE);
+  gtk_widget_grab_focus (GTK_WIDGET (canvas));
+  real_keys (GTK_WIDGET (window), "F2");
+  {
+    GtkWidget *entry = rl_canvas_get_rename_entry (canvas);
+
+    g_assert_nonnull (entry);
+    g_assert_true (gtk_widget_get_mapped (entry));
+    gtk_editable_set_text (GTK_EDITABLE (entry), "Frames to video");
+    g_signal_emit_by_name (entry, "activate");
+    ui_test_wait (50);
+    g_assert_cmpstr (rl_workflow_node_get_title (rl_canvas_get_workflow (canvas), 2), ==, "Frames to video");
+  }
+  rl_canvas_select (canvas, 2, FALSE);
+  {
+    int expanded_height = gtk_widget_get_height (GTK_WIDGET (rl_canvas_get_node_widget (canvas, 2)));
+
+    real_keys (GTK_WIDGET (window), "alt+c");
+    ui_test_wait (50);
+    g_assert_true (rl_node_widget_get_collapsed (rl_canvas_get_node_widget (canvas, 2)));
+    g_assert_cmpint (gtk_widget_get_height (GTK_WIDGET (rl_canvas_get_node_widget (canvas, 2))), <, expanded_height);
+    g_free (ui_test_screenshot (GTK_WIDGET (window), "collapsed-and-renamed"));
+    real_keys (GTK_WIDGET (window), "alt+c");
+    ui_test_wait (50);
+    g_assert_false (rl_node_widget_get_collapsed (rl_canvas_get_node_widget (canvas, 2)));
+  }
+
   /* Ctrl+G groups the selection; dragging the group's title bar moves the
    * group and its nodes; Ctrl+Z puts them back. */
   gtk_widget_grab_focus (GTK_WIDGET (canvas));

@@ -431,6 +431,71 @@ rl_canvas_duplicate_selection (RlCanvas *self)
 }
 
 void
+_rl_canvas_duplicate_in_place (RlCanvas *self)
+{
+  g_autoptr(GArray) selection = rl_canvas_get_selection (self);
+  g_autofree char *text = NULL;
+  double x = 0, y = 0;
+
+  if (selection->len == 0)
+    return;
+  text = rl_clipboard_serialize (self->workflow, selection);
+  rl_workflow_node_get_pos (self->workflow, g_array_index (selection, gint64, 0), &x, &y);
+  paste_at (self, text, x, y, NULL);
+}
+
+void
+rl_canvas_toggle_collapse (RlCanvas *self)
+{
+  g_autoptr(GArray) selection = rl_canvas_get_selection (self);
+  gboolean all_collapsed = TRUE;
+
+  g_return_if_fail (RL_IS_CANVAS (self));
+  if (selection->len == 0)
+    return;
+  for (guint i = 0; i < selection->len; i++)
+    all_collapsed &= rl_node_widget_get_collapsed (g_hash_table_lookup (self->nodes, &g_array_index (selection, gint64, i)));
+  _rl_canvas_record (self, NULL);
+  for (guint i = 0; i < selection->len; i++)
+    {
+      JsonObject *node = rl_workflow_lookup_node (self->workflow, g_array_index (selection, gint64, i));
+      JsonNode *flags = json_object_get_member (node, "flags");
+
+      if (flags == NULL || !JSON_NODE_HOLDS_OBJECT (flags))
+        {
+          json_object_set_object_member (node, "flags", json_object_new ());
+          flags = json_object_get_member (node, "flags");
+        }
+      if (all_collapsed)
+        json_object_remove_member (json_node_get_object (flags), "collapsed");
+      else
+        json_object_set_boolean_member (json_node_get_object (flags), "collapsed", TRUE);
+    }
+  _rl_canvas_rebuild (self);
+  _rl_canvas_changed (self);
+}
+
+void
+rl_canvas_set_node_title (RlCanvas   *self,
+                          gint64      node_id,
+                          const char *title)
+{
+  JsonObject *node;
+
+  g_return_if_fail (RL_IS_CANVAS (self));
+  node = rl_workflow_lookup_node (self->workflow, node_id);
+  if (node == NULL || g_strcmp0 (title, rl_workflow_node_get_title (self->workflow, node_id)) == 0)
+    return;
+  _rl_canvas_record (self, NULL);
+  if (title == NULL || *title == '\0')
+    json_object_remove_member (node, "title");
+  else
+    rl_workflow_node_set_title (self->workflow, node_id, title);
+  _rl_canvas_rebuild (self);
+  _rl_canvas_changed (self);
+}
+
+void
 rl_canvas_toggle_mode (RlCanvas *self,
                        int       mode)
 {
@@ -787,6 +852,61 @@ action_group (GtkWidget *widget, const char *name, GVariant *param)
 }
 
 static void
+action_collapse (GtkWidget *widget, const char *name, GVariant *param)
+{
+  rl_canvas_toggle_collapse (RL_CANVAS (widget));
+}
+
+static void
+on_rename_activate (GtkEntry *entry,
+                    RlCanvas *self)
+{
+  gint64 id = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (entry), "rl-node-id"));
+
+  gtk_popover_popdown (GTK_POPOVER (gtk_widget_get_ancestor (GTK_WIDGET (entry), GTK_TYPE_POPOVER)));
+  rl_canvas_set_node_title (self, id, gtk_editable_get_text (GTK_EDITABLE (entry)));
+  gtk_widget_grab_focus (GTK_WIDGET (self));
+}
+
+/* F2: a popover with the first selected node's title to edit. */
+static void
+action_rename (GtkWidget *widget, const char *name, GVariant *param)
+{
+  RlCanvas *self = RL_CANVAS (widget);
+  g_autoptr(GArray) selection = rl_canvas_get_selection (self);
+  RlNodeWidget *node;
+  GtkWidget *popover, *entry;
+  graphene_rect_t bounds;
+  const char *title;
+  gint64 id;
+
+  if (selection->len == 0)
+    return;
+  id = g_array_index (selection, gint64, 0);
+  node = g_hash_table_lookup (self->nodes, &id);
+  if (node == NULL || !gtk_widget_compute_bounds (GTK_WIDGET (node), widget, &bounds))
+    return;
+  title = rl_workflow_node_get_title (self->workflow, id);
+  entry = gtk_entry_new ();
+  gtk_editable_set_text (GTK_EDITABLE (entry), title != NULL ? title : rl_workflow_node_get_type (self->workflow, id));
+  g_object_set_data (G_OBJECT (entry), "rl-node-id", GSIZE_TO_POINTER ((gsize) id));
+  g_signal_connect (entry, "activate", G_CALLBACK (on_rename_activate), self);
+  popover = self->rename_popover;
+  gtk_popover_set_child (GTK_POPOVER (popover), entry);
+  gtk_popover_set_pointing_to (GTK_POPOVER (popover),
+                               &(GdkRectangle) { (int) bounds.origin.x, (int) bounds.origin.y, (int) bounds.size.width, 20 });
+  gtk_popover_popup (GTK_POPOVER (popover));
+  gtk_widget_grab_focus (entry);
+}
+
+GtkWidget *
+rl_canvas_get_rename_entry (RlCanvas *self)
+{
+  g_return_val_if_fail (RL_IS_CANVAS (self), NULL);
+  return gtk_popover_get_child (GTK_POPOVER (self->rename_popover));
+}
+
+static void
 action_zoom (GtkWidget *widget, const char *name, GVariant *param)
 {
   double factor = g_str_equal (name, "canvas.zoom-in") ? 1.2 : 1 / 1.2;
@@ -822,6 +942,10 @@ _rl_canvas_edit_class_init (GtkWidgetClass *widget_class)
   gtk_widget_class_install_action (widget_class, "canvas.zoom-out", NULL, action_zoom);
   gtk_widget_class_install_action (widget_class, "canvas.pan", "(ii)", action_pan);
   gtk_widget_class_install_action (widget_class, "canvas.group", NULL, action_group);
+  gtk_widget_class_install_action (widget_class, "canvas.collapse", NULL, action_collapse);
+  gtk_widget_class_install_action (widget_class, "canvas.rename", NULL, action_rename);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_ALT_MASK, "canvas.collapse", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F2, 0, "canvas.rename", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_g, GDK_CONTROL_MASK, "canvas.group", NULL);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_z, GDK_CONTROL_MASK, "canvas.undo", NULL);

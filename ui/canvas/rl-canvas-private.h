@@ -30,6 +30,7 @@ struct _RlCanvas
   GHashTable    *nodes;            /* node id (gint64 *) -> RlNodeWidget (borrowed child) */
   RlHistory     *history;
   GtkWidget     *search;           /* RlNodeSearch popover, child */
+  GtkWidget     *rename_popover;   /* F2's title editor, child */
 
   double         zoom;
   double         offset_x, offset_y;
@@ -88,6 +89,8 @@ void      _rl_canvas_set_group_box     (RlCanvas    *self,
 void      _rl_canvas_nodes_in_box      (RlCanvas    *self,
                                         const double box[4],
                                         GArray      *move_starts);
+/* Copies the selection onto itself and selects the copies. */
+void      _rl_canvas_duplicate_in_place (RlCanvas   *self);
 void      _rl_canvas_edit_class_init   (GtkWidgetClass *widget_class);
 
 G_END_DECLS

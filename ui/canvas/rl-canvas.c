@@ -168,6 +168,8 @@ rl_canvas_size_allocate (GtkWidget *widget,
     }
   if (self->search != NULL)
     gtk_popover_present (GTK_POPOVER (self->search));
+  if (self->rename_popover != NULL)
+    gtk_popover_present (GTK_POPOVER (self->rename_popover));
 }
 
 static void
@@ -205,7 +207,22 @@ socket_center (RlCanvas *self,
                double   *y)
 {
   graphene_point_t point;
+  RlNodeWidget *node = socket != NULL ? RL_NODE_WIDGET (gtk_widget_get_ancestor (GTK_WIDGET (socket), RL_TYPE_NODE_WIDGET))
+                                      : NULL;
 
+  /* A collapsed node's wires meet the edges of its title. */
+  if (node != NULL && rl_node_widget_get_collapsed (node))
+    {
+      float edge = rl_socket_get_direction (socket) == RL_SOCKET_INPUT ? 0.0f : gtk_widget_get_width (GTK_WIDGET (node));
+
+      if (!gtk_widget_compute_point (GTK_WIDGET (node), GTK_WIDGET (self),
+                                     &GRAPHENE_POINT_INIT (edge, gtk_widget_get_height (GTK_WIDGET (node)) / 2.0f),
+                                     &point))
+        return FALSE;
+      *x = point.x;
+      *y = point.y;
+      return TRUE;
+    }
   if (socket == NULL || !gtk_widget_compute_point (GTK_WIDGET (socket), GTK_WIDGET (self),
                                                    &GRAPHENE_POINT_INIT (gtk_widget_get_width (GTK_WIDGET (socket)) / 2.0f,
                                                                          gtk_widget_get_height (GTK_WIDGET (socket)) / 2.0f),
@@ -540,6 +557,10 @@ begin_move (RlCanvas        *self,
 
   /* Drawn last, so it is on top of the nodes it overlaps. */
   gtk_widget_insert_before (GTK_WIDGET (node), GTK_WIDGET (self), NULL);
+  /* Alt-drag drags a copy: duplicate in place, then move the copies
+   * (the widgets are rebuilt, so @node is not used after this). */
+  if (state & GDK_ALT_MASK)
+    _rl_canvas_duplicate_in_place (self);
   self->drag = RL_CANVAS_DRAG_MOVE;
   self->move_recorded = FALSE;
   g_array_set_size (self->move_starts, 0);
@@ -929,6 +950,7 @@ rl_canvas_dispose (GObject *object)
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL)
     gtk_widget_unparent (child);
   self->search = NULL;
+  self->rename_popover = NULL;
   if (self->nodes != NULL)
     g_hash_table_remove_all (self->nodes);
   G_OBJECT_CLASS (rl_canvas_parent_class)->dispose (object);
@@ -1042,6 +1064,8 @@ rl_canvas_new (RlRegistry *registry)
   gtk_widget_set_parent (self->search, GTK_WIDGET (self));
   g_signal_connect (self->search, "chosen", G_CALLBACK (on_search_chosen), self);
   g_signal_connect (self->search, "closed", G_CALLBACK (on_search_closed), self);
+  self->rename_popover = gtk_popover_new ();
+  gtk_widget_set_parent (self->rename_popover, GTK_WIDGET (self));
   return GTK_WIDGET (self);
 }
 

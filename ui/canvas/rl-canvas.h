@@ -97,6 +97,13 @@ void           rl_canvas_move_group          (RlCanvas     *self,
                                               guint         index,
                                               double        dx,
                                               double        dy);
+/* Collapses the selected nodes to their title, or expands them when
+ * all are collapsed (flags.collapsed, as ComfyUI). */
+void           rl_canvas_toggle_collapse     (RlCanvas     *self);
+/* Renames node @node_id ("title"; NULL or "" removes the title). */
+void           rl_canvas_set_node_title      (RlCanvas     *self,
+                                              gint64        node_id,
+                                              const char   *title);
 gboolean       rl_canvas_undo                (RlCanvas     *self);
 gboolean       rl_canvas_redo                (RlCanvas     *self);
 
@@ -115,6 +122,8 @@ void           rl_canvas_open_search         (RlCanvas     *self,
                                               double        x,
                                               double        y);
 RlNodeSearch  *rl_canvas_get_search          (RlCanvas     *self);
+/* The entry of the rename popover (F2), or NULL before it first opens. */
+GtkWidget     *rl_canvas_get_rename_entry    (RlCanvas     *self);
 /* The validation issues shown now (RlValidationIssue; borrowed), and the
  * message of a graph that could not be built at all (NULL when it could). */
 GPtrArray     *rl_canvas_get_issues          (RlCanvas     *self);

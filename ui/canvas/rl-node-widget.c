@@ -20,6 +20,7 @@ struct _RlNodeWidget
   guint        n_issues;
   double       x, y;          /* document position */
   double       stored_width;  /* "size"[0] of the document */
+  gboolean     collapsed;
 };
 
 G_DEFINE_FINAL_TYPE (RlNodeWidget, rl_node_widget, GTK_TYPE_WIDGET)
@@ -626,6 +627,22 @@ rl_node_widget_new (RlRegistry *registry,
   gtk_widget_set_visible (self->issues_label, FALSE);
   gtk_box_append (GTK_BOX (self->box), self->issues_label);
   rl_node_widget_set_mode (self, rl_workflow_node_get_mode (workflow, node_id));
+  {
+    JsonNode *flags = json_object_get_member (node, "flags");
+
+    self->collapsed = flags != NULL && JSON_NODE_HOLDS_OBJECT (flags) &&
+                      json_object_get_boolean_member_with_default (json_node_get_object (flags), "collapsed", FALSE);
+  }
+  if (self->collapsed)
+    {
+      /* Only the title stays; the rows keep their state for expanding. */
+      for (GtkWidget *child = gtk_widget_get_next_sibling (self->title); child != NULL;
+           child = gtk_widget_get_next_sibling (child))
+        gtk_widget_set_visible (child, FALSE);
+      self->stored_width = 0;
+      gtk_label_set_width_chars (GTK_LABEL (self->title), MIN ((int) g_utf8_strlen (heading, -1), 28));
+      gtk_widget_add_css_class (GTK_WIDGET (self), "collapsed");
+    }
   return GTK_WIDGET (self);
 }
 
@@ -796,4 +813,11 @@ rl_node_widget_get_stored_width (RlNodeWidget *self)
 {
   g_return_val_if_fail (RL_IS_NODE_WIDGET (self), 0);
   return self->stored_width;
+}
+
+gboolean
+rl_node_widget_get_collapsed (RlNodeWidget *self)
+{
+  g_return_val_if_fail (RL_IS_NODE_WIDGET (self), FALSE);
+  return self->collapsed;
 }

@@ -60,6 +60,8 @@ void        rl_node_widget_set_position   (RlNodeWidget  *self,
                                            double         x,
                                            double         y);
 double      rl_node_widget_get_stored_width (RlNodeWidget *self);
+/* Collapsed nodes (flags.collapsed) show their title only. */
+gboolean    rl_node_widget_get_collapsed  (RlNodeWidget  *self);
 /* The control of widget input @input_name, or NULL. */
 GtkWidget  *rl_node_widget_get_control    (RlNodeWidget  *self,
                                            const char    *input_name);
