@@ -738,6 +738,24 @@ test_edit_commands (void)
     gtk_popover_popdown (GTK_POPOVER (rl_canvas_get_search (canvas)));
   }
 
+  /* Ctrl+L on SaveVideo offers CreateVideo's VIDEO for its free input;
+   * Return connects it. (SaveVideo's input was detached above.) */
+  rl_canvas_select (canvas, 3, FALSE);
+  gtk_widget_grab_focus (GTK_WIDGET (canvas));
+  real_keys (GTK_WIDGET (window), "ctrl+l");
+  {
+    GtkListBox *list = rl_canvas_get_connect_list (canvas);
+    GtkListBoxRow *row;
+
+    g_assert_nonnull (list);
+    row = gtk_list_box_get_row_at_index (list, 0);
+    g_assert_nonnull (row);
+    g_assert_null (gtk_list_box_get_row_at_index (list, 1));
+    g_assert_true (gtk_widget_has_focus (GTK_WIDGET (row)));
+    real_keys (GTK_WIDGET (window), "Return");
+    g_assert_cmpuint (rl_workflow_get_n_links (rl_canvas_get_workflow (canvas)), ==, 2);
+  }
+
   /* F2 renames; Alt+C collapses to the title and back. */
   rl_canvas_select (canvas, 2, FALSE);
   gtk_widget_grab_focus (GTK_WIDGET (canvas));

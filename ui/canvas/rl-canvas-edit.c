@@ -902,8 +902,174 @@ action_rename (GtkWidget *widget, const char *name, GVariant *param)
 GtkWidget *
 rl_canvas_get_rename_entry (RlCanvas *self)
 {
+  GtkWidget *child;
+
   g_return_val_if_fail (RL_IS_CANVAS (self), NULL);
-  return gtk_popover_get_child (GTK_POPOVER (self->rename_popover));
+  child = gtk_popover_get_child (GTK_POPOVER (self->rename_popover));
+  return GTK_IS_ENTRY (child) ? child : NULL;
+}
+
+/* ---- Connect to… (keyboard) -------------------------------------------------- */
+
+typedef struct {
+  gint64 origin_id;
+  guint  origin_slot;
+  gint64 target_id;
+  guint  target_slot;
+} RlConnectChoice;
+
+static const char *
+node_label (RlCanvas *self,
+            gint64    id)
+{
+  const char *title = rl_workflow_node_get_title (self->workflow, id);
+  const RlNodeType *type;
+
+  if (title != NULL)
+    return title;
+  type = rl_registry_lookup (self->registry, rl_workflow_node_get_type (self->workflow, id));
+  return type != NULL && type->display_name != NULL ? type->display_name : rl_workflow_node_get_type (self->workflow, id);
+}
+
+static const char *
+slot_name (RlWorkflow *workflow,
+           gint64      node_id,
+           const char *array_name,
+           guint       slot)
+{
+  JsonObject *node = rl_workflow_lookup_node (workflow, node_id);
+  JsonArray *array = json_object_get_array_member (node, array_name);
+  JsonObject *entry = json_array_get_object_element (array, slot);
+
+  return json_object_get_string_member_with_default (entry, "name", "?");
+}
+
+static gboolean
+input_is_linked (RlWorkflow *workflow,
+                 gint64      node_id,
+                 guint       slot)
+{
+  for (guint i = 0; i < rl_workflow_get_n_links (workflow); i++)
+    {
+      RlWorkflowLink link;
+
+      if (rl_workflow_get_link (workflow, i, &link) && link.target_id == node_id && link.target_slot == slot)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Every way to feed an unconnected input of @target from another node's
+ * output of a fitting type. */
+static GArray *
+list_connect_choices (RlCanvas *self,
+                      gint64    target)
+{
+  GArray *choices = g_array_new (FALSE, FALSE, sizeof (RlConnectChoice));
+  JsonObject *node = rl_workflow_lookup_node (self->workflow, target);
+  JsonNode *inputs = json_object_get_member (node, "inputs");
+
+  for (guint in = 0; inputs != NULL && JSON_NODE_HOLDS_ARRAY (inputs) &&
+                     in < json_array_get_length (json_node_get_array (inputs)); in++)
+    {
+      const char *to = slot_type (self->workflow, target, "inputs", in);
+
+      if (to == NULL || input_is_linked (self->workflow, target, in))
+        continue;
+      for (guint n = 0; n < rl_workflow_get_n_nodes (self->workflow); n++)
+        {
+          gint64 origin = rl_workflow_get_node_id (self->workflow, n);
+          JsonNode *outputs = json_object_get_member (rl_workflow_lookup_node (self->workflow, origin), "outputs");
+
+          for (guint out = 0; origin != target && outputs != NULL && JSON_NODE_HOLDS_ARRAY (outputs) &&
+                              out < json_array_get_length (json_node_get_array (outputs)); out++)
+            {
+              RlConnectChoice choice = { origin, out, target, in };
+
+              if (rl_socket_types_compatible (slot_type (self->workflow, origin, "outputs", out), to))
+                g_array_append_val (choices, choice);
+            }
+        }
+    }
+  return choices;
+}
+
+static void
+on_connect_row_activated (GtkListBox    *list,
+                          GtkListBoxRow *row,
+                          RlCanvas      *self)
+{
+  GArray *choices = g_object_get_data (G_OBJECT (list), "rl-choices");
+  RlConnectChoice *choice = &g_array_index (choices, RlConnectChoice, gtk_list_box_row_get_index (row));
+
+  gtk_popover_popdown (GTK_POPOVER (self->rename_popover));
+  rl_canvas_connect (self, choice->origin_id, choice->origin_slot, choice->target_id, choice->target_slot, NULL);
+  gtk_widget_grab_focus (GTK_WIDGET (self));
+}
+
+/* The selected node's unconnected inputs and the outputs that fit them,
+ * one row each: everything a wire drag can do, from the keyboard. */
+static void
+action_connect_to (GtkWidget *widget, const char *name, GVariant *param)
+{
+  RlCanvas *self = RL_CANVAS (widget);
+  g_autoptr(GArray) selection = rl_canvas_get_selection (self);
+  GArray *choices;
+  GtkWidget *list, *scroller;
+  graphene_rect_t bounds;
+  gint64 target;
+
+  if (selection->len == 0)
+    return;
+  target = g_array_index (selection, gint64, 0);
+  if (!gtk_widget_compute_bounds (g_hash_table_lookup (self->nodes, &target), widget, &bounds))
+    return;
+  choices = list_connect_choices (self, target);
+  list = gtk_list_box_new ();
+  gtk_widget_add_css_class (list, "connect-to");
+  g_object_set_data_full (G_OBJECT (list), "rl-choices", choices, (GDestroyNotify) g_array_unref);
+  for (guint i = 0; i < choices->len; i++)
+    {
+      RlConnectChoice *choice = &g_array_index (choices, RlConnectChoice, i);
+      g_autofree char *text = g_strdup_printf ("%s ← %s: %s",
+                                               slot_name (self->workflow, target, "inputs", choice->target_slot),
+                                               node_label (self, choice->origin_id),
+                                               slot_name (self->workflow, choice->origin_id, "outputs",
+                                                          choice->origin_slot));
+      GtkWidget *label = gtk_label_new (text);
+
+      gtk_label_set_xalign (GTK_LABEL (label), 0);
+      gtk_list_box_append (GTK_LIST_BOX (list), label);
+    }
+  if (choices->len == 0)
+    gtk_list_box_set_placeholder (GTK_LIST_BOX (list), gtk_label_new ("No unconnected input has a fitting output"));
+  g_signal_connect (list, "row-activated", G_CALLBACK (on_connect_row_activated), self);
+  scroller = gtk_scrolled_window_new ();
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroller), list);
+  gtk_scrolled_window_set_propagate_natural_height (GTK_SCROLLED_WINDOW (scroller), TRUE);
+  gtk_scrolled_window_set_max_content_height (GTK_SCROLLED_WINDOW (scroller), 320);
+  gtk_scrolled_window_set_propagate_natural_width (GTK_SCROLLED_WINDOW (scroller), TRUE);
+  gtk_popover_set_child (GTK_POPOVER (self->rename_popover), scroller);
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->rename_popover),
+                               &(GdkRectangle) { (int) bounds.origin.x, (int) bounds.origin.y, 20, 20 });
+  gtk_popover_popup (GTK_POPOVER (self->rename_popover));
+  if (choices->len > 0)
+    gtk_widget_grab_focus (GTK_WIDGET (gtk_list_box_get_row_at_index (GTK_LIST_BOX (list), 0)));
+}
+
+GtkListBox *
+rl_canvas_get_connect_list (RlCanvas *self)
+{
+  GtkWidget *child;
+
+  g_return_val_if_fail (RL_IS_CANVAS (self), NULL);
+  child = gtk_popover_get_child (GTK_POPOVER (self->rename_popover));
+  if (!GTK_IS_SCROLLED_WINDOW (child))
+    return NULL;
+  child = gtk_scrolled_window_get_child (GTK_SCROLLED_WINDOW (child));
+  if (GTK_IS_VIEWPORT (child))
+    child = gtk_viewport_get_child (GTK_VIEWPORT (child));
+  return GTK_IS_LIST_BOX (child) ? GTK_LIST_BOX (child) : NULL;
 }
 
 static void
@@ -944,6 +1110,8 @@ _rl_canvas_edit_class_init (GtkWidgetClass *widget_class)
   gtk_widget_class_install_action (widget_class, "canvas.group", NULL, action_group);
   gtk_widget_class_install_action (widget_class, "canvas.collapse", NULL, action_collapse);
   gtk_widget_class_install_action (widget_class, "canvas.rename", NULL, action_rename);
+  gtk_widget_class_install_action (widget_class, "canvas.connect-to", NULL, action_connect_to);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_l, GDK_CONTROL_MASK, "canvas.connect-to", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_ALT_MASK, "canvas.collapse", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F2, 0, "canvas.rename", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_g, GDK_CONTROL_MASK, "canvas.group", NULL);

@@ -122,6 +122,9 @@ void           rl_canvas_open_search         (RlCanvas     *self,
                                               double        x,
                                               double        y);
 RlNodeSearch  *rl_canvas_get_search          (RlCanvas     *self);
+/* The list of the "Connect to…" popover (Ctrl+L), or NULL when it is not
+ * the popover's content. */
+GtkListBox    *rl_canvas_get_connect_list    (RlCanvas     *self);
 /* The entry of the rename popover (F2), or NULL before it first opens. */
 GtkWidget     *rl_canvas_get_rename_entry    (RlCanvas     *self);
 /* The validation issues shown now (RlValidationIssue; borrowed), and the
