@@ -21,6 +21,8 @@ struct _RlNodeWidget
   double       x, y;          /* document position */
   double       stored_width;  /* "size"[0] of the document */
   gboolean     collapsed;
+  gboolean     has_color, has_bgcolor;
+  GdkRGBA      color, bgcolor;  /* ComfyUI's "color" (title) and "bgcolor" (body) */
 };
 
 G_DEFINE_FINAL_TYPE (RlNodeWidget, rl_node_widget, GTK_TYPE_WIDGET)
@@ -507,6 +509,43 @@ member_array (JsonObject *object,
   return node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
 }
 
+/* A node's own colours (ComfyUI's colour menu) tint the body and the title
+ * strip over the theme's card colour, so text stays readable. */
+static void
+rl_node_widget_snapshot (GtkWidget   *widget,
+                         GtkSnapshot *snapshot)
+{
+  RlNodeWidget *self = RL_NODE_WIDGET (widget);
+  float w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+
+  if (self->has_bgcolor)
+    {
+      GdkRGBA tint = self->bgcolor;
+      GskRoundedRect box;
+
+      tint.alpha = 0.35f;
+      gsk_rounded_rect_init_from_rect (&box, &GRAPHENE_RECT_INIT (0, 0, w, h), 8);
+      gtk_snapshot_push_rounded_clip (snapshot, &box);
+      gtk_snapshot_append_color (snapshot, &tint, &GRAPHENE_RECT_INIT (0, 0, w, h));
+      gtk_snapshot_pop (snapshot);
+    }
+  if (self->has_color)
+    {
+      GdkRGBA tint = self->color;
+      GskRoundedRect strip;
+      float title_h = gtk_widget_get_height (self->title) + 8;
+
+      tint.alpha = 0.55f;
+      gsk_rounded_rect_init (&strip, &GRAPHENE_RECT_INIT (0, 0, w, title_h),
+                             &GRAPHENE_SIZE_INIT (8, 8), &GRAPHENE_SIZE_INIT (8, 8),
+                             &GRAPHENE_SIZE_INIT (0, 0), &GRAPHENE_SIZE_INIT (0, 0));
+      gtk_snapshot_push_rounded_clip (snapshot, &strip);
+      gtk_snapshot_append_color (snapshot, &tint, &GRAPHENE_RECT_INIT (0, 0, w, title_h));
+      gtk_snapshot_pop (snapshot);
+    }
+  GTK_WIDGET_CLASS (rl_node_widget_parent_class)->snapshot (widget, snapshot);
+}
+
 static void
 rl_node_widget_dispose (GObject *object)
 {
@@ -535,6 +574,7 @@ rl_node_widget_class_init (RlNodeWidgetClass *klass)
 
   object_class->dispose = rl_node_widget_dispose;
   object_class->finalize = rl_node_widget_finalize;
+  widget_class->snapshot = rl_node_widget_snapshot;
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "node");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
@@ -627,6 +667,8 @@ rl_node_widget_new (RlRegistry *registry,
   gtk_widget_set_visible (self->issues_label, FALSE);
   gtk_box_append (GTK_BOX (self->box), self->issues_label);
   rl_node_widget_set_mode (self, rl_workflow_node_get_mode (workflow, node_id));
+  self->has_color = gdk_rgba_parse (&self->color, json_object_get_string_member_with_default (node, "color", ""));
+  self->has_bgcolor = gdk_rgba_parse (&self->bgcolor, json_object_get_string_member_with_default (node, "bgcolor", ""));
   {
     JsonNode *flags = json_object_get_member (node, "flags");
 
