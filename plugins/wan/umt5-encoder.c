@@ -1,5 +1,7 @@
 #include "plugins/wan/umt5-encoder.h"
 
+#include "plugins/common/weight-set.h"
+
 #include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +23,7 @@ struct Umt5Encoder {
   RlTensor          shared;        /* [vocab, d_model] */
   RlTensor          final_norm;    /* [d_model] */
   Umt5Block        *blocks;
-  RlTensor        **owned;         /* every tensor above, for release */
-  size_t            n_owned;
-  size_t            capacity;
+  RlWeightSet      *weights;       /* owns every weight tensor above */
 };
 
 #define TRY(expr)                          \
@@ -35,35 +35,9 @@ struct Umt5Encoder {
 
 /* ------------------------------------------------------------ loading */
 
-static RlStatus
-remember (Umt5Encoder *e,
-          RlTensor    *t)
-{
-  if (e->n_owned == e->capacity)
-    {
-      size_t cap = e->capacity ? 2 * e->capacity : 256;
-      RlTensor **grown = realloc (e->owned, cap * sizeof *grown);
-      if (grown == NULL)
-        return rl_set_error (RL_E_NO_MEMORY, "umt5: out of memory listing weights");
-      e->owned = grown;
-      e->capacity = cap;
-    }
-  e->owned[e->n_owned++] = t;
-  return RL_OK;
-}
-
-static void
-format_shape (char *buf, size_t size, int ndim, const int64_t *shape)
-{
-  size_t n = 0;
-
-  buf[0] = '\0';
-  for (int d = 0; d < ndim && n < size; d++)
-    n += snprintf (buf + n, size - n, d ? ", %lld" : "%lld", (long long) shape[d]);
-}
-
 /* Loads weight `w` of block `block` into `out`, checking that it is
- * [rows, cols] (cols < 0: a vector [rows]). */
+ * [rows, cols] (cols < 0: a vector [rows]). The key depends on the file's
+ * naming (ComfyUI's or the original Wan code's). */
 static RlStatus
 load_weight (Umt5Encoder   *e,
              RlSafetensors *st,
@@ -73,42 +47,12 @@ load_weight (Umt5Encoder   *e,
              int64_t        rows,
              int64_t        cols)
 {
-  const Umt5Config *c = &e->config;
-  const int ndim = cols < 0 ? 1 : 2;
   const int64_t shape[2] = { rows, cols };
   char name[256];
-  const RlSafetensorsTensor *t;
-  RlTensor view = { 0 };
-  RlStatus s;
 
-  umt5_weight_key (c, w, block, name, sizeof name);
-  t = rl_safetensors_find (st, name);
-  if (t == NULL)
-    return rl_set_error (RL_E_FORMAT, "%s: missing tensor '%s' for %s; the file is incomplete or "
-                         "belongs to another model", rl_safetensors_path (st), name, c->variant);
-  if (t->ndim != ndim || t->shape[0] != rows || (ndim == 2 && t->shape[1] != cols))
-    {
-      char want[64], got[96];
-      format_shape (want, sizeof want, ndim, shape);
-      format_shape (got, sizeof got, t->ndim, t->shape);
-      return rl_set_error (RL_E_FORMAT, "%s: tensor '%s' has shape [%s], expected [%s] for %s",
-                           rl_safetensors_path (st), name, got, want, c->variant);
-    }
-  TRY (rl_safetensors_view (st, t, &view));
-  if (e->backend->device_kind == RL_DEVICE_CPU)
-    *out = view;
-  else
-    {
-      s = rl_tensor_alloc (out, e->backend->context_allocator (e->ctx), view.dtype, view.ndim, view.shape);
-      if (s < 0)
-        return rl_prefix_error (s, "umt5: uploading '%s': ", name);
-      out->scale = view.scale;
-      s = e->backend->transfer (e->ctx, out, &view);
-      rl_safetensors_note_read (st, t->nbytes);
-      if (s < 0)
-        return rl_prefix_error (s, "umt5: uploading '%s': ", name);
-    }
-  return remember (e, out);
+  (void) st;
+  umt5_weight_key (&e->config, w, block, name, sizeof name);
+  return rl_weight_set_load (e->weights, out, name, cols < 0 ? 1 : 2, shape);
 }
 
 static RlStatus
@@ -171,7 +115,10 @@ umt5_load (const RlBackend   *backend,
       free (e);
       return rl_set_error (RL_E_NO_MEMORY, "umt5: out of memory");
     }
-  s = load_all (e, st);
+  /* Keys come whole from umt5_weight_key, so the set needs no prefix. */
+  s = rl_weight_set_new (backend, ctx, st, "", config->variant, &e->weights);
+  if (s == RL_OK)
+    s = load_all (e, st);
   if (s < 0)
     {
       umt5_free (e);
@@ -186,9 +133,7 @@ umt5_free (Umt5Encoder *e)
 {
   if (e == NULL)
     return;
-  for (size_t i = 0; i < e->n_owned; i++)
-    rl_tensor_release (e->owned[i]);
-  free (e->owned);
+  rl_weight_set_free (e->weights);
   free (e->blocks);
   free (e);
 }
