@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "plugins/common/weight-set.h"
 #include "plugins/wan/vae.h"
 
 #define VAE_STAGES   4     /* dim_mult [1, 2, 4, 4] */
@@ -89,7 +90,8 @@ struct WanVae {
   VaeCoder         encoder, decoder;
   VaeConv          mu_conv;          /* conv1 rows [0, z): the μ half */
   VaeConv          post_conv;        /* conv2 */
-  RlTensor       **owned;            /* every loaded tensor, for release */
+  RlWeightSet     *weights;          /* the checkpoint's tensors on the device */
+  RlTensor       **owned;            /* views of them the layers use, for release */
   size_t           n_owned, cap_owned;
 };
 

@@ -2,6 +2,7 @@
  * config (dim_mult [1, 2, 4, 4], 2 residual blocks per encoder stage and 3
  * per decoder stage, temporal down-sampling in stages 1 and 2) and binds
  * every tensor by its checkpoint key, checking its shape. */
+#include "plugins/common/weight-set.h"
 #include "plugins/wan/vae-internal.h"
 
 #include <stdio.h>
@@ -34,18 +35,9 @@ remember (WanVae   *v,
   return RL_OK;
 }
 
-static void
-format_shape (char *buf, size_t size, int ndim, const int64_t *shape)
-{
-  size_t n = 0;
-
-  buf[0] = '\0';
-  for (int d = 0; d < ndim && n < size; d++)
-    n += snprintf (buf + n, size - n, d ? ", %lld" : "%lld", (long long) shape[d]);
-}
-
-/* Tensor `key` with exactly `shape`, as a view on the CPU backend or an
- * upload elsewhere; not remembered (the caller decides). */
+/* Tensor `key` with exactly `shape` on the VAE's device, as a reference of
+ * the caller's own (release it, or remember a view of it); the weight set
+ * keeps the loaded tensor itself. */
 static RlStatus
 load_raw (Loader        *l,
           RlTensor      *out,
@@ -54,44 +46,13 @@ load_raw (Loader        *l,
           const int64_t *shape)
 {
   WanVae *v = l->vae;
-  const RlSafetensorsTensor *t = rl_safetensors_find (l->st, key);
-  RlTensor view = { 0 };
-  bool match;
+  RlTensor loaded = { 0 };
 
-  if (t == NULL)
-    return rl_set_error (RL_E_FORMAT, "%s: missing tensor '%s' for %s; the file is incomplete or "
-                         "belongs to another model", rl_safetensors_path (l->st), key, v->config.variant);
-  match = t->ndim == ndim;
-  for (int d = 0; match && d < ndim; d++)
-    match = t->shape[d] == shape[d];
-  if (!match)
-    {
-      char want[96], got[96];
-      format_shape (want, sizeof want, ndim, shape);
-      format_shape (got, sizeof got, t->ndim, t->shape);
-      return rl_set_error (RL_E_FORMAT, "%s: tensor '%s' has shape [%s], expected [%s] for %s",
-                           rl_safetensors_path (l->st), key, got, want, v->config.variant);
-    }
-  if (!rl_dtype_is_float (t->dtype))
+  TRY (rl_weight_set_load (v->weights, &loaded, key, ndim, shape));
+  if (!rl_dtype_is_float (loaded.dtype))
     return rl_set_error (RL_E_FORMAT, "%s: tensor '%s' is %s; a VAE weight must be a float type",
-                         rl_safetensors_path (l->st), key, rl_dtype_name (t->dtype));
-  TRY (rl_safetensors_view (l->st, t, &view));
-  if (v->backend->device_kind == RL_DEVICE_CPU)
-    {
-      *out = view;
-      return RL_OK;
-    }
-  RlStatus s = rl_tensor_alloc (out, v->backend->context_allocator (v->ctx), view.dtype, view.ndim,
-                                view.shape);
-  if (s == RL_OK)
-    {
-      out->scale = view.scale;
-      s = v->backend->transfer (v->ctx, out, &view);
-      rl_safetensors_note_read (l->st, t->nbytes);
-    }
-  if (s < 0)
-    return rl_prefix_error (s, "wan vae: uploading '%s': ", key);
-  return RL_OK;
+                         rl_safetensors_path (l->st), key, rl_dtype_name (loaded.dtype));
+  return rl_tensor_view (out, &loaded);
 }
 
 /* Loads `key` with `shape` and keeps it as a view of `view_ndim` dims
@@ -374,6 +335,7 @@ vae_load_weights (WanVae        *v,
   RlTensor w = { 0 }, b = { 0 };
   RlStatus s;
 
+  TRY (rl_weight_set_new (v->backend, v->ctx, st, "", v->config.variant, &v->weights));
   TRY (load_coder (&l, &v->encoder, false));
   /* conv1 (2z → 2z, 1×1×1) splits into μ and log-variance: only the μ rows
    * are ever used. */
@@ -396,6 +358,8 @@ vae_release_weights (WanVae *v)
   free (v->owned);
   v->owned = NULL;
   v->n_owned = v->cap_owned = 0;
+  rl_weight_set_free (v->weights);
+  v->weights = NULL;
 }
 
 RlStatus
