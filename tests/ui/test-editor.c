@@ -956,6 +956,65 @@ test_open_png_with_workflow (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static const char reroute_workflow[] =
+  "{\"id\": \"9d3c0b7e-1111-4222-8333-444455556666\", \"revision\": 0, \"version\": 1,"
+  " \"state\": {\"lastNodeId\": 2, \"lastLinkId\": 1, \"lastGroupId\": 0, \"lastRerouteId\": 2},"
+  " \"nodes\": ["
+  "  {\"id\": 1, \"type\": \"RaylightTestPattern\", \"pos\": [0, 0], \"size\": [320, 200], \"flags\": {},"
+  "   \"order\": 0, \"mode\": 0, \"inputs\": [],"
+  "   \"outputs\": [{\"name\": \"IMAGE\", \"type\": \"IMAGE\", \"links\": [1]}],"
+  "   \"widgets_values\": [256, 256, 9, \"gradient\", 3, \"fixed\"]},"
+  "  {\"id\": 2, \"type\": \"CreateVideo\", \"pos\": [700, 300], \"size\": [270, 80], \"flags\": {},"
+  "   \"order\": 1, \"mode\": 0,"
+  "   \"inputs\": [{\"name\": \"images\", \"type\": \"IMAGE\", \"link\": 1},"
+  "                {\"name\": \"audio\", \"type\": \"AUDIO\", \"link\": null}],"
+  "   \"outputs\": [{\"name\": \"VIDEO\", \"type\": \"VIDEO\", \"links\": []}],"
+  "   \"widgets_values\": [24]}"
+  " ],"
+  " \"links\": [{\"id\": 1, \"origin_id\": 1, \"origin_slot\": 0, \"target_id\": 2, \"target_slot\": 0,"
+  "              \"type\": \"IMAGE\", \"parentId\": 2}],"
+  " \"reroutes\": [{\"id\": 1, \"pos\": [450, 80], \"linkIds\": [1]},"
+  "               {\"id\": 2, \"parentId\": 1, \"pos\": [500, 420], \"linkIds\": [1]}],"
+  " \"groups\": [], \"config\": {}, \"extra\": {\"ds\": {\"scale\": 1, \"offset\": [0, 0]}}}";
+
+/* A version-1 document with native reroutes: drawn through its reroute
+ * points, and saved back as the same JSON value after an edit is undone. */
+static void
+test_reroutes_round_trip (void)
+{
+  RlWindow *window = ui_test_new_window ();
+  g_autofree char *dir = g_dir_make_tmp ("raylight-ui-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "reroutes.json", NULL);
+  g_autofree char *copy_path = g_build_filename (dir, "reroutes-saved.json", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFile) copy = g_file_new_for_path (copy_path);
+  RlWorkflowPage *page;
+  RlCanvas *canvas;
+
+  g_assert_true (g_file_set_contents (path, reroute_workflow, -1, NULL));
+  g_assert_true (rl_window_open_file (window, file));
+  ui_test_wait (100);
+  page = rl_window_get_current_page (window);
+  canvas = rl_workflow_page_get_canvas (page);
+  g_assert_cmpuint (rl_workflow_get_n_reroutes (rl_canvas_get_workflow (canvas)), ==, 2);
+  rl_canvas_move_node (canvas, 2, 720, 320);
+  g_assert_true (rl_canvas_undo (canvas));
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "reroutes"));
+  g_assert_true (rl_workflow_page_save (page, copy, NULL));
+  {
+    g_autoptr(JsonParser) original = json_parser_new ();
+    g_autoptr(JsonParser) saved = json_parser_new ();
+
+    g_assert_true (json_parser_load_from_data (original, reroute_workflow, -1, NULL));
+    g_assert_true (json_parser_load_from_file (saved, copy_path, NULL));
+    g_assert_true (json_node_equal (json_parser_get_root (original), json_parser_get_root (saved)));
+  }
+  g_unlink (path);
+  g_unlink (copy_path);
+  g_rmdir (dir);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static void
 test_autosave_recovery (void)
 {
@@ -1036,6 +1095,7 @@ main (int    argc,
   g_test_add_func ("/ui/editor/validation-error", test_validation_error);
   g_test_add_func ("/ui/files/open-png-with-workflow", test_open_png_with_workflow);
   g_test_add_func ("/ui/files/autosave-recovery", test_autosave_recovery);
+  g_test_add_func ("/ui/files/reroutes-round-trip", test_reroutes_round_trip);
   g_test_add_func ("/ui/editor/edit-commands", test_edit_commands);
   g_test_add_func ("/ui/canvas/pan-and-zoom", test_pan_and_zoom);
   return g_test_run ();

@@ -260,6 +260,126 @@ wire_path (cairo_t *cr,
   cairo_curve_to (cr, x1 + bend, y1, x2 - bend, y2, x2, y2);
 }
 
+/* ---- Native reroute points ------------------------------------------------
+ * ComfyUI keeps them in "reroutes" (version 1) or "extra.reroutes" (0.4):
+ * { "id", "pos": [x, y], "parentId"? }. A link names the reroute nearest
+ * its target in "parentId" (1) or in "extra.linkExtensions" (0.4); each
+ * reroute's parentId leads on toward the origin. */
+
+static JsonObject *
+object_member (JsonObject *object,
+               const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+static JsonArray *
+array_member (JsonObject *object,
+              const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+}
+
+static JsonArray *
+reroutes_array (RlCanvas *self)
+{
+  JsonObject *root = json_node_get_object (rl_workflow_get_root (self->workflow));
+  JsonArray *reroutes = array_member (root, "reroutes");
+
+  return reroutes != NULL ? reroutes : array_member (object_member (root, "extra"), "reroutes");
+}
+
+static JsonObject *
+find_by_id (JsonArray *array,
+            gint64     id)
+{
+  for (guint i = 0; array != NULL && i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      JsonObject *entry = JSON_NODE_HOLDS_OBJECT (element) ? json_node_get_object (element) : NULL;
+      JsonNode *entry_id = entry != NULL ? json_object_get_member (entry, "id") : NULL;
+
+      if (entry_id != NULL && JSON_NODE_HOLDS_VALUE (entry_id) && json_node_get_int (entry_id) == id)
+        return entry;
+    }
+  return NULL;
+}
+
+static gboolean
+member_id (JsonObject *object,
+           const char *name,
+           gint64     *id)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) == G_TYPE_STRING)
+    return FALSE;
+  *id = json_node_get_int (node);
+  return TRUE;
+}
+
+/* The reroute nearest the target of link @link_id, or FALSE. */
+static gboolean
+link_parent_reroute (RlCanvas *self,
+                     gint64    link_id,
+                     gint64   *reroute_id)
+{
+  JsonObject *root = json_node_get_object (rl_workflow_get_root (self->workflow));
+  JsonArray *links = array_member (root, "links");
+  JsonObject *link = find_by_id (links, link_id);
+
+  if (link != NULL && member_id (link, "parentId", reroute_id))
+    return TRUE;
+  return member_id (find_by_id (array_member (object_member (root, "extra"), "linkExtensions"), link_id),
+                    "parentId", reroute_id);
+}
+
+static gboolean
+reroute_point (RlCanvas   *self,
+               JsonObject *reroute,
+               double     *x,
+               double     *y)
+{
+  JsonArray *pos = array_member (reroute, "pos");
+
+  if (pos == NULL || json_array_get_length (pos) < 2)
+    return FALSE;
+  *x = self->offset_x + json_array_get_double_element (pos, 0) * self->zoom;
+  *y = self->offset_y + json_array_get_double_element (pos, 1) * self->zoom;
+  return TRUE;
+}
+
+/* The reroute points of link @link_id from origin to target, in widget
+ * coordinates (array of graphene_point_t); empty for a direct link. */
+static GArray *
+link_waypoints (RlCanvas *self,
+                gint64    link_id)
+{
+  GArray *points = g_array_new (FALSE, FALSE, sizeof (graphene_point_t));
+  JsonArray *reroutes = reroutes_array (self);
+  gint64 id;
+
+  if (reroutes == NULL || !link_parent_reroute (self, link_id, &id))
+    return points;
+  /* Bounded: a loop in the file must not hang the drawing. */
+  for (guint hops = 0; hops < 64; hops++)
+    {
+      JsonObject *reroute = find_by_id (reroutes, id);
+      double x, y;
+
+      if (reroute == NULL || !reroute_point (self, reroute, &x, &y))
+        break;
+      g_array_prepend_val (points, GRAPHENE_POINT_INIT (x, y));
+      if (!member_id (reroute, "parentId", &id))
+        break;
+    }
+  return points;
+}
+
 /* A cubic lies inside the box of its control points. */
 static gboolean
 wire_on_screen (RlCanvas *self,
@@ -291,12 +411,33 @@ draw_wires (RlCanvas *self,
           !socket_center (self, find_socket (self, link.origin_id, RL_SOCKET_OUTPUT, link.origin_slot), &x1, &y1) ||
           !socket_center (self, find_socket (self, link.target_id, RL_SOCKET_INPUT, link.target_slot), &x2, &y2))
         continue;
-      if (!wire_on_screen (self, x1, y1, x2, y2))
-        continue;
       rl_socket_type_color (link.type, &color);
       gdk_cairo_set_source_rgba (cr, &color);
-      wire_path (cr, x1, y1, x2, y2, self->zoom);
-      cairo_stroke (cr);
+      {
+        g_autoptr(GArray) waypoints = link_waypoints (self, link.id);
+        double px = x1, py = y1;
+
+        if (waypoints->len == 0 && !wire_on_screen (self, x1, y1, x2, y2))
+          continue;
+        /* Through each reroute point in turn, then into the input. */
+        for (guint w = 0; w < waypoints->len; w++)
+          {
+            graphene_point_t *point = &g_array_index (waypoints, graphene_point_t, w);
+
+            wire_path (cr, px, py, point->x, point->y, self->zoom);
+            px = point->x;
+            py = point->y;
+          }
+        wire_path (cr, px, py, x2, y2, self->zoom);
+        cairo_stroke (cr);
+        for (guint w = 0; w < waypoints->len; w++)
+          {
+            graphene_point_t *point = &g_array_index (waypoints, graphene_point_t, w);
+
+            cairo_arc (cr, point->x, point->y, 5 * MAX (self->zoom, 0.5), 0, 2 * G_PI);
+            cairo_fill (cr);
+          }
+      }
     }
   if (self->drag == RL_CANVAS_DRAG_WIRE)
     {
