@@ -20,7 +20,7 @@
 #include "workers/checkpoint/safetensors.h"
 #include "workers/runtime/backend.h"
 
-#define RL_FAMILY_ABI_VERSION 1
+#define RL_FAMILY_ABI_VERSION 2
 #define RL_FAMILY_ENTRY_SYMBOL "raylight_family_entry"
 
 typedef enum {
@@ -38,6 +38,11 @@ typedef struct {
   const float  *mean;                /* [channels] */
   const float  *std;                 /* [channels] */
   float         scale;               /* 1.0 for Wan */
+  /* ComfyUI's latent_rgb_factors / _bias, the cheap preview: for a latent
+   * in model space, rgb[c] = Σ_k z[k]·rgb_factors[k·3 + c] + rgb_bias[c],
+   * roughly in −1..1. NULL when the family has none. */
+  const float  *rgb_factors;         /* [channels · 3] */
+  const float  *rgb_bias;            /* [3] */
 } RlLatentFormat;
 
 /* ComfyUI's model sampling of a diffusion model (ModelSamplingSD3 etc.). */
@@ -45,7 +50,7 @@ typedef struct {
   int    is_flow;                    /* CONST / rectified flow */
   float  shift;                      /* default shift (Wan: 8.0) */
   float  multiplier;                 /* timestep = sigma · multiplier (1000) */
-} RlModelSampling;
+} RlFamilySampling;
 
 /* VAEDecodeTiled's widgets: sizes in pixels and frames; 0 = untiled. */
 typedef struct {
@@ -88,7 +93,7 @@ typedef struct RlFamily {
   RlStatus   (*latent_format)    (const RlFamilyModel *model,
                                   RlLatentFormat      *out);
   RlStatus   (*model_sampling)   (const RlFamilyModel *model,
-                                  RlModelSampling     *out);
+                                  RlFamilySampling    *out);
   /* The raw model output (velocity for flow models) for latent x
    * f32 [B, C, T, H, W] at timestep[b] = sigma·multiplier, text context
    * [B, L, D]; out f32 like x. */

@@ -77,7 +77,7 @@ wan_dit_config_detect (const RlSafetensors *st,
 {
   const char *path = rl_safetensors_path (st);
   const char *prefix = detect_prefix (st);
-  const RlSafetensorsTensor *mod, *head, *ffn, *patch;
+  const RlSafetensorsTensor *mod, *head, *ffn, *patch, *text;
 
   memset (c, 0, sizeof *c);
   if (prefix == NULL)
@@ -107,7 +107,9 @@ wan_dit_config_detect (const RlSafetensors *st,
   c->ffn_dim = (int) ffn->shape[0];
   c->in_dim = (int) patch->shape[1];
   c->num_layers = count_blocks (st, prefix);
-  c->text_dim = WAN_TEXT_DIM;
+  /* UMT5-XXL gives 4096; tiny test models use a smaller encoder. */
+  text = find_key (st, prefix, "text_embedding.0.weight");
+  c->text_dim = text != NULL && text->ndim == 2 ? (int) text->shape[1] : WAN_TEXT_DIM;
   c->freq_dim = WAN_FREQ_DIM;
   c->eps = 1e-6f;
 

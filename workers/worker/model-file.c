@@ -20,6 +20,9 @@ struct RlModelFile {
   ino_t            inode;
   off_t            size;
   struct timespec  mtime;
+  const RlFamily  *family;     /* of the attached model, or NULL */
+  RlModelKind      kind;
+  RlFamilyModel   *model;
 };
 
 static int
@@ -155,10 +158,39 @@ rl_model_file_checkpoint (const RlModelFile *file)
 }
 
 void
+rl_model_file_attach (RlModelFile *file, const RlFamily *family, RlModelKind kind,
+                      RlFamilyModel *model)
+{
+  file->family = family;
+  file->kind = kind;
+  file->model = model;
+}
+
+RlFamilyModel *
+rl_model_file_model (const RlModelFile *file)
+{
+  return file->model;
+}
+
+const RlFamily *
+rl_model_file_family (const RlModelFile *file)
+{
+  return file->family;
+}
+
+RlModelKind
+rl_model_file_kind (const RlModelFile *file)
+{
+  return file->kind;
+}
+
+void
 rl_model_file_close (RlModelFile *file)
 {
   if (file == NULL)
     return;
+  if (file->model != NULL)
+    file->family->unload (file->model);
   rl_safetensors_close (file->checkpoint);
   free (file->path);
   free (file);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "plugins/family.h"
 #include "workers/protocol/error-info.h"
 
 typedef struct RlModelFile RlModelFile;
@@ -40,4 +41,16 @@ bool         rl_model_file_is_current (const RlModelFile *file);
 /* The validated checkpoint, for model families reading their weights. */
 struct RlSafetensors *rl_model_file_checkpoint (const RlModelFile *file);
 
+/* Hands the file the model a family loaded from it (and its kind); the
+ * file owns it from here and unloads it through family->unload before the
+ * checkpoint closes. */
+void         rl_model_file_attach   (RlModelFile *file, const RlFamily *family,
+                                     RlModelKind kind, RlFamilyModel *model);
+
+/* The attached model, its family and kind (NULL / 0 before attach). */
+RlFamilyModel  *rl_model_file_model  (const RlModelFile *file);
+const RlFamily *rl_model_file_family (const RlModelFile *file);
+RlModelKind     rl_model_file_kind   (const RlModelFile *file);
+
+/* Unloads the attached model, then unmaps and closes. NULL is ignored. */
 void         rl_model_file_close    (RlModelFile *file);

@@ -6,7 +6,8 @@
  *
  * It connects, presents the auth token read from FD in HELLO, and then
  * executes requests one at a time on the main thread while the inbox thread
- * answers heartbeats. It exits when the pool says SHUTDOWN or goes away.
+ * answers heartbeats. Model families are plugins (raylight-family-*.so)
+ * found on $RAYLIGHT_PLUGIN_PATH at start-up. It exits when the pool says SHUTDOWN or goes away.
  * RAYLIGHT_WORKER_TEST_FAULTS (comma list) enables test-only faults:
  * "hang" and "crash" (the diagnostics of those names), "slow-load" (20 ms
  * per load progress step, so a cancel lands mid-load) and "wrong-token"
@@ -24,8 +25,10 @@
 #include "raylight-config.h"
 #include "device-facts.h"
 #include "diagnostics.h"
-#include "family-table.h"
+#include "family-plugins.h"
 #include "model-cache.h"
+#include "model-jobs.h"
+#include "model-loader.h"
 #include "request-context.h"
 #include "worker-inbox.h"
 #include "worker-link.h"
@@ -47,6 +50,7 @@ typedef struct {
   RlWorkerLink   link;
   RlWorkerInbox *inbox;
   RlModelCache  *cache;
+  RlFamilyPlugins *plugins;     /* model families from $RAYLIGHT_PLUGIN_PATH */
   const RlBackend *backend;
   RlContext     *compute;
   bool           fault_hang;
@@ -245,6 +249,14 @@ report_load_progress (uint64_t done, uint64_t total, void *user)
   return rl_worker_inbox_cancelled (load->worker->inbox);
 }
 
+static RlModelLoader
+model_loader (Worker *worker)
+{
+  return (RlModelLoader) { .cache = worker->cache, .plugins = worker->plugins,
+                           .backend = worker->backend, .compute = worker->compute,
+                           .rank = worker->args.rank };
+}
+
 static void
 handle_load (Worker *worker, const RlFrame *frame)
 {
@@ -257,53 +269,29 @@ handle_load (Worker *worker, const RlFrame *frame)
                                  worker->args.rank, err.message);
       return;
     }
-  RlMsgCacheReport report;
-  bool stale;
-  RlModelFile *file = rl_model_cache_lookup (worker->cache, model.path, model.options, &stale);
-  if (file != NULL)
+  const char *base = strrchr (model.path, '/');
+  LoadProgress load = { worker, id, base ? base + 1 : model.path };
+  RlModelLoader loader = model_loader (worker);
+  RlModelLoadInfo info;
+  RlModelFile *file = rl_model_loader_get (&loader, model.path, model.options, report_load_progress,
+                                           &load, &info, &err);
+  if (file == NULL)
+    rl_worker_link_send_error (&worker->link, id, err.code, "rank %d: %s", worker->args.rank,
+                               err.message);
+  else
     {
-      uint64_t size = rl_model_file_size (file);
-      uint64_t data = rl_model_file_data_size (file);
-      rl_worker_link_progress (&worker->link, id, RL_PROGRESS_LOAD_BYTES, data, data,
-                               "already resident");
-      report = cache_report (worker);
-      report.model_bytes = size;
-      report.was_cached = 1;
-      send_cache_report (worker, id, &report);
-      rl_msg_model_clear (&model);
-      return;
-    }
-
-  uint64_t resident_before = rl_model_cache_resident (worker->cache);
-  file = rl_model_file_open (model.path, &err);
-  if (file != NULL
-      && rl_model_cache_reserve (worker->cache, rl_model_file_size (file), model.path, &err)
-         == RL_WIRE_OK)
-    {
-      const char *base = strrchr (model.path, '/');
-      LoadProgress load = { worker, id, base ? base + 1 : model.path };
-      uint64_t released = resident_before - rl_model_cache_resident (worker->cache);
-      uint64_t size = rl_model_file_size (file);
-      if (rl_model_file_load (file, report_load_progress, &load, &err) == RL_WIRE_OK)
+      if (info.was_cached)
         {
-          /* The cache owns the file from here, even when inserting fails. */
-          int status = rl_model_cache_insert (worker->cache, model.path, model.options, file,
-                                              &err);
-          file = NULL;
-          if (status == RL_WIRE_OK)
-            {
-              report = cache_report (worker);
-              report.model_bytes = size;
-              report.released_bytes = released;
-              send_cache_report (worker, id, &report);
-              rl_msg_model_clear (&model);
-              return;
-            }
+          uint64_t data = rl_model_file_data_size (file);
+          rl_worker_link_progress (&worker->link, id, RL_PROGRESS_LOAD_BYTES, data, data,
+                                   "already resident");
         }
+      RlMsgCacheReport report = cache_report (worker);
+      report.model_bytes = info.model_bytes;
+      report.released_bytes = info.released_bytes;
+      report.was_cached = info.was_cached;
+      send_cache_report (worker, id, &report);
     }
-  rl_model_file_close (file);
-  rl_worker_link_send_error (&worker->link, id, err.code, "rank %d: %s", worker->args.rank,
-                             err.message);
   rl_msg_model_clear (&model);
 }
 
@@ -387,39 +375,16 @@ send_output (Worker *worker, uint64_t id, RlSharedTensor *const *outputs, int n_
   rl_wire_writer_clear (&w);
 }
 
-/* Runs a decoded call with mapped inputs: a diagnostic or a family handler. */
+/* Runs a decoded call with mapped inputs: a diagnostic or a model job. */
 static int
 run_call (Worker *worker, uint16_t type, const RlMsgCall *call, RlSharedTensor *const *inputs,
-          const RlRequestContext *ctx, RlFamilyOutput *output, RlErrorInfo *err)
+          const RlRequestContext *ctx, RlJobOutput *output, RlErrorInfo *err)
 {
   if (type == RL_MSG_DIAGNOSTIC)
     return rl_diagnostic_run (ctx, call, inputs, (int) call->n_tensors, output->tensors,
                               &output->n_tensors, err);
-  const RlWorkerFamily *family = rl_worker_family_find (call->family);
-  RlFamilyHandler handler = family ? rl_worker_family_handler (family, type) : NULL;
-  if (handler == NULL)
-    {
-      char linked[256];
-      rl_worker_family_list (linked, sizeof linked);
-      return rl_error_set (err, RL_WIRE_NOT_SUPPORTED,
-                           "rank %d: model family '%s' cannot run %s yet: %s (families in "
-                           "this worker: %s)", worker->args.rank, call->family,
-                           rl_message_type_name (type),
-                           family ? "the family does not implement it"
-                                  : "no such model family is linked into raylight-worker",
-                           linked);
-    }
-  RlFamilyCall family_call = {
-    .type = (RlMessageType) type,
-    .family = call->family,
-    .params = call->params,
-    .params_size = call->params_size,
-    .inputs = inputs,
-    .n_inputs = (int) call->n_tensors,
-    .context = ctx,
-    .models = worker->cache,
-  };
-  return handler (&family_call, output, err);
+  RlModelLoader loader = model_loader (worker);
+  return rl_model_job_run (&loader, (RlMessageType) type, call, inputs, ctx, output, err);
 }
 
 static void
@@ -435,7 +400,7 @@ handle_call (Worker *worker, RlFrame *frame)
       return;
     }
   RlSharedTensor *inputs[RL_PROTOCOL_MAX_FDS] = { 0 };
-  RlFamilyOutput output = { 0 };
+  RlJobOutput output = { 0 };
   RlRequestContext ctx = {
     .link = &worker->link,
     .inbox = worker->inbox,
@@ -607,8 +572,9 @@ main (int argc, char **argv)
     }
   worker.cache = rl_model_cache_new (worker.args.memory_budget ? worker.args.memory_budget
                                                                : default_budget ());
+  worker.plugins = rl_family_plugins_load (getenv ("RAYLIGHT_PLUGIN_PATH"), worker.args.rank);
   worker.inbox = rl_worker_inbox_start (&worker.link);
-  if (worker.cache == NULL || worker.inbox == NULL)
+  if (worker.cache == NULL || worker.plugins == NULL || worker.inbox == NULL)
     {
       fprintf (stderr, "raylight-worker[rank %d]: out of memory at start\n",
                worker.args.rank);
@@ -623,6 +589,7 @@ main (int argc, char **argv)
     }
   rl_worker_inbox_free (worker.inbox);
   rl_model_cache_free (worker.cache);
+  rl_family_plugins_free (worker.plugins);
   worker.backend->context_free (worker.compute);
   rl_worker_link_clear (&worker.link);
   return 0;

@@ -1,0 +1,63 @@
+#include "model-loader.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int
+load_with_family (const RlModelLoader *loader, RlModelFile *file, const char *path,
+                  const char *options, RlErrorInfo *err)
+{
+  RlSafetensors *st = rl_model_file_checkpoint (file);
+  RlModelKind kind;
+  char variant[128] = "";
+  const RlFamily *family = rl_family_plugins_probe (loader->plugins, st, path, &kind,
+                                                    variant, sizeof variant, err);
+  if (family == NULL)
+    return err->code;
+  RlFamilyModel *model = NULL;
+  rl_clear_error ();
+  RlStatus status = family->load (loader->backend, loader->compute, st, kind, options, &model);
+  if (status != RL_OK)
+    return rl_error_set (err, RL_WIRE_INVALID,
+                         "%s (%s, family %s) could not be loaded: %s", path,
+                         variant[0] ? variant : "unknown variant", family->name,
+                         rl_last_error ());
+  rl_model_file_attach (file, family, kind, model);
+  return RL_WIRE_OK;
+}
+
+RlModelFile *
+rl_model_loader_get (const RlModelLoader *loader, const char *path, const char *options,
+                     RlModelFileProgress progress, void *user, RlModelLoadInfo *info,
+                     RlErrorInfo *err)
+{
+  RlModelLoadInfo ignored;
+  if (info == NULL)
+    info = &ignored;
+  *info = (RlModelLoadInfo) { 0 };
+  bool stale = false;
+  RlModelFile *file = rl_model_cache_lookup (loader->cache, path, options, &stale);
+  if (file != NULL)
+    {
+      info->was_cached = true;
+      info->model_bytes = rl_model_file_size (file);
+      return file;
+    }
+  uint64_t resident_before = rl_model_cache_resident (loader->cache);
+  file = rl_model_file_open (path, err);
+  if (file == NULL)
+    return NULL;
+  info->model_bytes = rl_model_file_size (file);
+  if (rl_model_cache_reserve (loader->cache, info->model_bytes, path, err) != RL_WIRE_OK
+      || rl_model_file_load (file, progress, user, err) != RL_WIRE_OK
+      || load_with_family (loader, file, path, options, err) != RL_WIRE_OK)
+    {
+      rl_model_file_close (file);
+      return NULL;
+    }
+  info->released_bytes = resident_before - rl_model_cache_resident (loader->cache);
+  /* The cache owns the file from here, even when inserting fails. */
+  if (rl_model_cache_insert (loader->cache, path, options, file, err) != RL_WIRE_OK)
+    return NULL;
+  return file;
+}
