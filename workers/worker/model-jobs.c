@@ -44,6 +44,11 @@ job_open (Job *job, const RlModelLoader *loader, const RlRequestContext *ctx,
   if (job->file == NULL)
     return rl_error_set (err, load_err.code, "rank %d: %s needs %s: %s", ctx->rank, job_name,
                          model->path, load_err.message);
+  if (rl_model_file_model (job->file) == NULL)
+    return rl_error_set (err, RL_WIRE_NOT_SUPPORTED, "rank %d: %s: %s is resident but no model "
+                         "family is installed in this worker; build the family plugins "
+                         "(raylight-family-*.so) and point RAYLIGHT_PLUGIN_PATH at them",
+                         ctx->rank, job_name, model->path);
   job->family = rl_model_file_family (job->file);
   job->model = rl_model_file_model (job->file);
   if (family != NULL && family[0] != '\0' && strcmp (family, job->family->name) != 0)

@@ -29,7 +29,9 @@ typedef struct {
 
 /* The resident model of (path, options), loaded first when it is not in
  * the cache (or its file changed). The cache owns the result. NULL with
- * err naming the file and what to do. progress may be NULL. */
+ * err naming the file and what to do. progress may be NULL. With no family
+ * plugin installed at all, the file is kept resident without a model
+ * (rl_model_file_model () NULL), as the pool's tests need. */
 RlModelFile *rl_model_loader_get (const RlModelLoader *loader, const char *path,
                                   const char *options, RlModelFileProgress progress,
                                   void *user, RlModelLoadInfo *info, RlErrorInfo *err);
