@@ -784,6 +784,18 @@ test_edit_commands (void)
     g_assert_false (rl_node_widget_get_collapsed (rl_canvas_get_node_widget (canvas, 2)));
   }
 
+  /* Tab moves between nodes and selects the one it reaches. */
+  rl_canvas_clear_selection (canvas);
+  gtk_widget_grab_focus (GTK_WIDGET (canvas));
+  real_keys (GTK_WIDGET (window), "Tab");
+  {
+    g_autoptr(GArray) focused = rl_canvas_get_selection (canvas);
+
+    g_assert_cmpuint (focused->len, ==, 1);
+    g_assert_true (gtk_widget_has_focus (GTK_WIDGET (rl_canvas_get_node_widget (canvas,
+                                                                                 g_array_index (focused, gint64, 0)))));
+  }
+
   /* Ctrl+G groups the selection; dragging the group's title bar moves the
    * group and its nodes; Ctrl+Z puts them back. */
   gtk_widget_grab_focus (GTK_WIDGET (canvas));

@@ -135,6 +135,26 @@ on_node_value_changed (RlNodeWidget *node,
   _rl_canvas_changed (self);
 }
 
+/* Tab reaches a node: it becomes the selection, and the view follows it
+ * when it is outside, so keyboard users see where they are. */
+static void
+on_node_focus (RlNodeWidget *node,
+               GParamSpec   *pspec,
+               RlCanvas     *self)
+{
+  graphene_rect_t bounds;
+  int width = gtk_widget_get_width (GTK_WIDGET (self)), height = gtk_widget_get_height (GTK_WIDGET (self));
+
+  if (!gtk_widget_has_focus (GTK_WIDGET (node)))
+    return;
+  rl_canvas_select (self, rl_node_widget_get_node_id (node), FALSE);
+  if (!gtk_widget_compute_bounds (GTK_WIDGET (node), GTK_WIDGET (self), &bounds))
+    return;
+  if (bounds.origin.x < 0 || bounds.origin.y < 0 ||
+      bounds.origin.x + bounds.size.width > width || bounds.origin.y + bounds.size.height > height)
+    rl_canvas_pan_by (self, width / 3.0 - bounds.origin.x, height / 3.0 - bounds.origin.y);
+}
+
 void
 _rl_canvas_rebuild (RlCanvas *self)
 {
@@ -157,6 +177,7 @@ _rl_canvas_rebuild (RlCanvas *self)
         continue;
       gtk_widget_insert_before (node, GTK_WIDGET (self), self->search);
       g_signal_connect (node, "value-changed", G_CALLBACK (on_node_value_changed), self);
+      g_signal_connect (node, "notify::has-focus", G_CALLBACK (on_node_focus), self);
       g_hash_table_insert (self->nodes, g_memdup2 (&id, sizeof id), node);
     }
   for (guint i = 0; i < selected->len; i++)
