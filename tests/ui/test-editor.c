@@ -49,8 +49,12 @@ xdotool (const char *arguments)
   g_assert_true (g_spawn_command_line_sync (command, NULL, &err, &status, &error));
   if (!g_spawn_check_wait_status (status, NULL))
     g_error ("%s failed: %s", command, err);
-  /* Let GTK read and handle what the X server sent. */
-  ui_test_wait (60);
+  /* xdotool waits for the server (XSync) before it exits, so after our
+   * own round trip every event it caused is queued for us; handle them. */
+  gdk_display_sync (gdk_display_get_default ());
+  ui_test_wait (30);
+  gdk_display_sync (gdk_display_get_default ());
+  ui_test_wait (30);
 }
 
 /* Widget point (@x, @y) of @widget in the coordinates of its toplevel X
