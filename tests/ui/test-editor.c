@@ -760,6 +760,26 @@ test_edit_commands (void)
     g_assert_cmpuint (rl_workflow_get_n_links (rl_canvas_get_workflow (canvas)), ==, 2);
   }
 
+  /* Ctrl+right-click on the middle of that wire cuts it. */
+  {
+    GtkWidget *from = socket_widget (canvas, 2, RL_SOCKET_OUTPUT, 0);
+    GtkWidget *to = socket_widget (canvas, 3, RL_SOCKET_INPUT, 0);
+    graphene_point_t a, b;
+    int wx, wy;
+    gulong xid;
+    g_autofree char *args = NULL;
+
+    g_assert_true (gtk_widget_compute_point (from, GTK_WIDGET (canvas), &GRAPHENE_POINT_INIT (7, 7), &a));
+    g_assert_true (gtk_widget_compute_point (to, GTK_WIDGET (canvas), &GRAPHENE_POINT_INIT (7, 7), &b));
+    /* A wire's cubic is symmetric: its middle is halfway between its ends. */
+    to_window (GTK_WIDGET (canvas), (a.x + b.x) / 2, (a.y + b.y) / 2, &wx, &wy, &xid);
+    args = g_strdup_printf ("mousemove --window %lu %d %d keydown ctrl click 3 keyup ctrl", xid, wx, wy);
+    xdotool (args);
+    g_assert_cmpuint (rl_workflow_get_n_links (rl_canvas_get_workflow (canvas)), ==, 1);
+    real_keys (GTK_WIDGET (window), "ctrl+z");
+    g_assert_cmpuint (rl_workflow_get_n_links (rl_canvas_get_workflow (canvas)), ==, 2);
+  }
+
   /* F2 renames; Alt+C collapses to the title and back. */
   rl_canvas_select (canvas, 2, FALSE);
   gtk_widget_grab_focus (GTK_WIDGET (canvas));
