@@ -181,25 +181,60 @@ norm_modulate_kernel (RlCudaNormModulate a, NormWidths wide)
   norm_row<TY, K> (a, wide, row, v, scratch);
 }
 
-/* Persistent, double-buffered rows: each block walks rows blockIdx.x,
- * + gridDim.x, ... and copies the next row into shared memory
- * (cp.async, 16 bytes per request) while it normalises the current one,
- * so loads stay in flight through the reductions. Each thread copies and
- * later reads only its own chunks, so the buffers need no barrier.
- * Launch: grid = resident blocks (all SMs full), 2·dim·sizeof(TX) bytes of
- * dynamic shared memory; x rows 16-byte aligned, dim a multiple of 8. */
+/* The row-invariant part of norm_row for the persistent kernel: out =
+ * norm·mul + add with mul = w·(1 + scale), add = b·(1 + scale) + shift,
+ * for the thread's K chunks of one (batch, group). */
+template <int K>
+__device__ inline void
+load_row_affine (const RlCudaNormModulate &a, const NormWidths &wide, const void *scale_row,
+                 const void *shift_row, float mul[K][kChunk], float add[K][kChunk])
+{
+  const uint32_t dim = (uint32_t) a.dim;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
+    if (i >= dim)
+      continue;
+    float w[kChunk], b[kChunk], sc[kChunk], sh[kChunk];
+    load_optional (a.weight, a.weight_type, i, dim, wide.affine, 1.0f, w);
+    load_optional (a.bias, a.bias_type, i, dim, wide.affine, 0.0f, b);
+    load_optional (scale_row, a.scale.dtype, i, dim, wide.modulation, 0.0f, sc);
+    load_optional (shift_row, a.shift.dtype, i, dim, wide.modulation, 0.0f, sh);
+#pragma unroll
+    for (int j = 0; j < kChunk; j++) {
+      mul[k][j] = w[j] * (1.0f + sc[j]);
+      add[k][j] = b[j] * (1.0f + sc[j]) + sh[j];
+    }
+  }
+}
+
+/* Persistent, pipelined rows. Each block owns a contiguous range of rows
+ * and copies row r + kStages − 1 into shared memory (cp.async, 16 bytes per
+ * request) while it normalises row r, so HBM loads stay in flight through
+ * the reductions. The affine and modulation vectors are folded into one
+ * multiplier and addend kept in registers and reloaded only when the row's
+ * (batch, group) changes: re-reading them for every row would move twice
+ * the row's bytes through L2. Each thread copies and later reads only its
+ * own chunks, so the buffers need no barrier.
+ * Launch: grid = resident blocks (every SM full), blockDim.x as
+ * norm_modulate_kernel, kStages·dim·sizeof(TX) bytes of dynamic shared
+ * memory; x 16-byte aligned with dim a multiple of 8. */
+constexpr int kStages = 3;
+
 template <typename TX, typename TY, int K>
 __global__ void __launch_bounds__ (512, 1)
-norm_modulate_pipelined (RlCudaNormModulate a, NormWidths wide, uint32_t rows)
+norm_modulate_pipelined (RlCudaNormModulate a, NormWidths wide, uint32_t rows,
+                         uint32_t rows_per_block)
 {
   extern __shared__ uint4 row_buffers[];
   __shared__ float scratch[32];
   const uint32_t dim = (uint32_t) a.dim;
-  TX *buffer[2] = { (TX *) row_buffers, (TX *) row_buffers + dim };
-  uint32_t row = blockIdx.x;
-  if (row >= rows)
+  const uint32_t first = blockIdx.x * rows_per_block;
+  const uint32_t end = min (rows, first + rows_per_block);
+  if (first >= end)
     return;
   constexpr int kCopies = kChunk * sizeof (TX) / 16;
+  auto buffer = [&] (uint32_t stage) { return (TX *) row_buffers + (size_t) stage * dim; };
   auto issue = [&] (uint32_t r, TX *into) {
     const TX *from = (const TX *) a.x + (size_t) r * dim;
 #pragma unroll
@@ -210,18 +245,36 @@ norm_modulate_pipelined (RlCudaNormModulate a, NormWidths wide, uint32_t rows)
         for (int c = 0; c < kCopies; c++)
           __pipeline_memcpy_async ((uint4 *) (into + i) + c, (const uint4 *) (from + i) + c, 16);
     }
-    __pipeline_commit ();
   };
-  issue (row, buffer[0]);
-  for (uint32_t step = 0; row < rows; step++, row += gridDim.x) {
-    uint32_t next = row + gridDim.x;
-    if (next < rows)
-      issue (next, buffer[(step + 1) & 1]);
-    else
-      __pipeline_commit (); /* an empty group keeps the count uniform */
-    __pipeline_wait_prior (1);
-    const TX *current = buffer[step & 1];
+#pragma unroll
+  for (int s = 0; s < kStages - 1; s++) {
+    if (first + s < end)
+      issue (first + s, buffer (s));
+    __pipeline_commit (); /* empty groups keep the count uniform */
+  }
+  const uint32_t tokens = (uint32_t) a.tokens;
+  const void *cached_scale = nullptr, *cached_shift = nullptr;
+  bool cached = false;
+  float mul[K][kChunk], add[K][kChunk];
+  uint32_t step = 0;
+  for (uint32_t row = first; row < end; row++, step++) {
+    uint32_t ahead = row + kStages - 1;
+    if (ahead < end)
+      issue (ahead, buffer ((step + kStages - 1) % kStages));
+    __pipeline_commit ();
+    const uint32_t b = row / tokens, t = row - b * tokens;
+    const void *scale_row = a.scale.ptr != nullptr ? row_vector_at (a.scale, b, t) : nullptr;
+    const void *shift_row = a.shift.ptr != nullptr ? row_vector_at (a.shift, b, t) : nullptr;
+    if (!cached || scale_row != cached_scale || shift_row != cached_shift) {
+      load_row_affine<K> (a, wide, scale_row, shift_row, mul, add);
+      cached = true;
+      cached_scale = scale_row;
+      cached_shift = shift_row;
+    }
+    __pipeline_wait_prior (kStages - 1);
+    const TX *current = buffer (step % kStages);
     float v[K][kChunk];
+    float sum = 0.0f;
 #pragma unroll
     for (int k = 0; k < K; k++) {
       uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
@@ -232,8 +285,46 @@ norm_modulate_pipelined (RlCudaNormModulate a, NormWidths wide, uint32_t rows)
         for (int j = 0; j < kChunk; j++)
           v[k][j] = 0.0f;
       }
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        sum += v[k][j];
     }
-    norm_row<TY, K> (a, wide, row, v, scratch);
+    float mean = 0.0f, rstd = 1.0f;
+    if (a.kind == RL_CUDA_NORM_LAYER) {
+      mean = block_sum (sum, scratch) / (float) dim;
+      float squares = 0.0f;
+#pragma unroll
+      for (int k = 0; k < K; k++) {
+        uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
+#pragma unroll
+        for (int j = 0; j < kChunk; j++) {
+          float d = i + j < dim ? v[k][j] - mean : 0.0f;
+          squares += d * d;
+        }
+      }
+      rstd = rsqrtf (block_sum (squares, scratch) / (float) dim + a.eps);
+    } else if (a.kind == RL_CUDA_NORM_RMS) {
+      float squares = 0.0f;
+#pragma unroll
+      for (int k = 0; k < K; k++)
+#pragma unroll
+        for (int j = 0; j < kChunk; j++)
+          squares += v[k][j] * v[k][j];
+      rstd = rsqrtf (block_sum (squares, scratch) / (float) dim + a.eps);
+    }
+    TY *y_row = (TY *) a.y + (size_t) row * dim;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+      uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
+      if (i >= dim)
+        continue;
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        v[k][j] = (v[k][j] - mean) * rstd * mul[k][j] + add[k][j];
+      if (a.rope.cos != nullptr)
+        rotate_chunk (a.rope, b, t, i, v[k]);
+      store_chunk_t (y_row, i, dim, wide.y, v[k]);
+    }
   }
 }
 
@@ -411,8 +502,8 @@ rope_valid (const RlCudaRope &rope)
              && rope.pairs >= 0 && rope.pairs <= rope.head_dim / 2 && rope.batch_stride >= 0);
 }
 
-/* Which norm kernel runs: 0 = the persistent double-buffered one where
- * the row fits its shared memory (the default), 1 = one row per block.
+/* Which norm kernel runs: 0 = the persistent pipelined one where x is
+ * 16-byte aligned (the default), 1 = one row per block.
  * RL_CUDA_NORM_VARIANT overrides it for benchmarks. */
 int
 norm_variant ()
@@ -435,18 +526,22 @@ struct NormLaunch {
   {
     constexpr int K = 4;
     int threads = (int) ceil_div (ceil_div (chunks, K), 32) * 32;
-    size_t smem = 2 * (size_t) a->dim * sizeof (TX);
-    if (variant == 0 && wide.x && smem <= 48 * 1024) {
+    size_t smem = kStages * (size_t) a->dim * sizeof (TX);
+    if (variant == 0 && wide.x && smem <= 96 * 1024) {
+      auto kernel = norm_modulate_pipelined<TX, TY, K>;
+      if (smem > 48 * 1024)
+        cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem);
       int device = 0, sms = 0, per_sm = 0;
       cudaGetDevice (&device);
       cudaDeviceGetAttribute (&sms, cudaDevAttrMultiProcessorCount, device);
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor (&per_sm, norm_modulate_pipelined<TX, TY, K>,
-                                                     threads, smem);
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor (&per_sm, kernel, threads, smem);
       int64_t blocks = (int64_t) sms * (per_sm > 0 ? per_sm : 1);
       if (blocks > rows)
         blocks = rows;
-      norm_modulate_pipelined<TX, TY, K><<<(unsigned) blocks, threads, smem, stream>>> (
-        *a, wide, (uint32_t) rows);
+      int64_t per_block = ceil_div (rows, blocks);
+      blocks = ceil_div (rows, per_block);
+      kernel<<<(unsigned) blocks, threads, smem, stream>>> (*a, wide, (uint32_t) rows,
+                                                             (uint32_t) per_block);
       return;
     }
     norm_modulate_kernel<TX, TY, K><<<(unsigned) rows, threads, 0, stream>>> (*a, wide);
