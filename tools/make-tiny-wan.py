@@ -12,7 +12,10 @@ scaled so activations stay finite. Run with the project's .venv python:
 
   .venv/bin/python tools/make-tiny-wan.py MODELS_DIR
 
-`--train-tokenizer FILE` retrains the committed SentencePiece model
+`--failure-cases` adds broken files for tests: diffusion_models/
+tiny-wan2.1-missing-key.safetensors (the DiT without blocks.1.ffn.2.weight)
+and diffusion_models/tiny-vae-as-dit.safetensors (the VAE in the wrong
+folder). `--train-tokenizer FILE` retrains the committed SentencePiece model
 (data/tiny-models/tiny-spiece.model); it needs the sentencepiece package.
 """
 import argparse
@@ -108,13 +111,22 @@ def as_bf16(sd):
     return {k: safetensors_io.to_bf16(v) for k, v in sd.items()}
 
 
-def write_models(models_dir, spiece_path, vae_path):
+MISSING_KEY = "blocks.1.ffn.2.weight"
+
+
+def write_models(models_dir, spiece_path, vae_path, failure_cases):
     rng = np.random.default_rng(20261127)
     for sub in ("diffusion_models", "text_encoders", "vae"):
         os.makedirs(os.path.join(models_dir, sub), exist_ok=True)
 
-    safetensors_io.save(os.path.join(models_dir, "diffusion_models", "tiny-wan2.1-t2v.safetensors"),
-                        as_bf16(dit_state_dict(rng)))
+    dit = as_bf16(dit_state_dict(rng))
+    safetensors_io.save(os.path.join(models_dir, "diffusion_models", "tiny-wan2.1-t2v.safetensors"), dit)
+    if failure_cases:
+        del dit[MISSING_KEY]
+        safetensors_io.save(os.path.join(models_dir, "diffusion_models",
+                                         "tiny-wan2.1-missing-key.safetensors"), dit)
+        shutil.copyfile(vae_path, os.path.join(models_dir, "diffusion_models",
+                                               "tiny-vae-as-dit.safetensors"))
 
     with open(spiece_path, "rb") as f:
         spiece = np.frombuffer(f.read(), dtype=np.uint8)
@@ -156,11 +168,12 @@ def main():
     ap.add_argument("--spiece", default=os.path.join(ROOT, "data", "tiny-models", "tiny-spiece.model"))
     ap.add_argument("--vae", default=os.path.join(ROOT, "tests", "wan-vae", "data", "tiny-vae21.safetensors"))
     ap.add_argument("--train-tokenizer", metavar="FILE")
+    ap.add_argument("--failure-cases", action="store_true")
     args = ap.parse_args()
     if args.train_tokenizer:
         train_tokenizer(args.train_tokenizer)
     if args.models_dir:
-        write_models(args.models_dir, args.spiece, args.vae)
+        write_models(args.models_dir, args.spiece, args.vae, args.failure_cases)
         print(f"wrote the tiny Wan 2.1 model set to {args.models_dir}")
     elif not args.train_tokenizer:
         ap.error("give MODELS_DIR (and/or --train-tokenizer FILE)")
