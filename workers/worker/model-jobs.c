@@ -18,6 +18,16 @@ typedef struct {
   RlFamilyModel          *model;
 } Job;
 
+/* Prefixes err's message with the rank and the request (formatting from a
+ * copy: the message is the destination too). */
+static int
+decode_failed (RlErrorInfo *err, int rank, const char *request)
+{
+  char detail[sizeof err->message];
+  snprintf (detail, sizeof detail, "%s", err->message);
+  return rl_error_set (err, err->code, "rank %d: %s: %s", rank, request, detail);
+}
+
 static const char *
 kind_name (RlModelKind kind)
 {
@@ -185,7 +195,7 @@ encode_text (const RlModelLoader *loader, const RlMsgCall *call, const RlRequest
   RlTextEncodeParams params;
   Job job;
   if (rl_text_encode_params_decode (call->params, call->params_size, &params, err) != RL_WIRE_OK)
-    return rl_error_set (err, err->code, "rank %d: ENCODE_TEXT: %s", ctx->rank, err->message);
+    return decode_failed (err, ctx->rank, "ENCODE_TEXT");
   int status = job_open (&job, loader, ctx, &params.model, call->family, RL_MODEL_TEXT_ENCODER,
                          "text encoding", err);
   RlTensor cond = { 0 };
@@ -472,7 +482,7 @@ sample (const RlModelLoader *loader, const RlMsgCall *call, RlSharedTensor *cons
   RlSampleParams params;
   Job job;
   if (rl_sample_params_decode (call->params, call->params_size, &params, err) != RL_WIRE_OK)
-    return rl_error_set (err, err->code, "rank %d: SAMPLE: %s", ctx->rank, err->message);
+    return decode_failed (err, ctx->rank, "SAMPLE");
   int status = job_open (&job, loader, ctx, &params.model, call->family, RL_MODEL_DIFFUSION,
                          "sampling", err);
   if (status == RL_WIRE_OK
@@ -603,8 +613,7 @@ vae_job (const RlModelLoader *loader, RlMessageType type, const RlMsgCall *call,
   bool decode = type == RL_MSG_VAE_DECODE;
   const char *name = decode ? "VAE decoding" : "VAE encoding";
   if (rl_vae_params_decode (call->params, call->params_size, &params, err) != RL_WIRE_OK)
-    return rl_error_set (err, err->code, "rank %d: %s: %s", ctx->rank,
-                         decode ? "VAE_DECODE" : "VAE_ENCODE", err->message);
+    return decode_failed (err, ctx->rank, decode ? "VAE_DECODE" : "VAE_ENCODE");
   int status = job_open (&job, loader, ctx, &params.model, call->family, RL_MODEL_VAE, name, err);
   if (status == RL_WIRE_OK
       && (decode ? job.family->vae_decode == NULL || job.family->vae_decoded_shape == NULL
@@ -624,6 +633,17 @@ rl_model_job_run (const RlModelLoader *loader, RlMessageType type, const RlMsgCa
                   RlJobOutput *output, RlErrorInfo *err)
 {
   rl_clear_error ();
+  /* A request for a family this worker lacks fails before its parameters
+   * are read: they are that family's business. */
+  if (call->family != NULL && call->family[0] != '\0'
+      && rl_family_plugins_find (loader->plugins, call->family) == NULL)
+    {
+      char installed[256];
+      rl_family_plugins_list (loader->plugins, installed, sizeof installed);
+      return rl_error_set (err, RL_WIRE_NOT_SUPPORTED, "rank %d: model family '%s' cannot run "
+                           "%s: it is not installed in this worker (installed: %s)", ctx->rank,
+                           call->family, rl_message_type_name (type), installed);
+    }
   switch (type)
     {
     case RL_MSG_ENCODE_TEXT: return encode_text (loader, call, ctx, output, err);
