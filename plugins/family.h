@@ -5,10 +5,12 @@
  *
  *   const RlFamily *raylight_family_entry (void);
  *
- * The module does not link the runtime: it uses the worker's (tensors,
- * status, checkpoint reader), which the worker exports, so error messages
- * set inside a family reach the worker's rl_last_error(). Model code runs
- * on whatever backend the worker hands it, through backend->ops.
+ * The module links the runtime (tensors, status, checkpoint reader, CPU
+ * backend) from libraylight-core.so, the same shared library the worker
+ * links, so a process has one runtime and error messages set inside a
+ * family reach the worker's rl_last_error(). The worker finds modules on
+ * $RAYLIGHT_PLUGIN_PATH. Model code runs on whatever backend the worker
+ * hands it, through backend->ops.
  *
  * Every function returns a negative RlStatus on failure with a message in
  * rl_last_error() that names the file or tensor and says what to do. */

@@ -1,7 +1,8 @@
 /* The worker's model jobs through the pool, without the app: one CPU
  * worker with the Wan family plugin runs ENCODE_TEXT, SAMPLE (with step
  * progress and RGB previews), VAE_DECODE and VAE_ENCODE on the tiny model
- * set of tools/make-tiny-wan.py; a model dropped by FREE_MEMORY is loaded
+ * set of tools/make-tiny-wan.py (a broken raylight-family-*.so on the
+ * plugin path is skipped with a log line); a model dropped by FREE_MEMORY is loaded
  * again by the job that needs it; a job on the wrong kind of model says
  * what the file is. */
 #include <math.h>
@@ -277,8 +278,13 @@ main (void)
   snprintf (te_path, sizeof te_path, "%s/models/text_encoders/tiny-umt5.safetensors", dir);
   snprintf (vae_path, sizeof vae_path, "%s/models/vae/tiny-wan2.1-vae.safetensors", dir);
 
+  /* A broken module first on the path: the worker logs it and goes on. */
+  snprintf (command, sizeof command, "mkdir -p %s/bad && echo 'not a shared object' > "
+            "%s/bad/raylight-family-broken.so", dir, dir);
+  if (system (command) != 0)
+    pt_skip_all ("cannot write the broken plugin");
   char plugin_env[1024];
-  snprintf (plugin_env, sizeof plugin_env, "RAYLIGHT_PLUGIN_PATH=%s", plugins);
+  snprintf (plugin_env, sizeof plugin_env, "RAYLIGHT_PLUGIN_PATH=%s/bad:%s", dir, plugins);
   const char *env[] = { plugin_env, "OMP_NUM_THREADS=2", NULL };
   RlPoolOptions options;
   pt_pool_options (&options, 1);
