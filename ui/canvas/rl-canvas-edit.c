@@ -258,6 +258,44 @@ rl_canvas_redo (RlCanvas *self)
 
 /* ---- Edits ------------------------------------------------------------------ */
 
+/* A new node's combo without a default (a model folder's file list) shows
+ * its first option; write that option into the document too, as ComfyUI
+ * does, so what the drop-down shows is what runs and is saved. */
+static void
+fill_combo_defaults (RlCanvas         *self,
+                     const RlNodeType *type,
+                     gint64            node_id)
+{
+  JsonArray *values = rl_workflow_node_get_widgets_values (self->workflow, node_id);
+  guint index = 0;
+
+  for (int optional = 0; optional <= 1; optional++)
+    for (guint i = 0; i < type->n_inputs; i++)
+      {
+        const RlInputSpec *spec = &type->inputs[i];
+        guint at = index;
+
+        if (spec->kind == RL_INPUT_LINK || spec->force_input || (spec->optional != FALSE) != (optional != 0))
+          continue;
+        index += spec->control_after_generate ? 2 : 1;
+        if (spec->kind != RL_INPUT_COMBO || spec->combo_default != NULL)
+          continue;
+        if (values != NULL && at < json_array_get_length (values) &&
+            JSON_NODE_HOLDS_VALUE (json_array_get_element (values, at)))
+          continue;
+        {
+          g_autoptr(GPtrArray) options = rl_registry_list_combo_options (self->registry, spec);
+          g_autoptr(JsonNode) first = NULL;
+
+          if (options->len == 0)
+            continue;
+          first = json_node_init_string (json_node_alloc (), g_ptr_array_index (options, 0));
+          rl_workflow_node_set_widget_value (self->workflow, node_id, at, first);
+          values = rl_workflow_node_get_widgets_values (self->workflow, node_id);
+        }
+      }
+}
+
 gint64
 rl_canvas_add_node (RlCanvas    *self,
                     const char  *type_name,
@@ -280,6 +318,7 @@ rl_canvas_add_node (RlCanvas    *self,
     }
   _rl_canvas_record (self, NULL);
   id = rl_workflow_add_node (self->workflow, type, doc_x, doc_y);
+  fill_combo_defaults (self, type, id);
   _rl_canvas_rebuild (self);
   _rl_canvas_changed (self);
   return id;
