@@ -22,9 +22,13 @@ struct _RlWindow
   char                 *last_toast;
   guint                 untitled_count;
   guint                 autosave_timer;
+  gboolean              snap_to_grid;
 };
 
 G_DEFINE_FINAL_TYPE (RlWindow, rl_window, ADW_TYPE_APPLICATION_WINDOW)
+
+enum { PROP_0, PROP_SNAP_TO_GRID, N_PROPS };
+static GParamSpec *properties[N_PROPS];
 
 static RlApplication *
 get_app (RlWindow *self)
@@ -124,6 +128,7 @@ add_page (RlWindow       *self,
   g_signal_connect_object (page, "notify::modified", G_CALLBACK (update_tab_title), tab, 0);
   g_signal_connect_object (page, "notify::title", G_CALLBACK (on_page_title_changed), self, 0);
   update_tab_title (page, NULL, tab);
+  rl_canvas_set_snap_to_grid (rl_workflow_page_get_canvas (page), self->snap_to_grid);
   adw_tab_view_set_selected_page (self->tab_view, tab);
   update_window_title (self);
   gtk_widget_grab_focus (GTK_WIDGET (rl_workflow_page_get_canvas (page)));
@@ -581,6 +586,83 @@ fill_recent (RlWindow *self)
     }
 }
 
+/* Snap to grid is one setting for every tab, remembered in GSettings
+ * when the schema has the key (an older installed schema may not). */
+static GSettings *
+snap_settings (RlWindow *self)
+{
+  RlApplication *app = get_app (self);
+  GSettings *settings = app != NULL ? rl_application_get_settings (app) : NULL;
+  g_autoptr(GSettingsSchema) schema = NULL;
+
+  if (settings == NULL)
+    return NULL;
+  g_object_get (settings, "settings-schema", &schema, NULL);
+  return schema != NULL && g_settings_schema_has_key (schema, "snap-to-grid") ? settings : NULL;
+}
+
+static void
+set_snap_to_grid (RlWindow *self,
+                  gboolean  snap)
+{
+  GSettings *settings;
+
+  snap = snap != FALSE;
+  if (self->snap_to_grid == snap)
+    return;
+  self->snap_to_grid = snap;
+  for (int i = 0; i < adw_tab_view_get_n_pages (self->tab_view); i++)
+    {
+      GtkWidget *child = adw_tab_page_get_child (adw_tab_view_get_nth_page (self->tab_view, i));
+
+      rl_canvas_set_snap_to_grid (rl_workflow_page_get_canvas (RL_WORKFLOW_PAGE (child)), snap);
+    }
+  settings = snap_settings (self);
+  if (settings != NULL && g_settings_get_boolean (settings, "snap-to-grid") != snap)
+    g_settings_set_boolean (settings, "snap-to-grid", snap);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SNAP_TO_GRID]);
+}
+
+static void
+on_snap_setting_changed (RlWindow  *self,
+                         const char *key,
+                         GSettings *settings)
+{
+  set_snap_to_grid (self, g_settings_get_boolean (settings, key));
+}
+
+static void
+rl_window_get_property (GObject    *object,
+                        guint       prop_id,
+                        GValue     *value,
+                        GParamSpec *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_SNAP_TO_GRID:
+      g_value_set_boolean (value, RL_WINDOW (object)->snap_to_grid);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+rl_window_set_property (GObject      *object,
+                        guint         prop_id,
+                        const GValue *value,
+                        GParamSpec   *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_SNAP_TO_GRID:
+      set_snap_to_grid (RL_WINDOW (object), g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
 static void
 restore_window_state (RlWindow *self)
 {
@@ -594,6 +676,12 @@ restore_window_state (RlWindow *self)
     gtk_window_maximize (GTK_WINDOW (self));
   g_signal_connect_object (settings, "changed::recent-files", G_CALLBACK (fill_recent), self,
                            G_CONNECT_SWAPPED);
+  if (snap_settings (self) != NULL)
+    {
+      set_snap_to_grid (self, g_settings_get_boolean (settings, "snap-to-grid"));
+      g_signal_connect_object (settings, "changed::snap-to-grid", G_CALLBACK (on_snap_setting_changed), self,
+                               G_CONNECT_SWAPPED);
+    }
 }
 
 static gboolean
@@ -637,6 +725,14 @@ rl_window_class_init (RlWindowClass *klass)
 
   object_class->dispose = rl_window_dispose;
   object_class->finalize = rl_window_finalize;
+  object_class->get_property = rl_window_get_property;
+  object_class->set_property = rl_window_set_property;
+  /* Whether nodes and reroute points dropped on any tab's canvas snap to
+   * the grid; the primary menu's "Snap to Grid" toggles it. */
+  properties[PROP_SNAP_TO_GRID] = g_param_spec_boolean ("snap-to-grid", NULL, NULL, FALSE,
+                                                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                                        G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
   GTK_WINDOW_CLASS (klass)->close_request = rl_window_close_request;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/raylight/Raylight/rl-window.ui");
@@ -655,6 +751,7 @@ rl_window_class_init (RlWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.open-template", "s", action_open_path);
   gtk_widget_class_install_action (widget_class, "win.open-recent", "s", action_open_path);
   gtk_widget_class_install_action (widget_class, "win.restore-autosaved", NULL, action_restore_autosaved);
+  gtk_widget_class_install_property_action (widget_class, "win.snap-to-grid", "snap-to-grid");
 }
 
 static void

@@ -3,6 +3,7 @@
  * widgets' API where the X server cannot reach (text typed into the
  * search entry of a popup). Each test saves a screenshot next to the log. */
 #include <gdk/x11/gdkx.h>
+#include <math.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -929,6 +930,242 @@ test_wan_example (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* ---- Snap to grid and reroute points ------------------------------------------ */
+
+static void
+real_alt_click (GtkWidget *widget,
+                double     x,
+                double     y)
+{
+  int wx, wy;
+  gulong xid;
+  g_autofree char *args = NULL;
+
+  to_window (widget, x, y, &wx, &wy, &xid);
+  args = g_strdup_printf ("mousemove --window %lu %d %d keydown alt click 1 keyup alt", xid, wx, wy);
+  xdotool (args);
+}
+
+/* The centre of a socket in canvas coordinates. */
+static graphene_point_t
+socket_point (RlCanvas          *canvas,
+              gint64             node_id,
+              RlSocketDirection  direction,
+              guint              slot)
+{
+  GtkWidget *socket = socket_widget (canvas, node_id, direction, slot);
+  graphene_point_t point;
+
+  g_assert_true (gtk_widget_compute_point (socket, GTK_WIDGET (canvas),
+                                           &GRAPHENE_POINT_INIT (gtk_widget_get_width (socket) / 2.0,
+                                                                 gtk_widget_get_height (socket) / 2.0),
+                                           &point));
+  return point;
+}
+
+static graphene_point_t
+reroute_point (RlCanvas *canvas,
+               gint64    reroute_id)
+{
+  double doc_x, doc_y, ox, oy, zoom = rl_canvas_get_zoom (canvas);
+
+  g_assert_true (rl_canvas_get_reroute_position (canvas, reroute_id, &doc_x, &doc_y));
+  rl_canvas_get_offset (canvas, &ox, &oy);
+  return GRAPHENE_POINT_INIT (ox + doc_x * zoom, oy + doc_y * zoom);
+}
+
+static gboolean
+on_grid (double value)
+{
+  return fmod (fabs (value), 20.0) == 0.0;
+}
+
+static void
+assert_chain (RlCanvas     *canvas,
+              gint64        link_id,
+              guint         n,
+              const gint64 *expected)
+{
+  g_autoptr(GArray) chain = rl_canvas_get_link_reroutes (canvas, link_id);
+
+  g_assert_cmpuint (chain->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpint (g_array_index (chain, gint64, i), ==, expected[i]);
+}
+
+static void
+test_snap_and_reroutes (void)
+{
+  g_autofree char *path = source_path ("data/workflows/default.json");
+  g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (ui_test_seed ());
+  GSettings *settings = rl_application_get_settings (ui_test_get_app ());
+  g_autofree char *dir = NULL, *saved_path = NULL, *original_prompt = NULL;
+  g_autoptr(GFile) saved = NULL;
+  RlWindow *window;
+  RlWorkflowPage *page;
+  RlCanvas *canvas;
+  RlWorkflowLink link;
+  double x0, y0, x, y;
+  gint64 first, second;
+
+  if (!have_x11 ())
+    return;
+  g_assert_nonnull (settings);
+  g_assert_false (g_settings_get_boolean (settings, "snap-to-grid"));
+  window = ui_test_new_window ();
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.open-template", "s", path);
+  ui_test_wait (150);
+  page = rl_window_get_current_page (window);
+  canvas = rl_workflow_page_get_canvas (page);
+  original_prompt = prompt_of (rl_canvas_get_workflow (canvas));
+  g_assert_false (rl_canvas_get_snap_to_grid (canvas));
+
+  /* The primary menu's toggle: every canvas snaps, and it is remembered. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.snap-to-grid", NULL);
+  g_assert_true (rl_canvas_get_snap_to_grid (canvas));
+  g_assert_true (g_settings_get_boolean (settings, "snap-to-grid"));
+  {
+    RlWindow *other = ui_test_new_window ();
+
+    g_assert_true (rl_canvas_get_snap_to_grid (rl_workflow_page_get_canvas (rl_window_new_page (other))));
+    gtk_window_destroy (GTK_WINDOW (other));
+  }
+
+  /* A node dragged by its title lands on the grid; one undo step. */
+  RECORD ();
+  {
+    GtkWidget *node = GTK_WIDGET (rl_canvas_get_node_widget (canvas, 3));
+    double dx = 30 + g_rand_int_range (rand, 1, 19), dy = 140 + g_rand_int_range (rand, 1, 19);
+
+    g_assert_true (rl_workflow_node_get_pos (rl_canvas_get_workflow (canvas), 3, &x0, &y0));
+    real_drag (node, gtk_widget_get_width (node) / 2.0, 10, node, gtk_widget_get_width (node) / 2.0 + dx, 10 + dy);
+    g_assert_true (rl_workflow_node_get_pos (rl_canvas_get_workflow (canvas), 3, &x, &y));
+    g_test_message ("node moved from %g,%g to %g,%g", x0, y0, x, y);
+    g_assert_true (on_grid (x) && on_grid (y));
+    g_assert_cmpfloat (fabs (x - (x0 + dx)), <=, 10.5);
+    g_assert_cmpfloat (fabs (y - (y0 + dy)), <=, 10.5);
+  }
+  RECORD ();
+
+  /* Alt+click on the wire's middle adds a reroute point there. */
+  g_assert_true (rl_workflow_get_link (rl_canvas_get_workflow (canvas), 0, &link));
+  {
+    graphene_point_t a = socket_point (canvas, link.origin_id, RL_SOCKET_OUTPUT, link.origin_slot);
+    graphene_point_t b = socket_point (canvas, link.target_id, RL_SOCKET_INPUT, link.target_slot);
+
+    real_alt_click (GTK_WIDGET (canvas), (a.x + b.x) / 2, (a.y + b.y) / 2);
+  }
+  g_assert_cmpuint (rl_canvas_get_n_reroutes (canvas), ==, 1);
+  {
+    g_autoptr(GArray) chain = rl_canvas_get_link_reroutes (canvas, link.id);
+
+    g_assert_cmpuint (chain->len, ==, 1);
+    first = g_array_index (chain, gint64, 0);
+  }
+  RECORD ();
+
+  /* Dragged down, it lands on the grid. */
+  {
+    graphene_point_t at = reroute_point (canvas, first);
+    double dy = 180 + g_rand_int_range (rand, 1, 19);
+
+    real_drag (GTK_WIDGET (canvas), at.x, at.y, GTK_WIDGET (canvas), at.x, at.y + dy);
+    g_assert_true (rl_canvas_get_reroute_position (canvas, first, &x, &y));
+    g_assert_true (on_grid (x) && on_grid (y));
+    g_assert_cmpfloat (y, >, 150);
+  }
+  RECORD ();
+
+  /* A second point on the piece between the origin and the first. */
+  {
+    graphene_point_t a = socket_point (canvas, link.origin_id, RL_SOCKET_OUTPUT, link.origin_slot);
+    graphene_point_t b = reroute_point (canvas, first);
+
+    real_alt_click (GTK_WIDGET (canvas), (a.x + b.x) / 2, (a.y + b.y) / 2);
+  }
+  g_assert_cmpuint (rl_canvas_get_n_reroutes (canvas), ==, 2);
+  {
+    g_autoptr(GArray) chain = rl_canvas_get_link_reroutes (canvas, link.id);
+
+    g_assert_cmpuint (chain->len, ==, 2);
+    second = g_array_index (chain, gint64, 0);
+    g_assert_cmpint (g_array_index (chain, gint64, 1), ==, first);
+  }
+  RECORD ();
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "reroutes-edited"));
+
+  /* Alt+click on the second deletes it: the wire goes through the first
+   * only. Undo brings it back, redo removes it again. */
+  {
+    graphene_point_t at = reroute_point (canvas, second);
+
+    real_alt_click (GTK_WIDGET (canvas), at.x, at.y);
+  }
+  assert_chain (canvas, link.id, 1, &first);
+  g_assert_cmpuint (rl_canvas_get_n_reroutes (canvas), ==, 1);
+  RECORD ();
+
+  /* Every step back and forth with the keyboard. */
+  gtk_widget_grab_focus (GTK_WIDGET (canvas));
+  for (int i = (int) states->len - 2; i >= 0; i--)
+    {
+      g_autofree char *now = NULL;
+
+      real_keys (GTK_WIDGET (window), "ctrl+z");
+      now = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
+      g_assert_cmpstr (now, ==, g_ptr_array_index (states, i));
+    }
+  g_assert_cmpuint (rl_canvas_get_n_reroutes (canvas), ==, 0);
+  for (guint i = 1; i < states->len - 1; i++)
+    {
+      g_autofree char *now = NULL;
+
+      real_keys (GTK_WIDGET (window), "ctrl+shift+z");
+      now = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
+      g_assert_cmpstr (now, ==, g_ptr_array_index (states, i));
+    }
+  {
+    gint64 both[] = { second, first };
+
+    assert_chain (canvas, link.id, 2, both);
+  }
+
+  /* Saved and reopened, the points are where they were; what runs is
+   * unchanged. */
+  dir = g_dir_make_tmp ("raylight-ui-XXXXXX", NULL);
+  saved_path = g_build_filename (dir, "reroutes.json", NULL);
+  saved = g_file_new_for_path (saved_path);
+  g_assert_true (rl_workflow_page_save (page, saved, NULL));
+  g_assert_true (rl_window_open_file (window, saved));
+  ui_test_wait (100);
+  {
+    RlCanvas *reopened = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+    gint64 both[] = { second, first };
+    g_autofree char *prompt = prompt_of (rl_canvas_get_workflow (reopened));
+
+    g_assert_true (reopened != canvas);
+    assert_chain (reopened, link.id, 2, both);
+    for (guint i = 0; i < 2; i++)
+      {
+        double rx, ry;
+
+        g_assert_true (rl_canvas_get_reroute_position (canvas, both[i], &x, &y));
+        g_assert_true (rl_canvas_get_reroute_position (reopened, both[i], &rx, &ry));
+        g_assert_cmpfloat (x, ==, rx);
+        g_assert_cmpfloat (y, ==, ry);
+      }
+    assert_same_json (prompt, original_prompt);
+  }
+  g_unlink (saved_path);
+  g_rmdir (dir);
+
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.snap-to-grid", NULL);
+  g_assert_false (g_settings_get_boolean (settings, "snap-to-grid"));
+  g_assert_false (rl_canvas_get_snap_to_grid (canvas));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static void
 test_copy_paste_between_tabs (void)
 {
@@ -1538,6 +1775,7 @@ main (int    argc,
   g_test_add_func ("/ui/files/reroutes-round-trip", test_reroutes_round_trip);
   g_test_add_func ("/ui/editor/edit-commands", test_edit_commands);
   g_test_add_func ("/ui/canvas/pan-and-zoom", test_pan_and_zoom);
+  g_test_add_func ("/ui/canvas/snap-and-reroutes", test_snap_and_reroutes);
   status = g_test_run ();
   remove_placeholder_models (models);
   return status;

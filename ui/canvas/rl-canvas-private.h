@@ -14,6 +14,7 @@ typedef enum {
   RL_CANVAS_DRAG_WIRE,
   RL_CANVAS_DRAG_RUBBER_BAND,
   RL_CANVAS_DRAG_GROUP,
+  RL_CANVAS_DRAG_REROUTE,
 } RlCanvasDrag;
 
 typedef struct {
@@ -51,6 +52,9 @@ struct _RlCanvas
   guint          wire_slot;
   RlSocketDirection wire_direction;
   char          *wire_type;
+  gint64         drag_reroute;            /* the reroute point being moved */
+  double         reroute_start_x, reroute_start_y;
+  gboolean       snap_to_grid;
 
   /* A wire dropped on empty space waits for the search's choice. */
   gboolean       pending_wire;
@@ -92,5 +96,21 @@ void      _rl_canvas_nodes_in_box      (RlCanvas    *self,
 /* Copies the selection onto itself and selects the copies. */
 void      _rl_canvas_duplicate_in_place (RlCanvas   *self);
 void      _rl_canvas_edit_class_init   (GtkWidgetClass *widget_class);
+/* Reroute points (rl-canvas-reroute.c). The waypoints of link @link_id
+ * from origin to target in widget coordinates (graphene_point_t, owned). */
+GArray   *_rl_canvas_link_waypoints    (RlCanvas    *self,
+                                        gint64       link_id);
+/* The reroute point drawn at widget point (@x, @y), or -1. */
+gint64    _rl_canvas_reroute_at        (RlCanvas    *self,
+                                        double       x,
+                                        double       y);
+/* Moves a reroute point without recording (during a drag). */
+void      _rl_canvas_set_reroute_position (RlCanvas *self,
+                                        gint64       reroute_id,
+                                        double       doc_x,
+                                        double       doc_y);
+/* The document position @x rounded to the grid when snapping is on. */
+double    _rl_canvas_snap              (RlCanvas    *self,
+                                        double       x);
 
 G_END_DECLS

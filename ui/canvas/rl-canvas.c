@@ -260,125 +260,6 @@ wire_path (cairo_t *cr,
   cairo_curve_to (cr, x1 + bend, y1, x2 - bend, y2, x2, y2);
 }
 
-/* ---- Native reroute points ------------------------------------------------
- * ComfyUI keeps them in "reroutes" (version 1) or "extra.reroutes" (0.4):
- * { "id", "pos": [x, y], "parentId"? }. A link names the reroute nearest
- * its target in "parentId" (1) or in "extra.linkExtensions" (0.4); each
- * reroute's parentId leads on toward the origin. */
-
-static JsonObject *
-object_member (JsonObject *object,
-               const char *name)
-{
-  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
-
-  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-}
-
-static JsonArray *
-array_member (JsonObject *object,
-              const char *name)
-{
-  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
-
-  return node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
-}
-
-static JsonArray *
-reroutes_array (RlCanvas *self)
-{
-  JsonObject *root = json_node_get_object (rl_workflow_get_root (self->workflow));
-  JsonArray *reroutes = array_member (root, "reroutes");
-
-  return reroutes != NULL ? reroutes : array_member (object_member (root, "extra"), "reroutes");
-}
-
-static JsonObject *
-find_by_id (JsonArray *array,
-            gint64     id)
-{
-  for (guint i = 0; array != NULL && i < json_array_get_length (array); i++)
-    {
-      JsonNode *element = json_array_get_element (array, i);
-      JsonObject *entry = JSON_NODE_HOLDS_OBJECT (element) ? json_node_get_object (element) : NULL;
-      JsonNode *entry_id = entry != NULL ? json_object_get_member (entry, "id") : NULL;
-
-      if (entry_id != NULL && JSON_NODE_HOLDS_VALUE (entry_id) && json_node_get_int (entry_id) == id)
-        return entry;
-    }
-  return NULL;
-}
-
-static gboolean
-member_id (JsonObject *object,
-           const char *name,
-           gint64     *id)
-{
-  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) == G_TYPE_STRING)
-    return FALSE;
-  *id = json_node_get_int (node);
-  return TRUE;
-}
-
-/* The reroute nearest the target of link @link_id, or FALSE. */
-static gboolean
-link_parent_reroute (RlCanvas *self,
-                     gint64    link_id,
-                     gint64   *reroute_id)
-{
-  JsonObject *root = json_node_get_object (rl_workflow_get_root (self->workflow));
-  JsonArray *links = array_member (root, "links");
-  JsonObject *link = find_by_id (links, link_id);
-
-  if (link != NULL && member_id (link, "parentId", reroute_id))
-    return TRUE;
-  return member_id (find_by_id (array_member (object_member (root, "extra"), "linkExtensions"), link_id),
-                    "parentId", reroute_id);
-}
-
-static gboolean
-reroute_point (RlCanvas   *self,
-               JsonObject *reroute,
-               double     *x,
-               double     *y)
-{
-  JsonArray *pos = array_member (reroute, "pos");
-
-  if (pos == NULL || json_array_get_length (pos) < 2)
-    return FALSE;
-  *x = self->offset_x + json_array_get_double_element (pos, 0) * self->zoom;
-  *y = self->offset_y + json_array_get_double_element (pos, 1) * self->zoom;
-  return TRUE;
-}
-
-/* The reroute points of link @link_id from origin to target, in widget
- * coordinates (array of graphene_point_t); empty for a direct link. */
-static GArray *
-link_waypoints (RlCanvas *self,
-                gint64    link_id)
-{
-  GArray *points = g_array_new (FALSE, FALSE, sizeof (graphene_point_t));
-  JsonArray *reroutes = reroutes_array (self);
-  gint64 id;
-
-  if (reroutes == NULL || !link_parent_reroute (self, link_id, &id))
-    return points;
-  /* Bounded: a loop in the file must not hang the drawing. */
-  for (guint hops = 0; hops < 64; hops++)
-    {
-      JsonObject *reroute = find_by_id (reroutes, id);
-      double x, y;
-
-      if (reroute == NULL || !reroute_point (self, reroute, &x, &y))
-        break;
-      g_array_prepend_val (points, GRAPHENE_POINT_INIT (x, y));
-      if (!member_id (reroute, "parentId", &id))
-        break;
-    }
-  return points;
-}
 
 /* A cubic lies inside the box of its control points. */
 static gboolean
@@ -414,7 +295,7 @@ draw_wires (RlCanvas *self,
       rl_socket_type_color (link.type, &color);
       gdk_cairo_set_source_rgba (cr, &color);
       {
-        g_autoptr(GArray) waypoints = link_waypoints (self, link.id);
+        g_autoptr(GArray) waypoints = _rl_canvas_link_waypoints (self, link.id);
         double px = x1, py = y1;
 
         if (waypoints->len == 0 && !wire_on_screen (self, x1, y1, x2, y2))
@@ -560,38 +441,137 @@ distance_to_segment (double px, double py,
   return hypot (px - (ax + t * dx), py - (ay + t * dy));
 }
 
-/* The link whose wire passes within a few pixels of (@x, @y), or -1. */
+/* Whether the wire from (@x1, @y1) to (@x2, @y2) passes within a few
+ * pixels of (@x, @y): the same cubic as wire_path, in 24 segments. */
+static gboolean
+near_wire (RlCanvas *self,
+           double    x,
+           double    y,
+           double    x1,
+           double    y1,
+           double    x2,
+           double    y2)
+{
+  double bend = MAX (fabs (x2 - x1) * 0.5, 40 * self->zoom);
+  double px = x1, py = y1;
+
+  for (int s = 1; s <= 24; s++)
+    {
+      double t = s / 24.0, u = 1 - t;
+      double qx = u * u * u * x1 + 3 * u * u * t * (x1 + bend) + 3 * u * t * t * (x2 - bend) + t * t * t * x2;
+      double qy = u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2;
+
+      if (distance_to_segment (x, y, px, py, qx, qy) <= 6)
+        return TRUE;
+      px = qx;
+      py = qy;
+    }
+  return FALSE;
+}
+
+/* The link whose wire passes within a few pixels of (@x, @y), or -1;
+ * @segment (may be NULL) tells which piece between its reroute points. */
 static gint64
 link_at (RlCanvas *self,
          double    x,
-         double    y)
+         double    y,
+         guint    *segment)
 {
   for (guint i = 0; i < rl_workflow_get_n_links (self->workflow); i++)
     {
       RlWorkflowLink link;
-      double x1, y1, x2, y2, px, py, bend;
+      g_autoptr(GArray) waypoints = NULL;
+      double x1, y1, x2, y2, px, py;
 
       if (!rl_workflow_get_link (self->workflow, i, &link) ||
           !socket_center (self, find_socket (self, link.origin_id, RL_SOCKET_OUTPUT, link.origin_slot), &x1, &y1) ||
           !socket_center (self, find_socket (self, link.target_id, RL_SOCKET_INPUT, link.target_slot), &x2, &y2))
         continue;
-      bend = MAX (fabs (x2 - x1) * 0.5, 40 * self->zoom);
+      waypoints = _rl_canvas_link_waypoints (self, link.id);
       px = x1;
       py = y1;
-      /* The same cubic as wire_path, flattened into 24 segments. */
-      for (int s = 1; s <= 24; s++)
+      for (guint w = 0; w <= waypoints->len; w++)
         {
-          double t = s / 24.0, u = 1 - t;
-          double qx = u * u * u * x1 + 3 * u * u * t * (x1 + bend) + 3 * u * t * t * (x2 - bend) + t * t * t * x2;
-          double qy = u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2;
+          graphene_point_t end = w < waypoints->len ? g_array_index (waypoints, graphene_point_t, w)
+                                                    : GRAPHENE_POINT_INIT (x2, y2);
 
-          if (distance_to_segment (x, y, px, py, qx, qy) <= 6)
-            return link.id;
-          px = qx;
-          py = qy;
+          if (near_wire (self, x, y, px, py, end.x, end.y))
+            {
+              if (segment != NULL)
+                *segment = w;
+              return link.id;
+            }
+          px = end.x;
+          py = end.y;
         }
     }
   return -1;
+}
+
+double
+_rl_canvas_snap (RlCanvas *self,
+                 double    x)
+{
+  return self->snap_to_grid ? round (x / GRID_STEP) * GRID_STEP : x;
+}
+
+void
+rl_canvas_set_snap_to_grid (RlCanvas *self,
+                            gboolean  snap)
+{
+  g_return_if_fail (RL_IS_CANVAS (self));
+  self->snap_to_grid = snap != FALSE;
+}
+
+gboolean
+rl_canvas_get_snap_to_grid (RlCanvas *self)
+{
+  g_return_val_if_fail (RL_IS_CANVAS (self), FALSE);
+  return self->snap_to_grid;
+}
+
+/* Alt+click on a reroute point deletes it; on a wire, adds one there. */
+static gboolean
+alt_click_reroute (RlCanvas *self,
+                   double    x,
+                   double    y)
+{
+  gint64 reroute = _rl_canvas_reroute_at (self, x, y);
+  guint segment = 0;
+  gint64 link_id;
+  double doc_x, doc_y;
+
+  if (reroute >= 0)
+    return rl_canvas_delete_reroute (self, reroute);
+  link_id = link_at (self, x, y, &segment);
+  if (link_id < 0)
+    return FALSE;
+  rl_canvas_widget_to_document (self, x, y, &doc_x, &doc_y);
+  return rl_canvas_add_reroute (self, link_id, segment, _rl_canvas_snap (self, round (doc_x)),
+                                _rl_canvas_snap (self, round (doc_y))) >= 0;
+}
+
+/* Nodes dropped after a move land on the grid (same undo step). */
+static void
+snap_moved_nodes (RlCanvas *self)
+{
+  if (!self->snap_to_grid)
+    return;
+  for (guint i = 0; i < self->move_starts->len; i++)
+    {
+      RlMoveStart *start = &g_array_index (self->move_starts, RlMoveStart, i);
+      RlNodeWidget *node = g_hash_table_lookup (self->nodes, &start->id);
+      double x, y;
+
+      if (!rl_workflow_node_get_pos (self->workflow, start->id, &x, &y))
+        continue;
+      x = _rl_canvas_snap (self, x);
+      y = _rl_canvas_snap (self, y);
+      rl_workflow_node_set_pos (self->workflow, start->id, x, y);
+      if (node != NULL)
+        rl_node_widget_set_position (node, x, y);
+    }
+  gtk_widget_queue_allocate (GTK_WIDGET (self));
 }
 
 /* ---- Pointer input -------------------------------------------------------- */
@@ -759,6 +739,19 @@ on_drag_begin (GtkGestureDrag *gesture,
     }
   else if (button != GDK_BUTTON_PRIMARY)
     return;
+  else if (socket == NULL && node == NULL && (state & GDK_ALT_MASK))
+    {
+      if (alt_click_reroute (self, x, y))
+        gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+      return;
+    }
+  else if (socket == NULL && (self->drag_reroute = _rl_canvas_reroute_at (self, x, y)) >= 0 &&
+           rl_canvas_get_reroute_position (self, self->drag_reroute, &self->reroute_start_x,
+                                           &self->reroute_start_y))
+    {
+      self->drag = RL_CANVAS_DRAG_REROUTE;
+      self->move_recorded = FALSE;
+    }
   else if (socket != NULL)
     begin_socket_drag (self, socket);
   else if (node != NULL)
@@ -823,6 +816,15 @@ on_drag_update (GtkGestureDrag *gesture,
         _rl_canvas_set_group_box (self, self->drag_group, self->group_start, box, self->move_starts);
         gtk_widget_queue_draw (GTK_WIDGET (self));
       }
+      break;
+    case RL_CANVAS_DRAG_REROUTE:
+      if (!self->move_recorded)
+        {
+          _rl_canvas_record (self, NULL);
+          self->move_recorded = TRUE;
+        }
+      _rl_canvas_set_reroute_position (self, self->drag_reroute, round (self->reroute_start_x + dx / self->zoom),
+                                       round (self->reroute_start_y + dy / self->zoom));
       break;
     case RL_CANVAS_DRAG_WIRE:
     case RL_CANVAS_DRAG_RUBBER_BAND:
@@ -905,6 +907,23 @@ on_drag_end (GtkGestureDrag *gesture,
       finish_wire (self, self->drag_x, self->drag_y);
       break;
     case RL_CANVAS_DRAG_MOVE:
+      if (self->move_recorded)
+        {
+          snap_moved_nodes (self);
+          _rl_canvas_changed (self);
+        }
+      break;
+    case RL_CANVAS_DRAG_REROUTE:
+      if (self->move_recorded)
+        {
+          double x = 0, y = 0;
+
+          rl_canvas_get_reroute_position (self, self->drag_reroute, &x, &y);
+          _rl_canvas_set_reroute_position (self, self->drag_reroute, _rl_canvas_snap (self, x),
+                                           _rl_canvas_snap (self, y));
+          _rl_canvas_changed (self);
+        }
+      break;
     case RL_CANVAS_DRAG_GROUP:
       if (self->move_recorded)
         _rl_canvas_changed (self);
@@ -933,7 +952,7 @@ on_click_pressed (GtkGestureClick *gesture,
       (gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (gesture)) & GDK_CONTROL_MASK))
     {
       /* Ctrl+right-click on a wire cuts it. */
-      gint64 link_id = link_at (self, x, y);
+      gint64 link_id = link_at (self, x, y, NULL);
       RlWorkflowLink link;
 
       if (link_id >= 0 && rl_workflow_lookup_link (self->workflow, link_id, &link))

@@ -104,6 +104,41 @@ void           rl_canvas_toggle_collapse     (RlCanvas     *self);
 void           rl_canvas_set_node_title      (RlCanvas     *self,
                                               gint64        node_id,
                                               const char   *title);
+/* Reroute points on wires (ComfyUI's native reroutes, kept in the
+ * document's own form: "reroutes" and link parentIds in version 1,
+ * extra.reroutes and extra.linkExtensions in 0.4). Alt+click on a wire
+ * adds one, dragging one moves it, Alt+click on one deletes it.
+ * rl_canvas_add_reroute puts a point on segment @segment of link
+ * @link_id (0 = the one leaving the origin; the link's existing points
+ * divide it into segments) and returns its id, or -1 when the link does
+ * not exist. Each is one undo step. */
+gint64         rl_canvas_add_reroute         (RlCanvas     *self,
+                                              gint64        link_id,
+                                              guint         segment,
+                                              double        doc_x,
+                                              double        doc_y);
+void           rl_canvas_move_reroute        (RlCanvas     *self,
+                                              gint64        reroute_id,
+                                              double        doc_x,
+                                              double        doc_y);
+/* What led through the point leads to its parent afterwards. FALSE when
+ * there is no such point. */
+gboolean       rl_canvas_delete_reroute      (RlCanvas     *self,
+                                              gint64        reroute_id);
+guint          rl_canvas_get_n_reroutes      (RlCanvas     *self);
+gboolean       rl_canvas_get_reroute_position (RlCanvas    *self,
+                                              gint64        reroute_id,
+                                              double       *doc_x,
+                                              double       *doc_y);
+/* The reroute ids link @link_id passes, origin to target (owned gint64
+ * array). */
+GArray        *rl_canvas_get_link_reroutes   (RlCanvas     *self,
+                                              gint64        link_id);
+/* Snap to grid: nodes and reroute points dropped after a drag land on
+ * the grid (20 document units). */
+void           rl_canvas_set_snap_to_grid    (RlCanvas     *self,
+                                              gboolean      snap);
+gboolean       rl_canvas_get_snap_to_grid    (RlCanvas     *self);
 gboolean       rl_canvas_undo                (RlCanvas     *self);
 gboolean       rl_canvas_redo                (RlCanvas     *self);
 
