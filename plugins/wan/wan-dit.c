@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "plugins/common/weight-set.h"
+#include "workers/parallel/seq-split.h"
+#include "workers/parallel/usp-attention.h"
 #include "workers/runtime/rope-table.h"
 
 typedef struct {
@@ -35,6 +37,7 @@ struct WanDit {
   WanLinear         head;
   WanBlock         *blocks;
   RlWeightSet      *weights;             /* owns every weight tensor above */
+  WanSeqParallel    parallel;            /* sp NULL: single rank */
 };
 
 #define TRY(expr)                          \
@@ -193,11 +196,24 @@ wan_dit_config (const WanDit *d)
   return &d->config;
 }
 
+void
+wan_dit_set_parallel (WanDit               *d,
+                      const WanSeqParallel *parallel)
+{
+  const WanSeqParallel none = { 0 };
+
+  if (parallel == NULL || parallel->sp == NULL || rl_comm_size (parallel->sp) < 2)
+    parallel = &none;
+  d->parallel = *parallel;
+}
+
 /* ------------------------------------------------------------ forward */
 
 /* Activations of one forward, allocated once and reused by every block. */
 typedef struct {
   int64_t   B, L, Lc, F, Hp, Wp;
+  int64_t   L_full;      /* tokens of the whole grid; L is this rank's part */
+  RlSeqSplit split;      /* this rank's part (one part when not parallel) */
   RlTensor x;          /* f32 [B, L, dim]  residual stream */
   RlTensor h;          /* act [B, L, dim]  normalised input of a sub-block */
   RlTensor q, k, v;    /* act [B, L, dim] */
@@ -363,6 +379,24 @@ text_embedding (WanDit          *d,
   return linear (d, &a->ctx, &a->ctx_hidden, &d->text2, RL_ACT_NONE);
 }
 
+/* The residual stream of this rank: its part of all tokens [B, L_full,
+ * dim] by the split rule, padding rows zero. */
+static RlStatus
+take_local_tokens (WanDit         *d,
+                   Activations    *a,
+                   const RlTensor *tokens)
+{
+  RlTensor full = { 0 };
+  RlStatus s = alloc_act (d, &full, RL_F32, 3, a->B, a->L_full, d->config.dim);
+
+  if (s == RL_OK)
+    s = d->ops->copy (d->ctx, &full, tokens);
+  if (s == RL_OK)
+    s = rl_seq_split_take (d->backend, d->ctx, &a->x, &full, &a->split);
+  rl_tensor_release (&full);
+  return s;
+}
+
 /* x [B, C, T, H, W] → tokens [B, L, dim] through the (1, 2, 2) patch conv,
  * padding odd H/W circularly first (pad_to_patch_size). */
 static RlStatus
@@ -397,13 +431,15 @@ patch_embed (WanDit          *d,
     s = d->ops->conv3d (d->ctx, &conv, src, &d->patch_weight, &d->patch_bias, &params);
   if (s == RL_OK)
     {
-      const int64_t shape[3] = { B, c->dim, a->L };
+      const int64_t shape[3] = { B, c->dim, a->L_full };
       s = rl_tensor_reshape (&flat, &conv, 3, shape);
     }
   if (s == RL_OK)
     s = rl_tensor_transpose (&tokens, &flat, 1, 2);
-  if (s == RL_OK)
+  if (s == RL_OK && d->parallel.sp == NULL)
     s = d->ops->copy (d->ctx, &a->x, &tokens);
+  else if (s == RL_OK)
+    s = take_local_tokens (d, a, &tokens);
   rl_tensor_release (&tokens);
   rl_tensor_release (&flat);
   rl_tensor_release (&conv);
@@ -411,8 +447,9 @@ patch_embed (WanDit          *d,
   return s;
 }
 
-/* RoPE tables for the (F, Hp, Wp) grid, axes {44, 42, 42} of head_dim 128,
- * built on the host and moved to the device. */
+/* RoPE tables for this rank's tokens of the (F, Hp, Wp) grid (from the
+ * split's offset; padding tokens get the identity), axes {44, 42, 42} of
+ * head_dim 128, built on the host and moved to the device. */
 static RlStatus
 rope_tables (WanDit      *d,
              Activations *a)
@@ -432,7 +469,7 @@ rope_tables (WanDit      *d,
   if (s == RL_OK)
     s = rl_tensor_wrap (&host_sin, sin_host, rl_device_cpu (), RL_F32, 2, shape, NULL, NULL);
   if (s == RL_OK)
-    s = rl_rope_table_3d (&host_cos, &host_sin, 3, axes, grid, 0, 10000.0);
+    s = rl_rope_table_3d (&host_cos, &host_sin, 3, axes, grid, a->split.offset, 10000.0);
   if (s == RL_OK)
     s = alloc_act (d, &a->rope_cos, RL_F32, 2, a->L, WAN_HEAD_DIM / 2, 1);
   if (s == RL_OK)
@@ -444,6 +481,24 @@ rope_tables (WanDit      *d,
   free (cos_host);
   free (sin_host);
   return s;
+}
+
+/* Attention over the whole video sequence: local, or USP over the ranks
+ * (this rank's queries against every real key of every rank). */
+static RlStatus
+attend_sequence (WanDit         *d,
+                 Activations    *a,
+                 RlTensor       *out,
+                 const RlTensor *q,
+                 const RlTensor *k,
+                 const RlTensor *v)
+{
+  const float scale = 1.0f / sqrtf ((float) WAN_HEAD_DIM);
+  RlUspAttention usp = { d->parallel.ulysses, d->parallel.ring, a->L_full, false };
+
+  if (d->parallel.sp == NULL)
+    return d->ops->attention (d->ctx, out, NULL, q, k, v, scale);
+  return rl_usp_attention (d->backend, d->ctx, &usp, out, q, k, v, scale);
 }
 
 /* Self-attention: x += o(attn(rope(norm_q(q h)), rope(norm_k(k h)), v h)) · m2,
@@ -477,7 +532,7 @@ self_attention (WanDit         *d,
       if (s == RL_OK) s = d->ops->rope (d->ctx, &qh, &qh, &a->rope_cos, &a->rope_sin);
       if (s == RL_OK) s = d->ops->rope (d->ctx, &kh, &kh, &a->rope_cos, &a->rope_sin);
       if (s == RL_OK)
-        s = d->ops->attention (d->ctx, &oh, NULL, &qh, &kh, &vh, 1.0f / sqrtf ((float) WAN_HEAD_DIM));
+        s = attend_sequence (d, a, &oh, &qh, &kh, &vh);
       rl_tensor_release (&qh);
       rl_tensor_release (&kh);
       rl_tensor_release (&vh);
@@ -589,7 +644,7 @@ unpatchify (WanDit      *d,
     for (int64_t f = 0; s == RL_OK && f < a->F; f++)
       {
         RlTensor src = { 0 }, perm = { 0 }, dst = { 0 };
-        float *y_at = (float *) y->data + (b * a->L + f * a->Hp * a->Wp) * 4 * C;
+        float *y_at = (float *) y->data + (b * a->L_full + f * a->Hp * a->Wp) * 4 * C;
         float *full_at = (float *) full->data + (b * C * T + f) * H2 * W2;
 
         s = rl_tensor_wrap (&src, y_at, y->device, RL_F32, 5, src_shape, NULL, y->storage);
@@ -604,6 +659,33 @@ unpatchify (WanDit      *d,
         rl_tensor_release (&perm);
         rl_tensor_release (&src);
       }
+  return s;
+}
+
+/* y f32 [B, L_full, 4·out_dim] = head(h) of every token: this rank's
+ * part, gathered from every rank when parallel (padding dropped). */
+static RlStatus
+head_tokens (WanDit      *d,
+             Activations *a,
+             RlTensor    *y)
+{
+  const int64_t features = 4 * (int64_t) d->config.out_dim;
+  RlTensor local = { 0 };
+  RlStatus s;
+
+  if (d->parallel.sp == NULL)
+    {
+      TRY (alloc_act (d, y, RL_F32, 3, a->B, a->L, features));
+      return linear (d, y, &a->h, &d->head, RL_ACT_NONE);
+    }
+  s = alloc_act (d, &local, RL_F32, 3, a->B, a->L, features);
+  if (s == RL_OK)
+    s = linear (d, &local, &a->h, &d->head, RL_ACT_NONE);
+  if (s == RL_OK)
+    s = alloc_act (d, y, RL_F32, 3, a->B, a->L_full, features);
+  if (s == RL_OK)
+    s = rl_seq_split_gather (d->backend, d->ctx, d->parallel.sp, y, &local, &a->split);
+  rl_tensor_release (&local);
   return s;
 }
 
@@ -637,9 +719,7 @@ head_and_unpatchify (WanDit      *d,
   rl_tensor_release (&shift);
   rl_tensor_release (&scale);
   if (s == RL_OK)
-    s = alloc_act (d, &y, RL_F32, 3, a->B, a->L, 4 * C);
-  if (s == RL_OK)
-    s = linear (d, &y, &a->h, &d->head, RL_ACT_NONE);
+    s = head_tokens (d, a, &y);
 
   if (s == RL_OK && !padded)
     s = unpatchify (d, a, &y, out);
@@ -684,8 +764,15 @@ wan_dit_forward (WanDit          *d,
   a.F = x->shape[2];
   a.Hp = (x->shape[3] + 1) / 2;
   a.Wp = (x->shape[4] + 1) / 2;
-  a.L = a.F * a.Hp * a.Wp;
+  a.L_full = a.F * a.Hp * a.Wp;
   a.Lc = context->shape[1];
+  {
+    RlComm *sp = d->parallel.sp;
+    s = rl_seq_split (a.L_full, sp ? rl_comm_size (sp) : 1, sp ? rl_comm_rank (sp) : 0, &a.split);
+    if (s < 0)
+      return s;
+  }
+  a.L = a.split.local_length;
 
   s = alloc_activations (d, &a);
   if (s == RL_OK) s = rope_tables (d, &a);

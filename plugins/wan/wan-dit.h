@@ -11,9 +11,21 @@
 #pragma once
 
 #include "plugins/wan/wan-config.h"
+#include "workers/comm/comm.h"
 #include "workers/runtime/backend.h"
 
 typedef struct WanDit WanDit;
+
+/* Sequence parallelism of the forward (usp-attention.h): `sp` holds every
+ * rank of the group (rank = part of the one split rule, seq-split.h);
+ * `ulysses` and `ring` are its USP groups from rl_usp_groups_new (NULL for
+ * a degree of 1). The communicators stay owned by the caller and must
+ * outlive the model or the next wan_dit_set_parallel. */
+typedef struct {
+  RlComm  *sp;
+  RlComm  *ulysses;
+  RlComm  *ring;
+} WanSeqParallel;
 
 /* Makes the weights of `st` usable on `ctx`'s device: zero-copy views of
  * the mapping on the CPU backend, uploads elsewhere. Every tensor is
@@ -27,6 +39,13 @@ RlStatus  wan_dit_load      (const RlBackend      *backend,
                              WanDit              **out);
 void      wan_dit_free      (WanDit               *dit);   /* NULL-safe */
 const WanDitConfig *wan_dit_config (const WanDit  *dit);
+
+/* Makes every later forward sequence-parallel over `parallel` (copied),
+ * or single-rank again for NULL or an `sp` of size 1. Every rank of the
+ * group must then call wan_dit_forward with the same inputs (SPMD); each
+ * gets the whole output. */
+void      wan_dit_set_parallel (WanDit             *dit,
+                                const WanSeqParallel *parallel);
 
 /* One forward: the velocity for latent x at timestep t.
  *   x        f32 [B, in_dim, T, H, W] on the device
