@@ -317,7 +317,7 @@ rl_canvas_add_node (RlCanvas    *self,
       return -1;
     }
   _rl_canvas_record (self, NULL);
-  id = rl_workflow_add_node (self->workflow, type, doc_x, doc_y);
+  id = rl_workflow_add_node (self->workflow, type, _rl_canvas_snap (self, doc_x), _rl_canvas_snap (self, doc_y));
   fill_combo_defaults (self, type, id);
   _rl_canvas_rebuild (self);
   _rl_canvas_changed (self);
