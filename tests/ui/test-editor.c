@@ -993,6 +993,16 @@ assert_chain (RlCanvas     *canvas,
     g_assert_cmpint (g_array_index (chain, gint64, i), ==, expected[i]);
 }
 
+/* F10 opens the primary menu; "g" is the mnemonic of Snap to _Grid. */
+static void
+toggle_snap_from_menu (RlWindow *window)
+{
+  real_keys (GTK_WIDGET (window), "F10");
+  ui_test_wait (200);
+  xdotool ("key --clearmodifiers g");
+  ui_test_wait (100);
+}
+
 static void
 test_snap_and_reroutes (void)
 {
@@ -1021,8 +1031,9 @@ test_snap_and_reroutes (void)
   original_prompt = prompt_of (rl_canvas_get_workflow (canvas));
   g_assert_false (rl_canvas_get_snap_to_grid (canvas));
 
-  /* The primary menu's toggle: every canvas snaps, and it is remembered. */
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.snap-to-grid", NULL);
+  /* The primary menu's toggle, opened with F10 and chosen by its
+   * mnemonic: every canvas snaps, and it is remembered. */
+  toggle_snap_from_menu (window);
   g_assert_true (rl_canvas_get_snap_to_grid (canvas));
   g_assert_true (g_settings_get_boolean (settings, "snap-to-grid"));
   {
@@ -1160,7 +1171,7 @@ test_snap_and_reroutes (void)
   g_unlink (saved_path);
   g_rmdir (dir);
 
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.snap-to-grid", NULL);
+  toggle_snap_from_menu (window);
   g_assert_false (g_settings_get_boolean (settings, "snap-to-grid"));
   g_assert_false (rl_canvas_get_snap_to_grid (canvas));
   gtk_window_destroy (GTK_WINDOW (window));
