@@ -745,7 +745,7 @@ on_drag_begin (GtkGestureDrag *gesture,
         gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
       return;
     }
-  else if (socket == NULL && (self->drag_reroute = _rl_canvas_reroute_at (self, x, y)) >= 0 &&
+  else if (socket == NULL && node == NULL && (self->drag_reroute = _rl_canvas_reroute_at (self, x, y)) >= 0 &&
            rl_canvas_get_reroute_position (self, self->drag_reroute, &self->reroute_start_x,
                                            &self->reroute_start_y))
     {
