@@ -20,9 +20,10 @@
 #include <stdint.h>
 
 #include "workers/checkpoint/safetensors.h"
+#include "workers/comm/comm.h"
 #include "workers/runtime/backend.h"
 
-#define RL_FAMILY_ABI_VERSION 2
+#define RL_FAMILY_ABI_VERSION 3
 #define RL_FAMILY_ENTRY_SYMBOL "raylight_family_entry"
 
 typedef enum {
@@ -61,6 +62,18 @@ typedef struct {
   int  temporal_size;
   int  temporal_overlap;
 } RlVaeTiling;
+
+/* Sequence parallelism of a diffusion forward (workers/parallel): `sp` is
+ * the group whose ranks split the token sequence by the one rule
+ * (seq-split.h); `ulysses` and `ring` are its USP groups (NULL for a
+ * degree of 1). Owned by the worker; valid until the next set_parallel. */
+typedef struct {
+  RlComm  *sp;
+  RlComm  *ulysses;
+  RlComm  *ring;
+  int      ulysses_degree;
+  int      ring_degree;
+} RlParallelContext;
 
 typedef struct RlFamilyModel RlFamilyModel;
 
@@ -129,6 +142,15 @@ typedef struct RlFamily {
   void       (*vae_encoded_shape)(const RlFamilyModel *model,
                                   const int64_t       *image_shape,
                                   int64_t             *latent_shape);
+
+  /* RL_MODEL_DIFFUSION (ABI 3): makes later diffusion_forward calls
+   * sequence-parallel over `parallel`, or single-rank for NULL. Every rank
+   * of the group then calls diffusion_forward with the same inputs and
+   * gets the whole output. Refuses degrees the model cannot use (heads
+   * not divisible by the Ulysses degree) with the valid degrees listed.
+   * NULL when the family has no sequence parallelism. */
+  RlStatus   (*set_parallel)     (RlFamilyModel           *model,
+                                  const RlParallelContext *parallel);
 } RlFamily;
 
 typedef const RlFamily *(*RlFamilyEntryFunc) (void);

@@ -15,6 +15,8 @@ struct _RlPoolService {
   char           *plugin_path;
   RlPoolDevices   devices;
   guint           n_workers;
+  guint           ulysses_degree;   /* $RAYLIGHT_ULYSSES, 1 = none */
+  guint           ring_degree;      /* $RAYLIGHT_RING, 1 = none */
   RlPool         *pool;
 };
 
@@ -92,6 +94,41 @@ devices_from_env (RlPoolDevices configured)
   return configured;
 }
 
+/* A degree from the environment; unset is 1, and anything that is not a
+ * positive number is kept as 0 for validation to refuse with a message. */
+static guint
+degree_from_env (const char *name)
+{
+  const char *env = g_getenv (name);
+  guint64 value = 0;
+
+  if (env == NULL || env[0] == '\0')
+    return 1;
+  if (!g_ascii_string_to_unsigned (env, 10, 1, 4096, &value, NULL))
+    return 0;
+  return (guint) value;
+}
+
+/* Checks the sequence-parallel degrees against the worker count before
+ * anything launches (rl_pool_check_parallel lists the valid ones). The
+ * model's heads are checked by the workers when a job runs. */
+static gboolean
+validate_degrees (RlPoolService  *self,
+                  GError        **error)
+{
+  RlErrorInfo info = { 0 };
+  RlPoolBackend backend = self->devices == RL_POOL_DEVICES_CUDA ? RL_POOL_BACKEND_CUDA
+                                                                 : RL_POOL_BACKEND_CPU;
+
+  if (rl_pool_check_parallel ((int) self->n_workers, backend, (int) self->ulysses_degree,
+                              (int) self->ring_degree, &info) == RL_WIRE_OK)
+    return TRUE;
+  g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_VALIDATION,
+               "%s (set $RAYLIGHT_ULYSSES and $RAYLIGHT_RING, or $RAYLIGHT_WORKERS to their "
+               "product)", info.message);
+  return FALSE;
+}
+
 RlPoolService *
 rl_pool_service_new (const RlPoolSettings *settings)
 {
@@ -107,6 +144,8 @@ rl_pool_service_new (const RlPoolSettings *settings)
     self->n_workers = (guint) g_ascii_strtoull (workers_env, NULL, 10);
   if (self->devices == RL_POOL_DEVICES_AUTO)
     self->devices = count_nvidia_gpus () > 0 ? RL_POOL_DEVICES_CUDA : RL_POOL_DEVICES_CPU;
+  self->ulysses_degree = degree_from_env ("RAYLIGHT_ULYSSES");
+  self->ring_degree = degree_from_env ("RAYLIGHT_RING");
   return self;
 }
 
@@ -144,6 +183,8 @@ rl_pool_service_start (RlPoolService  *self,
 
   if (self->pool != NULL)
     return TRUE;
+  if (!validate_degrees (self, error))
+    return FALSE;
   if (!g_file_test (self->worker_path, G_FILE_TEST_IS_EXECUTABLE))
     {
       g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL,
@@ -156,6 +197,8 @@ rl_pool_service_start (RlPoolService  *self,
   options.n_workers = (int) self->n_workers;
   options.backend = self->devices == RL_POOL_DEVICES_CUDA ? RL_POOL_BACKEND_CUDA : RL_POOL_BACKEND_CPU;
   options.extra_env = extra_env;
+  options.ulysses_degree = (int) self->ulysses_degree;
+  options.ring_degree = (int) self->ring_degree;
   self->pool = rl_pool_new (&options, &info);
   if (self->pool != NULL && rl_pool_start (self->pool, &info) == 0)
     return TRUE;
@@ -191,7 +234,11 @@ rl_pool_service_describe (RlPoolService *self)
       g_string_append_c (json, ']');
     }
   g_mutex_unlock (&self->lock);
-  g_string_append (json, ",\"parallel\":\"none\"}");
+  if (self->ulysses_degree * self->ring_degree > 1)
+    g_string_append_printf (json, ",\"parallel\":\"usp\",\"ulysses\":%u,\"ring\":%u}",
+                            self->ulysses_degree, self->ring_degree);
+  else
+    g_string_append (json, ",\"parallel\":\"none\"}");
   return g_string_free (g_steal_pointer (&json), FALSE);
 }
 

@@ -10,6 +10,7 @@
 #include "plugins/wan/umt5-encoder.h"
 #include "plugins/wan/vae.h"
 #include "plugins/wan/wan-dit.h"
+#include "workers/parallel/usp-attention.h"
 #include "workers/text/comfy-tokens.h"
 #include "workers/text/tokenizer.h"
 
@@ -249,6 +250,26 @@ wan_diffusion_forward (RlFamilyModel  *m,
   return wan_dit_forward (m->dit, x, timestep, context, out);
 }
 
+static RlStatus
+wan_set_parallel (RlFamilyModel           *m,
+                  const RlParallelContext *parallel)
+{
+  if (m->dit == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "wan: this model is not a diffusion model");
+  if (parallel != NULL && parallel->sp != NULL)
+    {
+      RlStatus s = rl_usp_validate (wan_dit_config (m->dit)->num_heads, parallel->ulysses_degree,
+                                    parallel->ring_degree, rl_comm_size (parallel->sp), false);
+      if (s < 0)
+        return rl_prefix_error (s, "wan: ");
+      const WanSeqParallel sp = { parallel->sp, parallel->ulysses, parallel->ring };
+      wan_dit_set_parallel (m->dit, &sp);
+      return RL_OK;
+    }
+  wan_dit_set_parallel (m->dit, NULL);
+  return RL_OK;
+}
+
 /* ------------------------------------------------------------ text */
 
 static RlStatus
@@ -365,6 +386,7 @@ static const RlFamily wan_family = {
   .vae_decoded_shape = wan_vae_decoded_shape,
   .vae_encode = wan_vae_encode_job,
   .vae_encoded_shape = wan_vae_encoded_shape,
+  .set_parallel = wan_set_parallel,
 };
 
 /* The one symbol the worker looks up in this module. */

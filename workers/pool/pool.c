@@ -1,11 +1,14 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "workers/comm/comm-shm.h"
+#include "workers/parallel/usp-attention.h"
 #include "workers/protocol/fd-passing.h"
 #include "worker-slot.h"
 #include "runtime-dir.h"
@@ -54,6 +57,9 @@ rl_pool_options_init (RlPoolOptions *options)
     .request_timeout_ms = -1,
     .shutdown_grace_ms = 3000,
     .max_restarts = 8,
+    .ulysses_degree = 1,
+    .ring_degree = 1,
+    .comm_timeout_ms = RL_COMM_DEFAULT_TIMEOUT_MS,
   };
 }
 
@@ -109,6 +115,52 @@ free_environment (char **envp)
   free (envp);
 }
 
+/* "1×2, 2×1": the Ulysses × ring degrees whose product is n. */
+static void
+valid_degree_pairs (int n, char *out, size_t size)
+{
+  size_t used = 0;
+
+  out[0] = '\0';
+  for (int u = 1; u <= n && used + 24 < size; u++)
+    if (n % u == 0)
+      used += (size_t) snprintf (out + used, size - used, "%s%d×%d", used ? ", " : "", u, n / u);
+}
+
+int
+rl_pool_check_parallel (int n_workers, RlPoolBackend backend, int ulysses_degree,
+                        int ring_degree, RlErrorInfo *err)
+{
+  char pairs[512];
+
+  if (n_workers < 1)
+    return rl_error_set (err, RL_WIRE_INVALID, "a pool has at least one worker, not %d",
+                         n_workers);
+  valid_degree_pairs (n_workers, pairs, sizeof pairs);
+  if (ulysses_degree < 1 || ring_degree < 1)
+    return rl_error_set (err, RL_WIRE_INVALID,
+                         "Ulysses degree %d and ring degree %d must be positive whole "
+                         "numbers; valid Ulysses×ring degrees for %d workers: %s (1×1 "
+                         "turns sequence parallelism off)", ulysses_degree, ring_degree,
+                         n_workers, pairs);
+  if (ulysses_degree * ring_degree == 1)
+    return RL_WIRE_OK;
+  /* The Ulysses degree stands in for the heads, which only a loaded model
+   * knows: here only the product is checked. */
+  if (rl_usp_validate (ulysses_degree, ulysses_degree, ring_degree, n_workers, false) != RL_OK)
+    return rl_error_set (err, RL_WIRE_INVALID,
+                         "sequence parallelism Ulysses %d × ring %d = %d does not match the "
+                         "%d workers; valid Ulysses×ring degrees for %d workers: %s (1×1 "
+                         "turns sequence parallelism off)", ulysses_degree, ring_degree,
+                         ulysses_degree * ring_degree, n_workers, n_workers, pairs);
+  if (backend == RL_POOL_BACKEND_CUDA)
+    return rl_error_set (err, RL_WIRE_INVALID,
+                         "sequence parallelism Ulysses %d × ring %d runs on CPU workers only "
+                         "so far (GPU workers are not wired to NCCL collectives yet); use "
+                         "degrees 1×1 on GPUs", ulysses_degree, ring_degree);
+  return RL_WIRE_OK;
+}
+
 static int
 check_options (const RlPoolOptions *o, RlErrorInfo *err)
 {
@@ -126,6 +178,12 @@ check_options (const RlPoolOptions *o, RlErrorInfo *err)
   if (o->start_timeout_ms <= 0 || o->shutdown_grace_ms < 0 || o->max_restarts < 0)
     return rl_error_set (err, RL_WIRE_INVALID,
                          "start timeout must be positive, grace and restarts not negative");
+  /* 0 (a zeroed struct without rl_pool_options_init) means 1. */
+  int status = rl_pool_check_parallel (o->n_workers, o->backend,
+                                       o->ulysses_degree == 0 ? 1 : o->ulysses_degree,
+                                       o->ring_degree == 0 ? 1 : o->ring_degree, err);
+  if (status != RL_WIRE_OK)
+    return status;
   for (int i = 0; o->device_ids != NULL && i < o->n_workers; i++)
     for (int j = 0; j < i; j++)
       if (o->device_ids[i] == o->device_ids[j] && o->backend == RL_POOL_BACKEND_CUDA)
@@ -148,6 +206,7 @@ rl_pool_new (const RlPoolOptions *options, RlErrorInfo *err)
   if (pool == NULL)
     goto no_memory;
   pthread_mutex_init (&pool->lock, NULL);
+  pool->shared.comm_fd = -1;
   pool->shared.options = *options;
   pool->worker_path = strdup (options->worker_path);
   pool->runtime_parent = options->runtime_dir ? strdup (options->runtime_dir) : NULL;
@@ -168,6 +227,13 @@ rl_pool_new (const RlPoolOptions *options, RlErrorInfo *err)
   pool->shared.options.extra_env = NULL;
   pool->shared.envp = pool->envp;
   pool->shared.backend_name = options->backend == RL_POOL_BACKEND_CUDA ? "cuda" : "cpu";
+  pool->shared.comm_fd = -1;
+  if (pool->shared.options.ulysses_degree < 1)
+    pool->shared.options.ulysses_degree = 1;
+  if (pool->shared.options.ring_degree < 1)
+    pool->shared.options.ring_degree = 1;
+  if (pool->shared.options.comm_timeout_ms <= 0)
+    pool->shared.options.comm_timeout_ms = RL_COMM_DEFAULT_TIMEOUT_MS;
   atomic_init (&pool->shared.stopping, false);
   return pool;
 
@@ -195,6 +261,19 @@ rl_pool_start (RlPool *pool, RlErrorInfo *err)
   pool->shared.runtime_dir = pool->runtime_dir;
 
   int n = pool->shared.options.n_workers;
+  if (n > 1 && pool->shared.options.backend == RL_POOL_BACKEND_CPU)
+    {
+      /* One segment for the pool's life; each worker gets it at HELLO_ACK. */
+      if (rl_comm_shm_segment_new (n, 0, &pool->shared.comm_fd) != RL_OK)
+        {
+          pool->shared.comm_fd = -1;
+          status = rl_error_set (err, RL_WIRE_NO_MEMORY,
+                                 "creating the shared-memory collectives of %d CPU workers: %s",
+                                 n, rl_last_error ());
+          rl_pool_shutdown (pool);
+          return status;
+        }
+    }
   for (int rank = 0; rank < n; rank++)
     {
       pool->workers[rank] = rl_worker_slot_start (&pool->shared, rank, pool->device_ids[rank],
@@ -647,6 +726,8 @@ rl_pool_free (RlPool *pool)
       for (int r = 0; r < pool->shared.options.n_workers; r++)
         rl_worker_slot_free (pool->workers[r]);
     }
+  if (pool->shared.comm_fd >= 0)
+    close (pool->shared.comm_fd);
   free (pool->runtime_dir);
   free (pool->workers);
   free (pool->device_ids);

@@ -81,6 +81,13 @@ typedef struct {
   RlPoolEventFunc    on_event;              /* lifecycle changes; NULL: crashes and
                                                failures are printed to stderr */
   void              *event_data;
+  /* Sequence parallelism of SAMPLE (usp-attention.h): 1 × 1 = none (every
+   * rank runs the whole job); otherwise ulysses × ring must equal
+   * n_workers. A CPU pool of several workers shares one shared-memory
+   * collectives segment, created at start and handed to each worker. */
+  int                ulysses_degree;        /* default 1 */
+  int                ring_degree;           /* default 1 */
+  int                comm_timeout_ms;       /* per collective; default 300000 */
 } RlPoolOptions;
 
 /* A worker's state and the facts from its HELLO. */
@@ -141,6 +148,14 @@ typedef struct {
  * into out and returns out, or returns NULL (out then holds the preferred
  * path, for the error message) when no executable exists. */
 const char *rl_pool_find_worker (char *out, size_t size);
+
+/* Checks a sequence-parallel configuration before anything launches:
+ * degrees ≥ 1 whose product is 1 (off) or n_workers, on CPU workers (GPU
+ * workers are not wired to it yet). The error lists the valid
+ * Ulysses×ring degrees for n_workers. rl_pool_new runs the same check. */
+int      rl_pool_check_parallel (int n_workers, RlPoolBackend backend,
+                                 int ulysses_degree, int ring_degree,
+                                 RlErrorInfo *err);
 
 /* Fills options with the defaults above (worker_path NULL, one worker). */
 void     rl_pool_options_init  (RlPoolOptions *options);

@@ -284,13 +284,20 @@ handshake (RlWorkerSlot *worker, int sock, pid_t pid, const char *token,
       rl_msg_hello_clear (hello);
       return status;
     }
+  const RlPoolOptions *o = &worker->shared->options;
+  const int comm_fd = worker->shared->comm_fd;
   RlMsgHelloAck ack = { .accepted = 1, .rank = (uint32_t) worker->rank,
-                        .world_size = (uint32_t) worker->shared->options.n_workers,
-                        .message = "welcome" };
+                        .world_size = (uint32_t) o->n_workers,
+                        .message = "welcome",
+                        .has_comm = comm_fd >= 0,
+                        .comm_timeout_ms = (uint32_t) o->comm_timeout_ms,
+                        .ulysses_degree = (uint32_t) o->ulysses_degree,
+                        .ring_degree = (uint32_t) o->ring_degree };
   RlWireWriter w;
   rl_wire_writer_init (&w);
   rl_msg_hello_ack_encode (&ack, &w);
-  status = rl_msg_send (sock, RL_MSG_HELLO_ACK, 0, &w, NULL, 0, CONTROL_SEND_TIMEOUT_MS, err);
+  status = rl_msg_send (sock, RL_MSG_HELLO_ACK, 0, &w, comm_fd >= 0 ? &comm_fd : NULL,
+                        comm_fd >= 0 ? 1 : 0, CONTROL_SEND_TIMEOUT_MS, err);
   rl_wire_writer_clear (&w);
   if (status != RL_WIRE_OK)
     rl_msg_hello_clear (hello);

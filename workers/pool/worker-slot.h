@@ -20,6 +20,7 @@ typedef struct {
   const char    *runtime_dir;
   char *const   *envp;
   const char    *backend_name;
+  int            comm_fd;       /* shm collectives segment of CPU workers, or -1 */
   atomic_bool    stopping;
 } RlPoolShared;
 

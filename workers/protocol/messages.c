@@ -146,6 +146,10 @@ rl_msg_hello_ack_encode (const RlMsgHelloAck *m, RlWireWriter *w)
   rl_wire_put_u32 (w, m->rank);
   rl_wire_put_u32 (w, m->world_size);
   rl_wire_put_string (w, m->message);
+  rl_wire_put_u32 (w, m->has_comm);
+  rl_wire_put_u32 (w, m->comm_timeout_ms);
+  rl_wire_put_u32 (w, m->ulysses_degree);
+  rl_wire_put_u32 (w, m->ring_degree);
 }
 
 int
@@ -158,6 +162,10 @@ rl_msg_hello_ack_decode (const void *p, size_t n, RlMsgHelloAck *m, RlErrorInfo 
   m->rank = rl_wire_get_u32 (&r, "rank");
   m->world_size = rl_wire_get_u32 (&r, "world_size");
   m->message = rl_wire_get_string (&r, "message");
+  m->has_comm = rl_wire_get_u32 (&r, "has_comm");
+  m->comm_timeout_ms = rl_wire_get_u32 (&r, "comm_timeout_ms");
+  m->ulysses_degree = rl_wire_get_u32 (&r, "ulysses_degree");
+  m->ring_degree = rl_wire_get_u32 (&r, "ring_degree");
   FINISH (&r, m, rl_msg_hello_ack_clear, err);
 }
 

@@ -29,12 +29,19 @@ typedef struct {
   char    **capabilities;     /* e.g. "diagnostic", "load-model" */
 } RlMsgHello;
 
-/* HELLO_ACK: pool -> worker. A refused worker exits. */
+/* HELLO_ACK: pool -> worker. A refused worker exits. With has_comm the
+ * frame carries one descriptor: the shared-memory collectives segment of
+ * the pool's CPU workers (comm-shm.h), which the worker attaches as
+ * `rank` of `world_size` with comm_timeout_ms per collective. */
 typedef struct {
   uint32_t  accepted;
   uint32_t  rank;
   uint32_t  world_size;
   char     *message;          /* why it was refused */
+  uint32_t  has_comm;         /* 1: a segment descriptor travels with the frame */
+  uint32_t  comm_timeout_ms;
+  uint32_t  ulysses_degree;   /* sequence parallelism of SAMPLE: 1 = none */
+  uint32_t  ring_degree;
 } RlMsgHelloAck;
 
 /* LOAD_MODEL and UNLOAD_MODEL: a checkpoint path and its options string

@@ -475,6 +475,21 @@ run_sampler (Job *job, const RlSampleParams *p, RlSharedTensor *const *inputs, i
   return status;
 }
 
+/* Puts the pool's sequence parallelism on the model for this job. */
+static int
+set_parallel (Job *job, const RlParallelContext *parallel, RlErrorInfo *err)
+{
+  if (parallel == NULL)
+    return RL_WIRE_OK;
+  if (job->family->set_parallel == NULL)
+    return rl_error_set (err, RL_WIRE_NOT_SUPPORTED, "rank %d: family %s has no sequence "
+                         "parallelism; run it with Ulysses and ring degree 1",
+                         job->ctx->rank, job->family->name);
+  if (job->family->set_parallel (job->model, parallel) != RL_OK)
+    return job_fail (job, "sequence parallelism", err);
+  return RL_WIRE_OK;
+}
+
 static int
 sample (const RlModelLoader *loader, const RlMsgCall *call, RlSharedTensor *const *inputs,
         const RlRequestContext *ctx, RlJobOutput *output, RlErrorInfo *err)
@@ -490,7 +505,15 @@ sample (const RlModelLoader *loader, const RlMsgCall *call, RlSharedTensor *cons
     status = rl_error_set (err, RL_WIRE_NOT_SUPPORTED, "rank %d: family %s cannot sample",
                            ctx->rank, job.family->name);
   if (status == RL_WIRE_OK)
-    status = run_sampler (&job, &params, inputs, (int) call->n_tensors, output, err);
+    status = set_parallel (&job, ctx->parallel, err);
+  if (status == RL_WIRE_OK)
+    {
+      /* Every rank runs the same deterministic loop with the same seed
+       * (SPMD); the forward splits the sequence and returns it whole. */
+      status = run_sampler (&job, &params, inputs, (int) call->n_tensors, output, err);
+      if (ctx->parallel != NULL)
+        job.family->set_parallel (job.model, NULL);
+    }
   rl_sample_params_clear (&params);
   return status;
 }

@@ -32,6 +32,7 @@
 #include "request-context.h"
 #include "worker-inbox.h"
 #include "worker-link.h"
+#include "worker-parallel.h"
 
 #define HELLO_ACK_TIMEOUT_MS 30000
 
@@ -57,6 +58,7 @@ typedef struct {
   bool           fault_crash;
   bool           fault_slow_load;
   bool           fault_wrong_token;
+  RlWorkerParallel *parallel;   /* the pool's collectives, or NULL */
 } Worker;
 
 static void
@@ -201,6 +203,22 @@ greet_pool (Worker *worker, const char *token, const RlDeviceFacts *device)
       if (!accepted)
         fprintf (stderr, "raylight-worker[rank %d]: the pool refused this worker: %s\n",
                  worker->args.rank, ack.message);
+      else if (ack.has_comm && frame.n_fds < 1)
+        {
+          fprintf (stderr, "raylight-worker[rank %d]: HELLO_ACK announced the collectives "
+                   "segment but carried no descriptor\n", worker->args.rank);
+          accepted = false;
+        }
+      else if (ack.has_comm)
+        {
+          worker->parallel = rl_worker_parallel_new (frame.fds[0], (int) ack.rank,
+                                                     (int) ack.world_size,
+                                                     (int) ack.comm_timeout_ms,
+                                                     (int) ack.ulysses_degree,
+                                                     (int) ack.ring_degree);
+          frame.fds[0] = -1;
+          accepted = worker->parallel != NULL;
+        }
       rl_msg_hello_ack_clear (&ack);
     }
   rl_frame_clear (&frame);
@@ -410,6 +428,7 @@ handle_call (Worker *worker, RlFrame *frame)
     .test_faults_crash = worker->fault_crash,
     .backend = worker->backend,
     .compute = worker->compute,
+    .parallel = rl_worker_parallel_context (worker->parallel),
   };
   if (map_inputs (frame, &call, inputs, &err) != RL_WIRE_OK)
     {
@@ -590,6 +609,7 @@ main (int argc, char **argv)
   rl_worker_inbox_free (worker.inbox);
   rl_model_cache_free (worker.cache);
   rl_family_plugins_free (worker.plugins);
+  rl_worker_parallel_free (worker.parallel);
   worker.backend->context_free (worker.compute);
   rl_worker_link_clear (&worker.link);
   return 0;

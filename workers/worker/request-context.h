@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "plugins/family.h"
 #include "workers/runtime/backend.h"
 #include "worker-inbox.h"
 #include "worker-link.h"
@@ -18,4 +19,5 @@ typedef struct {
   bool           test_faults_crash; /* ... and 'crash' */
   const RlBackend *backend;     /* the compute backend of this worker */
   RlContext     *compute;       /* its context on this worker's device */
+  const RlParallelContext *parallel; /* sequence parallelism of SAMPLE, or NULL */
 } RlRequestContext;
