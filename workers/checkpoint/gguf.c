@@ -1,5 +1,6 @@
 /* GGUF reader; see gguf.h for the contract. All integers little-endian. */
 #include "workers/checkpoint/gguf.h"
+#include "workers/checkpoint/mapped-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -507,34 +508,19 @@ rl_gguf_open (const char *path, RlGguf **out)
   if (path == NULL || out == NULL)
     return rl_set_error (RL_E_INVALID_ARG, "rl_gguf_open: NULL argument");
   *out = NULL;
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return rl_set_error (RL_E_IO, "%s: cannot open: %s", path, strerror (errno));
-  struct stat info;
-  if (fstat (fd, &info) != 0 || !S_ISREG (info.st_mode)) {
-    close (fd);
-    return rl_set_error (RL_E_IO, "%s: not a regular file", path);
-  }
+  RlMappedFile file;
+  RlStatus status = rl_mapped_file_open (path, 0, &file);
+  if (status != RL_OK)
+    return status;
   RlGguf *g = calloc (1, sizeof *g);
   if (g == NULL || (g->path = strdup (path)) == NULL) {
     free (g);
-    close (fd);
+    rl_mapped_file_close (&file);
     return rl_set_error (RL_E_NO_MEMORY, "out of memory opening %s", path);
   }
-  g->size = (uint64_t) info.st_size;
-  if (g->size > 0) {
-    void *map = mmap (NULL, (size_t) g->size, PROT_READ, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) {
-      int saved = errno;
-      close (fd);
-      free (g->path);
-      free (g);
-      return rl_set_error (RL_E_IO, "%s: cannot map: %s", path, strerror (saved));
-    }
-    g->bytes = map;
-    g->mapped = true;
-  }
-  close (fd);
+  g->bytes = file.bytes;
+  g->size = file.size;
+  g->mapped = file.mapped;
   return finish_open (g, out);
 }
 
@@ -552,8 +538,10 @@ rl_gguf_close (RlGguf *g)
   free (g->kvs);
   free (g->tensors);
   free (g->table);
-  if (g->mapped)
-    munmap ((void *) g->bytes, (size_t) g->size);
+  if (g->mapped) {
+    RlMappedFile file = { g->bytes, g->size, true };
+    rl_mapped_file_close (&file);
+  }
   free (g->path);
   free (g);
 }

@@ -4,6 +4,7 @@
  * header entry is "name": {"dtype": "F16", "shape": [..], "data_offsets":
  * [begin, end]} with offsets relative to the data region. */
 #include "workers/checkpoint/safetensors.h"
+#include "workers/checkpoint/mapped-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -451,38 +452,19 @@ rl_safetensors_open (const char *path, RlSafetensors **out)
   if (path == NULL || out == NULL)
     return rl_set_error (RL_E_INVALID_ARG, "rl_safetensors_open: NULL argument");
   *out = NULL;
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return rl_set_error (RL_E_IO, "%s: cannot open: %s", path, strerror (errno));
-  struct stat info;
-  if (fstat (fd, &info) != 0 || !S_ISREG (info.st_mode)) {
-    close (fd);
-    return rl_set_error (RL_E_IO, "%s: not a regular file", path);
-  }
+  RlMappedFile file;
+  RlStatus status = rl_mapped_file_open (path, 1u << 20, &file);
+  if (status != RL_OK)
+    return status;
   RlSafetensors *st = calloc (1, sizeof *st);
   if (st == NULL || (st->path = strdup (path)) == NULL) {
     free (st);
-    close (fd);
+    rl_mapped_file_close (&file);
     return rl_set_error (RL_E_NO_MEMORY, "out of memory opening %s", path);
   }
-  st->size = (uint64_t) info.st_size;
-  if (st->size > 0) {
-    /* Shared and read-only: all workers read the same page-cache pages. */
-    void *map = mmap (NULL, (size_t) st->size, PROT_READ, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) {
-      int saved = errno;
-      close (fd);
-      free (st->path);
-      free (st);
-      return rl_set_error (RL_E_IO, "%s: cannot map %llu bytes: %s", path,
-                           (unsigned long long) info.st_size, strerror (saved));
-    }
-    st->bytes = map;
-    st->mapped = true;
-    size_t header_pages = st->size < (1u << 20) ? (size_t) st->size : (1u << 20);
-    madvise (map, header_pages, MADV_WILLNEED);
-  }
-  close (fd);
+  st->bytes = file.bytes;
+  st->size = file.size;
+  st->mapped = file.mapped;
   return finish_open (st, out);
 }
 
@@ -491,8 +473,10 @@ rl_safetensors_close (RlSafetensors *st)
 {
   if (st == NULL)
     return;
-  if (st->mapped)
-    munmap ((void *) st->bytes, (size_t) st->size);
+  if (st->mapped) {
+    RlMappedFile file = { st->bytes, st->size, true };
+    rl_mapped_file_close (&file);
+  }
   rl_json_free (st->header);
   free (st->tensors);
   free (st->table);
