@@ -1,0 +1,301 @@
+/* A full 4-step Wan sample through the pool, without the app: pools of
+ * CPU workers in Ulysses 2, ring 2 and Ulysses 2 × ring 2 run SAMPLE SPMD
+ * on every rank (same seed) and each rank's latent equals the one-worker
+ * latent within 1e-5 relative (the acceptance of U2 / R2 / U2×R2 on CPU
+ * fp32). The latent (3 frames of 10×18 pixels: 3·5·9 = 135 tokens) needs
+ * sequence padding on 2 and 4 ranks and the patch padding of an odd
+ * width; the seed is fresh per run. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/plain-test.h"
+#include "tests/pool/pool-test-util.h"
+#include "workers/jobs/job-params.h"
+#include "workers/pool/pool.h"
+
+enum { MAX_RANKS = 4 };
+
+static uint64_t seed;
+static char dit_path[512], te_path[512], plugin_env[1024];
+static const uint64_t latent_shape[5] = { 1, 16, 3, 10, 18 };
+
+static RlPool *
+start_pool (int workers, int ulysses, int ring)
+{
+  const char *env[] = { plugin_env, "OMP_NUM_THREADS=1", NULL };
+  RlPoolOptions options;
+  RlErrorInfo err = { 0 };
+  pt_pool_options (&options, workers);
+  options.extra_env = env;
+  options.request_timeout_ms = 120000;
+  options.heartbeat_timeout_ms = 10000;
+  options.ulysses_degree = ulysses;
+  options.ring_degree = ring;
+  options.comm_timeout_ms = 60000;
+  RlPool *pool = rl_pool_new (&options, &err);
+  if (pool == NULL || rl_pool_start (pool, &err) != RL_WIRE_OK)
+    {
+      printf ("# cannot start a pool of %d (U%d R%d): %s\n", workers, ulysses, ring, err.message);
+      rl_pool_free (pool);
+      return NULL;
+    }
+  return pool;
+}
+
+/* Runs one call on every rank at once; rank r's answer in results[r]. */
+static int
+call_all (RlPool *pool, const RlPoolCall *call, RlPoolResult *results, RlErrorInfo *err)
+{
+  int n = rl_pool_size (pool), ranks[MAX_RANKS];
+  RlPoolCall calls[MAX_RANKS];
+  for (int r = 0; r < n; r++)
+    {
+      ranks[r] = r;
+      calls[r] = *call;
+    }
+  return rl_pool_call_group (pool, ranks, n, calls, results, err);
+}
+
+static RlSharedTensor *
+take_tensor (RlPoolResult *result)
+{
+  RlSharedTensor *t = result->n_tensors == 1 ? result->tensors[0] : NULL;
+  result->tensors[0] = NULL;
+  result->n_tensors = 0;
+  rl_pool_result_clear (result);
+  return t;
+}
+
+static RlSharedTensor *
+encode_text (RlPool *pool, const char *text)
+{
+  RlWireWriter w;
+  RlTextEncodeParams params = { .model = { te_path, "" }, .text = (char *) text };
+  rl_wire_writer_init (&w);
+  rl_text_encode_params_encode (&params, &w);
+  RlPoolCall call = { .type = RL_MSG_ENCODE_TEXT, .family = "", .params = w.data,
+                      .params_size = w.size };
+  RlPoolResult result = { 0 };
+  RlErrorInfo err = { 0 };
+  int status = rl_pool_call (pool, 0, &call, &result, &err);
+  rl_wire_writer_clear (&w);
+  if (status != RL_WIRE_OK)
+    printf ("# ENCODE_TEXT: %s\n", err.message);
+  return take_tensor (&result);
+}
+
+/* SAMPLE on every rank of `pool`; copies each rank's latent into out[r]. */
+static bool
+sample (RlPool *pool, RlSharedTensor *positive, RlSharedTensor *negative, float **out)
+{
+  RlSampleParams params;
+  rl_sample_params_init (&params);
+  params.model = (RlJobModel) { dit_path, "" };
+  params.seed = seed;
+  params.steps = 4;
+  params.cfg = 5.0f;
+  params.sampler = "euler";
+  params.scheduler = "simple";
+  RlWireWriter w;
+  rl_wire_writer_init (&w);
+  rl_sample_params_encode (&params, &w);
+  size_t numel = 1;
+  for (int i = 0; i < 5; i++)
+    numel *= latent_shape[i];
+  RlErrorInfo err = { 0 };
+  RlSharedTensor *latent = rl_shared_tensor_new (RL_WIRE_DTYPE_F32, 5, latent_shape, "latent", &err);
+  bool ok = latent != NULL;
+  if (ok)
+    {
+      memset (rl_shared_tensor_data (latent), 0, numel * sizeof (float));
+      ok = rl_shared_tensor_seal (latent, &err) == RL_WIRE_OK;
+    }
+  RlSharedTensor *inputs[3] = { latent, positive, negative };
+  RlPoolCall call = { .type = RL_MSG_SAMPLE, .family = "", .params = w.data,
+                      .params_size = w.size, .tensors = inputs, .n_tensors = 3 };
+  RlPoolResult results[MAX_RANKS] = { 0 };
+  int n = rl_pool_size (pool);
+  if (ok && call_all (pool, &call, results, &err) != RL_WIRE_OK)
+    {
+      printf ("# SAMPLE on %d ranks: %s\n", n, err.message);
+      ok = false;
+    }
+  for (int r = 0; r < n; r++)
+    {
+      RlSharedTensor *t = take_tensor (&results[r]);
+      if (ok && (t == NULL || rl_shared_tensor_desc (t)->nbytes != numel * sizeof (float)))
+        ok = false;
+      if (ok)
+        {
+          out[r] = malloc (numel * sizeof (float));
+          memcpy (out[r], rl_shared_tensor_data (t), numel * sizeof (float));
+        }
+      rl_shared_tensor_free (t);
+    }
+  rl_wire_writer_clear (&w);
+  rl_shared_tensor_free (latent);
+  return ok;
+}
+
+static size_t
+latent_numel (void)
+{
+  size_t n = 1;
+  for (int i = 0; i < 5; i++)
+    n *= latent_shape[i];
+  return n;
+}
+
+static double
+relative_error (const float *got, const float *want)
+{
+  double max_diff = 0.0, max_ref = 0.0;
+  for (size_t i = 0; i < latent_numel (); i++)
+    {
+      double d = fabs ((double) got[i] - want[i]);
+      max_diff = isnan (d) ? INFINITY : fmax (max_diff, d);
+      max_ref = fmax (max_ref, fabs ((double) want[i]));
+    }
+  return max_diff / max_ref;
+}
+
+static RlSharedTensor *positive, *negative;
+static float *reference;
+
+static void
+test_one_worker_reference (void)
+{
+  RlPool *pool = start_pool (1, 1, 1);
+  PT_REQUIRE (pool != NULL, "one-worker pool");
+  positive = encode_text (pool, "a red fox runs through fresh snow");
+  negative = encode_text (pool, "blurry, static");
+  PT_REQUIRE (positive != NULL && negative != NULL, "conditioning");
+  float *out[MAX_RANKS] = { 0 };
+  PT_REQUIRE (sample (pool, positive, negative, out), "one-worker SAMPLE");
+  reference = out[0];
+  double sum_sq = 0.0;
+  for (size_t i = 0; i < latent_numel (); i++)
+    sum_sq += (double) reference[i] * reference[i];
+  PT_CHECK (isfinite (sum_sq) && sum_sq > 0.0, "reference latent is zero or not finite");
+  rl_pool_free (pool);
+}
+
+static void
+check_parallel (int workers, int ulysses, int ring)
+{
+  PT_REQUIRE (reference != NULL, "no reference latent");
+  RlPool *pool = start_pool (workers, ulysses, ring);
+  PT_REQUIRE (pool != NULL, "pool");
+  float *out[MAX_RANKS] = { 0 };
+  PT_CHECK (sample (pool, positive, negative, out), "SAMPLE U%d R%d", ulysses, ring);
+  for (int r = 0; r < workers && out[r] != NULL; r++)
+    {
+      double err = relative_error (out[r], reference);
+      PT_CHECK (err <= 1e-5, "rank %d of U%d×R%d: relative error %.3g", r, ulysses, ring, err);
+      if (r == 0)
+        printf ("# 4-step sample, U%d×R%d on %d CPU workers vs one: relative error %.3g\n",
+                ulysses, ring, workers, err);
+      if (r > 0)
+        PT_CHECK (memcmp (out[r], out[0], latent_numel () * sizeof (float)) == 0,
+                  "rank %d's latent differs from rank 0's", r);
+    }
+  for (int r = 0; r < workers; r++)
+    free (out[r]);
+  rl_pool_free (pool);
+}
+
+static void test_ulysses2 (void) { check_parallel (2, 2, 1); }
+static void test_ring2 (void) { check_parallel (2, 1, 2); }
+static void test_ulysses2_ring2 (void) { check_parallel (4, 2, 2); }
+
+/* The tiny DiT has 2 heads: a pool in Ulysses 4 reaches the model, which
+ * refuses the job naming the degrees it allows (so the pool's degrees do
+ * reach every worker's forward). */
+static void
+test_model_refuses_ulysses4 (void)
+{
+  RlPool *pool = start_pool (4, 4, 1);
+  PT_REQUIRE (pool != NULL, "pool");
+  RlSampleParams params;
+  rl_sample_params_init (&params);
+  params.model = (RlJobModel) { dit_path, "" };
+  params.steps = 1;
+  params.sampler = "euler";
+  params.scheduler = "simple";
+  RlWireWriter w;
+  rl_wire_writer_init (&w);
+  rl_sample_params_encode (&params, &w);
+  RlErrorInfo err = { 0 };
+  RlSharedTensor *latent = rl_shared_tensor_new (RL_WIRE_DTYPE_F32, 5, latent_shape, "latent", &err);
+  PT_REQUIRE (latent != NULL, "latent: %s", err.message);
+  memset (rl_shared_tensor_data (latent), 0, latent_numel () * sizeof (float));
+  rl_shared_tensor_seal (latent, &err);
+  RlSharedTensor *inputs[3] = { latent, positive, negative };
+  RlPoolCall call = { .type = RL_MSG_SAMPLE, .family = "", .params = w.data,
+                      .params_size = w.size, .tensors = inputs, .n_tensors = 3 };
+  RlPoolResult results[MAX_RANKS] = { 0 };
+  int status = call_all (pool, &call, results, &err);
+  PT_CHECK (status != RL_WIRE_OK
+            && strstr (err.message, "valid Ulysses degrees for this model: 1, 2") != NULL,
+            "U4 on 2 heads: status %d, %s", status, err.message);
+  rl_wire_writer_clear (&w);
+  rl_shared_tensor_free (latent);
+  rl_pool_free (pool);
+}
+
+/* Degrees that do not multiply to the workers never reach a worker. */
+static void
+test_pool_refuses_degrees (void)
+{
+  RlErrorInfo err = { 0 };
+  PT_CHECK (rl_pool_check_parallel (2, RL_POOL_BACKEND_CPU, 3, 1, &err) == RL_WIRE_INVALID
+            && strstr (err.message, "valid Ulysses×ring degrees for 2 workers: 1×2, 2×1") != NULL,
+            "%s", err.message);
+  PT_CHECK (rl_pool_check_parallel (6, RL_POOL_BACKEND_CPU, 2, 2, &err) == RL_WIRE_INVALID
+            && strstr (err.message, "1×6, 2×3, 3×2, 6×1") != NULL, "%s", err.message);
+  PT_CHECK (rl_pool_check_parallel (4, RL_POOL_BACKEND_CPU, 2, 2, &err) == RL_WIRE_OK, "%s",
+            err.message);
+  PT_CHECK (rl_pool_check_parallel (3, RL_POOL_BACKEND_CPU, 1, 1, &err) == RL_WIRE_OK,
+            "1×1 is always valid: %s", err.message);
+  RlPoolOptions options;
+  pt_pool_options (&options, 2);
+  options.ulysses_degree = 4;
+  PT_CHECK (rl_pool_new (&options, &err) == NULL && strstr (err.message, "1×2, 2×1") != NULL,
+            "rl_pool_new accepted U4 on 2 workers: %s", err.message);
+}
+
+int
+main (void)
+{
+  seed = pt_seed ();
+  const char *source = getenv ("RAYLIGHT_SOURCE_DIR");
+  const char *plugins = getenv ("RAYLIGHT_PLUGIN_PATH");
+  if (source == NULL || plugins == NULL)
+    pt_skip_all ("RAYLIGHT_SOURCE_DIR / RAYLIGHT_PLUGIN_PATH unset; run through meson test");
+  const char *dir = pt_scratch_dir ();
+  char command[2048];
+  snprintf (command, sizeof command,
+            "p=%s/.venv/bin/python; [ -x \"$p\" ] || p=python3; "
+            "\"$p\" %s/tools/make-tiny-wan.py %s/models > /dev/null", source, source, dir);
+  if (system (command) != 0)
+    pt_skip_all ("cannot generate the tiny Wan models (python with numpy)");
+  snprintf (dit_path, sizeof dit_path, "%s/models/diffusion_models/tiny-wan2.1-t2v.safetensors", dir);
+  snprintf (te_path, sizeof te_path, "%s/models/text_encoders/tiny-umt5.safetensors", dir);
+  snprintf (plugin_env, sizeof plugin_env, "RAYLIGHT_PLUGIN_PATH=%s", plugins);
+
+  PT_RUN (test_pool_refuses_degrees);
+  PT_RUN (test_one_worker_reference);
+  PT_RUN (test_ulysses2);
+  PT_RUN (test_ring2);
+  PT_RUN (test_ulysses2_ring2);
+  PT_RUN (test_model_refuses_ulysses4);
+  rl_shared_tensor_free (positive);
+  rl_shared_tensor_free (negative);
+  free (reference);
+  snprintf (command, sizeof command, "rm -rf '%s'", dir);
+  if (system (command) != 0)
+    printf ("# could not remove %s\n", dir);
+  return pt_finish ();
+}
