@@ -4,6 +4,7 @@
 #include "engine/graph/registry.h"
 #include "engine/nodes/builtin-nodes.h"
 #include "ui/rl-application.h"
+#include "ui/rl-preferences-window.h"
 #include "ui/rl-window.h"
 
 #define MAX_RECENT 10
@@ -83,6 +84,60 @@ action_new_window (GSimpleAction *action,
 }
 
 static void
+action_preferences (GSimpleAction *action,
+                    GVariant      *param,
+                    gpointer       data)
+{
+  RlApplication *self = RL_APPLICATION (data);
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  if (self->settings == NULL)
+    {
+      if (RL_IS_WINDOW (window))
+        rl_window_show_toast (RL_WINDOW (window), "Preferences need the installed settings schema");
+      return;
+    }
+  gtk_window_present (GTK_WINDOW (rl_preferences_window_new (self->settings, window)));
+}
+
+/* Whether the installed schema is new enough to hold @key. */
+static gboolean
+settings_have_key (GSettings  *settings,
+                   const char *key)
+{
+  g_autoptr(GSettingsSchema) schema = NULL;
+
+  if (settings == NULL)
+    return FALSE;
+  g_object_get (settings, "settings-schema", &schema, NULL);
+  return schema != NULL && g_settings_schema_has_key (schema, key);
+}
+
+/* The default search paths plus the folders chosen in the preferences.
+ * Runs before any window's handler of the same change, so windows that
+ * reload their nodes then see the new files. */
+static void
+apply_model_settings (RlApplication *self)
+{
+  g_autoptr(RlModelPaths) paths = rl_model_paths_new_default ();
+  g_auto(GStrv) folders = NULL;
+  g_autofree char *comfyui = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (settings_have_key (self->settings, "model-folders"))
+    {
+      folders = g_settings_get_strv (self->settings, "model-folders");
+      for (guint i = 0; folders[i] != NULL; i++)
+        rl_model_paths_add_root (paths, folders[i]);
+    }
+  if (settings_have_key (self->settings, "comfyui-folder"))
+    comfyui = g_settings_get_string (self->settings, "comfyui-folder");
+  if (comfyui != NULL && *comfyui != '\0' && !rl_model_paths_add_comfyui_install (paths, comfyui, &error))
+    g_warning ("The ComfyUI installation chosen in the preferences is not used: %s", error->message);
+  rl_registry_set_model_paths (self->registry, paths);
+}
+
+static void
 rl_application_startup (GApplication *app)
 {
   RlApplication *self = RL_APPLICATION (app);
@@ -90,9 +145,9 @@ rl_application_startup (GApplication *app)
     { .name = "about", .activate = action_about },
     { .name = "quit", .activate = action_quit },
     { .name = "new-window", .activate = action_new_window },
+    { .name = "preferences", .activate = action_preferences },
   };
   g_autoptr(GError) error = NULL;
-  g_autoptr(RlModelPaths) paths = rl_model_paths_new_default ();
   GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
   g_autoptr(GSettingsSchema) schema = NULL;
 
@@ -101,7 +156,6 @@ rl_application_startup (GApplication *app)
   self->registry = rl_registry_new ();
   if (!rl_builtin_nodes_register (self->registry, &error))
     g_critical ("Built-in node types could not be registered: %s", error->message);
-  rl_registry_set_model_paths (self->registry, paths);
   if (source != NULL)
     schema = g_settings_schema_source_lookup (source, RL_APPLICATION_ID, TRUE);
   if (schema != NULL)
@@ -109,11 +163,21 @@ rl_application_startup (GApplication *app)
   else
     g_message ("Settings schema %s is not installed; window size and recent files are not remembered",
                RL_APPLICATION_ID);
+  apply_model_settings (self);
+  if (self->settings != NULL)
+    {
+      g_signal_connect_object (self->settings, "changed::model-folders", G_CALLBACK (apply_model_settings), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->settings, "changed::comfyui-folder", G_CALLBACK (apply_model_settings), self,
+                               G_CONNECT_SWAPPED);
+    }
 
   g_action_map_add_action_entries (G_ACTION_MAP (app), entries, G_N_ELEMENTS (entries), app);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", (const char *[]) { "<Control>q", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.new-window",
                                          (const char *[]) { "<Control><Shift>n", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.preferences",
+                                         (const char *[]) { "<Control>comma", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.open", (const char *[]) { "<Control>o", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.save", (const char *[]) { "<Control>s", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.save-as",

@@ -23,6 +23,7 @@ struct _RlWindow
   guint                 untitled_count;
   guint                 autosave_timer;
   gboolean              snap_to_grid;
+  gboolean              show_grid;
 };
 
 G_DEFINE_FINAL_TYPE (RlWindow, rl_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -129,6 +130,7 @@ add_page (RlWindow       *self,
   g_signal_connect_object (page, "notify::title", G_CALLBACK (on_page_title_changed), self, 0);
   update_tab_title (page, NULL, tab);
   rl_canvas_set_snap_to_grid (rl_workflow_page_get_canvas (page), self->snap_to_grid);
+  rl_canvas_set_show_grid (rl_workflow_page_get_canvas (page), self->show_grid);
   adw_tab_view_set_selected_page (self->tab_view, tab);
   update_window_title (self);
   gtk_widget_grab_focus (GTK_WIDGET (rl_workflow_page_get_canvas (page)));
@@ -631,6 +633,58 @@ on_snap_setting_changed (RlWindow  *self,
   set_snap_to_grid (self, g_settings_get_boolean (settings, key));
 }
 
+static RlCanvas *
+nth_canvas (RlWindow *self,
+            int       index)
+{
+  GtkWidget *child = adw_tab_page_get_child (adw_tab_view_get_nth_page (self->tab_view, index));
+
+  return rl_workflow_page_get_canvas (RL_WORKFLOW_PAGE (child));
+}
+
+static void
+on_show_grid_changed (RlWindow   *self,
+                      const char *key,
+                      GSettings  *settings)
+{
+  self->show_grid = g_settings_get_boolean (settings, "show-grid");
+  for (int i = 0; i < adw_tab_view_get_n_pages (self->tab_view); i++)
+    rl_canvas_set_show_grid (nth_canvas (self, i), self->show_grid);
+}
+
+/* The application has put the new model folders into the registry
+ * (its handler runs first); combos list them once the nodes are rebuilt. */
+static void
+on_model_folders_changed (RlWindow *self)
+{
+  for (int i = 0; i < adw_tab_view_get_n_pages (self->tab_view); i++)
+    rl_canvas_reload_nodes (nth_canvas (self, i));
+}
+
+/* The preferences' keys, when the installed schema has them. */
+static void
+follow_preferences (RlWindow  *self,
+                    GSettings *settings)
+{
+  g_autoptr(GSettingsSchema) schema = NULL;
+
+  g_object_get (settings, "settings-schema", &schema, NULL);
+  if (schema == NULL)
+    return;
+  if (g_settings_schema_has_key (schema, "show-grid"))
+    {
+      on_show_grid_changed (self, "show-grid", settings);
+      g_signal_connect_object (settings, "changed::show-grid", G_CALLBACK (on_show_grid_changed), self,
+                               G_CONNECT_SWAPPED);
+    }
+  if (g_settings_schema_has_key (schema, "model-folders"))
+    g_signal_connect_object (settings, "changed::model-folders", G_CALLBACK (on_model_folders_changed), self,
+                             G_CONNECT_SWAPPED);
+  if (g_settings_schema_has_key (schema, "comfyui-folder"))
+    g_signal_connect_object (settings, "changed::comfyui-folder", G_CALLBACK (on_model_folders_changed), self,
+                             G_CONNECT_SWAPPED);
+}
+
 static void
 rl_window_get_property (GObject    *object,
                         guint       prop_id,
@@ -676,6 +730,7 @@ restore_window_state (RlWindow *self)
     gtk_window_maximize (GTK_WINDOW (self));
   g_signal_connect_object (settings, "changed::recent-files", G_CALLBACK (fill_recent), self,
                            G_CONNECT_SWAPPED);
+  follow_preferences (self, settings);
   if (snap_settings (self) != NULL)
     {
       set_snap_to_grid (self, g_settings_get_boolean (settings, "snap-to-grid"));
@@ -760,6 +815,7 @@ rl_window_init (RlWindow *self)
   GtkDropTarget *drop;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->show_grid = TRUE;
   g_signal_connect (self->tab_view, "close-page", G_CALLBACK (on_close_page), self);
   g_signal_connect_swapped (self->tab_view, "notify::selected-page", G_CALLBACK (on_pages_changed), self);
   g_signal_connect_swapped (self->tab_view, "notify::n-pages", G_CALLBACK (on_pages_changed), self);

@@ -16,6 +16,7 @@
 #include "ui/canvas/rl-canvas.h"
 #include "ui/rl-application.h"
 #include "ui/rl-autosave.h"
+#include "ui/rl-preferences-window.h"
 #include "ui/rl-window.h"
 #include "ui/rl-workflow-page.h"
 
@@ -121,6 +122,30 @@ real_keys (GtkWidget  *window,
 {
   gulong xid = gdk_x11_surface_get_xid (gtk_native_get_surface (GTK_NATIVE (window)));
   g_autofree char *args = g_strdup_printf ("windowfocus --sync %lu key --clearmodifiers %s", xid, keys);
+
+  xdotool (args);
+}
+
+static void
+real_click (GtkWidget *widget,
+            double     x,
+            double     y)
+{
+  int wx, wy;
+  gulong xid;
+  g_autofree char *args = NULL;
+
+  to_window (widget, x, y, &wx, &wy, &xid);
+  args = g_strdup_printf ("windowfocus --sync %lu mousemove --window %lu %d %d click 1", xid, xid, wx, wy);
+  xdotool (args);
+}
+
+/* Types @text into whatever has the keyboard focus, as key events. */
+static void
+real_type (const char *text)
+{
+  g_autofree char *quoted = g_shell_quote (text);
+  g_autofree char *args = g_strdup_printf ("type --clearmodifiers --delay 8 %s", quoted);
 
   xdotool (args);
 }
@@ -1003,6 +1028,168 @@ toggle_snap_from_menu (RlWindow *window)
   ui_test_wait (100);
 }
 
+static RlPreferencesWindow *
+find_preferences_window (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* borrowed */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
+
+      if (RL_IS_PREFERENCES_WINDOW (window) && gtk_widget_get_mapped (GTK_WIDGET (window)))
+        return RL_PREFERENCES_WINDOW (window);
+    }
+  return NULL;
+}
+
+static gboolean
+combo_lists (RlCanvas   *canvas,
+             gint64      node_id,
+             const char *input,
+             const char *option)
+{
+  GtkWidget *control = rl_node_widget_get_control (rl_canvas_get_node_widget (canvas, node_id), input);
+  GListModel *model;
+
+  g_assert_true (GTK_IS_DROP_DOWN (control));
+  model = gtk_drop_down_get_model (GTK_DROP_DOWN (control));
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(GtkStringObject) item = g_list_model_get_item (model, i);
+
+      if (strstr (gtk_string_object_get_string (item), option) != NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Clicks an entry row of the preferences, types @text and presses Enter. */
+static void
+type_into_row (GtkWidget  *row,
+               const char *text)
+{
+  real_click (row, gtk_widget_get_width (row) / 3.0, gtk_widget_get_height (row) / 2.0);
+  ui_test_wait (100);
+  real_type (text);
+  xdotool ("key --clearmodifiers Return");
+  ui_test_wait (100);
+}
+
+static char *
+make_model_file (const char *root,
+                 const char *folder,
+                 const char *name)
+{
+  g_autofree char *dir = g_build_filename (root, folder, NULL);
+  char *path = g_build_filename (dir, name, NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (path, "not a real model", -1, NULL));
+  return path;
+}
+
+static void
+test_preferences (void)
+{
+  GSettings *settings = rl_application_get_settings (ui_test_get_app ());
+  guint32 seed = ui_test_seed ();
+  g_autofree char *extra = g_dir_make_tmp ("rl-prefs-XXXXXX", NULL);
+  g_autofree char *comfyui = g_dir_make_tmp ("rl-comfy-XXXXXX", NULL);
+  g_autofree char *extra_name = g_strdup_printf ("extra-vae-%u.safetensors", seed);
+  g_autofree char *comfy_name = g_strdup_printf ("comfy-vae-%u.safetensors", seed ^ 0x5a5a5a5au);
+  g_autofree char *extra_file = make_model_file (extra, "vae", extra_name);
+  g_autofree char *comfy_file = make_model_file (comfyui, "models/vae", comfy_name);
+  g_autofree char *missing = g_build_filename (extra, "no-such-folder", NULL);
+  g_autofree char *shot = NULL;
+  g_auto(GStrv) folders = NULL;
+  RlPreferencesWindow *prefs;
+  RlWindow *window;
+  RlCanvas *canvas;
+  GtkWidget *row;
+  gint64 vae;
+
+  if (!have_x11 ())
+    return;
+  g_assert_nonnull (settings);
+  window = ui_test_new_window ();
+  canvas = rl_workflow_page_get_canvas (rl_window_new_page (window));
+  vae = rl_canvas_add_node (canvas, "VAELoader", 40, 40, NULL);
+  g_assert_cmpint (vae, >, 0);
+  ui_test_wait (100);
+  g_assert_false (combo_lists (canvas, vae, "vae_name", extra_name));
+  g_assert_true (rl_canvas_get_show_grid (canvas));
+
+  /* Ctrl+comma opens the preferences. */
+  real_keys (GTK_WIDGET (window), "ctrl+comma");
+  ui_test_wait (400);
+  prefs = find_preferences_window ();
+  g_assert_nonnull (prefs);
+
+  /* A folder that does not exist is refused and named. */
+  row = rl_preferences_window_get_add_folder_row (prefs);
+  type_into_row (row, missing);
+  g_assert_true (gtk_widget_has_css_class (row, "error"));
+  folders = g_settings_get_strv (settings, "model-folders");
+  g_assert_cmpuint (g_strv_length (folders), ==, 0);
+  g_clear_pointer (&folders, g_strfreev);
+  gtk_editable_set_text (GTK_EDITABLE (row), "");
+
+  /* An extra model folder: listed, stored, and its files in the open
+   * tab's combos at once. */
+  type_into_row (row, extra);
+  folders = g_settings_get_strv (settings, "model-folders");
+  g_assert_cmpuint (g_strv_length (folders), ==, 1);
+  g_assert_cmpstr (folders[0], ==, extra);
+  g_assert_cmpuint (rl_preferences_window_get_n_folder_rows (prefs), ==, 1);
+  g_assert_false (gtk_widget_has_css_class (row, "error"));
+  g_assert_true (combo_lists (canvas, vae, "vae_name", extra_name));
+  g_assert_false (combo_lists (canvas, vae, "vae_name", comfy_name));
+
+  /* An existing ComfyUI installation: its models/ folder too. */
+  type_into_row (rl_preferences_window_get_comfyui_row (prefs), comfyui);
+  {
+    g_autofree char *stored = g_settings_get_string (settings, "comfyui-folder");
+
+    g_assert_cmpstr (stored, ==, comfyui);
+  }
+  g_assert_true (combo_lists (canvas, vae, "vae_name", comfy_name));
+  g_assert_true (combo_lists (canvas, vae, "vae_name", extra_name));
+
+  /* The canvas page: Show Grid off with a real click on its switch. */
+  adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (prefs), NULL);
+  {
+    GtkWidget *toggle = rl_preferences_window_get_show_grid_switch (prefs);
+    GtkWidget *page = gtk_widget_get_ancestor (toggle, ADW_TYPE_PREFERENCES_PAGE);
+
+    adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (prefs), ADW_PREFERENCES_PAGE (page));
+    ui_test_wait (300);
+    real_click (toggle, gtk_widget_get_width (toggle) / 2.0, gtk_widget_get_height (toggle) / 2.0);
+    ui_test_wait (100);
+    g_assert_false (g_settings_get_boolean (settings, "show-grid"));
+    g_assert_false (rl_canvas_get_show_grid (canvas));
+    shot = ui_test_screenshot (GTK_WIDGET (prefs), "preferences");
+    ui_test_wait (500);   /* not a double click */
+    real_click (toggle, gtk_widget_get_width (toggle) / 2.0, gtk_widget_get_height (toggle) / 2.0);
+    ui_test_wait (100);
+    g_assert_true (rl_canvas_get_show_grid (canvas));
+    g_assert_true (g_settings_get_boolean (settings, "show-grid"));
+  }
+
+  /* Removing the folder takes its files away again. */
+  g_settings_set_strv (settings, "model-folders", NULL);
+  g_settings_set_string (settings, "comfyui-folder", "");
+  ui_test_wait (50);
+  g_assert_false (combo_lists (canvas, vae, "vae_name", extra_name));
+  g_assert_false (combo_lists (canvas, vae, "vae_name", comfy_name));
+  g_settings_reset (settings, "show-grid");
+
+  gtk_window_destroy (GTK_WINDOW (prefs));
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_unlink (extra_file);
+  g_unlink (comfy_file);
+}
+
 static void
 test_snap_and_reroutes (void)
 {
@@ -1829,6 +2016,7 @@ main (int    argc,
   g_test_add_func ("/ui/editor/edit-commands", test_edit_commands);
   g_test_add_func ("/ui/canvas/pan-and-zoom", test_pan_and_zoom);
   g_test_add_func ("/ui/canvas/snap-and-reroutes", test_snap_and_reroutes);
+  g_test_add_func ("/ui/window/preferences", test_preferences);
   status = g_test_run ();
   remove_placeholder_models (models);
   return status;

@@ -55,6 +55,7 @@ struct _RlCanvas
   gint64         drag_reroute;            /* the reroute point being moved */
   double         reroute_start_x, reroute_start_y;
   gboolean       snap_to_grid;
+  gboolean       hide_grid;
 
   /* A wire dropped on empty space waits for the search's choice. */
   gboolean       pending_wire;

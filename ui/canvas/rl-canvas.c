@@ -395,7 +395,8 @@ rl_canvas_snapshot (GtkWidget   *widget,
   int width = gtk_widget_get_width (widget), height = gtk_widget_get_height (widget);
   cairo_t *cr;
 
-  snapshot_grid (self, snapshot, width, height);
+  if (!self->hide_grid)
+    snapshot_grid (self, snapshot, width, height);
   snapshot_groups (self, snapshot);
   cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, width, height));
   draw_wires (self, cr);
@@ -528,6 +529,30 @@ rl_canvas_get_snap_to_grid (RlCanvas *self)
 {
   g_return_val_if_fail (RL_IS_CANVAS (self), FALSE);
   return self->snap_to_grid;
+}
+
+void
+rl_canvas_set_show_grid (RlCanvas *self,
+                         gboolean  show)
+{
+  g_return_if_fail (RL_IS_CANVAS (self));
+  self->hide_grid = !show;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+gboolean
+rl_canvas_get_show_grid (RlCanvas *self)
+{
+  g_return_val_if_fail (RL_IS_CANVAS (self), FALSE);
+  return !self->hide_grid;
+}
+
+void
+rl_canvas_reload_nodes (RlCanvas *self)
+{
+  g_return_if_fail (RL_IS_CANVAS (self));
+  _rl_canvas_rebuild (self);
+  gtk_widget_queue_allocate (GTK_WIDGET (self));
 }
 
 /* Alt+click on a reroute point deletes it; on a wire, adds one there. */

@@ -139,6 +139,14 @@ GArray        *rl_canvas_get_link_reroutes   (RlCanvas     *self,
 void           rl_canvas_set_snap_to_grid    (RlCanvas     *self,
                                               gboolean      snap);
 gboolean       rl_canvas_get_snap_to_grid    (RlCanvas     *self);
+/* Whether the grid is drawn (it is by default). */
+void           rl_canvas_set_show_grid       (RlCanvas     *self,
+                                              gboolean      show);
+gboolean       rl_canvas_get_show_grid       (RlCanvas     *self);
+/* Builds the node widgets anew from the document, so that their model
+ * combos list the registry's model files as they are now (after the
+ * model folders changed). The document and undo history stay. */
+void           rl_canvas_reload_nodes        (RlCanvas     *self);
 gboolean       rl_canvas_undo                (RlCanvas     *self);
 gboolean       rl_canvas_redo                (RlCanvas     *self);
 
