@@ -5,7 +5,8 @@
  * worker; degrees that do not fit the workers fail before any worker
  * starts, listing the valid ones; degrees the model's heads do not allow
  * fail the job, listing the valid Ulysses degrees. The latent is sized so
- * the token count needs sequence padding; the seed is fresh per run. */
+ * the token count needs sequence padding; the seed is fresh per run.
+ * Frames are compared by mean decoded-pixel difference (lossy video). */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -91,17 +92,18 @@ video_path (const RunResult *r)
   return nl ? g_strndup (r->out, (gsize) (nl - r->out)) : g_strdup (r->out);
 }
 
-/* Largest difference of decoded pixels (0..1) between two videos. */
+/* Mean and largest difference of decoded pixels (0..1) of two videos. */
 static double
-max_pixel_difference (const char *a_path,
-                      const char *b_path)
+mean_pixel_difference (const char *a_path,
+                       const char *b_path,
+                       double     *max_out)
 {
   g_autoptr(GError) error = NULL;
   RlVideo *a = rl_video_read (a_path, 0, &error);
   g_assert_no_error (error);
   RlVideo *b = rl_video_read (b_path, 0, &error);
   g_assert_no_error (error);
-  double worst = 0.0, spread = 0.0;
+  double worst = 0.0, spread = 0.0, sum = 0.0;
   gsize n;
 
   g_assert_cmpuint (a->frames->n_frames, ==, b->frames->n_frames);
@@ -111,13 +113,16 @@ max_pixel_difference (const char *a_path,
   n = (gsize) a->frames->n_frames * a->frames->width * a->frames->height * 3;
   for (gsize i = 0; i < n; i++)
     {
-      worst = fmax (worst, fabs ((double) a->frames->pixels[i] - b->frames->pixels[i]));
+      double d = fabs ((double) a->frames->pixels[i] - b->frames->pixels[i]);
+      worst = fmax (worst, d);
+      sum += d;
       spread = fmax (spread, fabs ((double) a->frames->pixels[i] - a->frames->pixels[0]));
     }
   g_assert_cmpfloat (spread, >, 0.01);   /* not a flat frame that anything would match */
   rl_video_free (a);
   rl_video_free (b);
-  return worst;
+  *max_out = worst;
+  return sum / (double) n;
 }
 
 static void
@@ -128,13 +133,17 @@ check_matches_one_worker (const char *name,
 {
   RunResult r = run_tiny (name, workers, ulysses, ring);
   g_autofree char *video = NULL;
-  double diff;
+  double diff, worst;
 
   g_assert_cmpint (r.status, ==, 0);
   video = video_path (&r);
-  diff = max_pixel_difference (setup.reference, video);
-  g_test_message ("%s workers, Ulysses %s x ring %s: max pixel difference %.4f (of 1)",
-                  workers, ulysses, ring, diff);
+  diff = mean_pixel_difference (setup.reference, video, &worst);
+  g_test_message ("%s workers, Ulysses %s x ring %s: mean pixel difference %.5f, max %.4f (of 1)",
+                  workers, ulysses, ring, diff, worst);
+  /* The video is lossy-encoded: latents that agree to 1e-6 (as one worker
+   * with 1 or 2 threads do) can flip encoder decisions and move a few
+   * pixels by up to ~0.14 while the mean stays under 0.6/255; a wrong split
+   * changes the whole picture. The 1e-5 latent check is test-usp-sample. */
   g_assert_cmpfloat (diff, <=, 2.0 / 255.0);
   run_result_clear (&r);
 }

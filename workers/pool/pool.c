@@ -261,9 +261,12 @@ rl_pool_start (RlPool *pool, RlErrorInfo *err)
   pool->shared.runtime_dir = pool->runtime_dir;
 
   int n = pool->shared.options.n_workers;
-  if (n > 1 && pool->shared.options.backend == RL_POOL_BACKEND_CPU)
+  if (n > 1 && pool->shared.options.backend == RL_POOL_BACKEND_CPU
+      && pool->shared.options.ulysses_degree * pool->shared.options.ring_degree > 1)
     {
-      /* One segment for the pool's life; each worker gets it at HELLO_ACK. */
+      /* One segment for the pool's life; each worker gets it at HELLO_ACK.
+       * Only sequence parallelism uses it so far: pools without it keep
+       * restarting crashed workers independently of any shared state. */
       if (rl_comm_shm_segment_new (n, 0, &pool->shared.comm_fd) != RL_OK)
         {
           pool->shared.comm_fd = -1;

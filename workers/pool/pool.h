@@ -83,8 +83,11 @@ typedef struct {
   void              *event_data;
   /* Sequence parallelism of SAMPLE (usp-attention.h): 1 × 1 = none (every
    * rank runs the whole job); otherwise ulysses × ring must equal
-   * n_workers. A CPU pool of several workers shares one shared-memory
-   * collectives segment, created at start and handed to each worker. */
+   * n_workers, and the CPU workers share one shared-memory collectives
+   * segment, created at start and handed to each worker at HELLO_ACK.
+   * A worker crash aborts the segment (comm-shm.h): the restarted worker
+   * comes up without collectives and later SAMPLEs fail saying so until
+   * the pool is restarted. */
   int                ulysses_degree;        /* default 1 */
   int                ring_degree;           /* default 1 */
   int                comm_timeout_ms;       /* per collective; default 300000 */

@@ -479,6 +479,10 @@ run_sampler (Job *job, const RlSampleParams *p, RlSharedTensor *const *inputs, i
 static int
 set_parallel (Job *job, const RlParallelContext *parallel, RlErrorInfo *err)
 {
+  if (job->ctx->parallel_lost)
+    return rl_error_set (err, RL_WIRE_INTERNAL, "rank %d: this worker could not join the pool's "
+                         "sequence-parallel collectives (a worker crashed and aborted them); "
+                         "restart the worker pool", job->ctx->rank);
   if (parallel == NULL)
     return RL_WIRE_OK;
   if (job->family->set_parallel == NULL)

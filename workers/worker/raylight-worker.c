@@ -59,6 +59,7 @@ typedef struct {
   bool           fault_slow_load;
   bool           fault_wrong_token;
   RlWorkerParallel *parallel;   /* the pool's collectives, or NULL */
+  bool           parallel_lost; /* the pool has them but this worker could not join */
 } Worker;
 
 static void
@@ -217,7 +218,10 @@ greet_pool (Worker *worker, const char *token, const RlDeviceFacts *device)
                                                      (int) ack.ulysses_degree,
                                                      (int) ack.ring_degree);
           frame.fds[0] = -1;
-          accepted = worker->parallel != NULL;
+          /* Without its collectives (a peer crashed and aborted the
+           * segment) the worker still serves the jobs that need none; a
+           * SAMPLE fails saying the pool must be restarted. */
+          worker->parallel_lost = worker->parallel == NULL;
         }
       rl_msg_hello_ack_clear (&ack);
     }
@@ -429,6 +433,7 @@ handle_call (Worker *worker, RlFrame *frame)
     .backend = worker->backend,
     .compute = worker->compute,
     .parallel = rl_worker_parallel_context (worker->parallel),
+    .parallel_lost = worker->parallel_lost,
   };
   if (map_inputs (frame, &call, inputs, &err) != RL_WIRE_OK)
     {

@@ -20,4 +20,5 @@ typedef struct {
   const RlBackend *backend;     /* the compute backend of this worker */
   RlContext     *compute;       /* its context on this worker's device */
   const RlParallelContext *parallel; /* sequence parallelism of SAMPLE, or NULL */
+  bool           parallel_lost; /* the pool runs it but this worker could not join */
 } RlRequestContext;
