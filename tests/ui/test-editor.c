@@ -1190,6 +1190,136 @@ test_preferences (void)
   g_unlink (comfy_file);
 }
 
+/* Widget point of @widget's centre in @canvas's coordinates. */
+static graphene_point_t
+centre_in (GtkWidget *widget,
+           RlCanvas  *canvas)
+{
+  graphene_point_t point;
+
+  g_assert_true (gtk_widget_compute_point (widget, GTK_WIDGET (canvas),
+                                           &GRAPHENE_POINT_INIT (gtk_widget_get_width (widget) / 2.0,
+                                                                 gtk_widget_get_height (widget) / 2.0),
+                                           &point));
+  return point;
+}
+
+/* Ctrl held, right button dragged from (@x1, @y1) to (@x2, @y2) of @canvas. */
+static void
+real_ctrl_right_drag (RlCanvas *canvas,
+                      double    x1,
+                      double    y1,
+                      double    x2,
+                      double    y2)
+{
+  int wx1, wy1, wx2, wy2;
+  gulong xid;
+  g_autofree char *args = NULL;
+
+  to_window (GTK_WIDGET (canvas), x1, y1, &wx1, &wy1, &xid);
+  to_window (GTK_WIDGET (canvas), x2, y2, &wx2, &wy2, &xid);
+  args = g_strdup_printf ("windowfocus --sync %lu mousemove --window %lu %d %d keydown ctrl mousedown 3 "
+                          "mousemove --window %lu %d %d mousemove --window %lu %d %d "
+                          "mouseup 3 keyup ctrl",
+                          xid, xid, wx1, wy1, xid, (wx1 + wx2) / 2, (wy1 + wy2) / 2, xid, wx2, wy2);
+  xdotool (args);
+}
+
+static gboolean
+has_link (RlWorkflow *workflow,
+          gint64      origin,
+          gint64      target)
+{
+  for (guint i = 0; i < rl_workflow_get_n_links (workflow); i++)
+    {
+      RlWorkflowLink link;
+
+      if (rl_workflow_get_link (workflow, i, &link) && link.origin_id == origin && link.target_id == target)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+test_cut_wires (void)
+{
+  g_autofree char *path = source_path ("data/workflows/default.json");
+  g_autoptr(GRand) rand = g_rand_new_with_seed (ui_test_seed ());
+  g_autoptr(GError) error = NULL;
+  g_autofree char *before = NULL;
+  RlWindow *window;
+  RlCanvas *canvas;
+  RlWorkflow *workflow;
+  graphene_point_t out, in_a, in_b, in_c;
+  double x, y, top, bottom, cut_x;
+  gint64 second;
+
+  if (!have_x11 ())
+    return;
+  window = ui_test_new_window ();
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.open-template", "s", path);
+  ui_test_wait (150);
+  canvas = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+  workflow = rl_canvas_get_workflow (canvas);
+  /* Test pattern (1) feeds Create Video (2), which feeds Save Video (3);
+   * a second Create Video below (2) gets the pattern too. */
+  g_assert_true (rl_workflow_node_get_pos (workflow, 2, &x, &y));
+  second = rl_canvas_add_node (canvas, "CreateVideo", x, y + 260 + g_rand_int_range (rand, 0, 80), &error);
+  g_assert_no_error (error);
+  g_assert_true (rl_canvas_connect (canvas, 1, 0, second, 0, &error));
+  g_assert_no_error (error);
+  ui_test_wait (150);
+  workflow = rl_canvas_get_workflow (canvas);
+  g_assert_true (has_link (workflow, 1, 2) && has_link (workflow, 1, second) && has_link (workflow, 2, 3));
+  before = prompt_of (workflow);
+
+  out = centre_in (socket_widget (canvas, 1, RL_SOCKET_OUTPUT, 0), canvas);
+  in_a = centre_in (socket_widget (canvas, 2, RL_SOCKET_INPUT, 0), canvas);
+  in_b = centre_in (socket_widget (canvas, second, RL_SOCKET_INPUT, 0), canvas);
+  in_c = centre_in (socket_widget (canvas, 3, RL_SOCKET_INPUT, 0), canvas);
+  g_assert_cmpfloat (in_a.x - out.x, >, 30);
+  cut_x = out.x + (MIN (in_a.x, in_b.x) - out.x) * g_rand_double_range (rand, 0.35, 0.65);
+  top = MIN (out.y, MIN (in_a.y, in_b.y)) - 30;
+  bottom = MAX (out.y, MAX (in_a.y, in_b.y)) + 30;
+  g_assert_cmpfloat (cut_x, <, in_c.x);
+
+  /* One line across both wires from the pattern removes both, and only
+   * them. */
+  real_ctrl_right_drag (canvas, cut_x, top, cut_x + 6, bottom);
+  workflow = rl_canvas_get_workflow (canvas);
+  g_assert_false (has_link (workflow, 1, 2));
+  g_assert_false (has_link (workflow, 1, second));
+  g_assert_true (has_link (workflow, 2, 3));
+  g_assert_cmpuint (rl_workflow_get_n_links (workflow), ==, 1);
+  ui_test_screenshot (GTK_WIDGET (window), "cut-wires");
+
+  /* One undo step brings both back. */
+  real_keys (GTK_WIDGET (window), "ctrl+z");
+  workflow = rl_canvas_get_workflow (canvas);
+  g_assert_true (has_link (workflow, 1, 2) && has_link (workflow, 1, second) && has_link (workflow, 2, 3));
+  {
+    g_autofree char *after = prompt_of (workflow);
+
+    assert_same_json (after, before);
+  }
+
+  /* A line that crosses no wire changes nothing. */
+  real_ctrl_right_drag (canvas, cut_x, bottom + 10, cut_x + 40, bottom + 50);
+  g_assert_cmpuint (rl_workflow_get_n_links (rl_canvas_get_workflow (canvas)), ==, 3);
+
+  /* Ctrl+right-click on the wire into Save Video cuts that one. */
+  {
+    graphene_point_t from = centre_in (socket_widget (canvas, 2, RL_SOCKET_OUTPUT, 0), canvas);
+
+    g_assert_cmpfloat (fabs (from.y - in_c.y), <, 2);
+    real_ctrl_right_drag (canvas, (from.x + in_c.x) / 2, in_c.y, (from.x + in_c.x) / 2, in_c.y);
+  }
+  workflow = rl_canvas_get_workflow (canvas);
+  g_assert_false (has_link (workflow, 2, 3));
+  g_assert_cmpuint (rl_workflow_get_n_links (workflow), ==, 2);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static void
 test_snap_and_reroutes (void)
 {
@@ -2017,6 +2147,7 @@ main (int    argc,
   g_test_add_func ("/ui/canvas/pan-and-zoom", test_pan_and_zoom);
   g_test_add_func ("/ui/canvas/snap-and-reroutes", test_snap_and_reroutes);
   g_test_add_func ("/ui/window/preferences", test_preferences);
+  g_test_add_func ("/ui/editor/cut-wires", test_cut_wires);
   status = g_test_run ();
   remove_placeholder_models (models);
   return status;

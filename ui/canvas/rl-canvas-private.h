@@ -15,6 +15,7 @@ typedef enum {
   RL_CANVAS_DRAG_RUBBER_BAND,
   RL_CANVAS_DRAG_GROUP,
   RL_CANVAS_DRAG_REROUTE,
+  RL_CANVAS_DRAG_CUT,         /* Ctrl+right-drag: a line that cuts wires */
 } RlCanvasDrag;
 
 typedef struct {

@@ -415,6 +415,19 @@ rl_canvas_snapshot (GtkWidget   *widget,
 
       gtk_snapshot_append_color (snapshot, &fill, &rect);
     }
+  if (self->drag == RL_CANVAS_DRAG_CUT)
+    {
+      static const double dashes[] = { 6, 4 };
+
+      cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, width, height));
+      cairo_set_source_rgba (cr, 0.88, 0.11, 0.14, 0.9);
+      cairo_set_line_width (cr, 2);
+      cairo_set_dash (cr, dashes, G_N_ELEMENTS (dashes), 0);
+      cairo_move_to (cr, self->drag_start_x, self->drag_start_y);
+      cairo_line_to (cr, self->drag_x, self->drag_y);
+      cairo_stroke (cr);
+      cairo_destroy (cr);
+    }
 }
 
 /* ---- Hit-testing ---------------------------------------------------------- */
@@ -507,6 +520,112 @@ link_at (RlCanvas *self,
         }
     }
   return -1;
+}
+
+/* Whether segments AB and CD cross each other. */
+static gboolean
+segments_cross (double ax, double ay, double bx, double by,
+                double cx, double cy, double dx, double dy)
+{
+  double d1 = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax);
+  double d2 = (bx - ax) * (dy - ay) - (by - ay) * (dx - ax);
+  double d3 = (dx - cx) * (ay - cy) - (dy - cy) * (ax - cx);
+  double d4 = (dx - cx) * (by - cy) - (dy - cy) * (bx - cx);
+
+  return (d1 > 0) != (d2 > 0) && (d3 > 0) != (d4 > 0);
+}
+
+/* Whether the wire piece from (@x1, @y1) to (@x2, @y2), the cubic of
+ * near_wire, crosses the cut line @cut (x1, y1, x2, y2). */
+static gboolean
+wire_crosses (RlCanvas     *self,
+              double        x1,
+              double        y1,
+              double        x2,
+              double        y2,
+              const double *cut)
+{
+  double bend = MAX (fabs (x2 - x1) * 0.5, 40 * self->zoom);
+  double px = x1, py = y1;
+
+  for (int s = 1; s <= 24; s++)
+    {
+      double t = s / 24.0, u = 1 - t;
+      double qx = u * u * u * x1 + 3 * u * u * t * (x1 + bend) + 3 * u * t * t * (x2 - bend) + t * t * t * x2;
+      double qy = u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2;
+
+      if (segments_cross (px, py, qx, qy, cut[0], cut[1], cut[2], cut[3]))
+        return TRUE;
+      px = qx;
+      py = qy;
+    }
+  return FALSE;
+}
+
+/* The ids of the links whose wires (any piece between reroute points)
+ * cross the cut line @cut, in widget coordinates. */
+static GArray *
+links_crossing (RlCanvas     *self,
+                const double *cut)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  for (guint i = 0; i < rl_workflow_get_n_links (self->workflow); i++)
+    {
+      RlWorkflowLink link;
+      g_autoptr(GArray) waypoints = NULL;
+      double x1, y1, x2, y2, px, py;
+
+      if (!rl_workflow_get_link (self->workflow, i, &link) ||
+          !socket_center (self, find_socket (self, link.origin_id, RL_SOCKET_OUTPUT, link.origin_slot), &x1, &y1) ||
+          !socket_center (self, find_socket (self, link.target_id, RL_SOCKET_INPUT, link.target_slot), &x2, &y2))
+        continue;
+      waypoints = _rl_canvas_link_waypoints (self, link.id);
+      px = x1;
+      py = y1;
+      for (guint w = 0; w <= waypoints->len; w++)
+        {
+          graphene_point_t end = w < waypoints->len ? g_array_index (waypoints, graphene_point_t, w)
+                                                    : GRAPHENE_POINT_INIT (x2, y2);
+
+          if (wire_crosses (self, px, py, end.x, end.y, cut))
+            {
+              g_array_append_val (ids, link.id);
+              break;
+            }
+          px = end.x;
+          py = end.y;
+        }
+    }
+  return ids;
+}
+
+/* Ends a Ctrl+right-drag: removes every wire the line crossed as one undo
+ * step. A drag that hardly moved is a Ctrl+right-click, which cuts the
+ * wire under the pointer. */
+static void
+finish_cut (RlCanvas *self)
+{
+  double cut[4] = { self->drag_start_x, self->drag_start_y, self->drag_x, self->drag_y };
+  g_autoptr(GArray) ids = NULL;
+
+  if (hypot (cut[2] - cut[0], cut[3] - cut[1]) < 4)
+    {
+      gint64 link_id = link_at (self, cut[0], cut[1], NULL);
+
+      ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      if (link_id >= 0)
+        g_array_append_val (ids, link_id);
+    }
+  else
+    ids = links_crossing (self, cut);
+  if (ids->len == 0)
+    return;
+  _rl_canvas_record (self, NULL);
+  for (guint i = 0; i < ids->len; i++)
+    rl_workflow_remove_link (self->workflow, g_array_index (ids, gint64, i));
+  _rl_canvas_links_changed (self);
+  _rl_canvas_changed (self);
 }
 
 double
@@ -762,6 +881,8 @@ on_drag_begin (GtkGestureDrag *gesture,
       self->space_used = TRUE;
       self->drag = RL_CANVAS_DRAG_PAN;
     }
+  else if (button == GDK_BUTTON_SECONDARY && (state & GDK_CONTROL_MASK))
+    self->drag = RL_CANVAS_DRAG_CUT;
   else if (button != GDK_BUTTON_PRIMARY)
     return;
   else if (socket == NULL && node == NULL && (state & GDK_ALT_MASK))
@@ -853,6 +974,7 @@ on_drag_update (GtkGestureDrag *gesture,
       break;
     case RL_CANVAS_DRAG_WIRE:
     case RL_CANVAS_DRAG_RUBBER_BAND:
+    case RL_CANVAS_DRAG_CUT:
       gtk_widget_queue_draw (GTK_WIDGET (self));
       break;
     case RL_CANVAS_DRAG_NONE:
@@ -956,6 +1078,9 @@ on_drag_end (GtkGestureDrag *gesture,
     case RL_CANVAS_DRAG_RUBBER_BAND:
       select_in_rubber_band (self);
       break;
+    case RL_CANVAS_DRAG_CUT:
+      finish_cut (self);
+      break;
     case RL_CANVAS_DRAG_PAN:
     case RL_CANVAS_DRAG_NONE:
       break;
@@ -973,17 +1098,8 @@ on_click_pressed (GtkGestureClick *gesture,
   GtkWidget *picked = gtk_widget_pick (GTK_WIDGET (self), x, y, GTK_PICK_DEFAULT);
   guint button = gtk_gesture_single_get_current_button (GTK_GESTURE_SINGLE (gesture));
 
-  if (button == GDK_BUTTON_SECONDARY &&
-      (gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (gesture)) & GDK_CONTROL_MASK))
-    {
-      /* Ctrl+right-click on a wire cuts it. */
-      gint64 link_id = link_at (self, x, y, NULL);
-      RlWorkflowLink link;
-
-      if (link_id >= 0 && rl_workflow_lookup_link (self->workflow, link_id, &link))
-        rl_canvas_disconnect_input (self, link.target_id, link.target_slot);
-      return;
-    }
+  /* Ctrl+right-click and Ctrl+right-drag (cutting wires) are the drag
+   * gesture's: it sees the press first. */
   if (n_press == 2 && button == GDK_BUTTON_PRIMARY && (picked == GTK_WIDGET (self) || picked == NULL))
     rl_canvas_open_search (self, x, y);
 }
