@@ -171,6 +171,21 @@ error_from_info (const RlErrorInfo *info,
                       info->message[0] ? info->message : rl_wire_status_text (info->code));
 }
 
+/* Whether a rank of a sequence-parallel pool was restarted: it came back
+ * without the collectives its peers share, so the pool must start anew. */
+static gboolean
+sequence_parallel_lost (RlPoolService *self)
+{
+  RlWorkerInfo info;
+
+  if (self->ulysses_degree * self->ring_degree <= 1)
+    return FALSE;
+  for (guint r = 0; r < self->n_workers; r++)
+    if (rl_pool_worker_info (self->pool, (int) r, &info) == 0 && info.restarts > 0)
+      return TRUE;
+  return FALSE;
+}
+
 gboolean
 rl_pool_service_start (RlPoolService  *self,
                        GError        **error)
@@ -181,8 +196,14 @@ rl_pool_service_start (RlPoolService  *self,
   RlPoolOptions options;
   RlErrorInfo info = { 0 };
 
-  if (self->pool != NULL)
+  if (self->pool != NULL && !sequence_parallel_lost (self))
     return TRUE;
+  if (self->pool != NULL)
+    {
+      g_message ("A worker of the sequence-parallel pool was restarted after a crash; "
+                 "restarting the whole pool so its ranks share collectives again");
+      g_clear_pointer (&self->pool, rl_pool_free);
+    }
   if (!validate_degrees (self, error))
     return FALSE;
   if (!g_file_test (self->worker_path, G_FILE_TEST_IS_EXECUTABLE))

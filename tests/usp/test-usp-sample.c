@@ -6,7 +6,9 @@
  * sequence padding on 2 and 4 ranks and the patch padding of an odd
  * width; the seed is fresh per run. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,14 +89,33 @@ encode_text (RlPool *pool, const char *text)
 }
 
 /* SAMPLE on every rank of `pool`; copies each rank's latent into out[r]. */
+typedef struct {
+  RlPool *pool;
+  int     victim;     /* rank to kill -9 at its first step, or -1 */
+  bool    killed;
+} Killer;
+
+static void
+kill_at_first_step (const RlPoolProgress *progress, void *user)
+{
+  Killer *killer = user;
+  RlWorkerInfo info;
+  if (killer == NULL || killer->killed || progress->kind != RL_PROGRESS_STEPS
+      || rl_pool_worker_info (killer->pool, killer->victim, &info) != 0 || info.pid <= 0)
+    return;
+  kill (info.pid, SIGKILL);
+  killer->killed = true;
+}
+
 static bool
-sample (RlPool *pool, RlSharedTensor *positive, RlSharedTensor *negative, float **out)
+sample_steps (RlPool *pool, RlSharedTensor *positive, RlSharedTensor *negative, float **out,
+              int steps, Killer *killer, RlErrorInfo *err_out)
 {
   RlSampleParams params;
   rl_sample_params_init (&params);
   params.model = (RlJobModel) { dit_path, "" };
   params.seed = seed;
-  params.steps = 4;
+  params.steps = (uint32_t) steps;
   params.cfg = 5.0f;
   params.sampler = "euler";
   params.scheduler = "simple";
@@ -114,7 +135,8 @@ sample (RlPool *pool, RlSharedTensor *positive, RlSharedTensor *negative, float 
     }
   RlSharedTensor *inputs[3] = { latent, positive, negative };
   RlPoolCall call = { .type = RL_MSG_SAMPLE, .family = "", .params = w.data,
-                      .params_size = w.size, .tensors = inputs, .n_tensors = 3 };
+                      .params_size = w.size, .tensors = inputs, .n_tensors = 3,
+                      .progress = killer ? kill_at_first_step : NULL, .user_data = killer };
   RlPoolResult results[MAX_RANKS] = { 0 };
   int n = rl_pool_size (pool);
   if (ok && call_all (pool, &call, results, &err) != RL_WIRE_OK)
@@ -122,6 +144,8 @@ sample (RlPool *pool, RlSharedTensor *positive, RlSharedTensor *negative, float 
       printf ("# SAMPLE on %d ranks: %s\n", n, err.message);
       ok = false;
     }
+  if (err_out != NULL)
+    *err_out = err;
   for (int r = 0; r < n; r++)
     {
       RlSharedTensor *t = take_tensor (&results[r]);
@@ -137,6 +161,12 @@ sample (RlPool *pool, RlSharedTensor *positive, RlSharedTensor *negative, float 
   rl_wire_writer_clear (&w);
   rl_shared_tensor_free (latent);
   return ok;
+}
+
+static bool
+sample (RlPool *pool, RlSharedTensor *positive, RlSharedTensor *negative, float **out)
+{
+  return sample_steps (pool, positive, negative, out, 4, NULL, NULL);
 }
 
 static size_t
@@ -209,6 +239,54 @@ check_parallel (int workers, int ulysses, int ring)
 static void test_ulysses2 (void) { check_parallel (2, 2, 1); }
 static void test_ring2 (void) { check_parallel (2, 1, 2); }
 static void test_ulysses2_ring2 (void) { check_parallel (4, 2, 2); }
+
+static double
+seconds_since (const struct timespec *start)
+{
+  struct timespec now;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return (double) (now.tv_sec - start->tv_sec) + 1e-9 * (double) (now.tv_nsec - start->tv_nsec);
+}
+
+/* kill -9 of rank 1 mid-sampling in Ulysses 2: the job fails at once
+ * naming the rank (rank 0, waiting in a collective, sees the dead peer
+ * instead of hanging); the restarted rank comes up without the aborted
+ * collectives and the next SAMPLE fails fast saying to restart the pool;
+ * a fresh pool (what the app's pool service starts) samples correctly. */
+static void
+test_kill_9_mid_sample (void)
+{
+  PT_REQUIRE (reference != NULL, "no reference latent");
+  RlPool *pool = start_pool (2, 2, 1);
+  PT_REQUIRE (pool != NULL, "pool");
+  float *out[MAX_RANKS] = { 0 };
+  Killer killer = { .pool = pool, .victim = 1 };
+  RlErrorInfo err = { 0 };
+  struct timespec start;
+  clock_gettime (CLOCK_MONOTONIC, &start);
+  PT_CHECK (!sample_steps (pool, positive, negative, out, 30, &killer, &err),
+            "a SAMPLE whose rank 1 was killed succeeded");
+  double took = seconds_since (&start);
+  PT_CHECK (killer.killed, "rank 1 was never killed");
+  PT_CHECK (strstr (err.message, "rank 1") != NULL, "error does not name rank 1: %s",
+            err.message);
+  PT_CHECK (took < 20.0, "the failed SAMPLE took %.1f s", took);
+  printf ("# kill -9 of rank 1: failed after %.2f s: %s\n", took, err.message);
+
+  PT_CHECK (rl_pool_wait_ready (pool, 1, 20000, &err) == RL_WIRE_OK, "restart: %s", err.message);
+  clock_gettime (CLOCK_MONOTONIC, &start);
+  PT_CHECK (!sample_steps (pool, positive, negative, out, 4, NULL, &err),
+            "SAMPLE after a crash succeeded on aborted collectives");
+  took = seconds_since (&start);
+  PT_CHECK (strstr (err.message, "restart the worker pool") != NULL || strstr (err.message, "abort") != NULL,
+            "unclear error after the crash: %s", err.message);
+  PT_CHECK (took < 20.0, "the SAMPLE after the crash took %.1f s", took);
+  printf ("# next SAMPLE on that pool: failed after %.2f s: %s\n", took, err.message);
+  for (int r = 0; r < MAX_RANKS; r++)
+    free (out[r]), out[r] = NULL;
+  rl_pool_free (pool);
+  check_parallel (2, 2, 1);
+}
 
 /* The tiny DiT has 2 heads: a pool in Ulysses 4 reaches the model, which
  * refuses the job naming the degrees it allows (so the pool's degrees do
@@ -291,6 +369,7 @@ main (void)
   PT_RUN (test_ring2);
   PT_RUN (test_ulysses2_ring2);
   PT_RUN (test_model_refuses_ulysses4);
+  PT_RUN (test_kill_9_mid_sample);
   rl_shared_tensor_free (positive);
   rl_shared_tensor_free (negative);
   free (reference);

@@ -85,9 +85,10 @@ typedef struct {
    * rank runs the whole job); otherwise ulysses × ring must equal
    * n_workers, and the CPU workers share one shared-memory collectives
    * segment, created at start and handed to each worker at HELLO_ACK.
-   * A worker crash aborts the segment (comm-shm.h): the restarted worker
-   * comes up without collectives and later SAMPLEs fail saying so until
-   * the pool is restarted. */
+   * A worker crash aborts the segment (comm-shm.h): the job fails at once
+   * naming the rank, the restarted worker comes up without collectives,
+   * and later SAMPLEs fail fast until the pool is restarted (the app's
+   * pool service does that before its next job). */
   int                ulysses_degree;        /* default 1 */
   int                ring_degree;           /* default 1 */
   int                comm_timeout_ms;       /* per collective; default 300000 */

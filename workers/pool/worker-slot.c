@@ -285,7 +285,10 @@ handshake (RlWorkerSlot *worker, int sock, pid_t pid, const char *token,
       return status;
     }
   const RlPoolOptions *o = &worker->shared->options;
-  const int comm_fd = worker->shared->comm_fd;
+  /* A restarted worker cannot join collectives its peers set up long ago
+   * (and a crash aborts the segment): it comes up without them, and the
+   * pool's owner restarts the whole pool before the next parallel job. */
+  const int comm_fd = worker->restarts == 0 ? worker->shared->comm_fd : -1;
   RlMsgHelloAck ack = { .accepted = 1, .rank = (uint32_t) worker->rank,
                         .world_size = (uint32_t) o->n_workers,
                         .message = "welcome",

@@ -204,6 +204,8 @@ greet_pool (Worker *worker, const char *token, const RlDeviceFacts *device)
       if (!accepted)
         fprintf (stderr, "raylight-worker[rank %d]: the pool refused this worker: %s\n",
                  worker->args.rank, ack.message);
+      else if (!ack.has_comm && ack.ulysses_degree * ack.ring_degree > 1)
+        worker->parallel_lost = true;   /* restarted: the peers' collectives are gone */
       else if (ack.has_comm && frame.n_fds < 1)
         {
           fprintf (stderr, "raylight-worker[rank %d]: HELLO_ACK announced the collectives "
