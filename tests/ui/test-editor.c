@@ -1,7 +1,8 @@
 /* UI tests of the editor: the real window driven by real X input events
- * (xdotool, through the X server's XTEST extension) and by its own
- * widgets' API where the X server cannot reach (text typed into the
- * search entry of a popup). Each test saves a screenshot next to the log. */
+ * (xdotool, through the X server's XTEST extension: clicks, drags, keys
+ * and typed text, the node search's included) and by its own widgets' API
+ * for setting up and checking. Each test saves a screenshot next to the
+ * log. */
 #include <gdk/x11/gdkx.h>
 #include <math.h>
 #include <string.h>
@@ -180,13 +181,16 @@ drag_wire (RlCanvas *canvas,
 }
 
 /* Double-clicks empty canvas at (@x, @y), searches @query and takes the
- * first result, which must be @expected. Returns the new node's id. */
+ * first result, which must be @expected. Returns the new node's id. With
+ * @type_keys the query is typed as real key events and Enter pressed;
+ * otherwise the entry's text is set and activated. */
 static gint64
-search_and_add (RlCanvas   *canvas,
-                const char *query,
-                const char *expected,
-                double      x,
-                double      y)
+search_and_add_typed (RlCanvas   *canvas,
+                      const char *query,
+                      const char *expected,
+                      double      x,
+                      double      y,
+                      gboolean    type_keys)
 {
   RlNodeSearch *search = rl_canvas_get_search (canvas);
   GtkWidget *entry = rl_node_search_get_entry (search);
@@ -197,8 +201,22 @@ search_and_add (RlCanvas   *canvas,
 
   real_double_click (GTK_WIDGET (canvas), x, y);
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (search)));
-  gtk_editable_set_text (GTK_EDITABLE (entry), query);
-  g_signal_emit_by_name (entry, "activate");
+  if (type_keys)
+    {
+      gulong xid = gdk_x11_surface_get_xid (gtk_native_get_surface (GTK_NATIVE (gtk_widget_get_root (entry))));
+      g_autofree char *focus = g_strdup_printf ("windowfocus --sync %lu", xid);
+
+      ui_test_wait (100);
+      xdotool (focus);
+      real_type (query);
+      g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (entry)), ==, query);
+      xdotool ("key --clearmodifiers Return");
+    }
+  else
+    {
+      gtk_editable_set_text (GTK_EDITABLE (entry), query);
+      g_signal_emit_by_name (entry, "activate");
+    }
   ui_test_wait (50);
   results = rl_node_search_list_results (search);
   g_assert_cmpuint (results->len, >, 0);
@@ -209,6 +227,16 @@ search_and_add (RlCanvas   *canvas,
   id = rl_workflow_get_node_id (workflow, before);
   g_assert_cmpstr (rl_workflow_node_get_type (workflow, id), ==, expected);
   return id;
+}
+
+static gint64
+search_and_add (RlCanvas   *canvas,
+                const char *query,
+                const char *expected,
+                double      x,
+                double      y)
+{
+  return search_and_add_typed (canvas, query, expected, x, y, FALSE);
 }
 
 static void
@@ -814,8 +842,8 @@ test_build_wan_graph (void)
       const char *type = rl_workflow_node_get_type (reference, ref_id);
       guint kind = wan_kind_of (type);
       JsonArray *values = rl_workflow_node_get_widgets_values (reference, ref_id);
-      gint64 id = search_and_add (canvas, wan_node_kinds[kind].query, type,
-                                  wan_drop_points[i][0] + jitter, wan_drop_points[i][1] + jitter);
+      gint64 id = search_and_add_typed (canvas, wan_node_kinds[kind].query, type,
+                                        wan_drop_points[i][0] + jitter, wan_drop_points[i][1] + jitter, TRUE);
       gint64 *key = g_new (gint64, 1);
 
       *key = ref_id;
@@ -1318,6 +1346,125 @@ test_cut_wires (void)
   g_assert_false (has_link (workflow, 2, 3));
   g_assert_cmpuint (rl_workflow_get_n_links (workflow), ==, 2);
   gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static GtkWidget *
+find_label (GtkWidget  *root,
+            const char *text)
+{
+  if (GTK_IS_LABEL (root) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (root)), text) == 0 &&
+      gtk_widget_get_mapped (root))
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_label (child, text);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static const char *
+node_string (RlWorkflow *workflow,
+             gint64      node_id,
+             const char *member)
+{
+  return json_object_get_string_member_with_default (rl_workflow_lookup_node (workflow, node_id), member, NULL);
+}
+
+static void
+test_node_colors (void)
+{
+  g_autofree char *path = source_path ("data/workflows/default.json");
+  g_autofree char *dir = g_dir_make_tmp ("rl-colors-XXXXXX", NULL);
+  g_autofree char *saved_path = g_build_filename (dir, "colored.json", NULL);
+  g_autoptr(GFile) saved = g_file_new_for_path (saved_path);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (ui_test_seed ());
+  static const struct { const char *label, *color, *bgcolor; } choices[] = {
+    { "Red", "#322", "#533" }, { "Brown", "#332922", "#593930" }, { "Green", "#232", "#353" },
+    { "Blue", "#223", "#335" }, { "Pale Blue", "#2a363b", "#3f5159" }, { "Cyan", "#233", "#355" },
+    { "Purple", "#323", "#535" }, { "Yellow", "#432", "#653" }, { "Black", "#222", "#000" },
+  };
+  guint pick = g_rand_int_range (rand, 0, G_N_ELEMENTS (choices));
+  gint64 node_id = g_rand_int_range (rand, 1, 4);
+  RlWindow *window;
+  RlWorkflowPage *page;
+  RlCanvas *canvas;
+  GtkWidget *title, *menu, *item;
+  int wx, wy;
+  gulong xid;
+
+  if (!have_x11 ())
+    return;
+  g_test_message ("colour %s on node %" G_GINT64_FORMAT, choices[pick].label, node_id);
+  window = ui_test_new_window ();
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.open-template", "s", path);
+  ui_test_wait (150);
+  page = rl_window_get_current_page (window);
+  canvas = rl_workflow_page_get_canvas (page);
+  g_assert_null (node_string (rl_canvas_get_workflow (canvas), node_id, "color"));
+
+  /* A right-click on the title opens the node menu; a click on a colour
+   * sets it. */
+  title = rl_node_widget_get_title_label (rl_canvas_get_node_widget (canvas, node_id));
+  to_window (title, 10, gtk_widget_get_height (title) / 2.0, &wx, &wy, &xid);
+  {
+    g_autofree char *args = g_strdup_printf ("windowfocus --sync %lu mousemove --window %lu %d %d click 3",
+                                             xid, xid, wx, wy);
+
+    xdotool (args);
+  }
+  ui_test_wait (200);
+  menu = rl_canvas_get_node_menu (canvas);
+  g_assert_nonnull (menu);
+  g_assert_true (gtk_widget_get_visible (menu));
+  item = find_label (menu, choices[pick].label);
+  g_assert_nonnull (item);
+  real_click (item, gtk_widget_get_width (item) / 2.0, gtk_widget_get_height (item) / 2.0);
+  ui_test_wait (100);
+  g_assert_cmpstr (node_string (rl_canvas_get_workflow (canvas), node_id, "color"), ==, choices[pick].color);
+  g_assert_cmpstr (node_string (rl_canvas_get_workflow (canvas), node_id, "bgcolor"), ==, choices[pick].bgcolor);
+  ui_test_screenshot (GTK_WIDGET (window), "node-colors");
+
+  /* One undo step each way. */
+  real_keys (GTK_WIDGET (window), "ctrl+z");
+  g_assert_null (node_string (rl_canvas_get_workflow (canvas), node_id, "color"));
+  g_assert_null (node_string (rl_canvas_get_workflow (canvas), node_id, "bgcolor"));
+  real_keys (GTK_WIDGET (window), "ctrl+shift+z");
+  g_assert_cmpstr (node_string (rl_canvas_get_workflow (canvas), node_id, "bgcolor"), ==, choices[pick].bgcolor);
+
+  /* Saved with the workflow. */
+  g_assert_true (rl_workflow_page_save (page, saved, NULL));
+  {
+    g_autoptr(RlWorkflow) reopened = rl_workflow_load_file (saved_path, NULL);
+
+    g_assert_nonnull (reopened);
+    g_assert_cmpstr (node_string (reopened, node_id, "color"), ==, choices[pick].color);
+    g_assert_cmpstr (node_string (reopened, node_id, "bgcolor"), ==, choices[pick].bgcolor);
+  }
+
+  /* "No Colour" from the menu takes them away again. */
+  rl_canvas_clear_selection (canvas);
+  title = rl_node_widget_get_title_label (rl_canvas_get_node_widget (canvas, node_id));
+  to_window (title, 10, gtk_widget_get_height (title) / 2.0, &wx, &wy, &xid);
+  {
+    g_autofree char *args = g_strdup_printf ("mousemove --window %lu %d %d click 3", xid, wx, wy);
+
+    ui_test_wait (400);
+    xdotool (args);
+  }
+  ui_test_wait (200);
+  item = find_label (rl_canvas_get_node_menu (canvas), "No Colour");
+  g_assert_nonnull (item);
+  real_click (item, gtk_widget_get_width (item) / 2.0, gtk_widget_get_height (item) / 2.0);
+  ui_test_wait (100);
+  g_assert_null (node_string (rl_canvas_get_workflow (canvas), node_id, "color"));
+  g_assert_false (rl_canvas_set_node_color (canvas, node_id, "magenta"));
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_unlink (saved_path);
+  g_rmdir (dir);
 }
 
 static void
@@ -2148,6 +2295,7 @@ main (int    argc,
   g_test_add_func ("/ui/canvas/snap-and-reroutes", test_snap_and_reroutes);
   g_test_add_func ("/ui/window/preferences", test_preferences);
   g_test_add_func ("/ui/editor/cut-wires", test_cut_wires);
+  g_test_add_func ("/ui/editor/node-colors", test_node_colors);
   status = g_test_run ();
   remove_placeholder_models (models);
   return status;

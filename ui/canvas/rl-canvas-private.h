@@ -33,6 +33,8 @@ struct _RlCanvas
   RlHistory     *history;
   GtkWidget     *search;           /* RlNodeSearch popover, child */
   GtkWidget     *rename_popover;   /* F2's title editor, child */
+  GtkWidget     *node_menu;        /* right-click on a title: GtkPopoverMenu, child */
+  gint64         node_menu_node;   /* the node that menu is about */
 
   double         zoom;
   double         offset_x, offset_y;
@@ -98,6 +100,13 @@ void      _rl_canvas_nodes_in_box      (RlCanvas    *self,
 /* Copies the selection onto itself and selects the copies. */
 void      _rl_canvas_duplicate_in_place (RlCanvas   *self);
 void      _rl_canvas_edit_class_init   (GtkWidgetClass *widget_class);
+/* The node menu (rl-canvas-color.c): opens it for @node_id at widget
+ * point (@x, @y); installs its actions. */
+void      _rl_canvas_open_node_menu    (RlCanvas    *self,
+                                        gint64       node_id,
+                                        double       x,
+                                        double       y);
+void      _rl_canvas_color_class_init  (GtkWidgetClass *widget_class);
 /* Reroute points (rl-canvas-reroute.c). The waypoints of link @link_id
  * from origin to target in widget coordinates (graphene_point_t, owned). */
 GArray   *_rl_canvas_link_waypoints    (RlCanvas    *self,

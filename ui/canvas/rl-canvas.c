@@ -170,6 +170,8 @@ rl_canvas_size_allocate (GtkWidget *widget,
     gtk_popover_present (GTK_POPOVER (self->search));
   if (self->rename_popover != NULL)
     gtk_popover_present (GTK_POPOVER (self->rename_popover));
+  if (self->node_menu != NULL)
+    gtk_popover_present (GTK_POPOVER (self->node_menu));
 }
 
 static void
@@ -874,7 +876,10 @@ on_drag_begin (GtkGestureDrag *gesture,
   self->pan_start_x = self->offset_x;
   self->pan_start_y = self->offset_y;
   self->drag = RL_CANVAS_DRAG_NONE;
-  gtk_widget_grab_focus (GTK_WIDGET (self));
+  /* The second press of the double-click that opened the search must not
+   * take the typing away from its entry. */
+  if (self->search == NULL || !gtk_widget_get_visible (self->search))
+    gtk_widget_grab_focus (GTK_WIDGET (self));
 
   if (button == GDK_BUTTON_MIDDLE || (button == GDK_BUTTON_PRIMARY && self->space_held))
     {
@@ -1099,7 +1104,18 @@ on_click_pressed (GtkGestureClick *gesture,
   guint button = gtk_gesture_single_get_current_button (GTK_GESTURE_SINGLE (gesture));
 
   /* Ctrl+right-click and Ctrl+right-drag (cutting wires) are the drag
-   * gesture's: it sees the press first. */
+   * gesture's: it sees the press first. A right-click on a node's title
+   * opens its menu. */
+  if (button == GDK_BUTTON_SECONDARY &&
+      !(gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (gesture)) & GDK_CONTROL_MASK))
+    {
+      RlNodeWidget *node = ancestor_of_type (picked, GTK_WIDGET (self), RL_TYPE_NODE_WIDGET);
+      GtkWidget *title = node != NULL ? rl_node_widget_get_title_label (node) : NULL;
+
+      if (title != NULL && (picked == title || gtk_widget_is_ancestor (picked, title)))
+        _rl_canvas_open_node_menu (self, rl_node_widget_get_node_id (node), x, y);
+      return;
+    }
   if (n_press == 2 && button == GDK_BUTTON_PRIMARY && (picked == GTK_WIDGET (self) || picked == NULL))
     rl_canvas_open_search (self, x, y);
 }
@@ -1252,6 +1268,7 @@ rl_canvas_dispose (GObject *object)
     gtk_widget_unparent (child);
   self->search = NULL;
   self->rename_popover = NULL;
+  self->node_menu = NULL;
   if (self->nodes != NULL)
     g_hash_table_remove_all (self->nodes);
   G_OBJECT_CLASS (rl_canvas_parent_class)->dispose (object);
@@ -1296,6 +1313,7 @@ rl_canvas_class_init (RlCanvasClass *klass)
     g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 0);
   _rl_canvas_edit_class_init (widget_class);
+  _rl_canvas_color_class_init (widget_class);
 }
 
 static void

@@ -104,6 +104,17 @@ void           rl_canvas_toggle_collapse     (RlCanvas     *self);
 void           rl_canvas_set_node_title      (RlCanvas     *self,
                                               gint64        node_id,
                                               const char   *title);
+/* Gives node @node_id one of ComfyUI's colour presets (its
+ * LGraphCanvas.node_colors: "red", "brown", "green", "blue", "pale_blue",
+ * "cyan", "purple", "yellow", "black"), written to the node's "color"
+ * (title) and "bgcolor" (body); NULL or "" removes both. One undo step.
+ * FALSE for an unknown preset or node. The node menu (right-click on a
+ * node's title) offers the same. */
+gboolean       rl_canvas_set_node_color      (RlCanvas     *self,
+                                              gint64        node_id,
+                                              const char   *preset);
+/* The node menu (a GtkPopoverMenu), or NULL before it first opens. */
+GtkWidget     *rl_canvas_get_node_menu       (RlCanvas     *self);
 /* Reroute points on wires (ComfyUI's native reroutes, kept in the
  * document's own form: "reroutes" and link parentIds in version 1,
  * extra.reroutes and extra.linkExtensions in 0.4). Alt+click on a wire

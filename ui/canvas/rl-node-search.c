@@ -212,6 +212,12 @@ rl_node_search_class_init (RlNodeSearchClass *klass)
 }
 
 static void
+focus_entry (RlNodeSearch *self)
+{
+  gtk_widget_grab_focus (self->entry);
+}
+
+static void
 rl_node_search_init (RlNodeSearch *self)
 {
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
@@ -238,6 +244,9 @@ rl_node_search_init (RlNodeSearch *self)
   g_signal_connect (self->entry, "previous-match", G_CALLBACK (on_previous_match), self);
   g_signal_connect (self->list, "row-activated", G_CALLBACK (on_row_activated), self);
   gtk_search_entry_set_key_capture_widget (GTK_SEARCH_ENTRY (self->entry), NULL);
+  /* The press that opened the search may still move the focus back to the
+   * canvas; once the popover is on screen the typing is the entry's. */
+  g_signal_connect (self, "map", G_CALLBACK (focus_entry), NULL);
 }
 
 GtkWidget *

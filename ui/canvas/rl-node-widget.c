@@ -857,6 +857,13 @@ rl_node_widget_get_stored_width (RlNodeWidget *self)
   return self->stored_width;
 }
 
+GtkWidget *
+rl_node_widget_get_title_label (RlNodeWidget *self)
+{
+  g_return_val_if_fail (RL_IS_NODE_WIDGET (self), NULL);
+  return self->title;
+}
+
 gboolean
 rl_node_widget_get_collapsed (RlNodeWidget *self)
 {

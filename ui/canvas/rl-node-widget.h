@@ -62,6 +62,8 @@ void        rl_node_widget_set_position   (RlNodeWidget  *self,
 double      rl_node_widget_get_stored_width (RlNodeWidget *self);
 /* Collapsed nodes (flags.collapsed) show their title only. */
 gboolean    rl_node_widget_get_collapsed  (RlNodeWidget  *self);
+/* The title label (where a right-click opens the node menu). */
+GtkWidget  *rl_node_widget_get_title_label (RlNodeWidget *self);
 /* The control of widget input @input_name, or NULL. */
 GtkWidget  *rl_node_widget_get_control    (RlNodeWidget  *self,
                                            const char    *input_name);
