@@ -41,7 +41,7 @@ checked_folder (RlPreferencesWindow *self,
     expanded = g_canonicalize_filename (stripped, NULL);
   if (g_file_test (expanded, G_FILE_TEST_IS_DIR))
     return g_steal_pointer (&expanded);
-  message = g_strdup_printf ("“%s” is not a folder: choose an existing folder", stripped);
+  message = g_strdup_printf ("No folder at %s", stripped);
   complain (self, row, message);
   return NULL;
 }

@@ -1183,6 +1183,7 @@ test_preferences (void)
   }
   g_assert_true (combo_lists (canvas, vae, "vae_name", comfy_name));
   g_assert_true (combo_lists (canvas, vae, "vae_name", extra_name));
+  g_free (ui_test_screenshot (GTK_WIDGET (prefs), "preferences-models"));
 
   /* The canvas page: Show Grid off with a real click on its switch. */
   adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (prefs), NULL);
@@ -1202,6 +1203,17 @@ test_preferences (void)
     ui_test_wait (100);
     g_assert_true (rl_canvas_get_show_grid (canvas));
     g_assert_true (g_settings_get_boolean (settings, "show-grid"));
+
+    /* Snap to Grid there is the same setting as the menu's toggle. */
+    toggle = rl_preferences_window_get_snap_switch (prefs);
+    g_assert_false (rl_canvas_get_snap_to_grid (canvas));
+    ui_test_wait (500);
+    real_click (toggle, gtk_widget_get_width (toggle) / 2.0, gtk_widget_get_height (toggle) / 2.0);
+    ui_test_wait (100);
+    g_assert_true (rl_canvas_get_snap_to_grid (canvas));
+    g_settings_reset (settings, "snap-to-grid");
+    ui_test_wait (50);
+    g_assert_false (rl_canvas_get_snap_to_grid (canvas));
   }
 
   /* Removing the folder takes its files away again. */
@@ -1319,7 +1331,7 @@ test_cut_wires (void)
   g_assert_false (has_link (workflow, 1, second));
   g_assert_true (has_link (workflow, 2, 3));
   g_assert_cmpuint (rl_workflow_get_n_links (workflow), ==, 1);
-  ui_test_screenshot (GTK_WIDGET (window), "cut-wires");
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "cut-wires"));
 
   /* One undo step brings both back. */
   real_keys (GTK_WIDGET (window), "ctrl+z");
@@ -1426,7 +1438,7 @@ test_node_colors (void)
   ui_test_wait (100);
   g_assert_cmpstr (node_string (rl_canvas_get_workflow (canvas), node_id, "color"), ==, choices[pick].color);
   g_assert_cmpstr (node_string (rl_canvas_get_workflow (canvas), node_id, "bgcolor"), ==, choices[pick].bgcolor);
-  ui_test_screenshot (GTK_WIDGET (window), "node-colors");
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "node-colors"));
 
   /* One undo step each way. */
   real_keys (GTK_WIDGET (window), "ctrl+z");
