@@ -1457,17 +1457,16 @@ test_node_colors (void)
     g_assert_cmpstr (node_string (reopened, node_id, "bgcolor"), ==, choices[pick].bgcolor);
   }
 
-  /* "No Colour" from the menu takes them away again. */
-  rl_canvas_clear_selection (canvas);
-  title = rl_node_widget_get_title_label (rl_canvas_get_node_widget (canvas, node_id));
-  to_window (title, 10, gtk_widget_get_height (title) / 2.0, &wx, &wy, &xid);
-  {
-    g_autofree char *args = g_strdup_printf ("mousemove --window %lu %d %d click 3", xid, wx, wy);
-
-    ui_test_wait (400);
-    xdotool (args);
-  }
+  /* Shift+F10 opens the selected node's menu without the mouse; its "No
+   * Colour" takes the colours away again. */
+  rl_canvas_select (canvas, node_id, FALSE);
+  gtk_widget_grab_focus (GTK_WIDGET (canvas));
+  gtk_popover_popdown (GTK_POPOVER (rl_canvas_get_node_menu (canvas)));
+  ui_test_wait (100);
+  g_assert_false (gtk_widget_get_visible (rl_canvas_get_node_menu (canvas)));
+  real_keys (GTK_WIDGET (window), "shift+F10");
   ui_test_wait (200);
+  g_assert_true (gtk_widget_get_visible (rl_canvas_get_node_menu (canvas)));
   item = find_label (rl_canvas_get_node_menu (canvas), "No Colour");
   g_assert_nonnull (item);
   real_click (item, gtk_widget_get_width (item) / 2.0, gtk_widget_get_height (item) / 2.0);

@@ -132,8 +132,32 @@ action_node_color (GtkWidget  *widget,
   rl_canvas_set_node_color (self, self->node_menu_node, g_variant_get_string (param, NULL));
 }
 
+/* Shift+F10 or the Menu key: the menu of the first selected node, at its
+ * title, for those who do not use a mouse. */
+static void
+action_node_menu (GtkWidget  *widget,
+                  const char *name,
+                  GVariant   *param)
+{
+  RlCanvas *self = RL_CANVAS (widget);
+  g_autoptr(GArray) selection = rl_canvas_get_selection (self);
+  double doc_x, doc_y;
+  gint64 node_id;
+
+  if (selection->len == 0)
+    return;
+  node_id = g_array_index (selection, gint64, 0);
+  if (!rl_workflow_node_get_pos (self->workflow, node_id, &doc_x, &doc_y))
+    return;
+  _rl_canvas_open_node_menu (self, node_id, self->offset_x + (doc_x + 20) * self->zoom,
+                             self->offset_y + (doc_y + 10) * self->zoom);
+}
+
 void
 _rl_canvas_color_class_init (GtkWidgetClass *widget_class)
 {
   gtk_widget_class_install_action (widget_class, "canvas.node-color", "s", action_node_color);
+  gtk_widget_class_install_action (widget_class, "canvas.node-menu", NULL, action_node_menu);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F10, GDK_SHIFT_MASK, "canvas.node-menu", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Menu, 0, "canvas.node-menu", NULL);
 }
