@@ -1056,6 +1056,24 @@ toggle_snap_from_menu (RlWindow *window)
   ui_test_wait (100);
 }
 
+static GtkWidget *
+find_button_with_tooltip (GtkWidget  *root,
+                          const char *tooltip)
+{
+  if (GTK_IS_BUTTON (root) && g_strcmp0 (gtk_widget_get_tooltip_text (root), tooltip) == 0 &&
+      gtk_widget_get_mapped (root))
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_button_with_tooltip (child, tooltip);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 static RlPreferencesWindow *
 find_preferences_window (void)
 {
@@ -1216,8 +1234,25 @@ test_preferences (void)
     g_assert_false (rl_canvas_get_snap_to_grid (canvas));
   }
 
-  /* Removing the folder takes its files away again. */
-  g_settings_set_strv (settings, "model-folders", NULL);
+  /* The folder's remove button (a real click) takes its files away; so
+   * does clearing the ComfyUI folder. */
+  adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (prefs), ADW_PREFERENCES_PAGE (
+                                             gtk_widget_get_ancestor (rl_preferences_window_get_add_folder_row (prefs),
+                                                                      ADW_TYPE_PREFERENCES_PAGE)));
+  ui_test_wait (300);
+  {
+    GtkWidget *remove = find_button_with_tooltip (GTK_WIDGET (prefs), "Remove this folder");
+
+    g_assert_nonnull (remove);
+    real_click (remove, gtk_widget_get_width (remove) / 2.0, gtk_widget_get_height (remove) / 2.0);
+    ui_test_wait (100);
+  }
+  g_clear_pointer (&folders, g_strfreev);
+  folders = g_settings_get_strv (settings, "model-folders");
+  g_assert_cmpuint (g_strv_length (folders), ==, 0);
+  g_assert_cmpuint (rl_preferences_window_get_n_folder_rows (prefs), ==, 0);
+  g_assert_false (combo_lists (canvas, vae, "vae_name", extra_name));
+  g_assert_true (combo_lists (canvas, vae, "vae_name", comfy_name));
   g_settings_set_string (settings, "comfyui-folder", "");
   ui_test_wait (50);
   g_assert_false (combo_lists (canvas, vae, "vae_name", extra_name));
