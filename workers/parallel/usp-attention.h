@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "workers/comm/comm.h"
+#include "workers/parallel/usp-plan.h"
 #include "workers/runtime/backend.h"
 
 #ifdef __cplusplus
@@ -34,17 +35,6 @@ typedef struct {
 RlStatus rl_usp_groups_new       (RlComm *sp, int ulysses_degree,
                                   int ring_degree, RlComm **ulysses,
                                   RlComm **ring);
-
-/* Checks a USP configuration before anything launches: degrees ≥ 1 that
- * multiply to `ranks`, and heads divisible by the Ulysses degree unless
- * pad_heads. The error lists the valid Ulysses degrees. */
-RlStatus rl_usp_validate         (int heads, int ulysses_degree,
-                                  int ring_degree, int ranks, bool pad_heads);
-
-/* Writes "1, 2, 3, 6" — the Ulysses degrees ≤ max_degree that divide
- * `heads` — into buf; returns buf. */
-char    *rl_usp_ulysses_degrees  (int heads, int max_degree, char *buf,
-                                  size_t size);
 
 /* Collective over the Ulysses and ring groups: out [B, Lloc, H, Dv] =
  * attention of this rank's queries to every real key of the sequence,

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "workers/comm/comm-shm.h"
-#include "workers/parallel/usp-attention.h"
+#include "workers/parallel/usp-plan.h"
 #include "workers/protocol/fd-passing.h"
 #include "worker-slot.h"
 #include "runtime-dir.h"
