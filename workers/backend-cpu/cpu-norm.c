@@ -51,6 +51,40 @@ load_vector (RlContext *ctx, const char *op, const char *arg, const RlTensor *t,
   return cpu_dense_f32 (ctx, t, out, owned);
 }
 
+/* A norm's optional affine parameters as dense f32 rows, shared by
+ * layer_norm, rms_norm and norm_modulate. */
+typedef struct {
+  float *w, *b;
+  bool   w_owned, b_owned;
+} Affine;
+
+static RlStatus
+load_affine (RlContext *ctx, const char *op, const char *weight_name, const RlTensor *weight,
+             const char *bias_name, const RlTensor *bias, int64_t d, Affine *a)
+{
+  RlStatus st = load_vector (ctx, op, weight_name, weight, d, &a->w, &a->w_owned);
+  if (st == RL_OK)
+    st = load_vector (ctx, op, bias_name, bias, d, &a->b, &a->b_owned);
+  return st;
+}
+
+static void
+free_affine (RlContext *ctx, Affine *a)
+{
+  if (a->w != NULL)
+    cpu_dense_f32_free (ctx, a->w, a->w_owned);
+  if (a->b != NULL)
+    cpu_dense_f32_free (ctx, a->b, a->b_owned);
+}
+
+/* row[i]·w[i] + b[i], each factor optional. */
+static inline float
+apply_affine (const Affine *a, const float *row, int64_t i)
+{
+  float v = a->w != NULL ? row[i] * a->w[i] : row[i];
+  return a->b != NULL ? v + a->b[i] : v;
+}
+
 /* Row-wise norm with optional affine, shared by layer_norm and rms_norm. */
 static RlStatus
 row_norm (RlContext *ctx, const char *op, RlNormKind kind, RlTensor *y,
@@ -65,12 +99,10 @@ row_norm (RlContext *ctx, const char *op, RlNormKind kind, RlTensor *y,
     return rl_set_error (RL_E_SHAPE, "%s: x must have at least one dim", op);
   int64_t d = x->shape[x->ndim - 1];
   int64_t rows = d > 0 ? rl_tensor_numel (x) / d : 0;
-  float *w = NULL, *b = NULL, *scratch = NULL;
-  bool w_owned = false, b_owned = false;
+  float *scratch = NULL;
+  Affine aff = { 0 };
 
-  if ((st = load_vector (ctx, op, "weight", weight, d, &w, &w_owned)) != RL_OK)
-    return st;
-  if ((st = load_vector (ctx, op, "bias", bias, d, &b, &b_owned)) != RL_OK)
+  if ((st = load_affine (ctx, op, "weight", weight, "bias", bias, d, &aff)) != RL_OK)
     goto out;
   int threads = cpu_thread_count ();
   if ((st = cpu_scratch (ctx, (size_t) (threads * d) * sizeof (float), (void **) &scratch)) != RL_OK)
@@ -82,19 +114,13 @@ row_norm (RlContext *ctx, const char *op, RlNormKind kind, RlTensor *y,
       cpu_load_row (x->dtype, x->data, r * d, 1, d, row);
       normalize_row (kind, row, d, eps);
       for (int64_t i = 0; i < d; i++)
-        {
-          float v = w != NULL ? row[i] * w[i] : row[i];
-          row[i] = b != NULL ? v + b[i] : v;
-        }
+        row[i] = apply_affine (&aff, row, i);
       cpu_store_row (y->dtype, y->data, r * d, 1, d, row);
     }
 out:
   if (scratch != NULL)
     cpu_scratch_free (ctx, scratch);
-  if (w != NULL)
-    cpu_dense_f32_free (ctx, w, w_owned);
-  if (b != NULL)
-    cpu_dense_f32_free (ctx, b, b_owned);
+  free_affine (ctx, &aff);
   return st;
 }
 
@@ -179,11 +205,9 @@ cpu_norm_modulate (RlContext *ctx, RlTensor *y, const RlTensor *x, RlNormKind ki
       || (st = check_modulation (op, "scale", scale, batch, d)) != RL_OK)
     return st;
 
-  float *w = NULL, *b = NULL, *scratch = NULL;
-  bool w_owned = false, b_owned = false;
-  if ((st = load_vector (ctx, op, "norm_weight", norm_weight, d, &w, &w_owned)) != RL_OK)
-    return st;
-  if ((st = load_vector (ctx, op, "norm_bias", norm_bias, d, &b, &b_owned)) != RL_OK)
+  float *scratch = NULL;
+  Affine aff = { 0 };
+  if ((st = load_affine (ctx, op, "norm_weight", norm_weight, "norm_bias", norm_bias, d, &aff)) != RL_OK)
     goto out;
   int threads = cpu_thread_count ();
   if ((st = cpu_scratch (ctx, (size_t) (threads * 3 * d) * sizeof (float), (void **) &scratch)) != RL_OK)
@@ -199,20 +223,13 @@ cpu_norm_modulate (RlContext *ctx, RlTensor *y, const RlTensor *x, RlNormKind ki
       cpu_load_row (scale->dtype, scale->data, modulation_offset (scale, bi, l, groups), 1, d, sc);
       normalize_row (kind, row, d, eps);
       for (int64_t i = 0; i < d; i++)
-        {
-          float v = w != NULL ? row[i] * w[i] : row[i];
-          v = b != NULL ? v + b[i] : v;
-          row[i] = v * (1.0f + sc[i]) + sh[i];
-        }
+        row[i] = apply_affine (&aff, row, i) * (1.0f + sc[i]) + sh[i];
       cpu_store_row (y->dtype, y->data, r * d, 1, d, row);
     }
 out:
   if (scratch != NULL)
     cpu_scratch_free (ctx, scratch);
-  if (w != NULL)
-    cpu_dense_f32_free (ctx, w, w_owned);
-  if (b != NULL)
-    cpu_dense_f32_free (ctx, b, b_owned);
+  free_affine (ctx, &aff);
   return st;
 }
 
