@@ -31,6 +31,7 @@ test_sample_round_trip (void)
   in.shift = 8.0f;
   in.has_noise_mask = true;
   in.preview_every = 1;
+  in.attention = "flash";
 
   rl_wire_writer_init (&w);
   rl_sample_params_encode (&in, &w);
@@ -40,6 +41,7 @@ test_sample_round_trip (void)
   PT_CHECK (strcmp (out.sampler, "uni_pc") == 0 && strcmp (out.scheduler, "simple") == 0, "names");
   PT_CHECK (out.start_step == 10 && out.end_step == 20 && !out.add_noise && out.return_with_leftover_noise &&
             out.has_shift && out.shift == 8.0f && out.has_noise_mask && out.preview_every == 1, "flags");
+  PT_CHECK (out.attention != NULL && strcmp (out.attention, "flash") == 0, "attention variant");
   rl_sample_params_clear (&out);
 
   /* Every truncation is refused, never half-decoded. */

@@ -141,6 +141,7 @@ rl_sample_params_encode (const RlSampleParams *p,
                       (p->has_shift ? 4u : 0u) | (p->has_noise_mask ? 8u : 0u));
   put_float (w, p->has_shift ? p->shift : 0.0f);
   rl_wire_put_u32 (w, p->preview_every);
+  rl_wire_put_string (w, p->attention ? p->attention : "");
 }
 
 int
@@ -172,6 +173,7 @@ rl_sample_params_decode (const void      *data,
   p->has_noise_mask = (flags & 8u) != 0;
   p->shift = get_float (&r, "shift");
   p->preview_every = rl_wire_get_u32 (&r, "preview_every");
+  p->attention = rl_wire_get_string (&r, "attention");
   if (rl_wire_reader_ok (&r) && (p->steps == 0 || p->steps > 10000))
     rl_wire_reader_fail (&r, "steps", "must be 1 to 10000");
   if (rl_wire_reader_ok (&r) && (p->denoise < 0.0f || p->denoise > 1.0f))
@@ -188,7 +190,8 @@ rl_sample_params_clear (RlSampleParams *p)
   clear_model (&p->model);
   free (p->sampler);
   free (p->scheduler);
-  p->sampler = p->scheduler = NULL;
+  free (p->attention);
+  p->sampler = p->scheduler = p->attention = NULL;
 }
 
 void

@@ -14,7 +14,7 @@
 #include "workers/protocol/error-info.h"
 #include "workers/protocol/wire.h"
 
-#define RL_JOB_PARAMS_VERSION 1
+#define RL_JOB_PARAMS_VERSION 2   /* 2: SAMPLE carries an attention variant */
 
 /* The model a job runs on: the cache key of LOAD_MODEL. */
 typedef struct {
@@ -50,6 +50,8 @@ typedef struct {
   float       shift;
   bool        has_noise_mask;
   uint32_t    preview_every;    /* send a preview latent every N steps; 0 none */
+  char       *attention;        /* attention variant for this job ("flash", "cudnn",
+                                 * ...); NULL or "" = the worker's default */
 } RlSampleParams;
 
 /* VAE_DECODE: tensor 0 = latent (raw); result tensor 0 = images f32

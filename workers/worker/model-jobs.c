@@ -510,6 +510,18 @@ sample (const RlModelLoader *loader, const RlMsgCall *call, RlSharedTensor *cons
                            ctx->rank, job.family->name);
   if (status == RL_WIRE_OK)
     status = set_parallel (&job, ctx->parallel, err);
+  bool attention_bound = false;
+  if (status == RL_WIRE_OK && ctx->attention != NULL)
+    {
+      char why[512];
+      attention_bound = rl_worker_attention_begin (ctx->attention, params.attention, why,
+                                                   sizeof why);
+      if (!attention_bound)
+        status = rl_error_set (err, RL_WIRE_INVALID, "rank %d: %s", ctx->rank, why);
+    }
+  else if (status == RL_WIRE_OK && params.attention != NULL && params.attention[0] != '\0')
+    status = rl_error_set (err, RL_WIRE_NOT_SUPPORTED, "rank %d: this worker has no attention "
+                           "variants to choose '%s' from", ctx->rank, params.attention);
   if (status == RL_WIRE_OK)
     {
       /* Every rank runs the same deterministic loop with the same seed
@@ -518,6 +530,8 @@ sample (const RlModelLoader *loader, const RlMsgCall *call, RlSharedTensor *cons
       if (ctx->parallel != NULL)
         job.family->set_parallel (job.model, NULL);
     }
+  if (attention_bound)
+    rl_worker_attention_end (ctx->attention);
   rl_sample_params_clear (&params);
   return status;
 }

@@ -3,11 +3,14 @@
  *
  *   raylight-worker --socket PATH --token-fd FD --rank N [--world-size N]
  *                   [--backend cpu|cuda] [--device ID] [--memory-budget BYTES]
+ *                   [--attention auto|NAME]
  *
  * It connects, presents the auth token read from FD in HELLO, and then
  * executes requests one at a time on the main thread while the inbox thread
  * answers heartbeats. Model families are plugins (raylight-family-*.so)
- * found on $RAYLIGHT_PLUGIN_PATH at start-up. It exits when the pool says SHUTDOWN or goes away.
+ * found on $RAYLIGHT_PLUGIN_PATH at start-up. Attention in model code runs
+ * the variant --attention (or $RAYLIGHT_ATTENTION) names, "auto" unless set
+ * (worker-attention.h); a SAMPLE job may name another. It exits when the pool says SHUTDOWN or goes away.
  * RAYLIGHT_WORKER_TEST_FAULTS (comma list) enables test-only faults:
  * "hang" and "crash" (the diagnostics of those names), "slow-load" (20 ms
  * per load progress step, so a cancel lands mid-load) and "wrong-token"
@@ -30,6 +33,7 @@
 #include "model-jobs.h"
 #include "model-loader.h"
 #include "request-context.h"
+#include "worker-attention.h"
 #include "worker-inbox.h"
 #include "worker-link.h"
 #include "worker-parallel.h"
@@ -44,6 +48,7 @@ typedef struct {
   const char *backend;
   int         device;
   uint64_t    memory_budget;
+  const char *attention;
 } WorkerArgs;
 
 typedef struct {
@@ -52,8 +57,9 @@ typedef struct {
   RlWorkerInbox *inbox;
   RlModelCache  *cache;
   RlFamilyPlugins *plugins;     /* model families from $RAYLIGHT_PLUGIN_PATH */
-  const RlBackend *backend;
+  const RlBackend *backend;     /* the compute backend, attention through the variants */
   RlContext     *compute;
+  RlWorkerAttention *attention;
   bool           fault_hang;
   bool           fault_crash;
   bool           fault_slow_load;
@@ -68,6 +74,7 @@ usage (void)
   fprintf (stderr,
            "usage: raylight-worker --socket PATH --token-fd FD --rank N [--world-size N]\n"
            "                       [--backend cpu|cuda] [--device ID] [--memory-budget BYTES]\n"
+           "                       [--attention auto|NAME]   (default: $RAYLIGHT_ATTENTION or auto)\n"
            "raylight-worker is started by the raylight pool manager, not by hand.\n");
 }
 
@@ -82,6 +89,7 @@ parse_args (int argc, char **argv, WorkerArgs *args)
     { "backend", required_argument, NULL, 'b' },
     { "device", required_argument, NULL, 'd' },
     { "memory-budget", required_argument, NULL, 'm' },
+    { "attention", required_argument, NULL, 'a' },
     { NULL, 0, NULL, 0 },
   };
   *args = (WorkerArgs) { .token_fd = -1, .rank = -1, .world_size = 1,
@@ -98,6 +106,7 @@ parse_args (int argc, char **argv, WorkerArgs *args)
         case 'b': args->backend = optarg; break;
         case 'd': args->device = atoi (optarg); break;
         case 'm': args->memory_budget = strtoull (optarg, NULL, 10); break;
+        case 'a': args->attention = optarg; break;
         default: return false;
         }
     }
@@ -436,6 +445,7 @@ handle_call (Worker *worker, RlFrame *frame)
     .compute = worker->compute,
     .parallel = rl_worker_parallel_context (worker->parallel),
     .parallel_lost = worker->parallel_lost,
+    .attention = worker->attention,
   };
   if (map_inputs (frame, &call, inputs, &err) != RL_WIRE_OK)
     {
@@ -539,6 +549,19 @@ open_backend (Worker *worker, RlDeviceFacts *facts)
     snprintf (problem, sizeof problem, "cannot create a %s compute context on device %d: %s",
               name, device, rl_last_error ());
   if (problem[0] == '\0')
+    {
+      /* Model code gets the backend with attention through the variants. */
+      const char *requested = worker->args.attention ? worker->args.attention
+                                                     : getenv ("RAYLIGHT_ATTENTION");
+      worker->attention = rl_worker_attention_new (worker->backend, worker->compute, device,
+                                                   requested, worker->args.rank, problem,
+                                                   sizeof problem);
+      if (worker->attention != NULL)
+        worker->backend = rl_worker_attention_backend (worker->attention);
+      else
+        worker->backend->context_free (worker->compute);
+    }
+  if (problem[0] == '\0')
     return true;
   rl_worker_link_send_error (&worker->link, 0, RL_WIRE_NOT_SUPPORTED, "rank %d: %s",
                              worker->args.rank, problem);
@@ -618,6 +641,7 @@ main (int argc, char **argv)
   rl_family_plugins_free (worker.plugins);
   rl_worker_parallel_free (worker.parallel);
   worker.backend->context_free (worker.compute);
+  rl_worker_attention_free (worker.attention);
   rl_worker_link_clear (&worker.link);
   return 0;
 }

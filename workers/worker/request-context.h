@@ -7,6 +7,7 @@
 
 #include "plugins/family.h"
 #include "workers/runtime/backend.h"
+#include "worker-attention.h"
 #include "worker-inbox.h"
 #include "worker-link.h"
 
@@ -21,4 +22,5 @@ typedef struct {
   RlContext     *compute;       /* its context on this worker's device */
   const RlParallelContext *parallel; /* sequence parallelism of SAMPLE, or NULL */
   bool           parallel_lost; /* the pool runs it but this worker could not join */
+  RlWorkerAttention *attention; /* attention variants of `backend`, or NULL */
 } RlRequestContext;
