@@ -18,6 +18,8 @@ struct _RlPoolService {
   guint           ulysses_degree;   /* $RAYLIGHT_ULYSSES, 1 = none */
   guint           ring_degree;      /* $RAYLIGHT_RING, 1 = none */
   RlPool         *pool;
+  char          **extra_env;        /* settings' "KEY=VALUE" for the workers */
+  RlPoolTopology *topology;         /* the self-test's result, once run */
 };
 
 /* ------------------------------------------------------------ settings */
@@ -138,6 +140,7 @@ rl_pool_service_new (const RlPoolSettings *settings)
   g_mutex_init (&self->lock);
   self->worker_path = find_worker (settings ? settings->worker_path : NULL);
   self->plugin_path = find_plugins (settings ? settings->plugin_path : NULL);
+  self->extra_env = g_strdupv ((char **) (settings ? settings->extra_env : NULL));
   self->devices = devices_from_env (settings ? settings->devices : RL_POOL_DEVICES_AUTO);
   self->n_workers = settings && settings->n_workers ? settings->n_workers : 1;
   if (workers_env != NULL && g_ascii_strtoull (workers_env, NULL, 10) > 0)
@@ -158,6 +161,8 @@ rl_pool_service_free (RlPoolService *self)
   g_mutex_clear (&self->lock);
   g_free (self->worker_path);
   g_free (self->plugin_path);
+  g_strfreev (self->extra_env);
+  g_clear_pointer (&self->topology, rl_pool_topology_unref);
   g_free (self);
 }
 
@@ -192,7 +197,8 @@ rl_pool_service_start (RlPoolService  *self,
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   g_autofree char *plugin_env = g_strdup_printf ("RAYLIGHT_PLUGIN_PATH=%s", self->plugin_path);
-  const char *extra_env[] = { plugin_env, NULL };
+  g_autoptr(GStrvBuilder) env_builder = g_strv_builder_new ();
+  g_auto(GStrv) extra_env = NULL;
   RlPoolOptions options;
   RlErrorInfo info = { 0 };
 
@@ -213,11 +219,15 @@ rl_pool_service_start (RlPoolService  *self,
                    "$RAYLIGHT_WORKER at a raylight-worker you built.", self->worker_path);
       return FALSE;
     }
+  g_strv_builder_add (env_builder, plugin_env);
+  if (self->extra_env != NULL)
+    g_strv_builder_addv (env_builder, (const char **) self->extra_env);
+  extra_env = g_strv_builder_end (env_builder);
   rl_pool_options_init (&options);
   options.worker_path = self->worker_path;
   options.n_workers = (int) self->n_workers;
   options.backend = self->devices == RL_POOL_DEVICES_CUDA ? RL_POOL_BACKEND_CUDA : RL_POOL_BACKEND_CPU;
-  options.extra_env = extra_env;
+  options.extra_env = (const char *const *) extra_env;
   options.ulysses_degree = (int) self->ulysses_degree;
   options.ring_degree = (int) self->ring_degree;
   self->pool = rl_pool_new (&options, &info);
@@ -232,6 +242,62 @@ guint
 rl_pool_service_get_n_workers (RlPoolService *self)
 {
   return self->n_workers;
+}
+
+void
+rl_pool_service_stop (RlPoolService *self)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+
+  g_clear_pointer (&self->pool, rl_pool_free);
+}
+
+GArray *
+rl_pool_service_list_workers (RlPoolService *self)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  GArray *workers = g_array_new (FALSE, TRUE, sizeof (RlWorkerInfo));
+
+  for (int r = 0; self->pool != NULL && r < rl_pool_size (self->pool); r++)
+    {
+      RlWorkerInfo info;
+
+      if (rl_pool_worker_info (self->pool, r, &info) == 0)
+        g_array_append_val (workers, info);
+    }
+  return workers;
+}
+
+RlPoolTopology *
+rl_pool_service_get_topology (RlPoolService  *self,
+                              gboolean        refresh,
+                              GError        **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  const char *captured = g_getenv ("RAYLIGHT_TOPOLOGY_FILE");
+
+  if (self->topology == NULL || refresh)
+    {
+      RlPoolTopology *topology;
+
+      if (captured != NULL && *captured != '\0')
+        topology = rl_pool_topology_load_file (captured, error);
+      else
+        {
+          g_autofree char *tool = rl_pool_topology_find_tool ();
+          /* 2 × 256 MiB copies per ordered pair take well under a second
+           * on a working machine; a hung GPU must not hang the app. */
+          topology = rl_pool_topology_run (tool, 60, error);
+        }
+      if (topology == NULL)
+        return NULL;
+      g_clear_pointer (&self->topology, rl_pool_topology_unref);
+      self->topology = topology;
+      if (rl_pool_topology_p2p_broken (topology))
+        g_warning ("The GPU self-test found peer-to-peer copies that arrive corrupted; "
+                   "disable P2P in Pool settings (NCCL_P2P_DISABLE=1)");
+    }
+  return rl_pool_topology_ref (self->topology);
 }
 
 char *

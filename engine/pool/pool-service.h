@@ -9,6 +9,7 @@
 #pragma once
 
 #include "engine/engine-types.h"
+#include "engine/pool/pool-topology.h"
 #include "workers/pool/pool.h"
 
 G_BEGIN_DECLS
@@ -24,6 +25,7 @@ typedef struct {
   RlPoolDevices   devices;
   guint           n_workers;     /* 0: one */
   const char     *plugin_path;   /* model-family plugins; NULL: $RAYLIGHT_PLUGIN_PATH or built-in */
+  const char *const *extra_env;  /* NULL-terminated "KEY=VALUE" for the workers (NCCL options) */
 } RlPoolSettings;
 
 RlPoolService *rl_pool_service_new          (const RlPoolSettings *settings);
@@ -33,6 +35,17 @@ void           rl_pool_service_free         (RlPoolService        *self);
 gboolean       rl_pool_service_start        (RlPoolService        *self,
                                              GError              **error);
 guint          rl_pool_service_get_n_workers (RlPoolService       *self);
+/* Shuts the workers down (a later job or start launches them again). */
+void           rl_pool_service_stop         (RlPoolService        *self);
+/* Each worker's state, pid, device and last error (RlWorkerInfo), rank
+ * order; empty when the pool is not running. */
+GArray        *rl_pool_service_list_workers (RlPoolService        *self);
+/* The GPU topology self-test: runs raylight-topology once and keeps the
+ * result ($RAYLIGHT_TOPOLOGY_FILE names a captured report to use instead).
+ * @refresh runs it again. NULL with @error when the tool cannot run. */
+RlPoolTopology *rl_pool_service_get_topology (RlPoolService       *self,
+                                              gboolean             refresh,
+                                              GError             **error);
 /* A JSON object describing the devices and parallel setup, for history. */
 char          *rl_pool_service_describe     (RlPoolService        *self);
 

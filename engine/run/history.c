@@ -58,6 +58,11 @@ static const Migration migrations[] = {
     "CREATE INDEX jobs_by_status ON jobs(status);"
     "CREATE INDEX jobs_by_created ON jobs(created_at);"
     "CREATE INDEX outputs_by_job ON outputs(job_id);" },
+  /* 3: deleting is two-step so the app can offer Undo: a trashed job is
+   * hidden from lists until it is restored or purged. */
+  { 3,
+    "ALTER TABLE jobs ADD COLUMN trashed_at INTEGER;"
+    "CREATE INDEX jobs_by_trashed ON jobs(trashed_at);" },
 };
 
 #define LATEST_VERSION (migrations[G_N_ELEMENTS (migrations) - 1].version)
@@ -913,7 +918,7 @@ build_query_sql (const char           *columns,
                  gboolean              paged)
 {
   GString *sql = g_string_new (NULL);
-  g_string_append_printf (sql, "SELECT %s FROM jobs WHERE 1", columns);
+  g_string_append_printf (sql, "SELECT %s FROM jobs WHERE trashed_at IS NULL", columns);
   if (query->filter_status)
     g_string_append (sql, " AND status = ?1");
   if (query->search != NULL && query->search[0] != '\0')
@@ -1082,4 +1087,100 @@ out:
   rollback (self);
   g_mutex_unlock (&self->lock);
   return ok;
+}
+
+/* Sets or clears trashed_at of one job whose trash state is the opposite. */
+static gboolean
+set_trashed (RlHistory   *self,
+             gint64       job_id,
+             gboolean     trashed,
+             const char  *what,
+             GError     **error)
+{
+  g_mutex_lock (&self->lock);
+  gboolean ok = FALSE;
+  sqlite3_stmt *stmt = prepare (self, trashed
+      ? "UPDATE jobs SET trashed_at = ? WHERE id = ? AND trashed_at IS NULL"
+      : "UPDATE jobs SET trashed_at = NULL WHERE id = ?2 AND trashed_at IS NOT NULL AND ?1 IS NOT NULL",
+      what, error);
+  if (stmt != NULL)
+    {
+      sqlite3_bind_int64 (stmt, 1, g_get_real_time ());
+      sqlite3_bind_int64 (stmt, 2, job_id);
+      ok = update_one_job (self, stmt, job_id, what, error);
+    }
+  g_mutex_unlock (&self->lock);
+  return ok;
+}
+
+gboolean
+rl_history_trash_job (RlHistory  *self,
+                      gint64      job_id,
+                      GError    **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  return set_trashed (self, job_id, TRUE, "moving a job to the trash", error);
+}
+
+gboolean
+rl_history_restore_job (RlHistory  *self,
+                        gint64      job_id,
+                        GError    **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  return set_trashed (self, job_id, FALSE, "restoring a deleted job", error);
+}
+
+GArray *
+rl_history_list_trashed (RlHistory  *self,
+                         GError    **error)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gboolean ok = FALSE;
+
+  g_mutex_lock (&self->lock);
+  sqlite3_stmt *stmt = prepare (self, "SELECT id FROM jobs WHERE trashed_at IS NOT NULL ORDER BY id",
+                                "listing deleted jobs", error);
+  if (stmt != NULL)
+    {
+      int rc;
+      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        {
+          gint64 id = sqlite3_column_int64 (stmt, 0);
+          g_array_append_val (ids, id);
+        }
+      sqlite3_finalize (stmt);
+      ok = rc == SQLITE_DONE;
+      if (!ok)
+        set_db_error (self, error, rc, "listing deleted jobs");
+    }
+  g_mutex_unlock (&self->lock);
+  return ok ? g_steal_pointer (&ids) : NULL;
+}
+
+guint
+rl_history_delete_output_files (const RlHistoryJob  *job,
+                                GError             **error)
+{
+  guint removed = 0;
+
+  g_return_val_if_fail (job != NULL, 0);
+  for (guint i = 0; job->outputs != NULL && i < job->outputs->len; i++)
+    {
+      const RlHistoryOutput *output = g_ptr_array_index (job->outputs, i);
+
+      if (g_unlink (output->path) == 0)
+        removed++;
+      else if (errno != ENOENT)
+        {
+          int saved = errno;
+          g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_IO,
+                       "Could not delete %s, an output of job %" G_GINT64_FORMAT ": %s",
+                       output->path, job->id, g_strerror (saved));
+          return removed;
+        }
+    }
+  return removed;
 }

@@ -106,7 +106,8 @@ gboolean       rl_history_add_output        (RlHistory               *self,
                                              guint                    frames,
                                              GError                 **error);
 
-/* Jobs matching @query (NULL: all), newest first, each with its outputs.
+/* Jobs matching @query (NULL: all), newest first, each with its outputs;
+ * trashed jobs are left out.
  * Returns a GPtrArray of RlHistoryJob* owning its elements, or NULL with
  * @error. */
 GPtrArray     *rl_history_list              (RlHistory               *self,
@@ -121,6 +122,25 @@ gint64         rl_history_count             (RlHistory               *self,
 RlHistoryJob  *rl_history_get_job           (RlHistory               *self,
                                              gint64                   job_id,
                                              GError                 **error);
+/* Deleting with Undo: a trashed job disappears from list and count (get_job
+ * still reads it) until it is restored, or deleted for good with
+ * rl_history_delete_job. FALSE with @error when there is no such job in
+ * the expected state (trashing a trashed job, restoring a listed one). */
+gboolean       rl_history_trash_job         (RlHistory               *self,
+                                             gint64                   job_id,
+                                             GError                 **error);
+gboolean       rl_history_restore_job       (RlHistory               *self,
+                                             gint64                   job_id,
+                                             GError                 **error);
+/* Ids (gint64) of the trashed jobs, oldest first: what a previous session
+ * trashed but never purged. */
+GArray        *rl_history_list_trashed      (RlHistory               *self,
+                                             GError                 **error);
+/* Removes @job's output files from disk (not its rows); files already gone
+ * are skipped. Returns how many it removed; stops with @error at the first
+ * file it cannot remove. */
+guint          rl_history_delete_output_files (const RlHistoryJob    *job,
+                                               GError               **error);
 /* Deletes the job and its output rows (not the files). FALSE with @error
  * when there is no such job. */
 gboolean       rl_history_delete_job        (RlHistory               *self,

@@ -136,7 +136,7 @@ test_open_new (Fixture       *f,
   sqlite3 *db = raw_open (nested);
   g_autofree char *mode = raw_text (db, "PRAGMA journal_mode");
   g_assert_cmpstr (mode, ==, "wal");
-  g_assert_cmpint (raw_int (db, "PRAGMA user_version"), ==, 2);
+  g_assert_cmpint (raw_int (db, "PRAGMA user_version"), ==, 3);
   g_assert_cmpint (raw_int (db, "PRAGMA application_id"), ==, 0x524c4849);
   sqlite3_close (db);
   g_assert_cmpint (rl_history_count (history, NULL, NULL), ==, 0);
@@ -361,7 +361,7 @@ test_migrate_from_v1 (Fixture       *f,
   g_clear_pointer (&history, rl_history_close);
 
   db = raw_open (f->path);
-  g_assert_cmpint (raw_int (db, "PRAGMA user_version"), ==, 2);
+  g_assert_cmpint (raw_int (db, "PRAGMA user_version"), ==, 3);
   g_autofree char *check = raw_text (db, "PRAGMA integrity_check");
   g_assert_cmpstr (check, ==, "ok");
   sqlite3_close (db);
@@ -394,7 +394,7 @@ test_refuse_newer (Fixture       *f,
   g_clear_pointer (&history, rl_history_close);
   sqlite3 *db = raw_open (f->path);
   g_autofree char *bump = g_strdup_printf ("PRAGMA user_version = %d",
-                                           g_test_rand_int_range (3, 1000));
+                                           g_test_rand_int_range (4, 1000));
   raw_exec (db, bump);
   raw_exec (db, "PRAGMA wal_checkpoint(TRUNCATE)");
   sqlite3_close (db);
