@@ -147,8 +147,10 @@ rl_pool_service_new (const RlPoolSettings *settings)
     self->n_workers = (guint) g_ascii_strtoull (workers_env, NULL, 10);
   if (self->devices == RL_POOL_DEVICES_AUTO)
     self->devices = count_nvidia_gpus () > 0 ? RL_POOL_DEVICES_CUDA : RL_POOL_DEVICES_CPU;
-  self->ulysses_degree = degree_from_env ("RAYLIGHT_ULYSSES");
-  self->ring_degree = degree_from_env ("RAYLIGHT_RING");
+  self->ulysses_degree = settings && settings->ulysses_degree ? settings->ulysses_degree
+                                                              : degree_from_env ("RAYLIGHT_ULYSSES");
+  self->ring_degree = settings && settings->ring_degree ? settings->ring_degree
+                                                        : degree_from_env ("RAYLIGHT_RING");
   return self;
 }
 
@@ -242,6 +244,19 @@ guint
 rl_pool_service_get_n_workers (RlPoolService *self)
 {
   return self->n_workers;
+}
+
+gboolean
+rl_pool_service_free_memory (RlPoolService  *self,
+                             GError        **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  RlErrorInfo info = { 0 };
+
+  if (self->pool == NULL || rl_pool_free_memory (self->pool, NULL, &info) == 0)
+    return TRUE;
+  g_propagate_error (error, error_from_info (&info, "Freeing the workers' memory"));
+  return FALSE;
 }
 
 void

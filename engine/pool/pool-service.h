@@ -26,6 +26,8 @@ typedef struct {
   guint           n_workers;     /* 0: one */
   const char     *plugin_path;   /* model-family plugins; NULL: $RAYLIGHT_PLUGIN_PATH or built-in */
   const char *const *extra_env;  /* NULL-terminated "KEY=VALUE" for the workers (NCCL options) */
+  guint           ulysses_degree; /* sequence parallelism; 0: $RAYLIGHT_ULYSSES or none */
+  guint           ring_degree;    /* 0: $RAYLIGHT_RING or none */
 } RlPoolSettings;
 
 RlPoolService *rl_pool_service_new          (const RlPoolSettings *settings);
@@ -46,6 +48,10 @@ GArray        *rl_pool_service_list_workers (RlPoolService        *self);
 RlPoolTopology *rl_pool_service_get_topology (RlPoolService       *self,
                                               gboolean             refresh,
                                               GError             **error);
+/* Asks every running worker to drop its resident models and caches (the
+ * app's "Free memory"); nothing to do when the workers are not running. */
+gboolean       rl_pool_service_free_memory  (RlPoolService        *self,
+                                             GError              **error);
 /* A JSON object describing the devices and parallel setup, for history. */
 char          *rl_pool_service_describe     (RlPoolService        *self);
 
