@@ -4,8 +4,10 @@
 #include "engine/graph/registry.h"
 #include "engine/nodes/builtin-nodes.h"
 #include "ui/rl-application.h"
+#include "ui/rl-notify.h"
 #include "ui/rl-preferences-window.h"
 #include "ui/rl-window.h"
+#include "ui/run/rl-run-service.h"
 
 #define MAX_RECENT 10
 
@@ -14,6 +16,7 @@ struct _RlApplication
   AdwApplication  parent_instance;
   RlRegistry     *registry;
   GSettings      *settings;
+  RlRunService   *run_service;
 };
 
 G_DEFINE_FINAL_TYPE (RlApplication, rl_application, ADW_TYPE_APPLICATION)
@@ -184,6 +187,26 @@ rl_application_startup (GApplication *app)
                                          (const char *[]) { "<Control><Shift>s", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.new-tab", (const char *[]) { "<Control>t", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.close-tab", (const char *[]) { "<Control>w", NULL });
+
+  self->run_service = rl_run_service_new (self->registry);
+  rl_notify_watch_jobs (GTK_APPLICATION (app), self->run_service);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "run.queue",
+                                         (const char *[]) { "<Control>Return", "<Control>KP_Enter", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "run.queue-front",
+                                         (const char *[]) { "<Control><Shift>Return", "<Control><Shift>KP_Enter",
+                                                            NULL });
+}
+
+static void
+rl_application_shutdown (GApplication *app)
+{
+  RlApplication *self = RL_APPLICATION (app);
+
+  /* Waiting jobs are cancelled and the workers stopped before the app
+   * goes; a running job is interrupted. */
+  if (self->run_service != NULL)
+    rl_run_service_shutdown (self->run_service);
+  G_APPLICATION_CLASS (rl_application_parent_class)->shutdown (app);
 }
 
 static void
@@ -193,6 +216,7 @@ rl_application_finalize (GObject *object)
 
   g_clear_pointer (&self->registry, rl_registry_unref);
   g_clear_object (&self->settings);
+  g_clear_object (&self->run_service);
   G_OBJECT_CLASS (rl_application_parent_class)->finalize (object);
 }
 
@@ -203,6 +227,7 @@ rl_application_class_init (RlApplicationClass *klass)
 
   G_OBJECT_CLASS (klass)->finalize = rl_application_finalize;
   app_class->startup = rl_application_startup;
+  app_class->shutdown = rl_application_shutdown;
   app_class->activate = rl_application_activate;
   app_class->open = rl_application_open;
 }
@@ -261,6 +286,13 @@ rl_application_add_recent (RlApplication *self,
       }
   recent = g_strv_builder_end (builder);
   g_settings_set_strv (self->settings, "recent-files", (const char * const *) recent);
+}
+
+RlRunService *
+rl_application_get_run_service (RlApplication *self)
+{
+  g_return_val_if_fail (RL_IS_APPLICATION (self), NULL);
+  return self->run_service;
 }
 
 char *

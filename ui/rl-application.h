@@ -20,6 +20,8 @@ GSettings      *rl_application_get_settings     (RlApplication  *self);
 /* Puts @file first in the recent files (at most ten are kept). */
 void            rl_application_add_recent       (RlApplication  *self,
                                                  GFile          *file);
+/* Runs the windows' jobs: pool, queue and history (ui/run/rl-run-service.h). */
+RlRunService   *rl_application_get_run_service  (RlApplication *self);
 /* The folder holding the bundled workflow templates. */
 char           *rl_application_get_templates_dir (RlApplication *self);
 

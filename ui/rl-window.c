@@ -7,12 +7,15 @@
 #include "ui/rl-autosave.h"
 #include "ui/rl-window.h"
 #include "ui/rl-workflow-page.h"
+#include "ui/run/rl-queue-panel.h"
 
 struct _RlWindow
 {
   AdwApplicationWindow  parent_instance;
 
   AdwWindowTitle       *window_title;
+  AdwHeaderBar         *header_bar;
+  RlQueuePanel         *queue_panel;
   AdwToastOverlay      *toast_overlay;
   GtkStack             *stack;
   AdwTabView           *tab_view;
@@ -49,6 +52,23 @@ rl_window_show_toast (RlWindow   *self,
   toast = adw_toast_new (message);
   adw_toast_set_timeout (toast, 6);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+void
+rl_window_add_toast (RlWindow *self,
+                     AdwToast *toast)
+{
+  g_return_if_fail (RL_IS_WINDOW (self));
+  g_free (self->last_toast);
+  self->last_toast = g_strdup (adw_toast_get_title (toast));
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+RlQueuePanel *
+rl_window_get_queue_panel (RlWindow *self)
+{
+  g_return_val_if_fail (RL_IS_WINDOW (self), NULL);
+  return self->queue_panel;
 }
 
 const char *
@@ -792,6 +812,7 @@ rl_window_class_init (RlWindowClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/raylight/Raylight/rl-window.ui");
   gtk_widget_class_bind_template_child (widget_class, RlWindow, window_title);
+  gtk_widget_class_bind_template_child (widget_class, RlWindow, header_bar);
   gtk_widget_class_bind_template_child (widget_class, RlWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, RlWindow, stack);
   gtk_widget_class_bind_template_child (widget_class, RlWindow, tab_view);
@@ -834,6 +855,9 @@ rl_window_new (RlApplication *application)
   /* "application" is set after construction, so what needs it runs here. */
   self = g_object_new (RL_TYPE_WINDOW, "application", application, NULL);
   restore_window_state (self);
+  /* The queue beside the tabs, with the Run button and the run.* actions. */
+  self->queue_panel = rl_queue_panel_new (rl_application_get_run_service (application), self);
+  rl_queue_panel_attach (self->queue_panel, GTK_WIDGET (self->stack), self->header_bar);
   fill_templates (self);
   fill_recent (self);
   update_window_title (self);

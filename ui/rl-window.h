@@ -26,6 +26,12 @@ void             rl_window_show_toast       (RlWindow       *self,
 /* Writes every tab with unsaved edits to its autosave now (a timer does
  * it every $RAYLIGHT_AUTOSAVE_SECONDS, 20 by default). */
 void             rl_window_autosave_now     (RlWindow       *self);
+/* Shows @toast (takes it): toasts with a button, such as errors with
+ * "Details". */
+void             rl_window_add_toast        (RlWindow       *self,
+                                             AdwToast       *toast);
+/* The window's queue panel (ui/run/rl-queue-panel.h). */
+RlQueuePanel    *rl_window_get_queue_panel  (RlWindow       *self);
 /* The message of the last toast shown (for tests), or NULL. */
 const char      *rl_window_get_last_toast   (RlWindow       *self);
 

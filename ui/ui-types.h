@@ -14,5 +14,7 @@ typedef struct _RlNodeWidget    RlNodeWidget;
 typedef struct _RlSocket        RlSocket;
 typedef struct _RlNodeSearch    RlNodeSearch;
 typedef struct _RlHistory       RlHistory;
+typedef struct _RlQueuePanel    RlQueuePanel;
+typedef struct _RlRunService    RlRunService;
 
 G_END_DECLS

@@ -1,0 +1,593 @@
+/* RlRunService: pool, executor, queue and history for the app, and the
+ * hand-over of engine events from the runner thread to the main loop. */
+#include "ui/run/rl-run-service.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "engine/engine-error.h"
+#include "engine/graph/graph.h"
+#include "engine/graph/image.h"
+#include "engine/graph/registry.h"
+#include "engine/graph/validate.h"
+#include "engine/graph/workflow.h"
+#include "engine/pool/pool-service.h"
+#include "engine/run/executor.h"
+#include "engine/run/history.h"
+#include "ui/run/rl-preview-frames.h"
+
+struct _RlRunService
+{
+  GObject         parent_instance;
+  RlRegistry     *registry;
+  GMutex          pool_lock;      /* guards pool against a swap during free-memory */
+  RlPoolService  *pool;
+  RlExecutor     *executor;
+  RlHistory      *history;
+  char           *history_error;
+  RlJobQueue     *queue;
+  char           *output_dir;
+  GListStore     *jobs;
+  GHashTable     *by_id;          /* gint64* -> RlJobItem* (borrowed from jobs) */
+  GPtrArray      *finished;       /* RlJobItem*, in the order they ended */
+};
+
+G_DEFINE_FINAL_TYPE (RlRunService, rl_run_service, G_TYPE_OBJECT)
+
+enum { SIGNAL_JOB_FINISHED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+/* ---- Events, from the runner thread to the main loop ----------------------- */
+
+/* What the main loop needs of one RlEvent, copied since the event's
+ * pointers live only for the callback. */
+typedef struct {
+  RlRunService  *service;     /* a reference */
+  RlEventKind    kind;
+  gint64         job_id;
+  char          *node_title;
+  guint          step;
+  guint          total;
+  GPtrArray     *preview;     /* GdkTexture*, made on the runner thread */
+  char          *path;
+  char          *error;
+  RlJobStatus    status;
+  double         elapsed_s;
+  gint64         time_us;
+} EventCopy;
+
+static void
+event_copy_free (gpointer data)
+{
+  EventCopy *copy = data;
+
+  g_object_unref (copy->service);
+  g_free (copy->node_title);
+  g_clear_pointer (&copy->preview, g_ptr_array_unref);
+  g_free (copy->path);
+  g_free (copy->error);
+  g_free (copy);
+}
+
+static void reorder_items (RlRunService *self);
+
+static gboolean
+apply_event (gpointer data)
+{
+  EventCopy *copy = data;
+  RlRunService *self = copy->service;
+  RlJobItem *item = rl_run_service_lookup (self, copy->job_id);
+
+  if (item == NULL)
+    return G_SOURCE_REMOVE;
+  switch (copy->kind)
+    {
+    case RL_EVENT_JOB_STARTED:
+      rl_job_item_set_status (item, RL_JOB_RUNNING, 0);
+      reorder_items (self);
+      break;
+    case RL_EVENT_NODE_STARTED:
+      rl_job_item_set_node (item, copy->node_title);
+      break;
+    case RL_EVENT_PROGRESS:
+      rl_job_item_set_progress (item, copy->step, copy->total, copy->time_us);
+      break;
+    case RL_EVENT_PREVIEW:
+      if (copy->preview != NULL && copy->preview->len > 0)
+        rl_job_item_set_preview (item, g_steal_pointer (&copy->preview));
+      break;
+    case RL_EVENT_OUTPUT_FILE:
+      rl_job_item_add_output (item, copy->path);
+      break;
+    case RL_EVENT_ERROR:
+      rl_job_item_set_error (item, copy->error);
+      break;
+    case RL_EVENT_JOB_FINISHED:
+      if (copy->error != NULL && rl_job_item_get_error (item) == NULL && copy->status == RL_JOB_FAILED)
+        rl_job_item_set_error (item, copy->error);
+      rl_job_item_set_status (item, copy->status, copy->elapsed_s);
+      g_ptr_array_add (self->finished, item);
+      reorder_items (self);
+      g_signal_emit (self, signals[SIGNAL_JOB_FINISHED], 0, item);
+      break;
+    case RL_EVENT_JOB_QUEUED:
+    case RL_EVENT_NODE_CACHED:
+    case RL_EVENT_NODE_FINISHED:
+      break;
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* On the runner thread (or the enqueuing / cancelling one): copy and post.
+ * Always posted, never run in place, so the item of a job that is being
+ * queued exists by the time its events are applied. */
+static void
+on_queue_event (const RlEvent *event,
+                gpointer       user_data)
+{
+  RlRunService *self = user_data;
+  EventCopy *copy = g_new0 (EventCopy, 1);
+  GSource *source;
+
+  copy->service = g_object_ref (self);
+  copy->kind = event->kind;
+  copy->job_id = event->job_id;
+  copy->node_title = g_strdup (event->node_title != NULL ? event->node_title : event->node_type);
+  copy->step = event->step;
+  copy->total = event->total;
+  if (event->kind == RL_EVENT_PREVIEW && event->preview != NULL)
+    copy->preview = rl_preview_frames_textures (event->preview);
+  copy->path = g_strdup (event->path);
+  copy->error = event->error != NULL ? g_strdup (event->error->message) : NULL;
+  copy->status = event->status;
+  copy->elapsed_s = event->elapsed_s;
+  copy->time_us = g_get_monotonic_time ();
+
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, apply_event, copy, event_copy_free);
+  g_source_set_static_name (source, "[raylight] job event");
+  g_source_attach (source, NULL);
+  g_source_unref (source);
+}
+
+/* ---- Item order -------------------------------------------------------------- */
+
+static void
+reorder_items (RlRunService *self)
+{
+  g_autoptr(GPtrArray) order = g_ptr_array_new ();
+  g_autoptr(GArray) pending = NULL;
+  gint64 running = 0;
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->jobs));
+  gboolean same = TRUE;
+
+  if (self->queue != NULL)
+    {
+      running = rl_job_queue_get_running (self->queue);
+      pending = rl_job_queue_list_pending (self->queue);
+    }
+  /* The engine may already run a job whose JOB_STARTED is still on its
+   * way; the item's own state decides what the panel shows. */
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(RlJobItem) item = g_list_model_get_item (G_LIST_MODEL (self->jobs), i);
+
+      if (rl_job_item_get_status (item) == RL_JOB_RUNNING)
+        g_ptr_array_add (order, item);
+    }
+  for (guint i = 0; pending != NULL && i < pending->len; i++)
+    {
+      RlJobItem *item = rl_run_service_lookup (self, g_array_index (pending, gint64, i));
+
+      if (item != NULL && rl_job_item_get_status (item) == RL_JOB_QUEUED)
+        g_ptr_array_add (order, item);
+    }
+  /* Queued items the engine has taken but not yet announced as started. */
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(RlJobItem) item = g_list_model_get_item (G_LIST_MODEL (self->jobs), i);
+
+      if (rl_job_item_get_status (item) == RL_JOB_QUEUED && !g_ptr_array_find (order, item, NULL))
+        g_ptr_array_insert (order, rl_job_item_get_id (item) == running ? 0 : -1, item);
+    }
+  for (guint i = self->finished->len; i > 0; i--)
+    g_ptr_array_add (order, g_ptr_array_index (self->finished, i - 1));
+
+  g_return_if_fail (order->len == n);
+  for (guint i = 0; i < n && same; i++)
+    {
+      g_autoptr(RlJobItem) item = g_list_model_get_item (G_LIST_MODEL (self->jobs), i);
+
+      same = item == g_ptr_array_index (order, i);
+    }
+  if (!same)
+    g_list_store_splice (self->jobs, 0, n, order->pdata, order->len);
+}
+
+/* ---- Lifetime ------------------------------------------------------------------ */
+
+static void
+rl_run_service_dispose (GObject *object)
+{
+  rl_run_service_shutdown (RL_RUN_SERVICE (object));
+  G_OBJECT_CLASS (rl_run_service_parent_class)->dispose (object);
+}
+
+static void
+rl_run_service_finalize (GObject *object)
+{
+  RlRunService *self = RL_RUN_SERVICE (object);
+
+  g_clear_pointer (&self->registry, rl_registry_unref);
+  g_mutex_clear (&self->pool_lock);
+  g_free (self->history_error);
+  g_free (self->output_dir);
+  g_hash_table_unref (self->by_id);
+  g_ptr_array_unref (self->finished);
+  g_object_unref (self->jobs);
+  G_OBJECT_CLASS (rl_run_service_parent_class)->finalize (object);
+}
+
+static void
+rl_run_service_class_init (RlRunServiceClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = rl_run_service_dispose;
+  G_OBJECT_CLASS (klass)->finalize = rl_run_service_finalize;
+  signals[SIGNAL_JOB_FINISHED] = g_signal_new ("job-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                               0, NULL, NULL, NULL, G_TYPE_NONE, 1, RL_TYPE_JOB_ITEM);
+}
+
+static void
+rl_run_service_init (RlRunService *self)
+{
+  g_mutex_init (&self->pool_lock);
+  self->jobs = g_list_store_new (RL_TYPE_JOB_ITEM);
+  self->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->finished = g_ptr_array_new ();
+}
+
+static char *
+default_output_dir (void)
+{
+  const char *env = g_getenv ("RAYLIGHT_OUTPUT_DIR");
+  const char *videos = g_get_user_special_dir (G_USER_DIRECTORY_VIDEOS);
+
+  if (env != NULL && *env != '\0')
+    return g_strdup (env);
+  return g_build_filename (videos != NULL ? videos : g_get_home_dir (), "Raylight", NULL);
+}
+
+RlRunService *
+rl_run_service_new (RlRegistry *registry)
+{
+  RlRunService *self = g_object_new (RL_TYPE_RUN_SERVICE, NULL);
+  g_autoptr(GError) error = NULL;
+
+  self->registry = rl_registry_ref (registry);
+  self->output_dir = default_output_dir ();
+  self->history = rl_history_open (g_getenv ("RAYLIGHT_HISTORY"), &error);
+  if (self->history == NULL)
+    {
+      self->history_error = g_strdup (error->message);
+      g_warning ("Jobs are not recorded: %s", error->message);
+    }
+  /* Workers start when the first job needs them. */
+  self->pool = rl_pool_service_new (NULL);
+  self->executor = rl_executor_new (registry);
+  rl_executor_set_pool_service (self->executor, self->pool);
+  self->queue = rl_job_queue_new (self->executor, self->history);
+  rl_job_queue_add_listener (self->queue, on_queue_event, self);
+  return self;
+}
+
+void
+rl_run_service_shutdown (RlRunService *self)
+{
+  g_return_if_fail (RL_IS_RUN_SERVICE (self));
+  /* The queue first (it runs on the executor), then the executor (it
+   * borrows the pool), then the workers. */
+  g_clear_pointer (&self->queue, rl_job_queue_free);
+  g_clear_pointer (&self->executor, rl_executor_free);
+  g_mutex_lock (&self->pool_lock);
+  g_clear_pointer (&self->pool, rl_pool_service_free);
+  g_mutex_unlock (&self->pool_lock);
+  g_clear_pointer (&self->history, rl_history_close);
+}
+
+/* ---- Queries ------------------------------------------------------------------- */
+
+GListModel *
+rl_run_service_get_jobs (RlRunService *self)
+{
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), NULL);
+  return G_LIST_MODEL (self->jobs);
+}
+
+RlJobItem *
+rl_run_service_lookup (RlRunService *self,
+                       gint64        job_id)
+{
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), NULL);
+  return g_hash_table_lookup (self->by_id, &job_id);
+}
+
+RlHistory *
+rl_run_service_get_history (RlRunService *self)
+{
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), NULL);
+  return self->history;
+}
+
+const char *
+rl_run_service_get_history_error (RlRunService *self)
+{
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), NULL);
+  return self->history_error;
+}
+
+const char *
+rl_run_service_get_output_dir (RlRunService *self)
+{
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), NULL);
+  return self->output_dir;
+}
+
+/* ---- Queueing ------------------------------------------------------------------ */
+
+static gboolean
+check_running (RlRunService  *self,
+               GError       **error)
+{
+  if (self->queue != NULL)
+    return TRUE;
+  g_set_error_literal (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_EXECUTION, "Raylight is shutting down");
+  return FALSE;
+}
+
+gint64
+rl_run_service_queue_workflow (RlRunService   *self,
+                               RlWorkflow     *workflow,
+                               const char     *title,
+                               RlJobPosition   position,
+                               guint           count,
+                               GError        **error)
+{
+  g_autoptr(RlGraph) graph = NULL;
+  g_autofree char *workflow_json = NULL;
+  g_autofree char *prompt_json = NULL;
+  g_autofree char *device_config = NULL;
+  RlJobOptions options = { 0 };
+  gint64 first = 0;
+
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), 0);
+  if (!check_running (self, error))
+    return 0;
+  graph = rl_workflow_to_graph (workflow, self->registry, error);
+  if (graph == NULL || !rl_graph_check (graph, self->registry, error))
+    return 0;
+  if (g_mkdir_with_parents (self->output_dir, 0755) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_IO, "The output folder %s cannot be created: %s",
+                   self->output_dir, g_strerror (saved));
+      return 0;
+    }
+  workflow_json = rl_workflow_to_string (workflow, FALSE);
+  prompt_json = rl_graph_to_prompt_string (graph, FALSE);
+  g_mutex_lock (&self->pool_lock);
+  device_config = rl_pool_service_describe (self->pool);
+  g_mutex_unlock (&self->pool_lock);
+  options.output_dir = self->output_dir;
+  options.workflow_json = workflow_json;
+  options.prompt_json = prompt_json;
+  options.device_config_json = device_config;
+
+  for (guint i = 0; i < MAX (count, 1); i++)
+    {
+      /* Several jobs to the front keep their order: each goes behind the
+       * one queued just before it. */
+      RlJobPosition where = position == RL_JOB_POSITION_FRONT && i > 0 ? RL_JOB_POSITION_BACK : position;
+      gint64 id = rl_job_queue_enqueue (self->queue, graph, &options, where, error);
+      g_autofree char *job_title = NULL;
+      RlJobItem *item;
+
+      if (id <= 0)
+        return first;
+      if (where != position)
+        {
+          g_autoptr(GArray) pending = rl_job_queue_list_pending (self->queue);
+
+          for (guint k = 0; k < pending->len; k++)
+            if (g_array_index (pending, gint64, k) == first)
+              {
+                rl_job_queue_move (self->queue, id, k + i, NULL);
+                break;
+              }
+        }
+      job_title = g_strdup_printf ("#%" G_GINT64_FORMAT " %s", id, title);
+      item = rl_job_item_new (id, job_title, workflow_json);
+      g_list_store_append (self->jobs, item);
+      g_hash_table_insert (self->by_id, g_memdup2 (&id, sizeof id), item);
+      g_object_unref (item);
+      if (first == 0)
+        first = id;
+    }
+  reorder_items (self);
+  return first;
+}
+
+gboolean
+rl_run_service_cancel (RlRunService  *self,
+                       gint64         job_id,
+                       GError       **error)
+{
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), FALSE);
+  return check_running (self, error) && rl_job_queue_cancel (self->queue, job_id, error);
+}
+
+gboolean
+rl_run_service_interrupt (RlRunService *self,
+                          gint64        job_id)
+{
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), FALSE);
+  return self->queue != NULL && rl_job_queue_interrupt (self->queue, job_id);
+}
+
+gboolean
+rl_run_service_move_by (RlRunService  *self,
+                        gint64         job_id,
+                        int            delta,
+                        GError       **error)
+{
+  g_autoptr(GArray) pending = NULL;
+  int index = -1;
+
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), FALSE);
+  if (!check_running (self, error))
+    return FALSE;
+  pending = rl_job_queue_list_pending (self->queue);
+  for (guint i = 0; i < pending->len; i++)
+    if (g_array_index (pending, gint64, i) == job_id)
+      index = (int) i;
+  if (index < 0)
+    {
+      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_EXECUTION,
+                   "Job %" G_GINT64_FORMAT " is not waiting, so it cannot be moved", job_id);
+      return FALSE;
+    }
+  if (!rl_job_queue_move (self->queue, job_id, (guint) CLAMP (index + delta, 0, (int) pending->len - 1), error))
+    return FALSE;
+  reorder_items (self);
+  return TRUE;
+}
+
+void
+rl_run_service_set_paused (RlRunService *self,
+                           gboolean      paused)
+{
+  g_return_if_fail (RL_IS_RUN_SERVICE (self));
+  if (self->queue == NULL)
+    return;
+  if (paused)
+    rl_job_queue_pause (self->queue);
+  else
+    rl_job_queue_resume (self->queue);
+}
+
+gboolean
+rl_run_service_get_paused (RlRunService *self)
+{
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), FALSE);
+  return self->queue != NULL && rl_job_queue_is_paused (self->queue);
+}
+
+/* ---- Memory and pool ----------------------------------------------------------- */
+
+static void
+free_memory_thread (GTask        *task,
+                    gpointer      source,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  RlRunService *self = source;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  g_mutex_lock (&self->pool_lock);
+  ok = self->pool == NULL || rl_pool_service_free_memory (self->pool, &error);
+  g_mutex_unlock (&self->pool_lock);
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, g_steal_pointer (&error));
+}
+
+void
+rl_run_service_free_memory_async (RlRunService        *self,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+
+  g_return_if_fail (RL_IS_RUN_SERVICE (self));
+  /* Cached node results hold models and tensors on the app's side. */
+  if (self->executor != NULL)
+    rl_executor_clear_cache (self->executor);
+  g_task_run_in_thread (task, free_memory_thread);
+}
+
+gboolean
+rl_run_service_free_memory_finish (RlRunService  *self,
+                                   GAsyncResult  *result,
+                                   GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+gboolean
+rl_run_service_configure_pool (RlRunService  *self,
+                               guint          n_workers,
+                               guint          ulysses_degree,
+                               guint          ring_degree,
+                               GError       **error)
+{
+  RlPoolSettings settings = { 0 };
+  g_autofree char *current = NULL;
+  RlErrorInfo info = { 0 };
+  RlPoolBackend backend;
+  gboolean was_paused;
+  RlPoolService *old;
+
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), FALSE);
+  if (!check_running (self, error))
+    return FALSE;
+  current = rl_run_service_describe_pool (self);
+  backend = strstr (current, "\"backend\":\"cuda\"") != NULL ? RL_POOL_BACKEND_CUDA : RL_POOL_BACKEND_CPU;
+  if (rl_pool_check_parallel ((int) MAX (n_workers, 1), backend, (int) MAX (ulysses_degree, 1),
+                              (int) MAX (ring_degree, 1), &info) != RL_WIRE_OK)
+    {
+      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_VALIDATION, "%s", info.message);
+      return FALSE;
+    }
+  /* Paused, no job can start between the check and the swap. */
+  was_paused = rl_job_queue_is_paused (self->queue);
+  rl_job_queue_pause (self->queue);
+  if (rl_job_queue_get_running (self->queue) != 0)
+    {
+      if (!was_paused)
+        rl_job_queue_resume (self->queue);
+      g_set_error_literal (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_EXECUTION,
+                           "The pool cannot change while a job runs; wait for it or interrupt it");
+      return FALSE;
+    }
+  settings.n_workers = MAX (n_workers, 1);
+  settings.ulysses_degree = MAX (ulysses_degree, 1);
+  settings.ring_degree = MAX (ring_degree, 1);
+  settings.devices = backend == RL_POOL_BACKEND_CUDA ? RL_POOL_DEVICES_CUDA : RL_POOL_DEVICES_CPU;
+  g_mutex_lock (&self->pool_lock);
+  old = self->pool;
+  self->pool = rl_pool_service_new (&settings);
+  rl_executor_set_pool_service (self->executor, self->pool);
+  g_mutex_unlock (&self->pool_lock);
+  /* Stops the old workers; their models go with them. */
+  rl_pool_service_free (old);
+  rl_executor_clear_cache (self->executor);
+  if (!was_paused)
+    rl_job_queue_resume (self->queue);
+  return TRUE;
+}
+
+char *
+rl_run_service_describe_pool (RlRunService *self)
+{
+  char *description;
+
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), NULL);
+  g_mutex_lock (&self->pool_lock);
+  description = self->pool != NULL ? rl_pool_service_describe (self->pool) : g_strdup ("{}");
+  g_mutex_unlock (&self->pool_lock);
+  return description;
+}
