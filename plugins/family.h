@@ -85,7 +85,8 @@ typedef struct RlFamily {
 
   /* Whether `st` belongs to this family. RL_OK with *kind and a variant
    * name ("Wan2.1 T2V 1.3B") when it does; RL_E_NOT_FOUND when it does not
-   * (no message needed); RL_E_NOT_SUPPORTED when it is this family's but a
+   * (a message, if any, says what the file looks like instead and is shown
+   * to the user); RL_E_NOT_SUPPORTED when it is this family's but a
    * variant Raylight refuses, with a message saying so. */
   RlStatus   (*probe)            (const RlSafetensors *st,
                                   RlModelKind         *kind,

@@ -25,20 +25,56 @@ detect_prefix (const RlSafetensors *st)
   return NULL;
 }
 
-/* A cheap guess for the message when a file is not a Wan DiT at all. */
+/* A cheap guess for the message when a file is not a Wan DiT at all, from
+ * the marker keys ComfyUI's model detection keys on (with or without the
+ * "model.diffusion_model." prefix of full checkpoints). */
 static const char *
 guess_other_kind (const RlSafetensors *st)
 {
-  if (rl_safetensors_find (st, "encoder.block.0.layer.0.SelfAttention.q.weight") ||
-      rl_safetensors_find (st, "spiece_model"))
-    return "a T5/UMT5 text encoder (load it with CLIPLoader)";
-  if (rl_safetensors_find (st, "decoder.conv1.weight") || rl_safetensors_find (st, "decoder.head.2.weight"))
-    return "a VAE (load it with VAELoader)";
-  if (rl_safetensors_find (st, "double_blocks.0.img_attn.norm.key_norm.scale"))
-    return "a Flux model";
-  if (rl_safetensors_find (st, "txt_norm.weight"))
-    return "a Qwen-Image model";
-  return "not a known model";
+  static const struct { const char *key; const char *kind; } markers[] = {
+    { "encoder.block.0.layer.0.SelfAttention.q.weight", "it is a T5/UMT5 text encoder (load it with CLIPLoader)" },
+    { "spiece_model", "it is a T5/UMT5 text encoder (load it with CLIPLoader)" },
+    { "decoder.conv1.weight", "it is a VAE (load it with VAELoader)" },
+    { "decoder.head.2.weight", "it is a VAE (load it with VAELoader)" },
+    { "double_blocks.0.img_attn.norm.key_norm.scale", "it looks like a Flux model, not a Wan one" },
+    { "txt_norm.weight", "it looks like a Qwen-Image model, not a Wan one" },
+    { "input_blocks.0.0.weight", "it looks like a Stable Diffusion UNet (SD1.x/SD2.x/SDXL), not a Wan model" },
+    { "joint_blocks.0.context_block.attn.qkv.weight", "it looks like a Stable Diffusion 3 model, not a Wan model" },
+    { "txt_in.individual_token_refiner.blocks.0.norm1.weight", "it looks like a HunyuanVideo model, not a Wan one" },
+    { "condition_embedder.time_embedder.linear_1.weight",
+      "it is a Wan model in the diffusers layout; use ComfyUI's repackaged file (keys like "
+      "blocks.0.self_attn.q.weight)" },
+  };
+  static const char *const prefixes[] = { "", "model.diffusion_model." };
+
+  for (size_t i = 0; i < sizeof markers / sizeof markers[0]; i++)
+    for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++)
+      if (find_key (st, prefixes[p], markers[i].key) != NULL)
+        return markers[i].kind;
+  return "it has none of the tensor names of a known model either";
+}
+
+/* Wan variants other than text-to-video, by the marker keys ComfyUI's
+ * model detection uses (comfy/model_detection.py); NULL for none. */
+static const char *
+other_wan_variant (const RlSafetensors *st,
+                   const char          *prefix)
+{
+  static const struct { const char *key; const char *name; } variants[] = {
+    { "vace_patch_embedding.weight", "a Wan VACE model" },
+    { "control_adapter.conv.weight", "a Wan Fun camera-control model" },
+    { "casual_audio_encoder.encoder.final_linear.weight", "a Wan2.2 S2V (speech-to-video) model" },
+    { "audio_proj.audio_proj_glob_1.layer.bias", "a Wan HuMo model" },
+    { "face_adapter.fuser_blocks.0.k_norm.weight", "a Wan2.2 Animate model" },
+    { "img_emb.emb_pos", "a Wan2.1 first-last-frame-to-video (FLF2V) model" },
+    { "img_emb.proj.0.bias", "a Wan2.1 image-to-video model" },
+    { "ref_conv.weight", "a Wan Fun model with a reference image" },
+  };
+
+  for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
+    if (find_key (st, prefix, variants[i].key) != NULL)
+      return variants[i].name;
+  return NULL;
 }
 
 static int
@@ -66,6 +102,9 @@ name_variant (WanDitConfig *c)
     snprintf (c->variant, sizeof c->variant, "Wan 14B T2V (2.1, or a 2.2 A14B expert)");
   else if (c->dim == 3072 && c->in_dim == 48 && c->out_dim == 48)
     snprintf (c->variant, sizeof c->variant, "Wan2.2 TI2V 5B");
+  else if (c->in_dim == 48)
+    snprintf (c->variant, sizeof c->variant, "Wan2.2 TI2V-shaped (dim %d, %d layers, 48 channels)",
+              c->dim, c->num_layers);
   else
     snprintf (c->variant, sizeof c->variant, "Wan T2V (dim %d, %d layers, %d channels)",
               c->dim, c->num_layers, c->in_dim);
@@ -78,18 +117,18 @@ wan_dit_config_detect (const RlSafetensors *st,
   const char *path = rl_safetensors_path (st);
   const char *prefix = detect_prefix (st);
   const RlSafetensorsTensor *mod, *head, *ffn, *patch, *text;
+  const char *other;
 
   memset (c, 0, sizeof *c);
   if (prefix == NULL)
-    return rl_set_error (RL_E_FORMAT, "%s is not a Wan diffusion model (no head.modulation): "
-                         "it looks like %s", path, guess_other_kind (st));
+    return rl_set_error (RL_E_FORMAT, "%s is not a Wan diffusion model (it has no tensor "
+                         "head.modulation): %s", path, guess_other_kind (st));
   snprintf (c->prefix, sizeof c->prefix, "%s", prefix);
 
-  if (find_key (st, prefix, "img_emb.proj.0.bias") != NULL)
-    return rl_set_error (RL_E_NOT_SUPPORTED, "%s is a Wan2.1 image-to-video (or first-last-frame) "
-                         "model; Raylight runs Wan text-to-video models so far", path);
-  if (find_key (st, prefix, "vace_patch_embedding.weight") != NULL)
-    return rl_set_error (RL_E_NOT_SUPPORTED, "%s is a Wan VACE model, not supported yet", path);
+  other = other_wan_variant (st, prefix);
+  if (other != NULL)
+    return rl_set_error (RL_E_NOT_SUPPORTED, "%s is %s; Raylight runs Wan text-to-video models "
+                         "so far (2.1 T2V 1.3B/14B, 2.2 T2V A14B, 2.2 TI2V 5B)", path, other);
 
   mod = find_key (st, prefix, "head.modulation");
   head = find_key (st, prefix, "head.head.weight");
@@ -121,9 +160,13 @@ wan_dit_config_detect (const RlSafetensors *st,
   if (c->in_dim == 36)
     return rl_set_error (RL_E_NOT_SUPPORTED, "%s is a Wan2.2 image-to-video A14B expert (36 input "
                          "channels); Raylight runs Wan text-to-video models so far", path);
-  if (c->in_dim != 16 && c->in_dim != 48)
-    return rl_set_error (RL_E_NOT_SUPPORTED, "%s: a Wan model with %d input channels is not a "
-                         "known text-to-video variant", path, c->in_dim);
+  if (c->in_dim == 48 && c->out_dim == 16)
+    return rl_set_error (RL_E_NOT_SUPPORTED, "%s is a Wan Fun control model (48 input channels, "
+                         "16 output); Raylight runs Wan text-to-video models so far", path);
+  if ((c->in_dim != 16 && c->in_dim != 48) || c->out_dim != c->in_dim)
+    return rl_set_error (RL_E_NOT_SUPPORTED, "%s: a Wan model with %d input and %d output channels "
+                         "(patch_embedding.weight, head.head.weight) is not a known text-to-video "
+                         "variant", path, c->in_dim, c->out_dim);
   name_variant (c);
   return RL_OK;
 }

@@ -2,8 +2,12 @@
  * the way ComfyUI's model detection does (comfy/model_detection.py):
  * trigger key head.modulation; dim from it; heads = dim / 128; out_dim
  * from head.head; ffn_dim from blocks.0.ffn.0; layers by counting blocks.
- * Image-to-video and other variants are recognised and refused with a
- * message until they are supported. */
+ * Image-to-video, first-last-frame, VACE, camera, S2V, HuMo, Animate and
+ * Fun variants are recognised by ComfyUI's marker keys (or their channel
+ * counts) and refused with a message naming the variant until they are
+ * supported; files of other families (Flux, SD, SD3, Qwen-Image,
+ * HunyuanVideo, a VAE or text encoder, Wan in the diffusers layout) are
+ * named in the "not a Wan diffusion model" message. */
 #pragma once
 
 #include "workers/checkpoint/safetensors.h"

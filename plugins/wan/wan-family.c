@@ -36,6 +36,7 @@ wan_probe (const RlSafetensors *st,
   WanDitConfig dit;
   WanVaeConfig vae;
   Umt5Config te;
+  char why_not[512];
   RlStatus s;
 
   /* Each detector says "not mine" with RL_E_FORMAT; a refusal of a known
@@ -47,6 +48,9 @@ wan_probe (const RlSafetensors *st,
       snprintf (variant, variant_size, "%s", s == RL_OK ? dit.variant : "");
       return s;
     }
+  /* Kept as the hint of the "not found" answer: it names what the file
+   * looks like (a Flux model, an SD UNet, ...). */
+  snprintf (why_not, sizeof why_not, "%s", rl_last_error ());
   s = wan_vae_config_detect (st, &vae);
   if (s == RL_OK)
     {
@@ -61,8 +65,7 @@ wan_probe (const RlSafetensors *st,
       snprintf (variant, variant_size, "%s", te.variant);
       return RL_OK;
     }
-  rl_clear_error ();
-  return RL_E_NOT_FOUND;
+  return rl_set_error (RL_E_NOT_FOUND, "%s", why_not);
 }
 
 /* ------------------------------------------------------------ loading */

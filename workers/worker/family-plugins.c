@@ -177,6 +177,8 @@ rl_family_plugins_probe (const RlFamilyPlugins *plugins, const RlSafetensors *st
                          const char *path, RlModelKind *kind, char *variant,
                          size_t variant_size, RlErrorInfo *err)
 {
+  char hints[1024] = "";
+  size_t used = 0;
   for (size_t i = 0; i < plugins->count; i++)
     {
       const RlFamily *family = plugins->families[i];
@@ -189,10 +191,14 @@ rl_family_plugins_probe (const RlFamilyPlugins *plugins, const RlSafetensors *st
           rl_error_set (err, RL_WIRE_NOT_SUPPORTED, "%s", rl_last_error ());
           return NULL;
         }
+      /* A family may say why the file is not its own (what it looks like). */
+      if (rl_last_error ()[0] != '\0' && used < sizeof hints)
+        used += (size_t) snprintf (hints + used, sizeof hints - used, "; %s: %s", family->name,
+                                   rl_last_error ());
     }
   char installed[256];
   rl_family_plugins_list (plugins, installed, sizeof installed);
   rl_error_set (err, RL_WIRE_INVALID, "%s is not a model any installed family recognises "
-                "(installed: %s)", path, installed);
+                "(installed: %s)%s", path, installed, hints);
   return NULL;
 }

@@ -1,0 +1,392 @@
+/* Every Wan text-to-video variant end to end on one CPU worker: the real
+ * `raylight` CLI runs the tiny twins of the example workflows in
+ * data/workflows/ on the tiny model sets of tools/make-tiny-wan.py (real
+ * key layouts and dtypes: 2.1 14B-shaped in scaled fp8, 2.2 A14B's two
+ * experts, 2.2 TI2V 5B in fp16 with the 48-channel VAE) and the videos are
+ * decoded and checked. (The 2.1 1.3B twin runs in tests/worker-jobs.)
+ *
+ * KSamplerAdvanced is checked against ComfyUI's semantics through whole
+ * runs: two stages switching at a step (noise added by the first, leftover
+ * noise returned, no noise added by the second) give KSampler's video, and
+ * a first stage starting at step 2 of 4 gives KSampler's denoise 0.5 of 2
+ * steps while a second stage starting at the last step returns its latent
+ * unchanged.
+ *
+ * Files a user can pick by mistake (other Wan variants, other families, a
+ * missing key, a wrong shape, a latent of the wrong channel count) fail
+ * with exit status 1 and a message naming the variant, family or key. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "engine/media/video-reader.h"
+
+typedef struct {
+  char *dir;        /* temporary folder of the whole run */
+  char *models;     /* the tiny model sets inside it */
+  char *history;
+  char *outputs;
+  char *a14b_video; /* the A14B twin's video, once a test made it */
+} Setup;
+
+static Setup setup;
+
+typedef struct {
+  int   status;
+  char *out;
+  char *err;
+} RunResult;
+
+static char *
+source_path (const char *relative)
+{
+  return g_build_filename (g_getenv ("RAYLIGHT_SOURCE_DIR"), relative, NULL);
+}
+
+static void
+run_result_clear (RunResult *r)
+{
+  g_clear_pointer (&r->out, g_free);
+  g_clear_pointer (&r->err, g_free);
+}
+
+/* `raylight run WORKFLOW --set ...` (NULL-terminated sets) on one CPU
+ * worker with the tiny models. */
+static RunResult
+run_workflow (const char *workflow_name,
+              ...)
+{
+  g_autofree char *raylight = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "app",
+                                                "raylight", NULL);
+  g_autofree char *relative = g_strdup_printf ("data/workflows/%s", workflow_name);
+  g_autofree char *workflow = source_path (relative);
+  g_autofree char *plugins = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "plugins", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  char **env = g_get_environ ();
+  RunResult r = { 0 };
+  int wait_status = 0;
+  const char *set;
+  va_list ap;
+
+  g_ptr_array_add (argv, raylight);
+  g_ptr_array_add (argv, (char *) "run");
+  g_ptr_array_add (argv, workflow);
+  g_ptr_array_add (argv, (char *) "--output-dir");
+  g_ptr_array_add (argv, setup.outputs);
+  g_ptr_array_add (argv, (char *) "--history");
+  g_ptr_array_add (argv, setup.history);
+  va_start (ap, workflow_name);
+  while ((set = va_arg (ap, const char *)) != NULL)
+    {
+      g_ptr_array_add (argv, (char *) "--set");
+      g_ptr_array_add (argv, (char *) set);
+    }
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+
+  env = g_environ_setenv (env, "RAYLIGHT_MODEL_PATHS", setup.models, TRUE);
+  env = g_environ_setenv (env, "RAYLIGHT_WORKERS", "1", TRUE);
+  env = g_environ_setenv (env, "RAYLIGHT_DEVICES", "cpu", TRUE);
+  env = g_environ_setenv (env, "RAYLIGHT_PLUGIN_PATH", plugins, TRUE);
+  env = g_environ_unsetenv (env, "RAYLIGHT_ULYSSES");
+  env = g_environ_unsetenv (env, "RAYLIGHT_RING");
+  g_spawn_sync (NULL, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, &r.out, &r.err,
+                &wait_status, &error);
+  g_strfreev (env);
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (wait_status));
+  r.status = WEXITSTATUS (wait_status);
+  if (g_test_verbose () || r.status != 0)
+    g_printerr ("# raylight run %s -> %d\n%s", workflow_name, r.status, r.err);
+  return r;
+}
+
+/* The path of the video a successful run printed first. */
+static char *
+video_of (const RunResult *r)
+{
+  const char *nl = strchr (r->out, '\n');
+  char *path = nl ? g_strndup (r->out, nl - r->out) : g_strdup (r->out);
+
+  g_assert_cmpint (r->status, ==, 0);
+  g_assert_true (g_str_has_suffix (path, ".mp4"));
+  return path;
+}
+
+/* Decodes the video and checks frames, size, finite pixels that are not
+ * one flat colour (random weights still give structure through the VAE). */
+static RlVideo *
+check_video (const char *path,
+             guint       frames,
+             guint       width,
+             guint       height)
+{
+  g_autoptr(GError) error = NULL;
+  RlVideo *video = rl_video_read (path, 0, &error);
+  double sum = 0.0, sum_sq = 0.0;
+  gsize n;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (video->frames->n_frames, ==, frames);
+  g_assert_cmpuint (video->frames->width, ==, width);
+  g_assert_cmpuint (video->frames->height, ==, height);
+  n = (gsize) frames * width * height * 3;
+  for (gsize i = 0; i < n; i++)
+    {
+      float v = video->frames->pixels[i];
+      g_assert_true (isfinite (v));
+      sum += v;
+      sum_sq += (double) v * v;
+    }
+  g_assert_cmpfloat (sum_sq / n - (sum / n) * (sum / n), >, 1e-6);
+  return video;
+}
+
+/* Mean absolute difference of two decoded videos of the same shape. */
+static double
+mean_difference (const RlVideo *a,
+                 const RlVideo *b)
+{
+  gsize n = (gsize) a->frames->n_frames * a->frames->width * a->frames->height * 3;
+  double sum = 0.0;
+
+  g_assert_cmpuint (a->frames->n_frames, ==, b->frames->n_frames);
+  g_assert_cmpuint (a->frames->width, ==, b->frames->width);
+  g_assert_cmpuint (a->frames->height, ==, b->frames->height);
+  for (gsize i = 0; i < n; i++)
+    sum += fabs ((double) a->frames->pixels[i] - b->frames->pixels[i]);
+  return sum / n;
+}
+
+static RlVideo *
+run_and_read (const RunResult *r,
+              guint            frames,
+              guint            size)
+{
+  g_autofree char *path = video_of (r);
+
+  return check_video (path, frames, size, size);
+}
+
+/* ---------------------------------------------------------- the variants */
+
+static void
+test_wan21_14b_fp8_scaled (void)
+{
+  RunResult r = run_workflow ("wan2.1-t2v-14B-tiny.json", NULL);
+  RlVideo *video = run_and_read (&r, 9, 64);
+
+  rl_video_free (video);
+  run_result_clear (&r);
+}
+
+static void
+test_wan22_a14b (void)
+{
+  RunResult r = run_workflow ("wan2.2-t2v-A14B-tiny.json", NULL);
+  RlVideo *video = run_and_read (&r, 9, 64);
+
+  setup.a14b_video = video_of (&r);
+  rl_video_free (video);
+  run_result_clear (&r);
+}
+
+static void
+test_wan22_5b (void)
+{
+  /* Wan22ImageToVideoLatent 128×128, 9 frames: 48 × 3 × 8 × 8 → VAE 2.2. */
+  RunResult r = run_workflow ("wan2.2-ti2v-5B-tiny.json", NULL);
+  RlVideo *video = run_and_read (&r, 9, 128);
+
+  rl_video_free (video);
+  run_result_clear (&r);
+}
+
+/* ---------------------------------------- KSamplerAdvanced vs KSampler */
+
+#define A14B_WORKFLOW "wan2.2-t2v-A14B-tiny.json"
+#define T2V_WORKFLOW  "wan2.1-t2v-14B-tiny.json"
+#define SAME_HIGH     "37.unet_name=tiny-wan2.1-t2v-14B-fp8-scaled.safetensors"
+#define SAME_LOW      "56.unet_name=tiny-wan2.1-t2v-14B-fp8-scaled.safetensors"
+/* The A14B twin's prompt and sampler settings, for the KSampler workflow. */
+#define A14B_PROMPT   "6.text=A close-up of a young woman smiling gently in the rain, raindrops " \
+                      "glistening on her face and eyelashes. The video captures the delicate " \
+                      "details of her expression and the water droplets, with soft light " \
+                      "reflecting off her skin in the rainy atmosphere."
+
+static void
+test_two_stages_equal_one_sampler (void)
+{
+  /* Both stages on the same model: steps 0-2 then 2-4 of 4. */
+  RunResult staged = run_workflow (A14B_WORKFLOW, SAME_HIGH, SAME_LOW, NULL);
+  RunResult single = run_workflow (T2V_WORKFLOW, A14B_PROMPT, "3.sampler_name=euler", "3.cfg=3.5",
+                                   "3.seed=42", "3.steps=4", NULL);
+  RlVideo *a = run_and_read (&staged, 9, 64);
+  RlVideo *b = run_and_read (&single, 9, 64);
+  RlVideo *c;
+
+  if (setup.a14b_video == NULL)
+    test_wan22_a14b ();
+  c = check_video (setup.a14b_video, 9, 64, 64);
+  double same = mean_difference (a, b), other = mean_difference (a, c);
+  /* Through a lossy codec: equal latents give (almost) equal frames,
+   * another model's second half gives clearly different ones. */
+  g_test_message ("two stages vs KSampler: %.5f; vs the two experts: %.5f", same, other);
+  g_assert_cmpfloat (same, <, 2e-3);
+  g_assert_cmpfloat (other, >, 10 * same + 5e-3);
+  rl_video_free (a);
+  rl_video_free (b);
+  rl_video_free (c);
+  run_result_clear (&staged);
+  run_result_clear (&single);
+}
+
+static void
+test_start_step_equals_denoise (void)
+{
+  /* KSamplerAdvanced 4 steps from step 2 (noise added, none left over),
+   * then a stage that starts at the last step: its input comes back. */
+  RunResult advanced = run_workflow (A14B_WORKFLOW, SAME_HIGH, SAME_LOW, "57.start_at_step=2",
+                                     "57.end_at_step=10000", "57.return_with_leftover_noise=disable",
+                                     "58.start_at_step=4", NULL);
+  /* KSampler denoise 0.5 of 2 steps: the last 2 of a 4-step schedule. */
+  RunResult denoise = run_workflow (T2V_WORKFLOW, A14B_PROMPT, "3.sampler_name=euler", "3.cfg=3.5",
+                                    "3.seed=42", "3.steps=2", "3.denoise=0.5", NULL);
+  RlVideo *a = run_and_read (&advanced, 9, 64);
+  RlVideo *b = run_and_read (&denoise, 9, 64);
+  double same = mean_difference (a, b);
+
+  g_test_message ("start_at_step 2 of 4 vs denoise 0.5 of 2: %.5f", same);
+  g_assert_cmpfloat (same, <, 2e-3);
+  rl_video_free (a);
+  rl_video_free (b);
+  run_result_clear (&advanced);
+  run_result_clear (&denoise);
+}
+
+/* ------------------------------------------------------ wrong files */
+
+typedef struct {
+  const char *file;        /* in diffusion_models/ */
+  const char *expected[3]; /* substrings of the error */
+} WrongFile;
+
+static const WrongFile wrong_files[] = {
+  { "tiny-wan2.1-missing-key", { "missing tensor 'blocks.1.ffn.2.weight'", NULL } },
+  { "tiny-wan2.1-wrong-shape", { "'blocks.0.cross_attn.k.weight' has shape [256, 64]",
+                                 "expected [256, 256]", NULL } },
+  { "tiny-wan2.1-i2v", { "is a Wan2.1 image-to-video model", "text-to-video", NULL } },
+  { "tiny-wan2.1-flf2v", { "first-last-frame-to-video (FLF2V)", NULL } },
+  { "tiny-wan2.2-i2v", { "Wan2.2 image-to-video A14B expert (36 input channels)", NULL } },
+  { "tiny-wan-vace", { "is a Wan VACE model", NULL } },
+  { "tiny-wan-fun-control", { "Wan Fun control model (48 input channels, 16 output)", NULL } },
+  { "tiny-flux", { "no tensor head.modulation", "looks like a Flux model", NULL } },
+  { "tiny-sd15", { "looks like a Stable Diffusion UNet", NULL } },
+  { "tiny-vae-as-dit", { "is a VAE", NULL } },
+};
+
+static void
+test_wrong_file (gconstpointer data)
+{
+  const WrongFile *wrong = data;
+  g_autofree char *set = g_strdup_printf ("37.unet_name=%s.safetensors", wrong->file);
+  RunResult r = run_workflow ("wan2.1-t2v-tiny.json", set, NULL);
+
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_nonnull (strstr (r.err, "UNETLoader"));
+  g_assert_nonnull (strstr (r.err, wrong->file));
+  for (guint i = 0; i < G_N_ELEMENTS (wrong->expected) && wrong->expected[i]; i++)
+    if (strstr (r.err, wrong->expected[i]) == NULL)
+      g_error ("%s: '%s' not in the error:\n%s", wrong->file, wrong->expected[i], r.err);
+  run_result_clear (&r);
+}
+
+static void
+test_latent_of_other_model (void)
+{
+  /* The 5B model behind EmptyHunyuanLatentVideo (16 channels). */
+  RunResult r = run_workflow (T2V_WORKFLOW, "37.unet_name=tiny-wan2.2-ti2v-5B-fp16.safetensors",
+                              NULL);
+
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_nonnull (strstr (r.err, "KSampler"));
+  g_assert_nonnull (strstr (r.err, "the latent has 16 channels but this model's latent format has 48"));
+  run_result_clear (&r);
+}
+
+/* ------------------------------------------------------------- setup */
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir != NULL)
+    while ((name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *child = g_build_filename (path, name, NULL);
+        remove_tree (child);
+      }
+  g_remove (path);
+}
+
+/* Writes the tiny model sets with the project's python (the .venv one when
+ * present: it needs numpy). FALSE when no python can run the generator. */
+static gboolean
+make_models (void)
+{
+  g_autofree char *venv = source_path (".venv/bin/python");
+  g_autofree char *tool = source_path ("tools/make-tiny-wan.py");
+  const char *python = g_file_test (venv, G_FILE_TEST_IS_EXECUTABLE) ? venv : "python3";
+  const char *argv[] = { python, tool, "--failure-cases", setup.models, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+  int wait_status = 0;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                     NULL, NULL, NULL, &err, &wait_status, &error)
+      || !g_spawn_check_wait_status (wait_status, NULL))
+    {
+      g_printerr ("# cannot generate the tiny models with %s: %s%s\n", python,
+                  error ? error->message : "", err ? err : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  setup.dir = g_dir_make_tmp ("raylight-wan-workflows-XXXXXX", NULL);
+  g_assert_nonnull (setup.dir);
+  setup.models = g_build_filename (setup.dir, "models", NULL);
+  setup.history = g_build_filename (setup.dir, "history.sqlite3", NULL);
+  setup.outputs = g_build_filename (setup.dir, "out", NULL);
+  if (!make_models ())
+    {
+      remove_tree (setup.dir);
+      return 77;   /* no python with numpy: skip */
+    }
+  g_test_add_func ("/wan/workflows/2.1-14B-fp8-scaled", test_wan21_14b_fp8_scaled);
+  g_test_add_func ("/wan/workflows/2.2-A14B", test_wan22_a14b);
+  g_test_add_func ("/wan/workflows/2.2-TI2V-5B", test_wan22_5b);
+  g_test_add_func ("/wan/ksampler-advanced/two-stages-equal-ksampler", test_two_stages_equal_one_sampler);
+  g_test_add_func ("/wan/ksampler-advanced/start-step-equals-denoise", test_start_step_equals_denoise);
+  for (guint i = 0; i < G_N_ELEMENTS (wrong_files); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/wan/wrong-file/%s", wrong_files[i].file);
+      g_test_add_data_func (path, &wrong_files[i], test_wrong_file);
+    }
+  g_test_add_func ("/wan/wrong-file/latent-of-other-model", test_latent_of_other_model);
+  status = g_test_run ();
+  remove_tree (setup.dir);
+  return status;
+}
