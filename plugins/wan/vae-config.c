@@ -110,6 +110,7 @@ wan_vae_config_detect (const RlSafetensors *st,
   config->z_dim = (int) post->shape[0];
   config->dec_dim = (int) (dec_in->shape[0] / 4);
   config->space_factor = config->version == WAN_VAE_22 ? 16 : 8;
+  config->upsample_time_cache = config->version == WAN_VAE_22 ? 2 : 1;
   snprintf (config->variant, sizeof config->variant, "%s VAE (%d latent channels)",
             config->version == WAN_VAE_22 ? "Wan2.2" : "Wan2.1", config->z_dim);
 

@@ -34,6 +34,11 @@ typedef struct {
   int   z_dim;           /* latent channels: 16, 48 */
   int   pixel_channels;  /* encoder input / decoder output: 3, or 12 after 2×2 patchify */
   int   space_factor;    /* pixels per latent pixel: 8 or 16 */
+  /* Input frames the decoder's temporal-upsample convs keep between calls
+   * (vae.h): 1 for 2.1, as ComfyUI decodes it since 2026 (frame by frame);
+   * 2 for 2.2, and for 2.1 as the original Wan code decodes it. Set by
+   * detection; a caller may change it before wan_vae_load. */
+  int   upsample_time_cache;
   char  variant[WAN_VAE_NAME_MAX];   /* "Wan2.1 VAE", "Wan2.2 VAE" */
 } WanVaeConfig;
 

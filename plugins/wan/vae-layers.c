@@ -157,17 +157,20 @@ keep_frames (WanVae         *v,
   return s;
 }
 
-RlStatus
-vae_causal_conv (VaeRun        *run,
-                 const VaeConv *c,
-                 int            slot_index,
-                 int            pad_hw,
-                 RlTensor      *x)
+/* The causal conv keeping `cache_frames` (1 or 2) input frames for the
+ * next chunk; its front padding is always 2 minus the cached frames. */
+static RlStatus
+causal_conv_keeping (VaeRun        *run,
+                     const VaeConv *c,
+                     int            slot_index,
+                     int            pad_hw,
+                     int64_t        cache_frames,
+                     RlTensor      *x)
 {
   WanVae *v = run->vae;
   VaeSlot *slot = &run->slots[slot_index];
   const int n = slot->count;
-  const int64_t total = n + x->shape[2], keep = total < VAE_CACHE_T ? total : VAE_CACHE_T;
+  const int64_t total = n + x->shape[2], keep = total < cache_frames ? total : cache_frames;
   const RlConvParams p = {
     .stride = { 1, 1, 1 },
     .pad_before = { n >= VAE_CACHE_T ? 0 : VAE_CACHE_T - n, pad_hw, pad_hw },
@@ -193,6 +196,48 @@ vae_causal_conv (VaeRun        *run,
   rl_tensor_release (&y);
   rl_tensor_release (&cached);
   rl_tensor_release (&xin);
+  return s;
+}
+
+RlStatus
+vae_causal_conv (VaeRun        *run,
+                 const VaeConv *c,
+                 int            slot_index,
+                 int            pad_hw,
+                 RlTensor      *x)
+{
+  return causal_conv_keeping (run, c, slot_index, pad_hw, VAE_CACHE_T, x);
+}
+
+/* ComfyUI's 2.1 time conv (vae.py since 2026): frame by frame, each seeing
+ * [0, previous frame, frame], the cache holding one frame. */
+static RlStatus
+time_conv_frame_by_frame (VaeRun            *run,
+                          const VaeResample *r,
+                          RlTensor          *x)
+{
+  WanVae *v = run->vae;
+  const int64_t T = x->shape[2];
+  RlTensor out = { 0 }, src = { 0 }, frame = { 0 }, dst = { 0 };
+  RlStatus s = vae_alloc (v, &out, x->dtype, x->shape[0], r->time_conv.weight.shape[0], T, x->shape[3],
+                          x->shape[4]);
+
+  for (int64_t t = 0; s == RL_OK && t < T; t++)
+    {
+      /* A contiguous copy of frame t, replaced by its conv output. */
+      s = rl_tensor_narrow (&src, x, 2, t, 1);
+      if (s == RL_OK) s = vae_alloc (v, &frame, x->dtype, x->shape[0], x->shape[1], 1, x->shape[3], x->shape[4]);
+      if (s == RL_OK) s = v->ops->copy (v->ctx, &frame, &src);
+      if (s == RL_OK) s = causal_conv_keeping (run, &r->time_conv, r->slot, 0, 1, &frame);
+      if (s == RL_OK) s = rl_tensor_narrow (&dst, &out, 2, t, 1);
+      if (s == RL_OK) s = v->ops->copy (v->ctx, &dst, &frame);
+      rl_tensor_release (&dst);
+      rl_tensor_release (&frame);
+      rl_tensor_release (&src);
+    }
+  if (s == RL_OK)
+    vae_move (x, &out);
+  rl_tensor_release (&out);
   return s;
 }
 
@@ -286,7 +331,10 @@ vae_attention (VaeRun             *run,
 
 /* upsample3d's time conv (C → 2C, kernel 3×1×1, causal) and the frame
  * interleave (B, 2, C, T) → (B, C, 2T): frame 2t+j = channels [jC, (j+1)C)
- * of conv frame t. The first chunk skips it (the 'Rep' rule). */
+ * of conv frame t. The first chunk skips it (the 'Rep' rule). With
+ * upsample_time_cache 1 (Wan 2.1 as ComfyUI decodes it) the conv runs frame
+ * by frame on a one-frame cache; with 2 (the original Wan code, and 2.2)
+ * on the whole chunk with two cached frames (vae.h). */
 static RlStatus
 upsample_time (VaeRun            *run,
                const VaeResample *r,
@@ -306,7 +354,10 @@ upsample_time (VaeRun            *run,
       return RL_OK;
     }
   s = rl_tensor_view (&t, x);
-  if (s == RL_OK) s = vae_causal_conv (run, &r->time_conv, r->slot, 0, &t);
+  if (s == RL_OK && v->config.upsample_time_cache == 1)
+    s = time_conv_frame_by_frame (run, r, &t);
+  else if (s == RL_OK)
+    s = vae_causal_conv (run, &r->time_conv, r->slot, 0, &t);
   if (s == RL_OK) s = vae_alloc (v, &out, v->act_dtype, B, C, 2 * T, x->shape[3], x->shape[4]);
   if (s == RL_OK) s = rl_tensor_reshape (&t5, &t, 5, conv5);
   if (s == RL_OK) s = rl_tensor_permute (&tp, &t5, interleave);

@@ -379,6 +379,9 @@ wan_vae_load (const RlBackend     *backend,
   if (act_dtype != RL_F32 && act_dtype != RL_BF16 && act_dtype != RL_F16)
     return rl_set_error (RL_E_DTYPE, "wan_vae_load: activations must be f32, bf16 or f16, not %s",
                          rl_dtype_name (act_dtype));
+  if (config->upsample_time_cache != 1 && config->upsample_time_cache != 2)
+    return rl_set_error (RL_E_INVALID_ARG, "wan_vae_load: upsample_time_cache is %d; it keeps 1 frame "
+                         "(ComfyUI's 2.1 decode) or 2 (the original Wan code)", config->upsample_time_cache);
   v = calloc (1, sizeof *v);
   if (v == NULL)
     return rl_set_error (RL_E_NO_MEMORY, "wan vae: out of memory");

@@ -10,11 +10,20 @@
  * device memory is bounded by one chunk and the caches, not the clip length:
  * decoded frames stream to `out` chunk by chunk.
  *
- * This is the original Wan code's arithmetic, and ComfyUI's up to its
- * late-2025 vae.py. The newest ComfyUI vae.py (2026) feeds its temporal
- * upsample convs one frame at a time with a one-frame cache, which changes
- * Wan 2.1 decodes from the third latent frame on; tests/reference/wan_vae.py
- * decode --newest-comfy-diff measures by how much.
+ * This is the original Wan code's arithmetic, with one deliberate
+ * exception: the Wan 2.1 decoder's temporal-upsample convs follow ComfyUI,
+ * whose outputs users compare ours with. ComfyUI's vae.py (since 2026)
+ * decodes two latent frames per call and splits every temporal upsample
+ * into one-frame calls whose cache holds a single frame, so each of those
+ * convs sees [0, previous frame, frame] where the original code sees the
+ * two previous frames; that moves 2.1 decodes from the third latent frame
+ * on (max abs 0.37 on tests/wan-vae's random tiny model; real weights
+ * differ less). Every other cached conv is equal in both. ComfyUI's 2.2
+ * VAE (vae2_2.py) keeps the original arithmetic, and so do we.
+ * WanVaeConfig.upsample_time_cache picks it: 1 (2.1 default, ComfyUI) or 2
+ * (2.2 default; 2.1 as the original Wan code decodes it).
+ * tests/reference/wan_vae.py follows the same rule (--original-wan for the
+ * old 2.1 arithmetic, decode --original-wan-diff measures the gap).
  *
  * Pixels are ComfyUI's: f32 in [0, 1]. Latents are raw (not normalised):
  * what ComfyUI's VAEEncode returns and VAEDecode takes (vae-config.h).

@@ -8,13 +8,21 @@ random weights in the real key layout.
 The chunked causal processing is reproduced as the original code does it:
 one feature-cache slot per cached causal conv in call order, CACHE_T = 2,
 encode in frame chunks 1, 4, 4, ..., decode one latent frame per call with
-the 'Rep' first call of every temporal upsample.
+the 'Rep' first call of every temporal upsample. One exception, because
+ComfyUI is what users compare against: ComfyUI's 2.1 vae.py (since 2026)
+runs the decoder's temporal-upsample convs frame by frame on a one-frame
+cache ([0, previous, frame] instead of [previous two, frame]), which moves
+2.1 decodes from the third latent frame on; the 2.1 decode follows it
+(--original-wan gives the original two-frame cache). The 2.2 VAE
+(vae2_2.py) keeps the original arithmetic in ComfyUI too. The cases file
+records the choice as decode_time_cache (frames the upsample convs keep).
 
   python wan_vae.py make-tiny DIR   writes, for v in 21 and 22:
       DIR/tiny-vae{v}.safetensors           bf16 weights, real key names, small dims
       DIR/tiny-vae{v}-cases.safetensors     inputs and fp32 expected outputs:
           decode_in  [B, z, T, h, w]   raw latent (ComfyUI LATENT, not normalised)
           decode_out [B, 3, 1+4(T-1), 8h|16h, 8w|16w] in [0, 1] (clamp((x+1)/2))
+          decode_time_cache (i64 scalar) 1 (2.1, as ComfyUI) or 2 (2.2, or --original-wan)
           tiled_in, tiled_out, tiled_params (i64: tile t,h,w, overlap t,h,w)
           encode_in  [B, 3, F, H, W] in [0, 1];  encode_out [B, z, 1+(F-1)//4, ...] (mu)
   python wan_vae.py make-real DIR --version 21|22 [--frames 81 --height 480 --width 832]
@@ -404,9 +412,20 @@ def encode(sd, video):
     return out[:, :cfg["z"]]
 
 
-def decode_raw(sd, z, one_frame_time_conv=False):
-    """latent [B, z, T, h, w] -> decoder output in [-1, 1]-ish, before ComfyUI's clamp."""
+ORIGINAL_WAN = False     # --original-wan: the 2.1 decode with the original two-frame cache
+
+
+def comfy_one_frame_time_conv(cfg):
+    """Whether ComfyUI decodes this VAE with one-frame temporal-upsample caches."""
+    return not cfg["v22"] and not ORIGINAL_WAN
+
+
+def decode_raw(sd, z, one_frame_time_conv=None):
+    """latent [B, z, T, h, w] -> decoder output in [-1, 1]-ish, before ComfyUI's clamp.
+    one_frame_time_conv None: as ComfyUI decodes this VAE."""
     cfg = detect(sd)
+    if one_frame_time_conv is None:
+        one_frame_time_conv = comfy_one_frame_time_conv(cfg)
     x = conv1x1(z, sd, "conv2")
     cache = Cache(one_frame_time_conv)
     outs = []
@@ -510,6 +529,7 @@ def make_one(out_dir, tag, cfg, dec_shape, enc_shape, tile, overlap, gen):
         "tiled_in": tiled_in.numpy(), "tiled_out": tiled.contiguous().numpy(),
         "tiled_params": np.array(list(tile) + list(overlap), dtype=np.int64),
         "encode_in": video.numpy(), "encode_out": mu.contiguous().numpy(),
+        "decode_time_cache": np.array(1 if comfy_one_frame_time_conv(cfg) else 2, dtype=np.int64),
     })
 
 
@@ -546,6 +566,8 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("make-tiny")
     a.add_argument("dir")
+    a.add_argument("--original-wan", action="store_true",
+                   help="decode 2.1 with the original Wan code's two-frame upsample cache")
     r = sub.add_parser("make-real")
     r.add_argument("dir")
     r.add_argument("--version", choices=["21", "22"], default="21")
@@ -560,14 +582,18 @@ def main():
         b.add_argument("--dtype", default="float32")
         b.add_argument("--device", default="cpu")
         b.add_argument("--tiling", default="999,32,32,1,8,8")
-        b.add_argument("--newest-comfy-diff", action="store_true",
-                       help="decode: also print how far the newest ComfyUI's one-frame time conv moves the output")
+        b.add_argument("--original-wan", action="store_true",
+                       help="decode 2.1 with the original Wan code's two-frame upsample cache")
+        b.add_argument("--original-wan-diff", action="store_true",
+                       help="decode: also print how far the original Wan code's two-frame cache moves the output")
     c = sub.add_parser("compare")
     c.add_argument("ref")
     c.add_argument("raw")
     args = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+    global ORIGINAL_WAN
+    ORIGINAL_WAN = getattr(args, "original_wan", False)
     if args.cmd == "make-tiny":
         make_tiny(args.dir)
         return 0
@@ -593,11 +619,11 @@ def main():
                 y = decode_tiled(sd, z, t[:3], t[3:]).float()
             else:
                 y = process_output(decode_raw(sd, z).float())
-                if args.newest_comfy_diff:
-                    y2 = process_output(decode_raw(sd, z, one_frame_time_conv=True).float())
+                if args.original_wan_diff:
+                    y2 = process_output(decode_raw(sd, z, one_frame_time_conv=False).float())
                     d = (y2 - y).double()
                     per_frame = d.abs().amax(dim=(0, 1, 3, 4)).tolist()
-                    print(f"newest-ComfyUI one-frame time conv vs original: rel L2 "
+                    print(f"original Wan two-frame upsample cache vs this decode: rel L2 "
                           f"{(d.norm() / y.double().norm()).item():.3g}, max abs {d.abs().max().item():.3g}; "
                           f"per-frame max abs {[round(v, 4) for v in per_frame]}")
     print(f"{args.cmd}: out {list(y.shape)} mean {y.float().mean().item():.4f} std {y.float().std().item():.4f}")

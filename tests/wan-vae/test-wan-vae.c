@@ -2,6 +2,8 @@
  * decode of tiny models (real key layout, random bf16 weights) against the
  * PyTorch reference's outputs (tests/reference/wan_vae.py make-tiny), the
  * tiled decode's memory bound and agreement with the untiled decode, the
+ * 2.1 decode's one-frame temporal-upsample cache (ComfyUI's) against the
+ * original two frames, the
  * latent normalisation, and every way a checkpoint can be wrong. */
 #include <cblas.h>
 #include <math.h>
@@ -52,6 +54,11 @@ tiny_open_as (Tiny *t, const char *version, RlDType act)
     return false;
   if (wan_vae_config_detect (t->ckpt, &t->config) != RL_OK)
     return false;
+  /* The fixture says which temporal-upsample cache the reference decoded
+   * with (wan_vae.py writes decode_time_cache); fixtures without it were
+   * made with the original Wan code's two cached frames. */
+  const RlSafetensorsTensor *mode = rl_safetensors_find (t->cases, "decode_time_cache");
+  t->config.upsample_time_cache = mode != NULL ? (int) *(const int64_t *) mode->data : 2;
   return wan_vae_load (t->be, t->ctx, t->ckpt, &t->config, act, &t->vae) == RL_OK;
 }
 
@@ -200,6 +207,58 @@ static void
 test_encode_22 (void)
 {
   check_encode ("22");
+}
+
+/* Wan 2.1 as ComfyUI decodes it (temporal-upsample convs frame by frame on
+ * a one-frame cache, the default) against the original Wan code's two
+ * cached frames: equal up to the second latent frame's frames (1 + 4), then
+ * apart, since the first conv that would see two cached frames is the
+ * second upsample's on the third latent frame. */
+static void
+test_decode_21_comfy_time_cache (void)
+{
+  Tiny t;
+  WanVaeConfig detected;
+  WanVae *comfy = NULL, *original = NULL;
+  RlTensor in, a, b;
+  double early = 0, late = 0;
+
+  PT_REQUIRE (tiny_open (&t, "21"), "tiny VAE 21: %s", rl_last_error ());
+  PT_REQUIRE (wan_vae_config_detect (t.ckpt, &detected) == RL_OK, "%s", rl_last_error ());
+  PT_CHECK (detected.upsample_time_cache == 1, "Wan 2.1 detected with a %d-frame upsample cache; "
+            "ComfyUI's decode keeps 1", detected.upsample_time_cache);
+  PT_REQUIRE (wan_vae_load (t.be, t.ctx, t.ckpt, &detected, RL_F32, &comfy) == RL_OK, "%s", rl_last_error ());
+  detected.upsample_time_cache = 2;
+  PT_REQUIRE (wan_vae_load (t.be, t.ctx, t.ckpt, &detected, RL_F32, &original) == RL_OK, "%s",
+              rl_last_error ());
+  in = case_tensor (&t, "decode_in");
+  PT_REQUIRE (in.shape[2] == 3, "the fixture has %lld latent frames, the test needs 3", (long long) in.shape[2]);
+  const int64_t shape[5] = { in.shape[0], 3, 9, in.shape[3] * 8, in.shape[4] * 8 };
+  a = host_poisoned (5, shape);
+  b = host_poisoned (5, shape);
+  PT_CHECK (wan_vae_decode (comfy, &in, &a) == RL_OK, "decode: %s", rl_last_error ());
+  PT_CHECK (wan_vae_decode (original, &in, &b) == RL_OK, "decode: %s", rl_last_error ());
+  const int64_t frame = shape[3] * shape[4];
+  for (int64_t bc = 0; bc < shape[0] * shape[1]; bc++)
+    for (int64_t f = 0; f < shape[2]; f++)
+      for (int64_t i = 0; i < frame; i++)
+        {
+          int64_t at = (bc * shape[2] + f) * frame + i;
+          double d = fabs ((double) ((float *) a.data)[at] - ((float *) b.data)[at]);
+          if (f < 5 && d > early)
+            early = d;
+          if (f >= 5 && d > late)
+            late = d;
+        }
+  printf ("# Wan2.1 VAE, ComfyUI's one-frame upsample cache vs the original two: frames 0-4 max abs %.3g, "
+          "frames 5-8 max abs %.3g\n", early, late);
+  PT_CHECK (early == 0, "frames before the third latent frame differ by %.3g", early);
+  PT_CHECK (late > 1e-3, "frames of the third latent frame agree (%.3g): the cache length is not applied", late);
+  host_free (&a);
+  host_free (&b);
+  wan_vae_free (original);
+  wan_vae_free (comfy);
+  tiny_close (&t);
 }
 
 /* bf16 activations and caches (the GPU setting) stay close to the fp32
@@ -598,6 +657,7 @@ main (int argc, char **argv)
   PT_RUN (test_decode_22);
   PT_RUN (test_encode_21);
   PT_RUN (test_encode_22);
+  PT_RUN (test_decode_21_comfy_time_cache);
   PT_RUN (test_tiled_21);
   PT_RUN (test_tiled_22);
   PT_RUN (test_bf16_activations);
