@@ -1,6 +1,7 @@
 /* RlPreferencesWindow: pages built in code over the app's GSettings. */
 #include "engine/graph/model-paths.h"
 #include "ui/rl-preferences-window.h"
+#include "ui/pool/rl-pool-panel.h"
 
 struct _RlPreferencesWindow
 {
@@ -12,6 +13,7 @@ struct _RlPreferencesWindow
   GtkWidget            *comfyui_row;      /* AdwEntryRow */
   GtkWidget            *show_grid_switch;
   GtkWidget            *snap_switch;
+  RlPoolPanel          *pool_panel;
 };
 
 G_DEFINE_FINAL_TYPE (RlPreferencesWindow, rl_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -319,6 +321,8 @@ rl_preferences_window_new (GSettings *settings,
   self->settings = g_object_ref (settings);
   adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self), build_models_page (self));
   adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self), build_canvas_page (self));
+  self->pool_panel = rl_pool_panel_new (settings);
+  adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self), ADW_PREFERENCES_PAGE (self->pool_panel));
   fill_folder_rows (self);
   g_signal_connect_object (settings, "changed::model-folders", G_CALLBACK (fill_folder_rows), self,
                            G_CONNECT_SWAPPED);
@@ -358,4 +362,18 @@ rl_preferences_window_get_n_folder_rows (RlPreferencesWindow *self)
 {
   g_return_val_if_fail (RL_IS_PREFERENCES_WINDOW (self), 0);
   return self->folder_rows->len;
+}
+
+RlPoolPanel *
+rl_preferences_window_get_pool_panel (RlPreferencesWindow *self)
+{
+  g_return_val_if_fail (RL_IS_PREFERENCES_WINDOW (self), NULL);
+  return self->pool_panel;
+}
+
+void
+rl_preferences_window_show_pool (RlPreferencesWindow *self)
+{
+  g_return_if_fail (RL_IS_PREFERENCES_WINDOW (self));
+  adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (self), ADW_PREFERENCES_PAGE (self->pool_panel));
 }

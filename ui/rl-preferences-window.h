@@ -20,6 +20,9 @@ GtkWidget           *rl_preferences_window_get_add_folder_row  (RlPreferencesWin
 GtkWidget           *rl_preferences_window_get_comfyui_row     (RlPreferencesWindow *self);
 GtkWidget           *rl_preferences_window_get_show_grid_switch (RlPreferencesWindow *self);
 GtkWidget           *rl_preferences_window_get_snap_switch     (RlPreferencesWindow *self);
+/* The Pool settings page (ui/pool/rl-pool-panel.h), and showing it. */
+RlPoolPanel         *rl_preferences_window_get_pool_panel      (RlPreferencesWindow *self);
+void                 rl_preferences_window_show_pool           (RlPreferencesWindow *self);
 /* The number of rows listing extra model folders. */
 guint                rl_preferences_window_get_n_folder_rows   (RlPreferencesWindow *self);
 

@@ -5,6 +5,8 @@
 #include "ui/canvas/rl-canvas.h"
 #include "ui/rl-application.h"
 #include "ui/rl-autosave.h"
+#include "ui/history/rl-history-browser.h"
+#include "ui/rl-preferences-window.h"
 #include "ui/rl-window.h"
 #include "ui/rl-workflow-page.h"
 #include "ui/run/rl-queue-panel.h"
@@ -23,6 +25,7 @@ struct _RlWindow
   GMenu                *recent_section;
 
   char                 *last_toast;
+  RlHistory            *history;       /* opened when the history browser first opens */
   guint                 untitled_count;
   guint                 autosave_timer;
   gboolean              snap_to_grid;
@@ -231,6 +234,122 @@ rl_window_open_file (RlWindow *self,
   g_object_unref (page);
   rl_application_add_recent (get_app (self), file);
   return TRUE;
+}
+
+gboolean
+rl_window_open_workflow_data (RlWindow   *self,
+                              const char *workflow_json,
+                              const char *title)
+{
+  g_autoptr(GError) error = NULL;
+  RlWorkflowPage *page;
+
+  g_return_val_if_fail (RL_IS_WINDOW (self), FALSE);
+  g_return_val_if_fail (workflow_json != NULL, FALSE);
+  page = g_object_ref_sink (rl_workflow_page_new (rl_application_get_registry (get_app (self)), NULL));
+  if (!rl_workflow_page_load_data (page, workflow_json, title, &error))
+    {
+      rl_window_show_toast (self, error->message);
+      g_object_unref (page);
+      return FALSE;
+    }
+  show_page_loaded (self, page);
+  rl_canvas_fit_view (rl_workflow_page_get_canvas (page));
+  g_object_unref (page);
+  return TRUE;
+}
+
+static void
+on_history_open_workflow (RlHistoryBrowser *browser,
+                          gint64            job_id,
+                          const char       *workflow_json,
+                          const char       *title,
+                          RlWindow         *self)
+{
+  if (rl_window_open_workflow_data (self, workflow_json, title))
+    {
+      g_autofree char *message = g_strdup_printf ("Restored the workflow of job #%" G_GINT64_FORMAT, job_id);
+      rl_window_show_toast (self, message);
+      gtk_window_present (GTK_WINDOW (self));
+    }
+}
+
+RlHistoryBrowser *
+rl_window_show_history (RlWindow *self)
+{
+  g_autoptr(GError) error = NULL;
+  RlHistoryBrowser *browser;
+
+  g_return_val_if_fail (RL_IS_WINDOW (self), NULL);
+  if (self->history == NULL)
+    self->history = rl_history_open (g_getenv ("RAYLIGHT_HISTORY"), &error);
+  if (self->history == NULL)
+    {
+      rl_window_show_toast (self, error->message);
+      return NULL;
+    }
+  browser = rl_history_browser_new (self->history, GTK_WINDOW (self));
+  g_signal_connect_object (browser, "open-workflow", G_CALLBACK (on_history_open_workflow), self, 0);
+  gtk_window_present (GTK_WINDOW (browser));
+  return browser;
+}
+
+RlPreferencesWindow *
+rl_window_show_pool_settings (RlWindow *self)
+{
+  GSettings *settings;
+  RlPreferencesWindow *preferences;
+
+  g_return_val_if_fail (RL_IS_WINDOW (self), NULL);
+  settings = rl_application_get_settings (get_app (self));
+  if (settings == NULL)
+    {
+      rl_window_show_toast (self, "Pool settings need the installed settings schema");
+      return NULL;
+    }
+  preferences = rl_preferences_window_new (settings, GTK_WINDOW (self));
+  rl_preferences_window_show_pool (preferences);
+  gtk_window_present (GTK_WINDOW (preferences));
+  return preferences;
+}
+
+static void
+action_show_history (GtkWidget  *widget,
+                     const char *name,
+                     GVariant   *param)
+{
+  rl_window_show_history (RL_WINDOW (widget));
+}
+
+static void
+action_show_pool (GtkWidget  *widget,
+                  const char *name,
+                  GVariant   *param)
+{
+  rl_window_show_pool_settings (RL_WINDOW (widget));
+}
+
+/* History and Pool settings in the header bar. The bar is the first
+ * child of the window's content box in rl-window.ui. */
+static void
+add_history_and_pool_buttons (RlWindow *self)
+{
+  GtkWidget *content = adw_application_window_get_content (ADW_APPLICATION_WINDOW (self));
+  GtkWidget *bar = content != NULL ? gtk_widget_get_first_child (content) : NULL;
+  GtkWidget *history = gtk_button_new_from_icon_name ("document-open-recent-symbolic");
+  GtkWidget *pool = gtk_button_new_from_icon_name ("computer-symbolic");
+
+  g_return_if_fail (ADW_IS_HEADER_BAR (bar));
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (history), "win.show-history");
+  gtk_widget_set_tooltip_text (history, "History of Past Jobs (Ctrl+H)");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (history), GTK_ACCESSIBLE_PROPERTY_LABEL, "History", -1);
+  gtk_widget_set_name (history, "history-button");
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (pool), "win.show-pool");
+  gtk_widget_set_tooltip_text (pool, "Worker Pool Settings");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (pool), GTK_ACCESSIBLE_PROPERTY_LABEL, "Pool Settings", -1);
+  gtk_widget_set_name (pool, "pool-button");
+  adw_header_bar_pack_end (ADW_HEADER_BAR (bar), pool);
+  adw_header_bar_pack_end (ADW_HEADER_BAR (bar), history);
 }
 
 static void
@@ -789,6 +908,7 @@ static void
 rl_window_finalize (GObject *object)
 {
   g_free (RL_WINDOW (object)->last_toast);
+  g_clear_pointer (&RL_WINDOW (object)->history, rl_history_close);
   G_OBJECT_CLASS (rl_window_parent_class)->finalize (object);
 }
 
@@ -828,6 +948,9 @@ rl_window_class_init (RlWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.open-recent", "s", action_open_path);
   gtk_widget_class_install_action (widget_class, "win.restore-autosaved", NULL, action_restore_autosaved);
   gtk_widget_class_install_property_action (widget_class, "win.snap-to-grid", "snap-to-grid");
+  gtk_widget_class_install_action (widget_class, "win.show-history", NULL, action_show_history);
+  gtk_widget_class_install_action (widget_class, "win.show-pool", NULL, action_show_pool);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_h, GDK_CONTROL_MASK, "win.show-history", NULL);
 }
 
 static void
@@ -836,6 +959,7 @@ rl_window_init (RlWindow *self)
   GtkDropTarget *drop;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  add_history_and_pool_buttons (self);
   self->show_grid = TRUE;
   g_signal_connect (self->tab_view, "close-page", G_CALLBACK (on_close_page), self);
   g_signal_connect_swapped (self->tab_view, "notify::selected-page", G_CALLBACK (on_pages_changed), self);

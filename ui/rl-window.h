@@ -32,6 +32,18 @@ void             rl_window_add_toast        (RlWindow       *self,
                                              AdwToast       *toast);
 /* The window's queue panel (ui/run/rl-queue-panel.h). */
 RlQueuePanel    *rl_window_get_queue_panel  (RlWindow       *self);
+/* Opens @workflow_json (a ComfyUI UI workflow) in a new tab titled
+ * @title, as the history's "Open Workflow" does; a failure is reported
+ * in a toast. FALSE on failure. */
+gboolean         rl_window_open_workflow_data (RlWindow     *self,
+                                             const char     *workflow_json,
+                                             const char     *title);
+/* Opens the history browser over $RAYLIGHT_HISTORY or the default
+ * history (win.show-history, Ctrl+H); its "Open Workflow" opens a tab
+ * here. NULL (and a toast) when the history cannot be opened. */
+RlHistoryBrowser *rl_window_show_history    (RlWindow       *self);
+/* Opens Preferences at the Pool page (win.show-pool). */
+RlPreferencesWindow *rl_window_show_pool_settings (RlWindow *self);
 /* The message of the last toast shown (for tests), or NULL. */
 const char      *rl_window_get_last_toast   (RlWindow       *self);
 

@@ -14,6 +14,9 @@ typedef struct _RlNodeWidget    RlNodeWidget;
 typedef struct _RlSocket        RlSocket;
 typedef struct _RlNodeSearch    RlNodeSearch;
 typedef struct _RlHistory       RlHistory;
+typedef struct _RlHistoryBrowser    RlHistoryBrowser;
+typedef struct _RlPreferencesWindow RlPreferencesWindow;
+typedef struct _RlPoolPanel         RlPoolPanel;
 typedef struct _RlQueuePanel    RlQueuePanel;
 typedef struct _RlRunService    RlRunService;
 

@@ -20,6 +20,7 @@ struct _RlPoolService {
   RlPool         *pool;
   char          **extra_env;        /* settings' "KEY=VALUE" for the workers */
   RlPoolTopology *topology;         /* the self-test's result, once run */
+  guint           comm_timeout_ms;  /* 0: the pool's default */
 };
 
 /* ------------------------------------------------------------ settings */
@@ -69,8 +70,8 @@ find_plugins (const char *configured)
 }
 
 /* NVIDIA GPUs the driver exposes, counted without CUDA in this process. */
-static guint
-count_nvidia_gpus (void)
+guint
+rl_pool_service_count_gpus (void)
 {
   g_autoptr(GDir) dir = g_dir_open ("/proc/driver/nvidia/gpus", 0, NULL);
   guint n = 0;
@@ -141,12 +142,13 @@ rl_pool_service_new (const RlPoolSettings *settings)
   self->worker_path = find_worker (settings ? settings->worker_path : NULL);
   self->plugin_path = find_plugins (settings ? settings->plugin_path : NULL);
   self->extra_env = g_strdupv ((char **) (settings ? settings->extra_env : NULL));
+  self->comm_timeout_ms = settings ? settings->comm_timeout_ms : 0;
   self->devices = devices_from_env (settings ? settings->devices : RL_POOL_DEVICES_AUTO);
   self->n_workers = settings && settings->n_workers ? settings->n_workers : 1;
   if (workers_env != NULL && g_ascii_strtoull (workers_env, NULL, 10) > 0)
     self->n_workers = (guint) g_ascii_strtoull (workers_env, NULL, 10);
   if (self->devices == RL_POOL_DEVICES_AUTO)
-    self->devices = count_nvidia_gpus () > 0 ? RL_POOL_DEVICES_CUDA : RL_POOL_DEVICES_CPU;
+    self->devices = rl_pool_service_count_gpus () > 0 ? RL_POOL_DEVICES_CUDA : RL_POOL_DEVICES_CPU;
   self->ulysses_degree = settings && settings->ulysses_degree ? settings->ulysses_degree
                                                               : degree_from_env ("RAYLIGHT_ULYSSES");
   self->ring_degree = settings && settings->ring_degree ? settings->ring_degree
@@ -230,6 +232,8 @@ rl_pool_service_start (RlPoolService  *self,
   options.n_workers = (int) self->n_workers;
   options.backend = self->devices == RL_POOL_DEVICES_CUDA ? RL_POOL_BACKEND_CUDA : RL_POOL_BACKEND_CPU;
   options.extra_env = (const char *const *) extra_env;
+  if (self->comm_timeout_ms > 0)
+    options.comm_timeout_ms = (int) self->comm_timeout_ms;
   options.ulysses_degree = (int) self->ulysses_degree;
   options.ring_degree = (int) self->ring_degree;
   self->pool = rl_pool_new (&options, &info);

@@ -26,10 +26,13 @@ typedef struct {
   guint           n_workers;     /* 0: one */
   const char     *plugin_path;   /* model-family plugins; NULL: $RAYLIGHT_PLUGIN_PATH or built-in */
   const char *const *extra_env;  /* NULL-terminated "KEY=VALUE" for the workers (NCCL options) */
+  guint           comm_timeout_ms; /* per collective; 0: the pool's default (5 min) */
   guint           ulysses_degree; /* sequence parallelism; 0: $RAYLIGHT_ULYSSES or none */
   guint           ring_degree;    /* 0: $RAYLIGHT_RING or none */
 } RlPoolSettings;
 
+/* How many NVIDIA GPUs the driver lists (0 without the driver). */
+guint          rl_pool_service_count_gpus   (void);
 RlPoolService *rl_pool_service_new          (const RlPoolSettings *settings);
 void           rl_pool_service_free         (RlPoolService        *self);
 
