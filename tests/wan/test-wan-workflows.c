@@ -10,7 +10,8 @@
  * noise returned, no noise added by the second) give KSampler's video, and
  * a first stage starting at step 2 of 4 gives KSampler's denoise 0.5 of 2
  * steps while a second stage starting at the last step returns its latent
- * unchanged.
+ * unchanged. A batch of two decodes to both items' frames in a row, the
+ * first being the batch-1 video.
  *
  * Files a user can pick by mistake (other Wan variants, other families, a
  * missing key, a wrong shape, a latent of the wrong channel count) fail
@@ -267,6 +268,36 @@ test_start_step_equals_denoise (void)
   run_result_clear (&denoise);
 }
 
+/* EmptyHunyuanLatentVideo batch_size 2: the video holds both items'
+ * frames one after the other (ComfyUI's VAEDecode flattens the batch), and
+ * the first item is the batch-1 video, since ComfyUI draws the batch's
+ * noise in one call from the seed. */
+static void
+test_batch_of_two (void)
+{
+  RunResult one = run_workflow ("wan2.1-t2v-tiny.json", "3.seed=9", NULL);
+  RunResult two = run_workflow ("wan2.1-t2v-tiny.json", "3.seed=9", "40.batch_size=2", NULL);
+  RlVideo *a = run_and_read (&one, 9, 64);
+  RlVideo *b = run_and_read (&two, 18, 64);
+  gsize frame = (gsize) 64 * 64 * 3;
+  double first = 0.0, second = 0.0;
+
+  for (gsize i = 0; i < 9 * frame; i++)
+    {
+      first += fabs ((double) a->frames->pixels[i] - b->frames->pixels[i]);
+      second += fabs ((double) a->frames->pixels[i] - b->frames->pixels[9 * frame + i]);
+    }
+  first /= 9 * frame;
+  second /= 9 * frame;
+  g_test_message ("batch item 1 vs the batch-1 video: %.5f; item 2: %.5f", first, second);
+  g_assert_cmpfloat (first, <, 2e-3);
+  g_assert_cmpfloat (second, >, 10 * first + 5e-3);
+  rl_video_free (a);
+  rl_video_free (b);
+  run_result_clear (&one);
+  run_result_clear (&two);
+}
+
 /* ------------------------------------------------------ wrong files */
 
 typedef struct {
@@ -378,6 +409,7 @@ main (int    argc,
   g_test_add_func ("/wan/workflows/2.1-14B-fp8-scaled", test_wan21_14b_fp8_scaled);
   g_test_add_func ("/wan/workflows/2.2-A14B", test_wan22_a14b);
   g_test_add_func ("/wan/workflows/2.2-TI2V-5B", test_wan22_5b);
+  g_test_add_func ("/wan/workflows/batch-of-two", test_batch_of_two);
   g_test_add_func ("/wan/ksampler-advanced/two-stages-equal-ksampler", test_two_stages_equal_one_sampler);
   g_test_add_func ("/wan/ksampler-advanced/start-step-equals-denoise", test_start_step_equals_denoise);
   for (guint i = 0; i < G_N_ELEMENTS (wrong_files); i++)
