@@ -13,11 +13,15 @@
  * unchanged. A batch of two decodes to both items' frames in a row, the
  * first being the batch-1 video.
  *
+ * Each shipped example and its tiny twin are the same graph with the same
+ * sampling settings.
+ *
  * Files a user can pick by mistake (other Wan variants, other families, a
  * missing key, a wrong shape, a latent of the wrong channel count) fail
  * with exit status 1 and a message naming the variant, family or key. */
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -348,6 +352,129 @@ test_latent_of_other_model (void)
   run_result_clear (&r);
 }
 
+/* ---------------------------------------------- real and tiny twins */
+
+/* The shipped examples and the tiny twins the tests run: the same graph
+ * (ids, types, titles, links, groups) and the same sampling settings, so
+ * what CI runs is what users get, only smaller. Per type, the widget
+ * indices that must agree (-1 ends): models, sizes, steps, seeds and
+ * output prefixes may differ. */
+typedef struct {
+  const char *type;
+  int         same[8];
+} SameWidgets;
+
+static const SameWidgets same_widgets[] = {
+  { "ModelSamplingSD3", { 0, -1 } },
+  { "CLIPTextEncode", { 0, -1 } },
+  { "CLIPLoader", { 1, 2, -1 } },
+  { "CreateVideo", { 0, -1 } },
+  { "KSampler", { 3, 4, 5, 6, -1 } },                 /* cfg, sampler, scheduler, denoise */
+  { "KSamplerAdvanced", { 0, 4, 5, 6, 9, -1 } },      /* add_noise, cfg, sampler, scheduler, leftover */
+  { "SaveVideo", { 1, 2, -1 } },
+};
+
+static JsonObject *
+load_json (const char *name,
+           JsonParser *parser)
+{
+  g_autofree char *relative = g_strdup_printf ("data/workflows/%s", name);
+  g_autofree char *path = source_path (relative);
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_file (parser, path, &error);
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+static JsonObject *
+node_by_id (JsonObject *workflow,
+            gint64      id)
+{
+  JsonArray *nodes = json_object_get_array_member (workflow, "nodes");
+
+  for (guint i = 0; i < json_array_get_length (nodes); i++)
+    {
+      JsonObject *n = json_array_get_object_element (nodes, i);
+      if (json_object_get_int_member (n, "id") == id)
+        return n;
+    }
+  return NULL;
+}
+
+static char *
+to_string (JsonNode *node)
+{
+  return json_to_string (node, FALSE);
+}
+
+/* Where a KSamplerAdvanced starts or ends, as a fraction of its steps. */
+static double
+step_fraction (JsonArray *w,
+               guint      index)
+{
+  gint64 at = json_array_get_int_element (w, index), steps = json_array_get_int_element (w, 3);
+
+  return at >= steps ? 1.0 : (double) at / (double) steps;
+}
+
+static void
+test_twins (gconstpointer data)
+{
+  const char *const *pair = data;
+  g_autoptr(JsonParser) real_parser = json_parser_new ();
+  g_autoptr(JsonParser) tiny_parser = json_parser_new ();
+  JsonObject *real = load_json (pair[0], real_parser), *tiny = load_json (pair[1], tiny_parser);
+  JsonArray *real_nodes = json_object_get_array_member (real, "nodes");
+  g_autofree char *real_links = to_string (json_object_get_member (real, "links"));
+  g_autofree char *tiny_links = to_string (json_object_get_member (tiny, "links"));
+  g_autofree char *real_groups = to_string (json_object_get_member (real, "groups"));
+  g_autofree char *tiny_groups = to_string (json_object_get_member (tiny, "groups"));
+
+  g_assert_cmpstr (real_links, ==, tiny_links);
+  g_assert_cmpstr (real_groups, ==, tiny_groups);
+  g_assert_cmpuint (json_array_get_length (real_nodes), ==,
+                    json_array_get_length (json_object_get_array_member (tiny, "nodes")));
+  for (guint i = 0; i < json_array_get_length (real_nodes); i++)
+    {
+      JsonObject *r = json_array_get_object_element (real_nodes, i);
+      JsonObject *t = node_by_id (tiny, json_object_get_int_member (r, "id"));
+      const char *type = json_object_get_string_member (r, "type");
+      JsonArray *rw = json_object_get_array_member (r, "widgets_values");
+      JsonArray *tw;
+
+      g_assert_nonnull (t);
+      g_assert_cmpstr (type, ==, json_object_get_string_member (t, "type"));
+      g_assert_cmpstr (json_object_get_string_member_with_default (r, "title", ""), ==,
+                       json_object_get_string_member_with_default (t, "title", ""));
+      tw = json_object_get_array_member (t, "widgets_values");
+      g_assert_cmpuint (json_array_get_length (rw), ==, json_array_get_length (tw));
+      for (guint k = 0; k < G_N_ELEMENTS (same_widgets); k++)
+        if (g_str_equal (same_widgets[k].type, type))
+          for (const int *w = same_widgets[k].same; *w >= 0; w++)
+            {
+              g_autofree char *a = to_string (json_array_get_element (rw, *w));
+              g_autofree char *b = to_string (json_array_get_element (tw, *w));
+              if (g_strcmp0 (a, b) != 0)
+                g_error ("%s / %s: node %s widget %d is %s in one, %s in the other", pair[0], pair[1],
+                         type, *w, a, b);
+            }
+      if (g_str_equal (type, "KSamplerAdvanced"))
+        {
+          /* The experts switch at the same point of the schedule. */
+          g_assert_cmpfloat (step_fraction (rw, 7), ==, step_fraction (tw, 7));
+          g_assert_cmpfloat (step_fraction (rw, 8), ==, step_fraction (tw, 8));
+        }
+    }
+}
+
+static const char *const twins[][2] = {
+  { "wan2.1-t2v-1.3B.json", "wan2.1-t2v-tiny.json" },
+  { "wan2.1-t2v-14B.json", "wan2.1-t2v-14B-tiny.json" },
+  { "wan2.2-t2v-A14B.json", "wan2.2-t2v-A14B-tiny.json" },
+  { "wan2.2-ti2v-5B.json", "wan2.2-ti2v-5B-tiny.json" },
+};
+
 /* ------------------------------------------------------------- setup */
 
 static void
@@ -405,6 +532,11 @@ main (int    argc,
     {
       remove_tree (setup.dir);
       return 77;   /* no python with numpy: skip */
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (twins); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/wan/workflows/twins/%s", twins[i][0]);
+      g_test_add_data_func (path, twins[i], test_twins);
     }
   g_test_add_func ("/wan/workflows/2.1-14B-fp8-scaled", test_wan21_14b_fp8_scaled);
   g_test_add_func ("/wan/workflows/2.2-A14B", test_wan22_a14b);
