@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 
 #include "engine/graph/workflow.h"
 #include "engine/media/png-writer.h"
@@ -262,6 +263,23 @@ add_job (RlHistory   *history,
   return id;
 }
 
+/* Jobs made in a few milliseconds would all show 0.0 s; give them the
+ * running times of real tiny-Wan jobs so cards and screenshots read as
+ * they do in use. */
+static void
+set_durations (void)
+{
+  sqlite3 *db = NULL;
+  g_autofree char *sql = g_strdup_printf ("UPDATE jobs SET duration = 72.4 WHERE id = %" G_GINT64_FORMAT ";"
+                                          "UPDATE jobs SET duration = 3.1 WHERE id = %" G_GINT64_FORMAT ";"
+                                          "UPDATE jobs SET duration = 41.8 WHERE id = %" G_GINT64_FORMAT ";",
+                                          data.wan_job, data.flux_job, data.video_job);
+
+  g_assert_cmpint (sqlite3_open (data.history_path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+}
+
 static void
 make_history (void)
 {
@@ -302,6 +320,8 @@ make_history (void)
                             "\"unet_name\":\"wan2.1_t2v_tiny.safetensors\"}",
                             "{\"backend\":\"cpu\",\"workers\":1,\"parallel\":\"none\"}", RL_JOB_SUCCEEDED, NULL,
                             data.video);
+  g_clear_pointer (&history, rl_history_close);
+  set_durations ();
   g_setenv ("RAYLIGHT_HISTORY", data.history_path, TRUE);
 }
 
@@ -443,6 +463,10 @@ test_history_browser (void)
   g_assert_cmpint (gdk_texture_get_width (rl_history_item_get_thumbnail (item_with_id (browser, data.wan_job))), ==, 96);
   g_assert_cmpstr (rl_history_item_get_thumbnail_problem (item_with_id (browser, data.flux_job)), ==,
                    "No image or video output");
+  /* The cards' lines: status and duration, seed and parallel setup. */
+  g_assert_nonnull (find_label (rl_history_browser_get_widget (browser, "grid"), "succeeded · 1:12"));
+  g_assert_nonnull (find_label (rl_history_browser_get_widget (browser, "grid"), "seed 42 · 2 CPU workers · Ulysses 2"));
+  g_assert_nonnull (find_label (rl_history_browser_get_widget (browser, "grid"), "failed · 3.1 s"));
   ui_test_wait (200);
   shot = ui_test_screenshot (GTK_WIDGET (browser), "history-grid");
   g_clear_pointer (&shot, g_free);

@@ -390,13 +390,18 @@ on_sp_selected (AdwComboRow *combo,
                 RlPoolPanel *self)
 {
   guint selected = adw_combo_row_get_selected (combo);
-  RlSpChoice *choice;
+  RlSpChoice choice;
 
   if (self->updating || self->sp_choices == NULL || selected >= self->sp_choices->len)
     return;
-  choice = &g_array_index (self->sp_choices, RlSpChoice, selected);
-  g_settings_set_int (self->settings, "pool-ulysses", (int) choice->ulysses);
-  g_settings_set_int (self->settings, "pool-ring", (int) choice->ring);
+  choice = g_array_index (self->sp_choices, RlSpChoice, selected);
+  /* Both keys change as one: between the two writes the pair may be
+   * invalid, and rebuilding the choices then would undo the pick. */
+  self->updating = TRUE;
+  g_settings_set_int (self->settings, "pool-ulysses", (int) choice.ulysses);
+  g_settings_set_int (self->settings, "pool-ring", (int) choice.ring);
+  self->updating = FALSE;
+  update_explanation (self);
 }
 
 static void
