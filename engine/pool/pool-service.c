@@ -19,6 +19,7 @@ struct _RlPoolService {
   guint           ring_degree;      /* $RAYLIGHT_RING, 1 = none */
   RlPool         *pool;
   char          **extra_env;        /* settings' "KEY=VALUE" for the workers */
+  GMutex          topology_lock;    /* guards topology: the self-test takes seconds */
   RlPoolTopology *topology;         /* the self-test's result, once run */
   guint           comm_timeout_ms;  /* 0: the pool's default */
 };
@@ -139,6 +140,7 @@ rl_pool_service_new (const RlPoolSettings *settings)
   const char *workers_env = g_getenv ("RAYLIGHT_WORKERS");
 
   g_mutex_init (&self->lock);
+  g_mutex_init (&self->topology_lock);
   self->worker_path = find_worker (settings ? settings->worker_path : NULL);
   self->plugin_path = find_plugins (settings ? settings->plugin_path : NULL);
   self->extra_env = g_strdupv ((char **) (settings ? settings->extra_env : NULL));
@@ -163,6 +165,7 @@ rl_pool_service_free (RlPoolService *self)
     return;
   rl_pool_free (self->pool);
   g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->topology_lock);
   g_free (self->worker_path);
   g_free (self->plugin_path);
   g_strfreev (self->extra_env);
@@ -193,6 +196,31 @@ sequence_parallel_lost (RlPoolService *self)
     if (rl_pool_worker_info (self->pool, (int) r, &info) == 0 && info.restarts > 0)
       return TRUE;
   return FALSE;
+}
+
+static RlPoolTopology *run_self_test (RlPoolService *self, gboolean refresh, GError **error);
+
+/* The start-up self-test of a multi-GPU pool: when peer-to-peer copies
+ * arrive corrupted and P2P was not already turned off, the workers get
+ * NCCL_P2P_DISABLE=1 (slower, correct) and a warning says why. A self-test
+ * that cannot run does not stop the pool. */
+static gboolean
+p2p_needs_disabling (RlPoolService *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RlPoolTopology) topology = run_self_test (self, FALSE, &error);
+
+  if (topology == NULL)
+    {
+      g_message ("The GPU self-test did not run (%s); starting the pool without it", error->message);
+      return FALSE;
+    }
+  if (!rl_pool_topology_p2p_broken (topology) ||
+      (self->extra_env != NULL && g_strv_contains ((const char * const *) self->extra_env, "NCCL_P2P_DISABLE=1")))
+    return FALSE;
+  g_warning ("The GPU self-test found peer-to-peer copies that arrive corrupted; the workers run with "
+             "NCCL_P2P_DISABLE=1 (through host memory). Pool settings shows which pair.");
+  return TRUE;
 }
 
 gboolean
@@ -226,6 +254,8 @@ rl_pool_service_start (RlPoolService  *self,
   g_strv_builder_add (env_builder, plugin_env);
   if (self->extra_env != NULL)
     g_strv_builder_addv (env_builder, (const char **) self->extra_env);
+  if (self->devices == RL_POOL_DEVICES_CUDA && self->n_workers > 1 && p2p_needs_disabling (self))
+    g_strv_builder_add (env_builder, "NCCL_P2P_DISABLE=1");
   extra_env = g_strv_builder_end (env_builder);
   rl_pool_options_init (&options);
   options.worker_path = self->worker_path;
@@ -274,8 +304,13 @@ rl_pool_service_stop (RlPoolService *self)
 GArray *
 rl_pool_service_list_workers (RlPoolService *self)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  GArray *workers = g_array_new (FALSE, TRUE, sizeof (RlWorkerInfo));
+  GArray *workers;
+
+  /* Start and stop hold the lock for seconds; the UI polls from its main
+   * loop and must not wait for them. */
+  if (!g_mutex_trylock (&self->lock))
+    return NULL;
+  workers = g_array_new (FALSE, TRUE, sizeof (RlWorkerInfo));
 
   for (int r = 0; self->pool != NULL && r < rl_pool_size (self->pool); r++)
     {
@@ -284,15 +319,16 @@ rl_pool_service_list_workers (RlPoolService *self)
       if (rl_pool_worker_info (self->pool, r, &info) == 0)
         g_array_append_val (workers, info);
     }
+  g_mutex_unlock (&self->lock);
   return workers;
 }
 
-RlPoolTopology *
-rl_pool_service_get_topology (RlPoolService  *self,
-                              gboolean        refresh,
-                              GError        **error)
+static RlPoolTopology *
+run_self_test (RlPoolService  *self,
+               gboolean        refresh,
+               GError        **error)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->topology_lock);
   const char *captured = g_getenv ("RAYLIGHT_TOPOLOGY_FILE");
 
   if (self->topology == NULL || refresh)
@@ -312,11 +348,16 @@ rl_pool_service_get_topology (RlPoolService  *self,
         return NULL;
       g_clear_pointer (&self->topology, rl_pool_topology_unref);
       self->topology = topology;
-      if (rl_pool_topology_p2p_broken (topology))
-        g_warning ("The GPU self-test found peer-to-peer copies that arrive corrupted; "
-                   "disable P2P in Pool settings (NCCL_P2P_DISABLE=1)");
     }
   return rl_pool_topology_ref (self->topology);
+}
+
+RlPoolTopology *
+rl_pool_service_get_topology (RlPoolService  *self,
+                              gboolean        refresh,
+                              GError        **error)
+{
+  return run_self_test (self, refresh, error);
 }
 
 char *

@@ -43,10 +43,13 @@ guint          rl_pool_service_get_n_workers (RlPoolService       *self);
 /* Shuts the workers down (a later job or start launches them again). */
 void           rl_pool_service_stop         (RlPoolService        *self);
 /* Each worker's state, pid, device and last error (RlWorkerInfo), rank
- * order; empty when the pool is not running. */
+ * order; empty when the pool is not running; NULL while the pool is
+ * starting or stopping (it never waits for that). */
 GArray        *rl_pool_service_list_workers (RlPoolService        *self);
 /* The GPU topology self-test: runs raylight-topology once and keeps the
  * result ($RAYLIGHT_TOPOLOGY_FILE names a captured report to use instead).
+ * Starting a pool of several GPUs runs it first, and gives the workers
+ * NCCL_P2P_DISABLE=1 with a warning when it finds P2P copies corrupted.
  * @refresh runs it again. NULL with @error when the tool cannot run. */
 RlPoolTopology *rl_pool_service_get_topology (RlPoolService       *self,
                                               gboolean             refresh,

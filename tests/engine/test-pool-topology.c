@@ -4,6 +4,8 @@
  * service's cached self-test. */
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "engine/engine-error.h"
 #include "engine/pool/pool-service.h"
 #include "engine/pool/pool-topology.h"
@@ -162,11 +164,54 @@ test_service_cache (void)
   g_assert_true (fresh != first);
   g_assert_cmpuint (rl_pool_topology_get_n_devices (fresh), ==, 2);
   workers = rl_pool_service_list_workers (service);
+  g_assert_nonnull (workers);
   g_assert_cmpuint (workers->len, ==, 0);
   g_setenv ("RAYLIGHT_TOPOLOGY_FILE", "/nonexistent/topology.json", TRUE);
   g_assert_null (rl_pool_service_get_topology (service, TRUE, &error));
   g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
   g_unsetenv ("RAYLIGHT_TOPOLOGY_FILE");
+}
+
+/* A pool of two GPUs whose self-test finds corrupted P2P copies starts
+ * its workers with NCCL_P2P_DISABLE=1 and says so. The "worker" here is a
+ * script that writes its environment down and exits, so this runs on a
+ * machine without GPUs. */
+static void
+test_broken_p2p_disables_it (void)
+{
+  const char *report =
+    "{\"format\": \"raylight-topology\", \"version\": 1,"
+    " \"devices\": [{\"name\": \"A\", \"cuda_index\": 0}, {\"name\": \"B\", \"cuda_index\": 1}],"
+    " \"links\": [{\"from\": 0, \"to\": 1, \"type\": \"pcie-switch\", \"peer_access\": true,"
+    " \"measured\": true, \"staged\": false, \"data_ok\": false, \"bandwidth_gbs\": 20}]}";
+  g_autofree char *dir = g_dir_make_tmp ("rl-p2p-XXXXXX", NULL);
+  g_autofree char *report_path = g_build_filename (dir, "topology.json", NULL);
+  g_autofree char *worker = g_build_filename (dir, "fake-worker", NULL);
+  g_autofree char *env_path = g_build_filename (dir, "env.txt", NULL);
+  g_autofree char *script = g_strdup_printf ("#!/bin/sh\nenv > '%s'\nexit 3\n", env_path);
+  g_autofree char *env = NULL;
+  g_autofree char *cleanup = g_strdup_printf ("rm -rf '%s'", dir);
+  RlPoolSettings settings = { .devices = RL_POOL_DEVICES_CUDA, .n_workers = 2, .worker_path = worker };
+  g_autoptr(RlPoolService) service = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (report_path, report, -1, NULL));
+  g_assert_true (g_file_set_contents (worker, script, -1, NULL));
+  g_assert_cmpint (g_chmod (worker, 0755), ==, 0);
+  g_setenv ("RAYLIGHT_TOPOLOGY_FILE", report_path, TRUE);
+  g_unsetenv ("RAYLIGHT_ULYSSES");
+  g_unsetenv ("RAYLIGHT_RING");
+  g_unsetenv ("RAYLIGHT_WORKERS");
+  g_unsetenv ("RAYLIGHT_DEVICES");
+  service = rl_pool_service_new (&settings);
+  g_test_expect_message ("raylight", G_LOG_LEVEL_WARNING, "*peer-to-peer copies that arrive corrupted*");
+  g_assert_false (rl_pool_service_start (service, &error));
+  g_test_assert_expected_messages ();
+  g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL);
+  g_assert_true (g_file_get_contents (env_path, &env, NULL, NULL));
+  g_assert_nonnull (strstr (env, "NCCL_P2P_DISABLE=1"));
+  g_unsetenv ("RAYLIGHT_TOPOLOGY_FILE");
+  g_spawn_command_line_sync (cleanup, NULL, NULL, NULL, NULL);
 }
 
 int
@@ -179,5 +224,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pool-topology/real-tool", test_real_tool);
   g_test_add_func ("/pool-topology/tool-failure", test_tool_failure);
   g_test_add_func ("/pool-topology/service-cache", test_service_cache);
+  g_test_add_func ("/pool-topology/broken-p2p-disables-it", test_broken_p2p_disables_it);
   return g_test_run ();
 }

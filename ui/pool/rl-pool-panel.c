@@ -465,8 +465,15 @@ state_label (RlWorkerState state)
 static void
 fill_worker_rows (RlPoolPanel *self)
 {
-  g_autoptr(GArray) workers = self->service != NULL ? rl_pool_service_list_workers (self->service) : NULL;
+  g_autoptr(GArray) workers = NULL;
 
+  if (self->service != NULL)
+    {
+      workers = rl_pool_service_list_workers (self->service);
+      /* Starting or stopping: the rows stay as they were until it is done. */
+      if (workers == NULL)
+        return;
+    }
   clear_rows (self->worker_group, self->worker_rows);
   if (workers == NULL || workers->len == 0)
     {
