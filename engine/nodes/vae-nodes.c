@@ -179,7 +179,9 @@ const RlNodeType rl_node_vae_encode = {
 /* ------------------------------------------- Wan22ImageToVideoLatent */
 
 /* Without a start image this is Wan 2.2 5B's empty latent: 48 channels,
- * 16× smaller in space, 4× in time after the first frame. */
+ * 16× smaller in space, 4× in time after the first frame. Like ComfyUI's
+ * (comfy_extras/nodes_wan.py), it is one latent whatever batch_size says:
+ * only the image-to-video branch repeats it over the batch. */
 static gboolean
 execute_wan22_image_to_video_latent (RlNodeContext  *ctx,
                                      GError        **error)
@@ -187,7 +189,6 @@ execute_wan22_image_to_video_latent (RlNodeContext  *ctx,
   guint width = (guint) rl_node_context_get_int (ctx, "width");
   guint height = (guint) rl_node_context_get_int (ctx, "height");
   guint length = (guint) rl_node_context_get_int (ctx, "length");
-  guint batch = (guint) rl_node_context_get_int (ctx, "batch_size");
   RlLatent *latent;
 
   if (rl_node_context_get_input (ctx, "start_image") != NULL)
@@ -197,7 +198,7 @@ execute_wan22_image_to_video_latent (RlNodeContext  *ctx,
                    "for text-to-video", rl_node_context_get_node_id (ctx));
       return FALSE;
     }
-  latent = rl_latent_new (batch, 48, (length - 1) / 4 + 1, height / 16, width / 16, error);
+  latent = rl_latent_new (1, 48, (length - 1) / 4 + 1, height / 16, width / 16, error);
   if (latent == NULL)
     return FALSE;
   rl_node_context_set_output (ctx, 0, rl_value_new_latent (latent));
