@@ -6,7 +6,8 @@
  * per-tensor scale_weight, the 0-element scaled_fp8 marker), loaded and
  * run through one forward each. Every low-precision result must be close
  * to the f32 one, within what its rounding allows — and a scaled file read
- * without its scales is not. As in the real files, only the blocks' Linear
+ * without its scales is not. A full checkpoint's model.diffusion_model.
+ * prefix is found. As in the real files, only the blocks' Linear
  * weights are fp8; embeddings, norms, modulation and biases stay 16-bit. */
 #include <math.h>
 #include <stdio.h>
@@ -47,6 +48,10 @@ typedef enum {
 
 static const char *const store_names[] = { "f32", "bf16", "fp16", "fp8_e4m3fn", "scaled fp8" };
 
+/* Put before every key: "" for a diffusion-model file, or the
+ * "model.diffusion_model." of a full checkpoint. */
+static const char *key_prefix = "";
+
 static size_t
 add (MakeCheckpointSpec *specs, size_t n, Store store, const char *name, int ndim,
      int64_t a, int64_t b, int64_t c, int64_t d, int64_t e)
@@ -55,7 +60,7 @@ add (MakeCheckpointSpec *specs, size_t n, Store store, const char *name, int ndi
   MakeCheckpointSpec *s = &specs[n];
   bool block_linear = strncmp (name, "blocks.", 7) == 0 && ndim == 2;
 
-  snprintf (s->name, sizeof s->name, "%s", name);
+  snprintf (s->name, sizeof s->name, "%s%s", key_prefix, name);
   switch (store)
     {
     case STORE_F32: s->dtype = RL_F32; break;
@@ -256,10 +261,28 @@ test_scaled_fp8_needs_its_scales (void)
   free (ref);
 }
 
+/* A full checkpoint's "model.diffusion_model." keys are found as ComfyUI
+ * finds them (unet_prefix_from_state_dict): the same forward, bit for bit. */
+static void
+test_full_checkpoint_prefix (void)
+{
+  int64_t n, m;
+  float *plain = forward (STORE_BF16, false, &n), *prefixed;
+
+  key_prefix = "model.diffusion_model.";
+  prefixed = forward (STORE_BF16, false, &m);
+  key_prefix = "";
+  PT_CHECK (m == n && memcmp (plain, prefixed, (size_t) n * sizeof *plain) == 0,
+            "the prefixed checkpoint gives another result");
+  free (prefixed);
+  free (plain);
+}
+
 int
 main (void)
 {
   PT_RUN (test_dtypes_close_to_f32);
   PT_RUN (test_scaled_fp8_needs_its_scales);
+  PT_RUN (test_full_checkpoint_prefix);
   return pt_finish ();
 }
