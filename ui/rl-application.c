@@ -190,6 +190,8 @@ rl_application_startup (GApplication *app)
 
   self->run_service = rl_run_service_new (self->registry);
   rl_notify_watch_jobs (GTK_APPLICATION (app), self->run_service);
+  if (self->settings != NULL)
+    rl_run_service_follow_settings (self->run_service, self->settings);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "run.queue",
                                          (const char *[]) { "<Control>Return", "<Control>KP_Enter", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "run.queue-front",

@@ -7,7 +7,10 @@
  * compared with another output, shown in the (fake) file manager and its
  * workflow restored into a new tab; failures as toasts whose Details
  * button opens the whole message; desktop notifications only while no
- * window is active. Screenshots go next to the log. */
+ * window is active; the Pool settings changed to two CPU workers with
+ * Ulysses 2 and the workflow run again (the same video), that job found
+ * in the history browser and its workflow restored. Screenshots go next
+ * to the log. */
 #include <gdk/x11/gdkx.h>
 #include <string.h>
 
@@ -18,6 +21,7 @@
 #include "engine/run/history.h"
 #include "tests/ui/ui-test-util.h"
 #include "ui/canvas/rl-canvas.h"
+#include "ui/history/rl-history-browser.h"
 #include "ui/rl-application.h"
 #include "ui/rl-notify.h"
 #include "ui/rl-window.h"
@@ -25,12 +29,15 @@
 #include "ui/run/rl-queue-panel.h"
 #include "ui/run/rl-run-service.h"
 #include "ui/viewer/rl-output-viewer.h"
+#include "ui/viewer/rl-video-frames.h"
 
 /* The tiny workflow: 9 frames of 64×64, 4 sampler steps. */
 #define TINY_FRAMES 9
 #define JOB_TIMEOUT_MS (240 * 1000)
 
 static char *test_dir;
+/* The video the one-worker job made (for the sequence-parallel run). */
+static char *one_worker_output;
 /* A fake org.freedesktop.Notifications owns the name (under
  * dbus-run-session). */
 static gboolean have_notification_server;
@@ -455,6 +462,7 @@ test_queue_watch_review (void)
   a_output = g_ptr_array_index (rl_job_item_get_outputs (a), rl_job_item_get_outputs (a)->len - 1);
   c_output = g_ptr_array_index (rl_job_item_get_outputs (c), rl_job_item_get_outputs (c)->len - 1);
   g_assert_true (g_str_has_suffix (a_output, ".mp4"));
+  one_worker_output = g_strdup (a_output);
   g_free (ui_test_screenshot (GTK_WIDGET (window), "run-queue-done"));
 
   /* The finished video in the viewer, stepped with real keys. */
@@ -645,6 +653,155 @@ test_error_details_and_notifications (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* ---- Pool settings: two CPU workers with Ulysses 2 ----------------------------- */
+
+static gboolean pool_changed;
+
+static void
+on_pool_changed (RlRunService *service)
+{
+  pool_changed = TRUE;
+}
+
+/* Mean absolute difference of two frames' 8-bit channels. */
+static double
+mean_difference (GdkTexture *a,
+                 GdkTexture *b)
+{
+  int width = gdk_texture_get_width (a), height = gdk_texture_get_height (a);
+  g_autofree guint8 *pa = g_malloc ((gsize) width * height * 4);
+  g_autofree guint8 *pb = g_malloc ((gsize) width * height * 4);
+  double sum = 0;
+
+  g_assert_cmpint (gdk_texture_get_width (b), ==, width);
+  g_assert_cmpint (gdk_texture_get_height (b), ==, height);
+  gdk_texture_download (a, pa, (gsize) width * 4);
+  gdk_texture_download (b, pb, (gsize) width * 4);
+  for (gsize i = 0; i < (gsize) width * height * 4; i++)
+    sum += ABS ((int) pa[i] - (int) pb[i]);
+  return sum / ((double) width * height * 4);
+}
+
+typedef struct {
+  RlHistoryBrowser *browser;
+  gint64            job_id;
+} HistoryWait;
+
+/* The browser reads the history as it opens; a job recorded a moment ago
+ * shows after a reload. */
+static gboolean
+history_has_job (gpointer data)
+{
+  HistoryWait *wait = data;
+
+  if (rl_history_browser_open_job (wait->browser, wait->job_id))
+    return TRUE;
+  rl_history_browser_reload (wait->browser);
+  return FALSE;
+}
+
+static void
+test_pool_settings_sequence_parallel (void)
+{
+  RlWindow *window;
+  RlRunService *service;
+  GSettings *settings;
+  g_autofree char *workflow_path = NULL;
+  g_autoptr(GFile) workflow_file = NULL;
+  g_autofree char *description = NULL;
+  RlJobItem *job;
+  guint n_jobs;
+  gulong handler;
+  const char *output;
+
+  if (!have_x11 ())
+    return;
+  if (one_worker_output == NULL)
+    {
+      g_test_skip ("needs the one-worker video of /ui/run/queue-watch-review");
+      return;
+    }
+  window = ui_test_new_window ();
+  service = rl_application_get_run_service (ui_test_get_app ());
+  settings = rl_application_get_settings (ui_test_get_app ());
+  g_assert_nonnull (settings);
+  workflow_path = g_build_filename (g_getenv ("RAYLIGHT_SOURCE_DIR"), "data", "workflows", "wan2.1-t2v-tiny.json",
+                                    NULL);
+  workflow_file = g_file_new_for_path (workflow_path);
+  g_assert_true (rl_window_open_file (window, workflow_file));
+
+  /* What the Pool settings panel saves; the app makes a new pool. */
+  handler = g_signal_connect (service, "pool-changed", G_CALLBACK (on_pool_changed), NULL);
+  pool_changed = FALSE;
+  g_settings_set_int (settings, "pool-cpu-workers", 2);
+  g_settings_set_int (settings, "pool-ulysses", 2);
+  g_assert_true (ui_test_wait_for (&pool_changed, 5000));
+  g_signal_handler_disconnect (service, handler);
+  g_assert_null (rl_run_service_get_pool_error (service));
+  description = rl_run_service_describe_pool (service);
+  g_test_message ("pool: %s", description);
+  g_assert_nonnull (strstr (description, "\"workers\":2"));
+  g_assert_nonnull (strstr (description, "\"ulysses\":2"));
+
+  n_jobs = g_list_model_get_n_items (rl_run_service_get_jobs (service));
+  real_keys (GTK_WIDGET (window), "ctrl+Return");
+  wait_for_jobs (service, n_jobs + 1);
+  job = item_at (service, 0);
+  assert_finished (job, RL_JOB_SUCCEEDED);
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "run-ulysses"));
+
+  /* Recorded with its parallel configuration, and the same video as one
+   * worker made (the frames agree within the codec's rounding). */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(RlHistoryJob) row = rl_history_get_job (rl_run_service_get_history (service),
+                                                      rl_job_item_get_id (job), &error);
+    g_autoptr(RlVideoFrames) one = NULL;
+    g_autoptr(RlVideoFrames) two = NULL;
+
+    g_assert_no_error (error);
+    g_assert_nonnull (strstr (row->device_config_json, "\"ulysses\":2"));
+    output = g_ptr_array_index (rl_job_item_get_outputs (job), rl_job_item_get_outputs (job)->len - 1);
+    one = rl_video_frames_load (one_worker_output, 0, &error);
+    g_assert_no_error (error);
+    two = rl_video_frames_load (output, 0, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (two->textures->len, ==, one->textures->len);
+    for (guint f = 0; f < one->textures->len; f++)
+      {
+        double difference = mean_difference (one->textures->pdata[f], two->textures->pdata[f]);
+
+        g_test_message ("frame %u: mean difference %.3f", f, difference);
+        g_assert_cmpfloat (difference, <, 2.0);
+      }
+  }
+
+  /* Found in the history browser and restored into a new tab with the
+   * browser's Open Workflow (a real click). */
+  {
+    RlHistoryBrowser *browser = rl_window_show_history (window);
+    RlWorkflow *original = rl_canvas_get_workflow (rl_workflow_page_get_canvas (rl_window_get_current_page (window)));
+    guint nodes = rl_workflow_get_n_nodes (original);
+    guint tabs = n_tabs (window);
+    HistoryWait wait = { browser, rl_job_item_get_id (job) };
+
+    g_assert_nonnull (browser);
+    g_assert_true (wait_until (history_has_job, &wait, 10000));
+    gtk_test_widget_wait_for_draw (GTK_WIDGET (browser));
+    g_free (ui_test_screenshot (GTK_WIDGET (browser), "history-job"));
+    real_click (rl_history_browser_get_widget (browser, "open-workflow"));
+    g_assert_cmpuint (n_tabs (window), ==, tabs + 1);
+    g_assert_cmpuint (rl_workflow_get_n_nodes (rl_canvas_get_workflow (rl_workflow_page_get_canvas (
+                        rl_window_get_current_page (window)))), ==, nodes);
+    gtk_window_destroy (GTK_WINDOW (browser));
+  }
+
+  /* Back to one worker for whatever runs next. */
+  g_settings_reset (settings, "pool-ulysses");
+  g_settings_reset (settings, "pool-cpu-workers");
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* ---- Setup ------------------------------------------------------------------------ */
 
 static gboolean
@@ -721,6 +878,7 @@ main (int    argc,
                                                notifications_xml, on_notifications_call);
   g_test_add_func ("/ui/run/queue-watch-review", test_queue_watch_review);
   g_test_add_func ("/ui/run/error-details-and-notifications", test_error_details_and_notifications);
+  g_test_add_func ("/ui/run/pool-settings-sequence-parallel", test_pool_settings_sequence_parallel);
   status = g_test_run ();
   /* The workers stop before their models are removed. */
   rl_run_service_shutdown (rl_application_get_run_service (ui_test_get_app ()));

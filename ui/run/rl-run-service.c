@@ -14,6 +14,7 @@
 #include "engine/pool/pool-service.h"
 #include "engine/run/executor.h"
 #include "engine/run/history.h"
+#include "ui/pool/rl-pool-config.h"
 #include "ui/run/rl-preview-frames.h"
 
 struct _RlRunService
@@ -30,11 +31,15 @@ struct _RlRunService
   GListStore     *jobs;
   GHashTable     *by_id;          /* gint64* -> RlJobItem* (borrowed from jobs) */
   GPtrArray      *finished;       /* RlJobItem*, in the order they ended */
+  GSettings      *settings;       /* the Pool settings followed, or NULL */
+  guint           pool_settings_idle;
+  gboolean        pool_change_pending;
+  char           *pool_error;
 };
 
 G_DEFINE_FINAL_TYPE (RlRunService, rl_run_service, G_TYPE_OBJECT)
 
-enum { SIGNAL_JOB_FINISHED, N_SIGNALS };
+enum { SIGNAL_JOB_FINISHED, SIGNAL_POOL_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 /* ---- Events, from the runner thread to the main loop ----------------------- */
@@ -70,6 +75,7 @@ event_copy_free (gpointer data)
 }
 
 static void reorder_items (RlRunService *self);
+static gboolean apply_pool_settings_idle (gpointer data);
 
 static gboolean
 apply_event (gpointer data)
@@ -108,6 +114,8 @@ apply_event (gpointer data)
       rl_job_item_set_status (item, copy->status, copy->elapsed_s);
       g_ptr_array_add (self->finished, item);
       reorder_items (self);
+      if (self->pool_change_pending && self->pool_settings_idle == 0)
+        self->pool_settings_idle = g_idle_add (apply_pool_settings_idle, self);
       g_signal_emit (self, signals[SIGNAL_JOB_FINISHED], 0, item);
       break;
     case RL_EVENT_JOB_QUEUED:
@@ -222,6 +230,8 @@ rl_run_service_finalize (GObject *object)
   g_clear_pointer (&self->registry, rl_registry_unref);
   g_mutex_clear (&self->pool_lock);
   g_free (self->history_error);
+  g_free (self->pool_error);
+  g_clear_object (&self->settings);
   g_free (self->output_dir);
   g_hash_table_unref (self->by_id);
   g_ptr_array_unref (self->finished);
@@ -236,6 +246,8 @@ rl_run_service_class_init (RlRunServiceClass *klass)
   G_OBJECT_CLASS (klass)->finalize = rl_run_service_finalize;
   signals[SIGNAL_JOB_FINISHED] = g_signal_new ("job-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                                0, NULL, NULL, NULL, G_TYPE_NONE, 1, RL_TYPE_JOB_ITEM);
+  signals[SIGNAL_POOL_CHANGED] = g_signal_new ("pool-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                               0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -285,6 +297,7 @@ void
 rl_run_service_shutdown (RlRunService *self)
 {
   g_return_if_fail (RL_IS_RUN_SERVICE (self));
+  g_clear_handle_id (&self->pool_settings_idle, g_source_remove);
   /* The queue first (it runs on the executor), then the executor (it
    * borrows the pool), then the workers. */
   g_clear_pointer (&self->queue, rl_job_queue_free);
@@ -527,27 +540,22 @@ rl_run_service_free_memory_finish (RlRunService  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-gboolean
-rl_run_service_configure_pool (RlRunService  *self,
-                               guint          n_workers,
-                               guint          ulysses_degree,
-                               guint          ring_degree,
-                               GError       **error)
+/* Swaps in a pool made from @settings for the next jobs. Refused while a
+ * job runs and for degrees the workers cannot form. */
+static gboolean
+replace_pool (RlRunService          *self,
+              const RlPoolSettings  *settings,
+              GError               **error)
 {
-  RlPoolSettings settings = { 0 };
-  g_autofree char *current = NULL;
   RlErrorInfo info = { 0 };
-  RlPoolBackend backend;
+  RlPoolBackend backend = settings->devices == RL_POOL_DEVICES_CUDA ? RL_POOL_BACKEND_CUDA : RL_POOL_BACKEND_CPU;
   gboolean was_paused;
   RlPoolService *old;
 
-  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), FALSE);
   if (!check_running (self, error))
     return FALSE;
-  current = rl_run_service_describe_pool (self);
-  backend = strstr (current, "\"backend\":\"cuda\"") != NULL ? RL_POOL_BACKEND_CUDA : RL_POOL_BACKEND_CPU;
-  if (rl_pool_check_parallel ((int) MAX (n_workers, 1), backend, (int) MAX (ulysses_degree, 1),
-                              (int) MAX (ring_degree, 1), &info) != RL_WIRE_OK)
+  if (rl_pool_check_parallel ((int) MAX (settings->n_workers, 1), backend, (int) MAX (settings->ulysses_degree, 1),
+                              (int) MAX (settings->ring_degree, 1), &info) != RL_WIRE_OK)
     {
       g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_VALIDATION, "%s", info.message);
       return FALSE;
@@ -563,21 +571,124 @@ rl_run_service_configure_pool (RlRunService  *self,
                            "The pool cannot change while a job runs; wait for it or interrupt it");
       return FALSE;
     }
-  settings.n_workers = MAX (n_workers, 1);
-  settings.ulysses_degree = MAX (ulysses_degree, 1);
-  settings.ring_degree = MAX (ring_degree, 1);
-  settings.devices = backend == RL_POOL_BACKEND_CUDA ? RL_POOL_DEVICES_CUDA : RL_POOL_DEVICES_CPU;
   g_mutex_lock (&self->pool_lock);
   old = self->pool;
-  self->pool = rl_pool_service_new (&settings);
+  self->pool = rl_pool_service_new (settings);
   rl_executor_set_pool_service (self->executor, self->pool);
   g_mutex_unlock (&self->pool_lock);
-  /* Stops the old workers; their models go with them. */
+  /* Stops the old workers; their models go with them, and so must the
+   * cached results that refer to them. */
   rl_pool_service_free (old);
   rl_executor_clear_cache (self->executor);
   if (!was_paused)
     rl_job_queue_resume (self->queue);
+  self->pool_change_pending = FALSE;
+  g_signal_emit (self, signals[SIGNAL_POOL_CHANGED], 0);
   return TRUE;
+}
+
+gboolean
+rl_run_service_configure_pool (RlRunService  *self,
+                               guint          n_workers,
+                               guint          ulysses_degree,
+                               guint          ring_degree,
+                               GError       **error)
+{
+  RlPoolSettings settings = { 0 };
+  g_autofree char *current = NULL;
+
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), FALSE);
+  current = rl_run_service_describe_pool (self);
+  settings.devices = strstr (current, "\"backend\":\"cuda\"") != NULL ? RL_POOL_DEVICES_CUDA : RL_POOL_DEVICES_CPU;
+  settings.n_workers = MAX (n_workers, 1);
+  settings.ulysses_degree = MAX (ulysses_degree, 1);
+  settings.ring_degree = MAX (ring_degree, 1);
+  return replace_pool (self, &settings, error);
+}
+
+/* The Pool settings keys as the pool panel saves them (rl-pool-config.h). */
+static gboolean
+apply_pool_settings (RlRunService  *self,
+                     GError       **error)
+{
+  g_autoptr(RlPoolConfig) config = rl_pool_config_load (self->settings);
+  g_auto(GStrv) env = rl_pool_config_worker_env (config);
+  RlPoolSettings settings;
+
+  rl_pool_config_to_settings (config, rl_pool_service_count_gpus (), (const char *const *) env, &settings);
+  settings.ulysses_degree = MAX (config->ulysses, 1);
+  settings.ring_degree = MAX (config->ring, 1);
+  return replace_pool (self, &settings, error);
+}
+
+static gboolean
+apply_pool_settings_idle (gpointer data)
+{
+  RlRunService *self = data;
+  g_autoptr(GError) error = NULL;
+
+  self->pool_settings_idle = 0;
+  if (self->queue != NULL && rl_job_queue_get_running (self->queue) != 0)
+    {
+      /* Applied when the running job ends. */
+      self->pool_change_pending = TRUE;
+      return G_SOURCE_REMOVE;
+    }
+  if (!apply_pool_settings (self, &error))
+    {
+      g_free (self->pool_error);
+      self->pool_error = g_strdup (error->message);
+      g_message ("The pool settings are not used: %s", error->message);
+      g_signal_emit (self, signals[SIGNAL_POOL_CHANGED], 0);
+    }
+  else
+    g_clear_pointer (&self->pool_error, g_free);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_pool_setting_changed (GSettings    *settings,
+                         const char   *key,
+                         RlRunService *self)
+{
+  if (!g_str_has_prefix (key, "pool-") && !g_str_has_prefix (key, "nccl-") && !g_str_equal (key, "collective-timeout"))
+    return;
+  /* A panel often sets several keys at once (workers, then degrees):
+   * one new pool for all of them. */
+  if (self->pool_settings_idle == 0)
+    self->pool_settings_idle = g_idle_add (apply_pool_settings_idle, self);
+}
+
+void
+rl_run_service_follow_settings (RlRunService *self,
+                                GSettings    *settings)
+{
+  g_autoptr(GSettingsSchema) schema = NULL;
+
+  g_return_if_fail (RL_IS_RUN_SERVICE (self));
+  g_return_if_fail (G_IS_SETTINGS (settings));
+  g_object_get (settings, "settings-schema", &schema, NULL);
+  /* An older installed schema has no pool keys: the defaults stay. */
+  if (schema == NULL || !g_settings_schema_has_key (schema, "pool-cpu-workers") ||
+      !g_settings_schema_has_key (schema, "collective-timeout"))
+    return;
+  g_set_object (&self->settings, settings);
+  g_signal_connect_object (settings, "changed", G_CALLBACK (on_pool_setting_changed), self, 0);
+  apply_pool_settings_idle (self);
+}
+
+RlPoolService *
+rl_run_service_get_pool (RlRunService *self)
+{
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), NULL);
+  return self->pool;
+}
+
+const char *
+rl_run_service_get_pool_error (RlRunService *self)
+{
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), NULL);
+  return self->pool_error;
 }
 
 char *

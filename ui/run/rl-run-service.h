@@ -77,10 +77,21 @@ gboolean      rl_run_service_configure_pool (RlRunService    *self,
                                              guint            ulysses_degree,
                                              guint            ring_degree,
                                              GError         **error);
+/* Follows the Pool settings keys of @settings (ui/pool/rl-pool-config.h):
+ * the pool is made from them now, and made anew when they change — once
+ * the running job, if any, has ended. Settings the workers cannot form
+ * keep the previous pool (rl_run_service_get_pool_error says why). */
+void          rl_run_service_follow_settings (RlRunService   *self,
+                                              GSettings      *settings);
+/* The pool the next jobs run on (borrowed; replaced on "pool-changed"). */
+RlPoolService *rl_run_service_get_pool      (RlRunService    *self);
+/* Why the last Pool settings were not used, or NULL. */
+const char   *rl_run_service_get_pool_error (RlRunService    *self);
 /* The current pool's description (JSON: backend, workers, parallel). */
 char         *rl_run_service_describe_pool  (RlRunService    *self);
 
 /* Signals (main thread): "job-finished" (RlJobItem) when a job ends in
- * any final state. */
+ * any final state; "pool-changed" when the pool was replaced or the Pool
+ * settings were refused. */
 
 G_END_DECLS
