@@ -220,6 +220,53 @@ test_bad_checkpoints (void)
   PT_CHECK (try_load (specs, n, msg, sizeof msg) == RL_E_NOT_SUPPORTED && strstr (msg, "36 input"),
             "Wan2.2 I2V refused clearly: %s", msg);
 
+  /* Every other Wan variant, by the marker key ComfyUI's detection uses. */
+  {
+    static const struct { const char *key; const char *named; } variants[] = {
+      { "vace_patch_embedding.weight", "VACE" },
+      { "control_adapter.conv.weight", "camera-control" },
+      { "casual_audio_encoder.encoder.final_linear.weight", "S2V" },
+      { "audio_proj.audio_proj_glob_1.layer.bias", "HuMo" },
+      { "face_adapter.fuser_blocks.0.k_norm.weight", "Animate" },
+      { "img_emb.emb_pos", "first-last-frame" },
+      { "ref_conv.weight", "reference image" },
+    };
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++)
+      {
+        n = tiny_wan_specs (specs);
+        n = add_spec (specs, n, variants[v].key, 1, 4, 0, 0, 0, 0);
+        PT_CHECK (try_load (specs, n, msg, sizeof msg) == RL_E_NOT_SUPPORTED &&
+                  strstr (msg, variants[v].named) && strstr (msg, "text-to-video"),
+                  "%s refused naming %s: %s", variants[v].key, variants[v].named, msg);
+      }
+  }
+
+  /* 48 input channels with 16 out is Fun control, not the 5B. */
+  n = tiny_wan_specs (specs);
+  find_spec (specs, n, "patch_embedding.weight")->shape[1] = 48;
+  PT_CHECK (try_load (specs, n, msg, sizeof msg) == RL_E_NOT_SUPPORTED && strstr (msg, "Fun control"),
+            "Fun control refused clearly: %s", msg);
+
+  /* Other families' files, named by what they look like. */
+  {
+    static const struct { const char *key; const char *named; } families[] = {
+      { "double_blocks.0.img_attn.norm.key_norm.scale", "Flux" },
+      { "model.diffusion_model.input_blocks.0.0.weight", "Stable Diffusion UNet" },
+      { "joint_blocks.0.context_block.attn.qkv.weight", "Stable Diffusion 3" },
+      { "txt_norm.weight", "Qwen-Image" },
+      { "txt_in.individual_token_refiner.blocks.0.norm1.weight", "HunyuanVideo" },
+      { "condition_embedder.time_embedder.linear_1.weight", "diffusers layout" },
+      { "encoder.block.0.layer.0.SelfAttention.q.weight", "text encoder" },
+    };
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+      {
+        n = add_spec (specs, 0, families[f].key, 2, 8, 8, 0, 0, 0);
+        PT_CHECK (try_load (specs, n, msg, sizeof msg) == RL_E_FORMAT && strstr (msg, families[f].named) &&
+                  strstr (msg, "not a Wan diffusion model"), "%s named as %s: %s", families[f].key,
+                  families[f].named, msg);
+      }
+  }
+
   n = 0;
   n = add_spec (specs, n, "decoder.conv1.weight", 5, 384, 16, 3, 3, 3);
   n = add_spec (specs, n, "encoder.conv1.weight", 5, 96, 3, 3, 3, 3);
