@@ -152,8 +152,9 @@ def make_dit(a):
 
 # ------------------------------------------------------------------ runs
 
-def timed(fn, repeat):
-    fn()                                   # warm-up: cuDNN/cuBLAS plans, allocator
+def timed(fn, repeat, warm_up=True):
+    if warm_up:
+        fn()                               # cuDNN/cuBLAS plans, allocator
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     times = []
@@ -232,7 +233,8 @@ def torch_vae(a):
     torch.cuda.synchronize()
     weights = torch.cuda.memory_allocated()
     with torch.no_grad():
-        y, times = timed(lambda: wan_vae.process_output(wan_vae.decode_raw(sd, z).float()), a.repeat)
+        y, times = timed(lambda: wan_vae.process_output(wan_vae.decode_raw(sd, z).float()), a.repeat,
+                         warm_up=False)
     peak = torch.cuda.max_memory_allocated()
     y.float().cpu().numpy().tofile(a.out)
     print(f"RESULT torch-vae median_ms={times[len(times) // 2]:.2f} repeat={a.repeat} "

@@ -11,7 +11,9 @@
 #   dit14   Wan 2.1 14B geometry with $WAN14_LAYERS blocks (default 4): parity, time, memory
 #   sample  10-step euler/simple CFG 5 sample of the 1.3B model through a pool and
 #           raylight-worker --backend cuda (832×480×17): parity ≤ 3e-2
-#   vae21 / vae22  VAE decode of 81 frames at 832×480 (2.1: 16 ch; 2.2: 48 ch): parity ≤ 1e-2
+#   vae21 / vae22  VAE decode of 81 frames at 832×480 (2.1: 16 ch; 2.2: 48 ch) through the
+#           family plugin: parity ≤ 1e-2, time and memory, time per op
+# $WAN13_VARIANTS / $WAN14_VARIANTS pick the attention variants timed.
 #   umt5    UMT5-XXL geometry with 2 layers, 512 tokens: parity ≤ 1e-2
 # The build runs in the background while PyTorch makes the weights and runs
 # the references (GPU work, few CPU cores); our runs follow. $SESSION_BUDGET_S
@@ -93,8 +95,7 @@ if want build; then
     ninja -C "$build" -j 12 workers/worker/raylight-worker plugins/wan/raylight-family-wan.so \
       plugins/attention/raylight-attention-reference.so plugins/attention/raylight-attention-naive.so \
       plugins/attention/raylight-attention-flash.so plugins/attention/raylight-attention-cudnn.so \
-      tests/bench/bench-wan-dit tests/bench/bench-wan-sample tests/wan-vae/wan-vae-run \
-      tests/umt5/umt5-run > "$logs/ninja.log" 2>&1
+      tests/bench/bench-wan tests/bench/bench-wan-sample tests/umt5/umt5-run > "$logs/ninja.log" 2>&1
   ) &
   build_pid=$!
 fi
@@ -134,6 +135,13 @@ if want sample; then
   make_dit wan13 1536 8960 30 17 && run_logged torch-sample 120 $torch_side torch-sample "$data/wan13.safetensors" \
     "$data/wan13-sample.safetensors" "$data/sample-torch.raw" --steps 10 --cfg 5 --shift 8 --seed 42
 fi
+if want umt5; then
+  step "UMT5-XXL geometry, 2 layers: weights, PyTorch encode (bf16)"
+  [ -f "$data/umt5-full.safetensors" ] || run_logged make-umt5 120 python3 -u tests/reference/umt5.py \
+    make-full "$data" --layers 2
+  run_logged torch-umt5 120 python3 -u tests/reference/umt5.py forward "$data/umt5-full.safetensors" \
+    "$data/umt5-full-inputs.safetensors" "$data/umt5-torch.safetensors" --device cuda --dtype bfloat16
+fi
 for v in 21 22; do
   if want vae$v; then
     step "VAE $v: weights, PyTorch decode of 81 frames 832×480 (bf16)"
@@ -143,27 +151,22 @@ for v in 21 22; do
       "$data/vae$v-torch.raw"
   fi
 done
-if want umt5; then
-  step "UMT5-XXL geometry, 2 layers: weights, PyTorch encode (bf16)"
-  [ -f "$data/umt5-full.safetensors" ] || run_logged make-umt5 120 python3 -u tests/reference/umt5.py \
-    make-full "$data" --layers 2
-  run_logged torch-umt5 120 python3 -u tests/reference/umt5.py forward "$data/umt5-full.safetensors" \
-    "$data/umt5-full-inputs.safetensors" "$data/umt5-torch.safetensors" --device cuda --dtype bfloat16
-fi
 
 # ---- ours
 wait_build
 if want dit13; then
   step "DiT 1.3B: ours (family plugin + worker attention, CUDA, bf16), cudnn / flash / naive"
-  run_logged ours-wan13 150 "$build/tests/bench/bench-wan-dit" "$data/wan13.safetensors" \
-    "$data/wan13-inputs.safetensors" "$data/wan13-ours.raw" --attention cudnn,flash,naive --repeat 3
+  run_logged ours-wan13 150 "$build/tests/bench/bench-wan" "$data/wan13.safetensors" \
+    "$data/wan13-inputs.safetensors" "$data/wan13-ours.raw" --attention "${WAN13_VARIANTS:-cudnn,flash,naive}" \
+    --repeat 3 --profile
+  grep -A16 "^profile" "$logs/ours-wan13.log" | sed "s/^/[ours-wan13] /" | tee -a "$summary"
   run_logged compare-wan13 60 $torch_side compare "$data/wan13-torch.raw" "$data/wan13-ours.raw" --limit 1e-2 --what dit-1.3B
   ratio "$logs/torch-wan13.log" "$logs/ours-wan13.log"
 fi
 if want dit14; then
   step "DiT 14B geometry: ours"
-  run_logged ours-wan14 150 "$build/tests/bench/bench-wan-dit" "$data/wan14.safetensors" \
-    "$data/wan14-inputs.safetensors" "$data/wan14-ours.raw" --attention cudnn,flash --repeat 3
+  run_logged ours-wan14 150 "$build/tests/bench/bench-wan" "$data/wan14.safetensors" \
+    "$data/wan14-inputs.safetensors" "$data/wan14-ours.raw" --attention "${WAN14_VARIANTS:-cudnn,flash}" --repeat 3
   run_logged compare-wan14 60 $torch_side compare "$data/wan14-torch.raw" "$data/wan14-ours.raw" --limit 1e-2 \
     --what dit-14B-geometry
   ratio "$logs/torch-wan14.log" "$logs/ours-wan14.log"
@@ -176,16 +179,6 @@ if want sample; then
   run_logged compare-sample 60 $torch_side compare "$data/sample-torch.raw" "$data/sample-ours.raw" --limit 3e-2 \
     --what sample-10-steps
 fi
-for v in 21 22; do
-  if want vae$v; then
-    step "VAE $v: ours (CUDA, bf16)"
-    run_logged ours-vae$v 200 "$build/tests/wan-vae/wan-vae-run" decode "$data/real-vae$v.safetensors" \
-      "$data/real-vae$v-inputs.safetensors" "$data/vae$v-ours.raw" cuda bf16 1
-    tail -3 "$logs/ours-vae$v.log" | sed "s/^/[ours-vae$v] /" | tee -a "$summary"
-    run_logged compare-vae$v 60 $torch_side compare "$data/vae$v-torch.raw" "$data/vae$v-ours.raw" --limit 1e-2 \
-      --what vae$v-decode
-  fi
-done
 if want umt5; then
   step "UMT5: ours (CUDA)"
   run_logged ours-umt5 120 "$build/tests/umt5/umt5-run" "$data/umt5-full.safetensors" \
@@ -194,4 +187,14 @@ if want umt5; then
   run_logged compare-umt5 60 python3 -u tests/reference/umt5.py compare "$data/umt5-torch.safetensors" \
     "$data/umt5-ours.raw" --tolerance 1e-2
 fi
+for v in 21 22; do
+  if want vae$v; then
+    step "VAE $v: ours (CUDA, bf16)"
+    run_logged ours-vae$v 200 "$build/tests/bench/bench-wan" "$data/real-vae$v.safetensors" \
+      "$data/real-vae$v-inputs.safetensors" "$data/vae$v-ours.raw" --repeat 1 --no-warm-up --profile
+    grep -A14 "^profile" "$logs/ours-vae$v.log" | sed "s/^/[ours-vae$v] /" | tee -a "$summary"
+    run_logged compare-vae$v 60 $torch_side compare "$data/vae$v-torch.raw" "$data/vae$v-ours.raw" --limit 1e-2 \
+      --what vae$v-decode
+  fi
+done
 step "done"

@@ -12,10 +12,22 @@
 /* Selectors keep opened variants (cuDNN handles, workspaces), so a job's
  * override is made once per name and kept. */
 #define MAX_SELECTORS 8
+/* A variant instance may keep one plan (cuDNN's graph) and rebuild it when
+ * the shape changes; a Wan block alternates self-attention (Lk = L) and
+ * text cross-attention (Lk = 512), which would rebuild it twice a block.
+ * So each name keeps a selector (its own variant instances) per problem
+ * shape, the least recently used one replaced past this many. */
+#define SHAPES_PER_NAME 6
 
 typedef struct {
-  char                *name;       /* as requested: "auto", "flash", ... */
-  RlAttentionSelector *selector;
+  int32_t              key[8];
+  uint64_t             last_used;
+  RlAttentionSelector *selector;   /* NULL: free slot */
+} ShapeSelector;
+
+typedef struct {
+  char          *name;             /* as requested: "auto", "flash", ... */
+  ShapeSelector  shapes[SHAPES_PER_NAME];
 } NamedSelector;
 
 struct RlWorkerAttention {
@@ -29,7 +41,8 @@ struct RlWorkerAttention {
   RlAttentionBackend   kind;
   NamedSelector        selectors[MAX_SELECTORS];
   int                  n_selectors;
-  RlAttentionSelector *default_selector;
+  NamedSelector       *default_selector;
+  uint64_t             calls;
   char                 default_name[64];
   const char          *last;       /* variant name of the last call */
   char                 used[256];  /* ",name," of every variant run so far */
@@ -38,8 +51,8 @@ struct RlWorkerAttention {
 
 /* The op signature has no user pointer: the attention (and the selector of
  * the running job) are bound to the thread that runs model code. */
-static _Thread_local RlWorkerAttention   *bound_attention;
-static _Thread_local RlAttentionSelector *bound_selector;
+static _Thread_local RlWorkerAttention *bound_attention;
+static _Thread_local NamedSelector     *bound_selector;
 
 static void
 worker_log (RlWorkerAttention *a, const char *fmt, ...)
@@ -81,13 +94,13 @@ rl_worker_attention_known (const RlWorkerAttention *a, char *out, size_t size)
 
 /* The selector for `name`, made on first use; NULL with the reason when no
  * variant of that name serves this backend. */
-static RlAttentionSelector *
+static NamedSelector *
 selector_for (RlWorkerAttention *a, const char *name, char *error, size_t error_size)
 {
   const char *key = is_auto (name) ? "auto" : name;
   for (int i = 0; i < a->n_selectors; i++)
     if (strcmp (a->selectors[i].name, key) == 0)
-      return a->selectors[i].selector;
+      return &a->selectors[i];
   const RlAttentionVariant *variant = is_auto (name) ? NULL
                                       : rl_attention_registry_find (a->registry, name);
   if (!is_auto (name) && (variant == NULL || variant->backend != (int32_t) a->kind))
@@ -104,19 +117,44 @@ selector_for (RlWorkerAttention *a, const char *name, char *error, size_t error_
       snprintf (error, error_size, "too many attention variants requested in one worker");
       return NULL;
     }
-  RlAttentionSelector *selector = rl_attention_selector_new (a->registry, a->kind,
-                                                             a->kind == RL_ATTENTION_BACKEND_CUDA
-                                                               ? a->device : 0, key);
   char *copy = strdup (key);
-  if (selector == NULL || copy == NULL)
+  if (copy == NULL)
     {
-      rl_attention_selector_free (selector);
-      free (copy);
       snprintf (error, error_size, "out of memory for an attention selector");
       return NULL;
     }
-  a->selectors[a->n_selectors++] = (NamedSelector) { copy, selector };
-  return selector;
+  a->selectors[a->n_selectors] = (NamedSelector) { .name = copy };
+  return &a->selectors[a->n_selectors++];
+}
+
+/* The selector of `named` for problems shaped like `p`, made on first use;
+ * NULL when out of memory. */
+static RlAttentionSelector *
+shape_selector (RlWorkerAttention *a, NamedSelector *named, const RlAttentionProblem *p)
+{
+  const int32_t key[8] = { p->batch, p->heads, p->q_len, p->kv_len, p->head_dim, p->v_head_dim,
+                           p->qkv_dtype, p->out_dtype };
+  ShapeSelector *slot = NULL;
+  a->calls++;
+  for (int i = 0; i < SHAPES_PER_NAME; i++)
+    {
+      ShapeSelector *s = &named->shapes[i];
+      if (s->selector != NULL && memcmp (s->key, key, sizeof key) == 0)
+        {
+          s->last_used = a->calls;
+          return s->selector;
+        }
+      if (slot == NULL || s->selector == NULL
+          || (slot->selector != NULL && s->last_used < slot->last_used))
+        slot = s;
+    }
+  rl_attention_selector_free (slot->selector);
+  slot->selector = rl_attention_selector_new (a->registry, a->kind,
+                                              a->kind == RL_ATTENTION_BACKEND_CUDA ? a->device : 0,
+                                              named->name);
+  memcpy (slot->key, key, sizeof key);
+  slot->last_used = a->calls;
+  return slot->selector;
 }
 
 /* The backend's own attention, with one log line per new reason. */
@@ -158,7 +196,7 @@ worker_attention_op (RlContext *ctx, RlTensor *out, RlTensor *lse, const RlTenso
   if (a == NULL)
     return rl_set_error (RL_E_INVALID_ARG, "attention: no worker attention is bound to this "
                          "thread");
-  RlAttentionSelector *selector = bound_selector != NULL ? bound_selector : a->default_selector;
+  NamedSelector *named = bound_selector != NULL ? bound_selector : a->default_selector;
   RlAttentionProblem problem;
   RlAttentionArgs args;
   char why[1024];
@@ -167,6 +205,9 @@ worker_attention_op (RlContext *ctx, RlTensor *out, RlTensor *lse, const RlTenso
       snprintf (why, sizeof why, "%s", rl_last_error ());
       return run_backend_attention (a, why, ctx, out, lse, q, k, v, scale);
     }
+  RlAttentionSelector *selector = shape_selector (a, named, &problem);
+  if (selector == NULL)
+    return rl_set_error (RL_E_NO_MEMORY, "attention: out of memory for a selector");
   const RlAttentionVariant *chosen = rl_attention_selector_choose (selector, &problem, why,
                                                                    sizeof why);
   if (chosen == NULL)
@@ -244,7 +285,8 @@ rl_worker_attention_free (RlWorkerAttention *a)
     bound_attention = NULL, bound_selector = NULL;
   for (int i = 0; i < a->n_selectors; i++)
     {
-      rl_attention_selector_free (a->selectors[i].selector);
+      for (int j = 0; j < SHAPES_PER_NAME; j++)
+        rl_attention_selector_free (a->selectors[i].shapes[j].selector);
       free (a->selectors[i].name);
     }
   rl_attention_registry_free (a->registry);
@@ -261,7 +303,7 @@ bool
 rl_worker_attention_set_default (RlWorkerAttention *a, const char *name, char *error,
                                  size_t error_size)
 {
-  RlAttentionSelector *selector = selector_for (a, name, error, error_size);
+  NamedSelector *selector = selector_for (a, name, error, error_size);
   if (selector == NULL)
     return false;
   a->default_selector = selector;
@@ -274,7 +316,7 @@ bool
 rl_worker_attention_begin (RlWorkerAttention *a, const char *name, char *error,
                            size_t error_size)
 {
-  RlAttentionSelector *selector = a->default_selector;
+  NamedSelector *selector = a->default_selector;
   if (name != NULL && name[0] != '\0')
     selector = selector_for (a, name, error, error_size);
   if (selector == NULL)
