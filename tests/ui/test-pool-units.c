@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ui/pool/rl-parallel-choices.h"
+#include "workers/pool/pool.h"
 #include "ui/pool/rl-pool-config.h"
 
 static char *
@@ -52,7 +53,8 @@ test_choices (void)
 }
 
 /* Every offered choice passes the workers' own rule: degrees multiply to
- * the sequence-parallel size. */
+ * the sequence-parallel size; and a pair left out is one the pool manager
+ * refuses. */
 static void
 test_choices_match_worker_rules (void)
 {
@@ -65,8 +67,29 @@ test_choices_match_worker_rules (void)
             RlSpChoice *c = &g_array_index (choices, RlSpChoice, i);
             guint product = c->ulysses * c->ring * (cfg ? 2 : 1);
             g_assert_true (product == n || (c->ulysses == 1 && c->ring == 1 && !cfg));
+            /* Without CFG-parallel the pool manager itself accepts it. */
+            if (!cfg)
+              {
+                RlErrorInfo info = { 0 };
+                g_assert_cmpint (rl_pool_check_parallel ((int) n, RL_POOL_BACKEND_CPU, (int) c->ulysses,
+                                                         (int) c->ring, &info), ==, RL_WIRE_OK);
+              }
           }
       }
+}
+
+static void
+test_refused_pairs_are_not_offered (void)
+{
+  for (guint n = 1; n <= 8; n++)
+    for (guint u = 1; u <= 8; u++)
+      for (guint r = 1; r <= 8; r++)
+        {
+          RlErrorInfo info = { 0 };
+          gboolean accepted = rl_pool_check_parallel ((int) n, RL_POOL_BACKEND_CPU, (int) u, (int) r, &info) == RL_WIRE_OK;
+
+          g_assert_cmpint (rl_parallel_choice_is_valid (n, u, r, FALSE), ==, accepted);
+        }
 }
 
 static void
@@ -125,6 +148,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/pool-units/choices", test_choices);
   g_test_add_func ("/pool-units/choices-match-worker-rules", test_choices_match_worker_rules);
+  g_test_add_func ("/pool-units/refused-pairs-are-not-offered", test_refused_pairs_are_not_offered);
   g_test_add_func ("/pool-units/explain", test_explain);
   g_test_add_func ("/pool-units/config", test_config);
   return g_test_run ();
