@@ -370,6 +370,27 @@ viewer_open (gpointer data)
   return rl_queue_panel_get_viewer (data) != NULL;
 }
 
+static gboolean
+toast_is (gpointer data)
+{
+  return g_strcmp0 (rl_window_get_last_toast (data), "Memory freed") == 0;
+}
+
+static GtkDragSource *
+drag_source_of (GtkWidget *widget)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
+
+      if (GTK_IS_DRAG_SOURCE (controller))
+        return GTK_DRAG_SOURCE (controller);
+    }
+  return NULL;
+}
+
 static guint
 n_tabs (RlWindow *window)
 {
@@ -465,6 +486,30 @@ test_queue_watch_review (void)
   one_worker_output = g_strdup (a_output);
   g_free (ui_test_screenshot (GTK_WIDGET (window), "run-queue-done"));
 
+  /* Paused, a queued job waits; resumed, it runs (from the cache). */
+  {
+    GtkWidget *pause = rl_queue_panel_get_button (panel, "pause");
+    RlJobItem *d;
+    guint n = g_list_model_get_n_items (rl_run_service_get_jobs (service));
+
+    real_click (pause);
+    g_assert_true (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (pause)));
+    gtk_spin_button_set_value (rl_queue_panel_get_batch_spin (panel), 1);
+    real_keys (GTK_WIDGET (window), "ctrl+Return");
+    wait_for_jobs (service, n + 1);
+    d = rl_run_service_lookup (service, c_id + 1);
+    g_assert_nonnull (d);
+    ui_test_wait (1000);
+    g_assert_cmpint (rl_job_item_get_status (d), ==, RL_JOB_QUEUED);
+    real_click (pause);
+    g_assert_false (rl_run_service_get_paused (service));
+    assert_finished (d, RL_JOB_SUCCEEDED);
+  }
+
+  /* Free memory: the executor's cache and the workers' models go. */
+  real_click (rl_queue_panel_get_button (panel, "free-memory"));
+  g_assert_true (wait_until (toast_is, (gpointer) window, 30000));
+
   /* The finished video in the viewer, stepped with real keys. */
   real_click (rl_job_row_get_button (rl_queue_panel_get_row (panel, a_id), "view"));
   g_assert_true (wait_until (viewer_open, panel, 5000));
@@ -498,6 +543,22 @@ test_queue_watch_review (void)
   real_keys (GTK_WIDGET (viewer), "period");
   g_assert_nonnull (gtk_picture_get_paintable (rl_output_viewer_get_picture (viewer, 1)));
   g_free (ui_test_screenshot (GTK_WIDGET (viewer), "viewer-compare"));
+
+  /* Dragging the picture out offers the file itself. */
+  {
+    GtkDragSource *drag = drag_source_of (GTK_WIDGET (rl_output_viewer_get_picture (viewer, 0)));
+    g_autoptr(GdkContentProvider) content = NULL;
+    g_auto(GValue) value = G_VALUE_INIT;
+    g_autofree char *dragged = NULL;
+
+    g_assert_nonnull (drag);
+    g_signal_emit_by_name (drag, "prepare", 10.0, 10.0, &content);
+    g_assert_nonnull (content);
+    g_value_init (&value, G_TYPE_FILE);
+    g_assert_true (gdk_content_provider_get_value (content, &value, NULL));
+    dragged = g_file_get_path (g_value_get_object (&value));
+    g_assert_cmpstr (dragged, ==, a_output);
+  }
 
   /* Show in Files asks the file manager to show that very file. */
   if (own_fake_service ("org.freedesktop.FileManager1", "/org/freedesktop/FileManager1", file_manager_xml,
