@@ -17,6 +17,8 @@ struct RlWeightSet {
   size_t            n_tensors;
   size_t            capacity;
   uint64_t          device_bytes;
+  RlFsdpStore      *fsdp;         /* NULL: blocks load like everything else */
+  int               open_block;   /* −1 outside rl_weight_set_begin/end_block */
 };
 
 RlStatus
@@ -37,6 +39,7 @@ rl_weight_set_new (const RlBackend  *backend,
   set->st = st;
   snprintf (set->prefix, sizeof set->prefix, "%s", prefix ? prefix : "");
   snprintf (set->model_name, sizeof set->model_name, "%s", model_name ? model_name : "the model");
+  set->open_block = -1;
   *out = set;
   return RL_OK;
 }
@@ -49,6 +52,7 @@ rl_weight_set_free (RlWeightSet *set)
   for (size_t i = 0; i < set->n_tensors; i++)
     rl_tensor_release (&set->tensors[i]);
   free (set->tensors);
+  rl_fsdp_store_free (set->fsdp);
   free (set);
 }
 
@@ -157,6 +161,13 @@ rl_weight_set_load (RlWeightSet    *set,
     return rl_set_error (RL_E_FORMAT, "%s: missing tensor '%s' for %s; the file is incomplete or "
                          "belongs to another model", rl_safetensors_path (set->st), name, set->model_name);
   s = check_shape (set, t, name, ndim, shape);
+  if (s == RL_OK && set->fsdp != NULL && set->open_block >= 0 && !rl_fsdp_keeps_whole (t))
+    {
+      s = rl_fsdp_store_add (set->fsdp, set->st, t, out);
+      return s < 0 ? rl_prefix_error (s, "%s: ", set->model_name) : RL_OK;
+    }
+  if (s == RL_OK && set->fsdp != NULL && set->open_block >= 0)
+    rl_fsdp_store_note_replicated (set->fsdp, t->nbytes);
   if (s == RL_OK)
     s = place (set, t, name, &placed);
   if (s == RL_OK)
@@ -201,5 +212,89 @@ rl_weight_set_has (const RlWeightSet *set,
 uint64_t
 rl_weight_set_device_bytes (const RlWeightSet *set)
 {
-  return set->device_bytes;
+  RlFsdpStats stats;
+
+  if (!rl_weight_set_fsdp_stats (set, &stats))
+    return set->device_bytes;
+  return set->device_bytes + stats.shard_bytes - stats.offloaded_bytes + stats.slot_bytes;
+}
+
+/* ------------------------------------------------ FSDP and CPU offload */
+
+RlStatus
+rl_weight_set_shard_blocks (RlWeightSet         *set,
+                            const RlFsdpOptions *options)
+{
+  bool grouped = options->group != NULL && rl_comm_size (options->group) > 1;
+  RlStatus s;
+
+  if (set->n_tensors > 0 || set->fsdp != NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "%s: sharding is set before the first weight loads",
+                         set->model_name);
+  if (!grouped && !options->cpu_offload)
+    return RL_OK;
+  s = rl_fsdp_store_new (set->backend, set->ctx, options, &set->fsdp);
+  return s < 0 ? rl_prefix_error (s, "%s: ", set->model_name) : RL_OK;
+}
+
+RlStatus
+rl_weight_set_begin_block (RlWeightSet *set,
+                           int          block)
+{
+  set->open_block = block;
+  return set->fsdp != NULL ? rl_fsdp_store_begin_block (set->fsdp, block) : RL_OK;
+}
+
+RlStatus
+rl_weight_set_end_block (RlWeightSet *set)
+{
+  RlStatus s = set->fsdp != NULL ? rl_fsdp_store_end_block (set->fsdp) : RL_OK;
+
+  set->open_block = -1;
+  return s < 0 ? rl_prefix_error (s, "%s: ", set->model_name) : RL_OK;
+}
+
+RlStatus
+rl_weight_set_finish (RlWeightSet *set)
+{
+  RlStatus s = set->fsdp != NULL ? rl_fsdp_store_finish (set->fsdp) : RL_OK;
+
+  return s < 0 ? rl_prefix_error (s, "%s: ", set->model_name) : RL_OK;
+}
+
+RlStatus
+rl_weight_set_prefetch_block (RlWeightSet *set,
+                              int          block)
+{
+  return set->fsdp != NULL ? rl_fsdp_store_prefetch (set->fsdp, block) : RL_OK;
+}
+
+RlStatus
+rl_weight_set_acquire_block (RlWeightSet *set,
+                             int          block)
+{
+  return set->fsdp != NULL ? rl_fsdp_store_acquire (set->fsdp, block) : RL_OK;
+}
+
+RlStatus
+rl_weight_set_release_block (RlWeightSet *set,
+                             int          block)
+{
+  return set->fsdp != NULL ? rl_fsdp_store_release (set->fsdp, block) : RL_OK;
+}
+
+RlStatus
+rl_weight_set_blocks_idle (RlWeightSet *set)
+{
+  return set->fsdp != NULL ? rl_fsdp_store_idle (set->fsdp) : RL_OK;
+}
+
+bool
+rl_weight_set_fsdp_stats (const RlWeightSet *set,
+                          RlFsdpStats       *out)
+{
+  if (set->fsdp == NULL)
+    return false;
+  rl_fsdp_store_stats (set->fsdp, out);
+  return true;
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "workers/checkpoint/safetensors.h"
+#include "workers/fsdp/fsdp-store.h"
 #include "workers/runtime/backend.h"
 
 typedef struct RlWeightSet RlWeightSet;
@@ -46,5 +47,43 @@ RlStatus  rl_weight_set_loadf       (RlWeightSet       *set,
 bool      rl_weight_set_has         (const RlWeightSet *set,
                                      const char        *key);
 /* Device bytes held by uploaded tensors (0 on the CPU backend, where
- * weights stay in the page cache). */
+ * weights stay in the page cache), plus the memory of sharded blocks:
+ * shards not offloaded and the two gathered-block buffers. */
 uint64_t  rl_weight_set_device_bytes (const RlWeightSet *set);
+
+/* ------------------------------------------- FSDP and CPU offload
+ * Block weights sharded over a group and/or kept in host memory, gathered
+ * one block ahead of use (workers/fsdp/fsdp-store.h). Without a call to
+ * rl_weight_set_shard_blocks (or with neither a group nor offload) every
+ * function below does nothing and loads behave as above. */
+
+/* Before the first load. RL_E_NOT_SUPPORTED when the group cannot reach
+ * the backend's memory. */
+RlStatus  rl_weight_set_shard_blocks (RlWeightSet         *set,
+                                      const RlFsdpOptions *options);
+/* Loads between these belong to block `block` (0, 1, ... in order). A
+ * tensor the store shards (rl_fsdp_keeps_whole says which stay whole)
+ * gets its data pointer at rl_weight_set_finish: the caller's RlTensor
+ * must stay at its address, and its data is valid only while the block
+ * is acquired. */
+RlStatus  rl_weight_set_begin_block (RlWeightSet       *set,
+                                     int                block);
+RlStatus  rl_weight_set_end_block   (RlWeightSet       *set);
+/* After the last load: allocates the two gathered-block buffers. */
+RlStatus  rl_weight_set_finish      (RlWeightSet       *set);
+
+/* A forward's hooks, every rank in the same order (rl_fsdp_store_*):
+ * prefetch block 0 before the work that precedes the blocks, acquire and
+ * release each block around its compute, and go idle at the end (also
+ * after a failure). */
+RlStatus  rl_weight_set_prefetch_block (RlWeightSet    *set,
+                                        int             block);
+RlStatus  rl_weight_set_acquire_block  (RlWeightSet    *set,
+                                        int             block);
+RlStatus  rl_weight_set_release_block  (RlWeightSet    *set,
+                                        int             block);
+RlStatus  rl_weight_set_blocks_idle    (RlWeightSet    *set);
+
+/* The store's statistics; false when blocks are not sharded or offloaded. */
+bool      rl_weight_set_fsdp_stats  (const RlWeightSet *set,
+                                     RlFsdpStats       *out);

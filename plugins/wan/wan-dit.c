@@ -139,8 +139,12 @@ load_all (Loader *l)
   TRY (load_tensor (l, &d->head_modulation, "head.modulation", 3, head_mod_shape));
   TRY (load_linear (l, &d->head, "head.head", 4 * (int64_t) c->out_dim, dim));
   for (int i = 0; i < c->num_layers; i++)
-    TRY (load_block (l, &d->blocks[i], i));
-  return RL_OK;
+    {
+      TRY (rl_weight_set_begin_block (l->weights, i));
+      TRY (load_block (l, &d->blocks[i], i));
+      TRY (rl_weight_set_end_block (l->weights));
+    }
+  return rl_weight_set_finish (l->weights);
 }
 
 RlStatus
@@ -150,6 +154,18 @@ wan_dit_load (const RlBackend     *backend,
               const WanDitConfig  *config,
               RlDType              act_dtype,
               WanDit             **out)
+{
+  return wan_dit_load_sharded (backend, ctx, st, config, act_dtype, NULL, out);
+}
+
+RlStatus
+wan_dit_load_sharded (const RlBackend     *backend,
+                      RlContext           *ctx,
+                      RlSafetensors       *st,
+                      const WanDitConfig  *config,
+                      RlDType              act_dtype,
+                      const RlFsdpOptions *fsdp,
+                      WanDit             **out)
 {
   WanDit *d = calloc (1, sizeof *d);
   Loader l = { .dit = d };
@@ -166,6 +182,8 @@ wan_dit_load (const RlBackend     *backend,
   d->blocks = calloc ((size_t) config->num_layers, sizeof *d->blocks);
   s = d->blocks ? rl_weight_set_new (backend, ctx, st, config->prefix, config->variant, &d->weights)
                 : rl_set_error (RL_E_NO_MEMORY, "wan: out of memory");
+  if (s == RL_OK && fsdp != NULL)
+    s = rl_weight_set_shard_blocks (d->weights, fsdp);
   if (s == RL_OK)
     {
       l.weights = d->weights;
@@ -194,6 +212,13 @@ const WanDitConfig *
 wan_dit_config (const WanDit *d)
 {
   return &d->config;
+}
+
+bool
+wan_dit_fsdp_stats (const WanDit *d,
+                    RlFsdpStats  *out)
+{
+  return rl_weight_set_fsdp_stats (d->weights, out);
 }
 
 void
@@ -774,13 +799,23 @@ wan_dit_forward (WanDit          *d,
   }
   a.L = a.split.local_length;
 
-  s = alloc_activations (d, &a);
+  /* Sharded blocks: block 0's gather overlaps the embeddings. */
+  s = rl_weight_set_prefetch_block (d->weights, 0);
+  if (s == RL_OK) s = alloc_activations (d, &a);
   if (s == RL_OK) s = rope_tables (d, &a);
   if (s == RL_OK) s = patch_embed (d, &a, x);
   if (s == RL_OK) s = time_embedding (d, &a, timestep);
   if (s == RL_OK) s = text_embedding (d, &a, context);
   for (int i = 0; s == RL_OK && i < c->num_layers; i++)
-    s = block_forward (d, &a, &d->blocks[i], i);
+    {
+      s = rl_weight_set_acquire_block (d->weights, i);
+      if (s == RL_OK) s = block_forward (d, &a, &d->blocks[i], i);
+      if (s == RL_OK) s = rl_weight_set_release_block (d->weights, i);
+    }
+  {
+    RlStatus idle = rl_weight_set_blocks_idle (d->weights);
+    if (s == RL_OK) s = idle;
+  }
   if (s == RL_OK) s = head_and_unpatchify (d, &a, out);
   release_activations (&a);
   return s;

@@ -12,6 +12,7 @@
 
 #include "plugins/wan/wan-config.h"
 #include "workers/comm/comm.h"
+#include "workers/fsdp/fsdp-store.h"
 #include "workers/runtime/backend.h"
 
 typedef struct WanDit WanDit;
@@ -37,8 +38,24 @@ RlStatus  wan_dit_load      (const RlBackend      *backend,
                              const WanDitConfig   *config,
                              RlDType               act_dtype,
                              WanDit              **out);
+/* The same with the blocks' weights sharded over `fsdp->group` and/or
+ * offloaded to host memory (workers/fsdp/fsdp-store.h): each rank reads
+ * and keeps 1/N of every block, and a forward gathers one block ahead
+ * into two buffers. Every rank of the group must then run each forward
+ * (SPMD). `fsdp` NULL, or with neither a group nor offload: wan_dit_load. */
+RlStatus  wan_dit_load_sharded (const RlBackend     *backend,
+                                RlContext           *ctx,
+                                RlSafetensors       *st,
+                                const WanDitConfig  *config,
+                                RlDType              act_dtype,
+                                const RlFsdpOptions *fsdp,
+                                WanDit             **out);
 void      wan_dit_free      (WanDit               *dit);   /* NULL-safe */
 const WanDitConfig *wan_dit_config (const WanDit  *dit);
+/* Memory and gather statistics of sharded/offloaded blocks; false when
+ * the model was loaded without. */
+bool      wan_dit_fsdp_stats (const WanDit         *dit,
+                              RlFsdpStats          *out);
 
 /* Makes every later forward sequence-parallel over `parallel` (copied),
  * or single-rank again for NULL or an `sp` of size 1. Every rank of the

@@ -205,6 +205,12 @@ stream_of (RlContext *ctx, RlStream *stream)
   return stream != NULL ? stream->stream : ctx->default_stream;
 }
 
+cudaStream_t
+rl_cuda_context_stream (RlContext *ctx, RlStream *stream)
+{
+  return stream != NULL ? stream->stream : ctx->stream;
+}
+
 static RlStatus
 cuda_event_record (RlContext *ctx, RlEvent *event, RlStream *stream)
 {

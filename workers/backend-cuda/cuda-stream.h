@@ -10,6 +10,7 @@
 #include <cuda_runtime_api.h>
 
 #include "cuda-error.h"
+#include "workers/runtime/backend.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,6 +36,11 @@ bool rl_cuda_event_elapsed_ms (cudaEvent_t start, cudaEvent_t end, float *ms, Rl
 
 /* Number of visible devices; 0 when there is no driver or no GPU. */
 int  rl_cuda_device_count     (void);
+
+/* The CUDA stream behind a backend stream of `ctx` (NULL: the context's
+ * current stream, where its ops run), for code that enqueues work the op
+ * table does not cover (NCCL collectives, FSDP weight gathers). */
+cudaStream_t rl_cuda_context_stream (RlContext *ctx, RlStream *stream);
 
 #ifdef __cplusplus
 }

@@ -509,6 +509,70 @@ static const RlCommMethods nccl_methods = {
   .reduces = nccl_reduces,
 };
 
+/* Enqueue-only all-gather for callers that order it on their own stream
+ * (FSDP's side stream): no device synchronisation before, no wait after
+ * beyond NCCL accepting the call. */
+RlStatus
+rl_comm_nccl_all_gather_enqueue (RlComm *comm, void *out, const void *in,
+                                 size_t bytes_per_rank, cudaStream_t stream)
+{
+  if (comm == NULL || comm->methods != &nccl_methods)
+    return rl_set_error (RL_E_INVALID_ARG, "nccl comm: all_gather_enqueue needs an "
+                         "NCCL communicator");
+  NcclComm *c = (NcclComm *) comm;
+  if (c->aborted)
+    return rl_set_error (RL_E_DEVICE, "nccl comm all_gather: the communicator was "
+                         "aborted by an earlier failure; restart the group");
+  c->op_count++;
+  ncclResult_t r = ncclAllGather (in, out, bytes_per_rank, ncclInt8, c->nccl, stream);
+  if (r != ncclSuccess && r != ncclInProgress) {
+    char why[256];
+    snprintf (why, sizeof why, "NCCL refused the call: %s (%s)",
+              ncclGetErrorString (r), ncclGetLastError (c->nccl));
+    return abort_with (c, "all_gather", why);
+  }
+  /* A non-blocking communicator may still be enqueuing. */
+  return nccl_wait (c, "all_gather", false, "a rank of the group");
+}
+
+RlStatus
+rl_comm_nccl_wait_event (RlComm *comm, cudaEvent_t done, const char *op)
+{
+  if (comm == NULL || comm->methods != &nccl_methods)
+    return rl_set_error (RL_E_INVALID_ARG, "nccl comm: wait_event needs an NCCL communicator");
+  NcclComm *c = (NcclComm *) comm;
+  int64_t deadline = now_ms () + c->base.timeout_ms;
+  char why[256];
+
+  for (;;) {
+    if (c->aborted)
+      return rl_set_error (RL_E_DEVICE, "nccl comm %s: the communicator was aborted "
+                           "by an earlier failure; restart the group", op);
+    ncclResult_t state = ncclSuccess;
+    ncclResult_t r = ncclCommGetAsyncError (c->nccl, &state);
+    if (r != ncclSuccess)
+      state = r;
+    if (state != ncclSuccess && state != ncclInProgress) {
+      snprintf (why, sizeof why, "NCCL reported %s (%s)",
+                ncclGetErrorString (state), ncclGetLastError (c->nccl));
+      return abort_with (c, op, why);
+    }
+    cudaError_t q = cudaEventQuery (done);
+    if (q == cudaSuccess)
+      return RL_OK;
+    if (q != cudaErrorNotReady) {
+      snprintf (why, sizeof why, "CUDA error %s", cudaGetErrorString (q));
+      return abort_with (c, op, why);
+    }
+    if (now_ms () > deadline) {
+      snprintf (why, sizeof why, "not complete after %d ms: a rank of the group "
+                "never arrived", c->base.timeout_ms);
+      return abort_with (c, op, why);
+    }
+    usleep (20);
+  }
+}
+
 RlStatus
 rl_comm_nccl_unique_id (unsigned char id[RL_COMM_NCCL_ID_BYTES])
 {

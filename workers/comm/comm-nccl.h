@@ -15,6 +15,8 @@
  * machines we run on. */
 #pragma once
 
+#include <cuda_runtime_api.h>
+
 #include "workers/comm/comm.h"
 
 #ifdef __cplusplus
@@ -33,6 +35,19 @@ RlStatus rl_comm_nccl_unique_id (unsigned char id[RL_COMM_NCCL_ID_BYTES]);
 RlStatus rl_comm_nccl_new       (const unsigned char id[RL_COMM_NCCL_ID_BYTES],
                                  int rank, int world_size, int cuda_device,
                                  int timeout_ms, RlComm **out);
+
+/* Enqueues an all-gather of `bytes_per_rank` bytes per rank on `stream`
+ * and returns once NCCL has accepted it — without first waiting for the
+ * device and without waiting for the transfer, unlike rl_comm_all_gather.
+ * The caller orders producers and consumers with events on `stream`.
+ * `in` may be out + rank·bytes_per_rank (in place). */
+RlStatus rl_comm_nccl_all_gather_enqueue (RlComm *comm, void *out, const void *in,
+                                          size_t bytes_per_rank, cudaStream_t stream);
+
+/* Waits on the host until `done` (recorded after enqueued collectives)
+ * has completed, within the communicator's timeout; a timeout or an NCCL
+ * error aborts the communicator and names `op`. */
+RlStatus rl_comm_nccl_wait_event         (RlComm *comm, cudaEvent_t done, const char *op);
 
 #ifdef __cplusplus
 }
