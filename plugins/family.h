@@ -21,9 +21,10 @@
 
 #include "workers/checkpoint/safetensors.h"
 #include "workers/comm/comm.h"
+#include "workers/fsdp/fsdp-store.h"
 #include "workers/runtime/backend.h"
 
-#define RL_FAMILY_ABI_VERSION 3
+#define RL_FAMILY_ABI_VERSION 4
 #define RL_FAMILY_ENTRY_SYMBOL "raylight_family_entry"
 
 typedef enum {
@@ -152,6 +153,21 @@ typedef struct RlFamily {
    * NULL when the family has no sequence parallelism. */
   RlStatus   (*set_parallel)     (RlFamilyModel           *model,
                                   const RlParallelContext *parallel);
+
+  /* ABI 4: load() with a diffusion model's block weights sharded over
+   * `fsdp->group` (each rank reads and keeps 1/N of every block) and/or
+   * in pinned host memory, gathered one block ahead of use
+   * (workers/fsdp/fsdp-store.h). Collective: every rank of the group
+   * loads the file together and then runs every diffusion_forward
+   * (SPMD). Other model kinds load as with load(). NULL when the family
+   * cannot shard its weights. */
+  RlStatus   (*load_sharded)     (const RlBackend     *backend,
+                                  RlContext           *ctx,
+                                  RlSafetensors       *st,
+                                  RlModelKind          kind,
+                                  const char          *options,
+                                  const RlFsdpOptions *fsdp,
+                                  RlFamilyModel      **out);
 } RlFamily;
 
 typedef const RlFamily *(*RlFamilyEntryFunc) (void);

@@ -90,13 +90,15 @@ load_text_encoder (RlFamilyModel  *m,
   return s;
 }
 
+/* Loads any Wan model; the DiT's blocks sharded/offloaded by `fsdp`
+ * (NULL: replicated), which the VAE and text encoder ignore. */
 static RlStatus
-wan_load (const RlBackend  *backend,
-          RlContext        *ctx,
-          RlSafetensors    *st,
-          RlModelKind       kind,
-          const char       *options,
-          RlFamilyModel   **out)
+load_model (const RlBackend     *backend,
+            RlContext           *ctx,
+            RlSafetensors       *st,
+            RlModelKind          kind,
+            const RlFsdpOptions *fsdp,
+            RlFamilyModel      **out)
 {
   RlFamilyModel *m = calloc (1, sizeof *m);
   /* Activations in bf16 on GPUs, fp32 on the CPU reference backend. */
@@ -116,7 +118,7 @@ wan_load (const RlBackend  *backend,
         WanDitConfig config;
         s = wan_dit_config_detect (st, &config);
         if (s == RL_OK)
-          s = wan_dit_load (backend, ctx, st, &config, act, &m->dit);
+          s = wan_dit_load_sharded (backend, ctx, st, &config, act, fsdp, &m->dit);
         m->latent_channels = config.in_dim;
         break;
       }
@@ -135,7 +137,6 @@ wan_load (const RlBackend  *backend,
     default:
       s = rl_set_error (RL_E_INVALID_ARG, "wan: unknown model kind %d", (int) kind);
     }
-  (void) options;
   if (s < 0)
     {
       wan_dit_free (m->dit);
@@ -147,6 +148,31 @@ wan_load (const RlBackend  *backend,
     }
   *out = m;
   return RL_OK;
+}
+
+static RlStatus
+wan_load (const RlBackend  *backend,
+          RlContext        *ctx,
+          RlSafetensors    *st,
+          RlModelKind       kind,
+          const char       *options,
+          RlFamilyModel   **out)
+{
+  (void) options;
+  return load_model (backend, ctx, st, kind, NULL, out);
+}
+
+static RlStatus
+wan_load_sharded (const RlBackend     *backend,
+                  RlContext           *ctx,
+                  RlSafetensors       *st,
+                  RlModelKind          kind,
+                  const char          *options,
+                  const RlFsdpOptions *fsdp,
+                  RlFamilyModel      **out)
+{
+  (void) options;
+  return load_model (backend, ctx, st, kind, fsdp, out);
 }
 
 static void
@@ -390,6 +416,7 @@ static const RlFamily wan_family = {
   .vae_encode = wan_vae_encode_job,
   .vae_encoded_shape = wan_vae_encoded_shape,
   .set_parallel = wan_set_parallel,
+  .load_sharded = wan_load_sharded,
 };
 
 /* The one symbol the worker looks up in this module. */

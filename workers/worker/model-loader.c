@@ -20,7 +20,14 @@ load_with_family (const RlModelLoader *loader, RlModelFile *file, const char *pa
     return err->code;
   RlFamilyModel *model = NULL;
   rl_clear_error ();
-  RlStatus status = family->load (loader->backend, loader->compute, st, kind, options, &model);
+  bool sharded = loader->fsdp != NULL && kind == RL_MODEL_DIFFUSION;
+  if (sharded && family->load_sharded == NULL)
+    return rl_error_set (err, RL_WIRE_NOT_SUPPORTED, "%s: family %s cannot shard or offload its "
+                         "weights; run it without FSDP and CPU offload", path, family->name);
+  RlStatus status = sharded ? family->load_sharded (loader->backend, loader->compute, st, kind,
+                                                    options, loader->fsdp, &model)
+                            : family->load (loader->backend, loader->compute, st, kind, options,
+                                            &model);
   if (status != RL_OK)
     return rl_error_set (err, RL_WIRE_INVALID,
                          "%s (%s, family %s) could not be loaded: %s", path,

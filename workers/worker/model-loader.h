@@ -18,6 +18,8 @@ typedef struct {
   const RlBackend       *backend;
   RlContext             *compute;
   int                    rank;
+  const RlFsdpOptions   *fsdp;     /* diffusion models' blocks sharded and/or
+                                    * offloaded (family load_sharded); NULL: none */
 } RlModelLoader;
 
 /* What a load did, for the cache report. */
