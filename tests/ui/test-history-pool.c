@@ -4,6 +4,7 @@
  * files, and the GPU topology fixture (tests/ui/data). Each step saves a
  * screenshot next to the log. */
 #include <gdk/x11/gdkx.h>
+#include <signal.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -485,6 +486,14 @@ test_history_browser (void)
   g_assert_true (gtk_widget_get_mapped (rl_history_browser_get_widget (browser, "empty")));
   search_for (browser, "");
   g_assert_cmpuint (n_items (browser), ==, 3);
+  /* The status filter, chosen in its drop-down with real clicks. */
+  choose_in_combo (rl_history_browser_get_widget (browser, "status-filter"), "Failed");
+  ui_test_wait (100);
+  g_assert_cmpuint (n_items (browser), ==, 1);
+  g_assert_cmpint (rl_history_item_get_id (item_at (browser, 0)), ==, data.flux_job);
+  choose_in_combo (rl_history_browser_get_widget (browser, "status-filter"), "All Jobs");
+  ui_test_wait (100);
+  g_assert_cmpuint (n_items (browser), ==, 3);
 
   /* Open the Wan job: its facts, then restore its workflow into a tab. */
   open_card (browser, data.wan_job);
@@ -672,6 +681,39 @@ test_pool_panel (void)
   g_assert_true (g_str_has_prefix (lines[0], "Rank 0 · ready — pid "));
   g_assert_nonnull (strstr (lines[1], "host "));
   ui_test_screenshot (GTK_WIDGET (preferences), "pool-workers");
+  /* kill -9 of rank 1 from outside: the panel shows the crash with the
+   * rank, pid and signal; Restart brings two ready workers back. */
+  {
+    g_autoptr(GArray) workers = rl_pool_service_list_workers (service);
+    int victim = g_array_index (workers, RlWorkerInfo, 1).pid;
+    gboolean seen = FALSE;
+
+    g_assert_cmpint (kill (victim, SIGKILL), ==, 0);
+    for (int i = 0; i < 500 && !seen; i++)
+      {
+        g_auto(GStrv) now = NULL;
+
+        ui_test_wait (20);
+        now = rl_pool_panel_get_worker_lines (panel);
+        seen = g_strv_length (now) == 2 && strstr (now[1], "Last error:") != NULL && strstr (now[1], "SIGKILL") != NULL;
+      }
+    g_assert_true (seen);
+    ui_test_screenshot (GTK_WIDGET (preferences), "pool-crashed");
+    real_click (rl_pool_panel_get_widget (panel, "restart"));
+    ready = FALSE;
+    for (int i = 0; i < 1500 && !ready; i++)
+      {
+        ui_test_wait (20);
+        ready = g_strcmp0 (rl_pool_panel_get_status (panel), "The pool is running.") == 0;
+      }
+    g_assert_true (ready);
+    ui_test_wait (1200);
+    g_clear_pointer (&lines, g_strfreev);
+    lines = rl_pool_panel_get_worker_lines (panel);
+    g_assert_true (g_str_has_prefix (lines[0], "Rank 0 · ready"));
+    g_assert_true (g_str_has_prefix (lines[1], "Rank 1 · ready"));
+    g_assert_null (strstr (lines[1], "Last error:"));
+  }
   real_click (rl_pool_panel_get_widget (panel, "free-memory"));
   for (int i = 0; i < 500 && g_strcmp0 (rl_pool_panel_get_status (panel),
                                         "The workers dropped their models and caches.") != 0; i++)

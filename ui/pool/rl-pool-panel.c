@@ -514,6 +514,8 @@ fill_worker_rows (RlPoolPanel *self)
       adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle->str);
       if (info->state == RL_WORKER_CRASHED || info->state == RL_WORKER_FAILED)
         gtk_widget_add_css_class (row, "error");
+      else if (info->last_error[0] != '\0')
+        gtk_widget_add_css_class (row, "warning");
       adw_preferences_group_add (self->worker_group, row);
       g_ptr_array_add (self->worker_rows, row);
     }
