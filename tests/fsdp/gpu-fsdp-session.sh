@@ -4,7 +4,7 @@
 # one-GPU forward measured in the same run (tests/fsdp/fsdp-gpu-bench.c):
 # parity, ms per forward and ratios, device memory per GPU, and how much of
 # the block all-gathers the side stream hides. Logs go to $OUT (or ./gpu-out).
-#   bash tests/fsdp/gpu-fsdp-session.sh [LAYERS [FRAMES HEIGHT WIDTH]]
+#   [PREBUILT=build-dir] bash tests/fsdp/gpu-fsdp-session.sh [LAYERS [FRAMES HEIGHT WIDTH]]
 # LAYERS (default 30, Wan 1.3B) and the latent size (default 3×60×104:
 # 832×480, 9 frames) keep the run inside one short device call.
 set -u
@@ -31,7 +31,9 @@ if ! pkg-config --exists openblas 2>/dev/null && [ -d .gpu-debs ]; then
   echo /usr/lib/x86_64-linux-gnu/openblas-pthread > /etc/ld.so.conf.d/openblas-pthread.conf
   ldconfig
 fi
-if ! ls /usr/local/cuda/lib64/libnccl.so* /usr/lib/x86_64-linux-gnu/libnccl.so* >/dev/null 2>&1; then
+nccl=
+if ! ls /usr/local/cuda/lib64/libnccl.so* >/dev/null 2>&1 \
+   && ! ls /usr/lib/x86_64-linux-gnu/libnccl.so* >/dev/null 2>&1; then
   nccl=$(/opt/torch/.venv/bin/python3 -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__) + "/lib")' 2>/dev/null)
   step "linking NCCL from $nccl"
   if [ -n "$nccl" ]; then
@@ -77,11 +79,20 @@ build_direct () {
 step "build"
 targets="tests/fsdp/fsdp-gpu-bench workers/checkpoint/make-checkpoint"
 built=0
-if [ ! -d $build/direct ] && { [ -f $build/build.ninja ] \
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64:/usr/lib/x86_64-linux-gnu/openblas-pthread${nccl:+:$nccl}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# Binaries built on the workstation (same CUDA 13, sm_90a), carried as
+# $PREBUILT/{tests/fsdp/fsdp-gpu-bench,workers/checkpoint/make-checkpoint},
+# save the build when every library they need resolves here.
+if [ -n "${PREBUILT:-}" ] && [ -x "$PREBUILT/tests/fsdp/fsdp-gpu-bench" ] \
+   && ! ldd "$PREBUILT/tests/fsdp/fsdp-gpu-bench" "$PREBUILT/workers/checkpoint/make-checkpoint" | grep -q "not found"; then
+  echo "using the binaries in $PREBUILT"
+  build=$PREBUILT
+  built=1
+elif [ ! -d $build/direct ] && { [ -f $build/build.ninja ] \
      || meson setup $build -Dapp=disabled -Dui=disabled -Dcuda=enabled > "$out/configure.log" 2>&1; }; then
   ninja -C $build -j16 $targets > "$out/build.log" 2>&1 && built=1 \
     || { grep -E "error|FAILED" "$out/build.log" | head -20; echo "meson build failed: building directly"; }
-else
+elif [ $built = 0 ]; then
   tail -5 "$out/configure.log" 2>/dev/null; echo "configure failed: building directly"
 fi
 if [ $built = 0 ]; then
