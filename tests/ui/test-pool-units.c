@@ -125,6 +125,8 @@ test_config (void)
   g_settings_set_boolean (settings, "nccl-shm-disable", TRUE);
   g_settings_set_string (settings, "pool-attention", "flash");
   g_settings_set_int (settings, "collective-timeout", 42);
+  g_settings_set_int (settings, "pool-ulysses", 2);
+  g_settings_set_int (settings, "pool-ring", 1);
   config = rl_pool_config_load (settings);
   env = rl_pool_config_worker_env (config);
   g_assert_true (g_strv_contains ((const char * const *) env, "NCCL_SHM_DISABLE=1"));
@@ -136,6 +138,8 @@ test_config (void)
   g_assert_cmpint (pool.devices, ==, RL_POOL_DEVICES_CUDA);
   g_assert_cmpuint (pool.n_workers, ==, 2);
   g_assert_cmpuint (pool.comm_timeout_ms, ==, 42000);
+  g_assert_cmpuint (pool.ulysses_degree, ==, 2);
+  g_assert_cmpuint (pool.ring_degree, ==, 1);
   /* Automatic without GPUs: the CPU workers. */
   rl_pool_config_to_settings (config, 0, (const char * const *) env, &pool);
   g_assert_cmpint (pool.devices, ==, RL_POOL_DEVICES_CPU);

@@ -90,4 +90,6 @@ rl_pool_config_to_settings (const RlPoolConfig *config,
   settings->n_workers = rl_pool_config_n_workers (config, n_gpus);
   settings->extra_env = env;
   settings->comm_timeout_ms = config->collective_timeout_s * 1000;
+  settings->ulysses_degree = MAX (config->ulysses, 1);
+  settings->ring_degree = MAX (config->ring, 1);
 }

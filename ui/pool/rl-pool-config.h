@@ -33,10 +33,11 @@ void           rl_pool_config_free        (RlPoolConfig  *config);
  * the attention variant (RAYLIGHT_ATTENTION), CUDA_VISIBLE_DEVICES for a
  * GPU subset. NULL-terminated. */
 GStrv          rl_pool_config_worker_env  (const RlPoolConfig *config);
-/* Fills @settings for rl_pool_service_new (devices, worker count, worker
- * environment, collective timeout); @n_gpus is how many GPUs the machine
- * has (the topology's count). The degrees stay in @config (ulysses, ring)
- * for the caller to pass on. @env must outlive @settings' use. */
+/* Fills @settings for rl_pool_service_new (devices, worker count,
+ * sequence-parallel degrees, worker environment, collective timeout);
+ * @n_gpus is how many GPUs the machine has (the topology's count). CFG-
+ * parallel, FSDP and CPU offload stay in @config: the pool service takes
+ * no such options yet. @env must outlive @settings' use. */
 void           rl_pool_config_to_settings (const RlPoolConfig *config,
                                            guint               n_gpus,
                                            const char *const  *env,
