@@ -59,12 +59,21 @@ rl_model_loader_get (const RlModelLoader *loader, const char *path, const char *
   if (file == NULL)
     return NULL;
   info->model_bytes = rl_model_file_size (file);
+  /* With FSDP or offload the family reads only this rank's shards and the
+   * replicated tensors: touching every page first would put the whole file
+   * in every worker's RSS. Its reads are counted, and reported at the end. */
+  bool whole_file = loader->fsdp == NULL;
   if (rl_model_cache_reserve (loader->cache, info->model_bytes, path, err) != RL_WIRE_OK
-      || rl_model_file_load (file, progress, user, err) != RL_WIRE_OK
+      || (whole_file && rl_model_file_load (file, progress, user, err) != RL_WIRE_OK)
       || load_with_family (loader, file, path, options, err) != RL_WIRE_OK)
     {
       rl_model_file_close (file);
       return NULL;
+    }
+  if (!whole_file && progress != NULL)
+    {
+      uint64_t read = rl_safetensors_bytes_read (rl_model_file_checkpoint (file));
+      progress (read, read, user);
     }
   info->released_bytes = resident_before - rl_model_cache_resident (loader->cache);
   /* The cache owns the file from here, even when inserting fails. */
