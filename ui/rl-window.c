@@ -329,17 +329,14 @@ action_show_pool (GtkWidget  *widget,
   rl_window_show_pool_settings (RL_WINDOW (widget));
 }
 
-/* History and Pool settings in the header bar. The bar is the first
- * child of the window's content box in rl-window.ui. */
+/* History and Pool settings in the header bar. */
 static void
 add_history_and_pool_buttons (RlWindow *self)
 {
-  GtkWidget *content = adw_application_window_get_content (ADW_APPLICATION_WINDOW (self));
-  GtkWidget *bar = content != NULL ? gtk_widget_get_first_child (content) : NULL;
+  AdwHeaderBar *bar = self->header_bar;
   GtkWidget *history = gtk_button_new_from_icon_name ("document-open-recent-symbolic");
   GtkWidget *pool = gtk_button_new_from_icon_name ("computer-symbolic");
 
-  g_return_if_fail (ADW_IS_HEADER_BAR (bar));
   gtk_actionable_set_action_name (GTK_ACTIONABLE (history), "win.show-history");
   gtk_widget_set_tooltip_text (history, "History of Past Jobs (Ctrl+H)");
   gtk_accessible_update_property (GTK_ACCESSIBLE (history), GTK_ACCESSIBLE_PROPERTY_LABEL, "History", -1);
@@ -348,8 +345,8 @@ add_history_and_pool_buttons (RlWindow *self)
   gtk_widget_set_tooltip_text (pool, "Worker Pool Settings");
   gtk_accessible_update_property (GTK_ACCESSIBLE (pool), GTK_ACCESSIBLE_PROPERTY_LABEL, "Pool Settings", -1);
   gtk_widget_set_name (pool, "pool-button");
-  adw_header_bar_pack_end (ADW_HEADER_BAR (bar), pool);
-  adw_header_bar_pack_end (ADW_HEADER_BAR (bar), history);
+  adw_header_bar_pack_end (bar, pool);
+  adw_header_bar_pack_end (bar, history);
 }
 
 static void
