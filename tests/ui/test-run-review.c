@@ -371,6 +371,12 @@ viewer_open (gpointer data)
 }
 
 static gboolean
+has_preview (gpointer data)
+{
+  return rl_job_item_get_preview (data) != NULL;
+}
+
+static gboolean
 toast_is (gpointer data)
 {
   return g_strcmp0 (rl_window_get_last_toast (data), "Memory freed") == 0;
@@ -484,6 +490,10 @@ test_queue_watch_review (void)
   c_output = g_ptr_array_index (rl_job_item_get_outputs (c), rl_job_item_get_outputs (c)->len - 1);
   g_assert_true (g_str_has_suffix (a_output, ".mp4"));
   one_worker_output = g_strdup (a_output);
+  /* C's sampler came from the cache, so it showed no preview: its row
+   * gets the video's first frame. */
+  g_assert_true (wait_until (has_preview, c, 10000));
+  g_assert_cmpuint (rl_job_item_get_preview (c)->len, ==, 1);
   g_free (ui_test_screenshot (GTK_WIDGET (window), "run-queue-done"));
 
   /* Paused, a queued job waits; resumed, it runs (from the cache). */

@@ -16,6 +16,7 @@
 #include "engine/run/history.h"
 #include "ui/pool/rl-pool-config.h"
 #include "ui/run/rl-preview-frames.h"
+#include "ui/viewer/rl-video-frames.h"
 
 struct _RlRunService
 {
@@ -77,6 +78,32 @@ event_copy_free (gpointer data)
 static void reorder_items (RlRunService *self);
 static gboolean apply_pool_settings_idle (gpointer data);
 
+static void
+on_thumbnail_loaded (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      data)
+{
+  g_autoptr(RlJobItem) item = data;
+  g_autoptr(RlVideoFrames) frames = rl_video_frames_load_finish (result, NULL);
+
+  /* An output that cannot be decoded (a latent file) has no thumbnail. */
+  if (frames != NULL && rl_job_item_get_preview (item) == NULL)
+    rl_job_item_set_preview (item, g_ptr_array_ref (frames->textures));
+}
+
+/* A finished job that showed no preview (its sampler was cached, or it
+ * has none) gets its output's first frame as a thumbnail. */
+static void
+load_thumbnail (RlJobItem *item)
+{
+  GPtrArray *outputs = rl_job_item_get_outputs (item);
+
+  if (rl_job_item_get_preview (item) != NULL || outputs->len == 0)
+    return;
+  rl_video_frames_load_async (g_ptr_array_index (outputs, outputs->len - 1), 1, NULL, on_thumbnail_loaded,
+                              g_object_ref (item));
+}
+
 static gboolean
 apply_event (gpointer data)
 {
@@ -112,6 +139,8 @@ apply_event (gpointer data)
       if (copy->error != NULL && rl_job_item_get_error (item) == NULL && copy->status == RL_JOB_FAILED)
         rl_job_item_set_error (item, copy->error);
       rl_job_item_set_status (item, copy->status, copy->elapsed_s);
+      if (copy->status == RL_JOB_SUCCEEDED)
+        load_thumbnail (item);
       g_ptr_array_add (self->finished, item);
       reorder_items (self);
       if (self->pool_change_pending && self->pool_settings_idle == 0)

@@ -328,7 +328,7 @@ load (RlOutputViewer *self,
   self->paths[slot] = g_strdup (path);
   self->n_pending++;
   update_controls (self);
-  rl_video_frames_load_async (path, self->cancellable, on_loaded, data);
+  rl_video_frames_load_async (path, 0, self->cancellable, on_loaded, data);
 }
 
 void

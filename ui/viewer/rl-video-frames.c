@@ -37,14 +37,29 @@ rl_video_frames_free (RlVideoFrames *frames)
   g_free (frames);
 }
 
+typedef struct {
+  char  *path;
+  guint  max_frames;
+} LoadRequest;
+
+static void
+load_request_free (gpointer data)
+{
+  LoadRequest *request = data;
+
+  g_free (request->path);
+  g_free (request);
+}
+
 static void
 load_thread (GTask        *task,
              gpointer      source,
              gpointer      task_data,
              GCancellable *cancellable)
 {
+  LoadRequest *request = task_data;
   GError *error = NULL;
-  RlVideoFrames *frames = rl_video_frames_load (task_data, 0, &error);
+  RlVideoFrames *frames = rl_video_frames_load (request->path, request->max_frames, &error);
 
   if (frames != NULL)
     g_task_return_pointer (task, frames, (GDestroyNotify) rl_video_frames_free);
@@ -54,13 +69,17 @@ load_thread (GTask        *task,
 
 void
 rl_video_frames_load_async (const char          *path,
+                            guint                max_frames,
                             GCancellable        *cancellable,
                             GAsyncReadyCallback  callback,
                             gpointer             user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  LoadRequest *request = g_new0 (LoadRequest, 1);
 
-  g_task_set_task_data (task, g_strdup (path), g_free);
+  request->path = g_strdup (path);
+  request->max_frames = max_frames;
+  g_task_set_task_data (task, request, load_request_free);
   g_task_run_in_thread (task, load_thread);
 }
 

@@ -21,7 +21,9 @@ typedef struct {
 RlVideoFrames *rl_video_frames_load        (const char          *path,
                                             guint                max_frames,
                                             GError             **error);
+/* Decodes up to @max_frames frames (0: all) on a thread. */
 void           rl_video_frames_load_async  (const char          *path,
+                                            guint                max_frames,
                                             GCancellable        *cancellable,
                                             GAsyncReadyCallback  callback,
                                             gpointer             user_data);
