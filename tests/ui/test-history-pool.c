@@ -622,6 +622,10 @@ test_pool_panel (void)
   /* Two CPU workers with Ulysses 2, chosen with real clicks and keys. */
   choose_in_combo (rl_pool_panel_get_widget (panel, "devices"), "CPU");
   g_assert_cmpstr (g_settings_get_string (settings, "pool-devices"), ==, "cpu");
+  g_assert_nonnull (strstr (adw_preferences_group_get_description (
+                              ADW_PREFERENCES_GROUP (gtk_widget_get_ancestor (rl_pool_panel_get_widget (panel, "gpu-0"),
+                                                                              ADW_TYPE_PREFERENCES_GROUP))),
+                            "these GPUs are not used"));
   spin = rl_pool_panel_get_widget (panel, "cpu-workers");
   real_click (spin);
   real_keys (spin, "ctrl+a");

@@ -174,6 +174,18 @@ fill_gpu_rows (RlPoolPanel *self)
     description = g_strdup_printf ("%s%s%s", rl_pool_topology_get_source (self->topology),
                                    *rl_pool_topology_get_notes (self->topology) ? ". " : ".",
                                    rl_pool_topology_get_notes (self->topology));
+  if (n > 0)
+    {
+      g_autofree char *devices = g_settings_get_string (self->settings, "pool-devices");
+
+      if (g_str_equal (devices, "cpu"))
+        {
+          g_autofree char *with_note = g_strdup_printf ("%s Workers run on the CPU (Run Workers On): "
+                                                        "these GPUs are not used.", description);
+          g_free (description);
+          description = g_steal_pointer (&with_note);
+        }
+    }
   adw_preferences_group_set_description (self->gpu_group, description);
   for (guint i = 0; i < n; i++)
     {
@@ -427,6 +439,8 @@ on_settings_changed (GSettings   *settings,
             }
         }
     }
+  if (g_str_equal (key, "pool-devices"))
+    fill_gpu_rows (self);
   if (g_str_has_prefix (key, "pool-"))
     update_parallel_choices (self);
 }
