@@ -1,7 +1,11 @@
 /* Empty latents: EmptyLatentImage (nodes.py) for 4-channel image models
  * and EmptyHunyuanLatentVideo (comfy_extras/nodes_hunyuan.py), the
- * 16-channel video latent that Wan and HunyuanVideo workflows start from. */
+ * 16-channel video latent that Wan and HunyuanVideo workflows start from;
+ * and LatentFromBatch (nodes.py), which cuts items out of a batch while
+ * keeping the noise each would have had in it (batch_index). */
 #include "engine/nodes/builtin-node-tables.h"
+
+#include <string.h>
 
 #include "engine/graph/image.h"
 
@@ -89,4 +93,53 @@ const RlNodeType rl_node_empty_hunyuan_latent_video = {
   .n_outputs = G_N_ELEMENTS (latent_outputs),
   .location = RL_RUN_IN_APP,
   .execute = execute_empty_hunyuan_latent_video,
+};
+
+/* ---------------------------------------------------- LatentFromBatch */
+
+/* ComfyUI's clamping: the start moves back to the last item, the length
+ * shrinks to what is left; the items keep their batch_index, so a sampler
+ * draws the noise they had in the whole batch. */
+static gboolean
+execute_latent_from_batch (RlNodeContext  *ctx,
+                           GError        **error)
+{
+  const RlLatent *in = rl_node_context_get_object (ctx, "samples", "LATENT");
+  guint start = (guint) rl_node_context_get_int (ctx, "batch_index");
+  guint length = (guint) rl_node_context_get_int (ctx, "length");
+  gsize item;
+  RlLatent *out;
+
+  start = MIN (start, in->batch - 1);
+  length = MIN (length, in->batch - start);
+  out = rl_latent_new (length, in->channels, in->frames, in->height, in->width, error);
+  if (out == NULL)
+    return FALSE;
+  item = rl_latent_n_floats (in) / in->batch;
+  memcpy (out->samples, in->samples + start * item, length * item * sizeof (float));
+  out->batch_index = in->batch_index + start;
+  rl_node_context_set_output (ctx, 0, rl_value_new_latent (out));
+  return TRUE;
+}
+
+static const RlInputSpec latent_from_batch_inputs[] = {
+  { .name = "samples", .kind = RL_INPUT_LINK, .type = "LATENT" },
+  { .name = "batch_index", .kind = RL_INPUT_INT, .int_min = 0, .int_max = 63, .int_step = 1,
+    .int_default = 0 },
+  { .name = "length", .kind = RL_INPUT_INT, .int_min = 1, .int_max = 64, .int_step = 1,
+    .int_default = 1 },
+};
+
+const RlNodeType rl_node_latent_from_batch = {
+  .name = "LatentFromBatch",
+  .display_name = "Latent From Batch",
+  .category = "latent/batch",
+  .description = "Takes items out of a latent batch; a sampler gives them the noise they had "
+                 "in the whole batch.",
+  .inputs = latent_from_batch_inputs,
+  .n_inputs = G_N_ELEMENTS (latent_from_batch_inputs),
+  .outputs = latent_outputs,
+  .n_outputs = G_N_ELEMENTS (latent_outputs),
+  .location = RL_RUN_IN_APP,
+  .execute = execute_latent_from_batch,
 };

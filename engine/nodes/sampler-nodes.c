@@ -84,6 +84,7 @@ run_sampler (RlNodeContext   *ctx,
   params->has_shift = model->has_shift;
   params->shift = (float) model->shift;
   params->preview_every = 1;
+  params->batch_index = latent != NULL && latent->batch_index > 0 ? (guint64) latent->batch_index : 0;
 
   tensors[0] = rl_shared_tensor_from_latent (latent, error);
   if (tensors[0] == NULL)

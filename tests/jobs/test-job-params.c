@@ -32,6 +32,7 @@ test_sample_round_trip (void)
   in.has_noise_mask = true;
   in.preview_every = 1;
   in.attention = "flash";
+  in.batch_index = 3;
 
   rl_wire_writer_init (&w);
   rl_sample_params_encode (&in, &w);
@@ -42,6 +43,7 @@ test_sample_round_trip (void)
   PT_CHECK (out.start_step == 10 && out.end_step == 20 && !out.add_noise && out.return_with_leftover_noise &&
             out.has_shift && out.shift == 8.0f && out.has_noise_mask && out.preview_every == 1, "flags");
   PT_CHECK (out.attention != NULL && strcmp (out.attention, "flash") == 0, "attention variant");
+  PT_CHECK (out.batch_index == 3, "batch_index %llu", (unsigned long long) out.batch_index);
   rl_sample_params_clear (&out);
 
   /* Every truncation is refused, never half-decoded. */

@@ -115,7 +115,8 @@ test_registered (Fixture       *fx,
 {
   const char *expected[] = {
     "PrimitiveInt", "PrimitiveFloat", "PrimitiveString", "PrimitiveStringMultiline",
-    "PrimitiveBoolean", "EmptyLatentImage", "EmptyHunyuanLatentVideo", "RaylightTestPattern",
+    "PrimitiveBoolean", "EmptyLatentImage", "EmptyHunyuanLatentVideo", "LatentFromBatch",
+    "RaylightTestPattern",
     "CreateVideo", "GetVideoComponents", "SaveVideo", "SaveAnimatedWEBP", "SaveImage",
     "PreviewImage", "UNETLoader", "CLIPLoader", "VAELoader", "CLIPTextEncode",
     "ModelSamplingSD3", "KSampler", "KSamplerAdvanced", "VAEDecode", "VAEDecodeTiled",

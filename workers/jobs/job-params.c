@@ -142,6 +142,7 @@ rl_sample_params_encode (const RlSampleParams *p,
   put_float (w, p->has_shift ? p->shift : 0.0f);
   rl_wire_put_u32 (w, p->preview_every);
   rl_wire_put_string (w, p->attention ? p->attention : "");
+  rl_wire_put_u64 (w, p->batch_index);
 }
 
 int
@@ -174,6 +175,9 @@ rl_sample_params_decode (const void      *data,
   p->shift = get_float (&r, "shift");
   p->preview_every = rl_wire_get_u32 (&r, "preview_every");
   p->attention = rl_wire_get_string (&r, "attention");
+  p->batch_index = rl_wire_get_u64 (&r, "batch_index");
+  if (rl_wire_reader_ok (&r) && p->batch_index > 4096)
+    rl_wire_reader_fail (&r, "batch_index", "must be 0 to 4096");
   if (rl_wire_reader_ok (&r) && (p->steps == 0 || p->steps > 10000))
     rl_wire_reader_fail (&r, "steps", "must be 1 to 10000");
   if (rl_wire_reader_ok (&r) && (p->denoise < 0.0f || p->denoise > 1.0f))

@@ -14,7 +14,7 @@
 #include "workers/protocol/error-info.h"
 #include "workers/protocol/wire.h"
 
-#define RL_JOB_PARAMS_VERSION 2   /* 2: SAMPLE carries an attention variant */
+#define RL_JOB_PARAMS_VERSION 3   /* 2: SAMPLE carries an attention variant; 3: a batch_index */
 
 /* The model a job runs on: the cache key of LOAD_MODEL. */
 typedef struct {
@@ -52,6 +52,9 @@ typedef struct {
   uint32_t    preview_every;    /* send a preview latent every N steps; 0 none */
   char       *attention;        /* attention variant for this job ("flash", "cudnn",
                                  * ...); NULL or "" = the worker's default */
+  uint64_t    batch_index;      /* ComfyUI's latent batch_index of item 0 (items
+                                 * follow): noise is drawn for indices 0..last
+                                 * and item b gets draw batch_index + b */
 } RlSampleParams;
 
 /* VAE_DECODE: tensor 0 = latent (raw); result tensor 0 = images f32

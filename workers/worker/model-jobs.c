@@ -418,7 +418,12 @@ run_sampler (Job *job, const RlSampleParams *p, RlSharedTensor *const *inputs, i
                       run.format.channels);
   float *z = malloc ((size_t) numel * sizeof (float));
   run.timesteps = calloc ((size_t) shape[0], sizeof (float));
-  if (s == RL_OK && (z == NULL || run.timesteps == NULL))
+  /* A latent cut from a batch (LatentFromBatch) keeps its items' noise. */
+  int64_t *batch_index = p->batch_index > 0 ? calloc ((size_t) shape[0], sizeof (int64_t)) : NULL;
+  for (int64_t b = 0; batch_index != NULL && b < shape[0]; b++)
+    batch_index[b] = (int64_t) p->batch_index + b;
+  settings.batch_index = batch_index;
+  if (s == RL_OK && (z == NULL || run.timesteps == NULL || (p->batch_index > 0 && batch_index == NULL)))
     s = rl_set_error (RL_E_NO_MEMORY, "out of memory for a latent of %lld floats",
                       (long long) numel);
   if (s == RL_OK)
@@ -467,6 +472,7 @@ run_sampler (Job *job, const RlSampleParams *p, RlSharedTensor *const *inputs, i
     }
   free (result);
   free (z);
+  free (batch_index);
   free (run.timesteps);
   rl_tensor_release (&latent);
   rl_tensor_release (&run.velocity);
