@@ -24,6 +24,8 @@ rl_value_new_model_ref (const char       *socket_type,
   copy->options = g_strdup (ref->options ? ref->options : "");
   copy->has_shift = ref->has_shift;
   copy->shift = ref->shift;
+  copy->has_parallel = ref->has_parallel;
+  copy->parallel = ref->parallel;
   return rl_value_new_object (socket_type, copy, model_ref_free);
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "engine/graph/node-type.h"
+#include "engine/pool/pool-service.h"
 #include "workers/protocol/shared-tensor.h"
 
 G_BEGIN_DECLS
@@ -22,6 +23,8 @@ typedef struct {
   char     *options;     /* loader options, e.g. "weight_dtype=default" */
   gboolean  has_shift;   /* ModelSamplingSD3 applied */
   double    shift;
+  gboolean  has_parallel;          /* Parallel Settings applied */
+  RlPoolParallel parallel;         /* how its SAMPLE jobs split over workers */
 } RlModelRef;
 
 typedef struct {

@@ -121,6 +121,20 @@ rl_node_run_pool_job (RlNodeContext          *ctx,
                       RlPoolResult           *result,
                       GError                **error)
 {
+  return rl_node_run_pool_job_parallel (ctx, NULL, type, params, tensors, n_tensors, result,
+                                        error);
+}
+
+gboolean
+rl_node_run_pool_job_parallel (RlNodeContext          *ctx,
+                               const RlPoolParallel   *parallel,
+                               RlMessageType           type,
+                               const RlWireWriter     *params,
+                               RlSharedTensor *const  *tensors,
+                               int                     n_tensors,
+                               RlPoolResult           *result,
+                               GError                **error)
+{
   RlPoolService *pool = rl_node_require_pool (ctx, error);
 
   if (pool == NULL)
@@ -132,8 +146,8 @@ rl_node_run_pool_job (RlNodeContext          *ctx,
                    rl_node_context_get_node_id (ctx));
       return FALSE;
     }
-  return rl_pool_service_run (pool, type, NULL, params->data, params->size, tensors, n_tensors,
-                              ctx, result, error);
+  return rl_pool_service_run_parallel (pool, parallel, type, NULL, params->data, params->size,
+                                       tensors, n_tensors, ctx, result, error);
 }
 
 RlSharedTensor *

@@ -38,6 +38,17 @@ gboolean         rl_node_run_pool_job           (RlNodeContext         *ctx,
                                                  RlPoolResult          *result,
                                                  GError               **error);
 
+/* rl_node_run_pool_job with a run's parallel settings (NULL: the pool's
+ * defaults): a SAMPLE regroups the workers when they need another shape. */
+gboolean         rl_node_run_pool_job_parallel  (RlNodeContext         *ctx,
+                                                 const RlPoolParallel  *parallel,
+                                                 RlMessageType          type,
+                                                 const RlWireWriter    *params,
+                                                 RlSharedTensor *const *tensors,
+                                                 int                    n_tensors,
+                                                 RlPoolResult          *result,
+                                                 GError               **error);
+
 /* The result's tensor 0, or NULL with an error naming @what. */
 RlSharedTensor  *rl_pool_result_tensor          (RlPoolResult      *result,
                                                  const char        *what,

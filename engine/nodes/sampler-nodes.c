@@ -93,7 +93,8 @@ run_sampler (RlNodeContext   *ctx,
   tensors[2] = negative->tensor;
   rl_wire_writer_init (&w);
   rl_sample_params_encode (params, &w);
-  ok = rl_node_run_pool_job (ctx, RL_MSG_SAMPLE, &w, tensors, 3, &result, error);
+  ok = rl_node_run_pool_job_parallel (ctx, model->has_parallel ? &model->parallel : NULL,
+                                      RL_MSG_SAMPLE, &w, tensors, 3, &result, error);
   rl_wire_writer_clear (&w);
   rl_shared_tensor_free (tensors[0]);
   if (ok && (out_tensor = rl_pool_result_tensor (&result, "latent", error)) != NULL)

@@ -17,7 +17,12 @@ struct _RlPoolService {
   guint           n_workers;
   guint           ulysses_degree;   /* $RAYLIGHT_ULYSSES, 1 = none */
   guint           ring_degree;      /* $RAYLIGHT_RING, 1 = none */
+  guint           cfg_degree;       /* $RAYLIGHT_CFG_PARALLEL, 1 = none */
+  guint           data_degree;      /* $RAYLIGHT_DATA_PARALLEL, 1 = none */
   RlPool         *pool;
+  RlPoolParallel  active;           /* the running pool's shape */
+  guint           active_workers;
+  gboolean        restart_needed;   /* a parallel SAMPLE failed: its collectives may be aborted */
   char          **extra_env;        /* settings' "KEY=VALUE" for the workers */
   GMutex          topology_lock;    /* guards topology: the self-test takes seconds */
   RlPoolTopology *topology;         /* the self-test's result, once run */
@@ -113,24 +118,64 @@ degree_from_env (const char *name)
   return (guint) value;
 }
 
-/* Checks the sequence-parallel degrees against the worker count before
- * anything launches (rl_pool_check_parallel lists the valid ones). The
- * model's heads are checked by the workers when a job runs. */
+/* Checks the parallel degrees against the worker count (and the GPUs)
+ * before anything launches (rl_pool_check_degrees lists the valid ones).
+ * The model's heads are checked by the workers when a job runs. */
 static gboolean
-validate_degrees (RlPoolService  *self,
-                  GError        **error)
+validate_degrees (RlPoolService         *self,
+                  const RlPoolParallel  *want,
+                  guint                  n_workers,
+                  gboolean               from_node,
+                  GError               **error)
 {
   RlErrorInfo info = { 0 };
   RlPoolBackend backend = self->devices == RL_POOL_DEVICES_CUDA ? RL_POOL_BACKEND_CUDA
                                                                  : RL_POOL_BACKEND_CPU;
+  guint gpus = backend == RL_POOL_BACKEND_CUDA ? rl_pool_service_count_gpus () : 0;
 
-  if (rl_pool_check_parallel ((int) self->n_workers, backend, (int) self->ulysses_degree,
-                              (int) self->ring_degree, &info) == RL_WIRE_OK)
+  if (backend == RL_POOL_BACKEND_CUDA && gpus > 0 && n_workers > gpus)
+    {
+      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_VALIDATION,
+                   "Ulysses %u × ring %u × CFG %u × data %u needs %u GPUs, and this machine has "
+                   "%u; lower the degrees", want->ulysses_degree, want->ring_degree,
+                   want->cfg_degree, want->data_degree, n_workers, gpus);
+      return FALSE;
+    }
+  if (rl_pool_check_degrees ((int) n_workers, backend, (int) want->ulysses_degree,
+                             (int) want->ring_degree, (int) want->cfg_degree,
+                             (int) want->data_degree, &info) == RL_WIRE_OK)
     return TRUE;
-  g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_VALIDATION,
-               "%s (set $RAYLIGHT_ULYSSES and $RAYLIGHT_RING, or $RAYLIGHT_WORKERS to their "
-               "product)", info.message);
+  g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_VALIDATION, "%s (%s)", info.message,
+               from_node ? "change the Parallel Settings node"
+                         : "set $RAYLIGHT_ULYSSES, $RAYLIGHT_RING, $RAYLIGHT_CFG_PARALLEL and "
+                           "$RAYLIGHT_DATA_PARALLEL, or $RAYLIGHT_WORKERS to their product");
   return FALSE;
+}
+
+static guint
+world_of (const RlPoolParallel *p)
+{
+  return p->ulysses_degree * p->ring_degree * p->cfg_degree * p->data_degree;
+}
+
+/* The shape a job without a Parallel Settings node runs with. */
+static RlPoolParallel
+default_parallel (RlPoolService *self)
+{
+  RlPoolParallel p = { .ulysses_degree = self->ulysses_degree, .ring_degree = self->ring_degree,
+                       .cfg_degree = self->cfg_degree, .data_degree = self->data_degree,
+                       .fsdp_degree = 1 };
+  return p;
+}
+
+static gboolean
+same_parallel (const RlPoolParallel *a,
+               const RlPoolParallel *b)
+{
+  return a->ulysses_degree == b->ulysses_degree && a->ring_degree == b->ring_degree
+         && a->cfg_degree == b->cfg_degree && a->data_degree == b->data_degree
+         && a->fsdp_degree == b->fsdp_degree && !a->cpu_offload == !b->cpu_offload
+         && g_strcmp0 (a->attention, b->attention) == 0;
 }
 
 RlPoolService *
@@ -155,6 +200,10 @@ rl_pool_service_new (const RlPoolSettings *settings)
                                                               : degree_from_env ("RAYLIGHT_ULYSSES");
   self->ring_degree = settings && settings->ring_degree ? settings->ring_degree
                                                         : degree_from_env ("RAYLIGHT_RING");
+  self->cfg_degree = settings && settings->cfg_degree ? settings->cfg_degree
+                                                      : degree_from_env ("RAYLIGHT_CFG_PARALLEL");
+  self->data_degree = settings && settings->data_degree ? settings->data_degree
+                                                        : degree_from_env ("RAYLIGHT_DATA_PARALLEL");
   return self;
 }
 
@@ -183,16 +232,19 @@ error_from_info (const RlErrorInfo *info,
                       info->message[0] ? info->message : rl_wire_status_text (info->code));
 }
 
-/* Whether a rank of a sequence-parallel pool was restarted: it came back
- * without the collectives its peers share, so the pool must start anew. */
+/* Whether a rank of a parallel pool was restarted (it came back without
+ * the collectives its peers share) or a parallel job failed (NCCL
+ * communicators abort on a lost peer): the pool must start anew. */
 static gboolean
 sequence_parallel_lost (RlPoolService *self)
 {
   RlWorkerInfo info;
 
-  if (self->ulysses_degree * self->ring_degree <= 1)
+  if (world_of (&self->active) <= 1)
     return FALSE;
-  for (guint r = 0; r < self->n_workers; r++)
+  if (self->restart_needed)
+    return TRUE;
+  for (guint r = 0; r < self->active_workers; r++)
     if (rl_pool_worker_info (self->pool, (int) r, &info) == 0 && info.restarts > 0)
       return TRUE;
   return FALSE;
@@ -223,27 +275,34 @@ p2p_needs_disabling (RlPoolService *self)
   return TRUE;
 }
 
-gboolean
-rl_pool_service_start (RlPoolService  *self,
-                       GError        **error)
+/* Makes the running pool the shape @want of @n_workers (lock held): keeps
+ * it when it already is and its collectives are intact, else shuts it
+ * down and starts that one. */
+static gboolean
+start_locked (RlPoolService         *self,
+              const RlPoolParallel  *want,
+              guint                  n_workers,
+              gboolean               from_node,
+              GError               **error)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   g_autofree char *plugin_env = g_strdup_printf ("RAYLIGHT_PLUGIN_PATH=%s", self->plugin_path);
+  g_autofree char *attention_env = NULL;
   g_autoptr(GStrvBuilder) env_builder = g_strv_builder_new ();
   g_auto(GStrv) extra_env = NULL;
   RlPoolOptions options;
   RlErrorInfo info = { 0 };
+  gboolean same = self->pool != NULL && n_workers == self->active_workers
+                  && same_parallel (want, &self->active);
 
-  if (self->pool != NULL && !sequence_parallel_lost (self))
+  if (same && !sequence_parallel_lost (self))
     return TRUE;
-  if (self->pool != NULL)
-    {
-      g_message ("A worker of the sequence-parallel pool was restarted after a crash; "
-                 "restarting the whole pool so its ranks share collectives again");
-      g_clear_pointer (&self->pool, rl_pool_free);
-    }
-  if (!validate_degrees (self, error))
+  if (self->pool != NULL && same)
+    g_message ("A rank of the parallel pool was restarted or a parallel job failed; "
+               "restarting the whole pool so its ranks share collectives again");
+  if (!validate_degrees (self, want, n_workers, from_node, error))
     return FALSE;
+  g_clear_pointer (&self->pool, rl_pool_free);
+  self->restart_needed = FALSE;
   if (!g_file_test (self->worker_path, G_FILE_TEST_IS_EXECUTABLE))
     {
       g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL,
@@ -254,24 +313,85 @@ rl_pool_service_start (RlPoolService  *self,
   g_strv_builder_add (env_builder, plugin_env);
   if (self->extra_env != NULL)
     g_strv_builder_addv (env_builder, (const char **) self->extra_env);
-  if (self->devices == RL_POOL_DEVICES_CUDA && self->n_workers > 1 && p2p_needs_disabling (self))
+  if (self->devices == RL_POOL_DEVICES_CUDA && n_workers > 1 && p2p_needs_disabling (self))
     g_strv_builder_add (env_builder, "NCCL_P2P_DISABLE=1");
+  /* The worker's attention variant comes from its environment. */
+  if (want->attention[0] != '\0' && g_strcmp0 (want->attention, "auto") != 0)
+    {
+      attention_env = g_strdup_printf ("RAYLIGHT_ATTENTION=%s", want->attention);
+      g_strv_builder_add (env_builder, attention_env);
+    }
   extra_env = g_strv_builder_end (env_builder);
   rl_pool_options_init (&options);
   options.worker_path = self->worker_path;
-  options.n_workers = (int) self->n_workers;
+  options.n_workers = (int) n_workers;
   options.backend = self->devices == RL_POOL_DEVICES_CUDA ? RL_POOL_BACKEND_CUDA : RL_POOL_BACKEND_CPU;
   options.extra_env = (const char *const *) extra_env;
   if (self->comm_timeout_ms > 0)
     options.comm_timeout_ms = (int) self->comm_timeout_ms;
-  options.ulysses_degree = (int) self->ulysses_degree;
-  options.ring_degree = (int) self->ring_degree;
+  options.ulysses_degree = (int) want->ulysses_degree;
+  options.ring_degree = (int) want->ring_degree;
+  options.cfg_degree = (int) want->cfg_degree;
+  options.data_degree = (int) want->data_degree;
+  options.fsdp_degree = (int) want->fsdp_degree;
+  options.cpu_offload = want->cpu_offload;
+  options.attention = want->attention;
   self->pool = rl_pool_new (&options, &info);
   if (self->pool != NULL && rl_pool_start (self->pool, &info) == 0)
-    return TRUE;
+    {
+      self->active = *want;
+      self->active_workers = n_workers;
+      return TRUE;
+    }
   g_clear_pointer (&self->pool, rl_pool_free);
   g_propagate_error (error, error_from_info (&info, "Starting the worker pool"));
   return FALSE;
+}
+
+gboolean
+rl_pool_service_start (RlPoolService  *self,
+                       GError        **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  RlPoolParallel defaults = default_parallel (self);
+
+  /* Any running pool serves jobs without settings of their own. */
+  if (self->pool != NULL && !sequence_parallel_lost (self))
+    return TRUE;
+  if (self->pool != NULL)
+    return start_locked (self, &self->active, self->active_workers, FALSE, error);
+  return start_locked (self, &defaults, self->n_workers, FALSE, error);
+}
+
+/* The pool a SAMPLE with @parallel (NULL: the defaults) runs on. */
+static gboolean
+start_for_sample (RlPoolService         *self,
+                  const RlPoolParallel  *parallel,
+                  GError               **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  RlPoolParallel want = parallel ? *parallel : default_parallel (self);
+  guint n = parallel ? MAX (world_of (&want), 1) : self->n_workers;
+
+  if (want.fsdp_degree < 1)
+    want.fsdp_degree = 1;
+  return start_locked (self, &want, n, parallel != NULL, error);
+}
+
+gboolean
+rl_pool_service_get_active (RlPoolService   *self,
+                            RlPoolParallel  *parallel,
+                            guint           *n_workers)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+
+  if (self->pool == NULL)
+    return FALSE;
+  if (parallel != NULL)
+    *parallel = self->active;
+  if (n_workers != NULL)
+    *n_workers = self->active_workers;
+  return TRUE;
 }
 
 guint
@@ -372,7 +492,7 @@ rl_pool_service_describe (RlPoolService *self)
     {
       RlWorkerInfo info;
       g_string_append (json, ",\"devices\":[");
-      for (guint r = 0; r < self->n_workers; r++)
+      for (guint r = 0; r < self->active_workers; r++)
         if (rl_pool_worker_info (self->pool, (int) r, &info) == 0)
           {
             g_autofree char *name = g_strescape (info.device_name, NULL);
@@ -380,10 +500,17 @@ rl_pool_service_describe (RlPoolService *self)
           }
       g_string_append_c (json, ']');
     }
+  RlPoolParallel shape = self->pool != NULL ? self->active : default_parallel (self);
   g_mutex_unlock (&self->lock);
-  if (self->ulysses_degree * self->ring_degree > 1)
+  if (shape.cfg_degree * shape.data_degree > 1)
+    g_string_append_printf (json, ",\"parallel\":\"%s\",\"ulysses\":%u,\"ring\":%u,"
+                            "\"cfg\":%u,\"data\":%u}",
+                            shape.ulysses_degree * shape.ring_degree > 1 ? "usp" : "batch",
+                            shape.ulysses_degree, shape.ring_degree, shape.cfg_degree,
+                            shape.data_degree);
+  else if (shape.ulysses_degree * shape.ring_degree > 1)
     g_string_append_printf (json, ",\"parallel\":\"usp\",\"ulysses\":%u,\"ring\":%u}",
-                            self->ulysses_degree, self->ring_degree);
+                            shape.ulysses_degree, shape.ring_degree);
   else
     g_string_append (json, ",\"parallel\":\"none\"}");
   return g_string_free (g_steal_pointer (&json), FALSE);
@@ -574,6 +701,23 @@ rl_pool_service_run (RlPoolService          *self,
                      RlPoolResult           *result,
                      GError                **error)
 {
+  return rl_pool_service_run_parallel (self, NULL, type, family, params, params_size, tensors,
+                                       n_tensors, ctx, result, error);
+}
+
+gboolean
+rl_pool_service_run_parallel (RlPoolService          *self,
+                              const RlPoolParallel   *parallel,
+                              RlMessageType           type,
+                              const char             *family,
+                              const void             *params,
+                              gsize                   params_size,
+                              RlSharedTensor *const  *tensors,
+                              int                     n_tensors,
+                              RlNodeContext          *ctx,
+                              RlPoolResult           *result,
+                              GError                **error)
+{
   g_autofree RlPoolCall *calls = NULL;
   g_autofree int *ranks = NULL;
   g_autofree RlPoolResult *results = NULL;
@@ -583,9 +727,10 @@ rl_pool_service_run (RlPoolService          *self,
   gboolean ok;
 
   memset (result, 0, sizeof *result);
-  if (!rl_pool_service_start (self, error))
+  if (type == RL_MSG_SAMPLE ? !start_for_sample (self, parallel, error)
+                            : !rl_pool_service_start (self, error))
     return FALSE;
-  n = (int) self->n_workers;
+  n = (int) self->active_workers;
   calls = g_new0 (RlPoolCall, n);
   ranks = g_new0 (int, n);
   results = g_new0 (RlPoolResult, n);
@@ -613,6 +758,14 @@ rl_pool_service_run (RlPoolService          *self,
     {
       *result = results[0];
       memset (&results[0], 0, sizeof results[0]);
+    }
+  else if (n > 1)
+    {
+      /* A failed or interrupted parallel job may have left collectives
+       * aborted or ranks out of step: the next job gets a fresh pool. */
+      g_mutex_lock (&self->lock);
+      self->restart_needed = TRUE;
+      g_mutex_unlock (&self->lock);
     }
   for (int r = 0; r < n; r++)
     rl_pool_result_clear (&results[r]);

@@ -29,7 +29,25 @@ typedef struct {
   guint           comm_timeout_ms; /* per collective; 0: the pool's default (5 min) */
   guint           ulysses_degree; /* sequence parallelism; 0: $RAYLIGHT_ULYSSES or none */
   guint           ring_degree;    /* 0: $RAYLIGHT_RING or none */
+  guint           cfg_degree;     /* CFG parallelism, 1 or 2; 0: $RAYLIGHT_CFG_PARALLEL or 1 */
+  guint           data_degree;    /* batch split over groups; 0: $RAYLIGHT_DATA_PARALLEL or 1 */
 } RlPoolSettings;
+
+/* How a run's sampling jobs split over the workers (the Parallel Settings
+ * node): it overrides the pool's defaults for the SAMPLE jobs that carry
+ * it. The workers are Ulysses × ring × cfg × data ranks (one when all are
+ * 1); FSDP, CPU offload and the attention variant travel to every worker
+ * (RlMsgParallel). A pool of another shape is shut down and the wanted one
+ * started; jobs without settings run on whatever pool is up. */
+typedef struct {
+  guint     ulysses_degree;
+  guint     ring_degree;
+  guint     cfg_degree;      /* 1 or 2 */
+  guint     data_degree;
+  guint     fsdp_degree;     /* 1: every rank holds the whole model */
+  gboolean  cpu_offload;
+  char      attention[32];   /* "" or "auto": the workers' default */
+} RlPoolParallel;
 
 /* How many NVIDIA GPUs the driver lists (0 without the driver). */
 guint          rl_pool_service_count_gpus   (void);
@@ -58,6 +76,10 @@ RlPoolTopology *rl_pool_service_get_topology (RlPoolService       *self,
  * app's "Free memory"); nothing to do when the workers are not running. */
 gboolean       rl_pool_service_free_memory  (RlPoolService        *self,
                                              GError              **error);
+/* The shape of the running pool: FALSE when none runs. */
+gboolean       rl_pool_service_get_active   (RlPoolService        *self,
+                                             RlPoolParallel       *parallel,
+                                             guint                *n_workers);
 /* A JSON object describing the devices and parallel setup, for history. */
 char          *rl_pool_service_describe     (RlPoolService        *self);
 
@@ -76,6 +98,21 @@ gboolean       rl_pool_service_load_model   (RlPoolService        *self,
  * become @ctx's progress events; interrupting the job cancels the request
  * on every rank. */
 gboolean       rl_pool_service_run          (RlPoolService        *self,
+                                             RlMessageType         type,
+                                             const char           *family,
+                                             const void           *params,
+                                             gsize                 params_size,
+                                             RlSharedTensor *const *tensors,
+                                             int                   n_tensors,
+                                             RlNodeContext        *ctx,
+                                             RlPoolResult         *result,
+                                             GError              **error);
+
+/* rl_pool_service_run with a run's parallel settings (NULL: the pool's
+ * defaults): a SAMPLE regroups the workers first when the running pool
+ * has another shape; other jobs run on the pool that is up. */
+gboolean       rl_pool_service_run_parallel (RlPoolService        *self,
+                                             const RlPoolParallel *parallel,
                                              RlMessageType         type,
                                              const char           *family,
                                              const void           *params,

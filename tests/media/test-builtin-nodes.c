@@ -119,7 +119,7 @@ test_registered (Fixture       *fx,
     "RaylightTestPattern",
     "CreateVideo", "GetVideoComponents", "SaveVideo", "SaveAnimatedWEBP", "SaveImage",
     "PreviewImage", "UNETLoader", "CLIPLoader", "VAELoader", "CLIPTextEncode",
-    "ModelSamplingSD3", "KSampler", "KSamplerAdvanced", "VAEDecode", "VAEDecodeTiled",
+    "ModelSamplingSD3", "RaylightParallelSettings", "KSampler", "KSamplerAdvanced", "VAEDecode", "VAEDecodeTiled",
     "VAEEncode", "Wan22ImageToVideoLatent",
   };
   for (guint i = 0; i < G_N_ELEMENTS (expected); i++)

@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# One call on the GPU machine: build raylight-worker (CPU + CUDA backends)
-# and the pool tests directly with gcc/nvcc (no meson: another module's
-# half-written meson.build must not stop this), then run the GPU pool test
-# and the CPU fault tests there. Logs go to $OUT (or ./gpu-out). Usage,
-# from the repo root:  bash tests/pool/gpu-pool-session.sh
+# One call on the GPU machine for the pool and its parallelism (issue 5):
+# build the workers, the model-family and attention plugins and the GPU
+# pool tests with meson (-Dapp=disabled -Dui=disabled: no GLib, FFmpeg or
+# GTK there), then run
+#   * test-comm-nccl: the NCCL collectives on two GPUs;
+#   * test-pool-nccl: GPU workers joining NCCL through the pool — U2, R2,
+#     CFG2 and DP2 on two GPUs against one on a Wan 1.3B-shaped random
+#     checkpoint — and the speed line: one sampling step (one DiT forward)
+#     at 832×480×81 on 1 GPU vs 2 GPUs in Ulysses 2, and CFG 2 with cfg 5.
+# NVLink SHARP stays off (NCCL_NVLS_ENABLE=0; nothing calls
+# cuMulticastCreate). Logs go to $OUT (or ./gpu-out). Usage, from the repo
+# root, carrying .gpu-debs (OpenBLAS and pkg-config for a bare machine):
+#   BLOCKS=30 bash tests/pool/gpu-pool-session.sh
 set -u
 out=${OUT:-$PWD/gpu-out}
-build=$PWD/build-gpu-pool
-dir=$build/direct
-mkdir -p "$out" "$dir"
+build=$PWD/build-gpu
+mkdir -p "$out"
 step () { echo "=== $(date +%T) $*"; }
+export NCCL_NVLS_ENABLE=0
 
 step "device"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/nvidia-smi.csv"
+nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv | tee "$out/nvidia-smi.csv"
+nvidia-smi topo -m > "$out/nvidia-smi-topo.txt" 2>&1; head -5 "$out/nvidia-smi-topo.txt"
 if ! pkg-config --exists openblas 2>/dev/null && [ -d .gpu-debs ]; then
   step "unpacking OpenBLAS / pkg-config from .gpu-debs"
   for deb in .gpu-debs/*.deb; do dpkg -x "$deb" /; done
@@ -23,52 +32,30 @@ if ! pkg-config --exists openblas 2>/dev/null && [ -d .gpu-debs ]; then
   ldconfig
 fi
 
-cat > "$dir/raylight-config.h" <<CONFIG
-#pragma once
-#define RAYLIGHT_BUILD_DIR "$build"
-#define RAYLIGHT_SOURCE_DIR "$PWD"
-#define RAYLIGHT_LIBEXEC_DIR "/usr/local/libexec"
-#define RAYLIGHT_DATA_DIR "/usr/local/share/raylight"
-#define RAYLIGHT_PLUGIN_DIR "/usr/local/lib/raylight/plugins"
-#define RAYLIGHT_VERSION "0.1.0"
-#define RAYLIGHT_HAVE_CUDA 1
-#define RAYLIGHT_HAVE_UI 0
-CONFIG
-
 step "build"
-cflags="-std=gnu17 -O2 -g -D_GNU_SOURCE -fPIC -I$dir -I. -I/usr/local/cuda/include $(pkg-config --cflags openblas)"
-objs=() pids=()
-for f in workers/runtime/*.c workers/backend-cpu/*.c workers/backend-cuda/*.c \
-         workers/checkpoint/safetensors.c workers/checkpoint/json-lite.c \
-         workers/checkpoint/gguf.c workers/checkpoint/gguf-dequant.c \
-         workers/protocol/*.c workers/pool/*.c tools/make-checkpoint-writer.c; do
-  o=$dir/$(echo $f | tr / _).o; objs+=($o)
-  gcc $cflags -fopenmp -c $f -o $o 2>>"$out/build.log" & pids+=($!)
-done
-for f in workers/backend-cuda/*.cu; do
-  o=$dir/$(echo $f | tr / _).o; objs+=($o)
-  nvcc -gencode=arch=compute_90a,code=sm_90a -std=c++17 -O3 --expt-relaxed-constexpr \
-    -Xcompiler=-fPIC -I. -I$dir -c $f -o $o 2>>"$out/build.log" & pids+=($!)
-done
-failed=0
-for p in "${pids[@]}"; do wait $p || failed=1; done
-[ $failed = 0 ] || { grep -E "error" -A3 "$out/build.log" | head -40; exit 1; }
-ar rcs $dir/libraylight.a "${objs[@]}"
-libs="-Wl,-u,rl_backend_cpu -Wl,-u,rl_backend_cuda $dir/libraylight.a $(pkg-config --libs openblas) \
-  -L/usr/local/cuda/lib64 -lcublasLt -lcublas -lcudart -lstdc++ -fopenmp -lpthread -lm"
-mkdir -p $build/workers/worker $build/tests/pool
-gcc $cflags workers/worker/*.c -o $build/workers/worker/raylight-worker $libs 2>>"$out/build.log" \
-  || { tail -20 "$out/build.log"; exit 1; }
-for t in test-pool-cuda test-pool-faults test-pool test-pool-leaks; do
-  gcc $cflags tests/pool/$t.c -o $build/tests/pool/$t $libs 2>>"$out/build.log" \
-    || { tail -20 "$out/build.log"; exit 1; }
-done
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" -Dapp=disabled -Dui=disabled > "$out/meson-setup.log" 2>&1 \
+    || { tail -30 "$out/meson-setup.log"; exit 1; }
+fi
+plugins=$(ninja -C "$build" -t targets all 2>/dev/null | grep -oE '^plugins/[^: ]*\.so' | sort -u)
+ninja -C "$build" -j"$(nproc)" workers/worker/raylight-worker tests/pool/test-pool-nccl \
+  tests/comm/test-comm-nccl $plugins > "$out/build.log" 2>&1 \
+  || { grep -E "error|FAILED" -A3 "$out/build.log" | head -40; exit 1; }
+echo "built: raylight-worker, test-pool-nccl, test-comm-nccl, $(echo $plugins | wc -w) plugins"
 
-step "tests"
-export RAYLIGHT_WORKER=$build/workers/worker/raylight-worker OMP_NUM_THREADS=4
-for t in test-pool-cuda test-pool-faults test-pool test-pool-leaks; do
-  $build/tests/pool/$t > "$out/$t.tap" 2>&1
-  echo "$t exit $? : $(grep -c '^ok' "$out/$t.tap") ok, $(grep -c '^not ok' "$out/$t.tap") not ok"
-  grep -E "^not ok|check failed|^# rank|SKIP|error:" "$out/$t.tap" | head -20
-done
+export RAYLIGHT_SOURCE_DIR=$PWD
+export RAYLIGHT_WORKER=$build/workers/worker/raylight-worker
+export RAYLIGHT_PLUGIN_PATH=$build/plugins
+export OMP_NUM_THREADS=4
+
+step "test-comm-nccl"
+timeout "${COMM_TIMEOUT:-60}" "$build/tests/comm/test-comm-nccl" > "$out/test-comm-nccl.log" 2>&1
+echo "test-comm-nccl exit $?"; grep -E "^#|not ok|error" "$out/test-comm-nccl.log" | head -20
+
+step "test-pool-nccl (blocks ${BLOCKS:-30})"
+RAYLIGHT_NCCL_TEST_SPEED=${SPEED:-1} RAYLIGHT_NCCL_TEST_BLOCKS=${BLOCKS:-30} \
+  timeout "${POOL_TIMEOUT:-170}" "$build/tests/pool/test-pool-nccl" > "$out/test-pool-nccl.log" 2>&1
+echo "test-pool-nccl exit $?"
+grep -E "^ok|^not ok|^# " "$out/test-pool-nccl.log"
+grep -E "rank [0-9].*(error|failed|abort)" "$out/test-pool-nccl.log" | head -10
 step "done"

@@ -468,6 +468,69 @@ test_fd_passing_16mb (void)
   close (pair[1]);
 }
 
+/* Protocol 2: rank 0's NCCL id in HELLO, the id and the parallel settings
+ * (their own version) in HELLO_ACK; an id of the wrong size and degrees
+ * of 0 on the wire are refused. */
+static void
+test_parallel_fields (void)
+{
+  unsigned char id[RL_PROTOCOL_NCCL_ID_SIZE];
+  for (int i = 0; i < RL_PROTOCOL_NCCL_ID_SIZE; i++)
+    id[i] = (unsigned char) (i * 7 + 3);
+  char *capabilities[] = { "a" };
+  RlMsgHello hello = { .token = "t", .backend = "cuda", .device_name = "d", .n_capabilities = 1,
+                       .capabilities = capabilities, .nccl_id = id, .nccl_id_size = sizeof id };
+  RlWireWriter w;
+  RlErrorInfo err = { 0 };
+  rl_wire_writer_init (&w);
+  rl_msg_hello_encode (&hello, &w);
+  RlMsgHello hello_back;
+  PT_CHECK (rl_msg_hello_decode (w.data, w.size, &hello_back, &err) == RL_WIRE_OK, "%s",
+            err.message);
+  PT_CHECK (hello_back.nccl_id_size == sizeof id
+            && memcmp (hello_back.nccl_id, id, sizeof id) == 0, "HELLO lost the NCCL id");
+  rl_msg_hello_clear (&hello_back);
+  rl_wire_writer_clear (&w);
+
+  hello.nccl_id_size = 12;
+  rl_wire_writer_init (&w);
+  rl_msg_hello_encode (&hello, &w);
+  PT_CHECK (rl_msg_hello_decode (w.data, w.size, &hello_back, &err) == RL_WIRE_BAD_MESSAGE
+            && strstr (err.message, "128 bytes") != NULL, "a 12-byte id: %s", err.message);
+  rl_wire_writer_clear (&w);
+
+  RlMsgHelloAck ack = { .accepted = 1, .message = "m", .nccl_id = id, .nccl_id_size = sizeof id };
+  rl_msg_parallel_init (&ack.parallel);
+  ack.parallel.ulysses_degree = 2;
+  ack.parallel.cfg_degree = 2;
+  ack.parallel.data_degree = 3;
+  ack.parallel.fsdp_degree = 4;
+  ack.parallel.cpu_offload = 1;
+  ack.parallel.attention = "flash";
+  rl_wire_writer_init (&w);
+  rl_msg_hello_ack_encode (&ack, &w);
+  RlMsgHelloAck back;
+  PT_CHECK (rl_msg_hello_ack_decode (w.data, w.size, &back, &err) == RL_WIRE_OK, "%s",
+            err.message);
+  PT_CHECK (back.parallel.version == RL_PARALLEL_SETTINGS_VERSION
+            && back.parallel.ulysses_degree == 2 && back.parallel.ring_degree == 1
+            && back.parallel.cfg_degree == 2 && back.parallel.data_degree == 3
+            && back.parallel.fsdp_degree == 4 && back.parallel.cpu_offload == 1
+            && strcmp (back.parallel.attention, "flash") == 0
+            && back.nccl_id_size == sizeof id && memcmp (back.nccl_id, id, sizeof id) == 0,
+            "HELLO_ACK's parallel settings changed on the way");
+  rl_msg_hello_ack_clear (&back);
+  rl_wire_writer_clear (&w);
+
+  /* CFG 3 is not a thing: the decoder says so. */
+  ack.parallel.cfg_degree = 3;
+  rl_wire_writer_init (&w);
+  rl_msg_hello_ack_encode (&ack, &w);
+  PT_CHECK (rl_msg_hello_ack_decode (w.data, w.size, &back, &err) == RL_WIRE_BAD_MESSAGE
+            && strstr (err.message, "parallel") != NULL, "CFG 3: %s", err.message);
+  rl_wire_writer_clear (&w);
+}
+
 int
 main (void)
 {
@@ -478,6 +541,7 @@ main (void)
   PT_RUN (test_malformed_frames);
   PT_RUN (test_message_round_trips);
   PT_RUN (test_decoders_survive_garbage);
+  PT_RUN (test_parallel_fields);
   PT_RUN (test_peer_death);
   PT_RUN (test_fd_passing_16mb);
   return pt_finish ();

@@ -85,7 +85,8 @@ abort_with (NcclComm *c, const char *op, const char *why)
 static RlStatus
 nccl_wait (NcclComm *c, const char *op, bool stream_too, const char *peers)
 {
-  int64_t deadline = now_ms () + c->base.timeout_ms;
+  int64_t started = now_ms ();
+  int64_t deadline = started + c->base.timeout_ms;
   char why[256];
 
   for (;;) {
@@ -106,6 +107,12 @@ nccl_wait (NcclComm *c, const char *op, bool stream_too, const char *peers)
         snprintf (why, sizeof why, "CUDA error %s", cudaGetErrorString (q));
         return abort_with (c, op, why);
       }
+    }
+    if (c->base.cancelled != NULL && now_ms () > started + 1000
+        && c->base.cancelled (c->base.cancel_user)) {
+      snprintf (why, sizeof why, "the request was cancelled while %s had not "
+                "arrived", peers);
+      return abort_with (c, op, why);
     }
     if (now_ms () > deadline) {
       snprintf (why, sizeof why, "not complete after %d ms: %s never "

@@ -39,6 +39,8 @@ struct RlComm {
   RlDevice             device;
   int                  timeout_ms;
   bool                 pending;       /* a started transfer awaits rl_comm_wait */
+  RlCommCancelFunc     cancelled;     /* may be NULL */
+  void                *cancel_user;
 };
 
 /* Fills the common fields; world_ranks NULL means identity. */

@@ -74,6 +74,15 @@ rl_comm_set_timeout_ms (RlComm *comm, int timeout_ms)
     comm->timeout_ms = timeout_ms;
 }
 
+void
+rl_comm_set_cancel_check (RlComm *comm, RlCommCancelFunc cancelled, void *user)
+{
+  if (comm == NULL)
+    return;
+  comm->cancelled = cancelled;
+  comm->cancel_user = user;
+}
+
 int
 rl_comm_timeout_ms (const RlComm *comm)
 {
@@ -304,7 +313,10 @@ rl_comm_split (RlComm *comm, int color, int key, RlComm **out)
   if (comm == NULL || out == NULL)
     return rl_set_error (RL_E_INVALID_ARG, "comm split: communicator or out is NULL");
   *out = NULL;
-  return comm->methods->split (comm, color, key, out);
+  RlStatus status = comm->methods->split (comm, color, key, out);
+  if (status == RL_OK && *out != NULL)
+    rl_comm_set_cancel_check (*out, comm->cancelled, comm->cancel_user);
+  return status;
 }
 
 void

@@ -21,6 +21,7 @@
  *    and is bitwise identical on every rank. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "workers/runtime/device.h"
@@ -58,6 +59,16 @@ RlDevice    rl_comm_device          (const RlComm *comm);
 /* Per-call timeout in milliseconds (> 0); sub-communicators inherit it. */
 void        rl_comm_set_timeout_ms  (RlComm *comm, int timeout_ms);
 int         rl_comm_timeout_ms      (const RlComm *comm);
+
+/* A function the backend polls while a call waits on its peers: once it
+ * returns true (the request was cancelled) and the call has waited a
+ * second, the call gives up as on a timeout (the communicator is then
+ * unusable) instead of waiting for a peer that stopped at the cancel. NCCL
+ * only: the shm backend notices dead peers itself and its peers all see
+ * the same cancel. Sub-communicators made later inherit it. */
+typedef bool (*RlCommCancelFunc) (void *user);
+void        rl_comm_set_cancel_check (RlComm *comm, RlCommCancelFunc cancelled,
+                                      void *user);
 
 /* data = reduce over ranks of data, elementwise. f32, f64, i32 and i64 on
  * every backend; f16/bf16 where the backend supports them. [in-place] */

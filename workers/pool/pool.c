@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "workers/comm/comm-shm.h"
+#include "workers/parallel/parallel-plan.h"
 #include "workers/parallel/usp-plan.h"
 #include "workers/protocol/fd-passing.h"
 #include "worker-slot.h"
@@ -19,6 +20,7 @@ extern char **environ;
 struct RlPool {
   RlPoolShared    shared;
   char           *worker_path;
+  char           *attention;
   char           *runtime_parent;
   int            *device_ids;
   char           *runtime_dir;
@@ -60,6 +62,9 @@ rl_pool_options_init (RlPoolOptions *options)
     .ulysses_degree = 1,
     .ring_degree = 1,
     .comm_timeout_ms = RL_COMM_DEFAULT_TIMEOUT_MS,
+    .cfg_degree = 1,
+    .data_degree = 1,
+    .fsdp_degree = 1,
   };
 }
 
@@ -153,11 +158,47 @@ rl_pool_check_parallel (int n_workers, RlPoolBackend backend, int ulysses_degree
                          "%d workers; valid Ulysses×ring degrees for %d workers: %s (1×1 "
                          "turns sequence parallelism off)", ulysses_degree, ring_degree,
                          ulysses_degree * ring_degree, n_workers, n_workers, pairs);
-  if (backend == RL_POOL_BACKEND_CUDA)
-    return rl_error_set (err, RL_WIRE_INVALID,
-                         "sequence parallelism Ulysses %d × ring %d runs on CPU workers only "
-                         "so far (GPU workers are not wired to NCCL collectives yet); use "
-                         "degrees 1×1 on GPUs", ulysses_degree, ring_degree);
+  (void) backend;   /* CPU workers share memory, GPU workers NCCL */
+  return RL_WIRE_OK;
+}
+
+int
+rl_pool_check_degrees (int n_workers, RlPoolBackend backend, int ulysses_degree,
+                       int ring_degree, int cfg_degree, int data_degree, RlErrorInfo *err)
+{
+  if (cfg_degree == 1 && data_degree == 1)
+    return rl_pool_check_parallel (n_workers, backend, ulysses_degree, ring_degree, err);
+  RlParallelDegrees d = { ulysses_degree, ring_degree, cfg_degree, data_degree };
+  if (rl_parallel_validate (&d, n_workers) != RL_OK)
+    return rl_error_set (err, RL_WIRE_INVALID, "%s", rl_last_error ());
+  return RL_WIRE_OK;
+}
+
+/* Degrees of options, 0 (a zeroed struct) read as 1. */
+static RlParallelDegrees
+degrees_of (const RlPoolOptions *o)
+{
+  return (RlParallelDegrees) { o->ulysses_degree > 0 ? o->ulysses_degree : 1,
+                               o->ring_degree > 0 ? o->ring_degree : 1,
+                               o->cfg_degree > 0 ? o->cfg_degree : 1,
+                               o->data_degree > 0 ? o->data_degree : 1 };
+}
+
+int
+rl_pool_layout_devices (const RlPoolOptions *o, int *device_of_rank, RlErrorInfo *err)
+{
+  RlParallelDegrees d = degrees_of (o);
+  int n = o->n_workers;
+  int order[256];
+  if (n < 1 || n > 256)
+    return rl_error_set (err, RL_WIRE_INVALID, "a pool has 1 to 256 workers, not %d", n);
+  if (o->link_cost == NULL || !rl_parallel_is_parallel (&d))
+    for (int r = 0; r < n; r++)
+      order[r] = r;
+  else if (rl_parallel_layout (&d, n, o->link_cost, order) != RL_OK)
+    return rl_error_set (err, RL_WIRE_INVALID, "%s", rl_last_error ());
+  for (int r = 0; r < n; r++)
+    device_of_rank[r] = o->device_ids ? o->device_ids[order[r]] : order[r];
   return RL_WIRE_OK;
 }
 
@@ -179,11 +220,14 @@ check_options (const RlPoolOptions *o, RlErrorInfo *err)
     return rl_error_set (err, RL_WIRE_INVALID,
                          "start timeout must be positive, grace and restarts not negative");
   /* 0 (a zeroed struct without rl_pool_options_init) means 1. */
-  int status = rl_pool_check_parallel (o->n_workers, o->backend,
-                                       o->ulysses_degree == 0 ? 1 : o->ulysses_degree,
-                                       o->ring_degree == 0 ? 1 : o->ring_degree, err);
+  RlParallelDegrees d = degrees_of (o);
+  int status = rl_pool_check_degrees (o->n_workers, o->backend, d.ulysses, d.ring, d.cfg,
+                                      d.data, err);
   if (status != RL_WIRE_OK)
     return status;
+  if (o->fsdp_degree < 0 || o->fsdp_degree > o->n_workers)
+    return rl_error_set (err, RL_WIRE_INVALID, "FSDP degree %d must be between 1 and the %d "
+                         "workers", o->fsdp_degree, o->n_workers);
   for (int i = 0; o->device_ids != NULL && i < o->n_workers; i++)
     for (int j = 0; j < i; j++)
       if (o->device_ids[i] == o->device_ids[j] && o->backend == RL_POOL_BACKEND_CUDA)
@@ -206,6 +250,8 @@ rl_pool_new (const RlPoolOptions *options, RlErrorInfo *err)
   if (pool == NULL)
     goto no_memory;
   pthread_mutex_init (&pool->lock, NULL);
+  pthread_mutex_init (&pool->shared.nccl_lock, NULL);
+  pthread_cond_init (&pool->shared.nccl_cond, NULL);
   pool->shared.comm_fd = -1;
   pool->shared.options = *options;
   pool->worker_path = strdup (options->worker_path);
@@ -219,8 +265,11 @@ rl_pool_new (const RlPoolOptions *options, RlErrorInfo *err)
       rl_pool_free (pool);
       goto no_memory;
     }
-  for (int i = 0; i < options->n_workers; i++)
-    pool->device_ids[i] = options->device_ids ? options->device_ids[i] : i;
+  if (rl_pool_layout_devices (options, pool->device_ids, err) != RL_WIRE_OK)
+    {
+      rl_pool_free (pool);
+      return NULL;
+    }
   pool->shared.options.worker_path = pool->worker_path;
   pool->shared.options.runtime_dir = pool->runtime_parent;
   pool->shared.options.device_ids = pool->device_ids;
@@ -232,6 +281,18 @@ rl_pool_new (const RlPoolOptions *options, RlErrorInfo *err)
     pool->shared.options.ulysses_degree = 1;
   if (pool->shared.options.ring_degree < 1)
     pool->shared.options.ring_degree = 1;
+  if (pool->shared.options.cfg_degree < 1)
+    pool->shared.options.cfg_degree = 1;
+  if (pool->shared.options.data_degree < 1)
+    pool->shared.options.data_degree = 1;
+  if (pool->shared.options.fsdp_degree < 1)
+    pool->shared.options.fsdp_degree = 1;
+  pool->shared.options.link_cost = NULL;   /* used above; not kept */
+  pool->attention = options->attention ? strdup (options->attention) : NULL;
+  pool->shared.options.attention = pool->attention;
+  RlParallelDegrees degrees = degrees_of (&pool->shared.options);
+  pool->shared.uses_nccl = options->backend == RL_POOL_BACKEND_CUDA
+                           && rl_parallel_is_parallel (&degrees);
   if (pool->shared.options.comm_timeout_ms <= 0)
     pool->shared.options.comm_timeout_ms = RL_COMM_DEFAULT_TIMEOUT_MS;
   atomic_init (&pool->shared.stopping, false);
@@ -261,11 +322,12 @@ rl_pool_start (RlPool *pool, RlErrorInfo *err)
   pool->shared.runtime_dir = pool->runtime_dir;
 
   int n = pool->shared.options.n_workers;
+  RlParallelDegrees degrees = degrees_of (&pool->shared.options);
   if (n > 1 && pool->shared.options.backend == RL_POOL_BACKEND_CPU
-      && pool->shared.options.ulysses_degree * pool->shared.options.ring_degree > 1)
+      && rl_parallel_is_parallel (&degrees))
     {
       /* One segment for the pool's life; each worker gets it at HELLO_ACK.
-       * Only sequence parallelism uses it so far: pools without it keep
+       * Only parallel pools use it: pools without parallelism keep
        * restarting crashed workers independently of any shared state. */
       if (rl_comm_shm_segment_new (n, 0, &pool->shared.comm_fd) != RL_OK)
         {
@@ -732,6 +794,9 @@ rl_pool_free (RlPool *pool)
   if (pool->shared.comm_fd >= 0)
     close (pool->shared.comm_fd);
   free (pool->runtime_dir);
+  free (pool->attention);
+  pthread_mutex_destroy (&pool->shared.nccl_lock);
+  pthread_cond_destroy (&pool->shared.nccl_cond);
   free (pool->workers);
   free (pool->device_ids);
   free (pool->runtime_parent);

@@ -92,6 +92,25 @@ typedef struct {
   int                ulysses_degree;        /* default 1 */
   int                ring_degree;           /* default 1 */
   int                comm_timeout_ms;       /* per collective; default 300000 */
+  /* CFG and data parallelism (parallel-plan.h): cfg 2 runs the positive
+   * and negative prompt on two groups, data N splits the batch over N
+   * groups; each group is sequence-parallel over ulysses × ring ranks.
+   * The product of the four degrees is 1 or n_workers. GPU workers of a
+   * parallel pool share NCCL collectives: rank 0 makes the unique id, the
+   * pool hands it to the others at HELLO_ACK (the pool itself never links
+   * NCCL). */
+  int                cfg_degree;            /* 1 or 2; default 1 */
+  int                data_degree;           /* default 1 */
+  /* Passed to every worker (RlMsgParallel) for the weight loader and the
+   * attention: FSDP degree (1: replicated), CPU offload of the shards, and
+   * the attention variant ("" or NULL: the backend's default). */
+  int                fsdp_degree;           /* default 1 */
+  bool               cpu_offload;
+  const char        *attention;
+  /* n_workers × n_workers link costs between the devices of device_ids
+   * (lower is faster; NULL: all equal). With it the pool places ranks so
+   * that Ulysses groups sit on the cheapest links (rl_parallel_layout). */
+  const double      *link_cost;
 } RlPoolOptions;
 
 /* A worker's state and the facts from its HELLO. */
@@ -154,11 +173,23 @@ typedef struct {
 const char *rl_pool_find_worker (char *out, size_t size);
 
 /* Checks a sequence-parallel configuration before anything launches:
- * degrees ≥ 1 whose product is 1 (off) or n_workers, on CPU workers (GPU
- * workers are not wired to it yet). The error lists the valid
- * Ulysses×ring degrees for n_workers. rl_pool_new runs the same check. */
+ * degrees ≥ 1 whose product is 1 (off) or n_workers. The error lists the
+ * valid Ulysses×ring degrees for n_workers. */
 int      rl_pool_check_parallel (int n_workers, RlPoolBackend backend,
                                  int ulysses_degree, int ring_degree,
+                                 RlErrorInfo *err);
+
+/* The same for every degree at once (Ulysses, ring, CFG, data): the
+ * product must be 1 or n_workers, CFG 1 or 2; the error lists the valid
+ * combinations. rl_pool_new runs this check. */
+int      rl_pool_check_degrees  (int n_workers, RlPoolBackend backend,
+                                 int ulysses_degree, int ring_degree,
+                                 int cfg_degree, int data_degree,
+                                 RlErrorInfo *err);
+
+/* The device each rank of the pool gets: options->device_ids (or 0 .. n−1)
+ * laid out by options->link_cost for the pool's degrees. */
+int      rl_pool_layout_devices (const RlPoolOptions *options, int *device_of_rank,
                                  RlErrorInfo *err);
 
 /* Fills options with the defaults above (worker_path NULL, one worker). */

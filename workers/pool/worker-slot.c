@@ -227,6 +227,52 @@ tokens_equal (const char *a, const char *b)
   return difference == 0;
 }
 
+/* The NCCL id of a GPU pool: rank 0 made it and sent it in its HELLO; the
+ * other ranks wait (within the start deadline) for rank 0's handshake to
+ * publish it. An error names rank 0 when it never does. */
+static int
+exchange_nccl_id (RlWorkerSlot *worker, const RlMsgHello *hello, int64_t deadline,
+                  unsigned char *id, RlErrorInfo *err)
+{
+  RlPoolShared *shared = worker->shared;
+  pthread_mutex_lock (&shared->nccl_lock);
+  if (worker->rank == 0)
+    {
+      if (hello->nccl_id_size != RL_PROTOCOL_NCCL_ID_SIZE)
+        {
+          pthread_mutex_unlock (&shared->nccl_lock);
+          return rl_error_set (err, RL_WIRE_NOT_SUPPORTED,
+                               "rank 0 brought no NCCL id in its HELLO: a parallel pool of GPU "
+                               "workers needs a raylight-worker built with CUDA and NCCL");
+        }
+      memcpy (shared->nccl_id, hello->nccl_id, RL_PROTOCOL_NCCL_ID_SIZE);
+      shared->have_nccl_id = true;
+      pthread_cond_broadcast (&shared->nccl_cond);
+    }
+  while (!shared->have_nccl_id && !stopping (worker) && rl_monotonic_ms () < deadline)
+    {
+      struct timespec until;
+      clock_gettime (CLOCK_REALTIME, &until);
+      until.tv_nsec += 50 * 1000000L;
+      if (until.tv_nsec >= 1000000000L)
+        {
+          until.tv_sec++;
+          until.tv_nsec -= 1000000000L;
+        }
+      pthread_cond_timedwait (&shared->nccl_cond, &shared->nccl_lock, &until);
+    }
+  bool have = shared->have_nccl_id;
+  if (have)
+    memcpy (id, shared->nccl_id, RL_PROTOCOL_NCCL_ID_SIZE);
+  pthread_mutex_unlock (&shared->nccl_lock);
+  if (!have)
+    return rl_error_set (err, RL_WIRE_TIMEOUT,
+                         "rank %d: rank 0 never said hello with the NCCL id the GPU workers "
+                         "join their collectives with (did rank 0 fail to start?)",
+                         worker->rank);
+  return RL_WIRE_OK;
+}
+
 /* Reads HELLO from a fresh connection, checks it, answers HELLO_ACK. */
 static int
 handshake (RlWorkerSlot *worker, int sock, pid_t pid, const char *token,
@@ -289,13 +335,33 @@ handshake (RlWorkerSlot *worker, int sock, pid_t pid, const char *token,
    * (and a crash aborts the segment): it comes up without them, and the
    * pool's owner restarts the whole pool before the next parallel job. */
   const int comm_fd = worker->restarts == 0 ? worker->shared->comm_fd : -1;
+  unsigned char nccl_id[RL_PROTOCOL_NCCL_ID_SIZE];
+  bool with_nccl = worker->restarts == 0 && worker->shared->uses_nccl;
+  if (with_nccl)
+    {
+      status = exchange_nccl_id (worker, hello, deadline, nccl_id, err);
+      if (status != RL_WIRE_OK)
+        {
+          refuse (worker, sock, err->message);
+          rl_msg_hello_clear (hello);
+          return status;
+        }
+    }
   RlMsgHelloAck ack = { .accepted = 1, .rank = (uint32_t) worker->rank,
                         .world_size = (uint32_t) o->n_workers,
                         .message = "welcome",
                         .has_comm = comm_fd >= 0,
                         .comm_timeout_ms = (uint32_t) o->comm_timeout_ms,
-                        .ulysses_degree = (uint32_t) o->ulysses_degree,
-                        .ring_degree = (uint32_t) o->ring_degree };
+                        .nccl_id = with_nccl ? nccl_id : NULL,
+                        .nccl_id_size = with_nccl ? sizeof nccl_id : 0 };
+  rl_msg_parallel_init (&ack.parallel);
+  ack.parallel.ulysses_degree = (uint32_t) o->ulysses_degree;
+  ack.parallel.ring_degree = (uint32_t) o->ring_degree;
+  ack.parallel.cfg_degree = (uint32_t) o->cfg_degree;
+  ack.parallel.data_degree = (uint32_t) o->data_degree;
+  ack.parallel.fsdp_degree = (uint32_t) o->fsdp_degree;
+  ack.parallel.cpu_offload = o->cpu_offload ? 1 : 0;
+  ack.parallel.attention = (char *) (o->attention ? o->attention : "");
   RlWireWriter w;
   rl_wire_writer_init (&w);
   rl_msg_hello_ack_encode (&ack, &w);

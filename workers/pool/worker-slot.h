@@ -21,6 +21,12 @@ typedef struct {
   char *const   *envp;
   const char    *backend_name;
   int            comm_fd;       /* shm collectives segment of CPU workers, or -1 */
+  bool           uses_nccl;     /* GPU workers in a parallel pool: rank 0's HELLO
+                                   brings the NCCL id the others get at HELLO_ACK */
+  pthread_mutex_t nccl_lock;
+  pthread_cond_t nccl_cond;
+  bool           have_nccl_id;
+  unsigned char  nccl_id[RL_PROTOCOL_NCCL_ID_SIZE];
   atomic_bool    stopping;
 } RlPoolShared;
 

@@ -91,6 +91,17 @@ rl_msg_hello_encode (const RlMsgHello *m, RlWireWriter *w)
   rl_wire_put_u32 (w, m->n_capabilities);
   for (uint32_t i = 0; i < m->n_capabilities; i++)
     rl_wire_put_string (w, m->capabilities[i]);
+  rl_wire_put_blob (w, m->nccl_id, m->nccl_id_size);
+}
+
+/* An NCCL id blob: absent, or exactly RL_PROTOCOL_NCCL_ID_SIZE bytes. */
+static void *
+get_nccl_id (RlWireReader *r, size_t *size)
+{
+  void *id = rl_wire_get_blob (r, "nccl_id", RL_PROTOCOL_NCCL_ID_SIZE, size);
+  if (rl_wire_reader_ok (r) && *size != 0 && *size != RL_PROTOCOL_NCCL_ID_SIZE)
+    rl_wire_reader_fail (r, "nccl_id", "an NCCL unique id is 128 bytes");
+  return id;
 }
 
 int
@@ -122,6 +133,7 @@ rl_msg_hello_decode (const void *p, size_t n, RlMsgHello *m, RlErrorInfo *err)
              m->n_capabilities++)
           m->capabilities[m->n_capabilities] = rl_wire_get_string (&r, "capability");
     }
+  m->nccl_id = get_nccl_id (&r, &m->nccl_id_size);
   FINISH (&r, m, rl_msg_hello_clear, err);
 }
 
@@ -134,7 +146,61 @@ rl_msg_hello_clear (RlMsgHello *m)
   for (uint32_t i = 0; i < m->n_capabilities; i++)
     free (m->capabilities[i]);
   free (m->capabilities);
+  free (m->nccl_id);
   memset (m, 0, sizeof *m);
+}
+
+/* Parallel settings */
+
+void
+rl_msg_parallel_init (RlMsgParallel *m)
+{
+  *m = (RlMsgParallel) { .version = RL_PARALLEL_SETTINGS_VERSION, .ulysses_degree = 1,
+                         .ring_degree = 1, .cfg_degree = 1, .data_degree = 1,
+                         .fsdp_degree = 1 };
+}
+
+void
+rl_msg_parallel_encode (const RlMsgParallel *m, RlWireWriter *w)
+{
+  /* A degree of 0 (a zeroed struct) means 1. */
+  rl_wire_put_u32 (w, RL_PARALLEL_SETTINGS_VERSION);
+  rl_wire_put_u32 (w, m->ulysses_degree ? m->ulysses_degree : 1);
+  rl_wire_put_u32 (w, m->ring_degree ? m->ring_degree : 1);
+  rl_wire_put_u32 (w, m->cfg_degree ? m->cfg_degree : 1);
+  rl_wire_put_u32 (w, m->data_degree ? m->data_degree : 1);
+  rl_wire_put_u32 (w, m->fsdp_degree ? m->fsdp_degree : 1);
+  rl_wire_put_u32 (w, m->cpu_offload);
+  rl_wire_put_string (w, m->attention);
+}
+
+void
+rl_msg_parallel_read (RlWireReader *r, RlMsgParallel *m)
+{
+  m->version = rl_wire_get_u32 (r, "parallel.version");
+  if (rl_wire_reader_ok (r) && m->version != RL_PARALLEL_SETTINGS_VERSION)
+    {
+      rl_wire_reader_fail (r, "parallel.version", "parallel settings of another version");
+      return;
+    }
+  m->ulysses_degree = rl_wire_get_u32 (r, "parallel.ulysses_degree");
+  m->ring_degree = rl_wire_get_u32 (r, "parallel.ring_degree");
+  m->cfg_degree = rl_wire_get_u32 (r, "parallel.cfg_degree");
+  m->data_degree = rl_wire_get_u32 (r, "parallel.data_degree");
+  m->fsdp_degree = rl_wire_get_u32 (r, "parallel.fsdp_degree");
+  m->cpu_offload = rl_wire_get_u32 (r, "parallel.cpu_offload");
+  m->attention = rl_wire_get_string (r, "parallel.attention");
+  if (rl_wire_reader_ok (r)
+      && (m->ulysses_degree < 1 || m->ring_degree < 1 || m->cfg_degree < 1 || m->cfg_degree > 2
+          || m->data_degree < 1 || m->fsdp_degree < 1 || m->cpu_offload > 1))
+    rl_wire_reader_fail (r, "parallel", "degrees must be at least 1 (CFG 1 or 2), offload 0 or 1");
+}
+
+void
+rl_msg_parallel_clear (RlMsgParallel *m)
+{
+  free (m->attention);
+  m->attention = NULL;
 }
 
 /* HELLO_ACK */
@@ -148,8 +214,8 @@ rl_msg_hello_ack_encode (const RlMsgHelloAck *m, RlWireWriter *w)
   rl_wire_put_string (w, m->message);
   rl_wire_put_u32 (w, m->has_comm);
   rl_wire_put_u32 (w, m->comm_timeout_ms);
-  rl_wire_put_u32 (w, m->ulysses_degree);
-  rl_wire_put_u32 (w, m->ring_degree);
+  rl_wire_put_blob (w, m->nccl_id, m->nccl_id_size);
+  rl_msg_parallel_encode (&m->parallel, w);
 }
 
 int
@@ -164,8 +230,8 @@ rl_msg_hello_ack_decode (const void *p, size_t n, RlMsgHelloAck *m, RlErrorInfo 
   m->message = rl_wire_get_string (&r, "message");
   m->has_comm = rl_wire_get_u32 (&r, "has_comm");
   m->comm_timeout_ms = rl_wire_get_u32 (&r, "comm_timeout_ms");
-  m->ulysses_degree = rl_wire_get_u32 (&r, "ulysses_degree");
-  m->ring_degree = rl_wire_get_u32 (&r, "ring_degree");
+  m->nccl_id = get_nccl_id (&r, &m->nccl_id_size);
+  rl_msg_parallel_read (&r, &m->parallel);
   FINISH (&r, m, rl_msg_hello_ack_clear, err);
 }
 
@@ -173,6 +239,8 @@ void
 rl_msg_hello_ack_clear (RlMsgHelloAck *m)
 {
   free (m->message);
+  free (m->nccl_id);
+  rl_msg_parallel_clear (&m->parallel);
   memset (m, 0, sizeof *m);
 }
 

@@ -27,12 +27,36 @@ typedef struct {
   uint32_t  compute_minor;
   uint32_t  n_capabilities;
   char    **capabilities;     /* e.g. "diagnostic", "load-model" */
+  /* Rank 0 of a pool of GPU workers (world size > 1) makes the NCCL
+   * unique id the pool hands every rank in HELLO_ACK: the app never links
+   * NCCL. Empty (size 0) otherwise. */
+  void     *nccl_id;
+  size_t    nccl_id_size;     /* 0 or RL_PROTOCOL_NCCL_ID_SIZE */
 } RlMsgHello;
+
+/* How a pool splits its jobs, as HELLO_ACK carries it to every worker.
+ * Versioned on its own (RL_PARALLEL_SETTINGS_VERSION) inside the frame:
+ * fields are appended, never reordered. */
+#define RL_PARALLEL_SETTINGS_VERSION 1
+typedef struct {
+  uint32_t  version;          /* RL_PARALLEL_SETTINGS_VERSION */
+  uint32_t  ulysses_degree;   /* sequence parallelism of SAMPLE: 1 = none */
+  uint32_t  ring_degree;
+  uint32_t  cfg_degree;       /* 2: cond and uncond on two groups */
+  uint32_t  data_degree;      /* batch items split over this many groups */
+  uint32_t  fsdp_degree;      /* weights sharded over this many ranks; 1 = none */
+  uint32_t  cpu_offload;      /* 1: weight shards live in pinned host memory */
+  char     *attention;        /* attention variant ("" = the backend's default) */
+} RlMsgParallel;
 
 /* HELLO_ACK: pool -> worker. A refused worker exits. With has_comm the
  * frame carries one descriptor: the shared-memory collectives segment of
  * the pool's CPU workers (comm-shm.h), which the worker attaches as
- * `rank` of `world_size` with comm_timeout_ms per collective. */
+ * `rank` of `world_size` with comm_timeout_ms per collective. GPU workers
+ * get nccl_id instead (rank 0's, from its HELLO) and join the NCCL world
+ * communicator with it. A restarted worker gets neither: its peers'
+ * collectives are gone, and it refuses parallel jobs until the pool is
+ * restarted. `parallel` says how jobs are split (parallel-plan.h). */
 typedef struct {
   uint32_t  accepted;
   uint32_t  rank;
@@ -40,8 +64,9 @@ typedef struct {
   char     *message;          /* why it was refused */
   uint32_t  has_comm;         /* 1: a segment descriptor travels with the frame */
   uint32_t  comm_timeout_ms;
-  uint32_t  ulysses_degree;   /* sequence parallelism of SAMPLE: 1 = none */
-  uint32_t  ring_degree;
+  void     *nccl_id;          /* RL_PROTOCOL_NCCL_ID_SIZE bytes, or NULL */
+  size_t    nccl_id_size;
+  RlMsgParallel parallel;
 } RlMsgHelloAck;
 
 /* LOAD_MODEL and UNLOAD_MODEL: a checkpoint path and its options string
@@ -115,6 +140,15 @@ typedef struct {
 void rl_msg_hello_encode      (const RlMsgHello *m, RlWireWriter *w);
 int  rl_msg_hello_decode      (const void *p, size_t n, RlMsgHello *m, RlErrorInfo *err);
 void rl_msg_hello_clear       (RlMsgHello *m);
+
+/* Defaults: every degree 1, no offload, attention "". Encoding writes a
+ * degree of 0 as 1, so a zeroed struct is valid. */
+void rl_msg_parallel_init     (RlMsgParallel *m);
+void rl_msg_parallel_encode   (const RlMsgParallel *m, RlWireWriter *w);
+/* Reads the fields into m (clear with rl_msg_parallel_clear); failures
+ * mark the reader. */
+void rl_msg_parallel_read     (RlWireReader *r, RlMsgParallel *m);
+void rl_msg_parallel_clear    (RlMsgParallel *m);
 
 void rl_msg_hello_ack_encode  (const RlMsgHelloAck *m, RlWireWriter *w);
 int  rl_msg_hello_ack_decode  (const void *p, size_t n, RlMsgHelloAck *m, RlErrorInfo *err);

@@ -12,13 +12,14 @@
 
 #include <stdint.h>
 
-#define RL_PROTOCOL_VERSION       1
+#define RL_PROTOCOL_VERSION       2
 #define RL_PROTOCOL_MAGIC         0x4B574C52u /* "RLWK" read little-endian */
 #define RL_PROTOCOL_HEADER_SIZE   24
 #define RL_PROTOCOL_MAX_PAYLOAD   (16u * 1024u * 1024u)
 #define RL_PROTOCOL_MAX_FDS       16
 #define RL_PROTOCOL_MAX_STRING    (64u * 1024u)
 #define RL_PROTOCOL_TOKEN_LENGTH  64 /* hex characters of the auth token */
+#define RL_PROTOCOL_NCCL_ID_SIZE  128 /* bytes of an ncclUniqueId */
 
 /* Header flags: the low byte holds how many file descriptors travel with
  * the frame, so a receiver can tell a lost or forged descriptor. */

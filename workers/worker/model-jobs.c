@@ -230,9 +230,12 @@ typedef struct {
   RlStatus          forward_status;
 } SampleRun;
 
-/* denoised = x − σ·v with v the family's forward at timestep σ·multiplier. */
+/* denoised = x − σ·v with v the family's forward at timestep σ·multiplier,
+ * for the batch items [batch_start, batch_start + x's batch) (a slice
+ * under CFG / data parallelism, all of them otherwise). */
 static RlStatus
-predict (void *user, RlTensor *denoised, const RlTensor *x, float sigma, RlCondKind cond)
+predict_slice (void *user, RlTensor *denoised, const RlTensor *x, float sigma, RlCondKind cond,
+               int64_t batch_start)
 {
   SampleRun *run = user;
   const RlBackend *backend = run->job->ctx->backend;
@@ -240,11 +243,24 @@ predict (void *user, RlTensor *denoised, const RlTensor *x, float sigma, RlCondK
   float t = rl_model_sampling_timestep (&run->sampling, sigma);
   for (int64_t b = 0; b < run->batch; b++)
     run->timesteps[b] = t;
-  RlStatus s = run->job->family->diffusion_forward (run->job->model, x, run->timesteps,
-                                                    &run->context[cond], &run->velocity);
+  RlTensor context = { 0 }, velocity = { 0 };
+  RlStatus s = rl_tensor_narrow (&context, &run->context[cond], 0, batch_start, x->shape[0]);
   if (s == RL_OK)
-    s = backend->ops->add (compute, denoised, x, &run->velocity, 1.0f, -sigma);
+    s = rl_tensor_narrow (&velocity, &run->velocity, 0, 0, x->shape[0]);
+  if (s == RL_OK)
+    s = run->job->family->diffusion_forward (run->job->model, x, run->timesteps, &context,
+                                             &velocity);
+  if (s == RL_OK)
+    s = backend->ops->add (compute, denoised, x, &velocity, 1.0f, -sigma);
+  rl_tensor_release (&context);
+  rl_tensor_release (&velocity);
   return s;
+}
+
+static RlStatus
+predict (void *user, RlTensor *denoised, const RlTensor *x, float sigma, RlCondKind cond)
+{
+  return predict_slice (user, denoised, x, sigma, cond, 0);
 }
 
 /* ComfyUI's latent preview: RGB from the latent's channels, (v + 1)/2
@@ -447,7 +463,11 @@ run_sampler (Job *job, const RlSampleParams *p, RlSharedTensor *const *inputs, i
     {
       RlCfgGuider guider = { .device = { backend, job->ctx->compute }, .predict = predict,
                              .user = &run, .cfg = p->cfg };
-      RlDenoiser denoiser = rl_cfg_guider_denoiser (&guider);
+      RlParallelGuider split = { .device = { backend, job->ctx->compute },
+                                 .predict = predict_slice, .user = &run, .cfg = p->cfg,
+                                 .split = job->ctx->split };
+      RlDenoiser denoiser = job->ctx->split != NULL ? rl_parallel_guider_denoiser (&split)
+                                                    : rl_cfg_guider_denoiser (&guider);
       RlSampleCallbacks callbacks = { .on_step = on_step, .cancelled = is_cancelled,
                                       .user = &run };
       RlSampleDevice device = { backend, job->ctx->compute };

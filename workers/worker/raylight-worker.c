@@ -66,6 +66,8 @@ typedef struct {
   bool           fault_wrong_token;
   RlWorkerParallel *parallel;   /* the pool's collectives, or NULL */
   bool           parallel_lost; /* the pool has them but this worker could not join */
+  RlMsgHelloAck  ack;           /* kept to join the collectives once the inbox runs */
+  int            comm_fd;       /* the shm segment from HELLO_ACK, or -1 */
 } Worker;
 
 static void
@@ -183,6 +185,13 @@ greet_pool (Worker *worker, const char *token, const RlDeviceFacts *device)
     .n_capabilities = sizeof capabilities / sizeof capabilities[0],
     .capabilities = capabilities,
   };
+  unsigned char nccl_id[RL_PROTOCOL_NCCL_ID_SIZE];
+  if (rl_worker_parallel_make_nccl_id (worker->args.backend, worker->args.rank,
+                                       worker->args.world_size, nccl_id))
+    {
+      hello.nccl_id = nccl_id;
+      hello.nccl_id_size = sizeof nccl_id;
+    }
   RlWireWriter w;
   rl_wire_writer_init (&w);
   rl_msg_hello_encode (&hello, &w);
@@ -213,26 +222,21 @@ greet_pool (Worker *worker, const char *token, const RlDeviceFacts *device)
       if (!accepted)
         fprintf (stderr, "raylight-worker[rank %d]: the pool refused this worker: %s\n",
                  worker->args.rank, ack.message);
-      else if (!ack.has_comm && ack.ulysses_degree * ack.ring_degree > 1)
-        worker->parallel_lost = true;   /* restarted: the peers' collectives are gone */
       else if (ack.has_comm && frame.n_fds < 1)
         {
           fprintf (stderr, "raylight-worker[rank %d]: HELLO_ACK announced the collectives "
                    "segment but carried no descriptor\n", worker->args.rank);
           accepted = false;
         }
-      else if (ack.has_comm)
+      else
         {
-          worker->parallel = rl_worker_parallel_new (frame.fds[0], (int) ack.rank,
-                                                     (int) ack.world_size,
-                                                     (int) ack.comm_timeout_ms,
-                                                     (int) ack.ulysses_degree,
-                                                     (int) ack.ring_degree);
-          frame.fds[0] = -1;
-          /* Without its collectives (a peer crashed and aborted the
-           * segment) the worker still serves the jobs that need none; a
-           * SAMPLE fails saying the pool must be restarted. */
-          worker->parallel_lost = worker->parallel == NULL;
+          /* Joined in main once the inbox answers heartbeats (an NCCL
+           * init waits for every rank). */
+          worker->comm_fd = ack.has_comm ? frame.fds[0] : -1;
+          if (ack.has_comm)
+            frame.fds[0] = -1;
+          worker->ack = ack;
+          memset (&ack, 0, sizeof ack);
         }
       rl_msg_hello_ack_clear (&ack);
     }
@@ -444,6 +448,7 @@ handle_call (Worker *worker, RlFrame *frame)
     .backend = worker->backend,
     .compute = worker->compute,
     .parallel = rl_worker_parallel_context (worker->parallel),
+    .split = rl_worker_parallel_split (worker->parallel),
     .parallel_lost = worker->parallel_lost,
     .attention = worker->attention,
   };
@@ -568,6 +573,13 @@ open_backend (Worker *worker, RlDeviceFacts *facts)
   return false;
 }
 
+/* The collectives' cancel check (comm.h): the running request was cancelled. */
+static bool
+inbox_cancelled (void *inbox)
+{
+  return rl_worker_inbox_cancelled (inbox);
+}
+
 static uint64_t
 default_budget (void)
 {
@@ -579,7 +591,7 @@ default_budget (void)
 int
 main (int argc, char **argv)
 {
-  Worker worker = { 0 };
+  Worker worker = { .comm_fd = -1 };
   if (!parse_args (argc, argv, &worker.args))
     {
       usage ();
@@ -629,6 +641,14 @@ main (int argc, char **argv)
                worker.args.rank);
       return 1;
     }
+  /* A restarted worker gets no collectives (its peers' are gone) and a
+   * worker that cannot join them still serves jobs that need none: either
+   * way a parallel SAMPLE fails saying the pool must be restarted. */
+  if (worker.comm_fd >= 0 || worker.ack.nccl_id_size > 0)
+    worker.parallel = rl_worker_parallel_join (&worker.ack, worker.comm_fd, worker.args.device,
+                                               inbox_cancelled, worker.inbox);
+  worker.parallel_lost = rl_worker_parallel_expected (&worker.ack) && worker.parallel == NULL;
+  rl_msg_hello_ack_clear (&worker.ack);
   RlFrame frame;
   bool running = true;
   while (running && rl_worker_inbox_next (worker.inbox, &frame))

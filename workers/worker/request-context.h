@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "plugins/family.h"
+#include "workers/parallel/parallel-guider.h"
 #include "workers/runtime/backend.h"
 #include "worker-attention.h"
 #include "worker-inbox.h"
@@ -21,6 +22,7 @@ typedef struct {
   const RlBackend *backend;     /* the compute backend of this worker */
   RlContext     *compute;       /* its context on this worker's device */
   const RlParallelContext *parallel; /* sequence parallelism of SAMPLE, or NULL */
+  const RlParallelSplit *split; /* CFG / data parallelism of SAMPLE, or NULL */
   bool           parallel_lost; /* the pool runs it but this worker could not join */
   RlWorkerAttention *attention; /* attention variants of `backend`, or NULL */
 } RlRequestContext;

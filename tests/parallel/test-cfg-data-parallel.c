@@ -1,0 +1,275 @@
+/* CFG and data parallelism through the pool, without the app: a full
+ * 4-step tiny-Wan SAMPLE on CPU workers with the positive and negative
+ * prompt on two groups (CFG2), the batch split over two groups (DP2, an
+ * even and an uneven batch), and both combined with Ulysses inside each
+ * group, equals the one-worker latent on every rank, and every rank
+ * returns the same bytes. CFG2 alone runs the one-worker forwards
+ * unchanged: within 1e-6 (in practice bitwise equal). A split batch or
+ * sequence changes the GEMM shapes of the forward itself: within 1e-5, the
+ * acceptance of fp32 CPU parallelism (sequence parallelism's too). The seed
+ * is fresh per run. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/plain-test.h"
+#include "tests/pool/pool-test-util.h"
+#include "workers/jobs/job-params.h"
+#include "workers/pool/pool.h"
+
+enum { MAX_RANKS = 4, MAX_BATCH = 3 };
+
+static uint64_t seed;
+static char dit_path[512], te_path[512], plugin_env[1024];
+static RlSharedTensor *positive, *negative;
+static float *reference[MAX_BATCH + 1][2];   /* [batch][cfg is 1] */
+
+static uint64_t
+latent_numel (int batch)
+{
+  return (uint64_t) batch * 16 * 3 * 10 * 18;
+}
+
+static RlPool *
+start_pool (int workers, int ulysses, int ring, int cfg, int data)
+{
+  const char *env[] = { plugin_env, "OMP_NUM_THREADS=1", NULL };
+  RlPoolOptions options;
+  RlErrorInfo err = { 0 };
+  pt_pool_options (&options, workers);
+  options.extra_env = env;
+  options.request_timeout_ms = 120000;
+  options.heartbeat_timeout_ms = 10000;
+  options.ulysses_degree = ulysses;
+  options.ring_degree = ring;
+  options.cfg_degree = cfg;
+  options.data_degree = data;
+  options.comm_timeout_ms = 60000;
+  RlPool *pool = rl_pool_new (&options, &err);
+  if (pool == NULL || rl_pool_start (pool, &err) != RL_WIRE_OK)
+    {
+      printf ("# cannot start a pool of %d (U%d R%d CFG%d DP%d): %s\n", workers, ulysses, ring,
+              cfg, data, err.message);
+      rl_pool_free (pool);
+      return NULL;
+    }
+  return pool;
+}
+
+static RlSharedTensor *
+take_tensor (RlPoolResult *result)
+{
+  RlSharedTensor *t = result->n_tensors == 1 ? result->tensors[0] : NULL;
+  result->tensors[0] = NULL;
+  result->n_tensors = 0;
+  rl_pool_result_clear (result);
+  return t;
+}
+
+static RlSharedTensor *
+encode_text (RlPool *pool, const char *text)
+{
+  RlWireWriter w;
+  RlTextEncodeParams params = { .model = { te_path, "" }, .text = (char *) text };
+  rl_wire_writer_init (&w);
+  rl_text_encode_params_encode (&params, &w);
+  RlPoolCall call = { .type = RL_MSG_ENCODE_TEXT, .family = "", .params = w.data,
+                      .params_size = w.size };
+  RlPoolResult result = { 0 };
+  RlErrorInfo err = { 0 };
+  if (rl_pool_call (pool, 0, &call, &result, &err) != RL_WIRE_OK)
+    printf ("# ENCODE_TEXT: %s\n", err.message);
+  rl_wire_writer_clear (&w);
+  return take_tensor (&result);
+}
+
+/* A 4-step SAMPLE of a zero latent of `batch` items on every rank at once;
+ * out[r] receives rank r's latent. */
+static bool
+sample (RlPool *pool, int batch, float cfg, float **out)
+{
+  RlSampleParams params;
+  rl_sample_params_init (&params);
+  params.model = (RlJobModel) { dit_path, "" };
+  params.seed = seed;
+  params.steps = 4;
+  params.cfg = cfg;
+  params.sampler = "euler";
+  params.scheduler = "simple";
+  RlWireWriter w;
+  rl_wire_writer_init (&w);
+  rl_sample_params_encode (&params, &w);
+  const uint64_t shape[5] = { (uint64_t) batch, 16, 3, 10, 18 };
+  uint64_t numel = latent_numel (batch);
+  RlErrorInfo err = { 0 };
+  RlSharedTensor *latent = rl_shared_tensor_new (RL_WIRE_DTYPE_F32, 5, shape, "latent", &err);
+  bool ok = latent != NULL;
+  if (ok)
+    {
+      memset (rl_shared_tensor_data (latent), 0, numel * sizeof (float));
+      ok = rl_shared_tensor_seal (latent, &err) == RL_WIRE_OK;
+    }
+  RlSharedTensor *inputs[3] = { latent, positive, negative };
+  int n = rl_pool_size (pool), ranks[MAX_RANKS];
+  RlPoolCall calls[MAX_RANKS];
+  for (int r = 0; r < n; r++)
+    {
+      ranks[r] = r;
+      calls[r] = (RlPoolCall) { .type = RL_MSG_SAMPLE, .family = "", .params = w.data,
+                                .params_size = w.size, .tensors = inputs, .n_tensors = 3 };
+    }
+  RlPoolResult results[MAX_RANKS] = { 0 };
+  if (ok && rl_pool_call_group (pool, ranks, n, calls, results, &err) != RL_WIRE_OK)
+    {
+      printf ("# SAMPLE on %d ranks: %s\n", n, err.message);
+      ok = false;
+    }
+  for (int r = 0; r < n; r++)
+    {
+      RlSharedTensor *t = take_tensor (&results[r]);
+      if (ok && (t == NULL || rl_shared_tensor_desc (t)->nbytes != numel * sizeof (float)))
+        ok = false;
+      if (ok)
+        {
+          out[r] = malloc (numel * sizeof (float));
+          memcpy (out[r], rl_shared_tensor_data (t), numel * sizeof (float));
+        }
+      rl_shared_tensor_free (t);
+    }
+  rl_wire_writer_clear (&w);
+  rl_shared_tensor_free (latent);
+  return ok;
+}
+
+static double
+relative_error (const float *got, const float *want, uint64_t n)
+{
+  double max_diff = 0.0, max_ref = 0.0;
+  for (uint64_t i = 0; i < n; i++)
+    {
+      double d = fabs ((double) got[i] - want[i]);
+      max_diff = isnan (d) ? INFINITY : fmax (max_diff, d);
+      max_ref = fmax (max_ref, fabs ((double) want[i]));
+    }
+  return max_diff / max_ref;
+}
+
+static void
+test_one_worker_references (void)
+{
+  RlPool *pool = start_pool (1, 1, 1, 1, 1);
+  PT_REQUIRE (pool != NULL, "one-worker pool");
+  positive = encode_text (pool, "a lighthouse in a storm, waves breaking");
+  negative = encode_text (pool, "calm, still water");
+  PT_REQUIRE (positive != NULL && negative != NULL, "conditioning");
+  for (int batch = 1; batch <= MAX_BATCH; batch++)
+    for (int one = 0; one < 2; one++)
+      {
+        float *out[MAX_RANKS] = { 0 };
+        PT_CHECK (sample (pool, batch, one ? 1.0f : 5.0f, out), "batch %d reference", batch);
+        reference[batch][one] = out[0];
+      }
+  /* Batch items differ (their noise does), so splitting them is a test. */
+  if (reference[2][0] != NULL)
+    PT_CHECK (memcmp (reference[2][0], reference[2][0] + latent_numel (1),
+                      latent_numel (1) * sizeof (float)) != 0, "batch items are identical");
+  rl_pool_free (pool);
+}
+
+static void
+check (int workers, int ulysses, int ring, int cfg_degree, int data, int batch, float cfg)
+{
+  bool cfg_one = cfg == 1.0f;
+  double tolerance = ulysses * ring * data == 1 ? 1e-6 : 1e-5;
+  const float *want = reference[batch][cfg_one];
+  PT_REQUIRE (want != NULL, "no reference latent for batch %d", batch);
+  RlPool *pool = start_pool (workers, ulysses, ring, cfg_degree, data);
+  PT_REQUIRE (pool != NULL, "pool");
+  float *out[MAX_RANKS] = { 0 };
+  PT_CHECK (sample (pool, batch, cfg, out), "SAMPLE U%d R%d CFG%d DP%d", ulysses, ring,
+            cfg_degree, data);
+  for (int r = 0; r < workers && out[r] != NULL; r++)
+    {
+      double err = relative_error (out[r], want, latent_numel (batch));
+      PT_CHECK (err <= tolerance, "rank %d of U%d×R%d CFG%d DP%d (batch %d, cfg %g): relative "
+                "error %.3g", r, ulysses, ring, cfg_degree, data, batch, (double) cfg, err);
+      if (r == 0)
+        printf ("# 4-step sample, U%d×R%d CFG%d DP%d, batch %d, cfg %g on %d CPU workers vs "
+                "one: relative error %.3g\n", ulysses, ring, cfg_degree, data, batch,
+                (double) cfg, workers, err);
+      if (r > 0)
+        PT_CHECK (memcmp (out[r], out[0], latent_numel (batch) * sizeof (float)) == 0,
+                  "rank %d's latent differs from rank 0's", r);
+    }
+  for (int r = 0; r < workers; r++)
+    free (out[r]);
+  rl_pool_free (pool);
+}
+
+static void test_cfg2 (void) { check (2, 1, 1, 2, 1, 1, 5.0f); }
+static void test_cfg2_cfg_one (void) { check (2, 1, 1, 2, 1, 1, 1.0f); }
+static void test_cfg2_batch2 (void) { check (2, 1, 1, 2, 1, 2, 5.0f); }
+static void test_data2_batch2 (void) { check (2, 1, 1, 1, 2, 2, 5.0f); }
+static void test_data2_uneven_batch3 (void) { check (2, 1, 1, 1, 2, 3, 5.0f); }
+static void test_data2_batch1_idle_group (void) { check (2, 1, 1, 1, 2, 1, 5.0f); }
+static void test_cfg2_ulysses2 (void) { check (4, 2, 1, 2, 1, 1, 5.0f); }
+static void test_data2_ring2 (void) { check (4, 1, 2, 1, 2, 2, 5.0f); }
+static void test_cfg2_data2 (void) { check (4, 1, 1, 2, 2, 3, 5.0f); }
+
+/* Invalid combinations never reach a worker and list the valid ones. */
+static void
+test_invalid_combinations_refused (void)
+{
+  RlErrorInfo err = { 0 };
+  PT_CHECK (rl_pool_check_degrees (2, RL_POOL_BACKEND_CPU, 2, 1, 2, 1, &err) == RL_WIRE_INVALID
+            && strstr (err.message, "needs 4 workers") != NULL
+            && strstr (err.message, "U1×R1 CFG2 DP1") != NULL, "%s", err.message);
+  RlPoolOptions options;
+  pt_pool_options (&options, 3);
+  options.cfg_degree = 2;
+  PT_CHECK (rl_pool_new (&options, &err) == NULL && strstr (err.message, "valid for 3") != NULL,
+            "CFG2 on 3 workers: %s", err.message);
+  PT_CHECK (rl_pool_check_degrees (4, RL_POOL_BACKEND_CUDA, 2, 1, 1, 2, &err) == RL_WIRE_OK,
+            "U2 DP2 on 4 GPUs: %s", err.message);
+}
+
+int
+main (void)
+{
+  seed = pt_seed ();
+  const char *source = getenv ("RAYLIGHT_SOURCE_DIR");
+  const char *plugins = getenv ("RAYLIGHT_PLUGIN_PATH");
+  if (source == NULL || plugins == NULL)
+    pt_skip_all ("RAYLIGHT_SOURCE_DIR / RAYLIGHT_PLUGIN_PATH unset; run through meson test");
+  const char *dir = pt_scratch_dir ();
+  char command[2048];
+  snprintf (command, sizeof command,
+            "p=%s/.venv/bin/python; [ -x \"$p\" ] || p=python3; "
+            "\"$p\" %s/tools/make-tiny-wan.py %s/models > /dev/null", source, source, dir);
+  if (system (command) != 0)
+    pt_skip_all ("cannot generate the tiny Wan models (python with numpy)");
+  snprintf (dit_path, sizeof dit_path, "%s/models/diffusion_models/tiny-wan2.1-t2v.safetensors", dir);
+  snprintf (te_path, sizeof te_path, "%s/models/text_encoders/tiny-umt5.safetensors", dir);
+  snprintf (plugin_env, sizeof plugin_env, "RAYLIGHT_PLUGIN_PATH=%s", plugins);
+
+  PT_RUN (test_invalid_combinations_refused);
+  PT_RUN (test_one_worker_references);
+  PT_RUN (test_cfg2);
+  PT_RUN (test_cfg2_cfg_one);
+  PT_RUN (test_cfg2_batch2);
+  PT_RUN (test_data2_batch2);
+  PT_RUN (test_data2_uneven_batch3);
+  PT_RUN (test_data2_batch1_idle_group);
+  PT_RUN (test_cfg2_ulysses2);
+  PT_RUN (test_data2_ring2);
+  PT_RUN (test_cfg2_data2);
+  rl_shared_tensor_free (positive);
+  rl_shared_tensor_free (negative);
+  for (int b = 0; b <= MAX_BATCH; b++)
+    free (reference[b][0]), free (reference[b][1]);
+  snprintf (command, sizeof command, "rm -rf '%s'", dir);
+  if (system (command) != 0)
+    printf ("# could not remove %s\n", dir);
+  return pt_finish ();
+}

@@ -1,0 +1,272 @@
+/* The Parallel Settings node end to end: `raylight run` of the tiny Wan
+ * workflow with a RaylightParallelSettings node between the model and the
+ * KSampler. Its widgets override the pool's default (one CPU worker here)
+ * for the run: CFG parallel on 2 workers, CFG × Ulysses 2 on 4, data
+ * parallel on 2 give the frames of the run without parallelism; a
+ * Ulysses degree the model's heads do not allow fails the job listing the
+ * valid ones. Frames are compared by mean decoded-pixel difference (lossy
+ * video; the latent checks are test-cfg-data-parallel); the workers that
+ * wrote to stderr show the pool was regrouped to the node's shape. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <sys/wait.h>
+
+#include "engine/media/video-reader.h"
+
+typedef struct {
+  char  *dir;
+  char  *models;
+  char  *seed_set;
+  char  *reference;
+} Setup;
+
+static Setup setup;
+
+typedef struct {
+  int   status;
+  char *out;
+  char *err;
+} RunResult;
+
+static char *
+source_path (const char *relative)
+{
+  return g_build_filename (g_getenv ("RAYLIGHT_SOURCE_DIR"), relative, NULL);
+}
+
+static void
+run_result_clear (RunResult *r)
+{
+  g_clear_pointer (&r->out, g_free);
+  g_clear_pointer (&r->err, g_free);
+}
+
+/* `raylight run` with one default CPU worker; `sets` are extra --set
+ * arguments for the Parallel Settings node (id 60). */
+static RunResult
+run_tiny (const char         *name,
+          const char * const *sets)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *raylight = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "app",
+                                                "raylight", NULL);
+  g_autofree char *plugins = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "plugins", NULL);
+  g_autofree char *workflow = source_path ("tests/parallel/data/wan2.1-t2v-tiny-parallel.json");
+  g_autofree char *outputs = g_build_filename (setup.dir, name, NULL);
+  g_autofree char *history = g_build_filename (setup.dir, name, "history.sqlite3", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  char **env = g_get_environ ();
+  RunResult r = { 0 };
+  int wait_status = 0;
+  const char *fixed[] = { raylight, "run", workflow, "--output-dir", outputs, "--history", history,
+                          "--set", "40.width=80", "--set", "40.height=48",
+                          "--set", setup.seed_set };
+
+  for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
+    g_ptr_array_add (argv, (gpointer) fixed[i]);
+  for (guint i = 0; sets != NULL && sets[i] != NULL; i++)
+    {
+      g_ptr_array_add (argv, (gpointer) "--set");
+      g_ptr_array_add (argv, (gpointer) sets[i]);
+    }
+  g_ptr_array_add (argv, NULL);
+  env = g_environ_setenv (env, "RAYLIGHT_MODEL_PATHS", setup.models, TRUE);
+  env = g_environ_setenv (env, "RAYLIGHT_WORKERS", "1", TRUE);
+  env = g_environ_unsetenv (env, "RAYLIGHT_ULYSSES");
+  env = g_environ_unsetenv (env, "RAYLIGHT_RING");
+  env = g_environ_setenv (env, "RAYLIGHT_DEVICES", "cpu", TRUE);
+  env = g_environ_setenv (env, "RAYLIGHT_PLUGIN_PATH", plugins, TRUE);
+  env = g_environ_setenv (env, "OMP_NUM_THREADS", "1", TRUE);
+  g_spawn_sync (NULL, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, &r.out, &r.err,
+                &wait_status, &error);
+  g_strfreev (env);
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (wait_status));
+  r.status = WEXITSTATUS (wait_status);
+  if (g_test_verbose () || r.status != 0)
+    g_printerr ("# %s -> %d\n%s%s", name, r.status, r.out, r.err);
+  return r;
+}
+
+static char *
+video_path (const RunResult *r)
+{
+  const char *nl = strchr (r->out, '\n');
+
+  return nl ? g_strndup (r->out, (gsize) (nl - r->out)) : g_strdup (r->out);
+}
+
+static double
+mean_pixel_difference (const char *a_path,
+                       const char *b_path)
+{
+  g_autoptr(GError) error = NULL;
+  RlVideo *a = rl_video_read (a_path, 0, &error);
+  g_assert_no_error (error);
+  RlVideo *b = rl_video_read (b_path, 0, &error);
+  g_assert_no_error (error);
+  double spread = 0.0, sum = 0.0;
+  gsize n;
+
+  g_assert_cmpuint (a->frames->n_frames, ==, b->frames->n_frames);
+  g_assert_cmpuint (a->frames->width * a->frames->height, ==, b->frames->width * b->frames->height);
+  n = (gsize) a->frames->n_frames * a->frames->width * a->frames->height * 3;
+  for (gsize i = 0; i < n; i++)
+    {
+      sum += fabs ((double) a->frames->pixels[i] - b->frames->pixels[i]);
+      spread = fmax (spread, fabs ((double) a->frames->pixels[i] - a->frames->pixels[0]));
+    }
+  g_assert_cmpfloat (spread, >, 0.01);
+  rl_video_free (a);
+  rl_video_free (b);
+  return sum / (double) n;
+}
+
+/* The run's workers: ranks 0 .. n−1 wrote to stderr, rank n did not. */
+static void
+assert_workers (const RunResult *r,
+                int              n)
+{
+  g_autofree char *last = g_strdup_printf ("raylight-worker[rank %d]", n - 1);
+  g_autofree char *beyond = g_strdup_printf ("raylight-worker[rank %d]", n);
+
+  g_assert_nonnull (strstr (r->err, last));
+  g_assert_null (strstr (r->err, beyond));
+}
+
+static void
+check_matches (const char         *name,
+               const char * const *sets,
+               int                 workers)
+{
+  RunResult r = run_tiny (name, sets);
+  g_autofree char *video = NULL;
+  double diff;
+
+  g_assert_cmpint (r.status, ==, 0);
+  video = video_path (&r);
+  diff = mean_pixel_difference (setup.reference, video);
+  g_test_message ("%s: mean pixel difference %.5f (of 1)", name, diff);
+  g_assert_cmpfloat (diff, <=, 2.0 / 255.0);
+  assert_workers (&r, workers);
+  run_result_clear (&r);
+}
+
+static void
+test_cfg_parallel (void)
+{
+  const char *sets[] = { "60.cfg_parallel=true", NULL };
+  check_matches ("cfg2", sets, 2);
+}
+
+static void
+test_cfg_parallel_ulysses2 (void)
+{
+  const char *sets[] = { "60.cfg_parallel=true", "60.ulysses_degree=2", NULL };
+  check_matches ("cfg2-u2", sets, 4);
+}
+
+static void
+test_data_parallel (void)
+{
+  const char *sets[] = { "60.data_parallel=2", "40.batch_size=2", NULL };
+  RunResult one = run_tiny ("batch2-one", (const char *[]) { "40.batch_size=2", NULL });
+  RunResult two = run_tiny ("batch2-dp2", sets);
+  g_autofree char *a = NULL, *b = NULL;
+
+  g_assert_cmpint (one.status, ==, 0);
+  g_assert_cmpint (two.status, ==, 0);
+  a = video_path (&one);
+  b = video_path (&two);
+  g_assert_cmpfloat (mean_pixel_difference (a, b), <=, 2.0 / 255.0);
+  assert_workers (&two, 2);
+  run_result_clear (&one);
+  run_result_clear (&two);
+}
+
+/* The tiny DiT has 2 heads: the node's Ulysses 4 reaches the model, which
+ * refuses it with the degrees it allows. */
+static void
+test_heads_refuse_ulysses4 (void)
+{
+  const char *sets[] = { "60.ulysses_degree=4", NULL };
+  RunResult r = run_tiny ("u4", sets);
+
+  g_assert_cmpint (r.status, !=, 0);
+  g_assert_nonnull (strstr (r.err, "valid Ulysses degrees for this model: 1, 2"));
+  run_result_clear (&r);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir != NULL)
+    while ((name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *child = g_build_filename (path, name, NULL);
+        remove_tree (child);
+      }
+  g_remove (path);
+}
+
+static gboolean
+make_models (void)
+{
+  g_autofree char *venv = source_path (".venv/bin/python");
+  g_autofree char *tool = source_path ("tools/make-tiny-wan.py");
+  const char *python = g_file_test (venv, G_FILE_TEST_IS_EXECUTABLE) ? venv : "python3";
+  const char *argv[] = { python, tool, setup.models, NULL };
+  g_autofree char *err = NULL;
+  int wait_status = 0;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                     NULL, NULL, NULL, &err, &wait_status, NULL)
+      || !g_spawn_check_wait_status (wait_status, NULL))
+    {
+      g_printerr ("# cannot generate the tiny models with %s: %s\n", python, err ? err : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  const char *seed_env = g_getenv ("RL_TEST_SEED");
+  guint32 seed = seed_env ? (guint32) g_ascii_strtoull (seed_env, NULL, 10) : g_random_int ();
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  setup.dir = g_dir_make_tmp ("raylight-parallel-node-XXXXXX", NULL);
+  g_assert_nonnull (setup.dir);
+  setup.models = g_build_filename (setup.dir, "models", NULL);
+  setup.seed_set = g_strdup_printf ("3.seed=%u", seed);
+  g_print ("# seed %u (RL_TEST_SEED to repeat)\n", seed);
+  if (!make_models ())
+    {
+      remove_tree (setup.dir);
+      return 77;
+    }
+  {
+    RunResult r = run_tiny ("one", NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    assert_workers (&r, 1);
+    setup.reference = video_path (&r);
+    run_result_clear (&r);
+  }
+  g_test_add_func ("/parallel/settings-node/cfg-parallel", test_cfg_parallel);
+  g_test_add_func ("/parallel/settings-node/cfg-parallel-ulysses2", test_cfg_parallel_ulysses2);
+  g_test_add_func ("/parallel/settings-node/data-parallel", test_data_parallel);
+  g_test_add_func ("/parallel/settings-node/heads-refuse-ulysses4", test_heads_refuse_ulysses4);
+  status = g_test_run ();
+  remove_tree (setup.dir);
+  g_free (setup.models);
+  g_free (setup.seed_set);
+  g_free (setup.reference);
+  return status;
+}
