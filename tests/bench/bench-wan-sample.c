@@ -1,10 +1,12 @@
-/* bench-wan-sample CKPT INPUTS OUT [--backend cuda|cpu] [--attention NAME] [--steps N]
+/* bench-wan-sample CKPT INPUTS OUT [--backend cuda|cpu] [--attention NAME]
+ *                  [--pool-attention NAME] [--steps N]
  *                  [--cfg F] [--shift F] [--seed N] [--sampler NAME] [--scheduler NAME]
  *
  * One KSampler run of a Wan model through the real path: a pool
  * (workers/pool) starts one raylight-worker on `backend`, which loads the
  * checkpoint with the family plugin ($RAYLIGHT_PLUGIN_PATH) and runs SAMPLE
- * from an empty latent, with the job's attention variant when given.
+ * from an empty latent, with the job's attention variant when given
+ * (--attention) and the pool's default (--pool-attention).
  * INPUTS is a safetensors file with f32 "latent" [1, C, T, h, w] (zeros,
  * as EmptyHunyuanLatentVideo gives), "positive" and "negative" [1, Lc,
  * 4096] conditioning. OUT receives the sampled latent (raw, as KSampler
@@ -82,13 +84,14 @@ main (int argc, char **argv)
   params.scheduler = "simple";
   params.has_shift = true;
   params.shift = 8.0f;
-  const char *backend = "cuda", *paths[3];
+  const char *backend = "cuda", *pool_attention = NULL, *paths[3];
   int n_paths = 0;
   for (int i = 1; i < argc; i++)
     {
       const char *value = i + 1 < argc ? argv[i + 1] : NULL;
       if (strcmp (argv[i], "--backend") == 0 && value) backend = value, i++;
       else if (strcmp (argv[i], "--attention") == 0 && value) params.attention = (char *) value, i++;
+      else if (strcmp (argv[i], "--pool-attention") == 0 && value) pool_attention = value, i++;
       else if (strcmp (argv[i], "--steps") == 0 && value) params.steps = (uint32_t) atoi (value), i++;
       else if (strcmp (argv[i], "--cfg") == 0 && value) params.cfg = strtof (value, NULL), i++;
       else if (strcmp (argv[i], "--shift") == 0 && value) params.shift = strtof (value, NULL), i++;
@@ -138,6 +141,7 @@ main (int argc, char **argv)
   options.n_workers = 1;
   options.backend = strcmp (backend, "cuda") == 0 ? RL_POOL_BACKEND_CUDA : RL_POOL_BACKEND_CPU;
   options.extra_env = env;
+  options.attention = pool_attention;
   options.request_timeout_ms = -1;
   options.heartbeat_timeout_ms = 60000;
   options.start_timeout_ms = 120000;

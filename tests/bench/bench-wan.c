@@ -472,7 +472,12 @@ main (int argc, char **argv)
       if (upload (be, ctx, inputs, "latent", &job.input) != RL_OK)
         return die ("inputs");
       family->vae_decoded_shape (model, job.input.shape, image_shape);
-      if (rl_tensor_alloc (&job.out, alloc, RL_F32, 5, image_shape) != RL_OK)
+      /* Decoded frames stream to host memory, as the worker takes them. */
+      float *frames = malloc ((size_t) (image_shape[0] * 3 * image_shape[2] * image_shape[3]
+                                        * image_shape[4]) * sizeof (float));
+      if (frames == NULL
+          || rl_tensor_wrap (&job.out, frames, rl_device_cpu (), RL_F32, 5, image_shape, NULL,
+                             NULL) != RL_OK)
         return die ("output");
       printf ("latent [%lld, %lld, %lld, %lld, %lld] -> images [%lld, 3, %lld, %lld, %lld]\n",
               (long long) job.input.shape[0], (long long) job.input.shape[1],
@@ -549,8 +554,11 @@ main (int argc, char **argv)
           float *host = malloc (n * sizeof (float));
           if (host == NULL
               || rl_tensor_wrap (&host_out, host, rl_device_cpu (), RL_F32, 5, out.shape, NULL,
-                                 NULL) != RL_OK
-              || be->transfer (ctx, &host_out, &out) != RL_OK)
+                                 NULL) != RL_OK)
+            return die ("download");
+          if (out.device.kind == RL_DEVICE_CPU)
+            memcpy (host, out.data, n * sizeof (float));
+          else if (be->transfer (ctx, &host_out, &out) != RL_OK)
             return die ("download");
           FILE *f = fopen (paths[2], "wb");
           if (f == NULL || fwrite (host, sizeof (float), n, f) != n)
@@ -564,6 +572,8 @@ main (int argc, char **argv)
           wrote = true;
         }
     }
+  if (kind == RL_MODEL_VAE)
+    free (job.out.data);
   rl_tensor_release (&job.out);
   rl_tensor_release (&job.input);
   rl_tensor_release (&job.context);

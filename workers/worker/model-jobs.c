@@ -570,24 +570,31 @@ vae_decode (Job *job, const RlVaeParams *p, RlSharedTensor *const *inputs, int n
 {
   if (check_input (job, inputs, n_inputs, 0, 5, "latent", err) != RL_WIRE_OK)
     return err->code;
-  const RlBackend *backend = job->ctx->backend;
   RlVaeTiling tiling = { (int) p->tile_size, (int) p->tile_overlap, (int) p->temporal_size,
                          (int) p->temporal_overlap };
   RlTensor latent = { 0 }, images = { 0 };
   RlStatus s = upload_input (job, inputs[0], &latent);
   int64_t image_shape[5];
+  float *planar = NULL;
   if (s == RL_OK)
     {
+      /* The frames go to host memory: a VAE streams them there chunk by
+       * chunk (81 frames at 832×480 are 390 MB of f32 that need not sit
+       * on the device). */
       job->family->vae_decoded_shape (job->model, latent.shape, image_shape);
-      s = rl_tensor_alloc (&images, backend->context_allocator (job->ctx->compute), RL_F32, 5,
-                           image_shape);
+      int64_t numel = image_shape[0] * image_shape[1] * image_shape[2] * image_shape[3]
+                      * image_shape[4];
+      planar = malloc ((size_t) numel * sizeof (float));
+      s = planar != NULL ? rl_tensor_wrap (&images, planar, rl_device_cpu (), RL_F32, 5,
+                                           image_shape, NULL, NULL)
+                         : rl_set_error (RL_E_NO_MEMORY, "out of host memory for %lld decoded "
+                                         "floats", (long long) numel);
     }
   if (s == RL_OK)
     s = job->family->vae_decode (job->model, &latent,
                                  p->tile_size || p->temporal_size ? &tiling : NULL, &images);
-  float *planar = s == RL_OK ? download (job, &images) : NULL;
   int status = RL_WIRE_OK;
-  if (planar == NULL)
+  if (s != RL_OK)
     status = job_fail (job, "VAE decoding", err);
   else
     {

@@ -580,6 +580,22 @@ inbox_cancelled (void *inbox)
   return rl_worker_inbox_cancelled (inbox);
 }
 
+/* The pool's attention setting (HELLO_ACK) replaces $RAYLIGHT_ATTENTION's,
+ * not an explicit --attention. A name this worker does not have keeps the
+ * default and says so: the SAMPLE jobs still run. */
+static void
+apply_pool_attention (Worker *worker)
+{
+  const char *wanted = worker->ack.parallel.attention;
+  char error[512];
+  if (worker->args.attention != NULL || wanted == NULL || wanted[0] == '\0')
+    return;
+  if (!rl_worker_attention_set_default (worker->attention, wanted, error, sizeof error))
+    fprintf (stderr, "raylight-worker[rank %d]: the pool's attention setting is ignored: %s; "
+             "keeping '%s'\n", worker->args.rank, error,
+             rl_worker_attention_default (worker->attention));
+}
+
 static uint64_t
 default_budget (void)
 {
@@ -648,6 +664,7 @@ main (int argc, char **argv)
     worker.parallel = rl_worker_parallel_join (&worker.ack, worker.comm_fd, worker.args.device,
                                                inbox_cancelled, worker.inbox);
   worker.parallel_lost = rl_worker_parallel_expected (&worker.ack) && worker.parallel == NULL;
+  apply_pool_attention (&worker);
   rl_msg_hello_ack_clear (&worker.ack);
   RlFrame frame;
   bool running = true;
