@@ -12,9 +12,12 @@
 # cuMulticastCreate). Logs go to $OUT (or ./gpu-out). Usage, from the repo
 # root, carrying .gpu-debs (OpenBLAS and pkg-config for a bare machine):
 #   BLOCKS=30 bash tests/pool/gpu-pool-session.sh
+# BUILD_DIR (default ./build-gpu) and DEBS (default .gpu-debs) move the
+# build and the packages, e.g. to build a clean `git archive` of HEAD.
 set -u
 out=${OUT:-$PWD/gpu-out}
-build=$PWD/build-gpu
+build=${BUILD_DIR:-$PWD/build-gpu}
+debs=${DEBS:-.gpu-debs}
 mkdir -p "$out"
 step () { echo "=== $(date +%T) $*"; }
 export NCCL_NVLS_ENABLE=0
@@ -22,9 +25,9 @@ export NCCL_NVLS_ENABLE=0
 step "device"
 nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv | tee "$out/nvidia-smi.csv"
 nvidia-smi topo -m > "$out/nvidia-smi-topo.txt" 2>&1; head -5 "$out/nvidia-smi-topo.txt"
-if ! pkg-config --exists openblas 2>/dev/null && [ -d .gpu-debs ]; then
-  step "unpacking OpenBLAS / pkg-config from .gpu-debs"
-  for deb in .gpu-debs/*.deb; do dpkg -x "$deb" /; done
+if ! pkg-config --exists openblas 2>/dev/null && [ -d "$debs" ]; then
+  step "unpacking OpenBLAS / pkg-config from $debs"
+  for deb in "$debs"/*.deb; do dpkg -x "$deb" /; done
   mkdir -p /usr/lib/x86_64-linux-gnu/pkgconfig
   ln -sf /usr/lib/x86_64-linux-gnu/openblas-pthread/pkgconfig/openblas.pc \
     /usr/lib/x86_64-linux-gnu/pkgconfig/openblas.pc
@@ -48,14 +51,14 @@ export RAYLIGHT_WORKER=$build/workers/worker/raylight-worker
 export RAYLIGHT_PLUGIN_PATH=$build/plugins
 export OMP_NUM_THREADS=4
 
-step "test-comm-nccl"
-timeout "${COMM_TIMEOUT:-60}" "$build/tests/comm/test-comm-nccl" > "$out/test-comm-nccl.log" 2>&1
-echo "test-comm-nccl exit $?"; grep -E "^#|not ok|error" "$out/test-comm-nccl.log" | head -20
-
 step "test-pool-nccl (blocks ${BLOCKS:-30})"
 RAYLIGHT_NCCL_TEST_SPEED=${SPEED:-1} RAYLIGHT_NCCL_TEST_BLOCKS=${BLOCKS:-30} \
-  timeout "${POOL_TIMEOUT:-170}" "$build/tests/pool/test-pool-nccl" > "$out/test-pool-nccl.log" 2>&1
+  timeout "${POOL_TIMEOUT:-170}" stdbuf -oL "$build/tests/pool/test-pool-nccl" > "$out/test-pool-nccl.log" 2>&1
 echo "test-pool-nccl exit $?"
 grep -E "^ok|^not ok|^# " "$out/test-pool-nccl.log"
 grep -E "rank [0-9].*(error|failed|abort)" "$out/test-pool-nccl.log" | head -10
+step "test-comm-nccl"
+timeout "${COMM_TIMEOUT:-40}" "$build/tests/comm/test-comm-nccl" > "$out/test-comm-nccl.log" 2>&1
+echo "test-comm-nccl exit $?"; grep -E "^#|not ok|error" "$out/test-comm-nccl.log" | head -20
+
 step "done"
