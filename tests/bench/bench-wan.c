@@ -290,6 +290,7 @@ profile_begin (const RlBackend *backend)
 {
   profiled_backend = backend;
   inner_ops = model_ops;
+  memset (profile_rows, 0, sizeof profile_rows);
   n_profile_rows = 0;
   model_ops.gemm = profile_gemm;
   model_ops.layer_norm = profile_layer_norm;

@@ -174,7 +174,7 @@ fi
 if want sample; then
   step "sample: ours through a pool and raylight-worker --backend cuda"
   run_logged ours-sample 150 "$build/tests/bench/bench-wan-sample" "$data/wan13.safetensors" \
-    "$data/wan13-sample.safetensors" "$data/sample-ours.raw" --backend cuda --attention cudnn \
+    "$data/wan13-sample.safetensors" "$data/sample-ours.raw" --backend cuda --pool-attention "${SAMPLE_ATTENTION:-cudnn}" \
     --steps 10 --cfg 5 --shift 8 --seed 42
   run_logged compare-sample 60 $torch_side compare "$data/sample-torch.raw" "$data/sample-ours.raw" --limit 3e-2 \
     --what sample-10-steps
