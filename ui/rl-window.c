@@ -10,6 +10,7 @@
 #include "ui/rl-window.h"
 #include "ui/rl-workflow-page.h"
 #include "ui/run/rl-queue-panel.h"
+#include "ui/run/rl-run-service.h"
 
 struct _RlWindow
 {
@@ -290,6 +291,10 @@ rl_window_show_history (RlWindow *self)
     }
   browser = rl_history_browser_new (self->history, GTK_WINDOW (self));
   g_signal_connect_object (browser, "open-workflow", G_CALLBACK (on_history_open_workflow), self, 0);
+  /* Jobs finishing while it is open appear in it. */
+  if (rl_application_get_run_service (get_app (self)) != NULL)
+    g_signal_connect_object (rl_application_get_run_service (get_app (self)), "job-finished",
+                             G_CALLBACK (rl_history_browser_reload), browser, G_CONNECT_SWAPPED);
   gtk_window_present (GTK_WINDOW (browser));
   return browser;
 }

@@ -24,6 +24,8 @@ struct _RlPoolService {
   guint           active_workers;
   gboolean        restart_needed;   /* a parallel SAMPLE failed: its collectives may be aborted */
   char          **extra_env;        /* settings' "KEY=VALUE" for the workers */
+  GMutex          notes_lock;       /* guards crash_notes: written on supervisor threads */
+  GPtrArray      *crash_notes;      /* char* per rank: its last crash or failure, or NULL */
   GMutex          topology_lock;    /* guards topology: the self-test takes seconds */
   RlPoolTopology *topology;         /* the self-test's result, once run */
   guint           comm_timeout_ms;  /* 0: the pool's default */
@@ -186,6 +188,8 @@ rl_pool_service_new (const RlPoolSettings *settings)
 
   g_mutex_init (&self->lock);
   g_mutex_init (&self->topology_lock);
+  g_mutex_init (&self->notes_lock);
+  self->crash_notes = g_ptr_array_new_with_free_func (g_free);
   self->worker_path = find_worker (settings ? settings->worker_path : NULL);
   self->plugin_path = find_plugins (settings ? settings->plugin_path : NULL);
   self->extra_env = g_strdupv ((char **) (settings ? settings->extra_env : NULL));
@@ -215,6 +219,8 @@ rl_pool_service_free (RlPoolService *self)
   rl_pool_free (self->pool);
   g_mutex_clear (&self->lock);
   g_mutex_clear (&self->topology_lock);
+  g_mutex_clear (&self->notes_lock);
+  g_ptr_array_unref (self->crash_notes);
   g_free (self->worker_path);
   g_free (self->plugin_path);
   g_strfreev (self->extra_env);
@@ -251,6 +257,34 @@ sequence_parallel_lost (RlPoolService *self)
 }
 
 static RlPoolTopology *run_self_test (RlPoolService *self, gboolean refresh, GError **error);
+
+/* A worker crashed or failed (supervisor thread). The pool forgets the
+ * message once the rank is back, and a panel polling once a second can
+ * miss a fast restart, so the service keeps the last one per rank. */
+static void
+on_pool_event (const RlPoolEvent *event,
+               void              *user_data)
+{
+  RlPoolService *self = user_data;
+
+  if (event->state != RL_WORKER_CRASHED && event->state != RL_WORKER_FAILED)
+    return;
+  g_message ("%s", event->message);
+  g_mutex_lock (&self->notes_lock);
+  if (self->crash_notes->len <= (guint) event->rank)
+    g_ptr_array_set_size (self->crash_notes, event->rank + 1);
+  g_free (g_ptr_array_index (self->crash_notes, event->rank));
+  g_ptr_array_index (self->crash_notes, event->rank) = g_strdup (event->message);
+  g_mutex_unlock (&self->notes_lock);
+}
+
+static void
+forget_crashes (RlPoolService *self)
+{
+  g_mutex_lock (&self->notes_lock);
+  g_ptr_array_set_size (self->crash_notes, 0);
+  g_mutex_unlock (&self->notes_lock);
+}
 
 /* The start-up self-test of a multi-GPU pool: when peer-to-peer copies
  * arrive corrupted and P2P was not already turned off, the workers get
@@ -327,6 +361,9 @@ start_locked (RlPoolService         *self,
   options.n_workers = (int) n_workers;
   options.backend = self->devices == RL_POOL_DEVICES_CUDA ? RL_POOL_BACKEND_CUDA : RL_POOL_BACKEND_CPU;
   options.extra_env = (const char *const *) extra_env;
+  options.on_event = on_pool_event;
+  options.event_data = self;
+  forget_crashes (self);
   if (self->comm_timeout_ms > 0)
     options.comm_timeout_ms = (int) self->comm_timeout_ms;
   options.ulysses_degree = (int) want->ulysses_degree;
@@ -419,6 +456,7 @@ rl_pool_service_stop (RlPoolService *self)
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
 
   g_clear_pointer (&self->pool, rl_pool_free);
+  forget_crashes (self);
 }
 
 GArray *
@@ -436,8 +474,14 @@ rl_pool_service_list_workers (RlPoolService *self)
     {
       RlWorkerInfo info;
 
-      if (rl_pool_worker_info (self->pool, r, &info) == 0)
-        g_array_append_val (workers, info);
+      if (rl_pool_worker_info (self->pool, r, &info) != 0)
+        continue;
+      g_mutex_lock (&self->notes_lock);
+      if (info.last_error[0] == '\0' && (guint) r < self->crash_notes->len &&
+          g_ptr_array_index (self->crash_notes, r) != NULL)
+        g_strlcpy (info.last_error, g_ptr_array_index (self->crash_notes, r), sizeof info.last_error);
+      g_mutex_unlock (&self->notes_lock);
+      g_array_append_val (workers, info);
     }
   g_mutex_unlock (&self->lock);
   return workers;

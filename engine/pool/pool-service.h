@@ -61,7 +61,8 @@ guint          rl_pool_service_get_n_workers (RlPoolService       *self);
 /* Shuts the workers down (a later job or start launches them again). */
 void           rl_pool_service_stop         (RlPoolService        *self);
 /* Each worker's state, pid, device and last error (RlWorkerInfo), rank
- * order; empty when the pool is not running; NULL while the pool is
+ * order; last_error keeps a rank's last crash or failure after it was
+ * restarted. Empty when the pool is not running; NULL while the pool is
  * starting or stopping (it never waits for that). */
 GArray        *rl_pool_service_list_workers (RlPoolService        *self);
 /* The GPU topology self-test: runs raylight-topology once and keeps the

@@ -1005,6 +1005,13 @@ rl_pool_panel_set_service (RlPoolPanel   *self,
   fill_worker_rows (self);
 }
 
+RlPoolService *
+rl_pool_panel_get_service (RlPoolPanel *self)
+{
+  g_return_val_if_fail (RL_IS_POOL_PANEL (self), NULL);
+  return self->service;
+}
+
 void
 rl_pool_panel_set_topology (RlPoolPanel    *self,
                             RlPoolTopology *topology)

@@ -25,6 +25,7 @@ RlPoolPanel     *rl_pool_panel_new                (GSettings       *settings);
  * Restart buttons act on it. NULL: no pool yet (the buttons are off). */
 void             rl_pool_panel_set_service        (RlPoolPanel     *self,
                                                    RlPoolService   *service);
+RlPoolService   *rl_pool_panel_get_service        (RlPoolPanel     *self);
 /* Shows @topology now (tests, or a caller that already has it). */
 void             rl_pool_panel_set_topology       (RlPoolPanel     *self,
                                                    RlPoolTopology  *topology);
