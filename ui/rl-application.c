@@ -7,6 +7,7 @@
 #include "ui/rl-notify.h"
 #include "ui/rl-preferences-window.h"
 #include "ui/rl-window.h"
+#include "ui/run/rl-run-pool-link.h"
 #include "ui/run/rl-run-service.h"
 
 #define MAX_RECENT 10
@@ -100,7 +101,12 @@ action_preferences (GSimpleAction *action,
         rl_window_show_toast (RL_WINDOW (window), "Preferences need the installed settings schema");
       return;
     }
-  gtk_window_present (GTK_WINDOW (rl_preferences_window_new (self->settings, window)));
+  {
+    RlPreferencesWindow *preferences = rl_preferences_window_new (self->settings, window);
+
+    rl_run_pool_link (self->run_service, rl_preferences_window_get_pool_panel (preferences));
+    gtk_window_present (GTK_WINDOW (preferences));
+  }
 }
 
 /* Whether the installed schema is new enough to hold @key. */

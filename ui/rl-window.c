@@ -11,6 +11,7 @@
 #include "ui/rl-workflow-page.h"
 #include "ui/run/rl-queue-panel.h"
 #include "ui/run/rl-run-service.h"
+#include "ui/run/rl-run-pool-link.h"
 
 struct _RlWindow
 {
@@ -313,6 +314,7 @@ rl_window_show_pool_settings (RlWindow *self)
       return NULL;
     }
   preferences = rl_preferences_window_new (settings, GTK_WINDOW (self));
+  rl_run_pool_link (rl_application_get_run_service (get_app (self)), rl_preferences_window_get_pool_panel (preferences));
   rl_preferences_window_show_pool (preferences);
   gtk_window_present (GTK_WINDOW (preferences));
   return preferences;

@@ -23,7 +23,9 @@
 #include "ui/canvas/rl-canvas.h"
 #include "ui/history/rl-history-browser.h"
 #include "ui/rl-application.h"
+#include "ui/pool/rl-pool-panel.h"
 #include "ui/rl-notify.h"
+#include "ui/rl-preferences-window.h"
 #include "ui/rl-window.h"
 #include "ui/rl-workflow-page.h"
 #include "ui/run/rl-queue-panel.h"
@@ -102,6 +104,16 @@ real_click (GtkWidget *widget)
   gtk_native_get_surface_transform (native, &sx, &sy);
   args = g_strdup_printf ("windowfocus --sync %lu mousemove --window %lu %d %d click 1", xid, xid,
                           (int) (point.x + sx), (int) (point.y + sy));
+  xdotool (args);
+}
+
+/* Types @text into whatever has the keyboard focus, as key events. */
+static void
+real_type (const char *text)
+{
+  g_autofree char *quoted = g_shell_quote (text);
+  g_autofree char *args = g_strdup_printf ("type --clearmodifiers --delay 8 %s", quoted);
+
   xdotool (args);
 }
 
@@ -726,12 +738,12 @@ test_error_details_and_notifications (void)
 
 /* ---- Pool settings: two CPU workers with Ulysses 2 ----------------------------- */
 
-static gboolean pool_changed;
-
-static void
-on_pool_changed (RlRunService *service)
+static gboolean
+pool_is_ulysses2 (gpointer data)
 {
-  pool_changed = TRUE;
+  g_autofree char *description = rl_run_service_describe_pool (data);
+
+  return strstr (description, "\"workers\":2") != NULL && strstr (description, "\"ulysses\":2") != NULL;
 }
 
 /* Mean absolute difference of two frames' 8-bit channels. */
@@ -782,7 +794,6 @@ test_pool_settings_sequence_parallel (void)
   g_autofree char *description = NULL;
   RlJobItem *job;
   guint n_jobs;
-  gulong handler;
   const char *output;
 
   if (!have_x11 ())
@@ -801,18 +812,44 @@ test_pool_settings_sequence_parallel (void)
   workflow_file = g_file_new_for_path (workflow_path);
   g_assert_true (rl_window_open_file (window, workflow_file));
 
-  /* What the Pool settings panel saves; the app makes a new pool. */
-  handler = g_signal_connect (service, "pool-changed", G_CALLBACK (on_pool_changed), NULL);
-  pool_changed = FALSE;
-  g_settings_set_int (settings, "pool-cpu-workers", 2);
-  g_settings_set_int (settings, "pool-ulysses", 2);
-  g_assert_true (ui_test_wait_for (&pool_changed, 5000));
-  g_signal_handler_disconnect (service, handler);
-  g_assert_null (rl_run_service_get_pool_error (service));
+  /* Two CPU workers (typed into the panel's spin button) with Ulysses 2
+   * in Pool settings; the app makes a new pool, which the panel shows. */
+  {
+    RlPreferencesWindow *preferences = rl_window_show_pool_settings (window);
+    RlPoolPanel *pool_panel = rl_preferences_window_get_pool_panel (preferences);
+    GtkWidget *spin = rl_pool_panel_get_widget (pool_panel, "cpu-workers");
+    AdwComboRow *parallel = ADW_COMBO_ROW (rl_pool_panel_get_widget (pool_panel, "sequence-parallel"));
+    GListModel *choices;
+    guint ulysses2 = G_MAXUINT;
+
+    gtk_window_set_default_size (GTK_WINDOW (preferences), 900, 1000);
+    gtk_test_widget_wait_for_draw (GTK_WIDGET (preferences));
+    real_click (spin);
+    real_keys (spin, "ctrl+a");
+    real_type ("2");
+    real_keys (spin, "Tab");
+    g_assert_cmpint (g_settings_get_int (settings, "pool-cpu-workers"), ==, 2);
+    choices = adw_combo_row_get_model (parallel);
+    for (guint i = 0; i < g_list_model_get_n_items (choices); i++)
+      {
+        g_autoptr(GObject) choice = g_list_model_get_item (choices, i);
+
+        if (GTK_IS_STRING_OBJECT (choice) && g_str_has_prefix (gtk_string_object_get_string (GTK_STRING_OBJECT (choice)),
+                                                               "Ulysses 2"))
+          ulysses2 = i;
+      }
+    g_assert_cmpuint (ulysses2, !=, G_MAXUINT);
+    adw_combo_row_set_selected (parallel, ulysses2);
+    g_assert_cmpint (g_settings_get_int (settings, "pool-ulysses"), ==, 2);
+    g_assert_true (wait_until (pool_is_ulysses2, service, 5000));
+    g_assert_null (rl_run_service_get_pool_error (service));
+    ui_test_wait (100);
+    g_free (ui_test_screenshot (GTK_WIDGET (preferences), "pool-ulysses"));
+    gtk_window_destroy (GTK_WINDOW (preferences));
+  }
   description = rl_run_service_describe_pool (service);
   g_test_message ("pool: %s", description);
   g_assert_nonnull (strstr (description, "\"workers\":2"));
-  g_assert_nonnull (strstr (description, "\"ulysses\":2"));
 
   n_jobs = g_list_model_get_n_items (rl_run_service_get_jobs (service));
   real_keys (GTK_WIDGET (window), "ctrl+Return");

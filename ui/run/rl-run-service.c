@@ -547,6 +547,14 @@ free_memory_thread (GTask        *task,
 }
 
 void
+rl_run_service_clear_cache (RlRunService *self)
+{
+  g_return_if_fail (RL_IS_RUN_SERVICE (self));
+  if (self->executor != NULL)
+    rl_executor_clear_cache (self->executor);
+}
+
+void
 rl_run_service_free_memory_async (RlRunService        *self,
                                   GAsyncReadyCallback  callback,
                                   gpointer             user_data)
@@ -555,8 +563,7 @@ rl_run_service_free_memory_async (RlRunService        *self,
 
   g_return_if_fail (RL_IS_RUN_SERVICE (self));
   /* Cached node results hold models and tensors on the app's side. */
-  if (self->executor != NULL)
-    rl_executor_clear_cache (self->executor);
+  rl_run_service_clear_cache (self);
   g_task_run_in_thread (task, free_memory_thread);
 }
 

@@ -59,6 +59,8 @@ gboolean      rl_run_service_move_by        (RlRunService    *self,
 void          rl_run_service_set_paused     (RlRunService    *self,
                                              gboolean         paused);
 gboolean      rl_run_service_get_paused     (RlRunService    *self);
+/* Drops the executor's cached node results (they hold models). */
+void          rl_run_service_clear_cache    (RlRunService    *self);
 /* Drops the executor's cached node results and asks the workers to free
  * their models, on a thread; @callback gets the GTask (boolean result). */
 void          rl_run_service_free_memory_async  (RlRunService        *self,
