@@ -36,6 +36,7 @@
 #include "worker-attention.h"
 #include "worker-inbox.h"
 #include "worker-link.h"
+#include "worker-fsdp.h"
 #include "worker-parallel.h"
 
 #define HELLO_ACK_TIMEOUT_MS 30000
@@ -65,6 +66,7 @@ typedef struct {
   bool           fault_slow_load;
   bool           fault_wrong_token;
   RlWorkerParallel *parallel;   /* the pool's collectives, or NULL */
+  RlWorkerFsdp  *fsdp;          /* FSDP / CPU offload of diffusion models, or NULL */
   bool           parallel_lost; /* the pool has them but this worker could not join */
   RlMsgHelloAck  ack;           /* kept to join the collectives once the inbox runs */
   int            comm_fd;       /* the shm segment from HELLO_ACK, or -1 */
@@ -291,7 +293,8 @@ model_loader (Worker *worker)
 {
   return (RlModelLoader) { .cache = worker->cache, .plugins = worker->plugins,
                            .backend = worker->backend, .compute = worker->compute,
-                           .rank = worker->args.rank };
+                           .rank = worker->args.rank,
+                           .fsdp = rl_worker_fsdp_options (worker->fsdp) };
 }
 
 static void
@@ -596,6 +599,38 @@ apply_pool_attention (Worker *worker)
              rl_worker_attention_default (worker->attention));
 }
 
+/* FSDP and CPU offload of the diffusion models this worker loads: the
+ * pool's settings (HELLO_ACK), else $RAYLIGHT_FSDP / $RAYLIGHT_CPU_OFFLOAD.
+ * Shards stay within the sequence-parallel group when there is one (its
+ * ranks run every forward together), else over the world. Collective. */
+static void
+setup_fsdp (Worker *worker)
+{
+  int degree = (int) worker->ack.parallel.fsdp_degree;
+  bool offload = worker->ack.parallel.cpu_offload != 0;
+  const RlParallelContext *sp = rl_worker_parallel_context (worker->parallel);
+  RlComm *group = sp != NULL ? sp->sp : rl_worker_parallel_world (worker->parallel);
+  char error[512];
+
+  if (degree <= 1 && !offload)
+    rl_worker_fsdp_from_env (&degree, &offload);
+  if (group != NULL && degree > 1 && degree == (int) worker->ack.world_size)
+    degree = 0;   /* "every rank": the group that runs the forwards together */
+  worker->fsdp = rl_worker_fsdp_new (group, group != NULL ? rl_comm_rank (group) : 0, degree,
+                                     offload, error, sizeof error);
+  const RlFsdpOptions *o = rl_worker_fsdp_options (worker->fsdp);
+  if (worker->fsdp == NULL && error[0] != '\0')
+    fprintf (stderr, "raylight-worker[rank %d]: weights stay replicated: %s\n",
+             worker->args.rank, error);
+  else if (o != NULL && o->group != NULL)
+    fprintf (stderr, "raylight-worker[rank %d]: diffusion blocks sharded over %d ranks%s\n",
+             worker->args.rank, rl_comm_size (o->group),
+             o->cpu_offload ? ", shards in pinned host memory" : "");
+  else if (o != NULL)
+    fprintf (stderr, "raylight-worker[rank %d]: diffusion blocks in pinned host memory\n",
+             worker->args.rank);
+}
+
 static uint64_t
 default_budget (void)
 {
@@ -665,6 +700,7 @@ main (int argc, char **argv)
                                                inbox_cancelled, worker.inbox);
   worker.parallel_lost = rl_worker_parallel_expected (&worker.ack) && worker.parallel == NULL;
   apply_pool_attention (&worker);
+  setup_fsdp (&worker);
   rl_msg_hello_ack_clear (&worker.ack);
   RlFrame frame;
   bool running = true;
@@ -676,6 +712,7 @@ main (int argc, char **argv)
   rl_worker_inbox_free (worker.inbox);
   rl_model_cache_free (worker.cache);
   rl_family_plugins_free (worker.plugins);
+  rl_worker_fsdp_free (worker.fsdp);
   rl_worker_parallel_free (worker.parallel);
   worker.backend->context_free (worker.compute);
   rl_worker_attention_free (worker.attention);

@@ -152,3 +152,9 @@ rl_worker_parallel_split (const RlWorkerParallel *p)
 {
   return p != NULL && p->split.comm != NULL ? &p->split : NULL;
 }
+
+RlComm *
+rl_worker_parallel_world (const RlWorkerParallel *p)
+{
+  return p != NULL ? p->world : NULL;
+}

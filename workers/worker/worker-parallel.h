@@ -46,3 +46,6 @@ const RlParallelContext *rl_worker_parallel_context (const RlWorkerParallel *par
 
 /* The CFG × data split of the guidance, or NULL when there is none. */
 const RlParallelSplit   *rl_worker_parallel_split   (const RlWorkerParallel *parallel);
+
+/* The pool's world communicator (every worker), or NULL without one. */
+RlComm                  *rl_worker_parallel_world   (const RlWorkerParallel *parallel);
