@@ -6,6 +6,9 @@
 # cannot configure (another module's meson.build half-written), the tool is
 # built directly with gcc: it is four files. Usage, from the repo root:
 #   bash tests/pool/gpu-topology.sh
+# Save $OUT/topology.json as tests/ui/data/topology-measured.json: the UI
+# test (tests/ui/test-history-pool) then renders it in the Pool panel and
+# saves the screenshot ui-pool-topology-measured.png.
 set -u
 out=${OUT:-$PWD/gpu-out}
 mkdir -p "$out"

@@ -620,6 +620,31 @@ test_pool_panel (void)
   ui_test_wait (200);
   ui_test_screenshot (GTK_WIDGET (preferences), "pool-topology");
 
+  /* The GPU machine's capture (tests/pool/gpu-topology.sh's topology.json,
+   * saved as tests/ui/data/topology-measured.json) rendered the same way. */
+  {
+    g_autofree char *measured = g_build_filename (g_getenv ("RAYLIGHT_SOURCE_DIR"), "tests", "ui", "data",
+                                                  "topology-measured.json", NULL);
+    g_autoptr(RlPoolTopology) real = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (g_file_test (measured, G_FILE_TEST_EXISTS))
+      {
+        g_autoptr(RlPoolTopology) fixture_topology = rl_pool_topology_ref (rl_pool_panel_get_topology (panel));
+
+        real = rl_pool_topology_load_file (measured, &error);
+        g_assert_no_error (error);
+        g_assert_false (rl_pool_topology_is_synthetic (real));
+        rl_pool_panel_set_topology (panel, real);
+        g_assert_nonnull (rl_pool_panel_get_widget (panel, "gpu-0"));
+        if (rl_pool_topology_get_n_devices (real) >= 2)
+          g_assert_nonnull (strstr (rl_pool_panel_get_link_text (panel, 0, 1), "GB/s"));
+        ui_test_wait (200);
+        ui_test_screenshot (GTK_WIDGET (preferences), "pool-topology-measured");
+        rl_pool_panel_set_topology (panel, fixture_topology);
+      }
+  }
+
   /* Two CPU workers with Ulysses 2, chosen with real clicks and keys. */
   choose_in_combo (rl_pool_panel_get_widget (panel, "devices"), "CPU");
   g_assert_cmpstr (g_settings_get_string (settings, "pool-devices"), ==, "cpu");
