@@ -20,7 +20,8 @@ nvidia-smi topo -m | tee "$out/nvidia-smi-topo.txt"
 
 step "build"
 tool=""
-if meson setup build-gpu -Dapp=disabled -Dui=disabled >"$out/meson-setup.log" 2>&1 &&
+# An existing build-gpu (another session's) is reused, not set up again.
+if { [ -f build-gpu/build.ninja ] || meson setup build-gpu -Dapp=disabled -Dui=disabled >"$out/meson-setup.log" 2>&1; } &&
    ninja -C build-gpu workers/topology/raylight-topology >"$out/ninja.log" 2>&1; then
   tool=build-gpu/workers/topology/raylight-topology
 else
