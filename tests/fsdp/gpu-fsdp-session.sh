@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One call on a 2-GPU machine: FSDP2, CPU offload and Ulysses 2 + FSDP2 of a
-# Wan 2.1 1.3B-shaped DiT with random bf16 weights, against the replicated
+# Wan 2.1 1.3B-shaped DiT (then 14B-shaped with 4 blocks, when time is
+# left) with random bf16 weights, against the replicated
 # one-GPU forward measured in the same run (tests/fsdp/fsdp-gpu-bench.c):
 # parity, ms per forward and ratios, device memory per GPU, and how much of
 # the block all-gathers the side stream hides. Logs go to $OUT (or ./gpu-out).
@@ -13,7 +14,6 @@ latent=${2:-3}" "${3:-60}" "${4:-104}
 out=${OUT:-$PWD/gpu-out}
 mkdir -p "$out"
 build=build-gpu
-ckpt=${TMPDIR:-/tmp}/wan13b-random-$layers.safetensors
 step () { echo "=== $(date +%T) $*"; }
 
 step "device"
@@ -99,32 +99,46 @@ if [ $built = 0 ]; then
   build_direct > "$out/build-direct.log" 2>&1 || { grep -E "error" -A3 "$out/build-direct.log" | head -40; exit 1; }
 fi
 
-step "checkpoint: Wan 2.1 1.3B shapes, $layers blocks, random bf16"
-if [ ! -f "$ckpt" ]; then
-  {
-    echo "patch_embedding.weight [1536, 16, 1, 2, 2]"; echo "patch_embedding.bias [1536]"
-    echo "text_embedding.0.weight [1536, 4096]"; echo "text_embedding.0.bias [1536]"
-    for l in text_embedding.2 time_embedding.2; do echo "$l.weight [1536, 1536]"; echo "$l.bias [1536]"; done
-    echo "time_embedding.0.weight [1536, 256]"; echo "time_embedding.0.bias [1536]"
-    echo "time_projection.1.weight [9216, 1536]"; echo "time_projection.1.bias [9216]"
-    echo "head.modulation [1, 2, 1536]"; echo "head.head.weight [64, 1536]"; echo "head.head.bias [64]"
-    for ((i = 0; i < layers; i++)); do
-      echo "blocks.$i.modulation [1, 6, 1536]"
-      for a in self_attn cross_attn; do
-        for p in q k v o; do echo "blocks.$i.$a.$p.weight [1536, 1536]"; echo "blocks.$i.$a.$p.bias [1536]"; done
-        echo "blocks.$i.$a.norm_q.weight [1536]"; echo "blocks.$i.$a.norm_k.weight [1536]"
-      done
-      echo "blocks.$i.norm3.weight [1536]"; echo "blocks.$i.norm3.bias [1536]"
-      echo "blocks.$i.ffn.0.weight [8960, 1536]"; echo "blocks.$i.ffn.0.bias [8960]"
-      echo "blocks.$i.ffn.2.weight [1536, 8960]"; echo "blocks.$i.ffn.2.bias [1536]"
+# Wan 2.1 key layout (shared/reference/checkpoint-keys) at DIM/FFN with
+# LAYERS blocks, random bf16: write_keys DIM FFN LAYERS > keys.txt
+write_keys () {
+  local d=$1 f=$2 n=$3 i a p
+  echo "patch_embedding.weight [$d, 16, 1, 2, 2]"; echo "patch_embedding.bias [$d]"
+  echo "text_embedding.0.weight [$d, 4096]"; echo "text_embedding.0.bias [$d]"
+  for l in text_embedding.2 time_embedding.2; do echo "$l.weight [$d, $d]"; echo "$l.bias [$d]"; done
+  echo "time_embedding.0.weight [$d, 256]"; echo "time_embedding.0.bias [$d]"
+  echo "time_projection.1.weight [$((6 * d)), $d]"; echo "time_projection.1.bias [$((6 * d))]"
+  echo "head.modulation [1, 2, $d]"; echo "head.head.weight [64, $d]"; echo "head.head.bias [64]"
+  for ((i = 0; i < n; i++)); do
+    echo "blocks.$i.modulation [1, 6, $d]"
+    for a in self_attn cross_attn; do
+      for p in q k v o; do echo "blocks.$i.$a.$p.weight [$d, $d]"; echo "blocks.$i.$a.$p.bias [$d]"; done
+      echo "blocks.$i.$a.norm_q.weight [$d]"; echo "blocks.$i.$a.norm_k.weight [$d]"
     done
-  } > "$out/wan-keys.txt"
-  ./$build/workers/checkpoint/make-checkpoint --seed 5 --dtype BF16 --input "$out/wan-keys.txt" "$ckpt" \
-    > "$out/make-checkpoint.log" 2>&1 || { tail -5 "$out/make-checkpoint.log"; exit 1; }
-fi
-ls -l "$ckpt"
+    echo "blocks.$i.norm3.weight [$d]"; echo "blocks.$i.norm3.bias [$d]"
+    echo "blocks.$i.ffn.0.weight [$f, $d]"; echo "blocks.$i.ffn.0.bias [$f]"
+    echo "blocks.$i.ffn.2.weight [$d, $f]"; echo "blocks.$i.ffn.2.bias [$d]"
+  done
+}
 
-step "bench"
-OMP_NUM_THREADS=8 timeout 150 ./$build/tests/fsdp/fsdp-gpu-bench "$ckpt" $latent 2>&1 | tee "$out/fsdp-gpu-bench.txt"
-echo "bench exit ${PIPESTATUS[0]}"
+# bench NAME DIM FFN LAYERS: make the checkpoint, run every phase on it.
+bench () {
+  local name=$1 ckpt=${TMPDIR:-/tmp}/wan-$1-random.safetensors
+  step "checkpoint: Wan $name shapes (dim $2, ffn $3), $4 blocks, random bf16"
+  write_keys $2 $3 $4 > "$out/keys-$name.txt"
+  ./$build/workers/checkpoint/make-checkpoint --seed 5 --dtype BF16 --input "$out/keys-$name.txt" "$ckpt" \
+    > "$out/make-checkpoint-$name.log" 2>&1 || { tail -5 "$out/make-checkpoint-$name.log"; return 1; }
+  ls -l "$ckpt"
+  step "bench $name"
+  OMP_NUM_THREADS=8 timeout 120 ./$build/tests/fsdp/fsdp-gpu-bench "$ckpt" $latent 2>&1 | tee "$out/bench-$name.txt"
+  echo "bench $name exit ${PIPESTATUS[0]}"
+  rm -f "$ckpt"
+}
+
+started=$SECONDS
+bench 1.3B 1536 8960 "$layers"
+# The 14B geometry with few blocks, when the first run left time for it.
+if [ $((SECONDS - started)) -lt ${SECOND_BUDGET_S:-100} ]; then
+  bench 14B-${LAYERS_14B:-4}blocks 5120 13824 "${LAYERS_14B:-4}"
+fi
 step "done"
