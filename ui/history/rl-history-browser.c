@@ -4,6 +4,9 @@
 #include "engine/run/event.h"
 
 #define SEARCH_DELAY_MS 150
+/* Each card holds its job's workflow JSON; the newest this many are
+ * listed, and the search reaches the rest. */
+#define MAX_CARDS       500
 
 /* A deleted job waiting for its Undo toast to go. */
 typedef struct {
@@ -34,6 +37,7 @@ struct _RlHistoryBrowser
   AdwWindowTitle    *title;
   RlHistoryJobPage  *job_page;
   GPtrArray         *pending;            /* PendingDelete* whose toast is up */
+  gint64             n_matching;         /* jobs matching the search, listed or not */
   char              *last_toast;
   guint              search_timeout;
 };
@@ -212,7 +216,10 @@ update_header (RlHistoryBrowser *self)
 {
   gboolean job = self->job_page != NULL;
   guint n = g_list_model_get_n_items (G_LIST_MODEL (self->items));
-  g_autofree char *subtitle = job ? NULL : g_strdup_printf ("%u job%s", n, n == 1 ? "" : "s");
+  g_autofree char *subtitle = job ? NULL
+                              : self->n_matching > (gint64) n
+                                ? g_strdup_printf ("newest %u of %" G_GINT64_FORMAT " jobs", n, self->n_matching)
+                                : g_strdup_printf ("%u job%s", n, n == 1 ? "" : "s");
 
   gtk_widget_set_visible (g_hash_table_lookup (self->widgets, "back"), job);
   gtk_widget_set_visible (g_hash_table_lookup (self->widgets, "open-workflow"), job);
@@ -234,7 +241,7 @@ rl_history_browser_reload (RlHistoryBrowser *self)
 {
   GtkEditable *search = g_hash_table_lookup (self->widgets, "search");
   guint filter = gtk_drop_down_get_selected (g_hash_table_lookup (self->widgets, "status-filter"));
-  RlHistoryQuery query = { .search = gtk_editable_get_text (search) };
+  RlHistoryQuery query = { .search = gtk_editable_get_text (search), .limit = MAX_CARDS };
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) jobs = NULL;
   g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
@@ -246,6 +253,7 @@ rl_history_browser_reload (RlHistoryBrowser *self)
       query.status = filter_status[filter];
     }
   jobs = rl_history_list (self->history, &query, &error);
+  self->n_matching = jobs != NULL ? rl_history_count (self->history, &query, NULL) : 0;
   if (jobs == NULL)
     {
       show_message (self, error->message);
