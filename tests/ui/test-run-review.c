@@ -9,15 +9,19 @@
  * button opens the whole message; desktop notifications only while no
  * window is active; the Pool settings changed to two CPU workers with
  * Ulysses 2 and the workflow run again (the same video), that job found
- * in the history browser and its workflow restored. Screenshots go next
- * to the log. */
+ * in the history browser and its workflow restored; the running job
+ * stopped from the panel, and a worker killed mid-sample failing its job
+ * visibly before the restarted pool runs it again. Screenshots go next to
+ * the log. */
 #include <gdk/x11/gdkx.h>
+#include <signal.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include "engine/graph/workflow.h"
+#include "engine/pool/pool-service.h"
 #include "engine/run/history.h"
 #include "tests/ui/ui-test-util.h"
 #include "ui/canvas/rl-canvas.h"
@@ -910,6 +914,97 @@ test_pool_settings_sequence_parallel (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* ---- Stopping a job, and a worker killed from outside ---------------------------- */
+
+static gboolean
+sampler_started (gpointer data)
+{
+  guint step, total;
+
+  rl_job_item_get_step (data, &step, &total);
+  return job_is_final (data) ||
+         (g_strcmp0 (rl_job_item_get_node_title (data), "KSampler") == 0 && step >= 1);
+}
+
+/* Queues the open workflow with seed @seed (so the sampler is not taken
+ * from the cache) and waits until it samples. */
+static RlJobItem *
+queue_sampling_job (RlWindow     *window,
+                    RlRunService *service,
+                    gint64        seed)
+{
+  RlWorkflow *workflow = rl_canvas_get_workflow (rl_workflow_page_get_canvas (rl_window_get_current_page (window)));
+  g_autoptr(JsonNode) value = json_node_new (JSON_NODE_VALUE);
+  guint n = g_list_model_get_n_items (rl_run_service_get_jobs (service));
+  RlJobItem *job;
+
+  json_node_set_int (value, seed);
+  rl_workflow_node_set_widget_value (workflow, 3, 0, value);
+  real_keys (GTK_WIDGET (window), "ctrl+Return");
+  wait_for_jobs (service, n + 1);
+  job = item_at (service, 0);
+  g_assert_true (wait_until (sampler_started, job, JOB_TIMEOUT_MS));
+  g_assert_cmpint (rl_job_item_get_status (job), ==, RL_JOB_RUNNING);
+  return job;
+}
+
+static void
+test_stop_and_worker_crash (void)
+{
+  RlWindow *window;
+  RlRunService *service;
+  RlQueuePanel *panel;
+  g_autofree char *workflow_path = NULL;
+  g_autoptr(GFile) workflow_file = NULL;
+  RlJobItem *job;
+
+  if (!have_x11 ())
+    return;
+  window = ui_test_new_window ();
+  service = rl_application_get_run_service (ui_test_get_app ());
+  panel = rl_window_get_queue_panel (window);
+  workflow_path = g_build_filename (g_getenv ("RAYLIGHT_SOURCE_DIR"), "data", "workflows", "wan2.1-t2v-tiny.json",
+                                    NULL);
+  workflow_file = g_file_new_for_path (workflow_path);
+  g_assert_true (rl_window_open_file (window, workflow_file));
+
+  /* The header's Stop interrupts the sampling job. */
+  job = queue_sampling_job (window, service, 1001);
+  g_assert_true (gtk_widget_get_sensitive (rl_queue_panel_get_button (panel, "stop")));
+  real_click (rl_queue_panel_get_button (panel, "stop"));
+  assert_finished (job, RL_JOB_INTERRUPTED);
+
+  /* kill -9 of the worker mid-sample: the job fails naming what
+   * happened, in its row and in a toast with Details. */
+  job = queue_sampling_job (window, service, 1002);
+  {
+    g_autoptr(GArray) workers = rl_pool_service_list_workers (rl_run_service_get_pool (service));
+    RlWorkerInfo *info;
+
+    g_assert_cmpuint (workers->len, >=, 1);
+    info = &g_array_index (workers, RlWorkerInfo, 0);
+    g_assert_cmpint (info->pid, >, 0);
+    g_assert_cmpint (kill (info->pid, SIGKILL), ==, 0);
+  }
+  assert_finished (job, RL_JOB_FAILED);
+  g_test_message ("after kill -9: %s", rl_job_item_get_error (job));
+  g_assert_nonnull (rl_job_item_get_error (job));
+  {
+    g_autofree char *detail = rl_job_item_describe_progress (job);
+    g_autofree char *expected = g_strdup_printf ("%s failed", rl_job_item_get_title (job));
+
+    g_assert_true (g_str_has_prefix (detail, "Failed: "));
+    g_assert_true (wait_until (details_button_shown, window, 5000));
+    g_assert_cmpstr (rl_window_get_last_toast (window), ==, expected);
+  }
+  g_free (ui_test_screenshot (GTK_WIDGET (window), "run-worker-killed"));
+
+  /* The pool restarted the worker: the same job runs again. */
+  job = queue_sampling_job (window, service, 1002);
+  assert_finished (job, RL_JOB_SUCCEEDED);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* ---- Setup ------------------------------------------------------------------------ */
 
 static gboolean
@@ -987,6 +1082,7 @@ main (int    argc,
   g_test_add_func ("/ui/run/queue-watch-review", test_queue_watch_review);
   g_test_add_func ("/ui/run/error-details-and-notifications", test_error_details_and_notifications);
   g_test_add_func ("/ui/run/pool-settings-sequence-parallel", test_pool_settings_sequence_parallel);
+  g_test_add_func ("/ui/run/stop-and-worker-crash", test_stop_and_worker_crash);
   status = g_test_run ();
   /* The workers stop before their models are removed. */
   rl_run_service_shutdown (rl_application_get_run_service (ui_test_get_app ()));

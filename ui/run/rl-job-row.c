@@ -237,6 +237,10 @@ rl_job_row_new (RlRunService *service,
   self->detail = GTK_LABEL (gtk_label_new (NULL));
   gtk_label_set_xalign (self->detail, 0);
   gtk_label_set_ellipsize (self->detail, PANGO_ELLIPSIZE_END);
+  /* A failure's message gets a few lines; the tooltip has all of it. */
+  gtk_label_set_wrap (self->detail, TRUE);
+  gtk_label_set_wrap_mode (self->detail, PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_lines (self->detail, 3);
   gtk_widget_add_css_class (GTK_WIDGET (self->detail), "caption");
   gtk_widget_add_css_class (GTK_WIDGET (self->detail), "numeric");
   self->preview = GTK_PICTURE (gtk_picture_new ());

@@ -300,6 +300,8 @@ rl_queue_panel_new (RlRunService *service,
 
   g_signal_connect_object (rl_run_service_get_jobs (service), "items-changed",
                            G_CALLBACK (update_stop_sensitivity), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (service, "job-started", G_CALLBACK (update_stop_sensitivity), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (service, "job-finished", G_CALLBACK (update_stop_sensitivity), self,
                            G_CONNECT_SWAPPED);
   update_stop_sensitivity (self);

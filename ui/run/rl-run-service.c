@@ -40,7 +40,7 @@ struct _RlRunService
 
 G_DEFINE_FINAL_TYPE (RlRunService, rl_run_service, G_TYPE_OBJECT)
 
-enum { SIGNAL_JOB_FINISHED, SIGNAL_POOL_CHANGED, N_SIGNALS };
+enum { SIGNAL_JOB_STARTED, SIGNAL_JOB_FINISHED, SIGNAL_POOL_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 /* ---- Events, from the runner thread to the main loop ----------------------- */
@@ -118,6 +118,7 @@ apply_event (gpointer data)
     case RL_EVENT_JOB_STARTED:
       rl_job_item_set_status (item, RL_JOB_RUNNING, 0);
       reorder_items (self);
+      g_signal_emit (self, signals[SIGNAL_JOB_STARTED], 0, item);
       break;
     case RL_EVENT_NODE_STARTED:
       rl_job_item_set_node (item, copy->node_title);
@@ -275,6 +276,8 @@ rl_run_service_class_init (RlRunServiceClass *klass)
   G_OBJECT_CLASS (klass)->finalize = rl_run_service_finalize;
   signals[SIGNAL_JOB_FINISHED] = g_signal_new ("job-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                                0, NULL, NULL, NULL, G_TYPE_NONE, 1, RL_TYPE_JOB_ITEM);
+  signals[SIGNAL_JOB_STARTED] = g_signal_new ("job-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                              0, NULL, NULL, NULL, G_TYPE_NONE, 1, RL_TYPE_JOB_ITEM);
   signals[SIGNAL_POOL_CHANGED] = g_signal_new ("pool-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                                0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }

@@ -92,7 +92,8 @@ const char   *rl_run_service_get_pool_error (RlRunService    *self);
 /* The current pool's description (JSON: backend, workers, parallel). */
 char         *rl_run_service_describe_pool  (RlRunService    *self);
 
-/* Signals (main thread): "job-finished" (RlJobItem) when a job ends in
+/* Signals (main thread): "job-started" (RlJobItem) when a job starts to
+ * run; "job-finished" (RlJobItem) when a job ends in
  * any final state; "pool-changed" when the pool was replaced or the Pool
  * settings were refused. */
 
