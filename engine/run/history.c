@@ -1133,6 +1133,7 @@ rl_history_restore_job (RlHistory  *self,
 
 GArray *
 rl_history_list_trashed (RlHistory  *self,
+                         gint64      trashed_before,
                          GError    **error)
 {
   g_return_val_if_fail (self != NULL, NULL);
@@ -1141,10 +1142,11 @@ rl_history_list_trashed (RlHistory  *self,
   gboolean ok = FALSE;
 
   g_mutex_lock (&self->lock);
-  sqlite3_stmt *stmt = prepare (self, "SELECT id FROM jobs WHERE trashed_at IS NOT NULL ORDER BY id",
-                                "listing deleted jobs", error);
+  sqlite3_stmt *stmt = prepare (self, "SELECT id FROM jobs WHERE trashed_at IS NOT NULL AND (?1 = 0 OR trashed_at < ?1)"
+                                " ORDER BY id", "listing deleted jobs", error);
   if (stmt != NULL)
     {
+      sqlite3_bind_int64 (stmt, 1, trashed_before);
       int rc;
       while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
         {

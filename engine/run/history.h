@@ -132,9 +132,12 @@ gboolean       rl_history_trash_job         (RlHistory               *self,
 gboolean       rl_history_restore_job       (RlHistory               *self,
                                              gint64                   job_id,
                                              GError                 **error);
-/* Ids (gint64) of the trashed jobs, oldest first: what a previous session
- * trashed but never purged. */
+/* Ids (gint64) of the trashed jobs, oldest first — what a previous session
+ * trashed but never purged; with @trashed_before (µs since the epoch, 0:
+ * any time) only those trashed earlier, so another window's Undo that is
+ * still on offer is left alone. */
 GArray        *rl_history_list_trashed      (RlHistory               *self,
+                                             gint64                   trashed_before,
                                              GError                 **error);
 /* Removes @job's output files from disk (not its rows); files already gone
  * are skipped. Returns how many it removed; stops with @error at the first

@@ -105,7 +105,7 @@ test_trash_restore (Fixture       *f,
   job = rl_history_get_job (f->history, gone, &error);
   g_assert_no_error (error);
   g_assert_nonnull (job);
-  trashed = rl_history_list_trashed (f->history, &error);
+  trashed = rl_history_list_trashed (f->history, 0, &error);
   g_assert_cmpuint (trashed->len, ==, 1);
   g_assert_cmpint (g_array_index (trashed, gint64, 0), ==, gone);
 
@@ -128,7 +128,7 @@ test_trash_restore (Fixture       *f,
   g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_HISTORY);
   g_clear_error (&error);
   g_clear_pointer (&trashed, g_array_unref);
-  trashed = rl_history_list_trashed (f->history, NULL);
+  trashed = rl_history_list_trashed (f->history, 0, NULL);
   g_assert_cmpuint (trashed->len, ==, 0);
 }
 
@@ -147,7 +147,14 @@ test_trash_survives_reopen (Fixture       *f,
   f->history = rl_history_open (path, NULL);
   g_assert_nonnull (f->history);
   g_assert_cmpint (rl_history_count (f->history, NULL, NULL), ==, 0);
-  trashed = rl_history_list_trashed (f->history, NULL);
+  trashed = rl_history_list_trashed (f->history, 0, NULL);
+  g_assert_cmpuint (trashed->len, ==, 1);
+  /* Trashed just now: not before a cutoff ten minutes ago, but before now + 1 s. */
+  g_clear_pointer (&trashed, g_array_unref);
+  trashed = rl_history_list_trashed (f->history, g_get_real_time () - 600 * G_USEC_PER_SEC, NULL);
+  g_assert_cmpuint (trashed->len, ==, 0);
+  g_clear_pointer (&trashed, g_array_unref);
+  trashed = rl_history_list_trashed (f->history, g_get_real_time () + G_USEC_PER_SEC, NULL);
   g_assert_cmpuint (trashed->len, ==, 1);
 }
 

@@ -461,11 +461,13 @@ on_delete (RlHistoryBrowser *self)
 
 /* Jobs a previous session deleted but could not purge (it ended while the
  * toast was up) are deleted now; their files are kept, since whether they
- * were to go is not recorded. */
+ * were to go is not recorded. Ones trashed in the last minutes may still
+ * have an Undo on offer in another window and are left alone. */
 static void
 purge_left_over (RlHistoryBrowser *self)
 {
-  g_autoptr(GArray) trashed = rl_history_list_trashed (self->history, NULL);
+  gint64 cutoff = g_get_real_time () - 10 * 60 * G_USEC_PER_SEC;
+  g_autoptr(GArray) trashed = rl_history_list_trashed (self->history, cutoff, NULL);
 
   for (guint i = 0; trashed != NULL && i < trashed->len; i++)
     purge (self, g_array_index (trashed, gint64, i), FALSE);
