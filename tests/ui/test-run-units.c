@@ -7,9 +7,13 @@
 #include <glib/gstdio.h>
 
 #include "engine/graph/image.h"
+#include "engine/graph/registry.h"
+#include "engine/graph/workflow.h"
+#include "engine/nodes/builtin-nodes.h"
 #include "engine/media/video-writer.h"
 #include "ui/run/rl-progress-rate.h"
 #include "ui/run/rl-preview-frames.h"
+#include "ui/run/rl-run-service.h"
 #include "ui/viewer/rl-video-frames.h"
 
 #define SECOND G_USEC_PER_SEC
@@ -196,6 +200,116 @@ test_frame_at_time (void)
   g_ptr_array_unref (frames.textures);
 }
 
+/* ---- The run service's job list ---------------------------------------------- */
+
+static RlWorkflow *
+pattern_workflow (RlRegistry *registry)
+{
+  g_autoptr(GError) error = NULL;
+  RlWorkflow *workflow = rl_workflow_load_data ("{\"last_node_id\":0,\"last_link_id\":0,\"nodes\":[],"
+                                                "\"links\":[],\"version\":0.4}", -1, "pattern", &error);
+  gint64 pattern, preview;
+
+  g_assert_no_error (error);
+  pattern = rl_workflow_add_node (workflow, rl_registry_lookup (registry, "RaylightTestPattern"), 0, 0);
+  preview = rl_workflow_add_node (workflow, rl_registry_lookup (registry, "PreviewImage"), 300, 0);
+  g_assert_cmpint (rl_workflow_add_link (workflow, pattern, 0, preview, 0, &error), >, 0);
+  g_assert_no_error (error);
+  return workflow;
+}
+
+static void
+assert_order (RlRunService *service,
+              const gint64 *ids,
+              guint         n)
+{
+  GListModel *jobs = rl_run_service_get_jobs (service);
+
+  g_assert_cmpuint (g_list_model_get_n_items (jobs), ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(RlJobItem) item = g_list_model_get_item (jobs, i);
+
+      g_assert_cmpint (rl_job_item_get_id (item), ==, ids[i]);
+    }
+}
+
+static void
+count_finished (RlRunService *service,
+                RlJobItem    *item,
+                guint        *n)
+{
+  (*n)++;
+}
+
+/* Back and front (a batch to the front keeps its order), a move, a
+ * cancel while paused; then resumed, every job runs, and the list shows
+ * finished jobs newest first. */
+static void
+test_service_job_order (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("raylight-run-service-XXXXXX", NULL);
+  g_autofree char *history = g_build_filename (dir, "history.sqlite3", NULL);
+  g_autoptr(RlRegistry) registry = rl_registry_new ();
+  g_autoptr(RlRunService) service = NULL;
+  g_autoptr(RlWorkflow) workflow = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 back, front;
+  guint n_finished = 0;
+  gint64 end;
+
+  g_setenv ("RAYLIGHT_HISTORY", history, TRUE);
+  g_setenv ("RAYLIGHT_OUTPUT_DIR", dir, TRUE);
+  g_assert_true (rl_builtin_nodes_register (registry, &error));
+  service = rl_run_service_new (registry);
+  g_assert_nonnull (rl_run_service_get_history (service));
+  g_signal_connect (service, "job-finished", G_CALLBACK (count_finished), &n_finished);
+  rl_run_service_set_paused (service, TRUE);
+  workflow = pattern_workflow (registry);
+
+  back = rl_run_service_queue_workflow (service, workflow, "pattern", RL_JOB_POSITION_BACK, 2, &error);
+  g_assert_no_error (error);
+  front = rl_run_service_queue_workflow (service, workflow, "pattern", RL_JOB_POSITION_FRONT, 2, &error);
+  g_assert_no_error (error);
+  assert_order (service, (gint64[]) { front, front + 1, back, back + 1 }, 4);
+
+  g_assert_true (rl_run_service_move_by (service, back + 1, -1, &error));
+  assert_order (service, (gint64[]) { front, front + 1, back + 1, back }, 4);
+  g_assert_false (rl_run_service_move_by (service, 12345, -1, &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+
+  g_assert_true (rl_run_service_cancel (service, front, &error));
+  while (n_finished < 1)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (rl_job_item_get_status (rl_run_service_lookup (service, front)), ==, RL_JOB_CANCELLED);
+  assert_order (service, (gint64[]) { front + 1, back + 1, back, front }, 4);
+
+  rl_run_service_set_paused (service, FALSE);
+  end = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (n_finished < 4 && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (n_finished, ==, 4);
+  assert_order (service, (gint64[]) { back, back + 1, front + 1, front }, 4);
+  for (guint i = 0; i < 3; i++)
+    {
+      RlJobItem *item = rl_run_service_lookup (service, (gint64[]) { back, back + 1, front + 1 }[i]);
+
+      g_assert_cmpint (rl_job_item_get_status (item), ==, RL_JOB_SUCCEEDED);
+      g_assert_cmpuint (rl_job_item_get_outputs (item)->len, >=, 1);
+    }
+  rl_run_service_shutdown (service);
+  g_remove (history);
+  {
+    g_autofree char *wal = g_strconcat (history, "-wal", NULL);
+    g_autofree char *shm = g_strconcat (history, "-shm", NULL);
+
+    g_remove (wal);
+    g_remove (shm);
+  }
+  g_rmdir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -209,5 +323,6 @@ main (int    argc,
   g_test_add_func ("/viewer/decode-video", test_decode_video);
   g_test_add_func ("/viewer/decode-missing-file", test_decode_missing_file);
   g_test_add_func ("/viewer/frame-at-time", test_frame_at_time);
+  g_test_add_func ("/run/service/job-order", test_service_job_order);
   return g_test_run ();
 }

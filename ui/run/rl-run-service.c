@@ -194,7 +194,8 @@ on_queue_event (const RlEvent *event,
 static void
 reorder_items (RlRunService *self)
 {
-  g_autoptr(GPtrArray) order = g_ptr_array_new ();
+  /* Holds references: the splice below drops the store's own first. */
+  g_autoptr(GPtrArray) order = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(GArray) pending = NULL;
   gint64 running = 0;
   guint n = g_list_model_get_n_items (G_LIST_MODEL (self->jobs));
@@ -212,14 +213,14 @@ reorder_items (RlRunService *self)
       g_autoptr(RlJobItem) item = g_list_model_get_item (G_LIST_MODEL (self->jobs), i);
 
       if (rl_job_item_get_status (item) == RL_JOB_RUNNING)
-        g_ptr_array_add (order, item);
+        g_ptr_array_add (order, g_object_ref (item));
     }
   for (guint i = 0; pending != NULL && i < pending->len; i++)
     {
       RlJobItem *item = rl_run_service_lookup (self, g_array_index (pending, gint64, i));
 
       if (item != NULL && rl_job_item_get_status (item) == RL_JOB_QUEUED)
-        g_ptr_array_add (order, item);
+        g_ptr_array_add (order, g_object_ref (item));
     }
   /* Queued items the engine has taken but not yet announced as started. */
   for (guint i = 0; i < n; i++)
@@ -227,10 +228,10 @@ reorder_items (RlRunService *self)
       g_autoptr(RlJobItem) item = g_list_model_get_item (G_LIST_MODEL (self->jobs), i);
 
       if (rl_job_item_get_status (item) == RL_JOB_QUEUED && !g_ptr_array_find (order, item, NULL))
-        g_ptr_array_insert (order, rl_job_item_get_id (item) == running ? 0 : -1, item);
+        g_ptr_array_insert (order, rl_job_item_get_id (item) == running ? 0 : -1, g_object_ref (item));
     }
   for (guint i = self->finished->len; i > 0; i--)
-    g_ptr_array_add (order, g_ptr_array_index (self->finished, i - 1));
+    g_ptr_array_add (order, g_object_ref (g_ptr_array_index (self->finished, i - 1)));
 
   g_return_if_fail (order->len == n);
   for (guint i = 0; i < n && same; i++)
