@@ -93,6 +93,23 @@ status_icon (RlJobStatus status)
 }
 
 static void
+append_card_row (GtkWidget *card,
+                 GtkWidget *row)
+{
+  gtk_widget_set_margin_start (row, 8);
+  gtk_widget_set_margin_end (row, 8);
+  gtk_box_append (GTK_BOX (card), row);
+}
+
+static void
+style_caption (GtkWidget *label)
+{
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+  gtk_widget_add_css_class (label, "caption");
+}
+
+static void
 setup_card (GtkSignalListItemFactory *factory,
             GtkListItem              *list_item,
             gpointer                  data)
@@ -126,19 +143,12 @@ setup_card (GtkSignalListItemFactory *factory,
   gtk_label_set_xalign (GTK_LABEL (title), 0);
   gtk_widget_add_css_class (title, "heading");
   gtk_box_append (GTK_BOX (title_box), title);
-  for (GtkWidget *w = title_box; w != NULL; w = w == title_box ? line1 : w == line1 ? line2 : NULL)
-    {
-      gtk_widget_set_margin_start (w, 8);
-      gtk_widget_set_margin_end (w, 8);
-      gtk_box_append (GTK_BOX (card), w);
-    }
+  append_card_row (card, title_box);
+  append_card_row (card, line1);
+  append_card_row (card, line2);
+  style_caption (line1);
+  style_caption (line2);
   gtk_widget_set_margin_bottom (line2, 8);
-  for (GtkWidget *w = line1; w != NULL; w = w == line1 ? line2 : NULL)
-    {
-      gtk_label_set_xalign (GTK_LABEL (w), 0);
-      gtk_label_set_ellipsize (GTK_LABEL (w), PANGO_ELLIPSIZE_END);
-      gtk_widget_add_css_class (w, "caption");
-    }
   gtk_widget_add_css_class (line2, "dim-label");
   g_object_set_data (G_OBJECT (card), "picture", picture);
   g_object_set_data (G_OBJECT (card), "placeholder", placeholder);
