@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tests/plain-test.h"
 #include "tests/pool/pool-test-util.h"
@@ -84,16 +85,34 @@ encode_text (RlPool *pool, const char *text)
   return take_tensor (&result);
 }
 
-/* A 4-step SAMPLE of a zero latent of `batch` items on every rank at once;
- * out[r] receives rank r's latent. */
+/* Cancels every rank of the pool at the second sampling step. */
+typedef struct {
+  RlPool *pool;
+  bool    cancelled;
+} Canceller;
+
+static void
+cancel_at_second_step (const RlPoolProgress *progress, void *user)
+{
+  Canceller *canceller = user;
+  if (progress->kind == RL_PROGRESS_STEPS && progress->done >= 2 && !canceller->cancelled)
+    {
+      canceller->cancelled = true;
+      rl_pool_cancel (canceller->pool, -1);
+    }
+}
+
+/* A SAMPLE of `steps` steps of a zero latent of `batch` items on every
+ * rank at once; out[r] receives rank r's latent. */
 static bool
-sample (RlPool *pool, int batch, float cfg, float **out)
+sample_steps (RlPool *pool, int batch, float cfg, int steps, Canceller *canceller, float **out,
+              RlErrorInfo *err_out)
 {
   RlSampleParams params;
   rl_sample_params_init (&params);
   params.model = (RlJobModel) { dit_path, "" };
   params.seed = seed;
-  params.steps = 4;
+  params.steps = (uint32_t) steps;
   params.cfg = cfg;
   params.sampler = "euler";
   params.scheduler = "simple";
@@ -117,7 +136,9 @@ sample (RlPool *pool, int batch, float cfg, float **out)
     {
       ranks[r] = r;
       calls[r] = (RlPoolCall) { .type = RL_MSG_SAMPLE, .family = "", .params = w.data,
-                                .params_size = w.size, .tensors = inputs, .n_tensors = 3 };
+                                .params_size = w.size, .tensors = inputs, .n_tensors = 3,
+                                .progress = canceller ? cancel_at_second_step : NULL,
+                                .user_data = canceller };
     }
   RlPoolResult results[MAX_RANKS] = { 0 };
   if (ok && rl_pool_call_group (pool, ranks, n, calls, results, &err) != RL_WIRE_OK)
@@ -125,6 +146,8 @@ sample (RlPool *pool, int batch, float cfg, float **out)
       printf ("# SAMPLE on %d ranks: %s\n", n, err.message);
       ok = false;
     }
+  if (err_out != NULL)
+    *err_out = err;
   for (int r = 0; r < n; r++)
     {
       RlSharedTensor *t = take_tensor (&results[r]);
@@ -140,6 +163,12 @@ sample (RlPool *pool, int batch, float cfg, float **out)
   rl_wire_writer_clear (&w);
   rl_shared_tensor_free (latent);
   return ok;
+}
+
+static bool
+sample (RlPool *pool, int batch, float cfg, float **out)
+{
+  return sample_steps (pool, batch, cfg, 4, NULL, out, NULL);
 }
 
 static double
@@ -217,6 +246,40 @@ static void test_cfg2_ulysses2 (void) { check (4, 2, 1, 2, 1, 1, 5.0f); }
 static void test_data2_ring2 (void) { check (4, 1, 2, 1, 2, 2, 5.0f); }
 static void test_cfg2_data2 (void) { check (4, 1, 1, 2, 2, 3, 5.0f); }
 
+static double
+seconds_since (const struct timespec *start)
+{
+  struct timespec now;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return (double) (now.tv_sec - start->tv_sec) + 1e-9 * (double) (now.tv_nsec - start->tv_nsec);
+}
+
+/* Cancelling a CFG2 × DP2 sample mid-way ends it within seconds on every
+ * rank (a rank waiting in the step's exchange for a peer that stopped at
+ * the cancel gives up a second later instead of at the 60 s timeout), and
+ * a fresh pool then samples correctly. */
+static void
+test_cancel_mid_sample (void)
+{
+  RlPool *pool = start_pool (4, 1, 1, 2, 2);
+  PT_REQUIRE (pool != NULL, "pool");
+  Canceller canceller = { .pool = pool };
+  float *out[MAX_RANKS] = { 0 };
+  RlErrorInfo err = { 0 };
+  struct timespec start;
+  clock_gettime (CLOCK_MONOTONIC, &start);
+  PT_CHECK (!sample_steps (pool, 2, 5.0f, 40, &canceller, out, &err), "a cancelled SAMPLE succeeded");
+  double took = seconds_since (&start);
+  PT_CHECK (canceller.cancelled, "the sample never reached its second step");
+  PT_CHECK (err.code == RL_WIRE_CANCELLED, "status %d: %s", err.code, err.message);
+  PT_CHECK (took < 20.0, "the cancelled SAMPLE took %.1f s", took);
+  printf ("# cancel at step 2 of 40, CFG2×DP2: every rank done after %.2f s\n", took);
+  for (int r = 0; r < MAX_RANKS; r++)
+    free (out[r]);
+  rl_pool_free (pool);
+  check (4, 1, 1, 2, 2, 2, 5.0f);
+}
+
 /* Invalid combinations never reach a worker and list the valid ones. */
 static void
 test_invalid_combinations_refused (void)
@@ -264,6 +327,7 @@ main (void)
   PT_RUN (test_cfg2_ulysses2);
   PT_RUN (test_data2_ring2);
   PT_RUN (test_cfg2_data2);
+  PT_RUN (test_cancel_mid_sample);
   rl_shared_tensor_free (positive);
   rl_shared_tensor_free (negative);
   for (int b = 0; b <= MAX_BATCH; b++)

@@ -175,7 +175,8 @@ shm_wait (ShmComm *c, const ShmWait *w)
   ShmHeader *h = c->header;
   int stuck[RL_COMM_SHM_MAX_RANKS];
   int n_stuck = 0;
-  int64_t deadline = now_ms () + c->base.timeout_ms;
+  int64_t started = now_ms ();
+  int64_t deadline = started + c->base.timeout_ms;
   int spins = 0;
 
   for (;;) {
@@ -193,6 +194,11 @@ shm_wait (ShmComm *c, const ShmWait *w)
     for (int i = 0; i < n_stuck; i++)
       if (rank_is_dead (c, world_of (c, stuck[i])))
         return fail_wait (c, w, stuck + i, 1, "exited (its process is gone)");
+    /* A peer that stopped at the cancel never comes: give up after a
+     * second rather than at the timeout. */
+    if (c->base.cancelled != NULL && now_ms () > started + 1000
+        && c->base.cancelled (c->base.cancel_user))
+      return fail_wait (c, w, stuck, n_stuck, "had not arrived when the request was cancelled");
     int64_t left = deadline - now_ms ();
     if (left <= 0)
       return fail_wait (c, w, stuck, n_stuck, "never arrived (timed out)");

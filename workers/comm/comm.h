@@ -63,9 +63,9 @@ int         rl_comm_timeout_ms      (const RlComm *comm);
 /* A function the backend polls while a call waits on its peers: once it
  * returns true (the request was cancelled) and the call has waited a
  * second, the call gives up as on a timeout (the communicator is then
- * unusable) instead of waiting for a peer that stopped at the cancel. NCCL
- * only: the shm backend notices dead peers itself and its peers all see
- * the same cancel. Sub-communicators made later inherit it. */
+ * unusable: the pool restarts the group) instead of waiting until the
+ * timeout for a peer that stopped at the cancel a step earlier.
+ * Sub-communicators made later inherit it. */
 typedef bool (*RlCommCancelFunc) (void *user);
 void        rl_comm_set_cancel_check (RlComm *comm, RlCommCancelFunc cancelled,
                                       void *user);
