@@ -12,6 +12,9 @@
 # cuMulticastCreate). Logs go to $OUT (or ./gpu-out). Usage, from the repo
 # root, carrying .gpu-debs (OpenBLAS and pkg-config for a bare machine):
 #   BLOCKS=30 bash tests/pool/gpu-pool-session.sh
+# The build alone took 176 s on the 2×H200 machine (32 cores): give a call
+# DEADLINE (its time limit, default 225 s) of at least 400 s for both the
+# parity checks and the speed line, or PARITY=0 / SPEED=0 for one of them.
 # BUILD_DIR (default ./build-gpu) and DEBS (default .gpu-debs) move the
 # build and the packages, e.g. to build a clean `git archive` of HEAD.
 set -u
@@ -40,7 +43,7 @@ if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" -Dapp=disabled -Dui=disabled > "$out/meson-setup.log" 2>&1 \
     || { tail -30 "$out/meson-setup.log"; exit 1; }
 fi
-plugins=$(ninja -C "$build" -t targets all 2>/dev/null | grep -oE '^plugins/[^: ]*\.so' | sort -u)
+plugins=$(ninja -C "$build" -t targets all 2>/dev/null | grep -E '^plugins/[^ ]*\.so: ' | cut -d: -f1 | sort -u)
 ninja -C "$build" -j"$(nproc)" workers/worker/raylight-worker tests/pool/test-pool-nccl \
   tests/comm/test-comm-nccl $plugins > "$out/build.log" 2>&1 \
   || { grep -E "error|FAILED" -A3 "$out/build.log" | head -40; exit 1; }
@@ -57,6 +60,7 @@ left=$(( ${DEADLINE:-225} - SECONDS - ${COMM_TIMEOUT:-40} ))
 [ "$left" -lt 30 ] && left=30
 step "test-pool-nccl (blocks ${BLOCKS:-30}, ${POOL_TIMEOUT:-$left} s)"
 RAYLIGHT_NCCL_TEST_SPEED=${SPEED:-1} RAYLIGHT_NCCL_TEST_BLOCKS=${BLOCKS:-30} \
+  RAYLIGHT_NCCL_TEST_PARITY=${PARITY:-1} \
   timeout "${POOL_TIMEOUT:-$left}" stdbuf -oL "$build/tests/pool/test-pool-nccl" > "$out/test-pool-nccl.log" 2>&1
 echo "test-pool-nccl exit $?"
 grep -E "^ok|^not ok|^# " "$out/test-pool-nccl.log"

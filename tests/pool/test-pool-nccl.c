@@ -2,7 +2,10 @@
  * NCCL id, the pool hands it to every rank at HELLO_ACK): a 4-step Wan
  * SAMPLE on a Wan 2.1 1.3B-shaped checkpoint of random bf16 weights in
  * Ulysses 2, ring 2, CFG 2 and data 2 on two GPUs equals the one-GPU
- * latent within 1e-2 relative on every rank; then, with
+ * latent within 1e-2 relative on every rank (and, to tell the forward's
+ * own bf16 differences from the sampler's amplification of them at cfg 5,
+ * one step at cfg 1 — one forward — of U2 and R2 is checked alone);
+ * RAYLIGHT_NCCL_TEST_PARITY=0 skips these; then, with
  * RAYLIGHT_NCCL_TEST_SPEED=1, one sampling step (one DiT forward, cfg 1)
  * at 832×480×81 (21×60×104 latent, 32,760 tokens) on one GPU and on two
  * in Ulysses 2, timed in the same process, and the speed-up printed.
@@ -192,7 +195,7 @@ relative_error (const float *got, const float *want, uint64_t n)
 /* 3 latent frames of 30×52: 3·15·26 = 1170 tokens (odd: USP pads). */
 static const uint64_t small1[5] = { 1, 16, 3, 30, 52 };
 static const uint64_t small2[5] = { 2, 16, 3, 30, 52 };
-static float *reference1, *reference2;
+static float *reference1, *reference2, *reference_forward;
 
 static void
 test_one_gpu_reference (void)
@@ -207,6 +210,9 @@ test_one_gpu_reference (void)
   out[0] = NULL;
   PT_CHECK (sample (pool, small2, 4, 5.0f, out, NULL), "one-GPU SAMPLE of batch 2");
   reference2 = out[0];
+  out[0] = NULL;
+  PT_CHECK (sample (pool, small1, 1, 1.0f, out, NULL), "one-GPU forward");
+  reference_forward = out[0];
   if (reference1 != NULL)
     {
       double sum = 0.0;
@@ -245,6 +251,30 @@ check (int ulysses, int ring, int cfg, int data)
   rl_pool_free (pool);
 }
 
+/* One step at cfg 1: the sampler's output is x − σ·v of one forward. */
+static void
+check_forward (int ulysses, int ring)
+{
+  uint64_t numel = 16 * 3 * 30 * 52;
+  PT_REQUIRE (reference_forward != NULL, "no one-GPU forward");
+  RlPool *pool = start_pool (2, ulysses, ring, 1, 1);
+  PT_REQUIRE (pool != NULL, "two-GPU pool");
+  float *out[MAX_RANKS] = { 0 };
+  PT_CHECK (sample (pool, small1, 1, 1.0f, out, NULL), "forward U%d R%d", ulysses, ring);
+  if (out[0] != NULL)
+    {
+      double err = relative_error (out[0], reference_forward, numel);
+      PT_CHECK (err <= 1e-2, "one forward U%d R%d: relative error %.3g", ulysses, ring, err);
+      printf ("# 2 GPUs NCCL U%d×R%d, one forward (1 step, cfg 1) vs one GPU: relative error "
+              "%.3g\n", ulysses, ring, err);
+    }
+  free (out[0]);
+  free (out[1]);
+  rl_pool_free (pool);
+}
+
+static void test_forward_ulysses2 (void) { check_forward (2, 1); }
+static void test_forward_ring2 (void) { check_forward (1, 2); }
 static void test_ulysses2 (void) { check (2, 1, 1, 1); }
 static void test_ring2 (void) { check (1, 2, 1, 1); }
 static void test_cfg2 (void) { check (1, 1, 2, 1); }
@@ -310,17 +340,24 @@ main (void)
   positive = random_conditioning (1);
   negative = random_conditioning (2);
 
-  PT_RUN (test_one_gpu_reference);
-  PT_RUN (test_ulysses2);
-  PT_RUN (test_ring2);
-  PT_RUN (test_cfg2);
-  PT_RUN (test_data2);
+  const char *parity = getenv ("RAYLIGHT_NCCL_TEST_PARITY");
+  if (parity == NULL || strcmp (parity, "0") != 0)
+    {
+      PT_RUN (test_one_gpu_reference);
+      PT_RUN (test_forward_ulysses2);
+      PT_RUN (test_forward_ring2);
+      PT_RUN (test_cfg2);
+      PT_RUN (test_data2);
+      PT_RUN (test_ulysses2);
+      PT_RUN (test_ring2);
+    }
   if (getenv ("RAYLIGHT_NCCL_TEST_SPEED") != NULL)
     PT_RUN (test_speed);
   rl_shared_tensor_free (positive);
   rl_shared_tensor_free (negative);
   free (reference1);
   free (reference2);
+  free (reference_forward);
   remove (dit_path);
   rmdir (pt_scratch_dir ());
   return pt_finish ();
