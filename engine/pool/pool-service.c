@@ -506,7 +506,7 @@ run_self_test (RlPoolService  *self,
           g_autofree char *tool = rl_pool_topology_find_tool ();
           /* 2 × 256 MiB copies per ordered pair take well under a second
            * on a working machine; a hung GPU must not hang the app. */
-          topology = rl_pool_topology_run (tool, 60, error);
+          topology = rl_pool_topology_run (tool, TRUE, 60, error);
         }
       if (topology == NULL)
         return NULL;

@@ -283,11 +283,12 @@ rl_pool_topology_find_tool (void)
 
 RlPoolTopology *
 rl_pool_topology_run (const char  *tool_path,
+                      gboolean     measure,
                       guint        timeout_s,
                       GError     **error)
 {
   g_autofree char *timeout = g_strdup_printf ("%u", MAX (timeout_s, 1));
-  const char *argv[] = { "timeout", "--kill-after=5", timeout, tool_path, NULL };
+  const char *argv[] = { "timeout", "--kill-after=5", timeout, tool_path, measure ? NULL : "--no-bandwidth", NULL };
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GBytes) out = NULL;
   g_autoptr(GBytes) err = NULL;

@@ -43,8 +43,11 @@ RlPoolTopology  *rl_pool_topology_parse          (const char      *json,
 RlPoolTopology  *rl_pool_topology_load_file      (const char      *path,
                                                   GError         **error);
 /* Runs @tool_path (raylight-topology) and parses what it prints; it is
- * killed after @timeout_s seconds. */
+ * killed after @timeout_s seconds. @measure FALSE lists devices and links
+ * without the bandwidth copies (which take memory on every GPU for a few
+ * seconds: not something to do while a job may run). */
 RlPoolTopology  *rl_pool_topology_run            (const char      *tool_path,
+                                                  gboolean         measure,
                                                   guint            timeout_s,
                                                   GError         **error);
 /* Where raylight-topology is: $RAYLIGHT_TOPOLOGY_TOOL, the build tree's

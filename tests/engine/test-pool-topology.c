@@ -117,7 +117,7 @@ test_real_tool (void)
   g_autoptr(RlPoolTopology) topology = NULL;
 
   g_assert_true (g_file_test (tool, G_FILE_TEST_IS_EXECUTABLE));
-  topology = rl_pool_topology_run (tool, 120, &error);
+  topology = rl_pool_topology_run (tool, TRUE, 120, &error);
   g_assert_no_error (error);
   g_assert_false (rl_pool_topology_is_synthetic (topology));
   if (!g_file_test ("/proc/driver/nvidia/gpus", G_FILE_TEST_IS_DIR))
@@ -129,11 +129,36 @@ test_real_tool (void)
     g_assert_cmpuint (rl_pool_topology_get_n_devices (topology), >, 0);
 }
 
+/* Listing without measuring passes --no-bandwidth: a stand-in tool echoes
+ * its arguments into the report's note. */
+static void
+test_run_without_bandwidth (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("rl-topology-tool-XXXXXX", NULL);
+  g_autofree char *tool = g_build_filename (dir, "fake-topology", NULL);
+  const char *script =
+    "#!/bin/sh\nprintf '{\"format\": \"raylight-topology\", \"version\": 1, \"nvml_note\": \"args:%s\","
+    " \"devices\": [], \"links\": []}' \"$*\"\n";
+  g_autoptr(RlPoolTopology) listed = NULL;
+  g_autoptr(RlPoolTopology) measured = NULL;
+  g_autofree char *cleanup = g_strdup_printf ("rm -rf '%s'", dir);
+
+  g_assert_true (g_file_set_contents (tool, script, -1, NULL));
+  g_assert_cmpint (g_chmod (tool, 0755), ==, 0);
+  listed = rl_pool_topology_run (tool, FALSE, 10, NULL);
+  measured = rl_pool_topology_run (tool, TRUE, 10, NULL);
+  g_assert_nonnull (listed);
+  g_assert_nonnull (measured);
+  g_assert_cmpstr (rl_pool_topology_get_notes (listed), ==, "args:--no-bandwidth.");
+  g_assert_cmpstr (rl_pool_topology_get_notes (measured), ==, "args:.");
+  g_spawn_command_line_sync (cleanup, NULL, NULL, NULL, NULL);
+}
+
 static void
 test_tool_failure (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(RlPoolTopology) topology = rl_pool_topology_run ("/bin/false", 5, &error);
+  g_autoptr(RlPoolTopology) topology = rl_pool_topology_run ("/bin/false", TRUE, 5, &error);
 
   g_assert_null (topology);
   g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL);
@@ -223,6 +248,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pool-topology/links", test_links);
   g_test_add_func ("/pool-topology/real-tool", test_real_tool);
   g_test_add_func ("/pool-topology/tool-failure", test_tool_failure);
+  g_test_add_func ("/pool-topology/run-without-bandwidth", test_run_without_bandwidth);
   g_test_add_func ("/pool-topology/service-cache", test_service_cache);
   g_test_add_func ("/pool-topology/broken-p2p-disables-it", test_broken_p2p_disables_it);
   return g_test_run ();

@@ -658,7 +658,9 @@ topology_thread (GTask        *task,
   else
     {
       g_autofree char *tool = rl_pool_topology_find_tool ();
-      topology = rl_pool_topology_run (tool, 60, &error);
+      /* Without the app's pool, opening the panel only lists; the bandwidth
+       * copies run on an explicit refresh. */
+      topology = rl_pool_topology_run (tool, g_task_get_source_tag (task) != NULL, 60, &error);
     }
   if (topology == NULL)
     g_task_return_error (task, error);
@@ -1003,6 +1005,9 @@ rl_pool_panel_set_service (RlPoolPanel   *self,
   self->service = service;
   update_actions (self);
   fill_worker_rows (self);
+  /* The pool's own self-test result (run once, then cached). */
+  if (service != NULL)
+    load_topology (self, FALSE);
 }
 
 RlPoolService *
