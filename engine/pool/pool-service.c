@@ -309,6 +309,60 @@ p2p_needs_disabling (RlPoolService *self)
   return TRUE;
 }
 
+/* The topology index of CUDA device @cuda_index, or -1. */
+static int
+topology_index (RlPoolTopology *topology,
+                int             cuda_index)
+{
+  for (guint i = 0; i < rl_pool_topology_get_n_devices (topology); i++)
+    if (rl_pool_topology_get_device (topology, i)->cuda_index == cuda_index)
+      return (int) i;
+  return -1;
+}
+
+gboolean
+rl_pool_service_link_costs (RlPoolTopology *topology,
+                            const int      *device_ids,
+                            guint           n,
+                            double         *cost)
+{
+  for (guint a = 0; a < n; a++)
+    for (guint b = 0; b < n; b++)
+      {
+        int from = topology_index (topology, device_ids ? device_ids[a] : (int) a);
+        int to = topology_index (topology, device_ids ? device_ids[b] : (int) b);
+        const RlGpuLink *link;
+
+        if (from < 0 || to < 0)
+          return FALSE;
+        if (a == b)
+          {
+            cost[a * n + b] = 0.0;
+            continue;
+          }
+        link = rl_pool_topology_get_link (topology, (guint) from, (guint) to);
+        if (link == NULL)
+          return FALSE;
+        cost[a * n + b] = rl_gpu_link_cost (link);
+      }
+  return TRUE;
+}
+
+/* The link costs of the first @n GPUs from the (cached) self-test, or
+ * NULL (equal links) when it did not run or lacks them. */
+static double *
+gpu_link_costs (RlPoolService *self,
+                guint          n)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RlPoolTopology) topology = run_self_test (self, FALSE, &error);
+  g_autofree double *cost = g_new0 (double, (gsize) n * n);
+
+  if (topology == NULL || !rl_pool_service_link_costs (topology, NULL, n, cost))
+    return NULL;
+  return g_steal_pointer (&cost);
+}
+
 /* Makes the running pool the shape @want of @n_workers (lock held): keeps
  * it when it already is and its collectives are intact, else shuts it
  * down and starts that one. */
@@ -323,6 +377,7 @@ start_locked (RlPoolService         *self,
   g_autofree char *attention_env = NULL;
   g_autoptr(GStrvBuilder) env_builder = g_strv_builder_new ();
   g_auto(GStrv) extra_env = NULL;
+  g_autofree double *link_cost = NULL;
   RlPoolOptions options;
   RlErrorInfo info = { 0 };
   gboolean same = self->pool != NULL && n_workers == self->active_workers
@@ -373,6 +428,9 @@ start_locked (RlPoolService         *self,
   options.fsdp_degree = (int) want->fsdp_degree;
   options.cpu_offload = want->cpu_offload;
   options.attention = want->attention;
+  /* Ranks onto GPUs by measured links: Ulysses groups on the fastest. */
+  if (self->devices == RL_POOL_DEVICES_CUDA && n_workers > 1 && world_of (want) > 1)
+    options.link_cost = link_cost = gpu_link_costs (self, n_workers);
   self->pool = rl_pool_new (&options, &info);
   if (self->pool != NULL && rl_pool_start (self->pool, &info) == 0)
     {

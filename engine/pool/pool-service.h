@@ -77,6 +77,16 @@ RlPoolTopology *rl_pool_service_get_topology (RlPoolService       *self,
  * app's "Free memory"); nothing to do when the workers are not running. */
 gboolean       rl_pool_service_free_memory  (RlPoolService        *self,
                                              GError              **error);
+/* The n × n link costs (rl_gpu_link_cost, lower is faster) between the
+ * CUDA devices @device_ids (NULL: 0 .. n−1) as @topology found them, for
+ * the rank layout (RlPoolOptions.link_cost); FALSE when the topology lacks
+ * a device or a pair. A pool of several GPUs in a parallel shape is laid
+ * out with them, so Ulysses groups get the fastest links. */
+gboolean       rl_pool_service_link_costs   (RlPoolTopology       *topology,
+                                             const int            *device_ids,
+                                             guint                 n,
+                                             double               *cost);
+
 /* The shape of the running pool: FALSE when none runs. */
 gboolean       rl_pool_service_get_active   (RlPoolService        *self,
                                              RlPoolParallel       *parallel,
