@@ -8,11 +8,13 @@
  * sequence changes the GEMM shapes of the forward itself: within 1e-5, the
  * acceptance of fp32 CPU parallelism (sequence parallelism's too). The seed
  * is fresh per run. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tests/plain-test.h"
 #include "tests/pool/pool-test-util.h"
@@ -22,6 +24,7 @@
 enum { MAX_RANKS = 4, MAX_BATCH = 3 };
 
 static uint64_t seed;
+static int fsdp_degree = 1;   /* of the pools start_pool makes */
 static char dit_path[512], te_path[512], plugin_env[1024];
 static RlSharedTensor *positive, *negative;
 static float *reference[MAX_BATCH + 1][2];   /* [batch][cfg is 1] */
@@ -46,6 +49,7 @@ start_pool (int workers, int ulysses, int ring, int cfg, int data)
   options.ring_degree = ring;
   options.cfg_degree = cfg;
   options.data_degree = data;
+  options.fsdp_degree = fsdp_degree;
   options.comm_timeout_ms = 60000;
   RlPool *pool = rl_pool_new (&options, &err);
   if (pool == NULL || rl_pool_start (pool, &err) != RL_WIRE_OK)
@@ -280,6 +284,37 @@ test_cancel_mid_sample (void)
   check (4, 1, 1, 2, 2, 2, 5.0f);
 }
 
+/* FSDP alone (no rank splits the work) still needs collectives to gather
+ * the shards: a pool of 2 CPU workers with FSDP degree 2 gives them, the
+ * workers say their blocks are sharded over 2 ranks (their stderr, caught
+ * in a file), and the sample equals one worker. */
+static void
+test_fsdp2_alone_gets_collectives (void)
+{
+  char log_path[512];
+  snprintf (log_path, sizeof log_path, "%s/fsdp2-workers.log", pt_scratch_dir ());
+  int log_fd = open (log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  PT_REQUIRE (log_fd >= 0, "cannot create %s", log_path);
+  fflush (stderr);
+  int saved = dup (2);
+  dup2 (log_fd, 2);   /* the workers inherit it */
+  close (log_fd);
+  fsdp_degree = 2;
+  check (2, 1, 1, 1, 1, 1, 5.0f);
+  fsdp_degree = 1;
+  fflush (stderr);
+  dup2 (saved, 2);
+  close (saved);
+  FILE *log = fopen (log_path, "re");
+  PT_REQUIRE (log != NULL, "no worker log");
+  char line[1024];
+  int sharded = 0;
+  while (fgets (line, sizeof line, log) != NULL)
+    sharded += strstr (line, "sharded over 2 ranks") != NULL;
+  fclose (log);
+  PT_CHECK (sharded == 2, "%d of 2 workers report sharded blocks (see %s)", sharded, log_path);
+}
+
 /* Invalid combinations never reach a worker and list the valid ones. */
 static void
 test_invalid_combinations_refused (void)
@@ -328,6 +363,7 @@ main (void)
   PT_RUN (test_data2_ring2);
   PT_RUN (test_cfg2_data2);
   PT_RUN (test_cancel_mid_sample);
+  PT_RUN (test_fsdp2_alone_gets_collectives);
   rl_shared_tensor_free (positive);
   rl_shared_tensor_free (negative);
   for (int b = 0; b <= MAX_BATCH; b++)

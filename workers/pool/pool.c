@@ -184,6 +184,15 @@ degrees_of (const RlPoolOptions *o)
                                o->data_degree > 0 ? o->data_degree : 1 };
 }
 
+/* Whether the workers share collectives: some rank splits work with
+ * another, or the weights are sharded (FSDP gathers them every block). */
+static bool
+needs_collectives (const RlPoolOptions *o)
+{
+  RlParallelDegrees d = degrees_of (o);
+  return o->n_workers > 1 && (rl_parallel_is_parallel (&d) || o->fsdp_degree > 1);
+}
+
 int
 rl_pool_layout_devices (const RlPoolOptions *o, int *device_of_rank, RlErrorInfo *err)
 {
@@ -290,9 +299,8 @@ rl_pool_new (const RlPoolOptions *options, RlErrorInfo *err)
   pool->shared.options.link_cost = NULL;   /* used above; not kept */
   pool->attention = options->attention ? strdup (options->attention) : NULL;
   pool->shared.options.attention = pool->attention;
-  RlParallelDegrees degrees = degrees_of (&pool->shared.options);
   pool->shared.uses_nccl = options->backend == RL_POOL_BACKEND_CUDA
-                           && rl_parallel_is_parallel (&degrees);
+                           && needs_collectives (&pool->shared.options);
   if (pool->shared.options.comm_timeout_ms <= 0)
     pool->shared.options.comm_timeout_ms = RL_COMM_DEFAULT_TIMEOUT_MS;
   atomic_init (&pool->shared.stopping, false);
@@ -322,9 +330,8 @@ rl_pool_start (RlPool *pool, RlErrorInfo *err)
   pool->shared.runtime_dir = pool->runtime_dir;
 
   int n = pool->shared.options.n_workers;
-  RlParallelDegrees degrees = degrees_of (&pool->shared.options);
   if (n > 1 && pool->shared.options.backend == RL_POOL_BACKEND_CPU
-      && rl_parallel_is_parallel (&degrees))
+      && needs_collectives (&pool->shared.options))
     {
       /* One segment for the pool's life; each worker gets it at HELLO_ACK.
        * Only parallel pools use it: pools without parallelism keep

@@ -475,7 +475,9 @@ run_sampler (Job *job, const RlSampleParams *p, RlSharedTensor *const *inputs, i
     }
   float *result = s == RL_OK ? download (job, &latent) : NULL;
   int status = RL_WIRE_OK;
-  if (s == RL_E_CANCELLED)
+  /* A collective that gave up on a peer which stopped at the cancel is the
+   * cancel's doing, not a failure of its own. */
+  if (s == RL_E_CANCELLED || (s != RL_OK && rl_worker_inbox_cancelled (job->ctx->inbox)))
     status = rl_error_set (err, RL_WIRE_CANCELLED, "rank %d: sampling was cancelled",
                            job->ctx->rank);
   else if (result == NULL)

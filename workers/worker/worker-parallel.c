@@ -53,7 +53,7 @@ bool
 rl_worker_parallel_expected (const RlMsgHelloAck *ack)
 {
   RlParallelDegrees d = degrees_of (ack);
-  return rl_parallel_is_parallel (&d);
+  return rl_parallel_is_parallel (&d) || ack->parallel.fsdp_degree > 1;
 }
 
 static RlStatus

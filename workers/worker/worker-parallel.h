@@ -26,7 +26,8 @@ typedef struct RlWorkerParallel RlWorkerParallel;
 bool              rl_worker_parallel_make_nccl_id (const char *backend, int rank,
                                                    int world_size, unsigned char *id);
 
-/* Whether the pool runs parallel jobs (some degree above 1). */
+/* Whether the pool shares collectives: parallel jobs (some degree above
+ * 1) or weights sharded over the workers (FSDP degree above 1). */
 bool              rl_worker_parallel_expected (const RlMsgHelloAck *ack);
 
 /* Joins the collectives the HELLO_ACK announced — the shm segment `fd`
