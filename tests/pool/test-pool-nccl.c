@@ -10,7 +10,9 @@
  * at 832×480×81 (21×60×104 latent, 32,760 tokens) on one GPU and on two
  * in Ulysses 2, timed in the same process, and the speed-up printed.
  * RAYLIGHT_NCCL_TEST_BLOCKS (default 30, the real count) trims the blocks.
- * Exits 77 without two GPUs. */
+ * RAYLIGHT_NCCL_TEST_BACKEND=cpu runs the same checks on CPU workers (fp32
+ * compute over shared memory: the real model dimensions' split rules
+ * without bf16 rounding). Exits 77 without two GPUs. */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@ enum { MAX_RANKS = 2, TEXT_TOKENS = 512, TEXT_DIM = 4096 };
 static uint64_t seed;
 static char dit_path[512], plugin_env[1024];
 static RlSharedTensor *positive, *negative;
+static RlPoolBackend backend = RL_POOL_BACKEND_CUDA;
 
 static int
 count_gpus (void)
@@ -98,7 +101,7 @@ start_pool (int workers, int ulysses, int ring, int cfg, int data)
   RlPoolOptions options;
   RlErrorInfo err = { 0 };
   pt_pool_options (&options, workers);
-  options.backend = RL_POOL_BACKEND_CUDA;
+  options.backend = backend;
   options.extra_env = env;
   options.start_timeout_ms = 60000;
   options.request_timeout_ms = 180000;
@@ -325,7 +328,10 @@ main (void)
   const char *plugins = getenv ("RAYLIGHT_PLUGIN_PATH");
   if (source == NULL || plugins == NULL)
     pt_skip_all ("RAYLIGHT_SOURCE_DIR / RAYLIGHT_PLUGIN_PATH unset; run through meson test");
-  if (count_gpus () < 2)
+  const char *backend_env = getenv ("RAYLIGHT_NCCL_TEST_BACKEND");
+  if (backend_env != NULL && strcmp (backend_env, "cpu") == 0)
+    backend = RL_POOL_BACKEND_CPU;
+  else if (count_gpus () < 2)
     pt_skip_all ("fewer than two NVIDIA GPUs");
   const char *blocks_env = getenv ("RAYLIGHT_NCCL_TEST_BLOCKS");
   int blocks = blocks_env ? atoi (blocks_env) : 30;
