@@ -182,6 +182,21 @@ sample (RlPool *pool, const uint64_t *shape, int steps, float cfg, float **out, 
   return ok;
 }
 
+/* sqrt(mean (got − want)²) / sqrt(mean want²): how far the whole latent
+ * moved, where the max-based error below reports the worst element. */
+static double
+relative_rms (const float *got, const float *want, uint64_t n)
+{
+  double diff = 0.0, ref = 0.0;
+  for (uint64_t i = 0; i < n; i++)
+    {
+      double d = (double) got[i] - want[i];
+      diff += d * d;
+      ref += (double) want[i] * want[i];
+    }
+  return ref > 0.0 ? sqrt (diff / ref) : INFINITY;
+}
+
 static double
 relative_error (const float *got, const float *want, uint64_t n)
 {
@@ -245,7 +260,8 @@ check (int ulysses, int ring, int cfg, int data)
       PT_CHECK (err <= 1e-2, "rank %d of U%d R%d CFG%d DP%d: relative error %.3g", r, ulysses,
                 ring, cfg, data, err);
       printf ("# 2 GPUs NCCL U%d×R%d CFG%d DP%d, rank %d vs one GPU: relative error %.3g "
-              "(%.2f s with load)\n", ulysses, ring, cfg, data, r, err, t);
+              "(rms %.3g; %.2f s with load)\n", ulysses, ring, cfg, data, r, err,
+              relative_rms (out[r], want, numel), t);
     }
   if (out[0] != NULL && out[1] != NULL)
     PT_CHECK (memcmp (out[0], out[1], numel * sizeof (float)) == 0, "ranks differ");
@@ -269,7 +285,8 @@ check_forward (int ulysses, int ring)
       double err = relative_error (out[0], reference_forward, numel);
       PT_CHECK (err <= 1e-2, "one forward U%d R%d: relative error %.3g", ulysses, ring, err);
       printf ("# 2 GPUs NCCL U%d×R%d, one forward (1 step, cfg 1) vs one GPU: relative error "
-              "%.3g\n", ulysses, ring, err);
+              "%.3g (rms %.3g)\n", ulysses, ring, err,
+              relative_rms (out[0], reference_forward, numel));
     }
   free (out[0]);
   free (out[1]);
