@@ -15,6 +15,7 @@
  * without bf16 rounding). Exits 77 without two GPUs. */
 #include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,28 @@ start_pool (int workers, int ulysses, int ring, int cfg, int data)
   return pool;
 }
 
+/* kill -9 of one rank at its first sampling step, for the fault test. */
+typedef struct {
+  RlPool *pool;
+  int     victim;
+  bool    killed;
+} Killer;
+
+static void
+kill_at_first_step (const RlPoolProgress *progress, void *user)
+{
+  Killer *killer = user;
+  RlWorkerInfo info;
+  if (killer->killed || progress->kind != RL_PROGRESS_STEPS
+      || rl_pool_worker_info (killer->pool, killer->victim, &info) != 0 || info.pid <= 0)
+    return;
+  kill (info.pid, SIGKILL);
+  killer->killed = true;
+}
+
+static Killer *killer_for_next_sample;
+static RlErrorInfo last_error;
+
 /* SAMPLE of a zero latent `shape` on every rank; out[r] gets rank r's. */
 static bool
 sample (RlPool *pool, const uint64_t *shape, int steps, float cfg, float **out, double *seconds)
@@ -153,7 +176,9 @@ sample (RlPool *pool, const uint64_t *shape, int steps, float cfg, float **out, 
     {
       ranks[r] = r;
       calls[r] = (RlPoolCall) { .type = RL_MSG_SAMPLE, .family = "", .params = w.data,
-                                .params_size = w.size, .tensors = inputs, .n_tensors = 3 };
+                                .params_size = w.size, .tensors = inputs, .n_tensors = 3,
+                                .progress = killer_for_next_sample ? kill_at_first_step : NULL,
+                                .user_data = killer_for_next_sample };
     }
   RlPoolResult results[MAX_RANKS] = { 0 };
   double start = now_s ();
@@ -162,6 +187,7 @@ sample (RlPool *pool, const uint64_t *shape, int steps, float cfg, float **out, 
       printf ("# SAMPLE on %d GPUs: %s\n", n, err.message);
       ok = false;
     }
+  last_error = err;
   if (seconds != NULL)
     *seconds = now_s () - start;
   for (int r = 0; r < n; r++)
@@ -293,6 +319,29 @@ check_forward (int ulysses, int ring)
   rl_pool_free (pool);
 }
 
+/* kill -9 of rank 1 mid-sample in U2: rank 0, inside an NCCL collective,
+ * gives up a second after the pool cancels it (the dead peer never comes);
+ * the job fails in seconds naming rank 1, and a fresh pool samples. */
+static void
+test_kill_rank_1 (void)
+{
+  RlPool *pool = start_pool (2, 2, 1, 1, 1);
+  PT_REQUIRE (pool != NULL, "two-GPU pool");
+  Killer killer = { .pool = pool, .victim = 1 };
+  double t = 0.0;
+  killer_for_next_sample = &killer;
+  bool ok = sample (pool, small1, 30, 5.0f, NULL, &t);
+  killer_for_next_sample = NULL;
+  PT_CHECK (!ok, "a SAMPLE whose rank 1 was killed succeeded");
+  PT_CHECK (killer.killed, "rank 1 was never killed");
+  PT_CHECK (strstr (last_error.message, "rank 1") != NULL, "error does not name rank 1: %s",
+            last_error.message);
+  PT_CHECK (t < 20.0, "the failed SAMPLE took %.1f s", t);
+  printf ("# kill -9 of rank 1 (NCCL U2): failed after %.2f s: %s\n", t, last_error.message);
+  rl_pool_free (pool);
+  check_forward (2, 1);
+}
+
 static void test_forward_ulysses2 (void) { check_forward (2, 1); }
 static void test_forward_ring2 (void) { check_forward (1, 2); }
 static void test_ulysses2 (void) { check (2, 1, 1, 1); }
@@ -373,6 +422,7 @@ main (void)
       PT_RUN (test_data2);
       PT_RUN (test_ulysses2);
       PT_RUN (test_ring2);
+      PT_RUN (test_kill_rank_1);
     }
   if (getenv ("RAYLIGHT_NCCL_TEST_SPEED") != NULL)
     PT_RUN (test_speed);
