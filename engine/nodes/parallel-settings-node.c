@@ -6,7 +6,6 @@
  * the pool regroups its workers when a SAMPLE needs another shape. */
 #include "engine/nodes/builtin-node-tables.h"
 
-#include "engine/engine-error.h"
 #include "engine/nodes/model-values.h"
 
 /* The attention variants plugins/attention provides; "auto" lets the
@@ -36,13 +35,6 @@ execute_parallel_settings (RlNodeContext  *ctx,
   p->fsdp_degree = rl_node_context_get_boolean (ctx, "fsdp") ? MAX (world, 1) : 1;
   p->cpu_offload = rl_node_context_get_boolean (ctx, "cpu_offload");
   g_strlcpy (p->attention, rl_node_context_get_string (ctx, "attention"), sizeof p->attention);
-  if (p->cpu_offload && p->fsdp_degree == 1 && world > 1)
-    {
-      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_VALIDATION,
-                   "node %s: cpu_offload keeps FSDP shards in host memory; turn fsdp on too",
-                   rl_node_context_get_node_id (ctx));
-      return FALSE;
-    }
   rl_node_context_set_output (ctx, 0, rl_value_new_model_ref (RL_SOCKET_TYPE_MODEL, &patched));
   return TRUE;
 }
@@ -62,7 +54,8 @@ static const RlInputSpec parallel_settings_inputs[] = {
   { .name = "fsdp", .kind = RL_INPUT_BOOLEAN, .boolean_default = FALSE,
     .tooltip = "Shard the weights over the ranks instead of a full copy on each." },
   { .name = "cpu_offload", .kind = RL_INPUT_BOOLEAN, .boolean_default = FALSE,
-    .tooltip = "Keep the FSDP shards in host memory and fetch them ahead of use." },
+    .tooltip = "Keep the weights (the FSDP shards, with fsdp) in pinned host memory and fetch "
+               "them ahead of use." },
   { .name = "attention", .kind = RL_INPUT_COMBO, .combo_options = attention_names,
     .combo_default = "auto", .tooltip = "Attention kernel of the workers." },
 };
