@@ -660,7 +660,11 @@ test_pool_panel (void)
   g_assert_cmpint (g_settings_get_int (settings, "pool-cpu-workers"), ==, 2);
   g_assert_cmpuint (rl_pool_panel_get_n_workers (panel), ==, 2);
   g_assert_true (gtk_widget_get_sensitive (rl_pool_panel_get_widget (panel, "cfg-parallel")));
+  /* FSDP needs a parallel shape to shard over. */
+  g_assert_false (gtk_widget_get_sensitive (rl_pool_panel_get_widget (panel, "fsdp")));
   choose_in_combo (rl_pool_panel_get_widget (panel, "sequence-parallel"), "Ulysses 2");
+  g_assert_true (gtk_widget_get_sensitive (rl_pool_panel_get_widget (panel, "fsdp")));
+  g_assert_false (gtk_widget_get_sensitive (rl_pool_panel_get_widget (panel, "cpu-offload")));
   g_assert_cmpint (g_settings_get_int (settings, "pool-ulysses"), ==, 2);
   g_assert_cmpint (g_settings_get_int (settings, "pool-ring"), ==, 1);
   g_assert_nonnull (strstr (gtk_label_get_text (GTK_LABEL (rl_pool_panel_get_widget (panel, "explanation"))),

@@ -124,6 +124,9 @@ test_config (void)
                         g_variant_new_fixed_array (G_VARIANT_TYPE_INT32, gpus, 2, sizeof (gint32)));
   g_settings_set_boolean (settings, "nccl-shm-disable", TRUE);
   g_settings_set_string (settings, "pool-attention", "flash");
+  g_settings_set_boolean (settings, "pool-fsdp", TRUE);
+  g_settings_set_boolean (settings, "pool-cpu-offload", TRUE);
+  g_settings_set_boolean (settings, "pool-cfg-parallel", TRUE);
   g_settings_set_int (settings, "collective-timeout", 42);
   g_settings_set_int (settings, "pool-ulysses", 2);
   g_settings_set_int (settings, "pool-ring", 1);
@@ -133,6 +136,8 @@ test_config (void)
   g_assert_false (g_strv_contains ((const char * const *) env, "NCCL_P2P_DISABLE=1"));
   g_assert_true (g_strv_contains ((const char * const *) env, "RAYLIGHT_ATTENTION=flash"));
   g_assert_true (g_strv_contains ((const char * const *) env, "CUDA_VISIBLE_DEVICES=1,3"));
+  g_assert_true (g_strv_contains ((const char * const *) env, "RAYLIGHT_FSDP=1"));
+  g_assert_true (g_strv_contains ((const char * const *) env, "RAYLIGHT_CPU_OFFLOAD=1"));
   /* Automatic with GPUs: one worker per chosen GPU. */
   rl_pool_config_to_settings (config, 4, (const char * const *) env, &pool);
   g_assert_cmpint (pool.devices, ==, RL_POOL_DEVICES_CUDA);
@@ -140,6 +145,7 @@ test_config (void)
   g_assert_cmpuint (pool.comm_timeout_ms, ==, 42000);
   g_assert_cmpuint (pool.ulysses_degree, ==, 2);
   g_assert_cmpuint (pool.ring_degree, ==, 1);
+  g_assert_cmpuint (pool.cfg_degree, ==, 2);
   /* Automatic without GPUs: the CPU workers. */
   rl_pool_config_to_settings (config, 0, (const char * const *) env, &pool);
   g_assert_cmpint (pool.devices, ==, RL_POOL_DEVICES_CPU);

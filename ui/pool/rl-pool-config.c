@@ -50,6 +50,12 @@ rl_pool_config_worker_env (const RlPoolConfig *config)
     g_strv_builder_add (builder, "NCCL_P2P_DISABLE=1");
   if (config->nccl_shm_disable)
     g_strv_builder_add (builder, "NCCL_SHM_DISABLE=1");
+  /* FSDP shards over the group of ranks that run each forward together
+   * (workers/worker/worker-fsdp.h: "1" = every rank of that group). */
+  if (config->fsdp)
+    g_strv_builder_add (builder, "RAYLIGHT_FSDP=1");
+  if (config->cpu_offload)
+    g_strv_builder_add (builder, "RAYLIGHT_CPU_OFFLOAD=1");
   if (config->attention != NULL && *config->attention != '\0')
     {
       g_autofree char *attention = g_strdup_printf ("RAYLIGHT_ATTENTION=%s", config->attention);
@@ -92,4 +98,5 @@ rl_pool_config_to_settings (const RlPoolConfig *config,
   settings->comm_timeout_ms = config->collective_timeout_s * 1000;
   settings->ulysses_degree = MAX (config->ulysses, 1);
   settings->ring_degree = MAX (config->ring, 1);
+  settings->cfg_degree = config->cfg_parallel ? 2 : 1;
 }

@@ -30,14 +30,14 @@ typedef struct {
 RlPoolConfig  *rl_pool_config_load        (GSettings     *settings);
 void           rl_pool_config_free        (RlPoolConfig  *config);
 /* "KEY=VALUE" strings for the workers: NCCL_P2P_DISABLE, NCCL_SHM_DISABLE,
- * the attention variant (RAYLIGHT_ATTENTION), CUDA_VISIBLE_DEVICES for a
- * GPU subset. NULL-terminated. */
+ * RAYLIGHT_FSDP / RAYLIGHT_CPU_OFFLOAD, the attention variant
+ * (RAYLIGHT_ATTENTION), CUDA_VISIBLE_DEVICES for a GPU subset.
+ * NULL-terminated. */
 GStrv          rl_pool_config_worker_env  (const RlPoolConfig *config);
 /* Fills @settings for rl_pool_service_new (devices, worker count,
- * sequence-parallel degrees, worker environment, collective timeout);
- * @n_gpus is how many GPUs the machine has (the topology's count). CFG-
- * parallel, FSDP and CPU offload stay in @config: the pool service takes
- * no such options yet. @env must outlive @settings' use. */
+ * Ulysses, Ring and CFG degrees, worker environment — FSDP and offload
+ * travel there — and collective timeout); @n_gpus is how many GPUs the
+ * machine has (the topology's count). @env must outlive @settings' use. */
 void           rl_pool_config_to_settings (const RlPoolConfig *config,
                                            guint               n_gpus,
                                            const char *const  *env,

@@ -338,6 +338,21 @@ update_explanation (RlPoolPanel *self)
   gtk_label_set_text (GTK_LABEL (g_hash_table_lookup (self->widgets, "explanation")), text->str);
 }
 
+/* Whether @model holds exactly @labels (NULL-terminated). */
+static gboolean
+same_labels (GtkStringList *model,
+             GPtrArray     *labels)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (model));
+
+  if (n + 1 != labels->len)
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    if (g_strcmp0 (gtk_string_list_get_string (model, i), g_ptr_array_index (labels, i)) != 0)
+      return FALSE;
+  return TRUE;
+}
+
 /* Offers the sequence-parallel choices valid for the current worker
  * count and CFG setting; a stored choice that no longer fits falls back
  * to the first valid one. Also turns the switches that cannot apply off. */
@@ -349,6 +364,7 @@ update_parallel_choices (RlPoolPanel *self)
   guint ulysses = (guint) g_settings_get_int (self->settings, "pool-ulysses");
   guint ring = (guint) g_settings_get_int (self->settings, "pool-ring");
   GtkWidget *combo = g_hash_table_lookup (self->widgets, "sequence-parallel");
+  gboolean fsdp_possible;
   guint selected = 0;
   g_autoptr(GPtrArray) labels = g_ptr_array_new_with_free_func (g_free);
 
@@ -361,13 +377,6 @@ update_parallel_choices (RlPoolPanel *self)
       cfg = FALSE;
     }
   gtk_widget_set_sensitive (g_hash_table_lookup (self->widgets, "cfg-parallel"), rl_parallel_cfg_possible (n));
-  if (n < 2 && g_settings_get_boolean (self->settings, "pool-fsdp"))
-    g_settings_set_boolean (self->settings, "pool-fsdp", FALSE);
-  gtk_widget_set_sensitive (g_hash_table_lookup (self->widgets, "fsdp"), n >= 2);
-  if (!g_settings_get_boolean (self->settings, "pool-fsdp") && g_settings_get_boolean (self->settings, "pool-cpu-offload"))
-    g_settings_set_boolean (self->settings, "pool-cpu-offload", FALSE);
-  gtk_widget_set_sensitive (g_hash_table_lookup (self->widgets, "cpu-offload"),
-                            g_settings_get_boolean (self->settings, "pool-fsdp"));
 
   g_clear_pointer (&self->sp_choices, g_array_unref);
   self->sp_choices = rl_parallel_sp_choices (n, cfg);
@@ -380,18 +389,34 @@ update_parallel_choices (RlPoolPanel *self)
         selected = i;
     }
   g_ptr_array_add (labels, NULL);
-  gtk_string_list_splice (self->sp_model, 0, g_list_model_get_n_items (G_LIST_MODEL (self->sp_model)),
-                          (const char * const *) labels->pdata);
+  /* Only a changed list is replaced: replacing it re-selects in the combo
+   * row, which would call back here without end. */
+  if (!same_labels (self->sp_model, labels))
+    gtk_string_list_splice (self->sp_model, 0, g_list_model_get_n_items (G_LIST_MODEL (self->sp_model)),
+                            (const char * const *) labels->pdata);
   if (self->sp_choices->len > 0)
     {
       RlSpChoice *choice = &g_array_index (self->sp_choices, RlSpChoice, selected);
 
-      adw_combo_row_set_selected (ADW_COMBO_ROW (combo), selected);
+      if (adw_combo_row_get_selected (ADW_COMBO_ROW (combo)) != selected)
+        adw_combo_row_set_selected (ADW_COMBO_ROW (combo), selected);
       if (choice->ulysses != ulysses)
         g_settings_set_int (self->settings, "pool-ulysses", (int) choice->ulysses);
       if (choice->ring != ring)
         g_settings_set_int (self->settings, "pool-ring", (int) choice->ring);
+      ulysses = choice->ulysses;
+      ring = choice->ring;
     }
+  /* FSDP shards over the ranks that run each forward together, which
+   * exist only in a parallel shape (the workers' collectives). */
+  fsdp_possible = n >= 2 && (cfg || ulysses * ring > 1);
+  if (!fsdp_possible && g_settings_get_boolean (self->settings, "pool-fsdp"))
+    g_settings_set_boolean (self->settings, "pool-fsdp", FALSE);
+  gtk_widget_set_sensitive (g_hash_table_lookup (self->widgets, "fsdp"), fsdp_possible);
+  if (!g_settings_get_boolean (self->settings, "pool-fsdp") && g_settings_get_boolean (self->settings, "pool-cpu-offload"))
+    g_settings_set_boolean (self->settings, "pool-cpu-offload", FALSE);
+  gtk_widget_set_sensitive (g_hash_table_lookup (self->widgets, "cpu-offload"),
+                            g_settings_get_boolean (self->settings, "pool-fsdp"));
   self->updating = FALSE;
   update_explanation (self);
 }
@@ -413,7 +438,8 @@ on_sp_selected (AdwComboRow *combo,
   g_settings_set_int (self->settings, "pool-ulysses", (int) choice.ulysses);
   g_settings_set_int (self->settings, "pool-ring", (int) choice.ring);
   self->updating = FALSE;
-  update_explanation (self);
+  /* The switches that depend on the shape (FSDP) follow it. */
+  update_parallel_choices (self);
 }
 
 static void
