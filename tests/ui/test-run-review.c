@@ -448,10 +448,20 @@ test_queue_watch_review (void)
   nodes_before = rl_workflow_get_n_nodes (rl_canvas_get_workflow (rl_workflow_page_get_canvas (
                                             rl_window_get_current_page (window))));
 
-  /* Job A with the shortcut, then B and C with the Run button and a
-   * batch count of two. */
+  /* Nothing queued yet: the canvas has the whole width; the header's
+   * button shows and hides the queue. */
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (panel)));
+  real_click (rl_queue_panel_get_button (panel, "show-queue"));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (panel)));
+  real_click (rl_queue_panel_get_button (panel, "show-queue"));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (panel)));
+
+  /* Job A with the shortcut (the queue opens), then B and C with the Run
+   * button and a batch count of two. */
   real_keys (GTK_WIDGET (window), "ctrl+Return");
   wait_for_jobs (service, 1);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (panel)));
+  gtk_test_widget_wait_for_draw (GTK_WIDGET (window));
   a = item_at (service, 0);
   a_id = rl_job_item_get_id (a);
   g_test_message ("queued job %" G_GINT64_FORMAT ": %s", a_id, rl_window_get_last_toast (window));

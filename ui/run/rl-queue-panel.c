@@ -22,6 +22,7 @@ struct _RlQueuePanel
   GtkWidget       *pause_button;
   GtkWidget       *stop_button;
   GtkWidget       *free_button;
+  GtkWidget       *show_button;
   GSimpleActionGroup *actions;
   GtkWindow       *viewer;         /* weak */
 };
@@ -85,6 +86,31 @@ action_pause (GSimpleAction *action,
   rl_run_service_set_paused (self->service, paused);
   g_simple_action_set_state (action, state);
   gtk_widget_set_tooltip_text (self->pause_button, paused ? "Resume the Queue" : "Pause the Queue");
+}
+
+/* The pane gives the canvas all the room while nothing was queued; it
+ * opens by itself when a job is queued. */
+static void
+action_show_queue (GSimpleAction *action,
+                   GVariant      *state,
+                   gpointer       data)
+{
+  RlQueuePanel *self = RL_QUEUE_PANEL (data);
+
+  g_simple_action_set_state (action, state);
+  gtk_widget_set_visible (GTK_WIDGET (self), g_variant_get_boolean (state));
+}
+
+static void
+on_jobs_changed (GListModel   *jobs,
+                 guint         position,
+                 guint         removed,
+                 guint         added,
+                 RlQueuePanel *self)
+{
+  /* Reordering removes and adds as many; only new jobs open the pane. */
+  if (added > removed)
+    g_action_group_change_action_state (G_ACTION_GROUP (self->actions), "show-queue", g_variant_new_boolean (TRUE));
 }
 
 static void
@@ -229,6 +255,7 @@ rl_queue_panel_new (RlRunService *service,
     { .name = "queue", .activate = action_queue },
     { .name = "queue-front", .activate = action_queue_front },
     { .name = "pause", .state = "false", .change_state = action_pause },
+    { .name = "show-queue", .state = "false", .change_state = action_show_queue },
     { .name = "interrupt", .activate = action_interrupt },
     { .name = "free-memory", .activate = action_free_memory },
   };
@@ -302,6 +329,10 @@ rl_queue_panel_new (RlRunService *service,
                            G_CALLBACK (update_stop_sensitivity), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (service, "job-started", G_CALLBACK (update_stop_sensitivity), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (rl_run_service_get_jobs (service), "items-changed", G_CALLBACK (on_jobs_changed), self, 0);
+  g_action_group_change_action_state (G_ACTION_GROUP (self->actions), "show-queue",
+                                      g_variant_new_boolean (g_list_model_get_n_items (rl_run_service_get_jobs (service))
+                                                             > 0));
   g_signal_connect_object (service, "job-finished", G_CALLBACK (update_stop_sensitivity), self,
                            G_CONNECT_SWAPPED);
   update_stop_sensitivity (self);
@@ -340,6 +371,12 @@ rl_queue_panel_attach (RlQueuePanel *self,
   gtk_widget_set_tooltip_text (self->run_button, "Queue the Workflow (Ctrl+Enter)");
   gtk_widget_add_css_class (self->run_button, "suggested-action");
   adw_header_bar_pack_end (header, self->run_button);
+
+  self->show_button = gtk_toggle_button_new ();
+  gtk_button_set_icon_name (GTK_BUTTON (self->show_button), "sidebar-show-right-symbolic");
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->show_button), "run.show-queue");
+  gtk_widget_set_tooltip_text (self->show_button, "Show the Queue");
+  adw_header_bar_pack_end (header, self->show_button);
 }
 
 GtkSpinButton *
@@ -371,6 +408,8 @@ rl_queue_panel_get_button (RlQueuePanel *self,
     return self->stop_button;
   if (g_str_equal (name, "free-memory"))
     return self->free_button;
+  if (g_str_equal (name, "show-queue"))
+    return self->show_button;
   g_return_val_if_reached (NULL);
 }
 

@@ -3,7 +3,8 @@
  * jobs with their progress and live previews, pause/resume, stop the
  * running job and "Free memory". It installs the "run" action group on
  * its window: run.queue, run.queue-front, run.pause (stateful),
- * run.interrupt, run.free-memory. */
+ * run.interrupt, run.free-memory, run.show-queue (stateful: the pane is
+ * hidden until a job is queued, and a header button toggles it). */
 #pragma once
 
 #include <adwaita.h>
@@ -30,7 +31,8 @@ GtkSpinButton *rl_queue_panel_get_batch_spin (RlQueuePanel *self);
 /* The row showing @job_id, or NULL. */
 RlJobRow      *rl_queue_panel_get_row      (RlQueuePanel  *self,
                                             gint64         job_id);
-/* The header's buttons by name: "run", "pause", "stop", "free-memory". */
+/* The header's buttons by name: "run", "pause", "stop", "free-memory",
+ * "show-queue". */
 GtkWidget     *rl_queue_panel_get_button   (RlQueuePanel  *self,
                                             const char    *name);
 /* The output viewer last opened from this panel, while open, or NULL. */

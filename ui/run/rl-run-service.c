@@ -36,6 +36,7 @@ struct _RlRunService
   guint           pool_settings_idle;
   gboolean        pool_change_pending;
   char           *pool_error;
+  GPtrArray      *retired_pools;  /* RlPoolService*, stopped, freed with the service */
 };
 
 G_DEFINE_FINAL_TYPE (RlRunService, rl_run_service, G_TYPE_OBJECT)
@@ -266,6 +267,7 @@ rl_run_service_finalize (GObject *object)
   g_free (self->output_dir);
   g_hash_table_unref (self->by_id);
   g_ptr_array_unref (self->finished);
+  g_ptr_array_unref (self->retired_pools);
   g_object_unref (self->jobs);
   G_OBJECT_CLASS (rl_run_service_parent_class)->finalize (object);
 }
@@ -290,6 +292,7 @@ rl_run_service_init (RlRunService *self)
   self->jobs = g_list_store_new (RL_TYPE_JOB_ITEM);
   self->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->finished = g_ptr_array_new ();
+  self->retired_pools = g_ptr_array_new_with_free_func ((GDestroyNotify) rl_pool_service_free);
 }
 
 static char *
@@ -338,6 +341,7 @@ rl_run_service_shutdown (RlRunService *self)
   g_mutex_lock (&self->pool_lock);
   g_clear_pointer (&self->pool, rl_pool_service_free);
   g_mutex_unlock (&self->pool_lock);
+  g_ptr_array_set_size (self->retired_pools, 0);
   g_clear_pointer (&self->history, rl_history_close);
 }
 
@@ -617,8 +621,11 @@ replace_pool (RlRunService          *self,
   rl_executor_set_pool_service (self->executor, self->pool);
   g_mutex_unlock (&self->pool_lock);
   /* Stops the old workers; their models go with them, and so must the
-   * cached results that refer to them. */
-  rl_pool_service_free (old);
+   * cached results that refer to them. The object itself stays until the
+   * service goes: a Pool settings panel may still be reading it on a
+   * thread (its self-test, its worker list). */
+  rl_pool_service_stop (old);
+  g_ptr_array_add (self->retired_pools, old);
   rl_executor_clear_cache (self->executor);
   if (!was_paused)
     rl_job_queue_resume (self->queue);
