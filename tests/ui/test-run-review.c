@@ -522,10 +522,10 @@ test_queue_watch_review (void)
   g_assert_cmpuint (rl_job_item_get_preview (c)->len, ==, 1);
   g_free (ui_test_screenshot (GTK_WIDGET (window), "run-queue-done"));
 
-  /* Paused, a queued job waits; resumed, it runs (from the cache). */
+  /* Paused, queued jobs wait; resumed, they run (from the cache). */
   {
     GtkWidget *pause = rl_queue_panel_get_button (panel, "pause");
-    RlJobItem *d;
+    RlJobItem *d, *e;
     guint n = g_list_model_get_n_items (rl_run_service_get_jobs (service));
 
     real_click (pause);
@@ -535,10 +535,18 @@ test_queue_watch_review (void)
     wait_for_jobs (service, n + 1);
     d = rl_run_service_lookup (service, c_id + 1);
     g_assert_nonnull (d);
+    /* Ctrl+Shift+Enter queues E in front of D. */
+    real_keys (GTK_WIDGET (window), "ctrl+shift+Return");
+    wait_for_jobs (service, n + 2);
+    e = rl_run_service_lookup (service, c_id + 2);
+    g_assert_nonnull (e);
+    g_assert_cmpuint (index_of (service, c_id + 2), <, index_of (service, c_id + 1));
     ui_test_wait (1000);
     g_assert_cmpint (rl_job_item_get_status (d), ==, RL_JOB_QUEUED);
+    g_assert_cmpint (rl_job_item_get_status (e), ==, RL_JOB_QUEUED);
     real_click (pause);
     g_assert_false (rl_run_service_get_paused (service));
+    assert_finished (e, RL_JOB_SUCCEEDED);
     assert_finished (d, RL_JOB_SUCCEEDED);
   }
 
