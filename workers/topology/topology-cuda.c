@@ -186,13 +186,15 @@ rl_topology_cuda_probe (RlTopology *topology, size_t bytes, bool measure, bool u
           continue;
         }
       link->peer_access = cudaDeviceCanAccessPeer (&can, src, dst) == cudaSuccess && can;
-      if (measure)
-        measure_pair (link, src, dst, bytes, use_peer && link->peer_access);
-      if (measure && !use_peer && link->peer_access && link->data_ok)
+      if (!measure)
+        {
+          snprintf (link->note, sizeof link->note, "not measured (--no-bandwidth)");
+          continue;
+        }
+      measure_pair (link, src, dst, bytes, use_peer && link->peer_access);
+      if (!use_peer && link->peer_access && link->data_ok)
         snprintf (link->note, sizeof link->note, "peer access exists but was not used (--no-peer): "
                   "copied through host memory");
-      else
-        snprintf (link->note, sizeof link->note, "not measured (--no-bandwidth)");
     }
 }
 

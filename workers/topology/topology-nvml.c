@@ -44,6 +44,11 @@ enum {
   NVML_TOPOLOGY_HOSTBRIDGE = 30,
   NVML_TOPOLOGY_NODE = 40,
   NVML_TOPOLOGY_SYSTEM = 50,
+  /* nvmlGpuP2PCapsIndex_t / nvmlGpuP2PStatus_t */
+  NVML_P2P_CAPS_INDEX_NVLINK = 2,
+  NVML_P2P_STATUS_OK = 0,
+  /* nvmlIntNvLinkDeviceType_t */
+  NVML_NVLINK_DEVICE_TYPE_SWITCH = 2,
 };
 
 typedef struct {
@@ -62,6 +67,8 @@ typedef struct {
   nvmlReturn_t (*common_ancestor) (nvmlDevice_t, nvmlDevice_t, int *);
   nvmlReturn_t (*nvlink_state) (nvmlDevice_t, unsigned int, int *);
   nvmlReturn_t (*nvlink_remote_pci) (nvmlDevice_t, unsigned int, NvmlPciInfo *);
+  nvmlReturn_t (*nvlink_remote_type) (nvmlDevice_t, unsigned int, int *);
+  nvmlReturn_t (*p2p_status) (nvmlDevice_t, nvmlDevice_t, int, int *);
 } Nvml;
 
 /* The loaded library; one per process (the tool is single-threaded). */
@@ -105,6 +112,8 @@ load_nvml (RlTopology *topology)
   *(void **) &nvml.common_ancestor = dlsym (lib, "nvmlDeviceGetTopologyCommonAncestor");
   *(void **) &nvml.nvlink_state = dlsym (lib, "nvmlDeviceGetNvLinkState");
   *(void **) &nvml.nvlink_remote_pci = dlsym (lib, "nvmlDeviceGetNvLinkRemotePciInfo_v2");
+  *(void **) &nvml.nvlink_remote_type = dlsym (lib, "nvmlDeviceGetNvLinkRemoteDeviceType");
+  *(void **) &nvml.p2p_status = dlsym (lib, "nvmlDeviceGetP2PStatus");
   if (nvml.init == NULL || nvml.shutdown == NULL || nvml.count == NULL || nvml.by_index == NULL ||
       nvml.name == NULL)
     {
@@ -174,21 +183,47 @@ same_bus_id (const char *a, const char *b)
   return strcasecmp (colon_a, colon_b) == 0;
 }
 
-/* Active NVLinks of `from` whose far end is the GPU at `to_bus_id`. */
+/* Whether NVML says `a` and `b` can talk peer to peer over NVLink. */
+static bool
+nvlink_p2p_ok (nvmlDevice_t a, nvmlDevice_t b)
+{
+  int status = -1;
+
+  return nvml.p2p_status != NULL &&
+         nvml.p2p_status (a, b, NVML_P2P_CAPS_INDEX_NVLINK, &status) == NVML_SUCCESS &&
+         status == NVML_P2P_STATUS_OK;
+}
+
+/* Active NVLinks of `from` that reach the GPU `to` at `to_bus_id`: links
+ * whose far end is that GPU, or, on NVSwitch systems (HGX boards, where
+ * every link ends at a switch and never at the peer), links to a switch
+ * when NVML confirms NVLink peer-to-peer between the two. */
 static int
-count_nvlinks_to (nvmlDevice_t from, const char *to_bus_id)
+count_nvlinks_to (nvmlDevice_t from, nvmlDevice_t to, const char *to_bus_id)
 {
   NvmlPciInfo remote;
-  int state = 0, n = 0;
+  int state = 0, direct = 0, via_switch = 0;
 
-  if (nvml.nvlink_state == NULL || nvml.nvlink_remote_pci == NULL || to_bus_id[0] == '\0')
+  if (nvml.nvlink_state == NULL)
     return 0;
   for (unsigned int link = 0; link < NVML_NVLINK_MAX_LINKS; link++)
-    if (nvml.nvlink_state (from, link, &state) == NVML_SUCCESS && state == NVML_FEATURE_ENABLED &&
-        nvml.nvlink_remote_pci (from, link, &remote) == NVML_SUCCESS &&
-        same_bus_id (remote.bus_id, to_bus_id))
-      n++;
-  return n;
+    {
+      int type = -1;
+
+      if (nvml.nvlink_state (from, link, &state) != NVML_SUCCESS || state != NVML_FEATURE_ENABLED)
+        continue;
+      if (nvml.nvlink_remote_type != NULL &&
+          nvml.nvlink_remote_type (from, link, &type) == NVML_SUCCESS &&
+          type == NVML_NVLINK_DEVICE_TYPE_SWITCH)
+        via_switch++;
+      else if (nvml.nvlink_remote_pci != NULL && to_bus_id[0] != '\0' &&
+               nvml.nvlink_remote_pci (from, link, &remote) == NVML_SUCCESS &&
+               same_bus_id (remote.bus_id, to_bus_id))
+        direct++;
+    }
+  if (direct > 0)
+    return direct;
+  return via_switch > 0 && nvlink_p2p_ok (from, to) ? via_switch : 0;
 }
 
 static RlLinkType
@@ -218,7 +253,7 @@ fill_links (RlTopology *topology, nvmlDevice_t *handles)
         if (i == j)
           continue;
         link = rl_topology_link (topology, i, j);
-        link->nvlinks = count_nvlinks_to (handles[i], topology->devices[j].pci_bus_id);
+        link->nvlinks = count_nvlinks_to (handles[i], handles[j], topology->devices[j].pci_bus_id);
         if (link->nvlinks > 0)
           link->type = RL_LINK_NVLINK;
         else if (nvml.common_ancestor != NULL &&
