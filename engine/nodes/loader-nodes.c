@@ -39,6 +39,9 @@ load_and_output (RlNodeContext  *ctx,
 
 /* ------------------------------------------------------------ UNETLoader */
 
+/* Passed to the workers as "weight_dtype=..." in the load options, which
+ * are part of their model cache key: the same file in two dtypes is two
+ * resident models (plugins/common/weight-dtype-option.h reads it). */
 static const char * const weight_dtypes[] = {
   "default", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2", NULL
 };
@@ -58,7 +61,8 @@ static const RlInputSpec unet_loader_inputs[] = {
     .tooltip = "The diffusion model file, from models/diffusion_models." },
   { .name = "weight_dtype", .kind = RL_INPUT_COMBO, .combo_options = weight_dtypes,
     .combo_default = "default",
-    .tooltip = "Store the weights in this precision on the GPU (default: the file's)." },
+    .tooltip = "Store the diffusion model's matrices in this fp8 format, half the memory of bf16 "
+               "(default: the file's dtypes). fp8_e4m3fn_fast stores and computes like fp8_e4m3fn." },
 };
 static const RlOutputSpec model_outputs[] = { { .name = "MODEL", .type = RL_SOCKET_TYPE_MODEL } };
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers/runtime/float-convert.h"
+
 #define KEY_MAX 320
 
 struct RlWeightSet {
@@ -17,6 +19,8 @@ struct RlWeightSet {
   size_t            n_tensors;
   size_t            capacity;
   uint64_t          device_bytes;
+  uint64_t          weight_bytes;
+  RlDType           matrix_dtype; /* RL_DTYPE_INVALID: every tensor as in the file */
   RlFsdpStore      *fsdp;         /* NULL: blocks load like everything else */
   int               open_block;   /* −1 outside rl_weight_set_begin/end_block */
 };
@@ -108,8 +112,86 @@ keep (RlWeightSet    *set,
   return RL_OK;
 }
 
+/* Whether `view` is a matrix the set stores in its narrower matrix dtype. */
+static bool
+converts (const RlWeightSet *set,
+          const RlTensor    *view)
+{
+  return set->matrix_dtype != RL_DTYPE_INVALID && view->ndim == 2
+         && rl_dtype_is_float (view->dtype) && !rl_dtype_is_quantized (view->dtype)
+         && rl_dtype_block_bytes (view->dtype) > rl_dtype_block_bytes (set->matrix_dtype);
+}
+
+#define CONVERT_CHUNK 4096
+
+/* `view` rounded to the matrix dtype in host memory at `dst`, a row of
+ * floats at a time so no f32 copy of the whole matrix is made. */
+static RlStatus
+convert_to_matrix_dtype (const RlWeightSet *set,
+                         const RlTensor    *view,
+                         uint8_t           *dst)
+{
+  size_t src_size = rl_dtype_block_bytes (view->dtype);
+  size_t dst_size = rl_dtype_block_bytes (set->matrix_dtype);
+  const uint8_t *src = view->data;
+  int64_t n = rl_tensor_numel (view);
+  float chunk[CONVERT_CHUNK];
+
+  for (int64_t at = 0; at < n; at += CONVERT_CHUNK)
+    {
+      int64_t len = n - at < CONVERT_CHUNK ? n - at : CONVERT_CHUNK;
+      RlStatus s = rl_convert_row_to_f32 (view->dtype, src + (size_t) at * src_size, len,
+                                          rl_tensor_scale (view), chunk);
+      if (s == RL_OK)
+        s = rl_convert_row_from_f32 (set->matrix_dtype, dst + (size_t) at * dst_size, chunk, len, 1.0f);
+      if (s < 0)
+        return s;
+    }
+  return RL_OK;
+}
+
+/* The matrix in the set's matrix dtype on the device: converted straight
+ * into its own memory on the CPU, through a host buffer elsewhere. */
+static RlStatus
+place_converted (RlWeightSet               *set,
+                 const RlSafetensorsTensor *t,
+                 const RlTensor            *view,
+                 RlTensor                  *placed)
+{
+  bool on_host = set->backend->device_kind == RL_DEVICE_CPU;
+  RlStatus s = rl_tensor_alloc (placed, set->backend->context_allocator (set->ctx), set->matrix_dtype,
+                                view->ndim, view->shape);
+  RlTensor staged = { 0 };
+  uint8_t *buffer = NULL;
+
+  if (s == RL_OK && !on_host)
+    {
+      buffer = malloc (rl_tensor_nbytes (placed));
+      s = buffer ? rl_tensor_wrap (&staged, buffer, rl_device_cpu (), set->matrix_dtype, view->ndim,
+                                   view->shape, NULL, NULL)
+                 : rl_set_error (RL_E_NO_MEMORY, "out of memory converting a weight");
+    }
+  if (s == RL_OK)
+    s = convert_to_matrix_dtype (set, view, on_host ? placed->data : buffer);
+  if (s == RL_OK && !on_host)
+    s = set->backend->transfer (set->ctx, placed, &staged);
+  if (s == RL_OK)
+    {
+      placed->scale = 1.0f;
+      rl_safetensors_note_read (set->st, t->nbytes);
+      set->device_bytes += rl_tensor_nbytes (placed);
+      /* The file's wider copy is never read again: its pages leave this
+       * process, so the CPU backend holds the fp8 bytes instead of both. */
+      rl_safetensors_advise (set->st, t, RL_SAFETENSORS_DONT_NEED);
+    }
+  rl_tensor_release (&staged);
+  free (buffer);
+  return s;
+}
+
 /* The tensor on the device: the mapping itself on the CPU, an upload
- * elsewhere (counted as read for load progress). */
+ * elsewhere (counted as read for load progress); a matrix the set stores
+ * narrower is converted on the way. */
 static RlStatus
 place (RlWeightSet               *set,
        const RlSafetensorsTensor *t,
@@ -121,6 +203,18 @@ place (RlWeightSet               *set,
 
   if (s < 0)
     return rl_prefix_error (s, "%s: ", name);
+  if (converts (set, &view))
+    {
+      s = place_converted (set, t, &view, placed);
+      rl_tensor_release (&view);
+      if (s < 0)
+        {
+          rl_tensor_release (placed);
+          return rl_prefix_error (s, "storing '%s' of %s as %s: ", name, set->model_name,
+                                  rl_dtype_name (set->matrix_dtype));
+        }
+      return RL_OK;
+    }
   if (set->backend->device_kind == RL_DEVICE_CPU)
     {
       *placed = view;
@@ -172,6 +266,8 @@ rl_weight_set_load (RlWeightSet    *set,
     s = place (set, t, name, &placed);
   if (s == RL_OK)
     s = keep (set, &placed);
+  if (s == RL_OK)
+    set->weight_bytes += rl_tensor_nbytes (&placed);
   if (s < 0)
     {
       rl_tensor_release (&placed);
@@ -207,6 +303,30 @@ rl_weight_set_has (const RlWeightSet *set,
 
   snprintf (name, sizeof name, "%s%s", set->prefix, key);
   return rl_safetensors_find (set->st, name) != NULL;
+}
+
+RlStatus
+rl_weight_set_store_matrices_as (RlWeightSet *set,
+                                 RlDType      dtype)
+{
+  if (set->n_tensors > 0)
+    return rl_set_error (RL_E_INVALID_ARG, "%s: the matrix dtype is set before the first weight loads",
+                         set->model_name);
+  if (dtype != RL_DTYPE_INVALID && dtype != RL_F8_E4M3FN && dtype != RL_F8_E5M2)
+    return rl_set_error (RL_E_INVALID_ARG, "%s: matrices can be stored as f8_e4m3fn or f8_e5m2, not %s",
+                         set->model_name, rl_dtype_name (dtype));
+  if (dtype != RL_DTYPE_INVALID && set->fsdp != NULL)
+    return rl_set_error (RL_E_NOT_SUPPORTED, "%s: weight_dtype %s with FSDP or CPU offload is not "
+                         "supported yet (sharded blocks keep the file's dtype); use one of them",
+                         set->model_name, rl_dtype_name (dtype));
+  set->matrix_dtype = dtype;
+  return RL_OK;
+}
+
+uint64_t
+rl_weight_set_weight_bytes (const RlWeightSet *set)
+{
+  return set->weight_bytes;
 }
 
 uint64_t

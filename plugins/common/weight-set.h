@@ -6,7 +6,8 @@
  * lives on the backend's device: zero-copy views of the memory-mapped file
  * on the CPU backend, one upload per tensor elsewhere. The set owns every
  * tensor it hands out; the RlTensor copies callers keep are borrowed and
- * become invalid when the set is freed. Errors name the file, the key, the
+ * become invalid when the set is freed. Matrices may be stored in a
+ * narrower fp8 dtype (rl_weight_set_store_matrices_as). Errors name the file, the key, the
  * expected and the found shape, and the model the caller says it loads. */
 #pragma once
 
@@ -46,8 +47,22 @@ RlStatus  rl_weight_set_loadf       (RlWeightSet       *set,
 /* Whether the checkpoint has `key` (after the prefix). */
 bool      rl_weight_set_has         (const RlWeightSet *set,
                                      const char        *key);
-/* Device bytes held by uploaded tensors (0 on the CPU backend, where
- * weights stay in the page cache), plus the memory of sharded blocks:
+/* Before the first load: every 2-D floating-point weight wider than
+ * `dtype` (bf16, f16, f32 Linear matrices) is stored as `dtype` (f8_e4m3fn
+ * or f8_e5m2), rounded from its value with no scale, as ComfyUI's
+ * UNETLoader weight_dtype casts; ops upcast it when they read it. Biases,
+ * norm weights, modulation, convolutions and tensors already 8-bit (scaled
+ * fp8 files) keep their dtype. RL_DTYPE_INVALID keeps every dtype (the
+ * default). RL_E_NOT_SUPPORTED with sharded or offloaded blocks, whose
+ * store copies the file's bytes as they are. */
+RlStatus  rl_weight_set_store_matrices_as (RlWeightSet *set,
+                                           RlDType      dtype);
+/* Bytes of every tensor handed out, in the dtype it is stored in (the
+ * mapping's bytes on the CPU backend, the copies' elsewhere), sharded
+ * block weights excluded. */
+uint64_t  rl_weight_set_weight_bytes (const RlWeightSet *set);
+/* Device bytes held by uploaded or converted tensors (on the CPU backend
+ * only the converted ones: the rest stay in the page cache), plus the memory of sharded blocks:
  * shards not offloaded and the two gathered-block buffers. */
 uint64_t  rl_weight_set_device_bytes (const RlWeightSet *set);
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "workers/checkpoint/safetensors.h"
+#include "workers/runtime/dtype.h"
 #include "workers/runtime/status.h"
 
 #define WAN_HEAD_DIM   128
@@ -33,6 +34,10 @@ typedef struct {
   float eps;
   char  prefix[32];      /* "" or "model.diffusion_model." */
   char  variant[WAN_NAME_MAX];   /* "Wan2.1 T2V 1.3B", ... */
+  RlDType matrix_dtype;  /* not detected: UNETLoader's weight_dtype, the
+                          * dtype Linear matrices are stored in
+                          * (rl_weight_set_store_matrices_as); 0 =
+                          * RL_DTYPE_INVALID keeps the file's */
 } WanDitConfig;
 
 /* Detects the variant of the DiT in `st`. RL_E_FORMAT with rl_last_error()

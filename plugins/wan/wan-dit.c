@@ -191,6 +191,8 @@ wan_dit_load_sharded (const RlBackend     *backend,
   if (s == RL_OK && fsdp != NULL)
     s = rl_weight_set_shard_blocks (d->weights, fsdp);
   if (s == RL_OK)
+    s = rl_weight_set_store_matrices_as (d->weights, config->matrix_dtype);
+  if (s == RL_OK)
     {
       l.weights = d->weights;
       s = load_all (&l);
@@ -220,6 +222,12 @@ const WanDitConfig *
 wan_dit_config (const WanDit *d)
 {
   return &d->config;
+}
+
+uint64_t
+wan_dit_weight_bytes (const WanDit *dit)
+{
+  return rl_weight_set_weight_bytes (dit->weights);
 }
 
 bool

@@ -52,6 +52,9 @@ RlStatus  wan_dit_load_sharded (const RlBackend     *backend,
                                 WanDit             **out);
 void      wan_dit_free      (WanDit               *dit);   /* NULL-safe */
 const WanDitConfig *wan_dit_config (const WanDit  *dit);
+/* Bytes of the weights as stored (rl_weight_set_weight_bytes): about
+ * half with fp8 matrices of what a bf16 file gives. */
+uint64_t  wan_dit_weight_bytes (const WanDit     *dit);
 /* Memory and gather statistics of sharded/offloaded blocks; false when
  * the model was loaded without. */
 bool      wan_dit_fsdp_stats (const WanDit         *dit,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugins/common/weight-dtype-option.h"
 #include "plugins/family.h"
 #include "plugins/wan/umt5-config.h"
 #include "plugins/wan/umt5-encoder.h"
@@ -97,6 +98,7 @@ load_model (const RlBackend     *backend,
             RlContext           *ctx,
             RlSafetensors       *st,
             RlModelKind          kind,
+            const char          *options,
             const RlFsdpOptions *fsdp,
             RlFamilyModel      **out)
 {
@@ -117,6 +119,8 @@ load_model (const RlBackend     *backend,
       {
         WanDitConfig config;
         s = wan_dit_config_detect (st, &config);
+        if (s == RL_OK)
+          s = rl_weight_dtype_option_parse (options, &config.matrix_dtype);
         if (s == RL_OK)
           s = wan_dit_load_sharded (backend, ctx, st, &config, act, fsdp, &m->dit);
         m->latent_channels = config.in_dim;
@@ -158,8 +162,7 @@ wan_load (const RlBackend  *backend,
           const char       *options,
           RlFamilyModel   **out)
 {
-  (void) options;
-  return load_model (backend, ctx, st, kind, NULL, out);
+  return load_model (backend, ctx, st, kind, options, NULL, out);
 }
 
 static RlStatus
@@ -171,8 +174,7 @@ wan_load_sharded (const RlBackend     *backend,
                   const RlFsdpOptions *fsdp,
                   RlFamilyModel      **out)
 {
-  (void) options;
-  return load_model (backend, ctx, st, kind, fsdp, out);
+  return load_model (backend, ctx, st, kind, options, fsdp, out);
 }
 
 static void
