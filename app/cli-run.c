@@ -231,6 +231,13 @@ graph_uses_pool (RlGraph          *graph,
   return FALSE;
 }
 
+/* The pool's shape once the job is over, for history (RlJobOptions). */
+static char *
+describe_pool (gpointer pool)
+{
+  return rl_pool_service_describe (pool);
+}
+
 static int
 run_job (RlCliContext *ctx,
          RlJobSource  *source,
@@ -274,6 +281,11 @@ run_job (RlCliContext *ctx,
   options.prompt_json = prompt_json;
   options.parameters_json = parameters;
   options.device_config_json = device_config;
+  if (device_config != NULL)
+    {
+      options.describe_devices = describe_pool;
+      options.describe_devices_data = pool;
+    }
   options.listener = on_job_event;
   options.listener_data = &state;
 

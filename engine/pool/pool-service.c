@@ -587,9 +587,11 @@ rl_pool_service_describe (RlPoolService *self)
 {
   g_autoptr(GString) json = g_string_new (NULL);
 
-  g_string_append_printf (json, "{\"backend\":\"%s\",\"workers\":%u",
-                          self->devices == RL_POOL_DEVICES_CUDA ? "cuda" : "cpu", self->n_workers);
   g_mutex_lock (&self->lock);
+  /* A running pool may have the worker count of a Parallel Settings node. */
+  g_string_append_printf (json, "{\"backend\":\"%s\",\"workers\":%u",
+                          self->devices == RL_POOL_DEVICES_CUDA ? "cuda" : "cpu",
+                          self->pool != NULL ? self->active_workers : self->n_workers);
   if (self->pool != NULL)
     {
       RlWorkerInfo info;

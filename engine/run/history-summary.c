@@ -66,7 +66,7 @@ parallel_label (const char *device_config_json)
   g_autoptr(JsonParser) parser = json_parser_new ();
   JsonObject *config = parse_object (device_config_json, parser);
   const char *backend, *mode;
-  gint64 workers = 1, ulysses = 1, ring = 1;
+  gint64 workers = 1, ulysses = 1, ring = 1, cfg = 1, data = 1;
   g_autoptr(GString) label = NULL;
 
   if (config == NULL)
@@ -87,6 +87,15 @@ parallel_label (const char *device_config_json)
         g_string_append_printf (label, " · Ulysses %" G_GINT64_FORMAT, ulysses);
       if (ring > 1)
         g_string_append_printf (label, " · Ring %" G_GINT64_FORMAT, ring);
+    }
+  if (g_strcmp0 (mode, "usp") == 0 || g_strcmp0 (mode, "batch") == 0)
+    {
+      get_int (config, "cfg", &cfg);
+      get_int (config, "data", &data);
+      if (cfg > 1)
+        g_string_append_printf (label, " · CFG %" G_GINT64_FORMAT, cfg);
+      if (data > 1)
+        g_string_append_printf (label, " · Data %" G_GINT64_FORMAT, data);
     }
   return g_string_free (g_steal_pointer (&label), FALSE);
 }

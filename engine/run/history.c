@@ -705,6 +705,28 @@ rl_history_mark_started (RlHistory  *self,
 }
 
 gboolean
+rl_history_set_device_config (RlHistory   *self,
+                              gint64       job_id,
+                              const char  *device_config_json,
+                              GError     **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  g_mutex_lock (&self->lock);
+  gboolean ok = FALSE;
+  sqlite3_stmt *stmt = prepare (self, "UPDATE jobs SET device_config_json = ? WHERE id = ?",
+                                "recording the devices a job ran on", error);
+  if (stmt != NULL)
+    {
+      bind_text_or_null (stmt, 1, device_config_json);
+      sqlite3_bind_int64 (stmt, 2, job_id);
+      ok = update_one_job (self, stmt, job_id, "recording the devices a job ran on", error);
+    }
+  g_mutex_unlock (&self->lock);
+  return ok;
+}
+
+gboolean
 rl_history_mark_finished (RlHistory    *self,
                           gint64        job_id,
                           RlJobStatus   status,

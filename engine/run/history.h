@@ -88,6 +88,12 @@ gint64         rl_history_add_job           (RlHistory               *self,
 gboolean       rl_history_mark_started      (RlHistory               *self,
                                              gint64                   job_id,
                                              GError                 **error);
+/* Replaces the parallel configuration recorded at add_job with the one
+ * the job ran in (known only once its SAMPLE jobs chose a pool shape). */
+gboolean       rl_history_set_device_config (RlHistory               *self,
+                                             gint64                   job_id,
+                                             const char              *device_config_json,
+                                             GError                 **error);
 /* Sets the final @status (succeeded, failed, interrupted or cancelled),
  * finished_at, duration and @error_text (may be NULL). */
 gboolean       rl_history_mark_finished     (RlHistory               *self,

@@ -15,6 +15,8 @@ typedef struct {
   char          *output_dir;
   char          *workflow_json;
   char          *prompt_json;
+  char        *(*describe_devices) (gpointer user_data);
+  gpointer       describe_devices_data;
   RlEventFunc    listener;
   gpointer       listener_data;
   GCancellable  *cancellable;
@@ -116,6 +118,23 @@ record_output (RlJobQueue *self,
     warn_history ("an output file", job->id, error);
 }
 
+/* For a job that ran: the pool's shape it was queued with was the
+ * default one (a Parallel Settings node regroups the workers only when
+ * its SAMPLE runs), so the configuration is described again at its end. */
+static void
+record_devices (RlJobQueue *self,
+                Job        *job)
+{
+  g_autofree char *described = NULL;
+  GError *error = NULL;
+
+  if (self->history == NULL || job->describe_devices == NULL)
+    return;
+  described = job->describe_devices (job->describe_devices_data);
+  if (!rl_history_set_device_config (self->history, job->id, described, &error))
+    warn_history ("the devices", job->id, error);
+}
+
 static void
 record_finished (RlJobQueue    *self,
                  Job           *job,
@@ -151,7 +170,10 @@ forward_event (const RlEvent *event,
   else if (event->kind == RL_EVENT_OUTPUT_FILE)
     record_output (self, job, event->path);
   else if (event->kind == RL_EVENT_JOB_FINISHED)
-    record_finished (self, job, event->status, event->error);
+    {
+      record_devices (self, job);
+      record_finished (self, job, event->status, event->error);
+    }
   deliver (self, job, event);
 }
 
@@ -336,6 +358,8 @@ rl_job_queue_enqueue (RlJobQueue          *self,
   job->workflow_json = g_strdup (options->workflow_json);
   job->prompt_json = options->prompt_json != NULL ? g_strdup (options->prompt_json)
                                                   : rl_graph_to_prompt_string (graph, FALSE);
+  job->describe_devices = options->describe_devices;
+  job->describe_devices_data = options->describe_devices_data;
   job->listener = options->listener;
   job->listener_data = options->listener_data;
   job->cancellable = g_cancellable_new ();

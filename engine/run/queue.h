@@ -27,7 +27,14 @@ typedef struct {
   const char    *workflow_json;      /* UI workflow the graph came from, or NULL */
   const char    *prompt_json;        /* API prompt of the graph, or NULL */
   const char    *parameters_json;    /* for history: {"seed":..,"steps":..} */
-  const char    *device_config_json; /* for history: the parallel configuration */
+  const char    *device_config_json; /* for history: the parallel configuration as queued */
+  /* The configuration the job ran in (the pool service's description),
+   * recorded in history in place of device_config_json once the job is
+   * over: a Parallel Settings node regroups the workers only when its
+   * SAMPLE runs. NULL: keep device_config_json. Called on the runner
+   * thread; the result is freed with g_free. */
+  char        *(*describe_devices) (gpointer user_data);
+  gpointer       describe_devices_data;
   RlEventFunc    listener;           /* this job's events only; may be NULL */
   gpointer       listener_data;
 } RlJobOptions;

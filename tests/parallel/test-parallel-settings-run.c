@@ -6,13 +6,17 @@
  * Ulysses degree the model's heads do not allow fails the job listing the
  * valid ones. Frames are compared by mean decoded-pixel difference (lossy
  * video; the latent checks are test-cfg-data-parallel); the workers that
- * wrote to stderr show the pool was regrouped to the node's shape. */
+ * wrote to stderr show the pool was regrouped to the node's shape, and
+ * the run's history entry records that shape, not the default one the
+ * pool had when the job was queued. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <sys/wait.h>
 
 #include "engine/media/video-reader.h"
+#include "engine/run/history.h"
+#include "engine/run/history-summary.h"
 
 typedef struct {
   char  *dir;
@@ -135,6 +139,31 @@ assert_workers (const RunResult *r,
   g_assert_null (strstr (r->err, beyond));
 }
 
+/* The parallel configuration history recorded for the run `name` (its
+ * only job); owned by the caller. */
+static char *
+recorded_devices (const char *name)
+{
+  g_autofree char *path = g_build_filename (setup.dir, name, "history.sqlite3", NULL);
+  g_autoptr(GError) error = NULL;
+  RlHistory *history = rl_history_open (path, &error);
+  GPtrArray *jobs;
+  RlHistoryJob *job;
+  char *devices;
+
+  g_assert_no_error (error);
+  jobs = rl_history_list (history, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (jobs->len, ==, 1);
+  job = g_ptr_array_index (jobs, 0);
+  g_assert_cmpint (job->status, ==, RL_JOB_SUCCEEDED);
+  devices = g_strdup (job->device_config_json);
+  g_ptr_array_unref (jobs);
+  rl_history_close (history);
+  g_assert_nonnull (devices);
+  return devices;
+}
+
 static void
 check_matches (const char         *name,
                const char * const *sets,
@@ -157,7 +186,30 @@ static void
 test_cfg_parallel (void)
 {
   const char *sets[] = { "60.cfg_parallel=true", NULL };
+  g_autofree char *devices = NULL;
+  g_autoptr(RlHistoryJob) job = g_new0 (RlHistoryJob, 1);
+  g_autoptr(RlHistorySummary) summary = NULL;
+
   check_matches ("cfg2", sets, 2);
+  devices = recorded_devices ("cfg2");
+  g_test_message ("cfg2 history devices: %s", devices);
+  g_assert_nonnull (strstr (devices, "\"workers\":2"));
+  g_assert_nonnull (strstr (devices, "\"cfg\":2"));
+  g_assert_nonnull (strstr (devices, "\"rank\":1"));
+  job->device_config_json = g_steal_pointer (&devices);
+  summary = rl_history_summary_new (job);
+  g_assert_cmpstr (summary->parallel, ==, "2 CPU workers · CFG 2");
+}
+
+/* The run without the node is recorded as one worker without parallelism. */
+static void
+test_default_shape_recorded (void)
+{
+  g_autofree char *devices = recorded_devices ("one");
+
+  g_assert_nonnull (strstr (devices, "\"workers\":1"));
+  g_assert_nonnull (strstr (devices, "\"parallel\":\"none\""));
+  g_assert_null (strstr (devices, "\"rank\":1"));
 }
 
 static void
@@ -259,6 +311,7 @@ main (int    argc,
     setup.reference = video_path (&r);
     run_result_clear (&r);
   }
+  g_test_add_func ("/parallel/settings-node/default-shape-recorded", test_default_shape_recorded);
   g_test_add_func ("/parallel/settings-node/cfg-parallel", test_cfg_parallel);
   g_test_add_func ("/parallel/settings-node/cfg-parallel-ulysses2", test_cfg_parallel_ulysses2);
   g_test_add_func ("/parallel/settings-node/data-parallel", test_data_parallel);

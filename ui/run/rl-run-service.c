@@ -395,6 +395,14 @@ check_running (RlRunService  *self,
   return FALSE;
 }
 
+/* The pool's shape once a job is over, for its history entry (a Parallel
+ * Settings node regroups the workers only when its SAMPLE runs). */
+static char *
+describe_pool_for_history (gpointer self)
+{
+  return rl_run_service_describe_pool (self);
+}
+
 gint64
 rl_run_service_queue_workflow (RlRunService   *self,
                                RlWorkflow     *workflow,
@@ -433,6 +441,8 @@ rl_run_service_queue_workflow (RlRunService   *self,
   options.workflow_json = workflow_json;
   options.prompt_json = prompt_json;
   options.device_config_json = device_config;
+  options.describe_devices = describe_pool_for_history;
+  options.describe_devices_data = self;
 
   for (guint i = 0; i < MAX (count, 1); i++)
     {
