@@ -1,0 +1,196 @@
+/* Seed controls (ComfyUI's control_after_generate); see seed-control.h. */
+#include "engine/graph/seed-control.h"
+
+#include <string.h>
+
+static const char * const control_names[] = {
+  [RL_SEED_CONTROL_FIXED] = "fixed",
+  [RL_SEED_CONTROL_INCREMENT] = "increment",
+  [RL_SEED_CONTROL_DECREMENT] = "decrement",
+  [RL_SEED_CONTROL_RANDOMIZE] = "randomize",
+};
+
+gboolean
+rl_seed_control_from_string (const char    *text,
+                             RlSeedControl *control)
+{
+  for (guint i = 0; text != NULL && i < G_N_ELEMENTS (control_names); i++)
+    if (strcmp (text, control_names[i]) == 0)
+      {
+        *control = (RlSeedControl) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static gboolean
+node_holds_string (JsonNode *node)
+{
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING;
+}
+
+static gboolean
+node_holds_integer (JsonNode *node)
+{
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64;
+}
+
+/* Whether widget @name of @node was turned into a socket that a link
+ * feeds (ComfyUI keeps the widget's stale value in widgets_values). */
+static gboolean
+widget_is_linked (JsonObject *node,
+                  const char *name)
+{
+  JsonNode *inputs = json_object_get_member (node, "inputs");
+  JsonArray *slots = inputs != NULL && JSON_NODE_HOLDS_ARRAY (inputs) ? json_node_get_array (inputs) : NULL;
+
+  for (guint i = 0; slots != NULL && i < json_array_get_length (slots); i++)
+    {
+      JsonNode *slot_node = json_array_get_element (slots, i);
+      JsonObject *slot, *widget;
+      JsonNode *widget_node, *widget_name, *link;
+
+      if (!JSON_NODE_HOLDS_OBJECT (slot_node))
+        continue;
+      slot = json_node_get_object (slot_node);
+      widget_node = json_object_get_member (slot, "widget");
+      if (widget_node == NULL || !JSON_NODE_HOLDS_OBJECT (widget_node))
+        continue;
+      widget = json_node_get_object (widget_node);
+      widget_name = json_object_get_member (widget, "name");
+      if (!node_holds_string (widget_name) || strcmp (json_node_get_string (widget_name), name) != 0)
+        continue;
+      link = json_object_get_member (slot, "link");
+      return node_holds_integer (link);
+    }
+  return FALSE;
+}
+
+/* A uniform draw from [0, @bound), @bound > 0, without modulo bias. */
+static guint64
+draw_below (GRand   *rand,
+            guint64  bound)
+{
+  guint64 limit = G_MAXUINT64 - G_MAXUINT64 % bound;
+
+  for (;;)
+    {
+      guint64 high = rand != NULL ? g_rand_int (rand) : g_random_int ();
+      guint64 low = rand != NULL ? g_rand_int (rand) : g_random_int ();
+      guint64 draw = high << 32 | low;
+
+      if (draw < limit)
+        return draw % bound;
+    }
+}
+
+/* The seed after one application of @control (see the header). */
+static gint64
+next_seed (const RlInputSpec *spec,
+           RlSeedControl      control,
+           gint64             seed,
+           GRand             *rand)
+{
+  gint64 step = spec->int_step > 0 ? spec->int_step : 1;
+  gint64 min = spec->int_min, max = spec->int_max;
+
+  switch (control)
+    {
+    case RL_SEED_CONTROL_FIXED:
+      return seed;
+    case RL_SEED_CONTROL_INCREMENT:
+      return seed >= max || seed > max - step ? max : MAX (seed + step, min);
+    case RL_SEED_CONTROL_DECREMENT:
+      return seed <= min || seed < min + step ? min : MIN (seed - step, max);
+    case RL_SEED_CONTROL_RANDOMIZE:
+      {
+        gint64 low = MAX (min, -RL_SEED_RANDOM_LIMIT);
+        gint64 high = MIN (max, RL_SEED_RANDOM_LIMIT);
+        guint64 choices = high > low ? (guint64) (high - low) / (guint64) step : 0;
+
+        return choices == 0 ? low : low + (gint64) draw_below (rand, choices) * step;
+      }
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* The controlled seeds of one node, in widget order, appended to @changes. */
+static void
+collect_node_changes (JsonObject       *node,
+                      gint64            node_id,
+                      const RlNodeType *type,
+                      GRand            *rand,
+                      GArray           *changes)
+{
+  JsonNode *values_node = json_object_get_member (node, "widgets_values");
+  JsonArray *values;
+  guint cursor = 0, n_values;
+
+  if (values_node == NULL || !JSON_NODE_HOLDS_ARRAY (values_node))
+    return;
+  values = json_node_get_array (values_node);
+  n_values = json_array_get_length (values);
+  /* widgets_values follow the widgets in the frontend's order: required
+   * inputs, then optional ones; a control takes the slot after its seed. */
+  for (int optional = 0; optional <= 1; optional++)
+    for (guint i = 0; i < type->n_inputs && cursor < n_values; i++)
+      {
+        const RlInputSpec *spec = &type->inputs[i];
+        guint at = cursor;
+        JsonNode *after;
+        RlSeedControl control;
+        RlSeedChange change;
+
+        if (spec->kind == RL_INPUT_LINK || spec->force_input || (spec->optional != FALSE) != (optional != 0))
+          continue;
+        cursor++;
+        if (!spec->control_after_generate || cursor >= n_values)
+          continue;
+        after = json_array_get_element (values, cursor);
+        if (!node_holds_string (after) || !rl_seed_control_from_string (json_node_get_string (after), &control))
+          continue;
+        cursor++;
+        if (spec->kind != RL_INPUT_INT || !node_holds_integer (json_array_get_element (values, at))
+            || widget_is_linked (node, spec->name))
+          continue;
+        change = (RlSeedChange) {
+          .node_id = node_id, .input_name = spec->name, .value_index = at, .control = control,
+          .old_value = json_array_get_int_element (values, at),
+        };
+        change.new_value = next_seed (spec, control, change.old_value, rand);
+        if (change.new_value != change.old_value)
+          g_array_append_val (changes, change);
+      }
+}
+
+GArray *
+rl_workflow_apply_seed_controls (RlWorkflow       *workflow,
+                                 const RlRegistry *registry,
+                                 GRand            *rand)
+{
+  GArray *changes = g_array_new (FALSE, FALSE, sizeof (RlSeedChange));
+
+  g_return_val_if_fail (workflow != NULL, changes);
+  g_return_val_if_fail (registry != NULL, changes);
+
+  for (guint i = 0; i < rl_workflow_get_n_nodes (workflow); i++)
+    {
+      gint64 id = rl_workflow_get_node_id (workflow, i);
+      const char *type_name = rl_workflow_node_get_type (workflow, id);
+      const RlNodeType *type = type_name != NULL ? rl_registry_lookup (registry, type_name) : NULL;
+      JsonObject *node = rl_workflow_lookup_node (workflow, id);
+
+      if (type != NULL && node != NULL)
+        collect_node_changes (node, id, type, rand, changes);
+    }
+  /* Written after collecting: setting a value rebuilds the node's list. */
+  for (guint i = 0; i < changes->len; i++)
+    {
+      const RlSeedChange *change = &g_array_index (changes, RlSeedChange, i);
+      g_autoptr(JsonNode) value = json_node_init_int (json_node_alloc (), change->new_value);
+
+      rl_workflow_node_set_widget_value (workflow, change->node_id, change->value_index, value);
+    }
+  return changes;
+}
