@@ -189,6 +189,7 @@ run_rank (Rank *r, RlContext **ctx_out)
   if (s == RL_OK)
     s = be->synchronize (ctx);
   r->ms = (now_ms () - t0) / REPEATS;
+  r->has_stats = wan_dit_fsdp_stats (dit, &r->stats);   /* with the forwards' gathers */
   rl_allocator_stats (alloc, &peak);
   r->peak_bytes = peak.peak_bytes;
 
