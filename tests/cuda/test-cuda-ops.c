@@ -4,6 +4,9 @@
  * without a GPU. */
 #include "tests/cuda/cuda-test-util.h"
 
+#include <cuda_runtime_api.h>
+
+#include "workers/backend-cuda/cuda-norm.h"
 #include "workers/runtime/rope-table.h"
 
 static CtPair P;
@@ -69,6 +72,54 @@ test_gemm_mixed (void)
               rl_dtype_name (weights[i]));
     expect_close (what, &y);
     ct_release (&x); ct_release (&w); ct_release (&y);
+  }
+}
+
+/* Random valid GGUF blocks for an [n, k] weight: random bytes with the f16
+ * super-block scales (d, and dmin for Q4_K) set to small finite values, so
+ * the weights stay near [-2, 2] and never hold NaN. */
+static RlStatus
+random_gguf_weight (CtTensor *w, RlDType dtype, int64_t n, int64_t k)
+{
+  RlStatus st = ct_alloc_pair (&P, w, dtype, 2, (int64_t[]) { n, k });
+  if (st != RL_OK)
+    return st;
+  uint8_t *bytes = w->host.data;
+  size_t total = rl_tensor_nbytes (&w->host), block = rl_dtype_block_bytes (dtype);
+  for (size_t i = 0; i < total; i++)
+    bytes[i] = (uint8_t) ct_next ();
+  int scales = dtype == RL_Q4_K ? 2 : 1; /* Q8_0: d at 0; Q4_K: d at 0, dmin at 2 */
+  float magnitude = dtype == RL_Q4_K ? 0.002f : 0.01f;
+  for (size_t b = 0; b + block <= total; b += block)
+    for (int s = 0; s < scales; s++) {
+      uint16_t h = rl_f32_to_f16 (ct_value () * magnitude);
+      memcpy (bytes + b + 2 * s, &h, 2);
+    }
+  return P.gpu_be->transfer (P.gpu, &w->dev, &w->host);
+}
+
+/* GGUF-quantised weights through the CUDA gemm (dequantised to bf16 on the
+ * device, then cuBLASLt) against the CPU backend's gemm on the same blocks. */
+static void
+test_gemm_gguf (void)
+{
+  static const RlDType types[] = { RL_Q8_0, RL_Q4_K };
+  for (int i = 0; i < 4; i++) {
+    RlDType wt = types[i % 2];
+    RlDType xt = i < 2 ? RL_BF16 : RL_F32;
+    int64_t m = ct_int (1, 40), n = 8 * ct_int (1, 24), k = 256 * ct_int (1, 3);
+    CtTensor x, w, b, y;
+    CT_REQUIRE_OK (ct_random (&P, &x, xt, 3, (int64_t[]) { 2, m, k }, 1.0f));
+    CT_REQUIRE_OK (random_gguf_weight (&w, wt, n, k));
+    CT_REQUIRE_OK (ct_random (&P, &b, RL_BF16, 1, (int64_t[]) { n }, 1.0f));
+    CT_REQUIRE_OK (ct_poisoned (&P, &y, RL_BF16, 3, (int64_t[]) { 2, m, n }));
+    RlActivation act = i == 3 ? RL_ACT_GELU_TANH : RL_ACT_NONE;
+    FOR_BOTH CT_REQUIRE_OK (OPS->gemm (CTX, T (y), T (x), T (w), i % 2 ? T (b) : NULL, act));
+    char what[96];
+    snprintf (what, sizeof what, "gemm x %s, w %s m=%lld n=%lld k=%lld", rl_dtype_name (xt),
+              rl_dtype_name (wt), (long long) (2 * m), (long long) n, (long long) k);
+    expect_close (what, &y);
+    ct_release (&x); ct_release (&w); ct_release (&b); ct_release (&y);
   }
 }
 
@@ -167,6 +218,106 @@ test_modulation (void)
     for (int c = 0; c < 3; c++)
       ct_release (&chunk[c]);
     ct_release (&x); ct_release (&e0); ct_release (&y); ct_release (&r); ct_release (&nw);
+  }
+}
+
+/* The shift, scale and gate chunks of a Wan e0 [batch, frames, 6, d] as
+ * [batch, frames, d] views with e0's strides. */
+static void
+modulation_chunks (CtTensor *e0, CtTensor chunk[3], int64_t batch, int64_t frames, int64_t d)
+{
+  for (int c = 0; c < 3; c++) {
+    CtTensor tmp;
+    memset (&tmp, 0, sizeof tmp);
+    memset (&chunk[c], 0, sizeof chunk[c]);
+    CT_REQUIRE_OK (rl_tensor_narrow (&tmp.host, &e0->host, 2, c, 1));
+    CT_REQUIRE_OK (rl_tensor_narrow (&tmp.dev, &e0->dev, 2, c, 1));
+    int64_t shape[3] = { batch, frames, d };
+    int64_t strides[3] = { frames * 6 * d, 6 * d, 1 };
+    CT_REQUIRE_OK (rl_tensor_wrap (&chunk[c].host, tmp.host.data, tmp.host.device, RL_F32, 3,
+                                   shape, strides, NULL));
+    CT_REQUIRE_OK (rl_tensor_wrap (&chunk[c].dev, tmp.dev.data, tmp.dev.device, RL_F32, 3,
+                                   shape, strides, NULL));
+    ct_release (&tmp);
+  }
+}
+
+/* The warp-per-row norm kernel (16-bit x, rows up to 5120) on Wan-sized
+ * rows with f32 outputs, so the f32 tolerance applies: LayerNorm with
+ * per-frame modulation whose frames straddle the blocks' row ranges and the
+ * batch boundary, and RMSNorm + weight + RoPE fused (kernel API, as the
+ * q/k path calls it) against the CPU's rms_norm followed by rope. */
+static void
+test_norm_fused (void)
+{
+  for (int i = 0; i < 2; i++) {
+    /* More rows than an H100's 132 blocks x 8 warps, so warps take several
+     * rows each and prefetch across frame boundaries. */
+    int64_t batch = 2, len = ct_int (600, 900), d = i ? 5120 : 1536;
+    int64_t per = ct_int (20, 90), offset = ct_int (0, per - 1);
+    int64_t frames = (len + offset + per - 1) / per;
+    CtTensor x, e0, y, chunk[3];
+    CT_REQUIRE_OK (ct_random (&P, &x, RL_BF16, 3, (int64_t[]) { batch, len, d }, 3.0f));
+    CT_REQUIRE_OK (ct_random (&P, &e0, RL_F32, 4, (int64_t[]) { batch, frames, 6, d }, 0.5f));
+    CT_REQUIRE_OK (ct_poisoned (&P, &y, RL_F32, 3, (int64_t[]) { batch, len, d }));
+    modulation_chunks (&e0, chunk, batch, frames, d);
+    RlTokenGroups groups = { .tokens_per_group = per, .token_offset = offset };
+    FOR_BOTH CT_REQUIRE_OK (OPS->norm_modulate (CTX, T (y), T (x), RL_NORM_LAYER, NULL, NULL,
+                                                1e-6f, T (chunk[0]), T (chunk[1]), groups));
+    char what[96];
+    snprintf (what, sizeof what, "norm_modulate bf16->f32 d=%lld L=%lld frames=%lld",
+              (long long) d, (long long) len, (long long) frames);
+    expect_close (what, &y);
+    for (int c = 0; c < 3; c++)
+      ct_release (&chunk[c]);
+    ct_release (&x); ct_release (&e0); ct_release (&y);
+  }
+  for (int i = 0; i < 2; i++) {
+    int64_t grid[3] = { ct_int (3, 6), ct_int (8, 16), ct_int (8, 16) };
+    int64_t len = grid[0] * grid[1] * grid[2], heads = 40, dh = 128, d = heads * dh;
+    int64_t pairs = i ? 60 : 64; /* a narrower table leaves pairs unrotated */
+    int axes[3] = { 44, 42, 42 };
+    CtTensor x, w, normed, y, full_cos, full_sin, cs, sn;
+    CT_REQUIRE_OK (ct_random (&P, &x, RL_BF16, 3, (int64_t[]) { 1, len, d }, 2.0f));
+    CT_REQUIRE_OK (ct_random (&P, &w, RL_BF16, 1, (int64_t[]) { d }, 1.0f));
+    CT_REQUIRE_OK (ct_alloc_pair (&P, &normed, RL_F32, 3, (int64_t[]) { 1, len, d }));
+    CT_REQUIRE_OK (ct_poisoned (&P, &y, RL_F32, 4, (int64_t[]) { 1, len, heads, dh }));
+    CT_REQUIRE_OK (ct_alloc_pair (&P, &full_cos, RL_F32, 2, (int64_t[]) { len, 64 }));
+    CT_REQUIRE_OK (ct_alloc_pair (&P, &full_sin, RL_F32, 2, (int64_t[]) { len, 64 }));
+    CT_REQUIRE_OK (rl_rope_table_3d (&full_cos.host, &full_sin.host, 3, axes, grid, 0, 10000.0));
+    CT_REQUIRE_OK (ct_alloc_pair (&P, &cs, RL_F32, 2, (int64_t[]) { len, pairs }));
+    CT_REQUIRE_OK (ct_alloc_pair (&P, &sn, RL_F32, 2, (int64_t[]) { len, pairs }));
+    for (int64_t t = 0; t < len; t++)
+      for (int64_t p = 0; p < pairs; p++) {
+        ((float *) cs.host.data)[t * pairs + p] = ((float *) full_cos.host.data)[t * 64 + p];
+        ((float *) sn.host.data)[t * pairs + p] = ((float *) full_sin.host.data)[t * 64 + p];
+      }
+    CT_REQUIRE_OK (P.gpu_be->transfer (P.gpu, &cs.dev, &cs.host));
+    CT_REQUIRE_OK (P.gpu_be->transfer (P.gpu, &sn.dev, &sn.host));
+    /* CPU: rms_norm over the whole row, then rope over its heads. */
+    RlTensor heads_view = { 0 };
+    CT_REQUIRE_OK (P.cpu_be->ops->rms_norm (P.cpu, &normed.host, &x.host, &w.host, 1e-6f));
+    CT_REQUIRE_OK (rl_tensor_reshape (&heads_view, &normed.host, 4,
+                                      (int64_t[]) { 1, len, heads, dh }));
+    CT_REQUIRE_OK (P.cpu_be->ops->rope (P.cpu, &y.host, &heads_view, &cs.host, &sn.host));
+    rl_tensor_release (&heads_view);
+    RlCudaNormModulate args = {
+      .kind = RL_CUDA_NORM_RMS, .eps = 1e-6f, .x = x.dev.data, .x_type = CUDA_R_16BF,
+      .y = y.dev.data, .y_type = CUDA_R_32F, .batch = 1, .tokens = len, .dim = d,
+      .weight = w.dev.data, .weight_type = CUDA_R_16BF,
+      .rope = { .cos = cs.dev.data, .sin = sn.dev.data, .pairs = pairs, .head_dim = dh },
+    };
+    /* The context's stream may not order with the legacy one: the poison
+     * fill must be done before the kernel writes. */
+    PT_CHECK (cudaDeviceSynchronize () == cudaSuccess, "poison fill ran");
+    PT_CHECK (rl_cuda_norm_modulate (&args, NULL) == cudaSuccess, "rms_norm + rope launch");
+    PT_CHECK (cudaDeviceSynchronize () == cudaSuccess, "rms_norm + rope ran");
+    char what[96];
+    snprintf (what, sizeof what, "rms_norm+rope fused bf16->f32 L=%lld pairs=%lld",
+              (long long) len, (long long) pairs);
+    expect_close (what, &y);
+    ct_release (&x); ct_release (&w); ct_release (&normed); ct_release (&y);
+    ct_release (&full_cos); ct_release (&full_sin); ct_release (&cs); ct_release (&sn);
   }
 }
 
@@ -456,9 +607,11 @@ main (void)
   ct_pair_open (&P);
   PT_RUN (test_gemm);
   PT_RUN (test_gemm_mixed);
+  PT_RUN (test_gemm_gguf);
   PT_RUN (test_batched_gemm);
   PT_RUN (test_norms);
   PT_RUN (test_modulation);
+  PT_RUN (test_norm_fused);
   PT_RUN (test_channel_norms);
   PT_RUN (test_rope);
   PT_RUN (test_softmax_reduce);

@@ -1,6 +1,8 @@
 #include "cuda-norm.h"
 
 #include <cuda_pipeline.h>
+#include <algorithm>
+#include <type_traits>
 #include <stdlib.h>
 
 #include "cuda-dtype.cuh"
@@ -9,12 +11,14 @@ using namespace rl_cuda;
 
 namespace {
 
-/* Rotates the interleaved pairs of one chunk starting at row element i.
- * When the chunk's 4 pairs are consecutive, 16-byte aligned table columns
- * (the usual case: head_dim a multiple of 8, table width of 4) cos and sin
- * come in one 16-byte load each; otherwise pair by pair. */
+/* cos and sin of the 4 pairs of the chunk starting at row element i of
+ * token t (batch b). When the pairs are consecutive and 16-byte aligned in
+ * the tables (the usual case: head_dim a multiple of 8, table width of 4)
+ * they come in one 16-byte load each; otherwise pair by pair, with pairs
+ * past the table width passing through (cos 1, sin 0). */
 __device__ inline void
-rotate_chunk (const RlCudaRope &rope, uint32_t b, uint32_t t, uint32_t i, float v[kChunk])
+rope_coefficients (const RlCudaRope &rope, uint32_t b, uint32_t t, uint32_t i, float c[4],
+                   float s[4])
 {
   const uint32_t head_dim = (uint32_t) rope.head_dim, pairs = (uint32_t) rope.pairs;
   const float *cos_row = rope.cos + (size_t) b * rope.batch_stride + (size_t) t * pairs;
@@ -22,26 +26,39 @@ rotate_chunk (const RlCudaRope &rope, uint32_t b, uint32_t t, uint32_t i, float 
   const uint32_t pair0 = (i % head_dim) / 2;
   bool vector = head_dim % kChunk == 0 && pair0 + 4 <= pairs
                 && (uintptr_t) (cos_row + pair0) % 16 == 0 && (uintptr_t) (sin_row + pair0) % 16 == 0;
-  float c[4], s[4];
   if (vector) {
     float4 cv = *(const float4 *) (cos_row + pair0), sv = *(const float4 *) (sin_row + pair0);
     c[0] = cv.x; c[1] = cv.y; c[2] = cv.z; c[3] = cv.w;
     s[0] = sv.x; s[1] = sv.y; s[2] = sv.z; s[3] = sv.w;
-  } else {
-#pragma unroll
-    for (int p = 0; p < 4; p++) {
-      uint32_t pair = ((i + 2 * p) % head_dim) / 2;
-      bool inside = pair < pairs;
-      c[p] = inside ? cos_row[pair] : 1.0f;
-      s[p] = inside ? sin_row[pair] : 0.0f;
-    }
+    return;
   }
+#pragma unroll
+  for (int p = 0; p < 4; p++) {
+    uint32_t pair = ((i + 2 * p) % head_dim) / 2;
+    bool inside = pair < pairs;
+    c[p] = inside ? cos_row[pair] : 1.0f;
+    s[p] = inside ? sin_row[pair] : 0.0f;
+  }
+}
+
+__device__ inline void
+rotate_with (const float c[4], const float s[4], float v[kChunk])
+{
 #pragma unroll
   for (int p = 0; p < 4; p++) {
     float x0 = v[2 * p], x1 = v[2 * p + 1];
     v[2 * p] = c[p] * x0 - s[p] * x1;
     v[2 * p + 1] = s[p] * x0 + c[p] * x1;
   }
+}
+
+/* Rotates the interleaved pairs of one chunk starting at row element i. */
+__device__ inline void
+rotate_chunk (const RlCudaRope &rope, uint32_t b, uint32_t t, uint32_t i, float v[kChunk])
+{
+  float c[4], s[4];
+  rope_coefficients (rope, b, t, i, c, s);
+  rotate_with (c, s, v);
 }
 
 struct NormWidths {
@@ -328,6 +345,184 @@ norm_modulate_pipelined (RlCudaNormModulate a, NormWidths wide, uint32_t rows,
   }
 }
 
+/* Sum over the 32 lanes of a warp; every lane gets the result. */
+__device__ inline float
+warp_sum (float value)
+{
+#pragma unroll
+  for (int offset = 16; offset > 0; offset /= 2)
+    value += __shfl_xor_sync (0xffffffffu, value, offset);
+  return value;
+}
+
+/* Eight 16-bit values of one 16-byte word as floats. */
+template <typename TX>
+__device__ inline void
+unpack8 (const uint4 &bits, float v[kChunk])
+{
+  const TX *h = (const TX *) &bits;
+#pragma unroll
+  for (int j = 0; j < kChunk; j++)
+    v[j] = to_float (h[j]);
+}
+
+/* The first row after `row` (and at most `end`) whose modulation vectors
+ * differ from row's: a batch boundary or the next group of any present row
+ * vector. Rows in [row, result) share their scale and shift rows. */
+__device__ inline uint32_t
+segment_end (const RlCudaNormModulate &a, uint32_t row, uint32_t end)
+{
+  if (a.scale.ptr == nullptr && a.shift.ptr == nullptr)
+    return end;
+  const uint32_t tokens = (uint32_t) a.tokens;
+  const uint32_t b = row / tokens, t = row - b * tokens;
+  uint32_t limit = (b + 1) * tokens;
+  const RlCudaRowVector *vectors[2] = { &a.scale, &a.shift };
+#pragma unroll
+  for (int k = 0; k < 2; k++) {
+    const RlCudaRowVector &v = *vectors[k];
+    if (v.ptr == nullptr || v.groups <= 1)
+      continue;
+    int64_t g = (v.token_offset + t) / v.tokens_per_group;
+    if (g < v.groups - 1) {
+      int64_t next_t = (g + 1) * v.tokens_per_group - v.token_offset;
+      limit = min (limit, b * tokens + (uint32_t) next_t);
+    }
+  }
+  return min (limit, end);
+}
+
+/* Warp per row, for 16-bit x with dim <= 256·C (Wan's 1536 and 5120). A
+ * lane holds its C 16-byte words of the row in registers, so x is read
+ * from HBM once and the statistics need only warp shuffles, no block
+ * barriers; each lane issues its C independent 16-byte loads before the
+ * first use. ptxas keeps the row as converted floats (~254 registers per
+ * thread for 5120 elements; under the 128-register cap of two blocks per SM
+ * it spilled them to local memory), so one block of 8 warps fills an SM.
+ * The row-invariant weight·(1 + scale) and bias·(1 + scale) + shift live in
+ * shared memory as f32 (40 KB for 5120), rebuilt only where a block's
+ * contiguous row range crosses into another (batch, group) segment. With
+ * RoPE and a head_dim dividing 256, a lane's elements sit at one position
+ * within their heads, so its cos/sin come in one 16-byte load each per row
+ * (other head sizes take the pipelined kernel).
+ * Measured on an H100 (2026-11-27, tests/bench/bench-ops, 32760 x 5120
+ * bf16): 0.82 of the copy bandwidth per batch, 0.78 with 21 frames, 0.85
+ * for RMSNorm + RoPE, against 0.80 / 0.76 / 0.75 for the pipelined kernel.
+ * A version that also prefetched each warp's next row into shared memory
+ * (cp.async) measured 0.80 / 0.75 / 0.83 and was dropped.
+ * Launch: kWarpRowThreads threads, dynamic shared memory 2·dim floats when
+ * `has_mul || has_add`, blocks <= resident; x and y 16-byte aligned,
+ * dim % 8 == 0. */
+constexpr int kWarpRowThreads = 256;
+
+template <typename TX, typename TY, int C>
+__global__ void __launch_bounds__ (kWarpRowThreads, 1)
+norm_modulate_warp_rows (RlCudaNormModulate a, uint32_t rows, uint32_t rows_per_block,
+                         bool has_mul, bool has_add)
+{
+  extern __shared__ float vectors[];
+  float *mul = vectors, *add = vectors + a.dim;
+  const uint32_t dim = (uint32_t) a.dim;
+  const uint32_t lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  constexpr uint32_t kWarps = kWarpRowThreads / 32;
+  const uint32_t first = blockIdx.x * rows_per_block;
+  const uint32_t end = min (rows, first + rows_per_block);
+  const uint32_t tokens = (uint32_t) a.tokens;
+  for (uint32_t segment = first; segment < end;) {
+    const uint32_t segment_stop = segment_end (a, segment, end);
+    if (has_mul || has_add) {
+      const uint32_t b = segment / tokens, t = segment - b * tokens;
+      const void *scale_row = a.scale.ptr != nullptr ? row_vector_at (a.scale, b, t) : nullptr;
+      const void *shift_row = a.shift.ptr != nullptr ? row_vector_at (a.shift, b, t) : nullptr;
+      __syncthreads (); /* the previous segment's rows are done with the vectors */
+      for (uint32_t i = threadIdx.x; i < dim; i += kWarpRowThreads) {
+        float w = a.weight != nullptr ? load_one (a.weight, a.weight_type, i) : 1.0f;
+        float bias = a.bias != nullptr ? load_one (a.bias, a.bias_type, i) : 0.0f;
+        float sc = scale_row != nullptr ? load_one (scale_row, a.scale.dtype, i) : 0.0f;
+        float sh = shift_row != nullptr ? load_one (shift_row, a.shift.dtype, i) : 0.0f;
+        mul[i] = w * (1.0f + sc);
+        add[i] = bias * (1.0f + sc) + sh;
+      }
+      __syncthreads ();
+    }
+    for (uint32_t row = segment + warp; row < segment_stop; row += kWarps) {
+      const uint4 *x_row = (const uint4 *) ((const TX *) a.x + (size_t) row * dim);
+      uint4 packed[C];
+#pragma unroll
+      for (int c = 0; c < C; c++) {
+        uint32_t i = (lane + c * 32) * kChunk;
+        packed[c] = i < dim ? __ldcs (x_row + i / kChunk) : make_uint4 (0, 0, 0, 0);
+      }
+      const uint32_t b = row / tokens, t = row - b * tokens;
+      float rope_c[4], rope_s[4];
+      if (a.rope.cos != nullptr)
+        rope_coefficients (a.rope, b, t, lane * kChunk, rope_c, rope_s);
+      float sum = 0.0f;
+#pragma unroll
+      for (int c = 0; c < C; c++) {
+        float v[kChunk];
+        unpack8<TX> (packed[c], v);
+#pragma unroll
+        for (int j = 0; j < kChunk; j++)
+          sum += v[j];
+      }
+      float mean = 0.0f, rstd = 1.0f;
+      if (a.kind == RL_CUDA_NORM_LAYER) {
+        mean = warp_sum (sum) / (float) dim;
+        float squares = 0.0f;
+#pragma unroll
+        for (int c = 0; c < C; c++) {
+          if ((lane + c * 32) * kChunk >= dim)
+            continue;
+          float v[kChunk];
+          unpack8<TX> (packed[c], v);
+#pragma unroll
+          for (int j = 0; j < kChunk; j++)
+            squares += (v[j] - mean) * (v[j] - mean);
+        }
+        rstd = rsqrtf (warp_sum (squares) / (float) dim + a.eps);
+      } else if (a.kind == RL_CUDA_NORM_RMS) {
+        float squares = 0.0f;
+#pragma unroll
+        for (int c = 0; c < C; c++) {
+          float v[kChunk];
+          unpack8<TX> (packed[c], v);
+#pragma unroll
+          for (int j = 0; j < kChunk; j++)
+            squares += v[j] * v[j];
+        }
+        rstd = rsqrtf (warp_sum (squares) / (float) dim + a.eps);
+      }
+      TY *y_row = (TY *) a.y + (size_t) row * dim;
+#pragma unroll
+      for (int c = 0; c < C; c++) {
+        uint32_t i = (lane + c * 32) * kChunk;
+        if (i >= dim)
+          continue;
+        float v[kChunk];
+        unpack8<TX> (packed[c], v);
+#pragma unroll
+        for (int j = 0; j < kChunk; j++)
+          v[j] = (v[j] - mean) * rstd;
+        if (has_mul) {
+          float4 m0 = *(const float4 *) (mul + i), m1 = *(const float4 *) (mul + i + 4);
+          v[0] *= m0.x; v[1] *= m0.y; v[2] *= m0.z; v[3] *= m0.w;
+          v[4] *= m1.x; v[5] *= m1.y; v[6] *= m1.z; v[7] *= m1.w;
+        }
+        if (has_add) {
+          float4 a0 = *(const float4 *) (add + i), a1 = *(const float4 *) (add + i + 4);
+          v[0] += a0.x; v[1] += a0.y; v[2] += a0.z; v[3] += a0.w;
+          v[4] += a1.x; v[5] += a1.y; v[6] += a1.z; v[7] += a1.w;
+        }
+        if (a.rope.cos != nullptr)
+          rotate_with (rope_c, rope_s, v);
+        store8_aligned (y_row, TypeOf<TY>::id, i, v);
+      }
+    }
+    segment = segment_stop;
+  }
+}
+
 /* Standalone RoPE. Launch: 1-D, one chunk of 8 elements (4 pairs) of one
  * row per thread; rows of heads·head_dim elements. */
 template <typename TX, typename TY>
@@ -502,9 +697,10 @@ rope_valid (const RlCudaRope &rope)
              && rope.pairs >= 0 && rope.pairs <= rope.head_dim / 2 && rope.batch_stride >= 0);
 }
 
-/* Which norm kernel runs: 0 = the persistent pipelined one where x is
- * 16-byte aligned (the default), 1 = one row per block.
- * RL_CUDA_NORM_VARIANT overrides it for benchmarks. */
+/* Which norm kernel runs: 0 = warp per row for 16-bit x up to 5120
+ * elements, else the persistent pipelined one where x is 16-byte aligned
+ * (the default); 1 = one row per block; 2 = the pipelined one even where a
+ * warp per row would do. RL_CUDA_NORM_VARIANT overrides it for benchmarks. */
 int
 norm_variant ()
 {
@@ -520,14 +716,49 @@ struct NormLaunch {
   int64_t                   rows;
   int                       variant;
 
+  template <typename TX, typename TY, int C>
+  void
+  launch_warp_rows () const
+  {
+    auto kernel = norm_modulate_warp_rows<TX, TY, C>;
+    bool has_mul = a->weight != nullptr || a->scale.ptr != nullptr;
+    bool has_add = a->bias != nullptr || a->shift.ptr != nullptr;
+    size_t smem = has_mul || has_add ? 2 * (size_t) a->dim * sizeof (float) : 0;
+    if (smem > 48 * 1024)
+      cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem);
+    int device = 0, sms = 0, per_sm = 0;
+    cudaGetDevice (&device);
+    cudaDeviceGetAttribute (&sms, cudaDevAttrMultiProcessorCount, device);
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor (&per_sm, kernel, kWarpRowThreads, smem);
+    int64_t blocks = (int64_t) sms * (per_sm > 0 ? per_sm : 1);
+    blocks = std::min (blocks, ceil_div (rows, kWarpRowThreads / 32));
+    int64_t per_block = ceil_div (rows, blocks);
+    blocks = ceil_div (rows, per_block);
+    kernel<<<(unsigned) blocks, kWarpRowThreads, smem, stream>>> (
+      *a, (uint32_t) rows, (uint32_t) per_block, has_mul, has_add);
+  }
+
   template <typename TX, typename TY>
   void
   operator() () const
   {
+    /* Two row widths (up to 2048 and up to 5120 elements) and outputs of
+     * x's dtype or f32 keep the instantiations, and the build, small. */
+    if constexpr (sizeof (TX) == 2 && (std::is_same_v<TX, TY> || std::is_same_v<TY, float>)) {
+      bool lane_rope = a->rope.cos == nullptr || 256 % a->rope.head_dim == 0;
+      if (variant == 0 && wide.x && wide.y && lane_rope && a->dim % kChunk == 0
+          && a->dim <= 256 * 20) {
+        if (a->dim <= 256 * 8)
+          launch_warp_rows<TX, TY, 8> ();
+        else
+          launch_warp_rows<TX, TY, 20> ();
+        return;
+      }
+    }
     constexpr int K = 4;
     int threads = (int) ceil_div (ceil_div (chunks, K), 32) * 32;
     size_t smem = kStages * (size_t) a->dim * sizeof (TX);
-    if (variant == 0 && wide.x && smem <= 96 * 1024) {
+    if (variant != 1 && wide.x && smem <= 96 * 1024) {
       auto kernel = norm_modulate_pipelined<TX, TY, K>;
       if (smem > 48 * 1024)
         cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem);
