@@ -5,20 +5,28 @@
  *   python3 tests/bench/torch_gemm_ops.py > torch.json
  *   build/tests/bench/bench-gemm --torch torch.json
  *
- * Prints one row per shape and variant: our TFLOP/s, torch's, and the
- * ratio (the acceptance target is >= 0.95 for bf16). Not a test: timing
- * never decides pass/fail. */
+ * Prints one row per shape and variant: our TFLOP/s (median of REPEATS
+ * timed runs after WARMUP, with the 10th-90th percentile spread), torch's,
+ * and the ratio (the acceptance target is >= 0.95 for bf16). With
+ * --json FILE it also writes its numbers as flat JSON, so that
+ * gpu-session.sh can alternate torch and bench-gemm processes over several
+ * rounds and `torch_gemm_ops.py --summarise` can compare medians across
+ * them (the GPU's clocks drift between processes by more than the
+ * differences being measured). Not a test: timing never decides pass/fail. */
 #include <stdbool.h>
 
 #include "tests/bench/bench-ops-util.h"
 #include "workers/backend-cuda/cuda-gemm.h"
 
 #define M 32760
+#define WARMUP  5
+#define REPEATS 30
 
 typedef struct {
   RlCudaGemm      *gemm;
   RlCudaGemmShape  shape;
   const void      *x, *w, *bias;
+  const float     *x_scale, *w_scale; /* device scales (fp8), or NULL */
   void            *y;
   float            alpha;
   bool             failed;
@@ -31,19 +39,48 @@ run_gemm (void *arg)
   RlCudaError error = { 0 };
   if (run->failed)
     return;
-  if (!rl_cuda_gemm_run (run->gemm, &run->shape, run->x, run->w, run->bias, run->y, run->alpha,
-                         0.0f, NULL, &error)) {
+  bool ok = run->x_scale != NULL
+            ? rl_cuda_gemm_run_scaled (run->gemm, &run->shape, run->x, run->x_scale, run->w,
+                                       run->w_scale, run->bias, run->y, run->alpha, 0.0f, NULL,
+                                       &error)
+            : rl_cuda_gemm_run (run->gemm, &run->shape, run->x, run->w, run->bias, run->y,
+                                run->alpha, 0.0f, NULL, &error);
+  if (!ok) {
     fprintf (stderr, "bench-gemm: %s\n", error.message);
     run->failed = true;
   }
 }
 
-static void
-print_row (const char *variant, int64_t k, int64_t n, double ours, double torch_tflops)
+/* TFLOP/s of the median run, and of the 90th and 10th percentile runs. */
+typedef struct {
+  double median, slow, fast;
+} Rate;
+
+static Rate
+measure (GemmRun *run, double flops)
 {
-  double ratio = ours / torch_tflops;
-  printf ("| %-24s | %5lld x %5lld x %5lld | %7.1f | %7.1f | %5.3f |\n", variant, (long long) M,
-          (long long) k, (long long) n, ours, torch_tflops, ratio);
+  BenchTiming t = bench_time (run_gemm, run, WARMUP, REPEATS);
+  if (run->failed)
+    return (Rate) { NAN, NAN, NAN };
+  return (Rate) { flops / (t.median_ms * 1e-3) / 1e12, flops / (t.p90_ms * 1e-3) / 1e12,
+                  flops / (t.p10_ms * 1e-3) / 1e12 };
+}
+
+static void
+print_row (const char *variant, int64_t k, int64_t n, Rate ours, double torch_tflops)
+{
+  printf ("| %-24s | %5lld x %5lld x %5lld | %7.1f | %5.0f-%5.0f | %7.1f | %5.3f |\n", variant,
+          (long long) M, (long long) k, (long long) n, ours.median, ours.slow, ours.fast,
+          torch_tflops, ours.median / torch_tflops);
+}
+
+static const char *
+json_arg (int argc, char **argv)
+{
+  for (int i = 1; i + 1 < argc; i++)
+    if (strcmp (argv[i], "--json") == 0)
+      return argv[i + 1];
+  return NULL;
 }
 
 int
@@ -66,6 +103,10 @@ main (int argc, char **argv)
   void *w8 = bench_random_buffer (max_n * 13824, 1, 200.0f, bench_encode_e4m3);
   void *y = NULL;
   cudaMalloc (&y, (size_t) M * (size_t) max_n * 2);
+  float *scales = NULL, host_scales[2] = { 0.01f, 0.0001f };
+  cudaMalloc ((void **) &scales, 64);
+  cudaMemcpy (scales, &host_scales[0], 4, cudaMemcpyHostToDevice);
+  cudaMemcpy (scales + 8, &host_scales[1], 4, cudaMemcpyHostToDevice);
   RlCudaError error = { 0 };
   RlCudaGemm *heuristic = rl_cuda_gemm_new (0, &error);
   RlCudaGemm *tuned = rl_cuda_gemm_new (0, &error);
@@ -73,11 +114,19 @@ main (int argc, char **argv)
     fprintf (stderr, "bench-gemm: %s\n", error.message);
     return 1;
   }
+  rl_cuda_gemm_set_autotune (heuristic, false); /* the default, whatever the environment */
   rl_cuda_gemm_set_autotune (tuned, true);
-  printf ("device: %s\n\n", bench_device_name ());
-  printf ("| %-24s | %-23s | %-7s | %-7s | %-5s |\n", "GEMM (bf16 in, bf16 out)", "M x K x N",
-          "ours", "torch", "ratio");
-  printf ("|--------------------------|-------------------------|---------|---------|-------|\n");
+  FILE *json = NULL;
+  if (json_arg (argc, argv) != NULL && (json = fopen (json_arg (argc, argv), "w")) == NULL)
+    fprintf (stderr, "bench-gemm: cannot write %s\n", json_arg (argc, argv));
+  if (json != NULL)
+    fprintf (json, "{\n \"device\": \"%s\"", bench_device_name ());
+  printf ("device: %s\n", bench_device_name ());
+  printf ("TFLOP/s: median of %d timed runs after %d warm-up runs; spread: 90th-10th percentile "
+          "run\n\n", REPEATS, WARMUP);
+  printf ("| %-24s | %-23s | %-7s | %-11s | %-7s | %-5s |\n", "GEMM (bf16 in, bf16 out)",
+          "M x K x N", "ours", "spread", "torch", "ratio");
+  printf ("|--------------------------|-------------------------|---------|-------------|---------|-------|\n");
   double worst = 1e9;
   for (int s = 0; s < 4; s++) {
     int64_t k = shapes[s][0], n = shapes[s][1];
@@ -92,32 +141,43 @@ main (int argc, char **argv)
       .shape = { .m = M, .n = n, .k = k, .x_type = CUDA_R_16BF, .w_type = CUDA_R_16BF,
                  .y_type = CUDA_R_16BF, .bias_type = CUDA_R_16BF },
     };
-    double t_heuristic = flops / (bench_median_ms (run_gemm, &run, 3, 15) * 1e-3) / 1e12;
+    Rate r_heuristic = measure (&run, flops);
     run.gemm = tuned;
-    double t_tuned = flops / (bench_median_ms (run_gemm, &run, 3, 15) * 1e-3) / 1e12;
+    Rate r_tuned = measure (&run, flops);
+    run.gemm = heuristic;
     run.shape.epilogue = RL_CUDA_EPILOGUE_BIAS_GELU_TANH;
-    double t_gelu = flops / (bench_median_ms (run_gemm, &run, 3, 15) * 1e-3) / 1e12;
+    Rate r_gelu = measure (&run, flops);
+    /* Like torch._scaled_mm: per-tensor scales read from device memory. */
     GemmRun run8 = {
-      .gemm = tuned, .x = x8, .w = w8, .y = y, .alpha = 0.01f * 0.0001f,
+      .gemm = heuristic, .x = x8, .w = w8, .y = y, .alpha = 1.0f,
+      .x_scale = scales, .w_scale = scales + 8,
       .shape = { .m = M, .n = n, .k = k, .x_type = CUDA_R_8F_E4M3, .w_type = CUDA_R_8F_E4M3,
                  .y_type = CUDA_R_16BF, .bias_type = CUDA_R_16BF },
     };
-    double t_fp8 = flops / (bench_median_ms (run_gemm, &run8, 3, 15) * 1e-3) / 1e12;
-    if (run8.failed)
-      t_fp8 = NAN;
-    print_row ("heuristic", k, n, t_heuristic, torch_bf16);
-    print_row ("autotuned", k, n, t_tuned, torch_bf16);
-    print_row ("autotuned + bias+GELU", k, n, t_gelu, torch_bf16);
-    print_row ("fp8 e4m3 (vs _scaled_mm)", k, n, t_fp8, torch_fp8);
-    double best = t_tuned > t_heuristic ? t_tuned : t_heuristic;
-    if (best / torch_bf16 < worst)
-      worst = best / torch_bf16;
+    Rate r_fp8 = measure (&run8, flops);
+    print_row ("heuristic (default)", k, n, r_heuristic, torch_bf16);
+    print_row ("autotuned (opt-in)", k, n, r_tuned, torch_bf16);
+    print_row ("autotuned + bias+GELU", k, n, r_gelu, torch_bf16);
+    print_row ("fp8 e4m3, scale pointers", k, n, r_fp8, torch_fp8);
+    if (r_heuristic.median / torch_bf16 < worst)
+      worst = r_heuristic.median / torch_bf16;
+    if (json != NULL)
+      fprintf (json, ",\n \"ours_bf16_%dx%lldx%lld\": %.2f,\n \"ours_autotuned_%dx%lldx%lld\": %.2f,"
+               "\n \"ours_gelu_%dx%lldx%lld\": %.2f,\n \"ours_fp8_%dx%lldx%lld\": %.2f", M,
+               (long long) k, (long long) n, r_heuristic.median, M, (long long) k, (long long) n,
+               r_tuned.median, M, (long long) k, (long long) n, r_gelu.median, M, (long long) k,
+               (long long) n, isnan (r_fp8.median) ? -1.0 : r_fp8.median);
   }
-  printf ("\nworst bf16 ratio vs torch.matmul: %.3f (target >= 0.95)\n", worst);
+  printf ("\nworst bf16 ratio (default, heuristic) vs torch.matmul in this round: %.3f "
+          "(target >= 0.95)\n", worst);
+  if (json != NULL) {
+    fprintf (json, "\n}\n");
+    fclose (json);
+  }
   rl_cuda_gemm_free (heuristic);
   rl_cuda_gemm_free (tuned);
   cudaFree (x); cudaFree (w); cudaFree (bias); cudaFree (x8); cudaFree (w8);
-  cudaFree (y);
+  cudaFree (y); cudaFree (scales);
   free (torch_json);
   return 0;
 }

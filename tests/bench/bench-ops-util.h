@@ -60,8 +60,16 @@ bench_compare_float (const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-static inline float
-bench_median_ms (BenchFn fn, void *arg, int warmup, int repeats)
+/* Event timings of `repeats` runs of fn(arg) after `warmup` runs: the
+ * median, and the 10th and 90th percentiles as the spread. */
+typedef struct {
+  float median_ms, p10_ms, p90_ms;
+} BenchTiming;
+
+#define BENCH_MAX_REPEATS 256
+
+static inline BenchTiming
+bench_time (BenchFn fn, void *arg, int warmup, int repeats)
 {
   cudaEvent_t start, end;
   cudaEventCreate (&start);
@@ -69,9 +77,9 @@ bench_median_ms (BenchFn fn, void *arg, int warmup, int repeats)
   for (int i = 0; i < warmup; i++)
     fn (arg);
   cudaDeviceSynchronize ();
-  float times[64];
-  if (repeats > 64)
-    repeats = 64;
+  float times[BENCH_MAX_REPEATS];
+  if (repeats > BENCH_MAX_REPEATS)
+    repeats = BENCH_MAX_REPEATS;
   for (int i = 0; i < repeats; i++) {
     cudaEventRecord (start, NULL);
     fn (arg);
@@ -87,7 +95,13 @@ bench_median_ms (BenchFn fn, void *arg, int warmup, int repeats)
     exit (1);
   }
   qsort (times, (size_t) repeats, sizeof times[0], bench_compare_float);
-  return times[repeats / 2];
+  return (BenchTiming) { times[repeats / 2], times[repeats / 10], times[repeats - 1 - repeats / 10] };
+}
+
+static inline float
+bench_median_ms (BenchFn fn, void *arg, int warmup, int repeats)
+{
+  return bench_time (fn, arg, warmup, repeats).median_ms;
 }
 
 static uint64_t bench_rng = 0x243F6A8885A308D3ull;

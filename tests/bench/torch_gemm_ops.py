@@ -8,19 +8,31 @@ memory-bound ops written in plain PyTorch (what ComfyUI runs). Timing: CUDA
 events, warm-up first, median of the repeats, random inputs (never zeros).
 
     python3 tests/bench/torch_gemm_ops.py > torch.json
+
+The GEMM inputs have the same distributions as bench-gemm's (uniform in
+[-1, 1), weights scaled by 0.02; fp8 uniform in [-200, 200)): the GPU's
+clock under a matmul depends on the data's bit patterns, so matching them
+keeps the ratio about the kernels. With --summarise it instead reads the
+JSON files of several alternating rounds (torch's and bench-gemm --json's)
+and prints per-shape medians across the rounds with their range:
+
+    python3 tests/bench/torch_gemm_ops.py --summarise torch-*.json ours-*.json
 """
 import json
 import statistics
 import sys
 
-import torch
+try:
+    import torch
+except ImportError:  # --summarise needs no torch
+    torch = None
 
 M = 32760                      # Wan 14B, 480p 81 frames: 21 x 30 x 52 tokens
 GEMM_SHAPES = [(5120, 5120), (5120, 13824), (13824, 5120), (5120, 15360)]  # (K, N)
 DIM, HEADS, HEAD_DIM, FRAMES = 5120, 40, 128, 21
 
 
-def median_ms(fn, warmup=3, repeats=15):
+def median_ms(fn, warmup=5, repeats=30):
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
@@ -38,13 +50,13 @@ def median_ms(fn, warmup=3, repeats=15):
 
 def gemms(out):
     for k, n in GEMM_SHAPES:
-        x = torch.randn(M, k, device="cuda", dtype=torch.bfloat16)
-        w = torch.randn(n, k, device="cuda", dtype=torch.bfloat16) * 0.02
+        x = (torch.rand(M, k, device="cuda") * 2 - 1).to(torch.bfloat16)
+        w = ((torch.rand(n, k, device="cuda") * 2 - 1) * 0.02).to(torch.bfloat16)
         ms = median_ms(lambda: torch.matmul(x, w.t()))
         out[f"gemm_bf16_{M}x{k}x{n}"] = 2.0 * M * k * n / (ms * 1e-3) / 1e12
         try:
-            x8 = (x * 0.5).to(torch.float8_e4m3fn)
-            w8 = (w * 20).to(torch.float8_e4m3fn)
+            x8 = ((torch.rand(M, k, device="cuda") * 2 - 1) * 200).to(torch.float8_e4m3fn)
+            w8 = ((torch.rand(n, k, device="cuda") * 2 - 1) * 200).to(torch.float8_e4m3fn)
             one = torch.ones((), device="cuda")
             ms = median_ms(lambda: torch._scaled_mm(x8, w8.t(), scale_a=one, scale_b=one,
                                                     out_dtype=torch.bfloat16))
@@ -95,7 +107,43 @@ def memory_ops(out):
     out["convert_f32_bf16"] = gbps(xf.numel() * 6, median_ms(lambda: xf.to(torch.bfloat16)))
 
 
+def summarise(paths):
+    """Medians across rounds of torch's and our GEMM numbers, as a table."""
+    rounds = [json.load(open(path)) for path in paths]
+    torch_rounds = [r for r in rounds if "torch" in r]
+    ours_rounds = [r for r in rounds if "torch" not in r]
+    print(f"{len(torch_rounds)} torch rounds, {len(ours_rounds)} bench-gemm rounds, alternating; "
+          "TFLOP/s medians across rounds (min-max)\n")
+    print("| GEMM | M x K x N | ours | torch | ratio of medians | per-round ratios |")
+    print("|---|---|---:|---:|---:|---|")
+    worst = float("inf")
+    for k, n in GEMM_SHAPES:
+        shape = f"{M}x{k}x{n}"
+        for label, ours_key, torch_key in (
+                ("bf16 heuristic (default)", f"ours_bf16_{shape}", f"gemm_bf16_{shape}"),
+                ("bf16 autotuned (opt-in)", f"ours_autotuned_{shape}", f"gemm_bf16_{shape}"),
+                ("bf16 + bias+GELU", f"ours_gelu_{shape}", f"gemm_bf16_{shape}"),
+                ("fp8 e4m3 (scale pointers) vs _scaled_mm", f"ours_fp8_{shape}",
+                 f"gemm_fp8_{shape}")):
+            ours = [r[ours_key] for r in ours_rounds if r.get(ours_key, -1) > 0]
+            ref = [r[torch_key] for r in torch_rounds if torch_key in r]
+            if not ours or not ref:
+                continue
+            ratio = statistics.median(ours) / statistics.median(ref)
+            paired = [o / t for o, t in zip(ours, ref)]
+            if ours_key.startswith("ours_bf16"):
+                worst = min(worst, ratio)
+            print(f"| {label} | {shape.replace('x', ' x ')} | {statistics.median(ours):.1f} "
+                  f"({min(ours):.0f}-{max(ours):.0f}) | {statistics.median(ref):.1f} "
+                  f"({min(ref):.0f}-{max(ref):.0f}) | {ratio:.3f} | "
+                  f"{', '.join(f'{p:.3f}' for p in paired)} |")
+    print(f"\nworst bf16 (default) ratio of medians: {worst:.3f} (target >= 0.95)")
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--summarise":
+        summarise(sys.argv[2:])
+        return
     torch.manual_seed(torch.seed())
     out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
     memory_ops(out)

@@ -8,15 +8,24 @@
  * optionally over `batch` strided batches.
  * Inputs are f32 (computed in true fp32, no TF32, for parity with the CPU
  * backend), f16 or bf16 (fp32 accumulation), or fp8 e4m3 for both x and w
- * (fp8 tensor cores; Hopper requires the nn.Linear layout). Per-tensor fp8
- * scales go into alpha (alpha = sx·sw): cuBLASLt 13.0 on an H100 answered
- * CUBLAS_STATUS_NOT_SUPPORTED at cublasLtMatmul for every fp8 algorithm
- * once A/B scale pointers were set, and ran without them
- * (tests/cuda/probe-fp8.c). Algorithms come from cuBLASLt's
+ * (fp8 tensor cores; Hopper requires the nn.Linear layout, i.e. cuBLASLt's
+ * TN). Per-tensor fp8 scales known on the host go into alpha (alpha = sx·sw,
+ * the same f32 multiply of the accumulator that cuBLASLt's scale pointers
+ * do, without device buffers to keep); scales that live on the device (an
+ * amax computed there) go through rl_cuda_gemm_run_scaled, which hands
+ * them to cuBLASLt as A/B scale pointers. cuBLASLt 13.0/13.1 on an H100
+ * accepts those only when each scale is its own 16-byte aligned location:
+ * with the B scale 4 bytes past the A scale every fp8 algorithm answered
+ * CUBLAS_STATUS_NOT_SUPPORTED at cublasLtMatmul (tests/cuda/probe-fp8.c,
+ * 2026-11-27). Algorithms come from cuBLASLt's
  * heuristic and are cached per shape, dtypes and pointer alignment, so a
- * repeated shape costs no host-side search; with autotune on, the first
- * call of a shape times the heuristic's top candidates and keeps the
- * fastest.
+ * repeated shape costs no host-side search. Autotuning is opt-in
+ * (rl_cuda_gemm_set_autotune, or RL_CUDA_GEMM_AUTOTUNE=1): the first call
+ * of a shape times the heuristic's top 24 candidates on the caller's
+ * buffers and keeps the fastest, once per context; calls that accumulate
+ * (beta != 0) or run while the stream is captured into a graph keep the
+ * heuristic's pick. It is off by default because on Wan's shapes it did
+ * not beat the heuristic's first pick in steady state (cuda-gemm.c).
  *
  * cuBLASLt has no SiLU epilogue: RL_CUDA_EPILOGUE_*SILU runs the product
  * (with bias) then one in-place SiLU pass over y.
@@ -68,7 +77,8 @@ typedef struct RlCudaGemm RlCudaGemm;
 RlCudaGemm *rl_cuda_gemm_new          (size_t workspace_bytes, RlCudaError *error);
 void        rl_cuda_gemm_free         (RlCudaGemm *gemm);
 
-/* Times the heuristic's top candidates on the first call of each shape. */
+/* Times the heuristic's top candidates on the first call of each shape
+ * (default off; see above). */
 void        rl_cuda_gemm_set_autotune (RlCudaGemm *gemm, bool autotune);
 
 /* Queues the product on `stream`. `bias` is required by the BIAS epilogues
@@ -79,6 +89,23 @@ bool        rl_cuda_gemm_run          (RlCudaGemm            *gemm,
                                        const RlCudaGemmShape *shape,
                                        const void            *x,
                                        const void            *w,
+                                       const void            *bias,
+                                       void                  *y,
+                                       float                  alpha,
+                                       float                  beta,
+                                       cudaStream_t           stream,
+                                       RlCudaError           *error);
+
+/* rl_cuda_gemm_run for fp8 e4m3 inputs with per-tensor scales read from
+ * device memory when the product runs: y = epilogue (alpha · (sx·x) ·
+ * (sw·w)ᵀ + bias) + beta · y with sx = *x_scale, sw = *w_scale (f32, each
+ * 16-byte aligned; a misaligned or NULL scale is refused with a message). */
+bool        rl_cuda_gemm_run_scaled   (RlCudaGemm            *gemm,
+                                       const RlCudaGemmShape *shape,
+                                       const void            *x,
+                                       const float           *x_scale,
+                                       const void            *w,
+                                       const float           *w_scale,
                                        const void            *bias,
                                        void                  *y,
                                        float                  alpha,
