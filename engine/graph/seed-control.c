@@ -164,6 +164,100 @@ collect_node_changes (JsonObject       *node,
       }
 }
 
+/* The integer widget a PrimitiveNode's links feed (the spec of the first
+ * target; @min and @max narrowed to what every target accepts, as the
+ * frontend merges its targets' configs), or NULL when it feeds none. */
+static const RlInputSpec *
+primitive_target (RlWorkflow       *workflow,
+                  const RlRegistry *registry,
+                  JsonObject       *node,
+                  gint64           *min,
+                  gint64           *max)
+{
+  JsonNode *outputs = json_object_get_member (node, "outputs");
+  JsonArray *slots = outputs != NULL && JSON_NODE_HOLDS_ARRAY (outputs) ? json_node_get_array (outputs) : NULL;
+  JsonNode *output = slots != NULL && json_array_get_length (slots) > 0 ? json_array_get_element (slots, 0) : NULL;
+  JsonNode *links_node = output != NULL && JSON_NODE_HOLDS_OBJECT (output)
+                         ? json_object_get_member (json_node_get_object (output), "links") : NULL;
+  JsonArray *links = links_node != NULL && JSON_NODE_HOLDS_ARRAY (links_node) ? json_node_get_array (links_node) : NULL;
+  const RlInputSpec *first = NULL;
+
+  for (guint i = 0; links != NULL && i < json_array_get_length (links); i++)
+    {
+      JsonNode *link_id = json_array_get_element (links, i);
+      RlWorkflowLink link;
+      JsonObject *target;
+      JsonNode *inputs, *slot, *widget, *name;
+      const char *type_name;
+      const RlNodeType *type;
+      const RlInputSpec *spec;
+
+      if (!node_holds_integer (link_id) || !rl_workflow_lookup_link (workflow, json_node_get_int (link_id), &link))
+        continue;
+      target = rl_workflow_lookup_node (workflow, link.target_id);
+      type_name = target != NULL ? rl_workflow_node_get_type (workflow, link.target_id) : NULL;
+      type = type_name != NULL ? rl_registry_lookup (registry, type_name) : NULL;
+      inputs = target != NULL ? json_object_get_member (target, "inputs") : NULL;
+      if (type == NULL || inputs == NULL || !JSON_NODE_HOLDS_ARRAY (inputs)
+          || link.target_slot >= json_array_get_length (json_node_get_array (inputs)))
+        continue;
+      slot = json_array_get_element (json_node_get_array (inputs), link.target_slot);
+      widget = JSON_NODE_HOLDS_OBJECT (slot) ? json_object_get_member (json_node_get_object (slot), "widget") : NULL;
+      name = widget != NULL && JSON_NODE_HOLDS_OBJECT (widget)
+             ? json_object_get_member (json_node_get_object (widget), "name") : NULL;
+      spec = node_holds_string (name) ? rl_node_type_find_input (type, json_node_get_string (name)) : NULL;
+      if (spec == NULL || spec->kind != RL_INPUT_INT)
+        continue;
+      if (first == NULL)
+        {
+          first = spec;
+          *min = spec->int_min;
+          *max = spec->int_max;
+        }
+      *min = MAX (*min, spec->int_min);
+      *max = MIN (*max, spec->int_max);
+    }
+  return first;
+}
+
+/* ComfyUI's frontend-only PrimitiveNode: widgets_values [value, control]
+ * when it feeds a number widget; stepped within its targets' bounds. */
+static void
+collect_primitive_change (RlWorkflow       *workflow,
+                          const RlRegistry *registry,
+                          JsonObject       *node,
+                          gint64            node_id,
+                          GRand            *rand,
+                          GArray           *changes)
+{
+  JsonNode *values_node = json_object_get_member (node, "widgets_values");
+  JsonArray *values;
+  RlSeedControl control;
+  RlInputSpec bounds;
+  const RlInputSpec *target;
+  RlSeedChange change;
+
+  if (values_node == NULL || !JSON_NODE_HOLDS_ARRAY (values_node))
+    return;
+  values = json_node_get_array (values_node);
+  if (json_array_get_length (values) < 2 || !node_holds_integer (json_array_get_element (values, 0))
+      || !node_holds_string (json_array_get_element (values, 1))
+      || !rl_seed_control_from_string (json_array_get_string_element (values, 1), &control))
+    return;
+  bounds = (RlInputSpec) { 0 };
+  target = primitive_target (workflow, registry, node, &bounds.int_min, &bounds.int_max);
+  if (target == NULL || bounds.int_min > bounds.int_max)
+    return;
+  bounds.int_step = target->int_step;
+  change = (RlSeedChange) {
+    .node_id = node_id, .input_name = "value", .value_index = 0, .control = control,
+    .old_value = json_array_get_int_element (values, 0),
+  };
+  change.new_value = next_seed (&bounds, control, change.old_value, rand);
+  if (change.new_value != change.old_value)
+    g_array_append_val (changes, change);
+}
+
 GArray *
 rl_workflow_apply_seed_controls (RlWorkflow       *workflow,
                                  const RlRegistry *registry,
@@ -181,8 +275,12 @@ rl_workflow_apply_seed_controls (RlWorkflow       *workflow,
       const RlNodeType *type = type_name != NULL ? rl_registry_lookup (registry, type_name) : NULL;
       JsonObject *node = rl_workflow_lookup_node (workflow, id);
 
-      if (type != NULL && node != NULL)
+      if (node == NULL)
+        continue;
+      if (type != NULL)
         collect_node_changes (node, id, type, rand, changes);
+      else if (g_strcmp0 (type_name, "PrimitiveNode") == 0)
+        collect_primitive_change (workflow, registry, node, id, rand, changes);
     }
   /* Written after collecting: setting a value rebuilds the node's list. */
   for (guint i = 0; i < changes->len; i++)

@@ -47,9 +47,13 @@ gboolean  rl_seed_control_from_string     (const char       *text,
 /* Applies every seed control of @workflow once, as the frontend does after
  * queueing it: each widget whose input declares control_after_generate
  * (per @registry) and whose value is followed by a control string.
- * Left alone: nodes of types @registry lacks (and PrimitiveNode), widgets
- * converted to inputs with a link (their value comes from the link),
- * widgets_values stored as an object, values that are not integers.
+ * A PrimitiveNode (frontend-only) whose widgets_values are [integer,
+ * control] steps too, within the bounds of the integer widgets it feeds
+ * (reported with input_name "value"); one feeding no integer widget stays.
+ * Left alone: nodes of types @registry lacks, widgets converted to inputs
+ * with a link (their value comes from the link, and stays stale as in
+ * ComfyUI), widgets_values stored as an object, values that are not
+ * integers.
  * @rand draws the random seeds (NULL: GLib's global generator).
  * Returns the changed seeds (RlSeedChange, document order); empty when
  * nothing changed. */

@@ -39,7 +39,7 @@ static const RlNodeType advanced_type = {
 /* Nodes as ComfyUI's frontend saves them (version 1 document). */
 #define SEED_SLOT(link) "{ \"name\": \"seed\", \"type\": \"INT\", \"widget\": { \"name\": \"seed\" }, \"link\": " link " }"
 static const char seeds_document[] =
-  "{ \"state\": { \"lastNodeId\": 11, \"lastLinkId\": 1 }, \"version\": 1, \"links\": ["
+  "{ \"state\": { \"lastNodeId\": 12, \"lastLinkId\": 1 }, \"version\": 1, \"links\": ["
   "  { \"id\": 1, \"origin_id\": 11, \"origin_slot\": 0, \"target_id\": 6, \"target_slot\": 0, \"type\": \"INT\" } ],"
   " \"nodes\": ["
   "  { \"id\": 1, \"type\": \"KSampler\", \"mode\": 0, \"inputs\": [" SEED_SLOT ("null") "],"
@@ -56,7 +56,9 @@ static const char seeds_document[] =
   "  { \"id\": 9, \"type\": \"KSampler\", \"mode\": 0, \"widgets_values\": [7, 20, 8, \"euler\", \"normal\", 1] },"
   "  { \"id\": 10, \"type\": \"KSampler\", \"mode\": 4, \"widgets_values\": [100, \"randomize\", 20, 8, \"euler\", \"normal\", 1] },"
   "  { \"id\": 11, \"type\": \"PrimitiveNode\", \"mode\": 0, \"outputs\": [ { \"name\": \"INT\", \"type\": \"INT\", \"links\": [1],"
-  "    \"widget\": { \"name\": \"seed\" } } ], \"widgets_values\": [500, \"increment\"] } ] }";
+  "    \"widget\": { \"name\": \"seed\" } } ], \"widgets_values\": [500, \"increment\"] },"
+  "  { \"id\": 12, \"type\": \"PrimitiveNode\", \"mode\": 0, \"outputs\": [ { \"name\": \"connect to widget input\","
+  "    \"type\": \"*\", \"links\": [] } ], \"widgets_values\": [3, \"increment\"] } ] }";
 
 static RlRegistry *
 registry_new (void)
@@ -133,7 +135,7 @@ test_apply_once (void)
 
   /* fixed, decrement at the minimum, increment at the maximum, a linked
    * seed, a node without seeds, an old file without the control and a
-   * PrimitiveNode (frontend-only) are left as they were. */
+   * PrimitiveNode that feeds nothing are left as they were. */
   g_assert_cmpint (widget_int (workflow, 1, 0), ==, G_GINT64_CONSTANT (156680208700286));
   g_assert_cmpint (widget_int (workflow, 4, 0), ==, 0);
   g_assert_cmpint (widget_int (workflow, 5, 0), ==, G_MAXINT64);
@@ -141,7 +143,8 @@ test_apply_once (void)
   g_assert_cmpint (widget_int (workflow, 8, 0), ==, 512);
   g_assert_cmpint (widget_int (workflow, 9, 0), ==, 7);
   g_assert_cmpint (widget_int (workflow, 9, 1), ==, 20);
-  g_assert_cmpint (widget_int (workflow, 11, 0), ==, 500);
+  g_assert_cmpint (widget_int (workflow, 12, 0), ==, 3);
+  g_assert_null (find_change (changes, 12));
   g_assert_null (find_change (changes, 1));
   g_assert_null (find_change (changes, 4));
   g_assert_null (find_change (changes, 6));
@@ -172,10 +175,31 @@ test_apply_once (void)
   /* A bypassed node's seed moves too: the frontend steps every node. */
   g_assert_nonnull (find_change (changes, 10));
 
+  /* The PrimitiveNode feeding node 6's seed steps; node 6 keeps its stale
+   * widget value (the prompt takes the primitive's). */
+  change = find_change (changes, 11);
+  g_assert_nonnull (change);
+  g_assert_cmpstr (change->input_name, ==, "value");
+  g_assert_cmpint (change->new_value, ==, 501);
+  g_assert_cmpint (widget_int (workflow, 11, 0), ==, 501);
+  g_assert_cmpint (widget_int (workflow, 6, 0), ==, 77);
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(RlGraph) graph = rl_workflow_to_graph (workflow, registry, &error);
+    g_autoptr(JsonNode) prompt = NULL;
+    JsonObject *inputs;
+
+    g_assert_no_error (error);
+    prompt = rl_graph_to_prompt_json (graph);
+    inputs = json_object_get_object_member (json_object_get_object_member (json_node_get_object (prompt), "6"),
+                                            "inputs");
+    g_assert_cmpint (json_object_get_int_member (inputs, "seed"), ==, 501);
+  }
+
   /* The controls themselves stay where they were. */
   g_assert_cmpstr (json_node_get_string (widget_value (workflow, 2, 1)), ==, "increment");
   g_assert_cmpstr (json_node_get_string (widget_value (workflow, 7, 2)), ==, "randomize");
-  g_assert_cmpuint (changes->len, ==, 4);
+  g_assert_cmpuint (changes->len, ==, 5);
 }
 
 /* Randomize stays inside the frontend's range and does not repeat itself. */
