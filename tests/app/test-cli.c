@@ -186,6 +186,58 @@ test_run_default_workflow (Fixture       *fx,
   }
 }
 
+/* ComfyUI's API prompts have no seed controls, and `raylight run` queues
+ * once: a seed on "randomize" runs as the file has it, and the file stays
+ * as it was. */
+static void
+test_run_keeps_seed (Fixture       *fx,
+                     gconstpointer  data)
+{
+  g_autofree char *source = source_path ("data/workflows/default.json");
+  g_autofree char *text = NULL;
+  g_autofree char *workflow = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *video_path = NULL;
+  g_auto(GStrv) parts = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RlMediaMetadata) meta = NULL;
+  g_autoptr(JsonNode) prompt = NULL;
+  g_autoptr(JsonNode) embedded = NULL;
+  JsonArray *values;
+  RunResult r;
+
+  g_assert_true (g_file_get_contents (source, &text, NULL, NULL));
+  parts = g_strsplit (text, "42, \"fixed\"", -1);
+  g_assert_cmpuint (g_strv_length (parts), ==, 2);
+  g_free (text);
+  text = g_strjoinv ("42, \"randomize\"", parts);
+  workflow = write_file (fx, "randomize.json", text);
+  {
+    const char *args[] = { "run", workflow, "--output-dir", fx->outputs, "--history", fx->history,
+                           "--set", "1.frames=2", "--set", "1.width=64", "--set", "1.height=48", NULL };
+
+    r = run_cli (args);
+  }
+  g_assert_cmpint (r.status, ==, 0);
+  video_path = first_line (r.out);
+  run_result_clear (&r);
+
+  meta = rl_media_metadata_read (video_path, &error);
+  g_assert_no_error (error);
+  prompt = json_from_string (meta->prompt_json, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (json_object_get_object_member (
+                     json_node_get_object (prompt), "1"), "inputs"), "seed"), ==, 42);
+  embedded = json_from_string (meta->workflow_json, &error);
+  g_assert_no_error (error);
+  values = json_object_get_array_member (json_array_get_object_element (json_object_get_array_member (
+                                           json_node_get_object (embedded), "nodes"), 0), "widgets_values");
+  g_assert_cmpint (json_array_get_int_element (values, 4), ==, 42);
+  g_assert_cmpstr (json_array_get_string_element (values, 5), ==, "randomize");
+  g_assert_true (g_file_get_contents (workflow, &after, NULL, NULL));
+  g_assert_cmpstr (after, ==, text);
+}
+
 static void
 test_run_set_override (Fixture       *fx,
                        gconstpointer  data)
@@ -465,6 +517,7 @@ main (int    argc,
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("/cli/run/default-workflow", test_run_default_workflow);
   ADD ("/cli/run/set-override", test_run_set_override);
+  ADD ("/cli/run/keeps-seed", test_run_keeps_seed);
   ADD ("/cli/run/interrupt", test_interrupt);
   ADD ("/cli/errors/invalid-workflows", test_errors_invalid_workflows);
   ADD ("/cli/errors/missing-file", test_errors_missing_file);

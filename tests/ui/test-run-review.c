@@ -9,7 +9,8 @@
  * button opens the whole message; desktop notifications only while no
  * window is active; the Pool settings changed to two CPU workers with
  * Ulysses 2 and the workflow run again (the same video), that job found
- * in the history browser and its workflow restored; the running job
+ * in the history browser and its workflow restored; a batch of two with
+ * an incrementing seed recorded with successive seeds; the running job
  * stopped from the panel, and a worker killed mid-sample failing its job
  * visibly before the restarted pool runs it again. Screenshots go next to
  * the log. */
@@ -1059,6 +1060,79 @@ remove_tree (const char *path)
   g_remove (path);
 }
 
+/* The seed node 1 of job @job_id ran, from its prompt in the history. */
+static gint64
+history_seed (RlRunService *service,
+              gint64        job_id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RlHistoryJob) job = rl_history_get_job (rl_run_service_get_history (service), job_id, &error);
+  g_autoptr(JsonNode) prompt = NULL;
+
+  g_assert_no_error (error);
+  prompt = json_from_string (job->prompt_json, &error);
+  g_assert_no_error (error);
+  return json_object_get_int_member (json_object_get_object_member (json_object_get_object_member (
+                                       json_node_get_object (prompt), "1"), "inputs"), "seed");
+}
+
+static gint64
+canvas_seed (RlCanvas *canvas)
+{
+  return json_array_get_int_element (rl_workflow_node_get_widgets_values (rl_canvas_get_workflow (canvas), 1), 4);
+}
+
+/* Batch count 2 with the test pattern's seed on "increment": two jobs with
+ * successive seeds in the history, and the tab shows the next seed as one
+ * undo step (as ComfyUI's canvas does after a queue). */
+static void
+test_batch_seeds (void)
+{
+  RlWindow *window;
+  RlRunService *service;
+  RlQueuePanel *panel;
+  RlCanvas *canvas;
+  g_autofree char *workflow_path = NULL;
+  g_autoptr(GFile) workflow_file = NULL;
+  g_autoptr(JsonNode) control = json_node_init_string (json_node_alloc (), "increment");
+  GListModel *jobs;
+  gint64 highest = 0;
+  guint n;
+
+  if (!have_x11 ())
+    return;
+  window = ui_test_new_window ();
+  service = rl_application_get_run_service (ui_test_get_app ());
+  panel = rl_window_get_queue_panel (window);
+  workflow_path = g_build_filename (g_getenv ("RAYLIGHT_SOURCE_DIR"), "data", "workflows", "default.json", NULL);
+  workflow_file = g_file_new_for_path (workflow_path);
+  g_assert_true (rl_window_open_file (window, workflow_file));
+  canvas = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+  g_assert_cmpint (canvas_seed (canvas), ==, 42);
+  rl_workflow_node_set_widget_value (rl_canvas_get_workflow (canvas), 1, 5, control);
+
+  jobs = rl_run_service_get_jobs (service);
+  n = g_list_model_get_n_items (jobs);
+  for (guint i = 0; i < n; i++)
+    highest = MAX (highest, rl_job_item_get_id (item_at (service, i)));
+  gtk_spin_button_set_value (rl_queue_panel_get_batch_spin (panel), 2);
+  real_keys (GTK_WIDGET (window), "ctrl+Return");
+  wait_for_jobs (service, n + 2);
+  gtk_spin_button_set_value (rl_queue_panel_get_batch_spin (panel), 1);
+
+  g_assert_cmpint (history_seed (service, highest + 1), ==, 42);
+  g_assert_cmpint (history_seed (service, highest + 2), ==, 43);
+  g_assert_cmpint (canvas_seed (canvas), ==, 44);
+  g_assert_true (rl_canvas_undo (canvas));
+  g_assert_cmpint (canvas_seed (canvas), ==, 42);
+  g_assert_true (rl_canvas_redo (canvas));
+  g_assert_cmpint (canvas_seed (canvas), ==, 44);
+
+  assert_finished (rl_run_service_lookup (service, highest + 1), RL_JOB_SUCCEEDED);
+  assert_finished (rl_run_service_lookup (service, highest + 2), RL_JOB_SUCCEEDED);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1100,6 +1174,7 @@ main (int    argc,
   g_test_add_func ("/ui/run/queue-watch-review", test_queue_watch_review);
   g_test_add_func ("/ui/run/error-details-and-notifications", test_error_details_and_notifications);
   g_test_add_func ("/ui/run/pool-settings-sequence-parallel", test_pool_settings_sequence_parallel);
+  g_test_add_func ("/ui/run/batch-seeds", test_batch_seeds);
   g_test_add_func ("/ui/run/stop-and-worker-crash", test_stop_and_worker_crash);
   status = g_test_run ();
   /* The workers stop before their models are removed. */

@@ -1,6 +1,6 @@
 /* Non-UI logic of the queue panel and the output viewer: speed and time
- * left, preview frames to 8-bit RGB, decoding a video into textures and
- * the frame shown at a time. */
+ * left, preview frames to 8-bit RGB, decoding a video into textures, the
+ * frame shown at a time, the run service's job order and batch seeds. */
 #include <math.h>
 #include <string.h>
 
@@ -11,6 +11,7 @@
 #include "engine/graph/workflow.h"
 #include "engine/nodes/builtin-nodes.h"
 #include "engine/media/video-writer.h"
+#include "engine/run/history.h"
 #include "ui/run/rl-progress-rate.h"
 #include "ui/run/rl-preview-frames.h"
 #include "ui/run/rl-run-service.h"
@@ -310,6 +311,135 @@ test_service_job_order (void)
   g_rmdir (dir);
 }
 
+/* The seed job @job_id runs, read from its API prompt in the history,
+ * and the seed its recorded workflow shows (widgets_values[4]: the test
+ * pattern's width, height, frames, pattern, then the seed). */
+static void
+queued_seeds (RlRunService *service,
+              gint64        job_id,
+              gint64        node_id,
+              gint64       *prompt_seed,
+              gint64       *workflow_seed)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RlHistoryJob) job = rl_history_get_job (rl_run_service_get_history (service), job_id, &error);
+  g_autoptr(JsonNode) prompt = NULL;
+  g_autoptr(RlWorkflow) recorded = NULL;
+  g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT, node_id);
+  JsonObject *node;
+
+  g_assert_no_error (error);
+  prompt = json_from_string (job->prompt_json, &error);
+  g_assert_no_error (error);
+  node = json_object_get_object_member (json_node_get_object (prompt), key);
+  *prompt_seed = json_object_get_int_member (json_object_get_object_member (node, "inputs"), "seed");
+  recorded = rl_workflow_load_data (rl_job_item_get_workflow_json (rl_run_service_lookup (service, job_id)), -1,
+                                    "job", &error);
+  g_assert_no_error (error);
+  *workflow_seed = json_array_get_int_element (rl_workflow_node_get_widgets_values (recorded, node_id), 4);
+}
+
+static void
+set_seed (RlWorkflow *workflow,
+          gint64      node_id,
+          gint64      seed,
+          const char *control)
+{
+  g_autoptr(JsonNode) seed_value = json_node_init_int (json_node_alloc (), seed);
+  g_autoptr(JsonNode) control_value = json_node_init_string (json_node_alloc (), control);
+
+  rl_workflow_node_set_widget_value (workflow, node_id, 4, seed_value);
+  rl_workflow_node_set_widget_value (workflow, node_id, 5, control_value);
+}
+
+static gint64
+document_seed (RlWorkflow *workflow,
+               gint64      node_id)
+{
+  return json_array_get_int_element (rl_workflow_node_get_widgets_values (workflow, node_id), 4);
+}
+
+/* A batch queues successive seeds (ComfyUI's control_after_generate): the
+ * prompt and the recorded workflow of job i carry the i-th seed, and the
+ * document is left with the seed the next queue runs. */
+static void
+test_service_batch_seeds (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("raylight-run-seeds-XXXXXX", NULL);
+  g_autofree char *history = g_build_filename (dir, "history.sqlite3", NULL);
+  g_autoptr(RlRegistry) registry = rl_registry_new ();
+  g_autoptr(RlRunService) service = NULL;
+  g_autoptr(RlWorkflow) workflow = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 pattern, first, prompt_seed, workflow_seed, random_seeds[2];
+
+  g_setenv ("RAYLIGHT_HISTORY", history, TRUE);
+  g_setenv ("RAYLIGHT_OUTPUT_DIR", dir, TRUE);
+  g_assert_true (rl_builtin_nodes_register (registry, &error));
+  service = rl_run_service_new (registry);
+  g_assert_nonnull (rl_run_service_get_history (service));
+  rl_run_service_set_paused (service, TRUE);
+  workflow = pattern_workflow (registry);
+  pattern = rl_workflow_get_node_id (workflow, 0);
+  g_assert_cmpstr (rl_workflow_node_get_type (workflow, pattern), ==, "RaylightTestPattern");
+
+  set_seed (workflow, pattern, 10, "increment");
+  first = rl_run_service_queue_workflow (service, workflow, "seeds", RL_JOB_POSITION_BACK, 3, &error);
+  g_assert_no_error (error);
+  for (gint64 i = 0; i < 3; i++)
+    {
+      queued_seeds (service, first + i, pattern, &prompt_seed, &workflow_seed);
+      g_assert_cmpint (prompt_seed, ==, 10 + i);
+      g_assert_cmpint (workflow_seed, ==, 10 + i);
+    }
+  g_assert_cmpint (document_seed (workflow, pattern), ==, 13);
+
+  /* Queued to the front, the batch keeps its order and its seeds. */
+  set_seed (workflow, pattern, 50, "decrement");
+  first = rl_run_service_queue_workflow (service, workflow, "seeds", RL_JOB_POSITION_FRONT, 2, &error);
+  g_assert_no_error (error);
+  queued_seeds (service, first, pattern, &prompt_seed, &workflow_seed);
+  g_assert_cmpint (prompt_seed, ==, 50);
+  queued_seeds (service, first + 1, pattern, &prompt_seed, &workflow_seed);
+  g_assert_cmpint (prompt_seed, ==, 49);
+  g_assert_cmpint (document_seed (workflow, pattern), ==, 48);
+
+  set_seed (workflow, pattern, 7, "fixed");
+  first = rl_run_service_queue_workflow (service, workflow, "seeds", RL_JOB_POSITION_BACK, 2, &error);
+  g_assert_no_error (error);
+  for (gint64 i = 0; i < 2; i++)
+    {
+      queued_seeds (service, first + i, pattern, &prompt_seed, &workflow_seed);
+      g_assert_cmpint (prompt_seed, ==, 7);
+    }
+  g_assert_cmpint (document_seed (workflow, pattern), ==, 7);
+
+  /* Randomize: the first job runs the document's seed, the second a new
+   * one, and the document shows a third. */
+  set_seed (workflow, pattern, 7, "randomize");
+  first = rl_run_service_queue_workflow (service, workflow, "seeds", RL_JOB_POSITION_BACK, 2, &error);
+  g_assert_no_error (error);
+  for (gint64 i = 0; i < 2; i++)
+    {
+      queued_seeds (service, first + i, pattern, &random_seeds[i], &workflow_seed);
+      g_assert_cmpint (random_seeds[i], ==, workflow_seed);
+    }
+  g_assert_cmpint (random_seeds[0], ==, 7);
+  g_assert_cmpint (random_seeds[1], !=, 7);
+  g_assert_cmpint (document_seed (workflow, pattern), !=, random_seeds[1]);
+
+  rl_run_service_shutdown (service);
+  g_remove (history);
+  {
+    g_autofree char *wal = g_strconcat (history, "-wal", NULL);
+    g_autofree char *shm = g_strconcat (history, "-shm", NULL);
+
+    g_remove (wal);
+    g_remove (shm);
+  }
+  g_rmdir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -324,5 +454,6 @@ main (int    argc,
   g_test_add_func ("/viewer/decode-missing-file", test_decode_missing_file);
   g_test_add_func ("/viewer/frame-at-time", test_frame_at_time);
   g_test_add_func ("/run/service/job-order", test_service_job_order);
+  g_test_add_func ("/run/service/batch-seeds", test_service_batch_seeds);
   return g_test_run ();
 }

@@ -256,6 +256,32 @@ rl_canvas_redo (RlCanvas *self)
   return restore (self, rl_history_redo (self->history, current));
 }
 
+gboolean
+rl_canvas_take_queued_document (RlCanvas   *self,
+                                RlWorkflow *queued)
+{
+  g_autofree char *current = NULL;
+  g_autofree char *next = NULL;
+
+  g_return_val_if_fail (RL_IS_CANVAS (self), FALSE);
+  g_return_val_if_fail (queued != NULL, FALSE);
+  if (self->workflow == NULL || queued == self->workflow)
+    return FALSE;
+  current = rl_workflow_to_string (self->workflow, FALSE);
+  next = rl_workflow_to_string (queued, FALSE);
+  if (strcmp (current, next) == 0)
+    return FALSE;
+  /* ComfyUI's change tracker sees the stepped seeds as one edit after a
+   * queue: undo brings back the seeds that just ran. */
+  rl_history_record (self->history, current, NULL);
+  rl_workflow_ref (queued);
+  g_clear_pointer (&self->workflow, rl_workflow_unref);
+  self->workflow = queued;
+  _rl_canvas_rebuild (self);
+  _rl_canvas_changed (self);
+  return TRUE;
+}
+
 /* ---- Edits ------------------------------------------------------------------ */
 
 /* A new node's combo without a default (a model folder's file list) shows

@@ -160,6 +160,12 @@ gboolean       rl_canvas_get_show_grid       (RlCanvas     *self);
 void           rl_canvas_reload_nodes        (RlCanvas     *self);
 gboolean       rl_canvas_undo                (RlCanvas     *self);
 gboolean       rl_canvas_redo                (RlCanvas     *self);
+/* After a queue: takes @queued (a copy of this document whose seeds the
+ * queue stepped, see rl_run_service_queue_workflow) as the document, as
+ * one undo step that emits "changed". FALSE, and nothing recorded, when
+ * it is the same as the document (fixed seeds). */
+gboolean       rl_canvas_take_queued_document (RlCanvas    *self,
+                                              RlWorkflow  *queued);
 
 /* Selection. */
 void           rl_canvas_select              (RlCanvas     *self,

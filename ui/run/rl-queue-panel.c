@@ -37,7 +37,10 @@ queue_current (RlQueuePanel  *self,
 {
   RlWorkflowPage *page = self->window != NULL ? rl_window_get_current_page (self->window) : NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(RlWorkflow) queued = NULL;
+  g_autofree char *text = NULL;
   guint count = (guint) gtk_spin_button_get_value_as_int (self->batch);
+  RlCanvas *canvas;
   gint64 id;
 
   if (page == NULL)
@@ -45,13 +48,21 @@ queue_current (RlQueuePanel  *self,
       rl_window_show_toast (self->window, "Open a workflow to run it");
       return;
     }
-  id = rl_run_service_queue_workflow (self->service, rl_canvas_get_workflow (rl_workflow_page_get_canvas (page)),
-                                      rl_workflow_page_get_title (page), position, count, &error);
+  /* The service steps the seeds of what it queues; the tab then shows the
+   * next seeds, as ComfyUI's canvas does. The copy goes through text: a
+   * JsonNode copy would share the document's objects. */
+  canvas = rl_workflow_page_get_canvas (page);
+  text = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
+  queued = rl_workflow_load_data (text, -1, rl_workflow_page_get_title (page), &error);
+  id = queued != NULL ? rl_run_service_queue_workflow (self->service, queued, rl_workflow_page_get_title (page),
+                                                       position, count, &error)
+                      : 0;
   if (id <= 0)
     {
       rl_notify_error (GTK_WINDOW (self->window), "The workflow cannot run", error->message);
       return;
     }
+  rl_canvas_take_queued_document (canvas, queued);
   {
     g_autofree char *message = count > 1 ? g_strdup_printf ("Queued #%" G_GINT64_FORMAT " and %u more", id, count - 1)
                                          : g_strdup_printf ("Queued #%" G_GINT64_FORMAT, id);

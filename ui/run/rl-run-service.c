@@ -9,6 +9,7 @@
 #include "engine/graph/graph.h"
 #include "engine/graph/image.h"
 #include "engine/graph/registry.h"
+#include "engine/graph/seed-control.h"
 #include "engine/graph/validate.h"
 #include "engine/graph/workflow.h"
 #include "engine/pool/pool-service.h"
@@ -412,8 +413,6 @@ rl_run_service_queue_workflow (RlRunService   *self,
                                GError        **error)
 {
   g_autoptr(RlGraph) graph = NULL;
-  g_autofree char *workflow_json = NULL;
-  g_autofree char *prompt_json = NULL;
   g_autofree char *device_config = NULL;
   RlJobOptions options = { 0 };
   gint64 first = 0;
@@ -432,14 +431,10 @@ rl_run_service_queue_workflow (RlRunService   *self,
                    self->output_dir, g_strerror (saved));
       return 0;
     }
-  workflow_json = rl_workflow_to_string (workflow, FALSE);
-  prompt_json = rl_graph_to_prompt_string (graph, FALSE);
   g_mutex_lock (&self->pool_lock);
   device_config = rl_pool_service_describe (self->pool);
   g_mutex_unlock (&self->pool_lock);
   options.output_dir = self->output_dir;
-  options.workflow_json = workflow_json;
-  options.prompt_json = prompt_json;
   options.device_config_json = device_config;
   options.describe_devices = describe_pool_for_history;
   options.describe_devices_data = self;
@@ -449,10 +444,27 @@ rl_run_service_queue_workflow (RlRunService   *self,
       /* Several jobs to the front keep their order: each goes behind the
        * one queued just before it. */
       RlJobPosition where = position == RL_JOB_POSITION_FRONT && i > 0 ? RL_JOB_POSITION_BACK : position;
-      gint64 id = rl_job_queue_enqueue (self->queue, graph, &options, where, error);
+      g_autofree char *workflow_json = NULL;
+      g_autofree char *prompt_json = NULL;
       g_autofree char *job_title = NULL;
       RlJobItem *item;
+      gint64 id;
 
+      /* Each job runs the seeds the document has now, then they move on
+       * for the next one (ComfyUI's control_after_generate). */
+      if (i > 0)
+        {
+          g_array_unref (rl_workflow_apply_seed_controls (workflow, self->registry, NULL));
+          g_clear_pointer (&graph, rl_graph_unref);
+          graph = rl_workflow_to_graph (workflow, self->registry, error);
+          if (graph == NULL || !rl_graph_check (graph, self->registry, error))
+            return first;
+        }
+      workflow_json = rl_workflow_to_string (workflow, FALSE);
+      prompt_json = rl_graph_to_prompt_string (graph, FALSE);
+      options.workflow_json = workflow_json;
+      options.prompt_json = prompt_json;
+      id = rl_job_queue_enqueue (self->queue, graph, &options, where, error);
       if (id <= 0)
         return first;
       if (where != position)
@@ -474,6 +486,7 @@ rl_run_service_queue_workflow (RlRunService   *self,
       if (first == 0)
         first = id;
     }
+  g_array_unref (rl_workflow_apply_seed_controls (workflow, self->registry, NULL));
   reorder_items (self);
   return first;
 }

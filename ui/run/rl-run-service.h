@@ -37,8 +37,12 @@ const char   *rl_run_service_get_history_error (RlRunService *self);
 const char   *rl_run_service_get_output_dir (RlRunService    *self);
 
 /* Converts @workflow to a graph, validates it and queues it @count times
- * (at the back, or at the front in order). Returns the first job id, or 0
- * with the validation or history error. */
+ * (at the back, or at the front in order). As ComfyUI's frontend does,
+ * each job runs the seeds @workflow has when it is queued, and then its
+ * seed widgets step by their control_after_generate mode: the jobs get
+ * successive seeds, and @workflow is left with the seeds the next queue
+ * would run (pass a copy to keep the original). Returns the first job id,
+ * or 0 with the validation or history error. */
 gint64        rl_run_service_queue_workflow (RlRunService    *self,
                                              RlWorkflow      *workflow,
                                              const char      *title,
