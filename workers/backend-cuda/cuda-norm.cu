@@ -708,6 +708,21 @@ norm_variant ()
   return env != nullptr ? atoi (env) : 0;
 }
 
+/* Lets `kernel` take `dynamic` bytes of dynamic shared memory. Launches
+ * past 48 KiB of shared memory in all (dynamic plus the kernel's own
+ * static arrays) need the opt-in; counting only the dynamic part once let
+ * an f32 row of 4096 (UMT5-XXL: 3 stages × 16 KiB plus the reduction
+ * scratch) fail its launch with "invalid argument". */
+template <typename Kernel>
+void
+allow_dynamic_shared (Kernel kernel, size_t dynamic)
+{
+  cudaFuncAttributes attributes;
+  if (cudaFuncGetAttributes (&attributes, kernel) != cudaSuccess
+      || attributes.sharedSizeBytes + dynamic > 48 * 1024)
+    cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) dynamic);
+}
+
 struct NormLaunch {
   const RlCudaNormModulate *a;
   NormWidths                wide;
@@ -724,8 +739,7 @@ struct NormLaunch {
     bool has_mul = a->weight != nullptr || a->scale.ptr != nullptr;
     bool has_add = a->bias != nullptr || a->shift.ptr != nullptr;
     size_t smem = has_mul || has_add ? 2 * (size_t) a->dim * sizeof (float) : 0;
-    if (smem > 48 * 1024)
-      cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem);
+    allow_dynamic_shared (kernel, smem);
     int device = 0, sms = 0, per_sm = 0;
     cudaGetDevice (&device);
     cudaDeviceGetAttribute (&sms, cudaDevAttrMultiProcessorCount, device);
@@ -760,8 +774,7 @@ struct NormLaunch {
     size_t smem = kStages * (size_t) a->dim * sizeof (TX);
     if (variant != 1 && wide.x && smem <= 96 * 1024) {
       auto kernel = norm_modulate_pipelined<TX, TY, K>;
-      if (smem > 48 * 1024)
-        cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem);
+      allow_dynamic_shared (kernel, smem);
       int device = 0, sms = 0, per_sm = 0;
       cudaGetDevice (&device);
       cudaDeviceGetAttribute (&sms, cudaDevAttrMultiProcessorCount, device);
