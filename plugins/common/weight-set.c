@@ -173,6 +173,8 @@ place_converted (RlWeightSet               *set,
     }
   if (s == RL_OK)
     s = convert_to_matrix_dtype (set, view, on_host ? placed->data : buffer);
+  /* A pageable source is copied out before the transfer returns, so the
+   * buffer may be freed at once even when the copy itself is queued. */
   if (s == RL_OK && !on_host)
     s = set->backend->transfer (set->ctx, placed, &staged);
   if (s == RL_OK)
