@@ -237,6 +237,30 @@ test_job_lifecycle (Fixture       *f,
   sqlite3_close (db);
 }
 
+/* A job queued before a Parallel Settings node regrouped the pool gets the
+ * configuration it ran in; other jobs keep theirs. */
+static void
+test_device_config_replaced (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autoptr (RlHistory) history = open_ok (f->path);
+  RlHistoryJobInfo info = { .device_config_json = "{\"workers\":1,\"parallel\":\"none\"}" };
+  g_autoptr (GError) error = NULL;
+  gint64 id = rl_history_add_job (history, &info, &error);
+  gint64 other = rl_history_add_job (history, &info, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (rl_history_set_device_config (history, id, "{\"workers\":2,\"cfg\":2}", &error));
+  g_assert_no_error (error);
+  g_autoptr (RlHistoryJob) job = rl_history_get_job (history, id, &error);
+  g_autoptr (RlHistoryJob) untouched = rl_history_get_job (history, other, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (job->device_config_json, ==, "{\"workers\":2,\"cfg\":2}");
+  g_assert_cmpstr (untouched->device_config_json, ==, info.device_config_json);
+  g_assert_false (rl_history_set_device_config (history, other + 1000, "{}", &error));
+  g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_HISTORY);
+}
+
 static void
 test_unknown_job (Fixture       *f,
                   gconstpointer  data)
@@ -621,6 +645,7 @@ main (int    argc,
   ADD ("open/default-path", test_default_path);
   ADD ("jobs/lifecycle", test_job_lifecycle);
   ADD ("jobs/unknown", test_unknown_job);
+  ADD ("jobs/device-config-replaced", test_device_config_replaced);
   ADD ("jobs/list-filter-search", test_list_filter_search);
   ADD ("migrate/from-v1", test_migrate_from_v1);
   ADD ("refuse/newer-version", test_refuse_newer);
