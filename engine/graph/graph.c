@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/engine-error.h"
+#include "engine/graph/json-copy.h"
 #include "engine/graph/json-load.h"
 #include "engine/graph/registry.h"
 
@@ -349,7 +350,7 @@ rl_graph_node_set_literal (RlGraphNode *node,
   g_return_if_fail (value != NULL);
 
   input = reset_input (node, name);
-  input->literal = json_node_copy (value);
+  input->literal = rl_json_node_deep_copy (value);
 }
 
 void

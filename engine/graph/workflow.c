@@ -7,6 +7,7 @@
 
 #include "engine/engine-error.h"
 #include "engine/graph/graph.h"
+#include "engine/graph/json-copy.h"
 #include "engine/graph/json-load.h"
 #include "engine/graph/registry.h"
 
@@ -324,6 +325,8 @@ check_document_shape (JsonNode           *root,
   return TRUE;
 }
 
+/* Keeps a reference to @root itself, not a copy: callers pass a tree of
+ * their own. */
 static RlWorkflow *
 workflow_new_checked (JsonNode    *root,
                       const char  *source_name,
@@ -337,7 +340,7 @@ workflow_new_checked (JsonNode    *root,
     return NULL;
   workflow = g_new0 (RlWorkflow, 1);
   g_atomic_ref_count_init (&workflow->ref_count);
-  workflow->root = json_node_copy (root);
+  workflow->root = json_node_ref (root);
   workflow->source = g_strdup (ctx.source);
   return workflow;
 }
@@ -347,10 +350,14 @@ rl_workflow_new_from_json (JsonNode   *root,
                            const char *source_name,
                            GError    **error)
 {
+  g_autoptr(JsonNode) copy = NULL;
+
   g_return_val_if_fail (root != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return workflow_new_checked (root, source_name, NULL, error);
+  /* A deep copy: the caller's tree and the workflow are edited apart. */
+  copy = rl_json_node_deep_copy (root);
+  return workflow_new_checked (copy, source_name, NULL, error);
 }
 
 RlWorkflow *
@@ -694,12 +701,12 @@ rl_workflow_node_set_widget_value (RlWorkflow *workflow,
   old = member_array (node, "widgets_values");
   values = json_array_new ();
   for (guint i = 0; old != NULL && i < json_array_get_length (old); i++)
-    json_array_add_element (values, i == index ? json_node_copy (value)
+    json_array_add_element (values, i == index ? rl_json_node_deep_copy (value)
                                                : json_node_copy (json_array_get_element (old, i)));
   while (json_array_get_length (values) < index)
     json_array_add_null_element (values);
   if (json_array_get_length (values) == index)
-    json_array_add_element (values, json_node_copy (value));
+    json_array_add_element (values, rl_json_node_deep_copy (value));
   json_object_set_array_member (node, "widgets_values", values);
 }
 

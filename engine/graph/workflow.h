@@ -41,7 +41,9 @@ typedef struct {
  * @source_name (or the file), line and column for malformed or truncated
  * JSON, or the node and field for a wrong shape (no "nodes" array, a node
  * without an integer id or a type, a link of the wrong shape, duplicate
- * node ids, an API prompt given where a workflow is expected). */
+ * node ids, an API prompt given where a workflow is expected).
+ * rl_workflow_new_from_json works on a deep copy of @root: neither the
+ * caller's tree nor another workflow made from it changes with this one. */
 RlWorkflow   *rl_workflow_new_from_json      (JsonNode       *root,
                                               const char     *source_name,
                                               GError        **error);

@@ -516,6 +516,47 @@ test_is_workflow (void)
   g_assert_false (rl_workflow_json_is_workflow (prompt));
 }
 
+/* Two workflows made from one JSON root are separate documents: json-glib's
+ * json_node_copy would share the nodes' objects, so editing one workflow
+ * (or the caller's root) would edit the other too. */
+static void
+test_new_from_json_copies (void)
+{
+  g_autoptr(JsonNode) root = graph_test_load_json ("sd-text-to-image-0.4.json");
+  g_autoptr(JsonNode) pristine = graph_test_load_json ("sd-text-to-image-0.4.json");
+  g_autoptr(JsonNode) steps = json_node_init_int (json_node_alloc (), 5);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RlWorkflow) first = rl_workflow_new_from_json (root, "first", &error);
+  g_autoptr(RlWorkflow) second = NULL;
+  JsonArray *values;
+
+  g_assert_no_error (error);
+  second = rl_workflow_new_from_json (root, "second", &error);
+  g_assert_no_error (error);
+
+  /* KSampler 3: [seed, "randomize", steps, cfg, ...]. */
+  rl_workflow_node_set_widget_value (first, 3, 2, steps);
+  rl_workflow_node_set_mode (first, 3, RL_WORKFLOW_MODE_BYPASS);
+  g_assert_cmpint (json_array_get_int_element (rl_workflow_node_get_widgets_values (first, 3), 2), ==, 5);
+
+  values = rl_workflow_node_get_widgets_values (second, 3);
+  g_assert_cmpint (json_array_get_int_element (values, 2), ==, 20);
+  g_assert_cmpint (rl_workflow_node_get_mode (second, 3), ==, RL_WORKFLOW_MODE_ALWAYS);
+  g_assert_true (json_node_equal (pristine, rl_workflow_get_root (second)));
+  g_assert_true (json_node_equal (pristine, root));
+
+  /* The caller editing its root in place leaves both workflows alone. */
+  json_object_set_string_member (json_node_get_object (root), "edited", "yes");
+  json_array_remove_element (json_object_get_array_member (json_node_get_object (root), "nodes"), 0);
+  g_assert_true (json_node_equal (pristine, rl_workflow_get_root (second)));
+  g_assert_false (json_object_has_member (json_node_get_object (rl_workflow_get_root (first)), "edited"));
+
+  /* A scalar value set into a widget is not shared with the caller's node
+   * either (json_node_set_int changes a node's value in place). */
+  json_node_set_int (steps, 7);
+  g_assert_cmpint (json_array_get_int_element (rl_workflow_node_get_widgets_values (first, 3), 2), ==, 5);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -524,6 +565,7 @@ main (int argc, char **argv)
   g_test_add_func ("/workflow/load/v1", test_load_v1);
   g_test_add_func ("/workflow/load/is-workflow", test_is_workflow);
   g_test_add_func ("/workflow/round-trip", test_round_trip);
+  g_test_add_func ("/workflow/new-from-json-copies", test_new_from_json_copies);
   g_test_add_func ("/workflow/convert/v0.4", test_convert_v04);
   g_test_add_func ("/workflow/convert/v1", test_convert_v1);
   g_test_add_func ("/workflow/convert/reroute-primitive-modes", test_convert_reroute_primitive_modes);
