@@ -115,7 +115,6 @@ apply_to_workflow (RlJobSource       *source,
   const RlNodeType *type;
   gint64 wid;
   char *end = NULL;
-  guint widget_index = 0;
 
   if (source->workflow == NULL || gnode == NULL)
     return;
@@ -126,19 +125,17 @@ apply_to_workflow (RlJobSource       *source,
   if (type == NULL)
     return;
 
-  /* Widgets take widgets_values slots in declaration order, and a seed's
-   * control_after_generate mode takes one more slot after it. */
+  /* The slots are found by the rule the graph was read with, so a file
+   * without a seed's control value gets each value in its own slot. */
   for (guint i = 0; i < type->n_inputs; i++)
     {
       const RlInputSpec *spec = &type->inputs[i];
-      JsonNode *value;
+      JsonNode *value = rl_graph_node_get_literal (gnode, spec->name);
+      guint widget_index;
 
-      if (spec->kind == RL_INPUT_LINK || spec->force_input)
-        continue;
-      value = rl_graph_node_get_literal (gnode, spec->name);
-      if (value != NULL)
+      if (value != NULL
+          && rl_workflow_node_find_widget_index (source->workflow, wid, type, spec->name, &widget_index))
         rl_workflow_node_set_widget_value (source->workflow, wid, widget_index, value);
-      widget_index += spec->control_after_generate ? 2 : 1;
     }
 }
 

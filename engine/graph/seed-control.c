@@ -117,7 +117,8 @@ next_seed (const RlInputSpec *spec,
 
 /* The controlled seeds of one node, in widget order, appended to @changes. */
 static void
-collect_node_changes (JsonObject       *node,
+collect_node_changes (RlWorkflow       *workflow,
+                      JsonObject       *node,
                       gint64            node_id,
                       const RlNodeType *type,
                       GRand            *rand,
@@ -125,32 +126,30 @@ collect_node_changes (JsonObject       *node,
 {
   JsonNode *values_node = json_object_get_member (node, "widgets_values");
   JsonArray *values;
-  guint cursor = 0, n_values;
+  guint n_values;
 
   if (values_node == NULL || !JSON_NODE_HOLDS_ARRAY (values_node))
     return;
   values = json_node_get_array (values_node);
   n_values = json_array_get_length (values);
-  /* widgets_values follow the widgets in the frontend's order: required
-   * inputs, then optional ones; a control takes the slot after its seed. */
+  /* The seed's slot comes from the same walk the graph is read with; its
+   * control, when present, is the value right after it. */
   for (int optional = 0; optional <= 1; optional++)
-    for (guint i = 0; i < type->n_inputs && cursor < n_values; i++)
+    for (guint i = 0; i < type->n_inputs; i++)
       {
         const RlInputSpec *spec = &type->inputs[i];
-        guint at = cursor;
+        guint at;
         JsonNode *after;
         RlSeedControl control;
         RlSeedChange change;
 
-        if (spec->kind == RL_INPUT_LINK || spec->force_input || (spec->optional != FALSE) != (optional != 0))
+        if (!spec->control_after_generate || (spec->optional != FALSE) != (optional != 0)
+            || !rl_workflow_node_find_widget_index (workflow, node_id, type, spec->name, &at)
+            || at + 1 >= n_values)
           continue;
-        cursor++;
-        if (!spec->control_after_generate || cursor >= n_values)
-          continue;
-        after = json_array_get_element (values, cursor);
+        after = json_array_get_element (values, at + 1);
         if (!node_holds_string (after) || !rl_seed_control_from_string (json_node_get_string (after), &control))
           continue;
-        cursor++;
         if (spec->kind != RL_INPUT_INT || !node_holds_integer (json_array_get_element (values, at))
             || widget_is_linked (node, spec->name))
           continue;
@@ -278,7 +277,7 @@ rl_workflow_apply_seed_controls (RlWorkflow       *workflow,
       if (node == NULL)
         continue;
       if (type != NULL)
-        collect_node_changes (node, id, type, rand, changes);
+        collect_node_changes (workflow, node, id, type, rand, changes);
       else if (g_strcmp0 (type_name, "PrimitiveNode") == 0)
         collect_primitive_change (workflow, registry, node, id, rand, changes);
     }

@@ -1372,6 +1372,59 @@ is_control_value (JsonNode *value)
   return g_strv_contains (controls, json_node_get_string (value));
 }
 
+/* The widgets_values slot after widget @spec's, which starts at @cursor:
+ * its value, then its control when it has control_after_generate and the
+ * next value is a control (files from before the control have none). */
+static guint
+next_widget_slot (const RlInputSpec *spec,
+                  JsonArray         *values,
+                  guint              cursor)
+{
+  guint n_values = values != NULL ? json_array_get_length (values) : 0;
+
+  cursor++;
+  if (spec->control_after_generate && cursor < n_values
+      && is_control_value (json_array_get_element (values, cursor)))
+    cursor++;
+  return cursor;
+}
+
+gboolean
+rl_workflow_node_find_widget_index (RlWorkflow       *workflow,
+                                    gint64            id,
+                                    const RlNodeType *type,
+                                    const char       *input_name,
+                                    guint            *index)
+{
+  g_autoptr(GPtrArray) widgets = NULL;
+  JsonObject *node;
+  JsonArray *values;
+  guint cursor = 0;
+
+  g_return_val_if_fail (workflow != NULL, FALSE);
+  g_return_val_if_fail (type != NULL, FALSE);
+  g_return_val_if_fail (input_name != NULL, FALSE);
+  g_return_val_if_fail (index != NULL, FALSE);
+
+  node = rl_workflow_lookup_node (workflow, id);
+  if (node == NULL || member_object (node, "widgets_values") != NULL)
+    return FALSE;
+  values = member_array (node, "widgets_values");
+  widgets = list_widgets (type);
+  for (guint i = 0; i < widgets->len; i++)
+    {
+      const RlInputSpec *spec = g_ptr_array_index (widgets, i);
+
+      if (strcmp (spec->name, input_name) == 0)
+        {
+          *index = cursor;
+          return TRUE;
+        }
+      cursor = next_widget_slot (spec, values, cursor);
+    }
+  return FALSE;
+}
+
 /* Maps widgets_values onto the node's widget inputs. */
 static void
 apply_widget_values (RlGraphNode      *graph_node,
@@ -1391,12 +1444,12 @@ apply_widget_values (RlGraphNode      *graph_node,
 
       if (named != NULL)
         value = member (named, spec->name);
-      else if (cursor < n_values)
-        value = json_array_get_element (values, cursor++);
-
-      if (spec->control_after_generate && cursor < n_values
-          && is_control_value (json_array_get_element (values, cursor)))
-        cursor++;
+      else
+        {
+          if (cursor < n_values)
+            value = json_array_get_element (values, cursor);
+          cursor = next_widget_slot (spec, values, cursor);
+        }
 
       if (value != NULL)
         rl_graph_node_set_literal (graph_node, spec->name, value);

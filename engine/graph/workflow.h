@@ -117,6 +117,21 @@ void          rl_workflow_node_set_widget_value (RlWorkflow  *workflow,
                                               guint           index,
                                               JsonNode       *value);
 
+/* Where widget input @input_name of node @id (of node type @type) keeps its
+ * value in widgets_values, by the rule rl_workflow_to_graph reads them
+ * with: widgets in the frontend's order (required, then optional), and
+ * after a control_after_generate widget its control takes one more slot
+ * only when that value is "fixed", "increment", "decrement" or "randomize"
+ * (older files have none). The index may be at or past the end of a short
+ * list (rl_workflow_node_set_widget_value grows it). FALSE when the node is
+ * absent, @input_name is not a widget of @type, or widgets_values is an
+ * object keyed by name rather than a list. */
+gboolean      rl_workflow_node_find_widget_index (RlWorkflow       *workflow,
+                                              gint64            id,
+                                              const RlNodeType *type,
+                                              const char       *input_name,
+                                              guint            *index);
+
 /* Adds a node of @type at (@x, @y) with its inputs, outputs and default
  * widgets_values (a seed widget followed by "randomize"), and returns
  * its new id (state / last_node_id are advanced). */

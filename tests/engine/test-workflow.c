@@ -557,6 +557,41 @@ test_new_from_json_copies (void)
   g_assert_cmpint (json_array_get_int_element (rl_workflow_node_get_widgets_values (first, 3), 2), ==, 5);
 }
 
+/* rl_workflow_node_find_widget_index reads slots as the graph conversion
+ * does: a seed's control takes a slot only when present. */
+static void
+test_find_widget_index (void)
+{
+  static const char document[] =
+    "{ \"nodes\": ["
+    "  { \"id\": 1, \"type\": \"KSampler\", \"widgets_values\": [42, \"increment\", 20, 8, \"euler\", \"normal\", 1] },"
+    "  { \"id\": 2, \"type\": \"KSampler\", \"widgets_values\": [42, 20, 8, \"euler\", \"normal\", 1] },"
+    "  { \"id\": 3, \"type\": \"KSampler\", \"widgets_values\": { \"seed\": 42, \"steps\": 20 } } ],"
+    "  \"links\": [], \"version\": 0.4 }";
+  g_autoptr(RlRegistry) registry = graph_test_registry_new ();
+  const RlNodeType *ksampler = rl_registry_lookup (registry, "KSampler");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RlWorkflow) workflow = rl_workflow_load_data (document, -1, "slots.json", &error);
+  guint index = G_MAXUINT;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (ksampler);
+  g_assert_true (rl_workflow_node_find_widget_index (workflow, 1, ksampler, "seed", &index));
+  g_assert_cmpuint (index, ==, 0);
+  g_assert_true (rl_workflow_node_find_widget_index (workflow, 1, ksampler, "steps", &index));
+  g_assert_cmpuint (index, ==, 2);
+  g_assert_true (rl_workflow_node_find_widget_index (workflow, 1, ksampler, "denoise", &index));
+  g_assert_cmpuint (index, ==, 6);
+  g_assert_true (rl_workflow_node_find_widget_index (workflow, 2, ksampler, "steps", &index));
+  g_assert_cmpuint (index, ==, 1);
+  g_assert_true (rl_workflow_node_find_widget_index (workflow, 2, ksampler, "cfg", &index));
+  g_assert_cmpuint (index, ==, 2);
+  /* A link input has no slot; nor does a node keyed by name, or none. */
+  g_assert_false (rl_workflow_node_find_widget_index (workflow, 1, ksampler, "model", &index));
+  g_assert_false (rl_workflow_node_find_widget_index (workflow, 3, ksampler, "steps", &index));
+  g_assert_false (rl_workflow_node_find_widget_index (workflow, 99, ksampler, "steps", &index));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -566,6 +601,7 @@ main (int argc, char **argv)
   g_test_add_func ("/workflow/load/is-workflow", test_is_workflow);
   g_test_add_func ("/workflow/round-trip", test_round_trip);
   g_test_add_func ("/workflow/new-from-json-copies", test_new_from_json_copies);
+  g_test_add_func ("/workflow/find-widget-index", test_find_widget_index);
   g_test_add_func ("/workflow/convert/v0.4", test_convert_v04);
   g_test_add_func ("/workflow/convert/v1", test_convert_v1);
   g_test_add_func ("/workflow/convert/reroute-primitive-modes", test_convert_reroute_primitive_modes);
