@@ -13,6 +13,7 @@
 #include "engine/graph/graph.h"
 #include "engine/graph/registry.h"
 #include "engine/graph/workflow.h"
+#include "tests/ui/ui-test-input.h"
 #include "tests/ui/ui-test-util.h"
 #include "ui/canvas/rl-canvas.h"
 #include "ui/rl-application.h"
@@ -23,62 +24,13 @@
 
 /* ---- Real input through xdotool ---------------------------------------- */
 
-static gboolean
-have_x11 (void)
-{
-  GdkDisplay *display = gdk_display_get_default ();
-
-  if (display == NULL || !GDK_IS_X11_DISPLAY (display))
-    {
-      g_test_skip ("needs an X11 display (run under Xvfb with GDK_BACKEND=x11)");
-      return FALSE;
-    }
-  if (g_find_program_in_path ("xdotool") == NULL)
-    {
-      g_test_skip ("needs xdotool");
-      return FALSE;
-    }
-  return TRUE;
-}
+/* xdotool's events need a little main loop after them (ui_test_xdotool). */
+#define INPUT_SETTLE_MS 30
 
 static void
 xdotool (const char *arguments)
 {
-  g_autofree char *command = g_strdup_printf ("xdotool %s", arguments);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *err = NULL;
-  int status = 0;
-
-  g_assert_true (g_spawn_command_line_sync (command, NULL, &err, &status, &error));
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("%s failed: %s", command, err);
-  /* xdotool waits for the server (XSync) before it exits, so after our
-   * own round trip every event it caused is queued for us; handle them. */
-  gdk_display_sync (gdk_display_get_default ());
-  ui_test_wait (30);
-  gdk_display_sync (gdk_display_get_default ());
-  ui_test_wait (30);
-}
-
-/* Widget point (@x, @y) of @widget in the coordinates of its toplevel X
- * window, and that window's id. */
-static void
-to_window (GtkWidget *widget,
-           double     x,
-           double     y,
-           int       *wx,
-           int       *wy,
-           gulong    *xid)
-{
-  GtkNative *native = gtk_widget_get_native (widget);
-  graphene_point_t point;
-  double sx = 0, sy = 0;
-
-  g_assert_true (gtk_widget_compute_point (widget, GTK_WIDGET (native), &GRAPHENE_POINT_INIT (x, y), &point));
-  gtk_native_get_surface_transform (native, &sx, &sy);
-  *wx = (int) (point.x + sx);
-  *wy = (int) (point.y + sy);
-  *xid = gdk_x11_surface_get_xid (gtk_native_get_surface (native));
+  ui_test_xdotool (arguments, INPUT_SETTLE_MS);
 }
 
 static void
@@ -93,8 +45,8 @@ real_drag (GtkWidget *from,
   gulong xid;
   g_autofree char *args = NULL;
 
-  to_window (from, fx, fy, &x1, &y1, &xid);
-  to_window (to, tx, ty, &x2, &y2, &xid);
+  ui_test_point_in_window (from, fx, fy, &x1, &y1, &xid);
+  ui_test_point_in_window (to, tx, ty, &x2, &y2, &xid);
   args = g_strdup_printf ("mousemove --window %lu %d %d mousedown 1 "
                           "mousemove --window %lu %d %d mousemove --window %lu %d %d "
                           "mousemove --window %lu %d %d mouseup 1",
@@ -112,7 +64,7 @@ real_double_click (GtkWidget *widget,
   gulong xid;
   g_autofree char *args = NULL;
 
-  to_window (widget, x, y, &wx, &wy, &xid);
+  ui_test_point_in_window (widget, x, y, &wx, &wy, &xid);
   args = g_strdup_printf ("mousemove --window %lu %d %d click --repeat 2 --delay 60 1", xid, wx, wy);
   xdotool (args);
 }
@@ -136,18 +88,8 @@ real_click (GtkWidget *widget,
   gulong xid;
   g_autofree char *args = NULL;
 
-  to_window (widget, x, y, &wx, &wy, &xid);
+  ui_test_point_in_window (widget, x, y, &wx, &wy, &xid);
   args = g_strdup_printf ("windowfocus --sync %lu mousemove --window %lu %d %d click 1", xid, xid, wx, wy);
-  xdotool (args);
-}
-
-/* Types @text into whatever has the keyboard focus, as key events. */
-static void
-real_type (const char *text)
-{
-  g_autofree char *quoted = g_shell_quote (text);
-  g_autofree char *args = g_strdup_printf ("type --clearmodifiers --delay 8 %s", quoted);
-
   xdotool (args);
 }
 
@@ -208,7 +150,7 @@ search_and_add_typed (RlCanvas   *canvas,
 
       ui_test_wait (100);
       xdotool (focus);
-      real_type (query);
+      ui_test_real_type (query, INPUT_SETTLE_MS);
       g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (entry)), ==, query);
       xdotool ("key --clearmodifiers Return");
     }
@@ -463,7 +405,7 @@ test_build_default_graph (void)
   g_autoptr(GRand) rand = g_rand_new_with_seed (ui_test_seed ());
   double jitter = g_rand_double_range (rand, 0, 40);
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   window = ui_test_new_window ();
   page = rl_window_new_page (window);
@@ -822,7 +764,7 @@ test_build_wan_graph (void)
   RlCanvas *canvas;
   guint n_nodes;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   g_assert_nonnull (reference);
   n_nodes = rl_workflow_get_n_nodes (reference);
@@ -994,7 +936,7 @@ real_alt_click (GtkWidget *widget,
   gulong xid;
   g_autofree char *args = NULL;
 
-  to_window (widget, x, y, &wx, &wy, &xid);
+  ui_test_point_in_window (widget, x, y, &wx, &wy, &xid);
   args = g_strdup_printf ("mousemove --window %lu %d %d keydown alt click 1 keyup alt", xid, wx, wy);
   xdotool (args);
 }
@@ -1117,7 +1059,7 @@ type_into_row (GtkWidget  *row,
 {
   real_click (row, gtk_widget_get_width (row) / 3.0, gtk_widget_get_height (row) / 2.0);
   ui_test_wait (100);
-  real_type (text);
+  ui_test_real_type (text, INPUT_SETTLE_MS);
   xdotool ("key --clearmodifiers Return");
   ui_test_wait (100);
 }
@@ -1155,7 +1097,7 @@ test_preferences (void)
   GtkWidget *row;
   gint64 vae;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   g_assert_nonnull (settings);
   window = ui_test_new_window ();
@@ -1291,8 +1233,8 @@ real_ctrl_right_drag (RlCanvas *canvas,
   gulong xid;
   g_autofree char *args = NULL;
 
-  to_window (GTK_WIDGET (canvas), x1, y1, &wx1, &wy1, &xid);
-  to_window (GTK_WIDGET (canvas), x2, y2, &wx2, &wy2, &xid);
+  ui_test_point_in_window (GTK_WIDGET (canvas), x1, y1, &wx1, &wy1, &xid);
+  ui_test_point_in_window (GTK_WIDGET (canvas), x2, y2, &wx2, &wy2, &xid);
   args = g_strdup_printf ("windowfocus --sync %lu mousemove --window %lu %d %d keydown ctrl mousedown 3 "
                           "mousemove --window %lu %d %d mousemove --window %lu %d %d "
                           "mouseup 3 keyup ctrl",
@@ -1329,7 +1271,7 @@ test_cut_wires (void)
   double x, y, top, bottom, cut_x;
   gint64 second;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   window = ui_test_new_window ();
   gtk_widget_activate_action (GTK_WIDGET (window), "win.open-template", "s", path);
@@ -1443,7 +1385,7 @@ test_node_colors (void)
   int wx, wy;
   gulong xid;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   g_test_message ("colour %s on node %" G_GINT64_FORMAT, choices[pick].label, node_id);
   window = ui_test_new_window ();
@@ -1456,7 +1398,7 @@ test_node_colors (void)
   /* A right-click on the title opens the node menu; a click on a colour
    * sets it. */
   title = rl_node_widget_get_title_label (rl_canvas_get_node_widget (canvas, node_id));
-  to_window (title, 10, gtk_widget_get_height (title) / 2.0, &wx, &wy, &xid);
+  ui_test_point_in_window (title, 10, gtk_widget_get_height (title) / 2.0, &wx, &wy, &xid);
   {
     g_autofree char *args = g_strdup_printf ("windowfocus --sync %lu mousemove --window %lu %d %d click 3",
                                              xid, xid, wx, wy);
@@ -1529,7 +1471,7 @@ test_snap_and_reroutes (void)
   double x0, y0, x, y;
   gint64 first, second;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   g_assert_nonnull (settings);
   g_assert_false (g_settings_get_boolean (settings, "snap-to-grid"));
@@ -1696,7 +1638,7 @@ test_copy_paste_between_tabs (void)
   RlWorkflow *pasted;
   guint n_nodes = 0;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   gtk_widget_activate_action (GTK_WIDGET (window), "win.open-template", "s", path);
   ui_test_wait (100);
@@ -1842,7 +1784,7 @@ test_edit_commands (void)
   RlWorkflow *workflow;
   g_autoptr(GArray) selection = NULL;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   gtk_widget_activate_action (GTK_WIDGET (window), "win.open-template", "s", path);
   ui_test_wait (100);
@@ -1924,7 +1866,7 @@ test_edit_commands (void)
     g_assert_true (gtk_widget_compute_point (from, GTK_WIDGET (canvas), &GRAPHENE_POINT_INIT (7, 7), &a));
     g_assert_true (gtk_widget_compute_point (to, GTK_WIDGET (canvas), &GRAPHENE_POINT_INIT (7, 7), &b));
     /* A wire's cubic is symmetric: its middle is halfway between its ends. */
-    to_window (GTK_WIDGET (canvas), (a.x + b.x) / 2, (a.y + b.y) / 2, &wx, &wy, &xid);
+    ui_test_point_in_window (GTK_WIDGET (canvas), (a.x + b.x) / 2, (a.y + b.y) / 2, &wx, &wy, &xid);
     args = g_strdup_printf ("mousemove --window %lu %d %d keydown ctrl click 3 keyup ctrl", xid, wx, wy);
     xdotool (args);
     g_assert_cmpuint (rl_workflow_get_n_links (rl_canvas_get_workflow (canvas)), ==, 1);
@@ -2237,7 +2179,7 @@ test_reroutes_round_trip (void)
     g_assert_true (json_parser_load_from_file (saved, copy_path, NULL));
     g_assert_true (json_node_equal (json_parser_get_root (original), json_parser_get_root (saved)));
   }
-  if (have_x11 ())
+  if (ui_test_have_x11 ())
     edit_version_1_reroutes (window, canvas);
   g_unlink (path);
   g_unlink (copy_path);

@@ -3,7 +3,6 @@
  * search text, keys) over a history database made here with real output
  * files, and the GPU topology fixture (tests/ui/data). Each step saves a
  * screenshot next to the log. */
-#include <gdk/x11/gdkx.h>
 #include <signal.h>
 #include <string.h>
 
@@ -14,6 +13,7 @@
 #include "engine/media/png-writer.h"
 #include "engine/media/video-writer.h"
 #include "engine/run/history.h"
+#include "tests/ui/ui-test-input.h"
 #include "tests/ui/ui-test-util.h"
 #include "ui/canvas/rl-canvas.h"
 #include "ui/history/rl-history-browser.h"
@@ -26,66 +26,29 @@
 
 /* ---- Real input --------------------------------------------------------- */
 
-static gboolean
-have_x11 (void)
-{
-  GdkDisplay *display = gdk_display_get_default ();
-
-  if (display == NULL || !GDK_IS_X11_DISPLAY (display))
-    {
-      g_test_skip ("needs an X11 display (run under Xvfb with GDK_BACKEND=x11)");
-      return FALSE;
-    }
-  if (g_find_program_in_path ("xdotool") == NULL)
-    {
-      g_test_skip ("needs xdotool");
-      return FALSE;
-    }
-  return TRUE;
-}
+/* xdotool's events need a little main loop after them (ui_test_xdotool). */
+#define INPUT_SETTLE_MS 40
 
 static void
 xdotool (const char *arguments)
 {
-  g_autofree char *command = g_strdup_printf ("xdotool %s", arguments);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *err = NULL;
-  int status = 0;
-
-  g_assert_true (g_spawn_command_line_sync (command, NULL, &err, &status, &error));
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("%s failed: %s", command, err);
-  gdk_display_sync (gdk_display_get_default ());
-  ui_test_wait (40);
-  gdk_display_sync (gdk_display_get_default ());
-  ui_test_wait (40);
-}
-
-static gulong
-xid_of (GtkWidget *widget)
-{
-  return gdk_x11_surface_get_xid (gtk_native_get_surface (gtk_widget_get_native (widget)));
+  ui_test_xdotool (arguments, INPUT_SETTLE_MS);
 }
 
 /* Clicks the middle of @widget, in its toplevel's (or popover's) X window. */
 static void
 real_click (GtkWidget *widget)
 {
-  GtkNative *native = gtk_widget_get_native (widget);
-  graphene_point_t point;
-  double sx = 0, sy = 0;
+  int wx, wy;
+  gulong xid;
   g_autofree char *args = NULL;
-  gulong xid = xid_of (widget);
 
   g_assert_true (gtk_widget_get_mapped (widget));
-  g_assert_true (gtk_widget_compute_point (widget, GTK_WIDGET (native),
-                                           &GRAPHENE_POINT_INIT (gtk_widget_get_width (widget) / 2.0,
-                                                                 gtk_widget_get_height (widget) / 2.0), &point));
-  gtk_native_get_surface_transform (native, &sx, &sy);
+  ui_test_point_in_window (widget, gtk_widget_get_width (widget) / 2.0, gtk_widget_get_height (widget) / 2.0,
+                           &wx, &wy, &xid);
   /* Without a window manager the newest window is not always on top:
    * raise the one clicked. */
-  args = g_strdup_printf ("windowraise %lu windowfocus --sync %lu mousemove --window %lu %d %d click 1", xid, xid, xid,
-                          (int) (point.x + sx), (int) (point.y + sy));
+  args = g_strdup_printf ("windowraise %lu windowfocus --sync %lu mousemove --window %lu %d %d click 1", xid, xid, xid, wx, wy);
   xdotool (args);
 }
 
@@ -93,17 +56,8 @@ static void
 real_keys (GtkWidget  *widget,
            const char *keys)
 {
-  gulong xid = xid_of (widget);
+  gulong xid = ui_test_xid_of (widget);
   g_autofree char *args = g_strdup_printf ("windowraise %lu windowfocus --sync %lu key --clearmodifiers %s", xid, xid, keys);
-
-  xdotool (args);
-}
-
-static void
-real_type (const char *text)
-{
-  g_autofree char *quoted = g_shell_quote (text);
-  g_autofree char *args = g_strdup_printf ("type --clearmodifiers --delay 8 %s", quoted);
 
   xdotool (args);
 }
@@ -365,7 +319,7 @@ search_for (RlHistoryBrowser *browser,
   real_click (search);
   real_keys (search, "ctrl+a BackSpace");
   if (*text != '\0')
-    real_type (text);
+    ui_test_real_type (text, INPUT_SETTLE_MS);
   ui_test_wait (400);
 }
 
@@ -441,7 +395,7 @@ test_history_browser (void)
   gboolean loaded = FALSE;
   guint tabs_before;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   window = ui_test_new_window ();
   button = find_widget (GTK_WIDGET (window), has_name, "history-button");
@@ -590,7 +544,7 @@ test_pool_panel (void)
   const char *link;
   gboolean ready = FALSE;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   g_assert_nonnull (settings);
   g_settings_reset (settings, "pool-devices");
@@ -655,7 +609,7 @@ test_pool_panel (void)
   spin = rl_pool_panel_get_widget (panel, "cpu-workers");
   real_click (spin);
   real_keys (spin, "ctrl+a");
-  real_type ("2");
+  ui_test_real_type ("2", INPUT_SETTLE_MS);
   real_keys (spin, "Tab");
   g_assert_cmpint (g_settings_get_int (settings, "pool-cpu-workers"), ==, 2);
   g_assert_cmpuint (rl_pool_panel_get_n_workers (panel), ==, 2);
@@ -673,13 +627,13 @@ test_pool_panel (void)
    * the choice falls back to a valid one. */
   real_click (spin);
   real_keys (spin, "ctrl+a");
-  real_type ("3");
+  ui_test_real_type ("3", INPUT_SETTLE_MS);
   real_keys (spin, "Tab");
   g_assert_false (gtk_widget_get_sensitive (rl_pool_panel_get_widget (panel, "cfg-parallel")));
   g_assert_cmpint (g_settings_get_int (settings, "pool-ulysses") * g_settings_get_int (settings, "pool-ring"), !=, 2);
   real_click (spin);
   real_keys (spin, "ctrl+a");
-  real_type ("2");
+  ui_test_real_type ("2", INPUT_SETTLE_MS);
   real_keys (spin, "Tab");
   choose_in_combo (rl_pool_panel_get_widget (panel, "sequence-parallel"), "Ulysses 2");
   g_assert_cmpint (g_settings_get_int (settings, "pool-ulysses"), ==, 2);

@@ -1,0 +1,81 @@
+/* Real X input for UI tests, through xdotool. */
+#include <gdk/x11/gdkx.h>
+
+#include "tests/ui/ui-test-input.h"
+#include "tests/ui/ui-test-util.h"
+
+gboolean
+ui_test_have_x11 (void)
+{
+  GdkDisplay *display = gdk_display_get_default ();
+  g_autofree char *xdotool = NULL;
+
+  if (display == NULL || !GDK_IS_X11_DISPLAY (display))
+    {
+      g_test_skip ("needs an X11 display (run under Xvfb with GDK_BACKEND=x11)");
+      return FALSE;
+    }
+  xdotool = g_find_program_in_path ("xdotool");
+  if (xdotool == NULL)
+    {
+      g_test_skip ("needs xdotool");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+ui_test_xdotool (const char *arguments,
+                 guint       settle_ms)
+{
+  g_autofree char *command = g_strdup_printf ("xdotool %s", arguments);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+
+  g_assert_true (g_spawn_command_line_sync (command, NULL, &err, &status, &error));
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("%s failed: %s", command, err);
+  /* xdotool waits for the server (XSync) before it exits, so after our
+   * own round trip every event it caused is queued for us; handle them,
+   * and what handling them queued in turn. */
+  gdk_display_sync (gdk_display_get_default ());
+  ui_test_wait (settle_ms);
+  gdk_display_sync (gdk_display_get_default ());
+  ui_test_wait (settle_ms);
+}
+
+gulong
+ui_test_xid_of (GtkWidget *widget)
+{
+  return gdk_x11_surface_get_xid (gtk_native_get_surface (gtk_widget_get_native (widget)));
+}
+
+void
+ui_test_point_in_window (GtkWidget *widget,
+                         double     x,
+                         double     y,
+                         int       *wx,
+                         int       *wy,
+                         gulong    *xid)
+{
+  GtkNative *native = gtk_widget_get_native (widget);
+  graphene_point_t point;
+  double sx = 0, sy = 0;
+
+  g_assert_true (gtk_widget_compute_point (widget, GTK_WIDGET (native), &GRAPHENE_POINT_INIT (x, y), &point));
+  gtk_native_get_surface_transform (native, &sx, &sy);
+  *wx = (int) (point.x + sx);
+  *wy = (int) (point.y + sy);
+  *xid = gdk_x11_surface_get_xid (gtk_native_get_surface (native));
+}
+
+void
+ui_test_real_type (const char *text,
+                   guint       settle_ms)
+{
+  g_autofree char *quoted = g_shell_quote (text);
+  g_autofree char *args = g_strdup_printf ("type --clearmodifiers --delay 8 %s", quoted);
+
+  ui_test_xdotool (args, settle_ms);
+}

@@ -1,0 +1,32 @@
+/* Real X input for UI tests: xdotool drives the X server's XTEST
+ * extension, so GTK gets the same events a user's mouse and keyboard make.
+ * Needs GDK's X11 backend (GDK_BACKEND=x11 under Xvfb). */
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+/* TRUE when the display is X11 and xdotool is installed; otherwise marks
+ * the running test skipped (say why) and returns FALSE. */
+gboolean  ui_test_have_x11         (void);
+/* Runs "xdotool @arguments" (failing the test when it fails), then lets
+ * GTK handle the events it caused: two rounds of a server round trip and
+ * @settle_ms of main loop. */
+void      ui_test_xdotool          (const char *arguments,
+                                    guint       settle_ms);
+/* The X window id of @widget's native (its toplevel or popover). */
+gulong    ui_test_xid_of           (GtkWidget  *widget);
+/* Widget point (@x, @y) of @widget in the coordinates of its native's X
+ * window (*@wx, *@wy), and that window's id (*@xid). */
+void      ui_test_point_in_window  (GtkWidget  *widget,
+                                    double      x,
+                                    double      y,
+                                    int        *wx,
+                                    int        *wy,
+                                    gulong     *xid);
+/* Types @text into whatever has the keyboard focus, as key events. */
+void      ui_test_real_type        (const char *text,
+                                    guint       settle_ms);
+
+G_END_DECLS
