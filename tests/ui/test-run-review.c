@@ -14,7 +14,6 @@
  * stopped from the panel, and a worker killed mid-sample failing its job
  * visibly before the restarted pool runs it again. Screenshots go next to
  * the log. */
-#include <gdk/x11/gdkx.h>
 #include <signal.h>
 #include <string.h>
 
@@ -24,6 +23,7 @@
 #include "engine/graph/workflow.h"
 #include "engine/pool/pool-service.h"
 #include "engine/run/history.h"
+#include "tests/ui/ui-test-input.h"
 #include "tests/ui/ui-test-util.h"
 #include "ui/canvas/rl-canvas.h"
 #include "ui/history/rl-history-browser.h"
@@ -51,74 +51,27 @@ static gboolean have_notification_server;
 
 /* ---- Real input through xdotool ----------------------------------------- */
 
-static gboolean
-have_x11 (void)
-{
-  if (!GDK_IS_X11_DISPLAY (gdk_display_get_default ()))
-    {
-      g_test_skip ("needs an X11 display (run under Xvfb with GDK_BACKEND=x11)");
-      return FALSE;
-    }
-  if (g_find_program_in_path ("xdotool") == NULL)
-    {
-      g_test_skip ("needs xdotool");
-      return FALSE;
-    }
-  return TRUE;
-}
+/* xdotool's events need a little main loop after them (ui_test_xdotool). */
+#define INPUT_SETTLE_MS 40
 
 static void
 xdotool (const char *arguments)
 {
-  g_autofree char *command = g_strdup_printf ("xdotool %s", arguments);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *err = NULL;
-  int status = 0;
-
-  g_assert_true (g_spawn_command_line_sync (command, NULL, &err, &status, &error));
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("%s failed: %s", command, err);
-  /* The server has the events once xdotool exits; let GTK handle them. */
-  gdk_display_sync (gdk_display_get_default ());
-  ui_test_wait (40);
-  gdk_display_sync (gdk_display_get_default ());
-  ui_test_wait (40);
-}
-
-static gulong
-xid_of (GtkWidget *widget)
-{
-  return gdk_x11_surface_get_xid (gtk_native_get_surface (gtk_widget_get_native (widget)));
+  ui_test_xdotool (arguments, INPUT_SETTLE_MS);
 }
 
 /* A real click in the middle of @widget. */
 static void
 real_click (GtkWidget *widget)
 {
-  GtkNative *native = gtk_widget_get_native (widget);
-  graphene_point_t point;
-  double sx = 0, sy = 0;
+  int wx, wy;
+  gulong xid;
   g_autofree char *args = NULL;
-  gulong xid = xid_of (widget);
 
   g_assert_true (gtk_widget_get_mapped (widget));
-  g_assert_true (gtk_widget_compute_point (widget, GTK_WIDGET (native),
-                                           &GRAPHENE_POINT_INIT (gtk_widget_get_width (widget) / 2.0f,
-                                                                 gtk_widget_get_height (widget) / 2.0f),
-                                           &point));
-  gtk_native_get_surface_transform (native, &sx, &sy);
-  args = g_strdup_printf ("windowfocus --sync %lu mousemove --window %lu %d %d click 1", xid, xid,
-                          (int) (point.x + sx), (int) (point.y + sy));
-  xdotool (args);
-}
-
-/* Types @text into whatever has the keyboard focus, as key events. */
-static void
-real_type (const char *text)
-{
-  g_autofree char *quoted = g_shell_quote (text);
-  g_autofree char *args = g_strdup_printf ("type --clearmodifiers --delay 8 %s", quoted);
-
+  ui_test_point_in_window (widget, gtk_widget_get_width (widget) / 2.0, gtk_widget_get_height (widget) / 2.0,
+                           &wx, &wy, &xid);
+  args = g_strdup_printf ("windowfocus --sync %lu mousemove --window %lu %d %d click 1", xid, xid, wx, wy);
   xdotool (args);
 }
 
@@ -126,7 +79,7 @@ static void
 real_keys (GtkWidget  *window,
            const char *keys)
 {
-  g_autofree char *args = g_strdup_printf ("windowfocus --sync %lu key --clearmodifiers %s", xid_of (window), keys);
+  g_autofree char *args = g_strdup_printf ("windowfocus --sync %lu key --clearmodifiers %s", ui_test_xid_of (window), keys);
 
   xdotool (args);
 }
@@ -436,7 +389,7 @@ test_queue_watch_review (void)
   guint frame, tabs_before, nodes_before;
   const char *a_output, *c_output;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   window = ui_test_new_window ();
   service = rl_application_get_run_service (ui_test_get_app ());
@@ -693,7 +646,7 @@ test_error_details_and_notifications (void)
   g_autoptr(RlJobItem) long_job = NULL;
   guint n_jobs;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   window = ui_test_new_window ();
   service = rl_application_get_run_service (ui_test_get_app ());
@@ -819,7 +772,7 @@ test_pool_settings_sequence_parallel (void)
   guint n_jobs;
   const char *output;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   if (one_worker_output == NULL)
     {
@@ -849,7 +802,7 @@ test_pool_settings_sequence_parallel (void)
     gtk_test_widget_wait_for_draw (GTK_WIDGET (preferences));
     real_click (spin);
     real_keys (spin, "ctrl+a");
-    real_type ("2");
+    ui_test_real_type ("2", INPUT_SETTLE_MS);
     real_keys (spin, "Tab");
     g_assert_cmpint (g_settings_get_int (settings, "pool-cpu-workers"), ==, 2);
     choices = adw_combo_row_get_model (parallel);
@@ -977,7 +930,7 @@ test_stop_and_worker_crash (void)
   g_autoptr(GFile) workflow_file = NULL;
   RlJobItem *job;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   window = ui_test_new_window ();
   service = rl_application_get_run_service (ui_test_get_app ());
@@ -1099,7 +1052,7 @@ test_batch_seeds (void)
   gint64 highest = 0;
   guint n;
 
-  if (!have_x11 ())
+  if (!ui_test_have_x11 ())
     return;
   window = ui_test_new_window ();
   service = rl_application_get_run_service (ui_test_get_app ());
