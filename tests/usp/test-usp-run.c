@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "engine/media/video-reader.h"
+#include "tests/tiny-wan-fixture.h"
 
 typedef struct {
   char  *dir;
@@ -28,12 +29,6 @@ typedef struct {
   char *out;
   char *err;
 } RunResult;
-
-static char *
-source_path (const char *relative)
-{
-  return g_build_filename (g_getenv ("RAYLIGHT_SOURCE_DIR"), relative, NULL);
-}
 
 static void
 run_result_clear (RunResult *r)
@@ -54,7 +49,7 @@ run_tiny (const char *name,
   g_autofree char *raylight = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "app",
                                                 "raylight", NULL);
   g_autofree char *plugins = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "plugins", NULL);
-  g_autofree char *workflow = source_path ("data/workflows/wan2.1-t2v-tiny.json");
+  g_autofree char *workflow = tiny_wan_source_path ("data/workflows/wan2.1-t2v-tiny.json");
   g_autofree char *outputs = g_build_filename (setup.dir, name, NULL);
   g_autofree char *history = g_build_filename (setup.dir, name, "history.sqlite3", NULL);
   const char *argv[] = { raylight, "run", workflow, "--output-dir", outputs, "--history", history,
@@ -190,41 +185,6 @@ test_heads_refuse_ulysses4 (void)
   run_result_clear (&r);
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-        remove_tree (child);
-      }
-  g_remove (path);
-}
-
-static gboolean
-make_models (void)
-{
-  g_autofree char *venv = source_path (".venv/bin/python");
-  g_autofree char *tool = source_path ("tools/make-tiny-wan.py");
-  const char *python = g_file_test (venv, G_FILE_TEST_IS_EXECUTABLE) ? venv : "python3";
-  const char *argv[] = { python, tool, setup.models, NULL };
-  g_autofree char *err = NULL;
-  int wait_status = 0;
-
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                     NULL, NULL, NULL, &err, &wait_status, NULL)
-      || !g_spawn_check_wait_status (wait_status, NULL))
-    {
-      g_printerr ("# cannot generate the tiny models with %s: %s\n", python, err ? err : "");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 int
 main (int    argc,
       char **argv)
@@ -239,9 +199,9 @@ main (int    argc,
   setup.models = g_build_filename (setup.dir, "models", NULL);
   setup.seed_set = g_strdup_printf ("3.seed=%u", seed);
   g_print ("# seed %u (RL_TEST_SEED to repeat)\n", seed);
-  if (!make_models ())
+  if (!tiny_wan_make_models (setup.models, FALSE))
     {
-      remove_tree (setup.dir);
+      tiny_wan_remove_tree (setup.dir);
       return 77;   /* no python with numpy: skip */
     }
   {
@@ -256,7 +216,7 @@ main (int    argc,
   g_test_add_func ("/usp/run/invalid-degrees", test_invalid_degrees);
   g_test_add_func ("/usp/run/heads-refuse-ulysses4", test_heads_refuse_ulysses4);
   status = g_test_run ();
-  remove_tree (setup.dir);
+  tiny_wan_remove_tree (setup.dir);
   g_free (setup.models);
   g_free (setup.seed_set);
   g_free (setup.reference);

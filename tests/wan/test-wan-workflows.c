@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 
 #include "engine/media/video-reader.h"
+#include "tests/tiny-wan-fixture.h"
 
 typedef struct {
   char *dir;        /* temporary folder of the whole run */
@@ -48,12 +49,6 @@ typedef struct {
   char *out;
   char *err;
 } RunResult;
-
-static char *
-source_path (const char *relative)
-{
-  return g_build_filename (g_getenv ("RAYLIGHT_SOURCE_DIR"), relative, NULL);
-}
 
 static void
 run_result_clear (RunResult *r)
@@ -73,7 +68,7 @@ run_workflow (const char *workflow_name,
   /* A bare name is one of data/workflows/; a path is from the source root. */
   g_autofree char *relative = strchr (workflow_name, '/') ? g_strdup (workflow_name)
                                                           : g_strdup_printf ("data/workflows/%s", workflow_name);
-  g_autofree char *workflow = source_path (relative);
+  g_autofree char *workflow = tiny_wan_source_path (relative);
   g_autofree char *plugins = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "plugins", NULL);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
@@ -446,7 +441,7 @@ load_json (const char *name,
            JsonParser *parser)
 {
   g_autofree char *relative = g_strdup_printf ("data/workflows/%s", name);
-  g_autofree char *path = source_path (relative);
+  g_autofree char *path = tiny_wan_source_path (relative);
   g_autoptr(GError) error = NULL;
 
   json_parser_load_from_file (parser, path, &error);
@@ -544,45 +539,6 @@ static const char *const twins[][2] = {
 
 /* ------------------------------------------------------------- setup */
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-        remove_tree (child);
-      }
-  g_remove (path);
-}
-
-/* Writes the tiny model sets with the project's python (the .venv one when
- * present: it needs numpy). FALSE when no python can run the generator. */
-static gboolean
-make_models (void)
-{
-  g_autofree char *venv = source_path (".venv/bin/python");
-  g_autofree char *tool = source_path ("tools/make-tiny-wan.py");
-  const char *python = g_file_test (venv, G_FILE_TEST_IS_EXECUTABLE) ? venv : "python3";
-  const char *argv[] = { python, tool, "--failure-cases", setup.models, NULL };
-  g_autoptr(GError) error = NULL;
-  g_autofree char *err = NULL;
-  int wait_status = 0;
-
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                     NULL, NULL, NULL, &err, &wait_status, &error)
-      || !g_spawn_check_wait_status (wait_status, NULL))
-    {
-      g_printerr ("# cannot generate the tiny models with %s: %s%s\n", python,
-                  error ? error->message : "", err ? err : "");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 int
 main (int    argc,
       char **argv)
@@ -595,9 +551,9 @@ main (int    argc,
   setup.models = g_build_filename (setup.dir, "models", NULL);
   setup.history = g_build_filename (setup.dir, "history.sqlite3", NULL);
   setup.outputs = g_build_filename (setup.dir, "out", NULL);
-  if (!make_models ())
+  if (!tiny_wan_make_models (setup.models, TRUE))
     {
-      remove_tree (setup.dir);
+      tiny_wan_remove_tree (setup.dir);
       return 77;   /* no python with numpy: skip */
     }
   for (guint i = 0; i < G_N_ELEMENTS (twins); i++)
@@ -619,6 +575,6 @@ main (int    argc,
     }
   g_test_add_func ("/wan/wrong-file/latent-of-other-model", test_latent_of_other_model);
   status = g_test_run ();
-  remove_tree (setup.dir);
+  tiny_wan_remove_tree (setup.dir);
   return status;
 }

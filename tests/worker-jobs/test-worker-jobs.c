@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "engine/media/video-reader.h"
+#include "tests/tiny-wan-fixture.h"
 
 typedef struct {
   char *dir;        /* temporary folder of the whole run */
@@ -25,12 +26,6 @@ typedef struct {
   char *out;
   char *err;
 } RunResult;
-
-static char *
-source_path (const char *relative)
-{
-  return g_build_filename (g_getenv ("RAYLIGHT_SOURCE_DIR"), relative, NULL);
-}
 
 static void
 run_result_clear (RunResult *r)
@@ -71,7 +66,7 @@ run_tiny (const char *set_1, const char *set_2)
 {
   g_autofree char *raylight = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "app",
                                                 "raylight", NULL);
-  g_autofree char *workflow = source_path ("data/workflows/wan2.1-t2v-tiny.json");
+  g_autofree char *workflow = tiny_wan_source_path ("data/workflows/wan2.1-t2v-tiny.json");
   const char *argv[16] = { raylight, "run", workflow, "--output-dir", setup.outputs,
                            "--history", setup.history };
   int n = 7;
@@ -198,45 +193,6 @@ test_vae_as_diffusion_model (void)
   run_result_clear (&r);
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-        remove_tree (child);
-      }
-  g_remove (path);
-}
-
-/* Writes the tiny model set with the project's python (the .venv one when
- * present: it needs numpy). FALSE when no python can run the generator. */
-static gboolean
-make_models (void)
-{
-  g_autofree char *venv = source_path (".venv/bin/python");
-  g_autofree char *tool = source_path ("tools/make-tiny-wan.py");
-  const char *python = g_file_test (venv, G_FILE_TEST_IS_EXECUTABLE) ? venv : "python3";
-  const char *argv[] = { python, tool, "--failure-cases", setup.models, NULL };
-  g_autoptr(GError) error = NULL;
-  g_autofree char *err = NULL;
-  int wait_status = 0;
-
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                     NULL, NULL, NULL, &err, &wait_status, &error)
-      || !g_spawn_check_wait_status (wait_status, NULL))
-    {
-      g_printerr ("# cannot generate the tiny models with %s: %s%s\n", python,
-                  error ? error->message : "", err ? err : "");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 int
 main (int    argc,
       char **argv)
@@ -249,15 +205,15 @@ main (int    argc,
   setup.models = g_build_filename (setup.dir, "models", NULL);
   setup.history = g_build_filename (setup.dir, "history.sqlite3", NULL);
   setup.outputs = g_build_filename (setup.dir, "out", NULL);
-  if (!make_models ())
+  if (!tiny_wan_make_models (setup.models, TRUE))
     {
-      remove_tree (setup.dir);
+      tiny_wan_remove_tree (setup.dir);
       return 77;   /* no python with numpy: skip */
     }
   g_test_add_func ("/worker-jobs/wan/tiny-t2v", test_tiny_t2v);
   g_test_add_func ("/worker-jobs/wan/missing-key", test_missing_key);
   g_test_add_func ("/worker-jobs/wan/vae-as-diffusion-model", test_vae_as_diffusion_model);
   status = g_test_run ();
-  remove_tree (setup.dir);
+  tiny_wan_remove_tree (setup.dir);
   return status;
 }

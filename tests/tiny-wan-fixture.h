@@ -1,0 +1,21 @@
+/* Fixture shared by the GLib tests that run the real `raylight` CLI on the
+ * tiny Wan model sets of tools/make-tiny-wan.py (tests/wan, tests/usp,
+ * tests/parallel, tests/worker-jobs): paths in the source tree, writing the
+ * models, and removing the run's temporary folder. Plain-C tests under the
+ * workers/plugins areas do not use it (no GLib there). */
+#pragma once
+
+#include <glib.h>
+
+/* RELATIVE under $RAYLIGHT_SOURCE_DIR; free with g_free. */
+char *tiny_wan_source_path (const char *relative);
+
+/* Writes the tiny model sets into MODELS with the project's python (the
+ * .venv one when present: the generator needs numpy); FAILURE_CASES also
+ * writes the broken files of --failure-cases. FALSE, with the reason on
+ * stderr, when no python can run the generator: the caller skips (77). */
+gboolean tiny_wan_make_models (const char *models,
+                               gboolean    failure_cases);
+
+/* Removes PATH and everything under it. */
+void tiny_wan_remove_tree (const char *path);
