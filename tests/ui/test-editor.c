@@ -391,6 +391,42 @@ record_state (GPtrArray *states,
   g_ptr_array_add (states, now);
 }
 
+/* Undoes every step in @states (the documents recorded after each edit,
+ * the empty one first) with real Ctrl+Z presses, checking each document on
+ * the way back to no nodes; then redoes them all with Ctrl+Shift+Z, back
+ * to the graph as built. */
+static void
+undo_and_redo_all (RlWindow  *window,
+                   RlCanvas  *canvas,
+                   GPtrArray *states)
+{
+  g_autofree char *built = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
+
+  gtk_widget_grab_focus (GTK_WIDGET (canvas));
+  for (int i = (int) states->len - 2; i >= 0; i--)
+    {
+      g_autofree char *now = NULL;
+
+      real_keys (GTK_WIDGET (window), "ctrl+z");
+      now = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
+      g_assert_cmpstr (now, ==, g_ptr_array_index (states, i));
+    }
+  g_assert_cmpuint (rl_workflow_get_n_nodes (rl_canvas_get_workflow (canvas)), ==, 0);
+  for (guint i = 1; i < states->len; i++)
+    {
+      g_autofree char *now = NULL;
+
+      real_keys (GTK_WIDGET (window), "ctrl+shift+z");
+      now = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
+      g_assert_cmpstr (now, ==, g_ptr_array_index (states, i));
+    }
+  {
+    g_autofree char *redone = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
+
+    g_assert_cmpstr (redone, ==, built);
+  }
+}
+
 static void
 test_build_default_graph (void)
 {
@@ -399,7 +435,7 @@ test_build_default_graph (void)
   RlCanvas *canvas;
   gint64 pattern, video, save;
   g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func (g_free);
-  g_autofree char *built = NULL, *dir = NULL, *saved_path = NULL;
+  g_autofree char *dir = NULL, *saved_path = NULL;
   g_autoptr(GFile) saved = NULL;
   g_autoptr(RlWorkflow) engine = NULL;
   g_autoptr(GRand) rand = g_rand_new_with_seed (ui_test_seed ());
@@ -474,32 +510,7 @@ test_build_default_graph (void)
   g_assert_cmpuint (rl_canvas_get_issues (canvas)->len, ==, 0);
   g_free (ui_test_screenshot (GTK_WIDGET (window), "built-default-graph"));
 
-  /* Undo every step with real Ctrl+Z presses, checking each state on the
-   * way back; then redo them all with Ctrl+Shift+Z. */
-  built = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
-  gtk_widget_grab_focus (GTK_WIDGET (canvas));
-  for (int i = (int) states->len - 2; i >= 0; i--)
-    {
-      g_autofree char *now = NULL;
-
-      real_keys (GTK_WIDGET (window), "ctrl+z");
-      now = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
-      g_assert_cmpstr (now, ==, g_ptr_array_index (states, i));
-    }
-  g_assert_cmpuint (rl_workflow_get_n_nodes (rl_canvas_get_workflow (canvas)), ==, 0);
-  for (guint i = 1; i < states->len; i++)
-    {
-      g_autofree char *now = NULL;
-
-      real_keys (GTK_WIDGET (window), "ctrl+shift+z");
-      now = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
-      g_assert_cmpstr (now, ==, g_ptr_array_index (states, i));
-    }
-  {
-    g_autofree char *redone = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
-
-    g_assert_cmpstr (redone, ==, built);
-  }
+  undo_and_redo_all (window, canvas, states);
 
   /* Save, reopen, and compare with the engine's own document. */
   dir = g_dir_make_tmp ("raylight-ui-XXXXXX", NULL);
@@ -757,7 +768,7 @@ test_build_wan_graph (void)
   g_autoptr(GHashTable) new_ids = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (ui_test_seed ());
   double jitter = g_rand_double_range (rand, 0, 12);
-  g_autofree char *built = NULL, *dir = NULL, *saved_path = NULL;
+  g_autofree char *dir = NULL, *saved_path = NULL;
   g_autoptr(GFile) saved = NULL;
   RlWindow *window;
   RlWorkflowPage *page;
@@ -826,31 +837,7 @@ test_build_wan_graph (void)
   g_free (ui_test_screenshot (GTK_WIDGET (window), "built-wan-graph"));
   g_assert_cmpuint (rl_canvas_get_issues (canvas)->len, ==, 0);
 
-  /* Undo every step with Ctrl+Z, checking each state, then redo all. */
-  built = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
-  gtk_widget_grab_focus (GTK_WIDGET (canvas));
-  for (int i = (int) states->len - 2; i >= 0; i--)
-    {
-      g_autofree char *now = NULL;
-
-      real_keys (GTK_WIDGET (window), "ctrl+z");
-      now = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
-      g_assert_cmpstr (now, ==, g_ptr_array_index (states, i));
-    }
-  g_assert_cmpuint (rl_workflow_get_n_nodes (rl_canvas_get_workflow (canvas)), ==, 0);
-  for (guint i = 1; i < states->len; i++)
-    {
-      g_autofree char *now = NULL;
-
-      real_keys (GTK_WIDGET (window), "ctrl+shift+z");
-      now = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
-      g_assert_cmpstr (now, ==, g_ptr_array_index (states, i));
-    }
-  {
-    g_autofree char *redone = rl_workflow_to_string (rl_canvas_get_workflow (canvas), FALSE);
-
-    g_assert_cmpstr (redone, ==, built);
-  }
+  undo_and_redo_all (window, canvas, states);
 
   /* The engine's own document for the same graph: nodes with the engine's
    * defaults, then the example's values and links through its API. */
