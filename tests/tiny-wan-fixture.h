@@ -1,7 +1,7 @@
-/* Fixture shared by the GLib tests that run the real `raylight` CLI on the
- * tiny Wan model sets of tools/make-tiny-wan.py (tests/wan, tests/usp,
- * tests/parallel, tests/worker-jobs): paths in the source tree, writing the
- * models, and removing the run's temporary folder. Plain-C tests under the
+/* Fixture shared by the GLib tests that run the real `raylight` CLI or a
+ * CPU-worker pool on the tiny Wan model sets of tools/make-tiny-wan.py
+ * (tests/wan, tests/usp, tests/parallel, tests/worker-jobs): paths in the
+ * source tree, writing the models, and removing the run's temporary folder. Plain-C tests under the
  * workers/plugins areas do not use it (no GLib there). */
 #pragma once
 

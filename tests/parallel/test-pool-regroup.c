@@ -9,14 +9,9 @@
 
 #include "engine/pool/pool-service.h"
 #include "workers/jobs/job-params.h"
+#include "tests/tiny-wan-fixture.h"
 
 static char *dir, *dit_path, *te_path;
-
-static char *
-source_path (const char *relative)
-{
-  return g_build_filename (g_getenv ("RAYLIGHT_SOURCE_DIR"), relative, NULL);
-}
 
 /* The running workers' pids, rank order, as "p0,p1". */
 static char *
@@ -143,17 +138,9 @@ test_regroup_only_when_needed (void)
 static gboolean
 make_models (void)
 {
-  g_autofree char *venv = source_path (".venv/bin/python");
-  g_autofree char *tool = source_path ("tools/make-tiny-wan.py");
   g_autofree char *models = g_build_filename (dir, "models", NULL);
-  const char *python = g_file_test (venv, G_FILE_TEST_IS_EXECUTABLE) ? venv : "python3";
-  const char *argv[] = { python, tool, models, NULL };
-  int wait_status = 0;
 
-  if (!g_spawn_sync (NULL, (char **) argv, NULL,
-                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
-                     NULL, NULL, NULL, NULL, &wait_status, NULL)
-      || !g_spawn_check_wait_status (wait_status, NULL))
+  if (!tiny_wan_make_models (models, FALSE))
     return FALSE;
   dit_path = g_build_filename (models, "diffusion_models", "tiny-wan2.1-t2v.safetensors", NULL);
   te_path = g_build_filename (models, "text_encoders", "tiny-umt5.safetensors", NULL);

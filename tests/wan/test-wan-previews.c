@@ -18,6 +18,7 @@
 #include "engine/nodes/builtin-nodes.h"
 #include "engine/pool/pool-service.h"
 #include "engine/run/executor.h"
+#include "tests/tiny-wan-fixture.h"
 
 #define SAMPLER_NODE "3"
 #define STEPS        4
@@ -134,53 +135,28 @@ test_previews_per_step (void)
   g_ptr_array_unref (log.images);
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-        remove_tree (child);
-      }
-  g_remove (path);
-}
-
 int
 main (int    argc,
       char **argv)
 {
-  g_autofree char *dir = NULL, *venv = NULL, *tool = NULL;
-  const char *python;
-  int status, wait_status = 0;
+  g_autofree char *dir = NULL;
+  int status;
 
   g_test_init (&argc, &argv, NULL);
   dir = g_dir_make_tmp ("raylight-wan-previews-XXXXXX", NULL);
   models_dir = g_build_filename (dir, "models", NULL);
-  venv = g_build_filename (g_getenv ("RAYLIGHT_SOURCE_DIR"), ".venv", "bin", "python", NULL);
-  tool = g_build_filename (g_getenv ("RAYLIGHT_SOURCE_DIR"), "tools", "make-tiny-wan.py", NULL);
-  python = g_file_test (venv, G_FILE_TEST_IS_EXECUTABLE) ? venv : "python3";
-  {
-    const char *make[] = { python, tool, models_dir, NULL };
-    if (!g_spawn_sync (NULL, (char **) make, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                       NULL, NULL, NULL, NULL, &wait_status, NULL)
-        || !g_spawn_check_wait_status (wait_status, NULL))
-      {
-        g_printerr ("# cannot generate the tiny models with %s\n", python);
-        remove_tree (dir);
-        return 77;   /* no python with numpy: skip */
-      }
-  }
+  if (!tiny_wan_make_models (models_dir, FALSE))
+    {
+      tiny_wan_remove_tree (dir);
+      return 77;   /* no python with numpy: skip */
+    }
   g_setenv ("RAYLIGHT_DEVICES", "cpu", TRUE);
   g_setenv ("RAYLIGHT_WORKERS", "1", TRUE);
   g_unsetenv ("RAYLIGHT_ULYSSES");
   g_unsetenv ("RAYLIGHT_RING");
   g_test_add_func ("/wan/previews/one-per-step", test_previews_per_step);
   status = g_test_run ();
-  remove_tree (dir);
+  tiny_wan_remove_tree (dir);
   g_free (models_dir);
   return status;
 }
