@@ -1,6 +1,7 @@
 #include "tests/tiny-wan-fixture.h"
 
 #include <glib/gstdio.h>
+#include <sys/wait.h>
 
 char *
 tiny_wan_source_path (const char *relative)
@@ -51,4 +52,41 @@ tiny_wan_remove_tree (const char *path)
         tiny_wan_remove_tree (child);
       }
   g_remove (path);
+}
+
+void
+tiny_wan_run_clear (TinyWanRun *run)
+{
+  g_clear_pointer (&run->out, g_free);
+  g_clear_pointer (&run->err, g_free);
+}
+
+char **
+tiny_wan_cpu_environ (const char *models,
+                      const char *workers)
+{
+  g_autofree char *plugins = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "plugins", NULL);
+  char **env = g_get_environ ();
+
+  env = g_environ_setenv (env, "RAYLIGHT_MODEL_PATHS", models, TRUE);
+  env = g_environ_setenv (env, "RAYLIGHT_WORKERS", workers, TRUE);
+  env = g_environ_setenv (env, "RAYLIGHT_DEVICES", "cpu", TRUE);
+  env = g_environ_setenv (env, "RAYLIGHT_PLUGIN_PATH", plugins, TRUE);
+  return env;
+}
+
+TinyWanRun
+tiny_wan_run_spawn (const char * const *argv,
+                    char              **env)
+{
+  g_autoptr(GError) error = NULL;
+  TinyWanRun run = { 0 };
+  int wait_status = 0;
+
+  g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_DEFAULT, NULL, NULL, &run.out, &run.err,
+                &wait_status, &error);
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (wait_status));
+  run.status = WEXITSTATUS (wait_status);
+  return run;
 }

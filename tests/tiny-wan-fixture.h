@@ -19,3 +19,24 @@ gboolean tiny_wan_make_models (const char *models,
 
 /* Removes PATH and everything under it. */
 void tiny_wan_remove_tree (const char *path);
+
+/* What a spawned `raylight` command did: its exit status and output. */
+typedef struct {
+  int   status;
+  char *out;
+  char *err;
+} TinyWanRun;
+
+void tiny_wan_run_clear (TinyWanRun *run);
+
+/* The environment's variables plus those of a CPU-worker pool on the tiny
+ * models: RAYLIGHT_MODEL_PATHS=MODELS, RAYLIGHT_WORKERS=WORKERS,
+ * RAYLIGHT_DEVICES=cpu and the build's plugins folder. Free with
+ * g_strfreev. */
+char **tiny_wan_cpu_environ (const char *models,
+                             const char *workers);
+
+/* Runs ARGV (NULL-terminated) with ENV to its end; asserts it could start
+ * and exited rather than died from a signal. */
+TinyWanRun tiny_wan_run_spawn (const char * const *argv,
+                               char              **env);

@@ -12,7 +12,6 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
-#include <sys/wait.h>
 
 #include "engine/media/video-reader.h"
 #include "tests/tiny-wan-fixture.h"
@@ -28,36 +27,20 @@ typedef struct {
 
 static Setup setup;
 
-typedef struct {
-  int   status;
-  char *out;
-  char *err;
-} RunResult;
-
-static void
-run_result_clear (RunResult *r)
-{
-  g_clear_pointer (&r->out, g_free);
-  g_clear_pointer (&r->err, g_free);
-}
-
 /* `raylight run` with one default CPU worker; `sets` are extra --set
  * arguments for the Parallel Settings node (id 60). */
-static RunResult
+static TinyWanRun
 run_tiny (const char         *name,
           const char * const *sets)
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *raylight = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "app",
                                                 "raylight", NULL);
-  g_autofree char *plugins = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "plugins", NULL);
   g_autofree char *workflow = tiny_wan_source_path ("tests/parallel/data/wan2.1-t2v-tiny-parallel.json");
   g_autofree char *outputs = g_build_filename (setup.dir, name, NULL);
   g_autofree char *history = g_build_filename (setup.dir, name, "history.sqlite3", NULL);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  char **env = g_get_environ ();
-  RunResult r = { 0 };
-  int wait_status = 0;
+  char **env = tiny_wan_cpu_environ (setup.models, "1");
+  TinyWanRun r;
   const char *fixed[] = { raylight, "run", workflow, "--output-dir", outputs, "--history", history,
                           "--set", "40.width=80", "--set", "40.height=48",
                           "--set", setup.seed_set };
@@ -70,26 +53,18 @@ run_tiny (const char         *name,
       g_ptr_array_add (argv, (gpointer) sets[i]);
     }
   g_ptr_array_add (argv, NULL);
-  env = g_environ_setenv (env, "RAYLIGHT_MODEL_PATHS", setup.models, TRUE);
-  env = g_environ_setenv (env, "RAYLIGHT_WORKERS", "1", TRUE);
   env = g_environ_unsetenv (env, "RAYLIGHT_ULYSSES");
   env = g_environ_unsetenv (env, "RAYLIGHT_RING");
-  env = g_environ_setenv (env, "RAYLIGHT_DEVICES", "cpu", TRUE);
-  env = g_environ_setenv (env, "RAYLIGHT_PLUGIN_PATH", plugins, TRUE);
   env = g_environ_setenv (env, "OMP_NUM_THREADS", "1", TRUE);
-  g_spawn_sync (NULL, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, &r.out, &r.err,
-                &wait_status, &error);
+  r = tiny_wan_run_spawn ((const char * const *) argv->pdata, env);
   g_strfreev (env);
-  g_assert_no_error (error);
-  g_assert_true (WIFEXITED (wait_status));
-  r.status = WEXITSTATUS (wait_status);
   if (g_test_verbose () || r.status != 0)
     g_printerr ("# %s -> %d\n%s%s", name, r.status, r.out, r.err);
   return r;
 }
 
 static char *
-video_path (const RunResult *r)
+video_path (const TinyWanRun *r)
 {
   const char *nl = strchr (r->out, '\n');
 
@@ -124,8 +99,8 @@ mean_pixel_difference (const char *a_path,
 
 /* The run's workers: ranks 0 .. n−1 wrote to stderr, rank n did not. */
 static void
-assert_workers (const RunResult *r,
-                int              n)
+assert_workers (const TinyWanRun *r,
+                int               n)
 {
   g_autofree char *last = g_strdup_printf ("raylight-worker[rank %d]", n - 1);
   g_autofree char *beyond = g_strdup_printf ("raylight-worker[rank %d]", n);
@@ -164,7 +139,7 @@ check_matches (const char         *name,
                const char * const *sets,
                int                 workers)
 {
-  RunResult r = run_tiny (name, sets);
+  TinyWanRun r = run_tiny (name, sets);
   g_autofree char *video = NULL;
   double diff;
 
@@ -174,7 +149,7 @@ check_matches (const char         *name,
   g_test_message ("%s: mean pixel difference %.5f (of 1)", name, diff);
   g_assert_cmpfloat (diff, <=, 2.0 / 255.0);
   assert_workers (&r, workers);
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 }
 
 static void
@@ -218,8 +193,8 @@ static void
 test_data_parallel (void)
 {
   const char *sets[] = { "60.data_parallel=2", "40.batch_size=2", NULL };
-  RunResult one = run_tiny ("batch2-one", (const char *[]) { "40.batch_size=2", NULL });
-  RunResult two = run_tiny ("batch2-dp2", sets);
+  TinyWanRun one = run_tiny ("batch2-one", (const char *[]) { "40.batch_size=2", NULL });
+  TinyWanRun two = run_tiny ("batch2-dp2", sets);
   g_autofree char *a = NULL, *b = NULL;
 
   g_assert_cmpint (one.status, ==, 0);
@@ -228,8 +203,8 @@ test_data_parallel (void)
   b = video_path (&two);
   g_assert_cmpfloat (mean_pixel_difference (a, b), <=, 2.0 / 255.0);
   assert_workers (&two, 2);
-  run_result_clear (&one);
-  run_result_clear (&two);
+  tiny_wan_run_clear (&one);
+  tiny_wan_run_clear (&two);
 }
 
 /* The tiny DiT has 2 heads: the node's Ulysses 4 reaches the model, which
@@ -238,11 +213,11 @@ static void
 test_heads_refuse_ulysses4 (void)
 {
   const char *sets[] = { "60.ulysses_degree=4", NULL };
-  RunResult r = run_tiny ("u4", sets);
+  TinyWanRun r = run_tiny ("u4", sets);
 
   g_assert_cmpint (r.status, !=, 0);
   g_assert_nonnull (strstr (r.err, "valid Ulysses degrees for this model: 1, 2"));
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 }
 
 int
@@ -265,11 +240,11 @@ main (int    argc,
       return 77;
     }
   {
-    RunResult r = run_tiny ("one", NULL);
+    TinyWanRun r = run_tiny ("one", NULL);
     g_assert_cmpint (r.status, ==, 0);
     assert_workers (&r, 1);
     setup.reference = video_path (&r);
-    run_result_clear (&r);
+    tiny_wan_run_clear (&r);
   }
   g_test_add_func ("/parallel/settings-node/default-shape-recorded", test_default_shape_recorded);
   g_test_add_func ("/parallel/settings-node/cfg-parallel", test_cfg_parallel);

@@ -10,7 +10,6 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
-#include <sys/wait.h>
 
 #include "engine/media/video-reader.h"
 #include "tests/tiny-wan-fixture.h"
@@ -24,54 +23,30 @@ typedef struct {
 
 static Setup setup;
 
-typedef struct {
-  int   status;
-  char *out;
-  char *err;
-} RunResult;
-
-static void
-run_result_clear (RunResult *r)
-{
-  g_clear_pointer (&r->out, g_free);
-  g_clear_pointer (&r->err, g_free);
-}
-
 /* `raylight run` of the tiny workflow (80×48, 9 frames: 45 tokens) with
  * `workers` CPU workers and the given degrees, into a folder of its own. */
-static RunResult
+static TinyWanRun
 run_tiny (const char *name,
           const char *workers,
           const char *ulysses,
           const char *ring)
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *raylight = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "app",
                                                 "raylight", NULL);
-  g_autofree char *plugins = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "plugins", NULL);
   g_autofree char *workflow = tiny_wan_source_path ("data/workflows/wan2.1-t2v-tiny.json");
   g_autofree char *outputs = g_build_filename (setup.dir, name, NULL);
   g_autofree char *history = g_build_filename (setup.dir, name, "history.sqlite3", NULL);
   const char *argv[] = { raylight, "run", workflow, "--output-dir", outputs, "--history", history,
                          "--set", "40.width=80", "--set", "40.height=48",
                          "--set", setup.seed_set, NULL };
-  char **env = g_get_environ ();
-  RunResult r = { 0 };
-  int wait_status = 0;
+  char **env = tiny_wan_cpu_environ (setup.models, workers);
+  TinyWanRun r;
 
-  env = g_environ_setenv (env, "RAYLIGHT_MODEL_PATHS", setup.models, TRUE);
-  env = g_environ_setenv (env, "RAYLIGHT_WORKERS", workers, TRUE);
   env = g_environ_setenv (env, "RAYLIGHT_ULYSSES", ulysses, TRUE);
   env = g_environ_setenv (env, "RAYLIGHT_RING", ring, TRUE);
-  env = g_environ_setenv (env, "RAYLIGHT_DEVICES", "cpu", TRUE);
-  env = g_environ_setenv (env, "RAYLIGHT_PLUGIN_PATH", plugins, TRUE);
   env = g_environ_setenv (env, "OMP_NUM_THREADS", "1", TRUE);
-  g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_DEFAULT, NULL, NULL, &r.out, &r.err,
-                &wait_status, &error);
+  r = tiny_wan_run_spawn (argv, env);
   g_strfreev (env);
-  g_assert_no_error (error);
-  g_assert_true (WIFEXITED (wait_status));
-  r.status = WEXITSTATUS (wait_status);
   if (g_test_verbose () || r.status != 0)
     g_printerr ("# %s: workers %s, Ulysses %s, ring %s -> %d\n%s%s", name, workers, ulysses,
                 ring, r.status, r.out, r.err);
@@ -80,7 +55,7 @@ run_tiny (const char *name,
 
 /* The video path: the first line of `raylight run`'s output. */
 static char *
-video_path (const RunResult *r)
+video_path (const TinyWanRun *r)
 {
   const char *nl = strchr (r->out, '\n');
 
@@ -126,7 +101,7 @@ check_matches_one_worker (const char *name,
                           const char *ulysses,
                           const char *ring)
 {
-  RunResult r = run_tiny (name, workers, ulysses, ring);
+  TinyWanRun r = run_tiny (name, workers, ulysses, ring);
   g_autofree char *video = NULL;
   double diff, worst;
 
@@ -140,7 +115,7 @@ check_matches_one_worker (const char *name,
    * pixels by up to ~0.14 while the mean stays under 0.6/255; a wrong split
    * changes the whole picture. The 1e-5 latent check is test-usp-sample. */
   g_assert_cmpfloat (diff, <=, 2.0 / 255.0);
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 }
 
 static void
@@ -165,12 +140,12 @@ test_ulysses2_ring2 (void)
 static void
 test_invalid_degrees (void)
 {
-  RunResult r = run_tiny ("invalid", "2", "3", "1");
+  TinyWanRun r = run_tiny ("invalid", "2", "3", "1");
 
   g_assert_cmpint (r.status, !=, 0);
   g_assert_nonnull (strstr (r.err, "valid Ulysses×ring degrees for 2 workers: 1×2, 2×1"));
   g_assert_null (strstr (r.err, "rank 0"));   /* the refusal came before any worker */
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 }
 
 /* The tiny DiT has 2 heads: Ulysses 4 is refused by the model when the
@@ -178,11 +153,11 @@ test_invalid_degrees (void)
 static void
 test_heads_refuse_ulysses4 (void)
 {
-  RunResult r = run_tiny ("u4", "4", "4", "1");
+  TinyWanRun r = run_tiny ("u4", "4", "4", "1");
 
   g_assert_cmpint (r.status, !=, 0);
   g_assert_nonnull (strstr (r.err, "valid Ulysses degrees for this model: 1, 2"));
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 }
 
 int
@@ -205,10 +180,10 @@ main (int    argc,
       return 77;   /* no python with numpy: skip */
     }
   {
-    RunResult r = run_tiny ("one", "1", "1", "1");
+    TinyWanRun r = run_tiny ("one", "1", "1", "1");
     g_assert_cmpint (r.status, ==, 0);
     setup.reference = video_path (&r);
-    run_result_clear (&r);
+    tiny_wan_run_clear (&r);
   }
   g_test_add_func ("/usp/run/ulysses2", test_ulysses2);
   g_test_add_func ("/usp/run/ring2", test_ring2);

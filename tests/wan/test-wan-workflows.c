@@ -29,7 +29,6 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "engine/media/video-reader.h"
 #include "tests/tiny-wan-fixture.h"
@@ -44,22 +43,9 @@ typedef struct {
 
 static Setup setup;
 
-typedef struct {
-  int   status;
-  char *out;
-  char *err;
-} RunResult;
-
-static void
-run_result_clear (RunResult *r)
-{
-  g_clear_pointer (&r->out, g_free);
-  g_clear_pointer (&r->err, g_free);
-}
-
 /* `raylight run WORKFLOW --set ...` (NULL-terminated sets) on one CPU
  * worker with the tiny models. */
-static RunResult
+static TinyWanRun
 run_workflow (const char *workflow_name,
               ...)
 {
@@ -69,12 +55,9 @@ run_workflow (const char *workflow_name,
   g_autofree char *relative = strchr (workflow_name, '/') ? g_strdup (workflow_name)
                                                           : g_strdup_printf ("data/workflows/%s", workflow_name);
   g_autofree char *workflow = tiny_wan_source_path (relative);
-  g_autofree char *plugins = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "plugins", NULL);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  char **env = g_get_environ ();
-  RunResult r = { 0 };
-  int wait_status = 0;
+  char **env = tiny_wan_cpu_environ (setup.models, "1");
+  TinyWanRun r;
   const char *set;
   va_list ap;
 
@@ -94,18 +77,10 @@ run_workflow (const char *workflow_name,
   va_end (ap);
   g_ptr_array_add (argv, NULL);
 
-  env = g_environ_setenv (env, "RAYLIGHT_MODEL_PATHS", setup.models, TRUE);
-  env = g_environ_setenv (env, "RAYLIGHT_WORKERS", "1", TRUE);
-  env = g_environ_setenv (env, "RAYLIGHT_DEVICES", "cpu", TRUE);
-  env = g_environ_setenv (env, "RAYLIGHT_PLUGIN_PATH", plugins, TRUE);
   env = g_environ_unsetenv (env, "RAYLIGHT_ULYSSES");
   env = g_environ_unsetenv (env, "RAYLIGHT_RING");
-  g_spawn_sync (NULL, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, &r.out, &r.err,
-                &wait_status, &error);
+  r = tiny_wan_run_spawn ((const char * const *) argv->pdata, env);
   g_strfreev (env);
-  g_assert_no_error (error);
-  g_assert_true (WIFEXITED (wait_status));
-  r.status = WEXITSTATUS (wait_status);
   if (g_test_verbose () || r.status != 0)
     g_printerr ("# raylight run %s -> %d\n%s", workflow_name, r.status, r.err);
   return r;
@@ -113,7 +88,7 @@ run_workflow (const char *workflow_name,
 
 /* The path of the video a successful run printed first. */
 static char *
-video_of (const RunResult *r)
+video_of (const TinyWanRun *r)
 {
   const char *nl = strchr (r->out, '\n');
   char *path = nl ? g_strndup (r->out, nl - r->out) : g_strdup (r->out);
@@ -169,9 +144,9 @@ mean_difference (const RlVideo *a,
 }
 
 static RlVideo *
-run_and_read (const RunResult *r,
-              guint            frames,
-              guint            size)
+run_and_read (const TinyWanRun *r,
+              guint             frames,
+              guint             size)
 {
   g_autofree char *path = video_of (r);
 
@@ -183,22 +158,22 @@ run_and_read (const RunResult *r,
 static void
 test_wan21_14b_fp8_scaled (void)
 {
-  RunResult r = run_workflow ("wan2.1-t2v-14B-tiny.json", NULL);
+  TinyWanRun r = run_workflow ("wan2.1-t2v-14B-tiny.json", NULL);
   RlVideo *video = run_and_read (&r, 9, 64);
 
   rl_video_free (video);
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 }
 
 static void
 test_wan22_a14b (void)
 {
-  RunResult r = run_workflow ("wan2.2-t2v-A14B-tiny.json", NULL);
+  TinyWanRun r = run_workflow ("wan2.2-t2v-A14B-tiny.json", NULL);
   RlVideo *video = run_and_read (&r, 9, 64);
 
   setup.a14b_video = video_of (&r);
   rl_video_free (video);
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 }
 
 static void
@@ -207,11 +182,11 @@ test_wan22_5b (void)
   /* Wan22ImageToVideoLatent 128×128, 9 frames: 48 × 3 × 8 × 8 → VAE 2.2.
    * Without a start image ComfyUI's node makes one latent whatever
    * batch_size says, so batch_size 2 still gives one 9-frame video. */
-  RunResult r = run_workflow ("wan2.2-ti2v-5B-tiny.json", "55.batch_size=2", NULL);
+  TinyWanRun r = run_workflow ("wan2.2-ti2v-5B-tiny.json", "55.batch_size=2", NULL);
   RlVideo *video = run_and_read (&r, 9, 128);
 
   rl_video_free (video);
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 }
 
 /* ------------------------------------------------- UNETLoader weight_dtype */
@@ -221,9 +196,9 @@ test_wan22_5b (void)
 static void
 test_weight_dtype_fp8 (void)
 {
-  RunResult plain = run_workflow (T2V_13B_WORKFLOW, "3.seed=7", NULL);
-  RunResult fp8 = run_workflow (T2V_13B_WORKFLOW, "3.seed=7", "37.weight_dtype=fp8_e4m3fn", NULL);
-  RunResult reseeded = run_workflow (T2V_13B_WORKFLOW, "3.seed=8", NULL);
+  TinyWanRun plain = run_workflow (T2V_13B_WORKFLOW, "3.seed=7", NULL);
+  TinyWanRun fp8 = run_workflow (T2V_13B_WORKFLOW, "3.seed=7", "37.weight_dtype=fp8_e4m3fn", NULL);
+  TinyWanRun reseeded = run_workflow (T2V_13B_WORKFLOW, "3.seed=8", NULL);
   RlVideo *a = run_and_read (&plain, 9, 64);
   RlVideo *b = run_and_read (&fp8, 9, 64);
   RlVideo *c = run_and_read (&reseeded, 9, 64);
@@ -237,9 +212,9 @@ test_weight_dtype_fp8 (void)
   rl_video_free (a);
   rl_video_free (b);
   rl_video_free (c);
-  run_result_clear (&plain);
-  run_result_clear (&fp8);
-  run_result_clear (&reseeded);
+  tiny_wan_run_clear (&plain);
+  tiny_wan_run_clear (&fp8);
+  tiny_wan_run_clear (&reseeded);
 }
 
 /* ---------------------------------------- KSamplerAdvanced vs KSampler */
@@ -258,8 +233,8 @@ static void
 test_two_stages_equal_one_sampler (void)
 {
   /* Both stages on the same model: steps 0-2 then 2-4 of 4. */
-  RunResult staged = run_workflow (A14B_WORKFLOW, SAME_HIGH, SAME_LOW, NULL);
-  RunResult single = run_workflow (T2V_WORKFLOW, A14B_PROMPT, "3.sampler_name=euler", "3.cfg=3.5",
+  TinyWanRun staged = run_workflow (A14B_WORKFLOW, SAME_HIGH, SAME_LOW, NULL);
+  TinyWanRun single = run_workflow (T2V_WORKFLOW, A14B_PROMPT, "3.sampler_name=euler", "3.cfg=3.5",
                                    "3.seed=42", "3.steps=4", NULL);
   RlVideo *a = run_and_read (&staged, 9, 64);
   RlVideo *b = run_and_read (&single, 9, 64);
@@ -277,8 +252,8 @@ test_two_stages_equal_one_sampler (void)
   rl_video_free (a);
   rl_video_free (b);
   rl_video_free (c);
-  run_result_clear (&staged);
-  run_result_clear (&single);
+  tiny_wan_run_clear (&staged);
+  tiny_wan_run_clear (&single);
 }
 
 static void
@@ -286,11 +261,11 @@ test_start_step_equals_denoise (void)
 {
   /* KSamplerAdvanced 4 steps from step 2 (noise added, none left over),
    * then a stage that starts at the last step: its input comes back. */
-  RunResult advanced = run_workflow (A14B_WORKFLOW, SAME_HIGH, SAME_LOW, "57.start_at_step=2",
+  TinyWanRun advanced = run_workflow (A14B_WORKFLOW, SAME_HIGH, SAME_LOW, "57.start_at_step=2",
                                      "57.end_at_step=10000", "57.return_with_leftover_noise=disable",
                                      "58.start_at_step=4", NULL);
   /* KSampler denoise 0.5 of 2 steps: the last 2 of a 4-step schedule. */
-  RunResult denoise = run_workflow (T2V_WORKFLOW, A14B_PROMPT, "3.sampler_name=euler", "3.cfg=3.5",
+  TinyWanRun denoise = run_workflow (T2V_WORKFLOW, A14B_PROMPT, "3.sampler_name=euler", "3.cfg=3.5",
                                     "3.seed=42", "3.steps=2", "3.denoise=0.5", NULL);
   RlVideo *a = run_and_read (&advanced, 9, 64);
   RlVideo *b = run_and_read (&denoise, 9, 64);
@@ -300,8 +275,8 @@ test_start_step_equals_denoise (void)
   g_assert_cmpfloat (same, <, 2e-3);
   rl_video_free (a);
   rl_video_free (b);
-  run_result_clear (&advanced);
-  run_result_clear (&denoise);
+  tiny_wan_run_clear (&advanced);
+  tiny_wan_run_clear (&denoise);
 }
 
 /* Largest difference, in 8-bit levels, between 9 frames of a (from frame
@@ -322,8 +297,8 @@ max_levels (const RlVideo *a,
 }
 
 static RlVideo *
-read_webp (const RunResult *r,
-           guint            frames)
+read_webp (const TinyWanRun *r,
+           guint             frames)
 {
   const char *nl = strchr (r->out, '\n');
   g_autofree char *path = nl ? g_strndup (r->out, nl - r->out) : g_strdup (r->out);
@@ -343,9 +318,9 @@ read_webp (const RunResult *r,
 static void
 test_batch_of_two (void)
 {
-  RunResult whole = run_workflow (FROM_BATCH, "41.batch_index=0", "41.length=2", NULL);
-  RunResult first = run_workflow (FROM_BATCH, "41.batch_index=0", "41.length=1", NULL);
-  RunResult second = run_workflow (FROM_BATCH, "41.batch_index=1", "41.length=1", NULL);
+  TinyWanRun whole = run_workflow (FROM_BATCH, "41.batch_index=0", "41.length=2", NULL);
+  TinyWanRun first = run_workflow (FROM_BATCH, "41.batch_index=0", "41.length=1", NULL);
+  TinyWanRun second = run_workflow (FROM_BATCH, "41.batch_index=1", "41.length=1", NULL);
   RlVideo *w = read_webp (&whole, 18), *a = read_webp (&first, 9), *b = read_webp (&second, 9);
   double a_first = max_levels (a, 0, w, 0), b_second = max_levels (b, 0, w, 9);
   double a_second = max_levels (a, 0, w, 9), b_first = max_levels (b, 0, w, 0);
@@ -359,9 +334,9 @@ test_batch_of_two (void)
   rl_video_free (w);
   rl_video_free (a);
   rl_video_free (b);
-  run_result_clear (&whole);
-  run_result_clear (&first);
-  run_result_clear (&second);
+  tiny_wan_run_clear (&whole);
+  tiny_wan_run_clear (&first);
+  tiny_wan_run_clear (&second);
 }
 
 /* ------------------------------------------------------ wrong files */
@@ -390,7 +365,7 @@ test_wrong_file (gconstpointer data)
 {
   const WrongFile *wrong = data;
   g_autofree char *set = g_strdup_printf ("37.unet_name=%s.safetensors", wrong->file);
-  RunResult r = run_workflow ("wan2.1-t2v-tiny.json", set, NULL);
+  TinyWanRun r = run_workflow ("wan2.1-t2v-tiny.json", set, NULL);
 
   g_assert_cmpint (r.status, ==, 1);
   g_assert_nonnull (strstr (r.err, "UNETLoader"));
@@ -398,20 +373,20 @@ test_wrong_file (gconstpointer data)
   for (guint i = 0; i < G_N_ELEMENTS (wrong->expected) && wrong->expected[i]; i++)
     if (strstr (r.err, wrong->expected[i]) == NULL)
       g_error ("%s: '%s' not in the error:\n%s", wrong->file, wrong->expected[i], r.err);
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 }
 
 static void
 test_latent_of_other_model (void)
 {
   /* The 5B model behind EmptyHunyuanLatentVideo (16 channels). */
-  RunResult r = run_workflow (T2V_WORKFLOW, "37.unet_name=tiny-wan2.2-ti2v-5B-fp16.safetensors",
+  TinyWanRun r = run_workflow (T2V_WORKFLOW, "37.unet_name=tiny-wan2.2-ti2v-5B-fp16.safetensors",
                               NULL);
 
   g_assert_cmpint (r.status, ==, 1);
   g_assert_nonnull (strstr (r.err, "KSampler"));
   g_assert_nonnull (strstr (r.err, "the latent has 16 channels but this model's latent format has 48"));
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 }
 
 /* ---------------------------------------------- real and tiny twins */

@@ -7,7 +7,6 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
-#include <sys/wait.h>
 
 #include "engine/media/video-reader.h"
 #include "tests/tiny-wan-fixture.h"
@@ -21,47 +20,23 @@ typedef struct {
 
 static Setup setup;
 
-typedef struct {
-  int   status;
-  char *out;
-  char *err;
-} RunResult;
-
-static void
-run_result_clear (RunResult *r)
-{
-  g_clear_pointer (&r->out, g_free);
-  g_clear_pointer (&r->err, g_free);
-}
-
 /* Runs argv (NULL-terminated) with the CPU-worker environment. */
-static RunResult
+static TinyWanRun
 spawn (const char * const *argv)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *plugins = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "plugins", NULL);
-  char **env = g_get_environ ();
-  RunResult r = { 0 };
-  int wait_status = 0;
+  char **env = tiny_wan_cpu_environ (setup.models, "1");
+  TinyWanRun r;
 
-  env = g_environ_setenv (env, "RAYLIGHT_MODEL_PATHS", setup.models, TRUE);
-  env = g_environ_setenv (env, "RAYLIGHT_WORKERS", "1", TRUE);
-  env = g_environ_setenv (env, "RAYLIGHT_DEVICES", "cpu", TRUE);
-  env = g_environ_setenv (env, "RAYLIGHT_PLUGIN_PATH", plugins, TRUE);
   env = g_environ_setenv (env, "OMP_NUM_THREADS", "2", TRUE);
-  g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_DEFAULT, NULL, NULL, &r.out, &r.err,
-                &wait_status, &error);
+  r = tiny_wan_run_spawn (argv, env);
   g_strfreev (env);
-  g_assert_no_error (error);
-  g_assert_true (WIFEXITED (wait_status));
-  r.status = WEXITSTATUS (wait_status);
   if (g_test_verbose ())
     g_printerr ("$ %s %s ... -> %d\n%s%s", argv[0], argv[1], r.status, r.out, r.err);
   return r;
 }
 
 /* `raylight run` of the tiny workflow with extra --set overrides. */
-static RunResult
+static TinyWanRun
 run_tiny (const char *set_1, const char *set_2)
 {
   g_autofree char *raylight = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "app",
@@ -130,7 +105,7 @@ newest_job (char **status,
   g_autofree char *raylight = g_build_filename (g_getenv ("RAYLIGHT_BUILD_DIR"), "app",
                                                 "raylight", NULL);
   const char *argv[] = { raylight, "history", "list", "--json", "--history", setup.history, NULL };
-  RunResult r = spawn (argv);
+  TinyWanRun r = spawn (argv);
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) root = json_from_string (r.out, &error);
   JsonObject *job;
@@ -141,28 +116,28 @@ newest_job (char **status,
   *status = g_strdup (json_object_get_string_member (job, "status"));
   *error_text = json_object_has_member (job, "error")
                   ? g_strdup (json_object_get_string_member (job, "error")) : NULL;
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 }
 
 static void
 test_tiny_t2v (void)
 {
-  RunResult r = run_tiny (NULL, NULL);
+  TinyWanRun r = run_tiny (NULL, NULL);
   g_autofree char *video = first_line (r.out);
 
   g_assert_cmpint (r.status, ==, 0);
   g_assert_true (g_str_has_suffix (video, ".mp4"));
   /* EmptyHunyuanLatentVideo 64×64, 9 frames → 3 latent frames → 9 frames. */
   check_video (video, 9, 64, 64);
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 }
 
 static void
 test_missing_key (void)
 {
   g_autofree char *status = NULL, *error_text = NULL;
-  RunResult r = run_tiny ("37.unet_name=tiny-wan2.1-missing-key.safetensors", NULL);
-  RunResult next;
+  TinyWanRun r = run_tiny ("37.unet_name=tiny-wan2.1-missing-key.safetensors", NULL);
+  TinyWanRun next;
 
   g_assert_cmpint (r.status, ==, 1);
   g_assert_nonnull (strstr (r.err, "blocks.1.ffn.2.weight"));
@@ -171,26 +146,26 @@ test_missing_key (void)
   g_assert_cmpstr (status, ==, "failed");
   g_assert_nonnull (error_text);
   g_assert_nonnull (strstr (error_text, "blocks.1.ffn.2.weight"));
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 
   /* The pool survives: the next job, with the good model, succeeds. A
    * different seed, so nothing comes from a cache. */
   next = run_tiny ("3.seed=7", NULL);
   g_assert_cmpint (next.status, ==, 0);
-  run_result_clear (&next);
+  tiny_wan_run_clear (&next);
 }
 
 static void
 test_vae_as_diffusion_model (void)
 {
   g_autofree char *status = NULL, *error_text = NULL;
-  RunResult r = run_tiny ("37.unet_name=tiny-vae-as-dit.safetensors", NULL);
+  TinyWanRun r = run_tiny ("37.unet_name=tiny-vae-as-dit.safetensors", NULL);
 
   g_assert_cmpint (r.status, ==, 1);
   g_assert_nonnull (strstr (r.err, "tiny-vae-as-dit.safetensors is a VAE"));
   newest_job (&status, &error_text);
   g_assert_cmpstr (status, ==, "failed");
-  run_result_clear (&r);
+  tiny_wan_run_clear (&r);
 }
 
 int
