@@ -15,6 +15,7 @@
 #include "engine/graph/workflow.h"
 #include "tests/ui/ui-test-input.h"
 #include "tests/ui/ui-test-util.h"
+#include "tests/ui/ui-test-widgets.h"
 #include "ui/canvas/rl-canvas.h"
 #include "ui/rl-application.h"
 #include "ui/rl-autosave.h"
@@ -985,22 +986,18 @@ toggle_snap_from_menu (RlWindow *window)
   ui_test_wait (100);
 }
 
+static gboolean
+is_button_with_tooltip (GtkWidget     *widget,
+                        gconstpointer  tooltip)
+{
+  return GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_widget_get_tooltip_text (widget), tooltip) == 0;
+}
+
 static GtkWidget *
 find_button_with_tooltip (GtkWidget  *root,
                           const char *tooltip)
 {
-  if (GTK_IS_BUTTON (root) && g_strcmp0 (gtk_widget_get_tooltip_text (root), tooltip) == 0 &&
-      gtk_widget_get_mapped (root))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_button_with_tooltip (child, tooltip);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
+  return ui_test_find_widget (root, is_button_with_tooltip, tooltip);
 }
 
 static RlPreferencesWindow *
@@ -1324,24 +1321,6 @@ test_cut_wires (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
-static GtkWidget *
-find_label (GtkWidget  *root,
-            const char *text)
-{
-  if (GTK_IS_LABEL (root) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (root)), text) == 0 &&
-      gtk_widget_get_mapped (root))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_label (child, text);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 static const char *
 node_string (RlWorkflow *workflow,
              gint64      node_id,
@@ -1396,7 +1375,7 @@ test_node_colors (void)
   menu = rl_canvas_get_node_menu (canvas);
   g_assert_nonnull (menu);
   g_assert_true (gtk_widget_get_visible (menu));
-  item = find_label (menu, choices[pick].label);
+  item = ui_test_find_label (menu, choices[pick].label);
   g_assert_nonnull (item);
   real_click (item, gtk_widget_get_width (item) / 2.0, gtk_widget_get_height (item) / 2.0);
   ui_test_wait (100);
@@ -1431,7 +1410,7 @@ test_node_colors (void)
   real_keys (GTK_WIDGET (window), "shift+F10");
   ui_test_wait (200);
   g_assert_true (gtk_widget_get_visible (rl_canvas_get_node_menu (canvas)));
-  item = find_label (rl_canvas_get_node_menu (canvas), "No Colour");
+  item = ui_test_find_label (rl_canvas_get_node_menu (canvas), "No Colour");
   g_assert_nonnull (item);
   real_click (item, gtk_widget_get_width (item) / 2.0, gtk_widget_get_height (item) / 2.0);
   ui_test_wait (100);

@@ -15,6 +15,7 @@
 #include "engine/run/history.h"
 #include "tests/ui/ui-test-input.h"
 #include "tests/ui/ui-test-util.h"
+#include "tests/ui/ui-test-widgets.h"
 #include "ui/canvas/rl-canvas.h"
 #include "ui/history/rl-history-browser.h"
 #include "ui/pool/rl-pool-config.h"
@@ -64,43 +65,11 @@ real_keys (GtkWidget  *widget,
 
 /* ---- Finding widgets ------------------------------------------------------ */
 
-typedef gboolean (*WidgetMatch) (GtkWidget *widget, gconstpointer data);
-
-static GtkWidget *
-find_widget (GtkWidget     *root,
-             WidgetMatch    match,
-             gconstpointer  data)
-{
-  if (gtk_widget_get_mapped (root) && match (root, data))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, match, data);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
-static gboolean
-is_label_with_text (GtkWidget     *widget,
-                    gconstpointer  text)
-{
-  return GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0;
-}
-
 static gboolean
 has_name (GtkWidget     *widget,
           gconstpointer  name)
 {
   return g_strcmp0 (gtk_widget_get_name (widget), name) == 0;
-}
-
-static GtkWidget *
-find_label (GtkWidget  *root,
-            const char *text)
-{
-  return find_widget (root, is_label_with_text, text);
 }
 
 /* The newest toplevel of @type. */
@@ -154,9 +123,9 @@ choose_in_combo (GtkWidget  *combo,
       GtkWidget *popover;
 
       ui_test_wait (20);
-      popover = find_widget (combo, is_mapped_popover, NULL);
+      popover = ui_test_find_widget (combo, is_mapped_popover, NULL);
       if (popover != NULL)
-        item = find_label (popover, label);
+        item = ui_test_find_label (popover, label);
     }
   g_assert_nonnull (item);
   real_click (item);
@@ -331,7 +300,7 @@ open_card (RlHistoryBrowser *browser,
   GtkWidget *title;
 
   g_assert_nonnull (item);
-  title = find_label (rl_history_browser_get_widget (browser, "grid"), rl_history_item_get_title (item));
+  title = ui_test_find_label (rl_history_browser_get_widget (browser, "grid"), rl_history_item_get_title (item));
   g_assert_nonnull (title);
   real_click (title);
   ui_test_wait (100);
@@ -365,7 +334,7 @@ click_delete_files (RlHistoryBrowser *browser)
 static GtkWidget *
 find_undo_button (RlHistoryBrowser *browser)
 {
-  GtkWidget *label = find_label (GTK_WIDGET (browser), "Undo");
+  GtkWidget *label = ui_test_find_label (GTK_WIDGET (browser), "Undo");
 
   for (GtkWidget *w = label; w != NULL; w = gtk_widget_get_parent (w))
     if (GTK_IS_BUTTON (w))
@@ -398,7 +367,7 @@ test_history_browser (void)
   if (!ui_test_have_x11 ())
     return;
   window = ui_test_new_window ();
-  button = find_widget (GTK_WIDGET (window), has_name, "history-button");
+  button = ui_test_find_widget (GTK_WIDGET (window), has_name, "history-button");
   g_assert_nonnull (button);
   real_click (button);
   browser = RL_HISTORY_BROWSER (wait_for_toplevel (RL_TYPE_HISTORY_BROWSER));
@@ -419,9 +388,9 @@ test_history_browser (void)
   g_assert_cmpstr (rl_history_item_get_thumbnail_problem (item_with_id (browser, data.flux_job)), ==,
                    "No image or video output");
   /* The cards' lines: status and duration, seed and parallel setup. */
-  g_assert_nonnull (find_label (rl_history_browser_get_widget (browser, "grid"), "succeeded · 1:12"));
-  g_assert_nonnull (find_label (rl_history_browser_get_widget (browser, "grid"), "seed 42 · 2 CPU workers · Ulysses 2"));
-  g_assert_nonnull (find_label (rl_history_browser_get_widget (browser, "grid"), "failed · 3.1 s"));
+  g_assert_nonnull (ui_test_find_label (rl_history_browser_get_widget (browser, "grid"), "succeeded · 1:12"));
+  g_assert_nonnull (ui_test_find_label (rl_history_browser_get_widget (browser, "grid"), "seed 42 · 2 CPU workers · Ulysses 2"));
+  g_assert_nonnull (ui_test_find_label (rl_history_browser_get_widget (browser, "grid"), "failed · 3.1 s"));
   ui_test_wait (200);
   shot = ui_test_screenshot (GTK_WIDGET (browser), "history-grid");
   g_clear_pointer (&shot, g_free);
@@ -552,7 +521,7 @@ test_pool_panel (void)
   g_settings_reset (settings, "pool-ulysses");
   g_settings_reset (settings, "pool-ring");
   window = ui_test_new_window ();
-  real_click (find_widget (GTK_WIDGET (window), has_name, "pool-button"));
+  real_click (ui_test_find_widget (GTK_WIDGET (window), has_name, "pool-button"));
   preferences = RL_PREFERENCES_WINDOW (wait_for_toplevel (RL_TYPE_PREFERENCES_WINDOW));
   gtk_window_set_default_size (GTK_WINDOW (preferences), 900, 1000);
   panel = rl_preferences_window_get_pool_panel (preferences);
@@ -565,7 +534,7 @@ test_pool_panel (void)
   g_assert_nonnull (rl_pool_panel_get_topology (panel));
   g_assert_nonnull (rl_pool_panel_get_widget (panel, "gpu-0"));
   g_assert_nonnull (rl_pool_panel_get_widget (panel, "gpu-1"));
-  g_assert_nonnull (find_label (GTK_WIDGET (panel), "GPU 1 · NVIDIA H100 80GB HBM3"));
+  g_assert_nonnull (ui_test_find_label (GTK_WIDGET (panel), "GPU 1 · NVIDIA H100 80GB HBM3"));
   link = rl_pool_panel_get_link_text (panel, 0, 1);
   g_assert_nonnull (link);
   g_assert_true (g_str_has_prefix (link, "NVLink ×18\n"));

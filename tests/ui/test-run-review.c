@@ -25,6 +25,7 @@
 #include "engine/run/history.h"
 #include "tests/ui/ui-test-input.h"
 #include "tests/ui/ui-test-util.h"
+#include "tests/ui/ui-test-widgets.h"
 #include "ui/canvas/rl-canvas.h"
 #include "ui/history/rl-history-browser.h"
 #include "ui/rl-application.h"
@@ -597,21 +598,18 @@ test_queue_watch_review (void)
 
 /* A workflow that cannot run: the toast's Details button (a real click)
  * opens the whole message. */
+static gboolean
+is_button_with_label (GtkWidget     *widget,
+                      gconstpointer  label)
+{
+  return GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0;
+}
+
 static GtkWidget *
 find_button_with_label (GtkWidget  *root,
                         const char *label)
 {
-  if (GTK_IS_BUTTON (root) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (root)), label) == 0 &&
-      gtk_widget_get_mapped (root))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_button_with_label (child, label);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
+  return ui_test_find_widget (root, is_button_with_label, label);
 }
 
 static gboolean
