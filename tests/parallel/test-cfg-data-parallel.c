@@ -341,12 +341,7 @@ main (void)
   if (source == NULL || plugins == NULL)
     pt_skip_all ("RAYLIGHT_SOURCE_DIR / RAYLIGHT_PLUGIN_PATH unset; run through meson test");
   const char *dir = pt_scratch_dir ();
-  char command[2048];
-  snprintf (command, sizeof command,
-            "p=%s/.venv/bin/python; [ -x \"$p\" ] || p=python3; "
-            "\"$p\" %s/tools/make-tiny-wan.py %s/models > /dev/null", source, source, dir);
-  if (system (command) != 0)
-    pt_skip_all ("cannot generate the tiny Wan models (python with numpy)");
+  pt_make_tiny_wan_models (source, dir);
   snprintf (dit_path, sizeof dit_path, "%s/models/diffusion_models/tiny-wan2.1-t2v.safetensors", dir);
   snprintf (te_path, sizeof te_path, "%s/models/text_encoders/tiny-umt5.safetensors", dir);
   snprintf (plugin_env, sizeof plugin_env, "RAYLIGHT_PLUGIN_PATH=%s", plugins);
@@ -368,6 +363,7 @@ main (void)
   rl_shared_tensor_free (negative);
   for (int b = 0; b <= MAX_BATCH; b++)
     free (reference[b][0]), free (reference[b][1]);
+  char command[2048];
   snprintf (command, sizeof command, "rm -rf '%s'", dir);
   if (system (command) != 0)
     printf ("# could not remove %s\n", dir);

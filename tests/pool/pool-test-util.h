@@ -54,6 +54,21 @@ pt_scratch_dir (void)
   return dir;
 }
 
+/* Writes the tiny Wan model set of tools/make-tiny-wan.py into DIR/models
+ * with the project's python (SOURCE/.venv's when present: the generator
+ * needs numpy); skips the whole test when no python can run it. */
+static inline void
+pt_make_tiny_wan_models (const char *source,
+                         const char *dir)
+{
+  char command[2048];
+  snprintf (command, sizeof command,
+            "p=%s/.venv/bin/python; [ -x \"$p\" ] || p=python3; "
+            "\"$p\" %s/tools/make-tiny-wan.py %s/models > /dev/null", source, source, dir);
+  if (system (command) != 0)
+    pt_skip_all ("cannot generate the tiny Wan models (python with numpy)");
+}
+
 /* Writes a safetensors file of random f32 tensors: n_tensors of rows x 1024
  * each (4 KiB a row). Returns 0 on success. */
 static inline int
