@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/fork-ranks.h"
 #include "tests/plain-test.h"
 #include "workers/comm/comm-shm.h"
 
@@ -52,46 +53,18 @@ wrap (void *data, RlDType dtype, int64_t n)
   return t;
 }
 
+static void
+case_rank_main (RlComm *comm, const void *fn)
+{
+  (*(const RankFn *) fn) (comm, rl_comm_rank (comm), rl_comm_size (comm));
+}
+
 /* Forks `size` ranks on a fresh segment; each runs fn and exits with its
  * failure state. Returns the number of ranks that failed. */
 static int
 run_ranks (int size, RankFn fn)
 {
-  int fd = -1;
-  pid_t pids[8];
-  int failed = 0;
-
-  if (rl_comm_shm_segment_new (size, SLOT_BYTES, &fd) != RL_OK) {
-    printf ("# segment: %s\n", rl_last_error ());
-    return size;
-  }
-  fflush (stdout);
-  for (int r = 0; r < size; r++) {
-    pids[r] = fork ();
-    if (pids[r] == 0) {
-      RlComm *comm = NULL;
-      if (rl_comm_shm_attach (fd, r, size, &comm) != RL_OK) {
-        printf ("# rank %d attach: %s\n", r, rl_last_error ());
-        fflush (stdout);
-        _exit (1);
-      }
-      rl_comm_set_timeout_ms (comm, 10000);
-      fn (comm, r, size);
-      rl_comm_free (comm);
-      fflush (stdout);
-      _exit (pt_case_failed ? 1 : 0);
-    }
-  }
-  for (int r = 0; r < size; r++) {
-    int st = 0;
-    waitpid (pids[r], &st, 0);
-    if (!WIFEXITED (st) || WEXITSTATUS (st) != 0) {
-      printf ("# rank %d of %d failed (status 0x%x)\n", r, size, st);
-      failed++;
-    }
-  }
-  close (fd);
-  return failed;
+  return fork_ranks_on (size, SLOT_BYTES, 10000, case_rank_main, &fn);
 }
 
 static void

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "plugins/common/weight-set.h"
-#include "tests/fsdp/fork-ranks.h"
+#include "tests/fork-ranks.h"
 #include "tools/make-checkpoint-writer.h"
 
 static char checkpoint_path[256];

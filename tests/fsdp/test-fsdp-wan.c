@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "plugins/wan/wan-dit.h"
-#include "tests/fsdp/fork-ranks.h"
+#include "tests/fork-ranks.h"
 #include "tools/make-checkpoint-writer.h"
 #include "workers/parallel/usp-attention.h"
 

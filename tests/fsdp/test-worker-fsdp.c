@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/fsdp/fork-ranks.h"
+#include "tests/fork-ranks.h"
 #include "workers/worker/worker-fsdp.h"
 
 static void

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/fork-ranks.h"
 #include "tests/plain-test.h"
 #include "workers/comm/comm-shm.h"
 #include "workers/parallel/ring-attention.h"
@@ -157,44 +158,17 @@ rank_main (RlComm *world, const Config *cfg)
   be->context_free (ctx);
 }
 
+static void
+config_rank_main (RlComm *world, const void *cfg)
+{
+  rank_main (world, cfg);
+}
+
 /* Forks ulysses·ring ranks on a fresh segment; returns failed ranks. */
 static int
 run_config (const Config *cfg)
 {
-  int size = cfg->ulysses * cfg->ring, fd = -1, failed = 0;
-  pid_t pids[8];
-
-  if (rl_comm_shm_segment_new (size, 64 << 10, &fd) != RL_OK) {
-    printf ("# segment: %s\n", rl_last_error ());
-    return size;
-  }
-  fflush (stdout);
-  for (int r = 0; r < size; r++) {
-    pids[r] = fork ();
-    if (pids[r] == 0) {
-      RlComm *world = NULL;
-      if (rl_comm_shm_attach (fd, r, size, &world) != RL_OK) {
-        printf ("# rank %d attach: %s\n", r, rl_last_error ());
-        fflush (stdout);
-        _exit (1);
-      }
-      rl_comm_set_timeout_ms (world, 20000);
-      rank_main (world, cfg);
-      rl_comm_free (world);
-      fflush (stdout);
-      _exit (pt_case_failed ? 1 : 0);
-    }
-  }
-  for (int r = 0; r < size; r++) {
-    int st = 0;
-    waitpid (pids[r], &st, 0);
-    if (!WIFEXITED (st) || WEXITSTATUS (st) != 0) {
-      printf ("# rank %d of %d failed (status 0x%x)\n", r, size, st);
-      failed++;
-    }
-  }
-  close (fd);
-  return failed;
+  return fork_ranks_on (cfg->ulysses * cfg->ring, 64 << 10, 20000, config_rank_main, cfg);
 }
 
 #define CONFIG_TEST(name, ...)                                               \

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "plugins/wan/wan-dit.h"
+#include "tests/fork-ranks.h"
 #include "tests/plain-test.h"
 #include "workers/comm/comm-shm.h"
 #include "workers/parallel/usp-attention.h"
@@ -123,44 +124,24 @@ rank_main (RlComm *world, int ulysses_degree, int ring_degree)
   be->context_free (ctx);
 }
 
+typedef struct {
+  int ulysses_degree;
+  int ring_degree;
+} Degrees;
+
+static void
+degrees_rank_main (RlComm *world, const void *arg)
+{
+  const Degrees *degrees = arg;
+  rank_main (world, degrees->ulysses_degree, degrees->ring_degree);
+}
+
 /* Forks ulysses·ring ranks on a fresh segment; returns the failed ranks. */
 static int
 run_config (int ulysses_degree, int ring_degree)
 {
-  int size = ulysses_degree * ring_degree, fd = -1, failed = 0;
-  pid_t pids[8];
-
-  if (rl_comm_shm_segment_new (size, 256 << 10, &fd) != RL_OK) {
-    printf ("# segment: %s\n", rl_last_error ());
-    return size;
-  }
-  fflush (stdout);
-  for (int r = 0; r < size; r++) {
-    pids[r] = fork ();
-    if (pids[r] == 0) {
-      RlComm *world = NULL;
-      if (rl_comm_shm_attach (fd, r, size, &world) != RL_OK) {
-        printf ("# rank %d attach: %s\n", r, rl_last_error ());
-        fflush (stdout);
-        _exit (1);
-      }
-      rl_comm_set_timeout_ms (world, 30000);
-      rank_main (world, ulysses_degree, ring_degree);
-      rl_comm_free (world);
-      fflush (stdout);
-      _exit (pt_case_failed ? 1 : 0);
-    }
-  }
-  for (int r = 0; r < size; r++) {
-    int st = 0;
-    waitpid (pids[r], &st, 0);
-    if (!WIFEXITED (st) || WEXITSTATUS (st) != 0) {
-      printf ("# rank %d of %d failed (status 0x%x)\n", r, size, st);
-      failed++;
-    }
-  }
-  close (fd);
-  return failed;
+  Degrees degrees = { ulysses_degree, ring_degree };
+  return fork_ranks_on (ulysses_degree * ring_degree, 256 << 10, 30000, degrees_rank_main, &degrees);
 }
 
 #define CONFIG_TEST(name, u, r)                                              \

@@ -1,9 +1,10 @@
 /* Runs one function on `size` forked CPU ranks that share a fresh
  * shared-memory segment, as the pool's CPU workers do. Each rank gets its
- * world communicator (30 s timeout); a rank whose case failed exits 1.
- * Returns the number of ranks that failed. */
+ * world communicator; a rank whose case failed exits 1. Plain C, for the
+ * comm, parallel, USP and FSDP tests. */
 #pragma once
 
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,13 +14,16 @@
 
 typedef void (*RankMain) (RlComm *world, const void *arg);
 
-static int
-fork_ranks (int size, RankMain rank_main, const void *arg)
+/* RANK_MAIN (world, ARG) on SIZE ranks (at most 8) over a segment of
+ * SLOT_BYTES slots, each world timing out after TIMEOUT_MS. Returns the
+ * number of ranks that failed. */
+static inline int
+fork_ranks_on (int size, size_t slot_bytes, int timeout_ms, RankMain rank_main, const void *arg)
 {
   int fd = -1, failed = 0;
   pid_t pids[8];
 
-  if (size > 8 || rl_comm_shm_segment_new (size, 256 << 10, &fd) != RL_OK) {
+  if (size > 8 || rl_comm_shm_segment_new (size, slot_bytes, &fd) != RL_OK) {
     printf ("# segment for %d ranks: %s\n", size, rl_last_error ());
     return size;
   }
@@ -33,8 +37,8 @@ fork_ranks (int size, RankMain rank_main, const void *arg)
         fflush (stdout);
         _exit (1);
       }
-      rl_comm_set_timeout_ms (world, 30000);
-      pt_case_failed = 0;
+      rl_comm_set_timeout_ms (world, timeout_ms);
+      pt_case_failed = 0;   /* the rank answers for its own checks only */
       rank_main (world, arg);
       rl_comm_free (world);
       fflush (stdout);
@@ -51,4 +55,11 @@ fork_ranks (int size, RankMain rank_main, const void *arg)
   }
   close (fd);
   return failed;
+}
+
+/* The FSDP tests' ranks: 256 KiB slots, 30 s timeout. */
+static inline int
+fork_ranks (int size, RankMain rank_main, const void *arg)
+{
+  return fork_ranks_on (size, 256 << 10, 30000, rank_main, arg);
 }
