@@ -74,10 +74,7 @@ static void
 real_keys (GtkWidget  *window,
            const char *keys)
 {
-  gulong xid = gdk_x11_surface_get_xid (gtk_native_get_surface (GTK_NATIVE (window)));
-  g_autofree char *args = g_strdup_printf ("windowfocus --sync %lu key --clearmodifiers %s", xid, keys);
-
-  xdotool (args);
+  ui_test_real_keys (window, keys, UI_TEST_FOCUS, INPUT_SETTLE_MS);
 }
 
 static void
@@ -85,13 +82,7 @@ real_click (GtkWidget *widget,
             double     x,
             double     y)
 {
-  int wx, wy;
-  gulong xid;
-  g_autofree char *args = NULL;
-
-  ui_test_point_in_window (widget, x, y, &wx, &wy, &xid);
-  args = g_strdup_printf ("windowfocus --sync %lu mousemove --window %lu %d %d click 1", xid, xid, wx, wy);
-  xdotool (args);
+  ui_test_real_click_at (widget, x, y, UI_TEST_FOCUS, INPUT_SETTLE_MS);
 }
 
 static GtkWidget *

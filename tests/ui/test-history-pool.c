@@ -30,37 +30,20 @@
 /* xdotool's events need a little main loop after them (ui_test_xdotool). */
 #define INPUT_SETTLE_MS 40
 
-static void
-xdotool (const char *arguments)
-{
-  ui_test_xdotool (arguments, INPUT_SETTLE_MS);
-}
-
 /* Clicks the middle of @widget, in its toplevel's (or popover's) X window. */
 static void
 real_click (GtkWidget *widget)
 {
-  int wx, wy;
-  gulong xid;
-  g_autofree char *args = NULL;
-
   g_assert_true (gtk_widget_get_mapped (widget));
-  ui_test_point_in_window (widget, gtk_widget_get_width (widget) / 2.0, gtk_widget_get_height (widget) / 2.0,
-                           &wx, &wy, &xid);
-  /* Without a window manager the newest window is not always on top:
-   * raise the one clicked. */
-  args = g_strdup_printf ("windowraise %lu windowfocus --sync %lu mousemove --window %lu %d %d click 1", xid, xid, xid, wx, wy);
-  xdotool (args);
+  ui_test_real_click_at (widget, gtk_widget_get_width (widget) / 2.0, gtk_widget_get_height (widget) / 2.0,
+                         UI_TEST_RAISE_AND_FOCUS, INPUT_SETTLE_MS);
 }
 
 static void
 real_keys (GtkWidget  *widget,
            const char *keys)
 {
-  gulong xid = ui_test_xid_of (widget);
-  g_autofree char *args = g_strdup_printf ("windowraise %lu windowfocus --sync %lu key --clearmodifiers %s", xid, xid, keys);
-
-  xdotool (args);
+  ui_test_real_keys (widget, keys, UI_TEST_RAISE_AND_FOCUS, INPUT_SETTLE_MS);
 }
 
 /* ---- Finding widgets ------------------------------------------------------ */

@@ -55,34 +55,20 @@ static gboolean have_notification_server;
 /* xdotool's events need a little main loop after them (ui_test_xdotool). */
 #define INPUT_SETTLE_MS 40
 
-static void
-xdotool (const char *arguments)
-{
-  ui_test_xdotool (arguments, INPUT_SETTLE_MS);
-}
-
 /* A real click in the middle of @widget. */
 static void
 real_click (GtkWidget *widget)
 {
-  int wx, wy;
-  gulong xid;
-  g_autofree char *args = NULL;
-
   g_assert_true (gtk_widget_get_mapped (widget));
-  ui_test_point_in_window (widget, gtk_widget_get_width (widget) / 2.0, gtk_widget_get_height (widget) / 2.0,
-                           &wx, &wy, &xid);
-  args = g_strdup_printf ("windowfocus --sync %lu mousemove --window %lu %d %d click 1", xid, xid, wx, wy);
-  xdotool (args);
+  ui_test_real_click_at (widget, gtk_widget_get_width (widget) / 2.0, gtk_widget_get_height (widget) / 2.0,
+                         UI_TEST_FOCUS, INPUT_SETTLE_MS);
 }
 
 static void
 real_keys (GtkWidget  *window,
            const char *keys)
 {
-  g_autofree char *args = g_strdup_printf ("windowfocus --sync %lu key --clearmodifiers %s", ui_test_xid_of (window), keys);
-
-  xdotool (args);
+  ui_test_real_keys (window, keys, UI_TEST_FOCUS, INPUT_SETTLE_MS);
 }
 
 /* ---- Waiting on jobs ------------------------------------------------------------ */

@@ -70,6 +70,47 @@ ui_test_point_in_window (GtkWidget *widget,
   *xid = gdk_x11_surface_get_xid (gtk_native_get_surface (native));
 }
 
+/* The xdotool commands that get window @xid ready, as @focus says, each
+ * followed by a space. */
+static char *
+focus_commands (gulong      xid,
+                UiTestFocus focus)
+{
+  if (focus == UI_TEST_RAISE_AND_FOCUS)
+    return g_strdup_printf ("windowraise %lu windowfocus --sync %lu ", xid, xid);
+  return g_strdup_printf ("windowfocus --sync %lu ", xid);
+}
+
+void
+ui_test_real_click_at (GtkWidget   *widget,
+                       double       x,
+                       double       y,
+                       UiTestFocus  focus,
+                       guint        settle_ms)
+{
+  int wx, wy;
+  gulong xid;
+  g_autofree char *ready = NULL;
+  g_autofree char *args = NULL;
+
+  ui_test_point_in_window (widget, x, y, &wx, &wy, &xid);
+  ready = focus_commands (xid, focus);
+  args = g_strdup_printf ("%smousemove --window %lu %d %d click 1", ready, xid, wx, wy);
+  ui_test_xdotool (args, settle_ms);
+}
+
+void
+ui_test_real_keys (GtkWidget   *widget,
+                   const char  *keys,
+                   UiTestFocus  focus,
+                   guint        settle_ms)
+{
+  g_autofree char *ready = focus_commands (ui_test_xid_of (widget), focus);
+  g_autofree char *args = g_strdup_printf ("%skey --clearmodifiers %s", ready, keys);
+
+  ui_test_xdotool (args, settle_ms);
+}
+
 void
 ui_test_real_type (const char *text,
                    guint       settle_ms)

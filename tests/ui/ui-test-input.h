@@ -25,6 +25,27 @@ void      ui_test_point_in_window  (GtkWidget  *widget,
                                     int        *wx,
                                     int        *wy,
                                     gulong     *xid);
+/* How a real click or key press gets @widget's X window ready first.
+ * Without a window manager the newest window is not always on top, so a
+ * test with several toplevels raises the one it clicks. */
+typedef enum {
+  UI_TEST_FOCUS,
+  UI_TEST_RAISE_AND_FOCUS,
+} UiTestFocus;
+
+/* Focuses @widget's X window (as @focus says), moves the pointer to widget
+ * point (@x, @y) and clicks button 1. */
+void      ui_test_real_click_at    (GtkWidget  *widget,
+                                    double      x,
+                                    double      y,
+                                    UiTestFocus focus,
+                                    guint       settle_ms);
+/* Focuses @widget's X window (as @focus says) and presses @keys, xdotool
+ * key names such as "ctrl+z" (several separated by spaces). */
+void      ui_test_real_keys        (GtkWidget  *widget,
+                                    const char *keys,
+                                    UiTestFocus focus,
+                                    guint       settle_ms);
 /* Types @text into whatever has the keyboard focus, as key events. */
 void      ui_test_real_type        (const char *text,
                                     guint       settle_ms);
