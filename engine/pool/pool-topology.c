@@ -257,7 +257,19 @@ rl_pool_topology_load_file (const char  *path,
     return NULL;
   self = rl_pool_topology_parse (contents, (gssize) length, &local);
   if (self == NULL)
-    g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL, "%s: %s", path, local->message);
+    {
+      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL, "%s: %s", path, local->message);
+      return NULL;
+    }
+  /* A report read from a file was measured elsewhere or earlier: the panel
+   * must not call it this machine's. */
+  if (!self->synthetic && g_str_equal (self->source, "measured on this machine"))
+    {
+      g_autofree char *name = g_path_get_basename (path);
+
+      g_free (self->source);
+      self->source = g_strdup_printf ("captured report %s", name);
+    }
   return self;
 }
 

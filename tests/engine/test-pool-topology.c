@@ -165,6 +165,31 @@ test_tool_failure (void)
   g_assert_nonnull (strstr (error->message, "GPU self-test"));
 }
 
+/* The report captured on the GPU machine (2×H200 over NVSwitch): NVLink
+ * pairs with their measured bandwidth, and, read from a file, labelled as
+ * a captured report rather than this machine's. */
+static void
+test_captured_report (void)
+{
+  g_autofree char *path = g_build_filename (RAYLIGHT_SOURCE_DIR, "tests", "ui", "data",
+                                            "topology-measured.json", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RlPoolTopology) topology = rl_pool_topology_load_file (path, &error);
+  const RlGpuLink *link;
+
+  g_assert_no_error (error);
+  g_assert_false (rl_pool_topology_is_synthetic (topology));
+  g_assert_cmpstr (rl_pool_topology_get_source (topology), ==,
+                   "captured report topology-measured.json");
+  g_assert_cmpuint (rl_pool_topology_get_n_devices (topology), ==, 2);
+  link = rl_pool_topology_get_link (topology, 0, 1);
+  g_assert_nonnull (link);
+  g_assert_cmpstr (link->type, ==, "nvlink");
+  g_assert_cmpint (link->nvlinks, ==, 18);
+  g_assert_cmpfloat (link->bandwidth_gbs, >, 300.0);
+  g_assert_false (rl_pool_topology_p2p_broken (topology));
+}
+
 /* The service runs the self-test once and hands out the same result;
  * $RAYLIGHT_TOPOLOGY_FILE substitutes a captured report. */
 static void
@@ -244,6 +269,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/pool-topology/fixture", test_fixture);
+  g_test_add_func ("/pool-topology/captured-report", test_captured_report);
   g_test_add_func ("/pool-topology/malformed", test_malformed);
   g_test_add_func ("/pool-topology/links", test_links);
   g_test_add_func ("/pool-topology/real-tool", test_real_tool);
