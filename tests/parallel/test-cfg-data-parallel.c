@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tests/plain-test.h"
+#include "tests/pool/pool-jobs-util.h"
 #include "tests/pool/pool-test-util.h"
 #include "workers/jobs/job-params.h"
 #include "workers/pool/pool.h"
@@ -60,33 +61,6 @@ start_pool (int workers, int ulysses, int ring, int cfg, int data)
       return NULL;
     }
   return pool;
-}
-
-static RlSharedTensor *
-take_tensor (RlPoolResult *result)
-{
-  RlSharedTensor *t = result->n_tensors == 1 ? result->tensors[0] : NULL;
-  result->tensors[0] = NULL;
-  result->n_tensors = 0;
-  rl_pool_result_clear (result);
-  return t;
-}
-
-static RlSharedTensor *
-encode_text (RlPool *pool, const char *text)
-{
-  RlWireWriter w;
-  RlTextEncodeParams params = { .model = { te_path, "" }, .text = (char *) text };
-  rl_wire_writer_init (&w);
-  rl_text_encode_params_encode (&params, &w);
-  RlPoolCall call = { .type = RL_MSG_ENCODE_TEXT, .family = "", .params = w.data,
-                      .params_size = w.size };
-  RlPoolResult result = { 0 };
-  RlErrorInfo err = { 0 };
-  if (rl_pool_call (pool, 0, &call, &result, &err) != RL_WIRE_OK)
-    printf ("# ENCODE_TEXT: %s\n", err.message);
-  rl_wire_writer_clear (&w);
-  return take_tensor (&result);
 }
 
 /* Cancels every rank of the pool at the second sampling step. */
@@ -154,7 +128,7 @@ sample_steps (RlPool *pool, int batch, float cfg, int steps, Canceller *cancelle
     *err_out = err;
   for (int r = 0; r < n; r++)
     {
-      RlSharedTensor *t = take_tensor (&results[r]);
+      RlSharedTensor *t = pt_take_tensor (&results[r]);
       if (ok && (t == NULL || rl_shared_tensor_desc (t)->nbytes != numel * sizeof (float)))
         ok = false;
       if (ok)
@@ -193,8 +167,8 @@ test_one_worker_references (void)
 {
   RlPool *pool = start_pool (1, 1, 1, 1, 1);
   PT_REQUIRE (pool != NULL, "one-worker pool");
-  positive = encode_text (pool, "a lighthouse in a storm, waves breaking");
-  negative = encode_text (pool, "calm, still water");
+  positive = pt_encode_text (pool, te_path, "a lighthouse in a storm, waves breaking");
+  negative = pt_encode_text (pool, te_path, "calm, still water");
   PT_REQUIRE (positive != NULL && negative != NULL, "conditioning");
   for (int batch = 1; batch <= MAX_BATCH; batch++)
     for (int one = 0; one < 2; one++)

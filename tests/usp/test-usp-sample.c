@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tests/plain-test.h"
+#include "tests/pool/pool-jobs-util.h"
 #include "tests/pool/pool-test-util.h"
 #include "workers/jobs/job-params.h"
 #include "workers/pool/pool.h"
@@ -58,34 +59,6 @@ call_all (RlPool *pool, const RlPoolCall *call, RlPoolResult *results, RlErrorIn
       calls[r] = *call;
     }
   return rl_pool_call_group (pool, ranks, n, calls, results, err);
-}
-
-static RlSharedTensor *
-take_tensor (RlPoolResult *result)
-{
-  RlSharedTensor *t = result->n_tensors == 1 ? result->tensors[0] : NULL;
-  result->tensors[0] = NULL;
-  result->n_tensors = 0;
-  rl_pool_result_clear (result);
-  return t;
-}
-
-static RlSharedTensor *
-encode_text (RlPool *pool, const char *text)
-{
-  RlWireWriter w;
-  RlTextEncodeParams params = { .model = { te_path, "" }, .text = (char *) text };
-  rl_wire_writer_init (&w);
-  rl_text_encode_params_encode (&params, &w);
-  RlPoolCall call = { .type = RL_MSG_ENCODE_TEXT, .family = "", .params = w.data,
-                      .params_size = w.size };
-  RlPoolResult result = { 0 };
-  RlErrorInfo err = { 0 };
-  int status = rl_pool_call (pool, 0, &call, &result, &err);
-  rl_wire_writer_clear (&w);
-  if (status != RL_WIRE_OK)
-    printf ("# ENCODE_TEXT: %s\n", err.message);
-  return take_tensor (&result);
 }
 
 /* SAMPLE on every rank of `pool`; copies each rank's latent into out[r]. */
@@ -148,7 +121,7 @@ sample_steps (RlPool *pool, RlSharedTensor *positive, RlSharedTensor *negative, 
     *err_out = err;
   for (int r = 0; r < n; r++)
     {
-      RlSharedTensor *t = take_tensor (&results[r]);
+      RlSharedTensor *t = pt_take_tensor (&results[r]);
       if (ok && (t == NULL || rl_shared_tensor_desc (t)->nbytes != numel * sizeof (float)))
         ok = false;
       if (ok)
@@ -199,8 +172,8 @@ test_one_worker_reference (void)
 {
   RlPool *pool = start_pool (1, 1, 1);
   PT_REQUIRE (pool != NULL, "one-worker pool");
-  positive = encode_text (pool, "a red fox runs through fresh snow");
-  negative = encode_text (pool, "blurry, static");
+  positive = pt_encode_text (pool, te_path, "a red fox runs through fresh snow");
+  negative = pt_encode_text (pool, te_path, "blurry, static");
   PT_REQUIRE (positive != NULL && negative != NULL, "conditioning");
   float *out[MAX_RANKS] = { 0 };
   PT_REQUIRE (sample (pool, positive, negative, out), "one-worker SAMPLE");
