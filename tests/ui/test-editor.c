@@ -346,6 +346,17 @@ engine_default_graph (void)
 
 /* ---- Tests --------------------------------------------------------------------- */
 
+/* Opens @file as the window's drop handler and File → Open do, lets the
+ * page settle, and returns the page it became. */
+static RlWorkflowPage *
+open_in_window (RlWindow *window,
+                GFile    *file)
+{
+  g_assert_true (rl_window_open_file (window, file));
+  ui_test_wait (100);
+  return rl_window_get_current_page (window);
+}
+
 static void
 test_empty_state (void)
 {
@@ -510,10 +521,8 @@ test_build_default_graph (void)
   saved = g_file_new_for_path (saved_path);
   g_assert_true (rl_workflow_page_save (page, saved, NULL));
   g_assert_false (rl_workflow_page_get_modified (page));
-  g_assert_true (rl_window_open_file (window, saved));
-  ui_test_wait (100);
   {
-    RlCanvas *reopened = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+    RlCanvas *reopened = rl_workflow_page_get_canvas (open_in_window (window, saved));
     g_autofree char *prompt_reopened = prompt_of (rl_canvas_get_workflow (reopened));
     g_autofree char *prompt_engine = NULL;
     g_autofree char *default_path = source_path ("data/workflows/default.json");
@@ -864,10 +873,8 @@ test_build_wan_graph (void)
   saved = g_file_new_for_path (saved_path);
   g_assert_true (rl_workflow_page_save (page, saved, NULL));
   g_assert_false (rl_workflow_page_get_modified (page));
-  g_assert_true (rl_window_open_file (window, saved));
-  ui_test_wait (100);
   {
-    RlCanvas *reopened = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+    RlCanvas *reopened = rl_workflow_page_get_canvas (open_in_window (window, saved));
     g_autofree char *prompt_reopened = prompt_of (rl_canvas_get_workflow (reopened));
     g_autofree char *prompt_engine = prompt_of (engine);
     g_autofree char *prompt_reference = renumbered_prompt (reference, ids);
@@ -1557,10 +1564,8 @@ test_snap_and_reroutes (void)
   saved_path = g_build_filename (dir, "reroutes.json", NULL);
   saved = g_file_new_for_path (saved_path);
   g_assert_true (rl_workflow_page_save (page, saved, NULL));
-  g_assert_true (rl_window_open_file (window, saved));
-  ui_test_wait (100);
   {
-    RlCanvas *reopened = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+    RlCanvas *reopened = rl_workflow_page_get_canvas (open_in_window (window, saved));
     gint64 both[] = { second, first };
     g_autofree char *prompt = prompt_of (rl_canvas_get_workflow (reopened));
 
@@ -1663,9 +1668,7 @@ test_unknown_node_type (void)
   RlNodeWidget *placeholder;
 
   g_assert_true (g_file_set_contents (path, unknown_workflow, -1, NULL));
-  g_assert_true (rl_window_open_file (window, file));
-  ui_test_wait (100);
-  page = rl_window_get_current_page (window);
+  page = open_in_window (window, file);
   canvas = rl_workflow_page_get_canvas (page);
   placeholder = rl_canvas_get_node_widget (canvas, 2);
   g_assert_nonnull (placeholder);
@@ -2020,9 +2023,7 @@ test_open_png_with_workflow (void)
   png = png_with_workflow (workflow_text, ui_test_seed ());
   g_assert_true (g_file_set_contents (path, g_bytes_get_data (png, NULL), g_bytes_get_size (png), NULL));
   /* The window's drop handler opens dropped files with this call. */
-  g_assert_true (rl_window_open_file (window, file));
-  ui_test_wait (100);
-  canvas = rl_workflow_page_get_canvas (rl_window_get_current_page (window));
+  canvas = rl_workflow_page_get_canvas (open_in_window (window, file));
   reference = rl_workflow_load_file (default_path, NULL);
   assert_same_documents (rl_canvas_get_workflow (canvas), reference);
 
@@ -2119,9 +2120,7 @@ test_reroutes_round_trip (void)
   RlCanvas *canvas;
 
   g_assert_true (g_file_set_contents (path, reroute_workflow, -1, NULL));
-  g_assert_true (rl_window_open_file (window, file));
-  ui_test_wait (100);
-  page = rl_window_get_current_page (window);
+  page = open_in_window (window, file);
   canvas = rl_workflow_page_get_canvas (page);
   g_assert_cmpuint (rl_workflow_get_n_reroutes (rl_canvas_get_workflow (canvas)), ==, 2);
   rl_canvas_move_node (canvas, 2, 720, 320);
