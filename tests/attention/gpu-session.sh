@@ -4,7 +4,9 @@
 # OpenBLAS: none of these need the CPU backend), run the parity test, then
 # PyTorch's SDPA and bench-attention in the same run. Logs go to $OUT (or
 # ./gpu-out). Usage, from the repo root:
-#   bash tests/attention/gpu-session.sh [test|bench|all|sanitize]
+#   bash tests/attention/gpu-session.sh [test|bench|all|sanitize|flash]
+# (flash: the GPU test, then each flash kernel path on the bench shapes,
+# without PyTorch.)
 set -u
 what=${1:-all}
 out=${OUT:-$PWD/gpu-out}
@@ -43,6 +45,7 @@ nvflags="-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_
 cuda_libs="-L/usr/local/cuda/lib64 -lcudart -lstdc++"
 pids=()
 nvcc $nvflags -c plugins/attention/flash/flash-kernel.cu -o $build/obj/flash-kernel.o > "$out/nvcc-flash.log" 2>&1 & pids+=($!)
+nvcc $nvflags -c plugins/attention/flash/flash-hopper.cu -o $build/obj/flash-hopper.o > "$out/nvcc-flash-hopper.log" 2>&1 & pids+=($!)
 nvcc $nvflags -c plugins/attention/naive/naive-softmax.cu -o $build/obj/naive-softmax.o > "$out/nvcc-naive.log" 2>&1 & pids+=($!)
 runtime_objs=()
 for f in workers/runtime/*.c plugins/attention/attention-registry.c plugins/attention/attention-merge.c plugins/attention/attention-op.c; do
@@ -51,20 +54,20 @@ for f in workers/runtime/*.c plugins/attention/attention-registry.c plugins/atte
 done
 failed=0
 for p in "${pids[@]}"; do wait $p || failed=1; done
-grep -E "registers|spill|error" "$out/nvcc-flash.log" | head -20
+grep -E "registers|spill|error" "$out/nvcc-flash.log" "$out/nvcc-flash-hopper.log" | head -30
 [ $failed = 0 ] || { cat "$out"/nvcc-*.log; echo "BUILD FAILED"; exit 1; }
 ar rcs $build/obj/libattention.a "${runtime_objs[@]}"
 mods=$build/plugins/attention
 gcc $cflags -shared -fopenmp plugins/attention/reference/attention-reference.c -o $mods/raylight-attention-reference.so $build/obj/libattention.a -lm &&
 gcc $cflags -shared plugins/attention/naive/attention-naive.c $build/obj/naive-softmax.o -o $mods/raylight-attention-naive.so $cuda_libs -lcublas &&
-gcc $cflags -shared plugins/attention/flash/attention-flash.c $build/obj/flash-kernel.o -o $mods/raylight-attention-flash.so $cuda_libs &&
+gcc $cflags -shared plugins/attention/flash/attention-flash.c $build/obj/flash-kernel.o $build/obj/flash-hopper.o -o $mods/raylight-attention-flash.so $cuda_libs &&
 gcc $cflags -shared plugins/attention/cudnn/attention-cudnn.c -o $mods/raylight-attention-cudnn.so $cuda_libs -ldl &&
 gcc $cflags tests/attention/test-attention-gpu.c -o $build/test-attention-gpu $build/obj/libattention.a $cuda_libs -ldl -lm -lpthread &&
 gcc $cflags tests/bench/bench-attention.c -o $build/bench-attention $build/obj/libattention.a $cuda_libs -ldl -lm -lpthread \
   || { echo "BUILD FAILED"; exit 1; }
 export OMP_NUM_THREADS=16
 
-if [ "$what" = all ] || [ "$what" = test ]; then
+if [ "$what" = all ] || [ "$what" = test ] || [ "$what" = flash ]; then
   step "test-attention-gpu"
   timeout 240 $build/test-attention-gpu 2>&1 | tee "$out/test-attention-gpu.log"
   echo "exit status ${PIPESTATUS[0]}"
@@ -78,8 +81,14 @@ if [ "$what" = all ] || [ "$what" = bench ]; then
   PYTHONUNBUFFERED=1 timeout 200 python3 tests/bench/torch_attention.py 2>&1 | tee "$out/torch-attention.txt"
   step "bench-attention"
   timeout 240 $build/bench-attention --torch "$out/torch-attention.txt" 2>&1 | tee "$out/bench-attention.txt"
-  step "bench-attention, flash with 4-warp blocks everywhere"
-  RAYLIGHT_FLASH_WARPS=4 timeout 120 $build/bench-attention --torch "$out/torch-attention.txt" --variants flash 2>&1 \
-    | tee "$out/bench-attention-flash4.txt"
+fi
+if [ "$what" = all ] || [ "$what" = bench ] || [ "$what" = flash ]; then
+  # Each flash kernel path forced in turn, against the torch lines of this
+  # run when there are any (mode `flash` skips torch).
+  for kernel in hopper hopper-serial mma; do
+    step "bench-attention, flash kernel $kernel"
+    RAYLIGHT_FLASH_KERNEL=$kernel timeout 120 $build/bench-attention --torch "$out/torch-attention.txt" \
+      --variants flash 2>&1 | tee "$out/bench-attention-flash-$kernel.txt"
+  done
 fi
 step "done"

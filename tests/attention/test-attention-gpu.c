@@ -3,7 +3,13 @@
  * ‖out − ref‖/‖ref‖ ≤ 5e-3 and |lse − ref| ≤ 1e-3, every element written
  * (outputs poisoned with NaN first), padded keys, a ring merge of key
  * chunks, a Wan-sized shape checked against `naive`, and the selector's
- * fallback. Exits 77 when no GPU is visible. */
+ * fallback. `flash` runs with its default and once per kernel path
+ * ("flash:mma", "flash:hopper", "flash:hopper-serial" set
+ * $RAYLIGHT_FLASH_KERNEL before opening; on a GPU without the Hopper path
+ * all of them run the mma.sync kernel). Lengths are
+ * random and mostly not multiples of the 64- or 128-row tiles; cases cover
+ * 512-key cross-attention, rows shorter than one tile, and D 64 in bf16
+ * and f16. Exits 77 when no GPU is visible. */
 #include "tests/attention/attention-test-util.h"
 
 #include <cuda_runtime_api.h>
@@ -13,7 +19,9 @@
 #define OUT_TOLERANCE 5e-3
 #define LSE_TOLERANCE 1e-3
 
-static const char *const gpu_variants[] = { "naive", "flash", "cudnn" };
+/* "variant" or "variant:kernel" (the flash kernel path to force). */
+static const char *const gpu_variants[] = { "naive", "flash", "flash:mma", "flash:hopper",
+                                            "flash:hopper-serial", "cudnn" };
 
 typedef struct {
   RlAttentionRegistry *registry;
@@ -134,19 +142,29 @@ run_on_gpu (const RlAttentionVariant *variant, RlAttentionInstance *instance, co
 
 /* Opens `name`; NULL when it is not built or not available here (printed). */
 static const RlAttentionVariant *
-open_variant (const char *name, RlAttentionInstance **instance)
+open_variant (const char *entry, RlAttentionInstance **instance)
 {
+  char name[64];
+  snprintf (name, sizeof name, "%s", entry);
+  char *kernel = strchr (name, ':');
+  if (kernel != NULL)
+    *kernel++ = '\0';
   const RlAttentionVariant *variant = rl_attention_registry_find (gpu.registry, name);
   *instance = NULL;
   if (variant == NULL)
     {
-      printf ("# %s: not built\n", name);
+      printf ("# %s: not built\n", entry);
       return NULL;
     }
   char error[512] = "";
-  if (variant->open (0, instance, error, sizeof error) != RL_ATTENTION_OK)
+  if (kernel != NULL)
+    setenv ("RAYLIGHT_FLASH_KERNEL", kernel, 1);
+  int opened = variant->open (0, instance, error, sizeof error);
+  if (kernel != NULL)
+    unsetenv ("RAYLIGHT_FLASH_KERNEL");
+  if (opened != RL_ATTENTION_OK)
     {
-      printf ("# %s: %s\n", name, error);
+      printf ("# %s: %s\n", entry, error);
       return NULL;
     }
   return variant;
@@ -171,19 +189,19 @@ check_case (const char *label, Case *c)
       char why[512];
       if (variant->supports (instance, p, why, sizeof why) != RL_ATTENTION_OK)
         {
-          printf ("# %-6s %-34s declined: %s\n", variant->name, label, why);
+          printf ("# %-19s %-38s declined: %s\n", gpu_variants[n], label, why);
           variant->close (instance);
           continue;
         }
       double ms = 0;
       int result = run_on_gpu (variant, instance, c, out, lse, &ms);
-      PT_CHECK (result == RL_ATTENTION_OK, "%s on %s failed", variant->name, label);
+      PT_CHECK (result == RL_ATTENTION_OK, "%s on %s failed", gpu_variants[n], label);
       double out_err = at_relative_error (out, c->ref_out, q_count (p));
       double lse_err = at_max_abs_error (lse, c->ref_lse, rows);
-      printf ("# %-6s %-34s out rel err %.2e  lse max err %.2e  (%.3f ms)\n", variant->name, label,
-              out_err, lse_err, ms);
+      printf ("# %-19s %-38s out rel err %.2e  lse max err %.2e  (%.3f ms)\n", gpu_variants[n],
+              label, out_err, lse_err, ms);
       PT_CHECK (result != RL_ATTENTION_OK || (out_err <= OUT_TOLERANCE && lse_err <= LSE_TOLERANCE),
-                "%s on %s: out %g lse %g", variant->name, label, out_err, lse_err);
+                "%s on %s: out %g lse %g", gpu_variants[n], label, out_err, lse_err);
       variant->close (instance);
     }
   free (out), free (lse);
@@ -192,15 +210,22 @@ check_case (const char *label, Case *c)
 static void
 test_parity_with_reference (void)
 {
-  struct { int32_t dtype, dim, batch, heads; bool padded; } shapes[] = {
-    { RL_ATTENTION_BF16, 128, 2, 3, false },
-    { RL_ATTENTION_BF16, 64, 1, 4, false },
-    { RL_ATTENTION_F16, 128, 1, 2, false },
-    { RL_ATTENTION_BF16, 128, 3, 2, true },
+  /* Lengths drawn from [lo, hi]; a fixed length when lo == hi. */
+  struct { int32_t dtype, dim, batch, heads; bool padded; int32_t lq_lo, lq_hi, lk_lo, lk_hi; } shapes[] = {
+    { RL_ATTENTION_BF16, 128, 2, 3, false, 65, 300, 65, 400 },
+    { RL_ATTENTION_BF16, 64, 1, 4, false, 65, 300, 65, 400 },
+    { RL_ATTENTION_F16, 128, 1, 2, false, 65, 300, 65, 400 },
+    { RL_ATTENTION_F16, 64, 2, 2, false, 65, 300, 65, 400 },
+    { RL_ATTENTION_BF16, 128, 3, 2, true, 65, 300, 65, 400 },
+    { RL_ATTENTION_BF16, 128, 1, 3, false, 129, 700, 512, 512 },    /* cross-attention */
+    { RL_ATTENTION_BF16, 64, 1, 2, false, 129, 400, 512, 512 },
+    { RL_ATTENTION_BF16, 128, 2, 2, false, 1, 63, 1, 63 },          /* under one tile */
+    { RL_ATTENTION_BF16, 128, 1, 2, false, 200, 300, 700, 1100 },   /* buffers reused 3+ times */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
     {
-      int32_t lq = (int32_t) at_int (65, 300), lk = (int32_t) at_int (65, 400);
+      int32_t lq = (int32_t) at_int (shapes[i].lq_lo, shapes[i].lq_hi);
+      int32_t lk = (int32_t) at_int (shapes[i].lk_lo, shapes[i].lk_hi);
       RlAttentionProblem p = at_problem (shapes[i].batch, shapes[i].heads, lq, lk, shapes[i].dim,
                                          shapes[i].dtype);
       Case c;
@@ -249,10 +274,10 @@ test_ring_merge_of_chunks (void)
         }
       double out_err = at_relative_error (acc, full.ref_out, q_count (&p));
       double lse_err = at_max_abs_error (acc_lse, full.ref_lse, rows);
-      printf ("# %-6s ring merge of %d chunks (Lq %d, Lk %d): out %.2e lse %.2e\n", variant->name,
-              chunks, lq, lk, out_err, lse_err);
+      printf ("# %-19s ring merge of %d chunks (Lq %d, Lk %d): out %.2e lse %.2e\n",
+              gpu_variants[n], chunks, lq, lk, out_err, lse_err);
       PT_CHECK (ok && out_err <= OUT_TOLERANCE && lse_err <= LSE_TOLERANCE, "%s: out %g lse %g",
-                variant->name, out_err, lse_err);
+                gpu_variants[n], out_err, lse_err);
       free (acc), free (acc_lse), free (part), free (part_lse);
       variant->close (instance);
     }

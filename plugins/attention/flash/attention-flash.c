@@ -1,7 +1,11 @@
-/* The `flash` attention variant: our fused kernel (flash-kernel.cu) for
- * bf16/f16, head dims 64 and 128, non-causal, with log-sum-exp. sm_80 and
- * newer (mma.sync + cp.async); Hopper runs the same path for now. */
+/* The `flash` attention variant: our fused kernels for bf16/f16, head dims
+ * 64 and 128, non-causal, with log-sum-exp. Two paths, chosen by compute
+ * capability when the instance opens: sm_90 (Hopper) runs flash-hopper.cu
+ * (TMA, wgmma, warp specialisation), everything from sm_80 on runs
+ * flash-kernel.cu (mma.sync + cp.async). $RAYLIGHT_FLASH_KERNEL=mma,
+ * hopper or hopper-serial overrides the default (hopper paths only on sm_90). */
 #include <stdlib.h>
+#include <string.h>
 
 #include <cuda_runtime_api.h>
 
@@ -11,17 +15,28 @@
 
 const RlAttentionVariant *raylight_attention_variant (uint32_t host_abi_version);
 
+typedef enum {
+  FLASH_KERNEL_MMA,             /* flash-kernel.cu, sm_80+ */
+  FLASH_KERNEL_HOPPER,          /* flash-hopper.cu, softmax under the P·V product */
+  FLASH_KERNEL_HOPPER_SERIAL,   /* flash-hopper.cu, products and softmax in turn */
+} FlashKernel;
+
 struct RlAttentionInstance {
   int device;
   int compute_capability;
   int multiprocessors;
   int forced_warps;   /* $RAYLIGHT_FLASH_WARPS (4 or 8) for experiments; 0 = default */
+  FlashKernel kernel;
 };
 
 /* Warps per block (16 query rows each). 8-warp blocks share each K/V tile
  * among 128 rows but measured no faster on an H100 (226 vs 227 TFLOP/s at
  * H=40, L=32760), so 4 stays the default and 8 an experiment. */
 #define FLASH_DEFAULT_WARPS 4
+
+/* The Hopper path is not yet measured on a device: mma.sync stays the
+ * default everywhere until it is ($RAYLIGHT_FLASH_KERNEL=hopper selects it). */
+#define FLASH_DEFAULT_KERNEL(capability) FLASH_KERNEL_MMA
 
 static const int32_t flash_head_dims[] = { 64, 128, 0 };
 
@@ -56,6 +71,14 @@ flash_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t
   const char *forced = getenv ("RAYLIGHT_FLASH_WARPS");
   instance->forced_warps = forced != NULL && (atoi (forced) == 4 || atoi (forced) == 8)
                            ? atoi (forced) : 0;
+  instance->kernel = FLASH_DEFAULT_KERNEL (capability);
+  const char *kernel = getenv ("RAYLIGHT_FLASH_KERNEL");
+  if (kernel != NULL && strcmp (kernel, "mma") == 0)
+    instance->kernel = FLASH_KERNEL_MMA;
+  else if (kernel != NULL && capability == 90 && strcmp (kernel, "hopper") == 0)
+    instance->kernel = FLASH_KERNEL_HOPPER;
+  else if (kernel != NULL && capability == 90 && strcmp (kernel, "hopper-serial") == 0)
+    instance->kernel = FLASH_KERNEL_HOPPER_SERIAL;
   *out = instance;
   return RL_ATTENTION_OK;
 }
@@ -108,8 +131,19 @@ flash_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlA
           params.out = (char *) args->out + b * q_batch;
           params.lse = args->lse != NULL ? args->lse + (size_t) b * p->heads * p->q_len : NULL;
         }
-      cudaError_t status = rl_attention_flash_launch (&params, p->head_dim, p->qkv_dtype, warps,
-                                                      (cudaStream_t) args->stream);
+      cudaError_t status = cudaErrorNotSupported;
+      if (instance->kernel != FLASH_KERNEL_MMA && p->scale > 0.0f)
+        status = rl_attention_flash_hopper_launch (&params, p->head_dim, p->qkv_dtype,
+                                                   instance->kernel == FLASH_KERNEL_HOPPER,
+                                                   (cudaStream_t) args->stream);
+      /* The mma.sync path when Hopper's is not chosen, cannot take a
+       * non-positive scale, or the driver cannot encode tensor maps. */
+      if (status == cudaErrorNotSupported)
+        {
+          cudaGetLastError ();
+          status = rl_attention_flash_launch (&params, p->head_dim, p->qkv_dtype, warps,
+                                              (cudaStream_t) args->stream);
+        }
       if (status != cudaSuccess)
         return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size,
                                   "flash: launch for batch %d failed: %s (device sm_%d)", b,
@@ -122,7 +156,8 @@ static const RlAttentionVariant flash_variant = {
   .abi_version = RL_ATTENTION_ABI_VERSION,
   .struct_size = sizeof (RlAttentionVariant),
   .name = "flash",
-  .description = "CUDA: own fused kernel, online softmax (mma.sync, cp.async), bf16/f16, D 64/128",
+  .description = "CUDA: own fused kernels, online softmax (sm_90: TMA + wgmma; sm_80+: mma.sync), "
+                 "bf16/f16, D 64/128",
   .backend = RL_ATTENTION_BACKEND_CUDA,
   .qkv_dtypes = RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_F16) | RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_BF16),
   .out_dtypes = RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_F16) | RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_BF16),

@@ -31,6 +31,15 @@ typedef struct {
 cudaError_t rl_attention_flash_launch (const RlFlashParams *params, int32_t head_dim,
                                        int32_t dtype, int32_t warps, cudaStream_t stream);
 
+/* Launches the Hopper kernel (flash-hopper.cu: TMA, wgmma, warp
+ * specialisation; sm_90 only) for head dim 64 or 128, bf16 or f16, scale
+ * > 0. `overlap` 1 runs softmax under the next P·V product, 0 runs them in
+ * turn. cudaErrorNotSupported (nothing launched) when the driver cannot
+ * encode tensor maps or the scale is not positive; cudaErrorInvalidValue
+ * for other head dims or dtypes. */
+cudaError_t rl_attention_flash_hopper_launch (const RlFlashParams *params, int32_t head_dim,
+                                              int32_t dtype, int32_t overlap, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif
