@@ -69,7 +69,7 @@ export OMP_NUM_THREADS=16
 
 if [ "$what" = all ] || [ "$what" = test ] || [ "$what" = flash ]; then
   step "test-attention-gpu"
-  timeout 240 $build/test-attention-gpu 2>&1 | tee "$out/test-attention-gpu.log"
+  timeout ${RL_TEST_TIMEOUT:-240} $build/test-attention-gpu 2>&1 | tee "$out/test-attention-gpu.log"
   echo "exit status ${PIPESTATUS[0]}"
 fi
 if [ "$what" = sanitize ]; then
@@ -87,7 +87,7 @@ if [ "$what" = all ] || [ "$what" = bench ] || [ "$what" = flash ]; then
   # run when there are any (mode `flash` skips torch).
   for kernel in hopper hopper-serial mma; do
     step "bench-attention, flash kernel $kernel"
-    RAYLIGHT_FLASH_KERNEL=$kernel timeout 120 $build/bench-attention --torch "$out/torch-attention.txt" \
+    RAYLIGHT_FLASH_KERNEL=$kernel timeout ${RL_BENCH_TIMEOUT:-120} $build/bench-attention --torch "$out/torch-attention.txt" \
       --variants flash 2>&1 | tee "$out/bench-attention-flash-$kernel.txt"
   done
 fi
