@@ -146,7 +146,7 @@ variant_rejection (const RlAttentionRegistry *registry, const RlAttentionVariant
     return "its entry function refused ABI version " "1";
   if (variant->abi_version != RL_ATTENTION_ABI_VERSION)
     return "it was built for another attention ABI version; rebuild it";
-  if (variant->struct_size < sizeof (RlAttentionVariant) || variant->name == NULL
+  if (variant->struct_size < RL_ATTENTION_VARIANT_MIN_SIZE || variant->name == NULL
       || variant->open == NULL || variant->supports == NULL || variant->run == NULL
       || variant->cost_hint == NULL)
     return "its variant table is incomplete";
@@ -458,6 +458,8 @@ rl_attention_selector_choose (RlAttentionSelector *selector, const RlAttentionPr
       const RlAttentionVariant *variant = selector->registry->entries[i].variant;
       if (selector->preferred != NULL && strcmp (variant->name, selector->preferred) == 0)
         continue;
+      if (rl_attention_variant_is_approximate (variant))
+        continue;   /* only when named: "auto" and fallbacks stay exact */
       if (!selector_accepts (selector, i, problem, reason, sizeof reason))
         {
           append_reason (declined, sizeof declined, reason);

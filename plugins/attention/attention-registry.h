@@ -63,7 +63,8 @@ const RlAttentionVariant  *rl_attention_registry_find   (const RlAttentionRegist
 
 /* A selector for device `device_index` of `backend`. `preferred` is a
  * variant name, or NULL / "auto" for the cheapest variant (by cost hint)
- * that supports each problem. The registry must outlive the selector. */
+ * that supports each problem; approximate variants (sage) run only when
+ * named. The registry must outlive the selector. */
 RlAttentionSelector       *rl_attention_selector_new    (const RlAttentionRegistry *registry,
                                                          RlAttentionBackend backend,
                                                          int32_t device_index,

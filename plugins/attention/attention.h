@@ -134,7 +134,24 @@ typedef struct {
                       const RlAttentionProblem *problem,
                       const RlAttentionArgs *args,
                       char *error, size_t error_size);
+
+  /* 1: results are deliberately approximate (quantised arithmetic, e.g.
+   * `sage`), so the selector uses this variant only when it is named,
+   * never for "auto" or as a fallback. Added after the first release of
+   * ABI 1: a table whose struct_size ends before it counts as 0. */
+  int32_t     approximate;
 } RlAttentionVariant;
+
+/* The fields every ABI-1 table has (tables built before `approximate`). */
+#define RL_ATTENTION_VARIANT_MIN_SIZE offsetof (RlAttentionVariant, approximate)
+
+/* Whether `variant` declares itself approximate. */
+static inline int
+rl_attention_variant_is_approximate (const RlAttentionVariant *variant)
+{
+  return variant->struct_size >= offsetof (RlAttentionVariant, approximate) + sizeof (int32_t)
+         && variant->approximate != 0;
+}
 
 /* The entry function: the variant's table when it can serve a host of
  * `host_abi_version`, NULL otherwise. */

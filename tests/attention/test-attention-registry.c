@@ -295,6 +295,76 @@ test_fallback_logs_reason (void)
   rl_attention_registry_free (registry);
 }
 
+static int approx_runs;
+
+static int
+approx_supports (RlAttentionInstance *inst, const RlAttentionProblem *p, char *why, size_t size)
+{
+  return RL_ATTENTION_OK;
+}
+
+static int
+approx_run (RlAttentionInstance *inst, const RlAttentionProblem *p, const RlAttentionArgs *a,
+            char *error, size_t size)
+{
+  approx_runs++;
+  memset (a->out, 0, (size_t) p->batch * p->q_len * p->heads * p->v_head_dim * sizeof (float));
+  return RL_ATTENTION_OK;
+}
+
+/* An approximate variant (like sage) is never chosen by "auto" or as a
+ * fallback, however cheap it claims to be, but runs when named; a table
+ * from before the `approximate` field still registers, as exact. */
+static void
+test_approximate_only_when_named (void)
+{
+  RlAttentionRegistry *registry = at_registry (NULL, NULL);
+  RlAttentionVariant approx = narrow;
+  approx.name = "approx";
+  approx.head_dims = NULL;
+  approx.supports = approx_supports;
+  approx.run = approx_run;
+  approx.approximate = 1;
+  PT_REQUIRE (rl_attention_registry_add (registry, &approx, "test"), "add approx");
+  RlAttentionVariant old = narrow;
+  old.name = "old-table";
+  old.struct_size = RL_ATTENTION_VARIANT_MIN_SIZE;
+  old.approximate = 1;   /* beyond its struct_size: must be ignored */
+  PT_CHECK (rl_attention_registry_add (registry, &old, "test"), "an ABI-1 table without "
+            "`approximate` was refused");
+  PT_CHECK (!rl_attention_variant_is_approximate (&old), "field past struct_size was read");
+
+  int32_t dim = 32;
+  RlAttentionProblem p = at_problem (1, 1, 3, 4, dim, RL_ATTENTION_F32);
+  float *q = at_random (RL_ATTENTION_F32, 3L * dim, 1.0f);
+  float *k = at_random (RL_ATTENTION_F32, 4L * dim, 1.0f);
+  float *v = at_random (RL_ATTENTION_F32, 4L * dim, 1.0f);
+  float *out = malloc (3L * dim * sizeof (float));
+  RlAttentionArgs args = { sizeof args, q, k, v, out, NULL, NULL, NULL };
+  char error[1024] = "";
+  const char *const preferences[] = { "auto", "narrow" };   /* narrow declines dim 32: fallback */
+  for (size_t i = 0; i < 2; i++)
+    {
+      RlAttentionSelector *selector = rl_attention_selector_new (registry, RL_ATTENTION_BACKEND_CPU,
+                                                                 0, preferences[i]);
+      approx_runs = 0;
+      int result = rl_attention_selector_run (selector, &p, &args, error, sizeof error);
+      PT_CHECK (result == RL_ATTENTION_OK && approx_runs == 0
+                && strcmp (rl_attention_selector_last (selector), "approx") != 0,
+                "%s chose %s (%s)", preferences[i], rl_attention_selector_last (selector), error);
+      rl_attention_selector_free (selector);
+    }
+  RlAttentionSelector *named = rl_attention_selector_new (registry, RL_ATTENTION_BACKEND_CPU, 0,
+                                                          "approx");
+  approx_runs = 0;
+  int result = rl_attention_selector_run (named, &p, &args, error, sizeof error);
+  PT_CHECK (result == RL_ATTENTION_OK && approx_runs == 1, "named approx: %d runs (%s)",
+            approx_runs, error);
+  rl_attention_selector_free (named);
+  free (q), free (k), free (v), free (out);
+  rl_attention_registry_free (registry);
+}
+
 /* Bad arguments are refused with a reason, not a crash. */
 static void
 test_invalid_arguments (void)
@@ -388,6 +458,7 @@ main (void)
   PT_RUN (test_ring_merge_equals_unchunked);
   PT_RUN (test_reference_padded_keys);
   PT_RUN (test_fallback_logs_reason);
+  PT_RUN (test_approximate_only_when_named);
   PT_RUN (test_invalid_arguments);
   PT_RUN (test_op_adapter_matches_cpu_backend);
   return pt_finish ();

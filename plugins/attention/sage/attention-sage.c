@@ -1,0 +1,198 @@
+/* The `sage` attention variant: SageAttention-2's quantised attention on
+ * Hopper (sage-kernel.cu). Q and K in int8 per block after K
+ * mean-smoothing, P and V in fp8 e4m3 with two-level fp32 accumulation;
+ * bf16/f16 in and out, head dim 128, non-causal, with log-sum-exp.
+ *
+ * Approximate by design: ‖out − ref‖/‖ref‖ is about 3.5–4% on random data
+ * (cosine ≥ 0.999), set by e4m3's 3 mantissa bits in P and V
+ * (tests/attention/test-sage-quantisation-model.c). The quantised copies of
+ * q/k/v live in a workspace the instance keeps and grows. */
+#include <stdlib.h>
+
+#include <cuda_runtime_api.h>
+
+#include "plugins/attention/attention.h"
+#include "plugins/attention/sage/sage-kernel.h"
+#include "plugins/attention/variant-util.h"
+
+const RlAttentionVariant *raylight_attention_variant (uint32_t host_abi_version);
+
+struct RlAttentionInstance {
+  int    device;
+  int    compute_capability;
+  int    multiprocessors;
+  void  *workspace;
+  size_t workspace_bytes;
+};
+
+static const int32_t sage_head_dims[] = { 128, 0 };
+
+static int sage_supports (RlAttentionInstance *instance, const RlAttentionProblem *p, char *why,
+                          size_t why_size);
+
+static int
+sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t error_size)
+{
+  int count = 0;
+  if (cudaGetDeviceCount (&count) != cudaSuccess || device_index >= count)
+    {
+      cudaGetLastError ();
+      return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
+                                "sage: no CUDA device %d (%d visible)", device_index, count);
+    }
+  struct cudaDeviceProp properties;
+  if (cudaGetDeviceProperties (&properties, device_index) != cudaSuccess)
+    return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
+                              "sage: cannot query device %d", device_index);
+  int capability = properties.major * 10 + properties.minor;
+  /* The kernel is sm_90a code (wgmma, setmaxnreg): Hopper only. */
+  if (capability != 90)
+    return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
+                              "sage: needs a Hopper GPU (sm_90), device %d (%s) is sm_%d",
+                              device_index, properties.name, capability);
+  RlAttentionInstance *instance = calloc (1, sizeof (RlAttentionInstance));
+  if (instance == NULL)
+    return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size, "sage: out of memory");
+  instance->device = device_index;
+  instance->compute_capability = capability;
+  instance->multiprocessors = properties.multiProcessorCount;
+  *out = instance;
+  return RL_ATTENTION_OK;
+}
+
+static void
+sage_close (RlAttentionInstance *instance)
+{
+  if (instance == NULL)
+    return;
+  if (instance->workspace != NULL)
+    {
+      cudaSetDevice (instance->device);
+      cudaFree (instance->workspace);
+    }
+  free (instance);
+}
+
+static double
+sage_cost_hint (RlAttentionInstance *instance, const RlAttentionProblem *p)
+{
+  /* A rough guess until measured: int8/fp8 at about 3 TFLOP/s per SM
+   * (400 TFLOP/s on 132 SMs), plus the quantisation passes (q, k, v read
+   * once at about 2.5 TB/s) and a few launches. */
+  double bytes = 2.0 * p->batch * p->heads * (double) (p->q_len + 2 * p->kv_len) * p->head_dim;
+  return rl_attention_flops (p) / (3.0e12 * instance->multiprocessors) * 1e3 + bytes / 2.5e12 * 1e3
+         + 0.02;
+}
+
+/* Makes the workspace hold at least `bytes`, growing only. */
+static int
+ensure_workspace (RlAttentionInstance *instance, size_t bytes, char *error, size_t error_size)
+{
+  if (bytes <= instance->workspace_bytes)
+    return RL_ATTENTION_OK;
+  /* cudaFree waits for the work queued on the old workspace. */
+  cudaFree (instance->workspace);
+  instance->workspace = NULL;
+  instance->workspace_bytes = 0;
+  if (cudaMalloc (&instance->workspace, bytes) != cudaSuccess)
+    {
+      cudaGetLastError ();
+      return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size,
+                                "sage: cannot allocate %zu MiB of workspace", bytes >> 20);
+    }
+  instance->workspace_bytes = bytes;
+  return RL_ATTENTION_OK;
+}
+
+static int
+sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAttentionArgs *args,
+          char *error, size_t error_size)
+{
+  int result = sage_supports (instance, p, error, error_size);
+  if (result == RL_ATTENTION_OK)
+    result = rl_attention_check_args (raylight_attention_variant (RL_ATTENTION_ABI_VERSION), p,
+                                      args, error, error_size);
+  if (result != RL_ATTENTION_OK)
+    return result;
+  cudaSetDevice (instance->device);
+  RlSageParams params = {
+    .q = args->q, .k = args->k, .v = args->v, .out = args->out, .lse = args->lse,
+    .batch = p->batch, .heads = p->heads, .q_len = p->q_len, .kv_len = p->kv_len,
+    .keys = p->kv_len, .lse_q_len = p->q_len, .dtype = p->qkv_dtype, .scale = p->scale,
+  };
+  /* Padded keys: one launch per batch, each with its own key count (the
+   * key means and scales are over the valid keys only). */
+  int32_t launches = p->has_kv_lengths ? p->batch : 1;
+  if (p->has_kv_lengths)
+    params.batch = 1;
+  result = ensure_workspace (instance, rl_attention_sage_workspace_bytes (&params), error,
+                             error_size);
+  if (result != RL_ATTENTION_OK)
+    return result;
+  size_t q_batch = (size_t) p->q_len * p->heads * p->head_dim * 2;
+  size_t kv_batch = (size_t) p->kv_len * p->heads * p->head_dim * 2;
+  for (int32_t b = 0; b < launches; b++)
+    {
+      if (p->has_kv_lengths)
+        {
+          params.keys = args->kv_lengths[b];
+          params.q = (const char *) args->q + b * q_batch;
+          params.k = (const char *) args->k + b * kv_batch;
+          params.v = (const char *) args->v + b * kv_batch;
+          params.out = (char *) args->out + b * q_batch;
+          params.lse = args->lse != NULL ? args->lse + (size_t) b * p->heads * p->q_len : NULL;
+        }
+      cudaError_t status = rl_attention_sage_launch (&params, instance->workspace,
+                                                     (cudaStream_t) args->stream);
+      if (status != cudaSuccess)
+        return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size,
+                                  "sage: launch for batch %d failed: %s (device sm_%d)", b,
+                                  cudaGetErrorString (status), instance->compute_capability);
+    }
+  return RL_ATTENTION_OK;
+}
+
+static const RlAttentionVariant sage_variant = {
+  .abi_version = RL_ATTENTION_ABI_VERSION,
+  .struct_size = sizeof (RlAttentionVariant),
+  .name = "sage",
+  .description = "CUDA sm_90: SageAttention-2 style, int8 QK (K smoothed) + fp8 PV, approximate, D 128",
+  .backend = RL_ATTENTION_BACKEND_CUDA,
+  .qkv_dtypes = RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_F16) | RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_BF16),
+  .out_dtypes = RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_F16) | RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_BF16),
+  .head_dims = sage_head_dims,
+  .min_compute_capability = 90,
+  .max_compute_capability = 90,
+  .supports_kv_lengths = 1,
+  .open = sage_open,
+  .close = sage_close,
+  .supports = sage_supports,
+  .cost_hint = sage_cost_hint,
+  .run = sage_run,
+  .approximate = 1,
+};
+
+static int
+sage_supports (RlAttentionInstance *instance, const RlAttentionProblem *p, char *why,
+               size_t why_size)
+{
+  int result = rl_attention_check_declared (&sage_variant, p, why, why_size);
+  if (result != RL_ATTENTION_OK)
+    return result;
+  if (p->out_dtype != p->qkv_dtype)
+    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
+                              "sage: output dtype must be the input's (%s), not %s",
+                              rl_attention_dtype_name (p->qkv_dtype),
+                              rl_attention_dtype_name (p->out_dtype));
+  if (p->device_index != instance->device)
+    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
+                              "sage: opened on device %d, problem on device %d", instance->device,
+                              p->device_index);
+  return RL_ATTENTION_OK;
+}
+
+const RlAttentionVariant *
+raylight_attention_variant (uint32_t host_abi_version)
+{
+  return host_abi_version == RL_ATTENTION_ABI_VERSION ? &sage_variant : NULL;
+}

@@ -1,0 +1,755 @@
+/* SageAttention-2 on Hopper (sm_90a): int8 Q·Kᵀ, fp8 e4m3 P·V with
+ * two-level fp32 accumulation, online softmax in fp32 with exp2. The
+ * arithmetic is modelled step for step on the CPU by
+ * tests/attention/test-sage-quantisation-model.c.
+ *
+ * Four small memory-bound kernels prepare the operands, one launch each:
+ *   channel_stats   per (batch·head, key chunk): Σk, Σv, max v, min v per
+ *                   channel.
+ *   channel_finish  per batch·head: mean k, mean v, v scale = absmax(v −
+ *                   mean)/448 per channel.
+ *   quantise_q      per 64 query rows: int8 with one scale (absmax/127) that
+ *                   also carries the softmax scale and log2(e); the row's
+ *                   scale·q·mean(k), which the LSE adds back.
+ *   quantise_kv     per 128 keys: k − mean(k) to int8 with one scale; (v −
+ *                   mean(v))/scale to e4m3, transposed to [channel, key].
+ * Each quantised tile is written as the exact image the attention kernel
+ * wants in shared memory: wgmma's no-swizzle K-major layout, "core
+ * matrices" of 8 rows × 16 bytes stored as 128 contiguous bytes; the 16-byte
+ * chunks of a row are core matrices apart (128 bytes, the descriptor's
+ * leading offset) and 8-row groups 1024 bytes apart (its stride offset).
+ * A tile (128 rows × 128 bytes) is then one 16 KB bulk copy.
+ *
+ * attention: grid (⌈Lq/128⌉, B·H), 3 warpgroups. Warpgroup 0 is the
+ * producer: one thread issues bulk copies (cp.async.bulk, completing on an
+ * mbarrier) of the Q tile and, through a ring of kStages, each key tile's K
+ * (int8) and Vᵀ (e4m3); it gives its registers to the others
+ * (setmaxnreg). Warpgroups 1 and 2 own 64 query rows each. Per 128 keys:
+ *   S  = Q Kᵀ      4 × wgmma m64n128k32 s32.s8.s8, both from shared memory;
+ *   s  = S · q_scale · k_scale (log2 units), masked past the valid keys;
+ *   m, l online;   P = exp2(s − m + log2 448) ∈ [0, 448], e4m3 in registers;
+ *   O_tile = P V   4 × wgmma m64n128k32 f32.e4m3.e4m3, A (P) from
+ *                  registers, a fresh accumulator per tile;
+ *   O = O·α + O_tile in fp32 (the fp8 MMA's own accumulator is narrower
+ *                  than fp32, so each tile's sum is flushed).
+ * The accumulator layout of S gives each thread, per 8 columns, the pair
+ * at 2t, 2t+1; the A operand of a k32 fp8 MMA wants 4t..4t+3. Instead of
+ * shuffling P, quantise_kv stores V's keys permuted inside every 16 so the
+ * pairs line up (kv_position below). Epilogue: O/l · v_scale + mean(v),
+ * lse = (m + log2 l − log2 448)·ln 2 + scale·q·mean(k). */
+#include "plugins/attention/sage/sage-kernel.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "plugins/attention/attention.h"
+
+namespace {
+
+constexpr int kDim = 128;            /* head dim */
+constexpr int kTileRows = 128;       /* query rows per block, keys per tile */
+constexpr int kTileBytes = 16384;    /* 128 rows × 128 bytes */
+constexpr int kQBlock = 64;          /* query rows per Q scale (one warpgroup) */
+constexpr int kStages = 4;           /* K/V tiles in flight */
+constexpr int kStatChunks = 32;      /* key chunks of channel_stats */
+constexpr float kPScale = 448.0f;    /* e4m3's largest value */
+constexpr float kLog2PScale = 8.807354922057604f;   /* log2 448 */
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+/* Byte offset of (row, byte) inside a tile in the core-matrix layout. */
+__host__ __device__ constexpr int
+tile_offset (int row, int byte)
+{
+  return (row >> 3) * 1024 + (byte >> 4) * 128 + (row & 7) * 16 + (byte & 15);
+}
+
+/* Position of key `j` (within its tile) in the Vᵀ tile. Thread t of a quad
+ * holds P columns {8h + 2t + e : h, e ∈ {0,1}} of every 16; the MMA reads
+ * that thread's four bytes as k = 4t + 2h + e. */
+__host__ __device__ constexpr int
+kv_position (int j)
+{
+  int local = j & 15;
+  int h = local >> 3, t = (local & 7) >> 1, e = local & 1;
+  return (j & ~15) | (4 * t + 2 * h + e);
+}
+
+template <typename T> struct Io;
+template <> struct Io<__nv_bfloat16> {
+  static __device__ float load (__nv_bfloat16 x) { return __bfloat162float (x); }
+  static __device__ uint32_t pack (float lo, float hi)
+  {
+    __nv_bfloat162 v = __floats2bfloat162_rn (lo, hi);
+    return *reinterpret_cast<uint32_t *> (&v);
+  }
+};
+template <> struct Io<__half> {
+  static __device__ float load (__half x) { return __half2float (x); }
+  static __device__ uint32_t pack (float lo, float hi)
+  {
+    __half2 v = __floats2half2_rn (lo, hi);
+    return *reinterpret_cast<uint32_t *> (&v);
+  }
+};
+
+/* 8 consecutive 16-bit values (16 bytes) as floats. */
+template <typename T>
+__device__ inline void
+load8 (const T *source, float out[8])
+{
+  uint4 raw = *reinterpret_cast<const uint4 *> (source);
+  const T *v = reinterpret_cast<const T *> (&raw);
+#pragma unroll
+  for (int i = 0; i < 8; i++)
+    out[i] = Io<T>::load (v[i]);
+}
+
+/* The scratch layout of one launch; every piece 256-byte aligned. */
+struct Workspace {
+  int8_t  *q8;        /* [BH][q_tiles] tiles */
+  int8_t  *k8;        /* [BH][kv_tiles] tiles */
+  uint8_t *v8;        /* [BH][kv_tiles] Vᵀ tiles, e4m3 */
+  float   *q_scale;   /* [BH][q_tiles·2] */
+  float   *q_shift;   /* [BH][q_tiles·128]: scale·q·mean(k) */
+  float   *k_scale;   /* [BH][kv_tiles] */
+  float   *k_mean;    /* [BH][128] */
+  float   *v_mean;    /* [BH][128] */
+  float   *v_scale;   /* [BH][128] */
+  float   *partial;   /* [BH][kStatChunks][4][128] */
+  size_t   bytes;
+};
+
+__host__ __device__ inline size_t
+round_up (size_t x)
+{
+  return (x + 255) & ~(size_t) 255;
+}
+
+Workspace
+workspace_layout (const RlSageParams *p, void *base)
+{
+  size_t bh = (size_t) p->batch * p->heads;
+  size_t q_tiles = (p->q_len + kTileRows - 1) / kTileRows;
+  size_t kv_tiles = (p->kv_len + kTileRows - 1) / kTileRows;
+  char *at = (char *) base;
+  Workspace w;
+  size_t used = 0;
+  auto take = [&] (size_t bytes) { char *here = at + used; used += round_up (bytes); return here; };
+  w.q8 = (int8_t *) take (bh * q_tiles * kTileBytes);
+  w.k8 = (int8_t *) take (bh * kv_tiles * kTileBytes);
+  w.v8 = (uint8_t *) take (bh * kv_tiles * kTileBytes);
+  w.q_scale = (float *) take (bh * q_tiles * 2 * sizeof (float));
+  w.q_shift = (float *) take (bh * q_tiles * kTileRows * sizeof (float));
+  w.k_scale = (float *) take (bh * kv_tiles * sizeof (float));
+  w.k_mean = (float *) take (bh * kDim * sizeof (float));
+  w.v_mean = (float *) take (bh * kDim * sizeof (float));
+  w.v_scale = (float *) take (bh * kDim * sizeof (float));
+  w.partial = (float *) take (bh * kStatChunks * 4 * kDim * sizeof (float));
+  w.bytes = used;
+  return w;
+}
+
+/* ---- preparation ------------------------------------------------------ */
+
+/* Per channel over one chunk of keys: Σk, Σv, max v, min v. Thread = channel. */
+template <typename T>
+__global__ void __launch_bounds__ (kDim)
+channel_stats (const T *k, const T *v, int heads, int kv_len, int keys, float *partial)
+{
+  int bh = blockIdx.y, chunk = blockIdx.x, d = threadIdx.x;
+  int b = bh / heads, h = bh % heads;
+  int per_chunk = (keys + kStatChunks - 1) / kStatChunks;
+  int first = chunk * per_chunk, last = min (keys, first + per_chunk);
+  float sum_k = 0, sum_v = 0, max_v = -INFINITY, min_v = INFINITY;
+  size_t row_stride = (size_t) heads * kDim;
+  const T *k_row = k + ((size_t) b * kv_len * heads + h) * kDim + d;
+  const T *v_row = v + ((size_t) b * kv_len * heads + h) * kDim + d;
+  for (int j = first; j < last; j++)
+    {
+      float kj = Io<T>::load (k_row[j * row_stride]), vj = Io<T>::load (v_row[j * row_stride]);
+      sum_k += kj, sum_v += vj;
+      max_v = fmaxf (max_v, vj), min_v = fminf (min_v, vj);
+    }
+  float *out = partial + ((size_t) bh * kStatChunks + chunk) * 4 * kDim + d;
+  out[0] = sum_k, out[kDim] = sum_v, out[2 * kDim] = max_v, out[3 * kDim] = min_v;
+}
+
+__global__ void __launch_bounds__ (kDim)
+channel_finish (const float *partial, int keys, float *k_mean, float *v_mean, float *v_scale)
+{
+  int bh = blockIdx.x, d = threadIdx.x;
+  float sum_k = 0, sum_v = 0, max_v = -INFINITY, min_v = INFINITY;
+  for (int c = 0; c < kStatChunks; c++)
+    {
+      const float *in = partial + ((size_t) bh * kStatChunks + c) * 4 * kDim + d;
+      sum_k += in[0], sum_v += in[kDim];
+      max_v = fmaxf (max_v, in[2 * kDim]), min_v = fminf (min_v, in[3 * kDim]);
+    }
+  float mean_k = keys > 0 ? sum_k / keys : 0.0f, mean_v = keys > 0 ? sum_v / keys : 0.0f;
+  float absmax = keys > 0 ? fmaxf (max_v - mean_v, mean_v - min_v) : 0.0f;
+  k_mean[bh * kDim + d] = mean_k;
+  v_mean[bh * kDim + d] = mean_v;
+  v_scale[bh * kDim + d] = absmax > 0 ? absmax / kPScale : 1.0f;
+}
+
+/* Max over the block of 256 threads (8 warps). */
+__device__ inline float
+block_max_256 (float x, float *shared8)
+{
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1)
+    x = fmaxf (x, __shfl_xor_sync (0xffffffffu, x, o));
+  if ((threadIdx.x & 31) == 0)
+    shared8[threadIdx.x >> 5] = x;
+  __syncthreads ();
+  float all = shared8[0];
+#pragma unroll
+  for (int i = 1; i < 8; i++)
+    all = fmaxf (all, shared8[i]);
+  return all;
+}
+
+__device__ inline int
+to_int8 (float x)
+{
+  return max (-127, min (127, __float2int_rn (x)));
+}
+
+__device__ inline uint2
+pack_int8x8 (const float x[8], float inverse_scale)
+{
+  uint32_t lo = 0, hi = 0;
+#pragma unroll
+  for (int i = 0; i < 4; i++)
+    {
+      lo |= (uint32_t) (to_int8 (x[i] * inverse_scale) & 0xff) << (8 * i);
+      hi |= (uint32_t) (to_int8 (x[i + 4] * inverse_scale) & 0xff) << (8 * i);
+    }
+  return make_uint2 (lo, hi);
+}
+
+/* One block per 64 query rows of one (batch, head); 256 threads, each 4 ×
+ * 8 values (16 threads per row). */
+template <typename T>
+__global__ void __launch_bounds__ (256)
+quantise_q (const T *q, int heads, int q_len, float scale, Workspace w, int q_tiles)
+{
+  __shared__ float reduce[8];
+  int bh = blockIdx.y, block = blockIdx.x, b = bh / heads, h = bh % heads;
+  const float *k_mean = w.k_mean + bh * kDim;
+  float x[4][8], absmax = 0;
+#pragma unroll
+  for (int it = 0; it < 4; it++)
+    {
+      int vec = it * 256 + threadIdx.x, r = vec >> 4, c8 = vec & 15;
+      int row = block * kQBlock + r;
+      if (row < q_len)
+        load8 (q + (((size_t) b * q_len + row) * heads + h) * kDim + c8 * 8, x[it]);
+      else
+        for (int i = 0; i < 8; i++)
+          x[it][i] = 0.0f;
+      float dot = 0;
+#pragma unroll
+      for (int i = 0; i < 8; i++)
+        {
+          absmax = fmaxf (absmax, fabsf (x[it][i]));
+          dot += x[it][i] * k_mean[c8 * 8 + i];
+        }
+      /* The 16 threads of a row are 16 consecutive lanes. */
+#pragma unroll
+      for (int o = 8; o > 0; o >>= 1)
+        dot += __shfl_xor_sync (0xffffffffu, dot, o);
+      if (c8 == 0)
+        w.q_shift[(size_t) bh * q_tiles * kTileRows + row] = row < q_len ? dot * scale : 0.0f;
+    }
+  absmax = block_max_256 (absmax, reduce);
+  float quant = absmax > 0 ? absmax / 127.0f : 1.0f;
+  if (threadIdx.x == 0)
+    w.q_scale[(size_t) bh * q_tiles * 2 + block] = quant * scale * kLog2e;
+  int8_t *tile = w.q8 + ((size_t) bh * q_tiles + (block >> 1)) * kTileBytes;
+#pragma unroll
+  for (int it = 0; it < 4; it++)
+    {
+      int vec = it * 256 + threadIdx.x, r = vec >> 4, c8 = vec & 15;
+      int tile_row = (block & 1) * kQBlock + r;
+      *reinterpret_cast<uint2 *> (tile + tile_offset (tile_row, c8 * 8)) = pack_int8x8 (x[it], 1.0f / quant);
+    }
+}
+
+/* One block per 128 keys of one (batch, head); 256 threads, each 8 × 8
+ * values of K and of V. Keys past `keys` become zeros in both. */
+template <typename T>
+__global__ void __launch_bounds__ (256)
+quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace w, int kv_tiles)
+{
+  constexpr int kPitch = kTileRows + 16;   /* staging row pitch: 16-byte reads hit distinct banks */
+  __shared__ float reduce[8];
+  __shared__ __align__ (16) uint8_t staged[kDim * kPitch];
+  int bh = blockIdx.y, tile_index = blockIdx.x, b = bh / heads, h = bh % heads;
+  const float *k_mean = w.k_mean + bh * kDim, *v_mean = w.v_mean + bh * kDim;
+  const float *v_scale = w.v_scale + bh * kDim;
+  float x[8][8], absmax = 0;
+#pragma unroll
+  for (int it = 0; it < 8; it++)
+    {
+      int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
+      int key = tile_index * kTileRows + j;
+      if (key < keys)
+        {
+          load8 (k + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8, x[it]);
+#pragma unroll
+          for (int i = 0; i < 8; i++)
+            {
+              x[it][i] -= k_mean[c8 * 8 + i];
+              absmax = fmaxf (absmax, fabsf (x[it][i]));
+            }
+        }
+      else
+        for (int i = 0; i < 8; i++)
+          x[it][i] = 0.0f;
+    }
+  absmax = block_max_256 (absmax, reduce);
+  float quant = absmax > 0 ? absmax / 127.0f : 1.0f;
+  if (threadIdx.x == 0)
+    w.k_scale[(size_t) bh * kv_tiles + tile_index] = quant;
+  int8_t *k_tile = w.k8 + ((size_t) bh * kv_tiles + tile_index) * kTileBytes;
+#pragma unroll
+  for (int it = 0; it < 8; it++)
+    {
+      int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
+      *reinterpret_cast<uint2 *> (k_tile + tile_offset (j, c8 * 8)) = pack_int8x8 (x[it], 1.0f / quant);
+    }
+  /* V: e4m3 per channel into the staging area, transposed and permuted. */
+#pragma unroll
+  for (int it = 0; it < 8; it++)
+    {
+      int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
+      int key = tile_index * kTileRows + j;
+      float y[8];
+      if (key < keys)
+        {
+          load8 (v + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8, y);
+#pragma unroll
+          for (int i = 0; i < 8; i++)
+            y[i] = (y[i] - v_mean[c8 * 8 + i]) / v_scale[c8 * 8 + i];
+        }
+      else
+#pragma unroll
+        for (int i = 0; i < 8; i++)
+          y[i] = 0.0f;
+      int position = kv_position (j);
+#pragma unroll
+      for (int i = 0; i < 8; i += 2)
+        {
+          __nv_fp8x2_storage_t pair = __nv_cvt_float2_to_fp8x2 (make_float2 (y[i], y[i + 1]),
+                                                                __NV_SATFINITE, __NV_E4M3);
+          staged[(c8 * 8 + i) * kPitch + position] = (uint8_t) (pair & 0xff);
+          staged[(c8 * 8 + i + 1) * kPitch + position] = (uint8_t) (pair >> 8);
+        }
+    }
+  __syncthreads ();
+  uint8_t *v_tile = w.v8 + ((size_t) bh * kv_tiles + tile_index) * kTileBytes;
+#pragma unroll
+  for (int it = 0; it < 4; it++)
+    {
+      int piece = it * 256 + threadIdx.x;          /* 16 bytes at piece·16 */
+      int core = piece >> 3, d = (core >> 3) * 8 + (piece & 7), chunk = core & 7;
+      *reinterpret_cast<uint4 *> (v_tile + piece * 16)
+          = *reinterpret_cast<const uint4 *> (staged + d * kPitch + chunk * 16);
+    }
+}
+
+/* ---- attention ------------------------------------------------------- */
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define SAGE_HOPPER 1
+#endif
+
+__device__ inline uint32_t
+shared_address (const void *pointer)
+{
+  return (uint32_t) __cvta_generic_to_shared (pointer);
+}
+
+__device__ inline void
+barrier_init (uint32_t bar, uint32_t count)
+{
+  asm volatile ("mbarrier.init.shared::cta.b64 [%0], %1;\n" :: "r"(bar), "r"(count) : "memory");
+}
+
+__device__ inline void
+barrier_expect_bytes (uint32_t bar, uint32_t bytes)
+{
+  asm volatile ("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" :: "r"(bar), "r"(bytes)
+                : "memory");
+}
+
+__device__ inline void
+barrier_arrive (uint32_t bar)
+{
+  asm volatile ("mbarrier.arrive.shared::cta.b64 _, [%0];\n" :: "r"(bar) : "memory");
+}
+
+__device__ inline void
+barrier_wait (uint32_t bar, uint32_t parity)
+{
+  uint32_t done = 0;
+  do
+    asm volatile ("{\n .reg .pred ready;\n"
+                  " mbarrier.try_wait.parity.shared::cta.b64 ready, [%1], %2;\n"
+                  " selp.u32 %0, 1, 0, ready;\n}\n"
+                  : "=r"(done) : "r"(bar), "r"(parity) : "memory");
+  while (!done);
+}
+
+/* `bytes` (multiple of 16) global -> shared, completing on `bar`. */
+__device__ inline void
+bulk_copy (uint32_t destination, const void *source, uint32_t bytes, uint32_t bar)
+{
+  asm volatile ("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+                :: "r"(destination), "l"(source), "r"(bytes), "r"(bar) : "memory");
+}
+
+/* wgmma shared-memory descriptor, no swizzle: leading (K) offset 128 bytes
+ * between the 16-byte chunks of a row, stride 1024 bytes between 8-row
+ * groups. */
+__device__ inline uint64_t
+descriptor (uint32_t address)
+{
+  return (uint64_t) ((address & 0x3ffff) >> 4) | ((uint64_t) (128 >> 4) << 16)
+         | ((uint64_t) (1024 >> 4) << 32);
+}
+
+#define SAGE_OPS8(C, a, i)                                                              \
+  C (a[(i) + 0]), C (a[(i) + 1]), C (a[(i) + 2]), C (a[(i) + 3]), C (a[(i) + 4]),        \
+  C (a[(i) + 5]), C (a[(i) + 6]), C (a[(i) + 7])
+#define SAGE_OPS64(C, a)                                                                \
+  SAGE_OPS8 (C, a, 0), SAGE_OPS8 (C, a, 8), SAGE_OPS8 (C, a, 16), SAGE_OPS8 (C, a, 24),  \
+  SAGE_OPS8 (C, a, 32), SAGE_OPS8 (C, a, 40), SAGE_OPS8 (C, a, 48), SAGE_OPS8 (C, a, 56)
+#define SAGE_D64                                                                        \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "             \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "    \
+  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "     \
+  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
+
+#ifdef SAGE_HOPPER
+/* d (+)= A·B, 64×128×32, int8 from shared memory, int32 accumulators. */
+__device__ inline void
+mma_s8 (int32_t d[64], uint64_t a, uint64_t b, int accumulate)
+{
+  asm volatile ("{\n .reg .pred keep;\n setp.ne.b32 keep, %66, 0;\n"
+                " wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 " SAGE_D64 ", %64, %65, keep;\n}\n"
+                : SAGE_OPS64 ("+r", d)
+                : "l"(a), "l"(b), "r"(accumulate));
+}
+
+/* d (+)= A·B, 64×128×32, A e4m3 from registers, B e4m3 from shared memory. */
+__device__ inline void
+mma_e4m3 (float d[64], const uint32_t a[4], uint64_t b, int accumulate)
+{
+  asm volatile ("{\n .reg .pred keep;\n setp.ne.b32 keep, %69, 0;\n"
+                " wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 " SAGE_D64
+                ", {%64, %65, %66, %67}, %68, keep, 1, 1;\n}\n"
+                : SAGE_OPS64 ("+f", d)
+                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
+}
+
+__device__ inline void mma_fence () { asm volatile ("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ inline void mma_commit () { asm volatile ("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ inline void mma_wait_all () { asm volatile ("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+
+/* Keeps the compiler from moving accesses of `x` across the asynchronous
+ * MMAs that own it. */
+__device__ inline void hold (int32_t &x) { asm volatile ("" : "+r"(x) :: "memory"); }
+__device__ inline void hold (float &x) { asm volatile ("" : "+f"(x) :: "memory"); }
+#endif
+
+struct AttentionArgs {
+  Workspace w;
+  void     *out;
+  float    *lse;
+  int       heads, q_len, keys, q_tiles, kv_tiles, lse_q_len, out_bf16;
+};
+
+constexpr int kSharedBytes = kTileBytes * (1 + 2 * kStages) + 1024 /* barriers */ + 1024 /* alignment */;
+
+/* 2^x on the special-function unit (exp2(−inf) = 0). */
+__device__ inline float
+fast_exp2 (float x)
+{
+  float y;
+  asm ("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+/* An int32 score as float times `dequant` in one FFMA: for |x| < 2^22 the
+ * bits of 1.5·2^23 + x are 0x4B400000 + x, so x = that float − 1.5·2^23. */
+__device__ inline float
+dequantise (int32_t x, float dequant, float offset)
+{
+  return fmaf (__int_as_float (0x4B400000 + x), dequant, offset);
+}
+
+__device__ inline uint32_t
+pack_e4m3x4 (float a, float b, float c, float d)
+{
+  uint32_t lo = __nv_cvt_float2_to_fp8x2 (make_float2 (a, b), __NV_SATFINITE, __NV_E4M3);
+  uint32_t hi = __nv_cvt_float2_to_fp8x2 (make_float2 (c, d), __NV_SATFINITE, __NV_E4M3);
+  return lo | (hi << 16);
+}
+
+__global__ void __launch_bounds__ (384, 1)
+attention (const AttentionArgs args)
+{
+#ifdef SAGE_HOPPER
+  extern __shared__ uint8_t shared_raw[];
+  uint8_t *shared = reinterpret_cast<uint8_t *> (((uintptr_t) shared_raw + 1023) & ~(uintptr_t) 1023);
+  uint8_t *q_tile = shared;
+  uint8_t *stages = shared + kTileBytes;     /* stage s: K at 2s, Vᵀ at 2s+1 tiles */
+  uint64_t *bars = reinterpret_cast<uint64_t *> (shared + kTileBytes * (1 + 2 * kStages));
+  uint32_t q_full = shared_address (&bars[0]);
+  auto full = [&] (int s) { return shared_address (&bars[1 + s]); };
+  auto empty = [&] (int s) { return shared_address (&bars[1 + kStages + s]); };
+
+  const int bh = blockIdx.y, q_block = blockIdx.x;
+  const Workspace &w = args.w;
+  const int tiles = (args.keys + kTileRows - 1) / kTileRows;
+  const int warpgroup = threadIdx.x >> 7;
+
+  if (threadIdx.x == 0)
+    {
+      barrier_init (q_full, 1);
+      for (int s = 0; s < kStages; s++)
+        {
+          barrier_init (full (s), 1);
+          barrier_init (empty (s), 256);
+        }
+      asm volatile ("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+  __syncthreads ();
+
+  if (warpgroup == 0)
+    {
+      asm volatile ("setmaxnreg.dec.sync.aligned.u32 40;\n");
+      if (threadIdx.x == 0)
+        {
+          const int8_t *q_source = w.q8 + ((size_t) bh * args.q_tiles + q_block) * kTileBytes;
+          barrier_expect_bytes (q_full, kTileBytes);
+          bulk_copy (shared_address (q_tile), q_source, kTileBytes, q_full);
+          const int8_t *k_source = w.k8 + (size_t) bh * args.kv_tiles * kTileBytes;
+          const uint8_t *v_source = w.v8 + (size_t) bh * args.kv_tiles * kTileBytes;
+          for (int t = 0; t < tiles; t++)
+            {
+              int s = t % kStages;
+              if (t >= kStages)
+                barrier_wait (empty (s), ((t / kStages) - 1) & 1);
+              barrier_expect_bytes (full (s), 2 * kTileBytes);
+              bulk_copy (shared_address (stages + 2 * s * kTileBytes), k_source + (size_t) t * kTileBytes,
+                         kTileBytes, full (s));
+              bulk_copy (shared_address (stages + (2 * s + 1) * kTileBytes),
+                         v_source + (size_t) t * kTileBytes, kTileBytes, full (s));
+            }
+        }
+      return;
+    }
+  asm volatile ("setmaxnreg.inc.sync.aligned.u32 232;\n");
+
+  const int consumer = warpgroup - 1;               /* 64 rows each */
+  const int tid = threadIdx.x & 127, warp = tid >> 5, lane = tid & 31;
+  const int group = lane >> 2, quad = lane & 3;
+  const float q_scale = w.q_scale[(size_t) bh * args.q_tiles * 2 + q_block * 2 + consumer];
+  const float *k_scales = w.k_scale + (size_t) bh * args.kv_tiles;
+  const uint64_t q_desc = descriptor (shared_address (q_tile + consumer * (kQBlock / 8) * 1024));
+
+  float o[64];
+#pragma unroll
+  for (int i = 0; i < 64; i++)
+    o[i] = 0.0f;
+  float m[2] = { -INFINITY, -INFINITY }, l[2] = { 0.0f, 0.0f };
+  int32_t s_acc[64];
+  float pv[64];
+#pragma unroll
+  for (int i = 0; i < 64; i++)
+    s_acc[i] = 0, pv[i] = 0.0f;
+
+  barrier_wait (q_full, 0);
+  for (int t = 0; t < tiles; t++)
+    {
+      const int s = t % kStages;
+      barrier_wait (full (s), (t / kStages) & 1);
+      const uint32_t k_address = shared_address (stages + 2 * s * kTileBytes);
+      const uint32_t v_address = shared_address (stages + (2 * s + 1) * kTileBytes);
+
+      /* S = Q Kᵀ: 4 k-steps of 32 bytes = 2 core matrices (256 bytes). */
+#pragma unroll
+      for (int i = 0; i < 64; i++)
+        hold (s_acc[i]);
+      mma_fence ();
+#pragma unroll
+      for (int kk = 0; kk < 4; kk++)
+        mma_s8 (s_acc, q_desc + ((kk * 256) >> 4), descriptor (k_address + kk * 256), kk > 0);
+      mma_commit ();
+      mma_wait_all ();
+#pragma unroll
+      for (int i = 0; i < 64; i++)
+        hold (s_acc[i]);
+
+      /* Scores in log2 units. s_acc[4j + e] is row `group`, column 8j + 2·quad + e;
+       * s_acc[4j + 2 + e] the same column of row group + 8. */
+      /* |S| ≤ 128·127² < 2^22, so the float trick of dequantise holds. */
+      const float dequant = q_scale * k_scales[t], offset = -12582912.0f * dequant;
+      float sc[64];
+#pragma unroll
+      for (int i = 0; i < 64; i++)
+        sc[i] = dequantise (s_acc[i], dequant, offset);
+      if ((t + 1) * kTileRows > args.keys)
+        {
+#pragma unroll
+          for (int i = 0; i < 64; i++)
+            {
+              int column = 8 * (i >> 2) + 2 * quad + (i & 1);
+              if (t * kTileRows + column >= args.keys)
+                sc[i] = -INFINITY;
+            }
+        }
+      float tile_max[2] = { -INFINITY, -INFINITY };
+#pragma unroll
+      for (int i = 0; i < 64; i++)
+        tile_max[(i >> 1) & 1] = fmaxf (tile_max[(i >> 1) & 1], sc[i]);
+      float alpha[2], base[2];
+#pragma unroll
+      for (int r = 0; r < 2; r++)
+        {
+          tile_max[r] = fmaxf (tile_max[r], __shfl_xor_sync (0xffffffffu, tile_max[r], 1));
+          tile_max[r] = fmaxf (tile_max[r], __shfl_xor_sync (0xffffffffu, tile_max[r], 2));
+          float m_new = fmaxf (m[r], tile_max[r]);
+          /* A row with no valid key yet keeps m = −inf; subtract 0 then. */
+          float m_use = m_new == -INFINITY ? 0.0f : m_new;
+          alpha[r] = fast_exp2 (m[r] - m_use);
+          base[r] = m_use - kLog2PScale;
+          m[r] = m_new;
+        }
+      float row_sum[2] = { 0.0f, 0.0f };
+#pragma unroll
+      for (int i = 0; i < 64; i++)
+        {
+          sc[i] = fast_exp2 (sc[i] - base[(i >> 1) & 1]);
+          row_sum[(i >> 1) & 1] += sc[i];
+        }
+      uint32_t p8[4][4];
+#pragma unroll
+      for (int kk = 0; kk < 4; kk++)
+        {
+          const float *c = sc + 16 * kk;
+          p8[kk][0] = pack_e4m3x4 (c[0], c[1], c[4], c[5]);
+          p8[kk][1] = pack_e4m3x4 (c[2], c[3], c[6], c[7]);
+          p8[kk][2] = pack_e4m3x4 (c[8], c[9], c[12], c[13]);
+          p8[kk][3] = pack_e4m3x4 (c[10], c[11], c[14], c[15]);
+        }
+#pragma unroll
+      for (int r = 0; r < 2; r++)
+        l[r] = l[r] * alpha[r] + row_sum[r];
+
+      /* O_tile = P V: the keys of Vᵀ are 32 bytes (2 core matrices) per k-step. */
+#pragma unroll
+      for (int i = 0; i < 64; i++)
+        hold (pv[i]);
+      mma_fence ();
+#pragma unroll
+      for (int kk = 0; kk < 4; kk++)
+        mma_e4m3 (pv, p8[kk], descriptor (v_address + kk * 256), kk > 0);
+      mma_commit ();
+      mma_wait_all ();
+#pragma unroll
+      for (int i = 0; i < 64; i++)
+        hold (pv[i]);
+      barrier_arrive (empty (s));
+#pragma unroll
+      for (int i = 0; i < 64; i++)
+        o[i] = o[i] * alpha[(i >> 1) & 1] + pv[i];
+    }
+
+  /* Epilogue. */
+  const int b = bh / args.heads, h = bh % args.heads;
+  const float *v_scale = w.v_scale + bh * kDim, *v_mean = w.v_mean + bh * kDim;
+#pragma unroll
+  for (int r = 0; r < 2; r++)
+    {
+      l[r] += __shfl_xor_sync (0xffffffffu, l[r], 1);
+      l[r] += __shfl_xor_sync (0xffffffffu, l[r], 2);
+      int row = q_block * kTileRows + consumer * kQBlock + warp * 16 + group + 8 * r;
+      if (row >= args.q_len)
+        continue;
+      bool empty_row = !(l[r] > 0.0f);
+      float inverse = empty_row ? 0.0f : 1.0f / l[r];
+      size_t out_row = (((size_t) b * args.q_len + row) * args.heads + h) * kDim;
+#pragma unroll
+      for (int j = 0; j < 16; j++)
+        {
+          int d = 8 * j + 2 * quad;
+          float x0 = empty_row ? 0.0f : o[4 * j + 2 * r] * inverse * v_scale[d] + v_mean[d];
+          float x1 = empty_row ? 0.0f : o[4 * j + 2 * r + 1] * inverse * v_scale[d + 1] + v_mean[d + 1];
+          uint32_t packed = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1) : Io<__half>::pack (x0, x1);
+          *reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + out_row + d) = packed;
+        }
+      if (args.lse != NULL && quad == 0)
+        {
+          float shift = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row];
+          args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row]
+              = empty_row ? -INFINITY : (m[r] + log2f (l[r]) - kLog2PScale) * kLn2 + shift;
+        }
+    }
+#endif
+}
+
+template <typename T>
+cudaError_t
+launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
+{
+  Workspace w = workspace_layout (p, workspace);
+  int bh = p->batch * p->heads;
+  int q_tiles = (p->q_len + kTileRows - 1) / kTileRows;
+  int kv_tiles = (p->kv_len + kTileRows - 1) / kTileRows;
+  int key_tiles = (p->keys + kTileRows - 1) / kTileRows;
+  const T *q = (const T *) p->q, *k = (const T *) p->k, *v = (const T *) p->v;
+  channel_stats<T><<<dim3 (kStatChunks, bh), kDim, 0, stream>>> (k, v, p->heads, p->kv_len, p->keys,
+                                                                 w.partial);
+  channel_finish<<<bh, kDim, 0, stream>>> (w.partial, p->keys, w.k_mean, w.v_mean, w.v_scale);
+  quantise_q<T><<<dim3 (q_tiles * 2, bh), 256, 0, stream>>> (q, p->heads, p->q_len, p->scale, w,
+                                                            q_tiles);
+  if (key_tiles > 0)
+    quantise_kv<T><<<dim3 (key_tiles, bh), 256, 0, stream>>> (k, v, p->heads, p->kv_len, p->keys, w,
+                                                             kv_tiles);
+  cudaError_t status = cudaGetLastError ();
+  if (status != cudaSuccess)
+    return status;
+  status = cudaFuncSetAttribute (attention, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
+  if (status != cudaSuccess)
+    return status;
+  AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
+                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16 };
+  attention<<<dim3 (q_tiles, bh), 384, kSharedBytes, stream>>> (args);
+  return cudaGetLastError ();
+}
+
+} // namespace
+
+size_t
+rl_attention_sage_workspace_bytes (const RlSageParams *params)
+{
+  return workspace_layout (params, nullptr).bytes;
+}
+
+cudaError_t
+rl_attention_sage_launch (const RlSageParams *params, void *workspace, cudaStream_t stream)
+{
+  if (params->dtype == RL_ATTENTION_BF16)
+    return launch_typed<__nv_bfloat16> (params, workspace, stream);
+  if (params->dtype == RL_ATTENTION_F16)
+    return launch_typed<__half> (params, workspace, stream);
+  return cudaErrorInvalidValue;
+}

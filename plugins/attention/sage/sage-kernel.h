@@ -1,0 +1,42 @@
+/* The kernels of the `sage` variant (sage-kernel.cu): SageAttention-2's
+ * quantised attention on Hopper (sm_90a). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cuda_runtime_api.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  const void *q;          /* [B, Lq, H, 128] */
+  const void *k;          /* [B, Lk, H, 128] */
+  const void *v;          /* [B, Lk, H, 128] */
+  void       *out;        /* [B, Lq, H, 128], same dtype as q */
+  float      *lse;        /* [B, H, Lq] (row length lse_q_len) or NULL */
+  int32_t     batch;      /* batches this launch covers */
+  int32_t     heads;
+  int32_t     q_len;
+  int32_t     kv_len;     /* rows of k and v per batch */
+  int32_t     keys;       /* keys attended to, <= kv_len */
+  int32_t     lse_q_len;  /* row length of lse (the problem's Lq) */
+  int32_t     dtype;      /* RL_ATTENTION_BF16 or RL_ATTENTION_F16 */
+  float       scale;      /* softmax scale */
+} RlSageParams;
+
+/* Bytes of scratch device memory a launch of `params` needs (quantised
+ * q/k/v, their scales, key and value means). */
+size_t rl_attention_sage_workspace_bytes (const RlSageParams *params);
+
+/* Quantises q/k/v into `workspace` (at least the bytes above, 256-byte
+ * aligned) and runs the attention kernel, all on `stream`. Head dim 128
+ * only; cudaErrorInvalidValue for other dtypes. */
+cudaError_t rl_attention_sage_launch (const RlSageParams *params, void *workspace,
+                                      cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
