@@ -1,19 +1,49 @@
 /* GPU workers sharing NCCL collectives through the pool (rank 0 makes the
  * NCCL id, the pool hands it to every rank at HELLO_ACK): a 4-step Wan
- * SAMPLE on a Wan 2.1 1.3B-shaped checkpoint of random bf16 weights in
- * Ulysses 2, ring 2, CFG 2 and data 2 on two GPUs equals the one-GPU
- * latent within 1e-2 relative on every rank (and, to tell the forward's
- * own bf16 differences from the sampler's amplification of them at cfg 5,
- * one step at cfg 1 — one forward — of U2 and R2 is checked alone);
- * RAYLIGHT_NCCL_TEST_PARITY=0 skips these; then, with
- * RAYLIGHT_NCCL_TEST_SPEED=1, one sampling step (one DiT forward, cfg 1)
- * at 832×480×81 (21×60×104 latent, 32,760 tokens) on one GPU and on two
- * in Ulysses 2, timed in the same process, and the speed-up printed.
- * RAYLIGHT_NCCL_TEST_BLOCKS (default 30, the real count) trims the blocks.
- * RAYLIGHT_NCCL_TEST_BACKEND=cpu runs the same checks on CPU workers (fp32
- * compute over shared memory: the real model dimensions' split rules
- * without bf16 rounding). Exits 77 without two GPUs. */
+ * SAMPLE at cfg 5 on a checkpoint of random bf16 weights in the Wan 2.1
+ * key layout (1.3B by default) equals the one-GPU latent within 1e-2
+ * relative on every rank of every parallel mode, and so does one step at
+ * cfg 1 (one forward) of the sequence-parallel modes — which tells the
+ * forward's own bf16 differences from the sampler's amplification of them.
+ * Then, with RAYLIGHT_NCCL_TEST_SPEED=1, one sampling step (one DiT
+ * forward, cfg 1) at 832×480×81 (21×60×104 latent, 32,760 tokens) per speed
+ * mode, each timed in the same process as the one-GPU step, and the
+ * speed-ups printed.
+ *
+ * Variables (all optional):
+ *   RAYLIGHT_NCCL_TEST_MODES        parity modes, e.g. "U2 R2 CFG2 DP2 FSDP2
+ *                                   U2+FSDP2 FSDP2+OFFLOAD U4 U2xR2 FSDP4";
+ *                                   default: the two-GPU ones, and the
+ *                                   four-GPU ones where there are four
+ *   RAYLIGHT_NCCL_TEST_PARITY=0     no parity checks
+ *   RAYLIGHT_NCCL_TEST_KILL=0       no kill -9 fault test
+ *   RAYLIGHT_NCCL_TEST_SPEED=1      the speed lines, over
+ *   RAYLIGHT_NCCL_TEST_SPEED_MODES  default "1 U2 CFG2" (CFG2 at cfg 5)
+ *   RAYLIGHT_NCCL_TEST_ATTENTION    the attention variant of every worker,
+ *                                   the one-GPU reference's too ("cudnn"),
+ *                                   so both sides run the same kernels
+ *   RAYLIGHT_NCCL_TEST_FLOOR        a second variant ("flash"): the
+ *                                   one-GPU sample with it against the
+ *                                   reference — how far bf16 kernel
+ *                                   differences alone move the sample
+ *   RAYLIGHT_NCCL_TEST_KEYS         key list of the checkpoint (default
+ *                                   tests/pool/data/wan21-t2v-1.3b-keys.txt)
+ *   RAYLIGHT_NCCL_TEST_BLOCKS       blocks kept (default 30)
+ *   RAYLIGHT_NCCL_TEST_CHECKPOINT   a checkpoint written beforehand (then
+ *                                   KEYS and BLOCKS are not used)
+ *   RAYLIGHT_NCCL_TEST_LABEL        the model's name in the result lines
+ *   RAYLIGHT_NCCL_TEST_LATENT       parity latent F×H×W (default 3x30x52:
+ *                                   1170 tokens, which U4 pads)
+ *   RAYLIGHT_NCCL_TEST_SPEED_LATENT default 21x60x104
+ *   RAYLIGHT_NCCL_TEST_GPUS         GPUs to use (default: all, at most 4)
+ *   RAYLIGHT_NCCL_TEST_BACKEND=cpu  the same checks on CPU workers (fp32
+ *                                   over shared memory: the real model's
+ *                                   split rules without bf16 rounding)
+ * Result lines start "# parity LABEL MODE" and "# speed LABEL MODE" (the
+ * session scripts tabulate them). Exits 77 without two GPUs. */
+#include <ctype.h>
 #include <dirent.h>
+#include <stddef.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,12 +56,23 @@
 #include "workers/jobs/job-params.h"
 #include "workers/pool/pool.h"
 
-enum { MAX_RANKS = 2, TEXT_TOKENS = 512, TEXT_DIM = 4096 };
+enum { MAX_RANKS = 4, MAX_MODES = 16, TEXT_TOKENS = 512, TEXT_DIM = 4096, CHANNELS = 16 };
+
+/* One way of spreading a job over the pool's workers. */
+typedef struct {
+  char name[32];
+  int  ulysses, ring, cfg, data, fsdp;
+  bool offload;
+} Mode;
 
 static uint64_t seed;
-static char dit_path[512], plugin_env[1024];
+static int gpus;
+static char dit_path[512], plugin_env[1024], label[64] = "1.3B";
+static const char *attention, *floor_attention;
+static bool own_checkpoint;
 static RlSharedTensor *positive, *negative;
 static RlPoolBackend backend = RL_POOL_BACKEND_CUDA;
+static int64_t latent_fhw[3] = { 3, 30, 52 }, speed_fhw[3] = { 21, 60, 104 };
 
 static int
 count_gpus (void)
@@ -54,17 +95,79 @@ now_s (void)
   return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
 }
 
-/* The 1.3B key list with blocks ≥ `blocks` left out, as bf16 random weights. */
+/* "U2", "R2", "CFG2", "DP2", "FSDP2", "OFFLOAD", joined by '+' or 'x'
+ * ("U2xR2", "U2+FSDP2", "FSDP2+OFFLOAD"); "1" is one GPU. */
+static bool
+parse_mode (const char *text, Mode *m)
+{
+  *m = (Mode) { .ulysses = 1, .ring = 1, .cfg = 1, .data = 1, .fsdp = 1 };
+  snprintf (m->name, sizeof m->name, "%s", text);
+  if (strcmp (text, "1") == 0)
+    return true;
+  static const struct { const char *prefix; size_t offset; } parts[] = {
+    { "FSDP", offsetof (Mode, fsdp) }, { "CFG", offsetof (Mode, cfg) },
+    { "DP", offsetof (Mode, data) },   { "U", offsetof (Mode, ulysses) },
+    { "R", offsetof (Mode, ring) },
+  };
+  const char *p = text;
+  while (*p != '\0')
+    {
+      if (*p == '+' || *p == 'x')
+        {
+          p++;
+          continue;
+        }
+      if (strncmp (p, "OFFLOAD", 7) == 0)
+        {
+          m->offload = true;
+          p += 7;
+          continue;
+        }
+      size_t i = 0;
+      while (i < sizeof parts / sizeof parts[0]
+             && strncmp (p, parts[i].prefix, strlen (parts[i].prefix)) != 0)
+        i++;
+      if (i == sizeof parts / sizeof parts[0])
+        return false;
+      p += strlen (parts[i].prefix);
+      if (!isdigit ((unsigned char) *p))
+        return false;
+      *(int *) ((char *) m + parts[i].offset) = (int) strtol (p, (char **) &p, 10);
+    }
+  return true;
+}
+
+/* The pool's size: the product of the degrees, or the FSDP degree alone. */
+static int
+mode_workers (const Mode *m)
+{
+  int product = m->ulysses * m->ring * m->cfg * m->data;
+  return product > 1 ? product : (m->fsdp > 1 ? m->fsdp : 1);
+}
+
+static bool
+parse_fhw (const char *text, int64_t *fhw)
+{
+  long long f, h, w;
+  if (text == NULL || sscanf (text, "%lldx%lldx%lld", &f, &h, &w) != 3 || f < 1 || h < 2
+      || w < 2 || h % 2 != 0 || w % 2 != 0)
+    return false;
+  fhw[0] = f, fhw[1] = h, fhw[2] = w;
+  return true;
+}
+
+/* The key list with blocks ≥ `blocks` left out, as bf16 random weights. */
 static bool
 make_checkpoint (const char *keys, int blocks, const char *path)
 {
   FILE *in = fopen (keys, "re");
   if (in == NULL)
     return false;
-  MakeCheckpointSpec *specs = calloc (1024, sizeof *specs);
+  enum { MAX_SPECS = 2048 };
+  MakeCheckpointSpec *specs = calloc (MAX_SPECS, sizeof *specs);
   size_t n = 0;
   char line[1024], error[256];
-  while (specs != NULL && n < 1024 && fgets (line, sizeof line, in) != NULL)
+  while (specs != NULL && n < MAX_SPECS && fgets (line, sizeof line, in) != NULL)
     {
       int block = -1;
       if (sscanf (line, "blocks.%d.", &block) == 1 && block >= blocks)
@@ -95,28 +198,39 @@ random_conditioning (uint64_t which)
   return t;
 }
 
+/* A pool for `m` whose workers all run the attention variant `variant`
+ * (NULL: the backend's choice per problem). */
 static RlPool *
-start_pool (int workers, int ulysses, int ring, int cfg, int data)
+start_pool (const Mode *m, const char *variant)
 {
   const char *env[] = { plugin_env, "NCCL_NVLS_ENABLE=0", NULL };
   RlPoolOptions options;
   RlErrorInfo err = { 0 };
-  pt_pool_options (&options, workers);
+  pt_pool_options (&options, mode_workers (m));
   options.backend = backend;
   options.extra_env = env;
   options.start_timeout_ms = 60000;
   options.request_timeout_ms = 180000;
   options.heartbeat_timeout_ms = 20000;
-  options.ulysses_degree = ulysses;
-  options.ring_degree = ring;
-  options.cfg_degree = cfg;
-  options.data_degree = data;
+  options.ulysses_degree = m->ulysses;
+  options.ring_degree = m->ring;
+  options.cfg_degree = m->cfg;
+  options.data_degree = m->data;
+  options.fsdp_degree = m->fsdp;
+  options.cpu_offload = m->offload;
+  options.attention = variant;
   options.comm_timeout_ms = 60000;
+  time_t wall = time (NULL);
+  char clock[16];
+  strftime (clock, sizeof clock, "%H:%M:%S", localtime (&wall));
+  /* The session scripts split the workers' log lines by this marker. */
+  printf ("# === pool %s %s (%d workers, attention %s) at %s\n", label, m->name,
+          mode_workers (m), variant ? variant : "auto", clock);
+  fflush (stdout);
   RlPool *pool = rl_pool_new (&options, &err);
   if (pool == NULL || rl_pool_start (pool, &err) != RL_WIRE_OK)
     {
-      printf ("# cannot start %d GPU workers (U%d R%d CFG%d DP%d): %s\n", workers, ulysses,
-              ring, cfg, data, err.message);
+      printf ("# cannot start %d workers for %s: %s\n", mode_workers (m), m->name, err.message);
       rl_pool_free (pool);
       return NULL;
     }
@@ -145,9 +259,17 @@ kill_at_first_step (const RlPoolProgress *progress, void *user)
 static Killer *killer_for_next_sample;
 static RlErrorInfo last_error;
 
-/* SAMPLE of a zero latent `shape` on every rank; out[r] gets rank r's. */
+static uint64_t
+latent_numel (int batch, const int64_t *fhw)
+{
+  return (uint64_t) batch * CHANNELS * (uint64_t) (fhw[0] * fhw[1] * fhw[2]);
+}
+
+/* SAMPLE of a zero latent of `batch` × 16 × fhw on every rank; out[r] gets
+ * rank r's result (out may be NULL). */
 static bool
-sample (RlPool *pool, const uint64_t *shape, int steps, float cfg, float **out, double *seconds)
+sample (RlPool *pool, int batch, const int64_t *fhw, int steps, float cfg, float **out,
+        double *seconds)
 {
   RlSampleParams params;
   rl_sample_params_init (&params);
@@ -160,7 +282,9 @@ sample (RlPool *pool, const uint64_t *shape, int steps, float cfg, float **out, 
   RlWireWriter w;
   rl_wire_writer_init (&w);
   rl_sample_params_encode (&params, &w);
-  uint64_t numel = shape[0] * shape[1] * shape[2] * shape[3] * shape[4];
+  const uint64_t shape[5] = { (uint64_t) batch, CHANNELS, (uint64_t) fhw[0], (uint64_t) fhw[1],
+                              (uint64_t) fhw[2] };
+  uint64_t numel = latent_numel (batch, fhw);
   RlErrorInfo err = { 0 };
   RlSharedTensor *latent = rl_shared_tensor_new (RL_WIRE_DTYPE_F32, 5, shape, "latent", &err);
   bool ok = latent != NULL;
@@ -184,7 +308,7 @@ sample (RlPool *pool, const uint64_t *shape, int steps, float cfg, float **out, 
   double start = now_s ();
   if (ok && rl_pool_call_group (pool, ranks, n, calls, results, &err) != RL_WIRE_OK)
     {
-      printf ("# SAMPLE on %d GPUs: %s\n", n, err.message);
+      printf ("# SAMPLE on %d workers: %s\n", n, err.message);
       ok = false;
     }
   last_error = err;
@@ -236,86 +360,129 @@ relative_error (const float *got, const float *want, uint64_t n)
   return max_ref > 0.0 && isfinite (max_ref) ? max_diff / max_ref : INFINITY;
 }
 
-/* 3 latent frames of 30×52: 3·15·26 = 1170 tokens (odd: USP pads). */
-static const uint64_t small1[5] = { 1, 16, 3, 30, 52 };
-static const uint64_t small2[5] = { 2, 16, 3, 30, 52 };
-static float *reference1, *reference2, *reference_forward;
+static Mode modes[MAX_MODES];
+static int n_modes;
+/* The one-GPU results: 4 steps at cfg 5 for batch 1, 2 and 4 (indexed by
+ * the batch; data parallelism splits the batch), and one forward. */
+static float *reference[MAX_RANKS + 1], *reference_forward;
+
+static bool
+needs_batch (int batch)
+{
+  for (int i = 0; i < n_modes; i++)
+    if (modes[i].data == batch)
+      return true;
+  return batch == 1;
+}
 
 static void
 test_one_gpu_reference (void)
 {
-  RlPool *pool = start_pool (1, 1, 1, 1, 1);
+  Mode one;
+  parse_mode ("1", &one);
+  RlPool *pool = start_pool (&one, attention);
   PT_REQUIRE (pool != NULL, "one-GPU pool");
+  for (int batch = 1; batch <= MAX_RANKS; batch++)
+    {
+      float *out[MAX_RANKS] = { 0 };
+      double t = 0.0;
+      if (!needs_batch (batch))
+        continue;
+      PT_CHECK (sample (pool, batch, latent_fhw, 4, 5.0f, out, &t), "one-GPU SAMPLE of batch %d",
+                batch);
+      reference[batch] = out[0];
+      printf ("# one GPU, batch %d, 4 steps cfg 5: %.2f s%s\n", batch, t,
+              batch == 1 ? " (model load included)" : "");
+    }
   float *out[MAX_RANKS] = { 0 };
-  double t = 0.0;
-  PT_CHECK (sample (pool, small1, 4, 5.0f, out, &t), "one-GPU SAMPLE");
-  reference1 = out[0];
-  printf ("# one GPU, 4 steps cfg 5 (model load included): %.2f s\n", t);
-  out[0] = NULL;
-  PT_CHECK (sample (pool, small2, 4, 5.0f, out, NULL), "one-GPU SAMPLE of batch 2");
-  reference2 = out[0];
-  out[0] = NULL;
-  PT_CHECK (sample (pool, small1, 1, 1.0f, out, NULL), "one-GPU forward");
+  PT_CHECK (sample (pool, 1, latent_fhw, 1, 1.0f, out, NULL), "one-GPU forward");
   reference_forward = out[0];
-  if (reference1 != NULL)
+  if (reference[1] != NULL)
     {
       double sum = 0.0;
-      for (uint64_t i = 0; i < 16 * 3 * 30 * 52; i++)
-        sum += (double) reference1[i] * reference1[i];
+      for (uint64_t i = 0; i < latent_numel (1, latent_fhw); i++)
+        sum += (double) reference[1][i] * reference[1][i];
       PT_CHECK (isfinite (sum) && sum > 0.0, "reference latent is zero or not finite");
     }
   rl_pool_free (pool);
 }
 
+/* The one-GPU sample with another attention variant against the reference:
+ * the spread that bf16 kernel differences alone give this model. */
 static void
-check (int ulysses, int ring, int cfg, int data)
+test_variant_floor (void)
 {
-  const uint64_t *shape = data > 1 ? small2 : small1;
-  const float *want = data > 1 ? reference2 : reference1;
-  uint64_t numel = shape[0] * 16 * 3 * 30 * 52;
-  PT_REQUIRE (want != NULL, "no one-GPU reference");
-  RlPool *pool = start_pool (2, ulysses, ring, cfg, data);
-  PT_REQUIRE (pool != NULL, "two-GPU pool");
-  float *out[MAX_RANKS] = { 0 };
-  double t = 0.0;
-  PT_CHECK (sample (pool, shape, 4, 5.0f, out, &t), "SAMPLE U%d R%d CFG%d DP%d", ulysses, ring,
-            cfg, data);
-  for (int r = 0; r < 2 && out[r] != NULL; r++)
-    {
-      double err = relative_error (out[r], want, numel);
-      PT_CHECK (err <= 1e-2, "rank %d of U%d R%d CFG%d DP%d: relative error %.3g", r, ulysses,
-                ring, cfg, data, err);
-      printf ("# 2 GPUs NCCL U%d×R%d CFG%d DP%d, rank %d vs one GPU: relative error %.3g "
-              "(rms %.3g; %.2f s with load)\n", ulysses, ring, cfg, data, r, err,
-              relative_rms (out[r], want, numel), t);
-    }
-  if (out[0] != NULL && out[1] != NULL)
-    PT_CHECK (memcmp (out[0], out[1], numel * sizeof (float)) == 0, "ranks differ");
+  Mode one;
+  parse_mode ("1", &one);
+  PT_REQUIRE (reference[1] != NULL && reference_forward != NULL, "no one-GPU reference");
+  RlPool *pool = start_pool (&one, floor_attention);
+  PT_REQUIRE (pool != NULL, "one-GPU pool with %s", floor_attention);
+  float *out[MAX_RANKS] = { 0 }, *forward[MAX_RANKS] = { 0 };
+  uint64_t numel = latent_numel (1, latent_fhw);
+  PT_CHECK (sample (pool, 1, latent_fhw, 4, 5.0f, out, NULL), "SAMPLE with %s", floor_attention);
+  PT_CHECK (sample (pool, 1, latent_fhw, 1, 1.0f, forward, NULL), "forward with %s",
+            floor_attention);
+  if (out[0] != NULL && forward[0] != NULL)
+    printf ("# parity %s 1GPU-%s-vs-%s sample %.3g rms %.3g forward %.3g (floor, not checked)\n",
+            label, floor_attention, attention ? attention : "auto",
+            relative_error (out[0], reference[1], numel),
+            relative_rms (out[0], reference[1], numel),
+            relative_error (forward[0], reference_forward, numel));
   free (out[0]);
-  free (out[1]);
+  free (forward[0]);
   rl_pool_free (pool);
 }
 
-/* One step at cfg 1: the sampler's output is x − σ·v of one forward. */
+static const Mode *current_mode;
+
+/* 4 steps at cfg 5 on every rank against the one-GPU result, and for the
+ * sequence-parallel modes one forward (1 step at cfg 1) too. */
 static void
-check_forward (int ulysses, int ring)
+test_parity (void)
 {
-  uint64_t numel = 16 * 3 * 30 * 52;
-  PT_REQUIRE (reference_forward != NULL, "no one-GPU forward");
-  RlPool *pool = start_pool (2, ulysses, ring, 1, 1);
-  PT_REQUIRE (pool != NULL, "two-GPU pool");
+  const Mode *m = current_mode;
+  int batch = m->data, workers = mode_workers (m);
+  const float *want = batch <= MAX_RANKS ? reference[batch] : NULL;
+  uint64_t numel = latent_numel (batch, latent_fhw);
+  PT_REQUIRE (want != NULL, "no one-GPU reference of batch %d", batch);
+  RlPool *pool = start_pool (m, attention);
+  PT_REQUIRE (pool != NULL, "%d-worker pool for %s", workers, m->name);
   float *out[MAX_RANKS] = { 0 };
-  PT_CHECK (sample (pool, small1, 1, 1.0f, out, NULL), "forward U%d R%d", ulysses, ring);
-  if (out[0] != NULL)
+  double t = 0.0, worst = 0.0, worst_rms = 0.0, forward_err = -1.0;
+  PT_CHECK (sample (pool, batch, latent_fhw, 4, 5.0f, out, &t), "SAMPLE %s", m->name);
+  for (int r = 0; r < workers && out[r] != NULL; r++)
     {
-      double err = relative_error (out[0], reference_forward, numel);
-      PT_CHECK (err <= 1e-2, "one forward U%d R%d: relative error %.3g", ulysses, ring, err);
-      printf ("# 2 GPUs NCCL U%d×R%d, one forward (1 step, cfg 1) vs one GPU: relative error "
-              "%.3g (rms %.3g)\n", ulysses, ring, err,
-              relative_rms (out[0], reference_forward, numel));
+      double err = relative_error (out[r], want, numel);
+      PT_CHECK (err <= 1e-2, "rank %d of %s: relative error %.3g", r, m->name, err);
+      worst = fmax (worst, err);
+      worst_rms = fmax (worst_rms, relative_rms (out[r], want, numel));
+      if (r > 0 && out[0] != NULL)
+        PT_CHECK (memcmp (out[0], out[r], numel * sizeof (float)) == 0,
+                  "ranks 0 and %d of %s differ", r, m->name);
     }
-  free (out[0]);
-  free (out[1]);
+  if (m->ulysses * m->ring > 1 && reference_forward != NULL)
+    {
+      float *forward[MAX_RANKS] = { 0 };
+      uint64_t forward_numel = latent_numel (1, latent_fhw);
+      if (m->data == 1
+          && sample (pool, 1, latent_fhw, 1, 1.0f, forward, NULL) && forward[0] != NULL)
+        {
+          forward_err = relative_error (forward[0], reference_forward, forward_numel);
+          PT_CHECK (forward_err <= 1e-2, "one forward of %s: relative error %.3g", m->name,
+                    forward_err);
+        }
+      for (int r = 0; r < MAX_RANKS; r++)
+        free (forward[r]);
+    }
+  char forward_text[32] = "-";
+  if (forward_err >= 0.0)
+    snprintf (forward_text, sizeof forward_text, "%.3g", forward_err);
+  printf ("# parity %s %s sample %.3g rms %.3g forward %s (%d workers, %.2f s with load) %s\n",
+          label, m->name, worst, worst_rms, forward_text, workers, t,
+          out[0] != NULL && worst <= 1e-2 && (forward_err < 0.0 || forward_err <= 1e-2)
+          ? "ok" : "FAIL");
+  for (int r = 0; r < MAX_RANKS; r++)
+    free (out[r]);
   rl_pool_free (pool);
 }
 
@@ -325,12 +492,14 @@ check_forward (int ulysses, int ring)
 static void
 test_kill_rank_1 (void)
 {
-  RlPool *pool = start_pool (2, 2, 1, 1, 1);
+  Mode u2;
+  parse_mode ("U2", &u2);
+  RlPool *pool = start_pool (&u2, attention);
   PT_REQUIRE (pool != NULL, "two-GPU pool");
   Killer killer = { .pool = pool, .victim = 1 };
   double t = 0.0;
   killer_for_next_sample = &killer;
-  bool ok = sample (pool, small1, 30, 5.0f, NULL, &t);
+  bool ok = sample (pool, 1, latent_fhw, 30, 5.0f, NULL, &t);
   killer_for_next_sample = NULL;
   PT_CHECK (!ok, "a SAMPLE whose rank 1 was killed succeeded");
   PT_CHECK (killer.killed, "rank 1 was never killed");
@@ -339,32 +508,26 @@ test_kill_rank_1 (void)
   PT_CHECK (t < 20.0, "the failed SAMPLE took %.1f s", t);
   printf ("# kill -9 of rank 1 (NCCL U2): failed after %.2f s: %s\n", t, last_error.message);
   rl_pool_free (pool);
-  check_forward (2, 1);
+  pool = start_pool (&u2, attention);
+  PT_REQUIRE (pool != NULL, "two-GPU pool after the kill");
+  PT_CHECK (sample (pool, 1, latent_fhw, 1, 1.0f, NULL, NULL), "SAMPLE after the kill");
+  rl_pool_free (pool);
 }
 
-static void test_forward_ulysses2 (void) { check_forward (2, 1); }
-static void test_forward_ring2 (void) { check_forward (1, 2); }
-static void test_ulysses2 (void) { check (2, 1, 1, 1); }
-static void test_ring2 (void) { check (1, 2, 1, 1); }
-static void test_cfg2 (void) { check (1, 1, 2, 1); }
-static void test_data2 (void) { check (1, 1, 1, 2); }
-
-/* One sampling step (one forward, cfg 1) at 832×480×81: warm-up (model
- * load, kernels), then the best of three, on 1 GPU and on 2 in U2. */
+/* One sampling step (one forward at cfg 1; two at cfg 5) at the speed
+ * latent: warm-up (model load, kernels), then the best of three. */
 static double
-time_step (int workers, int ulysses, int cfg_degree, float cfg)
+time_step (const Mode *m, float cfg)
 {
-  static const uint64_t big[5] = { 1, 16, 21, 60, 104 };
-  RlPool *pool = start_pool (workers, ulysses, 1, cfg_degree, 1);
+  RlPool *pool = start_pool (m, attention);
   if (pool == NULL)
     return -1.0;
   double best = INFINITY, t = 0.0;
-  bool ok = sample (pool, big, 1, cfg, NULL, &t);
-  printf ("# %d GPU(s) U%d CFG%d cfg %g: warm-up step %.2f s\n", workers, ulysses, cfg_degree,
-          (double) cfg, t);
+  bool ok = sample (pool, 1, speed_fhw, 1, cfg, NULL, &t);
+  printf ("# %s %s cfg %g: warm-up step %.2f s\n", label, m->name, (double) cfg, t);
   for (int i = 0; ok && i < 3; i++)
     {
-      ok = sample (pool, big, 1, cfg, NULL, &t);
+      ok = sample (pool, 1, speed_fhw, 1, cfg, NULL, &t);
       best = fmin (best, t);
     }
   rl_pool_free (pool);
@@ -374,16 +537,84 @@ time_step (int workers, int ulysses, int cfg_degree, float cfg)
 static void
 test_speed (void)
 {
-  double one = time_step (1, 1, 1, 1.0f);
-  double u2 = time_step (2, 2, 1, 1.0f);
-  PT_CHECK (one > 0.0 && u2 > 0.0, "timing failed");
-  printf ("# speed, Wan 1.3B-shaped, 832x480x81, one step (1 forward): 1 GPU %.3f s, "
-          "2 GPUs U2 %.3f s, speed-up %.2fx\n", one, u2, one / u2);
-  double one_cfg = time_step (1, 1, 1, 5.0f);
-  double cfg2 = time_step (2, 1, 2, 5.0f);
-  if (one_cfg > 0.0 && cfg2 > 0.0)
-    printf ("# speed, one step with cfg 5 (2 forwards): 1 GPU %.3f s, 2 GPUs CFG2 %.3f s, "
-            "speed-up %.2fx\n", one_cfg, cfg2, one_cfg / cfg2);
+  const char *list = getenv ("RAYLIGHT_NCCL_TEST_SPEED_MODES");
+  char copy[256];
+  snprintf (copy, sizeof copy, "%s", list != NULL ? list : "1 U2 CFG2");
+  double one = -1.0, one_cfg = -1.0, u2 = -1.0;
+  long tokens = (long) (speed_fhw[0] * speed_fhw[1] / 2 * speed_fhw[2] / 2);
+  for (char *save = NULL, *word = strtok_r (copy, " ,", &save); word != NULL;
+       word = strtok_r (NULL, " ,", &save))
+    {
+      Mode m;
+      if (!parse_mode (word, &m))
+        {
+          PT_CHECK (false, "unknown speed mode '%s'", word);
+          continue;
+        }
+      if (mode_workers (&m) > gpus)
+        {
+          printf ("# speed %s %s skipped: needs %d GPUs\n", label, m.name, mode_workers (&m));
+          continue;
+        }
+      /* CFG parallelism pays off only with a negative prompt: cfg 5, against
+       * the one-GPU step at cfg 5 (two forwards). */
+      float cfg = m.cfg > 1 ? 5.0f : 1.0f;
+      if (m.cfg > 1 && one_cfg < 0.0)
+        {
+          Mode single;
+          parse_mode ("1", &single);
+          one_cfg = time_step (&single, 5.0f);
+        }
+      double t = strcmp (m.name, "1") == 0 && one > 0.0 ? one : time_step (&m, cfg);
+      PT_CHECK (t > 0.0, "timing %s failed", m.name);
+      if (t <= 0.0)
+        continue;
+      if (strcmp (m.name, "1") == 0)
+        one = t;
+      if (strcmp (m.name, "U2") == 0)
+        u2 = t;
+      double base = m.cfg > 1 ? one_cfg : one;
+      char versus[96] = "";
+      if (m.fsdp > 1 && m.ulysses == 2 && m.ring * m.cfg * m.data == 1 && u2 > 0.0)
+        snprintf (versus, sizeof versus, " time %.3f x U2", t / u2);
+      printf ("# speed %s %s %.3f s speedup %.2fx time %.3f x 1GPU%s (%ld tokens, cfg %g)\n",
+              label, m.name, t, base > 0.0 ? base / t : 0.0, base > 0.0 ? t / base : 0.0, versus,
+              tokens, (double) cfg);
+      fflush (stdout);
+    }
+}
+
+/* The modes of RAYLIGHT_NCCL_TEST_MODES, or every mode this many GPUs run. */
+static bool
+read_modes (void)
+{
+  const char *list = getenv ("RAYLIGHT_NCCL_TEST_MODES");
+  char copy[512];
+  snprintf (copy, sizeof copy, "%s", list != NULL ? list
+           : gpus >= 4 ? "U2 R2 CFG2 DP2 FSDP2 U2+FSDP2 FSDP2+OFFLOAD U4 U2xR2 FSDP4"
+                       : "U2 R2 CFG2 DP2 FSDP2 U2+FSDP2 FSDP2+OFFLOAD");
+  for (char *save = NULL, *word = strtok_r (copy, " ,", &save); word != NULL;
+       word = strtok_r (NULL, " ,", &save))
+    {
+      Mode m;
+      if (!parse_mode (word, &m) || n_modes == MAX_MODES || m.data > MAX_RANKS)
+        {
+          printf ("# unknown or too many parity modes at '%s'\n", word);
+          return false;
+        }
+      if (mode_workers (&m) > gpus)
+        printf ("# parity %s %s skipped: needs %d GPUs\n", label, m.name, mode_workers (&m));
+      else
+        modes[n_modes++] = m;
+    }
+  return true;
+}
+
+static bool
+setting_is_off (const char *name)
+{
+  const char *value = getenv (name);
+  return value != NULL && strcmp (value, "0") == 0;
 }
 
 int
@@ -395,43 +626,86 @@ main (void)
   if (source == NULL || plugins == NULL)
     pt_skip_all ("RAYLIGHT_SOURCE_DIR / RAYLIGHT_PLUGIN_PATH unset; run through meson test");
   const char *backend_env = getenv ("RAYLIGHT_NCCL_TEST_BACKEND");
+  const char *gpus_env = getenv ("RAYLIGHT_NCCL_TEST_GPUS");
   if (backend_env != NULL && strcmp (backend_env, "cpu") == 0)
-    backend = RL_POOL_BACKEND_CPU;
-  else if (count_gpus () < 2)
+    backend = RL_POOL_BACKEND_CPU, gpus = MAX_RANKS;
+  else if ((gpus = count_gpus ()) < 2)
     pt_skip_all ("fewer than two NVIDIA GPUs");
-  const char *blocks_env = getenv ("RAYLIGHT_NCCL_TEST_BLOCKS");
-  int blocks = blocks_env ? atoi (blocks_env) : 30;
-  char keys[1024];
-  snprintf (keys, sizeof keys, "%s/tests/pool/data/wan21-t2v-1.3b-keys.txt", source);
-  snprintf (dit_path, sizeof dit_path, "%s/wan2.1-t2v-1.3B-random.safetensors", pt_scratch_dir ());
+  if (gpus_env != NULL && atoi (gpus_env) >= 1 && atoi (gpus_env) < gpus)
+    gpus = atoi (gpus_env);
+  gpus = gpus > MAX_RANKS ? MAX_RANKS : gpus;
+  attention = getenv ("RAYLIGHT_NCCL_TEST_ATTENTION");
+  floor_attention = getenv ("RAYLIGHT_NCCL_TEST_FLOOR");
+  if (attention != NULL && attention[0] == '\0')
+    attention = NULL;
+  if (floor_attention != NULL && floor_attention[0] == '\0')
+    floor_attention = NULL;
+  if (getenv ("RAYLIGHT_NCCL_TEST_LABEL") != NULL)
+    snprintf (label, sizeof label, "%s", getenv ("RAYLIGHT_NCCL_TEST_LABEL"));
+  if ((getenv ("RAYLIGHT_NCCL_TEST_LATENT") != NULL
+       && !parse_fhw (getenv ("RAYLIGHT_NCCL_TEST_LATENT"), latent_fhw))
+      || (getenv ("RAYLIGHT_NCCL_TEST_SPEED_LATENT") != NULL
+          && !parse_fhw (getenv ("RAYLIGHT_NCCL_TEST_SPEED_LATENT"), speed_fhw)))
+    {
+      printf ("# RAYLIGHT_NCCL_TEST_LATENT / _SPEED_LATENT: FxHxW with even H and W\n");
+      return 1;
+    }
+  if (!read_modes ())
+    return 1;
   snprintf (plugin_env, sizeof plugin_env, "RAYLIGHT_PLUGIN_PATH=%s", plugins);
-  double t = now_s ();
-  if (!make_checkpoint (keys, blocks, dit_path))
-    pt_skip_all ("cannot write the random 1.3B-shaped checkpoint");
-  printf ("# random Wan 1.3B-shaped checkpoint, %d blocks, bf16: %.1f s\n", blocks, now_s () - t);
+
+  const char *given = getenv ("RAYLIGHT_NCCL_TEST_CHECKPOINT");
+  if (given != NULL && given[0] != '\0')
+    snprintf (dit_path, sizeof dit_path, "%s", given);
+  else
+    {
+      const char *blocks_env = getenv ("RAYLIGHT_NCCL_TEST_BLOCKS");
+      const char *keys_env = getenv ("RAYLIGHT_NCCL_TEST_KEYS");
+      int blocks = blocks_env ? atoi (blocks_env) : 30;
+      char keys[1024];
+      snprintf (keys, sizeof keys, "%s", keys_env != NULL ? keys_env : "");
+      if (keys_env == NULL)
+        snprintf (keys, sizeof keys, "%s/tests/pool/data/wan21-t2v-1.3b-keys.txt", source);
+      snprintf (dit_path, sizeof dit_path, "%s/wan-random.safetensors", pt_scratch_dir ());
+      double t = now_s ();
+      if (!make_checkpoint (keys, blocks, dit_path))
+        pt_skip_all ("cannot write the random Wan checkpoint");
+      own_checkpoint = true;
+      printf ("# random Wan %s checkpoint, %d blocks, bf16: %.1f s\n", label, blocks,
+              now_s () - t);
+    }
   positive = random_conditioning (1);
   negative = random_conditioning (2);
+  printf ("# %s on %d %s, attention %s, parity latent %lldx%lldx%lld\n", label, gpus,
+          backend == RL_POOL_BACKEND_CPU ? "CPU workers" : "GPUs",
+          attention ? attention : "auto", (long long) latent_fhw[0], (long long) latent_fhw[1],
+          (long long) latent_fhw[2]);
 
-  const char *parity = getenv ("RAYLIGHT_NCCL_TEST_PARITY");
-  if (parity == NULL || strcmp (parity, "0") != 0)
+  if (!setting_is_off ("RAYLIGHT_NCCL_TEST_PARITY"))
     {
       PT_RUN (test_one_gpu_reference);
-      PT_RUN (test_forward_ulysses2);
-      PT_RUN (test_forward_ring2);
-      PT_RUN (test_cfg2);
-      PT_RUN (test_data2);
-      PT_RUN (test_ulysses2);
-      PT_RUN (test_ring2);
-      PT_RUN (test_kill_rank_1);
+      if (floor_attention != NULL)
+        PT_RUN (test_variant_floor);
+      for (int i = 0; i < n_modes; i++)
+        {
+          current_mode = &modes[i];
+          PT_RUN (test_parity);
+        }
+      if (!setting_is_off ("RAYLIGHT_NCCL_TEST_KILL"))
+        PT_RUN (test_kill_rank_1);
     }
-  if (getenv ("RAYLIGHT_NCCL_TEST_SPEED") != NULL)
+  const char *speed = getenv ("RAYLIGHT_NCCL_TEST_SPEED");
+  if (speed != NULL && strcmp (speed, "0") != 0)
     PT_RUN (test_speed);
   rl_shared_tensor_free (positive);
   rl_shared_tensor_free (negative);
-  free (reference1);
-  free (reference2);
+  for (int b = 0; b <= MAX_RANKS; b++)
+    free (reference[b]);
   free (reference_forward);
-  remove (dit_path);
-  rmdir (pt_scratch_dir ());
+  if (own_checkpoint)
+    {
+      remove (dit_path);
+      rmdir (pt_scratch_dir ());
+    }
   return pt_finish ();
 }
