@@ -42,18 +42,7 @@ real_drag (GtkWidget *from,
            double     tx,
            double     ty)
 {
-  int x1, y1, x2, y2;
-  gulong xid;
-  g_autofree char *args = NULL;
-
-  ui_test_point_in_window (from, fx, fy, &x1, &y1, &xid);
-  ui_test_point_in_window (to, tx, ty, &x2, &y2, &xid);
-  args = g_strdup_printf ("mousemove --window %lu %d %d mousedown 1 "
-                          "mousemove --window %lu %d %d mousemove --window %lu %d %d "
-                          "mousemove --window %lu %d %d mouseup 1",
-                          xid, x1, y1, xid, (x1 + x2) / 2, (y1 + y2) / 2,
-                          xid, x2 + 1, y2, xid, x2, y2);
-  xdotool (args);
+  ui_test_real_drag (from, fx, fy, to, tx, ty, INPUT_SETTLE_MS);
 }
 
 static void

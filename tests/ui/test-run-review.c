@@ -64,6 +64,19 @@ real_click (GtkWidget *widget)
                          UI_TEST_FOCUS, INPUT_SETTLE_MS);
 }
 
+/* Drags job @from_id's row by its title onto job @to_id's row. */
+static void
+real_drag_row (RlQueuePanel *panel,
+               gint64        from_id,
+               gint64        to_id)
+{
+  GtkWidget *from = GTK_WIDGET (rl_queue_panel_get_row (panel, from_id));
+  GtkWidget *to = GTK_WIDGET (rl_queue_panel_get_row (panel, to_id));
+
+  g_assert_true (gtk_widget_get_mapped (from) && gtk_widget_get_mapped (to));
+  ui_test_real_drag (from, 40, 14, to, 40, gtk_widget_get_height (to) / 2.0, INPUT_SETTLE_MS);
+}
+
 static void
 real_keys (GtkWidget  *window,
            const char *keys)
@@ -424,6 +437,11 @@ test_queue_watch_review (void)
 
   /* C moves up past B; then B is cancelled. */
   real_click (rl_job_row_get_button (rl_queue_panel_get_row (panel, c_id), "up"));
+  g_assert_cmpuint (index_of (service, c_id), <, index_of (service, b_id));
+  /* Dragged by hand: B's row dropped on C's takes its place, and back. */
+  real_drag_row (panel, b_id, c_id);
+  g_assert_cmpuint (index_of (service, b_id), <, index_of (service, c_id));
+  real_drag_row (panel, c_id, b_id);
   g_assert_cmpuint (index_of (service, c_id), <, index_of (service, b_id));
   real_click (rl_job_row_get_button (rl_queue_panel_get_row (panel, b_id), "cancel"));
   assert_finished (b, RL_JOB_CANCELLED);

@@ -6,6 +6,7 @@
 
 #include <glib/gstdio.h>
 
+#include "engine/engine-error.h"
 #include "engine/graph/image.h"
 #include "engine/graph/registry.h"
 #include "engine/graph/workflow.h"
@@ -279,6 +280,15 @@ test_service_job_order (void)
   g_assert_false (rl_run_service_move_by (service, 12345, -1, &error));
   g_assert_nonnull (error);
   g_clear_error (&error);
+  /* A drop onto another waiting job takes its place, up or down. */
+  g_assert_true (rl_run_service_move_to (service, back, front, &error));
+  assert_order (service, (gint64[]) { back, front, front + 1, back + 1 }, 4);
+  g_assert_true (rl_run_service_move_to (service, back, back + 1, &error));
+  assert_order (service, (gint64[]) { front, front + 1, back + 1, back }, 4);
+  g_assert_false (rl_run_service_move_to (service, back, 12345, &error));
+  g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_EXECUTION);
+  g_clear_error (&error);
+  assert_order (service, (gint64[]) { front, front + 1, back + 1, back }, 4);
 
   g_assert_true (rl_run_service_cancel (service, front, &error));
   while (n_finished < 1)

@@ -100,6 +100,33 @@ ui_test_real_click_at (GtkWidget   *widget,
 }
 
 void
+ui_test_real_drag (GtkWidget *from,
+                   double     fx,
+                   double     fy,
+                   GtkWidget *to,
+                   double     tx,
+                   double     ty,
+                   guint      settle_ms)
+{
+  int x1, y1, x2, y2;
+  gulong from_xid, to_xid;
+  g_autofree char *args = NULL;
+
+  ui_test_point_in_window (from, fx, fy, &x1, &y1, &from_xid);
+  ui_test_point_in_window (to, tx, ty, &x2, &y2, &to_xid);
+  g_assert_cmpuint (from_xid, ==, to_xid);
+  /* The last small step lands on the target again: a drop target learns
+   * where the pointer is from motion, not from the release. */
+  args = g_strdup_printf ("mousemove --window %lu %d %d mousedown 1 sleep 0.05 "
+                          "mousemove --window %lu %d %d sleep 0.05 mousemove --window %lu %d %d sleep 0.05 "
+                          "mousemove --window %lu %d %d sleep 0.05 mousemove --window %lu %d %d sleep 0.05 "
+                          "mouseup 1",
+                          from_xid, x1, y1, from_xid, x1 + (x2 - x1) / 4, y1 + (y2 - y1) / 4,
+                          from_xid, (x1 + x2) / 2, (y1 + y2) / 2, from_xid, x2 + 1, y2, from_xid, x2, y2);
+  ui_test_xdotool (args, settle_ms);
+}
+
+void
 ui_test_real_keys (GtkWidget   *widget,
                    const char  *keys,
                    UiTestFocus  focus,

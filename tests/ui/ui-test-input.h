@@ -40,6 +40,17 @@ void      ui_test_real_click_at    (GtkWidget  *widget,
                                     double      y,
                                     UiTestFocus focus,
                                     guint       settle_ms);
+/* Presses button 1 at widget point (@fx, @fy) of @from, moves the pointer
+ * in steps (pausing between them, as a hand does, so a drag-and-drop
+ * source sees the motion pass its threshold) to point (@tx, @ty) of @to,
+ * and releases it there. Both widgets must share one X window. */
+void      ui_test_real_drag        (GtkWidget  *from,
+                                    double      fx,
+                                    double      fy,
+                                    GtkWidget  *to,
+                                    double      tx,
+                                    double      ty,
+                                    guint       settle_ms);
 /* Focuses @widget's X window (as @focus says) and presses @keys, xdotool
  * key names such as "ctrl+z" (several separated by spaces). */
 void      ui_test_real_keys        (GtkWidget  *widget,

@@ -22,6 +22,7 @@ struct _RlJobRow
   GtkWidget      *cancel;
   GtkWidget      *stop;
   GtkWidget      *view;
+  RlJobRow       *drop_row;       /* weak: marked while this row is dragged */
   guint           preview_frame;
   guint           play_timer;
   gulong          changed_handler;
@@ -159,6 +160,117 @@ on_view (RlJobRow *self)
     g_signal_emit (self, signals[SIGNAL_VIEW_OUTPUT], 0, path);
 }
 
+/* Reordering by hand: a waiting job's row dragged onto another waiting
+ * job's row takes that job's place in the run order. A pointer gesture
+ * inside the list, not a drag-and-drop of data: nothing leaves the panel,
+ * and it works the same on X11 and Wayland. The row under the pointer is
+ * marked while the drag lasts. */
+static GtkListBox *
+row_list (RlJobRow *self)
+{
+  GtkWidget *parent = gtk_widget_get_parent (GTK_WIDGET (self));
+
+  return GTK_IS_LIST_BOX (parent) ? GTK_LIST_BOX (parent) : NULL;
+}
+
+/* The waiting job's row (not this one) under the drag's current point. */
+static RlJobRow *
+drop_row_at (RlJobRow       *self,
+             GtkGestureDrag *gesture,
+             double          dx,
+             double          dy)
+{
+  GtkListBox *list = row_list (self);
+  graphene_point_t point;
+  double x0, y0;
+  GtkListBoxRow *row;
+
+  if (list == NULL || !gtk_gesture_drag_get_start_point (gesture, &x0, &y0)
+      || !gtk_widget_compute_point (GTK_WIDGET (self), GTK_WIDGET (list), &GRAPHENE_POINT_INIT (x0 + dx, y0 + dy),
+                                    &point))
+    return NULL;
+  row = gtk_list_box_get_row_at_y (list, (int) point.y);
+  if (row == NULL || !RL_IS_JOB_ROW (row) || row == GTK_LIST_BOX_ROW (self)
+      || rl_job_item_get_status (RL_JOB_ROW (row)->item) != RL_JOB_QUEUED)
+    return NULL;
+  return RL_JOB_ROW (row);
+}
+
+static void
+mark_drop_row (RlJobRow *self,
+               RlJobRow *row)
+{
+  if (self->drop_row == row)
+    return;
+  if (self->drop_row != NULL)
+    gtk_widget_remove_css_class (GTK_WIDGET (self->drop_row), "rl-drop-target");
+  g_set_weak_pointer (&self->drop_row, row);
+  if (row != NULL)
+    gtk_widget_add_css_class (GTK_WIDGET (row), "rl-drop-target");
+}
+
+static void
+on_reorder_begin (GtkGestureDrag *gesture,
+                  double          x,
+                  double          y,
+                  RlJobRow       *self)
+{
+  if (rl_job_item_get_status (self->item) != RL_JOB_QUEUED)
+    gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_DENIED);
+}
+
+static void
+on_reorder_update (GtkGestureDrag *gesture,
+                   double          dx,
+                   double          dy,
+                   RlJobRow       *self)
+{
+  double x0, y0;
+
+  if (!gtk_gesture_drag_get_start_point (gesture, &x0, &y0)
+      || !gtk_drag_check_threshold (GTK_WIDGET (self), (int) x0, (int) y0, (int) (x0 + dx), (int) (y0 + dy)))
+    return;
+  gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+  mark_drop_row (self, drop_row_at (self, gesture, dx, dy));
+}
+
+static void
+on_reorder_end (GtkGestureDrag *gesture,
+                double          dx,
+                double          dy,
+                RlJobRow       *self)
+{
+  RlJobRow *target = self->drop_row != NULL ? drop_row_at (self, gesture, dx, dy) : NULL;
+  g_autoptr(GError) error = NULL;
+
+  mark_drop_row (self, NULL);
+  if (target != NULL
+      && !rl_run_service_move_to (self->service, rl_job_item_get_id (self->item), rl_job_item_get_id (target->item),
+                                  &error))
+    report_error (self, "The job could not be moved", error);
+}
+
+static void
+on_reorder_cancel (GtkGesture       *gesture,
+                   GdkEventSequence *sequence,
+                   RlJobRow         *self)
+{
+  mark_drop_row (self, NULL);
+}
+
+static void
+add_reorder_gesture (RlJobRow *self)
+{
+  GtkGesture *drag = gtk_gesture_drag_new ();
+
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (drag), GDK_BUTTON_PRIMARY);
+  g_signal_connect (drag, "drag-begin", G_CALLBACK (on_reorder_begin), self);
+  g_signal_connect (drag, "drag-update", G_CALLBACK (on_reorder_update), self);
+  g_signal_connect (drag, "drag-end", G_CALLBACK (on_reorder_end), self);
+  g_signal_connect (drag, "cancel", G_CALLBACK (on_reorder_cancel), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
+}
+
 static GtkWidget *
 icon_button (RlJobRow   *self,
              const char *icon,
@@ -180,6 +292,7 @@ rl_job_row_dispose (GObject *object)
   RlJobRow *self = RL_JOB_ROW (object);
 
   g_clear_handle_id (&self->play_timer, g_source_remove);
+  mark_drop_row (self, NULL);
   g_clear_signal_handler (&self->changed_handler, self->item);
   g_clear_object (&self->item);
   g_clear_object (&self->service);
@@ -220,7 +333,7 @@ rl_job_row_new (RlRunService *service,
   gtk_label_set_ellipsize (self->title, PANGO_ELLIPSIZE_END);
   gtk_widget_set_hexpand (GTK_WIDGET (self->title), TRUE);
   gtk_widget_add_css_class (GTK_WIDGET (self->title), "heading");
-  self->up = icon_button (self, "go-up-symbolic", "Run Earlier", G_CALLBACK (on_up));
+  self->up = icon_button (self, "go-up-symbolic", "Run Earlier (or drag the job onto another)", G_CALLBACK (on_up));
   self->down = icon_button (self, "go-down-symbolic", "Run Later", G_CALLBACK (on_down));
   self->cancel = icon_button (self, "window-close-symbolic", "Cancel Job", G_CALLBACK (on_cancel));
   self->stop = icon_button (self, "media-playback-stop-symbolic", "Stop Job", G_CALLBACK (on_stop));
@@ -254,6 +367,7 @@ rl_job_row_new (RlRunService *service,
   gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->preview));
   gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (self), box);
 
+  add_reorder_gesture (self);
   self->changed_handler = g_signal_connect_swapped (item, "changed", G_CALLBACK (update), self);
   update (self);
   return self;

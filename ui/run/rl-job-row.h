@@ -1,7 +1,8 @@
 /* RlJobRow: one job in the queue panel — state, title, progress bar with
  * step, speed and time left, the live preview (a video preview plays its
  * frames), and the buttons that apply to its state: move up/down and
- * cancel while it waits, stop while it runs, view its output when done. */
+ * cancel while it waits (or drag it onto another waiting job's row to take
+ * its place), stop while it runs, view its output when done. */
 #pragma once
 
 #include <gtk/gtk.h>

@@ -508,6 +508,34 @@ rl_run_service_interrupt (RlRunService *self,
   return self->queue != NULL && rl_job_queue_interrupt (self->queue, job_id);
 }
 
+/* The place of waiting job @job_id in the run order, or -1 with an error
+ * saying it is not waiting. */
+static int
+pending_index (GArray      *pending,
+               gint64       job_id,
+               const char  *what,
+               GError     **error)
+{
+  for (guint i = 0; i < pending->len; i++)
+    if (g_array_index (pending, gint64, i) == job_id)
+      return (int) i;
+  g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_EXECUTION,
+               "Job %" G_GINT64_FORMAT " is not waiting, so %s", job_id, what);
+  return -1;
+}
+
+static gboolean
+move_to_index (RlRunService  *self,
+               gint64         job_id,
+               int            index,
+               GError       **error)
+{
+  if (!rl_job_queue_move (self->queue, job_id, (guint) index, error))
+    return FALSE;
+  reorder_items (self);
+  return TRUE;
+}
+
 gboolean
 rl_run_service_move_by (RlRunService  *self,
                         gint64         job_id,
@@ -515,25 +543,33 @@ rl_run_service_move_by (RlRunService  *self,
                         GError       **error)
 {
   g_autoptr(GArray) pending = NULL;
-  int index = -1;
+  int index;
 
   g_return_val_if_fail (RL_IS_RUN_SERVICE (self), FALSE);
   if (!check_running (self, error))
     return FALSE;
   pending = rl_job_queue_list_pending (self->queue);
-  for (guint i = 0; i < pending->len; i++)
-    if (g_array_index (pending, gint64, i) == job_id)
-      index = (int) i;
-  if (index < 0)
-    {
-      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_EXECUTION,
-                   "Job %" G_GINT64_FORMAT " is not waiting, so it cannot be moved", job_id);
-      return FALSE;
-    }
-  if (!rl_job_queue_move (self->queue, job_id, (guint) CLAMP (index + delta, 0, (int) pending->len - 1), error))
+  index = pending_index (pending, job_id, "it cannot be moved", error);
+  return index >= 0 && move_to_index (self, job_id, CLAMP (index + delta, 0, (int) pending->len - 1), error);
+}
+
+gboolean
+rl_run_service_move_to (RlRunService  *self,
+                        gint64         job_id,
+                        gint64         target_id,
+                        GError       **error)
+{
+  g_autoptr(GArray) pending = NULL;
+  int target;
+
+  g_return_val_if_fail (RL_IS_RUN_SERVICE (self), FALSE);
+  if (!check_running (self, error))
     return FALSE;
-  reorder_items (self);
-  return TRUE;
+  pending = rl_job_queue_list_pending (self->queue);
+  if (pending_index (pending, job_id, "it cannot be moved", error) < 0)
+    return FALSE;
+  target = pending_index (pending, target_id, "no job can be moved to its place", error);
+  return target >= 0 && (job_id == target_id || move_to_index (self, job_id, target, error));
 }
 
 void

@@ -60,6 +60,13 @@ gboolean      rl_run_service_move_by        (RlRunService    *self,
                                              gint64           job_id,
                                              int              delta,
                                              GError         **error);
+/* Moves a waiting job to the place of another waiting job, @target_id (the
+ * drop of a drag in the queue): the jobs between shift by one towards
+ * where @job_id was. */
+gboolean      rl_run_service_move_to        (RlRunService    *self,
+                                             gint64           job_id,
+                                             gint64           target_id,
+                                             GError         **error);
 void          rl_run_service_set_paused     (RlRunService    *self,
                                              gboolean         paused);
 gboolean      rl_run_service_get_paused     (RlRunService    *self);
