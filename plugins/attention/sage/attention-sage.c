@@ -8,6 +8,7 @@
  * (tests/attention/test-sage-quantisation-model.c). The quantised copies of
  * q/k/v live in a workspace the instance keeps and grows. */
 #include <stdlib.h>
+#include <string.h>
 
 #include <cuda_runtime_api.h>
 
@@ -23,6 +24,7 @@ struct RlAttentionInstance {
   int    multiprocessors;
   void  *workspace;
   size_t workspace_bytes;
+  int    pingpong;   /* $RAYLIGHT_SAGE_SCHEDULE=in-order turns it off, for experiments */
 };
 
 static const int32_t sage_head_dims[] = { 128, 0 };
@@ -56,6 +58,8 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
   instance->device = device_index;
   instance->compute_capability = capability;
   instance->multiprocessors = properties.multiProcessorCount;
+  const char *schedule = getenv ("RAYLIGHT_SAGE_SCHEDULE");
+  instance->pingpong = schedule == NULL || strcmp (schedule, "in-order") != 0;
   *out = instance;
   return RL_ATTENTION_OK;
 }
@@ -119,6 +123,7 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
     .q = args->q, .k = args->k, .v = args->v, .out = args->out, .lse = args->lse,
     .batch = p->batch, .heads = p->heads, .q_len = p->q_len, .kv_len = p->kv_len,
     .keys = p->kv_len, .lse_q_len = p->q_len, .dtype = p->qkv_dtype, .scale = p->scale,
+    .pingpong = instance->pingpong,
   };
   /* Padded keys: one launch per batch, each with its own key count (the
    * key means and scales are over the valid keys only). */

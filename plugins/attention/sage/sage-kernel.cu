@@ -502,205 +502,368 @@ pack_e4m3x4 (float a, float b, float c, float d)
   return lo | (hi << 16);
 }
 
+
+#ifdef SAGE_HOPPER
+__device__ inline void
+hold_all (int32_t (&x)[64])
+{
+#pragma unroll
+  for (int i = 0; i < 64; i++)
+    hold (x[i]);
+}
+
+__device__ inline void
+hold_all (float (&x)[64])
+{
+#pragma unroll
+  for (int i = 0; i < 64; i++)
+    hold (x[i]);
+}
+
+/* S = Q Kᵀ for one key tile: 4 k-steps of 32 bytes (2 core matrices). */
+__device__ inline void
+issue_scores (int32_t (&s)[64], uint64_t q_desc, uint32_t k_address)
+{
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++)
+    mma_s8 (s, q_desc + ((kk * 256) >> 4), descriptor (k_address + kk * 256), kk > 0);
+}
+
+/* O_tile = P V for one key tile, a fresh accumulator (the first k-step
+ * overwrites): Vᵀ holds 32 keys (2 core matrices) per k-step. */
+__device__ inline void
+issue_values (float (&pv)[64], const uint32_t (&p8)[4][4], uint32_t v_address)
+{
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++)
+    mma_e4m3 (pv, p8[kk], descriptor (v_address + kk * 256), kk > 0);
+}
+
+/* Named barrier `id` over the two consumer warpgroups (256 threads). */
+__device__ inline void
+named_sync (int id)
+{
+  asm volatile ("bar.sync %0, 256;\n" :: "r"(id) : "memory");
+}
+
+__device__ inline void
+named_arrive (int id)
+{
+  asm volatile ("bar.arrive %0, 256;\n" :: "r"(id) : "memory");
+}
+#endif
+
+/* The online softmax of one thread's two rows (group and group + 8 of its
+ * warp's 16) in log2 units. */
+struct Softmax {
+  float m[2] = { -INFINITY, -INFINITY };
+  float l[2] = { 0.0f, 0.0f };   /* this thread's share; the quad is summed at the end */
+
+  /* Turns the int32 scores of key tile starting at `first_key` into e4m3
+   * P·448 in the A-operand layout (p8) and the factor alpha by which the
+   * output so far must shrink. s[4j + e] is row `group`, column
+   * 8j + 2·quad + e; s[4j + 2 + e] the same column of row group + 8. */
+  __device__ inline void
+  tile (const int32_t (&s)[64], float dequant, int first_key, int keys, int quad,
+        uint32_t (&p8)[4][4], float (&alpha)[2])
+  {
+    /* |S| ≤ 128·127² < 2^22, so the float trick of dequantise holds. */
+    const float offset = -12582912.0f * dequant;
+    float sc[64];
+#pragma unroll
+    for (int i = 0; i < 64; i++)
+      sc[i] = dequantise (s[i], dequant, offset);
+    if (first_key + kTileRows > keys)
+      {
+#pragma unroll
+        for (int i = 0; i < 64; i++)
+          {
+            int column = 8 * (i >> 2) + 2 * quad + (i & 1);
+            if (first_key + column >= keys)
+              sc[i] = -INFINITY;
+          }
+      }
+    float tile_max[2] = { -INFINITY, -INFINITY };
+#pragma unroll
+    for (int i = 0; i < 64; i++)
+      tile_max[(i >> 1) & 1] = fmaxf (tile_max[(i >> 1) & 1], sc[i]);
+    float base[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+      {
+        tile_max[r] = fmaxf (tile_max[r], __shfl_xor_sync (0xffffffffu, tile_max[r], 1));
+        tile_max[r] = fmaxf (tile_max[r], __shfl_xor_sync (0xffffffffu, tile_max[r], 2));
+        float m_new = fmaxf (m[r], tile_max[r]);
+        /* A row with no valid key yet keeps m = −inf; subtract 0 then. */
+        float m_use = m_new == -INFINITY ? 0.0f : m_new;
+        alpha[r] = fast_exp2 (m[r] - m_use);
+        base[r] = m_use - kLog2PScale;
+        m[r] = m_new;
+      }
+    float row_sum[2] = { 0.0f, 0.0f };
+#pragma unroll
+    for (int i = 0; i < 64; i++)
+      {
+        sc[i] = fast_exp2 (sc[i] - base[(i >> 1) & 1]);
+        row_sum[(i >> 1) & 1] += sc[i];
+      }
+    /* k = 4·quad + 2h + e of each 16 is key 8h + 2·quad + e (kv_position). */
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++)
+      {
+        const float *c = sc + 16 * kk;
+        p8[kk][0] = pack_e4m3x4 (c[0], c[1], c[4], c[5]);
+        p8[kk][1] = pack_e4m3x4 (c[2], c[3], c[6], c[7]);
+        p8[kk][2] = pack_e4m3x4 (c[8], c[9], c[12], c[13]);
+        p8[kk][3] = pack_e4m3x4 (c[10], c[11], c[14], c[15]);
+      }
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+      l[r] = l[r] * alpha[r] + row_sum[r];
+  }
+};
+
+#ifdef SAGE_HOPPER
+/* Shared memory of one block: the Q tile, kStages × (K tile, Vᵀ tile), and
+ * the mbarriers (Q loaded; stage s full; stage s read by both consumers). */
+struct Shared {
+  uint8_t  *q_tile;
+  uint8_t  *stages;
+  uint64_t *bars;
+
+  __device__ uint32_t q_full () const { return shared_address (&bars[0]); }
+  __device__ uint32_t full (int s) const { return shared_address (&bars[1 + s]); }
+  __device__ uint32_t empty (int s) const { return shared_address (&bars[1 + kStages + s]); }
+  __device__ uint32_t k_address (int t) const
+  {
+    return shared_address (stages + 2 * (t % kStages) * kTileBytes);
+  }
+  __device__ uint32_t v_address (int t) const
+  {
+    return shared_address (stages + (2 * (t % kStages) + 1) * kTileBytes);
+  }
+};
+
+/* One thread of the producer: Q once, then the K/Vᵀ ring. */
+__device__ inline void
+produce (const AttentionArgs &args, const Shared &sm, int bh, int q_block, int tiles)
+{
+  const Workspace &w = args.w;
+  barrier_expect_bytes (sm.q_full (), kTileBytes);
+  bulk_copy (shared_address (sm.q_tile), w.q8 + ((size_t) bh * args.q_tiles + q_block) * kTileBytes,
+             kTileBytes, sm.q_full ());
+  const int8_t *k_source = w.k8 + (size_t) bh * args.kv_tiles * kTileBytes;
+  const uint8_t *v_source = w.v8 + (size_t) bh * args.kv_tiles * kTileBytes;
+  for (int t = 0; t < tiles; t++)
+    {
+      int s = t % kStages;
+      if (t >= kStages)
+        barrier_wait (sm.empty (s), ((t / kStages) - 1) & 1);
+      barrier_expect_bytes (sm.full (s), 2 * kTileBytes);
+      bulk_copy (sm.k_address (t), k_source + (size_t) t * kTileBytes, kTileBytes, sm.full (s));
+      bulk_copy (sm.v_address (t), v_source + (size_t) t * kTileBytes, kTileBytes, sm.full (s));
+    }
+}
+
+/* A consumer warpgroup's 64 query rows. */
+struct Consumer {
+  float    o[64];         /* fp32 output accumulator (second level) */
+  int32_t  s_acc[64];     /* S of the current tile */
+  float    pv[64];        /* P·V of one tile (first level) */
+  uint32_t p8[4][4];      /* P of the last softmax, e4m3, A-operand layout */
+  float    alpha[2];      /* rescale of o that goes with p8 */
+  Softmax  softmax;
+  uint64_t q_desc;
+  float    q_scale;
+  const float *k_scales;
+  int      keys, quad;
+
+  __device__ void
+  init ()
+  {
+#pragma unroll
+    for (int i = 0; i < 64; i++)
+      o[i] = 0.0f, s_acc[i] = 0, pv[i] = 0.0f;
+    alpha[0] = alpha[1] = 1.0f;
+  }
+
+  __device__ void
+  scores_to_p (int t)
+  {
+    softmax.tile (s_acc, q_scale * k_scales[t], t * kTileRows, keys, quad, p8, alpha);
+  }
+
+  __device__ void
+  add_tile ()
+  {
+#pragma unroll
+    for (int i = 0; i < 64; i++)
+      o[i] = o[i] * alpha[(i >> 1) & 1] + pv[i];
+  }
+
+  /* One key tile at a time: S, softmax, P·V, all in order. */
+  __device__ void
+  run_in_order (const Shared &sm, int tiles)
+  {
+    for (int t = 0; t < tiles; t++)
+      {
+        barrier_wait (sm.full (t % kStages), (t / kStages) & 1);
+        hold_all (s_acc);
+        mma_fence ();
+        issue_scores (s_acc, q_desc, sm.k_address (t));
+        mma_commit ();
+        mma_wait_all ();
+        hold_all (s_acc);
+        scores_to_p (t);
+        hold_all (pv);
+        mma_fence ();
+        issue_values (pv, p8, sm.v_address (t));
+        mma_commit ();
+        mma_wait_all ();
+        hold_all (pv);
+        barrier_arrive (sm.empty (t % kStages));
+        add_tile ();
+      }
+  }
+
+  /* Turn t of the ping-pong schedule: S(t) and P(t−1)·V(t−1) issued
+   * together during this warpgroup's turn at the tensor cores. */
+  template <bool kScores, bool kValues>
+  __device__ void
+  turn (const Shared &sm, int t, int mine, int other, bool hand_over)
+  {
+    if (kScores)
+      barrier_wait (sm.full (t % kStages), (t / kStages) & 1);
+    named_sync (mine);
+    hold_all (s_acc);
+    hold_all (pv);
+    mma_fence ();
+    if (kScores)
+      issue_scores (s_acc, q_desc, sm.k_address (t));
+    if (kValues)
+      issue_values (pv, p8, sm.v_address (t - 1));
+    mma_commit ();
+    if (hand_over)
+      named_arrive (other);
+    mma_wait_all ();
+    hold_all (s_acc);
+    hold_all (pv);
+    if (kValues)
+      {
+        barrier_arrive (sm.empty ((t - 1) % kStages));
+        add_tile ();
+      }
+    if (kScores)
+      scores_to_p (t);
+  }
+
+  /* FlashAttention-3's ping-pong: the two consumer warpgroups take turns
+   * at the tensor cores (named barrier 1 + c is warpgroup c's turn), so
+   * one's softmax overlaps the other's MMAs. Consumer 1 opens the first
+   * turn for 0 and skips its last hand-over, so arrivals match syncs. */
+  __device__ void
+  run_ping_pong (const Shared &sm, int tiles, int consumer)
+  {
+    const int mine = 1 + consumer, other = 2 - consumer;
+    if (consumer == 1)
+      named_arrive (1);
+    if (tiles == 0)
+      {
+        turn<false, false> (sm, 0, mine, other, consumer == 0);
+        return;
+      }
+    turn<true, false> (sm, 0, mine, other, true);
+    for (int t = 1; t < tiles; t++)
+      turn<true, true> (sm, t, mine, other, true);
+    turn<false, true> (sm, tiles, mine, other, consumer == 0);
+  }
+};
+#endif
+
+template <bool kPingpong>
 __global__ void __launch_bounds__ (384, 1)
 attention (const AttentionArgs args)
 {
 #ifdef SAGE_HOPPER
   extern __shared__ uint8_t shared_raw[];
-  uint8_t *shared = reinterpret_cast<uint8_t *> (((uintptr_t) shared_raw + 1023) & ~(uintptr_t) 1023);
-  uint8_t *q_tile = shared;
-  uint8_t *stages = shared + kTileBytes;     /* stage s: K at 2s, Vᵀ at 2s+1 tiles */
-  uint64_t *bars = reinterpret_cast<uint64_t *> (shared + kTileBytes * (1 + 2 * kStages));
-  uint32_t q_full = shared_address (&bars[0]);
-  auto full = [&] (int s) { return shared_address (&bars[1 + s]); };
-  auto empty = [&] (int s) { return shared_address (&bars[1 + kStages + s]); };
-
+  uint8_t *base = reinterpret_cast<uint8_t *> (((uintptr_t) shared_raw + 1023) & ~(uintptr_t) 1023);
+  const Shared sm = { base, base + kTileBytes,
+                      reinterpret_cast<uint64_t *> (base + kTileBytes * (1 + 2 * kStages)) };
   const int bh = blockIdx.y, q_block = blockIdx.x;
-  const Workspace &w = args.w;
   const int tiles = (args.keys + kTileRows - 1) / kTileRows;
-  const int warpgroup = threadIdx.x >> 7;
 
   if (threadIdx.x == 0)
     {
-      barrier_init (q_full, 1);
+      barrier_init (sm.q_full (), 1);
       for (int s = 0; s < kStages; s++)
         {
-          barrier_init (full (s), 1);
-          barrier_init (empty (s), 256);
+          barrier_init (sm.full (s), 1);
+          barrier_init (sm.empty (s), 256);
         }
       asm volatile ("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
   __syncthreads ();
 
-  if (warpgroup == 0)
+  if (threadIdx.x < 128)
     {
       asm volatile ("setmaxnreg.dec.sync.aligned.u32 40;\n");
       if (threadIdx.x == 0)
-        {
-          const int8_t *q_source = w.q8 + ((size_t) bh * args.q_tiles + q_block) * kTileBytes;
-          barrier_expect_bytes (q_full, kTileBytes);
-          bulk_copy (shared_address (q_tile), q_source, kTileBytes, q_full);
-          const int8_t *k_source = w.k8 + (size_t) bh * args.kv_tiles * kTileBytes;
-          const uint8_t *v_source = w.v8 + (size_t) bh * args.kv_tiles * kTileBytes;
-          for (int t = 0; t < tiles; t++)
-            {
-              int s = t % kStages;
-              if (t >= kStages)
-                barrier_wait (empty (s), ((t / kStages) - 1) & 1);
-              barrier_expect_bytes (full (s), 2 * kTileBytes);
-              bulk_copy (shared_address (stages + 2 * s * kTileBytes), k_source + (size_t) t * kTileBytes,
-                         kTileBytes, full (s));
-              bulk_copy (shared_address (stages + (2 * s + 1) * kTileBytes),
-                         v_source + (size_t) t * kTileBytes, kTileBytes, full (s));
-            }
-        }
-      return;
+        produce (args, sm, bh, q_block, tiles);
     }
-  asm volatile ("setmaxnreg.inc.sync.aligned.u32 232;\n");
-
-  const int consumer = warpgroup - 1;               /* 64 rows each */
-  const int tid = threadIdx.x & 127, warp = tid >> 5, lane = tid & 31;
-  const int group = lane >> 2, quad = lane & 3;
-  const float q_scale = w.q_scale[(size_t) bh * args.q_tiles * 2 + q_block * 2 + consumer];
-  const float *k_scales = w.k_scale + (size_t) bh * args.kv_tiles;
-  const uint64_t q_desc = descriptor (shared_address (q_tile + consumer * (kQBlock / 8) * 1024));
-
-  float o[64];
-#pragma unroll
-  for (int i = 0; i < 64; i++)
-    o[i] = 0.0f;
-  float m[2] = { -INFINITY, -INFINITY }, l[2] = { 0.0f, 0.0f };
-  int32_t s_acc[64];
-  float pv[64];
-#pragma unroll
-  for (int i = 0; i < 64; i++)
-    s_acc[i] = 0, pv[i] = 0.0f;
-
-  barrier_wait (q_full, 0);
-  for (int t = 0; t < tiles; t++)
+  else
     {
-      const int s = t % kStages;
-      barrier_wait (full (s), (t / kStages) & 1);
-      const uint32_t k_address = shared_address (stages + 2 * s * kTileBytes);
-      const uint32_t v_address = shared_address (stages + (2 * s + 1) * kTileBytes);
+      asm volatile ("setmaxnreg.inc.sync.aligned.u32 232;\n");
+      const int consumer = (threadIdx.x >> 7) - 1;
+      const int tid = threadIdx.x & 127, warp = tid >> 5, lane = tid & 31;
+      const int group = lane >> 2, quad = lane & 3;
+      const Workspace &w = args.w;
+      Consumer c;
+      c.init ();
+      c.q_desc = descriptor (shared_address (sm.q_tile + consumer * (kQBlock / 8) * 1024));
+      c.q_scale = w.q_scale[(size_t) bh * args.q_tiles * 2 + q_block * 2 + consumer];
+      c.k_scales = w.k_scale + (size_t) bh * args.kv_tiles;
+      c.keys = args.keys;
+      c.quad = quad;
+      barrier_wait (sm.q_full (), 0);
+      if (kPingpong)
+        c.run_ping_pong (sm, tiles, consumer);
+      else
+        c.run_in_order (sm, tiles);
 
-      /* S = Q Kᵀ: 4 k-steps of 32 bytes = 2 core matrices (256 bytes). */
-#pragma unroll
-      for (int i = 0; i < 64; i++)
-        hold (s_acc[i]);
-      mma_fence ();
-#pragma unroll
-      for (int kk = 0; kk < 4; kk++)
-        mma_s8 (s_acc, q_desc + ((kk * 256) >> 4), descriptor (k_address + kk * 256), kk > 0);
-      mma_commit ();
-      mma_wait_all ();
-#pragma unroll
-      for (int i = 0; i < 64; i++)
-        hold (s_acc[i]);
-
-      /* Scores in log2 units. s_acc[4j + e] is row `group`, column 8j + 2·quad + e;
-       * s_acc[4j + 2 + e] the same column of row group + 8. */
-      /* |S| ≤ 128·127² < 2^22, so the float trick of dequantise holds. */
-      const float dequant = q_scale * k_scales[t], offset = -12582912.0f * dequant;
-      float sc[64];
-#pragma unroll
-      for (int i = 0; i < 64; i++)
-        sc[i] = dequantise (s_acc[i], dequant, offset);
-      if ((t + 1) * kTileRows > args.keys)
-        {
-#pragma unroll
-          for (int i = 0; i < 64; i++)
-            {
-              int column = 8 * (i >> 2) + 2 * quad + (i & 1);
-              if (t * kTileRows + column >= args.keys)
-                sc[i] = -INFINITY;
-            }
-        }
-      float tile_max[2] = { -INFINITY, -INFINITY };
-#pragma unroll
-      for (int i = 0; i < 64; i++)
-        tile_max[(i >> 1) & 1] = fmaxf (tile_max[(i >> 1) & 1], sc[i]);
-      float alpha[2], base[2];
+      /* Epilogue: O/l · v_scale + mean(v); lse = (m + log2 l − log2 448)·ln 2
+       * + scale·q·mean(k). */
+      const int b = bh / args.heads, h = bh % args.heads;
+      const float *v_scale = w.v_scale + bh * kDim, *v_mean = w.v_mean + bh * kDim;
 #pragma unroll
       for (int r = 0; r < 2; r++)
         {
-          tile_max[r] = fmaxf (tile_max[r], __shfl_xor_sync (0xffffffffu, tile_max[r], 1));
-          tile_max[r] = fmaxf (tile_max[r], __shfl_xor_sync (0xffffffffu, tile_max[r], 2));
-          float m_new = fmaxf (m[r], tile_max[r]);
-          /* A row with no valid key yet keeps m = −inf; subtract 0 then. */
-          float m_use = m_new == -INFINITY ? 0.0f : m_new;
-          alpha[r] = fast_exp2 (m[r] - m_use);
-          base[r] = m_use - kLog2PScale;
-          m[r] = m_new;
-        }
-      float row_sum[2] = { 0.0f, 0.0f };
+          float l = c.softmax.l[r];
+          l += __shfl_xor_sync (0xffffffffu, l, 1);
+          l += __shfl_xor_sync (0xffffffffu, l, 2);
+          int row = q_block * kTileRows + consumer * kQBlock + warp * 16 + group + 8 * r;
+          if (row >= args.q_len)
+            continue;
+          bool empty_row = !(l > 0.0f);
+          float inverse = empty_row ? 0.0f : 1.0f / l;
+          size_t out_row = (((size_t) b * args.q_len + row) * args.heads + h) * kDim;
 #pragma unroll
-      for (int i = 0; i < 64; i++)
-        {
-          sc[i] = fast_exp2 (sc[i] - base[(i >> 1) & 1]);
-          row_sum[(i >> 1) & 1] += sc[i];
-        }
-      uint32_t p8[4][4];
-#pragma unroll
-      for (int kk = 0; kk < 4; kk++)
-        {
-          const float *c = sc + 16 * kk;
-          p8[kk][0] = pack_e4m3x4 (c[0], c[1], c[4], c[5]);
-          p8[kk][1] = pack_e4m3x4 (c[2], c[3], c[6], c[7]);
-          p8[kk][2] = pack_e4m3x4 (c[8], c[9], c[12], c[13]);
-          p8[kk][3] = pack_e4m3x4 (c[10], c[11], c[14], c[15]);
-        }
-#pragma unroll
-      for (int r = 0; r < 2; r++)
-        l[r] = l[r] * alpha[r] + row_sum[r];
-
-      /* O_tile = P V: the keys of Vᵀ are 32 bytes (2 core matrices) per k-step. */
-#pragma unroll
-      for (int i = 0; i < 64; i++)
-        hold (pv[i]);
-      mma_fence ();
-#pragma unroll
-      for (int kk = 0; kk < 4; kk++)
-        mma_e4m3 (pv, p8[kk], descriptor (v_address + kk * 256), kk > 0);
-      mma_commit ();
-      mma_wait_all ();
-#pragma unroll
-      for (int i = 0; i < 64; i++)
-        hold (pv[i]);
-      barrier_arrive (empty (s));
-#pragma unroll
-      for (int i = 0; i < 64; i++)
-        o[i] = o[i] * alpha[(i >> 1) & 1] + pv[i];
-    }
-
-  /* Epilogue. */
-  const int b = bh / args.heads, h = bh % args.heads;
-  const float *v_scale = w.v_scale + bh * kDim, *v_mean = w.v_mean + bh * kDim;
-#pragma unroll
-  for (int r = 0; r < 2; r++)
-    {
-      l[r] += __shfl_xor_sync (0xffffffffu, l[r], 1);
-      l[r] += __shfl_xor_sync (0xffffffffu, l[r], 2);
-      int row = q_block * kTileRows + consumer * kQBlock + warp * 16 + group + 8 * r;
-      if (row >= args.q_len)
-        continue;
-      bool empty_row = !(l[r] > 0.0f);
-      float inverse = empty_row ? 0.0f : 1.0f / l[r];
-      size_t out_row = (((size_t) b * args.q_len + row) * args.heads + h) * kDim;
-#pragma unroll
-      for (int j = 0; j < 16; j++)
-        {
-          int d = 8 * j + 2 * quad;
-          float x0 = empty_row ? 0.0f : o[4 * j + 2 * r] * inverse * v_scale[d] + v_mean[d];
-          float x1 = empty_row ? 0.0f : o[4 * j + 2 * r + 1] * inverse * v_scale[d + 1] + v_mean[d + 1];
-          uint32_t packed = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1) : Io<__half>::pack (x0, x1);
-          *reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + out_row + d) = packed;
-        }
-      if (args.lse != NULL && quad == 0)
-        {
-          float shift = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row];
-          args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row]
-              = empty_row ? -INFINITY : (m[r] + log2f (l[r]) - kLog2PScale) * kLn2 + shift;
+          for (int j = 0; j < 16; j++)
+            {
+              int d = 8 * j + 2 * quad;
+              float x0 = empty_row ? 0.0f : c.o[4 * j + 2 * r] * inverse * v_scale[d] + v_mean[d];
+              float x1 = empty_row ? 0.0f
+                                   : c.o[4 * j + 2 * r + 1] * inverse * v_scale[d + 1] + v_mean[d + 1];
+              uint32_t packed = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1)
+                                              : Io<__half>::pack (x0, x1);
+              *reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + out_row + d) = packed;
+            }
+          if (args.lse != NULL && quad == 0)
+            {
+              float shift = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row];
+              args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row]
+                  = empty_row ? -INFINITY
+                              : (c.softmax.m[r] + log2f (l) - kLog2PScale) * kLn2 + shift;
+            }
         }
     }
 #endif
@@ -727,12 +890,13 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   cudaError_t status = cudaGetLastError ();
   if (status != cudaSuccess)
     return status;
-  status = cudaFuncSetAttribute (attention, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
+  auto kernel = p->pingpong ? attention<true> : attention<false>;
+  status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
   if (status != cudaSuccess)
     return status;
   AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
                          p->lse_q_len, p->dtype == RL_ATTENTION_BF16 };
-  attention<<<dim3 (q_tiles, bh), 384, kSharedBytes, stream>>> (args);
+  kernel<<<dim3 (q_tiles, bh), 384, kSharedBytes, stream>>> (args);
   return cudaGetLastError ();
 }
 

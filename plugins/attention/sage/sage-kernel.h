@@ -25,6 +25,8 @@ typedef struct {
   int32_t     lse_q_len;  /* row length of lse (the problem's Lq) */
   int32_t     dtype;      /* RL_ATTENTION_BF16 or RL_ATTENTION_F16 */
   float       scale;      /* softmax scale */
+  int32_t     pingpong;   /* 1: the two consumer warpgroups alternate at the tensor
+                           * cores (FlashAttention-3's schedule); 0: each runs freely */
 } RlSageParams;
 
 /* Bytes of scratch device memory a launch of `params` needs (quantised
