@@ -76,19 +76,21 @@ if [ "$what" = sanitize ]; then
   step "compute-sanitizer memcheck on test-attention-gpu"
   timeout 400 compute-sanitizer --tool memcheck --leak-check no $build/test-attention-gpu 2>&1 | tail -40 | tee "$out/sanitizer.log"
 fi
+if [ "$what" = all ] || [ "$what" = bench ] || [ "$what" = flash ]; then
+  # Each flash kernel path forced in turn (KERNEL or KERNEL:STAGES), before
+  # PyTorch so that a short call still gets them; ratios come with the
+  # combined table below.
+  for spec in hopper hopper:3 hopper-pingpong hopper-pingpong:3 hopper-serial mma; do
+    kernel=${spec%%:*}; stages=2; [ "$spec" != "$kernel" ] && stages=${spec#*:}
+    step "bench-attention, flash kernel $kernel, $stages K/V stages"
+    RAYLIGHT_FLASH_KERNEL=$kernel RAYLIGHT_FLASH_STAGES=$stages timeout ${RL_BENCH_TIMEOUT:-120} \
+      $build/bench-attention --variants flash 2>&1 | tee "$out/bench-attention-flash-$kernel-$stages.txt"
+  done
+fi
 if [ "$what" = all ] || [ "$what" = bench ]; then
   step "torch SDPA"
   PYTHONUNBUFFERED=1 timeout 200 python3 tests/bench/torch_attention.py 2>&1 | tee "$out/torch-attention.txt"
   step "bench-attention"
   timeout 240 $build/bench-attention --torch "$out/torch-attention.txt" 2>&1 | tee "$out/bench-attention.txt"
-fi
-if [ "$what" = all ] || [ "$what" = bench ] || [ "$what" = flash ]; then
-  # Each flash kernel path forced in turn, against the torch lines of this
-  # run when there are any (mode `flash` skips torch).
-  for kernel in hopper hopper-serial mma; do
-    step "bench-attention, flash kernel $kernel"
-    RAYLIGHT_FLASH_KERNEL=$kernel timeout ${RL_BENCH_TIMEOUT:-120} $build/bench-attention --torch "$out/torch-attention.txt" \
-      --variants flash 2>&1 | tee "$out/bench-attention-flash-$kernel.txt"
-  done
 fi
 step "done"

@@ -4,9 +4,10 @@
  * (outputs poisoned with NaN first), padded keys, a ring merge of key
  * chunks, a Wan-sized shape checked against `naive`, and the selector's
  * fallback. `flash` runs with its default and once per kernel path
- * ("flash:mma", "flash:hopper", "flash:hopper-serial" set
- * $RAYLIGHT_FLASH_KERNEL before opening; on a GPU without the Hopper path
- * all of them run the mma.sync kernel). Lengths are
+ * ("flash:mma", "flash:hopper", "flash:hopper-pingpong", "flash:hopper-serial" set
+ * $RAYLIGHT_FLASH_KERNEL before opening, "flash:hopper:3" also
+ * $RAYLIGHT_FLASH_STAGES; on a GPU without the Hopper path all of them run
+ * the mma.sync kernel). Lengths are
  * random and mostly not multiples of the 64- or 128-row tiles; cases cover
  * 512-key cross-attention, rows shorter than one tile, and D 64 in bf16
  * and f16. Exits 77 when no GPU is visible. */
@@ -19,8 +20,10 @@
 #define OUT_TOLERANCE 5e-3
 #define LSE_TOLERANCE 1e-3
 
-/* "variant" or "variant:kernel" (the flash kernel path to force). */
+/* "variant", "variant:kernel" or "variant:kernel:stages" (the flash kernel
+ * path and its K/V buffer count to force). */
 static const char *const gpu_variants[] = { "naive", "flash", "flash:mma", "flash:hopper",
+                                            "flash:hopper:3", "flash:hopper-pingpong",
                                             "flash:hopper-serial", "cudnn" };
 
 typedef struct {
@@ -146,9 +149,11 @@ open_variant (const char *entry, RlAttentionInstance **instance)
 {
   char name[64];
   snprintf (name, sizeof name, "%s", entry);
-  char *kernel = strchr (name, ':');
+  char *kernel = strchr (name, ':'), *stages = NULL;
   if (kernel != NULL)
     *kernel++ = '\0';
+  if (kernel != NULL && (stages = strchr (kernel, ':')) != NULL)
+    *stages++ = '\0';
   const RlAttentionVariant *variant = rl_attention_registry_find (gpu.registry, name);
   *instance = NULL;
   if (variant == NULL)
@@ -159,9 +164,11 @@ open_variant (const char *entry, RlAttentionInstance **instance)
   char error[512] = "";
   if (kernel != NULL)
     setenv ("RAYLIGHT_FLASH_KERNEL", kernel, 1);
+  if (stages != NULL)
+    setenv ("RAYLIGHT_FLASH_STAGES", stages, 1);
   int opened = variant->open (0, instance, error, sizeof error);
-  if (kernel != NULL)
-    unsetenv ("RAYLIGHT_FLASH_KERNEL");
+  unsetenv ("RAYLIGHT_FLASH_KERNEL");
+  unsetenv ("RAYLIGHT_FLASH_STAGES");
   if (opened != RL_ATTENTION_OK)
     {
       printf ("# %s: %s\n", entry, error);

@@ -3,7 +3,8 @@
  * capability when the instance opens: sm_90 (Hopper) runs flash-hopper.cu
  * (TMA, wgmma, warp specialisation), everything from sm_80 on runs
  * flash-kernel.cu (mma.sync + cp.async). $RAYLIGHT_FLASH_KERNEL=mma,
- * hopper or hopper-serial overrides the default (hopper paths only on sm_90). */
+ * hopper, hopper-pingpong or hopper-serial overrides the choice (hopper paths only on sm_90),
+ * $RAYLIGHT_FLASH_STAGES=3 gives the Hopper path a third K/V buffer. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@ typedef enum {
   FLASH_KERNEL_MMA,             /* flash-kernel.cu, sm_80+ */
   FLASH_KERNEL_HOPPER,          /* flash-hopper.cu, softmax under the P·V product */
   FLASH_KERNEL_HOPPER_SERIAL,   /* flash-hopper.cu, products and softmax in turn */
+  FLASH_KERNEL_HOPPER_PINGPONG, /* flash-hopper.cu, overlap + consumers taking turns */
 } FlashKernel;
 
 struct RlAttentionInstance {
@@ -27,6 +29,7 @@ struct RlAttentionInstance {
   int multiprocessors;
   int forced_warps;   /* $RAYLIGHT_FLASH_WARPS (4 or 8) for experiments; 0 = default */
   FlashKernel kernel;
+  int stages;         /* K/V buffers of the Hopper path: $RAYLIGHT_FLASH_STAGES (2 or 3) */
 };
 
 /* Warps per block (16 query rows each). 8-warp blocks share each K/V tile
@@ -34,9 +37,12 @@ struct RlAttentionInstance {
  * H=40, L=32760), so 4 stays the default and 8 an experiment. */
 #define FLASH_DEFAULT_WARPS 4
 
-/* The Hopper path is not yet measured on a device: mma.sync stays the
- * default everywhere until it is ($RAYLIGHT_FLASH_KERNEL=hopper selects it). */
-#define FLASH_DEFAULT_KERNEL(capability) FLASH_KERNEL_MMA
+/* Hopper's own path where it runs: 2.3–2.9× the mma.sync kernel on an
+ * H100 at every Wan shape (plugins/attention/README.md). */
+#define FLASH_DEFAULT_KERNEL(capability) \
+  ((capability) == 90 ? FLASH_KERNEL_HOPPER : FLASH_KERNEL_MMA)
+
+#define FLASH_DEFAULT_STAGES 2
 
 static const int32_t flash_head_dims[] = { 64, 128, 0 };
 
@@ -79,6 +85,10 @@ flash_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t
     instance->kernel = FLASH_KERNEL_HOPPER;
   else if (kernel != NULL && capability == 90 && strcmp (kernel, "hopper-serial") == 0)
     instance->kernel = FLASH_KERNEL_HOPPER_SERIAL;
+  else if (kernel != NULL && capability == 90 && strcmp (kernel, "hopper-pingpong") == 0)
+    instance->kernel = FLASH_KERNEL_HOPPER_PINGPONG;
+  const char *stages = getenv ("RAYLIGHT_FLASH_STAGES");
+  instance->stages = stages != NULL && atoi (stages) == 3 ? 3 : FLASH_DEFAULT_STAGES;
   *out = instance;
   return RL_ATTENTION_OK;
 }
@@ -97,6 +107,17 @@ flash_cost_hint (RlAttentionInstance *instance, const RlAttentionProblem *p)
    * of launch. */
   double per_sm = instance->compute_capability >= 90 ? 1.7e12 : 0.9e12;
   return rl_attention_flops (p) / (per_sm * instance->multiprocessors) * 1e3 + 0.005;
+}
+
+static int32_t
+flash_schedule (FlashKernel kernel)
+{
+  switch (kernel)
+    {
+    case FLASH_KERNEL_HOPPER_SERIAL:   return RL_HOPPER_SERIAL;
+    case FLASH_KERNEL_HOPPER_PINGPONG: return RL_HOPPER_PINGPONG;
+    default:                           return RL_HOPPER_OVERLAP;
+    }
 }
 
 static int
@@ -134,8 +155,8 @@ flash_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlA
       cudaError_t status = cudaErrorNotSupported;
       if (instance->kernel != FLASH_KERNEL_MMA && p->scale > 0.0f)
         status = rl_attention_flash_hopper_launch (&params, p->head_dim, p->qkv_dtype,
-                                                   instance->kernel == FLASH_KERNEL_HOPPER,
-                                                   (cudaStream_t) args->stream);
+                                                   flash_schedule (instance->kernel),
+                                                   instance->stages, (cudaStream_t) args->stream);
       /* The mma.sync path when Hopper's is not chosen, cannot take a
        * non-positive scale, or the driver cannot encode tensor maps. */
       if (status == cudaErrorNotSupported)

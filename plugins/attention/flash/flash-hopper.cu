@@ -2,7 +2,9 @@
  * flash-kernel.cu (online softmax, fp32 accumulation, log-sum-exp), built
  * from the chip's own pieces.
  *
- * Block: 3 warpgroups, 128 query rows. Warpgroup 0 is the producer: one of
+ * Persistent: one block per multiprocessor walks the tiles of 128 query
+ * rows (one head each), so the next tile's Q, K and V load while this one
+ * finishes. Block: 3 warpgroups. Warpgroup 0 is the producer: one of
  * its threads copies tiles with the bulk tensor engine (TMA, 128-byte
  * swizzle, out-of-range rows zero-filled) and signals mbarriers; it gives
  * its registers away (setmaxnreg) to the two consumer warpgroups, which own
@@ -15,10 +17,13 @@
  * ring of kStages buffers, each with its own full/empty barriers, so K can
  * be refilled while V is still in use.
  *
- * With kOverlap, the consumer issues S(j) = Q K(j)ᵀ before O += P(j−1) V(j−1)
- * and runs softmax(j) while the second product is still in the tensor
- * cores (FlashAttention-3's intra-warpgroup schedule); without, the two
- * products and the softmax run one after another (kept as a check).
+ * Schedules (RlHopperSchedule): overlapped, the consumer issues
+ * S(j) = Q K(j)ᵀ before O += P(j−1) V(j−1) and runs softmax(j) while the
+ * second product is still in the tensor cores (FlashAttention-3's
+ * intra-warpgroup schedule); ping-pong adds named barriers that make the
+ * two consumers take turns issuing, so one's softmax runs under the
+ * other's products; serial runs the products and the softmax one after
+ * another (kept as a check).
  *
  * Device code exists only in the sm_90a pass; other targets get an empty
  * kernel that the host never launches (it selects this path on sm_90). */
@@ -53,8 +58,8 @@ struct HopperLayout {
   static constexpr int kK = kTileBytes;
   static constexpr int kV = kK + kStages * kTileBytes;
   static constexpr int kBarriers = kV + kStages * kTileBytes;
-  /* q_full, then k_full, v_full, k_empty, v_empty, kStages each. */
-  static constexpr int kBarrierCount = 1 + 4 * kStages;
+  /* q_full, q_empty, then k_full, v_full, k_empty, v_empty, kStages each. */
+  static constexpr int kBarrierCount = 2 + 4 * kStages;
   static constexpr int kBytes = kBarriers + 8 * kBarrierCount + 1024;
 };
 
@@ -64,7 +69,7 @@ struct HopperParams {
   CUtensorMap v_map;
   void       *out;
   float      *lse;
-  int32_t     heads, q_len, kv_len, keys, lse_q_len;
+  int32_t     batch, heads, q_len, kv_len, keys, lse_q_len;
   float       scale_log2;
 };
 
@@ -295,7 +300,7 @@ rescale (float (&o)[D / 2], const float (&correction)[2])
 
 #endif  /* __CUDA_ARCH_FEAT_SM90_ALL */
 
-template <typename T, int D, int kStages, bool kOverlap>
+template <typename T, int D, int kStages, int kSchedule>
 __global__ void __launch_bounds__ (kThreads, 1)
 flash_hopper (const __grid_constant__ HopperParams p)
 {
@@ -305,21 +310,25 @@ flash_hopper (const __grid_constant__ HopperParams p)
   const uint32_t base = (shared_u32 (shared_raw) + 1023u) & ~1023u;
   const uint32_t q_tile = base + Layout::kQ;
   const uint32_t barriers = base + Layout::kBarriers;
-  const uint32_t q_full = barriers;
+  const uint32_t q_full = barriers, q_empty = barriers + 8;
   auto k_tile = [&] (int stage) { return base + Layout::kK + stage * Layout::kTileBytes; };
   auto v_tile = [&] (int stage) { return base + Layout::kV + stage * Layout::kTileBytes; };
-  auto k_full = [&] (int stage) { return barriers + 8 * (1 + stage); };
-  auto v_full = [&] (int stage) { return barriers + 8 * (1 + kStages + stage); };
-  auto k_empty = [&] (int stage) { return barriers + 8 * (1 + 2 * kStages + stage); };
-  auto v_empty = [&] (int stage) { return barriers + 8 * (1 + 3 * kStages + stage); };
+  auto k_full = [&] (int stage) { return barriers + 8 * (2 + stage); };
+  auto v_full = [&] (int stage) { return barriers + 8 * (2 + kStages + stage); };
+  auto k_empty = [&] (int stage) { return barriers + 8 * (2 + 2 * kStages + stage); };
+  auto v_empty = [&] (int stage) { return barriers + 8 * (2 + 3 * kStages + stage); };
 
-  const int m0 = blockIdx.x * kBlockM, h = blockIdx.y, b = blockIdx.z;
+  /* Tiles in order (query block fastest, then head, then batch), dealt
+   * round-robin to the resident blocks: neighbours share a head's K/V in L2. */
+  const int q_blocks = (p.q_len + kBlockM - 1) / kBlockM;
+  const int tiles = q_blocks * p.heads * p.batch;
   const int key_blocks = (p.keys + kBlockN - 1) / kBlockN;
   const int warpgroup = threadIdx.x / 128;
 
   if (threadIdx.x == 0)
     {
       barrier_init (q_full, 1);
+      barrier_init (q_empty, kConsumerWarps);
       for (int s = 0; s < kStages; s++)
         {
           barrier_init (k_full (s), 1);
@@ -336,25 +345,35 @@ flash_hopper (const __grid_constant__ HopperParams p)
       asm volatile ("setmaxnreg.dec.sync.aligned.u32 24;\n");
       if (threadIdx.x == 0)
         {
-          barrier_expect_bytes (q_full, Layout::kTileBytes);
-          for (int c = 0; c < Layout::kColumnBlocks; c++)
-            tensor_load (q_tile + c * kColumnBlockBytes, &p.q_map, q_full, c * kSwizzleColumns, h,
-                         m0, b);
-          for (int j = 0; j < key_blocks; j++)
+          /* Q of the next tile loads once both consumers have issued their
+           * last Q Kᵀ of this one; K and V run on through the ring. */
+          int loaded = 0, tile_count = 0;
+          for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x, tile_count++)
             {
-              int stage = j % kStages, use = j / kStages;
-              if (use > 0)
-                barrier_wait (k_empty (stage), (use - 1) & 1);
-              barrier_expect_bytes (k_full (stage), Layout::kTileBytes);
+              const int m0 = (tile % q_blocks) * kBlockM, h = (tile / q_blocks) % p.heads;
+              const int b = tile / (q_blocks * p.heads);
+              if (tile_count > 0)
+                barrier_wait (q_empty, (tile_count - 1) & 1);
+              barrier_expect_bytes (q_full, Layout::kTileBytes);
               for (int c = 0; c < Layout::kColumnBlocks; c++)
-                tensor_load (k_tile (stage) + c * kColumnBlockBytes, &p.k_map, k_full (stage),
-                             c * kSwizzleColumns, h, j * kBlockN, b);
-              if (use > 0)
-                barrier_wait (v_empty (stage), (use - 1) & 1);
-              barrier_expect_bytes (v_full (stage), Layout::kTileBytes);
-              for (int c = 0; c < Layout::kColumnBlocks; c++)
-                tensor_load (v_tile (stage) + c * kColumnBlockBytes, &p.v_map, v_full (stage),
-                             c * kSwizzleColumns, h, j * kBlockN, b);
+                tensor_load (q_tile + c * kColumnBlockBytes, &p.q_map, q_full,
+                             c * kSwizzleColumns, h, m0, b);
+              for (int j = 0; j < key_blocks; j++, loaded++)
+                {
+                  int stage = loaded % kStages, use = loaded / kStages;
+                  if (use > 0)
+                    barrier_wait (k_empty (stage), (use - 1) & 1);
+                  barrier_expect_bytes (k_full (stage), Layout::kTileBytes);
+                  for (int c = 0; c < Layout::kColumnBlocks; c++)
+                    tensor_load (k_tile (stage) + c * kColumnBlockBytes, &p.k_map, k_full (stage),
+                                 c * kSwizzleColumns, h, j * kBlockN, b);
+                  if (use > 0)
+                    barrier_wait (v_empty (stage), (use - 1) & 1);
+                  barrier_expect_bytes (v_full (stage), Layout::kTileBytes);
+                  for (int c = 0; c < Layout::kColumnBlocks; c++)
+                    tensor_load (v_tile (stage) + c * kColumnBlockBytes, &p.v_map, v_full (stage),
+                                 c * kSwizzleColumns, h, j * kBlockN, b);
+                }
             }
         }
       return;
@@ -365,22 +384,36 @@ flash_hopper (const __grid_constant__ HopperParams p)
   const int thread = threadIdx.x % 128, warp = thread / 32, lane = thread % 32;
   const int g = lane / 4, t = lane % 4;
   const float scale_log2 = p.scale_log2;
+  const int64_t row_stride = (int64_t) p.heads * D;
   /* This consumer's 64 rows start 64 rows (8 KB) into each column block. */
   const uint32_t q_rows = q_tile + consumer * 64 * 128;
 
   float o[D / 2];
-#pragma unroll
-  for (int i = 0; i < D / 2; i++)
-    o[i] = 0.0f;
   float s[64];
   uint32_t probabilities[kBlockN / 16][4];
-  float row_max[2] = { -INFINITY, -INFINITY };   /* log2 domain, scaled */
-  float row_sum[2] = { 0.0f, 0.0f };             /* this thread's share */
+  float row_max[2], row_sum[2];   /* log2 domain and scaled; this thread's share */
   float correction[2];
+  int consumed = 0;               /* key blocks taken from the ring so far */
+  constexpr bool kOverlap = kSchedule != RL_HOPPER_SERIAL;
+  constexpr bool kPingpong = kSchedule == RL_HOPPER_PINGPONG;
+  /* Ping-pong turns: consumer c waits on named barrier 1 + c (its own
+   * 128 threads plus the other consumer's arrival), issues, then lets the
+   * other one go. Consumer 1 hands the first turn to consumer 0. */
+  auto take_turn = [&] {
+    if (kPingpong)
+      asm volatile ("bar.sync %0, 256;\n" :: "r"(1 + consumer) : "memory");
+  };
+  auto pass_turn = [&] {
+    if (kPingpong)
+      asm volatile ("bar.arrive %0, 256;\n" :: "r"(2 - consumer) : "memory");
+  };
+  if (consumer == 1)
+    pass_turn ();
 
+  /* Block j of the current tile is ring slot consumed + j. */
   auto issue_scores = [&] (int j) {
-    int stage = j % kStages;
-    barrier_wait (k_full (stage), (j / kStages) & 1);
+    int slot = consumed + j, stage = slot % kStages;
+    barrier_wait (k_full (stage), (slot / kStages) & 1);
     wgmma_fence ();
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++)
@@ -392,8 +425,8 @@ flash_hopper (const __grid_constant__ HopperParams p)
     wgmma_commit ();
   };
   auto issue_values = [&] (int j) {
-    int stage = j % kStages;
-    barrier_wait (v_full (stage), (j / kStages) & 1);
+    int slot = consumed + j, stage = slot % kStages;
+    barrier_wait (v_full (stage), (slot / kStages) & 1);
     wgmma_fence ();
 #pragma unroll
     for (int ks = 0; ks < kBlockN / 16; ks++)
@@ -406,6 +439,18 @@ flash_hopper (const __grid_constant__ HopperParams p)
     if (lane == 0)
       barrier_arrive (barrier);
   };
+  /* After the scores of block j are in registers: K's buffer is free, and
+   * after the tile's last block so is Q's. */
+  auto scores_done = [&] (int j) {
+    pin (s);
+    release (k_empty ((consumed + j) % kStages));
+    if (j == key_blocks - 1)
+      release (q_empty);
+  };
+  auto values_done = [&] (int j) {
+    pin (o);
+    release (v_empty ((consumed + j) % kStages));
+  };
   auto softmax = [&] (int j) {
     int valid = p.keys - j * kBlockN;
     if (valid < kBlockN)
@@ -414,79 +459,94 @@ flash_hopper (const __grid_constant__ HopperParams p)
       online_softmax<false> (s, row_max, row_sum, correction, valid, scale_log2, t);
   };
 
-  barrier_wait (q_full, 0);
-  if (key_blocks > 0)
+  int tile_count = 0;
+  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x, tile_count++)
     {
-      if (kOverlap)
+      const int m0 = (tile % q_blocks) * kBlockM, h = (tile / q_blocks) % p.heads;
+      const int b = tile / (q_blocks * p.heads);
+#pragma unroll
+      for (int i = 0; i < D / 2; i++)
+        o[i] = 0.0f;
+      row_max[0] = row_max[1] = -INFINITY;
+      row_sum[0] = row_sum[1] = 0.0f;
+      barrier_wait (q_full, tile_count & 1);
+      if (key_blocks == 0)
+        release (q_empty);
+      else if (kOverlap)
         {
+          take_turn ();
           issue_scores (0);
+          pass_turn ();
           wgmma_wait<0> ();
-          pin (s);
-          release (k_empty (0));
+          scores_done (0);
           softmax (0);
           pack_probabilities<T> (probabilities, s);
           for (int j = 1; j < key_blocks; j++)
             {
+              take_turn ();
               issue_scores (j);
               issue_values (j - 1);
+              pass_turn ();
               wgmma_wait<1> ();
-              pin (s);
-              release (k_empty (j % kStages));
+              scores_done (j);
               softmax (j);
               wgmma_wait<0> ();
-              pin (o);
-              release (v_empty ((j - 1) % kStages));
+              values_done (j - 1);
               rescale<D> (o, correction);
               pack_probabilities<T> (probabilities, s);
             }
+          take_turn ();
           issue_values (key_blocks - 1);
+          pass_turn ();
           wgmma_wait<0> ();
-          pin (o);
-          release (v_empty ((key_blocks - 1) % kStages));
+          values_done (key_blocks - 1);
         }
       else
         for (int j = 0; j < key_blocks; j++)
           {
             issue_scores (j);
             wgmma_wait<0> ();
-            pin (s);
-            release (k_empty (j % kStages));
+            scores_done (j);
             softmax (j);
             rescale<D> (o, correction);
             pack_probabilities<T> (probabilities, s);
             issue_values (j);
             wgmma_wait<0> ();
-            pin (o);
-            release (v_empty (j % kStages));
+            values_done (j);
           }
-    }
+      consumed += key_blocks;
 
-  /* Normalise, store O and the log-sum-exp. */
+      /* Normalise, store O and the log-sum-exp (the producer is already
+       * loading the next tile). */
 #pragma unroll
-  for (int r = 0; r < 2; r++)
-    {
-      row_sum[r] += __shfl_xor_sync (0xffffffffu, row_sum[r], 1);
-      row_sum[r] += __shfl_xor_sync (0xffffffffu, row_sum[r], 2);
+      for (int r = 0; r < 2; r++)
+        {
+          row_sum[r] += __shfl_xor_sync (0xffffffffu, row_sum[r], 1);
+          row_sum[r] += __shfl_xor_sync (0xffffffffu, row_sum[r], 2);
+        }
+      uint16_t *out_head = (uint16_t *) p.out + ((int64_t) b * p.q_len * p.heads + h) * D;
+#pragma unroll
+      for (int r = 0; r < 2; r++)
+        {
+          int row = m0 + consumer * 64 + warp * 16 + g + r * 8;
+          if (row >= p.q_len)
+            continue;
+          float inverse = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
+          uint32_t *destination = (uint32_t *) (out_head + (int64_t) row * row_stride);
+#pragma unroll
+          for (int c = 0; c < D / 8; c++)
+            destination[(c * 8 + 2 * t) / 2] = T::pack (o[4 * c + 2 * r] * inverse,
+                                                        o[4 * c + 2 * r + 1] * inverse);
+          if (p.lse != NULL && t == 0)
+            p.lse[((int64_t) b * p.heads + h) * p.lse_q_len + row]
+                = row_sum[r] > 0.0f ? (row_max[r] + log2f (row_sum[r])) * 0.6931471805599453f
+                                    : -INFINITY;
+        }
     }
-  const int64_t row_stride = (int64_t) p.heads * D;
-  uint16_t *out_head = (uint16_t *) p.out + ((int64_t) b * p.q_len * p.heads + h) * D;
-#pragma unroll
-  for (int r = 0; r < 2; r++)
-    {
-      int row = m0 + consumer * 64 + warp * 16 + g + r * 8;
-      if (row >= p.q_len)
-        continue;
-      float inverse = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
-      uint32_t *destination = (uint32_t *) (out_head + (int64_t) row * row_stride);
-#pragma unroll
-      for (int c = 0; c < D / 8; c++)
-        destination[(c * 8 + 2 * t) / 2] = T::pack (o[4 * c + 2 * r] * inverse,
-                                                    o[4 * c + 2 * r + 1] * inverse);
-      if (p.lse != NULL && t == 0)
-        p.lse[((int64_t) b * p.heads + h) * p.lse_q_len + row]
-            = row_sum[r] > 0.0f ? (row_max[r] + log2f (row_sum[r])) * 0.6931471805599453f
-                                : -INFINITY;
-    }
+  /* Consumer 1's last hand-over is still pending: take it so both named
+   * barriers end balanced. */
+  if (consumer == 0)
+    take_turn ();
 #endif  /* __CUDA_ARCH_FEAT_SM90_ALL */
 }
 
@@ -536,7 +596,7 @@ encode_map (CUtensorMap *map, const void *data, CUtensorMapDataType type, int D,
          == CUDA_SUCCESS;
 }
 
-template <typename T, int D, int kStages, bool kOverlap>
+template <typename T, int D, int kStages, int kSchedule>
 cudaError_t
 launch_hopper (const RlFlashParams *params, CUtensorMapDataType type, cudaStream_t stream)
 {
@@ -550,6 +610,7 @@ launch_hopper (const RlFlashParams *params, CUtensorMapDataType type, cudaStream
     return cudaErrorNotSupported;
   p.out = params->out;
   p.lse = params->lse;
+  p.batch = params->batch;
   p.heads = params->heads;
   p.q_len = params->q_len;
   p.kv_len = params->kv_len;
@@ -557,24 +618,36 @@ launch_hopper (const RlFlashParams *params, CUtensorMapDataType type, cudaStream
   p.lse_q_len = params->lse_q_len;
   p.scale_log2 = params->scale * 1.4426950408889634f;
   constexpr int shared_bytes = HopperLayout<D, kStages>::kBytes;
-  cudaError_t status = cudaFuncSetAttribute (flash_hopper<T, D, kStages, kOverlap>,
+  cudaError_t status = cudaFuncSetAttribute (flash_hopper<T, D, kStages, kSchedule>,
                                              cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              shared_bytes);
   if (status != cudaSuccess)
     return status;
-  dim3 grid ((unsigned) ((params->q_len + kBlockM - 1) / kBlockM), (unsigned) params->heads,
-             (unsigned) params->batch);
-  flash_hopper<T, D, kStages, kOverlap><<<grid, kThreads, shared_bytes, stream>>> (p);
+  /* Persistent: one block per multiprocessor walks the tiles. */
+  int device = 0, multiprocessors = 0;
+  if ((status = cudaGetDevice (&device)) != cudaSuccess
+      || (status = cudaDeviceGetAttribute (&multiprocessors, cudaDevAttrMultiProcessorCount,
+                                           device)) != cudaSuccess)
+    return status;
+  int64_t tiles = (int64_t) ((params->q_len + kBlockM - 1) / kBlockM) * params->heads
+                  * params->batch;
+  unsigned blocks = (unsigned) (tiles < multiprocessors ? tiles : multiprocessors);
+  flash_hopper<T, D, kStages, kSchedule><<<blocks, kThreads, shared_bytes, stream>>> (p);
   return cudaGetLastError ();
 }
 
 template <typename T, int D>
 cudaError_t
-launch_type (const RlFlashParams *params, CUtensorMapDataType type, bool overlap,
+launch_type (const RlFlashParams *params, CUtensorMapDataType type, int schedule, int stages,
              cudaStream_t stream)
 {
-  return overlap ? launch_hopper<T, D, 2, true> (params, type, stream)
-                 : launch_hopper<T, D, 2, false> (params, type, stream);
+  if (stages == 3)
+    return schedule == RL_HOPPER_PINGPONG ? launch_hopper<T, D, 3, RL_HOPPER_PINGPONG> (params, type, stream)
+         : schedule == RL_HOPPER_OVERLAP  ? launch_hopper<T, D, 3, RL_HOPPER_OVERLAP> (params, type, stream)
+                                          : launch_hopper<T, D, 3, RL_HOPPER_SERIAL> (params, type, stream);
+  return schedule == RL_HOPPER_PINGPONG ? launch_hopper<T, D, 2, RL_HOPPER_PINGPONG> (params, type, stream)
+       : schedule == RL_HOPPER_OVERLAP  ? launch_hopper<T, D, 2, RL_HOPPER_OVERLAP> (params, type, stream)
+                                        : launch_hopper<T, D, 2, RL_HOPPER_SERIAL> (params, type, stream);
 }
 
 }  // namespace rl_flash_hopper
@@ -583,18 +656,21 @@ using namespace rl_flash_hopper;
 
 extern "C" cudaError_t
 rl_attention_flash_hopper_launch (const RlFlashParams *params, int32_t head_dim, int32_t dtype,
-                                  int32_t overlap, cudaStream_t stream)
+                                  int32_t schedule, int32_t stages, cudaStream_t stream)
 {
   if (params->scale <= 0.0f)
     return cudaErrorNotSupported;   /* the running maximum is taken before scaling */
-  bool overlapped = overlap != 0;
   if (dtype == RL_ATTENTION_BF16 && head_dim == 128)
-    return launch_type<HopperBf16, 128> (params, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, overlapped, stream);
+    return launch_type<HopperBf16, 128> (params, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, schedule, stages,
+                                         stream);
   if (dtype == RL_ATTENTION_BF16 && head_dim == 64)
-    return launch_type<HopperBf16, 64> (params, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, overlapped, stream);
+    return launch_type<HopperBf16, 64> (params, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, schedule, stages,
+                                         stream);
   if (dtype == RL_ATTENTION_F16 && head_dim == 128)
-    return launch_type<HopperF16, 128> (params, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, overlapped, stream);
+    return launch_type<HopperF16, 128> (params, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, schedule, stages,
+                                         stream);
   if (dtype == RL_ATTENTION_F16 && head_dim == 64)
-    return launch_type<HopperF16, 64> (params, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, overlapped, stream);
+    return launch_type<HopperF16, 64> (params, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, schedule, stages,
+                                         stream);
   return cudaErrorInvalidValue;
 }

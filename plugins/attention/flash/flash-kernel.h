@@ -31,14 +31,22 @@ typedef struct {
 cudaError_t rl_attention_flash_launch (const RlFlashParams *params, int32_t head_dim,
                                        int32_t dtype, int32_t warps, cudaStream_t stream);
 
+/* Orders of work in a consumer warpgroup of the Hopper kernel. */
+typedef enum {
+  RL_HOPPER_SERIAL   = 0,   /* Q Kᵀ, softmax, P V one after another */
+  RL_HOPPER_OVERLAP  = 1,   /* softmax(j) under P(j−1) V(j−1) */
+  RL_HOPPER_PINGPONG = 2,   /* overlap, and the two consumers take turns issuing */
+} RlHopperSchedule;
+
 /* Launches the Hopper kernel (flash-hopper.cu: TMA, wgmma, warp
  * specialisation; sm_90 only) for head dim 64 or 128, bf16 or f16, scale
- * > 0. `overlap` 1 runs softmax under the next P·V product, 0 runs them in
- * turn. cudaErrorNotSupported (nothing launched) when the driver cannot
+ * > 0, in the RlHopperSchedule `schedule`, with `stages` 2 or 3 K/V
+ * buffers. cudaErrorNotSupported (nothing launched) when the driver cannot
  * encode tensor maps or the scale is not positive; cudaErrorInvalidValue
  * for other head dims or dtypes. */
 cudaError_t rl_attention_flash_hopper_launch (const RlFlashParams *params, int32_t head_dim,
-                                              int32_t dtype, int32_t overlap, cudaStream_t stream);
+                                              int32_t dtype, int32_t schedule, int32_t stages,
+                                              cudaStream_t stream);
 
 #ifdef __cplusplus
 }
