@@ -168,6 +168,8 @@ channel_stats (const T *k, const T *v, int heads, int kv_len, int keys, float *p
   size_t row_stride = (size_t) heads * kDim;
   const T *k_row = k + ((size_t) b * kv_len * heads + h) * kDim + d;
   const T *v_row = v + ((size_t) b * kv_len * heads + h) * kDim + d;
+  /* Unrolled so several rows' loads are in flight at once. */
+#pragma unroll 8
   for (int j = first; j < last; j++)
     {
       float kj = Io<T>::load (k_row[j * row_stride]), vj = Io<T>::load (v_row[j * row_stride]);
