@@ -87,6 +87,7 @@ cuda_context_free (RlContext *ctx)
   if (ctx->default_stream != NULL)
     cudaStreamSynchronize (ctx->default_stream);
   rl_cuda_gemm_free (ctx->gemm);
+  rl_cuda_cudnn_conv_free (ctx->cudnn_conv);
   rl_cuda_allocator_free (ctx->allocator.cache);
   rl_cuda_stream_free (ctx->default_stream);
   free (ctx);

@@ -11,6 +11,14 @@
 extern RlStatus rl_gguf_dequantize_cuda (RlDType, const void *, int64_t, RlDType, void *, void *)
   __attribute__ ((weak));
 
+RlDType
+cuda_compute_dtype (RlDType w_dtype)
+{
+  if (w_dtype == RL_F32 || w_dtype == RL_F16)
+    return w_dtype;
+  return RL_BF16;
+}
+
 cudaDataType_t
 cuda_type (RlDType dtype)
 {

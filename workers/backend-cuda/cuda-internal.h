@@ -14,6 +14,7 @@
 #include "workers/runtime/tensor.h"
 
 #include "cuda-allocator.h"
+#include "cuda-conv-cudnn.h"
 #include "cuda-gemm.h"
 
 /* The RlAllocator view of a context's caching allocator: frees are ordered
@@ -30,6 +31,11 @@ struct RlContext {
   RlCudaGemm       *gemm;
   cudaStream_t      default_stream;   /* owned, non-blocking */
   cudaStream_t      stream;           /* current: default_stream or a user stream */
+  /* cuDNN convolutions, opened on the first conv (cuda-ops-conv.c). */
+  RlCudaCudnnConv  *cudnn_conv;
+  bool              cudnn_conv_tried;
+  char              cudnn_conv_missing[320];  /* why cudnn_conv is NULL */
+  bool              conv_fallback_logged;
 };
 
 struct RlStream {
@@ -55,6 +61,11 @@ RlStatus       cuda_check            (RlContext *ctx, const char *op, const char
                                       const RlTensor *t, unsigned flags);
 RlStatus       cuda_check_same_shape (const char *op, const char *name_a, const RlTensor *a,
                                       const char *name_b, const RlTensor *b);
+
+/* The dtype the tensor cores see for a weight of `w_dtype`: f32 stays f32
+ * (true fp32 products, the parity path); f16 stays f16; bf16, fp8 and GGUF
+ * weights run in bf16 (fp8/GGUF dequantised with their scale first). */
+RlDType        cuda_compute_dtype    (RlDType w_dtype);
 
 /* cudaDataType_t of a plain dtype; (cudaDataType_t) -1 when kernels do not
  * handle it. */

@@ -1,24 +1,10 @@
-/* Matrix-product ops of the CUDA op table: gemm, batched_gemm, conv2d and
- * conv3d (im2col + cuBLASLt), and the reference attention. */
+/* Matrix-product ops of the CUDA op table: gemm, batched_gemm and the
+ * reference attention (convolutions are in cuda-ops-conv.c). */
 #include "cuda-internal.h"
 
 #include "cuda-elementwise.h"
 #include "cuda-layout.h"
 #include "cuda-norm.h"
-
-/* Largest im2col scratch a convolution takes at once. */
-#define IM2COL_BYTES ((size_t) 256 << 20)
-
-/* The dtype the tensor cores see for a weight of `w_dtype`: f32 stays f32
- * (true fp32 products, the parity path); f16 stays f16; bf16, fp8 and GGUF
- * weights run in bf16 (fp8/GGUF dequantised with their scale first). */
-static RlDType
-compute_dtype (RlDType w_dtype)
-{
-  if (w_dtype == RL_F32 || w_dtype == RL_F16)
-    return w_dtype;
-  return RL_BF16;
-}
 
 /* Whether cuBLASLt can write a product of `compute` inputs as `out`. */
 static bool
@@ -96,7 +82,7 @@ cuda_gemm (RlContext *ctx, RlTensor *y, const RlTensor *x, const RlTensor *w,
     return rl_set_error (RL_E_NOT_SUPPORTED, "gemm: K = 0 (weight %s) is not supported on cuda",
                          rl_tensor_describe (w, dw, sizeof dw));
   }
-  RlDType compute = compute_dtype (w->dtype);
+  RlDType compute = cuda_compute_dtype (w->dtype);
   bool y_direct = direct_output (compute, y->dtype);
   RlDType out_dtype = y_direct ? y->dtype : RL_F32;
   bool w_fp = w->dtype == RL_F32 || w->dtype == RL_F16 || w->dtype == RL_BF16;
@@ -235,128 +221,6 @@ out:
   if (a_owned) cuda_scratch_free (ctx, as);
   if (b_owned) cuda_scratch_free (ctx, bs);
   return st;
-}
-
-/* Shared body of conv2d (spatial = 2) and conv3d (spatial = 3). */
-static RlStatus
-convolve (RlContext *ctx, const char *op, int spatial, RlTensor *y, const RlTensor *x,
-          const RlTensor *w, const RlTensor *bias, const RlConvParams *params)
-{
-  char dx[RL_TENSOR_DESCRIBE_SIZE], dw[RL_TENSOR_DESCRIBE_SIZE], dy[RL_TENSOR_DESCRIBE_SIZE];
-  RlStatus st;
-  if ((st = cuda_check (ctx, op, "y", y, CUDA_FLOAT | CUDA_CONTIGUOUS)) != RL_OK
-      || (st = cuda_check (ctx, op, "x", x, CUDA_FLOAT)) != RL_OK
-      || (st = cuda_check (ctx, op, "weight", w, CUDA_FLOAT | CUDA_FLOAT8)) != RL_OK
-      || (bias != NULL && (st = cuda_check (ctx, op, "bias", bias, CUDA_FLOAT)) != RL_OK))
-    return st;
-  if (params == NULL)
-    return rl_set_error (RL_E_INVALID_ARG, "%s: params is NULL", op);
-  int nd = spatial + 2;
-  if (x->ndim != nd || w->ndim != nd || y->ndim != nd)
-    return rl_set_error (RL_E_SHAPE, "%s: x %s, weight %s and y %s must be %d-D", op,
-                         rl_tensor_describe (x, dx, sizeof dx), rl_tensor_describe (w, dw, sizeof dw),
-                         rl_tensor_describe (y, dy, sizeof dy), nd);
-  RlCudaConvGeometry g = { .channels = x->shape[1] };
-  int offset = 3 - spatial; /* conv2d fills T = 1 */
-  for (int d = 0; d < 3; d++) {
-    g.in[d] = g.out[d] = g.kernel[d] = g.stride[d] = 1;
-  }
-  bool ok = w->shape[1] == x->shape[1] && y->shape[0] == x->shape[0] && y->shape[1] == w->shape[0];
-  for (int d = 0; d < spatial; d++) {
-    int s = params->stride[d] > 0 ? params->stride[d] : 0;
-    int64_t in = x->shape[2 + d], kernel = w->shape[2 + d];
-    int64_t padded = in + params->pad_before[d] + params->pad_after[d];
-    int64_t expect = s > 0 && padded >= kernel ? (padded - kernel) / s + 1 : -1;
-    ok = ok && s > 0 && expect == y->shape[2 + d] && params->pad_before[d] >= 0
-         && params->pad_after[d] >= 0;
-    g.in[offset + d] = in;
-    g.out[offset + d] = y->shape[2 + d];
-    g.kernel[offset + d] = kernel;
-    g.stride[offset + d] = s;
-    g.pad_before[offset + d] = params->pad_before[d];
-  }
-  if (!ok || (bias != NULL && (bias->ndim != 1 || bias->shape[0] != w->shape[0])))
-    return rl_set_error (RL_E_SHAPE, "%s: x %s with weight %s (stride/padding as given) does not "
-                         "give y %s, or bias is not [O]", op, rl_tensor_describe (x, dx, sizeof dx),
-                         rl_tensor_describe (w, dw, sizeof dw), rl_tensor_describe (y, dy, sizeof dy));
-  int64_t batch = x->shape[0], out_ch = w->shape[0];
-  int64_t kdim = g.channels * g.kernel[0] * g.kernel[1] * g.kernel[2];
-  int64_t positions = g.out[0] * g.out[1] * g.out[2];
-  if (batch == 0 || out_ch == 0 || positions == 0)
-    return RL_OK;
-  RlDType compute = compute_dtype (w->dtype);
-  bool y_direct = direct_output (compute, y->dtype);
-  int csize = rl_cuda_dtype_size (cuda_type (compute));
-  int64_t chunk = (int64_t) (IM2COL_BYTES / ((size_t) kdim * (size_t) csize));
-  if (chunk < 1) chunk = 1;
-  if (chunk > positions) chunk = positions;
-  void *xs = NULL, *ws = NULL, *cols = NULL, *ys = NULL;
-  bool x_owned = false, w_owned = false;
-  if ((st = cuda_dense_as (ctx, op, x, x->dtype, &xs, &x_owned)) != RL_OK)
-    return st;
-  if ((st = cuda_dense_as (ctx, op, w, compute, &ws, &w_owned)) != RL_OK
-      || (st = cuda_scratch (ctx, (size_t) (chunk * kdim) * (size_t) csize, &cols)) != RL_OK)
-    goto out;
-  ys = y->data;
-  if (!y_direct
-      && (st = cuda_scratch (ctx, (size_t) (batch * out_ch * positions) * sizeof (float), &ys)) != RL_OK)
-    goto out;
-  RlDType out_dtype = y_direct ? y->dtype : RL_F32;
-  int osize = rl_cuda_dtype_size (cuda_type (out_dtype));
-  int xsize = rl_cuda_dtype_size (cuda_type (x->dtype));
-  int64_t image = g.channels * g.in[0] * g.in[1] * g.in[2];
-  for (int64_t b = 0; b < batch && st == RL_OK; b++) {
-    char *y_b = (char *) ys + b * out_ch * positions * osize;
-    for (int64_t p0 = 0; p0 < positions && st == RL_OK; p0 += chunk) {
-      int64_t count = positions - p0 < chunk ? positions - p0 : chunk;
-      st = cuda_launch_status (rl_cuda_im2col (cols, cuda_type (compute),
-                                               (const char *) xs + b * image * xsize,
-                                               cuda_type (x->dtype), &g, p0, count, ctx->stream), op);
-      /* y_b[O, P] = W[O, K] · cols[count, K]ᵀ, written into columns p0.. */
-      RlCudaGemmShape shape = {
-        .m = out_ch, .n = count, .k = kdim, .ldy = positions,
-        .x_type = cuda_type (compute), .w_type = cuda_type (compute),
-        .y_type = cuda_type (out_dtype), .bias_type = cuda_type (out_dtype),
-      };
-      if (st == RL_OK)
-        st = run_gemm (ctx, op, &shape, ws, cols, NULL, y_b + p0 * osize, 1.0f, 0.0f);
-    }
-  }
-  if (st == RL_OK && bias != NULL) {
-    /* y[b, o, p] += bias[o], broadcast over batch and positions. */
-    int64_t shape3[3] = { batch, out_ch, positions };
-    int64_t y_strides[3] = { out_ch * positions, positions, 1 };
-    int64_t b_strides[3] = { 0, bias->strides[0], 0 };
-    st = cuda_launch_status (rl_cuda_binary_strided (RL_CUDA_BINARY_ADD, 1.0f,
-                                                     rl_tensor_scale (bias), 3, shape3, ys,
-                                                     cuda_type (out_dtype), y_strides, ys,
-                                                     cuda_type (out_dtype), y_strides, bias->data,
-                                                     cuda_type (bias->dtype), b_strides,
-                                                     ctx->stream), op);
-  }
-  if (st == RL_OK && !y_direct)
-    st = store_from_f32 (ctx, op, y, ys, batch * out_ch * positions);
-out:
-  if (!y_direct && ys != NULL)
-    cuda_scratch_free (ctx, ys);
-  if (cols != NULL) cuda_scratch_free (ctx, cols);
-  if (x_owned) cuda_scratch_free (ctx, xs);
-  if (w_owned) cuda_scratch_free (ctx, ws);
-  return st;
-}
-
-RlStatus
-cuda_conv2d (RlContext *ctx, RlTensor *y, const RlTensor *x, const RlTensor *w,
-             const RlTensor *bias, const RlConvParams *params)
-{
-  return convolve (ctx, "conv2d", 2, y, x, w, bias, params);
-}
-
-RlStatus
-cuda_conv3d (RlContext *ctx, RlTensor *y, const RlTensor *x, const RlTensor *w,
-             const RlTensor *bias, const RlConvParams *params)
-{
-  return convolve (ctx, "conv3d", 3, y, x, w, bias, params);
 }
 
 RlStatus
