@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The Wan VAE decodes on the CUDA backend with cuDNN convolutions, in one
+# call on the GPU machine, from the repo root:
+#   bash tests/wan/gpu-vae-conv-session.sh
+# 1. tests/wan/gpu-wan-session.sh build vae21 vae22 (PyTorch and ours, 81
+#    frames 832×480, parity, time, peak, time per op), cuDNN's algorithm
+#    for every convolution shape logged (RAYLIGHT_CUDA_CONV_LOG=1);
+# 2. tests/cuda/test-cuda-conv (both convolution paths against the CPU
+#    backend, cuDNN required) and test-cuda-ops;
+# 3. VAE 2.1 again: warm (three timed runs after one warm-up) and with a
+#    256 MiB cuDNN workspace limit, for the time/memory trade.
+# Bare machines may lack OpenBLAS/pkg-config (the CPU backend needs them):
+# .gpu-debs/ holds the packages, unpacked only when missing. $OUT gets
+# summary.txt, full.log, tests.log and extra.log; $SESSION_BUDGET_S
+# (default 300) bounds step 1.
+set -u
+out=${OUT:-$PWD/gpu-out}
+mkdir -p "$out"
+start=$(date +%s)
+export PATH=/opt/torch/.venv/bin:/usr/local/cuda/bin:$PATH
+if ! pkg-config --exists openblas 2>/dev/null && [ -d .gpu-debs ]; then
+  for deb in .gpu-debs/*.deb; do dpkg -x "$deb" /; done
+  mkdir -p /usr/lib/x86_64-linux-gnu/pkgconfig
+  ln -sf /usr/lib/x86_64-linux-gnu/openblas-pthread/pkgconfig/openblas.pc \
+    /usr/lib/x86_64-linux-gnu/pkgconfig/openblas.pc
+  echo /usr/lib/x86_64-linux-gnu/openblas-pthread > /etc/ld.so.conf.d/openblas-pthread.conf
+  ldconfig
+fi
+if ! ls /usr/local/cuda/lib64/libnccl.so* /usr/lib/x86_64-linux-gnu/libnccl.so* >/dev/null 2>&1; then
+  nccl=$(python3 -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__) + "/lib")' 2>/dev/null)
+  [ -n "$nccl" ] && ln -sf "$nccl"/libnccl.so.2 /usr/lib/x86_64-linux-gnu/libnccl.so && ldconfig
+fi
+if ! ldconfig -p | grep -q 'libcudnn.so.9'; then
+  cudnn_dir=$(python3 -c 'import nvidia.cudnn; print(list(nvidia.cudnn.__path__)[0])' 2>/dev/null)
+  [ -n "$cudnn_dir" ] && export LD_LIBRARY_PATH=$cudnn_dir/lib:${LD_LIBRARY_PATH:-}
+fi
+
+RAYLIGHT_CUDA_CONV_LOG=1 SESSION_BUDGET_S=${SESSION_BUDGET_S:-300} \
+  bash tests/wan/gpu-wan-session.sh build vae21 vae22
+
+build=$PWD/build-gpu
+data=${WAN_DATA:-/tmp/wan-data}
+{
+  echo "=== +$(( $(date +%s) - start ))s unit tests"
+  ninja -C "$build" -j 16 tests/cuda/test-cuda-conv tests/cuda/test-cuda-ops 2>&1 | tail -3
+  RAYLIGHT_TEST_REQUIRE_CUDNN=1 timeout 60 "$build/tests/cuda/test-cuda-conv"
+  echo "test-cuda-conv exit $?"
+  timeout 90 "$build/tests/cuda/test-cuda-ops" | grep -E "^(not )?ok|conv|check failed"
+  echo "test-cuda-ops exit ${PIPESTATUS[0]}"
+} > "$out/tests.log" 2>&1
+grep -E "exit|^not ok|check failed" "$out/tests.log"
+
+export RAYLIGHT_PLUGIN_PATH=$build/plugins/wan
+{
+  echo "=== +$(( $(date +%s) - start ))s VAE 2.1 warm, 3 runs"
+  timeout 60 "$build/tests/bench/bench-wan" "$data/real-vae21.safetensors" \
+    "$data/real-vae21-inputs.safetensors" /tmp/vae21-warm.raw --repeat 3
+  echo "=== +$(( $(date +%s) - start ))s VAE 2.1, cuDNN workspace at most 256 MiB"
+  RAYLIGHT_CUDA_CONV_WORKSPACE_MIB=256 timeout 60 "$build/tests/bench/bench-wan" \
+    "$data/real-vae21.safetensors" "$data/real-vae21-inputs.safetensors" /tmp/vae21-ws256.raw \
+    --repeat 1 --no-warm-up
+} > "$out/extra.log" 2>&1
+grep -E "^===|RESULT" "$out/extra.log"
+echo "session $(( $(date +%s) - start )) s"
