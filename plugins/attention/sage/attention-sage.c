@@ -1,10 +1,13 @@
-/* The `sage` attention variant: SageAttention-2's quantised attention on
+/* The `sage` attention variants: SageAttention-2's quantised attention on
  * Hopper (sage-kernel.cu). Q and K in int8 per block after K
- * mean-smoothing, P and V in fp8 e4m3 with two-level fp32 accumulation;
- * bf16/f16 in and out, head dim 128, non-causal, with log-sum-exp.
- *
- * Approximate by design: ‖out − ref‖/‖ref‖ is about 3.5–4% on random data
- * (cosine ≥ 0.999), set by e4m3's 3 mantissa bits in P and V
+ * mean-smoothing; bf16/f16 in and out, head dim 128, non-causal, with
+ * log-sum-exp. This file builds two modules:
+ *   sage     P and V in fp8 e4m3 with two-level fp32 accumulation ("8+8",
+ *            the published SageAttention-2 design);
+ *   sage16   (RL_SAGE_PV16) P and V in the input's 16-bit type ("8+16").
+ * Approximate by design, so never chosen automatically: ‖out − ref‖/‖ref‖
+ * is about 3.5% (sage) and 1% (sage16) on random data, cosine ≥ 0.999;
+ * e4m3's 3 mantissa bits in P and V set sage's
  * (tests/attention/test-sage-quantisation-model.c). The quantised copies of
  * q/k/v live in a workspace the instance keeps and grows. */
 #include <stdlib.h>
@@ -16,6 +19,16 @@
 #include "plugins/attention/sage/sage-kernel.h"
 #include "plugins/attention/variant-util.h"
 
+#ifdef RL_SAGE_PV16
+#define SAGE_NAME "sage16"
+#define SAGE_PV16 1
+#define SAGE_DESCRIPTION "CUDA sm_90: int8 QK (K smoothed) + 16-bit PV, approximate (~1%), D 128"
+#else
+#define SAGE_NAME "sage"
+#define SAGE_PV16 0
+#define SAGE_DESCRIPTION "CUDA sm_90: SageAttention-2, int8 QK (K smoothed) + fp8 PV, approximate (~3.5%), D 128"
+#endif
+
 const RlAttentionVariant *raylight_attention_variant (uint32_t host_abi_version);
 
 struct RlAttentionInstance {
@@ -24,7 +37,7 @@ struct RlAttentionInstance {
   int    multiprocessors;
   void  *workspace;
   size_t workspace_bytes;
-  int    pingpong;   /* $RAYLIGHT_SAGE_SCHEDULE=in-order turns it off, for experiments */
+  int    pingpong;   /* the consumer warpgroups' schedule (sage-kernel.h) */
 };
 
 static const int32_t sage_head_dims[] = { 128, 0 };
@@ -40,26 +53,28 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
     {
       cudaGetLastError ();
       return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
-                                "sage: no CUDA device %d (%d visible)", device_index, count);
+                                SAGE_NAME ": no CUDA device %d (%d visible)", device_index, count);
     }
   struct cudaDeviceProp properties;
   if (cudaGetDeviceProperties (&properties, device_index) != cudaSuccess)
     return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
-                              "sage: cannot query device %d", device_index);
+                              SAGE_NAME ": cannot query device %d", device_index);
   int capability = properties.major * 10 + properties.minor;
   /* The kernel is sm_90a code (wgmma, setmaxnreg): Hopper only. */
   if (capability != 90)
     return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
-                              "sage: needs a Hopper GPU (sm_90), device %d (%s) is sm_%d",
+                              SAGE_NAME ": needs a Hopper GPU (sm_90), device %d (%s) is sm_%d",
                               device_index, properties.name, capability);
   RlAttentionInstance *instance = calloc (1, sizeof (RlAttentionInstance));
   if (instance == NULL)
-    return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size, "sage: out of memory");
+    return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size, SAGE_NAME ": out of memory");
   instance->device = device_index;
   instance->compute_capability = capability;
   instance->multiprocessors = properties.multiProcessorCount;
+  /* Ping-pong by default where its registers fit without spilling (fp8
+   * P·V); $RAYLIGHT_SAGE_SCHEDULE (in-order / ping-pong) overrides. */
   const char *schedule = getenv ("RAYLIGHT_SAGE_SCHEDULE");
-  instance->pingpong = schedule == NULL || strcmp (schedule, "in-order") != 0;
+  instance->pingpong = schedule != NULL ? strcmp (schedule, "ping-pong") == 0 : !SAGE_PV16;
   *out = instance;
   return RL_ATTENTION_OK;
 }
@@ -102,7 +117,7 @@ ensure_workspace (RlAttentionInstance *instance, size_t bytes, char *error, size
     {
       cudaGetLastError ();
       return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size,
-                                "sage: cannot allocate %zu MiB of workspace", bytes >> 20);
+                                SAGE_NAME ": cannot allocate %zu MiB of workspace", bytes >> 20);
     }
   instance->workspace_bytes = bytes;
   return RL_ATTENTION_OK;
@@ -123,7 +138,7 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
     .q = args->q, .k = args->k, .v = args->v, .out = args->out, .lse = args->lse,
     .batch = p->batch, .heads = p->heads, .q_len = p->q_len, .kv_len = p->kv_len,
     .keys = p->kv_len, .lse_q_len = p->q_len, .dtype = p->qkv_dtype, .scale = p->scale,
-    .pingpong = instance->pingpong,
+    .pingpong = instance->pingpong, .pv16 = SAGE_PV16,
   };
   /* Padded keys: one launch per batch, each with its own key count (the
    * key means and scales are over the valid keys only). */
@@ -151,7 +166,7 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
                                                      (cudaStream_t) args->stream);
       if (status != cudaSuccess)
         return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size,
-                                  "sage: launch for batch %d failed: %s (device sm_%d)", b,
+                                  SAGE_NAME ": launch for batch %d failed: %s (device sm_%d)", b,
                                   cudaGetErrorString (status), instance->compute_capability);
     }
   return RL_ATTENTION_OK;
@@ -160,8 +175,8 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
 static const RlAttentionVariant sage_variant = {
   .abi_version = RL_ATTENTION_ABI_VERSION,
   .struct_size = sizeof (RlAttentionVariant),
-  .name = "sage",
-  .description = "CUDA sm_90: SageAttention-2 style, int8 QK (K smoothed) + fp8 PV, approximate, D 128",
+  .name = SAGE_NAME,
+  .description = SAGE_DESCRIPTION,
   .backend = RL_ATTENTION_BACKEND_CUDA,
   .qkv_dtypes = RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_F16) | RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_BF16),
   .out_dtypes = RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_F16) | RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_BF16),
@@ -186,12 +201,12 @@ sage_supports (RlAttentionInstance *instance, const RlAttentionProblem *p, char 
     return result;
   if (p->out_dtype != p->qkv_dtype)
     return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
-                              "sage: output dtype must be the input's (%s), not %s",
+                              SAGE_NAME ": output dtype must be the input's (%s), not %s",
                               rl_attention_dtype_name (p->qkv_dtype),
                               rl_attention_dtype_name (p->out_dtype));
   if (p->device_index != instance->device)
     return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
-                              "sage: opened on device %d, problem on device %d", instance->device,
+                              SAGE_NAME ": opened on device %d, problem on device %d", instance->device,
                               p->device_index);
   return RL_ATTENTION_OK;
 }

@@ -80,6 +80,7 @@ kv_position (int j)
 
 template <typename T> struct Io;
 template <> struct Io<__nv_bfloat16> {
+  static constexpr bool kBf16 = true;
   static __device__ float load (__nv_bfloat16 x) { return __bfloat162float (x); }
   static __device__ uint32_t pack (float lo, float hi)
   {
@@ -88,6 +89,7 @@ template <> struct Io<__nv_bfloat16> {
   }
 };
 template <> struct Io<__half> {
+  static constexpr bool kBf16 = false;
   static __device__ float load (__half x) { return __half2float (x); }
   static __device__ uint32_t pack (float lo, float hi)
   {
@@ -108,11 +110,19 @@ load8 (const T *source, float out[8])
     out[i] = Io<T>::load (v[i]);
 }
 
+/* Bytes of one Vᵀ tile (128 channels × 128 keys): e4m3, or the input's
+ * 16-bit type for the "8+16" P·V. */
+__host__ __device__ constexpr int
+v_tile_bytes (bool pv16)
+{
+  return pv16 ? 2 * kTileBytes : kTileBytes;
+}
+
 /* The scratch layout of one launch; every piece 256-byte aligned. */
 struct Workspace {
   int8_t  *q8;        /* [BH][q_tiles] tiles */
   int8_t  *k8;        /* [BH][kv_tiles] tiles */
-  uint8_t *v8;        /* [BH][kv_tiles] Vᵀ tiles, e4m3 */
+  uint8_t *v8;        /* [BH][kv_tiles] Vᵀ tiles (v_tile_bytes) */
   float   *q_scale;   /* [BH][q_tiles·2] */
   float   *q_shift;   /* [BH][q_tiles·128]: scale·q·mean(k) */
   float   *k_scale;   /* [BH][kv_tiles] */
@@ -141,7 +151,7 @@ workspace_layout (const RlSageParams *p, void *base)
   auto take = [&] (size_t bytes) { char *here = at + used; used += round_up (bytes); return here; };
   w.q8 = (int8_t *) take (bh * q_tiles * kTileBytes);
   w.k8 = (int8_t *) take (bh * kv_tiles * kTileBytes);
-  w.v8 = (uint8_t *) take (bh * kv_tiles * kTileBytes);
+  w.v8 = (uint8_t *) take (bh * kv_tiles * v_tile_bytes (p->pv16));
   w.q_scale = (float *) take (bh * q_tiles * 2 * sizeof (float));
   w.q_shift = (float *) take (bh * q_tiles * kTileRows * sizeof (float));
   w.k_scale = (float *) take (bh * kv_tiles * sizeof (float));
@@ -181,7 +191,8 @@ channel_stats (const T *k, const T *v, int heads, int kv_len, int keys, float *p
 }
 
 __global__ void __launch_bounds__ (kDim)
-channel_finish (const float *partial, int keys, float *k_mean, float *v_mean, float *v_scale)
+channel_finish (const float *partial, int keys, bool scale_v, float *k_mean, float *v_mean,
+                float *v_scale)
 {
   int bh = blockIdx.x, d = threadIdx.x;
   float sum_k = 0, sum_v = 0, max_v = -INFINITY, min_v = INFINITY;
@@ -195,7 +206,7 @@ channel_finish (const float *partial, int keys, float *k_mean, float *v_mean, fl
   float absmax = keys > 0 ? fmaxf (max_v - mean_v, mean_v - min_v) : 0.0f;
   k_mean[bh * kDim + d] = mean_k;
   v_mean[bh * kDim + d] = mean_v;
-  v_scale[bh * kDim + d] = absmax > 0 ? absmax / kPScale : 1.0f;
+  v_scale[bh * kDim + d] = scale_v && absmax > 0 ? absmax / kPScale : 1.0f;
 }
 
 /* Max over the block of 256 threads (8 warps). */
@@ -283,12 +294,17 @@ quantise_q (const T *q, int heads, int q_len, float scale, Workspace w, int q_ti
 }
 
 /* One block per 128 keys of one (batch, head); 256 threads, each 8 × 8
- * values of K and of V. Keys past `keys` become zeros in both. */
-template <typename T>
+ * values of K and of V. Keys past `keys` become zeros in both. V goes to
+ * e4m3 per channel (keys permuted, kv_position), or with kPv16 stays in
+ * the input type (smoothed, keys in order), transposed either way. */
+template <typename T, bool kPv16>
 __global__ void __launch_bounds__ (256)
 quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace w, int kv_tiles)
 {
-  constexpr int kPitch = kTileRows + 16;   /* staging row pitch: 16-byte reads hit distinct banks */
+  constexpr int kElement = kPv16 ? 2 : 1;
+  constexpr int kRowBytes = kTileRows * kElement;
+  constexpr int kPitch = kRowBytes + 16;   /* staging row pitch: 16-byte reads hit distinct banks */
+  constexpr int kVTileBytes = v_tile_bytes (kPv16);
   __shared__ float reduce[8];
   __shared__ __align__ (16) uint8_t staged[kDim * kPitch];
   int bh = blockIdx.y, tile_index = blockIdx.x, b = bh / heads, h = bh % heads;
@@ -325,7 +341,7 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
       int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
       *reinterpret_cast<uint2 *> (k_tile + tile_offset (j, c8 * 8)) = pack_int8x8 (x[it], 1.0f / quant);
     }
-  /* V: e4m3 per channel into the staging area, transposed and permuted. */
+  /* V into the staging area, transposed. */
 #pragma unroll
   for (int it = 0; it < 8; it++)
     {
@@ -337,29 +353,47 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
           load8 (v + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8, y);
 #pragma unroll
           for (int i = 0; i < 8; i++)
-            y[i] = (y[i] - v_mean[c8 * 8 + i]) / v_scale[c8 * 8 + i];
+            y[i] = (y[i] - v_mean[c8 * 8 + i]) / v_scale[c8 * 8 + i];   /* scale 1 with kPv16 */
         }
       else
 #pragma unroll
         for (int i = 0; i < 8; i++)
           y[i] = 0.0f;
-      int position = kv_position (j);
-#pragma unroll
-      for (int i = 0; i < 8; i += 2)
+      if (kPv16)
         {
-          __nv_fp8x2_storage_t pair = __nv_cvt_float2_to_fp8x2 (make_float2 (y[i], y[i + 1]),
-                                                                __NV_SATFINITE, __NV_E4M3);
-          staged[(c8 * 8 + i) * kPitch + position] = (uint8_t) (pair & 0xff);
-          staged[(c8 * 8 + i + 1) * kPitch + position] = (uint8_t) (pair >> 8);
+#pragma unroll
+          for (int i = 0; i < 8; i += 2)
+            {
+              uint32_t pair = Io<T>::pack (y[i], y[i + 1]);
+              *reinterpret_cast<uint16_t *> (staged + (c8 * 8 + i) * kPitch + 2 * j) = (uint16_t) pair;
+              *reinterpret_cast<uint16_t *> (staged + (c8 * 8 + i + 1) * kPitch + 2 * j)
+                  = (uint16_t) (pair >> 16);
+            }
+        }
+      else
+        {
+          int position = kv_position (j);
+#pragma unroll
+          for (int i = 0; i < 8; i += 2)
+            {
+              __nv_fp8x2_storage_t pair = __nv_cvt_float2_to_fp8x2 (make_float2 (y[i], y[i + 1]),
+                                                                    __NV_SATFINITE, __NV_E4M3);
+              staged[(c8 * 8 + i) * kPitch + position] = (uint8_t) (pair & 0xff);
+              staged[(c8 * 8 + i + 1) * kPitch + position] = (uint8_t) (pair >> 8);
+            }
         }
     }
   __syncthreads ();
-  uint8_t *v_tile = w.v8 + ((size_t) bh * kv_tiles + tile_index) * kTileBytes;
+  /* Out in the core-matrix layout of a tile with kRowBytes-byte rows:
+   * piece p (16 bytes at p·16) is row (core / chunks)·8 + p mod 8, chunk
+   * core mod chunks, where core = p / 8. */
+  constexpr int kChunks = kRowBytes / 16;
+  uint8_t *v_tile = w.v8 + ((size_t) bh * kv_tiles + tile_index) * kVTileBytes;
 #pragma unroll
-  for (int it = 0; it < 4; it++)
+  for (int it = 0; it < kVTileBytes / 16 / 256; it++)
     {
-      int piece = it * 256 + threadIdx.x;          /* 16 bytes at piece·16 */
-      int core = piece >> 3, d = (core >> 3) * 8 + (piece & 7), chunk = core & 7;
+      int piece = it * 256 + threadIdx.x;
+      int core = piece >> 3, d = (core / kChunks) * 8 + (piece & 7), chunk = core % kChunks;
       *reinterpret_cast<uint4 *> (v_tile + piece * 16)
           = *reinterpret_cast<const uint4 *> (staged + d * kPitch + chunk * 16);
     }
@@ -417,13 +451,13 @@ bulk_copy (uint32_t destination, const void *source, uint32_t bytes, uint32_t ba
 }
 
 /* wgmma shared-memory descriptor, no swizzle: leading (K) offset 128 bytes
- * between the 16-byte chunks of a row, stride 1024 bytes between 8-row
- * groups. */
+ * between the 16-byte chunks of a row, `stride` bytes between 8-row groups
+ * (1024 for 128-byte rows). */
 __device__ inline uint64_t
-descriptor (uint32_t address)
+descriptor (uint32_t address, uint32_t stride = 1024)
 {
   return (uint64_t) ((address & 0x3ffff) >> 4) | ((uint64_t) (128 >> 4) << 16)
-         | ((uint64_t) (1024 >> 4) << 32);
+         | ((uint64_t) (stride >> 4) << 32);
 }
 
 #define SAGE_OPS8(C, a, i)                                                              \
@@ -460,6 +494,28 @@ mma_e4m3 (float d[64], const uint32_t a[4], uint64_t b, int accumulate)
                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
 }
 
+/* d (+)= A·B, 64×128×16, A bf16/f16 from registers, B from shared memory
+ * (K-major: no transpose). */
+__device__ inline void
+mma_bf16 (float d[64], const uint32_t a[4], uint64_t b, int accumulate)
+{
+  asm volatile ("{\n .reg .pred keep;\n setp.ne.b32 keep, %69, 0;\n"
+                " wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " SAGE_D64
+                ", {%64, %65, %66, %67}, %68, keep, 1, 1, 0;\n}\n"
+                : SAGE_OPS64 ("+f", d)
+                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
+}
+
+__device__ inline void
+mma_f16 (float d[64], const uint32_t a[4], uint64_t b, int accumulate)
+{
+  asm volatile ("{\n .reg .pred keep;\n setp.ne.b32 keep, %69, 0;\n"
+                " wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 " SAGE_D64
+                ", {%64, %65, %66, %67}, %68, keep, 1, 1, 0;\n}\n"
+                : SAGE_OPS64 ("+f", d)
+                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
+}
+
 __device__ inline void mma_fence () { asm volatile ("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ inline void mma_commit () { asm volatile ("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 __device__ inline void mma_wait_all () { asm volatile ("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
@@ -477,7 +533,12 @@ struct AttentionArgs {
   int       heads, q_len, keys, q_tiles, kv_tiles, lse_q_len, out_bf16;
 };
 
-constexpr int kSharedBytes = kTileBytes * (1 + 2 * kStages) + 1024 /* barriers */ + 1024 /* alignment */;
+__host__ __device__ constexpr int
+shared_bytes (bool pv16)
+{
+  return kTileBytes + kStages * (kTileBytes + v_tile_bytes (pv16)) + 1024 /* barriers */
+         + 1024 /* alignment */;
+}
 
 /* 2^x on the special-function unit (exp2(−inf) = 0). */
 __device__ inline float
@@ -532,13 +593,15 @@ issue_scores (int32_t (&s)[64], uint64_t q_desc, uint32_t k_address)
 }
 
 /* O_tile = P V for one key tile, a fresh accumulator (the first k-step
- * overwrites): Vᵀ holds 32 keys (2 core matrices) per k-step. */
+ * overwrites). Each k-step takes 32 bytes of keys (2 core matrices) of the
+ * Vᵀ tile: 32 e4m3 or 16 16-bit keys. */
+template <typename Pv>
 __device__ inline void
-issue_values (float (&pv)[64], const uint32_t (&p8)[4][4], uint32_t v_address)
+issue_values (float (&pv)[64], const uint32_t (&p)[Pv::kSteps][4], uint32_t v_address)
 {
 #pragma unroll
-  for (int kk = 0; kk < 4; kk++)
-    mma_e4m3 (pv, p8[kk], descriptor (v_address + kk * 256), kk > 0);
+  for (int kk = 0; kk < Pv::kSteps; kk++)
+    Pv::mma (pv, p[kk], descriptor (v_address + kk * 256, Pv::kVStride), kk > 0);
 }
 
 /* Named barrier `id` over the two consumer warpgroups (256 threads). */
@@ -555,19 +618,82 @@ named_arrive (int id)
 }
 #endif
 
+/* P·V formats. sc[] holds P·448 of one thread in the S accumulator layout:
+ * sc[4j + e] row `group`, column 8j + 2·quad + e; sc[4j + 2 + e] row
+ * group + 8. pack() writes the wgmma A-operand registers per k-step. */
+struct PvE4m3 {   /* SageAttention-2's "8+8" */
+  static constexpr int kSteps = 4;                      /* k32 steps per tile */
+  static constexpr int kVStride = 1024;                 /* 128-byte Vᵀ rows */
+  static constexpr bool kPv16 = false;
+  /* A wants k = 4·quad .. 4·quad + 3 per register; k = 4·quad + 2h + e of
+   * each 16 is key 8h + 2·quad + e (kv_position permuted V to match). */
+  __device__ static void
+  pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
+  {
+#pragma unroll
+    for (int kk = 0; kk < kSteps; kk++)
+      {
+        const float *c = sc + 16 * kk;
+        p[kk][0] = pack_e4m3x4 (c[0], c[1], c[4], c[5]);
+        p[kk][1] = pack_e4m3x4 (c[2], c[3], c[6], c[7]);
+        p[kk][2] = pack_e4m3x4 (c[8], c[9], c[12], c[13]);
+        p[kk][3] = pack_e4m3x4 (c[10], c[11], c[14], c[15]);
+      }
+  }
+#ifdef SAGE_HOPPER
+  __device__ static void
+  mma (float (&d)[64], const uint32_t (&a)[4], uint64_t b, int accumulate)
+  {
+    mma_e4m3 (d, a, b, accumulate);
+  }
+#endif
+};
+
+template <typename T>
+struct Pv16 {     /* "8+16": P and V in the input's 16-bit type */
+  static constexpr int kSteps = 8;                      /* k16 steps per tile */
+  static constexpr int kVStride = 2048;                 /* 256-byte Vᵀ rows */
+  static constexpr bool kPv16 = true;
+  /* The k16 A layout is the accumulator's own: no permutation. */
+  __device__ static void
+  pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
+  {
+#pragma unroll
+    for (int kk = 0; kk < kSteps; kk++)
+      {
+        const float *c = sc + 8 * kk;
+        p[kk][0] = Io<T>::pack (c[0], c[1]);
+        p[kk][1] = Io<T>::pack (c[2], c[3]);
+        p[kk][2] = Io<T>::pack (c[4], c[5]);
+        p[kk][3] = Io<T>::pack (c[6], c[7]);
+      }
+  }
+#ifdef SAGE_HOPPER
+  __device__ static void
+  mma (float (&d)[64], const uint32_t (&a)[4], uint64_t b, int accumulate)
+  {
+    if (sizeof (T) == 2 && Io<T>::kBf16)
+      mma_bf16 (d, a, b, accumulate);
+    else
+      mma_f16 (d, a, b, accumulate);
+  }
+#endif
+};
+
 /* The online softmax of one thread's two rows (group and group + 8 of its
  * warp's 16) in log2 units. */
 struct Softmax {
   float m[2] = { -INFINITY, -INFINITY };
   float l[2] = { 0.0f, 0.0f };   /* this thread's share; the quad is summed at the end */
 
-  /* Turns the int32 scores of key tile starting at `first_key` into e4m3
-   * P·448 in the A-operand layout (p8) and the factor alpha by which the
-   * output so far must shrink. s[4j + e] is row `group`, column
-   * 8j + 2·quad + e; s[4j + 2 + e] the same column of row group + 8. */
+  /* Turns the int32 scores of key tile starting at `first_key` into P·448
+   * in `Pv`'s A-operand registers and the factor alpha by which the output
+   * so far must shrink. s[4j + e] is row `group`, column 8j + 2·quad + e;
+   * s[4j + 2 + e] the same column of row group + 8. */
+  template <typename Pv>
   __device__ inline void
   tile (const int32_t (&s)[64], float dequant, int first_key, int keys, int quad,
-        uint32_t (&p8)[4][4], float (&alpha)[2])
+        uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2])
   {
     /* |S| ≤ 128·127² < 2^22, so the float trick of dequantise holds. */
     const float offset = -12582912.0f * dequant;
@@ -609,16 +735,7 @@ struct Softmax {
         sc[i] = fast_exp2 (sc[i] - base[(i >> 1) & 1]);
         row_sum[(i >> 1) & 1] += sc[i];
       }
-    /* k = 4·quad + 2h + e of each 16 is key 8h + 2·quad + e (kv_position). */
-#pragma unroll
-    for (int kk = 0; kk < 4; kk++)
-      {
-        const float *c = sc + 16 * kk;
-        p8[kk][0] = pack_e4m3x4 (c[0], c[1], c[4], c[5]);
-        p8[kk][1] = pack_e4m3x4 (c[2], c[3], c[6], c[7]);
-        p8[kk][2] = pack_e4m3x4 (c[8], c[9], c[12], c[13]);
-        p8[kk][3] = pack_e4m3x4 (c[10], c[11], c[14], c[15]);
-      }
+    Pv::pack (sc, p);
 #pragma unroll
     for (int r = 0; r < 2; r++)
       l[r] = l[r] * alpha[r] + row_sum[r];
@@ -632,17 +749,18 @@ struct Shared {
   uint8_t  *q_tile;
   uint8_t  *stages;
   uint64_t *bars;
+  int       v_bytes;   /* bytes of a Vᵀ tile; a stage is kTileBytes + v_bytes */
 
   __device__ uint32_t q_full () const { return shared_address (&bars[0]); }
   __device__ uint32_t full (int s) const { return shared_address (&bars[1 + s]); }
   __device__ uint32_t empty (int s) const { return shared_address (&bars[1 + kStages + s]); }
   __device__ uint32_t k_address (int t) const
   {
-    return shared_address (stages + 2 * (t % kStages) * kTileBytes);
+    return shared_address (stages + (t % kStages) * (kTileBytes + v_bytes));
   }
   __device__ uint32_t v_address (int t) const
   {
-    return shared_address (stages + (2 * (t % kStages) + 1) * kTileBytes);
+    return shared_address (stages + (t % kStages) * (kTileBytes + v_bytes) + kTileBytes);
   }
 };
 
@@ -655,25 +773,26 @@ produce (const AttentionArgs &args, const Shared &sm, int bh, int q_block, int t
   bulk_copy (shared_address (sm.q_tile), w.q8 + ((size_t) bh * args.q_tiles + q_block) * kTileBytes,
              kTileBytes, sm.q_full ());
   const int8_t *k_source = w.k8 + (size_t) bh * args.kv_tiles * kTileBytes;
-  const uint8_t *v_source = w.v8 + (size_t) bh * args.kv_tiles * kTileBytes;
+  const uint8_t *v_source = w.v8 + (size_t) bh * args.kv_tiles * sm.v_bytes;
   for (int t = 0; t < tiles; t++)
     {
       int s = t % kStages;
       if (t >= kStages)
         barrier_wait (sm.empty (s), ((t / kStages) - 1) & 1);
-      barrier_expect_bytes (sm.full (s), 2 * kTileBytes);
+      barrier_expect_bytes (sm.full (s), kTileBytes + sm.v_bytes);
       bulk_copy (sm.k_address (t), k_source + (size_t) t * kTileBytes, kTileBytes, sm.full (s));
-      bulk_copy (sm.v_address (t), v_source + (size_t) t * kTileBytes, kTileBytes, sm.full (s));
+      bulk_copy (sm.v_address (t), v_source + (size_t) t * sm.v_bytes, sm.v_bytes, sm.full (s));
     }
 }
 
 /* A consumer warpgroup's 64 query rows. */
+template <typename Pv>
 struct Consumer {
   float    o[64];         /* fp32 output accumulator (second level) */
   int32_t  s_acc[64];     /* S of the current tile */
   float    pv[64];        /* P·V of one tile (first level) */
-  uint32_t p8[4][4];      /* P of the last softmax, e4m3, A-operand layout */
-  float    alpha[2];      /* rescale of o that goes with p8 */
+  uint32_t p[Pv::kSteps][4];   /* P of the last softmax, A-operand registers */
+  float    alpha[2];      /* rescale of o that goes with p */
   Softmax  softmax;
   uint64_t q_desc;
   float    q_scale;
@@ -692,7 +811,7 @@ struct Consumer {
   __device__ void
   scores_to_p (int t)
   {
-    softmax.tile (s_acc, q_scale * k_scales[t], t * kTileRows, keys, quad, p8, alpha);
+    softmax.tile<Pv> (s_acc, q_scale * k_scales[t], t * kTileRows, keys, quad, p, alpha);
   }
 
   __device__ void
@@ -719,7 +838,7 @@ struct Consumer {
         scores_to_p (t);
         hold_all (pv);
         mma_fence ();
-        issue_values (pv, p8, sm.v_address (t));
+        issue_values<Pv> (pv, p, sm.v_address (t));
         mma_commit ();
         mma_wait_all ();
         hold_all (pv);
@@ -743,7 +862,7 @@ struct Consumer {
     if (kScores)
       issue_scores (s_acc, q_desc, sm.k_address (t));
     if (kValues)
-      issue_values (pv, p8, sm.v_address (t - 1));
+      issue_values<Pv> (pv, p, sm.v_address (t - 1));
     mma_commit ();
     if (hand_over)
       named_arrive (other);
@@ -782,15 +901,17 @@ struct Consumer {
 };
 #endif
 
-template <bool kPingpong>
+template <bool kPingpong, typename Pv>
 __global__ void __launch_bounds__ (384, 1)
 attention (const AttentionArgs args)
 {
 #ifdef SAGE_HOPPER
   extern __shared__ uint8_t shared_raw[];
   uint8_t *base = reinterpret_cast<uint8_t *> (((uintptr_t) shared_raw + 1023) & ~(uintptr_t) 1023);
+  constexpr int kVBytes = v_tile_bytes (Pv::kPv16);
   const Shared sm = { base, base + kTileBytes,
-                      reinterpret_cast<uint64_t *> (base + kTileBytes * (1 + 2 * kStages)) };
+                      reinterpret_cast<uint64_t *> (base + kTileBytes + kStages * (kTileBytes + kVBytes)),
+                      kVBytes };
   const int bh = blockIdx.y, q_block = blockIdx.x;
   const int tiles = (args.keys + kTileRows - 1) / kTileRows;
 
@@ -819,7 +940,7 @@ attention (const AttentionArgs args)
       const int tid = threadIdx.x & 127, warp = tid >> 5, lane = tid & 31;
       const int group = lane >> 2, quad = lane & 3;
       const Workspace &w = args.w;
-      Consumer c;
+      Consumer<Pv> c;
       c.init ();
       c.q_desc = descriptor (shared_address (sm.q_tile + consumer * (kQBlock / 8) * 1024));
       c.q_scale = w.q_scale[(size_t) bh * args.q_tiles * 2 + q_block * 2 + consumer];
@@ -883,22 +1004,26 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   const T *q = (const T *) p->q, *k = (const T *) p->k, *v = (const T *) p->v;
   channel_stats<T><<<dim3 (kStatChunks, bh), kDim, 0, stream>>> (k, v, p->heads, p->kv_len, p->keys,
                                                                  w.partial);
-  channel_finish<<<bh, kDim, 0, stream>>> (w.partial, p->keys, w.k_mean, w.v_mean, w.v_scale);
+  channel_finish<<<bh, kDim, 0, stream>>> (w.partial, p->keys, !p->pv16, w.k_mean, w.v_mean,
+                                          w.v_scale);
   quantise_q<T><<<dim3 (q_tiles * 2, bh), 256, 0, stream>>> (q, p->heads, p->q_len, p->scale, w,
                                                             q_tiles);
   if (key_tiles > 0)
-    quantise_kv<T><<<dim3 (key_tiles, bh), 256, 0, stream>>> (k, v, p->heads, p->kv_len, p->keys, w,
+    (p->pv16 ? quantise_kv<T, true> : quantise_kv<T, false>)<<<dim3 (key_tiles, bh), 256, 0, stream>>> (
+      k, v, p->heads, p->kv_len, p->keys, w,
                                                              kv_tiles);
   cudaError_t status = cudaGetLastError ();
   if (status != cudaSuccess)
     return status;
-  auto kernel = p->pingpong ? attention<true> : attention<false>;
-  status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
+  auto kernel = p->pv16 ? (p->pingpong ? attention<true, Pv16<T>> : attention<false, Pv16<T>>)
+                        : (p->pingpong ? attention<true, PvE4m3> : attention<false, PvE4m3>);
+  const int shared = shared_bytes (p->pv16);
+  status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared);
   if (status != cudaSuccess)
     return status;
   AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
                          p->lse_q_len, p->dtype == RL_ATTENTION_BF16 };
-  kernel<<<dim3 (q_tiles, bh), 384, kSharedBytes, stream>>> (args);
+  kernel<<<dim3 (q_tiles, bh), 384, shared, stream>>> (args);
   return cudaGetLastError ();
 }
 

@@ -27,6 +27,8 @@ typedef struct {
   float       scale;      /* softmax scale */
   int32_t     pingpong;   /* 1: the two consumer warpgroups alternate at the tensor
                            * cores (FlashAttention-3's schedule); 0: each runs freely */
+  int32_t     pv16;       /* 0: P and V in fp8 e4m3 (SageAttention-2's "8+8");
+                           * 1: in the input's 16-bit type ("8+16", more exact) */
 } RlSageParams;
 
 /* Bytes of scratch device memory a launch of `params` needs (quantised
