@@ -672,7 +672,7 @@ struct Pv16 {     /* "8+16": P and V in the input's 16-bit type */
   __device__ static void
   mma (float (&d)[64], const uint32_t (&a)[4], uint64_t b, int accumulate)
   {
-    if (sizeof (T) == 2 && Io<T>::kBf16)
+    if constexpr (Io<T>::kBf16)
       mma_bf16 (d, a, b, accumulate);
     else
       mma_f16 (d, a, b, accumulate);
