@@ -220,12 +220,17 @@ start_pool (const Mode *m, const char *variant)
   options.cpu_offload = m->offload;
   options.attention = variant;
   options.comm_timeout_ms = 60000;
-  time_t wall = time (NULL);
+  struct timespec wall;
+  struct tm local;
   char clock[16];
-  strftime (clock, sizeof clock, "%H:%M:%S", localtime (&wall));
-  /* The session scripts split the workers' log lines by this marker. */
-  printf ("# === pool %s %s (%d workers, attention %s) at %s\n", label, m->name,
-          mode_workers (m), variant ? variant : "auto", clock);
+  clock_gettime (CLOCK_REALTIME, &wall);
+  localtime_r (&wall.tv_sec, &local);
+  strftime (clock, sizeof clock, "%H:%M:%S", &local);
+  /* The session scripts split the workers' log lines by this marker, and
+   * the sampled GPU memory by its time (to the millisecond, as
+   * nvidia-smi's timestamps). */
+  printf ("# === pool %s %s (%d workers, attention %s) at %s.%03ld\n", label, m->name,
+          mode_workers (m), variant ? variant : "auto", clock, wall.tv_nsec / 1000000);
   fflush (stdout);
   RlPool *pool = rl_pool_new (&options, &err);
   if (pool == NULL || rl_pool_start (pool, &err) != RL_WIRE_OK)

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# One call on a 4-GPU machine for the pool's parallel modes (issue 5), all
+# through raylight-worker processes joined by NCCL (tests/pool/test-pool-nccl):
+#   1. parity, Wan 1.3B geometry (30 blocks): a 4-step cfg-5 sample and one
+#      forward in U2 R2 CFG2 DP2 FSDP2 U2+FSDP2 FSDP2+OFFLOAD U4 U2xR2 FSDP4
+#      against one GPU, every worker and the reference forced onto the same
+#      attention variant (ATTENTION, default cudnn), plus the one-GPU sample
+#      with another variant (FLOOR, default naive): the spread bf16 kernel
+#      differences alone give this model;
+#   2. speed, Wan 14B geometry with BLOCKS_14B blocks (default 8 of 40): one
+#      sampling step at cfg 1 (one DiT forward) at 832×480×81 (32,760 tokens)
+#      on 1 GPU, U2, U4, U2xR2, FSDP2, FSDP4 and U2+FSDP2, same process;
+#   3. speed, Wan 1.3B: 1 GPU, U2, U4, U2xR2;
+#   4. parity on the 14B geometry, with whatever time is left.
+# Each phase gets the time DEADLINE (seconds for the whole script, default
+# 450) leaves, less a reserve for the summary. NVLink SHARP stays off
+# (NCCL_NVLS_ENABLE=0; nothing calls cuMulticastCreate).
+#
+# Binaries: PREBUILT names a build tree made elsewhere from the same
+# sources (CUDA 13, sm_90a) at its original absolute path; it is used when
+# every library it needs resolves here, else the tree is configured and
+# built here (-Dapp=disabled -Dui=disabled, gpu_targets ci: sm_90a only,
+# only the targets below). DEBS (default .gpu-debs) holds OpenBLAS and
+# pkg-config for a bare machine.
+#
+# $OUT (default ./gpu-out) gets: session.log, build.log, summary.txt (also
+# printed last), gpu-memory.csv (nvidia-smi every 500 ms), test-parity-1.3B.log
+# and logs.tar.gz (every phase's log, the workers' lines split per pool and
+# rank, the key lists). Usage from the source root:
+#   DEADLINE=450 [PREBUILT=/abs/build] bash tests/pool/gpu-pool4-session.sh
+# CPU dry run (tiny sizes, CPU workers): BACKEND=cpu ATTENTION=reference
+# FLOOR=reference BLOCKS_13B=1 BLOCKS_14B=1 LATENT=2x4x8 SPEED_LATENT=2x4x8
+# PREBUILT=build-dir bash tests/pool/gpu-pool4-session.sh
+set -u
+out=${OUT:-$PWD/gpu-out}
+build=${PREBUILT:-${BUILD_DIR:-$PWD/build-gpu}}
+debs=${DEBS:-.gpu-debs}
+deadline=${DEADLINE:-450}
+attention=${ATTENTION:-cudnn}
+floor=${FLOOR:-naive}
+blocks_13b=${BLOCKS_13B:-30}
+blocks_14b=${BLOCKS_14B:-8}
+reserve=${RESERVE:-25}
+work=${TMPDIR:-/tmp}/raylight-pool4
+parity_modes=${MODES:-U2 R2 CFG2 DP2 FSDP2 U2+FSDP2 FSDP2+OFFLOAD U4 U2xR2 FSDP4}
+phase_logs=
+rm -rf "$work"
+mkdir -p "$out" "$work/logs" "$work/ranks"
+exec > >(tee "$out/session.log") 2>&1
+step () { echo "=== $(date +%T) [${SECONDS}s] $*"; }
+export NCCL_NVLS_ENABLE=0
+
+step "device"
+if [ "${BACKEND:-cuda}" = cuda ]; then
+  nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv
+  nvidia-smi topo -m 2>&1 | head -8
+  nvidia-smi --query-gpu=timestamp,index,memory.used --format=csv,noheader,nounits -lms 500 \
+    > "$out/gpu-memory.csv" 2>/dev/null &
+  smi_pid=$!
+fi
+if ! pkg-config --exists openblas 2>/dev/null && [ -d "$debs" ]; then
+  step "unpacking OpenBLAS / pkg-config from $debs"
+  for deb in "$debs"/*.deb; do dpkg -x "$deb" /; done
+  mkdir -p /usr/lib/x86_64-linux-gnu/pkgconfig
+  ln -sf /usr/lib/x86_64-linux-gnu/openblas-pthread/pkgconfig/openblas.pc \
+    /usr/lib/x86_64-linux-gnu/pkgconfig/openblas.pc
+  echo /usr/lib/x86_64-linux-gnu/openblas-pthread > /etc/ld.so.conf.d/openblas-pthread.conf
+  ldconfig
+fi
+
+# Wan 2.1 key lists cut to N blocks: cut_keys LIST N > keys.txt
+cut_keys () {
+  awk -v n="$2" 'match($0, /^blocks\.[0-9]+\./) { b = substr($0, 8) + 0; if (b >= n) next } { print }' "$1"
+}
+cut_keys tests/pool/data/wan21-t2v-1.3b-keys.txt "$blocks_13b" > "$work/logs/keys-1.3B.txt"
+cut_keys tests/pool/data/wan21-t2v-14b-keys.txt "$blocks_14b" > "$work/logs/keys-14B.txt"
+label14="14B-${blocks_14b}blocks"
+ckpt13=$work/wan-1.3B.safetensors
+ckpt14=$work/wan-$label14.safetensors
+# make_checkpoint NAME KEYS OUTPUT: random bf16 weights, in the background.
+make_checkpoint () {
+  "$build/workers/checkpoint/make-checkpoint" --seed 5 --dtype BF16 --input "$2" "$3" \
+    > "$work/logs/make-checkpoint-$1.log" 2>&1
+}
+
+step "build ($build)"
+targets="workers/worker/raylight-worker tests/pool/test-pool-nccl plugins/wan/raylight-family-wan.so
+  workers/checkpoint/make-checkpoint"
+[ "${BACKEND:-cuda}" = cuda ] && targets="$targets plugins/attention/raylight-attention-cudnn.so
+  plugins/attention/raylight-attention-naive.so"
+prebuilt_ok=0
+if [ -n "${PREBUILT:-}" ] && [ -x "$build/workers/worker/raylight-worker" ] \
+   && ! ldd "$build/workers/worker/raylight-worker" "$build/tests/pool/test-pool-nccl" \
+        "$build"/plugins/*/*.so 2>&1 | grep -q "not found"; then
+  prebuilt_ok=1
+  echo "using the binaries in $build"
+  make_checkpoint 1.3B "$work/logs/keys-1.3B.txt" "$ckpt13" & ck13=$!
+  make_checkpoint "$label14" "$work/logs/keys-14B.txt" "$ckpt14" & ck14=$!
+else
+  [ -n "${PREBUILT:-}" ] && { echo "prebuilt binaries unusable here:"; ldd "$build/workers/worker/raylight-worker" 2>&1 | grep "not found"; }
+  build=${BUILD_DIR:-$PWD/build-gpu}
+  if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" -Dapp=disabled -Dui=disabled > "$out/build.log" 2>&1 \
+      || { tail -30 "$out/build.log"; exit 1; }
+  fi
+  # The checkpoint writer is plain C: built first, it writes both
+  # checkpoints while nvcc compiles the backend.
+  ninja -C "$build" workers/checkpoint/make-checkpoint >> "$out/build.log" 2>&1 \
+    || { grep -E "error|FAILED" -A3 "$out/build.log" | head -30; exit 1; }
+  make_checkpoint 1.3B "$work/logs/keys-1.3B.txt" "$ckpt13" & ck13=$!
+  make_checkpoint "$label14" "$work/logs/keys-14B.txt" "$ckpt14" & ck14=$!
+  ninja -C "$build" -j"$(nproc)" $targets >> "$out/build.log" 2>&1 \
+    || { grep -E "error|FAILED" -A3 "$out/build.log" | head -40; exit 1; }
+fi
+step "built"
+
+export RAYLIGHT_SOURCE_DIR=$PWD
+export RAYLIGHT_WORKER=$build/workers/worker/raylight-worker
+export RAYLIGHT_PLUGIN_PATH=$build/plugins
+export RAYLIGHT_ATTENTION_PATH=$build/plugins/attention
+export RAYLIGHT_TEST_SEED=${SEED:-20261127}
+export RAYLIGHT_NCCL_TEST_ATTENTION=$attention
+export OMP_NUM_THREADS=4
+[ "${BACKEND:-cuda}" = cpu ] && export RAYLIGHT_NCCL_TEST_BACKEND=cpu
+[ -n "${LATENT:-}" ] && export RAYLIGHT_NCCL_TEST_LATENT=$LATENT
+[ -n "${SPEED_LATENT:-}" ] && export RAYLIGHT_NCCL_TEST_SPEED_LATENT=$SPEED_LATENT
+
+# phase NAME CAP CHECKPOINT-PID VAR=VALUE...: test-pool-nccl with those
+# variables for at most CAP seconds and never past DEADLINE − reserve.
+phase () {
+  local name=$1 cap=$2 wait_pid=$3 left
+  shift 3
+  wait "$wait_pid" 2>/dev/null
+  left=$((deadline - reserve - SECONDS))
+  [ "$left" -lt "$cap" ] && cap=$left
+  if [ "$cap" -lt 20 ]; then
+    step "$name skipped: ${left}s left"
+    echo "# phase $name skipped: ${left} s left" >> "$work/logs/skipped.txt"
+    return
+  fi
+  step "$name (at most ${cap}s)"
+  env "$@" timeout -k 5 "$cap" stdbuf -oL "$build/tests/pool/test-pool-nccl" \
+    > "$work/logs/test-$name.log" 2>&1
+  local rc=$?
+  echo "$name exit $rc$([ $rc = 124 ] && echo ' (timed out)')"
+  phase_logs="$phase_logs $work/logs/test-$name.log"
+  grep -E "^# (parity|speed) |^not ok|check failed" "$work/logs/test-$name.log" | head -40
+}
+
+wait "$ck13" || { echo "writing the 1.3B checkpoint failed"; cat "$work/logs/make-checkpoint-1.3B.log"; }
+ls -l "$ckpt13"
+phase parity-1.3B "${CAP_PARITY:-140}" "$ck13" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt13" \
+  RAYLIGHT_NCCL_TEST_LABEL=1.3B RAYLIGHT_NCCL_TEST_MODES="$parity_modes" \
+  RAYLIGHT_NCCL_TEST_FLOOR="$floor" RAYLIGHT_NCCL_TEST_KILL=0
+wait "$ck14" || { echo "writing the 14B checkpoint failed"; cat "$work/logs/make-checkpoint-$label14.log"; }
+ls -l "$ckpt14"
+phase "speed-$label14" "${CAP_SPEED14:-120}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14" \
+  RAYLIGHT_NCCL_TEST_LABEL="$label14" RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
+  RAYLIGHT_NCCL_TEST_SPEED_MODES="1 U2 U4 U2xR2 FSDP2 FSDP4 U2+FSDP2"
+phase speed-1.3B "${CAP_SPEED13:-60}" "$ck13" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt13" \
+  RAYLIGHT_NCCL_TEST_LABEL=1.3B RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
+  RAYLIGHT_NCCL_TEST_SPEED_MODES="1 U2 U4 U2xR2"
+phase "parity-$label14" "${CAP_PARITY14:-140}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14" \
+  RAYLIGHT_NCCL_TEST_LABEL="$label14" RAYLIGHT_NCCL_TEST_MODES="$parity_modes" \
+  RAYLIGHT_NCCL_TEST_FLOOR="$floor" RAYLIGHT_NCCL_TEST_KILL=0
+[ -n "${smi_pid:-}" ] && kill "$smi_pid" 2>/dev/null
+
+step "logs"
+logs=$phase_logs   # in the order the phases ran
+# The workers' lines ("raylight-worker[rank N]: ...") per pool and rank.
+[ -n "$logs" ] && awk -v dir="$work/ranks" '
+  /^# === pool / { pool = sprintf ("%02d-%s-%s", ++n, $4, $5); gsub (/[^A-Za-z0-9.+_-]/, "_", pool) }
+  /^raylight-worker\[rank [0-9]+\]/ && pool != "" {
+    r = $0; sub (/^raylight-worker\[rank /, "", r); sub (/\].*/, "", r)
+    print > (dir "/" pool "-rank" r ".log")
+  }' $logs
+[ -f "$work/logs/test-parity-1.3B.log" ] && cp "$work/logs/test-parity-1.3B.log" "$out/"
+tar -czf "$out/logs.tar.gz" -C "$work" logs ranks
+
+# The table: parity, speed, peak GPU memory per pool, attention variants.
+{
+  echo "== $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | sort | uniq -c | tr -s ' ' | tr '\n' ' ')"
+  echo "== parity: 4-step cfg-5 sample and one forward (1 step, cfg 1) vs one GPU, max|diff|/max|ref| (bar 1e-2), attention $attention"
+  printf "%-16s %-20s %-10s %-10s %-10s %s\n" model mode sample rms forward result
+  [ -n "$logs" ] && grep -h "^# parity " $logs | awk '
+    $5 == "skipped:" { printf "%-16s %-20s %s\n", $3, $4, "skipped (" $7 " GPUs)"; next }
+    { r = $0 ~ /\(floor/ ? "floor (no bar)" : $NF
+      printf "%-16s %-20s %-10s %-10s %-10s %s\n", $3, $4, $6, $8, $10, r }'
+  echo "== speed: one step at cfg 1 = one DiT forward, best of 3, same process as 1 GPU"
+  printf "%-16s %-10s %-9s %-9s %-10s %s\n" model mode seconds speedup "x 1GPU" "x U2"
+  [ -n "$logs" ] && grep -h "^# speed " $logs | awk '
+    $5 == "skipped:" { printf "%-16s %-10s skipped\n", $3, $4; next }
+    { u2 = "-"; for (i = 11; i < NF; i++) if ($i == "time" && $(i + 3) == "U2") u2 = $(i + 1)
+      printf "%-16s %-10s %-9s %-9s %-10s %s\n", $3, $4, $5, $8, $10, u2 }'
+  if [ -s "$out/gpu-memory.csv" ] && [ -n "$logs" ]; then
+    echo "== peak memory used per GPU while each pool ran (MiB, nvidia-smi, every 500 ms)"
+    grep -h "^# === pool " $logs | awk '{ print $NF, $4, $5 }' > "$work/markers.txt"
+    awk -F', ' '
+      function secs(t,  p) { split (t, p, ":"); return p[1] * 3600 + p[2] * 60 + p[3] }
+      NR == FNR { split ($0, m, " "); start[++n] = secs(m[1]); name[n] = m[2] " " m[3]; next }
+      { split ($1, dt, " "); t = secs(dt[2]); g = $2 + 0; mem = $3 + 0; if (g > gmax) gmax = g
+        while (cur < n && t >= start[cur + 1]) cur++
+        if (cur > 0 && mem > peak[cur, g]) peak[cur, g] = mem }
+      END { line = sprintf ("%-34s", "pool")
+            for (g = 0; g <= gmax; g++) line = line sprintf ("    GPU%d", g)
+            print line
+            for (i = 1; i <= n; i++) { line = sprintf ("%-34s", name[i])
+              for (g = 0; g <= gmax; g++) line = line sprintf (" %7d", peak[i, g])
+              print line } }' "$work/markers.txt" "$out/gpu-memory.csv"
+  fi
+  echo "== attention variants per pool (rank: variants run; * = fallback from $attention)"
+  for f in "$work"/ranks/*-rank*.log; do
+    [ -f "$f" ] || continue
+    pool=$(basename "$f" .log)
+    v=$(grep -oE "running '[a-z0-9_-]+'|using '[a-z0-9_-]+' instead|backend's own attention" "$f" \
+        | sed -E "s/running '(.*)'/\1/; s/using '(.*)' instead/\1*/; s/backend's own attention/backend*/" \
+        | sort -u | paste -sd, -)
+    echo "${pool%-rank*} r${pool##*-rank}=${v:-none}"
+  done | awk '{ line[$1] = line[$1] " " $2 } END { for (p in line) print p ":" line[p] }' | sort
+  cat "$work/logs/skipped.txt" 2>/dev/null
+  for f in $logs; do
+    echo "$(basename "$f"): $(grep -c '^ok' "$f") ok, $(grep -c '^not ok' "$f") not ok"
+  done
+} > "$out/summary.txt" 2>&1
+step "done"
+cat "$out/summary.txt"
+sleep 1   # lets tee write the last lines to session.log
