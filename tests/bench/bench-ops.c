@@ -203,11 +203,22 @@ main (int argc, char **argv)
     { "convert f32 -> bf16", "convert_f32_bf16", run_convert_f32_bf16, (double) n * 6, true, NULL },
     { "convert bf16 -> fp8 e4m3", NULL, run_convert_bf16_fp8, (double) n * 3, true, NULL },
     { "softmax (rows of 4096)", NULL, run_softmax, 2 * x_bytes, false, NULL },
-    /* The kernels the warp-per-row one replaced, for comparison. */
-    { "  norm+mod per batch, pipelined", NULL, run_norm_modulate, 2 * x_bytes, false, "2" },
-    { "  norm+mod 21 frames, pipelined", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "2" },
+    /* Other norm kernels (RL_CUDA_NORM_VARIANT), for comparison: the
+     * packed-row default in blocks of 8 and 2 warps instead of 4, the
+     * warp-per-row kernel with shared-memory vectors it replaced, and the
+     * pipelined kernel before that. */
+    { "  per batch, packed 8 warps", NULL, run_norm_modulate, 2 * x_bytes, false, "4" },
+    { "  21 frames, packed 8 warps", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "4" },
+    { "  RMSNorm+RoPE, packed 8 warps", NULL, run_rms_rope, 2 * x_bytes + tables, false, "4" },
+    { "  per batch, packed 2 warps", NULL, run_norm_modulate, 2 * x_bytes, false, "5" },
+    { "  21 frames, packed 2 warps", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "5" },
+    { "  RMSNorm+RoPE, packed 2 warps", NULL, run_rms_rope, 2 * x_bytes + tables, false, "5" },
+    { "  per batch, smem warp rows", NULL, run_norm_modulate, 2 * x_bytes, false, "3" },
+    { "  21 frames, smem warp rows", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "3" },
+    { "  RMSNorm+RoPE, smem warp rows", NULL, run_rms_rope, 2 * x_bytes + tables, false, "3" },
+    { "  per batch, pipelined", NULL, run_norm_modulate, 2 * x_bytes, false, "2" },
+    { "  21 frames, pipelined", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "2" },
     { "  RMSNorm+RoPE, pipelined", NULL, run_rms_rope, 2 * x_bytes + tables, false, "2" },
-    { "  norm+mod 21 frames, row/block", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "1" },
   };
   printf ("device: %s\n", bench_device_name ());
   printf ("device-to-device copy: %.0f GB/s (torch copy_: %.0f GB/s), read + write counted\n\n",

@@ -32,7 +32,8 @@ GEMM_SHAPES = [(5120, 5120), (5120, 13824), (13824, 5120), (5120, 15360)]  # (K,
 DIM, HEADS, HEAD_DIM, FRAMES = 5120, 40, 128, 21
 
 
-def median_ms(fn, warmup=5, repeats=30):
+def timed_ms(fn, warmup=5, repeats=30):
+    """Event timings of `repeats` calls after `warmup`, sorted."""
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
@@ -45,15 +46,29 @@ def median_ms(fn, warmup=5, repeats=30):
         end.record()
         end.synchronize()
         times.append(start.elapsed_time(end))
-    return statistics.median(times)
+    return sorted(times)
+
+
+def median_ms(fn, warmup=5, repeats=30):
+    return statistics.median(timed_ms(fn, warmup, repeats))
 
 
 def gemms(out):
+    # All bf16 shapes first, in bench-gemm's order: that program also times
+    # its default bf16 products first, so each side's bf16 numbers come at
+    # the same point of its process's GPU load (a product run after seconds
+    # of other products runs at a lower clock).
     for k, n in GEMM_SHAPES:
         x = (torch.rand(M, k, device="cuda") * 2 - 1).to(torch.bfloat16)
         w = ((torch.rand(n, k, device="cuda") * 2 - 1) * 0.02).to(torch.bfloat16)
-        ms = median_ms(lambda: torch.matmul(x, w.t()))
-        out[f"gemm_bf16_{M}x{k}x{n}"] = 2.0 * M * k * n / (ms * 1e-3) / 1e12
+        times = timed_ms(lambda: torch.matmul(x, w.t()))
+        flops = 2.0 * M * k * n
+        out[f"gemm_bf16_{M}x{k}x{n}"] = flops / (statistics.median(times) * 1e-3) / 1e12
+        # 10th and 90th percentile runs, as bench-gemm prints its spread.
+        out[f"gemm_bf16_{M}x{k}x{n}_slow"] = flops / (times[-1 - len(times) // 10] * 1e-3) / 1e12
+        out[f"gemm_bf16_{M}x{k}x{n}_fast"] = flops / (times[len(times) // 10] * 1e-3) / 1e12
+        del x, w
+    for k, n in GEMM_SHAPES:
         try:
             x8 = ((torch.rand(M, k, device="cuda") * 2 - 1) * 200).to(torch.float8_e4m3fn)
             w8 = ((torch.rand(n, k, device="cuda") * 2 - 1) * 200).to(torch.float8_e4m3fn)
@@ -63,7 +78,6 @@ def gemms(out):
             out[f"gemm_fp8_{M}x{k}x{n}"] = 2.0 * M * k * n / (ms * 1e-3) / 1e12
         except Exception as error:  # older torch or no fp8 support
             print(f"fp8 skipped: {error}", file=sys.stderr)
-        del x, w
 
 
 def gbps(nbytes, ms):

@@ -244,22 +244,24 @@ modulation_chunks (CtTensor *e0, CtTensor chunk[3], int64_t batch, int64_t frame
   }
 }
 
-/* The warp-per-row norm kernel (16-bit x, rows up to 5120) on Wan-sized
- * rows with f32 outputs, so the f32 tolerance applies: LayerNorm with
- * per-frame modulation whose frames straddle the blocks' row ranges and the
- * batch boundary, and RMSNorm + weight + RoPE fused (kernel API, as the
- * q/k path calls it) against the CPU's rms_norm followed by rope. */
+/* The packed warp-per-row norm kernel (16-bit x, rows up to 5120) on
+ * Wan-sized rows with f32 outputs, so the f32 tolerance applies: LayerNorm
+ * with per-frame modulation whose frames straddle the blocks' rows and the
+ * batch boundary (x bf16 for 5120, f16 for 1536: each has its own unpacking
+ * of the packed words), and RMSNorm + weight + RoPE fused (kernel API, as
+ * the q/k path calls it) against the CPU's rms_norm followed by rope. */
 static void
 test_norm_fused (void)
 {
   for (int i = 0; i < 2; i++) {
-    /* More rows than an H100's 132 blocks x 8 warps, so warps take several
-     * rows each and prefetch across frame boundaries. */
+    /* 1200-1800 rows: more warps than an H100 holds at once, so blocks
+     * refill the SMs, and frames start inside blocks. */
     int64_t batch = 2, len = ct_int (600, 900), d = i ? 5120 : 1536;
     int64_t per = ct_int (20, 90), offset = ct_int (0, per - 1);
     int64_t frames = (len + offset + per - 1) / per;
     CtTensor x, e0, y, chunk[3];
-    CT_REQUIRE_OK (ct_random (&P, &x, RL_BF16, 3, (int64_t[]) { batch, len, d }, 3.0f));
+    RlDType x_type = i ? RL_BF16 : RL_F16;
+    CT_REQUIRE_OK (ct_random (&P, &x, x_type, 3, (int64_t[]) { batch, len, d }, 3.0f));
     CT_REQUIRE_OK (ct_random (&P, &e0, RL_F32, 4, (int64_t[]) { batch, frames, 6, d }, 0.5f));
     CT_REQUIRE_OK (ct_poisoned (&P, &y, RL_F32, 3, (int64_t[]) { batch, len, d }));
     modulation_chunks (&e0, chunk, batch, frames, d);
@@ -267,8 +269,8 @@ test_norm_fused (void)
     FOR_BOTH CT_REQUIRE_OK (OPS->norm_modulate (CTX, T (y), T (x), RL_NORM_LAYER, NULL, NULL,
                                                 1e-6f, T (chunk[0]), T (chunk[1]), groups));
     char what[96];
-    snprintf (what, sizeof what, "norm_modulate bf16->f32 d=%lld L=%lld frames=%lld",
-              (long long) d, (long long) len, (long long) frames);
+    snprintf (what, sizeof what, "norm_modulate %s->f32 d=%lld L=%lld frames=%lld",
+              rl_dtype_name (x_type), (long long) d, (long long) len, (long long) frames);
     expect_close (what, &y);
     for (int c = 0; c < 3; c++)
       ct_release (&chunk[c]);

@@ -51,6 +51,7 @@ struct RlCudaGemm {
   void            *workspace;
   size_t           workspace_bytes;
   bool             autotune;
+  int              candidate;      /* heuristic candidate taken when not autotuning */
   CachedPlan      *plans;
   int              plan_count;
   int              plan_capacity;
@@ -144,6 +145,12 @@ void
 rl_cuda_gemm_set_autotune (RlCudaGemm *gemm, bool autotune)
 {
   gemm->autotune = autotune;
+}
+
+void
+rl_cuda_gemm_set_candidate (RlCudaGemm *gemm, int index)
+{
+  gemm->candidate = index < 0 ? 0 : index < AUTOTUNE_CANDIDATES ? index : AUTOTUNE_CANDIDATES - 1;
 }
 
 int
@@ -415,14 +422,16 @@ choose_algorithm (RlCudaGemm *gemm, CachedPlan *plan, const void *x, const void 
   int count = 0;
   cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic (
     gemm->handle, plan->desc, plan->layout_w, plan->layout_x, plan->layout_y, plan->layout_y,
-    preference, gemm->autotune ? AUTOTUNE_CANDIDATES : 1, results, &count);
+    preference, gemm->autotune ? AUTOTUNE_CANDIDATES : gemm->candidate + 1, results, &count);
   cublasLtMatmulPreferenceDestroy (preference);
   if (status == CUBLAS_STATUS_SUCCESS && count == 0)
     status = CUBLAS_STATUS_NOT_SUPPORTED;
   if (!lt_check (status, error, "finding an algorithm (unsupported dtype mix, epilogue or alignment)",
                  &key->shape))
     return false;
-  plan->algo = results[pick_fastest (gemm, plan, results, count, x, w, y, stream)].algo;
+  int pick = gemm->autotune ? pick_fastest (gemm, plan, results, count, x, w, y, stream)
+                            : (gemm->candidate < count ? gemm->candidate : count - 1);
+  plan->algo = results[pick].algo;
   return true;
 }
 

@@ -81,6 +81,14 @@ void        rl_cuda_gemm_free         (RlCudaGemm *gemm);
  * (default off; see above). */
 void        rl_cuda_gemm_set_autotune (RlCudaGemm *gemm, bool autotune);
 
+/* Makes later first calls of a shape take the heuristic's candidate
+ * `index` (0 = its first pick, the default) instead of timing or taking the
+ * first; an index past the heuristic's list keeps its last candidate. For
+ * benchmarks that compare cuBLASLt's algorithms with each other and with
+ * torch.matmul's (tests/bench/gemm_interleaved.py). Autotuning, when on,
+ * overrides it. */
+void        rl_cuda_gemm_set_candidate (RlCudaGemm *gemm, int index);
+
 /* Queues the product on `stream`. `bias` is required by the BIAS epilogues
  * and ignored by the others. beta = 0 ignores y's old contents (NaN-safe). Returns false
  * with a message naming the shape when cuBLASLt has no algorithm for it or

@@ -80,6 +80,48 @@ load_optional (const void *base, cudaDataType_t type, uint32_t i, uint32_t dim, 
   load_chunk (base, type, i, dim, wide, v);
 }
 
+/* Mean and 1/std (LayerNorm), 0 and 1/rms (RMSNorm) or 0 and 1 (no norm)
+ * of the row a block holds in v: the thread's K chunks, chunk k at element
+ * (threadIdx.x + k·blockDim.x)·8, zeros past dim. Two passes over the
+ * registers (the mean first), so a large mean costs no precision. Every
+ * thread of the block calls it (block reductions). */
+template <int K>
+__device__ inline void
+block_row_statistics (RlCudaNormKind kind, float eps, uint32_t dim, const float v[K][kChunk],
+                      float *scratch, float &mean, float &rstd)
+{
+  mean = 0.0f;
+  rstd = 1.0f;
+  if (kind == RL_CUDA_NORM_LAYER) {
+    float sum = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; k++)
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        sum += v[k][j];
+    mean = block_sum (sum, scratch) / (float) dim;
+    float squares = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+      uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
+#pragma unroll
+      for (int j = 0; j < kChunk; j++) {
+        float d = i + j < dim ? v[k][j] - mean : 0.0f;
+        squares += d * d;
+      }
+    }
+    rstd = rsqrtf (block_sum (squares, scratch) / (float) dim + eps);
+  } else if (kind == RL_CUDA_NORM_RMS) {
+    float squares = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; k++)
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        squares += v[k][j] * v[k][j];
+    rstd = rsqrtf (block_sum (squares, scratch) / (float) dim + eps);
+  }
+}
+
 /* Fused norm + affine + modulation + RoPE of one row held in v (the
  * thread's K chunks, chunk k at element (threadIdx.x + k·blockDim.x)·8),
  * written to row `row` of y. Every thread of the block calls it (block
@@ -94,35 +136,8 @@ norm_row (const RlCudaNormModulate &a, const NormWidths &wide, uint32_t row, flo
   const uint32_t tokens = (uint32_t) a.tokens;
   const uint32_t b = row / tokens, t = row - b * tokens;
   const uint32_t dim = (uint32_t) a.dim;
-  float sum = 0.0f;
-#pragma unroll
-  for (int k = 0; k < K; k++)
-#pragma unroll
-    for (int j = 0; j < kChunk; j++)
-      sum += v[k][j];
-  float mean = 0.0f, rstd = 1.0f;
-  if (a.kind == RL_CUDA_NORM_LAYER) {
-    mean = block_sum (sum, scratch) / (float) dim;
-    float squares = 0.0f;
-#pragma unroll
-    for (int k = 0; k < K; k++) {
-      uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
-#pragma unroll
-      for (int j = 0; j < kChunk; j++) {
-        float d = i + j < dim ? v[k][j] - mean : 0.0f;
-        squares += d * d;
-      }
-    }
-    rstd = rsqrtf (block_sum (squares, scratch) / (float) dim + a.eps);
-  } else if (a.kind == RL_CUDA_NORM_RMS) {
-    float squares = 0.0f;
-#pragma unroll
-    for (int k = 0; k < K; k++)
-#pragma unroll
-      for (int j = 0; j < kChunk; j++)
-        squares += v[k][j] * v[k][j];
-    rstd = rsqrtf (block_sum (squares, scratch) / (float) dim + a.eps);
-  }
+  float mean, rstd;
+  block_row_statistics<K> (a.kind, a.eps, dim, v, scratch, mean, rstd);
   const void *shift_row = a.shift.ptr != nullptr ? row_vector_at (a.shift, b, t) : nullptr;
   const void *scale_row = a.scale.ptr != nullptr ? row_vector_at (a.scale, b, t) : nullptr;
 #pragma unroll
@@ -291,7 +306,6 @@ norm_modulate_pipelined (RlCudaNormModulate a, NormWidths wide, uint32_t rows,
     __pipeline_wait_prior (kStages - 1);
     const TX *current = buffer (step % kStages);
     float v[K][kChunk];
-    float sum = 0.0f;
 #pragma unroll
     for (int k = 0; k < K; k++) {
       uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
@@ -302,33 +316,9 @@ norm_modulate_pipelined (RlCudaNormModulate a, NormWidths wide, uint32_t rows,
         for (int j = 0; j < kChunk; j++)
           v[k][j] = 0.0f;
       }
-#pragma unroll
-      for (int j = 0; j < kChunk; j++)
-        sum += v[k][j];
     }
-    float mean = 0.0f, rstd = 1.0f;
-    if (a.kind == RL_CUDA_NORM_LAYER) {
-      mean = block_sum (sum, scratch) / (float) dim;
-      float squares = 0.0f;
-#pragma unroll
-      for (int k = 0; k < K; k++) {
-        uint32_t i = (threadIdx.x + k * blockDim.x) * kChunk;
-#pragma unroll
-        for (int j = 0; j < kChunk; j++) {
-          float d = i + j < dim ? v[k][j] - mean : 0.0f;
-          squares += d * d;
-        }
-      }
-      rstd = rsqrtf (block_sum (squares, scratch) / (float) dim + a.eps);
-    } else if (a.kind == RL_CUDA_NORM_RMS) {
-      float squares = 0.0f;
-#pragma unroll
-      for (int k = 0; k < K; k++)
-#pragma unroll
-        for (int j = 0; j < kChunk; j++)
-          squares += v[k][j] * v[k][j];
-      rstd = rsqrtf (block_sum (squares, scratch) / (float) dim + a.eps);
-    }
+    float mean, rstd;
+    block_row_statistics<K> (a.kind, a.eps, dim, v, scratch, mean, rstd);
     TY *y_row = (TY *) a.y + (size_t) row * dim;
 #pragma unroll
     for (int k = 0; k < K; k++) {
@@ -523,6 +513,182 @@ norm_modulate_warp_rows (RlCudaNormModulate a, uint32_t rows, uint32_t rows_per_
   }
 }
 
+/* Eight 16-bit values of one 16-byte word as floats, converted afresh at
+ * each call. The conversions are volatile asm so that the compiler cannot
+ * merge the three conversions of a row (statistics, squares, output) into
+ * one and keep the row's 8·C floats alive across the passes: for 5120
+ * elements that is 160 registers, where the packed words take 80. */
+template <typename TX> __device__ inline void unpack8_fresh (const uint4 &bits, float v[kChunk]);
+
+template <>
+__device__ inline void
+unpack8_fresh<__nv_bfloat16> (const uint4 &bits, float v[kChunk])
+{
+  const uint32_t words[4] = { bits.x, bits.y, bits.z, bits.w };
+#pragma unroll
+  for (int j = 0; j < 4; j++) {
+    uint32_t low, high;
+    /* bf16 is the top half of an f32: element 2j is the low half-word. */
+    asm volatile ("shl.b32 %0, %1, 16;" : "=r"(low) : "r"(words[j]));
+    asm volatile ("and.b32 %0, %1, 0xffff0000;" : "=r"(high) : "r"(words[j]));
+    v[2 * j] = __uint_as_float (low);
+    v[2 * j + 1] = __uint_as_float (high);
+  }
+}
+
+template <>
+__device__ inline void
+unpack8_fresh<__half> (const uint4 &bits, float v[kChunk])
+{
+  const uint32_t words[4] = { bits.x, bits.y, bits.z, bits.w };
+#pragma unroll
+  for (int j = 0; j < 4; j++)
+    asm volatile ("{ .reg .b16 lo, hi;\n\t"
+                  "mov.b32 {lo, hi}, %2;\n\t"
+                  "cvt.f32.f16 %0, lo;\n\t"
+                  "cvt.f32.f16 %1, hi; }"
+                  : "=f"(v[2 * j]), "=f"(v[2 * j + 1]) : "r"(words[j]));
+}
+
+/* Eight elements at i of a [dim] vector of f32, f16 or bf16 (the dtypes the
+ * packed-row kernel accepts for its vectors); wide only when `wide`. */
+__device__ inline void
+load_vector8 (const void *base, cudaDataType_t type, uint32_t i, uint32_t dim, bool wide,
+              float v[kChunk])
+{
+  if (!wide) {
+    load_chunk (base, type, i, dim, false, v);
+  } else if (type == CUDA_R_32F) {
+    const float4 *p = (const float4 *) ((const float *) base + i);
+    float4 a = __ldg (p), b = __ldg (p + 1);
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
+    v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+  } else {
+    uint4 bits = __ldg ((const uint4 *) ((const uint16_t *) base + i));
+    if (type == CUDA_R_16BF)
+      unpack8<__nv_bfloat16> (bits, v);
+    else
+      unpack8<__half> (bits, v);
+  }
+}
+
+/* Warp per row with the row kept as packed 16-bit words, for 16-bit x
+ * with dim <= 256·C (Wan's 1536 and 5120). A lane holds its C 16-byte words
+ * of the row (80 registers for 5120 elements, under the 128-register cap
+ * that lets 16 warps share an SM), so x is read from HBM once and the
+ * statistics need only warp shuffles. The weight, bias and the row's
+ * scale and shift vectors are read per chunk straight from global memory:
+ * they are a few KB per (batch, frame), shared by all the rows of a frame,
+ * so they come from L1/L2, and no warp ever waits at a block barrier for
+ * another frame's vectors (the kernel before this one folded them into
+ * shared memory per block, and its 8 warps waited at every frame
+ * boundary). One row per warp, no persistent loop: blocks of a few warps
+ * retire and refill SMs at a fine grain, so the last wave stays short.
+ * With RoPE and a head_dim dividing 256, a lane's elements sit at one
+ * position within their heads, so its cos/sin come in one 16-byte load
+ * each per row. Launch: ceil(rows / warps) blocks of 32·warps threads
+ * (warps <= 8); x and y 16-byte aligned, dim % 8 == 0; weight, bias, scale
+ * and shift f32, f16 or bf16. */
+template <typename TX, typename TY, int C>
+__global__ void __launch_bounds__ (256, C <= 8 ? 3 : 2)
+norm_modulate_packed_rows (RlCudaNormModulate a, NormWidths wide, uint32_t rows)
+{
+  const uint32_t dim = (uint32_t) a.dim;
+  const uint32_t lane = threadIdx.x % 32;
+  const uint32_t row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+  if (row >= rows)
+    return;
+  const uint4 *x_row = (const uint4 *) ((const TX *) a.x + (size_t) row * dim);
+  uint4 packed[C];
+#pragma unroll
+  for (int c = 0; c < C; c++) {
+    uint32_t i = (lane + c * 32) * kChunk;
+    packed[c] = i < dim ? __ldcs (x_row + i / kChunk) : make_uint4 (0, 0, 0, 0);
+  }
+  const uint32_t tokens = (uint32_t) a.tokens;
+  const uint32_t b = row / tokens, t = row - b * tokens;
+  float rope_c[4], rope_s[4];
+  if (a.rope.cos != nullptr)
+    rope_coefficients (a.rope, b, t, lane * kChunk, rope_c, rope_s);
+  float mean = 0.0f, rstd = 1.0f;
+  if (a.kind == RL_CUDA_NORM_LAYER) {
+    float sum = 0.0f;
+#pragma unroll
+    for (int c = 0; c < C; c++) {
+      float v[kChunk];
+      unpack8_fresh<TX> (packed[c], v);
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        sum += v[j];
+    }
+    mean = warp_sum (sum) / (float) dim;
+    float squares = 0.0f;
+#pragma unroll
+    for (int c = 0; c < C; c++) {
+      if ((lane + c * 32) * kChunk >= dim)
+        continue;
+      float v[kChunk];
+      unpack8_fresh<TX> (packed[c], v);
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        squares += (v[j] - mean) * (v[j] - mean);
+    }
+    rstd = rsqrtf (warp_sum (squares) / (float) dim + a.eps);
+  } else if (a.kind == RL_CUDA_NORM_RMS) {
+    float squares = 0.0f;
+#pragma unroll
+    for (int c = 0; c < C; c++) {
+      float v[kChunk];
+      unpack8_fresh<TX> (packed[c], v);
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        squares += v[j] * v[j];
+    }
+    rstd = rsqrtf (warp_sum (squares) / (float) dim + a.eps);
+  }
+  const void *scale_row = a.scale.ptr != nullptr ? row_vector_at (a.scale, b, t) : nullptr;
+  const void *shift_row = a.shift.ptr != nullptr ? row_vector_at (a.shift, b, t) : nullptr;
+  TY *y_row = (TY *) a.y + (size_t) row * dim;
+#pragma unroll
+  for (int c = 0; c < C; c++) {
+    uint32_t i = (lane + c * 32) * kChunk;
+    if (i >= dim)
+      continue;
+    float v[kChunk], extra[kChunk];
+    unpack8_fresh<TX> (packed[c], v);
+#pragma unroll
+    for (int j = 0; j < kChunk; j++)
+      v[j] = (v[j] - mean) * rstd;
+    if (a.weight != nullptr) {
+      load_vector8 (a.weight, a.weight_type, i, dim, wide.affine, extra);
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        v[j] *= extra[j];
+    }
+    if (a.bias != nullptr) {
+      load_vector8 (a.bias, a.bias_type, i, dim, wide.affine, extra);
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        v[j] += extra[j];
+    }
+    if (scale_row != nullptr) {
+      load_vector8 (scale_row, a.scale.dtype, i, dim, wide.modulation, extra);
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        v[j] *= 1.0f + extra[j];
+    }
+    if (shift_row != nullptr) {
+      load_vector8 (shift_row, a.shift.dtype, i, dim, wide.modulation, extra);
+#pragma unroll
+      for (int j = 0; j < kChunk; j++)
+        v[j] += extra[j];
+    }
+    if (a.rope.cos != nullptr)
+      rotate_with (rope_c, rope_s, v);
+    store8_aligned (y_row, TypeOf<TY>::id, i, v);
+  }
+}
+
 /* Standalone RoPE. Launch: 1-D, one chunk of 8 elements (4 pairs) of one
  * row per thread; rows of heads·head_dim elements. */
 template <typename TX, typename TY>
@@ -697,10 +863,12 @@ rope_valid (const RlCudaRope &rope)
              && rope.pairs >= 0 && rope.pairs <= rope.head_dim / 2 && rope.batch_stride >= 0);
 }
 
-/* Which norm kernel runs: 0 = warp per row for 16-bit x up to 5120
- * elements, else the persistent pipelined one where x is 16-byte aligned
- * (the default); 1 = one row per block; 2 = the pipelined one even where a
- * warp per row would do. RL_CUDA_NORM_VARIANT overrides it for benchmarks. */
+/* Which norm kernel runs: 0 = packed warp per row (4 warps a block) for
+ * 16-bit x up to 5120 elements, else the persistent pipelined one where x is
+ * 16-byte aligned (the default); 1 = one row per block; 2 = the pipelined
+ * one even where a warp per row would do; 3 = the warp-per-row kernel with
+ * the vectors folded into shared memory; 4 and 5 = packed rows in blocks of
+ * 8 and 2 warps. RL_CUDA_NORM_VARIANT overrides it for benchmarks. */
 int
 norm_variant ()
 {
@@ -721,6 +889,24 @@ allow_dynamic_shared (Kernel kernel, size_t dynamic)
   if (cudaFuncGetAttributes (&attributes, kernel) != cudaSuccess
       || attributes.sharedSizeBytes + dynamic > 48 * 1024)
     cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) dynamic);
+}
+
+/* Whether the packed-row kernel can read every vector of `a`: f32, f16 or
+ * bf16 (others, fp8 say, take the pipelined kernel). */
+bool
+packed_vectors (const RlCudaNormModulate &a)
+{
+  auto fits = [] (const void *ptr, cudaDataType_t type) {
+    return ptr == nullptr || type == CUDA_R_32F || type == CUDA_R_16F || type == CUDA_R_16BF;
+  };
+  return fits (a.weight, a.weight_type) && fits (a.bias, a.bias_type)
+         && fits (a.scale.ptr, a.scale.dtype) && fits (a.shift.ptr, a.shift.dtype);
+}
+
+bool
+packed_variant (int variant)
+{
+  return variant == 0 || variant == 4 || variant == 5;
 }
 
 struct NormLaunch {
@@ -752,6 +938,14 @@ struct NormLaunch {
       *a, (uint32_t) rows, (uint32_t) per_block, has_mul, has_add);
   }
 
+  template <typename TX, typename TY, int C>
+  void
+  launch_packed_rows (int warps) const
+  {
+    norm_modulate_packed_rows<TX, TY, C><<<(unsigned) ceil_div (rows, warps), 32 * warps, 0,
+                                           stream>>> (*a, wide, (uint32_t) rows);
+  }
+
   template <typename TX, typename TY>
   void
   operator() () const
@@ -760,8 +954,16 @@ struct NormLaunch {
      * x's dtype or f32 keep the instantiations, and the build, small. */
     if constexpr (sizeof (TX) == 2 && (std::is_same_v<TX, TY> || std::is_same_v<TY, float>)) {
       bool lane_rope = a->rope.cos == nullptr || 256 % a->rope.head_dim == 0;
-      if (variant == 0 && wide.x && wide.y && lane_rope && a->dim % kChunk == 0
-          && a->dim <= 256 * 20) {
+      bool rows_fit = wide.x && wide.y && lane_rope && a->dim % kChunk == 0 && a->dim <= 256 * 20;
+      if (rows_fit && packed_variant (variant) && packed_vectors (*a)) {
+        int warps = variant == 4 ? 8 : variant == 5 ? 2 : 4;
+        if (a->dim <= 256 * 8)
+          launch_packed_rows<TX, TY, 8> (warps);
+        else
+          launch_packed_rows<TX, TY, 20> (warps);
+        return;
+      }
+      if (rows_fit && (variant == 0 || variant == 3)) {
         if (a->dim <= 256 * 8)
           launch_warp_rows<TX, TY, 8> ();
         else
