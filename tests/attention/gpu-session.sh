@@ -80,11 +80,11 @@ if [ "$what" = all ] || [ "$what" = bench ] || [ "$what" = flash ]; then
   # Each flash kernel path forced in turn (KERNEL or KERNEL:STAGES), before
   # PyTorch so that a short call still gets them; ratios come with the
   # combined table below.
-  for spec in hopper hopper:3 hopper-pingpong hopper-pingpong:3 hopper-serial mma; do
-    kernel=${spec%%:*}; stages=2; [ "$spec" != "$kernel" ] && stages=${spec#*:}
-    step "bench-attention, flash kernel $kernel, $stages K/V stages"
+  for spec in hopper:2 hopper:3 hopper-lookahead:2 hopper-lookahead:3 hopper-pingpong:2 hopper-serial:2 mma; do
+    kernel=${spec%%:*}; stages=; [ "$spec" != "$kernel" ] && stages=${spec#*:}
+    step "bench-attention, flash kernel $kernel, ${stages:-default} K/V stages"
     RAYLIGHT_FLASH_KERNEL=$kernel RAYLIGHT_FLASH_STAGES=$stages timeout ${RL_BENCH_TIMEOUT:-120} \
-      $build/bench-attention --variants flash 2>&1 | tee "$out/bench-attention-flash-$kernel-$stages.txt"
+      $build/bench-attention --variants flash 2>&1 | tee "$out/bench-attention-flash-$kernel-${stages:-default}.txt"
   done
 fi
 if [ "$what" = all ] || [ "$what" = bench ]; then

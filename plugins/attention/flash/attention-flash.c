@@ -3,8 +3,9 @@
  * capability when the instance opens: sm_90 (Hopper) runs flash-hopper.cu
  * (TMA, wgmma, warp specialisation), everything from sm_80 on runs
  * flash-kernel.cu (mma.sync + cp.async). $RAYLIGHT_FLASH_KERNEL=mma,
- * hopper, hopper-pingpong or hopper-serial overrides the choice (hopper paths only on sm_90),
+ * hopper, hopper-lookahead, hopper-pingpong or hopper-serial overrides the choice (hopper paths only on sm_90),
  * $RAYLIGHT_FLASH_STAGES=3 gives the Hopper path a third K/V buffer. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ typedef enum {
   FLASH_KERNEL_HOPPER,          /* flash-hopper.cu, softmax under the P·V product */
   FLASH_KERNEL_HOPPER_SERIAL,   /* flash-hopper.cu, products and softmax in turn */
   FLASH_KERNEL_HOPPER_PINGPONG, /* flash-hopper.cu, overlap + consumers taking turns */
+  FLASH_KERNEL_HOPPER_LOOKAHEAD,  /* flash-hopper.cu, overlap + next tile's Q Kᵀ under the store */
 } FlashKernel;
 
 struct RlAttentionInstance {
@@ -29,7 +31,7 @@ struct RlAttentionInstance {
   int multiprocessors;
   int forced_warps;   /* $RAYLIGHT_FLASH_WARPS (4 or 8) for experiments; 0 = default */
   FlashKernel kernel;
-  int stages;         /* K/V buffers of the Hopper path: $RAYLIGHT_FLASH_STAGES (2 or 3) */
+  int forced_stages;  /* K/V buffers of the Hopper path, $RAYLIGHT_FLASH_STAGES (2 or 3); 0 = by keys */
 };
 
 /* Warps per block (16 query rows each). 8-warp blocks share each K/V tile
@@ -42,7 +44,10 @@ struct RlAttentionInstance {
 #define FLASH_DEFAULT_KERNEL(capability) \
   ((capability) == 90 ? FLASH_KERNEL_HOPPER : FLASH_KERNEL_MMA)
 
-#define FLASH_DEFAULT_STAGES 2
+/* K/V buffers of the Hopper path. With 2 there is room for two Q buffers
+ * (the next tile's Q loads early, which short key ranges need); 3 keeps
+ * more K/V in flight for long ones. */
+#define FLASH_STAGES_FOR_KEYS(keys) ((keys) > 4096 ? 3 : 2)
 
 static const int32_t flash_head_dims[] = { 64, 128, 0 };
 
@@ -87,8 +92,11 @@ flash_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t
     instance->kernel = FLASH_KERNEL_HOPPER_SERIAL;
   else if (kernel != NULL && capability == 90 && strcmp (kernel, "hopper-pingpong") == 0)
     instance->kernel = FLASH_KERNEL_HOPPER_PINGPONG;
+  else if (kernel != NULL && capability == 90 && strcmp (kernel, "hopper-lookahead") == 0)
+    instance->kernel = FLASH_KERNEL_HOPPER_LOOKAHEAD;
   const char *stages = getenv ("RAYLIGHT_FLASH_STAGES");
-  instance->stages = stages != NULL && atoi (stages) == 3 ? 3 : FLASH_DEFAULT_STAGES;
+  instance->forced_stages = stages != NULL && (atoi (stages) == 2 || atoi (stages) == 3)
+                            ? atoi (stages) : 0;
   *out = instance;
   return RL_ATTENTION_OK;
 }
@@ -102,9 +110,19 @@ flash_close (RlAttentionInstance *instance)
 static double
 flash_cost_hint (RlAttentionInstance *instance, const RlAttentionProblem *p)
 {
-  /* Measured about 227 TFLOP/s on an H100 (132 SMs) at long sequences,
-   * i.e. 1.7 TFLOP/s per SM; guess half that before Hopper. Plus a few µs
-   * of launch. */
+  if (instance->kernel != FLASH_KERNEL_MMA)
+    {
+      /* Hopper path on an H100 (132 SMs): about 650 TFLOP/s at long keys,
+       * i.e. 4.9 TFLOP/s per SM, plus ~3 µs per round of 128-row tiles
+       * (fills and drains dominate at 512 keys: ~500 TFLOP/s there). */
+      double tiles = ceil (p->q_len / 128.0) * p->heads * p->batch;
+      double rounds = ceil (tiles / instance->multiprocessors);
+      return rl_attention_flops (p) / (4.9e12 * instance->multiprocessors) * 1e3
+             + rounds * 0.003 + 0.005;
+    }
+  /* mma.sync path: about 227 TFLOP/s on an H100 at long sequences, i.e.
+   * 1.7 TFLOP/s per SM; guess half that before Hopper. Plus a few µs of
+   * launch. */
   double per_sm = instance->compute_capability >= 90 ? 1.7e12 : 0.9e12;
   return rl_attention_flops (p) / (per_sm * instance->multiprocessors) * 1e3 + 0.005;
 }
@@ -116,6 +134,7 @@ flash_schedule (FlashKernel kernel)
     {
     case FLASH_KERNEL_HOPPER_SERIAL:   return RL_HOPPER_SERIAL;
     case FLASH_KERNEL_HOPPER_PINGPONG: return RL_HOPPER_PINGPONG;
+    case FLASH_KERNEL_HOPPER_LOOKAHEAD: return RL_HOPPER_LOOKAHEAD;
     default:                           return RL_HOPPER_OVERLAP;
     }
 }
@@ -156,7 +175,10 @@ flash_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlA
       if (instance->kernel != FLASH_KERNEL_MMA && p->scale > 0.0f)
         status = rl_attention_flash_hopper_launch (&params, p->head_dim, p->qkv_dtype,
                                                    flash_schedule (instance->kernel),
-                                                   instance->stages, (cudaStream_t) args->stream);
+                                                   instance->forced_stages != 0
+                                                   ? instance->forced_stages
+                                                   : FLASH_STAGES_FOR_KEYS (params.keys),
+                                                   (cudaStream_t) args->stream);
       /* The mma.sync path when Hopper's is not chosen, cannot take a
        * non-positive scale, or the driver cannot encode tensor maps. */
       if (status == cudaErrorNotSupported)

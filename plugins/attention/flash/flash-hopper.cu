@@ -20,9 +20,11 @@
  * Schedules (RlHopperSchedule): overlapped, the consumer issues
  * S(j) = Q K(j)ᵀ before O += P(j−1) V(j−1) and runs softmax(j) while the
  * second product is still in the tensor cores (FlashAttention-3's
- * intra-warpgroup schedule); ping-pong adds named barriers that make the
- * two consumers take turns issuing, so one's softmax runs under the
- * other's products; serial runs the products and the softmax one after
+ * intra-warpgroup schedule); look-ahead also issues the next tile's first
+ * Q Kᵀ with this tile's last P·V, so normalising and storing O runs under
+ * it; ping-pong adds named barriers that make the two consumers take
+ * turns issuing, so one's softmax runs under the other's products; serial
+ * runs the products and the softmax one after
  * another (kept as a check).
  *
  * Device code exists only in the sm_90a pass; other targets get an empty
@@ -54,12 +56,16 @@ template <int D, int kStages>
 struct HopperLayout {
   static constexpr int kColumnBlocks = D / kSwizzleColumns;
   static constexpr int kTileBytes = kColumnBlocks * kColumnBlockBytes;
+  /* Two Q buffers where they fit (the next tile's Q loads while this
+   * one's last products still read the current Q), else one. */
+  static constexpr int kQBuffers = (2 + 2 * kStages) * kTileBytes + 2048 <= 227 * 1024 ? 2 : 1;
   static constexpr int kQ = 0;
-  static constexpr int kK = kTileBytes;
+  static constexpr int kK = kQBuffers * kTileBytes;
   static constexpr int kV = kK + kStages * kTileBytes;
   static constexpr int kBarriers = kV + kStages * kTileBytes;
-  /* q_full, q_empty, then k_full, v_full, k_empty, v_empty, kStages each. */
-  static constexpr int kBarrierCount = 2 + 4 * kStages;
+  /* q_full, q_empty (kQBuffers each), then k_full, v_full, k_empty,
+   * v_empty (kStages each). */
+  static constexpr int kBarrierCount = 2 * kQBuffers + 4 * kStages;
   static constexpr int kBytes = kBarriers + 8 * kBarrierCount + 1024;
 };
 
@@ -80,9 +86,9 @@ constexpr unsigned kConsumerWarps = 8;
                       "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
 
 /* The three wgmma shapes this kernel issues, for one 16-bit input type:
- * scores (m64n128k16, A and B from shared memory, both K-major; `accumulate`
- * 0 starts from zero), and the P·V products for D = 128 and D = 64
- * (A from registers, B MN-major). */
+ * scores (m64n128k16, A and B from shared memory, both K-major), and the
+ * P·V products for D = 128 and D = 64 (A from registers, B MN-major);
+ * `accumulate` 0 starts from zero. */
 #define RL_DEFINE_HOPPER_MMA(NAME, TYPE, PACK_EXPR)                                                 \
   struct NAME {                                                                                   \
     static __device__ __forceinline__ uint32_t pack (float lo, float hi) { PACK_EXPR }            \
@@ -101,27 +107,29 @@ constexpr unsigned kConsumerWarps = 8;
                     : "l"(a), "l"(b), "r"(accumulate));                                           \
     }                                                                                             \
     static __device__ __forceinline__ void values (float (&d)[64], const uint32_t (&a)[4],       \
-                                                   uint64_t b)                                    \
+                                                   uint64_t b, int accumulate)                    \
     {                                                                                             \
-      asm volatile ("wgmma.mma_async.sync.aligned.m64n128k16.f32." TYPE "." TYPE " "              \
+      asm volatile ("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"                                  \
+                    "wgmma.mma_async.sync.aligned.m64n128k16.f32." TYPE "." TYPE " "              \
                     "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "     \
                     "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, " \
                     "%31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, " \
                     "%46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, " \
-                    "%61, %62, %63}, {%64, %65, %66, %67}, %68, 1, 1, 1, 1;\n"                    \
+                    "%61, %62, %63}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"                \
                     : RL_ACC8 (d, 0), RL_ACC8 (d, 8), RL_ACC8 (d, 16), RL_ACC8 (d, 24),           \
                       RL_ACC8 (d, 32), RL_ACC8 (d, 40), RL_ACC8 (d, 48), RL_ACC8 (d, 56)          \
-                    : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));                        \
+                    : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));       \
     }                                                                                             \
     static __device__ __forceinline__ void values (float (&d)[32], const uint32_t (&a)[4],       \
-                                                   uint64_t b)                                    \
+                                                   uint64_t b, int accumulate)                    \
     {                                                                                             \
-      asm volatile ("wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE " "               \
+      asm volatile ("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"                                  \
+                    "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE " "               \
                     "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "     \
                     "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, " \
-                    "%31}, {%32, %33, %34, %35}, %36, 1, 1, 1, 1;\n"                              \
+                    "%31}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"                          \
                     : RL_ACC8 (d, 0), RL_ACC8 (d, 8), RL_ACC8 (d, 16), RL_ACC8 (d, 24)            \
-                    : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));                        \
+                    : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));       \
     }                                                                                             \
   };
 
@@ -310,13 +318,15 @@ flash_hopper (const __grid_constant__ HopperParams p)
   const uint32_t base = (shared_u32 (shared_raw) + 1023u) & ~1023u;
   const uint32_t q_tile = base + Layout::kQ;
   const uint32_t barriers = base + Layout::kBarriers;
-  const uint32_t q_full = barriers, q_empty = barriers + 8;
+  constexpr int kQBuffers = Layout::kQBuffers, kRing = 2 * kQBuffers;
+  auto q_full = [&] (int buffer) { return barriers + 8 * buffer; };
+  auto q_empty = [&] (int buffer) { return barriers + 8 * (kQBuffers + buffer); };
   auto k_tile = [&] (int stage) { return base + Layout::kK + stage * Layout::kTileBytes; };
   auto v_tile = [&] (int stage) { return base + Layout::kV + stage * Layout::kTileBytes; };
-  auto k_full = [&] (int stage) { return barriers + 8 * (2 + stage); };
-  auto v_full = [&] (int stage) { return barriers + 8 * (2 + kStages + stage); };
-  auto k_empty = [&] (int stage) { return barriers + 8 * (2 + 2 * kStages + stage); };
-  auto v_empty = [&] (int stage) { return barriers + 8 * (2 + 3 * kStages + stage); };
+  auto k_full = [&] (int stage) { return barriers + 8 * (kRing + stage); };
+  auto v_full = [&] (int stage) { return barriers + 8 * (kRing + kStages + stage); };
+  auto k_empty = [&] (int stage) { return barriers + 8 * (kRing + 2 * kStages + stage); };
+  auto v_empty = [&] (int stage) { return barriers + 8 * (kRing + 3 * kStages + stage); };
 
   /* Tiles in order (query block fastest, then head, then batch), dealt
    * round-robin to the resident blocks: neighbours share a head's K/V in L2. */
@@ -327,8 +337,11 @@ flash_hopper (const __grid_constant__ HopperParams p)
 
   if (threadIdx.x == 0)
     {
-      barrier_init (q_full, 1);
-      barrier_init (q_empty, kConsumerWarps);
+      for (int buffer = 0; buffer < kQBuffers; buffer++)
+        {
+          barrier_init (q_full (buffer), 1);
+          barrier_init (q_empty (buffer), kConsumerWarps);
+        }
       for (int s = 0; s < kStages; s++)
         {
           barrier_init (k_full (s), 1);
@@ -345,19 +358,20 @@ flash_hopper (const __grid_constant__ HopperParams p)
       asm volatile ("setmaxnreg.dec.sync.aligned.u32 24;\n");
       if (threadIdx.x == 0)
         {
-          /* Q of the next tile loads once both consumers have issued their
-           * last Q Kᵀ of this one; K and V run on through the ring. */
+          /* Q of a tile loads once both consumers have finished the last
+           * Q Kᵀ that used its buffer; K and V run on through the ring. */
           int loaded = 0, tile_count = 0;
           for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x, tile_count++)
             {
               const int m0 = (tile % q_blocks) * kBlockM, h = (tile / q_blocks) % p.heads;
               const int b = tile / (q_blocks * p.heads);
-              if (tile_count > 0)
-                barrier_wait (q_empty, (tile_count - 1) & 1);
-              barrier_expect_bytes (q_full, Layout::kTileBytes);
+              int buffer = tile_count % kQBuffers, use = tile_count / kQBuffers;
+              if (use > 0)
+                barrier_wait (q_empty (buffer), (use - 1) & 1);
+              barrier_expect_bytes (q_full (buffer), Layout::kTileBytes);
               for (int c = 0; c < Layout::kColumnBlocks; c++)
-                tensor_load (q_tile + c * kColumnBlockBytes, &p.q_map, q_full,
-                             c * kSwizzleColumns, h, m0, b);
+                tensor_load (q_tile + buffer * Layout::kTileBytes + c * kColumnBlockBytes,
+                             &p.q_map, q_full (buffer), c * kSwizzleColumns, h, m0, b);
               for (int j = 0; j < key_blocks; j++, loaded++)
                 {
                   int stage = loaded % kStages, use = loaded / kStages;
@@ -385,10 +399,16 @@ flash_hopper (const __grid_constant__ HopperParams p)
   const int g = lane / 4, t = lane % 4;
   const float scale_log2 = p.scale_log2;
   const int64_t row_stride = (int64_t) p.heads * D;
-  /* This consumer's 64 rows start 64 rows (8 KB) into each column block. */
-  const uint32_t q_rows = q_tile + consumer * 64 * 128;
+  /* This consumer's 64 rows of the current Q buffer: they start 64 rows
+   * (8 KB) into each column block. */
+  uint32_t q_rows = q_tile;
+  int q_buffer = 0;
 
-  float o[D / 2];
+  float o[D / 2];   /* stays zero when there are no keys */
+#pragma unroll
+  for (int i = 0; i < D / 2; i++)
+    o[i] = 0.0f;
+  pin (o);          /* zeroed here, before any product is in flight */
   float s[64];
   uint32_t probabilities[kBlockN / 16][4];
   float row_max[2], row_sum[2];   /* log2 domain and scaled; this thread's share */
@@ -396,6 +416,7 @@ flash_hopper (const __grid_constant__ HopperParams p)
   int consumed = 0;               /* key blocks taken from the ring so far */
   constexpr bool kOverlap = kSchedule != RL_HOPPER_SERIAL;
   constexpr bool kPingpong = kSchedule == RL_HOPPER_PINGPONG;
+  constexpr bool kLookahead = kSchedule == RL_HOPPER_LOOKAHEAD;
   /* Ping-pong turns: consumer c waits on named barrier 1 + c (its own
    * 128 threads plus the other consumer's arrival), issues, then lets the
    * other one go. Consumer 1 hands the first turn to consumer 0. */
@@ -428,10 +449,13 @@ flash_hopper (const __grid_constant__ HopperParams p)
     int slot = consumed + j, stage = slot % kStages;
     barrier_wait (v_full (stage), (slot / kStages) & 1);
     wgmma_fence ();
+    /* Block 0 of a tile starts O from zero: no ordinary instruction writes
+     * the accumulator while a product may be in flight. */
 #pragma unroll
     for (int ks = 0; ks < kBlockN / 16; ks++)
       T::values (o, probabilities[ks],
-                 descriptor (v_tile (stage) + ks * 16 * 128, kColumnBlockBytes, 1024));
+                 descriptor (v_tile (stage) + ks * 16 * 128, kColumnBlockBytes, 1024),
+                 j > 0 || ks > 0);
     wgmma_commit ();
   };
   auto release = [&] (uint32_t barrier) {
@@ -445,7 +469,7 @@ flash_hopper (const __grid_constant__ HopperParams p)
     pin (s);
     release (k_empty ((consumed + j) % kStages));
     if (j == key_blocks - 1)
-      release (q_empty);
+      release (q_empty (q_buffer));
   };
   auto values_done = [&] (int j) {
     pin (o);
@@ -459,88 +483,152 @@ flash_hopper (const __grid_constant__ HopperParams p)
       online_softmax<false> (s, row_max, row_sum, correction, valid, scale_log2, t);
   };
 
-  int tile_count = 0;
-  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x, tile_count++)
-    {
-      const int m0 = (tile % q_blocks) * kBlockM, h = (tile / q_blocks) % p.heads;
-      const int b = tile / (q_blocks * p.heads);
+  /* Waits for the Q of this block's tile number `tile_count`. */
+  auto begin_tile = [&] (int tile_count) {
+    q_buffer = tile_count % kQBuffers;
+    q_rows = q_tile + q_buffer * Layout::kTileBytes + consumer * 64 * 128;
+    barrier_wait (q_full (q_buffer), (tile_count / kQBuffers) & 1);
+  };
+  /* O itself starts from zero in the tile's first P·V. */
+  auto reset_tile = [&] {
+    row_max[0] = row_max[1] = -INFINITY;
+    row_sum[0] = row_sum[1] = 0.0f;
+  };
+  /* Normalises and stores O and the log-sum-exp of `tile`. */
+  auto store_tile = [&] (int tile) {
+    const int m0 = (tile % q_blocks) * kBlockM, h = (tile / q_blocks) % p.heads;
+    const int b = tile / (q_blocks * p.heads);
 #pragma unroll
-      for (int i = 0; i < D / 2; i++)
-        o[i] = 0.0f;
-      row_max[0] = row_max[1] = -INFINITY;
-      row_sum[0] = row_sum[1] = 0.0f;
-      barrier_wait (q_full, tile_count & 1);
+    for (int r = 0; r < 2; r++)
+      {
+        row_sum[r] += __shfl_xor_sync (0xffffffffu, row_sum[r], 1);
+        row_sum[r] += __shfl_xor_sync (0xffffffffu, row_sum[r], 2);
+      }
+    uint16_t *out_head = (uint16_t *) p.out + ((int64_t) b * p.q_len * p.heads + h) * D;
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+      {
+        int row = m0 + consumer * 64 + warp * 16 + g + r * 8;
+        if (row >= p.q_len)
+          continue;
+        float inverse = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
+        uint32_t *destination = (uint32_t *) (out_head + (int64_t) row * row_stride);
+#pragma unroll
+        for (int c = 0; c < D / 8; c++)
+          destination[(c * 8 + 2 * t) / 2] = T::pack (o[4 * c + 2 * r] * inverse,
+                                                      o[4 * c + 2 * r + 1] * inverse);
+        if (p.lse != NULL && t == 0)
+          p.lse[((int64_t) b * p.heads + h) * p.lse_q_len + row]
+              = row_sum[r] > 0.0f ? (row_max[r] + log2f (row_sum[r])) * 0.6931471805599453f
+                                  : -INFINITY;
+      }
+  };
+  /* Blocks 1 .. key_blocks−1 of a tile whose block 0 scores are in s:
+   * each turn issues S(j) and P(j−1)·V(j−1), then softmax(j) runs while the
+   * second product is still in the tensor cores. */
+  auto overlapped_blocks = [&] {
+    for (int j = 1; j < key_blocks; j++)
+      {
+        take_turn ();
+        issue_scores (j);
+        issue_values (j - 1);
+        pass_turn ();
+        wgmma_wait<1> ();
+        scores_done (j);
+        softmax (j);
+        wgmma_wait<0> ();
+        values_done (j - 1);
+        rescale<D> (o, correction);
+        pack_probabilities<T> (probabilities, s);
+      }
+  };
+
+  if constexpr (kLookahead)
+    {
       if (key_blocks == 0)
-        release (q_empty);
-      else if (kOverlap)
         {
-          take_turn ();
-          issue_scores (0);
-          pass_turn ();
+          int tile_count = 0;
+          for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x, tile_count++)
+            {
+              reset_tile ();
+              begin_tile (tile_count);
+              release (q_empty (q_buffer));
+              store_tile (tile);
+            }
+          return;
+        }
+      /* The next tile's first Q Kᵀ goes in with this tile's last P·V, and
+       * runs while this tile is normalised and stored. */
+      int tile = blockIdx.x, tile_count = 0;
+      begin_tile (0);
+      issue_scores (0);
+      while (true)
+        {
+          reset_tile ();
           wgmma_wait<0> ();
           scores_done (0);
           softmax (0);
           pack_probabilities<T> (probabilities, s);
-          for (int j = 1; j < key_blocks; j++)
+          overlapped_blocks ();
+          const int next = tile + (int) gridDim.x;
+          if (next >= tiles)
+            break;
+          issue_values (key_blocks - 1);
+          begin_tile (tile_count + 1);
+          issue_scores (key_blocks);   /* block 0 of the next tile */
+          wgmma_wait<1> ();
+          values_done (key_blocks - 1);
+          consumed += key_blocks;
+          store_tile (tile);
+          tile = next;
+          tile_count++;
+        }
+      issue_values (key_blocks - 1);
+      wgmma_wait<0> ();
+      values_done (key_blocks - 1);
+      store_tile (tile);
+    }
+  else
+    {
+      int tile_count = 0;
+      for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x, tile_count++)
+        {
+          reset_tile ();
+          begin_tile (tile_count);
+          if (key_blocks == 0)
+            release (q_empty (q_buffer));
+          else if (kOverlap)
             {
               take_turn ();
-              issue_scores (j);
-              issue_values (j - 1);
+              issue_scores (0);
               pass_turn ();
-              wgmma_wait<1> ();
-              scores_done (j);
-              softmax (j);
               wgmma_wait<0> ();
-              values_done (j - 1);
-              rescale<D> (o, correction);
+              scores_done (0);
+              softmax (0);
               pack_probabilities<T> (probabilities, s);
+              overlapped_blocks ();
+              take_turn ();
+              issue_values (key_blocks - 1);
+              pass_turn ();
+              wgmma_wait<0> ();
+              values_done (key_blocks - 1);
             }
-          take_turn ();
-          issue_values (key_blocks - 1);
-          pass_turn ();
-          wgmma_wait<0> ();
-          values_done (key_blocks - 1);
-        }
-      else
-        for (int j = 0; j < key_blocks; j++)
-          {
-            issue_scores (j);
-            wgmma_wait<0> ();
-            scores_done (j);
-            softmax (j);
-            rescale<D> (o, correction);
-            pack_probabilities<T> (probabilities, s);
-            issue_values (j);
-            wgmma_wait<0> ();
-            values_done (j);
-          }
-      consumed += key_blocks;
-
-      /* Normalise, store O and the log-sum-exp (the producer is already
-       * loading the next tile). */
-#pragma unroll
-      for (int r = 0; r < 2; r++)
-        {
-          row_sum[r] += __shfl_xor_sync (0xffffffffu, row_sum[r], 1);
-          row_sum[r] += __shfl_xor_sync (0xffffffffu, row_sum[r], 2);
-        }
-      uint16_t *out_head = (uint16_t *) p.out + ((int64_t) b * p.q_len * p.heads + h) * D;
-#pragma unroll
-      for (int r = 0; r < 2; r++)
-        {
-          int row = m0 + consumer * 64 + warp * 16 + g + r * 8;
-          if (row >= p.q_len)
-            continue;
-          float inverse = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
-          uint32_t *destination = (uint32_t *) (out_head + (int64_t) row * row_stride);
-#pragma unroll
-          for (int c = 0; c < D / 8; c++)
-            destination[(c * 8 + 2 * t) / 2] = T::pack (o[4 * c + 2 * r] * inverse,
-                                                        o[4 * c + 2 * r + 1] * inverse);
-          if (p.lse != NULL && t == 0)
-            p.lse[((int64_t) b * p.heads + h) * p.lse_q_len + row]
-                = row_sum[r] > 0.0f ? (row_max[r] + log2f (row_sum[r])) * 0.6931471805599453f
-                                    : -INFINITY;
+          else
+            for (int j = 0; j < key_blocks; j++)
+              {
+                issue_scores (j);
+                wgmma_wait<0> ();
+                scores_done (j);
+                softmax (j);
+                rescale<D> (o, correction);
+                pack_probabilities<T> (probabilities, s);
+                issue_values (j);
+                wgmma_wait<0> ();
+                values_done (j);
+              }
+          consumed += key_blocks;
+          /* The producer is already loading the next tile. */
+          store_tile (tile);
         }
     }
   /* Consumer 1's last hand-over is still pending: take it so both named
@@ -642,12 +730,20 @@ launch_type (const RlFlashParams *params, CUtensorMapDataType type, int schedule
              cudaStream_t stream)
 {
   if (stages == 3)
-    return schedule == RL_HOPPER_PINGPONG ? launch_hopper<T, D, 3, RL_HOPPER_PINGPONG> (params, type, stream)
-         : schedule == RL_HOPPER_OVERLAP  ? launch_hopper<T, D, 3, RL_HOPPER_OVERLAP> (params, type, stream)
-                                          : launch_hopper<T, D, 3, RL_HOPPER_SERIAL> (params, type, stream);
-  return schedule == RL_HOPPER_PINGPONG ? launch_hopper<T, D, 2, RL_HOPPER_PINGPONG> (params, type, stream)
-       : schedule == RL_HOPPER_OVERLAP  ? launch_hopper<T, D, 2, RL_HOPPER_OVERLAP> (params, type, stream)
-                                        : launch_hopper<T, D, 2, RL_HOPPER_SERIAL> (params, type, stream);
+    switch (schedule)
+      {
+      case RL_HOPPER_SERIAL:    return launch_hopper<T, D, 3, RL_HOPPER_SERIAL> (params, type, stream);
+      case RL_HOPPER_PINGPONG:  return launch_hopper<T, D, 3, RL_HOPPER_PINGPONG> (params, type, stream);
+      case RL_HOPPER_LOOKAHEAD: return launch_hopper<T, D, 3, RL_HOPPER_LOOKAHEAD> (params, type, stream);
+      default:                  return launch_hopper<T, D, 3, RL_HOPPER_OVERLAP> (params, type, stream);
+      }
+  switch (schedule)
+    {
+    case RL_HOPPER_SERIAL:    return launch_hopper<T, D, 2, RL_HOPPER_SERIAL> (params, type, stream);
+    case RL_HOPPER_PINGPONG:  return launch_hopper<T, D, 2, RL_HOPPER_PINGPONG> (params, type, stream);
+    case RL_HOPPER_LOOKAHEAD: return launch_hopper<T, D, 2, RL_HOPPER_LOOKAHEAD> (params, type, stream);
+    default:                  return launch_hopper<T, D, 2, RL_HOPPER_OVERLAP> (params, type, stream);
+    }
 }
 
 }  // namespace rl_flash_hopper

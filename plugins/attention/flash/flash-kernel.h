@@ -36,6 +36,7 @@ typedef enum {
   RL_HOPPER_SERIAL   = 0,   /* Q Kᵀ, softmax, P V one after another */
   RL_HOPPER_OVERLAP  = 1,   /* softmax(j) under P(j−1) V(j−1) */
   RL_HOPPER_PINGPONG = 2,   /* overlap, and the two consumers take turns issuing */
+  RL_HOPPER_LOOKAHEAD = 3,  /* overlap, and the next tile's first Q Kᵀ under this one's store */
 } RlHopperSchedule;
 
 /* Launches the Hopper kernel (flash-hopper.cu: TMA, wgmma, warp
