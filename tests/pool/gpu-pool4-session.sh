@@ -2,12 +2,12 @@
 # One call on a 4-GPU machine for the pool's parallel modes (issue 5), all
 # through raylight-worker processes joined by NCCL (tests/pool/test-pool-nccl):
 #   1. parity, Wan 1.3B geometry (30 blocks): a 4-step cfg-5 sample and one
-#      forward in U2 R2 CFG2 DP2 FSDP2 U2+FSDP2 FSDP2+OFFLOAD U4 U2xR2 FSDP4
+#      forward in U2 R2 U4 U2xR2 CFG2 DP2 FSDP2 U2+FSDP2 FSDP4 FSDP2+OFFLOAD
 #      against one GPU, every worker and the reference forced onto the same
 #      attention variant (ATTENTION, default cudnn), plus the one-GPU sample
 #      with another variant (FLOOR, default naive): the spread bf16 kernel
 #      differences alone give this model;
-#   2. speed, Wan 14B geometry with BLOCKS_14B blocks (default 8 of 40): one
+#   2. speed, Wan 14B geometry with BLOCKS_14B blocks (default 10 of 40): one
 #      sampling step at cfg 1 (one DiT forward) at 832×480×81 (32,760 tokens)
 #      on 1 GPU, U2, U4, U2xR2, FSDP2, FSDP4 and U2+FSDP2, same process;
 #   3. speed, Wan 1.3B: 1 GPU, U2, U4, U2xR2;
@@ -39,10 +39,10 @@ deadline=${DEADLINE:-450}
 attention=${ATTENTION:-cudnn}
 floor=${FLOOR:-naive}
 blocks_13b=${BLOCKS_13B:-30}
-blocks_14b=${BLOCKS_14B:-8}
+blocks_14b=${BLOCKS_14B:-10}
 reserve=${RESERVE:-25}
 work=${TMPDIR:-/tmp}/raylight-pool4
-parity_modes=${MODES:-U2 R2 CFG2 DP2 FSDP2 U2+FSDP2 FSDP2+OFFLOAD U4 U2xR2 FSDP4}
+parity_modes=${MODES:-U2 R2 U4 U2xR2 CFG2 DP2 FSDP2 U2+FSDP2 FSDP4 FSDP2+OFFLOAD}
 phase_logs=
 rm -rf "$work"
 mkdir -p "$out" "$work/logs" "$work/ranks"
