@@ -3,8 +3,9 @@
  * capability when the instance opens: sm_90 (Hopper) runs flash-hopper.cu
  * (TMA, wgmma, warp specialisation), everything from sm_80 on runs
  * flash-kernel.cu (mma.sync + cp.async). $RAYLIGHT_FLASH_KERNEL=mma,
- * hopper, hopper-lookahead, hopper-pingpong or hopper-serial overrides the choice (hopper paths only on sm_90),
- * $RAYLIGHT_FLASH_STAGES=3 gives the Hopper path a third K/V buffer. */
+ * hopper, hopper-lookahead, hopper-pingpong or hopper-serial overrides the
+ * choice (hopper paths only on sm_90); $RAYLIGHT_FLASH_STAGES=3 gives the
+ * Hopper path a third K/V buffer. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ struct RlAttentionInstance {
   int multiprocessors;
   int forced_warps;   /* $RAYLIGHT_FLASH_WARPS (4 or 8) for experiments; 0 = default */
   FlashKernel kernel;
-  int forced_stages;  /* K/V buffers of the Hopper path, $RAYLIGHT_FLASH_STAGES (2 or 3); 0 = by keys */
+  int stages;         /* K/V buffers of the Hopper path: $RAYLIGHT_FLASH_STAGES (2 or 3) */
 };
 
 /* Warps per block (16 query rows each). 8-warp blocks share each K/V tile
@@ -39,15 +40,17 @@ struct RlAttentionInstance {
  * H=40, L=32760), so 4 stays the default and 8 an experiment. */
 #define FLASH_DEFAULT_WARPS 4
 
-/* Hopper's own path where it runs: 2.3–2.9× the mma.sync kernel on an
- * H100 at every Wan shape (plugins/attention/README.md). */
+/* Hopper's own path where it runs: 2.2–3.0× the mma.sync kernel on an
+ * H100 at every Wan shape (plugins/attention/README.md). The other
+ * schedules (look-ahead, ping-pong, serial) measured slower there and stay
+ * experiments. */
 #define FLASH_DEFAULT_KERNEL(capability) \
   ((capability) == 90 ? FLASH_KERNEL_HOPPER : FLASH_KERNEL_MMA)
 
 /* K/V buffers of the Hopper path. With 2 there is room for two Q buffers
- * (the next tile's Q loads early, which short key ranges need); 3 keeps
- * more K/V in flight for long ones. */
-#define FLASH_STAGES_FOR_KEYS(keys) ((keys) > 4096 ? 3 : 2)
+ * (the next tile's Q loads early); 3 (one Q buffer) measured the same on an
+ * H100 at every Wan shape, within run-to-run spread (README). */
+#define FLASH_DEFAULT_STAGES 2
 
 static const int32_t flash_head_dims[] = { 64, 128, 0 };
 
@@ -95,8 +98,7 @@ flash_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t
   else if (kernel != NULL && capability == 90 && strcmp (kernel, "hopper-lookahead") == 0)
     instance->kernel = FLASH_KERNEL_HOPPER_LOOKAHEAD;
   const char *stages = getenv ("RAYLIGHT_FLASH_STAGES");
-  instance->forced_stages = stages != NULL && (atoi (stages) == 2 || atoi (stages) == 3)
-                            ? atoi (stages) : 0;
+  instance->stages = stages != NULL && atoi (stages) == 3 ? 3 : FLASH_DEFAULT_STAGES;
   *out = instance;
   return RL_ATTENTION_OK;
 }
@@ -114,7 +116,7 @@ flash_cost_hint (RlAttentionInstance *instance, const RlAttentionProblem *p)
     {
       /* Hopper path on an H100 (132 SMs): about 650 TFLOP/s at long keys,
        * i.e. 4.9 TFLOP/s per SM, plus ~3 µs per round of 128-row tiles
-       * (fills and drains dominate at 512 keys: ~500 TFLOP/s there). */
+       * (fills and drains weigh at 512 keys: 465–515 TFLOP/s there). */
       double tiles = ceil (p->q_len / 128.0) * p->heads * p->batch;
       double rounds = ceil (tiles / instance->multiprocessors);
       return rl_attention_flops (p) / (4.9e12 * instance->multiprocessors) * 1e3
@@ -175,10 +177,7 @@ flash_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlA
       if (instance->kernel != FLASH_KERNEL_MMA && p->scale > 0.0f)
         status = rl_attention_flash_hopper_launch (&params, p->head_dim, p->qkv_dtype,
                                                    flash_schedule (instance->kernel),
-                                                   instance->forced_stages != 0
-                                                   ? instance->forced_stages
-                                                   : FLASH_STAGES_FOR_KEYS (params.keys),
-                                                   (cudaStream_t) args->stream);
+                                                   instance->stages, (cudaStream_t) args->stream);
       /* The mma.sync path when Hopper's is not chosen, cannot take a
        * non-positive scale, or the driver cannot encode tensor maps. */
       if (status == cudaErrorNotSupported)
