@@ -3,7 +3,8 @@
  * random inputs with poisoned outputs: the Wan VAE's shapes in small
  * (causal time padding, ZeroPad2d's trailing pad with stride 2, the
  * temporal downsample's stride 2, 1×1×1 shortcuts), dtypes f32 / bf16,
- * mixed input dtypes, a strided input view and a bias. Relative error
+ * mixed input dtypes, a strided input view, a bias, and conv3d split
+ * into calls over 3 output frames (7 → 3 + 3 + 1). Relative error
  * ≤ 1e-5 for f32, ≤ 1e-2 for bf16. Without libcudnn the cuDNN half is
  * skipped with a note, unless RAYLIGHT_TEST_REQUIRE_CUDNN=1 (the GPU
  * session sets it) makes that a failure. Exits 77 without a GPU. */
@@ -24,9 +25,9 @@ static const ConvCase cases[] = {
     { .stride = { 1, 1, 1 }, .pad_before = { 2, 1, 1 }, .pad_after = { 0, 1, 1 } } },
   { "conv3d causal, one cached frame", 3, 4, 6, { 2, 6, 5 }, { 3, 3, 3 },
     { .stride = { 1, 1, 1 }, .pad_before = { 1, 1, 1 }, .pad_after = { 0, 1, 1 } } },
-  { "conv3d cached frames, no time pad", 3, 6, 4, { 6, 7, 8 }, { 3, 3, 3 },
+  { "conv3d cached frames, no time pad", 3, 6, 4, { 9, 7, 8 }, { 3, 3, 3 },
     { .stride = { 1, 1, 1 }, .pad_before = { 0, 1, 1 }, .pad_after = { 0, 1, 1 } } },
-  { "conv3d time 3x1x1 stride 2", 3, 8, 5, { 5, 4, 6 }, { 3, 1, 1 },
+  { "conv3d time 3x1x1 stride 2", 3, 8, 5, { 11, 4, 6 }, { 3, 1, 1 },
     { .stride = { 2, 1, 1 } } },
   { "conv3d 1x3x3 zero-pad after, stride 2", 3, 3, 4, { 2, 9, 12 }, { 1, 3, 3 },
     { .stride = { 1, 2, 2 }, .pad_after = { 0, 1, 1 } } },
@@ -125,6 +126,13 @@ check_path (const char *path)
   check_case (path, &cases[6], RL_BF16, RL_F32, RL_BF16, false);
   check_case (path, &cases[0], RL_BF16, RL_BF16, RL_BF16, true);
   check_case (path, &cases[7], RL_F32, RL_F32, RL_F32, true);
+  /* conv3d in several calls over output frames (views into x and y) */
+  setenv ("RAYLIGHT_CUDA_CONV_FRAMES_PER_CALL", "3", 1);
+  check_case (path, &cases[2], RL_BF16, RL_BF16, RL_BF16, false);
+  check_case (path, &cases[2], RL_F32, RL_F32, RL_F32, false);
+  check_case (path, &cases[3], RL_BF16, RL_BF16, RL_BF16, false);
+  check_case (path, &cases[0], RL_BF16, RL_BF16, RL_BF16, false);
+  unsetenv ("RAYLIGHT_CUDA_CONV_FRAMES_PER_CALL");
   unsetenv ("RAYLIGHT_CUDA_CONV");
 }
 

@@ -42,9 +42,14 @@ build=$PWD/build-gpu
 data=${WAN_DATA:-/tmp/wan-data}
 {
   echo "=== +$(( $(date +%s) - start ))s unit tests"
-  ninja -C "$build" -j 16 tests/cuda/test-cuda-conv tests/cuda/test-cuda-ops 2>&1 | tail -3
+  ninja -C "$build" -j 16 tests/cuda/test-cuda-conv tests/cuda/test-cuda-ops tests/cuda/test-cuda-copy \
+    tests/cuda/test-cuda-channel-norm 2>&1 | tail -3
   RAYLIGHT_TEST_REQUIRE_CUDNN=1 timeout 60 "$build/tests/cuda/test-cuda-conv"
   echo "test-cuda-conv exit $?"
+  for t in copy channel-norm; do
+    timeout 60 "$build/tests/cuda/test-cuda-$t"
+    echo "test-cuda-$t exit $?"
+  done
   timeout 90 "$build/tests/cuda/test-cuda-ops" | grep -E "^(not )?ok|conv|check failed"
   echo "test-cuda-ops exit ${PIPESTATUS[0]}"
 } > "$out/tests.log" 2>&1

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cudnn.h>
 
@@ -55,6 +56,7 @@ typedef struct {
   cudnnConvolutionFwdAlgo_t    algo;
   cudnnMathType_t              math;
   size_t                       workspace_bytes;
+  double                       build_ms;      /* descriptors and choice */
 } ConvPlan;
 
 struct RlCudaCudnnConv {
@@ -174,6 +176,9 @@ same_shape (const RlCudaConvShape *a, const RlCudaConvShape *b)
   if (a->spatial != b->spatial || a->type != b->type || a->batch != b->batch
       || a->in_channels != b->in_channels || a->out_channels != b->out_channels)
     return false;
+  for (int d = 0; d < a->spatial + 2; d++)
+    if (a->x_strides[d] != b->x_strides[d] || a->y_strides[d] != b->y_strides[d])
+      return false;
   for (int d = 0; d < a->spatial; d++)
     if (a->in[d] != b->in[d] || a->kernel[d] != b->kernel[d] || a->stride[d] != b->stride[d]
         || a->pad[d] != b->pad[d] || a->out[d] != b->out[d])
@@ -220,20 +225,46 @@ cudnn_type (cudaDataType_t type, cudnnDataType_t *out)
   }
 }
 
-/* Packed NC[D]HW strides of `dims`; false when an extent or stride does
- * not fit cuDNN's int. */
+/* `dims` with `given` strides, or packed NC[D]HW ones when `given` is
+ * NULL or all zero, as cuDNN's ints; false when one does not fit. */
 static bool
-packed_dims (int nd, const int64_t *dims64, int *dims, int *strides)
+int_dims (int nd, const int64_t *dims64, const int64_t *given, int *dims, int *strides)
 {
-  int64_t stride = 1;
+  bool packed = true;
+  for (int d = 0; given != NULL && d < nd; d++)
+    packed = packed && given[d] == 0;
+  int64_t stride = 1, extent = 1;
   for (int d = nd - 1; d >= 0; d--) {
-    if (dims64[d] > INT_MAX || stride > INT_MAX)
+    int64_t s = packed ? stride : given[d];
+    if (dims64[d] > INT_MAX || s > INT_MAX || s < 0)
       return false;
     dims[d] = (int) dims64[d];
-    strides[d] = (int) stride;
+    strides[d] = (int) s;
     stride *= dims64[d];
+    extent += (dims64[d] - 1) * s;
   }
-  return stride <= INT_MAX;
+  return stride <= INT_MAX && extent <= INT_MAX;
+}
+
+/* Whether algorithm `algo` with `math` runs the plan within `limit`;
+ * sets the plan's choice when it does. */
+static bool
+try_algorithm (RlCudaCudnnConv *conv, ConvPlan *plan, cudnnConvolutionFwdAlgo_t algo,
+               cudnnMathType_t math, size_t limit)
+{
+  const CudnnConvApi *api = &conv->api;
+  size_t bytes = 0;
+  if (api->cudnnSetConvolutionMathType (plan->conv_desc, math) != CUDNN_STATUS_SUCCESS
+      || api->cudnnGetConvolutionForwardWorkspaceSize (conv->handle, plan->x_desc, plan->w_desc,
+                                                       plan->conv_desc, plan->y_desc, algo,
+                                                       &bytes) != CUDNN_STATUS_SUCCESS
+      || bytes > limit)
+    return false;
+  plan->algo = algo;
+  plan->math = math;
+  plan->workspace_bytes = bytes;
+  plan->usable = true;
+  return true;
 }
 
 /* Records why a shape is refused; false, so callers can return it. */
@@ -268,8 +299,9 @@ plan_build (RlCudaCudnnConv *conv, ConvPlan *plan, size_t workspace_limit, RlCud
     stride[d] = (int) s->stride[d];
   }
   int x_dims[5], x_strides[5], y_dims[5], y_strides[5], w_dims[5], w_strides[5];
-  if (!packed_dims (nd, x64, x_dims, x_strides) || !packed_dims (nd, y64, y_dims, y_strides)
-      || !packed_dims (nd, w64, w_dims, w_strides))
+  if (!int_dims (nd, x64, s->x_strides, x_dims, x_strides)
+      || !int_dims (nd, y64, s->y_strides, y_dims, y_strides)
+      || !int_dims (nd, w64, NULL, w_dims, w_strides))
     return refuse (plan, error, 0, "a tensor of over 2^31 elements (cuDNN's descriptors count "
                    "in int)");
   cudnnStatus_t st = CUDNN_STATUS_SUCCESS;
@@ -309,6 +341,10 @@ plan_build (RlCudaCudnnConv *conv, ConvPlan *plan, size_t workspace_limit, RlCud
   for (int d = 0; d < nd; d++)
     if (out_dims[d] != y_dims[d])
       return refuse (plan, error, 0, "cuDNN computes another output shape");
+  const char *fixed = getenv ("RAYLIGHT_CUDA_CONV_ALGO");
+  if (fixed != NULL && fixed[0] >= '0' && fixed[0] <= '9' && s->type != CUDA_R_32F
+      && try_algorithm (conv, plan, (cudnnConvolutionFwdAlgo_t) atoi (fixed), math, workspace_limit))
+    return true;
   cudnnConvolutionFwdAlgoPerf_t ranked[ALGO_QUERY];
   int returned = 0;
   CALL ("asking the heuristics",
@@ -325,18 +361,8 @@ plan_build (RlCudaCudnnConv *conv, ConvPlan *plan, size_t workspace_limit, RlCud
       continue;
     if (s->type == CUDA_R_32F && r->mathType != CUDNN_FMA_MATH)
       continue;   /* a TF32 kernel would break the f32 parity path */
-    size_t bytes = 0;
-    if (api->cudnnSetConvolutionMathType (plan->conv_desc, r->mathType) != CUDNN_STATUS_SUCCESS
-        || api->cudnnGetConvolutionForwardWorkspaceSize (conv->handle, plan->x_desc, plan->w_desc,
-                                                         plan->conv_desc, plan->y_desc, r->algo,
-                                                         &bytes) != CUDNN_STATUS_SUCCESS
-        || bytes > workspace_limit)
-      continue;
-    plan->algo = r->algo;
-    plan->math = r->mathType;
-    plan->workspace_bytes = bytes;
-    plan->usable = true;
-    return true;
+    if (try_algorithm (conv, plan, r->algo, r->mathType, workspace_limit))
+      return true;
   }
   snprintf (why, sizeof why, "no cuDNN algorithm runs this shape within a %zu MiB workspace",
             workspace_limit >> 20);
@@ -353,10 +379,15 @@ rl_cuda_cudnn_conv_prepare (RlCudaCudnnConv *conv, const RlCudaConvShape *shape,
   *first_time = false;
   ConvPlan *plan = find_plan (conv, shape);
   if (plan == NULL) {
+    struct timespec t0, t1;
     *first_time = true;
     plan = new_plan (conv);
     plan->shape = *shape;
-    if (!plan_build (conv, plan, workspace_limit, error))
+    clock_gettime (CLOCK_MONOTONIC, &t0);
+    bool built = plan_build (conv, plan, workspace_limit, error);
+    clock_gettime (CLOCK_MONOTONIC, &t1);
+    plan->build_ms = (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) * 1e-6;
+    if (!built)
       return false;
   }
   if (!plan->usable)
@@ -399,9 +430,9 @@ rl_cuda_cudnn_conv_describe (RlCudaCudnnConv *conv, const RlCudaConvShape *shape
     snprintf (out, out_size, "%s", plan != NULL ? plan->refusal : "");
     return;
   }
-  snprintf (out, out_size, "cuDNN %zu algorithm %d, %s, workspace %.1f MiB",
+  snprintf (out, out_size, "cuDNN %zu algorithm %d, %s, workspace %.1f MiB, chosen in %.2f ms",
             conv->api.cudnnGetVersion (), (int) plan->algo,
             plan->math == CUDNN_FMA_MATH ? "fma" : plan->math == CUDNN_TENSOR_OP_MATH
             ? "tensor ops" : "tensor ops with conversion",
-            (double) plan->workspace_bytes / (1 << 20));
+            (double) plan->workspace_bytes / (1 << 20), plan->build_ms);
 }

@@ -24,13 +24,19 @@ typedef struct RlCudaCudnnConv RlCudaCudnnConv;
 
 /* One convolution: x [batch, in_channels, in...] * w [out_channels,
  * in_channels, kernel...] → y [batch, out_channels, out...]. conv2d uses
- * spatial 2 and the first two entries of each array. */
+ * spatial 2 and the first two entries of each array. x and y may be views
+ * into larger tensors: their element strides (all zero: packed). */
 typedef struct {
   int            spatial;        /* 2 or 3 */
   cudaDataType_t type;           /* CUDA_R_32F, CUDA_R_16F or CUDA_R_16BF */
   int64_t        batch, in_channels, out_channels;
   int64_t        in[3], kernel[3], stride[3], pad[3], out[3];
+  int64_t        x_strides[5], y_strides[5];
 } RlCudaConvShape;
+
+/* $RAYLIGHT_CUDA_CONV_ALGO=N makes cudnnConvolutionFwdAlgo_t N the first
+ * choice wherever it runs within the workspace limit, without asking the
+ * heuristics (which cost milliseconds per new shape). */
 
 /* Opens libcudnn and makes a handle on the current device; NULL with the
  * reason in `error` when cuDNN is missing or too old. */
@@ -53,7 +59,8 @@ bool             rl_cuda_cudnn_conv_run     (RlCudaCudnnConv *conv, const RlCuda
                                              cudaStream_t stream, RlCudaError *error);
 
 /* A one-line account of the algorithm chosen for `shape` (algorithm
- * number, math mode, workspace), for logs; "" when not prepared. */
+ * number, math mode, workspace, time taken to choose), for logs; "" when
+ * not prepared. */
 void             rl_cuda_cudnn_conv_describe (RlCudaCudnnConv *conv, const RlCudaConvShape *shape,
                                               char *out, size_t out_size);
 

@@ -827,34 +827,6 @@ group_apply_kernel (void *y, cudaDataType_t y_type, const void *x, cudaDataType_
   store_chunk (y, y_type, i, total, wide, v);
 }
 
-/* Channel RMS norm. Launch: 1-D, one (batch, position) per thread; threads
- * of a warp read adjacent positions of the same channel. */
-__global__ void
-channel_rms_kernel (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_type,
-                    int64_t batch, int64_t channels, int64_t spatial, float eps,
-                    const void *gamma, const void *bias, cudaDataType_t affine_type)
-{
-  int64_t id = (int64_t) blockIdx.x * blockDim.x + threadIdx.x;
-  if (id >= batch * spatial)
-    return;
-  int64_t b = id / spatial, s = id % spatial;
-  int64_t base = b * channels * spatial + s;
-  float squares = 0.0f;
-  for (int64_t c = 0; c < channels; c++) {
-    float v = load_one (x, x_type, base + c * spatial);
-    squares += v * v;
-  }
-  float factor = sqrtf ((float) channels) / fmaxf (sqrtf (squares), eps);
-  for (int64_t c = 0; c < channels; c++) {
-    float v = load_one (x, x_type, base + c * spatial) * factor;
-    if (gamma != nullptr)
-      v *= load_one (gamma, affine_type, c);
-    if (bias != nullptr)
-      v += load_one (bias, affine_type, c);
-    store_one (y, y_type, base + c * spatial, v);
-  }
-}
-
 bool
 rope_valid (const RlCudaRope &rope)
 {
@@ -1118,20 +1090,3 @@ rl_cuda_group_norm (void *y, cudaDataType_t y_type, const void *x, cudaDataType_
   return cudaGetLastError ();
 }
 
-extern "C" cudaError_t
-rl_cuda_channel_rms_norm (void *y, cudaDataType_t y_type, const void *x, cudaDataType_t x_type,
-                          int64_t batch, int64_t channels, int64_t spatial, float eps,
-                          const void *gamma, const void *bias, cudaDataType_t affine_type,
-                          cudaStream_t stream)
-{
-  if (y == nullptr || x == nullptr || batch < 0 || channels <= 0 || spatial < 0
-      || dtype_size (x_type) == 0 || dtype_size (y_type) == 0
-      || ((gamma || bias) && dtype_size (affine_type) == 0))
-    return cudaErrorInvalidValue;
-  int64_t threads = batch * spatial;
-  if (threads == 0)
-    return cudaSuccess;
-  channel_rms_kernel<<<(unsigned) ceil_div (threads, 256), 256, 0, stream>>> (
-    y, y_type, x, x_type, batch, channels, spatial, eps, gamma, bias, affine_type);
-  return cudaGetLastError ();
-}

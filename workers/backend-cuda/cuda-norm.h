@@ -1,6 +1,7 @@
 /* Normalisation kernels of the CUDA backend: the fused norm + affine +
  * adaLN modulation (+ RoPE) of DiT blocks, standalone interleaved RoPE,
- * softmax, row reductions, group norm and the Wan VAE's channel RMS norm.
+ * softmax, row reductions and group norm (the Wan VAE's channel RMS norm is
+ * in cuda-channel-norm.h).
  *
  * Statistics are computed in fp32 with a fixed reduction order (one block
  * per row or group, no atomics), so results are deterministic. Launchers
@@ -96,15 +97,6 @@ cudaError_t rl_cuda_group_norm       (void *y, cudaDataType_t y_type,
                                       const void *weight, const void *bias,
                                       cudaDataType_t affine_type,
                                       float *stats, cudaStream_t stream);
-
-/* Wan VAE RMS norm over the channels of dense x [batch, channels, spatial]:
- * y = x / max(‖x[b,:,s]‖₂, eps) · √channels · gamma[c] (+ bias[c]).
- * y may equal x. */
-cudaError_t rl_cuda_channel_rms_norm (void *y, cudaDataType_t y_type,
-                                      const void *x, cudaDataType_t x_type,
-                                      int64_t batch, int64_t channels, int64_t spatial,
-                                      float eps, const void *gamma, const void *bias,
-                                      cudaDataType_t affine_type, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

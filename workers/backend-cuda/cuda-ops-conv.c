@@ -3,7 +3,9 @@
  * gather feeds cuBLASLt GEMMs in chunks. $RAYLIGHT_CUDA_CONV picks the
  * path: "cudnn" (an error when cuDNN cannot run it), "im2col", or unset /
  * "auto" (cuDNN, else im2col with the reason written to stderr once).
- * $RAYLIGHT_CUDA_CONV_LOG=1 writes cuDNN's choice for every new shape. */
+ * $RAYLIGHT_CUDA_CONV_LOG=1 writes cuDNN's choice for every new shape;
+ * $RAYLIGHT_CUDA_CONV_FRAMES_PER_CALL=N makes every conv3d without time
+ * padding run N output frames a call (tests of the split). */
 #include "cuda-internal.h"
 
 #include <stdio.h>
@@ -20,6 +22,9 @@
  * changes it. cuDNN ranks algorithms by speed: a smaller limit can cost
  * speed, a larger one peak memory. */
 #define CUDNN_WORKSPACE_LIMIT ((size_t) 1 << 30)
+/* Workspace above which a conv3d runs in several calls over output
+ * frames (frames_per_call). */
+#define CUDNN_SPLIT_BYTES ((size_t) 256 << 20)
 
 typedef enum { CONV_AUTO, CONV_IM2COL, CONV_CUDNN } ConvPath;
 
@@ -205,8 +210,44 @@ dense_padded_input (RlContext *ctx, const Conv *c, RlDType compute, int64_t sym[
   return RL_OK;
 }
 
-/* Runs the convolution through cuDNN. *refused says cuDNN cannot run it
- * (the status then carries why) and im2col may take over. */
+/* Output frames per cuDNN call for a conv3d whose whole-shape workspace
+ * is `workspace` bytes: cuDNN's fastest algorithms for NC[D]HW data copy
+ * input and output into an NDHWC workspace, so a wide video conv would
+ * hold a workspace the size of both; calls over fewer output frames keep
+ * it near CUDNN_SPLIT_BYTES. Frames are independent given their inputs, so
+ * only the calls' count changes. */
+static int64_t
+frames_per_call (const RlCudaConvShape *shape, size_t workspace)
+{
+  int64_t frames = shape->out[0];
+  const char *forced = getenv ("RAYLIGHT_CUDA_CONV_FRAMES_PER_CALL");
+  if (forced != NULL && atoll (forced) > 0 && shape->spatial == 3 && shape->pad[0] == 0)
+    return atoll (forced) < frames ? atoll (forced) : frames;
+  if (shape->spatial != 3 || shape->pad[0] != 0 || frames < 2 || workspace <= CUDNN_SPLIT_BYTES)
+    return frames;
+  int64_t per = (int64_t) ((double) frames * (double) CUDNN_SPLIT_BYTES / (double) workspace);
+  return per < 1 ? 1 : per;
+}
+
+/* The shape of the call covering `frames` output frames of `whole`, as a
+ * view into whole's x and y. */
+static RlCudaConvShape
+frames_shape (const RlCudaConvShape *whole, int64_t frames)
+{
+  RlCudaConvShape part = *whole;
+  int64_t x_dims[5] = { whole->batch, whole->in_channels, whole->in[0], whole->in[1], whole->in[2] };
+  int64_t y_dims[5] = { whole->batch, whole->out_channels, whole->out[0], whole->out[1],
+                        whole->out[2] };
+  rl_contiguous_strides (5, x_dims, part.x_strides);
+  rl_contiguous_strides (5, y_dims, part.y_strides);
+  part.in[0] = (frames - 1) * whole->stride[0] + whole->kernel[0];
+  part.out[0] = frames;
+  return part;
+}
+
+/* Runs the convolution through cuDNN, in several calls over output
+ * frames where one would need a large workspace. *refused says cuDNN
+ * cannot run it (the status then carries why) and im2col may take over. */
 static RlStatus
 convolve_cudnn (RlContext *ctx, RlCudaCudnnConv *cudnn, const Conv *c, bool *refused)
 {
@@ -222,7 +263,7 @@ convolve_cudnn (RlContext *ctx, RlCudaCudnnConv *cudnn, const Conv *c, bool *ref
   *refused = false;
   void *xs = NULL, *ws = NULL, *ys = y->data, *workspace = NULL;
   bool x_owned = false, w_owned = false, y_direct = y->dtype == compute;
-  size_t workspace_bytes = 0;
+  size_t workspace_bytes = 0, whole_workspace = 0, limit = workspace_limit ();
   RlStatus st = dense_padded_input (ctx, c, compute, sym, &xs, &x_owned);
   if (st != RL_OK)
     return st;
@@ -235,9 +276,8 @@ convolve_cudnn (RlContext *ctx, RlCudaCudnnConv *cudnn, const Conv *c, bool *ref
     shape.out[d] = c->g.out[g];
   }
   RlCudaError error = { 0 };
-  bool first_time = false;
-  if (!rl_cuda_cudnn_conv_prepare (cudnn, &shape, workspace_limit (), &workspace_bytes,
-                                   &first_time, &error)) {
+  bool first_time = false, unused;
+  if (!rl_cuda_cudnn_conv_prepare (cudnn, &shape, limit, &whole_workspace, &first_time, &error)) {
     *refused = true;
     st = rl_set_error (RL_E_NOT_SUPPORTED, "%s: cuDNN cannot run x %lld×%lld×%lld×%lld×%lld "
                        "kernel %lld×%lld×%lld: %s", op, (long long) c->batch,
@@ -248,13 +288,30 @@ convolve_cudnn (RlContext *ctx, RlCudaCudnnConv *cudnn, const Conv *c, bool *ref
       fprintf (stderr, "raylight cuda: %s (im2col runs it)\n", rl_last_error ());
     goto out;
   }
+  /* The calls: `per` output frames each, the last one `rest`; back to one
+   * call if cuDNN refuses the views. */
+  int64_t frames = shape.out[0], per = frames_per_call (&shape, whole_workspace);
+  int64_t rest = frames % per == 0 ? per : frames % per;
+  RlCudaConvShape part = frames_shape (&shape, per), last = frames_shape (&shape, rest);
+  size_t part_bytes = 0, last_bytes = 0;
+  if (per < frames
+      && rl_cuda_cudnn_conv_prepare (cudnn, &part, limit, &part_bytes, &unused, &error)
+      && rl_cuda_cudnn_conv_prepare (cudnn, &last, limit, &last_bytes, &unused, &error)) {
+    workspace_bytes = part_bytes > last_bytes ? part_bytes : last_bytes;
+  } else {
+    per = rest = frames;
+    part = last = shape;
+    workspace_bytes = whole_workspace;
+  }
   if (first_time && getenv ("RAYLIGHT_CUDA_CONV_LOG") != NULL) {
-    char chosen[200];
-    rl_cuda_cudnn_conv_describe (cudnn, &shape, chosen, sizeof chosen);
-    fprintf (stderr, "raylight cuda: %s %lld→%lld x %lld×%lld×%lld kernel %lld×%lld×%lld: %s\n", op,
-             (long long) c->g.channels, (long long) c->out_ch, (long long) c->g.in[0],
-             (long long) c->g.in[1], (long long) c->g.in[2], (long long) c->g.kernel[0],
-             (long long) c->g.kernel[1], (long long) c->g.kernel[2], chosen);
+    char chosen[240];
+    rl_cuda_cudnn_conv_describe (cudnn, &part, chosen, sizeof chosen);
+    fprintf (stderr, "raylight cuda: %s %lld→%lld x %lld×%lld×%lld kernel %lld×%lld×%lld: %s; "
+             "%lld of %lld output frames a call (whole: %.1f MiB)\n", op,
+             (long long) c->g.channels, (long long) c->out_ch, (long long) shape.in[0],
+             (long long) shape.in[1], (long long) shape.in[2], (long long) c->g.kernel[0],
+             (long long) c->g.kernel[1], (long long) c->g.kernel[2], chosen, (long long) per,
+             (long long) frames, (double) whole_workspace / (1 << 20));
   }
   if ((st = cuda_dense_as (ctx, op, c->w, compute, &ws, &w_owned)) != RL_OK)
     goto out;
@@ -264,10 +321,17 @@ convolve_cudnn (RlContext *ctx, RlCudaCudnnConv *cudnn, const Conv *c, bool *ref
     goto out;
   if (workspace_bytes > 0 && (st = cuda_scratch (ctx, workspace_bytes, &workspace)) != RL_OK)
     goto out;
-  if (!rl_cuda_cudnn_conv_run (cudnn, &shape, xs, ws, ys, workspace, workspace_bytes, ctx->stream,
-                               &error)) {
-    st = cuda_error_status (&error, op);
-    goto out;
+  int esize = rl_cuda_dtype_size (cuda_type (compute));
+  int64_t x_frame = shape.in[1] * shape.in[2], y_frame = shape.out[1] * shape.out[2];
+  for (int64_t f0 = 0; f0 < frames; f0 += per) {
+    const RlCudaConvShape *call = frames - f0 < per ? &last : &part;
+    const char *x_at = (const char *) xs + f0 * shape.stride[0] * x_frame * esize;
+    char *y_at = (char *) ys + f0 * y_frame * esize;
+    if (!rl_cuda_cudnn_conv_run (cudnn, call, x_at, ws, y_at, workspace, workspace_bytes,
+                                 ctx->stream, &error)) {
+      st = cuda_error_status (&error, op);
+      goto out;
+    }
   }
   if (!y_direct)
     st = cuda_launch_status (rl_cuda_unary (rl_cuda_pointwise (RL_CUDA_UNARY_COPY), y->data,

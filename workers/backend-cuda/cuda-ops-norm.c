@@ -3,6 +3,7 @@
 #include "cuda-internal.h"
 
 #include "cuda-elementwise.h"
+#include "cuda-channel-norm.h"
 #include "cuda-norm.h"
 
 /* An optional [d] vector as dense f32 on the device (*out NULL if absent). */

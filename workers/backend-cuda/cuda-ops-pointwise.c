@@ -183,6 +183,72 @@ cuda_fill (RlContext *ctx, RlTensor *y, float value)
   return pointwise (ctx, "fill", p, y, NULL);
 }
 
+/* Most calls a strided copy may take as 2-D copies before the element-wise
+ * kernel is cheaper. */
+#define ROW_COPY_MAX_CALLS 16
+/* Narrowest contiguous run worth a 2-D copy row. */
+#define ROW_COPY_MIN_BYTES 512
+
+/* Copies src into dst as cudaMemcpy2DAsync rows when both share a
+ * contiguous innermost run of at least ROW_COPY_MIN_BYTES and at most one
+ * more dim (after merging) is left to loop over: a narrow along a middle
+ * dim, a concat part, a frame interleave. The copy kernels move whole rows
+ * at memory bandwidth, where the element-wise kernel divides out every
+ * index. False (nothing done) when the layout does not fit. */
+static bool
+copy_as_rows (RlContext *ctx, RlTensor *dst, const RlTensor *src, RlStatus *st)
+{
+  int64_t shape[RL_MAX_DIMS], ds[RL_MAX_DIMS], ss[RL_MAX_DIMS];
+  int n = 0;
+  /* dims from innermost outwards, size-1 dims dropped, mergeable ones merged */
+  for (int d = src->ndim - 1; d >= 0; d--) {
+    if (src->shape[d] == 1)
+      continue;
+    if (n > 0 && dst->strides[d] == ds[n - 1] * shape[n - 1]
+        && src->strides[d] == ss[n - 1] * shape[n - 1]) {
+      shape[n - 1] *= src->shape[d];
+      continue;
+    }
+    shape[n] = src->shape[d];
+    ds[n] = dst->strides[d];
+    ss[n] = src->strides[d];
+    n++;
+  }
+  size_t esize = rl_dtype_block_bytes (src->dtype);
+  if (n == 0 || ds[0] != 1 || ss[0] != 1 || rl_dtype_block_elems (src->dtype) != 1
+      || (size_t) shape[0] * esize < ROW_COPY_MIN_BYTES)
+    return false;
+  if (n == 3 && shape[2] > shape[1]) {
+    /* the longer outer dim makes the rows, the shorter one the calls */
+    int64_t t;
+    t = shape[1]; shape[1] = shape[2]; shape[2] = t;
+    t = ds[1]; ds[1] = ds[2]; ds[2] = t;
+    t = ss[1]; ss[1] = ss[2]; ss[2] = t;
+  }
+  size_t width = (size_t) shape[0] * esize;
+  int64_t rows = n > 1 ? shape[1] : 1;
+  size_t dpitch = n > 1 ? (size_t) ds[1] * esize : width;
+  size_t spitch = n > 1 ? (size_t) ss[1] * esize : width;
+  int64_t calls = 1;
+  for (int i = 2; i < n; i++)
+    calls *= shape[i];
+  if (n > 3 || calls > ROW_COPY_MAX_CALLS || (n > 1 && (ds[1] < shape[0] || ss[1] < shape[0])))
+    return false;
+  for (int64_t c = 0; c < calls; c++) {
+    int64_t d_off = n > 2 ? c * ds[2] : 0, s_off = n > 2 ? c * ss[2] : 0;
+    cudaError_t status = cudaMemcpy2DAsync ((char *) dst->data + d_off * (int64_t) esize, dpitch,
+                                            (const char *) src->data + s_off * (int64_t) esize,
+                                            spitch, width, (size_t) rows,
+                                            cudaMemcpyDeviceToDevice, ctx->stream);
+    if (status != cudaSuccess) {
+      *st = cuda_launch_status (status, "copy");
+      return true;
+    }
+  }
+  *st = RL_OK;
+  return true;
+}
+
 RlStatus
 cuda_copy (RlContext *ctx, RlTensor *dst, const RlTensor *src)
 {
@@ -203,6 +269,8 @@ cuda_copy (RlContext *ctx, RlTensor *dst, const RlTensor *src)
                                           cudaMemcpyDeviceToDevice, ctx->stream);
     return status == cudaSuccess ? RL_OK : cuda_launch_status (status, op);
   }
+  if (copy_as_rows (ctx, dst, src, &st))
+    return st;
   if ((int) cuda_type (src->dtype) == -1)
     return rl_set_error (RL_E_NOT_SUPPORTED, "copy: strided copies of %s are not supported on "
                          "cuda", rl_tensor_describe (src, desc, sizeof desc));
