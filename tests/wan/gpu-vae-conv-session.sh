@@ -7,8 +7,8 @@
 #    for every convolution shape logged (RAYLIGHT_CUDA_CONV_LOG=1);
 # 2. tests/cuda/test-cuda-conv (both convolution paths against the CPU
 #    backend, cuDNN required) and test-cuda-ops;
-# 3. VAE 2.1 again: warm (three timed runs after one warm-up) and with a
-#    256 MiB cuDNN workspace limit, for the time/memory trade.
+# 3. VAE 2.1 and 2.2 again warm (three timed runs after one warm-up), and
+#    2.1 cold with cuDNN's algorithm 1 taken without asking the heuristics.
 # Bare machines may lack OpenBLAS/pkg-config (the CPU backend needs them):
 # .gpu-debs/ holds the packages, unpacked only when missing. $OUT gets
 # summary.txt, full.log, tests.log and extra.log; $SESSION_BUDGET_S
@@ -60,10 +60,15 @@ export RAYLIGHT_PLUGIN_PATH=$build/plugins/wan
   echo "=== +$(( $(date +%s) - start ))s VAE 2.1 warm, 3 runs"
   timeout 60 "$build/tests/bench/bench-wan" "$data/real-vae21.safetensors" \
     "$data/real-vae21-inputs.safetensors" /tmp/vae21-warm.raw --repeat 3
-  echo "=== +$(( $(date +%s) - start ))s VAE 2.1, cuDNN workspace at most 256 MiB"
-  RAYLIGHT_CUDA_CONV_WORKSPACE_MIB=256 timeout 60 "$build/tests/bench/bench-wan" \
-    "$data/real-vae21.safetensors" "$data/real-vae21-inputs.safetensors" /tmp/vae21-ws256.raw \
+  echo "=== +$(( $(date +%s) - start ))s VAE 2.1 cold, algorithm 1 without the heuristics"
+  RAYLIGHT_CUDA_CONV_ALGO=1 timeout 60 "$build/tests/bench/bench-wan" \
+    "$data/real-vae21.safetensors" "$data/real-vae21-inputs.safetensors" /tmp/vae21-algo1.raw \
     --repeat 1 --no-warm-up
+  python3 -u tests/bench/bench_wan_torch.py compare "$data/vae21-torch.raw" /tmp/vae21-algo1.raw \
+    --limit 1e-2 --what vae21-decode-algorithm-1
+  echo "=== +$(( $(date +%s) - start ))s VAE 2.2 warm, 3 runs"
+  timeout 60 "$build/tests/bench/bench-wan" "$data/real-vae22.safetensors" \
+    "$data/real-vae22-inputs.safetensors" /tmp/vae22-warm.raw --repeat 3
 } > "$out/extra.log" 2>&1
 grep -E "^===|RESULT" "$out/extra.log"
 echo "session $(( $(date +%s) - start )) s"
