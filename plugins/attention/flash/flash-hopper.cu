@@ -79,8 +79,6 @@ struct HopperParams {
   float       scale_log2;
 };
 
-/* Consumer warps that release each K or V buffer. */
-constexpr unsigned kConsumerWarps = 8;
 
 #define RL_ACC8(d, i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), \
                       "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
@@ -141,6 +139,9 @@ RL_DEFINE_HOPPER_MMA (HopperF16, "f16",
                       return *reinterpret_cast<uint32_t *> (&v);)
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+/* Consumer warps that release each Q, K or V buffer. */
+constexpr unsigned kConsumerWarps = 8;
 
 __device__ __forceinline__ uint32_t
 shared_u32 (const void *pointer)
