@@ -2,7 +2,9 @@
  * communicator: Ulysses, ring and Ulysses × ring equal the unsplit
  * attention within 1e-5 relative, with sequence lengths that need padding
  * (including a rank that holds padding only) and head counts that do not
- * divide the Ulysses degree (padded, or refused with the valid degrees). */
+ * divide the Ulysses degree (padded, or refused with the valid degrees);
+ * ring attention on bf16 asks every block in bf16 (what cuDNN writes) and
+ * stays within two bf16 roundings of the unsplit bf16 attention. */
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -164,6 +166,108 @@ config_rank_main (RlComm *world, const void *cfg)
   rank_main (world, cfg);
 }
 
+/* An attention op that, like cuDNN's fused SDPA, writes only its inputs'
+ * dtype (and counts its calls): ring attention on bf16 tensors must ask
+ * every block in bf16, and widen it itself for the f32 merge. */
+static int same_dtype_calls;
+
+static RlStatus
+same_dtype_attention (RlContext *ctx, RlTensor *out, RlTensor *lse, const RlTensor *q,
+                      const RlTensor *k, const RlTensor *v, float scale)
+{
+  if (out->dtype != q->dtype)
+    return rl_set_error (RL_E_DTYPE, "attention: output dtype %s not supported for %s inputs",
+                         rl_dtype_name (out->dtype), rl_dtype_name (q->dtype));
+  same_dtype_calls++;
+  return rl_backend_cpu ()->ops->attention (ctx, out, lse, q, k, v, scale);
+}
+
+/* A bf16 copy of f32 `src`. */
+static RlTensor
+to_bf16 (const RlBackend *be, RlContext *ctx, const RlTensor *src)
+{
+  RlTensor t = { 0 };
+  if (rl_tensor_alloc (&t, be->context_allocator (ctx), RL_BF16, src->ndim, src->shape) == RL_OK
+      && be->ops->convert (ctx, &t, src) != RL_OK)
+    rl_tensor_release (&t);
+  return t;
+}
+
+/* One rank of ring attention on bf16 tensors through same_dtype_attention:
+ * every block runs in bf16, and the merged result equals the unsplit bf16
+ * attention within two bf16 roundings. */
+static void
+ring_bf16_rank_main (RlComm *world, const void *arg)
+{
+  const Config *cfg = arg;
+  const RlBackend *cpu = rl_backend_cpu ();
+  RlBackend be = *cpu;
+  RlOps ops = *cpu->ops;
+  ops.attention = same_dtype_attention;
+  be.ops = &ops;
+  RlContext *ctx = NULL;
+  int rank = rl_comm_rank (world), size = rl_comm_size (world);
+
+  omp_set_num_threads (1);
+  PT_REQUIRE (be.context_new (0, &ctx) == RL_OK, "%s", rl_last_error ());
+  RlAllocator *alloc = be.context_allocator (ctx);
+  RlTensor q32 = { 0 }, k32 = { 0 }, v32 = { 0 };
+  PT_REQUIRE (random_tensor (alloc, &q32, 1, cfg->length, cfg->heads, HEAD_DIM) == RL_OK
+              && random_tensor (alloc, &k32, 2, cfg->length, cfg->heads, HEAD_DIM) == RL_OK
+              && random_tensor (alloc, &v32, 3, cfg->length, cfg->heads, V_DIM) == RL_OK, "qkv");
+  RlTensor q = to_bf16 (&be, ctx, &q32), k = to_bf16 (&be, ctx, &k32), v = to_bf16 (&be, ctx, &v32);
+  PT_REQUIRE (q.data != NULL && k.data != NULL && v.data != NULL, "%s", rl_last_error ());
+  RlTensor want32 = alloc4 (alloc, BATCH, cfg->length, cfg->heads, V_DIM);
+  RlTensor want = to_bf16 (&be, ctx, &want32);
+  PT_REQUIRE (ops.attention (ctx, &want, NULL, &q, &k, &v, SCALE) == RL_OK
+              && be.ops->convert (ctx, &want32, &want) == RL_OK, "%s", rl_last_error ());
+
+  RlSeqSplit split;
+  PT_REQUIRE (rl_seq_split (cfg->length, size, rank, &split) == RL_OK, "%s", rl_last_error ());
+  int64_t lloc = split.local_length;
+  RlTensor lq32 = alloc4 (alloc, BATCH, lloc, cfg->heads, HEAD_DIM);
+  RlTensor lv32 = alloc4 (alloc, BATCH, lloc, cfg->heads, V_DIM);
+  RlTensor lq = to_bf16 (&be, ctx, &lq32), lk = to_bf16 (&be, ctx, &lq32);
+  RlTensor lv = to_bf16 (&be, ctx, &lv32), lout = to_bf16 (&be, ctx, &lv32);
+  RlTensor lout32 = alloc4 (alloc, BATCH, lloc, cfg->heads, V_DIM);
+  RlTensor got = alloc4 (alloc, BATCH, cfg->length, cfg->heads, V_DIM);
+  PT_REQUIRE (rl_seq_split_take (&be, ctx, &lq, &q, &split) == RL_OK
+              && rl_seq_split_take (&be, ctx, &lk, &k, &split) == RL_OK
+              && rl_seq_split_take (&be, ctx, &lv, &v, &split) == RL_OK, "%s", rl_last_error ());
+  same_dtype_calls = 0;
+  RlStatus status = rl_ring_attention (&be, ctx, world, cfg->length, &lout, NULL, &lq, &lk, &lv,
+                                       SCALE);
+  PT_REQUIRE (status == RL_OK, "rank %d: %s", rank, rl_last_error ());
+  PT_CHECK (same_dtype_calls >= 1, "rank %d ran no block through the bf16 op", rank);
+  PT_REQUIRE (be.ops->convert (ctx, &lout32, &lout) == RL_OK
+              && rl_seq_split_gather (&be, ctx, world, &got, &lout32, &split) == RL_OK,
+              "%s", rl_last_error ());
+  double err = relative_error (&got, &want32);
+  PT_CHECK (err <= 1.6e-2, "rank %d R%d bf16: relative error %.3g", rank, cfg->ring, err);
+  if (rank == 0)
+    printf ("# R%d L=%lld H=%lld bf16 (blocks in bf16, merged in f32): relative error %.3g\n",
+            cfg->ring, (long long) cfg->length, (long long) cfg->heads, err);
+  RlTensor *all[] = { &q32, &k32, &v32, &q, &k, &v, &want32, &want, &lq32, &lv32, &lq, &lk,
+                      &lv, &lout, &lout32, &got };
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    rl_tensor_release (all[i]);
+  be.context_free (ctx);
+}
+
+static void
+test_ring2_bf16_blocks (void)
+{
+  Config cfg = { 1, 2, 37, 4, false };
+  PT_CHECK (fork_ranks_on (2, 64 << 10, 20000, ring_bf16_rank_main, &cfg) == 0, "ranks failed");
+}
+
+static void
+test_ring4_bf16_blocks (void)
+{
+  Config cfg = { 1, 4, 37, 3, false };
+  PT_CHECK (fork_ranks_on (4, 64 << 10, 20000, ring_bf16_rank_main, &cfg) == 0, "ranks failed");
+}
+
 /* Forks ulysses·ring ranks on a fresh segment; returns failed ranks. */
 static int
 run_config (const Config *cfg)
@@ -229,5 +333,7 @@ main (void)
   PT_RUN (test_u2r2_padding_only_rank);
   PT_RUN (test_ring4_padding_only_rank);
   PT_RUN (test_ulysses4_refuses_heads);
+  PT_RUN (test_ring2_bf16_blocks);
+  PT_RUN (test_ring4_bf16_blocks);
   return pt_finish ();
 }

@@ -7,7 +7,14 @@
  * being sent and attended to is never the one being received. On NCCL the
  * transfer overlaps the block's attention (rl_comm_sendrecv_start); on
  * shm it completes first. Merges happen in the same order on every run,
- * so results are deterministic. */
+ * so results are deterministic.
+ *
+ * The running result is f32, but a block's attention is asked for in the
+ * dtype of `out` and widened before the merge: the fused kernels (cuDNN's
+ * SDPA) write only their inputs' 16-bit dtype, and a block asked for in
+ * f32 fell back to a far slower variant that also differs from the one a
+ * single GPU runs. The block's rounding is the one the unsplit output
+ * gets once. */
 #include "workers/parallel/ring-attention.h"
 
 #include "workers/parallel/lse-merge.h"
@@ -130,14 +137,19 @@ rl_ring_attention (const RlBackend *backend, RlContext *ctx, RlComm *ring,
     return block_attention (backend, ctx, out, lse, q, k, v,
                             valid_keys (length, 0, block_len), scale);
 
-  /* Running result, one partial result, and two packed k|v buffers. */
+  /* Running result, one partial result, a block's result in out's dtype
+   * when that is not f32, and two packed k|v buffers. */
   RlTensor acc_out = { 0 }, acc_lse = { 0 }, part_out = { 0 }, part_lse = { 0 };
+  RlTensor block_out = { 0 };
   RlTensor kv[2] = { { 0 }, { 0 } }, kv_k[2] = { { 0 }, { 0 } }, kv_v[2] = { { 0 }, { 0 } };
   int64_t lse_shape[3] = { q->shape[0], q->shape[2], q->shape[1] };
+  bool widen = out->dtype != RL_F32;
   if ((status = pl_alloc (backend, ctx, &acc_out, RL_F32, 4, out->shape)) != RL_OK
       || (status = pl_alloc (backend, ctx, &part_out, RL_F32, 4, out->shape)) != RL_OK
       || (status = pl_alloc (backend, ctx, &acc_lse, RL_F32, 3, lse_shape)) != RL_OK
-      || (status = pl_alloc (backend, ctx, &part_lse, RL_F32, 3, lse_shape)) != RL_OK)
+      || (status = pl_alloc (backend, ctx, &part_lse, RL_F32, 3, lse_shape)) != RL_OK
+      || (widen && (status = pl_alloc (backend, ctx, &block_out, out->dtype, 4,
+                                       out->shape)) != RL_OK))
     goto done;
   for (int i = 0; i < 2; i++)
     if ((status = packed_kv (backend, ctx, &kv[i], &kv_k[i], &kv_v[i], k, v)) != RL_OK)
@@ -157,9 +169,12 @@ rl_ring_attention (const RlBackend *backend, RlContext *ctx, RlComm *ring,
     int64_t block = (rank - step + size) % size;
     int64_t valid = valid_keys (length, block, block_len);
     if (valid > 0) {
-      status = block_attention (backend, ctx, have ? &part_out : &acc_out,
+      RlTensor *result = have ? &part_out : &acc_out;
+      status = block_attention (backend, ctx, widen ? &block_out : result,
                                 have ? &part_lse : &acc_lse, q, &kv_k[cur], &kv_v[cur],
                                 valid, scale);
+      if (status == RL_OK && widen)
+        status = backend->ops->convert (ctx, result, &block_out);
       if (status == RL_OK && have)
         status = rl_lse_merge (backend, ctx, &acc_out, &acc_lse, &part_out, &part_lse);
       have = true;
@@ -180,6 +195,7 @@ done:
   rl_tensor_release (&acc_lse);
   rl_tensor_release (&part_out);
   rl_tensor_release (&part_lse);
+  rl_tensor_release (&block_out);
   for (int i = 0; i < 2; i++) {
     rl_tensor_release (&kv_k[i]);
     rl_tensor_release (&kv_v[i]);
