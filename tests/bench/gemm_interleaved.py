@@ -31,7 +31,9 @@ SHAPES = [(5120, 5120), (5120, 13824), (13824, 5120), (5120, 15360)]  # (K, N)
 
 def kernel_names(fn):
     """Names of the GPU kernels one call of fn launches."""
+    import warnings
     from torch.profiler import ProfilerActivity, profile
+    warnings.filterwarnings("ignore", message=".*Profiler clears events.*")
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         fn()

@@ -7,6 +7,8 @@
 # differences being measured.
 # Logs and results go to $OUT (or ./gpu-out). Usage, from the repo root:
 #   [ROUNDS=3] [PREBUILT=1] bash tests/cuda/gpu-session.sh [tests|bench|all]
+# (with PREBUILT=1, .gpu-prebuilt/ may also hold libgemm-shim.so for the
+# in-process GEMM comparison; see the end of this script).
 # Bare GPU servers may lack OpenBLAS and pkg-config (the CPU backend, the
 # reference of the parity tests, needs them): .gpu-debs/, when present,
 # holds Debian packages of both, unpacked only if missing.
@@ -145,5 +147,22 @@ if [ "$what" != tests ]; then
   step "bench-gemm summary over $rounds rounds"
   python3 tests/bench/torch_gemm_ops.py --summarise $build/rounds/torch-*.json $build/rounds/ours-*.json \
     2>&1 | tee "$out/bench-gemm.txt"
+  # The same products interleaved with torch.matmul in one process (the
+  # rounds above compare processes, whose clocks differ: under a bf16
+  # product an H100 sits at its 700 W cap, 1.1-1.7 GHz with temperature).
+  # Our GEMM comes in through a small shared library (tests/bench/gemm-shim.c).
+  shim=.gpu-prebuilt/libgemm-shim.so
+  if [ $prebuilt = 0 ]; then
+    shim=$build/libgemm-shim.so
+    lib=$build/workers/backend-cuda/libraylight-backend-cuda.a
+    [ $direct = 1 ] && lib=$build/direct/libraylight-gpu.a
+    gcc -shared -fPIC -std=gnu17 -O2 -I. -I/usr/local/cuda/include tests/bench/gemm-shim.c $lib \
+      -L/usr/local/cuda/lib64 -lcublasLt -lcudart -lstdc++ -o $shim || shim=
+  fi
+  if [ -n "$shim" ] && [ -f "$shim" ]; then
+    step "GEMM interleaved with torch.matmul in one process"
+    PYTHONUNBUFFERED=1 python3 tests/bench/gemm_interleaved.py "$shim" > "$out/bench-gemm-interleaved.txt" 2>&1
+    grep -E "^##|default|^\| torch|worst" "$out/bench-gemm-interleaved.txt"
+  fi
 fi
 step "done"
