@@ -101,6 +101,13 @@ check_collectives (Rank *r)
     bad += t[i] != value_of (20 + (int) (i / n), r->rank * n + i % n);
   PT_CHECK (bad == 0, "rank %d: all_to_all: %d differ", r->rank, bad);
   free (t);
+  /* The first all-to-all on this communicator is counted, with its bytes. */
+  RlCommNcclStats stats;
+  PT_CHECK (rl_comm_nccl_stats (r->comm, "all_to_all", &stats) && stats.calls == 1
+            && stats.bytes == (uint64_t) n2 * sizeof (float) && stats.ms > 0.0,
+            "rank %d: all_to_all stats %llu calls %llu bytes %.3f ms", r->rank,
+            (unsigned long long) stats.calls, (unsigned long long) stats.bytes, stats.ms);
+  PT_CHECK (!rl_comm_nccl_stats (r->comm, "split", &stats), "split is not a counted op");
 
   RlTensor b = device_tensor (r, 30 + r->rank, 1, &n);
   PT_REQUIRE (rl_comm_broadcast (r->comm, &b, 1) == RL_OK, "%s", rl_last_error ());

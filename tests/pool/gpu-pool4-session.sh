@@ -121,6 +121,10 @@ export RAYLIGHT_ATTENTION_PATH=$build/plugins/attention
 export RAYLIGHT_TEST_SEED=${SEED:-20261127}
 export RAYLIGHT_NCCL_TEST_ATTENTION=$attention
 export OMP_NUM_THREADS=4
+# Which transport NCCL picked between the workers (P2P over NVLink, or SHM
+# through host memory), and each communicator's collective totals at exit.
+export NCCL_DEBUG=${NCCL_DEBUG:-INFO} NCCL_DEBUG_SUBSYS=${NCCL_DEBUG_SUBSYS:-INIT}
+export RAYLIGHT_COMM_STATS=1
 [ "${BACKEND:-cuda}" = cpu ] && export RAYLIGHT_NCCL_TEST_BACKEND=cpu
 [ -n "${LATENT:-}" ] && export RAYLIGHT_NCCL_TEST_LATENT=$LATENT
 [ -n "${SPEED_LATENT:-}" ] && export RAYLIGHT_NCCL_TEST_SPEED_LATENT=$SPEED_LATENT
@@ -167,11 +171,17 @@ phase "parity-$label14" "${CAP_PARITY14:-140}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKP
 
 step "logs"
 logs=$phase_logs   # in the order the phases ran
-# The workers' lines ("raylight-worker[rank N]: ...") per pool and rank.
+# The workers' lines ("raylight-worker[rank N]: ...", and their
+# communicators' totals "raylight comm nccl (world rank N, ...") per pool
+# and rank.
 [ -n "$logs" ] && awk -v dir="$work/ranks" '
   /^# === pool / { pool = sprintf ("%02d-%s-%s", ++n, $4, $5); gsub (/[^A-Za-z0-9.+_-]/, "_", pool) }
   /^raylight-worker\[rank [0-9]+\]/ && pool != "" {
     r = $0; sub (/^raylight-worker\[rank /, "", r); sub (/\].*/, "", r)
+    print > (dir "/" pool "-rank" r ".log")
+  }
+  /^raylight comm nccl \(world rank [0-9]+,/ && pool != "" {
+    r = $0; sub (/^raylight comm nccl \(world rank /, "", r); sub (/,.*/, "", r)
     print > (dir "/" pool "-rank" r ".log")
   }' $logs
 [ -f "$work/logs/test-parity-1.3B.log" ] && cp "$work/logs/test-parity-1.3B.log" "$out/"
@@ -217,6 +227,14 @@ tar -czf "$out/logs.tar.gz" -C "$work" logs ranks
         | sort -u | paste -sd, -)
     echo "${pool%-rank*} r${pool##*-rank}=${v:-none}"
   done | awk '{ line[$1] = line[$1] " " $2 } END { for (p in line) print p ":" line[p] }' | sort
+  echo "== NCCL transports between the workers (channel connections, all pools)"
+  [ -n "$logs" ] && cat $logs | grep -oE "NCCL INFO Channel [0-9/]+ : [0-9]+\[[0-9a-f]+\] -> [0-9]+\[[0-9a-f]+\] via [A-Za-z0-9/_]+" \
+    | sed -E 's/.* via //' | sort | uniq -c
+  echo "== collectives of rank 0 per pool (blocking ones: launch to completion)"
+  for f in "$work"/ranks/*-rank0.log; do
+    [ -f "$f" ] || continue
+    grep "^raylight comm nccl" "$f" | sed -E "s/^raylight comm nccl \(world rank 0, /$(basename "$f" -rank0.log): (/"
+  done
   cat "$work/logs/skipped.txt" 2>/dev/null
   for f in $logs; do
     echo "$(basename "$f"): $(grep -c '^ok' "$f") ok, $(grep -c '^not ok' "$f") not ok"

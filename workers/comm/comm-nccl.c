@@ -25,6 +25,11 @@
 _Static_assert (sizeof (ncclUniqueId) == RL_COMM_NCCL_ID_BYTES,
                 "NCCL unique id size changed");
 
+/* The blocking collectives whose time is counted (rl_comm_nccl_stats). */
+static const char *const stat_ops[] = { "all_reduce", "all_gather", "all_to_all", "broadcast",
+                                        "sendrecv" };
+enum { STAT_OPS = sizeof stat_ops / sizeof stat_ops[0] };
+
 typedef struct {
   RlComm       base;
   ncclComm_t   nccl;
@@ -35,9 +40,36 @@ typedef struct {
   bool         aborted;
   const char  *pending_op;     /* name of the started transfer */
   char         peers[64];      /* its peers, for the timeout message */
+  /* Per blocking collective: calls, bytes and the time from its launch to
+   * its completion; apart, the time spent waiting for queued compute
+   * before collectives. Printed at free with RAYLIGHT_COMM_STATS=1. */
+  int          stat_op;        /* index into stat_ops of the running call, or -1 */
+  uint64_t     stat_pending_bytes;
+  int64_t      stat_started_ns;
+  RlCommNcclStats stats[STAT_OPS];
+  int64_t      compute_wait_ns;
 } NcclComm;
 
 static const RlCommMethods nccl_methods;
+
+static int64_t
+now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int
+stat_index (const char *op)
+{
+  if (strcmp (op, "send") == 0 || strcmp (op, "recv") == 0)
+    op = "sendrecv";
+  for (int i = 0; i < STAT_OPS; i++)
+    if (strcmp (stat_ops[i], op) == 0)
+      return i;
+  return -1;
+}
 
 static int64_t
 now_ms (void)
@@ -135,7 +167,13 @@ nccl_begin (NcclComm *c, const char *op)
   if (status != RL_OK)
     return status;
   /* The input was produced on the compute stream: let it finish first. */
-  return cuda_status (cudaDeviceSynchronize (), "waiting for compute before a collective");
+  int64_t before = now_ns ();
+  status = cuda_status (cudaDeviceSynchronize (), "waiting for compute before a collective");
+  c->stat_started_ns = now_ns ();
+  c->compute_wait_ns += c->stat_started_ns - before;
+  c->stat_op = stat_index (op);
+  c->stat_pending_bytes = 0;
+  return status;
 }
 
 static RlStatus
@@ -147,7 +185,15 @@ nccl_call (NcclComm *c, const char *op, ncclResult_t r, const char *peers)
               ncclGetErrorString (r), ncclGetLastError (c->nccl));
     return abort_with (c, op, why);
   }
-  return nccl_wait (c, op, true, peers);
+  RlStatus status = nccl_wait (c, op, true, peers);
+  if (status == RL_OK && c->stat_op >= 0) {
+    RlCommNcclStats *st = &c->stats[c->stat_op];
+    st->calls++;
+    st->bytes += c->stat_pending_bytes;
+    st->ms += (double) (now_ns () - c->stat_started_ns) * 1e-6;
+  }
+  c->stat_op = -1;
+  return status;
 }
 
 static bool
@@ -181,6 +227,7 @@ nccl_all_reduce (RlComm *comm, RlTensor *data, RlCommReduce op)
   if (status != RL_OK)
     return status;
   nccl_type (data->dtype, &type);
+  c->stat_pending_bytes = rl_comm_bytes (data);
   return nccl_call (c, "all_reduce",
                     ncclAllReduce (data->data, data->data, (size_t) rl_tensor_numel (data),
                                    type, op == RL_COMM_SUM ? ncclSum : ncclMax,
@@ -216,6 +263,7 @@ nccl_all_gather (RlComm *comm, RlTensor *out, const RlTensor *in)
 
   if (status != RL_OK)
     return status;
+  c->stat_pending_bytes = rl_comm_bytes (out);
   return nccl_call (c, "all_gather",
                     ncclAllGather (in->data, out->data, rl_comm_bytes (in), ncclInt8,
                                    c->nccl, c->stream),
@@ -232,6 +280,7 @@ nccl_all_to_all (RlComm *comm, RlTensor *out, const RlTensor *in)
 
   if (status != RL_OK)
     return status;
+  c->stat_pending_bytes = rl_comm_bytes (in);
   ncclGroupStart ();
   for (int j = 0; j < comm->size && (r == ncclSuccess || r == ncclInProgress); j++) {
     r = ncclSend ((const char *) in->data + (size_t) j * chunk, chunk, ncclInt8, j,
@@ -256,6 +305,7 @@ nccl_broadcast (RlComm *comm, RlTensor *data, int root)
   if (status != RL_OK)
     return status;
   snprintf (peers, sizeof peers, "root rank %d or another rank", root);
+  c->stat_pending_bytes = rl_comm_bytes (data);
   return nccl_call (c, "broadcast",
                     ncclBroadcast (data->data, data->data, rl_comm_bytes (data),
                                    ncclInt8, root, c->nccl, c->stream),
@@ -305,6 +355,8 @@ nccl_sendrecv (RlComm *comm, const RlTensor *send, int dst, RlTensor *recv,
   if (status != RL_OK)
     return status;
   describe_peers (c, send, dst, recv, src);
+  c->stat_pending_bytes = (send != NULL ? rl_comm_bytes (send) : 0)
+                          + (recv != NULL ? rl_comm_bytes (recv) : 0);
   return nccl_call (c, op, enqueue_sendrecv (c, send, dst, recv, src), c->peers);
 }
 
@@ -320,6 +372,7 @@ nccl_sendrecv_start (RlComm *comm, const RlTensor *send, int dst, RlTensor *recv
   if (status != RL_OK)
     return status;
   describe_peers (c, send, dst, recv, src);
+  c->stat_op = -1;   /* overlapped with compute: its time is not the transfer's */
   c->pending_op = op;
   ncclResult_t r = enqueue_sendrecv (c, send, dst, recv, src);
   if (r != ncclSuccess && r != ncclInProgress) {
@@ -380,6 +433,7 @@ finish_handle (ncclComm_t nccl, int rank, int size, const int *world_ranks,
                               rl_device_cuda (cuda_device), timeout_ms);
   c->nccl = nccl;
   c->cuda_device = cuda_device;
+  c->stat_op = -1;
   if (status == RL_OK)
     status = nccl_wait (c, op, false, "a rank of the group");
   if (status == RL_OK)
@@ -477,11 +531,48 @@ nccl_split (RlComm *comm, int color, int key, RlComm **out)
 /* Finalizes (flushing this rank's outstanding work) within the timeout,
  * then destroys; a communicator that cannot finalize is aborted instead,
  * so freeing never hangs on a lost peer. */
+/* One stderr line of the communicator's totals, when RAYLIGHT_COMM_STATS
+ * is set (to anything but 0) and it ran a counted collective. */
+static void
+print_stats (NcclComm *c)
+{
+  const char *env = getenv ("RAYLIGHT_COMM_STATS");
+  char line[1024];
+  int used = 0;
+  if (env == NULL || env[0] == '\0' || strcmp (env, "0") == 0)
+    return;
+  for (int i = 0; i < STAT_OPS; i++) {
+    const RlCommNcclStats *st = &c->stats[i];
+    if (st->calls == 0 || used >= (int) sizeof line - 1)
+      continue;
+    used += snprintf (line + used, sizeof line - (size_t) used,
+                      "%s%s %llu calls %.1f MB %.1f ms (%.1f GB/s)", used > 0 ? "; " : "",
+                      stat_ops[i], (unsigned long long) st->calls, (double) st->bytes / 1e6,
+                      st->ms, st->ms > 0.0 ? (double) st->bytes / (st->ms * 1e6) : 0.0);
+  }
+  if (used > 0)
+    fprintf (stderr, "raylight comm nccl (world rank %d, rank %d of %d, cuda %d): %s; "
+             "waited %.1f ms for compute before collectives\n",
+             rl_comm_world_rank (&c->base, c->base.rank), c->base.rank, c->base.size,
+             c->cuda_device, line, (double) c->compute_wait_ns * 1e-6);
+}
+
+bool
+rl_comm_nccl_stats (const RlComm *comm, const char *op, RlCommNcclStats *out)
+{
+  int i = stat_index (op);
+  if (comm == NULL || comm->methods != &nccl_methods || i < 0)
+    return false;
+  *out = ((const NcclComm *) comm)->stats[i];
+  return true;
+}
+
 static void
 nccl_free (RlComm *comm)
 {
   NcclComm *c = (NcclComm *) comm;
 
+  print_stats (c);
   if (c->nccl != NULL) {
     cudaSetDevice (c->cuda_device);
     ncclResult_t r = ncclCommFinalize (c->nccl);

@@ -49,6 +49,25 @@ RlStatus rl_comm_nccl_all_gather_enqueue (RlComm *comm, void *out, const void *i
  * error aborts the communicator and names `op`. */
 RlStatus rl_comm_nccl_wait_event         (RlComm *comm, cudaEvent_t done, const char *op);
 
+/* Totals of one kind of blocking collective on `comm` since it was made:
+ * calls, bytes (the tensor each rank passed: an all-to-all's whole input,
+ * an all-gather's whole output, a sendrecv's both buffers) and the time
+ * from launch to completion on the host, the wait for queued compute
+ * before it not counted. With RAYLIGHT_COMM_STATS=1 the communicator
+ * prints its totals to stderr when freed. */
+typedef struct {
+  uint64_t calls;
+  uint64_t bytes;
+  double   ms;
+} RlCommNcclStats;
+
+/* `op`: "all_reduce", "all_gather", "all_to_all", "broadcast" or
+ * "sendrecv" (also "send", "recv"; the started transfers of
+ * rl_comm_sendrecv_start are not counted: they overlap compute). False
+ * for another op or a communicator that is not NCCL's. */
+bool     rl_comm_nccl_stats              (const RlComm *comm, const char *op,
+                                          RlCommNcclStats *out);
+
 #ifdef __cplusplus
 }
 #endif
