@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,18 @@ make_checkpoint_int_range (RlDType dtype)
   case RL_I16: case RL_I32: case RL_I64: return 1e4f;
   default: return 1.0f;
   }
+}
+
+float
+make_checkpoint_gain (const MakeCheckpointSpec *spec, unsigned flags)
+{
+  int64_t numel = 1;
+  for (int d = 0; d < spec->ndim; d++)
+    numel *= spec->shape[d];
+  if (!(flags & MAKE_CHECKPOINT_FAN_IN) || spec->ndim < 2 || numel == 0
+      || make_checkpoint_int_range (spec->dtype) != 1.0f)
+    return 1.0f;
+  return (float) (1.0 / sqrt ((double) (numel / spec->shape[0])));
 }
 
 static bool
@@ -264,10 +277,10 @@ build_header (const MakeCheckpointSpec *specs, size_t n, unsigned flags, const c
 
 static RlStatus
 write_tensor_data (FILE *f, const MakeCheckpointSpec *spec, size_t index, uint64_t seed, float scale,
-                   float *values, uint8_t *encoded)
+                   float gain, float *values, uint8_t *encoded)
 {
   int64_t n = numel_of (spec);
-  float range = make_checkpoint_int_range (spec->dtype);
+  float range = make_checkpoint_int_range (spec->dtype) * gain;
   size_t elem = rl_dtype_block_bytes (spec->dtype);
   for (int64_t start = 0; start < n; start += CHUNK_ELEMS) {
     int64_t count = n - start < CHUNK_ELEMS ? n - start : CHUNK_ELEMS;
@@ -296,7 +309,8 @@ write_all (FILE *f, const MakeCheckpointSpec *specs, size_t n, uint64_t seed, un
   for (size_t i = 0; i < n && status == RL_OK; i++) {
     bool scaled = is_scaled_weight (&specs[i], flags);
     float scale = scaled ? make_checkpoint_scale (seed, i) : 1.0f;
-    status = write_tensor_data (f, &specs[i], i, seed, scale, values, encoded);
+    status = write_tensor_data (f, &specs[i], i, seed, scale, make_checkpoint_gain (&specs[i], flags),
+                                values, encoded);
     if (status == RL_OK && scaled && fwrite (&scale, 4, 1, f) != 1)
       status = rl_set_error (RL_E_IO, "writing a scale: %s", strerror (errno));
   }

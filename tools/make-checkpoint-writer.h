@@ -29,6 +29,7 @@ typedef struct {
 
 enum {
   MAKE_CHECKPOINT_SCALED_FP8 = 1 << 0,
+  MAKE_CHECKPOINT_FAN_IN     = 1 << 1,   /* see make_checkpoint_gain () */
 };
 
 /* Parses "name dtype shape" or "name shape" (then `default_dtype`); shape
@@ -86,3 +87,13 @@ float     make_checkpoint_scale      (uint64_t seed, size_t tensor_index);
 /* Factor applied to make_checkpoint_value for integer dtypes (100 for I8,
  * 1e6 for I16..I64), 1 for floats. */
 float     make_checkpoint_int_range  (RlDType dtype);
+
+/* What the values of `spec` are multiplied by before rounding: with
+ * MAKE_CHECKPOINT_FAN_IN, 1/sqrt(fan-in) (elements per row, numel /
+ * shape[0]) for floating tensors of two or more dims — the bound of a
+ * Linear or Conv layer's default initialisation — and 1 for the others
+ * (biases, norm weights, integers) and without the flag. A model whose
+ * weights all span [-1, 1) at any width drives its attention to one-hot
+ * and amplifies every rounding difference; fan-in scaled weights keep the
+ * activations near unit size, as trained models do. */
+float     make_checkpoint_gain       (const MakeCheckpointSpec *spec, unsigned flags);

@@ -1,6 +1,6 @@
 /* make-checkpoint: writes a safetensors file of random weights.
  *
- *   make-checkpoint [--seed N] [--dtype BF16] [--scaled-fp8]
+ *   make-checkpoint [--seed N] [--dtype BF16] [--scaled-fp8] [--fan-in]
  *                   [--metadata KEY=VALUE]... [--input FILE]
  *                   [--corrupt KIND] OUTPUT
  *
@@ -8,9 +8,11 @@
  * "[1536, 16]", "1536,16" or "1536x16"; '#' comments) from FILE or stdin,
  * so the files in shared/reference/checkpoint-keys can be fed with --dtype. The
  * seed (random unless given) is printed on stderr so a run can be
- * reproduced. --corrupt then damages the file the way users meet broken
- * checkpoints (truncated, header-past-eof, bad-json, lying-offsets, overlap,
- * unknown-dtype), for tests of error reporting. */
+ * reproduced. --fan-in scales the weights of two or more dims by
+ * 1/sqrt(fan-in) (make_checkpoint_gain). --corrupt then damages the file
+ * the way users meet broken checkpoints (truncated, header-past-eof,
+ * bad-json, lying-offsets, overlap, unknown-dtype), for tests of error
+ * reporting. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,7 @@ static void
 usage (FILE *to)
 {
   fprintf (to,
-           "usage: make-checkpoint [--seed N] [--dtype DTYPE] [--scaled-fp8] [--metadata KEY=VALUE]...\n"
+           "usage: make-checkpoint [--seed N] [--dtype DTYPE] [--scaled-fp8] [--fan-in] [--metadata KEY=VALUE]...\n"
            "                       [--input FILE] [--corrupt KIND] OUTPUT.safetensors\n"
            "Reads 'name [dtype] shape' lines from FILE or stdin and writes random weights.\n"
            "dtypes: F32 F16 BF16 F8_E4M3 F8_E5M2 I8 I16 I32 I64 U8 F64\n"
@@ -90,6 +92,8 @@ main (int argc, char **argv)
       }
     } else if (strcmp (arg, "--scaled-fp8") == 0) {
       flags |= MAKE_CHECKPOINT_SCALED_FP8;
+    } else if (strcmp (arg, "--fan-in") == 0) {
+      flags |= MAKE_CHECKPOINT_FAN_IN;
     } else if (strcmp (arg, "--metadata") == 0 && has_value) {
       char *kv = argv[++i], *eq = strchr (kv, '=');
       if (eq == NULL) {

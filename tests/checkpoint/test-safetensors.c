@@ -174,6 +174,56 @@ test_views (void)
   rl_safetensors_close (st);
 }
 
+/* MAKE_CHECKPOINT_FAN_IN: floating tensors of two or more dims hold their
+ * values times 1/sqrt(elements per row), everything else is unscaled. */
+static void
+test_fan_in_gain (void)
+{
+  MakeCheckpointSpec specs[N_SPECS];
+  PT_REQUIRE (load_specs (specs) == 0, "specs");
+  char path[512];
+  path_in_dir (path, sizeof path, "fan-in.safetensors");
+  PT_REQUIRE (make_checkpoint_write (path, specs, N_SPECS, seed, MAKE_CHECKPOINT_FAN_IN, NULL, 0)
+              == RL_OK, "write: %s", rl_last_error ());
+  RlSafetensors *st = NULL;
+  PT_REQUIRE (rl_safetensors_open (path, &st) == RL_OK, "open: %s", rl_last_error ());
+  static const struct { size_t index; float gain; } cases[] = {
+    { 3, 0.14433757f },    /* blocks.0.ffn.0.weight F16 [96, 48]: 1/sqrt(48) */
+    { 5, 0.125f },         /* patch_embedding.weight BF16 [32, 16, 1, 2, 2]: 1/sqrt(64) */
+    { 6, 0.10206207f },    /* head.modulation F32 [1, 2, 48]: 1/sqrt(96) */
+    { 1, 1.0f },           /* a bias */
+    { 2, 1.0f },           /* a norm weight */
+    { 7, 1.0f },           /* integers */
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    const MakeCheckpointSpec *spec = &specs[cases[c].index];
+    float gain = make_checkpoint_gain (spec, MAKE_CHECKPOINT_FAN_IN);
+    PT_CHECK (fabsf (gain - cases[c].gain) <= 1e-6f * cases[c].gain, "'%s' gain %.8g, want %.8g",
+              spec->name, gain, cases[c].gain);
+    PT_CHECK (make_checkpoint_gain (spec, 0) == 1.0f, "'%s' gain without the flag", spec->name);
+    const RlSafetensorsTensor *t = rl_safetensors_find (st, spec->name);
+    PT_REQUIRE (t != NULL, "'%s' missing", spec->name);
+    uint8_t *bytes = malloc (t->nbytes);
+    PT_REQUIRE (bytes != NULL && rl_safetensors_read (st, t, 0, t->nbytes, bytes) == RL_OK,
+                "read '%s'", spec->name);
+    int64_t n = (int64_t) (t->nbytes / rl_dtype_block_bytes (t->dtype));
+    size_t wrong = 0;
+    for (int64_t e = 0; e < n; e++) {
+      float v = make_checkpoint_value (seed, cases[c].index, e)
+                * make_checkpoint_int_range (spec->dtype) * gain, want, got;
+      uint8_t encoded[8];
+      rl_convert_row_from_f32 (spec->dtype, encoded, &v, 1, 1.0f);
+      rl_convert_row_to_f32 (spec->dtype, encoded, 1, 1.0f, &want);
+      rl_convert_row_to_f32 (spec->dtype, bytes + (size_t) e * rl_dtype_block_bytes (t->dtype), 1,
+                             1.0f, &got);
+      wrong += got != want;
+    }
+    PT_CHECK (wrong == 0, "'%s': %zu of %lld values differ", spec->name, wrong, (long long) n);
+    free (bytes);
+  }
+  rl_safetensors_close (st);
+}
+
 static void
 test_read_ranges_and_shards (void)
 {
@@ -278,6 +328,7 @@ main (void)
   PT_RUN (test_views);
   PT_RUN (test_read_ranges_and_shards);
   PT_RUN (test_header_forms);
+  PT_RUN (test_fan_in_gain);
   char command[600];
   snprintf (command, sizeof command, "rm -rf '%s'", dir);
   if (system (command) != 0)

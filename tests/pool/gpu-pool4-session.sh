@@ -11,7 +11,11 @@
 #      sampling step at cfg 1 (one DiT forward) at 832×480×81 (32,760 tokens)
 #      on 1 GPU, U2, U4, U2xR2, FSDP2, FSDP4 and U2+FSDP2, same process;
 #   3. speed, Wan 1.3B: 1 GPU, U2, U4, U2xR2;
-#   4. parity on the 14B geometry, with whatever time is left.
+#   4. parity and the variant floor on a 1.3B checkpoint whose weights are
+#      scaled by 1/sqrt(fan-in) (make-checkpoint --fan-in), as trained
+#      weights are: the uniform [-1, 1) weights amplify bf16 rounding
+#      fivefold over 4 steps at cfg 5 (tests/pool/RESULTS.md);
+#   5. parity on the 14B geometry, with whatever time is left.
 # Each phase gets the time DEADLINE (seconds for the whole script, default
 # 450) leaves, less a reserve for the summary. NVLink SHARP stays off
 # (NCCL_NVLS_ENABLE=0; nothing calls cuMulticastCreate).
@@ -76,10 +80,11 @@ cut_keys tests/pool/data/wan21-t2v-1.3b-keys.txt "$blocks_13b" > "$work/logs/key
 cut_keys tests/pool/data/wan21-t2v-14b-keys.txt "$blocks_14b" > "$work/logs/keys-14B.txt"
 label14="14B-${blocks_14b}blocks"
 ckpt13=$work/wan-1.3B.safetensors
+ckpt13f=$work/wan-1.3B-fan-in.safetensors
 ckpt14=$work/wan-$label14.safetensors
 # make_checkpoint NAME KEYS OUTPUT: random bf16 weights, in the background.
 make_checkpoint () {
-  "$build/workers/checkpoint/make-checkpoint" --seed 5 --dtype BF16 --input "$2" "$3" \
+  "$build/workers/checkpoint/make-checkpoint" --seed 5 --dtype BF16 ${4:-} --input "$2" "$3" \
     > "$work/logs/make-checkpoint-$1.log" 2>&1
 }
 
@@ -96,6 +101,7 @@ if [ -n "${PREBUILT:-}" ] && [ -x "$build/workers/worker/raylight-worker" ] \
   echo "using the binaries in $build"
   make_checkpoint 1.3B "$work/logs/keys-1.3B.txt" "$ckpt13" & ck13=$!
   make_checkpoint "$label14" "$work/logs/keys-14B.txt" "$ckpt14" & ck14=$!
+  make_checkpoint 1.3B-fan-in "$work/logs/keys-1.3B.txt" "$ckpt13f" --fan-in & ck13f=$!
 else
   [ -n "${PREBUILT:-}" ] && { echo "prebuilt binaries unusable here:"; ldd "$build/workers/worker/raylight-worker" 2>&1 | grep "not found"; }
   build=${BUILD_DIR:-$PWD/build-gpu}
@@ -109,6 +115,7 @@ else
     || { grep -E "error|FAILED" -A3 "$out/build.log" | head -30; exit 1; }
   make_checkpoint 1.3B "$work/logs/keys-1.3B.txt" "$ckpt13" & ck13=$!
   make_checkpoint "$label14" "$work/logs/keys-14B.txt" "$ckpt14" & ck14=$!
+  make_checkpoint 1.3B-fan-in "$work/logs/keys-1.3B.txt" "$ckpt13f" --fan-in & ck13f=$!
   ninja -C "$build" -j"$(nproc)" $targets >> "$out/build.log" 2>&1 \
     || { grep -E "error|FAILED" -A3 "$out/build.log" | head -40; exit 1; }
 fi
@@ -164,6 +171,9 @@ phase "speed-$label14" "${CAP_SPEED14:-120}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOI
 phase speed-1.3B "${CAP_SPEED13:-60}" "$ck13" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt13" \
   RAYLIGHT_NCCL_TEST_LABEL=1.3B RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
   RAYLIGHT_NCCL_TEST_SPEED_MODES="1 U2 U4 U2xR2"
+phase parity-1.3B-fan-in "${CAP_FAN_IN:-60}" "$ck13f" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt13f" \
+  RAYLIGHT_NCCL_TEST_LABEL=1.3B-fan-in RAYLIGHT_NCCL_TEST_MODES="${MODES_FAN_IN:-R2 U2xR2 U4 DP2}" \
+  RAYLIGHT_NCCL_TEST_FLOOR="$floor" RAYLIGHT_NCCL_TEST_KILL=0
 phase "parity-$label14" "${CAP_PARITY14:-140}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14" \
   RAYLIGHT_NCCL_TEST_LABEL="$label14" RAYLIGHT_NCCL_TEST_MODES="$parity_modes" \
   RAYLIGHT_NCCL_TEST_FLOOR="$floor" RAYLIGHT_NCCL_TEST_KILL=0

@@ -29,6 +29,10 @@
  *   RAYLIGHT_NCCL_TEST_KEYS         key list of the checkpoint (default
  *                                   tests/pool/data/wan21-t2v-1.3b-keys.txt)
  *   RAYLIGHT_NCCL_TEST_BLOCKS       blocks kept (default 30)
+ *   RAYLIGHT_NCCL_TEST_WEIGHTS      "uniform" (default: every weight in
+ *                                   [-1, 1)) or "fan-in" (weights of two or
+ *                                   more dims times 1/sqrt(fan-in), as
+ *                                   trained models are scaled)
  *   RAYLIGHT_NCCL_TEST_CHECKPOINT   a checkpoint written beforehand (then
  *                                   KEYS and BLOCKS are not used)
  *   RAYLIGHT_NCCL_TEST_LABEL        the model's name in the result lines
@@ -70,6 +74,7 @@ static int gpus;
 static char dit_path[512], plugin_env[1024], label[64] = "1.3B";
 static const char *attention, *floor_attention;
 static bool own_checkpoint;
+static unsigned checkpoint_flags;   /* MAKE_CHECKPOINT_FAN_IN or 0 */
 static RlSharedTensor *positive, *negative;
 static RlPoolBackend backend = RL_POOL_BACKEND_CUDA;
 static int64_t latent_fhw[3] = { 3, 30, 52 }, speed_fhw[3] = { 21, 60, 104 };
@@ -178,7 +183,8 @@ make_checkpoint (const char *keys, int blocks, const char *path)
       n += r == 1;
     }
   fclose (in);
-  bool ok = specs != NULL && make_checkpoint_write (path, specs, n, seed, 0, NULL, 0) == RL_OK;
+  bool ok = specs != NULL
+            && make_checkpoint_write (path, specs, n, seed, checkpoint_flags, NULL, 0) == RL_OK;
   free (specs);
   return ok;
 }
@@ -666,6 +672,14 @@ main (void)
     {
       const char *blocks_env = getenv ("RAYLIGHT_NCCL_TEST_BLOCKS");
       const char *keys_env = getenv ("RAYLIGHT_NCCL_TEST_KEYS");
+      const char *weights = getenv ("RAYLIGHT_NCCL_TEST_WEIGHTS");
+      if (weights != NULL && strcmp (weights, "fan-in") == 0)
+        checkpoint_flags = MAKE_CHECKPOINT_FAN_IN;
+      else if (weights != NULL && strcmp (weights, "uniform") != 0)
+        {
+          printf ("# RAYLIGHT_NCCL_TEST_WEIGHTS: uniform or fan-in, not '%s'\n", weights);
+          return 1;
+        }
       int blocks = blocks_env ? atoi (blocks_env) : 30;
       char keys[1024];
       snprintf (keys, sizeof keys, "%s", keys_env != NULL ? keys_env : "");
@@ -676,8 +690,8 @@ main (void)
       if (!make_checkpoint (keys, blocks, dit_path))
         pt_skip_all ("cannot write the random Wan checkpoint");
       own_checkpoint = true;
-      printf ("# random Wan %s checkpoint, %d blocks, bf16: %.1f s\n", label, blocks,
-              now_s () - t);
+      printf ("# random Wan %s checkpoint, %d blocks, bf16, %s weights: %.1f s\n", label, blocks,
+              checkpoint_flags ? "fan-in scaled" : "uniform", now_s () - t);
     }
   positive = random_conditioning (1);
   negative = random_conditioning (2);
