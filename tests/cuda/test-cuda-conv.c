@@ -4,7 +4,8 @@
  * (causal time padding, ZeroPad2d's trailing pad with stride 2, the
  * temporal downsample's stride 2, 1×1×1 shortcuts), dtypes f32 / bf16,
  * mixed input dtypes, a strided input view, a bias, and conv3d split
- * into calls over 3 output frames (7 → 3 + 3 + 1). Relative error
+ * into calls over 3 output frames (7 → 3 + 3 + 1); cuDNN with its default
+ * algorithm and with the heuristics' choice. Relative error
  * ≤ 1e-5 for f32, ≤ 1e-2 for bf16. Without libcudnn the cuDNN half is
  * skipped with a note, unless RAYLIGHT_TEST_REQUIRE_CUDNN=1 (the GPU
  * session sets it) makes that a failure. Exits 77 without a GPU. */
@@ -102,7 +103,7 @@ check_case (const char *path, const ConvCase *cc, RlDType x_dtype, RlDType w_dty
   }
   double err = ct_rel_error (&P, &y.host, &y.dev);
   double tol = ct_tolerance (x_dtype == RL_F32 && w_dtype == RL_F32 ? RL_F32 : RL_BF16);
-  printf ("# %-6s %-40s x %-4s w %-4s y %-4s%s rel err %.3g (tol %.0e)\n", path, cc->name,
+  printf ("# %-16s %-40s x %-4s w %-4s y %-4s%s rel err %.3g (tol %.0e)\n", path, cc->name,
           rl_dtype_name (x_dtype), rl_dtype_name (w_dtype), rl_dtype_name (y_dtype),
           strided ? " strided" : "", err, tol);
   PT_CHECK (err <= tol, "%s %s: relative error %g exceeds %g", path, cc->name, err, tol);
@@ -153,6 +154,14 @@ test_cudnn (void)
     return;
   }
   check_path ("cudnn");
+  /* 16-bit convolutions with the algorithm cuDNN's heuristics rank first
+   * (the default takes IMPLICIT_PRECOMP_GEMM without asking) */
+  setenv ("RAYLIGHT_CUDA_CONV_ALGO", "heuristic", 1);
+  setenv ("RAYLIGHT_CUDA_CONV", "cudnn", 1);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    check_case ("cudnn heuristic", &cases[i], RL_BF16, RL_BF16, RL_BF16, false);
+  unsetenv ("RAYLIGHT_CUDA_CONV");
+  unsetenv ("RAYLIGHT_CUDA_CONV_ALGO");
 }
 
 /* An unknown path is refused naming the variable. */

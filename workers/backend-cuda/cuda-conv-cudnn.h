@@ -1,10 +1,11 @@
 /* cuDNN convolutions for the CUDA backend: libcudnn opened at run time
  * ($RAYLIGHT_CUDNN_LIBRARY, else libcudnn.so.9, else libcudnn.so), one
  * handle per backend context, and per convolution shape the descriptors and
- * the algorithm cuDNN's heuristics rank first within a workspace limit,
- * made once and kept. Tensors are dense NC[D]HW with padding the same on
- * both sides of each spatial dim (the caller materialises the rest);
- * x, w and y share one dtype and products accumulate in f32. Plain C API. */
+ * the algorithm (see below) within a workspace limit, made once and kept.
+ * Tensors are NC[D]HW, dense or views with element strides, with padding
+ * the same on both sides of each spatial dim (the caller materialises the
+ * rest); x, w and y share one dtype and products accumulate in f32. Plain
+ * C API. */
 #pragma once
 
 #include <stdbool.h>
@@ -34,9 +35,10 @@ typedef struct {
   int64_t        x_strides[5], y_strides[5];
 } RlCudaConvShape;
 
-/* $RAYLIGHT_CUDA_CONV_ALGO=N makes cudnnConvolutionFwdAlgo_t N the first
- * choice wherever it runs within the workspace limit, without asking the
- * heuristics (which cost milliseconds per new shape). */
+/* f16/bf16 convolutions take IMPLICIT_PRECOMP_GEMM where it runs within
+ * the workspace limit, without asking the heuristics (milliseconds per new
+ * shape); $RAYLIGHT_CUDA_CONV_ALGO=N picks cudnnConvolutionFwdAlgo_t N
+ * instead, =heuristic always asks. f32 always asks, keeping fma kernels. */
 
 /* Opens libcudnn and makes a handle on the current device; NULL with the
  * reason in `error` when cuDNN is missing or too old. */
