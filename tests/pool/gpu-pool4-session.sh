@@ -21,11 +21,20 @@
 # (NCCL_NVLS_ENABLE=0; nothing calls cuMulticastCreate).
 #
 # Binaries: PREBUILT names a build tree made elsewhere from the same
-# sources (CUDA 13, sm_90a) at its original absolute path; it is used when
-# every library it needs resolves here, else the tree is configured and
-# built here (-Dapp=disabled -Dui=disabled, gpu_targets ci: sm_90a only,
-# only the targets below). DEBS (default .gpu-debs) holds OpenBLAS and
-# pkg-config for a bare machine.
+# sources (CUDA 13, sm_90a) at its original absolute path (a SOURCE_COMMIT
+# file in it names the commit); it is used when every library it needs
+# resolves here, else the tree is configured and built here (-Dapp=disabled
+# -Dui=disabled, gpu_targets ci: sm_90a only, only the targets below; about
+# 3 minutes, cuda-norm.cu's ptxas the longest step). DEBS (default
+# .gpu-debs) holds OpenBLAS and pkg-config for a bare machine. The call of
+# 2026-11-27 (tests/pool/RESULTS.md), from a workstation snapshot in
+# /tmp/pool4-src with its build tree carried as .final-pool4/prebuilt.tar.gz:
+#   r=$PWD; mkdir -p /tmp/pool4-src/build
+#   tar -xzf .final-pool4/src.tar.gz -C /tmp/pool4-src
+#   tar -xzf .final-pool4/prebuilt.tar.gz -C /tmp/pool4-src/build
+#   cd /tmp/pool4-src && DEBS=$r/.gpu-debs DEADLINE=450 \
+#     PREBUILT=/tmp/pool4-src/build bash tests/pool/gpu-pool4-session.sh
+# with carry [.final-pool4, .gpu-debs] and timeout_s 480; it took 236 s.
 #
 # $OUT (default ./gpu-out) gets: session.log, build.log, summary.txt (also
 # printed last), gpu-memory.csv (nvidia-smi every 500 ms), test-parity-1.3B.log
@@ -98,7 +107,7 @@ if [ -n "${PREBUILT:-}" ] && [ -x "$build/workers/worker/raylight-worker" ] \
    && ! ldd "$build/workers/worker/raylight-worker" "$build/tests/pool/test-pool-nccl" \
         "$build"/plugins/*/*.so 2>&1 | grep -q "not found"; then
   prebuilt_ok=1
-  echo "using the binaries in $build"
+  echo "using the binaries in $build$([ -f "$build/SOURCE_COMMIT" ] && echo ", built from $(cat "$build/SOURCE_COMMIT")")"
   make_checkpoint 1.3B "$work/logs/keys-1.3B.txt" "$ckpt13" & ck13=$!
   make_checkpoint "$label14" "$work/logs/keys-14B.txt" "$ckpt14" & ck14=$!
   make_checkpoint 1.3B-fan-in "$work/logs/keys-1.3B.txt" "$ckpt13f" --fan-in & ck13f=$!
