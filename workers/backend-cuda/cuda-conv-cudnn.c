@@ -417,10 +417,11 @@ rl_cuda_cudnn_conv_prepare (RlCudaCudnnConv *conv, const RlCudaConvShape *shape,
 bool
 rl_cuda_cudnn_conv_run (RlCudaCudnnConv *conv, const RlCudaConvShape *shape, const void *x,
                         const void *w, void *y, void *workspace, size_t workspace_bytes,
-                        cudaStream_t stream, RlCudaError *error)
+                        cudaStream_t stream, bool *refused, RlCudaError *error)
 {
   const CudnnConvApi *api = &conv->api;
   ConvPlan *plan = find_plan (conv, shape);
+  *refused = false;
   if (plan == NULL || !plan->usable)
     return rl_cuda_error_set (error, 0, "cuDNN convolution run before it was prepared");
   if (workspace_bytes < plan->workspace_bytes)
@@ -433,10 +434,17 @@ rl_cuda_cudnn_conv_run (RlCudaCudnnConv *conv, const RlCudaConvShape *shape, con
     st = api->cudnnConvolutionForward (conv->handle, &alpha, plan->x_desc, x, plan->w_desc, w,
                                        plan->conv_desc, plan->algo, workspace,
                                        plan->workspace_bytes, &beta, plan->y_desc, y);
-  if (st != CUDNN_STATUS_SUCCESS)
-    return rl_cuda_error_set (error, (int) st, "cudnnConvolutionForward (algorithm %d) failed: %s",
-                              (int) plan->algo, api->cudnnGetErrorString (st));
-  return true;
+  if (st == CUDNN_STATUS_SUCCESS)
+    return true;
+  char why[200];
+  snprintf (why, sizeof why, "cudnnConvolutionForward (algorithm %d) failed: %s", (int) plan->algo,
+            api->cudnnGetErrorString (st));
+  if (st >= CUDNN_STATUS_NOT_SUPPORTED && st < CUDNN_STATUS_NOT_SUPPORTED + 1000) {
+    /* a configuration this cuDNN cannot run after all: kept as refused */
+    *refused = true;
+    return refuse (plan, error, (int) st, why);
+  }
+  return rl_cuda_error_set (error, (int) st, "%s", why);
 }
 
 void

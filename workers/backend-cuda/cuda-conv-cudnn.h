@@ -54,11 +54,14 @@ bool             rl_cuda_cudnn_conv_prepare (RlCudaCudnnConv *conv, const RlCuda
                                              bool *first_time, RlCudaError *error);
 
 /* y = conv(x, w) on `stream` with the algorithm prepare chose for
- * `shape`; `workspace` holds at least the bytes prepare gave. */
+ * `shape`; `workspace` holds at least the bytes prepare gave. When cuDNN
+ * answers "not supported" only now, *refused is set and the shape is kept
+ * as refused from then on. */
 bool             rl_cuda_cudnn_conv_run     (RlCudaCudnnConv *conv, const RlCudaConvShape *shape,
                                              const void *x, const void *w, void *y,
                                              void *workspace, size_t workspace_bytes,
-                                             cudaStream_t stream, RlCudaError *error);
+                                             cudaStream_t stream, bool *refused,
+                                             RlCudaError *error);
 
 /* A one-line account of the algorithm chosen for `shape` (algorithm
  * number, math mode, workspace, time taken to choose), for logs; "" when

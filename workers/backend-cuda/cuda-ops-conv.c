@@ -327,9 +327,16 @@ convolve_cudnn (RlContext *ctx, RlCudaCudnnConv *cudnn, const Conv *c, bool *ref
     const RlCudaConvShape *call = frames - f0 < per ? &last : &part;
     const char *x_at = (const char *) xs + f0 * shape.stride[0] * x_frame * esize;
     char *y_at = (char *) ys + f0 * y_frame * esize;
+    bool refused_now = false;
     if (!rl_cuda_cudnn_conv_run (cudnn, call, x_at, ws, y_at, workspace, workspace_bytes,
-                                 ctx->stream, &error)) {
-      st = cuda_error_status (&error, op);
+                                 ctx->stream, &refused_now, &error)) {
+      if (refused_now) {
+        *refused = true;
+        st = rl_set_error (RL_E_NOT_SUPPORTED, "%s: cuDNN cannot run it: %s", op, error.message);
+        fprintf (stderr, "raylight cuda: %s (im2col runs it)\n", rl_last_error ());
+      } else {
+        st = cuda_error_status (&error, op);
+      }
       goto out;
     }
   }
