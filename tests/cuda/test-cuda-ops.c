@@ -244,14 +244,15 @@ modulation_chunks (CtTensor *e0, CtTensor chunk[3], int64_t batch, int64_t frame
   }
 }
 
-/* The packed warp-per-row norm kernel (16-bit x, rows up to 5120) on
- * Wan-sized rows with f32 outputs, so the f32 tolerance applies: LayerNorm
- * with per-frame modulation whose frames straddle the blocks' rows and the
+/* The warp-per-row norm kernels (16-bit x, rows up to 5120) on Wan-sized
+ * rows with f32 outputs, so the f32 tolerance applies: LayerNorm with
+ * per-frame modulation whose frames straddle the blocks' rows and the
  * batch boundary (x bf16 for 5120, f16 for 1536: each has its own unpacking
  * of the packed words), and RMSNorm + weight + RoPE fused (kernel API, as
- * the q/k path calls it) against the CPU's rms_norm followed by rope. */
+ * the q/k path calls it) against the CPU's rms_norm followed by rope.
+ * `kernel` names the RL_CUDA_NORM_VARIANT in force. */
 static void
-test_norm_fused (void)
+norm_fused_cases (const char *kernel)
 {
   for (int i = 0; i < 2; i++) {
     /* 1200-1800 rows: more warps than an H100 holds at once, so blocks
@@ -269,7 +270,7 @@ test_norm_fused (void)
     FOR_BOTH CT_REQUIRE_OK (OPS->norm_modulate (CTX, T (y), T (x), RL_NORM_LAYER, NULL, NULL,
                                                 1e-6f, T (chunk[0]), T (chunk[1]), groups));
     char what[96];
-    snprintf (what, sizeof what, "norm_modulate %s->f32 d=%lld L=%lld frames=%lld",
+    snprintf (what, sizeof what, "%s: norm_modulate %s->f32 d=%lld L=%lld frames=%lld", kernel,
               rl_dtype_name (x_type), (long long) d, (long long) len, (long long) frames);
     expect_close (what, &y);
     for (int c = 0; c < 3; c++)
@@ -317,12 +318,23 @@ test_norm_fused (void)
     PT_CHECK (rl_cuda_norm_modulate (&args, NULL) == cudaSuccess, "rms_norm + rope launch");
     PT_CHECK (cudaDeviceSynchronize () == cudaSuccess, "rms_norm + rope ran");
     char what[96];
-    snprintf (what, sizeof what, "rms_norm+rope fused bf16->f32 L=%lld pairs=%lld",
+    snprintf (what, sizeof what, "%s: rms_norm+rope fused bf16->f32 L=%lld pairs=%lld", kernel,
               (long long) len, (long long) pairs);
     expect_close (what, &y);
     ct_release (&x); ct_release (&w); ct_release (&normed); ct_release (&y);
     ct_release (&full_cos); ct_release (&full_sin); ct_release (&cs); ct_release (&sn);
   }
+}
+
+/* The default kernels, then the packed-row kernel, opt-in until measured
+ * (cuda-norm.cu), so that it is checked before anyone times it. */
+static void
+test_norm_fused (void)
+{
+  norm_fused_cases ("default");
+  setenv ("RL_CUDA_NORM_VARIANT", "3", 1);
+  norm_fused_cases ("packed rows");
+  unsetenv ("RL_CUDA_NORM_VARIANT");
 }
 
 static void

@@ -97,7 +97,11 @@ rl_cuda_gemm_new (size_t workspace_bytes, RlCudaError *error)
    * of the four shapes; the timed pick lost up to 13% on 32760 x 5120 x
    * 5120 and won 5% on 32760 x 5120 x 13824 in one run of two. Single
    * launches between synchronisations, which any one-time timing is made
-   * of, do not rank the algorithms as back-to-back products do. */
+   * of, do not rank the algorithms as back-to-back products do. The
+   * heuristic's first pick is also the algorithm torch.matmul runs on all
+   * four Wan shapes (cublasGemmEx goes through cuBLASLt: same algoId, tile,
+   * cluster and nvjet kernel; bit-identical outputs), and in one process,
+   * interleaved, the two ran within 0.4% of each other (BENCHMARKS.md). */
   const char *autotune = getenv ("RL_CUDA_GEMM_AUTOTUNE");
   gemm->autotune = autotune != NULL && strcmp (autotune, "1") == 0;
   cublasStatus_t status = cublasLtCreate (&gemm->handle);

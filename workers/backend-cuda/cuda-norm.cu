@@ -578,10 +578,16 @@ load_vector8 (const void *base, uint32_t i, float v[kChunk])
  * scale and shift vectors are read per chunk straight from global memory:
  * they are a few KB per (batch, frame), shared by all the rows of a frame,
  * so they come from L1/L2, and no warp ever waits at a block barrier for
- * another frame's vectors (the kernel before this one folded them into
- * shared memory per block, and its 8 warps waited at every frame
- * boundary). One row per warp, no persistent loop: blocks of a few warps
- * retire and refill SMs at a fine grain, so the last wave stays short.
+ * another frame's vectors (norm_modulate_warp_rows folds them into shared
+ * memory per block, and its 8 warps wait at every frame boundary: 0.78 of
+ * the copy bandwidth with 21 frames, against 0.82 per batch). One row per
+ * warp, no persistent loop: blocks of a few warps retire and refill SMs at
+ * a fine grain, so the last wave stays short. Opt-in
+ * (RL_CUDA_NORM_VARIANT=3, 4, 5) until it is measured: ptxas keeps it at
+ * 124-128 registers with no spills for rows of 5120 and its code is no
+ * larger than the shared-memory kernel's (70-86 KB against 62-89 KB), but
+ * its only timed version, the one with the run-time dtype switch (see
+ * load_vector8), lost.
  * With RoPE and a head_dim dividing 256, a lane's elements sit at one
  * position within their heads, so its cos/sin come in one 16-byte load
  * each per row. Launch: ceil(rows / warps) blocks of 32·warps threads
@@ -833,12 +839,13 @@ rope_valid (const RlCudaRope &rope)
              && rope.pairs >= 0 && rope.pairs <= rope.head_dim / 2 && rope.batch_stride >= 0);
 }
 
-/* Which norm kernel runs: 0 = packed warp per row (4 warps a block) for
- * 16-bit x up to 5120 elements, else the persistent pipelined one where x is
- * 16-byte aligned (the default); 1 = one row per block; 2 = the pipelined
- * one even where a warp per row would do; 3 = the warp-per-row kernel with
- * the vectors folded into shared memory; 4 and 5 = packed rows in blocks of
- * 8 and 2 warps. RL_CUDA_NORM_VARIANT overrides it for benchmarks. */
+/* Which norm kernel runs: 0 = warp per row with the vectors folded into
+ * shared memory for 16-bit x up to 5120 elements, else the persistent
+ * pipelined one where x is 16-byte aligned (the default); 1 = one row per
+ * block; 2 = the pipelined one even where a warp per row would do; 3, 4
+ * and 5 = packed rows in blocks of 4, 8 and 2 warps where their vectors
+ * allow, else as 0 (opt-in until measured: see norm_modulate_packed_rows).
+ * RL_CUDA_NORM_VARIANT overrides it for benchmarks and tests. */
 int
 norm_variant ()
 {
@@ -883,7 +890,7 @@ packed_vector_type (const RlCudaNormModulate &a, cudaDataType_t x_type)
 bool
 packed_variant (int variant)
 {
-  return variant == 0 || variant == 4 || variant == 5;
+  return variant == 3 || variant == 4 || variant == 5;
 }
 
 struct NormLaunch {
@@ -947,7 +954,7 @@ struct NormLaunch {
           launch_packed_rows<TX, TY, TX> (warps);
         return;
       }
-      if (rows_fit && (variant == 0 || variant == 3)) {
+      if (rows_fit && (variant == 0 || packed_variant (variant))) {
         if (a->dim <= 256 * 8)
           launch_warp_rows<TX, TY, 8> ();
         else
