@@ -20,8 +20,12 @@
  *   RAYLIGHT_NCCL_TEST_SPEED=1      the speed lines, over
  *   RAYLIGHT_NCCL_TEST_SPEED_MODES  default "1 U2 CFG2" (CFG2 at cfg 5)
  *   RAYLIGHT_NCCL_TEST_ATTENTION    the attention variant of every worker,
- *                                   the one-GPU reference's too ("cudnn"),
- *                                   so both sides run the same kernels
+ *                                   the one-GPU reference's too, so both
+ *                                   sides run the same kernels (default
+ *                                   "cudnn" on GPUs: under "auto" a rank's
+ *                                   slice of a problem may pick another
+ *                                   kernel than the whole problem does;
+ *                                   the CPU workers' default is "auto")
  *   RAYLIGHT_NCCL_TEST_FLOOR        a second variant ("flash"): the
  *                                   one-GPU sample with it against the
  *                                   reference — how far bf16 kernel
@@ -647,7 +651,9 @@ main (void)
   gpus = gpus > MAX_RANKS ? MAX_RANKS : gpus;
   attention = getenv ("RAYLIGHT_NCCL_TEST_ATTENTION");
   floor_attention = getenv ("RAYLIGHT_NCCL_TEST_FLOOR");
-  if (attention != NULL && attention[0] == '\0')
+  if (attention == NULL && backend == RL_POOL_BACKEND_CUDA)
+    attention = "cudnn";
+  if (attention != NULL && (attention[0] == '\0' || strcmp (attention, "auto") == 0))
     attention = NULL;
   if (floor_attention != NULL && floor_attention[0] == '\0')
     floor_attention = NULL;
