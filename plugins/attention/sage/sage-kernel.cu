@@ -35,7 +35,7 @@
  * The accumulator layout of S gives each thread, per 8 columns, the pair
  * at 2t, 2t+1; the A operand of a k32 fp8 MMA wants 4t..4t+3. Instead of
  * shuffling P, quantise_kv stores V's keys permuted inside every 16 so the
- * pairs line up (kv_position below). Epilogue: O/l · v_scale + mean(v),
+ * pairs line up (rl_sage_kv_position, sage-layout.h). Epilogue: O/l · v_scale + mean(v),
  * lse = (m + log2 l − log2 448)·ln 2 + scale·q·mean(k). */
 #include "plugins/attention/sage/sage-kernel.h"
 
@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "plugins/attention/attention.h"
+#include "plugins/attention/sage/sage-layout.h"
 
 namespace {
 
@@ -60,22 +61,11 @@ constexpr float kLog2PScale = 8.807354922057604f;   /* log2 448 */
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
-/* Byte offset of (row, byte) inside a tile in the core-matrix layout. */
-__host__ __device__ constexpr int
+/* Byte offset of (row, byte) inside a tile of 128-byte rows. */
+__device__ inline int
 tile_offset (int row, int byte)
 {
-  return (row >> 3) * 1024 + (byte >> 4) * 128 + (row & 7) * 16 + (byte & 15);
-}
-
-/* Position of key `j` (within its tile) in the Vᵀ tile. Thread t of a quad
- * holds P columns {8h + 2t + e : h, e ∈ {0,1}} of every 16; the MMA reads
- * that thread's four bytes as k = 4t + 2h + e. */
-__host__ __device__ constexpr int
-kv_position (int j)
-{
-  int local = j & 15;
-  int h = local >> 3, t = (local & 7) >> 1, e = local & 1;
-  return (j & ~15) | (4 * t + 2 * h + e);
+  return rl_sage_tile_offset (row, byte, kTileRows);
 }
 
 template <typename T> struct Io;
@@ -295,7 +285,7 @@ quantise_q (const T *q, int heads, int q_len, float scale, Workspace w, int q_ti
 
 /* One block per 128 keys of one (batch, head); 256 threads, each 8 × 8
  * values of K and of V. Keys past `keys` become zeros in both. V goes to
- * e4m3 per channel (keys permuted, kv_position), or with kPv16 stays in
+ * e4m3 per channel (keys permuted, rl_sage_kv_position), or with kPv16 stays in
  * the input type (smoothed, keys in order), transposed either way. */
 template <typename T, bool kPv16>
 __global__ void __launch_bounds__ (256)
@@ -372,7 +362,7 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
         }
       else
         {
-          int position = kv_position (j);
+          int position = rl_sage_kv_position (j);
 #pragma unroll
           for (int i = 0; i < 8; i += 2)
             {
@@ -384,16 +374,14 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
         }
     }
   __syncthreads ();
-  /* Out in the core-matrix layout of a tile with kRowBytes-byte rows:
-   * piece p (16 bytes at p·16) is row (core / chunks)·8 + p mod 8, chunk
-   * core mod chunks, where core = p / 8. */
-  constexpr int kChunks = kRowBytes / 16;
+  /* Out in the core-matrix layout of a tile with kRowBytes-byte rows, 16
+   * bytes (one piece) per store. */
   uint8_t *v_tile = w.v8 + ((size_t) bh * kv_tiles + tile_index) * kVTileBytes;
 #pragma unroll
   for (int it = 0; it < kVTileBytes / 16 / 256; it++)
     {
       int piece = it * 256 + threadIdx.x;
-      int core = piece >> 3, d = (core / kChunks) * 8 + (piece & 7), chunk = core % kChunks;
+      int d = rl_sage_piece_row (piece, kRowBytes), chunk = rl_sage_piece_chunk (piece, kRowBytes);
       *reinterpret_cast<uint4 *> (v_tile + piece * 16)
           = *reinterpret_cast<const uint4 *> (staged + d * kPitch + chunk * 16);
     }
@@ -625,20 +613,19 @@ struct PvE4m3 {   /* SageAttention-2's "8+8" */
   static constexpr int kSteps = 4;                      /* k32 steps per tile */
   static constexpr int kVStride = 1024;                 /* 128-byte Vᵀ rows */
   static constexpr bool kPv16 = false;
-  /* A wants k = 4·quad .. 4·quad + 3 per register; k = 4·quad + 2h + e of
-   * each 16 is key 8h + 2·quad + e (kv_position permuted V to match). */
+  /* rl_sage_p_index_e4m3 picks the accumulators; Vᵀ's keys were permuted
+   * to match (rl_sage_kv_position). */
   __device__ static void
   pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
   {
 #pragma unroll
     for (int kk = 0; kk < kSteps; kk++)
-      {
-        const float *c = sc + 16 * kk;
-        p[kk][0] = pack_e4m3x4 (c[0], c[1], c[4], c[5]);
-        p[kk][1] = pack_e4m3x4 (c[2], c[3], c[6], c[7]);
-        p[kk][2] = pack_e4m3x4 (c[8], c[9], c[12], c[13]);
-        p[kk][3] = pack_e4m3x4 (c[10], c[11], c[14], c[15]);
-      }
+#pragma unroll
+      for (int reg = 0; reg < 4; reg++)
+        p[kk][reg] = pack_e4m3x4 (sc[rl_sage_p_index_e4m3 (kk, reg, 0)],
+                                  sc[rl_sage_p_index_e4m3 (kk, reg, 1)],
+                                  sc[rl_sage_p_index_e4m3 (kk, reg, 2)],
+                                  sc[rl_sage_p_index_e4m3 (kk, reg, 3)]);
   }
 #ifdef SAGE_HOPPER
   __device__ static void
@@ -654,19 +641,15 @@ struct Pv16 {     /* "8+16": P and V in the input's 16-bit type */
   static constexpr int kSteps = 8;                      /* k16 steps per tile */
   static constexpr int kVStride = 2048;                 /* 256-byte Vᵀ rows */
   static constexpr bool kPv16 = true;
-  /* The k16 A layout is the accumulator's own: no permutation. */
+  /* The k16 A layout is the accumulator's own: keys stay in order. */
   __device__ static void
   pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
   {
 #pragma unroll
     for (int kk = 0; kk < kSteps; kk++)
-      {
-        const float *c = sc + 8 * kk;
-        p[kk][0] = Io<T>::pack (c[0], c[1]);
-        p[kk][1] = Io<T>::pack (c[2], c[3]);
-        p[kk][2] = Io<T>::pack (c[4], c[5]);
-        p[kk][3] = Io<T>::pack (c[6], c[7]);
-      }
+#pragma unroll
+      for (int reg = 0; reg < 4; reg++)
+        p[kk][reg] = Io<T>::pack (sc[rl_sage_p_index_16 (kk, reg, 0)], sc[rl_sage_p_index_16 (kk, reg, 1)]);
   }
 #ifdef SAGE_HOPPER
   __device__ static void
