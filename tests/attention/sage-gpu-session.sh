@@ -106,5 +106,15 @@ for schedule in ping-pong in-order; do
     --torch "$out/torch-attention.txt" --variants sage,sage16 2>&1 | tee "$out/bench-sage-$schedule.txt"
   grep -E "^(sage|torch)" "$out/bench-sage-$schedule.txt" | sed "s/^/$schedule /" >> "$summary"
 done
+if command -v ncu >/dev/null; then
+  # Where the time goes at the smallest shape (H 12, L 4680): the four
+  # preparation kernels against the attention kernel, two calls of sage.
+  step "ncu: kernel times of sage at H 12, L 4680"
+  timeout ${RL_NCU_TIMEOUT:-60} ncu --metrics gpu__time_duration.sum --launch-count 10 \
+    $build/bench-attention --variants sage > "$out/ncu-sage.txt" 2>&1
+  grep -E "channel_|quantise_|attention|gpu__time_duration" "$out/ncu-sage.txt" \
+    | grep -oE "(channel_stats|channel_finish|quantise_q|quantise_kv|attention<[^>]*>|attention)|[0-9.,]+ *(usecond|msecond|nsecond)" \
+    | paste - - | sed 's/^/ncu /' >> "$summary"
+fi
 step "summary"
 cat "$summary"
