@@ -1,6 +1,7 @@
 /* Shared by the attention tests: a seeded RNG (seed printed, fresh per run
  * unless RAYLIGHT_TEST_SEED is set), random q/k/v in any of the ABI's
- * dtypes, the registry of the build tree, and error measures. */
+ * dtypes, the registry of the build tree, problem sizes and error
+ * measures. */
 #pragma once
 
 #include <math.h>
@@ -149,6 +150,26 @@ at_problem (int32_t batch, int32_t heads, int32_t q_len, int32_t kv_len, int32_t
     .qkv_dtype = dtype, .out_dtype = dtype, .layout = RL_ATTENTION_LAYOUT_BLHD,
     .scale = 1.0f / sqrtf ((float) head_dim),
   };
+}
+
+/* Elements of q (and of out, whose head dim the tests keep equal), of k or
+ * v, and rows of lse for `p`. */
+static inline int64_t
+at_q_count (const RlAttentionProblem *p)
+{
+  return (int64_t) p->batch * p->q_len * p->heads * p->head_dim;
+}
+
+static inline int64_t
+at_kv_count (const RlAttentionProblem *p)
+{
+  return (int64_t) p->batch * p->kv_len * p->heads * p->head_dim;
+}
+
+static inline size_t
+at_lse_count (const RlAttentionProblem *p)
+{
+  return (size_t) p->batch * p->heads * p->q_len;
 }
 
 /* Runs variant `name` of the registry directly on host memory. */

@@ -11,11 +11,7 @@
  * random and mostly not multiples of the 64- or 128-row tiles; cases cover
  * 512-key cross-attention, rows shorter than one tile, and D 64 in bf16
  * and f16. Exits 77 when no GPU is visible. */
-#include "tests/attention/attention-test-util.h"
-
-#include <cuda_runtime_api.h>
-
-#include "plugins/attention/attention-merge.h"
+#include "tests/attention/attention-gpu-test-util.h"
 
 #define OUT_TOLERANCE 5e-3
 #define LSE_TOLERANCE 1e-3
@@ -34,114 +30,21 @@ typedef struct {
 
 static Gpu gpu;
 
-static void *
-to_device (const void *host, size_t bytes)
-{
-  void *device = NULL;
-  if (cudaMalloc (&device, bytes) != cudaSuccess)
-    return NULL;
-  cudaMemcpy (device, host, bytes, cudaMemcpyHostToDevice);
-  return device;
-}
-
-typedef struct {
-  RlAttentionProblem p;
-  int32_t            lengths[8];
-  void              *q, *k, *v;          /* host, qkv dtype */
-  float             *ref_out, *ref_lse;  /* host f32 */
-} Case;
-
-static int64_t
-q_count (const RlAttentionProblem *p)
-{
-  return (int64_t) p->batch * p->q_len * p->heads * p->head_dim;
-}
-
-static int64_t
-kv_count (const RlAttentionProblem *p)
-{
-  return (int64_t) p->batch * p->kv_len * p->heads * p->head_dim;
-}
-
-/* Random inputs and the reference result (f32 output). */
+/* Random inputs and the reference result (f32 output). The lengths are
+ * drawn before the data, as they always were, so a printed seed still
+ * reproduces a run. */
 static bool
-case_new (Case *c, RlAttentionProblem p, bool padded)
+case_new (AtCase *c, RlAttentionProblem p, bool padded)
 {
-  memset (c, 0, sizeof *c);
-  c->p = p;
-  c->p.has_kv_lengths = padded;
+  int32_t lengths[8] = { 0 };
   for (int32_t b = 0; b < p.batch && b < 8; b++)
-    c->lengths[b] = padded ? (int32_t) at_int (1, p.kv_len) : p.kv_len;
+    lengths[b] = padded ? (int32_t) at_int (1, p.kv_len) : p.kv_len;
   if (padded)
-    c->lengths[0] = p.kv_len;
-  c->q = at_random (p.qkv_dtype, q_count (&p), 2.0f);
-  c->k = at_random (p.qkv_dtype, kv_count (&p), 2.0f);
-  c->v = at_random (p.qkv_dtype, kv_count (&p), 1.0f);
-  c->ref_out = malloc (q_count (&p) * sizeof (float));
-  c->ref_lse = malloc ((size_t) p.batch * p.heads * p.q_len * sizeof (float));
-  RlAttentionProblem ref = c->p;
-  ref.out_dtype = RL_ATTENTION_F32;
-  RlAttentionArgs args = { sizeof args, c->q, c->k, c->v, c->ref_out, c->ref_lse,
-                           padded ? c->lengths : NULL, NULL };
-  char error[512];
-  if (at_run_host (gpu.registry, "reference", &ref, &args, error, sizeof error) != 0)
-    {
-      printf ("# reference failed: %s\n", error);
-      return false;
-    }
-  return true;
-}
-
-static void
-case_free (Case *c)
-{
-  free (c->q), free (c->k), free (c->v), free (c->ref_out), free (c->ref_lse);
-}
-
-/* Runs `variant` on device copies of the case; f32 output and lse on the
- * host. RL_ATTENTION_UNAVAILABLE passes through (cuDNN missing). */
-static int
-run_on_gpu (const RlAttentionVariant *variant, RlAttentionInstance *instance, const Case *c,
-            float *out, float *lse, double *ms)
-{
-  const RlAttentionProblem *p = &c->p;
-  size_t elem = rl_attention_dtype_size (p->qkv_dtype);
-  size_t rows = (size_t) p->batch * p->heads * p->q_len;
-  void *dq = to_device (c->q, q_count (p) * elem), *dk = to_device (c->k, kv_count (p) * elem);
-  void *dv = to_device (c->v, kv_count (p) * elem), *dout = NULL;
-  float *dlse = NULL;
-  cudaMalloc (&dout, q_count (p) * elem);
-  cudaMalloc ((void **) &dlse, rows * sizeof (float));
-  cudaMemset (dout, 0xff, q_count (p) * elem);   /* NaN in bf16 and f16 */
-  cudaMemset (dlse, 0xff, rows * sizeof (float));
-  RlAttentionArgs args = { sizeof args, dq, dk, dv, dout, dlse,
-                           p->has_kv_lengths ? c->lengths : NULL, gpu.stream };
-  char error[1024] = "";
-  cudaEvent_t start, stop;
-  cudaEventCreate (&start), cudaEventCreate (&stop);
-  cudaEventRecord (start, gpu.stream);
-  int result = variant->run (instance, p, &args, error, sizeof error);
-  cudaEventRecord (stop, gpu.stream);
-  cudaError_t sync = cudaStreamSynchronize (gpu.stream);
-  float elapsed = 0;
-  cudaEventElapsedTime (&elapsed, start, stop);
-  *ms = elapsed;
-  if (result != RL_ATTENTION_OK)
-    printf ("# %s: %s\n", variant->name, error);
-  else if (sync != cudaSuccess)
-    {
-      printf ("# %s: kernel failed: %s\n", variant->name, cudaGetErrorString (sync));
-      result = RL_ATTENTION_FAILED;
-    }
-  void *host = malloc (q_count (p) * elem);
-  cudaMemcpy (host, dout, q_count (p) * elem, cudaMemcpyDeviceToHost);
-  cudaMemcpy (lse, dlse, rows * sizeof (float), cudaMemcpyDeviceToHost);
-  for (int64_t i = 0; i < q_count (p); i++)
-    out[i] = at_load (p->qkv_dtype, host, i);
-  free (host);
-  cudaFree (dq), cudaFree (dk), cudaFree (dv), cudaFree (dout), cudaFree (dlse);
-  cudaEventDestroy (start), cudaEventDestroy (stop);
-  return result;
+    lengths[0] = p.kv_len;
+  at_case_random (c, p);
+  c->p.has_kv_lengths = padded;
+  memcpy (c->lengths, lengths, sizeof lengths);
+  return at_case_reference (gpu.registry, c);
 }
 
 /* Opens `name`; NULL when it is not built or not available here (printed). */
@@ -179,11 +82,11 @@ open_variant (const char *entry, RlAttentionInstance **instance)
 }
 
 static void
-check_case (const char *label, Case *c)
+check_case (const char *label, AtCase *c)
 {
   const RlAttentionProblem *p = &c->p;
-  size_t rows = (size_t) p->batch * p->heads * p->q_len;
-  float *out = malloc (q_count (p) * sizeof (float)), *lse = malloc (rows * sizeof (float));
+  size_t rows = at_lse_count (p);
+  float *out = malloc (at_q_count (p) * sizeof (float)), *lse = malloc (rows * sizeof (float));
   for (size_t n = 0; n < sizeof gpu_variants / sizeof gpu_variants[0]; n++)
     {
       RlAttentionInstance *instance;
@@ -202,9 +105,9 @@ check_case (const char *label, Case *c)
           continue;
         }
       double ms = 0;
-      int result = run_on_gpu (variant, instance, c, out, lse, &ms);
+      int result = at_run_on_gpu (variant, instance, c, gpu.stream, out, lse, &ms);
       PT_CHECK (result == RL_ATTENTION_OK, "%s on %s failed", gpu_variants[n], label);
-      double out_err = at_relative_error (out, c->ref_out, q_count (p));
+      double out_err = at_relative_error (out, c->ref_out, at_q_count (p));
       double lse_err = at_max_abs_error (lse, c->ref_lse, rows);
       printf ("# %-19s %-38s out rel err %.2e  lse max err %.2e  (%.3f ms)\n", gpu_variants[n],
               label, out_err, lse_err, ms);
@@ -241,14 +144,14 @@ test_parity_with_reference (void)
       int32_t lk = (int32_t) at_int (shapes[i].lk_lo, shapes[i].lk_hi);
       RlAttentionProblem p = at_problem (shapes[i].batch, shapes[i].heads, lq, lk, shapes[i].dim,
                                          shapes[i].dtype);
-      Case c;
+      AtCase c;
       char label[96];
       snprintf (label, sizeof label, "%s B%d H%d Lq%d Lk%d D%d%s",
                 rl_attention_dtype_name (shapes[i].dtype), shapes[i].batch, shapes[i].heads, lq, lk,
                 shapes[i].dim, shapes[i].padded ? " padded" : "");
       PT_REQUIRE (case_new (&c, p, shapes[i].padded), "reference for %s", label);
       check_case (label, &c);
-      case_free (&c);
+      at_case_free (&c);
     }
 }
 
@@ -259,42 +162,28 @@ test_ring_merge_of_chunks (void)
   int32_t lq = (int32_t) at_int (64, 200), lk = (int32_t) at_int (200, 500), heads = 2, dim = 128;
   int32_t chunks = (int32_t) at_int (2, 4);
   RlAttentionProblem p = at_problem (1, heads, lq, lk, dim, RL_ATTENTION_BF16);
-  Case full;
+  AtCase full;
   PT_REQUIRE (case_new (&full, p, false), "reference");
-  size_t rows = (size_t) heads * lq;
+  size_t rows = at_lse_count (&p);
   for (size_t n = 0; n < sizeof gpu_variants / sizeof gpu_variants[0]; n++)
     {
       RlAttentionInstance *instance;
       const RlAttentionVariant *variant = open_variant (gpu_variants[n], &instance);
       if (variant == NULL)
         continue;
-      float *acc = calloc (q_count (&p), sizeof (float)), *acc_lse = malloc (rows * sizeof (float));
-      float *part = malloc (q_count (&p) * sizeof (float)), *part_lse = malloc (rows * sizeof (float));
-      for (size_t i = 0; i < rows; i++)
-        acc_lse[i] = -INFINITY;
-      bool ok = true;
-      for (int32_t c = 0; c < chunks && ok; c++)
-        {
-          int32_t start = lk * c / chunks, end = lk * (c + 1) / chunks;
-          Case chunk = full;
-          chunk.p.kv_len = end - start;
-          size_t row_bytes = (size_t) heads * dim * 2;
-          chunk.k = (char *) full.k + start * row_bytes;
-          chunk.v = (char *) full.v + start * row_bytes;
-          double ms;
-          ok = run_on_gpu (variant, instance, &chunk, part, part_lse, &ms) == RL_ATTENTION_OK;
-          rl_attention_merge_f32 (acc, acc_lse, part, part_lse, 1, lq, heads, dim);
-        }
-      double out_err = at_relative_error (acc, full.ref_out, q_count (&p));
+      float *acc = malloc (at_q_count (&p) * sizeof (float)), *acc_lse = malloc (rows * sizeof (float));
+      double ms;
+      bool ok = at_run_ring_merge (variant, instance, &full, chunks, gpu.stream, acc, acc_lse, &ms);
+      double out_err = at_relative_error (acc, full.ref_out, at_q_count (&p));
       double lse_err = at_max_abs_error (acc_lse, full.ref_lse, rows);
       printf ("# %-19s ring merge of %d chunks (Lq %d, Lk %d): out %.2e lse %.2e\n",
               gpu_variants[n], chunks, lq, lk, out_err, lse_err);
       PT_CHECK (ok && out_err <= OUT_TOLERANCE && lse_err <= LSE_TOLERANCE, "%s: out %g lse %g",
                 gpu_variants[n], out_err, lse_err);
-      free (acc), free (acc_lse), free (part), free (part_lse);
+      free (acc), free (acc_lse);
       variant->close (instance);
     }
-  case_free (&full);
+  at_case_free (&full);
 }
 
 /* A Wan-sized problem (too big for the CPU reference): flash and cudnn
@@ -304,21 +193,11 @@ static void
 test_wan_shape_against_naive (void)
 {
   RlAttentionProblem p = at_problem (1, 8, 4680, 4680, 128, RL_ATTENTION_BF16);
-  Case c = { .p = p };
-  c.q = at_random (p.qkv_dtype, q_count (&p), 2.0f);
-  c.k = at_random (p.qkv_dtype, kv_count (&p), 2.0f);
-  c.v = at_random (p.qkv_dtype, kv_count (&p), 1.0f);
-  size_t rows = (size_t) p.heads * p.q_len;
-  c.ref_out = malloc (q_count (&p) * sizeof (float));
-  c.ref_lse = malloc (rows * sizeof (float));
-  RlAttentionInstance *instance;
-  const RlAttentionVariant *naive = open_variant ("naive", &instance);
-  PT_REQUIRE (naive != NULL, "naive");
-  double ms;
-  PT_REQUIRE (run_on_gpu (naive, instance, &c, c.ref_out, c.ref_lse, &ms) == 0, "naive run");
-  naive->close (instance);
+  AtCase c;
+  at_case_random (&c, p);
+  PT_REQUIRE (at_case_naive_reference (gpu.registry, &c, gpu.stream), "naive run");
   check_case ("bf16 B1 H8 L4680 D128 (vs naive)", &c);
-  case_free (&c);
+  at_case_free (&c);
 }
 
 static void
@@ -338,12 +217,12 @@ test_selector_fallback_on_gpu (void)
   RlAttentionSelector *selector = rl_attention_selector_new (registry, RL_ATTENTION_BACKEND_CUDA,
                                                              0, "flash");
   RlAttentionProblem p = at_problem (1, 2, 70, 90, 96, RL_ATTENTION_BF16);
-  Case c;
+  AtCase c;
   PT_REQUIRE (case_new (&c, p, false), "reference");
   size_t rows = (size_t) p.heads * p.q_len;
-  void *dq = to_device (c.q, q_count (&p) * 2), *dk = to_device (c.k, kv_count (&p) * 2);
-  void *dv = to_device (c.v, kv_count (&p) * 2), *dout = NULL;
-  cudaMalloc (&dout, q_count (&p) * 2);
+  void *dq = at_to_device (c.q, at_q_count (&p) * 2), *dk = at_to_device (c.k, at_kv_count (&p) * 2);
+  void *dv = at_to_device (c.v, at_kv_count (&p) * 2), *dout = NULL;
+  cudaMalloc (&dout, at_q_count (&p) * 2);
   RlAttentionArgs args = { sizeof args, dq, dk, dv, dout, NULL, NULL, NULL };
   char error[1024] = "";
   logged = 0;
@@ -352,18 +231,18 @@ test_selector_fallback_on_gpu (void)
   PT_CHECK (result == RL_ATTENTION_OK, "%s", error);
   PT_CHECK (strcmp (rl_attention_selector_last (selector), "flash") != 0 && logged == 1,
             "used %s, %d log lines", rl_attention_selector_last (selector), logged);
-  uint16_t *host = malloc (q_count (&p) * 2);
-  float *out = malloc (q_count (&p) * sizeof (float));
-  cudaMemcpy (host, dout, q_count (&p) * 2, cudaMemcpyDeviceToHost);
-  for (int64_t i = 0; i < q_count (&p); i++)
+  uint16_t *host = malloc (at_q_count (&p) * 2);
+  float *out = malloc (at_q_count (&p) * sizeof (float));
+  cudaMemcpy (host, dout, at_q_count (&p) * 2, cudaMemcpyDeviceToHost);
+  for (int64_t i = 0; i < at_q_count (&p); i++)
     out[i] = rl_bf16_to_f32 (host[i]);
-  double err = at_relative_error (out, c.ref_out, q_count (&p));
+  double err = at_relative_error (out, c.ref_out, at_q_count (&p));
   printf ("# fallback used %s, out rel err %.2e (%zu lse rows unused)\n",
           rl_attention_selector_last (selector), err, rows);
   PT_CHECK (err <= OUT_TOLERANCE, "fallback result err %g", err);
   free (host), free (out);
   cudaFree (dq), cudaFree (dk), cudaFree (dv), cudaFree (dout);
-  case_free (&c);
+  at_case_free (&c);
   rl_attention_selector_free (selector);
   rl_attention_registry_free (registry);
 }

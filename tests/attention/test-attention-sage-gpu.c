@@ -10,11 +10,7 @@
  * data (tests/attention/test-sage-quantisation-model.c: 3.5–4%). LSE: the
  * int8 logits' error, ≤ 5e-2 here. Exits 77 without a Hopper GPU (sm_90
  * code). */
-#include "tests/attention/attention-test-util.h"
-
-#include <cuda_runtime_api.h>
-
-#include "plugins/attention/attention-merge.h"
+#include "tests/attention/attention-gpu-test-util.h"
 
 #define ISSUE_OUT_TOLERANCE 3e-2
 #define COSINE_MIN 0.999
@@ -31,129 +27,16 @@ static const RlAttentionVariant *sage;      /* the variant under test */
 static RlAttentionInstance *sage_instance;
 static double out_tolerance;
 
-typedef struct {
-  RlAttentionProblem p;
-  int32_t            lengths[8];
-  void              *q, *k, *v;          /* host, qkv dtype */
-  float             *ref_out, *ref_lse;  /* host f32 */
-} Case;
-
-static int64_t
-q_count (const RlAttentionProblem *p)
-{
-  return (int64_t) p->batch * p->q_len * p->heads * p->head_dim;
-}
-
-static int64_t
-kv_count (const RlAttentionProblem *p)
-{
-  return (int64_t) p->batch * p->kv_len * p->heads * p->head_dim;
-}
-
-static size_t
-lse_count (const RlAttentionProblem *p)
-{
-  return (size_t) p->batch * p->heads * p->q_len;
-}
-
 /* Adds one random offset per channel (amplitude `spread`) to every key. */
 static void
-add_key_mean (Case *c, float spread)
+add_key_mean (AtCase *c, float spread)
 {
   const RlAttentionProblem *p = &c->p;
   float offset[256];
   for (int32_t d = 0; d < p->head_dim; d++)
     offset[d] = spread * at_uniform ();
-  for (int64_t i = 0; i < kv_count (p); i++)
+  for (int64_t i = 0; i < at_kv_count (p); i++)
     at_store (p->qkv_dtype, c->k, i, at_load (p->qkv_dtype, c->k, i) + offset[i % p->head_dim]);
-}
-
-static bool
-reference_of (Case *c)
-{
-  c->ref_out = malloc (q_count (&c->p) * sizeof (float));
-  c->ref_lse = malloc (lse_count (&c->p) * sizeof (float));
-  RlAttentionProblem ref = c->p;
-  ref.out_dtype = RL_ATTENTION_F32;
-  RlAttentionArgs args = { sizeof args, c->q, c->k, c->v, c->ref_out, c->ref_lse,
-                           c->p.has_kv_lengths ? c->lengths : NULL, NULL };
-  char error[512];
-  if (at_run_host (registry, "reference", &ref, &args, error, sizeof error) != 0)
-    {
-      printf ("# reference failed: %s\n", error);
-      return false;
-    }
-  return true;
-}
-
-static void
-case_random (Case *c, RlAttentionProblem p)
-{
-  memset (c, 0, sizeof *c);
-  c->p = p;
-  c->q = at_random (p.qkv_dtype, q_count (&p), 2.0f);
-  c->k = at_random (p.qkv_dtype, kv_count (&p), 2.0f);
-  c->v = at_random (p.qkv_dtype, kv_count (&p), 1.0f);
-}
-
-static void
-case_free (Case *c)
-{
-  free (c->q), free (c->k), free (c->v), free (c->ref_out), free (c->ref_lse);
-}
-
-static void *
-to_device (const void *host, size_t bytes)
-{
-  void *device = NULL;
-  if (cudaMalloc (&device, bytes) != cudaSuccess)
-    return NULL;
-  cudaMemcpy (device, host, bytes, cudaMemcpyHostToDevice);
-  return device;
-}
-
-/* Runs `variant` on device copies of the case; f32 out and lse on the host. */
-static int
-run_on_gpu (const RlAttentionVariant *variant, RlAttentionInstance *instance, const Case *c,
-            float *out, float *lse, double *ms)
-{
-  const RlAttentionProblem *p = &c->p;
-  size_t elem = rl_attention_dtype_size (p->qkv_dtype), rows = lse_count (p);
-  void *dq = to_device (c->q, q_count (p) * elem), *dk = to_device (c->k, kv_count (p) * elem);
-  void *dv = to_device (c->v, kv_count (p) * elem), *dout = NULL;
-  float *dlse = NULL;
-  cudaMalloc (&dout, q_count (p) * elem);
-  cudaMalloc ((void **) &dlse, rows * sizeof (float));
-  cudaMemset (dout, 0xff, q_count (p) * elem);   /* NaN in bf16 and f16 */
-  cudaMemset (dlse, 0xff, rows * sizeof (float));
-  RlAttentionArgs args = { sizeof args, dq, dk, dv, dout, dlse,
-                           p->has_kv_lengths ? c->lengths : NULL, stream };
-  char error[1024] = "";
-  cudaEvent_t start, stop;
-  cudaEventCreate (&start), cudaEventCreate (&stop);
-  cudaEventRecord (start, stream);
-  int result = variant->run (instance, p, &args, error, sizeof error);
-  cudaEventRecord (stop, stream);
-  cudaError_t sync = cudaStreamSynchronize (stream);
-  float elapsed = 0;
-  cudaEventElapsedTime (&elapsed, start, stop);
-  *ms = elapsed;
-  if (result != RL_ATTENTION_OK)
-    printf ("# %s: %s\n", variant->name, error);
-  else if (sync != cudaSuccess)
-    {
-      printf ("# %s: kernel failed: %s\n", variant->name, cudaGetErrorString (sync));
-      result = RL_ATTENTION_FAILED;
-    }
-  void *host = malloc (q_count (p) * elem);
-  cudaMemcpy (host, dout, q_count (p) * elem, cudaMemcpyDeviceToHost);
-  cudaMemcpy (lse, dlse, rows * sizeof (float), cudaMemcpyDeviceToHost);
-  for (int64_t i = 0; i < q_count (p); i++)
-    out[i] = at_load (p->qkv_dtype, host, i);
-  free (host);
-  cudaFree (dq), cudaFree (dk), cudaFree (dv), cudaFree (dout), cudaFree (dlse);
-  cudaEventDestroy (start), cudaEventDestroy (stop);
-  return result;
 }
 
 static double
@@ -167,11 +50,11 @@ cosine (const float *a, const float *b, int64_t count)
 
 /* Checks `out`/`lse` of `label` against the case's reference. */
 static void
-check_result (const char *label, const Case *c, const float *out, const float *lse, double ms)
+check_result (const char *label, const AtCase *c, const float *out, const float *lse, double ms)
 {
-  double rel = at_relative_error (out, c->ref_out, q_count (&c->p));
-  double cos = cosine (out, c->ref_out, q_count (&c->p));
-  double lse_err = at_max_abs_error (lse, c->ref_lse, lse_count (&c->p));
+  double rel = at_relative_error (out, c->ref_out, at_q_count (&c->p));
+  double cos = cosine (out, c->ref_out, at_q_count (&c->p));
+  double lse_err = at_max_abs_error (lse, c->ref_lse, at_lse_count (&c->p));
   printf ("# %-6s %-40s rel %.2e%s cos %.6f lse %.2e (%.3f ms)\n", sage->name, label, rel,
           rel <= ISSUE_OUT_TOLERANCE ? "" : " (> issue's 3e-2)", cos, lse_err, ms);
   PT_CHECK (rel <= out_tolerance && cos >= COSINE_MIN && lse_err <= LSE_TOLERANCE,
@@ -179,16 +62,16 @@ check_result (const char *label, const Case *c, const float *out, const float *l
 }
 
 static void
-check_case (const char *label, Case *c)
+check_case (const char *label, AtCase *c)
 {
-  float *out = malloc (q_count (&c->p) * sizeof (float)), *lse = malloc (lse_count (&c->p) * sizeof (float));
+  float *out = malloc (at_q_count (&c->p) * sizeof (float)), *lse = malloc (at_lse_count (&c->p) * sizeof (float));
   char why[512];
   int result = sage->supports (sage_instance, &c->p, why, sizeof why);
   PT_CHECK (result == RL_ATTENTION_OK, "%s declined: %s", label, why);
   double ms = 0;
   if (result == RL_ATTENTION_OK)
     {
-      result = run_on_gpu (sage, sage_instance, c, out, lse, &ms);
+      result = at_run_on_gpu (sage, sage_instance, c, stream, out, lse, &ms);
       PT_CHECK (result == RL_ATTENTION_OK, "%s failed", label);
       if (result == RL_ATTENTION_OK)
         check_result (label, c, out, lse, ms);
@@ -208,8 +91,8 @@ test_parity_with_reference (void)
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
     {
       int32_t lq = (int32_t) at_int (65, 300), lk = (int32_t) at_int (65, 400);
-      Case c;
-      case_random (&c, at_problem (shapes[i].batch, shapes[i].heads, lq, lk, 128, shapes[i].dtype));
+      AtCase c;
+      at_case_random (&c, at_problem (shapes[i].batch, shapes[i].heads, lq, lk, 128, shapes[i].dtype));
       if (shapes[i].padded)
         {
           c.p.has_kv_lengths = 1;
@@ -224,9 +107,9 @@ test_parity_with_reference (void)
       snprintf (label, sizeof label, "%s B%d H%d Lq%d Lk%d%s%s", rl_attention_dtype_name (shapes[i].dtype),
                 shapes[i].batch, shapes[i].heads, lq, lk, shapes[i].padded ? " padded" : "",
                 shapes[i].key_mean > 0 ? " key mean ±12" : "");
-      PT_REQUIRE (reference_of (&c), "reference for %s", label);
+      PT_REQUIRE (at_case_reference (registry, &c), "reference for %s", label);
       check_case (label, &c);
-      case_free (&c);
+      at_case_free (&c);
     }
 }
 
@@ -237,13 +120,13 @@ test_tiny_shapes (void)
   const int32_t sizes[][2] = { { 1, 1 }, { 5, 3 }, { 64, 129 }, { 130, 127 } };
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
     {
-      Case c;
-      case_random (&c, at_problem (1, 2, sizes[i][0], sizes[i][1], 128, RL_ATTENTION_BF16));
+      AtCase c;
+      at_case_random (&c, at_problem (1, 2, sizes[i][0], sizes[i][1], 128, RL_ATTENTION_BF16));
       char label[64];
       snprintf (label, sizeof label, "bf16 B1 H2 Lq%d Lk%d", sizes[i][0], sizes[i][1]);
-      PT_REQUIRE (reference_of (&c), "reference");
+      PT_REQUIRE (at_case_reference (registry, &c), "reference");
       check_case (label, &c);
-      case_free (&c);
+      at_case_free (&c);
     }
 }
 
@@ -254,36 +137,20 @@ test_ring_merge_of_chunks (void)
 {
   int32_t lq = (int32_t) at_int (64, 200), lk = (int32_t) at_int (300, 600), heads = 2, dim = 128;
   int32_t chunks = (int32_t) at_int (2, 4);
-  Case full;
-  case_random (&full, at_problem (1, heads, lq, lk, dim, RL_ATTENTION_BF16));
+  AtCase full;
+  at_case_random (&full, at_problem (1, heads, lq, lk, dim, RL_ATTENTION_BF16));
   add_key_mean (&full, 4.0f);
-  PT_REQUIRE (reference_of (&full), "reference");
-  size_t rows = lse_count (&full.p);
-  float *acc = calloc (q_count (&full.p), sizeof (float)), *acc_lse = malloc (rows * sizeof (float));
-  float *part = malloc (q_count (&full.p) * sizeof (float)), *part_lse = malloc (rows * sizeof (float));
-  for (size_t i = 0; i < rows; i++)
-    acc_lse[i] = -INFINITY;
-  bool ok = true;
-  double total_ms = 0;
-  for (int32_t c = 0; c < chunks && ok; c++)
-    {
-      int32_t start = lk * c / chunks, end = lk * (c + 1) / chunks;
-      Case chunk = full;
-      chunk.p.kv_len = end - start;
-      size_t row_bytes = (size_t) heads * dim * 2;
-      chunk.k = (char *) full.k + start * row_bytes;
-      chunk.v = (char *) full.v + start * row_bytes;
-      double ms;
-      ok = run_on_gpu (sage, sage_instance, &chunk, part, part_lse, &ms) == RL_ATTENTION_OK;
-      total_ms += ms;
-      rl_attention_merge_f32 (acc, acc_lse, part, part_lse, 1, lq, heads, dim);
-    }
+  PT_REQUIRE (at_case_reference (registry, &full), "reference");
+  float *acc = malloc (at_q_count (&full.p) * sizeof (float));
+  float *acc_lse = malloc (at_lse_count (&full.p) * sizeof (float));
+  double total_ms;
+  bool ok = at_run_ring_merge (sage, sage_instance, &full, chunks, stream, acc, acc_lse, &total_ms);
   PT_CHECK (ok, "a chunk failed");
   char label[64];
   snprintf (label, sizeof label, "ring merge of %d chunks Lq%d Lk%d", chunks, lq, lk);
   check_result (label, &full, acc, acc_lse, total_ms);
-  free (acc), free (acc_lse), free (part), free (part_lse);
-  case_free (&full);
+  free (acc), free (acc_lse);
+  at_case_free (&full);
 }
 
 /* A Wan-sized problem (too big for the CPU reference) against naive, whose
@@ -291,20 +158,11 @@ test_ring_merge_of_chunks (void)
 static void
 test_wan_shape_against_naive (void)
 {
-  Case c;
-  case_random (&c, at_problem (1, 2, 4680, 4680, 128, RL_ATTENTION_BF16));
-  c.ref_out = malloc (q_count (&c.p) * sizeof (float));
-  c.ref_lse = malloc (lse_count (&c.p) * sizeof (float));
-  const RlAttentionVariant *naive = rl_attention_registry_find (registry, "naive");
-  RlAttentionInstance *instance = NULL;
-  char error[512] = "";
-  PT_REQUIRE (naive != NULL && naive->open (0, &instance, error, sizeof error) == RL_ATTENTION_OK,
-              "naive: %s", error);
-  double ms;
-  PT_REQUIRE (run_on_gpu (naive, instance, &c, c.ref_out, c.ref_lse, &ms) == 0, "naive run");
-  naive->close (instance);
+  AtCase c;
+  at_case_random (&c, at_problem (1, 2, 4680, 4680, 128, RL_ATTENTION_BF16));
+  PT_REQUIRE (at_case_naive_reference (registry, &c, stream), "naive run");
   check_case ("bf16 B1 H2 L4680 (vs naive)", &c);
-  case_free (&c);
+  at_case_free (&c);
 }
 
 int
