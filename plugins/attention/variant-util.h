@@ -1,6 +1,7 @@
 /* Helpers every variant shares (header-only, so each .so stays one
- * self-contained object): error formatting and the capability checks that
- * follow from RlAttentionVariant's declared fields. */
+ * self-contained object): error formatting, the capability checks that
+ * follow from RlAttentionVariant's declared fields, the checks GPU
+ * variants add, and per-batch pointers. */
 #pragma once
 
 #include <stdarg.h>
@@ -100,6 +101,71 @@ rl_attention_check_args (const RlAttentionVariant *variant, const RlAttentionPro
                                   "%s: kv_lengths[%d] = %d outside [0, %d]", variant->name, b,
                                   args->kv_lengths[b], p->kv_len);
   return RL_ATTENTION_OK;
+}
+
+/* What every run checks first: `p` through the variant's own supports (so
+ * the reason names the variant's limits), then the pointers of `args`. */
+static inline int
+rl_attention_check_run (const RlAttentionVariant *variant, RlAttentionInstance *instance,
+                        const RlAttentionProblem *p, const RlAttentionArgs *args, char *error,
+                        size_t error_size)
+{
+  int result = variant->supports (instance, p, error, error_size);
+  if (result != RL_ATTENTION_OK)
+    return result;
+  return rl_attention_check_args (variant, p, args, error, error_size);
+}
+
+/* For kernels that write the output in the input's dtype only. */
+static inline int
+rl_attention_check_out_is_input_dtype (const char *name, const RlAttentionProblem *p, char *why,
+                                       size_t why_size)
+{
+  if (p->out_dtype == p->qkv_dtype)
+    return RL_ATTENTION_OK;
+  return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
+                            "%s: output dtype must be the input's (%s), not %s", name,
+                            rl_attention_dtype_name (p->qkv_dtype),
+                            rl_attention_dtype_name (p->out_dtype));
+}
+
+/* For instances bound to the GPU they were opened on. */
+static inline int
+rl_attention_check_device (const char *name, int32_t opened_device, const RlAttentionProblem *p,
+                           char *why, size_t why_size)
+{
+  if (p->device_index == opened_device)
+    return RL_ATTENTION_OK;
+  return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
+                            "%s: opened on device %d, problem on device %d", name, opened_device,
+                            p->device_index);
+}
+
+/* Where batch `b` of each tensor starts ([B, L, H, D] q/k/v/out, lse
+ * [B, H, Lq]; lse NULL when the caller passes none): kernels that take
+ * one key count per launch run padded batches one at a time. */
+typedef struct {
+  const void *q, *k, *v;
+  void       *out;
+  float      *lse;
+} RlAttentionBatch;
+
+static inline RlAttentionBatch
+rl_attention_batch (const RlAttentionProblem *p, const RlAttentionArgs *args, int32_t b)
+{
+  size_t elem = rl_attention_dtype_size (p->qkv_dtype);
+  size_t q_batch = (size_t) p->q_len * p->heads * p->head_dim * elem;
+  size_t kv_batch = (size_t) p->kv_len * p->heads * p->head_dim * elem;
+  size_t v_batch = (size_t) p->kv_len * p->heads * p->v_head_dim * elem;
+  size_t out_batch = (size_t) p->q_len * p->heads * p->v_head_dim
+                     * rl_attention_dtype_size (p->out_dtype);
+  return (RlAttentionBatch) {
+    .q = (const char *) args->q + b * q_batch,
+    .k = (const char *) args->k + b * kv_batch,
+    .v = (const char *) args->v + b * v_batch,
+    .out = (char *) args->out + b * out_batch,
+    .lse = args->lse != NULL ? args->lse + (size_t) b * p->heads * p->q_len : NULL,
+  };
 }
 
 /* Keys that batch `b` attends to. */

@@ -22,7 +22,7 @@
 #include <cudnn_graph.h>
 
 #include "plugins/attention/attention.h"
-#include "plugins/attention/variant-util.h"
+#include "plugins/attention/cuda-variant-util.h"
 
 const RlAttentionVariant *raylight_attention_variant (uint32_t host_abi_version);
 
@@ -409,18 +409,13 @@ ensure_plan (RlAttentionInstance *instance, const RlAttentionProblem *p, char *e
 static int
 cudnn_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t error_size)
 {
-  int count = 0;
-  if (cudaGetDeviceCount (&count) != cudaSuccess || device_index >= count)
-    {
-      cudaGetLastError ();
-      return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
-                                "cudnn: no CUDA device %d (%d visible)", device_index, count);
-    }
+  struct cudaDeviceProp properties;
+  int result = rl_attention_cuda_device ("cudnn", device_index, &properties, error, error_size);
+  if (result != RL_ATTENTION_OK)
+    return result;
   RlAttentionInstance *instance = calloc (1, sizeof (RlAttentionInstance));
   if (instance == NULL)
     return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size, "cudnn: out of memory");
-  struct cudaDeviceProp properties;
-  cudaGetDeviceProperties (&properties, device_index);
   instance->device = device_index;
   instance->compute_capability = properties.major * 10 + properties.minor;
   if (!load_api (&instance->api, error, error_size))
@@ -468,31 +463,11 @@ cudnn_cost_hint (RlAttentionInstance *instance, const RlAttentionProblem *p)
 }
 
 static int
-grow (void **buffer, size_t *have, size_t need, const char *what, char *error, size_t error_size)
-{
-  if (need <= *have)
-    return RL_ATTENTION_OK;
-  cudaFree (*buffer);
-  *buffer = NULL;
-  *have = 0;
-  if (cudaMalloc (buffer, need) != cudaSuccess)
-    {
-      cudaGetLastError ();
-      return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size,
-                                "cudnn: cannot allocate %zu bytes of %s", need, what);
-    }
-  *have = need;
-  return RL_ATTENTION_OK;
-}
-
-static int
 cudnn_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAttentionArgs *args,
            char *error, size_t error_size)
 {
-  int result = cudnn_supports (instance, p, error, error_size);
-  if (result == RL_ATTENTION_OK)
-    result = rl_attention_check_args (raylight_attention_variant (RL_ATTENTION_ABI_VERSION), p,
-                                      args, error, error_size);
+  int result = rl_attention_check_run (raylight_attention_variant (RL_ATTENTION_ABI_VERSION),
+                                       instance, p, args, error, error_size);
   if (result != RL_ATTENTION_OK)
     return result;
   cudaSetDevice (instance->device);
@@ -500,12 +475,14 @@ cudnn_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlA
     return result;
   size_t stats_bytes = (size_t) p->batch * p->heads * p->q_len * sizeof (float);
   if (args->lse == NULL
-      && (result = grow ((void **) &instance->stats_scratch, &instance->stats_scratch_bytes,
-                         stats_bytes, "log-sum-exp scratch", error, error_size)) != RL_ATTENTION_OK)
+      && (result = rl_attention_cuda_grow ((void **) &instance->stats_scratch,
+                                           &instance->stats_scratch_bytes, stats_bytes, "cudnn",
+                                           "log-sum-exp scratch", error, error_size))
+         != RL_ATTENTION_OK)
     return result;
-  if ((result = grow (&instance->workspace, &instance->workspace_bytes,
-                      (size_t) instance->plan.workspace_bytes + 1, "workspace", error,
-                      error_size)) != RL_ATTENTION_OK)
+  if ((result = rl_attention_cuda_grow (&instance->workspace, &instance->workspace_bytes,
+                                        (size_t) instance->plan.workspace_bytes + 1, "cudnn",
+                                        "workspace", error, error_size)) != RL_ATTENTION_OK)
     return result;
   instance->api.cudnnSetStream (instance->handle, (cudaStream_t) args->stream);
   float scale = p->scale;
@@ -563,20 +540,15 @@ cudnn_supports (RlAttentionInstance *instance, const RlAttentionProblem *p, char
                 size_t why_size)
 {
   int result = rl_attention_check_declared (&cudnn_variant, p, why, why_size);
+  if (result == RL_ATTENTION_OK)
+    result = rl_attention_check_out_is_input_dtype ("cudnn", p, why, why_size);
   if (result != RL_ATTENTION_OK)
     return result;
-  if (p->out_dtype != p->qkv_dtype)
-    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
-                              "cudnn: output dtype must be the input's");
   if (instance->compute_capability < 80)
     return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
                               "cudnn: fused SDPA needs sm_80 or newer (device is sm_%d)",
                               instance->compute_capability);
-  if (p->device_index != instance->device)
-    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
-                              "cudnn: opened on device %d, problem on device %d", instance->device,
-                              p->device_index);
-  return RL_ATTENTION_OK;
+  return rl_attention_check_device ("cudnn", instance->device, p, why, why_size);
 }
 
 const RlAttentionVariant *

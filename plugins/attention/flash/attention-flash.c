@@ -13,8 +13,8 @@
 #include <cuda_runtime_api.h>
 
 #include "plugins/attention/attention.h"
+#include "plugins/attention/cuda-variant-util.h"
 #include "plugins/attention/flash/flash-kernel.h"
-#include "plugins/attention/variant-util.h"
 
 const RlAttentionVariant *raylight_attention_variant (uint32_t host_abi_version);
 
@@ -60,17 +60,10 @@ static int flash_supports (RlAttentionInstance *instance, const RlAttentionProbl
 static int
 flash_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t error_size)
 {
-  int count = 0;
-  if (cudaGetDeviceCount (&count) != cudaSuccess || device_index >= count)
-    {
-      cudaGetLastError ();
-      return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
-                                "flash: no CUDA device %d (%d visible)", device_index, count);
-    }
   struct cudaDeviceProp properties;
-  if (cudaGetDeviceProperties (&properties, device_index) != cudaSuccess)
-    return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
-                              "flash: cannot query device %d", device_index);
+  int result = rl_attention_cuda_device ("flash", device_index, &properties, error, error_size);
+  if (result != RL_ATTENTION_OK)
+    return result;
   int capability = properties.major * 10 + properties.minor;
   if (capability < 80)
     return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
@@ -145,10 +138,8 @@ static int
 flash_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAttentionArgs *args,
            char *error, size_t error_size)
 {
-  int result = flash_supports (instance, p, error, error_size);
-  if (result == RL_ATTENTION_OK)
-    result = rl_attention_check_args (raylight_attention_variant (RL_ATTENTION_ABI_VERSION), p,
-                                      args, error, error_size);
+  int result = rl_attention_check_run (raylight_attention_variant (RL_ATTENTION_ABI_VERSION),
+                                       instance, p, args, error, error_size);
   if (result != RL_ATTENTION_OK)
     return result;
   cudaSetDevice (instance->device);
@@ -159,19 +150,15 @@ flash_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlA
   };
   int32_t launches = p->has_kv_lengths ? p->batch : 1;
   int32_t warps = instance->forced_warps != 0 ? instance->forced_warps : FLASH_DEFAULT_WARPS;
-  size_t q_batch = (size_t) p->q_len * p->heads * p->head_dim * 2;
-  size_t kv_batch = (size_t) p->kv_len * p->heads * p->head_dim * 2;
   for (int32_t b = 0; b < launches; b++)
     {
       if (p->has_kv_lengths)
         {
+          RlAttentionBatch at = rl_attention_batch (p, args, b);
           params.batch = 1;
           params.keys = args->kv_lengths[b];
-          params.q = (const char *) args->q + b * q_batch;
-          params.k = (const char *) args->k + b * kv_batch;
-          params.v = (const char *) args->v + b * kv_batch;
-          params.out = (char *) args->out + b * q_batch;
-          params.lse = args->lse != NULL ? args->lse + (size_t) b * p->heads * p->q_len : NULL;
+          params.q = at.q, params.k = at.k, params.v = at.v;
+          params.out = at.out, params.lse = at.lse;
         }
       cudaError_t status = cudaErrorNotSupported;
       if (instance->kernel != FLASH_KERNEL_MMA && p->scale > 0.0f)
@@ -218,18 +205,11 @@ flash_supports (RlAttentionInstance *instance, const RlAttentionProblem *p, char
                 size_t why_size)
 {
   int result = rl_attention_check_declared (&flash_variant, p, why, why_size);
-  if (result != RL_ATTENTION_OK)
-    return result;
-  if (p->out_dtype != p->qkv_dtype)
-    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
-                              "flash: output dtype must be the input's (%s), not %s",
-                              rl_attention_dtype_name (p->qkv_dtype),
-                              rl_attention_dtype_name (p->out_dtype));
-  if (p->device_index != instance->device)
-    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
-                              "flash: opened on device %d, problem on device %d", instance->device,
-                              p->device_index);
-  return RL_ATTENTION_OK;
+  if (result == RL_ATTENTION_OK)
+    result = rl_attention_check_out_is_input_dtype ("flash", p, why, why_size);
+  if (result == RL_ATTENTION_OK)
+    result = rl_attention_check_device ("flash", instance->device, p, why, why_size);
+  return result;
 }
 
 const RlAttentionVariant *

@@ -11,8 +11,8 @@
 #include <cuda_runtime_api.h>
 
 #include "plugins/attention/attention.h"
+#include "plugins/attention/cuda-variant-util.h"
 #include "plugins/attention/naive/naive-softmax.h"
-#include "plugins/attention/variant-util.h"
 
 const RlAttentionVariant *raylight_attention_variant (uint32_t host_abi_version);
 
@@ -32,10 +32,10 @@ static int naive_supports (RlAttentionInstance *instance, const RlAttentionProbl
 static int
 naive_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t error_size)
 {
-  int count = 0;
-  if (cudaGetDeviceCount (&count) != cudaSuccess || device_index >= count)
-    return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
-                              "naive: no CUDA device %d (%d visible)", device_index, count);
+  struct cudaDeviceProp properties;
+  int result = rl_attention_cuda_device ("naive", device_index, &properties, error, error_size);
+  if (result != RL_ATTENTION_OK)
+    return result;
   RlAttentionInstance *instance = calloc (1, sizeof (RlAttentionInstance));
   if (instance == NULL)
     return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size, "naive: out of memory");
@@ -77,24 +77,6 @@ blas_type (int32_t dtype)
 {
   return dtype == RL_ATTENTION_BF16 ? CUDA_R_16BF : dtype == RL_ATTENTION_F16 ? CUDA_R_16F
                                                                              : CUDA_R_32F;
-}
-
-static int
-ensure_workspace (RlAttentionInstance *instance, size_t bytes, char *error, size_t error_size)
-{
-  if (bytes <= instance->workspace_bytes)
-    return RL_ATTENTION_OK;
-  cudaFree (instance->workspace);
-  instance->workspace = NULL;
-  instance->workspace_bytes = 0;
-  if (cudaMalloc (&instance->workspace, bytes) != cudaSuccess)
-    {
-      cudaGetLastError ();
-      return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size,
-                                "naive: cannot allocate %zu MiB of workspace", bytes >> 20);
-    }
-  instance->workspace_bytes = bytes;
-  return RL_ATTENTION_OK;
 }
 
 /* One batch, query rows [row0, row0 + rows), keys [0, keys). */
@@ -166,10 +148,8 @@ static int
 naive_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAttentionArgs *args,
            char *error, size_t error_size)
 {
-  int result = naive_supports (instance, p, error, error_size);
-  if (result == RL_ATTENTION_OK)
-    result = rl_attention_check_args (raylight_attention_variant (RL_ATTENTION_ABI_VERSION), p,
-                                      args, error, error_size);
+  int result = rl_attention_check_run (raylight_attention_variant (RL_ATTENTION_ABI_VERSION),
+                                       instance, p, args, error, error_size);
   if (result != RL_ATTENTION_OK)
     return result;
   cudaSetDevice (instance->device);
@@ -177,7 +157,9 @@ naive_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlA
   size_t per_row = (size_t) p->heads * p->kv_len * (4 + rl_attention_dtype_size (p->qkv_dtype));
   int64_t rows = (int64_t) (NAIVE_WORKSPACE_BYTES / per_row);
   rows = rows > p->q_len ? p->q_len : rows > 64 ? rows / 64 * 64 : rows < 1 ? 1 : rows;
-  if ((result = ensure_workspace (instance, rows * per_row + 256, error, error_size)) != RL_ATTENTION_OK)
+  result = rl_attention_cuda_grow (&instance->workspace, &instance->workspace_bytes,
+                                   rows * per_row + 256, "naive", "workspace", error, error_size);
+  if (result != RL_ATTENTION_OK)
     return result;
   for (int32_t b = 0; b < p->batch && result == RL_ATTENTION_OK; b++)
     {
@@ -229,11 +211,7 @@ naive_supports (RlAttentionInstance *instance, const RlAttentionProblem *p, char
                               "naive: output must be %s or f32, not %s",
                               rl_attention_dtype_name (p->qkv_dtype),
                               rl_attention_dtype_name (p->out_dtype));
-  if (p->device_index != instance->device)
-    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
-                              "naive: opened on device %d, problem on device %d", instance->device,
-                              p->device_index);
-  return RL_ATTENTION_OK;
+  return rl_attention_check_device ("naive", instance->device, p, why, why_size);
 }
 
 const RlAttentionVariant *

@@ -116,11 +116,9 @@ static int
 reference_run (RlAttentionInstance *instance, const RlAttentionProblem *p,
                const RlAttentionArgs *args, char *error, size_t error_size)
 {
-  int result = reference_supports (instance, p, error, error_size);
+  int result = rl_attention_check_run (raylight_attention_variant (RL_ATTENTION_ABI_VERSION),
+                                       instance, p, args, error, error_size);
   if (result != RL_ATTENTION_OK)
-    return result;
-  if ((result = rl_attention_check_args (raylight_attention_variant (RL_ATTENTION_ABI_VERSION), p,
-                                         args, error, error_size)) != RL_ATTENTION_OK)
     return result;
   int64_t q_count = (int64_t) p->batch * p->q_len * p->heads * p->head_dim;
   int64_t k_count = (int64_t) p->batch * p->kv_len * p->heads * p->head_dim;

@@ -16,8 +16,8 @@
 #include <cuda_runtime_api.h>
 
 #include "plugins/attention/attention.h"
+#include "plugins/attention/cuda-variant-util.h"
 #include "plugins/attention/sage/sage-kernel.h"
-#include "plugins/attention/variant-util.h"
 
 #ifdef RL_SAGE_PV16
 #define SAGE_NAME "sage16"
@@ -48,17 +48,10 @@ static int sage_supports (RlAttentionInstance *instance, const RlAttentionProble
 static int
 sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t error_size)
 {
-  int count = 0;
-  if (cudaGetDeviceCount (&count) != cudaSuccess || device_index >= count)
-    {
-      cudaGetLastError ();
-      return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
-                                SAGE_NAME ": no CUDA device %d (%d visible)", device_index, count);
-    }
   struct cudaDeviceProp properties;
-  if (cudaGetDeviceProperties (&properties, device_index) != cudaSuccess)
-    return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
-                              SAGE_NAME ": cannot query device %d", device_index);
+  int result = rl_attention_cuda_device (SAGE_NAME, device_index, &properties, error, error_size);
+  if (result != RL_ATTENTION_OK)
+    return result;
   int capability = properties.major * 10 + properties.minor;
   /* The kernel is sm_90a code (wgmma, setmaxnreg): Hopper only. */
   if (capability != 90)
@@ -103,34 +96,12 @@ sage_cost_hint (RlAttentionInstance *instance, const RlAttentionProblem *p)
          + 0.02;
 }
 
-/* Makes the workspace hold at least `bytes`, growing only. */
-static int
-ensure_workspace (RlAttentionInstance *instance, size_t bytes, char *error, size_t error_size)
-{
-  if (bytes <= instance->workspace_bytes)
-    return RL_ATTENTION_OK;
-  /* cudaFree waits for the work queued on the old workspace. */
-  cudaFree (instance->workspace);
-  instance->workspace = NULL;
-  instance->workspace_bytes = 0;
-  if (cudaMalloc (&instance->workspace, bytes) != cudaSuccess)
-    {
-      cudaGetLastError ();
-      return rl_attention_fail (RL_ATTENTION_FAILED, error, error_size,
-                                SAGE_NAME ": cannot allocate %zu MiB of workspace", bytes >> 20);
-    }
-  instance->workspace_bytes = bytes;
-  return RL_ATTENTION_OK;
-}
-
 static int
 sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAttentionArgs *args,
           char *error, size_t error_size)
 {
-  int result = sage_supports (instance, p, error, error_size);
-  if (result == RL_ATTENTION_OK)
-    result = rl_attention_check_args (raylight_attention_variant (RL_ATTENTION_ABI_VERSION), p,
-                                      args, error, error_size);
+  int result = rl_attention_check_run (raylight_attention_variant (RL_ATTENTION_ABI_VERSION),
+                                       instance, p, args, error, error_size);
   if (result != RL_ATTENTION_OK)
     return result;
   cudaSetDevice (instance->device);
@@ -145,22 +116,19 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
   int32_t launches = p->has_kv_lengths ? p->batch : 1;
   if (p->has_kv_lengths)
     params.batch = 1;
-  result = ensure_workspace (instance, rl_attention_sage_workspace_bytes (&params), error,
-                             error_size);
+  result = rl_attention_cuda_grow (&instance->workspace, &instance->workspace_bytes,
+                                   rl_attention_sage_workspace_bytes (&params), SAGE_NAME,
+                                   "workspace", error, error_size);
   if (result != RL_ATTENTION_OK)
     return result;
-  size_t q_batch = (size_t) p->q_len * p->heads * p->head_dim * 2;
-  size_t kv_batch = (size_t) p->kv_len * p->heads * p->head_dim * 2;
   for (int32_t b = 0; b < launches; b++)
     {
       if (p->has_kv_lengths)
         {
+          RlAttentionBatch at = rl_attention_batch (p, args, b);
           params.keys = args->kv_lengths[b];
-          params.q = (const char *) args->q + b * q_batch;
-          params.k = (const char *) args->k + b * kv_batch;
-          params.v = (const char *) args->v + b * kv_batch;
-          params.out = (char *) args->out + b * q_batch;
-          params.lse = args->lse != NULL ? args->lse + (size_t) b * p->heads * p->q_len : NULL;
+          params.q = at.q, params.k = at.k, params.v = at.v;
+          params.out = at.out, params.lse = at.lse;
         }
       cudaError_t status = rl_attention_sage_launch (&params, instance->workspace,
                                                      (cudaStream_t) args->stream);
@@ -197,18 +165,11 @@ sage_supports (RlAttentionInstance *instance, const RlAttentionProblem *p, char 
                size_t why_size)
 {
   int result = rl_attention_check_declared (&sage_variant, p, why, why_size);
-  if (result != RL_ATTENTION_OK)
-    return result;
-  if (p->out_dtype != p->qkv_dtype)
-    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
-                              SAGE_NAME ": output dtype must be the input's (%s), not %s",
-                              rl_attention_dtype_name (p->qkv_dtype),
-                              rl_attention_dtype_name (p->out_dtype));
-  if (p->device_index != instance->device)
-    return rl_attention_fail (RL_ATTENTION_UNSUPPORTED, why, why_size,
-                              SAGE_NAME ": opened on device %d, problem on device %d", instance->device,
-                              p->device_index);
-  return RL_ATTENTION_OK;
+  if (result == RL_ATTENTION_OK)
+    result = rl_attention_check_out_is_input_dtype (SAGE_NAME, p, why, why_size);
+  if (result == RL_ATTENTION_OK)
+    result = rl_attention_check_device (SAGE_NAME, instance->device, p, why, why_size);
+  return result;
 }
 
 const RlAttentionVariant *
