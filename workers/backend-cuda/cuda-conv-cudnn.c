@@ -15,6 +15,8 @@
 
 #include <cudnn.h>
 
+#include "workers/runtime/cudnn-library.h"
+
 #define DECLARE_FN(name) __typeof__ (&name) name
 typedef struct {
   void *library;
@@ -71,28 +73,11 @@ struct RlCudaCudnnConv {
 
 /* ------------------------------------------------------------ loading */
 
-static void *
-open_library (char *tried, size_t tried_size)
-{
-  const char *names[] = { getenv ("RAYLIGHT_CUDNN_LIBRARY"), "libcudnn.so.9", "libcudnn.so" };
-  tried[0] = '\0';
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    if (names[i] == NULL || names[i][0] == '\0')
-      continue;
-    void *library = dlopen (names[i], RTLD_NOW | RTLD_LOCAL);
-    if (library != NULL)
-      return library;
-    size_t used = strlen (tried);
-    snprintf (tried + used, tried_size - used, "%s%s", used ? ", " : "", names[i]);
-  }
-  return NULL;
-}
-
 static bool
 load_api (CudnnConvApi *api, RlCudaError *error)
 {
   char tried[400];
-  api->library = open_library (tried, sizeof tried);
+  api->library = rl_cudnn_library_open (RTLD_NOW | RTLD_LOCAL, tried, sizeof tried);
   if (api->library == NULL)
     return rl_cuda_error_set (error, 0, "cuDNN not found (tried %s); install cuDNN 9 or set "
                               "RAYLIGHT_CUDNN_LIBRARY", tried);

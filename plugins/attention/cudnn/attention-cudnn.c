@@ -23,6 +23,7 @@
 
 #include "plugins/attention/attention.h"
 #include "plugins/attention/cuda-variant-util.h"
+#include "workers/runtime/cudnn-library.h"
 
 const RlAttentionVariant *raylight_attention_variant (uint32_t host_abi_version);
 
@@ -76,29 +77,14 @@ static int cudnn_supports (RlAttentionInstance *instance, const RlAttentionProbl
 
 /* ------------------------------------------------------------ loading */
 
-static void *
-open_cudnn_library (char *tried, size_t tried_size)
-{
-  const char *names[] = { getenv ("RAYLIGHT_CUDNN_LIBRARY"), "libcudnn.so.9", "libcudnn.so" };
-  tried[0] = '\0';
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    {
-      if (names[i] == NULL || names[i][0] == '\0')
-        continue;
-      void *library = dlopen (names[i], RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-      if (library != NULL)
-        return library;
-      size_t used = strlen (tried);
-      snprintf (tried + used, tried_size - used, "%s%s", used ? ", " : "", names[i]);
-    }
-  return NULL;
-}
-
 static bool
 load_api (CudnnApi *api, char *error, size_t error_size)
 {
   char tried[512];
-  api->library = open_cudnn_library (tried, sizeof tried);
+  /* NODELETE: unloading libcudnn (and the libgomp it pulls in) crashed at
+   * process exit. */
+  api->library = rl_cudnn_library_open (RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE, tried,
+                                        sizeof tried);
   if (api->library == NULL)
     return rl_attention_fail (false, error, error_size,
                               "cudnn: not available: libcudnn not found (tried %s; install cuDNN 9 "
