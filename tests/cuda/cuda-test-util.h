@@ -1,8 +1,8 @@
 /* Helpers for the CUDA tests: skip without a GPU, a seeded RNG (seed
  * printed, fresh per run unless RAYLIGHT_TEST_SEED is set), and a pair of
  * CPU and CUDA contexts with random inputs mirrored on both, poisoned
- * outputs, and the relative error ‖out − ref‖ / ‖ref‖ of a device result
- * against the CPU backend's. */
+ * outputs, one statement run on both sides, and the relative error
+ * ‖out − ref‖ / ‖ref‖ of a device result against the CPU backend's. */
 #pragma once
 
 #include <math.h>
@@ -107,6 +107,17 @@ ct_pair_close (CtPair *p)
   p->cpu_be->context_free (p->cpu);
 }
 
+/* The test's CPU/CUDA pair (one test program per file, so one pair). */
+static CtPair P;
+
+/* Runs the statement once with the CPU side's tensors and once with the
+ * GPU side's: T(x) picks x.host or x.dev, OPS and CTX the side's backend
+ * ops and context. */
+#define FOR_BOTH for (int side = 0; side < 2; side++)
+#define OPS      (side ? P.gpu_be->ops : P.cpu_be->ops)
+#define CTX      (side ? P.gpu : P.cpu)
+#define T(x)     (side ? &(x).dev : &(x).host)
+
 /* A host tensor and its device twin with the same contents. */
 typedef struct {
   RlTensor host;
@@ -210,4 +221,15 @@ static inline double
 ct_tolerance (RlDType dtype)
 {
   return dtype == RL_F32 ? 1e-5 : 1e-2;
+}
+
+/* Prints the relative error of y's device result against its host one and
+ * checks it is at most `tolerance` (0 for copies, which must be exact). */
+static inline void
+ct_expect_within (const char *what, const CtTensor *y, double tolerance)
+{
+  double err = ct_rel_error (&P, &y->host, &y->dev);
+  printf ("# %-52s %-5s rel err %.3g (tol %.0e)\n", what, rl_dtype_name (y->host.dtype), err,
+          tolerance);
+  PT_CHECK (err <= tolerance, "%s: relative error %g exceeds %g", what, err, tolerance);
 }

@@ -7,7 +7,6 @@
  * ≤ 1e-5 for f32 and ≤ 1e-2 for bf16. Exits 77 without a GPU. */
 #include "tests/cuda/cuda-test-util.h"
 
-static CtPair P;
 
 static void
 check (const char *what, int64_t channels, int64_t t, int64_t h, int64_t w, RlDType x_dtype,

@@ -11,7 +11,6 @@
  * session sets it) makes that a failure. Exits 77 without a GPU. */
 #include "tests/cuda/cuda-test-util.h"
 
-static CtPair P;
 static bool have_cudnn;
 
 typedef struct {

@@ -7,19 +7,10 @@
  * expected (copies). Exits 77 without a GPU. */
 #include "tests/cuda/cuda-test-util.h"
 
-static CtPair P;
-
-#define FOR_BOTH for (int side = 0; side < 2; side++)
-#define OPS      (side ? P.gpu_be->ops : P.cpu_be->ops)
-#define CTX      (side ? P.gpu : P.cpu)
-#define T(x)     (side ? &(x).dev : &(x).host)
-
 static void
 expect_equal (const char *what, const CtTensor *y)
 {
-  double err = ct_rel_error (&P, &y->host, &y->dev);
-  printf ("# %-52s %-5s rel err %.3g\n", what, rl_dtype_name (y->host.dtype), err);
-  PT_CHECK (err == 0.0, "%s: copy differs (relative error %g)", what, err);
+  ct_expect_within (what, y, 0.0);
 }
 
 /* cat(cached [B, C, n, H, W], x [B, C, t, H, W]) along frames. */

@@ -9,22 +9,10 @@
 #include "workers/backend-cuda/cuda-norm.h"
 #include "workers/runtime/rope-table.h"
 
-static CtPair P;
-
-/* Runs the statement once with the CPU side's tensors and once with the
- * GPU side's: T(x) picks x.host or x.dev, OPS and CTX the backend. */
-#define FOR_BOTH for (int side = 0; side < 2; side++)
-#define OPS      (side ? P.gpu_be->ops : P.cpu_be->ops)
-#define CTX      (side ? P.gpu : P.cpu)
-#define T(x)     (side ? &(x).dev : &(x).host)
-
 static void
 expect_close (const char *what, const CtTensor *y)
 {
-  double err = ct_rel_error (&P, &y->host, &y->dev);
-  double tol = ct_tolerance (y->host.dtype);
-  printf ("# %-44s %-5s rel err %.3g (tol %.0e)\n", what, rl_dtype_name (y->host.dtype), err, tol);
-  PT_CHECK (err <= tol, "%s: relative error %g exceeds %g", what, err, tol);
+  ct_expect_within (what, y, ct_tolerance (y->host.dtype));
 }
 
 static const RlDType float_types[] = { RL_F32, RL_BF16 };
