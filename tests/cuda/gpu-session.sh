@@ -23,14 +23,8 @@ step () { echo "=== $(date +%T) $*"; }
 step "device"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$out/nvidia-smi.csv"
 
-if ! pkg-config --exists openblas 2>/dev/null && [ -d .gpu-debs ]; then
-  step "unpacking OpenBLAS / pkg-config from .gpu-debs"
-  for deb in .gpu-debs/*.deb; do dpkg -x "$deb" /; done
-  ln -sf /usr/lib/x86_64-linux-gnu/openblas-pthread/pkgconfig/openblas.pc /usr/lib/x86_64-linux-gnu/pkgconfig/openblas.pc 2>/dev/null \
-    || { mkdir -p /usr/lib/x86_64-linux-gnu/pkgconfig && ln -sf /usr/lib/x86_64-linux-gnu/openblas-pthread/pkgconfig/openblas.pc /usr/lib/x86_64-linux-gnu/pkgconfig/openblas.pc; }
-  echo /usr/lib/x86_64-linux-gnu/openblas-pthread > /etc/ld.so.conf.d/openblas-pthread.conf
-  ldconfig
-fi
+. "$(dirname "$0")/../gpu-machine-debs.sh"
+unpack_gpu_debs
 if ! ls /usr/local/cuda/lib64/libnccl.so* /usr/lib/x86_64-linux-gnu/libnccl.so* >/dev/null 2>&1; then
   nccl=$(python3 -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__) + "/lib")' 2>/dev/null)
   step "linking NCCL from $nccl"

@@ -21,16 +21,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out
 nvidia-smi topo -m > "$out/topology.txt" 2>&1
 
 # Bare GPU servers may lack OpenBLAS/pkg-config (the CPU backend needs them)
-# and a system NCCL: as tests/cuda/gpu-session.sh does.
-if ! pkg-config --exists openblas 2>/dev/null && [ -d .gpu-debs ]; then
-  step "unpacking OpenBLAS / pkg-config from .gpu-debs"
-  for deb in .gpu-debs/*.deb; do dpkg -x "$deb" /; done
-  mkdir -p /usr/lib/x86_64-linux-gnu/pkgconfig
-  ln -sf /usr/lib/x86_64-linux-gnu/openblas-pthread/pkgconfig/openblas.pc \
-    /usr/lib/x86_64-linux-gnu/pkgconfig/openblas.pc
-  echo /usr/lib/x86_64-linux-gnu/openblas-pthread > /etc/ld.so.conf.d/openblas-pthread.conf
-  ldconfig
-fi
+# and a system NCCL.
+. "$(dirname "$0")/../gpu-machine-debs.sh"
+unpack_gpu_debs
 nccl=
 if ! ls /usr/local/cuda/lib64/libnccl.so* >/dev/null 2>&1 \
    && ! ls /usr/lib/x86_64-linux-gnu/libnccl.so* >/dev/null 2>&1; then

@@ -19,14 +19,8 @@ out=${OUT:-$PWD/gpu-out}
 mkdir -p "$out"
 start=$(date +%s)
 export PATH=/opt/torch/.venv/bin:/usr/local/cuda/bin:$PATH
-if ! pkg-config --exists openblas 2>/dev/null && [ -d .gpu-debs ]; then
-  for deb in .gpu-debs/*.deb; do dpkg -x "$deb" /; done
-  mkdir -p /usr/lib/x86_64-linux-gnu/pkgconfig
-  ln -sf /usr/lib/x86_64-linux-gnu/openblas-pthread/pkgconfig/openblas.pc \
-    /usr/lib/x86_64-linux-gnu/pkgconfig/openblas.pc
-  echo /usr/lib/x86_64-linux-gnu/openblas-pthread > /etc/ld.so.conf.d/openblas-pthread.conf
-  ldconfig
-fi
+. "$(dirname "$0")/../gpu-machine-debs.sh"
+unpack_gpu_debs
 if ! ls /usr/local/cuda/lib64/libnccl.so* /usr/lib/x86_64-linux-gnu/libnccl.so* >/dev/null 2>&1; then
   nccl=$(python3 -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__) + "/lib")' 2>/dev/null)
   [ -n "$nccl" ] && ln -sf "$nccl"/libnccl.so.2 /usr/lib/x86_64-linux-gnu/libnccl.so && ldconfig
