@@ -21,6 +21,18 @@ typedef struct {
   float             *ref_out, *ref_lse;  /* host f32 */
 } AtCase;
 
+/* Exits 77 (meson SKIP) when no CUDA GPU is visible; prints device 0. */
+static inline void
+at_require_gpu (void)
+{
+  int count = 0;
+  if (cudaGetDeviceCount (&count) != cudaSuccess || count < 1)
+    pt_skip_all ("no CUDA GPU visible");
+  struct cudaDeviceProp properties;
+  cudaGetDeviceProperties (&properties, 0);
+  printf ("# device 0: %s (sm_%d%d)\n", properties.name, properties.major, properties.minor);
+}
+
 /* Random q (×2), k (×2) and v (×1) for `p`; no reference yet. */
 static inline void
 at_case_random (AtCase *c, RlAttentionProblem p)

@@ -168,15 +168,7 @@ test_wan_shape_against_naive (void)
 int
 main (void)
 {
-  int count = 0;
-  if (cudaGetDeviceCount (&count) != cudaSuccess || count < 1)
-    {
-      printf ("# no CUDA GPU visible: skipping\n");
-      return 77;
-    }
-  struct cudaDeviceProp properties;
-  cudaGetDeviceProperties (&properties, 0);
-  printf ("# device 0: %s (sm_%d%d)\n", properties.name, properties.major, properties.minor);
+  at_require_gpu ();
   at_seed ();
   registry = at_registry (NULL, NULL);
   cudaStreamCreateWithFlags (&stream, cudaStreamNonBlocking);
