@@ -28,15 +28,8 @@ export NCCL_NVLS_ENABLE=0
 step "device"
 nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv | tee "$out/nvidia-smi.csv"
 nvidia-smi topo -m > "$out/nvidia-smi-topo.txt" 2>&1; head -5 "$out/nvidia-smi-topo.txt"
-if ! pkg-config --exists openblas 2>/dev/null && [ -d "$debs" ]; then
-  step "unpacking OpenBLAS / pkg-config from $debs"
-  for deb in "$debs"/*.deb; do dpkg -x "$deb" /; done
-  mkdir -p /usr/lib/x86_64-linux-gnu/pkgconfig
-  ln -sf /usr/lib/x86_64-linux-gnu/openblas-pthread/pkgconfig/openblas.pc \
-    /usr/lib/x86_64-linux-gnu/pkgconfig/openblas.pc
-  echo /usr/lib/x86_64-linux-gnu/openblas-pthread > /etc/ld.so.conf.d/openblas-pthread.conf
-  ldconfig
-fi
+. "$(dirname "$0")/../gpu-machine-debs.sh"
+unpack_gpu_debs "$debs"
 
 step "build"
 if [ ! -f "$build/build.ninja" ]; then

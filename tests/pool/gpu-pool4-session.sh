@@ -71,15 +71,8 @@ if [ "${BACKEND:-cuda}" = cuda ]; then
     > "$out/gpu-memory.csv" 2>/dev/null &
   smi_pid=$!
 fi
-if ! pkg-config --exists openblas 2>/dev/null && [ -d "$debs" ]; then
-  step "unpacking OpenBLAS / pkg-config from $debs"
-  for deb in "$debs"/*.deb; do dpkg -x "$deb" /; done
-  mkdir -p /usr/lib/x86_64-linux-gnu/pkgconfig
-  ln -sf /usr/lib/x86_64-linux-gnu/openblas-pthread/pkgconfig/openblas.pc \
-    /usr/lib/x86_64-linux-gnu/pkgconfig/openblas.pc
-  echo /usr/lib/x86_64-linux-gnu/openblas-pthread > /etc/ld.so.conf.d/openblas-pthread.conf
-  ldconfig
-fi
+. "$(dirname "$0")/../gpu-machine-debs.sh"
+unpack_gpu_debs "$debs"
 
 # Wan 2.1 key lists cut to N blocks: cut_keys LIST N > keys.txt
 cut_keys () {
