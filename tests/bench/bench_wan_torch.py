@@ -13,7 +13,8 @@ timed on the same GPU in the same dtype as Raylight's run.
   torch-dit CKPT INPUTS OUT [--repeat 3]        one forward in bf16: time, peak memory
   torch-sample CKPT INPUTS OUT [--steps 10 --cfg 5 --shift 8 --seed 42]
       KSampler euler/simple from the empty latent with ComfyUI's CPU noise, latent out raw
-  torch-vae CKPT INPUTS OUT [--repeat 1]        VAE decode (wan_vae.decode_raw) in bf16
+  torch-vae CKPT INPUTS OUT [--repeat 1] [--warm-repeat 0]
+      VAE decode (wan_vae.decode_raw) in bf16, cold (no warm-up); --warm-repeat N adds N warm runs
   compare REF OURS [--limit L] [--what TEXT]    ‖ours−ref‖/‖ref‖ of two raw f32 files
 
 Every timed command prints one "RESULT ..." line that the session script
@@ -240,6 +241,14 @@ def torch_vae(a):
     print(f"RESULT torch-vae median_ms={times[len(times) // 2]:.2f} repeat={a.repeat} "
           f"max_allocated_gib={gib(peak):.3f} weights_gib={gib(weights):.3f} "
           f"max_reserved_gib={gib(torch.cuda.max_memory_reserved()):.3f} out={list(y.shape)}")
+    if a.warm_repeat > 0:
+        # The cold runs above were the warm-up: cuDNN plans and the allocator's pool are in place.
+        del y
+        with torch.no_grad():
+            _, warm = timed(lambda: wan_vae.process_output(wan_vae.decode_raw(sd, z).float()),
+                            a.warm_repeat, warm_up=False)
+        print(f"RESULT torch-vae-warm median_ms={warm[len(warm) // 2]:.2f} min_ms={warm[0]:.2f} "
+              f"repeat={a.warm_repeat} max_allocated_gib={gib(torch.cuda.max_memory_allocated()):.3f}")
 
 
 def compare(a):
@@ -280,6 +289,9 @@ def main():
         r.add_argument("--cfg", type=float, default=5.0)
         r.add_argument("--shift", type=float, default=8.0)
         r.add_argument("--seed", type=int, default=42)
+        if name == "torch-vae":
+            r.add_argument("--warm-repeat", type=int, default=0,
+                           help="after the timed cold runs, N more timed runs (warm), one more RESULT line")
     c = sub.add_parser("compare")
     c.add_argument("ref")
     c.add_argument("ours")
