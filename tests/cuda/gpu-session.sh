@@ -116,7 +116,7 @@ if [ "$what" != bench ]; then
     echo "$name exit $? : $(grep -c '^ok' "$out/tests.log.$name") ok, $(grep -c '^not ok' "$out/tests.log.$name") not ok"
     grep -E "^not ok|check failed|Bail" "$out/tests.log.$name" | head -30
   done
-  grep -hE "^# (gemm x|norm_modulate|rms_norm\+rope|default: |packed rows: |seed|fp8)" "$out"/tests.log.*
+  grep -hE "^# (gemm x|norm_modulate|rms_norm\+rope|default: |packed rows|seed|fp8)" "$out"/tests.log.*
   # One log file back (the machine returns at most 8 files).
   for f in "$out"/tests.log.*; do echo "=== $f"; cat "$f"; done > "$out/tests.log" && rm -f "$out"/tests.log.*
   # (meson test --no-rebuild refuses to run while other suites' programs

@@ -314,14 +314,19 @@ norm_fused_cases (const char *kernel)
   }
 }
 
-/* The default kernels, then the packed-row kernel, opt-in until measured
- * (cuda-norm.cu), so that it is checked before anyone times it. */
+/* The default kernels, then the packed-row kernel in each of its block
+ * sizes (RL_CUDA_NORM_VARIANT 3, 4, 5: 4, 8 and 2 warps), opt-in until
+ * measured (cuda-norm.cu), so that each is checked before anyone times it. */
 static void
 test_norm_fused (void)
 {
   norm_fused_cases ("default");
-  setenv ("RL_CUDA_NORM_VARIANT", "3", 1);
-  norm_fused_cases ("packed rows");
+  const char *packed[][2] = { { "3", "packed rows, 4 warps" }, { "4", "packed rows, 8 warps" },
+                              { "5", "packed rows, 2 warps" } };
+  for (int i = 0; i < 3; i++) {
+    setenv ("RL_CUDA_NORM_VARIANT", packed[i][0], 1);
+    norm_fused_cases (packed[i][1]);
+  }
   unsetenv ("RL_CUDA_NORM_VARIANT");
 }
 
