@@ -20,10 +20,17 @@
 # (default 280) stops starting steps once that many seconds have passed, so
 # a call's limit never cuts a step in half. $OUT gets summary.txt and
 # full.log (every step's output) only.
+# Hooks for tests/gpu-single-session.sh, which runs the PyTorch half while
+# our build compiles and ours after it: $WAN_SIDE (both | torch | ours) runs
+# one half of each stage, $WAN_LOGS keeps the step logs (the ratios of the
+# ours half read the torch half's), $VAE_WARM_REPEAT=N adds N warm runs to
+# both sides' VAE decodes (same process as the cold run for PyTorch).
 set -u
 out=${OUT:-$PWD/gpu-out}
 data=${WAN_DATA:-/tmp/wan-data}
-logs=$(mktemp -d)
+logs=${WAN_LOGS:-$(mktemp -d)}
+side=${WAN_SIDE:-both}
+vae_warm=${VAE_WARM_REPEAT:-0}
 build=$PWD/build-gpu
 budget=${SESSION_BUDGET_S:-280}
 start=$(date +%s)
@@ -120,6 +127,7 @@ make_dit () {   # NAME DIM FFN LAYERS [SAMPLE_FRAMES]
 }
 
 # ---- the PyTorch side (GPU) while our build compiles (CPU)
+if [ "$side" != ours ]; then
 if want dit13; then
   step "DiT 1.3B: weights, PyTorch forward (bf16, SDPA)"
   make_dit wan13 1536 8960 30 17 && run_logged torch-wan13 120 $torch_side torch-dit "$data/wan13.safetensors" \
@@ -148,12 +156,14 @@ for v in 21 22; do
     [ -f "$data/real-vae$v.safetensors" ] || run_logged make-vae$v 120 python3 -u tests/reference/wan_vae.py \
       make-real "$data" --version $v
     run_logged torch-vae$v 200 $torch_side torch-vae "$data/real-vae$v.safetensors" "$data/real-vae$v-inputs.safetensors" \
-      "$data/vae$v-torch.raw"
+      "$data/vae$v-torch.raw" --warm-repeat "$vae_warm"
   fi
 done
+fi
 
 # ---- ours
 wait_build
+if [ "$side" != torch ]; then
 if want dit13; then
   step "DiT 1.3B: ours (family plugin + worker attention, CUDA, bf16), cudnn / flash / naive"
   run_logged ours-wan13 150 "$build/tests/bench/bench-wan" "$data/wan13.safetensors" \
@@ -195,6 +205,11 @@ for v in 21 22; do
     grep -A14 "^profile" "$logs/ours-vae$v.log" | sed "s/^/[ours-vae$v] /" | tee -a "$summary"
     run_logged compare-vae$v 60 $torch_side compare "$data/vae$v-torch.raw" "$data/vae$v-ours.raw" --limit 1e-2 \
       --what vae$v-decode
+    if [ "$vae_warm" -gt 0 ]; then
+      run_logged ours-vae$v-warm 120 "$build/tests/bench/bench-wan" "$data/real-vae$v.safetensors" \
+        "$data/real-vae$v-inputs.safetensors" "$data/vae$v-ours-warm.raw" --repeat "$vae_warm"
+    fi
   fi
 done
+fi
 step "done"
