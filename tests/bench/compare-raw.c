@@ -47,7 +47,7 @@ main (int argc, char **argv)
   free (buffer);
   if (isnan (peak))
     peak = raw_similarity_range (&s);
-  printf ("RESULT similarity what=%s n=%zu rel_l2=%.3e cosine=%.6f psnr_db=%.2f peak=%.4g "
+  printf ("RESULT similarity what=%s n=%zu rel_l2=%.3e cosine=%.8f psnr_db=%.2f peak=%.4g "
           "max_abs=%.3e finite=%s\n", what, s.count, raw_similarity_rel_l2 (&s),
           raw_similarity_cosine (&s), raw_similarity_psnr (&s, peak), peak, s.max_abs_diff,
           s.all_finite ? "yes" : "no");
