@@ -2,6 +2,7 @@
 # Every pending single-GPU measurement in ONE device call (one H100, kind
 # nvidia-h100-x1, at most ~540 s), from the repo root:
 #   [DEADLINE_S=515] bash tests/gpu-single-session.sh [PHASE...]   (PHASE: 1-5, default all)
+# Phase 3 runs during the build; 1, 2, 4, 5 after it, in the order named.
 #   1 cuda    test-cuda-ops (fused norms under the default and the packed
 #             kernels RL_CUDA_NORM_VARIANT=3/4/5), test-cuda-conv (cuDNN
 #             required), test-cuda-copy, test-cuda-channel-norm; bench-ops:
@@ -52,6 +53,7 @@ for arg in "$@"; do
   esac
 done
 [ "$phases" = " " ] && phases=" 1 2 3 4 5 "
+order=$phases
 wanted () { case "$phases" in *" $1 "*) return 0 ;; esac; return 1; }
 
 out=${OUT:-$PWD/gpu-out}
@@ -271,8 +273,9 @@ if [ "${built[main]}" != 1 ]; then
 fi
 
 # ---------------------------------------------------------------- 1: cuda tests and norm kernels
-if phase 1 60 "cuda tests, norm kernels"; then
-  log=$out/phase1-cuda.log
+phase_1 () {
+  phase 1 60 "cuda tests, norm kernels" || return 0
+  local log=$out/phase1-cuda.log t status copy
   for t in ops conv copy channel-norm; do
     limited "$log" 100 env RAYLIGHT_TEST_REQUIRE_CUDNN=1 "$build/tests/cuda/test-cuda-$t"
     status=$?
@@ -296,10 +299,12 @@ if phase 1 60 "cuda tests, norm kernels"; then
       value[v, column] = fraction; variants[v] = 1 }
     END { for (v in variants) printf "1\tnorm variant %s\tper batch %.3f, 21 frames %.3f, RMSNorm+RoPE %.3f of copy\n",
             v, value[v, 1], value[v, 2], value[v, 3] }' "$work/bench-ops.txt" | sort >> "$table"
-fi
+}
 
 # ---------------------------------------------------------------- 2: VAE decode
-if phase 2 50 "VAE 2.1 / 2.2 decode, cold and warm"; then
+phase_2 () {
+  phase 2 50 "VAE 2.1 / 2.2 decode, cold and warm" || return 0
+  local v L ours_cold ours_warm torch_cold torch_warm
   wan_session ours "$(( $(left) - 10 < 110 ? $(left) - 10 : 110 ))" vae21 vae22
   for v in 21 22; do
     L=$WAN_LOGS
@@ -314,11 +319,12 @@ if phase 2 50 "VAE 2.1 / 2.2 decode, cold and warm"; then
     cat "$L/torch-vae$v.log" "$L/ours-vae$v.log" "$L/ours-vae$v-warm.log" "$L/compare-vae$v.log" \
       >> "$out/phase2-vae.log" 2>/dev/null
   done
-fi
+}
 
 # ---------------------------------------------------------------- 4: DiT forward per attention variant
-if phase 4 50 "Wan 1.3B forward per attention variant"; then
-  log=$out/phase4-dit.log
+phase_4 () {
+  phase 4 50 "Wan 1.3B forward per attention variant" || return 0
+  local log=$out/phase4-dit.log torch_ms v ms ran
   wan_session ours "$(( $(left) - 10 < 90 ? $(left) - 10 : 90 ))" dit13
   cat "$WAN_LOGS/torch-wan13.log" "$WAN_LOGS/ours-wan13.log" "$WAN_LOGS/compare-wan13.log" >> "$log" 2>/dev/null
   torch_ms=$(field "$WAN_LOGS/torch-wan13.log" "^RESULT torch-dit" median_ms)
@@ -337,11 +343,12 @@ if phase 4 50 "Wan 1.3B forward per attention variant"; then
       --what "dit13-$v-vs-torch"
     row 4 "DiT 1.3B $v output vs torch" "$(similarity "$log" "dit13-$v-vs-torch")"
   done
-fi
+}
 
 # ---------------------------------------------------------------- 5: sage's effect on a sample
-if phase 5 45 "10-step sample, flash vs sage vs sage16"; then
-  log=$out/phase5-sample.log
+phase_5 () {
+  phase 5 45 "10-step sample, flash vs sage vs sage16" || return 0
+  local log=$out/phase5-sample.log v status
   for v in flash sage sage16; do
     limited "$log" 60 "$build/tests/bench/bench-wan-sample" "$WAN_DATA/wan13.safetensors" \
       "$WAN_DATA/wan13-sample.safetensors" "$work/sample-$v.raw" --backend cuda --attention $v \
@@ -362,7 +369,13 @@ if phase 5 45 "10-step sample, flash vs sage vs sage16"; then
       row 5 "sample $v vs torch" "$(similarity "$log" "sample-$v-vs-torch")"
     done
   fi
-fi
+}
+
+# Phases 1, 2, 4 and 5 in the order the arguments name them (default 1 2 4 5),
+# so that a short call spends its time on the first named.
+for p in $order; do
+  case $p in 1|2|4|5) "phase_$p" ;; esac
+done
 
 cp "$work/wan/full.log" "$out/wan-full.log" 2>/dev/null
 # A build still running at the deadline (its phases were skipped) ends here.
