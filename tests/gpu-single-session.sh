@@ -41,7 +41,9 @@
 #   run(kind="nvidia-h100-x1", timeout_s=540, carry=[".final-nextgpu", ".gpu-debs"],
 #       command="mkdir -p /tmp/src && tar -xf .final-nextgpu/src.tar -C /tmp/src && cp -r .gpu-debs /tmp/src/ && cd /tmp/src && bash tests/gpu-single-session.sh")
 # (/.final-nextgpu/ is in .git/info/exclude; .gpu-debs holds OpenBLAS and
-# pkg-config for bare machines, tests/gpu-machine-debs.sh.)
+# pkg-config for bare machines, tests/gpu-machine-debs.sh. What travels: the
+# tree ~22 MB, src.tar ~22 MB, .gpu-debs 12 MB: ~56 of the 64 MiB allowed.
+# Arguments pick and order phases, e.g. `... gpu-single-session.sh 5 1 3`.)
 set -u
 start=$(date +%s)
 deadline=${DEADLINE_S:-515}
