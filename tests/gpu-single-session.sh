@@ -20,7 +20,8 @@
 #             8, as gpu-wan-session's `sample`) through a pool and the CUDA
 #             worker with attention flash, sage, sage16: PSNR, cosine and
 #             relative L2 of each latent against flash's (and PyTorch's)
-#             (tests/bench/compare-raw)
+#             (tests/bench/compare-raw), then of the frames VAE 2.1 decodes
+#             from them (peak 1) when phase 2 made its weights and time is left
 # Order in the call: two meson builds start in the background (build-gpu:
 # backend, worker, Wan plugin, tests, benches; build-gpu-attention: the
 # attention plugins, their GPU tests and bench-attention, which need no CUDA
@@ -119,7 +120,7 @@ field () {
 }
 # similarity LOG WHAT: the numbers of compare-raw's line for WHAT in LOG.
 similarity () {
-  grep "what=$2 " "$1" 2>/dev/null | tail -1 | grep -oE "(rel_l2|cosine|psnr_db|finite|error)=[^ ]*" | tr '\n' ' '
+  grep "what=$2 " "$1" 2>/dev/null | tail -1 | grep -oE '(rel_l2|cosine|psnr_db|finite)=[^ ]*|error="[^"]*"' | tr '\n' ' '
 }
 # ratio A B: A / B to 3 decimals, "-" when either is missing.
 ratio () {
@@ -371,6 +372,20 @@ phase_5 () {
       row 5 "sample $v vs torch" "$(similarity "$log" "sample-$v-vs-torch")"
     done
   fi
+  # The decoded frames (VAE 2.1 of phase 2's weights, 17 frames, 0..1), when
+  # those weights exist and a minute is left.
+  [ -f "$WAN_DATA/real-vae21.safetensors" ] && [ "$(left)" -ge 60 ] || return 0
+  for v in flash sage sage16; do
+    limited "$log" 30 python3 -u tests/bench/bench_wan_torch.py latent-file "$work/sample-$v.raw" \
+      "$WAN_DATA/wan13-sample.safetensors" "$work/sample-$v-latent.safetensors" \
+      && limited "$log" 40 "$build/tests/bench/bench-wan" "$WAN_DATA/real-vae21.safetensors" \
+        "$work/sample-$v-latent.safetensors" "$work/frames-$v.raw" --repeat 1 --no-warm-up
+  done
+  for v in sage sage16; do
+    limited "$log" 20 "$build/tests/bench/compare-raw" "$work/frames-flash.raw" "$work/frames-$v.raw" \
+      --peak 1 --what "frames-$v-vs-flash"
+    row 5 "decoded frames $v vs flash" "$(similarity "$log" "frames-$v-vs-flash")"
+  done
 }
 
 # Phases 1, 2, 4 and 5 in the order the arguments name them (default 1 2 4 5),

@@ -16,6 +16,8 @@ timed on the same GPU in the same dtype as Raylight's run.
   torch-vae CKPT INPUTS OUT [--repeat 1] [--warm-repeat 0]
       VAE decode (wan_vae.decode_raw) in bf16, cold (no warm-up); --warm-repeat N adds N warm runs
   compare REF OURS [--limit L] [--what TEXT]    ‖ours−ref‖/‖ref‖ of two raw f32 files
+  latent-file RAW SAMPLE_INPUTS OUT             a sampled latent (raw f32, shaped like SAMPLE_INPUTS'
+      "latent") as a VAE decode input for bench-wan (safetensors, f32 "latent")
 
 Every timed command prints one "RESULT ..." line that the session script
 collects. Weights use small gates (time projection scaled by 0.1) so the
@@ -265,6 +267,16 @@ def compare(a):
     return 0 if verdict == "ok" else 1
 
 
+def latent_file(a):
+    shape = load(a.inputs, torch.device("cpu"))["latent"].shape
+    raw = np.fromfile(a.raw, dtype=np.float32)
+    if raw.size != math.prod(shape):
+        print(f"latent-file: {a.raw} holds {raw.size} floats, the latent {list(shape)} needs {math.prod(shape)}")
+        return 1
+    save(a.out, {"latent": torch.from_numpy(raw.reshape(shape))})
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -297,11 +309,15 @@ def main():
     c.add_argument("ours")
     c.add_argument("--limit", type=float, default=1e-2)
     c.add_argument("--what", default="")
+    lf = sub.add_parser("latent-file")
+    lf.add_argument("raw")
+    lf.add_argument("inputs")
+    lf.add_argument("out")
     a = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     return {"make-dit": make_dit, "torch-dit": torch_dit, "torch-sample": torch_sample,
-            "torch-vae": torch_vae, "compare": compare}[a.cmd](a) or 0
+            "torch-vae": torch_vae, "compare": compare, "latent-file": latent_file}[a.cmd](a) or 0
 
 
 if __name__ == "__main__":
