@@ -94,53 +94,9 @@ sample_steps (RlPool *pool, int batch, float cfg, int steps, Canceller *cancelle
   params.cfg = cfg;
   params.sampler = "euler";
   params.scheduler = "simple";
-  RlWireWriter w;
-  rl_wire_writer_init (&w);
-  rl_sample_params_encode (&params, &w);
   const uint64_t shape[5] = { (uint64_t) batch, 16, 3, 10, 18 };
-  uint64_t numel = latent_numel (batch);
-  RlErrorInfo err = { 0 };
-  RlSharedTensor *latent = rl_shared_tensor_new (RL_WIRE_DTYPE_F32, 5, shape, "latent", &err);
-  bool ok = latent != NULL;
-  if (ok)
-    {
-      memset (rl_shared_tensor_data (latent), 0, numel * sizeof (float));
-      ok = rl_shared_tensor_seal (latent, &err) == RL_WIRE_OK;
-    }
-  RlSharedTensor *inputs[3] = { latent, positive, negative };
-  int n = rl_pool_size (pool), ranks[MAX_RANKS];
-  RlPoolCall calls[MAX_RANKS];
-  for (int r = 0; r < n; r++)
-    {
-      ranks[r] = r;
-      calls[r] = (RlPoolCall) { .type = RL_MSG_SAMPLE, .family = "", .params = w.data,
-                                .params_size = w.size, .tensors = inputs, .n_tensors = 3,
-                                .progress = canceller ? cancel_at_second_step : NULL,
-                                .user_data = canceller };
-    }
-  RlPoolResult results[MAX_RANKS] = { 0 };
-  if (ok && rl_pool_call_group (pool, ranks, n, calls, results, &err) != RL_WIRE_OK)
-    {
-      printf ("# SAMPLE on %d ranks: %s\n", n, err.message);
-      ok = false;
-    }
-  if (err_out != NULL)
-    *err_out = err;
-  for (int r = 0; r < n; r++)
-    {
-      RlSharedTensor *t = pt_take_tensor (&results[r]);
-      if (ok && (t == NULL || rl_shared_tensor_desc (t)->nbytes != numel * sizeof (float)))
-        ok = false;
-      if (ok)
-        {
-          out[r] = malloc (numel * sizeof (float));
-          memcpy (out[r], rl_shared_tensor_data (t), numel * sizeof (float));
-        }
-      rl_shared_tensor_free (t);
-    }
-  rl_wire_writer_clear (&w);
-  rl_shared_tensor_free (latent);
-  return ok;
+  return pt_sample_all (pool, &params, shape, positive, negative,
+                        canceller ? cancel_at_second_step : NULL, canceller, out, NULL, err_out);
 }
 
 static bool

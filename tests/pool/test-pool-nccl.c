@@ -60,6 +60,7 @@
 #include <time.h>
 
 #include "tests/plain-test.h"
+#include "tests/pool/pool-jobs-util.h"
 #include "tests/pool/pool-test-util.h"
 #include "workers/jobs/job-params.h"
 #include "workers/pool/pool.h"
@@ -294,57 +295,11 @@ sample (RlPool *pool, int batch, const int64_t *fhw, int steps, float cfg, float
   params.cfg = cfg;
   params.sampler = "euler";
   params.scheduler = "simple";
-  RlWireWriter w;
-  rl_wire_writer_init (&w);
-  rl_sample_params_encode (&params, &w);
   const uint64_t shape[5] = { (uint64_t) batch, CHANNELS, (uint64_t) fhw[0], (uint64_t) fhw[1],
                               (uint64_t) fhw[2] };
-  uint64_t numel = latent_numel (batch, fhw);
-  RlErrorInfo err = { 0 };
-  RlSharedTensor *latent = rl_shared_tensor_new (RL_WIRE_DTYPE_F32, 5, shape, "latent", &err);
-  bool ok = latent != NULL;
-  if (ok)
-    {
-      memset (rl_shared_tensor_data (latent), 0, numel * sizeof (float));
-      ok = rl_shared_tensor_seal (latent, &err) == RL_WIRE_OK;
-    }
-  RlSharedTensor *inputs[3] = { latent, positive, negative };
-  int n = rl_pool_size (pool), ranks[MAX_RANKS];
-  RlPoolCall calls[MAX_RANKS];
-  for (int r = 0; r < n; r++)
-    {
-      ranks[r] = r;
-      calls[r] = (RlPoolCall) { .type = RL_MSG_SAMPLE, .family = "", .params = w.data,
-                                .params_size = w.size, .tensors = inputs, .n_tensors = 3,
-                                .progress = killer_for_next_sample ? kill_at_first_step : NULL,
-                                .user_data = killer_for_next_sample };
-    }
-  RlPoolResult results[MAX_RANKS] = { 0 };
-  double start = now_s ();
-  if (ok && rl_pool_call_group (pool, ranks, n, calls, results, &err) != RL_WIRE_OK)
-    {
-      printf ("# SAMPLE on %d workers: %s\n", n, err.message);
-      ok = false;
-    }
-  last_error = err;
-  if (seconds != NULL)
-    *seconds = now_s () - start;
-  for (int r = 0; r < n; r++)
-    {
-      RlSharedTensor *t = results[r].n_tensors == 1 ? results[r].tensors[0] : NULL;
-      if (ok && out != NULL && t != NULL
-          && rl_shared_tensor_desc (t)->nbytes == numel * sizeof (float))
-        {
-          out[r] = malloc (numel * sizeof (float));
-          memcpy (out[r], rl_shared_tensor_data (t), numel * sizeof (float));
-        }
-      else if (out != NULL)
-        ok = false;
-      rl_pool_result_clear (&results[r]);
-    }
-  rl_wire_writer_clear (&w);
-  rl_shared_tensor_free (latent);
-  return ok;
+  return pt_sample_all (pool, &params, shape, positive, negative,
+                        killer_for_next_sample ? kill_at_first_step : NULL, killer_for_next_sample,
+                        out, seconds, &last_error);
 }
 
 /* sqrt(mean (got − want)²) / sqrt(mean want²): how far the whole latent

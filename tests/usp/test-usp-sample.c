@@ -92,48 +92,8 @@ sample_steps (RlPool *pool, RlSharedTensor *positive, RlSharedTensor *negative, 
   params.cfg = 5.0f;
   params.sampler = "euler";
   params.scheduler = "simple";
-  RlWireWriter w;
-  rl_wire_writer_init (&w);
-  rl_sample_params_encode (&params, &w);
-  size_t numel = 1;
-  for (int i = 0; i < 5; i++)
-    numel *= latent_shape[i];
-  RlErrorInfo err = { 0 };
-  RlSharedTensor *latent = rl_shared_tensor_new (RL_WIRE_DTYPE_F32, 5, latent_shape, "latent", &err);
-  bool ok = latent != NULL;
-  if (ok)
-    {
-      memset (rl_shared_tensor_data (latent), 0, numel * sizeof (float));
-      ok = rl_shared_tensor_seal (latent, &err) == RL_WIRE_OK;
-    }
-  RlSharedTensor *inputs[3] = { latent, positive, negative };
-  RlPoolCall call = { .type = RL_MSG_SAMPLE, .family = "", .params = w.data,
-                      .params_size = w.size, .tensors = inputs, .n_tensors = 3,
-                      .progress = killer ? kill_at_first_step : NULL, .user_data = killer };
-  RlPoolResult results[MAX_RANKS] = { 0 };
-  int n = rl_pool_size (pool);
-  if (ok && call_all (pool, &call, results, &err) != RL_WIRE_OK)
-    {
-      printf ("# SAMPLE on %d ranks: %s\n", n, err.message);
-      ok = false;
-    }
-  if (err_out != NULL)
-    *err_out = err;
-  for (int r = 0; r < n; r++)
-    {
-      RlSharedTensor *t = pt_take_tensor (&results[r]);
-      if (ok && (t == NULL || rl_shared_tensor_desc (t)->nbytes != numel * sizeof (float)))
-        ok = false;
-      if (ok)
-        {
-          out[r] = malloc (numel * sizeof (float));
-          memcpy (out[r], rl_shared_tensor_data (t), numel * sizeof (float));
-        }
-      rl_shared_tensor_free (t);
-    }
-  rl_wire_writer_clear (&w);
-  rl_shared_tensor_free (latent);
-  return ok;
+  return pt_sample_all (pool, &params, latent_shape, positive, negative,
+                        killer ? kill_at_first_step : NULL, killer, out, NULL, err_out);
 }
 
 static bool
