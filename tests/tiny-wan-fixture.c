@@ -90,3 +90,33 @@ tiny_wan_run_spawn (const char * const *argv,
   run.status = WEXITSTATUS (wait_status);
   return run;
 }
+
+gboolean
+tiny_wan_setup_init (TinyWanSetup *setup,
+                     const char   *template)
+{
+  const char *seed_env = g_getenv ("RL_TEST_SEED");
+  guint32 seed = seed_env ? (guint32) g_ascii_strtoull (seed_env, NULL, 10) : g_random_int ();
+
+  *setup = (TinyWanSetup) { 0 };
+  setup->dir = g_dir_make_tmp (template, NULL);
+  g_assert_nonnull (setup->dir);
+  setup->models = g_build_filename (setup->dir, "models", NULL);
+  setup->seed_set = g_strdup_printf ("3.seed=%u", seed);
+  g_print ("# seed %u (RL_TEST_SEED to repeat)\n", seed);
+  if (tiny_wan_make_models (setup->models, FALSE))
+    return TRUE;
+  tiny_wan_setup_clear (setup);
+  return FALSE;
+}
+
+void
+tiny_wan_setup_clear (TinyWanSetup *setup)
+{
+  if (setup->dir != NULL)
+    tiny_wan_remove_tree (setup->dir);
+  g_clear_pointer (&setup->dir, g_free);
+  g_clear_pointer (&setup->models, g_free);
+  g_clear_pointer (&setup->seed_set, g_free);
+  g_clear_pointer (&setup->reference, g_free);
+}

@@ -40,3 +40,19 @@ char **tiny_wan_cpu_environ (const char *models,
  * and exited rather than died from a signal. */
 TinyWanRun tiny_wan_run_spawn (const char * const *argv,
                                char              **env);
+
+/* A test program's tiny models, made once in a fresh temporary folder, and
+ * the seed its workflow runs with. */
+typedef struct {
+  char *dir;        /* the temporary folder; tiny_wan_setup_clear removes it */
+  char *models;     /* DIR/models */
+  char *seed_set;   /* "3.seed=N": fresh per run, or $RL_TEST_SEED (printed) */
+  char *reference;  /* the caller's (a reference output), freed by clear */
+} TinyWanSetup;
+
+/* Makes the folder (from g_dir_make_tmp's TEMPLATE), writes the models and
+ * picks the seed. FALSE when no python can write the models: the folder is
+ * removed and the caller skips (77). */
+gboolean tiny_wan_setup_init  (TinyWanSetup *setup,
+                               const char   *template);
+void     tiny_wan_setup_clear (TinyWanSetup *setup);

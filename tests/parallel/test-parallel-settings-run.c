@@ -18,14 +18,7 @@
 #include "engine/run/history.h"
 #include "engine/run/history-summary.h"
 
-typedef struct {
-  char  *dir;
-  char  *models;
-  char  *seed_set;
-  char  *reference;
-} Setup;
-
-static Setup setup;
+static TinyWanSetup setup;
 
 /* `raylight run` with one default CPU worker; `sets` are extra --set
  * arguments for the Parallel Settings node (id 60). */
@@ -224,21 +217,11 @@ int
 main (int    argc,
       char **argv)
 {
-  const char *seed_env = g_getenv ("RL_TEST_SEED");
-  guint32 seed = seed_env ? (guint32) g_ascii_strtoull (seed_env, NULL, 10) : g_random_int ();
   int status;
 
   g_test_init (&argc, &argv, NULL);
-  setup.dir = g_dir_make_tmp ("raylight-parallel-node-XXXXXX", NULL);
-  g_assert_nonnull (setup.dir);
-  setup.models = g_build_filename (setup.dir, "models", NULL);
-  setup.seed_set = g_strdup_printf ("3.seed=%u", seed);
-  g_print ("# seed %u (RL_TEST_SEED to repeat)\n", seed);
-  if (!tiny_wan_make_models (setup.models, FALSE))
-    {
-      tiny_wan_remove_tree (setup.dir);
-      return 77;
-    }
+  if (!tiny_wan_setup_init (&setup, "raylight-parallel-node-XXXXXX"))
+    return 77;   /* no python with numpy: skip */
   {
     TinyWanRun r = run_tiny ("one", NULL);
     g_assert_cmpint (r.status, ==, 0);
@@ -252,9 +235,6 @@ main (int    argc,
   g_test_add_func ("/parallel/settings-node/data-parallel", test_data_parallel);
   g_test_add_func ("/parallel/settings-node/heads-refuse-ulysses4", test_heads_refuse_ulysses4);
   status = g_test_run ();
-  tiny_wan_remove_tree (setup.dir);
-  g_free (setup.models);
-  g_free (setup.seed_set);
-  g_free (setup.reference);
+  tiny_wan_setup_clear (&setup);
   return status;
 }

@@ -14,14 +14,7 @@
 #include "engine/media/video-reader.h"
 #include "tests/tiny-wan-fixture.h"
 
-typedef struct {
-  char  *dir;
-  char  *models;
-  char  *seed_set;   /* "3.seed=N" */
-  char  *reference;  /* the one-worker video */
-} Setup;
-
-static Setup setup;
+static TinyWanSetup setup;
 
 /* `raylight run` of the tiny workflow (80×48, 9 frames: 45 tokens) with
  * `workers` CPU workers and the given degrees, into a folder of its own. */
@@ -164,21 +157,11 @@ int
 main (int    argc,
       char **argv)
 {
-  const char *seed_env = g_getenv ("RL_TEST_SEED");
-  guint32 seed = seed_env ? (guint32) g_ascii_strtoull (seed_env, NULL, 10) : g_random_int ();
   int status;
 
   g_test_init (&argc, &argv, NULL);
-  setup.dir = g_dir_make_tmp ("raylight-usp-run-XXXXXX", NULL);
-  g_assert_nonnull (setup.dir);
-  setup.models = g_build_filename (setup.dir, "models", NULL);
-  setup.seed_set = g_strdup_printf ("3.seed=%u", seed);
-  g_print ("# seed %u (RL_TEST_SEED to repeat)\n", seed);
-  if (!tiny_wan_make_models (setup.models, FALSE))
-    {
-      tiny_wan_remove_tree (setup.dir);
-      return 77;   /* no python with numpy: skip */
-    }
+  if (!tiny_wan_setup_init (&setup, "raylight-usp-run-XXXXXX"))
+    return 77;   /* no python with numpy: skip */
   {
     TinyWanRun r = run_tiny ("one", "1", "1", "1");
     g_assert_cmpint (r.status, ==, 0);
@@ -191,10 +174,6 @@ main (int    argc,
   g_test_add_func ("/usp/run/invalid-degrees", test_invalid_degrees);
   g_test_add_func ("/usp/run/heads-refuse-ulysses4", test_heads_refuse_ulysses4);
   status = g_test_run ();
-  tiny_wan_remove_tree (setup.dir);
-  g_free (setup.models);
-  g_free (setup.seed_set);
-  g_free (setup.reference);
-  g_free (setup.dir);
+  tiny_wan_setup_clear (&setup);
   return status;
 }
