@@ -16,6 +16,9 @@
 #      weights are: the uniform [-1, 1) weights amplify bf16 rounding
 #      fivefold over 4 steps at cfg 5 (tests/pool/RESULTS.md);
 #   5. parity on the 14B geometry, with whatever time is left.
+# PHASES names the phases to run and their order (default: parity-1.3B
+# speed-14B speed-1.3B parity-1.3B-fan-in parity-14B; speed-14B-alt reruns
+# the 14B speed pools with the variables in ALT_ENV).
 # Each phase gets the time DEADLINE (seconds for the whole script, default
 # 450) leaves, less a reserve for the summary. NVLink SHARP stays off
 # (NCCL_NVLS_ENABLE=0; nothing calls cuMulticastCreate).
@@ -160,25 +163,46 @@ phase () {
   grep -E "^# (parity|speed) |^not ok|check failed" "$work/logs/test-$name.log" | head -40
 }
 
-wait "$ck13" || { echo "writing the 1.3B checkpoint failed"; cat "$work/logs/make-checkpoint-1.3B.log"; }
-ls -l "$ckpt13"
-phase parity-1.3B "${CAP_PARITY:-140}" "$ck13" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt13" \
-  RAYLIGHT_NCCL_TEST_LABEL=1.3B RAYLIGHT_NCCL_TEST_MODES="$parity_modes" \
-  RAYLIGHT_NCCL_TEST_FLOOR="$floor" RAYLIGHT_NCCL_TEST_KILL=0
-wait "$ck14" || { echo "writing the 14B checkpoint failed"; cat "$work/logs/make-checkpoint-$label14.log"; }
-ls -l "$ckpt14"
-phase "speed-$label14" "${CAP_SPEED14:-120}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14" \
-  RAYLIGHT_NCCL_TEST_LABEL="$label14" RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
-  RAYLIGHT_NCCL_TEST_SPEED_MODES="1 U2 U4 U2xR2 FSDP2 FSDP4 U2+FSDP2"
-phase speed-1.3B "${CAP_SPEED13:-60}" "$ck13" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt13" \
-  RAYLIGHT_NCCL_TEST_LABEL=1.3B RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
-  RAYLIGHT_NCCL_TEST_SPEED_MODES="1 U2 U4 U2xR2"
-phase parity-1.3B-fan-in "${CAP_FAN_IN:-60}" "$ck13f" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt13f" \
-  RAYLIGHT_NCCL_TEST_LABEL=1.3B-fan-in RAYLIGHT_NCCL_TEST_MODES="${MODES_FAN_IN:-R2 U2xR2 U4 DP2}" \
-  RAYLIGHT_NCCL_TEST_FLOOR="$floor" RAYLIGHT_NCCL_TEST_KILL=0
-phase "parity-$label14" "${CAP_PARITY14:-140}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14" \
-  RAYLIGHT_NCCL_TEST_LABEL="$label14" RAYLIGHT_NCCL_TEST_MODES="$parity_modes" \
-  RAYLIGHT_NCCL_TEST_FLOOR="$floor" RAYLIGHT_NCCL_TEST_KILL=0
+# The phases, in the order PHASES names them (default: parity first).
+run_phase () {
+  case "$1" in
+    parity-1.3B)
+      wait "$ck13" || { echo "writing the 1.3B checkpoint failed"; cat "$work/logs/make-checkpoint-1.3B.log"; }
+      ls -l "$ckpt13"
+      phase parity-1.3B "${CAP_PARITY:-140}" "$ck13" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt13" \
+        RAYLIGHT_NCCL_TEST_LABEL=1.3B RAYLIGHT_NCCL_TEST_MODES="$parity_modes" \
+        RAYLIGHT_NCCL_TEST_FLOOR="$floor" RAYLIGHT_NCCL_TEST_KILL=0 ;;
+    speed-14B)
+      wait "$ck14" || { echo "writing the 14B checkpoint failed"; cat "$work/logs/make-checkpoint-$label14.log"; }
+      ls -l "$ckpt14"
+      phase "speed-$label14" "${CAP_SPEED14:-120}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14" \
+        RAYLIGHT_NCCL_TEST_LABEL="$label14" RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
+        RAYLIGHT_NCCL_TEST_SPEED_MODES="${SPEED_MODES_14B:-1 U2 U4 U2xR2 FSDP2 FSDP4 U2+FSDP2}" ;;
+    speed-14B-alt)
+      # The same speed pools under other NCCL settings (ALT_ENV, e.g.
+      # "NCCL_P2P_LEVEL=SYS NCCL_CUMEM_ENABLE=0"), to tell a transport
+      # problem from a compute one.
+      phase "speed-$label14-alt" "${CAP_SPEED14:-120}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14" \
+        RAYLIGHT_NCCL_TEST_LABEL="$label14-alt" RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
+        RAYLIGHT_NCCL_TEST_SPEED_MODES="${SPEED_MODES_ALT:-1 U2 U4}" ${ALT_ENV:-} ;;
+    speed-1.3B)
+      phase speed-1.3B "${CAP_SPEED13:-60}" "$ck13" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt13" \
+        RAYLIGHT_NCCL_TEST_LABEL=1.3B RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
+        RAYLIGHT_NCCL_TEST_SPEED_MODES="${SPEED_MODES_13B:-1 U2 U4 U2xR2}" ;;
+    parity-1.3B-fan-in)
+      phase parity-1.3B-fan-in "${CAP_FAN_IN:-60}" "$ck13f" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt13f" \
+        RAYLIGHT_NCCL_TEST_LABEL=1.3B-fan-in RAYLIGHT_NCCL_TEST_MODES="${MODES_FAN_IN:-R2 U2xR2 U4 DP2}" \
+        RAYLIGHT_NCCL_TEST_FLOOR="$floor" RAYLIGHT_NCCL_TEST_KILL=0 ;;
+    parity-14B)
+      phase "parity-$label14" "${CAP_PARITY14:-140}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14" \
+        RAYLIGHT_NCCL_TEST_LABEL="$label14" RAYLIGHT_NCCL_TEST_MODES="$parity_modes" \
+        RAYLIGHT_NCCL_TEST_FLOOR="$floor" RAYLIGHT_NCCL_TEST_KILL=0 ;;
+    *) echo "unknown phase $1 (parity-1.3B speed-14B speed-14B-alt speed-1.3B parity-1.3B-fan-in parity-14B)" ;;
+  esac
+}
+for p in ${PHASES:-parity-1.3B speed-14B speed-1.3B parity-1.3B-fan-in parity-14B}; do
+  run_phase "$p"
+done
 [ -n "${smi_pid:-}" ] && kill "$smi_pid" 2>/dev/null
 
 step "logs"
