@@ -3,17 +3,21 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "workers/runtime/float-convert.h"
 
 #define CHUNK_ELEMS 65536
 
-static uint64_t
+static inline uint64_t
 mix64 (uint64_t x)
 {
   x += 0x9E3779B97F4A7C15ull;
@@ -22,12 +26,26 @@ mix64 (uint64_t x)
   return x ^ (x >> 31);
 }
 
+/* make_checkpoint_value in two halves: the per-tensor part once, the
+ * per-element part in the writer's inner loop. */
+static inline uint64_t
+value_key (uint64_t seed, size_t tensor_index)
+{
+  return mix64 (seed ^ mix64 (tensor_index + 1));
+}
+
+static inline float
+value_from_key (uint64_t key, int64_t element)
+{
+  uint64_t h = mix64 (key ^ (uint64_t) element);
+  /* (u + 0.5) / 2^23 - 1 for a 24-bit u is never exactly zero. */
+  return ((float) (h >> 40) + 0.5f) / 8388608.0f - 1.0f;
+}
+
 float
 make_checkpoint_value (uint64_t seed, size_t tensor_index, int64_t element)
 {
-  uint64_t h = mix64 (mix64 (seed ^ mix64 (tensor_index + 1)) ^ (uint64_t) element);
-  /* (u + 0.5) / 2^23 - 1 for a 24-bit u is never exactly zero. */
-  return ((float) (h >> 40) + 0.5f) / 8388608.0f - 1.0f;
+  return value_from_key (value_key (seed, tensor_index), element);
 }
 
 float
@@ -275,53 +293,224 @@ build_header (const MakeCheckpointSpec *specs, size_t n, unsigned flags, const c
   return t->failed ? rl_set_error (RL_E_NO_MEMORY, "out of memory building a header") : RL_OK;
 }
 
-static RlStatus
-write_tensor_data (FILE *f, const MakeCheckpointSpec *spec, size_t index, uint64_t seed, float scale,
-                   float gain, float *values, uint8_t *encoded)
+/* The data is cut into units of UNIT_ELEMS elements of one tensor (a
+ * multiple of CHUNK_ELEMS); threads take the units in turn and pwrite each
+ * one at its own offset. Every value depends only on (seed, tensor,
+ * element), so the file is the same byte for byte whatever the number of
+ * threads. */
+#define UNIT_ELEMS (16 * CHUNK_ELEMS)
+#define MAX_THREADS 256
+
+typedef struct {
+  size_t  tensor;
+  int64_t start;
+  int64_t count;
+} Unit;
+
+typedef struct {
+  int                       fd;
+  const MakeCheckpointSpec *specs;
+  const uint64_t           *offsets;   /* each tensor's data in the file */
+  const Unit               *units;
+  size_t                    n_units;
+  uint64_t                  seed;
+  unsigned                  flags;
+  atomic_size_t             next_unit;
+  atomic_bool               failed;
+  pthread_mutex_t           lock;
+  RlStatus                  status;    /* the first failure */
+  char                      message[512];
+} WriteJob;
+
+static void
+job_fail (WriteJob *job, RlStatus status)
 {
-  int64_t n = numel_of (spec);
-  float range = make_checkpoint_int_range (spec->dtype) * gain;
-  size_t elem = rl_dtype_block_bytes (spec->dtype);
-  for (int64_t start = 0; start < n; start += CHUNK_ELEMS) {
-    int64_t count = n - start < CHUNK_ELEMS ? n - start : CHUNK_ELEMS;
-    for (int64_t i = 0; i < count; i++)
-      values[i] = make_checkpoint_value (seed, index, start + i) * range;
-    RlStatus status = rl_convert_row_from_f32 (spec->dtype, encoded, values, count, scale);
-    if (status != RL_OK)
-      return rl_prefix_error (status, "tensor '%s': ", spec->name);
-    if (fwrite (encoded, elem, (size_t) count, f) != (size_t) count)
-      return rl_set_error (RL_E_IO, "writing tensor '%s': %s", spec->name, strerror (errno));
+  pthread_mutex_lock (&job->lock);
+  if (job->status == RL_OK) {
+    job->status = status;
+    snprintf (job->message, sizeof job->message, "%s", rl_last_error ());
+  }
+  pthread_mutex_unlock (&job->lock);
+  atomic_store (&job->failed, true);
+}
+
+static RlStatus
+pwrite_all (int fd, const void *data, size_t size, uint64_t offset)
+{
+  const uint8_t *p = data;
+  while (size > 0) {
+    ssize_t n = pwrite (fd, p, size, (off_t) offset);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return rl_set_error (RL_E_IO, "%s", n < 0 ? strerror (errno) : "short write");
+    p += n;
+    size -= (size_t) n;
+    offset += (uint64_t) n;
   }
   return RL_OK;
 }
 
 static RlStatus
-write_all (FILE *f, const MakeCheckpointSpec *specs, size_t n, uint64_t seed, unsigned flags, const Text *header)
+write_unit (WriteJob *job, const Unit *unit, float *values, uint8_t *encoded)
+{
+  const MakeCheckpointSpec *spec = &job->specs[unit->tensor];
+  bool scaled = is_scaled_weight (spec, job->flags);
+  float scale = scaled ? make_checkpoint_scale (job->seed, unit->tensor) : 1.0f;
+  float range = make_checkpoint_int_range (spec->dtype) * make_checkpoint_gain (spec, job->flags);
+  uint64_t tensor_key = value_key (job->seed, unit->tensor);
+  size_t elem = rl_dtype_block_bytes (spec->dtype);
+  for (int64_t done = 0; done < unit->count; done += CHUNK_ELEMS) {
+    int64_t start = unit->start + done;
+    int64_t count = unit->count - done < CHUNK_ELEMS ? unit->count - done : CHUNK_ELEMS;
+    for (int64_t i = 0; i < count; i++)
+      values[i] = value_from_key (tensor_key, start + i) * range;
+    RlStatus status = rl_convert_row_from_f32 (spec->dtype, encoded + (size_t) done * elem, values,
+                                               count, scale);
+    if (status != RL_OK)
+      return rl_prefix_error (status, "tensor '%s': ", spec->name);
+  }
+  RlStatus status = pwrite_all (job->fd, encoded, (size_t) unit->count * elem,
+                                job->offsets[unit->tensor] + (uint64_t) unit->start * elem);
+  return status == RL_OK ? RL_OK : rl_prefix_error (status, "writing tensor '%s': ", spec->name);
+}
+
+static void *
+write_units (void *data)
+{
+  WriteJob *job = data;
+  float *values = malloc (CHUNK_ELEMS * sizeof *values);
+  uint8_t *encoded = malloc ((size_t) UNIT_ELEMS * 8);
+  if (values == NULL || encoded == NULL)
+    job_fail (job, rl_set_error (RL_E_NO_MEMORY, "out of memory"));
+  while (!atomic_load (&job->failed)) {
+    size_t i = atomic_fetch_add (&job->next_unit, 1);
+    if (i >= job->n_units)
+      break;
+    RlStatus status = write_unit (job, &job->units[i], values, encoded);
+    if (status != RL_OK)
+      job_fail (job, status);
+  }
+  free (values);
+  free (encoded);
+  return NULL;
+}
+
+int
+make_checkpoint_default_threads (void)
+{
+  long n = sysconf (_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int) n;
+}
+
+/* Each tensor's offset in the file and its units. */
+static RlStatus
+plan_units (const MakeCheckpointSpec *specs, size_t n, unsigned flags, uint64_t data_start,
+            uint64_t *offsets, Unit **units_out, size_t *n_units_out, uint64_t *file_size)
+{
+  size_t n_units = 0, cap = 0;
+  Unit *units = NULL;
+  uint64_t offset = data_start;
+  for (size_t i = 0; i < n; i++) {
+    int64_t numel = numel_of (&specs[i]);
+    size_t bytes;
+    RlStatus status = rl_dtype_bytes_for (specs[i].dtype, numel, &bytes);
+    if (status != RL_OK) {
+      free (units);
+      return rl_prefix_error (status, "tensor '%s': ", specs[i].name);
+    }
+    offsets[i] = offset;
+    offset += bytes + (is_scaled_weight (&specs[i], flags) ? 4 : 0);
+    for (int64_t start = 0; start < numel; start += UNIT_ELEMS) {
+      if (n_units == cap) {
+        cap = cap ? cap * 2 : 256;
+        Unit *grown = realloc (units, cap * sizeof *grown);
+        if (grown == NULL) {
+          free (units);
+          return rl_set_error (RL_E_NO_MEMORY, "out of memory");
+        }
+        units = grown;
+      }
+      units[n_units++] = (Unit) { i, start, numel - start < UNIT_ELEMS ? numel - start : UNIT_ELEMS };
+    }
+  }
+  *units_out = units;
+  *n_units_out = n_units;
+  *file_size = offset;
+  return RL_OK;
+}
+
+static RlStatus
+write_all (int fd, const MakeCheckpointSpec *specs, size_t n, uint64_t seed, unsigned flags,
+           const Text *header, int threads)
 {
   uint8_t length[8];
   for (int i = 0; i < 8; i++)
     length[i] = (uint8_t) ((uint64_t) header->len >> (8 * i));
-  if (fwrite (length, 1, 8, f) != 8 || fwrite (header->data, 1, header->len, f) != header->len)
-    return rl_set_error (RL_E_IO, "writing the header: %s", strerror (errno));
-  float *values = malloc (CHUNK_ELEMS * sizeof *values);
-  uint8_t *encoded = malloc (CHUNK_ELEMS * 8);
-  RlStatus status = values && encoded ? RL_OK : rl_set_error (RL_E_NO_MEMORY, "out of memory");
-  for (size_t i = 0; i < n && status == RL_OK; i++) {
-    bool scaled = is_scaled_weight (&specs[i], flags);
-    float scale = scaled ? make_checkpoint_scale (seed, i) : 1.0f;
-    status = write_tensor_data (f, &specs[i], i, seed, scale, make_checkpoint_gain (&specs[i], flags),
-                                values, encoded);
-    if (status == RL_OK && scaled && fwrite (&scale, 4, 1, f) != 1)
-      status = rl_set_error (RL_E_IO, "writing a scale: %s", strerror (errno));
+  RlStatus status = pwrite_all (fd, length, 8, 0);
+  if (status == RL_OK)
+    status = pwrite_all (fd, header->data, header->len, 8);
+  if (status != RL_OK)
+    return rl_prefix_error (status, "writing the header: ");
+  uint64_t *offsets = malloc ((n ? n : 1) * sizeof *offsets);
+  if (offsets == NULL)
+    return rl_set_error (RL_E_NO_MEMORY, "out of memory");
+  WriteJob job = { .fd = fd, .specs = specs, .offsets = offsets, .seed = seed, .flags = flags,
+                   .status = RL_OK };
+  Unit *units = NULL;
+  uint64_t file_size = 0;
+  status = plan_units (specs, n, flags, 8 + header->len, offsets, &units, &job.n_units, &file_size);
+  if (status == RL_OK && ftruncate (fd, (off_t) file_size) != 0)
+    status = rl_set_error (RL_E_IO, "%s", strerror (errno));
+  if (status != RL_OK) {
+    free (offsets);
+    return status;
   }
-  free (values);
-  free (encoded);
-  return status;
+  /* The scales after their scaled fp8 weights (empty weights have one too). */
+  for (size_t i = 0; i < n && status == RL_OK; i++) {
+    size_t bytes = 0;
+    if (!is_scaled_weight (&specs[i], flags))
+      continue;
+    float scale = make_checkpoint_scale (seed, i);
+    rl_dtype_bytes_for (specs[i].dtype, numel_of (&specs[i]), &bytes);
+    status = pwrite_all (fd, &scale, 4, offsets[i] + bytes);
+  }
+  if (status != RL_OK) {
+    free (units);
+    free (offsets);
+    return rl_prefix_error (status, "writing a scale: ");
+  }
+  job.units = units;
+  atomic_init (&job.next_unit, 0);
+  atomic_init (&job.failed, false);
+  pthread_mutex_init (&job.lock, NULL);
+  if (threads < 1)
+    threads = make_checkpoint_default_threads ();
+  if ((size_t) threads > job.n_units)
+    threads = job.n_units > 0 ? (int) job.n_units : 1;
+  if (threads > MAX_THREADS)
+    threads = MAX_THREADS;
+  /* The calling thread is one of them. */
+  pthread_t helpers[MAX_THREADS];
+  int started = 0;
+  for (; started < threads - 1; started++)
+    if (pthread_create (&helpers[started], NULL, write_units, &job) != 0)
+      break;
+  write_units (&job);
+  for (int i = 0; i < started; i++)
+    pthread_join (helpers[i], NULL);
+  pthread_mutex_destroy (&job.lock);
+  free (units);
+  free (offsets);
+  if (job.status != RL_OK)
+    return rl_set_error (job.status, "%s", job.message);
+  return RL_OK;
 }
 
 RlStatus
-make_checkpoint_write (const char *path, const MakeCheckpointSpec *specs, size_t n_specs, uint64_t seed,
-                       unsigned flags, const char *const *metadata, size_t n_metadata)
+make_checkpoint_write_threads (const char *path, const MakeCheckpointSpec *specs, size_t n_specs,
+                               uint64_t seed, unsigned flags, const char *const *metadata,
+                               size_t n_metadata, int threads)
 {
   Text header = { 0 };
   RlStatus status = build_header (specs, n_specs, flags, metadata, n_metadata, &header);
@@ -329,13 +518,13 @@ make_checkpoint_write (const char *path, const MakeCheckpointSpec *specs, size_t
     free (header.data);
     return status;
   }
-  FILE *f = fopen (path, "wb");
-  if (f == NULL) {
+  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
     free (header.data);
     return rl_set_error (RL_E_IO, "%s: cannot create: %s", path, strerror (errno));
   }
-  status = write_all (f, specs, n_specs, seed, flags, &header);
-  if (fclose (f) != 0 && status == RL_OK)
+  status = write_all (fd, specs, n_specs, seed, flags, &header, threads);
+  if (close (fd) != 0 && status == RL_OK)
     status = rl_set_error (RL_E_IO, "%s: %s", path, strerror (errno));
   free (header.data);
   if (status != RL_OK) {
@@ -343,6 +532,13 @@ make_checkpoint_write (const char *path, const MakeCheckpointSpec *specs, size_t
     return rl_prefix_error (status, "%s: ", path);
   }
   return RL_OK;
+}
+
+RlStatus
+make_checkpoint_write (const char *path, const MakeCheckpointSpec *specs, size_t n_specs, uint64_t seed,
+                       unsigned flags, const char *const *metadata, size_t n_metadata)
+{
+  return make_checkpoint_write_threads (path, specs, n_specs, seed, flags, metadata, n_metadata, 0);
 }
 
 static const char *corruption_names[] = {

@@ -1,7 +1,7 @@
 /* make-checkpoint: writes a safetensors file of random weights.
  *
  *   make-checkpoint [--seed N] [--dtype BF16] [--scaled-fp8] [--fan-in]
- *                   [--metadata KEY=VALUE]... [--input FILE]
+ *                   [--metadata KEY=VALUE]... [--input FILE] [--threads N]
  *                   [--corrupt KIND] OUTPUT
  *
  * Reads one tensor per line ("name dtype shape" or "name shape", shapes as
@@ -12,7 +12,8 @@
  * 1/sqrt(fan-in) (make_checkpoint_gain). --corrupt then damages the file
  * the way users meet broken checkpoints (truncated, header-past-eof,
  * bad-json, lying-offsets, overlap, unknown-dtype), for tests of error
- * reporting. */
+ * reporting. --threads (default: every online CPU) only changes how fast the
+ * file is written, never its bytes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ usage (FILE *to)
 {
   fprintf (to,
            "usage: make-checkpoint [--seed N] [--dtype DTYPE] [--scaled-fp8] [--fan-in] [--metadata KEY=VALUE]...\n"
-           "                       [--input FILE] [--corrupt KIND] OUTPUT.safetensors\n"
+           "                       [--input FILE] [--threads N] [--corrupt KIND] OUTPUT.safetensors\n"
            "Reads 'name [dtype] shape' lines from FILE or stdin and writes random weights.\n"
            "dtypes: F32 F16 BF16 F8_E4M3 F8_E5M2 I8 I16 I32 I64 U8 F64\n"
            "corruptions: truncated header-past-eof bad-json lying-offsets overlap unknown-dtype\n");
@@ -76,7 +77,7 @@ main (int argc, char **argv)
   RlDType default_dtype = RL_DTYPE_INVALID;
   unsigned flags = 0;
   const char *input = NULL, *output = NULL;
-  int corruption = -1;
+  int corruption = -1, threads = 0;
   const char **metadata = calloc ((size_t) argc * 2 + 2, sizeof *metadata);
   size_t n_metadata = 0;
   for (int i = 1; i < argc; i++) {
@@ -110,6 +111,14 @@ main (int argc, char **argv)
         fprintf (stderr, "make-checkpoint: unknown corruption '%s'\n", argv[i]);
         return 2;
       }
+    } else if (strcmp (arg, "--threads") == 0 && has_value) {
+      char *end;
+      long n = strtol (argv[++i], &end, 10);
+      if (*end != '\0' || n < 1 || n > 4096) {
+        fprintf (stderr, "make-checkpoint: --threads wants a count from 1, got '%s'\n", argv[i]);
+        return 2;
+      }
+      threads = (int) n;
     } else if (strcmp (arg, "--input") == 0 && has_value) {
       input = argv[++i];
     } else if (strcmp (arg, "--help") == 0 || strcmp (arg, "-h") == 0) {
@@ -136,8 +145,10 @@ main (int argc, char **argv)
   if (input)
     fclose (in);
   if (r == 0) {
-    fprintf (stderr, "make-checkpoint: %zu tensors, seed %llu\n", specs.len, (unsigned long long) seed);
-    if (make_checkpoint_write (output, specs.items, specs.len, seed, flags, metadata, n_metadata) != RL_OK) {
+    fprintf (stderr, "make-checkpoint: %zu tensors, seed %llu, %d threads\n", specs.len,
+             (unsigned long long) seed, threads > 0 ? threads : make_checkpoint_default_threads ());
+    if (make_checkpoint_write_threads (output, specs.items, specs.len, seed, flags, metadata, n_metadata,
+                                       threads) != RL_OK) {
       fprintf (stderr, "make-checkpoint: %s\n", rl_last_error ());
       r = -1;
     }

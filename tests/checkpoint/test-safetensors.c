@@ -1,6 +1,7 @@
 /* safetensors reader: files written by make-checkpoint read back exactly,
  * with lookup, file order, metadata, views, scaled fp8, ranged reads and
- * FSDP row shards. Weights are random per run (seed printed). */
+ * FSDP row shards; the writer's file is the same on any number of threads.
+ * Weights are random per run (seed printed). */
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -313,6 +314,90 @@ test_header_forms (void)
   rl_safetensors_close (st);
 }
 
+static uint8_t *
+read_whole (const char *path, long *size)
+{
+  FILE *f = fopen (path, "rb");
+  uint8_t *bytes = NULL;
+  *size = -1;
+  if (f != NULL && fseek (f, 0, SEEK_END) == 0 && (*size = ftell (f)) > 0) {
+    bytes = malloc ((size_t) *size);
+    fseek (f, 0, SEEK_SET);
+    if (bytes != NULL && fread (bytes, 1, (size_t) *size, f) != (size_t) *size) {
+      free (bytes);
+      bytes = NULL;
+    }
+  }
+  if (f != NULL)
+    fclose (f);
+  return bytes;
+}
+
+/* The writer's threads take 1 Mi-element pieces: tensors spanning several
+ * pieces (a scaled fp8 one among them) give the same file on 1, 3 and 7
+ * threads, and the values at the pieces' edges are the ones expected. */
+static void
+test_threads_same_bytes (void)
+{
+  MakeCheckpointSpec specs[N_SPECS + 2];
+  PT_REQUIRE (load_specs (specs) == 0, "specs");
+  char error[256];
+  PT_REQUIRE (make_checkpoint_parse_line ("blocks.1.ffn.0.weight BF16 [5, 1048579]", RL_DTYPE_INVALID,
+                                          &specs[N_SPECS], error, sizeof error) == 1, "%s", error);
+  PT_REQUIRE (make_checkpoint_parse_line ("blocks.1.ffn.2.weight F8_E4M3 [3, 1100000]", RL_DTYPE_INVALID,
+                                          &specs[N_SPECS + 1], error, sizeof error) == 1, "%s", error);
+  const char *metadata[] = { "format", "pt" };
+  const unsigned flags = MAKE_CHECKPOINT_SCALED_FP8 | MAKE_CHECKPOINT_FAN_IN;
+  const int thread_counts[] = { 1, 3, 7 };
+  uint8_t *first = NULL;
+  long first_size = 0;
+  char path[300];
+  for (size_t k = 0; k < sizeof thread_counts / sizeof thread_counts[0]; k++) {
+    snprintf (path, sizeof path, "%s/threads-%d.safetensors", dir, thread_counts[k]);
+    bool written = make_checkpoint_write_threads (path, specs, N_SPECS + 2, seed, flags, metadata, 1,
+                                                  thread_counts[k]) == RL_OK;
+    PT_REQUIRE (written, "%d threads: %s", thread_counts[k], rl_last_error ());
+    long size;
+    uint8_t *bytes = read_whole (path, &size);
+    PT_REQUIRE (bytes != NULL, "cannot read %s back", path);
+    if (first == NULL) {
+      first = bytes, first_size = size;
+      continue;
+    }
+    PT_CHECK (size == first_size && memcmp (bytes, first, (size_t) size) == 0,
+              "%d threads wrote other bytes than 1 thread (%ld vs %ld bytes)", thread_counts[k], size,
+              first_size);
+    if (k + 1 < sizeof thread_counts / sizeof thread_counts[0])
+      free (bytes);
+    else
+      free (first), first = bytes;
+  }
+  /* The last file (7 threads) holds the values make_checkpoint_value gives. */
+  RlSafetensors *st = NULL;
+  PT_REQUIRE (rl_safetensors_open (path, &st) == RL_OK, "open: %s", rl_last_error ());
+  const int64_t edges[] = { 0, 1048575, 1048576, 2097152, 3145727, 3299999 };
+  for (size_t w = 0; w < 2; w++) {
+    const MakeCheckpointSpec *spec = &specs[N_SPECS + w];
+    const RlSafetensorsTensor *t = rl_safetensors_find (st, spec->name);
+    PT_REQUIRE (t != NULL, "%s missing", spec->name);
+    float scale = w == 1 ? make_checkpoint_scale (seed, N_SPECS + w) : 1.0f;
+    float gain = make_checkpoint_gain (spec, flags);
+    size_t elem = rl_dtype_block_bytes (spec->dtype);
+    for (size_t e = 0; e < sizeof edges / sizeof edges[0]; e++) {
+      float v = make_checkpoint_value (seed, N_SPECS + w, edges[e]) * gain, back, want;
+      uint8_t encoded[8];
+      rl_convert_row_from_f32 (spec->dtype, encoded, &v, 1, scale);
+      rl_convert_row_to_f32 (spec->dtype, encoded, 1, scale, &want);
+      rl_convert_row_to_f32 (spec->dtype, (const uint8_t *) t->data + (size_t) edges[e] * elem, 1, scale,
+                             &back);
+      PT_CHECK (back == want, "%s[%lld]: %g, expected %g", spec->name, (long long) edges[e], (double) back,
+                (double) want);
+    }
+  }
+  rl_safetensors_close (st);
+  free (first);
+}
+
 int
 main (void)
 {
@@ -329,6 +414,7 @@ main (void)
   PT_RUN (test_read_ranges_and_shards);
   PT_RUN (test_header_forms);
   PT_RUN (test_fan_in_gain);
+  PT_RUN (test_threads_same_bytes);
   char command[600];
   snprintf (command, sizeof command, "rm -rf '%s'", dir);
   if (system (command) != 0)
