@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# One call on the GPU machine for the `sage` attention variant: build it,
-# reference and naive (its test's oracles), the GPU test and the benchmark
-# with gcc/nvcc directly (no meson), check the SASS (IGMMA/QGMMA present,
-# no local memory), run the parity test with both schedules, then
-# PyTorch's SDPA and bench-attention in the same run. Logs go to $OUT (or
-# ./gpu-out); a summary is printed last. Usage, from the repo root:
+# One call on the GPU machine for the `sage` attention variants: build
+# them, reference and naive (the test's oracles), the GPU test and the
+# benchmark with gcc/nvcc directly (no meson, ~1 min), check the SASS
+# (IGMMA/QGMMA present, no local memory), run the parity test (ping-pong
+# with two-term V, the default; the published one-term V; in-order), then
+# PyTorch's SDPA and bench-attention in the same run, with each pass's time
+# ($RAYLIGHT_SAGE_PASS_TIMES) for sage, sage with one-term V, and sage16.
+# Logs go to $OUT (or ./gpu-out); a summary is printed last. Usage, from
+# the repo root:
 #   bash tests/attention/sage-gpu-session.sh [test|all]
 set -u
 what=${1:-all}
@@ -42,23 +45,8 @@ for f in workers/runtime/*.c plugins/attention/attention-registry.c plugins/atte
   o=$build/obj/$(basename $f .c).o; runtime_objs+=($o)
   gcc $cflags -c $f -o $o & pids+=($!)
 done
-# Diagnosis builds, run only if the parity test fails: the descriptor's
-# two offsets swapped, and the fp8 A-operand registers 1 and 2 swapped
-# (row + 8 versus column + 16), the two layout facts most likely wrong.
-mkdir -p $build/exp-offsets $build/exp-a-order
-sed -e 's/(128 >> 4) << 16/(SWAPPED >> 4) << 16/; s/(1024 >> 4) << 32/(128 >> 4) << 32/; s/(SWAPPED >> 4) << 16/(1024 >> 4) << 16/' \
-  plugins/attention/sage/sage-kernel.cu > $build/exp-offsets/sage-kernel.cu
-sed -e 's/p8\[kk\]\[1\] = /p8[kk][SWAP] = /; s/p8\[kk\]\[2\] = /p8[kk][1] = /; s/p8\[kk\]\[SWAP\] = /p8[kk][2] = /' \
-  plugins/attention/sage/sage-kernel.cu > $build/exp-a-order/sage-kernel.cu
-for e in exp-offsets exp-a-order; do
-  nvcc -gencode=arch=compute_90a,code=sm_90a $nvflags -c $build/$e/sage-kernel.cu -o $build/$e/sage-kernel.o \
-    > "$out/nvcc-$e.log" 2>&1 & pids+=($!)
-done
 failed=0
 for p in "${pids[@]}"; do wait $p || failed=1; done
-for e in exp-offsets exp-a-order; do
-  diff plugins/attention/sage/sage-kernel.cu $build/$e/sage-kernel.cu | grep -c '^>' | sed "s/^/$e changed lines: /"
-done
 [ $failed = 0 ] || { cat "$out"/nvcc-*.log; echo "BUILD FAILED"; exit 1; }
 ar rcs $build/obj/libattention.a "${runtime_objs[@]}"
 mods=$build/plugins/attention
@@ -75,46 +63,36 @@ note "sass: IGMMA $(grep -c IGMMA "$out/sage.sass")  QGMMA $(grep -c QGMMA "$out
 export OMP_NUM_THREADS=16
 
 test_failed=0
-for schedule in ping-pong in-order; do
-  step "test-attention-sage-gpu ($schedule)"
-  RAYLIGHT_SAGE_SCHEDULE=$schedule timeout ${RL_TEST_TIMEOUT:-60} $build/test-attention-sage-gpu 2>&1 \
-    | tee "$out/test-sage-$schedule.log"
+# name, then the environment of each run of the parity test.
+for run in "ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong" "one-term-v:RAYLIGHT_SAGE_V_TERMS=1" \
+           "in-order:RAYLIGHT_SAGE_SCHEDULE=in-order"; do
+  name=${run%%:*}
+  step "test-attention-sage-gpu ($name)"
+  env ${run#*:} timeout ${RL_TEST_TIMEOUT:-60} $build/test-attention-sage-gpu 2>&1 \
+    | tee "$out/test-sage-$name.log"
   status=${PIPESTATUS[0]}
-  note "test ($schedule): exit $status"
-  [ $status = 0 ] || test_failed=1
-  grep -E "^# sage|^not ok|check failed" "$out/test-sage-$schedule.log" | head -30 >> "$summary"
+  note "test ($name): exit $status"
+  [ "$name" = one-term-v ] || [ $status = 0 ] || test_failed=1
+  grep -E "^# sage|^not ok|check failed" "$out/test-sage-$name.log" | head -30 | sed "s/^/$name /" >> "$summary"
 done
-if [ $test_failed = 1 ]; then
-  for e in exp-offsets exp-a-order; do
-    step "diagnosis: $e"
-    mkdir -p $build/$e/plugins
-    gcc $cflags -shared plugins/attention/sage/attention-sage.c $build/$e/sage-kernel.o \
-      -o $build/$e/plugins/raylight-attention-sage.so $cuda_libs
-    RAYLIGHT_ATTENTION_PATH=$build/$e/plugins RAYLIGHT_SAGE_SCHEDULE=in-order timeout 40 \
-      $build/test-attention-sage-gpu 2>&1 | tee "$out/test-sage-$e.log"
-    grep -E "^# sage|^# variant sage" "$out/test-sage-$e.log" | head -8 | sed "s/^/$e: /" >> "$summary"
-  done
-  what=test   # timings of a wrong kernel mean nothing
-fi
+[ $test_failed = 1 ] && what=test   # timings of a wrong kernel mean nothing
 [ "$what" = test ] && { step "summary"; cat "$summary"; exit 0; }
 
 step "torch SDPA"
 PYTHONUNBUFFERED=1 timeout ${RL_TORCH_TIMEOUT:-90} python3 tests/bench/torch_attention.py 2>&1 | tee "$out/torch-attention.txt"
-for schedule in ping-pong in-order; do
-  step "bench-attention sage ($schedule)"
-  RAYLIGHT_SAGE_SCHEDULE=$schedule timeout ${RL_BENCH_TIMEOUT:-50} $build/bench-attention \
-    --torch "$out/torch-attention.txt" --variants sage,sage16 2>&1 | tee "$out/bench-sage-$schedule.txt"
-  grep -E "^(sage|torch)" "$out/bench-sage-$schedule.txt" | sed "s/^/$schedule /" >> "$summary"
+# name:variants:environment
+for run in "sage:sage:RAYLIGHT_SAGE_V_TERMS=2" "sage-1v:sage:RAYLIGHT_SAGE_V_TERMS=1" \
+           "sage16:sage16:RAYLIGHT_SAGE_SCHEDULE=in-order"; do
+  name=${run%%:*} rest=${run#*:}
+  step "bench-attention $name"
+  env ${rest#*:} RAYLIGHT_SAGE_PASS_TIMES=1 timeout ${RL_BENCH_TIMEOUT:-60} $build/bench-attention \
+    --torch "$out/torch-attention.txt" --variants ${rest%%:*} > "$out/bench-$name.txt" 2> "$out/passes-$name.txt"
+  cat "$out/bench-$name.txt"
+  grep -E "^(sage|torch)" "$out/bench-$name.txt" | sed "s/^/$name /" >> "$summary"
+  # The last (timed) run's passes per shape.
+  awk '{ key = $3 " " $5 " " $7 " " $9 } !(key in seen) { order[++n] = key } { seen[key] = $0 }
+       END { for (i = 1; i <= n; i++) print seen[order[i]] }' "$out/passes-$name.txt" \
+    | sed "s/^/$name /" >> "$summary"
 done
-if command -v ncu >/dev/null; then
-  # Where the time goes at the smallest shape (H 12, L 4680): the four
-  # preparation kernels against the attention kernel, two calls of sage.
-  step "ncu: kernel times of sage at H 12, L 4680"
-  timeout ${RL_NCU_TIMEOUT:-60} ncu --metrics gpu__time_duration.sum --launch-count 10 \
-    $build/bench-attention --variants sage > "$out/ncu-sage.txt" 2>&1
-  grep -E "channel_|quantise_|attention|gpu__time_duration" "$out/ncu-sage.txt" \
-    | grep -oE "(channel_stats|channel_finish|quantise_q|quantise_kv|attention<[^>]*>|attention)|[0-9.,]+ *(usecond|msecond|nsecond)" \
-    | paste - - | sed 's/^/ncu /' >> "$summary"
-fi
 step "summary"
 cat "$summary"

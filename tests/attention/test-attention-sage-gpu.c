@@ -5,19 +5,21 @@
  * keys with a large common mean (what K smoothing is for), a ring merge of
  * key chunks through the LSE, and a Wan-sized shape against `naive`.
  *
- * Bounds: cosine ≥ 0.999 for both; ‖out − ref‖/‖ref‖ ≤ 3e-2 (issue 6) for
- * sage16, ≤ 5e-2 for sage — the floor that e4m3 P and V allow on random
- * data (tests/attention/test-sage-quantisation-model.c: 3.5–4%). LSE: the
- * int8 logits' error, ≤ 5e-2 here. Exits 77 without a Hopper GPU (sm_90
- * code). */
+ * Bounds: cosine ≥ 0.999 and ‖out − ref‖/‖ref‖ ≤ 3e-2 (issue 6) for both:
+ * sage with its default two-term e4m3 V (2.2–2.5% in the CPU model,
+ * tests/attention/test-sage-quantisation-model.c), sage16 ≈ 1%.
+ * $RAYLIGHT_SAGE_V_TERMS=1 (the published one-term V, 3.3–3.7%) is held to
+ * 5e-2. LSE: the int8 logits' error, ≤ 5e-2 here. Exits 77 without a
+ * Hopper GPU (sm_90 code). */
 #include "tests/attention/attention-gpu-test-util.h"
 
 #define ISSUE_OUT_TOLERANCE 3e-2
+#define ONE_TERM_OUT_TOLERANCE 5e-2
 #define COSINE_MIN 0.999
 #define LSE_TOLERANCE 5e-2
 
 static const struct { const char *name; double out_tolerance; } variants[] = {
-  { "sage", 5e-2 },
+  { "sage", ISSUE_OUT_TOLERANCE },
   { "sage16", ISSUE_OUT_TOLERANCE },
 };
 
@@ -187,6 +189,9 @@ main (void)
           return 77;
         }
       out_tolerance = variants[n].out_tolerance;
+      const char *terms = getenv ("RAYLIGHT_SAGE_V_TERMS");
+      if (strcmp (variants[n].name, "sage") == 0 && terms != NULL && strcmp (terms, "1") == 0)
+        out_tolerance = ONE_TERM_OUT_TOLERANCE;
       PT_RUN (test_parity_with_reference);
       PT_RUN (test_tiny_shapes);
       PT_RUN (test_ring_merge_of_chunks);

@@ -16,10 +16,17 @@
  *                 sum, which adds the same unquantised values.
  *   V fp8         v ← v − mean over keys (per channel, added back at the
  *                 end since each P row sums to one), then e4m3 per channel
- *                 with scale = absmax/448.
- *   P·V           e4m3 × e4m3 per tile into an fp32 partial, added to the
- *                 fp32 accumulator after the online-softmax rescale (the
- *                 two-level accumulation of SageAttention-2).
+ *                 with scale = absmax/448; by default as two terms, hi =
+ *                 e4m3(y) and lo = e4m3(y − hi), whose sum carries y to
+ *                 about 2^-8 (`sage`'s default; one term is the published
+ *                 design).
+ *   V 16-bit      the input itself: neither smoothed nor rounded again
+ *                 (`sage16`). v − mean(v) rounded back to the same 16-bit
+ *                 grid errs alike for all keys in a binade, a bias that
+ *                 does not average out over many keys (2.7% at 4680 keys).
+ *   P·V           e4m3 (or bf16) P × V per tile into an fp32 partial, added
+ *                 to the fp32 accumulator after the online-softmax rescale
+ *                 (the two-level accumulation of SageAttention-2).
  *
  * Each case compares against a float64 softmax on the unquantised inputs
  * (bounds below, with why), on several distributions including keys with a
@@ -39,14 +46,21 @@
 #define K_BLOCK 128
 #define P_SCALE 448.0f
 /* Issue 6 asks ‖out − ref‖/‖ref‖ ≤ 3e-2 with cosine ≥ 0.999. On random
- * data e4m3 P and V each carry about 2.6% rms relative rounding error
- * (3 mantissa bits), independent per key, so the fp8 P·V design sits near
- * 3.5–4% whatever the accumulation; the cosine holds. The model checks the
- * fp8 design against the floor it can reach (FP8_OUT_TOLERANCE) and shows
- * that 16-bit P·V meets the issue's 3e-2. LSE errors are the int8 logits'
- * (largest for sharp attention). */
+ * data e4m3 P and V each carry about 2–2.6% rms relative rounding error
+ * (3 mantissa bits), independent per key, so the published fp8 P·V design
+ * (one e4m3 V) sits near 3.5–4% whatever the accumulation; the cosine
+ * holds. With V as two e4m3 terms only P's rounding and the int8 logits
+ * remain: 2–2.5%, under the issue's 3e-2, as is 16-bit P·V (≈ 1%). The
+ * ideas that do not help were measured too (NOTES.md): the row sum from
+ * the rounded P, P at other scales, finer Q scales on these
+ * distributions. LSE errors are the int8 logits' (largest for sharp
+ * attention). */
 #define OUT_TOLERANCE 3e-2
-#define FP8_OUT_TOLERANCE 5e-2
+/* Gaussian q and k (absmax ≈ 4σ per block) cost the int8 logits more than
+ * the GPU tests' uniform data (sage16 1.3–2.2% here against 0.8%), so the
+ * two-term fp8 design sits at 2.5–2.9% on them: its bound there. */
+#define FP8_GAUSSIAN_OUT_TOLERANCE 3.5e-2
+#define FP8_OUT_TOLERANCE 5e-2   /* one-term V, the published design */
 #define COSINE_MIN 0.999
 #define LSE_TOLERANCE 1.5e-1
 
@@ -85,6 +99,17 @@ round_e4m3 (float x)
   return copysignf (rintf (magnitude / step) * step, x);
 }
 
+/* Rounds to bf16 (nearest even), as the kernel's P for 16-bit P·V. */
+static float
+round_bf16 (float x)
+{
+  uint32_t bits;
+  memcpy (&bits, &x, 4);
+  bits = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
+  memcpy (&x, &bits, 4);
+  return x;
+}
+
 static int
 round_int8 (float x)
 {
@@ -96,8 +121,9 @@ typedef struct {
   int          q_len, kv_len, dim;
   const float *q, *k, *v;     /* [L][D], one head */
   float        scale;         /* softmax scale */
-  bool         smooth_k, smooth_v;
-  bool         pv_fp8;        /* false: P and V stay 16-bit (the "8+16" design) */
+  bool         smooth_k, smooth_v;   /* smooth_v applies to fp8 V only */
+  bool         pv_fp8;        /* false: P in bf16, V the input (the "8+16" design) */
+  int          v_terms;       /* fp8 V as 1 or 2 e4m3 terms */
 } ModelProblem;
 
 /* The exact float64 answer. */
@@ -146,7 +172,7 @@ sage_model_attention (const ModelProblem *p, float *out, float *lse)
       for (int d = 0; d < dim; d++)
         k_mean[d] /= (float) lk;
     }
-  if (p->smooth_v)
+  if (p->smooth_v && p->pv_fp8)
     {
       for (int j = 0; j < lk; j++)
         for (int d = 0; d < dim; d++)
@@ -154,18 +180,20 @@ sage_model_attention (const ModelProblem *p, float *out, float *lse)
       for (int d = 0; d < dim; d++)
         v_mean[d] /= (float) lk;
     }
-  /* V: per channel e4m3. */
+  /* V: per channel e4m3 (hi, or hi + lo), or the input as it is. */
   float *v8 = malloc ((size_t) lk * dim * sizeof (float));
   for (int d = 0; d < dim; d++)
     {
       float absmax = 0;
       for (int j = 0; j < lk; j++)
         absmax = fmaxf (absmax, fabsf (p->v[(size_t) j * dim + d] - v_mean[d]));
-      v_scale[d] = absmax > 0 ? absmax / P_SCALE : 1.0f;
+      v_scale[d] = absmax > 0 && p->pv_fp8 ? absmax / P_SCALE : 1.0f;
       for (int j = 0; j < lk; j++)
         {
           float scaled = (p->v[(size_t) j * dim + d] - v_mean[d]) / v_scale[d];
-          v8[(size_t) j * dim + d] = p->pv_fp8 ? round_e4m3 (scaled) : scaled;
+          float hi = round_e4m3 (scaled);
+          float two_terms = hi + round_e4m3 (scaled - hi);
+          v8[(size_t) j * dim + d] = !p->pv_fp8 ? scaled : p->v_terms == 2 ? two_terms : hi;
         }
     }
   /* K: smoothed, int8 per 128-key block. */
@@ -222,7 +250,7 @@ sage_model_attention (const ModelProblem *p, float *out, float *lse)
                 {
                   float p448 = exp2f (s[j] - m_new + log2_p_scale);
                   row_sum += p448;
-                  float p8 = p->pv_fp8 ? round_e4m3 (p448) : p448;
+                  float p8 = p->pv_fp8 ? round_e4m3 (p448) : round_bf16 (p448);
                   for (int d = 0; d < dim; d++)
                     partial[d] += p8 * v8[(size_t) (first + j) * dim + d];
                 }
@@ -269,10 +297,27 @@ compare (const float *out, const float *ref, const float *lse, const float *ref_
 typedef struct {
   const char *name;
   float q_gain, k_mean_spread, v_mean_spread;
+  bool  uniform;   /* the GPU tests' data instead: q, k uniform in [-2, 2), v in [-1, 1) */
 } Distribution;
 
+/* The P·V designs: sage16, sage (two-term V, its default), the published
+ * one-term V, each with its bound on ‖out − ref‖/‖ref‖. */
+typedef struct {
+  const char *name;
+  bool        fp8;
+  int         v_terms;
+  double      bound;
+} Design;
+
+static const Design designs[] = {
+  { "PV 16-bit  ", false, 1, OUT_TOLERANCE },
+  { "PV fp8 2-V ", true, 2, OUT_TOLERANCE },
+  { "PV fp8 1-V ", true, 1, FP8_OUT_TOLERANCE },
+};
+
 /* q, k, v with unit Gaussian noise; `q_gain` sharpens the attention, the
- * spreads add one random offset per channel to every key / value. */
+ * spreads add one random offset per channel to every key / value. All
+ * rounded to bf16, the kernel's input type (the reference sees the same). */
 static void
 draw (const Distribution *dist, int lq, int lk, int dim, float *q, float *k, float *v)
 {
@@ -283,17 +328,19 @@ draw (const Distribution *dist, int lq, int lk, int dim, float *q, float *k, flo
       v_offset[d] = dist->v_mean_spread * gaussian ();
     }
   for (size_t i = 0; i < (size_t) lq * dim; i++)
-    q[i] = dist->q_gain * gaussian ();
+    q[i] = round_bf16 (dist->uniform ? (float) (4.0 * uniform01 () - 2.0) : dist->q_gain * gaussian ());
   for (size_t j = 0; j < (size_t) lk * dim; j++)
     {
-      k[j] = gaussian () + k_offset[j % dim];
-      v[j] = gaussian () + v_offset[j % dim];
+      k[j] = round_bf16 ((dist->uniform ? (float) (4.0 * uniform01 () - 2.0) : gaussian ())
+                         + k_offset[j % dim]);
+      v[j] = round_bf16 ((dist->uniform ? (float) (2.0 * uniform01 () - 1.0) : gaussian ())
+                         + v_offset[j % dim]);
     }
   free (k_offset), free (v_offset);
 }
 
 static ModelError
-run_model (const Distribution *dist, int lq, int lk, bool smooth, bool pv_fp8,
+run_model (const Distribution *dist, int lq, int lk, bool smooth, const Design *design,
            ModelError *unsmoothed)
 {
   int dim = 128;
@@ -302,7 +349,8 @@ run_model (const Distribution *dist, int lq, int lk, bool smooth, bool pv_fp8,
   float *out = malloc ((size_t) lq * dim * sizeof (float)), *ref = malloc ((size_t) lq * dim * sizeof (float));
   float *lse = malloc (lq * sizeof (float)), *ref_lse = malloc (lq * sizeof (float));
   draw (dist, lq, lk, dim, q, k, v);
-  ModelProblem p = { lq, lk, dim, q, k, v, 1.0f / sqrtf ((float) dim), smooth, smooth, pv_fp8 };
+  ModelProblem p = { lq, lk, dim, q, k, v, 1.0f / sqrtf ((float) dim), smooth, smooth, design->fp8,
+                     design->v_terms };
   reference_attention (&p, ref, ref_lse);
   sage_model_attention (&p, out, lse);
   ModelError e = compare (out, ref, lse, ref_lse, lq, dim);
@@ -326,32 +374,53 @@ test_e4m3_rounding (void)
             && round_e4m3 (ldexpf (1.0f, -11)) == 0.0f, "subnormal step 2^-9");
   PT_CHECK (round_e4m3 (-3.3f) == -3.25f, "sign: %g", round_e4m3 (-3.3f));
   PT_CHECK (round_int8 (300.0f) == 127 && round_int8 (-2.5f) == -2, "int8 clamp and ties");
+  PT_CHECK (round_bf16 (1.0f + 1.0f / 256) == 1.0f && round_bf16 (1.0f + 3.0f / 256) == 1.015625f,
+            "bf16 ties to even: %g", round_bf16 (1.0f + 3.0f / 256));
+}
+
+static void
+check_design (const Distribution *dist, const Design *design, int lq, int lk)
+{
+  ModelError e = run_model (dist, lq, lk, true, design, NULL);
+  double bound = design->fp8 && design->v_terms == 2 && !dist->uniform ? FP8_GAUSSIAN_OUT_TOLERANCE
+                                                                       : design->bound;
+  printf ("# %-36s %s Lq %4d Lk %4d  rel %.2e  cos %.6f  lse %.2e\n", dist->name, design->name, lq,
+          lk, e.relative, e.cosine, e.lse);
+  PT_CHECK (e.relative <= bound && e.cosine >= COSINE_MIN && e.lse <= LSE_TOLERANCE,
+            "%s (%s): rel %g cos %g lse %g", dist->name, design->name, e.relative, e.cosine, e.lse);
 }
 
 static void
 test_error_bounds (void)
 {
   const Distribution dists[] = {
-    { "gaussian",                         1.0f, 0.0f, 0.0f },
-    { "sharp (q x2)",                     2.0f, 0.0f, 0.0f },
-    { "keys with common mean (sd 8)",     1.0f, 8.0f, 0.0f },
-    { "values with channel offsets (sd 4)", 1.0f, 0.0f, 4.0f },
-    { "sharp + key mean + value offsets", 2.0f, 6.0f, 2.0f },
+    { "gaussian",                         1.0f, 0.0f, 0.0f, false },
+    { "sharp (q x2)",                     2.0f, 0.0f, 0.0f, false },
+    { "keys with common mean (sd 8)",     1.0f, 8.0f, 0.0f, false },
+    { "values with channel offsets (sd 4)", 1.0f, 0.0f, 4.0f, false },
+    { "sharp + key mean + value offsets", 2.0f, 6.0f, 2.0f, false },
+    { "uniform (the GPU tests' data)",    1.0f, 0.0f, 0.0f, true },
   };
   for (size_t i = 0; i < sizeof dists / sizeof dists[0]; i++)
     {
       int lq = 96 + (int) (uniform01 () * 64), lk = 300 + (int) (uniform01 () * 700);
-      for (int fp8 = 1; fp8 >= 0; fp8--)
-        {
-          ModelError e = run_model (&dists[i], lq, lk, true, fp8, NULL);
-          double bound = fp8 ? FP8_OUT_TOLERANCE : OUT_TOLERANCE;
-          printf ("# %-36s %s Lq %4d Lk %4d  rel %.2e  cos %.6f  lse %.2e\n", dists[i].name,
-                  fp8 ? "PV fp8 " : "PV 16-bit", lq, lk, e.relative, e.cosine, e.lse);
-          PT_CHECK (e.relative <= bound && e.cosine >= COSINE_MIN && e.lse <= LSE_TOLERANCE,
-                    "%s (PV %s): rel %g cos %g lse %g", dists[i].name, fp8 ? "fp8" : "16-bit",
-                    e.relative, e.cosine, e.lse);
-        }
+      for (size_t n = 0; n < sizeof designs / sizeof designs[0]; n++)
+        check_design (&dists[i], &designs[n], lq, lk);
     }
+}
+
+/* The GPU tests' Wan-sized case (4680 keys): errors that are the same for
+ * many keys (a bias) do not average out there, so it is where re-rounding
+ * a smoothed 16-bit V showed (2.7%); 16-bit P·V must stay near the int8
+ * logits' 1%. */
+static void
+test_many_keys (void)
+{
+  const Distribution dist = { "uniform, 4680 keys", 1.0f, 0.0f, 0.0f, true };
+  Design sixteen = designs[0];
+  sixteen.bound = 1.5e-2;
+  check_design (&dist, &sixteen, 64, 4680);
+  check_design (&dist, &designs[1], 64, 4680);
 }
 
 /* Why K is smoothed: with a large per-channel key mean, a 128-key block's
@@ -359,12 +428,12 @@ test_error_bounds (void)
 static void
 test_smoothing_matters (void)
 {
-  const Distribution dist = { "keys with common mean (sd 16)", 1.0f, 16.0f, 0.0f };
+  const Distribution dist = { "keys with common mean (sd 16)", 1.0f, 16.0f, 0.0f, false };
   ModelError raw;
-  ModelError smooth = run_model (&dist, 128, 640, true, true, &raw);
+  ModelError smooth = run_model (&dist, 128, 640, true, &designs[1], &raw);
   printf ("# %s: smoothed rel %.2e cos %.6f, unsmoothed rel %.2e cos %.6f\n", dist.name,
           smooth.relative, smooth.cosine, raw.relative, raw.cosine);
-  PT_CHECK (smooth.relative <= FP8_OUT_TOLERANCE && smooth.cosine >= COSINE_MIN, "smoothed: %g",
+  PT_CHECK (smooth.relative <= FP8_GAUSSIAN_OUT_TOLERANCE && smooth.cosine >= COSINE_MIN, "smoothed: %g",
             smooth.relative);
   PT_CHECK (raw.relative > 2.0 * smooth.relative, "smoothing should matter: %g vs %g",
             raw.relative, smooth.relative);
@@ -378,6 +447,7 @@ main (void)
   printf ("# seed %llu\n", (unsigned long long) rng_state);
   PT_RUN (test_e4m3_rounding);
   PT_RUN (test_error_bounds);
+  PT_RUN (test_many_keys);
   PT_RUN (test_smoothing_matters);
   return pt_finish ();
 }

@@ -7,6 +7,7 @@
  *
  *   python3 tests/bench/torch_attention.py > torch.txt
  *   bench-attention --torch torch.txt [--variants flash,cudnn] [--naive-max-l 32760]
+ *                   [--lengths 4680,32760] (only these L; all three by default)
  */
 #include <math.h>
 #include <stdint.h>
@@ -126,7 +127,7 @@ time_variant (const RlAttentionVariant *variant, RlAttentionInstance *instance,
 int
 main (int argc, char **argv)
 {
-  const char *torch_path = NULL, *variant_list = "naive,flash,cudnn";
+  const char *torch_path = NULL, *variant_list = "naive,flash,cudnn", *length_list = NULL;
   int naive_max_l = 32760;
   for (int i = 1; i + 1 < argc; i += 2)
     {
@@ -136,6 +137,8 @@ main (int argc, char **argv)
         variant_list = argv[i + 1];
       else if (strcmp (argv[i], "--naive-max-l") == 0)
         naive_max_l = atoi (argv[i + 1]);
+      else if (strcmp (argv[i], "--lengths") == 0)
+        length_list = argv[i + 1];
     }
   int devices = 0;
   if (cudaGetDeviceCount (&devices) != cudaSuccess || devices < 1)
@@ -177,6 +180,10 @@ main (int argc, char **argv)
       for (int cross = 0; cross < 2; cross++)
         {
           int heads = heads_list[hi], lq = lengths[li], lk = cross ? cross_keys : lengths[li];
+          char length_name[16];
+          snprintf (length_name, sizeof length_name, "%d", lq);
+          if (length_list != NULL && strstr (length_list, length_name) == NULL)
+            continue;
           RlAttentionProblem p = {
             .struct_size = sizeof p, .batch = 1, .heads = heads, .q_len = lq, .kv_len = lk,
             .head_dim = dim, .v_head_dim = dim, .qkv_dtype = RL_ATTENTION_BF16,

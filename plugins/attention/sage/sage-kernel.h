@@ -29,6 +29,11 @@ typedef struct {
                            * cores (FlashAttention-3's schedule); 0: each runs freely */
   int32_t     pv16;       /* 0: P and V in fp8 e4m3 (SageAttention-2's "8+8");
                            * 1: in the input's 16-bit type ("8+16", more exact) */
+  int32_t     v_terms;    /* fp8 P·V only: 1, V as one e4m3 value (the published
+                           * design, ~3.5% error on random data); 2, V as e4m3 hi + lo
+                           * (V's rounding error gone, one more P·V MMA per tile) */
+  float      *pass_ms;    /* NULL, or 5 floats: each pass's time (channel stats, finish,
+                           * quantise q, quantise k/v, attention); the launch then waits */
 } RlSageParams;
 
 /* Bytes of scratch device memory a launch of `params` needs (quantised
