@@ -65,7 +65,7 @@ export OMP_NUM_THREADS=16
 test_failed=0
 # name, then the environment of each run of the parity test.
 for run in "ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong" "one-term-v:RAYLIGHT_SAGE_V_TERMS=1" \
-           "in-order:RAYLIGHT_SAGE_SCHEDULE=in-order"; do
+           "in-order:RAYLIGHT_SAGE_SCHEDULE=in-order" "grid-tiles:RAYLIGHT_SAGE_GRID=tiles"; do
   name=${run%%:*}
   step "test-attention-sage-gpu ($name)"
   env ${run#*:} timeout ${RL_TEST_TIMEOUT:-60} $build/test-attention-sage-gpu 2>&1 \
@@ -75,13 +75,16 @@ for run in "ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong" "one-term-v:RAYLIGHT_SAG
   [ "$name" = one-term-v ] || [ $status = 0 ] || test_failed=1
   grep -E "^# sage|^not ok|check failed" "$out/test-sage-$name.log" | head -30 | sed "s/^/$name /" >> "$summary"
 done
-[ $test_failed = 1 ] && what=test   # timings of a wrong kernel mean nothing
+[ $test_failed = 1 ] && note "A TEST FAILED: timings below are of a kernel that failed somewhere"
 [ "$what" = test ] && { step "summary"; cat "$summary"; exit 0; }
 
 step "torch SDPA"
 PYTHONUNBUFFERED=1 timeout ${RL_TORCH_TIMEOUT:-90} python3 tests/bench/torch_attention.py 2>&1 | tee "$out/torch-attention.txt"
 # name:variants:environment
-for run in "sage:sage:RAYLIGHT_SAGE_V_TERMS=2" "sage-1v:sage:RAYLIGHT_SAGE_V_TERMS=1" \
+# sage: the defaults (persistent grid, two-term V); sage-t2: one block per
+# tile; sage-t1: one block per tile and one-term V (this morning's kernel).
+for run in "sage:sage:RAYLIGHT_SAGE_V_TERMS=2" "sage-t2:sage:RAYLIGHT_SAGE_GRID=tiles" \
+           "sage-t1:sage:RAYLIGHT_SAGE_GRID=tiles RAYLIGHT_SAGE_V_TERMS=1" \
            "sage16:sage16:RAYLIGHT_SAGE_SCHEDULE=in-order"; do
   name=${run%%:*} rest=${run#*:}
   step "bench-attention $name"

@@ -547,12 +547,13 @@ struct AttentionArgs {
   void     *out;
   float    *lse;
   int       heads, q_len, keys, q_tiles, kv_tiles, lse_q_len, out_bf16;
+  int       bh;   /* batch · heads */
 };
 
 __host__ __device__ constexpr int
 shared_bytes (int v_bytes)
 {
-  return kTileBytes + kStages * (kTileBytes + v_bytes) + 1024 /* barriers */
+  return 2 * kTileBytes + kStages * (kTileBytes + v_bytes) + 1024 /* barriers */
          + 1024 /* alignment */;
 }
 
@@ -761,49 +762,74 @@ struct Softmax {
 };
 
 #ifdef SAGE_HOPPER
-/* Shared memory of one block: the Q tile, kStages × (K tile, Vᵀ tile), and
- * the mbarriers (Q loaded; stage s full; stage s read by both consumers). */
+/* Shared memory of one block: two Q tiles (the next tile's Q loads while
+ * this one is in use), kStages × (K tile, Vᵀ tile), and the mbarriers (Q
+ * buffer b loaded / released by both consumers; stage s full / read by
+ * both consumers). Ring slots and Q uses count on across a block's tiles. */
 struct Shared {
-  uint8_t  *q_tile;
+  uint8_t  *q_tiles;
   uint8_t  *stages;
   uint64_t *bars;
   int       v_bytes;   /* bytes of a Vᵀ tile; a stage is kTileBytes + v_bytes */
 
-  __device__ uint32_t q_full () const { return shared_address (&bars[0]); }
-  __device__ uint32_t full (int s) const { return shared_address (&bars[1 + s]); }
-  __device__ uint32_t empty (int s) const { return shared_address (&bars[1 + kStages + s]); }
-  __device__ uint32_t k_address (int t) const
+  __device__ uint8_t *q_tile (int buffer) const { return q_tiles + buffer * kTileBytes; }
+  __device__ uint32_t q_full (int buffer) const { return shared_address (&bars[buffer]); }
+  __device__ uint32_t q_empty (int buffer) const { return shared_address (&bars[2 + buffer]); }
+  __device__ uint32_t full (int slot) const { return shared_address (&bars[4 + slot % kStages]); }
+  __device__ uint32_t empty (int slot) const
   {
-    return shared_address (stages + (t % kStages) * (kTileBytes + v_bytes));
+    return shared_address (&bars[4 + kStages + slot % kStages]);
   }
-  __device__ uint32_t v_address (int t) const
+  __device__ uint32_t k_address (int slot) const
   {
-    return shared_address (stages + (t % kStages) * (kTileBytes + v_bytes) + kTileBytes);
+    return shared_address (stages + (slot % kStages) * (kTileBytes + v_bytes));
+  }
+  __device__ uint32_t v_address (int slot) const
+  {
+    return shared_address (stages + (slot % kStages) * (kTileBytes + v_bytes) + kTileBytes);
   }
 };
 
-/* One thread of the producer: Q once, then the K/Vᵀ ring. */
+/* The block's work: tiles of 128 query rows, query block fastest, then
+ * batch·head, dealt round-robin to the blocks (neighbours share K/V in L2). */
+struct TileOf {
+  int bh, q_block;
+  __device__ TileOf (int tile, int q_tiles) : bh (tile / q_tiles), q_block (tile % q_tiles) {}
+};
+
+/* One thread of the producer: per tile its Q (into the free buffer), then
+ * its K/Vᵀ tiles through the ring. */
 __device__ inline void
-produce (const AttentionArgs &args, const Shared &sm, int bh, int q_block, int tiles)
+produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
 {
   const Workspace &w = args.w;
-  barrier_expect_bytes (sm.q_full (), kTileBytes);
-  bulk_copy (shared_address (sm.q_tile), w.q8 + ((size_t) bh * args.q_tiles + q_block) * kTileBytes,
-             kTileBytes, sm.q_full ());
-  const int8_t *k_source = w.k8 + (size_t) bh * args.kv_tiles * kTileBytes;
-  const uint8_t *v_source = w.v8 + (size_t) bh * args.kv_tiles * sm.v_bytes;
-  for (int t = 0; t < tiles; t++)
+  const int total = args.q_tiles * args.bh;
+  int slot = 0;
+  for (int tile = blockIdx.x, count = 0; tile < total; tile += gridDim.x, count++)
     {
-      int s = t % kStages;
-      if (t >= kStages)
-        barrier_wait (sm.empty (s), ((t / kStages) - 1) & 1);
-      barrier_expect_bytes (sm.full (s), kTileBytes + sm.v_bytes);
-      bulk_copy (sm.k_address (t), k_source + (size_t) t * kTileBytes, kTileBytes, sm.full (s));
-      bulk_copy (sm.v_address (t), v_source + (size_t) t * sm.v_bytes, sm.v_bytes, sm.full (s));
+      const TileOf at (tile, args.q_tiles);
+      const int buffer = count & 1, use = count >> 1;
+      if (use > 0)
+        barrier_wait (sm.q_empty (buffer), (use - 1) & 1);
+      barrier_expect_bytes (sm.q_full (buffer), kTileBytes);
+      bulk_copy (shared_address (sm.q_tile (buffer)),
+                 w.q8 + ((size_t) at.bh * args.q_tiles + at.q_block) * kTileBytes, kTileBytes,
+                 sm.q_full (buffer));
+      const int8_t *k_source = w.k8 + (size_t) at.bh * args.kv_tiles * kTileBytes;
+      const uint8_t *v_source = w.v8 + (size_t) at.bh * args.kv_tiles * sm.v_bytes;
+      for (int t = 0; t < key_tiles; t++, slot++)
+        {
+          if (slot >= kStages)
+            barrier_wait (sm.empty (slot), ((slot / kStages) - 1) & 1);
+          barrier_expect_bytes (sm.full (slot), kTileBytes + sm.v_bytes);
+          bulk_copy (sm.k_address (slot), k_source + (size_t) t * kTileBytes, kTileBytes, sm.full (slot));
+          bulk_copy (sm.v_address (slot), v_source + (size_t) t * sm.v_bytes, sm.v_bytes, sm.full (slot));
+        }
     }
 }
 
-/* A consumer warpgroup's 64 query rows. */
+/* A consumer warpgroup's 64 query rows of one tile. Key tile t of the tile
+ * is ring slot base + t. */
 template <typename Pv>
 struct Consumer {
   float    o[64];         /* fp32 output accumulator (second level) */
@@ -815,7 +841,7 @@ struct Consumer {
   uint64_t q_desc;
   float    q_scale;
   const float *k_scales;
-  int      keys, quad;
+  int      keys, quad, base;
 
   __device__ void
   init ()
@@ -824,6 +850,7 @@ struct Consumer {
     for (int i = 0; i < 64; i++)
       o[i] = 0.0f, s_acc[i] = 0, pv[i] = 0.0f;
     alpha[0] = alpha[1] = 1.0f;
+    softmax = Softmax ();
   }
 
   __device__ void
@@ -846,21 +873,22 @@ struct Consumer {
   {
     for (int t = 0; t < tiles; t++)
       {
-        barrier_wait (sm.full (t % kStages), (t / kStages) & 1);
+        const int slot = base + t;
+        barrier_wait (sm.full (slot), (slot / kStages) & 1);
         hold_all (s_acc);
         mma_fence ();
-        issue_scores (s_acc, q_desc, sm.k_address (t));
+        issue_scores (s_acc, q_desc, sm.k_address (slot));
         mma_commit ();
         mma_wait_all ();
         hold_all (s_acc);
         scores_to_p (t);
         hold_all (pv);
         mma_fence ();
-        issue_values<Pv> (pv, p, sm.v_address (t));
+        issue_values<Pv> (pv, p, sm.v_address (slot));
         mma_commit ();
         mma_wait_all ();
         hold_all (pv);
-        barrier_arrive (sm.empty (t % kStages));
+        barrier_arrive (sm.empty (slot));
         add_tile ();
       }
   }
@@ -871,16 +899,17 @@ struct Consumer {
   __device__ void
   turn (const Shared &sm, int t, int mine, int other, bool hand_over)
   {
+    const int slot = base + t;
     if (kScores)
-      barrier_wait (sm.full (t % kStages), (t / kStages) & 1);
+      barrier_wait (sm.full (slot), (slot / kStages) & 1);
     named_sync (mine);
     hold_all (s_acc);
     hold_all (pv);
     mma_fence ();
     if (kScores)
-      issue_scores (s_acc, q_desc, sm.k_address (t));
+      issue_scores (s_acc, q_desc, sm.k_address (slot));
     if (kValues)
-      issue_values<Pv> (pv, p, sm.v_address (t - 1));
+      issue_values<Pv> (pv, p, sm.v_address (slot - 1));
     mma_commit ();
     if (hand_over)
       named_arrive (other);
@@ -889,7 +918,7 @@ struct Consumer {
     hold_all (pv);
     if (kValues)
       {
-        barrier_arrive (sm.empty ((t - 1) % kStages));
+        barrier_arrive (sm.empty (slot - 1));
         add_tile ();
       }
     if (kScores)
@@ -899,7 +928,8 @@ struct Consumer {
   /* FlashAttention-3's ping-pong: the two consumer warpgroups take turns
    * at the tensor cores (named barrier 1 + c is warpgroup c's turn), so
    * one's softmax overlaps the other's MMAs. Consumer 1 opens the first
-   * turn for 0 and skips its last hand-over, so arrivals match syncs. */
+   * turn for 0 and skips its last hand-over, so arrivals match syncs
+   * within every tile. */
   __device__ void
   run_ping_pong (const Shared &sm, int tiles, int consumer)
   {
@@ -916,9 +946,49 @@ struct Consumer {
       turn<true, true> (sm, t, mine, other, true);
     turn<false, true> (sm, tiles, mine, other, consumer == 0);
   }
+
+  /* O/l · v_scale + mean(v) to `out`; lse = (m + log2 l − log2 448)·ln 2
+   * + scale·q·mean(k). */
+  __device__ void
+  store (const AttentionArgs &args, int bh, int q_block, int consumer, int warp, int group)
+  {
+    const Workspace &w = args.w;
+    const int b = bh / args.heads, h = bh % args.heads;
+    const float *v_scale = w.v_scale + bh * kDim, *v_mean = w.v_mean + bh * kDim;
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+      {
+        float l = softmax.l[r];
+        l += __shfl_xor_sync (0xffffffffu, l, 1);
+        l += __shfl_xor_sync (0xffffffffu, l, 2);
+        int row = q_block * kTileRows + consumer * kQBlock + warp * 16 + group + 8 * r;
+        if (row >= args.q_len)
+          continue;
+        bool empty_row = !(l > 0.0f);
+        float inverse = empty_row ? 0.0f : 1.0f / l;
+        size_t out_row = (((size_t) b * args.q_len + row) * args.heads + h) * kDim;
+#pragma unroll
+        for (int j = 0; j < 16; j++)
+          {
+            int d = 8 * j + 2 * quad;
+            float x0 = empty_row ? 0.0f : o[4 * j + 2 * r] * inverse * v_scale[d] + v_mean[d];
+            float x1 = empty_row ? 0.0f : o[4 * j + 2 * r + 1] * inverse * v_scale[d + 1] + v_mean[d + 1];
+            uint32_t packed = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1) : Io<__half>::pack (x0, x1);
+            *reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + out_row + d) = packed;
+          }
+        if (args.lse != NULL && quad == 0)
+          {
+            float shift = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row];
+            args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row]
+                = empty_row ? -INFINITY : (softmax.m[r] + log2f (l) - kLog2PScale) * kLn2 + shift;
+          }
+      }
+  }
 };
 #endif
 
+/* Persistent: each block walks tiles blockIdx.x, + gridDim.x, ... (a grid
+ * of one block per tile is the plain launch). */
 template <bool kPingpong, typename Pv>
 __global__ void __launch_bounds__ (384, 1)
 attention (const AttentionArgs args)
@@ -927,15 +997,19 @@ attention (const AttentionArgs args)
   extern __shared__ uint8_t shared_raw[];
   uint8_t *base = reinterpret_cast<uint8_t *> (((uintptr_t) shared_raw + 1023) & ~(uintptr_t) 1023);
   constexpr int kVBytes = v_tile_bytes (Pv::kPv16, Pv::kTerms);
-  const Shared sm = { base, base + kTileBytes,
-                      reinterpret_cast<uint64_t *> (base + kTileBytes + kStages * (kTileBytes + kVBytes)),
+  const Shared sm = { base, base + 2 * kTileBytes,
+                      reinterpret_cast<uint64_t *> (base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes)),
                       kVBytes };
-  const int bh = blockIdx.y, q_block = blockIdx.x;
-  const int tiles = (args.keys + kTileRows - 1) / kTileRows;
+  const int key_tiles = (args.keys + kTileRows - 1) / kTileRows;
+  const int total = args.q_tiles * args.bh;
 
   if (threadIdx.x == 0)
     {
-      barrier_init (sm.q_full (), 1);
+      for (int buffer = 0; buffer < 2; buffer++)
+        {
+          barrier_init (sm.q_full (buffer), 1);
+          barrier_init (sm.q_empty (buffer), 256);
+        }
       for (int s = 0; s < kStages; s++)
         {
           barrier_init (sm.full (s), 1);
@@ -949,7 +1023,7 @@ attention (const AttentionArgs args)
     {
       asm volatile ("setmaxnreg.dec.sync.aligned.u32 40;\n");
       if (threadIdx.x == 0)
-        produce (args, sm, bh, q_block, tiles);
+        produce (args, sm, key_tiles);
     }
   else
     {
@@ -959,52 +1033,26 @@ attention (const AttentionArgs args)
       const int group = lane >> 2, quad = lane & 3;
       const Workspace &w = args.w;
       Consumer<Pv> c;
-      c.init ();
-      c.q_desc = descriptor (shared_address (sm.q_tile + consumer * (kQBlock / 8) * 1024));
-      c.q_scale = w.q_scale[(size_t) bh * args.q_tiles * 2 + q_block * 2 + consumer];
-      c.k_scales = w.k_scale + (size_t) bh * args.kv_tiles;
       c.keys = args.keys;
       c.quad = quad;
-      barrier_wait (sm.q_full (), 0);
-      if (kPingpong)
-        c.run_ping_pong (sm, tiles, consumer);
-      else
-        c.run_in_order (sm, tiles);
-
-      /* Epilogue: O/l · v_scale + mean(v); lse = (m + log2 l − log2 448)·ln 2
-       * + scale·q·mean(k). */
-      const int b = bh / args.heads, h = bh % args.heads;
-      const float *v_scale = w.v_scale + bh * kDim, *v_mean = w.v_mean + bh * kDim;
-#pragma unroll
-      for (int r = 0; r < 2; r++)
+      c.base = 0;
+      for (int tile = blockIdx.x, count = 0; tile < total; tile += gridDim.x, count++)
         {
-          float l = c.softmax.l[r];
-          l += __shfl_xor_sync (0xffffffffu, l, 1);
-          l += __shfl_xor_sync (0xffffffffu, l, 2);
-          int row = q_block * kTileRows + consumer * kQBlock + warp * 16 + group + 8 * r;
-          if (row >= args.q_len)
-            continue;
-          bool empty_row = !(l > 0.0f);
-          float inverse = empty_row ? 0.0f : 1.0f / l;
-          size_t out_row = (((size_t) b * args.q_len + row) * args.heads + h) * kDim;
-#pragma unroll
-          for (int j = 0; j < 16; j++)
-            {
-              int d = 8 * j + 2 * quad;
-              float x0 = empty_row ? 0.0f : c.o[4 * j + 2 * r] * inverse * v_scale[d] + v_mean[d];
-              float x1 = empty_row ? 0.0f
-                                   : c.o[4 * j + 2 * r + 1] * inverse * v_scale[d + 1] + v_mean[d + 1];
-              uint32_t packed = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1)
-                                              : Io<__half>::pack (x0, x1);
-              *reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + out_row + d) = packed;
-            }
-          if (args.lse != NULL && quad == 0)
-            {
-              float shift = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row];
-              args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row]
-                  = empty_row ? -INFINITY
-                              : (c.softmax.m[r] + log2f (l) - kLog2PScale) * kLn2 + shift;
-            }
+          const TileOf at (tile, args.q_tiles);
+          const int buffer = count & 1;
+          c.init ();
+          c.q_desc = descriptor (shared_address (sm.q_tile (buffer) + consumer * (kQBlock / 8) * 1024));
+          c.q_scale = w.q_scale[(size_t) at.bh * args.q_tiles * 2 + at.q_block * 2 + consumer];
+          c.k_scales = w.k_scale + (size_t) at.bh * args.kv_tiles;
+          barrier_wait (sm.q_full (buffer), (count >> 1) & 1);
+          if (kPingpong)
+            c.run_ping_pong (sm, key_tiles, consumer);
+          else
+            c.run_in_order (sm, key_tiles);
+          /* Every S product that read this Q buffer has completed. */
+          barrier_arrive (sm.q_empty (buffer));
+          c.base += key_tiles;
+          c.store (args, at.bh, at.q_block, consumer, warp, group);
         }
     }
 #endif
@@ -1056,8 +1104,10 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   if (status != cudaSuccess)
     return status;
   AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
-                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16 };
-  kernel<<<dim3 (q_tiles, bh), 384, shared, stream>>> (args);
+                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh };
+  const int tiles = q_tiles * bh;
+  const int blocks = p->blocks > 0 && p->blocks < tiles ? p->blocks : tiles;
+  kernel<<<blocks, 384, shared, stream>>> (args);
   mark (5);
   if (timed)
     {

@@ -32,6 +32,8 @@ typedef struct {
   int32_t     v_terms;    /* fp8 P·V only: 1, V as one e4m3 value (the published
                            * design, ~3.5% error on random data); 2, V as e4m3 hi + lo
                            * (V's rounding error gone, one more P·V MMA per tile) */
+  int32_t     blocks;     /* attention grid: 0, one block per 128-row tile; n > 0, at
+                           * most n persistent blocks, each walking tiles */
   float      *pass_ms;    /* NULL, or 5 floats: each pass's time (channel stats, finish,
                            * quantise q, quantise k/v, attention); the launch then waits */
 } RlSageParams;
