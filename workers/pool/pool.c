@@ -512,15 +512,26 @@ rl_pool_call (RlPool *pool, int rank, const RlPoolCall *call, RlPoolResult *resu
   return leave (pool, do_call (pool, rank, call, result, err));
 }
 
+static bool
+is_process_loss (int status)
+{
+  return status == RL_WIRE_CRASHED || status == RL_WIRE_HUNG;
+}
+
 /* Keeps the first failure; a cancellation only counts when nothing else
- * failed (it is usually the consequence of another rank's failure). */
+ * failed (it is usually the consequence of another rank's failure), and a
+ * lost process (crashed, or killed by the pool for not answering) wins
+ * over what its peers reported: when the pool kills a hung rank, the rank
+ * waiting in a collective with it may answer "peer exited" first, which
+ * names the consequence, not the cause. */
 static void
 note_failure (int status, const RlErrorInfo *rank_err, int *first, RlErrorInfo *err)
 {
   if (status == RL_WIRE_OK)
     return;
   bool replace = *first == RL_WIRE_OK
-                 || (*first == RL_WIRE_CANCELLED && status != RL_WIRE_CANCELLED);
+                 || (*first == RL_WIRE_CANCELLED && status != RL_WIRE_CANCELLED)
+                 || (is_process_loss (status) && !is_process_loss (*first));
   if (!replace)
     return;
   *first = status;
