@@ -47,8 +47,20 @@
  *   RAYLIGHT_NCCL_TEST_BACKEND=cpu  the same checks on CPU workers (fp32
  *                                   over shared memory: the real model's
  *                                   split rules without bf16 rounding)
- * Result lines start "# parity LABEL MODE" and "# speed LABEL MODE" (the
- * session scripts tabulate them). Exits 77 without two GPUs. */
+ *   RAYLIGHT_NCCL_TEST_RSS=MODE     host memory of a pool in MODE (e.g.
+ *                                   "FSDP4") with the model loaded and one
+ *                                   step sampled: every worker's RSS, its
+ *                                   parts and Pss against the checkpoint's
+ *                                   size (issue 5: summed RSS ≤ 1.3×)
+ *   RAYLIGHT_NCCL_TEST_FAULTS=1     the five faults of issue 5 on these
+ *                                   workers: kill -9 mid-sampling, a rank
+ *                                   that stops answering (SIGSTOP), a
+ *                                   missing worker binary, invalid degrees,
+ *                                   a checkpoint deleted between jobs; each
+ *                                   a clear error, then a job that succeeds
+ * Result lines start "# parity LABEL MODE", "# speed LABEL MODE", "# rss
+ * LABEL MODE" and "# fault NAME" (the session scripts tabulate them).
+ * Exits 77 without two GPUs. */
 #include <ctype.h>
 #include <dirent.h>
 #include <stddef.h>
@@ -57,11 +69,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tests/plain-test.h"
 #include "tests/pool/pool-jobs-util.h"
 #include "tests/pool/pool-test-util.h"
+#include "tests/pool/process-memory.h"
 #include "workers/jobs/job-params.h"
 #include "workers/pool/pool.h"
 
@@ -209,6 +224,12 @@ random_conditioning (uint64_t which)
   return t;
 }
 
+/* The fault tests change these for one pool at a time; start_error is the
+ * last failed start's. */
+static const char *worker_path_override;
+static int heartbeat_timeout_ms = 20000;
+static RlErrorInfo start_error;
+
 /* A pool for `m` whose workers all run the attention variant `variant`
  * (NULL: the backend's choice per problem). */
 static RlPool *
@@ -218,11 +239,13 @@ start_pool (const Mode *m, const char *variant)
   RlPoolOptions options;
   RlErrorInfo err = { 0 };
   pt_pool_options (&options, mode_workers (m));
+  if (worker_path_override != NULL)
+    options.worker_path = worker_path_override;
   options.backend = backend;
   options.extra_env = env;
   options.start_timeout_ms = 60000;
   options.request_timeout_ms = 180000;
-  options.heartbeat_timeout_ms = 20000;
+  options.heartbeat_timeout_ms = heartbeat_timeout_ms;
   options.ulysses_degree = m->ulysses;
   options.ring_degree = m->ring;
   options.cfg_degree = m->cfg;
@@ -247,17 +270,21 @@ start_pool (const Mode *m, const char *variant)
   if (pool == NULL || rl_pool_start (pool, &err) != RL_WIRE_OK)
     {
       printf ("# cannot start %d workers for %s: %s\n", mode_workers (m), m->name, err.message);
+      start_error = err;
       rl_pool_free (pool);
       return NULL;
     }
   return pool;
 }
 
-/* kill -9 of one rank at its first sampling step, for the fault test. */
+/* A signal (SIGKILL unless set: kill -9; SIGSTOP: a rank that stops
+ * answering) to one rank at its first sampling step, for the fault tests. */
 typedef struct {
   RlPool *pool;
   int     victim;
+  int     signal;
   bool    killed;
+  double  killed_at;   /* now_s () */
 } Killer;
 
 static void
@@ -268,8 +295,9 @@ kill_at_first_step (const RlPoolProgress *progress, void *user)
   if (killer->killed || progress->kind != RL_PROGRESS_STEPS
       || rl_pool_worker_info (killer->pool, killer->victim, &info) != 0 || info.pid <= 0)
     return;
-  kill (info.pid, SIGKILL);
+  kill (info.pid, killer->signal != 0 ? killer->signal : SIGKILL);
   killer->killed = true;
+  killer->killed_at = now_s ();
 }
 
 static Killer *killer_for_next_sample;
@@ -281,6 +309,10 @@ latent_numel (int batch, const int64_t *fhw)
   return (uint64_t) batch * CHANNELS * (uint64_t) (fhw[0] * fhw[1] * fhw[2]);
 }
 
+/* The checkpoint SAMPLE names: dit_path unless a fault test points it
+ * elsewhere. */
+static char *job_model = dit_path;
+
 /* SAMPLE of a zero latent of `batch` × 16 × fhw on every rank; out[r] gets
  * rank r's result (out may be NULL). */
 static bool
@@ -289,7 +321,7 @@ sample (RlPool *pool, int batch, const int64_t *fhw, int steps, float cfg, float
 {
   RlSampleParams params;
   rl_sample_params_init (&params);
-  params.model = (RlJobModel) { dit_path, "" };
+  params.model = (RlJobModel) { job_model, "" };
   params.seed = seed;
   params.steps = (uint32_t) steps;
   params.cfg = cfg;
@@ -456,31 +488,275 @@ test_parity (void)
   rl_pool_free (pool);
 }
 
-/* kill -9 of rank 1 mid-sample in U2: rank 0, inside an NCCL collective,
- * gives up a second after the pool cancels it (the dead peer never comes);
- * the job fails in seconds naming rank 1, and a fresh pool samples. */
+/* ---- Faults: each a clear error, then a job that succeeds -------------- */
+
+/* One line per fault for the session scripts: what the failing job said
+ * and whether the next one succeeded. */
 static void
-test_kill_rank_1 (void)
+report_fault (const char *name, bool clear, double failed_after, const char *message, bool next_ok,
+              double next_seconds)
+{
+  printf ("# fault %s: %s in %.2f s: %s | next job %s in %.2f s\n", name,
+          clear ? "clear error" : "UNCLEAR ERROR", failed_after, message,
+          next_ok ? "ok" : "FAILED", next_seconds);
+  fflush (stdout);
+}
+
+/* The job after a fault that took the pool down: a fresh pool (what the
+ * app's pool service starts) in `m` samples one step. */
+static bool
+fresh_pool_samples (const Mode *m, double *seconds)
+{
+  double t0 = now_s ();
+  RlPool *pool = start_pool (m, attention);
+  bool ok = pool != NULL && sample (pool, 1, latent_fhw, 1, 1.0f, NULL, NULL);
+  rl_pool_free (pool);
+  *seconds = now_s () - t0;
+  return ok;
+}
+
+/* `signal` to rank 1 at its first step of a 30-step U2 sample: SIGKILL
+ * (kill -9) or SIGSTOP (a rank that stops answering, found by the pool's
+ * heartbeats). Rank 0, inside an NCCL collective, gives up once the pool
+ * cancels it (the peer never comes); the job fails in seconds naming rank
+ * 1 (and `expected`), and a fresh pool samples. */
+static void
+signal_rank_1_mid_sample (const char *name, int signal, const char *expected, double bound_s)
 {
   Mode u2;
   parse_mode ("U2", &u2);
   RlPool *pool = start_pool (&u2, attention);
   PT_REQUIRE (pool != NULL, "two-GPU pool");
-  Killer killer = { .pool = pool, .victim = 1 };
+  Killer killer = { .pool = pool, .victim = 1, .signal = signal };
   double t = 0.0;
   killer_for_next_sample = &killer;
   bool ok = sample (pool, 1, latent_fhw, 30, 5.0f, NULL, &t);
+  double after_signal = killer.killed ? now_s () - killer.killed_at : t;
   killer_for_next_sample = NULL;
-  PT_CHECK (!ok, "a SAMPLE whose rank 1 was killed succeeded");
-  PT_CHECK (killer.killed, "rank 1 was never killed");
-  PT_CHECK (strstr (last_error.message, "rank 1") != NULL, "error does not name rank 1: %s",
-            last_error.message);
-  PT_CHECK (t < 20.0, "the failed SAMPLE took %.1f s", t);
-  printf ("# kill -9 of rank 1 (NCCL U2): failed after %.2f s: %s\n", t, last_error.message);
+  char message[sizeof last_error.message];
+  snprintf (message, sizeof message, "%s", ok ? "(no error)" : last_error.message);
+  PT_CHECK (!ok, "a SAMPLE whose rank 1 got %s succeeded", name);
+  PT_CHECK (killer.killed, "rank 1 never got %s", name);
+  bool clear = !ok && strstr (last_error.message, "rank 1") != NULL
+               && (expected == NULL || strstr (last_error.message, expected) != NULL);
+  PT_CHECK (clear, "error does not name rank 1%s%s: %s", expected ? " and " : "",
+            expected ? expected : "", last_error.message);
+  PT_CHECK (after_signal < bound_s, "the SAMPLE failed %.1f s after the signal", after_signal);
   rl_pool_free (pool);
-  pool = start_pool (&u2, attention);
-  PT_REQUIRE (pool != NULL, "two-GPU pool after the kill");
-  PT_CHECK (sample (pool, 1, latent_fhw, 1, 1.0f, NULL, NULL), "SAMPLE after the kill");
+  double next_s = 0.0;
+  bool next = fresh_pool_samples (&u2, &next_s);
+  PT_CHECK (next, "SAMPLE after %s: %s", name, last_error.message);
+  report_fault (name, clear, after_signal, message, next, next_s);
+}
+
+/* kill -9 of rank 1 mid-sample in U2. */
+static void
+test_kill_rank_1 (void)
+{
+  signal_rank_1_mid_sample ("kill-9-mid-sample", SIGKILL, NULL, 20.0);
+}
+
+/* Rank 1 stopped (SIGSTOP) mid-sample in U2: no answer to heartbeats, so
+ * the pool kills it after its heartbeat timeout (5 s here). */
+static void
+test_fault_stops_answering (void)
+{
+  heartbeat_timeout_ms = 5000;
+  signal_rank_1_mid_sample ("rank-stops-answering", SIGSTOP, "stopped answering", 25.0);
+  heartbeat_timeout_ms = 20000;
+}
+
+/* The pool the last three faults leave standing for their next jobs. */
+static RlPool *fault_pool;
+static Mode fault_mode;
+
+static bool
+fault_pool_samples (double *seconds)
+{
+  double t0 = now_s ();
+  if (fault_pool == NULL)
+    fault_pool = start_pool (&fault_mode, attention);
+  bool ok = fault_pool != NULL && sample (fault_pool, 1, latent_fhw, 1, 1.0f, NULL, NULL);
+  *seconds = now_s () - t0;
+  return ok;
+}
+
+/* A U2 pool whose worker binary is missing fails to start naming the
+ * path; the next job starts a pool with the real one. */
+static void
+test_fault_missing_binary (void)
+{
+  const char *missing = "/nonexistent/raylight/raylight-worker";
+  parse_mode ("U2", &fault_mode);
+  worker_path_override = missing;
+  double t0 = now_s ();
+  RlPool *pool = start_pool (&fault_mode, attention);
+  double took = now_s () - t0;
+  worker_path_override = NULL;
+  PT_CHECK (pool == NULL, "a pool of a missing binary started");
+  rl_pool_free (pool);
+  bool clear = pool == NULL && start_error.code == RL_WIRE_NOT_FOUND
+               && strstr (start_error.message, missing) != NULL
+               && strstr (start_error.message, "not found") != NULL;
+  PT_CHECK (clear, "missing binary: %d %s", start_error.code, start_error.message);
+  double next_s = 0.0;
+  bool next = fault_pool_samples (&next_s);
+  PT_CHECK (next, "SAMPLE after the missing binary: %s", last_error.message);
+  report_fault ("missing-worker-binary", clear, took, start_error.message, next, next_s);
+}
+
+/* Ulysses 2 × ring 2 on two workers never launches anything: the error
+ * lists the valid degrees, and the standing pool takes the next job. */
+static void
+test_fault_invalid_degrees (void)
+{
+  RlPoolOptions options;
+  RlErrorInfo err = { 0 };
+  pt_pool_options (&options, 2);
+  options.backend = backend;
+  options.ulysses_degree = 2;
+  options.ring_degree = 2;
+  double t0 = now_s ();
+  RlPool *pool = rl_pool_new (&options, &err);
+  double took = now_s () - t0;
+  PT_CHECK (pool == NULL, "U2xR2 on two workers accepted");
+  rl_pool_free (pool);
+  bool clear = pool == NULL && err.code == RL_WIRE_INVALID
+               && strstr (err.message, "valid Ulysses×ring degrees for 2 workers: 1×2, 2×1") != NULL;
+  PT_CHECK (clear, "invalid degrees: %d %s", err.code, err.message);
+  double next_s = 0.0;
+  bool next = fault_pool_samples (&next_s);
+  PT_CHECK (next, "SAMPLE after the invalid degrees: %s", last_error.message);
+  report_fault ("invalid-degrees", clear, took, err.message, next, next_s);
+}
+
+/* A job on a checkpoint (a hard link to the test's), the link deleted, the
+ * same job again: it fails on every rank naming the file; the next job, on
+ * a checkpoint that exists, succeeds on the same pool. */
+static void
+test_fault_checkpoint_deleted (void)
+{
+  char linked[sizeof dit_path + 32];
+  snprintf (linked, sizeof linked, "%s.deleted-between-jobs", dit_path);
+  unlink (linked);
+  PT_REQUIRE (link (dit_path, linked) == 0, "cannot link %s", linked);
+  double t = 0.0, next_s = 0.0;
+  if (fault_pool == NULL)
+    fault_pool = start_pool (&fault_mode, attention);
+  job_model = linked;
+  bool first = fault_pool != NULL && sample (fault_pool, 1, latent_fhw, 1, 1.0f, NULL, &t);
+  PT_CHECK (first, "SAMPLE before the delete: %s", last_error.message);
+  unlink (linked);
+  bool ok = fault_pool != NULL && sample (fault_pool, 1, latent_fhw, 1, 1.0f, NULL, &t);
+  job_model = dit_path;
+  char message[sizeof last_error.message];
+  snprintf (message, sizeof message, "%s", ok ? "(no error)" : last_error.message);
+  PT_CHECK (!ok, "a SAMPLE of a deleted checkpoint succeeded");
+  bool clear = !ok && strstr (message, "deleted-between-jobs") != NULL;
+  PT_CHECK (clear, "deleted checkpoint: %s", message);
+  bool next = fault_pool_samples (&next_s);
+  PT_CHECK (next, "SAMPLE after the deleted checkpoint: %s", last_error.message);
+  report_fault ("checkpoint-deleted", clear, t, message, next, next_s);
+  rl_pool_free (fault_pool);
+  fault_pool = NULL;
+}
+
+/* ---- Host memory (RAYLIGHT_NCCL_TEST_RSS=MODE) -------------------------- */
+
+/* MemTotal − MemAvailable of the host, KiB. */
+static long
+host_used_kib (void)
+{
+  long total = -1, available = -1;
+  const char *names[] = { "MemTotal", "MemAvailable" };
+  long *fields[] = { &total, &available };
+  pt_read_kib_fields ("/proc/meminfo", names, fields, 2);
+  return total >= 0 && available >= 0 ? total - available : -1;
+}
+
+static double
+mib (long kib)
+{
+  return (double) kib / 1024.0;
+}
+
+/* A pool in the mode RAYLIGHT_NCCL_TEST_RSS names loads the checkpoint and
+ * samples one step at the parity latent; then, with every worker alive
+ * and the model resident, each one's memory from /proc and the sums
+ * against the checkpoint's size. */
+static void
+test_host_memory (void)
+{
+  Mode m;
+  const char *name = getenv ("RAYLIGHT_NCCL_TEST_RSS");
+  PT_REQUIRE (parse_mode (name, &m), "RAYLIGHT_NCCL_TEST_RSS: unknown mode '%s'", name);
+  int workers = mode_workers (&m);
+  if (workers > gpus)
+    {
+      printf ("# rss %s %s skipped: needs %d GPUs\n", label, m.name, workers);
+      return;
+    }
+  struct stat st;
+  PT_REQUIRE (stat (dit_path, &st) == 0, "%s: cannot stat", dit_path);
+  long file_kib = (long) (st.st_size / 1024);
+  long used_before = host_used_kib ();
+  RlPool *pool = start_pool (&m, attention);
+  PT_REQUIRE (pool != NULL, "%d-worker pool for %s", workers, m.name);
+  double t = 0.0;
+  bool ok = sample (pool, 1, latent_fhw, 1, 1.0f, NULL, &t);
+  PT_CHECK (ok, "SAMPLE in %s: %s", m.name, last_error.message);
+  long used_after = host_used_kib ();
+  printf ("# rss note: VmRSS = RssAnon (the worker's own heap: staging buffers, CPU-side\n"
+          "# rss note: weights, the allocator's cache) + RssFile (file pages this worker\n"
+          "# rss note: mapped AND touched: the checkpoint pieces it read, and its shared\n"
+          "# rss note: libraries: CUDA, cuBLAS, cuDNN, NCCL) + RssShmem (memfd tensors,\n"
+          "# rss note: shared segments). A checkpoint page two workers touched counts in\n"
+          "# rss note: both RSS, so the RSS sum counts shared pages once per worker; Pss\n"
+          "# rss note: splits each page among its mappers, so the Pss sum is the RAM these\n"
+          "# rss note: processes hold. The page cache of the file itself is in no RSS\n"
+          "# rss note: unless mapped and touched. 'ckpt' = the checkpoint's mappings alone.\n");
+  printf ("# rss %s %s checkpoint %.1f MiB (%s), %d workers, load + 1 step %.2f s\n", label,
+          m.name, mib (file_kib), dit_path, workers, t);
+  PtProcessMemory sum = { 0 };
+  int measured = 0;
+  for (int r = 0; r < workers; r++)
+    {
+      RlWorkerInfo info;
+      PtProcessMemory mem;
+      if (rl_pool_worker_info (pool, r, &info) != 0 || info.pid <= 0
+          || !pt_process_memory (info.pid, dit_path, &mem))
+        {
+          PT_CHECK (false, "rank %d: no process to measure", r);
+          continue;
+        }
+      printf ("# rss %s %s rank %d pid %d: VmRSS %.0f MiB (anon %.0f, file %.0f, shmem %.0f) "
+              "VmHWM %.0f MiB, Pss %.0f MiB (anon %.0f, file %.0f, shmem %.0f), "
+              "ckpt Rss %.0f Pss %.0f MiB\n", label, m.name, r, info.pid, mib (mem.rss_kib),
+              mib (mem.anon_kib), mib (mem.file_kib), mib (mem.shmem_kib), mib (mem.hwm_kib),
+              mib (mem.pss_kib), mib (mem.pss_anon_kib), mib (mem.pss_file_kib),
+              mib (mem.pss_shmem_kib), mib (mem.mapped_rss_kib), mib (mem.mapped_pss_kib));
+      sum.rss_kib += mem.rss_kib, sum.anon_kib += mem.anon_kib, sum.file_kib += mem.file_kib;
+      sum.shmem_kib += mem.shmem_kib, sum.hwm_kib += mem.hwm_kib, sum.pss_kib += mem.pss_kib;
+      sum.mapped_rss_kib += mem.mapped_rss_kib, sum.mapped_pss_kib += mem.mapped_pss_kib;
+      measured++;
+    }
+  double rss_ratio = (double) sum.rss_kib / (double) file_kib;
+  printf ("# rss %s %s sum of %d: VmRSS %.0f MiB = %.3fx checkpoint (anon %.0f, file %.0f, "
+          "shmem %.0f), VmHWM %.0f MiB = %.3fx, Pss %.0f MiB = %.3fx, ckpt Rss %.0f MiB = %.3fx "
+          "Pss %.0f MiB; host used +%.0f MiB; bar 1.3x: %s\n", label, m.name, measured,
+          mib (sum.rss_kib), rss_ratio, mib (sum.anon_kib), mib (sum.file_kib),
+          mib (sum.shmem_kib), mib (sum.hwm_kib), (double) sum.hwm_kib / (double) file_kib,
+          mib (sum.pss_kib), (double) sum.pss_kib / (double) file_kib, mib (sum.mapped_rss_kib),
+          (double) sum.mapped_rss_kib / (double) file_kib, mib (sum.mapped_pss_kib),
+          mib (used_after - used_before),
+          rss_ratio <= 1.3 ? "met" : backend == RL_POOL_BACKEND_CPU
+          ? "above (CPU workers keep their shards and the gathered blocks in host memory: "
+            "not the bar's case)" : "NOT met");
+  fflush (stdout);
+  /* CPU workers' device memory is host memory (shards, gathered blocks,
+   * activations): only GPU workers are the issue's case. */
+  if (backend == RL_POOL_BACKEND_CUDA)
+    PT_CHECK (rss_ratio <= 1.3, "summed RSS %.3fx the checkpoint", rss_ratio);
   rl_pool_free (pool);
 }
 
@@ -677,6 +953,20 @@ main (void)
   const char *speed = getenv ("RAYLIGHT_NCCL_TEST_SPEED");
   if (speed != NULL && strcmp (speed, "0") != 0)
     PT_RUN (test_speed);
+  const char *rss = getenv ("RAYLIGHT_NCCL_TEST_RSS");
+  if (rss != NULL && rss[0] != '\0')
+    PT_RUN (test_host_memory);
+  const char *faults = getenv ("RAYLIGHT_NCCL_TEST_FAULTS");
+  if (faults != NULL && strcmp (faults, "0") != 0)
+    {
+      parse_mode ("U2", &fault_mode);
+      PT_RUN (test_kill_rank_1);
+      PT_RUN (test_fault_stops_answering);
+      PT_RUN (test_fault_missing_binary);
+      PT_RUN (test_fault_invalid_degrees);
+      PT_RUN (test_fault_checkpoint_deleted);
+      rl_pool_free (fault_pool);
+    }
   rl_shared_tensor_free (positive);
   rl_shared_tensor_free (negative);
   for (int b = 0; b <= MAX_RANKS; b++)
