@@ -18,7 +18,21 @@
 #   5. parity on the 14B geometry, with whatever time is left.
 # PHASES names the phases to run and their order (default: parity-1.3B
 # speed-14B speed-1.3B parity-1.3B-fan-in parity-14B; speed-14B-alt reruns
-# the 14B speed pools with the variables in ALT_ENV).
+# the 14B speed pools with the variables in ALT_ENV). Two more, only when
+# named:
+#   rss-14B-fsdp4  writes the full Wan 14B (BLOCKS_RSS, default all 40
+#                  blocks: 28.6 GB of bf16) with make-checkpoint on every
+#                  CPU, loads it into an FSDP4 pool (RSS_MODE), samples one
+#                  step at LATENT and reads every worker's /proc memory
+#                  (VmRSS, RssAnon/File/Shmem, VmHWM, Pss, the checkpoint's
+#                  own mapped pages): summed RSS against issue 5's bar of
+#                  1.3x the checkpoint. Deletes the file afterwards.
+#   faults         issue 5's five faults on GPU workers joined by NCCL (U2,
+#                  a 1.3B cut to BLOCKS_FAULTS=2 blocks): kill -9 of a rank
+#                  mid-sampling, a rank that stops answering (SIGSTOP, 5 s
+#                  heartbeat timeout), a missing worker binary, invalid
+#                  degrees, a checkpoint deleted between jobs; one line
+#                  each: the error seen, and whether the next job succeeded.
 # Each phase gets the time DEADLINE (seconds for the whole script, default
 # 450) leaves, less a reserve for the summary. NVLink SHARP stays off
 # (NCCL_NVLS_ENABLE=0; nothing calls cuMulticastCreate).
@@ -160,7 +174,40 @@ phase () {
   local rc=$?
   echo "$name exit $rc$([ $rc = 124 ] && echo ' (timed out)')"
   phase_logs="$phase_logs $work/logs/test-$name.log"
-  grep -E "^# (parity|speed) |^not ok|check failed" "$work/logs/test-$name.log" | head -40
+  grep -E "^# (parity|speed|rss|fault) |^not ok|check failed" "$work/logs/test-$name.log" | head -40
+}
+
+# The full-size 14B checkpoint for rss-14B-fsdp4, written when the phase
+# starts (all CPUs: it would slow the phases around it) and only when the
+# disk and the deadline leave room for it and the pool after it.
+rss_phase () {
+  local blocks=${BLOCKS_RSS:-40} keys ckpt label need_mb avail_mb left t0
+  wait "$ck13" "$ck14" "$ck13f" 2>/dev/null   # the other writers, off the CPUs
+  label="14B-${blocks}blocks"
+  keys=$work/logs/keys-$label-rss.txt
+  ckpt=$work/wan-$label-rss.safetensors
+  cut_keys tests/pool/data/wan21-t2v-14b-keys.txt "$blocks" > "$keys"
+  # 670 MiB per 14B block and 443 MiB of the rest, plus 2 GiB to spare.
+  need_mb=$((blocks * 670 + 443 + 2048))
+  avail_mb=$(df -Pm "$work" | awk 'NR == 2 { print $4 }')
+  left=$((deadline - reserve - SECONDS))
+  if [ "${avail_mb:-0}" -lt "$need_mb" ] || [ "$left" -lt 60 ]; then
+    step "rss-$label skipped: ${avail_mb} MiB free of ${need_mb} needed, ${left}s left"
+    echo "# phase rss-$label skipped: ${avail_mb} MiB free (${need_mb} needed), ${left} s left" \
+      >> "$work/logs/skipped.txt"
+    return
+  fi
+  step "writing the $label checkpoint (at most $((left / 2))s)"
+  t0=$SECONDS
+  timeout -k 5 $((left / 2)) "$build/workers/checkpoint/make-checkpoint" --seed 5 --dtype BF16 \
+    --input "$keys" "$ckpt" > "$work/logs/make-checkpoint-$label-rss.log" 2>&1 \
+    || { echo "writing the $label checkpoint failed"; cat "$work/logs/make-checkpoint-$label-rss.log"; rm -f "$ckpt"; return; }
+  echo "$label checkpoint written in $((SECONDS - t0)) s: $(stat -c %s "$ckpt") bytes," \
+    "$(grep -o '[0-9]* threads' "$work/logs/make-checkpoint-$label-rss.log")" | tee -a "$work/logs/rss-write.txt"
+  phase "rss-$label-${RSS_MODE:-FSDP4}" "${CAP_RSS:-150}" "" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt" \
+    RAYLIGHT_NCCL_TEST_LABEL="$label" RAYLIGHT_NCCL_TEST_PARITY=0 \
+    RAYLIGHT_NCCL_TEST_RSS="${RSS_MODE:-FSDP4}"
+  rm -f "$ckpt"
 }
 
 # The phases, in the order PHASES names them (default: parity first).
@@ -197,7 +244,13 @@ run_phase () {
       phase "parity-$label14" "${CAP_PARITY14:-140}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14" \
         RAYLIGHT_NCCL_TEST_LABEL="$label14" RAYLIGHT_NCCL_TEST_MODES="$parity_modes" \
         RAYLIGHT_NCCL_TEST_FLOOR="$floor" RAYLIGHT_NCCL_TEST_KILL=0 ;;
-    *) echo "unknown phase $1 (parity-1.3B speed-14B speed-14B-alt speed-1.3B parity-1.3B-fan-in parity-14B)" ;;
+    rss-14B-fsdp4) rss_phase ;;
+    faults)
+      # Its own 1.3B cut to BLOCKS_FAULTS blocks, written by the test.
+      phase faults "${CAP_FAULTS:-90}" "" RAYLIGHT_NCCL_TEST_LABEL="1.3B-${BLOCKS_FAULTS:-2}blocks" \
+        RAYLIGHT_NCCL_TEST_BLOCKS="${BLOCKS_FAULTS:-2}" RAYLIGHT_NCCL_TEST_PARITY=0 \
+        RAYLIGHT_NCCL_TEST_FAULTS=1 ;;
+    *) echo "unknown phase $1 (parity-1.3B speed-14B speed-14B-alt speed-1.3B parity-1.3B-fan-in parity-14B rss-14B-fsdp4 faults)" ;;
   esac
 }
 for p in ${PHASES:-parity-1.3B speed-14B speed-1.3B parity-1.3B-fan-in parity-14B}; do
@@ -271,6 +324,15 @@ tar -czf "$out/logs.tar.gz" -C "$work" logs ranks
     [ -f "$f" ] || continue
     grep "^raylight comm nccl" "$f" | sed -E "s/^raylight comm nccl \(world rank 0, /$(basename "$f" -rank0.log): (/"
   done
+  if [ -n "$logs" ] && grep -qh "^# rss " $logs; then
+    echo "== host memory of the workers with the model loaded and one step sampled (/proc, MiB)"
+    cat "$work/logs/rss-write.txt" 2>/dev/null
+    grep -h "^# rss " $logs | sed 's/^# rss //'
+  fi
+  if [ -n "$logs" ] && grep -qh "^# fault " $logs; then
+    echo "== faults on $([ "${BACKEND:-cuda}" = cuda ] && echo "GPU workers over NCCL" || echo "CPU workers") (U2): error seen, next job"
+    grep -h "^# fault " $logs | sed 's/^# fault //'
+  fi
   cat "$work/logs/skipped.txt" 2>/dev/null
   for f in $logs; do
     echo "$(basename "$f"): $(grep -c '^ok' "$f") ok, $(grep -c '^not ok' "$f") not ok"
