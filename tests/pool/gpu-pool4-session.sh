@@ -110,6 +110,7 @@ make_checkpoint () {
 step "build ($build)"
 targets="workers/worker/raylight-worker tests/pool/test-pool-nccl plugins/wan/raylight-family-wan.so
   workers/checkpoint/make-checkpoint"
+[ "${BACKEND:-cuda}" = cuda ] && targets="$targets tests/bench/bench-comm-nccl"
 [ "${BACKEND:-cuda}" = cuda ] && targets="$targets plugins/attention/raylight-attention-cudnn.so
   plugins/attention/raylight-attention-naive.so"
 prebuilt_ok=0
@@ -250,6 +251,26 @@ run_phase () {
       phase faults "${CAP_FAULTS:-90}" "" RAYLIGHT_NCCL_TEST_LABEL="1.3B-${BLOCKS_FAULTS:-2}blocks" \
         RAYLIGHT_NCCL_TEST_BLOCKS="${BLOCKS_FAULTS:-2}" RAYLIGHT_NCCL_TEST_PARITY=0 \
         RAYLIGHT_NCCL_TEST_FAULTS=1 ;;
+    comm-bench)
+      # NCCL's all-to-all and all-gather through RlComm on 2 and 4 ranks next
+      # to the copy engines' peer bandwidth, under each setting of
+      # COMM_BENCH_ENV ("default" and VAR=VALUE[,VAR=VALUE] entries, space
+      # separated); "--register" as an entry registers the buffers.
+      step "comm-bench"
+      for setting in ${COMM_BENCH_ENV:-default}; do
+        args= envs=
+        case "$setting" in
+          default) ;;
+          --register) args=--register ;;
+          *) envs=$(echo "$setting" | tr ',' ' ') ;;
+        esac
+        for ranks in 2 4; do
+          echo "--- $setting, $ranks ranks"
+          env $envs NCCL_DEBUG=WARN timeout -k 5 60 "$build/tests/bench/bench-comm-nccl" \
+            --ranks "$ranks" $args 2>&1 | sed "s|^|$setting |" | tee -a "$work/logs/comm-bench.log"
+        done
+      done
+;;
     *) echo "unknown phase $1 (parity-1.3B speed-14B speed-14B-alt speed-1.3B parity-1.3B-fan-in parity-14B rss-14B-fsdp4 faults)" ;;
   esac
 }
@@ -332,6 +353,10 @@ tar -czf "$out/logs.tar.gz" -C "$work" logs ranks
   if [ -n "$logs" ] && grep -qh "^# fault " $logs; then
     echo "== faults on $([ "${BACKEND:-cuda}" = cuda ] && echo "GPU workers over NCCL" || echo "CPU workers") (U2): error seen, next job"
     grep -h "^# fault " $logs | sed 's/^# fault //'
+  fi
+  if [ -f "$work/logs/comm-bench.log" ]; then
+    echo "== NCCL bandwidth through RlComm (bench-comm-nccl; out GB/s = bytes leaving a rank)"
+    cat "$work/logs/comm-bench.log"
   fi
   cat "$work/logs/skipped.txt" 2>/dev/null
   for f in $logs; do

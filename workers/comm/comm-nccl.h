@@ -44,6 +44,15 @@ RlStatus rl_comm_nccl_new       (const unsigned char id[RL_COMM_NCCL_ID_BYTES],
 RlStatus rl_comm_nccl_all_gather_enqueue (RlComm *comm, void *out, const void *in,
                                           size_t bytes_per_rank, cudaStream_t stream);
 
+/* Registers `bytes` of device memory at `buffer` with the communicator
+ * (ncclCommRegister) so that NCCL can move data to and from it directly
+ * instead of through its staging buffers (NCCL exchanges the mappings
+ * with the peers when a call first uses them). The handle goes to rl_comm_nccl_deregister
+ * before the memory is freed. */
+RlStatus rl_comm_nccl_register           (RlComm *comm, void *buffer, size_t bytes,
+                                          void **handle);
+RlStatus rl_comm_nccl_deregister         (RlComm *comm, void *handle);
+
 /* Waits on the host until `done` (recorded after enqueued collectives)
  * has completed, within the communicator's timeout; a timeout or an NCCL
  * error aborts the communicator and names `op`. */
@@ -59,6 +68,7 @@ typedef struct {
   uint64_t calls;
   uint64_t bytes;
   double   ms;
+  double   first_ms;   /* the first call's share of ms (it connects the peers) */
 } RlCommNcclStats;
 
 /* `op`: "all_reduce", "all_gather", "all_to_all", "broadcast" or
