@@ -202,6 +202,33 @@ test_group_call_survives_a_dead_rank (void)
   rl_pool_free (pool);
 }
 
+/* In a group call, a rank the pool lost (here killed for not answering)
+ * is the error reported, even when a peer failed first: in a parallel job
+ * the peer's failure is usually the consequence ("peer exited"), the lost
+ * rank the cause. Rank 0 fails at once (an unknown diagnostic); rank 1
+ * hangs and is killed after the 1.5 s heartbeat timeout. */
+static void
+test_group_call_reports_the_lost_rank (void)
+{
+  const char *env[] = { "RAYLIGHT_WORKER_TEST_FAULTS=hang", NULL };
+  RlErrorInfo err = { 0 };
+  RlPool *pool = start_pool (2, env, &err);
+  PT_REQUIRE (pool != NULL, "%s", err.message);
+  RlPoolCall calls[2] = {
+    { .type = RL_MSG_DIAGNOSTIC, .family = "no-such-diagnostic" },
+    { .type = RL_MSG_DIAGNOSTIC, .family = "hang" },
+  };
+  int ranks[2] = { 0, 1 };
+  RlPoolResult results[2];
+  int status = rl_pool_call_group (pool, ranks, 2, calls, results, &err);
+  PT_CHECK (status == RL_WIRE_HUNG && strstr (err.message, "rank 1") != NULL
+            && strstr (err.message, "stopped answering") != NULL, "group: %d %s", status,
+            err.message);
+  PT_CHECK (rl_pool_wait_ready (pool, 1, 10000, &err) == RL_WIRE_OK, "restart: %s", err.message);
+  PT_CHECK (sleep_briefly (pool, 1, &err) == RL_WIRE_OK, "next request: %s", err.message);
+  rl_pool_free (pool);
+}
+
 /* An application that ignores SIGCHLD gets its children reaped by the
  * kernel: the pool cannot learn the signal then, but must still notice
  * the death, fail the request naming the rank, and restart. */
@@ -414,6 +441,7 @@ main (void)
   PT_RUN (test_segfault_mid_request);
   PT_RUN (test_crash_with_sigchld_ignored);
   PT_RUN (test_group_call_survives_a_dead_rank);
+  PT_RUN (test_group_call_reports_the_lost_rank);
   PT_RUN (test_worker_stops_answering);
   PT_RUN (test_checkpoint_deleted_between_jobs);
   PT_RUN (test_shutdown_during_request);
