@@ -342,8 +342,9 @@ pwrite_all (int fd, const void *data, size_t size, uint64_t offset)
     ssize_t n = pwrite (fd, p, size, (off_t) offset);
     if (n < 0 && errno == EINTR)
       continue;
+    char text[128];   /* strerror's buffer is shared between threads */
     if (n <= 0)
-      return rl_set_error (RL_E_IO, "%s", n < 0 ? strerror (errno) : "short write");
+      return rl_set_error (RL_E_IO, "%s", n < 0 ? strerror_r (errno, text, sizeof text) : "short write");
     p += n;
     size -= (size_t) n;
     offset += (uint64_t) n;
