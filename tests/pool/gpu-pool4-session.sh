@@ -59,8 +59,11 @@
 # rank, the key lists). Usage from the source root:
 #   DEADLINE=450 [PREBUILT=/abs/build] bash tests/pool/gpu-pool4-session.sh
 # CPU dry run (tiny sizes, CPU workers): BACKEND=cpu ATTENTION=reference
-# FLOOR=reference BLOCKS_13B=1 BLOCKS_14B=1 LATENT=2x4x8 SPEED_LATENT=2x4x8
-# PREBUILT=build-dir bash tests/pool/gpu-pool4-session.sh
+# FLOOR=reference BLOCKS_13B=1 BLOCKS_14B=1 BLOCKS_RSS=1 LATENT=2x4x8
+# SPEED_LATENT=2x4x8 PREBUILT=build-dir bash tests/pool/gpu-pool4-session.sh
+# (on a 2-core workstation, 2026-11-27: PHASES="rss-14B-fsdp4 faults" took
+# 78 s: the 1.1 GB 14B cut written in 6 s, its FSDP4 pool 36 s, the
+# faults 32 s).
 set -u
 out=${OUT:-$PWD/gpu-out}
 build=${PREBUILT:-${BUILD_DIR:-$PWD/build-gpu}}
