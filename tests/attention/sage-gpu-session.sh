@@ -81,21 +81,37 @@ done
 step "torch SDPA"
 PYTHONUNBUFFERED=1 timeout ${RL_TORCH_TIMEOUT:-90} python3 tests/bench/torch_attention.py 2>&1 | tee "$out/torch-attention.txt"
 # name:variants:environment
-# sage: the defaults (persistent grid, two-term V); sage-t2: one block per
-# tile; sage-t1: one block per tile and one-term V (this morning's kernel).
-for run in "sage:sage:RAYLIGHT_SAGE_V_TERMS=2" "sage-t2:sage:RAYLIGHT_SAGE_GRID=tiles" \
-           "sage-t1:sage:RAYLIGHT_SAGE_GRID=tiles RAYLIGHT_SAGE_V_TERMS=1" \
-           "sage16:sage16:RAYLIGHT_SAGE_SCHEDULE=in-order"; do
+# name:variant:environment. sage: the defaults (persistent blocks, two-term
+# V); sage-1v: one-term V (the published design); sage-tiles: one block per
+# tile; sage16; then sage again with each pass timed (the launch waits for
+# its events, so its own ms are not comparable).
+for run in "sage:sage:RAYLIGHT_SAGE_V_TERMS=2" "sage-1v:sage:RAYLIGHT_SAGE_V_TERMS=1" \
+           "sage-tiles:sage:RAYLIGHT_SAGE_GRID=tiles" "sage16:sage16:RAYLIGHT_SAGE_V_TERMS=2" \
+           "passes:sage:RAYLIGHT_SAGE_PASS_TIMES=1" "passes-1v:sage:RAYLIGHT_SAGE_PASS_TIMES=1 RAYLIGHT_SAGE_V_TERMS=1"; do
   name=${run%%:*} rest=${run#*:}
   step "bench-attention $name"
-  env ${rest#*:} RAYLIGHT_SAGE_PASS_TIMES=1 timeout ${RL_BENCH_TIMEOUT:-60} $build/bench-attention \
+  env ${rest#*:} timeout ${RL_BENCH_TIMEOUT:-60} $build/bench-attention \
     --torch "$out/torch-attention.txt" --variants ${rest%%:*} > "$out/bench-$name.txt" 2> "$out/passes-$name.txt"
   cat "$out/bench-$name.txt"
-  grep -E "^(sage|torch)" "$out/bench-$name.txt" | sed "s/^/$name /" >> "$summary"
-  # The last (timed) run's passes per shape.
-  awk '{ key = $3 " " $5 " " $7 " " $9 } !(key in seen) { order[++n] = key } { seen[key] = $0 }
-       END { for (i = 1; i <= n; i++) print seen[order[i]] }' "$out/passes-$name.txt" \
-    | sed "s/^/$name /" >> "$summary"
+  case $name in
+    passes*)
+      # The median of each shape's passes (11 runs: warm-up and 10 timed).
+      python3 - "$out/passes-$name.txt" <<'PY' | sed "s/^/$name /" >> "$summary"
+import collections, statistics, sys
+runs = collections.OrderedDict()
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) < 19 or f[1] != "passes":
+        continue
+    runs.setdefault(" ".join(f[2:8]), []).append([float(f[i]) for i in (10, 12, 14, 16, 18)])
+for shape, rows in runs.items():
+    med = [statistics.median(c) for c in zip(*rows)]
+    print(f"{shape} ms: stats {med[0]:.4f} finish {med[1]:.4f} quantise-q {med[2]:.4f} "
+          f"quantise-kv {med[3]:.4f} attention {med[4]:.4f}")
+PY
+      ;;
+    *) grep -E "^(sage|torch)" "$out/bench-$name.txt" | sed "s/^/$name /" >> "$summary" ;;
+  esac
 done
 step "summary"
 cat "$summary"

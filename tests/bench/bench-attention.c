@@ -82,6 +82,23 @@ fill_bf16 (uint16_t *data, size_t count, uint64_t seed)
     }
 }
 
+/* Whether `name` is one of the comma-separated items of `list` (exactly:
+ * "sage16" does not list "sage"). */
+static int
+listed (const char *list, const char *name)
+{
+  size_t length = strlen (name);
+  for (const char *at = list; at != NULL && *at != '\0';)
+    {
+      const char *comma = strchr (at, ',');
+      size_t item = comma != NULL ? (size_t) (comma - at) : strlen (at);
+      if (item == length && strncmp (at, name, length) == 0)
+        return 1;
+      at = comma != NULL ? comma + 1 : NULL;
+    }
+  return 0;
+}
+
 static int
 compare_doubles (const void *a, const void *b)
 {
@@ -182,7 +199,7 @@ main (int argc, char **argv)
           int heads = heads_list[hi], lq = lengths[li], lk = cross ? cross_keys : lengths[li];
           char length_name[16];
           snprintf (length_name, sizeof length_name, "%d", lq);
-          if (length_list != NULL && strstr (length_list, length_name) == NULL)
+          if (length_list != NULL && !listed (length_list, length_name))
             continue;
           RlAttentionProblem p = {
             .struct_size = sizeof p, .batch = 1, .heads = heads, .q_len = lq, .kv_len = lk,
@@ -198,7 +215,7 @@ main (int argc, char **argv)
           for (size_t n = 0; n < rl_attention_registry_count (registry); n++)
             {
               const RlAttentionVariant *variant = rl_attention_registry_get (registry, n);
-              if (variant->backend != RL_ATTENTION_BACKEND_CUDA || strstr (variant_list, variant->name) == NULL)
+              if (variant->backend != RL_ATTENTION_BACKEND_CUDA || !listed (variant_list, variant->name))
                 continue;
               if (strcmp (variant->name, "naive") == 0 && lq > naive_max_l && !cross)
                 continue;

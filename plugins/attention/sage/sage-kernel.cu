@@ -55,7 +55,7 @@ constexpr int kTileRows = 128;       /* query rows per block, keys per tile */
 constexpr int kTileBytes = 16384;    /* 128 rows × 128 bytes */
 constexpr int kQBlock = 64;          /* query rows per Q scale (one warpgroup) */
 constexpr int kStages = 4;           /* K/V tiles in flight */
-constexpr int kStatChunks = 32;      /* key chunks of channel_stats */
+constexpr int kStatKeys = 256;       /* keys per block of channel_stats */
 constexpr float kPScale = 448.0f;    /* e4m3's largest value */
 constexpr float kLog2PScale = 8.807354922057604f;   /* log2 448 */
 constexpr float kLog2e = 1.4426950408889634f;
@@ -126,9 +126,17 @@ struct Workspace {
   float   *k_mean;    /* [BH][128] */
   float   *v_mean;    /* [BH][128] */
   float   *v_scale;   /* [BH][128] */
-  float   *partial;   /* [BH][kStatChunks][4][128] */
+  float   *partial;   /* [BH][stat_chunks][4][128] */
   size_t   bytes;
 };
+
+/* Blocks of channel_stats per batch·head (at least one, so that finish
+ * always has a partial to read). */
+__host__ __device__ inline int
+stat_chunks (int keys)
+{
+  return keys > kStatKeys ? (keys + kStatKeys - 1) / kStatKeys : 1;
+}
 
 __host__ __device__ inline size_t
 round_up (size_t x)
@@ -155,36 +163,68 @@ workspace_layout (const RlSageParams *p, void *base)
   w.k_mean = (float *) take (bh * kDim * sizeof (float));
   w.v_mean = (float *) take (bh * kDim * sizeof (float));
   w.v_scale = (float *) take (bh * kDim * sizeof (float));
-  w.partial = (float *) take (bh * kStatChunks * 4 * kDim * sizeof (float));
+  w.partial = (float *) take (bh * stat_chunks (p->kv_len) * 4 * kDim * sizeof (float));
   w.bytes = used;
   return w;
 }
 
 /* ---- preparation ------------------------------------------------------ */
 
-/* Per channel over one chunk of keys: Σk, Σv, max v, min v. Thread = channel. */
+/* Per channel over one chunk of kStatKeys keys: Σk, Σv, max v, min v.
+ * 256 threads: 16 per key row, 8 channels (16 bytes) each, so every load
+ * is a full 16-byte vector and a warp reads two whole rows; the 16 row
+ * groups are then summed through shared memory. */
 template <typename T>
-__global__ void __launch_bounds__ (kDim)
+__global__ void __launch_bounds__ (256)
 channel_stats (const T *k, const T *v, int heads, int kv_len, int keys, float *partial)
 {
-  int bh = blockIdx.y, chunk = blockIdx.x, d = threadIdx.x;
-  int b = bh / heads, h = bh % heads;
-  int per_chunk = (keys + kStatChunks - 1) / kStatChunks;
-  int first = chunk * per_chunk, last = min (keys, first + per_chunk);
-  float sum_k = 0, sum_v = 0, max_v = -INFINITY, min_v = INFINITY;
+  __shared__ float reduce[4][16][kDim];
+  int bh = blockIdx.y, chunk = blockIdx.x, b = bh / heads, h = bh % heads;
+  int c8 = threadIdx.x & 15, group = threadIdx.x >> 4;
+  int first = chunk * kStatKeys, last = min (keys, first + kStatKeys);
+  float sum_k[8], sum_v[8], max_v[8], min_v[8];
+#pragma unroll
+  for (int i = 0; i < 8; i++)
+    sum_k[i] = 0, sum_v[i] = 0, max_v[i] = -INFINITY, min_v[i] = INFINITY;
   size_t row_stride = (size_t) heads * kDim;
-  const T *k_row = k + ((size_t) b * kv_len * heads + h) * kDim + d;
-  const T *v_row = v + ((size_t) b * kv_len * heads + h) * kDim + d;
-  /* Unrolled so several rows' loads are in flight at once. */
-#pragma unroll 8
-  for (int j = first; j < last; j++)
+  const T *k_rows = k + ((size_t) b * kv_len * heads + h) * kDim + c8 * 8;
+  const T *v_rows = v + ((size_t) b * kv_len * heads + h) * kDim + c8 * 8;
+#pragma unroll 4
+  for (int j = first + group; j < last; j += 16)
     {
-      float kj = Io<T>::load (k_row[j * row_stride]), vj = Io<T>::load (v_row[j * row_stride]);
-      sum_k += kj, sum_v += vj;
-      max_v = fmaxf (max_v, vj), min_v = fminf (min_v, vj);
+      float kj[8], vj[8];
+      load8 (k_rows + j * row_stride, kj);
+      load8 (v_rows + j * row_stride, vj);
+#pragma unroll
+      for (int i = 0; i < 8; i++)
+        {
+          sum_k[i] += kj[i], sum_v[i] += vj[i];
+          max_v[i] = fmaxf (max_v[i], vj[i]), min_v[i] = fminf (min_v[i], vj[i]);
+        }
     }
-  float *out = partial + ((size_t) bh * kStatChunks + chunk) * 4 * kDim + d;
-  out[0] = sum_k, out[kDim] = sum_v, out[2 * kDim] = max_v, out[3 * kDim] = min_v;
+#pragma unroll
+  for (int i = 0; i < 8; i++)
+    {
+      reduce[0][group][c8 * 8 + i] = sum_k[i];
+      reduce[1][group][c8 * 8 + i] = sum_v[i];
+      reduce[2][group][c8 * 8 + i] = max_v[i];
+      reduce[3][group][c8 * 8 + i] = min_v[i];
+    }
+  __syncthreads ();
+  /* Threads 0..127: channel d; 128..255 idle. */
+  if (threadIdx.x < kDim)
+    {
+      int d = threadIdx.x;
+      float sk = 0, sv = 0, mx = -INFINITY, mn = INFINITY;
+#pragma unroll
+      for (int g = 0; g < 16; g++)
+        {
+          sk += reduce[0][g][d], sv += reduce[1][g][d];
+          mx = fmaxf (mx, reduce[2][g][d]), mn = fminf (mn, reduce[3][g][d]);
+        }
+      float *out = partial + ((size_t) bh * gridDim.x + chunk) * 4 * kDim + d;
+      out[0] = sk, out[kDim] = sv, out[2 * kDim] = mx, out[3 * kDim] = mn;
+    }
 }
 
 /* With `fp8_v` false (16-bit P·V) V is neither smoothed nor scaled: it
@@ -193,14 +233,15 @@ channel_stats (const T *k, const T *v, int heads, int kv_len, int keys, float *p
  * input grid and the mean's offset line up), a bias that averaging over the
  * keys does not shrink: 2.7% at L 4680 instead of 0.8% (CPU model). */
 __global__ void __launch_bounds__ (kDim)
-channel_finish (const float *partial, int keys, bool fp8_v, float *k_mean, float *v_mean,
-                float *v_scale)
+channel_finish (const float *partial, int chunks, int keys, bool fp8_v, float *k_mean,
+                float *v_mean, float *v_scale)
 {
   int bh = blockIdx.x, d = threadIdx.x;
   float sum_k = 0, sum_v = 0, max_v = -INFINITY, min_v = INFINITY;
-  for (int c = 0; c < kStatChunks; c++)
+#pragma unroll 4
+  for (int c = 0; c < chunks; c++)
     {
-      const float *in = partial + ((size_t) bh * kStatChunks + c) * 4 * kDim + d;
+      const float *in = partial + ((size_t) bh * chunks + c) * 4 * kDim + d;
       sum_k += in[0], sum_v += in[kDim];
       max_v = fmaxf (max_v, in[2 * kDim]), min_v = fminf (min_v, in[3 * kDim]);
     }
@@ -258,6 +299,8 @@ quantise_q (const T *q, int heads, int q_len, float scale, Workspace w, int q_ti
   int bh = blockIdx.y, block = blockIdx.x, b = bh / heads, h = bh % heads;
   const float *k_mean = w.k_mean + bh * kDim;
   float x[4][8], absmax = 0;
+  /* All loads first, so that the compiler keeps them in flight together
+   * (a store between them could alias q for all it knows). */
 #pragma unroll
   for (int it = 0; it < 4; it++)
     {
@@ -268,6 +311,12 @@ quantise_q (const T *q, int heads, int q_len, float scale, Workspace w, int q_ti
       else
         for (int i = 0; i < 8; i++)
           x[it][i] = 0.0f;
+    }
+#pragma unroll
+  for (int it = 0; it < 4; it++)
+    {
+      int vec = it * 256 + threadIdx.x, r = vec >> 4, c8 = vec & 15;
+      int row = block * kQBlock + r;
       float dot = 0;
 #pragma unroll
       for (int i = 0; i < 8; i++)
@@ -316,38 +365,53 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
   int bh = blockIdx.y, tile_index = blockIdx.x, b = bh / heads, h = bh % heads;
   const float *k_mean = w.k_mean + bh * kDim, *v_mean = w.v_mean + bh * kDim;
   const float *v_scale = w.v_scale + bh * kDim;
-  float x[8][8], absmax = 0;
+  /* blockIdx.z: 0 quantises the tile's K, 1 its V; two blocks per tile
+   * keep more loads in flight than one doing both. */
+  if (blockIdx.z == 0)
+    {
+      float x[8][8], absmax = 0;
+#pragma unroll
+      for (int it = 0; it < 8; it++)
+        {
+          int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
+          int key = tile_index * kTileRows + j;
+          if (key < keys)
+            {
+              load8 (k + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8, x[it]);
+#pragma unroll
+              for (int i = 0; i < 8; i++)
+                {
+                  x[it][i] -= k_mean[c8 * 8 + i];
+                  absmax = fmaxf (absmax, fabsf (x[it][i]));
+                }
+            }
+          else
+            for (int i = 0; i < 8; i++)
+              x[it][i] = 0.0f;
+        }
+      absmax = block_max_256 (absmax, reduce);
+      float quant = absmax > 0 ? absmax / 127.0f : 1.0f;
+      if (threadIdx.x == 0)
+        w.k_scale[(size_t) bh * kv_tiles + tile_index] = quant;
+      int8_t *k_tile = w.k8 + ((size_t) bh * kv_tiles + tile_index) * kTileBytes;
+#pragma unroll
+      for (int it = 0; it < 8; it++)
+        {
+          int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
+          *reinterpret_cast<uint2 *> (k_tile + tile_offset (j, c8 * 8)) = pack_int8x8 (x[it], 1.0f / quant);
+        }
+      return;
+    }
+  /* V into the staging area, transposed; all loads first (as in K). */
+  uint4 raw[8];
 #pragma unroll
   for (int it = 0; it < 8; it++)
     {
       int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
       int key = tile_index * kTileRows + j;
-      if (key < keys)
-        {
-          load8 (k + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8, x[it]);
-#pragma unroll
-          for (int i = 0; i < 8; i++)
-            {
-              x[it][i] -= k_mean[c8 * 8 + i];
-              absmax = fmaxf (absmax, fabsf (x[it][i]));
-            }
-        }
-      else
-        for (int i = 0; i < 8; i++)
-          x[it][i] = 0.0f;
+      const T *row = v + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8;
+      raw[it] = key < keys ? *reinterpret_cast<const uint4 *> (row) : make_uint4 (0, 0, 0, 0);
     }
-  absmax = block_max_256 (absmax, reduce);
-  float quant = absmax > 0 ? absmax / 127.0f : 1.0f;
-  if (threadIdx.x == 0)
-    w.k_scale[(size_t) bh * kv_tiles + tile_index] = quant;
-  int8_t *k_tile = w.k8 + ((size_t) bh * kv_tiles + tile_index) * kTileBytes;
-#pragma unroll
-  for (int it = 0; it < 8; it++)
-    {
-      int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
-      *reinterpret_cast<uint2 *> (k_tile + tile_offset (j, c8 * 8)) = pack_int8x8 (x[it], 1.0f / quant);
-    }
-  /* V into the staging area, transposed. */
 #pragma unroll
   for (int it = 0; it < 8; it++)
     {
@@ -356,10 +420,10 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
       float y[8];
       if (key < keys)
         {
-          load8 (v + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8, y);
+          const T *values = reinterpret_cast<const T *> (&raw[it]);
 #pragma unroll
           for (int i = 0; i < 8; i++)
-            y[i] = (y[i] - v_mean[c8 * 8 + i]) / v_scale[c8 * 8 + i];   /* scale 1 with kPv16 */
+            y[i] = (Io<T>::load (values[i]) - v_mean[c8 * 8 + i]) / v_scale[c8 * 8 + i];   /* 0 and 1 with kPv16 */
         }
       else
 #pragma unroll
@@ -489,47 +553,74 @@ descriptor (uint32_t address, uint32_t stride = 1024)
   "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
 
 #ifdef SAGE_HOPPER
-/* d (+)= A·B, 64×128×32, int8 from shared memory, int32 accumulators. */
+/* The MMAs: kAccumulate false overwrites d, and d's registers are then
+ * outputs only ("=r"/"=f"), so the compiler need not keep their old
+ * values alive across the loop (it would spill: S, P·V and O all live).
+ *
+ * d (+)= A·B, 64×128×32, int8 from shared memory, int32 accumulators. */
+template <bool kAccumulate>
 __device__ inline void
-mma_s8 (int32_t d[64], uint64_t a, uint64_t b, int accumulate)
+mma_s8 (int32_t d[64], uint64_t a, uint64_t b)
 {
-  asm volatile ("{\n .reg .pred keep;\n setp.ne.b32 keep, %66, 0;\n"
-                " wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 " SAGE_D64 ", %64, %65, keep;\n}\n"
-                : SAGE_OPS64 ("+r", d)
-                : "l"(a), "l"(b), "r"(accumulate));
+  if constexpr (kAccumulate)
+    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 " SAGE_D64 ", %64, %65, 1;\n"
+                  : SAGE_OPS64 ("+r", d)
+                  : "l"(a), "l"(b));
+  else
+    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 " SAGE_D64 ", %64, %65, 0;\n"
+                  : SAGE_OPS64 ("=r", d)
+                  : "l"(a), "l"(b));
 }
 
 /* d (+)= A·B, 64×128×32, A e4m3 from registers, B e4m3 from shared memory. */
+template <bool kAccumulate>
 __device__ inline void
-mma_e4m3 (float d[64], const uint32_t a[4], uint64_t b, int accumulate)
+mma_e4m3 (float d[64], const uint32_t a[4], uint64_t b)
 {
-  asm volatile ("{\n .reg .pred keep;\n setp.ne.b32 keep, %69, 0;\n"
-                " wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 " SAGE_D64
-                ", {%64, %65, %66, %67}, %68, keep, 1, 1;\n}\n"
-                : SAGE_OPS64 ("+f", d)
-                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
+  if constexpr (kAccumulate)
+    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 " SAGE_D64
+                  ", {%64, %65, %66, %67}, %68, 1, 1, 1;\n"
+                  : SAGE_OPS64 ("+f", d)
+                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+  else
+    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 " SAGE_D64
+                  ", {%64, %65, %66, %67}, %68, 0, 1, 1;\n"
+                  : SAGE_OPS64 ("=f", d)
+                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 }
 
 /* d (+)= A·B, 64×128×16, A bf16/f16 from registers, B from shared memory
  * (K-major: no transpose). */
+template <bool kAccumulate>
 __device__ inline void
-mma_bf16 (float d[64], const uint32_t a[4], uint64_t b, int accumulate)
+mma_bf16 (float d[64], const uint32_t a[4], uint64_t b)
 {
-  asm volatile ("{\n .reg .pred keep;\n setp.ne.b32 keep, %69, 0;\n"
-                " wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " SAGE_D64
-                ", {%64, %65, %66, %67}, %68, keep, 1, 1, 0;\n}\n"
-                : SAGE_OPS64 ("+f", d)
-                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
+  if constexpr (kAccumulate)
+    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " SAGE_D64
+                  ", {%64, %65, %66, %67}, %68, 1, 1, 1, 0;\n"
+                  : SAGE_OPS64 ("+f", d)
+                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+  else
+    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " SAGE_D64
+                  ", {%64, %65, %66, %67}, %68, 0, 1, 1, 0;\n"
+                  : SAGE_OPS64 ("=f", d)
+                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 }
 
+template <bool kAccumulate>
 __device__ inline void
-mma_f16 (float d[64], const uint32_t a[4], uint64_t b, int accumulate)
+mma_f16 (float d[64], const uint32_t a[4], uint64_t b)
 {
-  asm volatile ("{\n .reg .pred keep;\n setp.ne.b32 keep, %69, 0;\n"
-                " wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 " SAGE_D64
-                ", {%64, %65, %66, %67}, %68, keep, 1, 1, 0;\n}\n"
-                : SAGE_OPS64 ("+f", d)
-                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
+  if constexpr (kAccumulate)
+    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 " SAGE_D64
+                  ", {%64, %65, %66, %67}, %68, 1, 1, 1, 0;\n"
+                  : SAGE_OPS64 ("+f", d)
+                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+  else
+    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 " SAGE_D64
+                  ", {%64, %65, %66, %67}, %68, 0, 1, 1, 0;\n"
+                  : SAGE_OPS64 ("=f", d)
+                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 }
 
 __device__ inline void mma_fence () { asm volatile ("wgmma.fence.sync.aligned;\n" ::: "memory"); }
@@ -606,7 +697,10 @@ issue_scores (int32_t (&s)[64], uint64_t q_desc, uint32_t k_address)
 {
 #pragma unroll
   for (int kk = 0; kk < 4; kk++)
-    mma_s8 (s, q_desc + ((kk * 256) >> 4), descriptor (k_address + kk * 256), kk > 0);
+    if (kk == 0)
+      mma_s8<false> (s, q_desc, descriptor (k_address));
+    else
+      mma_s8<true> (s, q_desc + ((kk * 256) >> 4), descriptor (k_address + kk * 256));
 }
 
 /* O_tile = P V for one key tile, a fresh accumulator (the first k-step
@@ -621,8 +715,13 @@ issue_values (float (&pv)[64], const uint32_t (&p)[Pv::kSteps][4], uint32_t v_ad
   for (int term = 0; term < Pv::kTerms; term++)
 #pragma unroll
     for (int kk = 0; kk < Pv::kSteps; kk++)
-      Pv::mma (pv, p[kk], descriptor (v_address + term * kTileBytes + kk * 256, Pv::kVStride),
-               term > 0 || kk > 0);
+      {
+        const uint64_t b = descriptor (v_address + term * kTileBytes + kk * 256, Pv::kVStride);
+        if (term == 0 && kk == 0)
+          Pv::template mma<false> (pv, p[kk], b);
+        else
+          Pv::template mma<true> (pv, p[kk], b);
+      }
 }
 
 /* Named barrier `id` over the two consumer warpgroups (256 threads). */
@@ -663,10 +762,11 @@ struct PvE4m3 {   /* SageAttention-2's "8+8"; kVTerms 2: V as e4m3 hi + lo */
                                   sc[rl_sage_p_index_e4m3 (kk, reg, 3)]);
   }
 #ifdef SAGE_HOPPER
+  template <bool kAccumulate>
   __device__ static void
-  mma (float (&d)[64], const uint32_t (&a)[4], uint64_t b, int accumulate)
+  mma (float (&d)[64], const uint32_t (&a)[4], uint64_t b)
   {
-    mma_e4m3 (d, a, b, accumulate);
+    mma_e4m3<kAccumulate> (d, a, b);
   }
 #endif
 };
@@ -688,13 +788,14 @@ struct Pv16 {     /* "8+16": P and V in the input's 16-bit type */
         p[kk][reg] = Io<T>::pack (sc[rl_sage_p_index_16 (kk, reg, 0)], sc[rl_sage_p_index_16 (kk, reg, 1)]);
   }
 #ifdef SAGE_HOPPER
+  template <bool kAccumulate>
   __device__ static void
-  mma (float (&d)[64], const uint32_t (&a)[4], uint64_t b, int accumulate)
+  mma (float (&d)[64], const uint32_t (&a)[4], uint64_t b)
   {
     if constexpr (Io<T>::kBf16)
-      mma_bf16 (d, a, b, accumulate);
+      mma_bf16<kAccumulate> (d, a, b);
     else
-      mma_f16 (d, a, b, accumulate);
+      mma_f16<kAccumulate> (d, a, b);
   }
 #endif
 };
@@ -875,14 +976,12 @@ struct Consumer {
       {
         const int slot = base + t;
         barrier_wait (sm.full (slot), (slot / kStages) & 1);
-        hold_all (s_acc);
         mma_fence ();
         issue_scores (s_acc, q_desc, sm.k_address (slot));
         mma_commit ();
         mma_wait_all ();
         hold_all (s_acc);
         scores_to_p (t);
-        hold_all (pv);
         mma_fence ();
         issue_values<Pv> (pv, p, sm.v_address (slot));
         mma_commit ();
@@ -893,64 +992,98 @@ struct Consumer {
       }
   }
 
-  /* Turn t of the ping-pong schedule: S(t) and P(t−1)·V(t−1) issued
-   * together during this warpgroup's turn at the tensor cores. */
   template <bool kScores, bool kValues>
   __device__ void
-  turn (const Shared &sm, int t, int mine, int other, bool hand_over)
+  stream_turn (const Shared &sm, const AttentionArgs &args, int u, int &n, int &t, int key_tiles,
+               int consumer, int warp, int group, bool hand_over)
   {
-    const int slot = base + t;
+    const int mine = 1 + consumer, other = 2 - consumer;
+    if (kScores && t == 0)
+      {
+        /* Tile n's S starts: its Q buffer and scales. */
+        const TileOf at (blockIdx.x + n * gridDim.x, args.q_tiles);
+        q_desc = descriptor (shared_address (sm.q_tile (n & 1) + consumer * (kQBlock / 8) * 1024));
+        q_scale = args.w.q_scale[(size_t) at.bh * args.q_tiles * 2 + at.q_block * 2 + consumer];
+        k_scales = args.w.k_scale + (size_t) at.bh * args.kv_tiles;
+        barrier_wait (sm.q_full (n & 1), (n >> 1) & 1);
+      }
     if (kScores)
-      barrier_wait (sm.full (slot), (slot / kStages) & 1);
+      barrier_wait (sm.full (u), (u / kStages) & 1);
     named_sync (mine);
-    hold_all (s_acc);
-    hold_all (pv);
+    /* No hold of s_acc / pv before the MMAs: the first MMA of each
+     * overwrites it, and holding the dead values would keep S, P·V and O
+     * alive at once (spills). Their reads come after the wait. */
     mma_fence ();
     if (kScores)
-      issue_scores (s_acc, q_desc, sm.k_address (slot));
+      issue_scores (s_acc, q_desc, sm.k_address (u));
     if (kValues)
-      issue_values<Pv> (pv, p, sm.v_address (slot - 1));
+      issue_values<Pv> (pv, p, sm.v_address (u - 1));
     mma_commit ();
     if (hand_over)
       named_arrive (other);
     mma_wait_all ();
-    hold_all (s_acc);
-    hold_all (pv);
+    if (kScores)
+      {
+        hold_all (s_acc);
+        if (t == key_tiles - 1)
+          barrier_arrive (sm.q_empty (n & 1));   /* tile n's last S has read its Q */
+      }
+    bool finished = false;   /* the tile of unit u − 1 is complete */
+    Softmax finished_softmax;
     if (kValues)
       {
-        barrier_arrive (sm.empty (slot - 1));
+        hold_all (pv);
+        barrier_arrive (sm.empty (u - 1));
         add_tile ();
+        finished = (u - 1) % key_tiles == key_tiles - 1;
+        if (finished)
+          {
+            finished_softmax = softmax;
+            softmax = Softmax ();
+          }
       }
+    /* The next tile's softmax first: S is then dead while O is stored. A
+     * tile's first alpha is 0 (m was −inf), so O restarts from its P·V. */
     if (kScores)
       scores_to_p (t);
+    if (kValues && finished)
+      {
+        const TileOf done (blockIdx.x + ((u - 1) / key_tiles) * gridDim.x, args.q_tiles);
+        store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
+      }
+    if (kScores && ++t == key_tiles)
+      t = 0, n++;
   }
 
-  /* FlashAttention-3's ping-pong: the two consumer warpgroups take turns
-   * at the tensor cores (named barrier 1 + c is warpgroup c's turn), so
-   * one's softmax overlaps the other's MMAs. Consumer 1 opens the first
-   * turn for 0 and skips its last hand-over, so arrivals match syncs
-   * within every tile. */
+  /* The ping-pong over all of this block's tiles as one stream of units
+   * (tile n, key tile t; unit u = n·key_tiles + t is ring slot u): turn u
+   * issues S(u) with P(u−1)·V(u−1), so a tile's last P·V shares its turn
+   * with the next tile's first S, and its output is stored while the other
+   * warpgroup has its turn. Per tile that saves the S-only and P·V-only
+   * turns and the wait for the other warpgroup's store. FlashAttention-3's
+   * ping-pong: the two consumer warpgroups take turns at the tensor cores
+   * (named barrier 1 + c is warpgroup c's turn), so one's softmax overlaps
+   * the other's MMAs. Consumer 1 opens the first turn for 0 and skips its
+   * last hand-over, so arrivals match syncs. */
   __device__ void
-  run_ping_pong (const Shared &sm, int tiles, int consumer)
+  run_stream (const Shared &sm, const AttentionArgs &args, int my_tiles, int key_tiles,
+              int consumer, int warp, int group)
   {
-    const int mine = 1 + consumer, other = 2 - consumer;
+    const int units = my_tiles * key_tiles;
     if (consumer == 1)
       named_arrive (1);
-    if (tiles == 0)
-      {
-        turn<false, false> (sm, 0, mine, other, consumer == 0);
-        return;
-      }
-    turn<true, false> (sm, 0, mine, other, true);
-    for (int t = 1; t < tiles; t++)
-      turn<true, true> (sm, t, mine, other, true);
-    turn<false, true> (sm, tiles, mine, other, consumer == 0);
+    int n = 0, t = 0;
+    stream_turn<true, false> (sm, args, 0, n, t, key_tiles, consumer, warp, group, true);
+    for (int u = 1; u < units; u++)
+      stream_turn<true, true> (sm, args, u, n, t, key_tiles, consumer, warp, group, true);
+    stream_turn<false, true> (sm, args, units, n, t, key_tiles, consumer, warp, group, consumer == 0);
   }
 
   /* O/l · v_scale + mean(v) to `out`; lse = (m + log2 l − log2 448)·ln 2
    * + scale·q·mean(k). */
   __device__ void
-  store (const AttentionArgs &args, int bh, int q_block, int consumer, int warp, int group)
+  store (const AttentionArgs &args, const Softmax &result, int bh, int q_block, int consumer,
+         int warp, int group)
   {
     const Workspace &w = args.w;
     const int b = bh / args.heads, h = bh % args.heads;
@@ -958,7 +1091,7 @@ struct Consumer {
 #pragma unroll
     for (int r = 0; r < 2; r++)
       {
-        float l = softmax.l[r];
+        float l = result.l[r];
         l += __shfl_xor_sync (0xffffffffu, l, 1);
         l += __shfl_xor_sync (0xffffffffu, l, 2);
         int row = q_block * kTileRows + consumer * kQBlock + warp * 16 + group + 8 * r;
@@ -980,7 +1113,7 @@ struct Consumer {
           {
             float shift = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row];
             args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row]
-                = empty_row ? -INFINITY : (softmax.m[r] + log2f (l) - kLog2PScale) * kLn2 + shift;
+                = empty_row ? -INFINITY : (result.m[r] + log2f (l) - kLog2PScale) * kLn2 + shift;
           }
       }
   }
@@ -1036,6 +1169,13 @@ attention (const AttentionArgs args)
       c.keys = args.keys;
       c.quad = quad;
       c.base = 0;
+      if (kPingpong && key_tiles > 0)
+        {
+          c.init ();
+          const int my_tiles = (total - (int) blockIdx.x + (int) gridDim.x - 1) / (int) gridDim.x;
+          c.run_stream (sm, args, my_tiles, key_tiles, consumer, warp, group);
+          return;
+        }
       for (int tile = blockIdx.x, count = 0; tile < total; tile += gridDim.x, count++)
         {
           const TileOf at (tile, args.q_tiles);
@@ -1045,14 +1185,12 @@ attention (const AttentionArgs args)
           c.q_scale = w.q_scale[(size_t) at.bh * args.q_tiles * 2 + at.q_block * 2 + consumer];
           c.k_scales = w.k_scale + (size_t) at.bh * args.kv_tiles;
           barrier_wait (sm.q_full (buffer), (count >> 1) & 1);
-          if (kPingpong)
-            c.run_ping_pong (sm, key_tiles, consumer);
-          else
+          if (!kPingpong)   /* without keys (ping-pong too): nothing to run, zeros stored */
             c.run_in_order (sm, key_tiles);
           /* Every S product that read this Q buffer has completed. */
           barrier_arrive (sm.q_empty (buffer));
           c.base += key_tiles;
-          c.store (args, at.bh, at.q_block, consumer, warp, group);
+          c.store (args, c.softmax, at.bh, at.q_block, consumer, warp, group);
         }
     }
 #endif
@@ -1076,11 +1214,12 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
     cudaEventCreate (&marks[i]);
   auto mark = [&] (int i) { if (timed) cudaEventRecord (marks[i], stream); };
   mark (0);
-  channel_stats<T><<<dim3 (kStatChunks, bh), kDim, 0, stream>>> (k, v, p->heads, p->kv_len, p->keys,
-                                                                 w.partial);
+  const int chunks = stat_chunks (p->keys);
+  channel_stats<T><<<dim3 (chunks, bh), 256, 0, stream>>> (k, v, p->heads, p->kv_len, p->keys,
+                                                          w.partial);
   mark (1);
-  channel_finish<<<bh, kDim, 0, stream>>> (w.partial, p->keys, !p->pv16, w.k_mean, w.v_mean,
-                                          w.v_scale);
+  channel_finish<<<bh, kDim, 0, stream>>> (w.partial, chunks, p->keys, !p->pv16, w.k_mean,
+                                          w.v_mean, w.v_scale);
   mark (2);
   quantise_q<T><<<dim3 (q_tiles * 2, bh), 256, 0, stream>>> (q, p->heads, p->q_len, p->scale, w,
                                                             q_tiles);
@@ -1089,8 +1228,8 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
     {
       auto quantise = p->pv16 ? quantise_kv<T, true, 1>
                               : (v_terms == 2 ? quantise_kv<T, false, 2> : quantise_kv<T, false, 1>);
-      quantise<<<dim3 (key_tiles, bh), 256, 0, stream>>> (k, v, p->heads, p->kv_len, p->keys, w,
-                                                          kv_tiles);
+      quantise<<<dim3 (key_tiles, bh, 2), 256, 0, stream>>> (k, v, p->heads, p->kv_len, p->keys, w,
+                                                             kv_tiles);
     }
   mark (4);
   cudaError_t status = cudaGetLastError ();
