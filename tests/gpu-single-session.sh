@@ -3,10 +3,10 @@
 # nvidia-h100-x1, at most ~540 s), from the repo root:
 #   [DEADLINE_S=515] bash tests/gpu-single-session.sh [PHASE...]   (PHASE: 1-5, default all)
 # Phase 3 runs during the build; 1, 2, 4, 5 after it, in the order named.
-#   1 cuda    test-cuda-ops (fused norms under the default and the packed
-#             kernels RL_CUDA_NORM_VARIANT=3/4/5), test-cuda-conv (cuDNN
-#             required), test-cuda-copy, test-cuda-channel-norm; bench-ops:
-#             norm rows of variants 0/3/4/5 as fractions of the copy bandwidth
+#   1 cuda    test-cuda-ops (fused norms under the default and each
+#             RL_CUDA_NORM_VARIANT 1-4), test-cuda-conv (cuDNN required),
+#             test-cuda-copy, test-cuda-channel-norm; bench-ops: norm rows
+#             of variants 0/2/3/4 as fractions of the copy bandwidth
 #   2 vae     VAE 2.1 and 2.2 decode of 81 frames 832×480: ours cold (fresh
 #             process, one run) and warm (median of 3 after a warm-up),
 #             PyTorch cold (first run) and warm (3 more runs, same process),
@@ -285,7 +285,7 @@ phase_1 () {
     row 1 "test-cuda-$t" "exit $status"
   done
   row 1 "cuda tests, all" "$(grep -c '^ok' "$log") ok, $(grep -c '^not ok' "$log") not ok"
-  grep -hE "^# (default|packed rows)" "$log" | awk '{ e = 0; for (i = 1; i < NF; i++) if ($i == "err") e = $(i + 1)
+  grep -hE "^# (default|variant [0-9])" "$log" | awk '{ e = 0; for (i = 1; i < NF; i++) if ($i == "err") e = $(i + 1)
     split($0, w, ":"); k = substr(w[1], 3); if (!(k in m) || e + 0 > m[k]) m[k] = e + 0 }
     END { for (k in m) printf "1\tfused norm parity, %s\tworst rel err %.3g\n", k, m[k] }' | sort >> "$table"
   limited "$work/bench-ops.txt" 90 "$build/tests/bench/bench-ops"
@@ -294,9 +294,9 @@ phase_1 () {
   row 1 "copy bandwidth" "${copy:--} GB/s"
   awk -F'|' 'NF > 6 { name = $2; gsub(/^ +| +$/, "", name); fraction = $5 + 0
       if (name ~ /^norm\+modulate \(LN, per batch\)|^norm\+modulate \(LN, 21 frames\)|^RMSNorm\+RoPE fused/) v = "0 (default)"
-      else if (name ~ /packed 4 warps/) v = "3 (packed, 4 warps)"
-      else if (name ~ /packed 8 warps/) v = "4 (packed, 8 warps)"
-      else if (name ~ /packed 2 warps/) v = "5 (packed, 2 warps)"
+      else if (name ~ /8-warp blocks/) v = "4 (8-warp blocks)"
+      else if (name ~ /L1 vectors/) v = "3 (vectors from L1)"
+      else if (name ~ /pipelined/) v = "2 (pipelined)"
       else next
       column = name ~ /per batch/ ? 1 : name ~ /21 frames/ ? 2 : 3
       value[v, column] = fraction; variants[v] = 1 }

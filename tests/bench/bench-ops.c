@@ -204,18 +204,15 @@ main (int argc, char **argv)
     { "convert bf16 -> fp8 e4m3", NULL, run_convert_bf16_fp8, (double) n * 3, true, NULL },
     { "softmax (rows of 4096)", NULL, run_softmax, 2 * x_bytes, false, NULL },
     /* Other norm kernels (RL_CUDA_NORM_VARIANT), for comparison: the
-     * packed-row kernel (opt-in until measured) in blocks of 4, 8 and 2
-     * warps, and the pipelined kernel that the warp-per-row default
-     * replaced. */
-    { "  per batch, packed 4 warps", NULL, run_norm_modulate, 2 * x_bytes, false, "3" },
-    { "  21 frames, packed 4 warps", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "3" },
-    { "  RMSNorm+RoPE, packed 4 warps", NULL, run_rms_rope, 2 * x_bytes + tables, false, "3" },
-    { "  per batch, packed 8 warps", NULL, run_norm_modulate, 2 * x_bytes, false, "4" },
-    { "  21 frames, packed 8 warps", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "4" },
-    { "  RMSNorm+RoPE, packed 8 warps", NULL, run_rms_rope, 2 * x_bytes + tables, false, "4" },
-    { "  per batch, packed 2 warps", NULL, run_norm_modulate, 2 * x_bytes, false, "5" },
-    { "  21 frames, packed 2 warps", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "5" },
-    { "  RMSNorm+RoPE, packed 2 warps", NULL, run_rms_rope, 2 * x_bytes + tables, false, "5" },
+     * default's kernel in blocks of 8 warps (4), the warp-per-row kernel
+     * that reads the vectors per row from L1 (3), and the persistent
+     * pipelined block kernel (2) that f32 rows take. */
+    { "  per batch, 8-warp blocks", NULL, run_norm_modulate, 2 * x_bytes, false, "4" },
+    { "  21 frames, 8-warp blocks", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "4" },
+    { "  RMSNorm+RoPE, 8-warp blocks", NULL, run_rms_rope, 2 * x_bytes + tables, false, "4" },
+    { "  per batch, L1 vectors", NULL, run_norm_modulate, 2 * x_bytes, false, "3" },
+    { "  21 frames, L1 vectors", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "3" },
+    { "  RMSNorm+RoPE, L1 vectors", NULL, run_rms_rope, 2 * x_bytes + tables, false, "3" },
     { "  per batch, pipelined", NULL, run_norm_modulate, 2 * x_bytes, false, "2" },
     { "  21 frames, pipelined", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "2" },
     { "  RMSNorm+RoPE, pipelined", NULL, run_rms_rope, 2 * x_bytes + tables, false, "2" },

@@ -236,34 +236,45 @@ modulation_chunks (CtTensor *e0, CtTensor chunk[3], int64_t batch, int64_t frame
  * rows with f32 outputs, so the f32 tolerance applies: LayerNorm with
  * per-frame modulation whose frames straddle the blocks' rows and the
  * batch boundary (x bf16 for 5120, f16 for 1536: each has its own unpacking
- * of the packed words), and RMSNorm + weight + RoPE fused (kernel API, as
- * the q/k path calls it) against the CPU's rms_norm followed by rope.
- * `kernel` names the RL_CUDA_NORM_VARIANT in force. */
+ * of the packed words), frames of 2-7 rows (a block's rows then span more
+ * segments than it folds at once, so it folds window after window),
+ * per-batch modulation with a weight and a bias, and RMSNorm + weight +
+ * RoPE fused (kernel API, as the q/k path calls it) against the CPU's
+ * rms_norm followed by rope. `kernel` names the RL_CUDA_NORM_VARIANT in
+ * force. */
 static void
 norm_fused_cases (const char *kernel)
 {
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 4; i++) {
     /* 1200-1800 rows: more warps than an H100 holds at once, so blocks
-     * refill the SMs, and frames start inside blocks. */
-    int64_t batch = 2, len = ct_int (600, 900), d = i ? 5120 : 1536;
-    int64_t per = ct_int (20, 90), offset = ct_int (0, per - 1);
+     * refill the SMs (or the persistent ones own a few rows each), and
+     * frames start inside blocks. */
+    bool wide = i % 2 == 1, per_batch = i == 2, tiny_frames = i == 3;
+    int64_t batch = 2, len = ct_int (600, 900), d = wide ? 5120 : 1536;
+    int64_t per = per_batch ? len : tiny_frames ? ct_int (2, 7) : ct_int (20, 90);
+    int64_t offset = per_batch ? 0 : ct_int (0, per - 1);
     int64_t frames = (len + offset + per - 1) / per;
-    CtTensor x, e0, y, chunk[3];
-    RlDType x_type = i ? RL_BF16 : RL_F16;
+    CtTensor x, e0, y, w, bias, chunk[3];
+    RlDType x_type = wide ? RL_BF16 : RL_F16;
     CT_REQUIRE_OK (ct_random (&P, &x, x_type, 3, (int64_t[]) { batch, len, d }, 3.0f));
     CT_REQUIRE_OK (ct_random (&P, &e0, RL_F32, 4, (int64_t[]) { batch, frames, 6, d }, 0.5f));
+    CT_REQUIRE_OK (ct_random (&P, &w, RL_F32, 1, (int64_t[]) { d }, 1.0f));
+    CT_REQUIRE_OK (ct_random (&P, &bias, RL_F32, 1, (int64_t[]) { d }, 1.0f));
     CT_REQUIRE_OK (ct_poisoned (&P, &y, RL_F32, 3, (int64_t[]) { batch, len, d }));
     modulation_chunks (&e0, chunk, batch, frames, d);
     RlTokenGroups groups = { .tokens_per_group = per, .token_offset = offset };
-    FOR_BOTH CT_REQUIRE_OK (OPS->norm_modulate (CTX, T (y), T (x), RL_NORM_LAYER, NULL, NULL,
-                                                1e-6f, T (chunk[0]), T (chunk[1]), groups));
+    FOR_BOTH CT_REQUIRE_OK (OPS->norm_modulate (CTX, T (y), T (x), RL_NORM_LAYER,
+                                                per_batch ? T (w) : NULL,
+                                                per_batch ? T (bias) : NULL, 1e-6f,
+                                                T (chunk[0]), T (chunk[1]), groups));
     char what[96];
-    snprintf (what, sizeof what, "%s: norm_modulate %s->f32 d=%lld L=%lld frames=%lld", kernel,
-              rl_dtype_name (x_type), (long long) d, (long long) len, (long long) frames);
+    snprintf (what, sizeof what, "%s: norm_modulate %s->f32 d=%lld L=%lld frames=%lld%s", kernel,
+              rl_dtype_name (x_type), (long long) d, (long long) len, (long long) frames,
+              per_batch ? " w+b" : "");
     expect_close (what, &y);
     for (int c = 0; c < 3; c++)
       ct_release (&chunk[c]);
-    ct_release (&x); ct_release (&e0); ct_release (&y);
+    ct_release (&x); ct_release (&e0); ct_release (&y); ct_release (&w); ct_release (&bias);
   }
   for (int i = 0; i < 2; i++) {
     int64_t grid[3] = { ct_int (3, 6), ct_int (8, 16), ct_int (8, 16) };
@@ -314,18 +325,19 @@ norm_fused_cases (const char *kernel)
   }
 }
 
-/* The default kernels, then the packed-row kernel in each of its block
- * sizes (RL_CUDA_NORM_VARIANT 3, 4, 5: 4, 8 and 2 warps), opt-in until
- * measured (cuda-norm.cu), so that each is checked before anyone times it. */
+/* The default kernels, then each other RL_CUDA_NORM_VARIANT (cuda-norm.cu's
+ * norm_variant), so that each is checked before anyone times it. */
 static void
 test_norm_fused (void)
 {
   norm_fused_cases ("default");
-  const char *packed[][2] = { { "3", "packed rows, 4 warps" }, { "4", "packed rows, 8 warps" },
-                              { "5", "packed rows, 2 warps" } };
-  for (int i = 0; i < 3; i++) {
-    setenv ("RL_CUDA_NORM_VARIANT", packed[i][0], 1);
-    norm_fused_cases (packed[i][1]);
+  const char *variants[][2] = { { "1", "variant 1, row per block" },
+                                { "2", "variant 2, pipelined" },
+                                { "3", "variant 3, vectors from L1" },
+                                { "4", "variant 4, 8-warp blocks" } };
+  for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+    setenv ("RL_CUDA_NORM_VARIANT", variants[i][0], 1);
+    norm_fused_cases (variants[i][1]);
   }
   unsetenv ("RL_CUDA_NORM_VARIANT");
 }

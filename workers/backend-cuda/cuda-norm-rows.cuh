@@ -1,0 +1,76 @@
+/* The warp-per-row kernels of the fused norm + affine + modulation (+ RoPE)
+ * for rows of 16-bit x up to 5120 elements (Wan's 1536 and 5120), and the
+ * host helpers that cuda-norm.cu's launchers share with them. Internal to
+ * the CUDA backend: rl_cuda_norm_modulate (cuda-norm.cu) hands the rows
+ * that suit these kernels to launch_norm_rows and runs its block kernels
+ * on the rest. */
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "cuda-dtype.cuh"
+#include "cuda-norm.h"
+
+namespace rl_cuda {
+
+/* Which of x, y, the affine vectors and the modulation rows allow 16-byte
+ * accesses (can_go_wide, row_vector_wide). */
+struct NormWidths {
+  bool x, y, affine, modulation;
+};
+
+/* Loads the chunk at i of an optional [dim] vector (f32 or 16-bit), or
+ * `fallback` everywhere when the vector is absent. */
+__device__ inline void
+load_optional (const void *base, cudaDataType_t type, uint32_t i, uint32_t dim, bool wide,
+               float fallback, float v[kChunk])
+{
+  if (base == nullptr) {
+#pragma unroll
+    for (int j = 0; j < kChunk; j++)
+      v[j] = fallback;
+    return;
+  }
+  load_chunk (base, type, i, dim, wide, v);
+}
+
+/* Launches a warp-per-row kernel over the batch·tokens rows of `a` when
+ * they suit one: x 16-bit, y x's dtype or f32, both 16-byte aligned,
+ * dim % 8 == 0 and dim <= 5120, the affine and modulation vectors
+ * 16-byte aligned, RoPE absent or its head_dim dividing 256. `variant` is
+ * RL_CUDA_NORM_VARIANT (see norm_variant in cuda-norm.cu): 0 and 4 run the
+ * shared-vector kernel (blocks of 16 and 8 warps), 3 the kernel that reads
+ * the vectors per row from L1. Returns false, with nothing launched, when
+ * the rows or the variant take the block kernels instead. */
+bool launch_norm_rows (const RlCudaNormModulate &a, const NormWidths &wide, int variant,
+                       cudaStream_t stream);
+
+/* Lets `kernel` take `dynamic` bytes of dynamic shared memory. Launches
+ * past 48 KiB of shared memory in all (dynamic plus the kernel's own
+ * static arrays) need the opt-in; counting only the dynamic part once let
+ * an f32 row of 4096 (UMT5-XXL: 3 stages × 16 KiB plus the reduction
+ * scratch) fail its launch with "invalid argument". */
+template <typename Kernel>
+inline void
+allow_dynamic_shared (Kernel kernel, size_t dynamic)
+{
+  cudaFuncAttributes attributes;
+  if (cudaFuncGetAttributes (&attributes, kernel) != cudaSuccess
+      || attributes.sharedSizeBytes + dynamic > 48 * 1024)
+    cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) dynamic);
+}
+
+/* Blocks of `threads` threads and `dynamic` bytes of shared memory that the
+ * whole device holds at once (at least one per multiprocessor). */
+template <typename Kernel>
+inline int64_t
+resident_blocks (Kernel kernel, int threads, size_t dynamic)
+{
+  int device = 0, sms = 0, per_sm = 0;
+  cudaGetDevice (&device);
+  cudaDeviceGetAttribute (&sms, cudaDevAttrMultiProcessorCount, device);
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor (&per_sm, kernel, threads, dynamic);
+  return (int64_t) (sms > 0 ? sms : 1) * (per_sm > 0 ? per_sm : 1);
+}
+
+} // namespace rl_cuda
