@@ -31,6 +31,7 @@
 #include "plugins/family.h"
 #include "workers/worker/family-plugins.h"
 #include "workers/worker/worker-attention.h"
+#include "workers/runtime/op-profile.h"
 
 #if RAYLIGHT_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -104,234 +105,24 @@ upload (const RlBackend *be, RlContext *ctx, const RlSafetensors *st, const char
 
 /* ------------------------------------------------------------ profile */
 
-/* The table the model was loaded with: a copy that --profile rewires. */
+/* The table the model was loaded with: a copy that --profile rewires
+ * (workers/runtime/op-profile.h). */
 static RlOps model_ops;
-static RlOps inner_ops;
-static const RlBackend *profiled_backend;
-
-typedef struct {
-  char   key[64];
-  double ms;
-  int    calls;
-} ProfileRow;
-
-static ProfileRow profile_rows[96];
-static int n_profile_rows;
-
-static void
-profile_add (const char *key, double ms)
-{
-  int i = 0;
-  while (i < n_profile_rows && strcmp (profile_rows[i].key, key) != 0)
-    i++;
-  if (i == n_profile_rows)
-    {
-      if (n_profile_rows == (int) (sizeof profile_rows / sizeof profile_rows[0]))
-        return;
-      snprintf (profile_rows[n_profile_rows++].key, sizeof profile_rows[0].key, "%s", key);
-    }
-  profile_rows[i].ms += ms;
-  profile_rows[i].calls++;
-}
-
-#define TIMED(key, call)                                   \
-  do {                                                     \
-    profiled_backend->synchronize (ctx);                   \
-    double t0_ = now_s ();                                 \
-    RlStatus s_ = (call);                                  \
-    profiled_backend->synchronize (ctx);                   \
-    profile_add ((key), (now_s () - t0_) * 1e3);           \
-    return s_;                                             \
-  } while (0)
-
-static RlStatus
-profile_gemm (RlContext *ctx, RlTensor *y, const RlTensor *x, const RlTensor *w,
-              const RlTensor *bias, RlActivation act)
-{
-  char key[64];
-  snprintf (key, sizeof key, "gemm [%lld] x [%lld,%lld]%s -> %s", (long long) (rl_tensor_numel (x)
-            / x->shape[x->ndim - 1]), (long long) w->shape[0], (long long) w->shape[1],
-            act != RL_ACT_NONE ? " +act" : "", rl_dtype_name (y->dtype));
-  TIMED (key, inner_ops.gemm (ctx, y, x, w, bias, act));
-}
-
-static RlStatus
-profile_layer_norm (RlContext *ctx, RlTensor *y, const RlTensor *x, const RlTensor *weight,
-                    const RlTensor *bias, float eps)
-{
-  TIMED ("layer_norm", inner_ops.layer_norm (ctx, y, x, weight, bias, eps));
-}
-
-static RlStatus
-profile_rms_norm (RlContext *ctx, RlTensor *y, const RlTensor *x, const RlTensor *weight,
-                  float eps)
-{
-  TIMED ("rms_norm", inner_ops.rms_norm (ctx, y, x, weight, eps));
-}
-
-static RlStatus
-profile_norm_modulate (RlContext *ctx, RlTensor *y, const RlTensor *x, RlNormKind kind,
-                       const RlTensor *norm_weight, const RlTensor *norm_bias, float eps,
-                       const RlTensor *shift, const RlTensor *scale, RlTokenGroups groups)
-{
-  TIMED ("norm_modulate", inner_ops.norm_modulate (ctx, y, x, kind, norm_weight, norm_bias, eps,
-                                                   shift, scale, groups));
-}
-
-static RlStatus
-profile_gated_residual (RlContext *ctx, RlTensor *x, const RlTensor *y, const RlTensor *gate,
-                        RlTokenGroups groups)
-{
-  TIMED ("gated_residual", inner_ops.gated_residual (ctx, x, y, gate, groups));
-}
-
-static RlStatus
-profile_rope (RlContext *ctx, RlTensor *y, const RlTensor *x, const RlTensor *cos,
-              const RlTensor *sin)
-{
-  TIMED ("rope", inner_ops.rope (ctx, y, x, cos, sin));
-}
-
-static RlStatus
-profile_add_op (RlContext *ctx, RlTensor *y, const RlTensor *a, const RlTensor *b, float alpha,
-                float beta)
-{
-  TIMED ("add", inner_ops.add (ctx, y, a, b, alpha, beta));
-}
-
-static RlStatus
-profile_activation (RlContext *ctx, RlTensor *y, const RlTensor *x, RlActivation act)
-{
-  TIMED ("activation", inner_ops.activation (ctx, y, x, act));
-}
-
-static RlStatus
-profile_copy (RlContext *ctx, RlTensor *dst, const RlTensor *src)
-{
-  TIMED ("copy", inner_ops.copy (ctx, dst, src));
-}
-
-static RlStatus
-profile_conv (const char *op, RlContext *ctx, RlTensor *y, const RlTensor *x, const RlTensor *w,
-              const RlTensor *bias, const RlConvParams *params, bool three_d)
-{
-  char key[64];
-  snprintf (key, sizeof key, "%s %lld->%lld k%lldx%lld out %lldx%lld", op, (long long) w->shape[1],
-            (long long) w->shape[0], (long long) w->shape[2], (long long) w->shape[w->ndim - 1],
-            (long long) y->shape[y->ndim - 2], (long long) y->shape[y->ndim - 1]);
-  TIMED (key, three_d ? inner_ops.conv3d (ctx, y, x, w, bias, params)
-                      : inner_ops.conv2d (ctx, y, x, w, bias, params));
-}
-
-static RlStatus
-profile_conv3d_shaped (RlContext *ctx, RlTensor *y, const RlTensor *x, const RlTensor *w,
-                       const RlTensor *bias, const RlConvParams *params)
-{
-  return profile_conv ("conv3d", ctx, y, x, w, bias, params, true);
-}
-
-static RlStatus
-profile_conv2d (RlContext *ctx, RlTensor *y, const RlTensor *x, const RlTensor *w,
-                const RlTensor *bias, const RlConvParams *params)
-{
-  return profile_conv ("conv2d", ctx, y, x, w, bias, params, false);
-}
-
-static RlStatus
-profile_channel_rms_norm (RlContext *ctx, RlTensor *y, const RlTensor *x, const RlTensor *gamma,
-                          const RlTensor *bias, float eps)
-{
-  TIMED ("channel_rms_norm", inner_ops.channel_rms_norm (ctx, y, x, gamma, bias, eps));
-}
-
-static RlStatus
-profile_concat (RlContext *ctx, RlTensor *y, const RlTensor *const *inputs, int n, int dim)
-{
-  TIMED ("concat", inner_ops.concat (ctx, y, inputs, n, dim));
-}
-
-static RlStatus
-profile_pad (RlContext *ctx, RlTensor *y, const RlTensor *x, const int64_t *before,
-             const int64_t *after, RlPadMode mode, float value)
-{
-  TIMED ("pad", inner_ops.pad (ctx, y, x, before, after, mode, value));
-}
-
-static RlStatus
-profile_upsample (RlContext *ctx, RlTensor *y, const RlTensor *x)
-{
-  TIMED ("upsample_nearest2x", inner_ops.upsample_nearest2x (ctx, y, x));
-}
-
-static RlStatus
-profile_mul (RlContext *ctx, RlTensor *y, const RlTensor *a, const RlTensor *b)
-{
-  TIMED ("mul", inner_ops.mul (ctx, y, a, b));
-}
-
-static RlStatus
-profile_convert (RlContext *ctx, RlTensor *dst, const RlTensor *src)
-{
-  TIMED ("convert", inner_ops.convert (ctx, dst, src));
-}
-
-static RlStatus
-profile_attention (RlContext *ctx, RlTensor *out, RlTensor *lse, const RlTensor *q,
-                   const RlTensor *k, const RlTensor *v, float scale)
-{
-  char key[64];
-  snprintf (key, sizeof key, "attention Lq %lld Lk %lld", (long long) q->shape[1],
-            (long long) k->shape[1]);
-  TIMED (key, inner_ops.attention (ctx, out, lse, q, k, v, scale));
-}
 
 static void
 profile_begin (const RlBackend *backend)
 {
-  profiled_backend = backend;
-  inner_ops = model_ops;
-  memset (profile_rows, 0, sizeof profile_rows);
-  n_profile_rows = 0;
-  model_ops.gemm = profile_gemm;
-  model_ops.layer_norm = profile_layer_norm;
-  model_ops.rms_norm = profile_rms_norm;
-  model_ops.norm_modulate = profile_norm_modulate;
-  model_ops.gated_residual = profile_gated_residual;
-  model_ops.rope = profile_rope;
-  model_ops.add = profile_add_op;
-  model_ops.activation = profile_activation;
-  model_ops.copy = profile_copy;
-  model_ops.conv3d = profile_conv3d_shaped;
-  model_ops.conv2d = profile_conv2d;
-  model_ops.channel_rms_norm = profile_channel_rms_norm;
-  model_ops.concat = profile_concat;
-  model_ops.pad = profile_pad;
-  model_ops.upsample_nearest2x = profile_upsample;
-  model_ops.mul = profile_mul;
-  model_ops.convert = profile_convert;
-  model_ops.attention = profile_attention;
-}
-
-static int
-by_time (const void *a, const void *b)
-{
-  double x = ((const ProfileRow *) a)->ms, y = ((const ProfileRow *) b)->ms;
-  return x < y ? 1 : x > y ? -1 : 0;
+  rl_op_profile_install (backend, &model_ops);
 }
 
 static void
 profile_end (const char *variant, double forward_ms)
 {
-  model_ops = inner_ops;
-  qsort (profile_rows, (size_t) n_profile_rows, sizeof profile_rows[0], by_time);
-  double total = 0;
-  for (int i = 0; i < n_profile_rows; i++)
-    total += profile_rows[i].ms;
-  printf ("profile of one run with attention '%s': %.1f ms with a sync around each op "
-          "(%.1f ms in ops)\n", variant, forward_ms, total);
-  for (int i = 0; i < n_profile_rows; i++)
-    printf ("  %8.2f ms %5.1f%% %5d calls  %s\n", profile_rows[i].ms,
-            100.0 * profile_rows[i].ms / total, profile_rows[i].calls, profile_rows[i].key);
+  char title[160];
+  rl_op_profile_uninstall (&model_ops);
+  snprintf (title, sizeof title, "profile of one run with attention '%s': %.1f ms", variant,
+            forward_ms);
+  rl_op_profile_print (stdout, "", title);
 }
 
 /* What one run needs: a DiT forward or a VAE decode. */

@@ -357,6 +357,15 @@ tar -czf "$out/logs.tar.gz" -C "$work" logs ranks
     echo "== faults on $([ "${BACKEND:-cuda}" = cuda ] && echo "GPU workers over NCCL" || echo "CPU workers") (U2): error seen, next job"
     grep -h "^# fault " $logs | sed 's/^# fault //'
   fi
+  # RAYLIGHT_OP_PROFILE=1 (e.g. through ALT_ENV): rank 0's op profile of
+  # the last sampling job of each pool, its slowest rows.
+  for f in "$work"/ranks/*-rank0.log; do
+    [ -f "$f" ] && grep -q "op profile of the sampling job" "$f" || continue
+    echo "== op profile, $(basename "$f" -rank0.log), rank 0, last job"
+    awk '/op profile of the sampling job/ { n = 0; delete rows } { rows[n++] = $0 }
+         END { for (i = 0; i < n && i < 16; i++) print rows[i] }' "$f" \
+      | sed -E 's/^raylight-worker\[rank 0\]: //'
+  done
   if [ -f "$work/logs/comm-bench.log" ]; then
     echo "== NCCL bandwidth through RlComm (bench-comm-nccl; out GB/s = bytes leaving a rank)"
     cat "$work/logs/comm-bench.log"

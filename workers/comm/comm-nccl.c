@@ -557,7 +557,7 @@ print_stats (NcclComm *c)
                       "%s%s %llu calls %.1f MB, first %.1f ms, the rest %.1f ms (%.1f GB/s)",
                       used > 0 ? "; " : "", stat_ops[i], (unsigned long long) st->calls,
                       (double) st->bytes / 1e6, st->first_ms, rest_ms,
-                      rest_ms > 0.0 ? rest_mb / rest_ms * 1e-3 : 0.0);
+                      rest_ms > 0.0 ? rest_mb / rest_ms : 0.0);
   }
   if (used > 0)
     fprintf (stderr, "raylight comm nccl (world rank %d, rank %d of %d, cuda %d): %s; "

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "workers/jobs/job-params.h"
+#include "workers/runtime/op-profile.h"
 #include "workers/sampling/ksampler.h"
 
 /* Everything a job holds while it runs. */
@@ -554,9 +555,17 @@ sample (const RlModelLoader *loader, const RlMsgCall *call, RlSharedTensor *cons
     {
       /* Every rank runs the same deterministic loop with the same seed
        * (SPMD); the forward splits the sequence and returns it whole. */
+      if (rl_op_profile_active ())
+        rl_op_profile_reset ();
       status = run_sampler (&job, &params, inputs, (int) call->n_tensors, output, err);
       if (ctx->parallel != NULL)
         job.family->set_parallel (job.model, NULL);
+      if (rl_op_profile_active ())
+        {
+          char prefix[48];
+          snprintf (prefix, sizeof prefix, "raylight-worker[rank %d]: ", ctx->rank);
+          rl_op_profile_print (stderr, prefix, "op profile of the sampling job");
+        }
     }
   if (attention_bound)
     rl_worker_attention_end (ctx->attention);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "plugins/attention/attention-op.h"
+#include "workers/runtime/op-profile.h"
 #include "plugins/attention/attention-registry.h"
 
 /* Selectors keep opened variants (cuDNN handles, workspaces), so a job's
@@ -265,6 +266,11 @@ rl_worker_attention_new (const RlBackend *base, RlContext *ctx, int device,
     }
   rl_attention_ops_with_variants (base->ops, &a->ops);
   a->ops.attention = worker_attention_op;
+  /* RAYLIGHT_OP_PROFILE=1: every op timed on its own; model-jobs prints
+   * the table after each job. */
+  const char *profile = getenv ("RAYLIGHT_OP_PROFILE");
+  if (profile != NULL && profile[0] != '\0' && strcmp (profile, "0") != 0)
+    rl_op_profile_install (base, &a->ops);
   a->backend = *base;
   a->backend.ops = &a->ops;
   bound_attention = a;
@@ -283,6 +289,8 @@ rl_worker_attention_free (RlWorkerAttention *a)
     return;
   if (bound_attention == a)
     bound_attention = NULL, bound_selector = NULL;
+  if (rl_op_profile_active ())
+    rl_op_profile_uninstall (&a->ops);
   for (int i = 0; i < a->n_selectors; i++)
     {
       for (int j = 0; j < SHAPES_PER_NAME; j++)
