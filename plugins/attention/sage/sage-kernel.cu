@@ -4,15 +4,17 @@
  * tests/attention/test-sage-quantisation-model.c.
  *
  * Four small memory-bound kernels prepare the operands, one launch each:
- *   channel_stats   per (batch·head, key chunk): Σk, Σv, max v, min v per
+ *   channel_stats   per (batch·head, 256 keys): Σk, Σv, max v, min v per
  *                   channel.
  *   channel_finish  per batch·head: mean k, mean v, v scale = absmax(v −
- *                   mean)/448 per channel.
+ *                   mean)/448 per channel (16-bit V: mean 0, scale 1).
  *   quantise_q      per 64 query rows: int8 with one scale (absmax/127) that
  *                   also carries the softmax scale and log2(e); the row's
  *                   scale·q·mean(k), which the LSE adds back.
- *   quantise_kv     per 128 keys: k − mean(k) to int8 with one scale; (v −
- *                   mean(v))/scale to e4m3, transposed to [channel, key].
+ *   quantise_kv     per 128 keys, K and V in separate blocks: k − mean(k) to
+ *                   int8 with one scale; y = (v − mean(v))/scale to e4m3 (by
+ *                   default as two terms, hi = e4m3(y) and lo = e4m3(y − hi),
+ *                   in two tiles), transposed to [channel, key].
  * Each quantised tile is written as the exact image the attention kernel
  * wants in shared memory: wgmma's no-swizzle K-major layout, "core
  * matrices" of 8 rows × 16 bytes stored as 128 contiguous bytes; the 16-byte
@@ -20,15 +22,18 @@
  * leading offset) and 8-row groups 1024 bytes apart (its stride offset).
  * A tile (128 rows × 128 bytes) is then one 16 KB bulk copy.
  *
- * attention: grid (⌈Lq/128⌉, B·H), 3 warpgroups. Warpgroup 0 is the
- * producer: one thread issues bulk copies (cp.async.bulk, completing on an
- * mbarrier) of the Q tile and, through a ring of kStages, each key tile's K
- * (int8) and Vᵀ (e4m3); it gives its registers to the others
- * (setmaxnreg). Warpgroups 1 and 2 own 64 query rows each. Per 128 keys:
+ * attention: persistent, one block per SM walking the 128-row query tiles
+ * (or one block per tile), 3 warpgroups. Warpgroup 0 is the producer: one
+ * thread issues bulk copies (cp.async.bulk, completing on an mbarrier) of
+ * each tile's Q into one of two buffers and, through a ring of kStages,
+ * each key tile's K (int8) and Vᵀ (e4m3); it gives its registers to the
+ * others (setmaxnreg). Warpgroups 1 and 2 own 64 query rows each. Per 128
+ * keys:
  *   S  = Q Kᵀ      4 × wgmma m64n128k32 s32.s8.s8, both from shared memory;
  *   s  = S · q_scale · k_scale (log2 units), masked past the valid keys;
  *   m, l online;   P = exp2(s − m + log2 448) ∈ [0, 448], e4m3 in registers;
- *   O_tile = P V   4 × wgmma m64n128k32 f32.e4m3.e4m3, A (P) from
+ *   O_tile = P V   4 × wgmma m64n128k32 f32.e4m3.e4m3 (8 with two-term V:
+ *                  P·hi + P·lo into the same accumulator), A (P) from
  *                  registers, a fresh accumulator per tile;
  *   O = O·α + O_tile in fp32 (the fp8 MMA's own accumulator is narrower
  *                  than fp32, so each tile's sum is flushed).
