@@ -43,13 +43,38 @@ require_object (RlNodeContext  *ctx,
   return object;
 }
 
+/* The loader node that makes references of @socket_type, for messages. */
+static const char *
+loader_of (const char *socket_type)
+{
+  if (g_strcmp0 (socket_type, RL_SOCKET_TYPE_CLIP) == 0)
+    return "Load CLIP";
+  if (g_strcmp0 (socket_type, RL_SOCKET_TYPE_VAE) == 0)
+    return "Load VAE";
+  return "Load Diffusion Model";
+}
+
 const RlModelRef *
 rl_node_require_model_ref (RlNodeContext  *ctx,
                            const char     *name,
                            const char     *socket_type,
                            GError        **error)
 {
-  return require_object (ctx, name, socket_type, error);
+  const RlModelRef *ref = require_object (ctx, name, socket_type, error);
+
+  /* The loader found the file when it ran, but its output stays in the
+   * executor's cache across jobs: a file deleted since then would
+   * otherwise surface only as a worker's "cannot open" in mid-job,
+   * without saying which node to change. */
+  if (ref != NULL && !g_file_test (ref->path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_MODEL_NOT_FOUND,
+                   "The model file %s (%s) was moved or deleted after it was loaded. Put it "
+                   "back, or choose another file in the %s node, and run the job again.",
+                   ref->name ? ref->name : ref->path, ref->path, loader_of (socket_type));
+      return NULL;
+    }
+  return ref;
 }
 
 static void

@@ -29,6 +29,8 @@ struct _RlPoolService {
   GMutex          topology_lock;    /* guards topology: the self-test takes seconds */
   RlPoolTopology *topology;         /* the self-test's result, once run */
   guint           comm_timeout_ms;  /* 0: the pool's default */
+  guint           heartbeat_timeout_ms; /* 0: the pool's default */
+  gboolean        degrees_from_settings; /* the app's Pool settings gave them, not $RAYLIGHT_* */
 };
 
 /* ------------------------------------------------------------ settings */
@@ -149,8 +151,10 @@ validate_degrees (RlPoolService         *self,
     return TRUE;
   g_set_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_VALIDATION, "%s (%s)", info.message,
                from_node ? "change the Parallel Settings node"
-                         : "set $RAYLIGHT_ULYSSES, $RAYLIGHT_RING, $RAYLIGHT_CFG_PARALLEL and "
-                           "$RAYLIGHT_DATA_PARALLEL, or $RAYLIGHT_WORKERS to their product");
+               : self->degrees_from_settings
+                 ? "change the degrees or the worker count in Pool settings"
+                 : "set $RAYLIGHT_ULYSSES, $RAYLIGHT_RING, $RAYLIGHT_CFG_PARALLEL and "
+                   "$RAYLIGHT_DATA_PARALLEL, or $RAYLIGHT_WORKERS to their product");
   return FALSE;
 }
 
@@ -194,6 +198,8 @@ rl_pool_service_new (const RlPoolSettings *settings)
   self->plugin_path = find_plugins (settings ? settings->plugin_path : NULL);
   self->extra_env = g_strdupv ((char **) (settings ? settings->extra_env : NULL));
   self->comm_timeout_ms = settings ? settings->comm_timeout_ms : 0;
+  self->heartbeat_timeout_ms = settings && settings->heartbeat_timeout_ms > 0
+                                 ? MAX (settings->heartbeat_timeout_ms, 100) : 0;
   self->devices = devices_from_env (settings ? settings->devices : RL_POOL_DEVICES_AUTO);
   self->n_workers = settings && settings->n_workers ? settings->n_workers : 1;
   if (workers_env != NULL && g_ascii_strtoull (workers_env, NULL, 10) > 0)
@@ -208,6 +214,8 @@ rl_pool_service_new (const RlPoolSettings *settings)
                                                       : degree_from_env ("RAYLIGHT_CFG_PARALLEL");
   self->data_degree = settings && settings->data_degree ? settings->data_degree
                                                         : degree_from_env ("RAYLIGHT_DATA_PARALLEL");
+  self->degrees_from_settings = settings && (settings->ulysses_degree || settings->ring_degree
+                                             || settings->cfg_degree || settings->data_degree);
   return self;
 }
 
@@ -421,6 +429,14 @@ start_locked (RlPoolService         *self,
   forget_crashes (self);
   if (self->comm_timeout_ms > 0)
     options.comm_timeout_ms = (int) self->comm_timeout_ms;
+  if (self->heartbeat_timeout_ms > 0)
+    {
+      /* Several beats must fit in the silence the pool tolerates, or a
+       * busy but healthy worker would count as hung. */
+      options.heartbeat_timeout_ms = (int) self->heartbeat_timeout_ms;
+      options.heartbeat_interval_ms = MIN (options.heartbeat_interval_ms,
+                                           (int) self->heartbeat_timeout_ms / 4);
+    }
   options.ulysses_degree = (int) want->ulysses_degree;
   options.ring_degree = (int) want->ring_degree;
   options.cfg_degree = (int) want->cfg_degree;
@@ -711,6 +727,35 @@ call_thread (gpointer data)
   return NULL;
 }
 
+/* A rank died or stopped answering: the message names it and the signal
+ * (the pool's text); this adds what the user can do. The pool restarts
+ * such a rank by itself, so running the job again is the answer, unless
+ * the rank failed too often and the pool gave up on it. */
+static void
+append_lost_worker_advice (RlPool *pool,
+                           int     code,
+                           GError *error)
+{
+  const char *advice = code == RL_WIRE_HUNG
+    ? "The pool restarts the worker: run the job again. If it stops answering again, see the "
+      "worker's messages on stderr"
+    : "The pool restarts the worker: run the job again. If it dies again, see the worker's "
+      "messages on stderr (a SIGKILL that nobody sent is usually the kernel's out-of-memory killer)";
+  char *message;
+
+  for (int r = 0; r < rl_pool_size (pool); r++)
+    {
+      RlWorkerInfo info;
+
+      if (rl_pool_worker_info (pool, r, &info) == 0 && info.state == RL_WORKER_FAILED)
+        advice = "The pool gave up on the worker: stop and start the pool (Pool settings) or "
+                 "restart Raylight, and see the worker's messages on stderr";
+    }
+  message = g_strdup_printf ("%s. %s.", error->message, advice);
+  g_free (error->message);
+  error->message = message;
+}
+
 /* Runs @w's call and waits, relaying progress to @ctx and cancelling every
  * rank once when the job is interrupted. FALSE with the error. */
 static gboolean
@@ -766,7 +811,11 @@ wait_for_call (Waiter         *w,
     }
   if (w->status != 0)
     {
-      g_propagate_error (error, error_from_info (&w->info, what));
+      GError *failure = error_from_info (&w->info, what);
+
+      if (w->info.code == RL_WIRE_CRASHED || w->info.code == RL_WIRE_HUNG)
+        append_lost_worker_advice (w->pool, w->info.code, failure);
+      g_propagate_error (error, failure);
       return FALSE;
     }
   return TRUE;

@@ -31,6 +31,8 @@ typedef struct {
   guint           ring_degree;    /* 0: $RAYLIGHT_RING or none */
   guint           cfg_degree;     /* CFG parallelism, 1 or 2; 0: $RAYLIGHT_CFG_PARALLEL or 1 */
   guint           data_degree;    /* batch split over groups; 0: $RAYLIGHT_DATA_PARALLEL or 1 */
+  guint           heartbeat_timeout_ms; /* a worker silent this long is killed as hung and its
+                                         * job fails; 0: the pool's default (10 s); at least 100 */
 } RlPoolSettings;
 
 /* How a run's sampling jobs split over the workers (the Parallel Settings
