@@ -8,7 +8,9 @@
  * Each test injects one fault: kill -9 of the worker while it samples, a
  * worker that stops answering (SIGSTOP, short heartbeat timeout), a worker
  * program that is missing, Ulysses × ring degrees the workers cannot
- * make, and the diffusion model's file deleted between two jobs. Each
+ * make, and the diffusion model's file deleted between two jobs; and the
+ * first two again on rank 1 of a Ulysses-2 pool, where rank 0 waits in a
+ * collective for the lost peer and must not hang there. Each
  * checks that the job ends failed within a bounded wait with a message
  * that names the rank / signal / file and says what to do, that history
  * holds the job as failed with that message, and that the next job, with
@@ -50,8 +52,8 @@ static char *models_dir;
 
 typedef enum {
   FAULT_NONE,
-  FAULT_KILL,    /* kill -9 rank 0 at the sampler's first progress */
-  FAULT_STOP,    /* SIGSTOP rank 0 there: it stops answering heartbeats */
+  FAULT_KILL,    /* kill -9 a rank at the sampler's first progress */
+  FAULT_STOP,    /* SIGSTOP it there: it stops answering heartbeats */
 } SamplerFault;
 
 typedef struct {
@@ -68,6 +70,7 @@ typedef struct {
   GCond           changed;
   GHashTable     *finished;       /* job ids (gint64*) that ended */
   SamplerFault    fault;
+  guint           fault_rank;     /* the rank it hits */
   pid_t           faulted_pid;    /* the worker the fault hit, 0 before */
   guint           fault_step;     /* the sampler progress it landed on */
   guint           fault_total;
@@ -104,17 +107,18 @@ replace_pool (Fixture              *f,
   rl_executor_set_pool_service (f->executor, f->pool);
 }
 
-/* Rank 0's pid, 0 when the pool is not running (or is starting). */
+/* Rank @rank's pid, 0 when the pool is not running (or is starting). */
 static pid_t
-rank0_pid (RlPoolService *pool)
+rank_pid (RlPoolService *pool,
+          guint          rank)
 {
   GArray *workers = rl_pool_service_list_workers (pool);
   pid_t pid = 0;
 
   if (workers == NULL)
     return 0;
-  if (workers->len > 0)
-    pid = g_array_index (workers, RlWorkerInfo, 0).pid;
+  if (workers->len > rank)
+    pid = g_array_index (workers, RlWorkerInfo, rank).pid;
   g_array_unref (workers);
   return pid;
 }
@@ -153,7 +157,7 @@ on_event (const RlEvent *event,
   if (event->kind == RL_EVENT_PROGRESS && f->fault != FAULT_NONE
       && g_strcmp0 (event->node_type, "KSampler") == 0 && event->step < event->total)
     {
-      pid_t pid = rank0_pid (f->pool);
+      pid_t pid = rank_pid (f->pool, f->fault_rank);
 
       if (pid > 0 && is_own_child (pid) && kill (pid, f->fault == FAULT_KILL ? SIGKILL : SIGSTOP) == 0)
         {
@@ -400,7 +404,7 @@ test_worker_killed_mid_sampling (Fixture       *f,
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *message = NULL;
-  g_autofree char *rank_pid = NULL;
+  g_autofree char *who = NULL;
   RlJobStatus status;
   gint64 id;
 
@@ -410,15 +414,15 @@ test_worker_killed_mid_sampling (Fixture       *f,
   g_assert_cmpint (f->faulted_pid, >, 0);
   g_test_message ("killed pid %d at sampler step %u of %u", (int) f->faulted_pid, f->fault_step,
                   f->fault_total);
-  rank_pid = g_strdup_printf ("rank 0 (pid %d)", (int) f->faulted_pid);
-  message = assert_failed (f, id, status, error, "KSampler", rank_pid, "SIGKILL", "SAMPLE",
+  who = g_strdup_printf ("rank 0 (pid %d)", (int) f->faulted_pid);
+  message = assert_failed (f, id, status, error, "KSampler", who, "SIGKILL", "SAMPLE",
                            "run the job again", NULL);
   g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL);
   g_assert_false (process_exists (f->faulted_pid));
 
   assert_next_job_succeeds (f, 12);
-  g_assert_cmpint (rank0_pid (f->pool), >, 0);
-  g_assert_cmpint (rank0_pid (f->pool), !=, f->faulted_pid);
+  g_assert_cmpint (rank_pid (f->pool, 0), >, 0);
+  g_assert_cmpint (rank_pid (f->pool, 0), !=, f->faulted_pid);
 }
 
 /* A worker that stops answering (stopped, so it neither works nor
@@ -430,7 +434,7 @@ test_worker_stops_answering (Fixture       *f,
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *message = NULL;
-  g_autofree char *rank_pid = NULL;
+  g_autofree char *who = NULL;
   RlJobStatus status;
   gint64 id;
 
@@ -440,14 +444,14 @@ test_worker_stops_answering (Fixture       *f,
   g_assert_cmpint (f->faulted_pid, >, 0);
   g_test_message ("stopped pid %d at sampler step %u of %u", (int) f->faulted_pid, f->fault_step,
                   f->fault_total);
-  rank_pid = g_strdup_printf ("rank 0 (pid %d)", (int) f->faulted_pid);
-  message = assert_failed (f, id, status, error, "KSampler", rank_pid, "stopped answering",
+  who = g_strdup_printf ("rank 0 (pid %d)", (int) f->faulted_pid);
+  message = assert_failed (f, id, status, error, "KSampler", who, "stopped answering",
                            "SAMPLE", "run the job again", NULL);
   g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL);
   g_assert_false (process_exists (f->faulted_pid));
 
   assert_next_job_succeeds (f, 22);
-  g_assert_cmpint (rank0_pid (f->pool), !=, f->faulted_pid);
+  g_assert_cmpint (rank_pid (f->pool, 0), !=, f->faulted_pid);
 }
 
 /* The worker program is not there: the first pool node fails naming the
@@ -539,11 +543,76 @@ test_checkpoint_deleted_between_jobs (Fixture       *f,
   assert_next_job_succeeds (f, 53);
 }
 
+/* kill -9 of rank 1 of a Ulysses-2 pool while both ranks sample: rank 0,
+ * waiting in a collective for its lost peer, is cancelled rather than
+ * left hanging; the job fails naming rank 1 and SIGKILL, and the next job
+ * gets a whole new pool (its ranks must share collectives again). */
+static void
+test_parallel_rank_killed_mid_sampling (Fixture       *f,
+                                        gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message = NULL;
+  g_autofree char *who = NULL;
+  RlJobStatus status;
+  pid_t rank0_before;
+  gint64 id;
+
+  f->fault = FAULT_KILL;
+  f->fault_rank = 1;
+  id = submit (f, 61);
+  status = wait_job (f, id, &error);
+  g_assert_cmpint (f->faulted_pid, >, 0);
+  g_test_message ("killed rank 1 (pid %d) at sampler step %u of %u", (int) f->faulted_pid,
+                  f->fault_step, f->fault_total);
+  who = g_strdup_printf ("rank 1 (pid %d)", (int) f->faulted_pid);
+  message = assert_failed (f, id, status, error, "KSampler", who, "SIGKILL",
+                           "run the job again", NULL);
+  g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL);
+  rank0_before = rank_pid (f->pool, 0);
+
+  assert_next_job_succeeds (f, 62);
+  g_assert_cmpint (rank_pid (f->pool, 1), !=, f->faulted_pid);
+  g_assert_cmpint (rank_pid (f->pool, 0), !=, rank0_before);
+}
+
+/* Rank 1 of a Ulysses-2 pool stops answering while both sample: rank 0
+ * waits in a collective for it; the heartbeat timeout kills rank 1, rank
+ * 0 is cancelled, the job fails naming rank 1, and the next job runs on a
+ * fresh pool. */
+static void
+test_parallel_rank_stops_answering (Fixture       *f,
+                                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message = NULL;
+  g_autofree char *who = NULL;
+  RlJobStatus status;
+  gint64 id;
+
+  f->fault = FAULT_STOP;
+  f->fault_rank = 1;
+  id = submit (f, 71);
+  status = wait_job (f, id, &error);
+  g_assert_cmpint (f->faulted_pid, >, 0);
+  who = g_strdup_printf ("rank 1 (pid %d)", (int) f->faulted_pid);
+  message = assert_failed (f, id, status, error, "KSampler", who, "stopped answering",
+                           "run the job again", NULL);
+  g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL);
+
+  assert_next_job_succeeds (f, 72);
+  g_assert_cmpint (rank_pid (f->pool, 1), !=, f->faulted_pid);
+}
+
 int
 main (int    argc,
       char **argv)
 {
   static const RlPoolSettings one_worker = { .n_workers = 1 };
+  static const RlPoolSettings ulysses2 = { .n_workers = 2, .ulysses_degree = 2, .ring_degree = 1 };
+  static const RlPoolSettings ulysses2_short_heartbeat = { .n_workers = 2, .ulysses_degree = 2,
+                                                           .ring_degree = 1,
+                                                           .heartbeat_timeout_ms = 2000 };
   static const RlPoolSettings short_heartbeat = { .n_workers = 1, .heartbeat_timeout_ms = 2000 };
   g_autofree char *dir = NULL;
   int status;
@@ -575,6 +644,9 @@ main (int    argc,
   ADD ("/job-faults/worker-binary-missing", &one_worker, test_worker_binary_missing);
   ADD ("/job-faults/impossible-degrees", &one_worker, test_impossible_degrees);
   ADD ("/job-faults/checkpoint-deleted-between-jobs", &one_worker, test_checkpoint_deleted_between_jobs);
+  ADD ("/job-faults/parallel-rank-killed-mid-sampling", &ulysses2, test_parallel_rank_killed_mid_sampling);
+  ADD ("/job-faults/parallel-rank-stops-answering", &ulysses2_short_heartbeat,
+       test_parallel_rank_stops_answering);
 #undef ADD
   status = g_test_run ();
   tiny_wan_remove_tree (dir);
