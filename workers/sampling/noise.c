@@ -1,16 +1,30 @@
 /* PyTorch-identical CPU normal noise. See noise.h for the contract.
  *
- * Compiled with -ffp-contract=off: the only fused multiply-adds are the
- * explicit fmaf () calls, placed where GCC fuses the multiply and add
- * intrinsics of ATen's avx_mathfun.h in PyTorch's AVX2 build (a product
- * whose every use is one addition or subtraction). */
+ * The vector path works in bulk passes over the output (noise-kernels.h):
+ * whole twister regenerations, tempering a run of state words straight into
+ * 24-bit uniforms, then Box-Muller over all 16-blocks at once. Each output
+ * element depends only on its own uniforms, so the passes produce exactly
+ * the values of the one-word-at-a-time, one-block-at-a-time order torch
+ * uses (tests/sampling/noise-reference.c keeps that order as the reference).
+ *
+ * Compiled with -ffp-contract=off: the scalar double path must round every
+ * product like PyTorch's. */
 #include "workers/sampling/noise.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { MT_N = RL_MT19937_STATE_WORDS, MT_M = 397 };
+#include "workers/sampling/noise-kernels.h"
+
+enum { MT_N = RL_MT19937_STATE_WORDS };
+
+const RlNoiseKernels *
+rl_noise_kernels_best (void)
+{
+  const RlNoiseKernels *avx2 = rl_noise_kernels_avx2_fma ();
+  return avx2 ? avx2 : rl_noise_kernels_portable ();
+}
 
 void
 rl_torch_generator_seed (RlTorchGenerator *gen, uint64_t seed)
@@ -26,23 +40,13 @@ rl_torch_generator_seed (RlTorchGenerator *gen, uint64_t seed)
   gen->cached_normal = 0.0;
 }
 
-static void
-mt_twist (RlTorchGenerator *gen)
-{
-  uint32_t *s = gen->state;
-  for (int k = 0; k < MT_N; k++) {
-    uint32_t y = (s[k] & 0x80000000u) | (s[(k + 1) % MT_N] & 0x7fffffffu);
-    uint32_t mag = (y & 1u) ? 0x9908b0dfu : 0u;
-    s[k] = s[(k + MT_M) % MT_N] ^ (y >> 1) ^ mag;
-  }
-  gen->next = 0;
-}
-
 uint32_t
 rl_torch_generator_random (RlTorchGenerator *gen)
 {
-  if (gen->next >= MT_N)
-    mt_twist (gen);
+  if (gen->next >= MT_N) {
+    rl_noise_kernels_best ()->twist (gen->state);
+    gen->next = 0;
+  }
   uint32_t y = gen->state[gen->next++];
   y ^= y >> 11;
   y ^= (y << 7) & 0x9d2c5680u;
@@ -59,11 +63,24 @@ rl_torch_generator_random64 (RlTorchGenerator *gen)
   return (hi << 32) | lo;
 }
 
-/* at::uniform_real_distribution<float>(0, 1): low 24 bits of one draw. */
-static float
-uniform_float (RlTorchGenerator *gen)
+/* `count` consecutive at::uniform_real_distribution<float>(0, 1) draws:
+ * the generator's remaining words, then whole regenerations. */
+static void
+fill_uniforms (const RlNoiseKernels *kernels, RlTorchGenerator *gen, float *out, size_t count)
 {
-  return (float) (rl_torch_generator_random (gen) & 0xffffffu) * 0x1p-24f;
+  while (count > 0) {
+    if (gen->next >= MT_N) {
+      kernels->twist (gen->state);
+      gen->next = 0;
+    }
+    size_t take = (size_t) (MT_N - gen->next);
+    if (take > count)
+      take = count;
+    kernels->uniforms (gen->state + gen->next, out, take);
+    gen->next += (int) take;
+    out += take;
+    count -= take;
+  }
 }
 
 /* at::uniform_real_distribution<double>(0, 1): low 53 bits of random64. */
@@ -71,123 +88,6 @@ static double
 uniform_double (RlTorchGenerator *gen)
 {
   return (double) (rl_torch_generator_random64 (gen) & ((UINT64_C (1) << 53) - 1)) * 0x1p-53;
-}
-
-static float
-bits_to_float (uint32_t bits)
-{
-  float f;
-  memcpy (&f, &bits, sizeof f);
-  return f;
-}
-
-static uint32_t
-float_to_bits (float f)
-{
-  uint32_t bits;
-  memcpy (&bits, &f, sizeof bits);
-  return bits;
-}
-
-/* avx_mathfun's log256_ps for one lane, x in (0, 1] (no denormals, no
- * negative input in this use). */
-static float
-cephes_logf (float x)
-{
-  const float sqrthf = 0.707106781186547524f;
-  const float p[9] = { 7.0376836292E-2f, -1.1514610310E-1f, 1.1676998740E-1f,
-                       -1.2420140846E-1f, 1.4249322787E-1f, -1.6668057665E-1f,
-                       2.0000714765E-1f, -2.4999993993E-1f, 3.3333331174E-1f };
-  const float q1 = -2.12194440e-4f;
-  const float q2 = 0.693359375f;
-
-  if (x < 0x1p-126f)
-    x = 0x1p-126f;
-  uint32_t bits = float_to_bits (x);
-  float e = (float) ((int32_t) (bits >> 23) - 0x7f);
-  e = e + 1.0f;
-  x = bits_to_float ((bits & ~0x7f800000u) | float_to_bits (0.5f));
-
-  float tmp = x < sqrthf ? x : 0.0f;
-  e = e - (x < sqrthf ? 1.0f : 0.0f);
-  x = x - 1.0f;
-  x = x + tmp;
-
-  float z = x * x;
-  float y = p[0];
-  for (int k = 1; k < 9; k++)
-    y = fmaf (y, x, p[k]);
-  y = y * x;
-  float eq1 = e * q1;
-  y = fmaf (y, z, eq1);
-  y = fmaf (-z, 0.5f, y);
-  x = x + y;
-  return fmaf (e, q2, x);
-}
-
-/* avx_mathfun's sincos256_ps for one lane, x ≥ 0 and well below 8192. */
-static void
-cephes_sincosf (float x, float *sin_out, float *cos_out)
-{
-  const float fopi = 1.27323954473516f;
-  const float dp1 = -0.78515625f, dp2 = -2.4187564849853515625e-4f,
-              dp3 = -3.77489497744594108e-8f;
-  const float sin_p0 = -1.9515295891E-4f, sin_p1 = 8.3321608736E-3f,
-              sin_p2 = -1.6666654611E-1f;
-  const float cos_p0 = 2.443315711809948E-005f, cos_p1 = -1.388731625493765E-003f,
-              cos_p2 = 4.166664568298827E-002f;
-
-  uint32_t sign_sin = float_to_bits (x) & 0x80000000u;
-  x = fabsf (x);
-  int32_t j = (int32_t) (x * fopi);
-  j = (j + 1) & ~1;
-  float y = (float) j;
-  uint32_t swap_sin = ((uint32_t) j & 4u) << 29;
-  int use_cos_poly_for_sin = ((uint32_t) j & 2u) != 0;
-  uint32_t sign_cos = (~(uint32_t) (j - 2) & 4u) << 29;
-  sign_sin ^= swap_sin;
-
-  x = fmaf (y, dp1, x);
-  x = fmaf (y, dp2, x);
-  x = fmaf (y, dp3, x);
-
-  float z = x * x;
-  float c = cos_p0;
-  c = fmaf (c, z, cos_p1);
-  c = fmaf (c, z, cos_p2);
-  c = c * z;
-  float half_z = z * 0.5f;
-  c = fmaf (c, z, -half_z);
-  c = c + 1.0f;
-
-  float s = sin_p0;
-  s = fmaf (s, z, sin_p1);
-  s = fmaf (s, z, sin_p2);
-  s = s * z;
-  s = fmaf (s, x, x);
-
-  float sin_v = use_cos_poly_for_sin ? c : s;
-  float cos_v = use_cos_poly_for_sin ? s : c;
-  *sin_out = bits_to_float (float_to_bits (sin_v) ^ sign_sin);
-  *cos_out = bits_to_float (float_to_bits (cos_v) ^ sign_cos);
-}
-
-/* normal_fill_16_AVX2 with mean 0, std 1: data[j] holds the uniform u1 and
- * data[j + 8] the uniform u2 of pair j on entry, the two normals on exit. */
-static void
-box_muller_16 (float *data)
-{
-  const float two_pi = (float) (2.0 * 3.14159265358979323846);
-  for (int j = 0; j < 8; j++) {
-    float u1 = 1.0f - data[j];
-    float u2 = data[j + 8];
-    float radius = sqrtf (-2.0f * cephes_logf (u1));
-    float theta = two_pi * u2;
-    float sin_t, cos_t;
-    cephes_sincosf (theta, &sin_t, &cos_t);
-    data[j] = fmaf (radius * cos_t, 1.0f, 0.0f);
-    data[j + 8] = fmaf (radius * sin_t, 1.0f, 0.0f);
-  }
 }
 
 /* at::normal_distribution<double> (0, 1) with the generator's cache. */
@@ -208,23 +108,28 @@ normal_double (RlTorchGenerator *gen)
 }
 
 void
-rl_torch_randn_float (RlTorchGenerator *gen, float *out, size_t count)
+rl_torch_randn_float_with (const RlNoiseKernels *kernels, RlTorchGenerator *gen,
+                           float *out, size_t count)
 {
   if (count < 16) {
     for (size_t i = 0; i < count; i++)
       out[i] = (float) normal_double (gen);
     return;
   }
-  for (size_t i = 0; i < count; i++)
-    out[i] = uniform_float (gen);
-  for (size_t i = 0; i + 16 <= count; i += 16)
-    box_muller_16 (out + i);
+  fill_uniforms (kernels, gen, out, count);
+  kernels->box_muller (out, count / 16);
   if (count % 16 != 0) {
+    /* torch re-draws and re-transforms the last 16 elements. */
     float *tail = out + count - 16;
-    for (int i = 0; i < 16; i++)
-      tail[i] = uniform_float (gen);
-    box_muller_16 (tail);
+    fill_uniforms (kernels, gen, tail, 16);
+    kernels->box_muller (tail, 1);
   }
+}
+
+void
+rl_torch_randn_float (RlTorchGenerator *gen, float *out, size_t count)
+{
+  rl_torch_randn_float_with (rl_noise_kernels_best (), gen, out, count);
 }
 
 RlStatus
