@@ -77,6 +77,8 @@ typedef struct {
   gint64          delete_after_job; /* unlink dit_path when this job ends */
   char           *dit_path;
   char           *dit_backup;     /* a second link to the DiT, to put it back */
+  const char     *workflow;       /* under the source tree; NULL: the tiny Wan t2v */
+  const char     *widget_override; /* one more "NODE.INPUT=VALUE", or NULL */
 } Fixture;
 
 /* ---- the app's job path ------------------------------------------------- */
@@ -182,16 +184,18 @@ on_event (const RlEvent *event,
   g_mutex_unlock (&f->lock);
 }
 
-/* The tiny workflow as the app queues it: loaded, the latent made small,
- * SAMPLER_STEPS steps and @seed, validated. */
+/* The tiny workflow (or f->workflow) as the app queues it: loaded, the
+ * latent made small, SAMPLER_STEPS steps, @seed and f->widget_override,
+ * validated. */
 static RlGraph *
 tiny_graph (Fixture *f,
             gint64   seed)
 {
-  g_autofree char *path = tiny_wan_source_path ("data/workflows/wan2.1-t2v-tiny.json");
+  g_autofree char *path = tiny_wan_source_path (f->workflow ? f->workflow
+                                                            : "data/workflows/wan2.1-t2v-tiny.json");
   g_autofree char *seed_set = g_strdup_printf ("3.seed=%" G_GINT64_FORMAT, seed);
   const char *overrides[] = { "40.width=32", "40.height=32", "40.length=1",
-                              "3.steps=" SAMPLER_STEPS, seed_set };
+                              "3.steps=" SAMPLER_STEPS, seed_set, f->widget_override };
   g_autoptr(GError) error = NULL;
   g_autoptr(RlWorkflow) workflow = rl_workflow_load_file (path, &error);
   g_autoptr(RlGraph) graph = NULL;
@@ -200,7 +204,7 @@ tiny_graph (Fixture *f,
   g_assert_no_error (error);
   graph = rl_workflow_to_graph (workflow, f->registry, &error);
   g_assert_no_error (error);
-  for (guint i = 0; i < G_N_ELEMENTS (overrides); i++)
+  for (guint i = 0; i < G_N_ELEMENTS (overrides) && overrides[i] != NULL; i++)
     {
       g_assert_true (rl_graph_apply_override (graph, f->registry, overrides[i], &error));
       g_assert_no_error (error);
@@ -604,6 +608,34 @@ test_parallel_rank_stops_answering (Fixture       *f,
   g_assert_cmpint (rank_pid (f->pool, 1), !=, f->faulted_pid);
 }
 
+/* A Parallel Settings node asking Ulysses 4 of a model with 2 attention
+ * heads: the workers refuse it listing the degrees the model allows; with
+ * the node set to one of them, the next job runs in that shape, and
+ * history records it. */
+static void
+test_parallel_node_impossible_degree (Fixture       *f,
+                                      gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RlHistoryJob) job = NULL;
+  g_autofree char *message = NULL;
+  RlJobStatus status;
+  gint64 id;
+
+  f->workflow = "tests/parallel/data/wan2.1-t2v-tiny-parallel.json";
+  f->widget_override = "60.ulysses_degree=4";
+  id = submit (f, 81);
+  status = wait_job (f, id, &error);
+  message = assert_failed (f, id, status, error, "KSampler", "Ulysses",
+                           "valid Ulysses degrees for this model: 1, 2", NULL);
+
+  f->widget_override = "60.ulysses_degree=2";
+  id = assert_next_job_succeeds (f, 82);
+  job = rl_history_get_job (f->history, id, NULL);
+  g_assert_nonnull (strstr (job->device_config_json, "\"workers\":2"));
+  g_assert_nonnull (strstr (job->device_config_json, "\"ulysses\":2"));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -647,6 +679,7 @@ main (int    argc,
   ADD ("/job-faults/parallel-rank-killed-mid-sampling", &ulysses2, test_parallel_rank_killed_mid_sampling);
   ADD ("/job-faults/parallel-rank-stops-answering", &ulysses2_short_heartbeat,
        test_parallel_rank_stops_answering);
+  ADD ("/job-faults/parallel-node-impossible-degree", &one_worker, test_parallel_node_impossible_degree);
 #undef ADD
   status = g_test_run ();
   tiny_wan_remove_tree (dir);
