@@ -57,16 +57,23 @@ wire_view_of_heads (RlTensor *view, const RlTensor *t, int u)
   return status != RL_OK ? status : rl_tensor_permute (view, view, perm);
 }
 
-/* dst_view (wire order) = all-to-all of src_view (wire order). */
+/* dst_view (wire order) = all-to-all of src_view (wire order). A side
+ * whose wire view is already contiguous (the head-split side when B = 1)
+ * is sent from or received into in place; only the token-split side is
+ * copied, since NCCL needs each destination's part in one piece. */
 static RlStatus
 exchange (const RlBackend *backend, RlContext *ctx, RlComm *comm,
           RlTensor *dst_view, const RlTensor *src_view)
 {
   RlTensor send = { 0 }, recv = { 0 };
-  RlStatus status;
+  bool recv_in_place = rl_tensor_is_contiguous (dst_view);
+  RlStatus status = rl_tensor_is_contiguous (src_view) ? rl_tensor_view (&send, src_view)
+                                                       : pl_contiguous (backend, ctx, &send, src_view);
 
-  if ((status = pl_contiguous (backend, ctx, &send, src_view)) == RL_OK
-      && (status = pl_alloc (backend, ctx, &recv, send.dtype, 5, send.shape)) == RL_OK)
+  if (status == RL_OK)
+    status = recv_in_place ? rl_tensor_view (&recv, dst_view)
+                           : pl_alloc (backend, ctx, &recv, send.dtype, 5, send.shape);
+  if (status == RL_OK)
     {
       /* Under RAYLIGHT_OP_PROFILE the exchange gets a row of its own. */
       double t0 = rl_op_profile_active () ? pl_now_ms () : 0.0;
@@ -74,7 +81,7 @@ exchange (const RlBackend *backend, RlContext *ctx, RlComm *comm,
       if (rl_op_profile_active ())
         rl_op_profile_add ("ulysses all_to_all", pl_now_ms () - t0);
     }
-  if (status == RL_OK)
+  if (status == RL_OK && !recv_in_place)
     status = backend->ops->copy (ctx, dst_view, &recv);
   rl_tensor_release (&send);
   rl_tensor_release (&recv);

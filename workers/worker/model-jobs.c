@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "workers/jobs/job-params.h"
 #include "workers/runtime/op-profile.h"
@@ -231,6 +232,21 @@ typedef struct {
   RlStatus          forward_status;
 } SampleRun;
 
+static bool
+forward_times_wanted (void)
+{
+  const char *env = getenv ("RAYLIGHT_FORWARD_TIMES");
+  return env != NULL && env[0] != '\0' && strcmp (env, "0") != 0;
+}
+
+static double
+monotonic_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec * 1e-6;
+}
+
 /* denoised = x − σ·v with v the family's forward at timestep σ·multiplier,
  * for the batch items [batch_start, batch_start + x's batch) (a slice
  * under CFG / data parallelism, all of them otherwise). */
@@ -248,9 +264,21 @@ predict_slice (void *user, RlTensor *denoised, const RlTensor *x, float sigma, R
   RlStatus s = rl_tensor_narrow (&context, &run->context[cond], 0, batch_start, x->shape[0]);
   if (s == RL_OK)
     s = rl_tensor_narrow (&velocity, &run->velocity, 0, 0, x->shape[0]);
+  /* RAYLIGHT_FORWARD_TIMES=1: each forward's wall time from its start to
+   * the device finishing it (one synchronisation added), for benchmarks
+   * that compare one DiT forward across parallel modes. */
+  bool timed = forward_times_wanted ();
+  double t0 = 0.0;
+  if (s == RL_OK && timed && (s = backend->synchronize (compute)) == RL_OK)
+    t0 = monotonic_ms ();
   if (s == RL_OK)
     s = run->job->family->diffusion_forward (run->job->model, x, run->timesteps, &context,
                                              &velocity);
+  if (s == RL_OK && timed && (s = backend->synchronize (compute)) == RL_OK)
+    fprintf (stderr, "raylight-worker[rank %d]: forward of latent [%lld, %lld, %lld, %lld, "
+             "%lld]: %.2f ms\n", run->job->ctx->rank, (long long) x->shape[0],
+             (long long) x->shape[1], (long long) x->shape[2], (long long) x->shape[3],
+             (long long) x->shape[4], monotonic_ms () - t0);
   if (s == RL_OK)
     s = backend->ops->add (compute, denoised, x, &velocity, 1.0f, -sigma);
   rl_tensor_release (&context);
