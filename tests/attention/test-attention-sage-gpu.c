@@ -5,9 +5,11 @@
  * keys with a large common mean (what K smoothing is for), a ring merge of
  * key chunks through the LSE, and a Wan-sized shape against `naive`.
  *
- * Bounds: cosine ≥ 0.999 and ‖out − ref‖/‖ref‖ ≤ 3e-2 (issue 6) for both:
- * sage with its default two-term e4m3 V (2.2–2.5% in the CPU model,
- * tests/attention/test-sage-quantisation-model.c), sage16 ≈ 1%.
+ * Bounds: cosine ≥ 0.999 and ‖out − ref‖/‖ref‖ ≤ 3e-2 (issue 6) for sage
+ * with its default two-term e4m3 V (2.2–2.5% in the CPU model,
+ * tests/attention/test-sage-quantisation-model.c; 1.8–2.5% measured on an
+ * H100); sage16 ≤ 1.5e-2 (0.7–0.8% measured): re-rounding a smoothed V to
+ * bf16 once put it at 2.7% at L 4680, under the issue's bound but a bug.
  * $RAYLIGHT_SAGE_V_TERMS=1 (the published one-term V, 3.3–3.7%) is held to
  * 5e-2. LSE: the int8 logits' error, ≤ 5e-2 here. Exits 77 without a
  * Hopper GPU (sm_90 code). */
@@ -15,12 +17,13 @@
 
 #define ISSUE_OUT_TOLERANCE 3e-2
 #define ONE_TERM_OUT_TOLERANCE 5e-2
+#define SAGE16_OUT_TOLERANCE 1.5e-2
 #define COSINE_MIN 0.999
 #define LSE_TOLERANCE 5e-2
 
 static const struct { const char *name; double out_tolerance; } variants[] = {
   { "sage", ISSUE_OUT_TOLERANCE },
-  { "sage16", ISSUE_OUT_TOLERANCE },
+  { "sage16", SAGE16_OUT_TOLERANCE },
 };
 
 static RlAttentionRegistry *registry;
