@@ -17,7 +17,9 @@
 
 #include "workers/sampling/noise-kernels.h"
 
-enum { MT_N = RL_MT19937_STATE_WORDS };
+/* Elements drawn and transformed per pass of rl_torch_randn_float (16 KiB:
+ * the uniforms stay in L1 between the two passes). A multiple of 16. */
+enum { MT_N = RL_MT19937_STATE_WORDS, CHUNK_ELEMENTS = 4096 };
 
 const RlNoiseKernels *
 rl_noise_kernels_best (void)
@@ -116,10 +118,19 @@ rl_torch_randn_float_with (const RlNoiseKernels *kernels, RlTorchGenerator *gen,
       out[i] = (float) normal_double (gen);
     return;
   }
-  fill_uniforms (kernels, gen, out, count);
-  kernels->box_muller (out, count / 16);
+  /* Chunks of whole 16-blocks, each transformed while its uniforms are
+   * still in L1: the values do not depend on the chunking, since each block
+   * depends only on its own 16 uniforms, drawn in order. */
+  size_t blocked = count - count % 16;
+  for (size_t start = 0; start < blocked; start += CHUNK_ELEMENTS) {
+    size_t n = blocked - start < CHUNK_ELEMENTS ? blocked - start : CHUNK_ELEMENTS;
+    fill_uniforms (kernels, gen, out + start, n);
+    kernels->box_muller (out + start, n / 16);
+  }
   if (count % 16 != 0) {
-    /* torch re-draws and re-transforms the last 16 elements. */
+    /* The last count % 16 uniforms are drawn (the generator advances past
+     * them), then torch re-draws and re-transforms the last 16 elements. */
+    fill_uniforms (kernels, gen, out + blocked, count % 16);
     float *tail = out + count - 16;
     fill_uniforms (kernels, gen, tail, 16);
     kernels->box_muller (tail, 1);
