@@ -155,6 +155,9 @@ export OMP_NUM_THREADS=4
 # through host memory), and each communicator's collective totals at exit.
 export NCCL_DEBUG=${NCCL_DEBUG:-INFO} NCCL_DEBUG_SUBSYS=${NCCL_DEBUG_SUBSYS:-INIT}
 export RAYLIGHT_COMM_STATS=1
+# Each DiT forward's wall time in the workers' logs (one device
+# synchronisation per forward), for the forward-only speed table.
+export RAYLIGHT_FORWARD_TIMES=${RAYLIGHT_FORWARD_TIMES:-1}
 [ "${BACKEND:-cuda}" = cpu ] && export RAYLIGHT_NCCL_TEST_BACKEND=cpu
 [ -n "${LATENT:-}" ] && export RAYLIGHT_NCCL_TEST_LATENT=$LATENT
 [ -n "${SPEED_LATENT:-}" ] && export RAYLIGHT_NCCL_TEST_SPEED_LATENT=$SPEED_LATENT
@@ -356,6 +359,27 @@ tar -czf "$out/logs.tar.gz" -C "$work" logs ranks
   if [ -n "$logs" ] && grep -qh "^# fault " $logs; then
     echo "== faults on $([ "${BACKEND:-cuda}" = cuda ] && echo "GPU workers over NCCL" || echo "CPU workers") (U2): error seen, next job"
     grep -h "^# fault " $logs | sed 's/^# fault //'
+  fi
+  # One DiT forward alone (RAYLIGHT_FORWARD_TIMES): rank 0's fastest
+  # forward after the warm-up step, against the one-GPU pool of the same
+  # model in the same phase.
+  speed_pat="forward of latent \\[1, [0-9]+, $(echo "${SPEED_LATENT:-21x60x104}" | sed 's/x/, /g')\\]"
+  if ls "$work"/ranks/*-rank0.log > /dev/null 2>&1 && grep -qE "$speed_pat" "$work"/ranks/*-rank0.log; then
+    echo "== one DiT forward (rank 0, fastest after the warm-up; steps above add sampling and the pool round trip)"
+    for f in "$work"/ranks/*-rank0.log; do
+      n=$(grep -cE "$speed_pat" "$f")
+      [ "$n" -ge 2 ] || continue
+      pool=$(basename "$f" -rank0.log)
+      grep -E "$speed_pat" "$f" | tail -n +2 | sed -E 's/.*\]: ([0-9.]+) ms$/\1/' \
+        | sort -g | head -1 | sed "s|^|$pool |"
+    done | awk '{ pool = $1; ms = $2; sub (/^[0-9]+-/, "", pool)
+                  mode = pool; sub (/^.*-/, "", mode); model = pool; sub (/-[^-]*$/, "", model)
+                  if (mode == "1") one[model] = ms
+                  rows[++n] = model " " mode " " ms }
+                END { printf "%-20s %-10s %10s %9s\n", "model", "mode", "forward ms", "speedup"
+                      for (i = 1; i <= n; i++) { split (rows[i], r, " ")
+                        printf "%-20s %-10s %10.1f %9s\n", r[1], r[2], r[3],
+                               (r[1] in one) ? sprintf ("%.2fx", one[r[1]] / r[3]) : "-" } }'
   fi
   # RAYLIGHT_OP_PROFILE=1 (e.g. through ALT_ENV): rank 0's op profile of
   # the last sampling job of each pool, its slowest rows.
