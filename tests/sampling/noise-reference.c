@@ -2,9 +2,11 @@
  * (float32, CPU generator) that workers/sampling/noise.c replaced with bulk
  * twister passes and vectorised Box-Muller: one tempered word at a time, one
  * 16-block at a time, scalar Cephes polynomials with explicit fmaf. Kept here
- * unchanged as the reference the fast code must match bit for bit (it was
- * itself checked element by element against PyTorch by
- * tests/reference/check_noise.py). Compiled with -ffp-contract=off. */
+ * as the reference the fast code must match bit for bit (it was itself
+ * checked element by element against PyTorch by
+ * tests/reference/check_noise.py). Its only change: batch_index with empty
+ * samples returns before a 0-byte memcpy from NULL (undefined behaviour,
+ * found by UBSan; no value changes). Compiled with -ffp-contract=off. */
 #include "tests/sampling/noise-reference.h"
 
 #include <math.h>
@@ -262,10 +264,14 @@ reference_noise_prepare (uint64_t seed, const int64_t *shape, int ndim,
     if (batch_index[b] > last)
       last = batch_index[b];
   }
+  /* Empty samples: nothing to draw or copy (memcpy from NULL is undefined
+   * even for 0 bytes). */
+  if (per_sample == 0)
+    return RL_OK;
   /* ComfyUI draws one sample per index 0..max(batch_index) in order and
    * hands batch entry b the draw number batch_index[b]. */
-  float *draw = per_sample ? malloc (per_sample * sizeof *draw) : NULL;
-  if (per_sample && draw == NULL)
+  float *draw = malloc (per_sample * sizeof *draw);
+  if (draw == NULL)
     return rl_set_error (RL_E_NO_MEMORY, "noise: no memory for a %zu-element sample", per_sample);
   for (int64_t i = 0; i <= last; i++) {
     reference_randn_float (&gen, draw, per_sample);

@@ -177,10 +177,14 @@ rl_noise_prepare (uint64_t seed, const int64_t *shape, int ndim,
     if (batch_index[b] > last)
       last = batch_index[b];
   }
+  /* Empty samples: nothing to draw or copy (memcpy from NULL is undefined
+   * even for 0 bytes). */
+  if (per_sample == 0)
+    return RL_OK;
   /* ComfyUI draws one sample per index 0..max(batch_index) in order and
    * hands batch entry b the draw number batch_index[b]. */
-  float *draw = per_sample ? malloc (per_sample * sizeof *draw) : NULL;
-  if (per_sample && draw == NULL)
+  float *draw = malloc (per_sample * sizeof *draw);
+  if (draw == NULL)
     return rl_set_error (RL_E_NO_MEMORY, "noise: no memory for a %zu-element sample", per_sample);
   for (int64_t i = 0; i <= last; i++) {
     rl_torch_randn_float (&gen, draw, per_sample);
