@@ -18,8 +18,8 @@
 #   5. parity on the 14B geometry, with whatever time is left.
 # PHASES names the phases to run and their order (default: parity-1.3B
 # speed-14B speed-1.3B parity-1.3B-fan-in parity-14B; speed-14B-alt reruns
-# the 14B speed pools with the variables in ALT_ENV). Two more, only when
-# named:
+# the 14B speed pools with the variables in ALT_ENV; parity-14B-fan-in is
+# phase 4 on the 14B geometry, MODES_FAN_IN). Two more, only when named:
 #   rss-14B-fsdp4  writes the full Wan 14B (BLOCKS_RSS, default all 40
 #                  blocks: 28.6 GB of bf16) with make-checkpoint on every
 #                  CPU, loads it into an FSDP4 pool (RSS_MODE), samples one
@@ -247,6 +247,16 @@ run_phase () {
       phase parity-1.3B-fan-in "${CAP_FAN_IN:-60}" "$ck13f" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt13f" \
         RAYLIGHT_NCCL_TEST_LABEL=1.3B-fan-in RAYLIGHT_NCCL_TEST_MODES="${MODES_FAN_IN:-R2 U2xR2 U4 DP2}" \
         RAYLIGHT_NCCL_TEST_FLOOR="$floor" RAYLIGHT_NCCL_TEST_KILL=0 ;;
+    parity-14B-fan-in)
+      # The 14B geometry with 1/sqrt(fan-in)-scaled weights, written here
+      # (its only user) while nothing else runs.
+      ckpt14f=$work/wan-$label14-fan-in.safetensors
+      make_checkpoint "$label14-fan-in" "$work/logs/keys-14B.txt" "$ckpt14f" --fan-in & ck14f=$!
+      phase "parity-$label14-fan-in" "${CAP_PARITY14:-140}" "$ck14f" \
+        RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14f" RAYLIGHT_NCCL_TEST_LABEL="$label14-fan-in" \
+        RAYLIGHT_NCCL_TEST_MODES="${MODES_FAN_IN:-R2 U2xR2 U4 DP2}" \
+        RAYLIGHT_NCCL_TEST_FLOOR="$floor" RAYLIGHT_NCCL_TEST_KILL=0
+      rm -f "$ckpt14f" ;;
     parity-14B)
       phase "parity-$label14" "${CAP_PARITY14:-140}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14" \
         RAYLIGHT_NCCL_TEST_LABEL="$label14" RAYLIGHT_NCCL_TEST_MODES="$parity_modes" \
@@ -277,7 +287,7 @@ run_phase () {
         done
       done
 ;;
-    *) echo "unknown phase $1 (parity-1.3B speed-14B speed-14B-alt speed-1.3B parity-1.3B-fan-in parity-14B rss-14B-fsdp4 faults)" ;;
+    *) echo "unknown phase $1 (parity-1.3B speed-14B speed-14B-alt speed-1.3B parity-1.3B-fan-in parity-14B-fan-in parity-14B rss-14B-fsdp4 faults)" ;;
   esac
 }
 for p in ${PHASES:-parity-1.3B speed-14B speed-1.3B parity-1.3B-fan-in parity-14B}; do
