@@ -11,7 +11,10 @@
  * the scalar double-precision path with 53-bit uniforms and a cached second
  * sample. This module reproduces both paths in portable C (explicit fmaf
  * where PyTorch's compiled code fuses), so the result does not depend on the
- * CPU it runs on. */
+ * CPU it runs on; on x86-64 CPUs with AVX2 and FMA the vector path runs the
+ * same operations in AVX2 intrinsics, bit-identical (noise-kernels.h). A
+ * Wan 832x480x81 latent (2,096,640 floats) takes about 6 ms on one Zen 1
+ * core at 2 GHz. */
 #pragma once
 
 #include <stddef.h>
