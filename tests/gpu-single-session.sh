@@ -4,9 +4,9 @@
 #   [DEADLINE_S=515] bash tests/gpu-single-session.sh [PHASE...]   (PHASE: 1-5, default all)
 # Phase 3 runs during the build; 1, 2, 4, 5 after it, in the order named.
 #   1 cuda    test-cuda-ops (fused norms under the default and each
-#             RL_CUDA_NORM_VARIANT 1-6), test-cuda-conv (cuDNN required),
+#             RL_CUDA_NORM_VARIANT 1-3), test-cuda-conv (cuDNN required),
 #             test-cuda-copy, test-cuda-channel-norm; bench-ops: norm rows
-#             of variants 0, 2-6 as fractions of the copy bandwidth
+#             of variants 0/2/3 as fractions of the copy bandwidth
 #   2 vae     VAE 2.1 and 2.2 decode of 81 frames 832×480: ours cold (fresh
 #             process, one run) and warm (median of 3 after a warm-up),
 #             PyTorch cold (first run) and warm (3 more runs, same process),
@@ -294,10 +294,7 @@ phase_1 () {
   row 1 "copy bandwidth" "${copy:--} GB/s"
   awk -F'|' 'NF > 6 { name = $2; gsub(/^ +| +$/, "", name); fraction = $5 + 0
       if (name ~ /^norm\+modulate \(LN, per batch\)|^norm\+modulate \(LN, 21 frames\)|^RMSNorm\+RoPE fused/) v = "0 (default)"
-      else if (name ~ /L1 vectors/) v = "3 (L1 vectors)"
-      else if (name ~ /shared vectors/) v = "4 (shared vectors)"
-      else if (name ~ /shared, no pf/) v = "5 (shared, no prefetch)"
-      else if (name ~ /L1, no pf/) v = "6 (L1, no prefetch)"
+      else if (name ~ /L1 vectors/) v = "3 (vectors from L1)"
       else if (name ~ /pipelined/) v = "2 (pipelined)"
       else next
       column = name ~ /per batch/ ? 1 : name ~ /21 frames/ ? 2 : 3

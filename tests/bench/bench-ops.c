@@ -204,22 +204,13 @@ main (int argc, char **argv)
     { "convert bf16 -> fp8 e4m3", NULL, run_convert_bf16_fp8, (double) n * 3, true, NULL },
     { "softmax (rows of 4096)", NULL, run_softmax, 2 * x_bytes, false, NULL },
     /* Other norm kernels (RL_CUDA_NORM_VARIANT, see norm_variant in
-     * cuda-norm.cu), for comparison: the two warp-per-row kernels (vectors
-     * read per row from L1, or folded into shared memory per block) with
-     * and without the L2 prefetch of rows ahead, and the persistent
-     * pipelined block kernel that f32 rows take. */
+     * cuda-norm.cu), for comparison: the warp-per-row kernel that reads the
+     * vectors per row from L1 (3; faster per batch and for RMSNorm + RoPE,
+     * slower per frame) and the persistent pipelined block kernel (2) that
+     * f32 rows take. */
     { "  per batch, L1 vectors", NULL, run_norm_modulate, 2 * x_bytes, false, "3" },
     { "  21 frames, L1 vectors", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "3" },
     { "  RMSNorm+RoPE, L1 vectors", NULL, run_rms_rope, 2 * x_bytes + tables, false, "3" },
-    { "  per batch, shared vectors", NULL, run_norm_modulate, 2 * x_bytes, false, "4" },
-    { "  21 frames, shared vectors", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "4" },
-    { "  RMSNorm+RoPE, shared vectors", NULL, run_rms_rope, 2 * x_bytes + tables, false, "4" },
-    { "  per batch, shared, no pf", NULL, run_norm_modulate, 2 * x_bytes, false, "5" },
-    { "  21 frames, shared, no pf", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "5" },
-    { "  RMSNorm+RoPE, shared, no pf", NULL, run_rms_rope, 2 * x_bytes + tables, false, "5" },
-    { "  per batch, L1, no pf", NULL, run_norm_modulate, 2 * x_bytes, false, "6" },
-    { "  21 frames, L1, no pf", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "6" },
-    { "  RMSNorm+RoPE, L1, no pf", NULL, run_rms_rope, 2 * x_bytes + tables, false, "6" },
     { "  per batch, pipelined", NULL, run_norm_modulate, 2 * x_bytes, false, "2" },
     { "  21 frames, pipelined", NULL, run_norm_modulate_frames, 2 * x_bytes, false, "2" },
     { "  RMSNorm+RoPE, pipelined", NULL, run_rms_rope, 2 * x_bytes + tables, false, "2" },

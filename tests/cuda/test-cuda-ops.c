@@ -333,10 +333,7 @@ test_norm_fused (void)
   norm_fused_cases ("default");
   const char *variants[][2] = { { "1", "variant 1, row per block" },
                                 { "2", "variant 2, pipelined" },
-                                { "3", "variant 3, L1 vectors" },
-                                { "4", "variant 4, shared vectors" },
-                                { "5", "variant 5, shared, no prefetch" },
-                                { "6", "variant 6, L1, no prefetch" } };
+                                { "3", "variant 3, vectors from L1" } };
   for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
     setenv ("RL_CUDA_NORM_VARIANT", variants[i][0], 1);
     norm_fused_cases (variants[i][1]);

@@ -26,7 +26,11 @@
  * range: ~250 rows for 32760 rows on 132 SMs, less than a Wan frame of 1560
  * or 780 rows), folds the vectors of up to kVectorSlots segments at once
  * with 16-byte loads, and its warps stride over the rows of all of them, so
- * for Wan's shapes a block waits at one barrier, at its start. */
+ * for Wan's shapes a block waits at one barrier, at its start.
+ * Measured on an H100 (2026-11-27, tests/bench/bench-ops, bf16 32760 x
+ * 5120, copy 2946 GB/s): 0.850 of the copy bandwidth per batch, 0.842 with
+ * 21 frames, 0.885 for RMSNorm + RoPE; the L1 kernel 0.881 / 0.675 /
+ * 0.926 in the same run (BENCHMARKS.md has the table and ncu's view). */
 #include "cuda-norm-rows.cuh"
 
 #include <algorithm>
@@ -100,23 +104,9 @@ load_packed_row (const RlCudaNormModulate &a, uint32_t row, uint32_t lane, uint4
   }
 }
 
-/* Sum of the eight partial sums of packed_row_statistics, in a fixed
- * order. */
-__device__ inline float
-sum8 (const float part[kChunk])
-{
-  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
-}
-
 /* Mean and 1/std (LayerNorm), 0 and 1/rms (RMSNorm) or 0 and 1 (no norm)
  * of the row a warp holds in `packed` (load_packed_row). Two passes over
- * the registers (the mean first), so a large mean costs no precision. Each
- * lane keeps one partial sum per position in the chunk: a single
- * accumulator made each pass a chain of 8·C dependent adds (160 for 5120
- * elements, ~640 cycles per pass), which with 4 warps per scheduler left it
- * idle most of the time (ncu on an H100: 0.43 instructions issued per
- * cycle, 0.7 eligible warps of 3.9). The order is fixed, so results stay
- * deterministic. */
+ * the registers (the mean first), so a large mean costs no precision. */
 template <typename TX, int C>
 __device__ inline void
 packed_row_statistics (RlCudaNormKind kind, float eps, uint32_t dim, uint32_t lane,
@@ -125,19 +115,17 @@ packed_row_statistics (RlCudaNormKind kind, float eps, uint32_t dim, uint32_t la
   mean = 0.0f;
   rstd = 1.0f;
   if (kind == RL_CUDA_NORM_LAYER) {
-    float part[kChunk] = { 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f };
+    float sum = 0.0f;
 #pragma unroll
     for (int c = 0; c < C; c++) {
       float v[kChunk];
       unpack8_fresh<TX> (packed[c], v);
 #pragma unroll
       for (int j = 0; j < kChunk; j++)
-        part[j] += v[j];
+        sum += v[j];
     }
-    mean = warp_sum (sum8 (part)) / (float) dim;
-#pragma unroll
-    for (int j = 0; j < kChunk; j++)
-      part[j] = 0.0f;
+    mean = warp_sum (sum) / (float) dim;
+    float squares = 0.0f;
 #pragma unroll
     for (int c = 0; c < C; c++) {
       if ((lane + c * 32) * kChunk >= dim)
@@ -146,42 +134,21 @@ packed_row_statistics (RlCudaNormKind kind, float eps, uint32_t dim, uint32_t la
       unpack8_fresh<TX> (packed[c], v);
 #pragma unroll
       for (int j = 0; j < kChunk; j++)
-        part[j] += (v[j] - mean) * (v[j] - mean);
+        squares += (v[j] - mean) * (v[j] - mean);
     }
-    rstd = rsqrtf (warp_sum (sum8 (part)) / (float) dim + eps);
+    rstd = rsqrtf (warp_sum (squares) / (float) dim + eps);
   } else if (kind == RL_CUDA_NORM_RMS) {
-    float part[kChunk] = { 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f };
+    float squares = 0.0f;
 #pragma unroll
     for (int c = 0; c < C; c++) {
       float v[kChunk];
       unpack8_fresh<TX> (packed[c], v);
 #pragma unroll
       for (int j = 0; j < kChunk; j++)
-        part[j] += v[j] * v[j];
+        squares += v[j] * v[j];
     }
-    rstd = rsqrtf (warp_sum (sum8 (part)) / (float) dim + eps);
+    rstd = rsqrtf (warp_sum (squares) / (float) dim + eps);
   }
-}
-
-/* Asks L2 for row `row` of x ahead of its loads (one bulk prefetch from
- * lane 0; the row is 16-byte aligned and dim·2 bytes a multiple of 16). A
- * warp holds one row in registers and has no room for the next, so without
- * it the next row's HBM latency starts only when the warp gets to it.
- * sm_90's bulk prefetch; older targets go without. */
-template <typename TX>
-__device__ inline void
-prefetch_row (const RlCudaNormModulate &a, uint32_t row, uint32_t lane)
-{
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  if (lane == 0) {
-    const TX *x_row = (const TX *) a.x + (size_t) row * (uint32_t) a.dim;
-    asm volatile ("cp.async.bulk.prefetch.L2.global [%0], %1;"
-                  :: "l"(__cvta_generic_to_global (x_row)), "r"((uint32_t) (a.dim * sizeof (TX)))
-                  : "memory");
-  }
-#else
-  (void) a; (void) row; (void) lane;
-#endif
 }
 
 /* The first row after `row` (and at most `end`) whose modulation vectors
@@ -266,7 +233,7 @@ fold_vectors (const RlCudaNormModulate &a, const NormWidths &wide, uint32_t row,
 template <typename TX, typename TY, int C>
 __global__ void __launch_bounds__ (512, 1)
 norm_rows_shared_vectors (RlCudaNormModulate a, NormWidths wide, uint32_t rows,
-                          uint32_t rows_per_block, bool has_mul, bool has_add, bool prefetch)
+                          uint32_t rows_per_block, bool has_mul, bool has_add)
 {
   extern __shared__ float4 slots[];
   const uint32_t dim = (uint32_t) a.dim, chunks = dim / kChunk;
@@ -275,8 +242,6 @@ norm_rows_shared_vectors (RlCudaNormModulate a, NormWidths wide, uint32_t rows,
   const uint32_t end = min (rows, first + rows_per_block);
   const uint32_t tokens = (uint32_t) a.tokens;
   static_assert (kVectorSlots == 2, "a window is one segment boundary wide");
-  if (prefetch && first + warp < end)
-    prefetch_row<TX> (a, first + warp, lane); /* on its way while the block folds */
   for (uint32_t window = first; window < end;) {
     /* Every thread computes the same window: the barriers are uniform. */
     const uint32_t split = segment_end (a, window, end);
@@ -292,8 +257,6 @@ norm_rows_shared_vectors (RlCudaNormModulate a, NormWidths wide, uint32_t rows,
     for (uint32_t row = window + warp; row < stop; row += warps) {
       uint4 packed[C];
       load_packed_row<TX, C> (a, row, lane, packed);
-      if (prefetch && row + warps < end)
-        prefetch_row<TX> (a, row + warps, lane);
       const uint32_t b = row / tokens, t = row - b * tokens;
       float rope_c[4], rope_s[4];
       if (a.rope.cos != nullptr)
@@ -358,14 +321,14 @@ load_vector8 (const void *base, uint32_t i, float v[kChunk])
 /* Warp per row, one row per warp and no persistent loop, each warp reading
  * its row's weight, bias, scale and shift per chunk straight from global
  * memory (L1/L2): no block barrier at all, blocks of a few warps refill the
- * SMs at a fine grain. RL_CUDA_NORM_VARIANT=3, for comparison: 0.88 of the
- * copy per batch but 0.67 with 21 frames on an H100 (see the top of the
- * file). Launch: ceil(rows / warps) blocks of 32·warps threads (warps <=
+ * SMs at a fine grain. RL_CUDA_NORM_VARIANT=3, for comparison: 0.881 of
+ * the copy per batch and 0.926 for RMSNorm + RoPE, but 0.675 with 21
+ * frames on an H100 (see the top of the file). Launch: ceil(rows / warps) blocks of 32·warps threads (warps <=
  * 8); x, y and every row of weight, bias, scale and shift 16-byte aligned,
  * dim % 8 == 0; those vectors all of dtype TV. */
 template <typename TX, typename TY, typename TV, int C>
 __global__ void __launch_bounds__ (256, C <= 8 ? 3 : 2)
-norm_rows_cached_vectors (RlCudaNormModulate a, uint32_t rows, uint32_t prefetch_ahead)
+norm_rows_cached_vectors (RlCudaNormModulate a, uint32_t rows)
 {
   const uint32_t dim = (uint32_t) a.dim;
   const uint32_t lane = threadIdx.x % 32;
@@ -374,8 +337,6 @@ norm_rows_cached_vectors (RlCudaNormModulate a, uint32_t rows, uint32_t prefetch
     return;
   uint4 packed[C];
   load_packed_row<TX, C> (a, row, lane, packed);
-  if (prefetch_ahead != 0 && row + prefetch_ahead < rows)
-    prefetch_row<TX> (a, row + prefetch_ahead, lane);
   const uint32_t tokens = (uint32_t) a.tokens;
   const uint32_t b = row / tokens, t = row - b * tokens;
   float rope_c[4], rope_s[4];
@@ -445,16 +406,6 @@ cached_vector_type (const RlCudaNormModulate &a, cudaDataType_t x_type)
   return all_f32 ? CUDA_R_32F : all_x ? x_type : CUDA_R_8I;
 }
 
-/* Whether some row vector of `a` changes along the tokens (per-frame
- * modulation): those rows take the shared-vector kernel even where the
- * vectors could come from L1 (see the top of the file). */
-bool
-vectors_per_group (const RlCudaNormModulate &a)
-{
-  return (a.scale.ptr != nullptr && a.scale.groups > 1)
-         || (a.shift.ptr != nullptr && a.shift.groups > 1);
-}
-
 struct RowsLaunch {
   const RlCudaNormModulate &a;
   const NormWidths         &wide;
@@ -462,34 +413,36 @@ struct RowsLaunch {
   cudaStream_t              stream;
   int64_t                   rows;
 
+  /* One block of 16 warps per SM (127 registers a thread): blocks of 8
+   * warps, two per SM, measured the same (0.846 / 0.845 / 0.881 of the
+   * copy against 0.850 / 0.842 / 0.885, H100, 2026-11-27). */
   template <typename TX, typename TY, int C>
   void
-  shared_vectors (bool prefetch) const
+  shared_vectors () const
   {
+    const int warps = 16;
     auto kernel = norm_rows_shared_vectors<TX, TY, C>;
     bool has_mul = a.weight != nullptr || a.scale.ptr != nullptr;
     bool has_add = a.bias != nullptr || a.shift.ptr != nullptr;
     size_t smem = has_mul || has_add ? kVectorSlots * 2 * (size_t) a.dim * sizeof (float) : 0;
     allow_dynamic_shared (kernel, smem);
-    const int warps = 16, threads = 32 * warps;
+    const int threads = 32 * warps;
     int64_t blocks = std::min (resident_blocks (kernel, threads, smem), ceil_div (rows, warps));
     int64_t per_block = ceil_div (rows, blocks);
     blocks = ceil_div (rows, per_block);
-    kernel<<<(unsigned) blocks, threads, smem, stream>>> (
-      a, wide, (uint32_t) rows, (uint32_t) per_block, has_mul, has_add, prefetch);
+    kernel<<<(unsigned) blocks, threads, smem, stream>>> (a, wide, (uint32_t) rows,
+                                                          (uint32_t) per_block, has_mul, has_add);
   }
 
-  /* Blocks of 4 warps; with `prefetch`, each warp asks L2 for the row one
-   * wave of resident warps ahead of its own, which some warp takes about
-   * one row's time later (blocks start in order). */
-  template <typename TX, typename TY, typename TV, int C>
+  template <typename TX, typename TY, typename TV>
   void
-  cached_vectors (bool prefetch) const
+  cached_vectors (int warps) const
   {
-    auto kernel = norm_rows_cached_vectors<TX, TY, TV, C>;
-    const int warps = 4;
-    uint32_t ahead = prefetch ? (uint32_t) (resident_blocks (kernel, 32 * warps, 0) * warps) : 0;
-    kernel<<<(unsigned) ceil_div (rows, warps), 32 * warps, 0, stream>>> (a, (uint32_t) rows, ahead);
+    unsigned blocks = (unsigned) ceil_div (rows, warps);
+    if (a.dim <= 256 * 8)
+      norm_rows_cached_vectors<TX, TY, TV, 8><<<blocks, 32 * warps, 0, stream>>> (a, (uint32_t) rows);
+    else
+      norm_rows_cached_vectors<TX, TY, TV, 20><<<blocks, 32 * warps, 0, stream>>> (a, (uint32_t) rows);
   }
 
   /* Two row widths (up to 2048 and up to 5120 elements) and outputs of x's
@@ -498,24 +451,21 @@ struct RowsLaunch {
   bool
   run () const
   {
-    const bool prefetch = variant != 5 && variant != 6;
-    const bool from_l1 = variant == 3 || variant == 6 || (variant == 0 && !vectors_per_group (a));
-    if (from_l1 && wide.affine && wide.modulation) {
+    if (variant == 3 && wide.affine && wide.modulation) {
       cudaDataType_t vectors = cached_vector_type (a, TypeOf<TX>::id);
-      if (vectors == CUDA_R_32F || vectors == TypeOf<TX>::id) {
-        bool f32 = vectors == CUDA_R_32F;
-        if (a.dim <= 256 * 8)
-          f32 ? cached_vectors<TX, TY, float, 8> (prefetch) : cached_vectors<TX, TY, TX, 8> (prefetch);
-        else
-          f32 ? cached_vectors<TX, TY, float, 20> (prefetch)
-              : cached_vectors<TX, TY, TX, 20> (prefetch);
+      if (vectors == CUDA_R_32F) {
+        cached_vectors<TX, TY, float> (4);
+        return true;
+      }
+      if (vectors == TypeOf<TX>::id) {
+        cached_vectors<TX, TY, TX> (4);
         return true;
       }
     }
     if (a.dim <= 256 * 8)
-      shared_vectors<TX, TY, 8> (prefetch);
+      shared_vectors<TX, TY, 8> ();
     else
-      shared_vectors<TX, TY, 20> (prefetch);
+      shared_vectors<TX, TY, 20> ();
     return true;
   }
 
@@ -537,7 +487,7 @@ bool
 launch_norm_rows (const RlCudaNormModulate &a, const NormWidths &wide, int variant,
                   cudaStream_t stream)
 {
-  if (variant != 0 && (variant < 3 || variant > 6))
+  if (variant != 0 && variant != 3)
     return false;
   const bool lane_rope = a.rope.cos == nullptr || 256 % a.rope.head_dim == 0;
   if (!wide.x || !wide.y || !lane_rope || a.dim % kChunk != 0 || a.dim > 256 * 20)

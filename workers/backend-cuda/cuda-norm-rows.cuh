@@ -38,10 +38,11 @@ load_optional (const void *base, cudaDataType_t type, uint32_t i, uint32_t dim, 
  * they suit one: x 16-bit, y x's dtype or f32, both 16-byte aligned,
  * dim % 8 == 0 and dim <= 5120, the affine and modulation vectors
  * 16-byte aligned, RoPE absent or its head_dim dividing 256. `variant` is
- * RL_CUDA_NORM_VARIANT (see norm_variant in cuda-norm.cu): 0 and 4 run the
- * shared-vector kernel (blocks of 16 and 8 warps), 3 the kernel that reads
- * the vectors per row from L1. Returns false, with nothing launched, when
- * the rows or the variant take the block kernels instead. */
+ * RL_CUDA_NORM_VARIANT (see norm_variant in cuda-norm.cu): 0 runs the
+ * shared-vector kernel, 3 the kernel that reads the vectors per row from
+ * L1 (where they are all f32 or all x's dtype, and aligned; else the
+ * shared-vector one). Returns false, with nothing launched, when the rows
+ * or the variant take the block kernels instead. */
 bool launch_norm_rows (const RlCudaNormModulate &a, const NormWidths &wide, int variant,
                        cudaStream_t stream);
 

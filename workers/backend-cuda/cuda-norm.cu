@@ -415,13 +415,12 @@ rope_valid (const RlCudaRope &rope)
 
 /* Which norm kernel runs. 0, the default: for 16-bit x up to 5120 elements
  * (dim % 8 == 0, x and y 16-byte aligned) the warp-per-row kernel with the
- * vectors folded into shared memory per block (cuda-norm-rows.cu, blocks
- * of 16 warps), else the persistent pipelined one where x is 16-byte
- * aligned, else one row per block. 1 = one row per block; 2 = the
- * pipelined one even where a warp per row would do; 3 = the warp-per-row
- * kernel that reads the vectors per row from L1 (where they are all f32 or
- * all x's dtype, and aligned); 4 = the default's kernel in blocks of 8
- * warps. RL_CUDA_NORM_VARIANT overrides it for benchmarks and tests. */
+ * vectors folded into shared memory per block (cuda-norm-rows.cu), else
+ * the persistent pipelined one where x is 16-byte aligned, else one row
+ * per block. 1 = one row per block; 2 = the pipelined one even where a
+ * warp per row would do; 3 = the warp-per-row kernel that reads the
+ * vectors per row from L1 (where they are all f32 or all x's dtype, and
+ * aligned). RL_CUDA_NORM_VARIANT overrides it for benchmarks and tests. */
 int
 norm_variant ()
 {
