@@ -19,7 +19,9 @@
 # PHASES names the phases to run and their order (default: parity-1.3B
 # speed-14B speed-1.3B parity-1.3B-fan-in parity-14B; speed-14B-alt reruns
 # the 14B speed pools with the variables in ALT_ENV; parity-14B-fan-in is
-# phase 4 on the 14B geometry, MODES_FAN_IN). Two more, only when named:
+# phase 4 on the 14B geometry, MODES_FAN_IN; speed-14B-full the speed
+# pools on the whole 40-block 14B, SPEED_MODES_14B_FULL). Two more, only
+# when named:
 #   rss-14B-fsdp4  writes the full Wan 14B (BLOCKS_RSS, default all 40
 #                  blocks: 28.6 GB of bf16) with make-checkpoint on every
 #                  CPU, loads it into an FSDP4 pool (RSS_MODE), samples one
@@ -232,6 +234,19 @@ run_phase () {
       phase "speed-$label14" "${CAP_SPEED14:-120}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14" \
         RAYLIGHT_NCCL_TEST_LABEL="$label14" RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
         RAYLIGHT_NCCL_TEST_SPEED_MODES="${SPEED_MODES_14B:-1 U2 U4 U2xR2 FSDP2 FSDP4 U2+FSDP2}" ;;
+    speed-14B-full)
+      # The whole Wan 14B (40 blocks, 28.6 GB of bf16, written here on every
+      # CPU and deleted after): the speed pools of issue 5's bar.
+      full=${BLOCKS_14B_FULL:-40}
+      keys40=$work/logs/keys-14B-$full.txt ckpt40=$work/wan-14B-${full}blocks-speed.safetensors
+      cut_keys tests/pool/data/wan21-t2v-14b-keys.txt "$full" > "$keys40"
+      wait "$ck13" "$ck14" "$ck13f" 2>/dev/null
+      make_checkpoint "14B-${full}blocks-speed" "$keys40" "$ckpt40" & ck40=$!
+      phase "speed-14B-${full}blocks" "${CAP_SPEED14_FULL:-200}" "$ck40" \
+        RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt40" RAYLIGHT_NCCL_TEST_LABEL="14B-${full}blocks" \
+        RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
+        RAYLIGHT_NCCL_TEST_SPEED_MODES="${SPEED_MODES_14B_FULL:-1 U2 U4 FSDP2 U2+FSDP2}"
+      rm -f "$ckpt40" ;;
     speed-14B-alt)
       # The same speed pools under other NCCL settings (ALT_ENV, e.g.
       # "NCCL_P2P_LEVEL=SYS NCCL_CUMEM_ENABLE=0"), to tell a transport
@@ -287,7 +302,7 @@ run_phase () {
         done
       done
 ;;
-    *) echo "unknown phase $1 (parity-1.3B speed-14B speed-14B-alt speed-1.3B parity-1.3B-fan-in parity-14B-fan-in parity-14B rss-14B-fsdp4 faults)" ;;
+    *) echo "unknown phase $1 (parity-1.3B speed-14B speed-14B-full speed-14B-alt speed-1.3B parity-1.3B-fan-in parity-14B-fan-in parity-14B rss-14B-fsdp4 faults)" ;;
   esac
 }
 for p in ${PHASES:-parity-1.3B speed-14B speed-1.3B parity-1.3B-fan-in parity-14B}; do
