@@ -31,7 +31,7 @@
  * 5120, copy 2946 GB/s): 0.850 of the copy bandwidth per batch, 0.842 with
  * 21 frames, 0.885 for RMSNorm + RoPE; the L1 kernel 0.881 / 0.675 /
  * 0.926 in the same run (BENCHMARKS.md has the table and ncu's view). */
-#include "cuda-norm-rows.cuh"
+#include "cuda-norm-kernels.cuh"
 
 #include <algorithm>
 #include <type_traits>

@@ -1,9 +1,9 @@
-/* The warp-per-row kernels of the fused norm + affine + modulation (+ RoPE)
- * for rows of 16-bit x up to 5120 elements (Wan's 1536 and 5120), and the
- * host helpers that cuda-norm.cu's launchers share with them. Internal to
- * the CUDA backend: rl_cuda_norm_modulate (cuda-norm.cu) hands the rows
- * that suit these kernels to launch_norm_rows and runs its block kernels
- * on the rest. */
+/* The two families of fused norm + affine + modulation (+ RoPE) kernels
+ * that rl_cuda_norm_modulate (cuda-norm.cu) picks from, and the host
+ * helpers they share. Internal to the CUDA backend. launch_norm_rows takes
+ * the rows that suit a warp per row (16-bit x up to 5120 elements:
+ * cuda-norm-rows.cu); the block kernels (cuda-norm-blocks.cuh, one
+ * translation unit per x dtype) take the rest. */
 #pragma once
 
 #include <cuda_runtime.h>
@@ -45,6 +45,19 @@ load_optional (const void *base, cudaDataType_t type, uint32_t i, uint32_t dim, 
  * or the variant take the block kernels instead. */
 bool launch_norm_rows (const RlCudaNormModulate &a, const NormWidths &wide, int variant,
                        cudaStream_t stream);
+
+/* Launches the block kernels (cuda-norm-blocks.cuh) over the batch·tokens
+ * rows of `a`, whose x is f32, f16 or bf16 (one function per x dtype):
+ * the persistent pipelined kernel where x is 16-byte aligned and three
+ * rows of it fit 96 KiB of shared memory (unless `variant` is 1), else one
+ * row per block. Returns false, with nothing launched, when y is not f32,
+ * f16 or bf16. */
+bool launch_norm_blocks_f32 (const RlCudaNormModulate &a, const NormWidths &wide, int variant,
+                             cudaStream_t stream);
+bool launch_norm_blocks_f16 (const RlCudaNormModulate &a, const NormWidths &wide, int variant,
+                             cudaStream_t stream);
+bool launch_norm_blocks_bf16 (const RlCudaNormModulate &a, const NormWidths &wide, int variant,
+                              cudaStream_t stream);
 
 /* Lets `kernel` take `dynamic` bytes of dynamic shared memory. Launches
  * past 48 KiB of shared memory in all (dynamic plus the kernel's own
