@@ -25,7 +25,7 @@
 # Order in the call: two meson builds start in the background (build-gpu:
 # backend, worker, Wan plugin, tests, benches; build-gpu-attention: the
 # attention plugins, their GPU tests and bench-attention, which need no CUDA
-# backend and so are ready long before cuda-norm.cu's ~290 s compile ends);
+# backend and so are ready long before the norm kernels' compile ends);
 # meanwhile the GPU runs PyTorch's halves (VAE cold+warm, DiT, sample
 # reference, SDPA), then phase 3 once the attention build is done, then
 # phases 1, 2, 4, 5 on the finished main build. GPU work never overlaps.
