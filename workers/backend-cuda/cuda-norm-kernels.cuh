@@ -36,8 +36,9 @@ load_optional (const void *base, cudaDataType_t type, uint32_t i, uint32_t dim, 
 
 /* Launches a warp-per-row kernel over the batch·tokens rows of `a` when
  * they suit one: x 16-bit, y x's dtype or f32, both 16-byte aligned,
- * dim % 8 == 0 and dim <= 5120, the affine and modulation vectors
- * 16-byte aligned, RoPE absent or its head_dim dividing 256. `variant` is
+ * dim % 8 == 0 and dim <= 5120, RoPE absent or its head_dim dividing 256
+ * (the affine and modulation vectors may be of any dtype and alignment:
+ * the default kernel folds them element by element where it must). `variant` is
  * RL_CUDA_NORM_VARIANT (see norm_variant in cuda-norm.cu): 0 runs the
  * shared-vector kernel, 3 the kernel that reads the vectors per row from
  * L1 (where they are all f32 or all x's dtype, and aligned; else the

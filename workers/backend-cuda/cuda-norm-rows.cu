@@ -323,9 +323,10 @@ load_vector8 (const void *base, uint32_t i, float v[kChunk])
  * memory (L1/L2): no block barrier at all, blocks of a few warps refill the
  * SMs at a fine grain. RL_CUDA_NORM_VARIANT=3, for comparison: 0.881 of
  * the copy per batch and 0.926 for RMSNorm + RoPE, but 0.675 with 21
- * frames on an H100 (see the top of the file). Launch: ceil(rows / warps) blocks of 32·warps threads (warps <=
- * 8); x, y and every row of weight, bias, scale and shift 16-byte aligned,
- * dim % 8 == 0; those vectors all of dtype TV. */
+ * frames on an H100 (see the top of the file). Launch: ceil(rows / warps)
+ * blocks of 32·warps threads (warps <= 8); x, y and every row of weight,
+ * bias, scale and shift 16-byte aligned, dim % 8 == 0; those vectors all of
+ * dtype TV. */
 template <typename TX, typename TY, typename TV, int C>
 __global__ void __launch_bounds__ (256, C <= 8 ? 3 : 2)
 norm_rows_cached_vectors (RlCudaNormModulate a, uint32_t rows)
@@ -439,10 +440,11 @@ struct RowsLaunch {
   cached_vectors (int warps) const
   {
     unsigned blocks = (unsigned) ceil_div (rows, warps);
+    const uint32_t n = (uint32_t) rows;
     if (a.dim <= 256 * 8)
-      norm_rows_cached_vectors<TX, TY, TV, 8><<<blocks, 32 * warps, 0, stream>>> (a, (uint32_t) rows);
+      norm_rows_cached_vectors<TX, TY, TV, 8><<<blocks, 32 * warps, 0, stream>>> (a, n);
     else
-      norm_rows_cached_vectors<TX, TY, TV, 20><<<blocks, 32 * warps, 0, stream>>> (a, (uint32_t) rows);
+      norm_rows_cached_vectors<TX, TY, TV, 20><<<blocks, 32 * warps, 0, stream>>> (a, n);
   }
 
   /* Two row widths (up to 2048 and up to 5120 elements) and outputs of x's
