@@ -65,7 +65,8 @@ export OMP_NUM_THREADS=16
 test_failed=0
 # name, then the environment of each run of the parity test.
 for run in "ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong" "one-term-v:RAYLIGHT_SAGE_V_TERMS=1" \
-           "in-order:RAYLIGHT_SAGE_SCHEDULE=in-order" "grid-tiles:RAYLIGHT_SAGE_GRID=tiles"; do
+           "in-order:RAYLIGHT_SAGE_SCHEDULE=in-order" "grid-tiles:RAYLIGHT_SAGE_GRID=tiles" \
+           "stagger:RAYLIGHT_SAGE_STAGGER=1"; do
   name=${run%%:*}
   step "test-attention-sage-gpu ($name)"
   env ${run#*:} timeout ${RL_TEST_TIMEOUT:-60} $build/test-attention-sage-gpu 2>&1 \
@@ -82,11 +83,14 @@ step "torch SDPA"
 PYTHONUNBUFFERED=1 timeout ${RL_TORCH_TIMEOUT:-90} python3 tests/bench/torch_attention.py 2>&1 | tee "$out/torch-attention.txt"
 # name:variants:environment
 # name:variant:environment. sage: the defaults (persistent blocks, two-term
-# V); sage-1v: one-term V (the published design); sage-tiles: one block per
-# tile; sage16; then sage again with each pass timed (the launch waits for
-# its events, so its own ms are not comparable).
+# V); sage-1v: one-term V (the published design); sage-stagger: blocks
+# start at different key tiles; sage-in-order; sage16 (in-order) and with
+# ping-pong (it spills a little there); then sage again with
+# each pass timed (the launch waits for its events, so its own ms are not
+# comparable).
 for run in "sage:sage:RAYLIGHT_SAGE_V_TERMS=2" "sage-1v:sage:RAYLIGHT_SAGE_V_TERMS=1" \
-           "sage-tiles:sage:RAYLIGHT_SAGE_GRID=tiles" "sage16:sage16:RAYLIGHT_SAGE_V_TERMS=2" \
+           "sage-stagger:sage:RAYLIGHT_SAGE_STAGGER=1" "sage-in-order:sage:RAYLIGHT_SAGE_SCHEDULE=in-order" \
+           "sage16:sage16:RAYLIGHT_SAGE_V_TERMS=2" "sage16-ping-pong:sage16:RAYLIGHT_SAGE_SCHEDULE=ping-pong" \
            "passes:sage:RAYLIGHT_SAGE_PASS_TIMES=1" "passes-1v:sage:RAYLIGHT_SAGE_PASS_TIMES=1 RAYLIGHT_SAGE_V_TERMS=1"; do
   name=${run%%:*} rest=${run#*:}
   step "bench-attention $name"
@@ -113,5 +117,16 @@ PY
     *) grep -E "^(sage|torch)" "$out/bench-$name.txt" | sed "s/^/$name /" >> "$summary" ;;
   esac
 done
+if command -v ncu > /dev/null; then
+  # Where the attention kernel's time goes: the last timed self-attention
+  # launch at H 12, L 32760 and the first 512-key cross-attention one.
+  step "ncu: attention kernel, H 12 L 32760 self and cross"
+  timeout ${RL_NCU_TIMEOUT:-90} ncu --clock-control none -k regex:attention --launch-skip 10 --launch-count 2 \
+    --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy \
+    --section MemoryWorkloadAnalysis $build/bench-attention --variants sage --lengths 32760 \
+    > "$out/ncu-attention.txt" 2>&1
+  grep -E "attention<|Duration|Throughput|Stall|Issued|Eligible|No Eligible|Active Warps|L2 Hit|Mem Busy|Max Bandwidth|One or More" \
+    "$out/ncu-attention.txt" | head -80 | sed 's/^/ncu /' >> "$summary"
+fi
 step "summary"
 cat "$summary"

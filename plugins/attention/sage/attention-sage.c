@@ -44,6 +44,7 @@ struct RlAttentionInstance {
   int    v_terms;    /* fp8 V as 1 or 2 e4m3 terms (sage-kernel.h) */
   int    pass_times; /* print each pass's time to stderr (diagnosis; the run waits) */
   int    persistent; /* one attention block per SM walking the tiles, else one per tile */
+  int    stagger;    /* blocks start at different key tiles (sage-kernel.h) */
 };
 
 static const int32_t sage_head_dims[] = { 128, 0 };
@@ -85,6 +86,8 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
    * tile instead. */
   const char *grid = getenv ("RAYLIGHT_SAGE_GRID");
   instance->persistent = grid == NULL || strcmp (grid, "tiles") != 0;
+  const char *stagger = getenv ("RAYLIGHT_SAGE_STAGGER");
+  instance->stagger = stagger != NULL && strcmp (stagger, "1") == 0;
   const char *pass_times = getenv ("RAYLIGHT_SAGE_PASS_TIMES");
   instance->pass_times = pass_times != NULL && strcmp (pass_times, "1") == 0;
   *out = instance;
@@ -129,7 +132,7 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
     .batch = p->batch, .heads = p->heads, .q_len = p->q_len, .kv_len = p->kv_len,
     .keys = p->kv_len, .lse_q_len = p->q_len, .dtype = p->qkv_dtype, .scale = p->scale,
     .pingpong = instance->pingpong, .pv16 = SAGE_PV16, .v_terms = instance->v_terms,
-    .blocks = instance->persistent ? instance->multiprocessors : 0,
+    .blocks = instance->persistent ? instance->multiprocessors : 0, .stagger = instance->stagger,
   };
   float pass_ms[5];
   if (instance->pass_times)

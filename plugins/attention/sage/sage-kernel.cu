@@ -60,7 +60,8 @@ constexpr int kTileRows = 128;       /* query rows per block, keys per tile */
 constexpr int kTileBytes = 16384;    /* 128 rows × 128 bytes */
 constexpr int kQBlock = 64;          /* query rows per Q scale (one warpgroup) */
 constexpr int kStages = 4;           /* K/V tiles in flight */
-constexpr int kStatKeys = 256;       /* keys per block of channel_stats */
+constexpr int kStatMinKeys = 64;     /* keys per block of channel_stats, at least */
+constexpr int kStatMaxChunks = 64;   /* and at most this many blocks per batch·head */
 constexpr float kPScale = 448.0f;    /* e4m3's largest value */
 constexpr float kLog2PScale = 8.807354922057604f;   /* log2 448 */
 constexpr float kLog2e = 1.4426950408889634f;
@@ -135,12 +136,13 @@ struct Workspace {
   size_t   bytes;
 };
 
-/* Blocks of channel_stats per batch·head (at least one, so that finish
- * always has a partial to read). */
+/* Blocks of channel_stats per batch·head: enough to fill the GPU at
+ * short L, few enough that channel_finish's loop over them stays short at
+ * long L; at least one, so that finish always has a partial to read. */
 __host__ __device__ inline int
 stat_chunks (int keys)
 {
-  return keys > kStatKeys ? (keys + kStatKeys - 1) / kStatKeys : 1;
+  return min (kStatMaxChunks, max (1, (keys + kStatMinKeys - 1) / kStatMinKeys));
 }
 
 __host__ __device__ inline size_t
@@ -175,7 +177,7 @@ workspace_layout (const RlSageParams *p, void *base)
 
 /* ---- preparation ------------------------------------------------------ */
 
-/* Per channel over one chunk of kStatKeys keys: Σk, Σv, max v, min v.
+/* Per channel over one chunk of keys (⌈keys / chunks⌉): Σk, Σv, max v, min v.
  * 256 threads: 16 per key row, 8 channels (16 bytes) each, so every load
  * is a full 16-byte vector and a warp reads two whole rows; the 16 row
  * groups are then summed through shared memory. */
@@ -186,7 +188,8 @@ channel_stats (const T *k, const T *v, int heads, int kv_len, int keys, float *p
   __shared__ float reduce[4][16][kDim];
   int bh = blockIdx.y, chunk = blockIdx.x, b = bh / heads, h = bh % heads;
   int c8 = threadIdx.x & 15, group = threadIdx.x >> 4;
-  int first = chunk * kStatKeys, last = min (keys, first + kStatKeys);
+  int per_chunk = (keys + gridDim.x - 1) / gridDim.x;
+  int first = chunk * per_chunk, last = min (keys, first + per_chunk);
   float sum_k[8], sum_v[8], max_v[8], min_v[8];
 #pragma unroll
   for (int i = 0; i < 8; i++)
@@ -292,6 +295,24 @@ pack_int8x8 (const float x[8], float inverse_scale)
       hi |= (uint32_t) (to_int8 (x[i + 4] * inverse_scale) & 0xff) << (8 * i);
     }
   return make_uint2 (lo, hi);
+}
+
+/* Four floats to e4m3 (round to nearest even, saturating), a in the low
+ * byte. */
+__device__ inline uint32_t
+pack_e4m3x4 (float a, float b, float c, float d)
+{
+  uint32_t lo = __nv_cvt_float2_to_fp8x2 (make_float2 (a, b), __NV_SATFINITE, __NV_E4M3);
+  uint32_t hi = __nv_cvt_float2_to_fp8x2 (make_float2 (c, d), __NV_SATFINITE, __NV_E4M3);
+  return lo | (hi << 16);
+}
+
+/* Two e4m3 values (low byte first) back to float, exactly. */
+__device__ inline float2
+e4m3x2_to_float2 (uint16_t pair)
+{
+  __half2_raw half = __nv_cvt_fp8x2_to_halfraw2 ((__nv_fp8x2_storage_t) pair, __NV_E4M3);
+  return __half22float2 (*reinterpret_cast<__half2 *> (&half));
 }
 
 /* One block per 64 query rows of one (batch, head); 256 threads, each 4 ×
@@ -407,63 +428,73 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
         }
       return;
     }
-  /* V into the staging area, transposed; all loads first (as in K). */
-  uint4 raw[8];
-#pragma unroll
-  for (int it = 0; it < 8; it++)
+  if constexpr (kPv16)
     {
-      int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
-      int key = tile_index * kTileRows + j;
-      const T *row = v + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8;
-      raw[it] = key < keys ? *reinterpret_cast<const uint4 *> (row) : make_uint4 (0, 0, 0, 0);
-    }
+      /* V into the staging area as it is (16-bit, keys in order),
+       * transposed; all loads first (as in K). */
+      uint4 raw[8];
 #pragma unroll
-  for (int it = 0; it < 8; it++)
-    {
-      int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
-      int key = tile_index * kTileRows + j;
-      float y[8];
-      if (key < keys)
+      for (int it = 0; it < 8; it++)
         {
-          const T *values = reinterpret_cast<const T *> (&raw[it]);
+          int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
+          int key = tile_index * kTileRows + j;
+          const T *row = v + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8;
+          raw[it] = key < keys ? *reinterpret_cast<const uint4 *> (row) : make_uint4 (0, 0, 0, 0);
+        }
+#pragma unroll
+      for (int it = 0; it < 8; it++)
+        {
+          int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
+          const uint16_t *values = reinterpret_cast<const uint16_t *> (&raw[it]);
 #pragma unroll
           for (int i = 0; i < 8; i++)
-            y[i] = (Io<T>::load (values[i]) - v_mean[c8 * 8 + i]) / v_scale[c8 * 8 + i];   /* 0 and 1 with kPv16 */
+            *reinterpret_cast<uint16_t *> (staged + (c8 * 8 + i) * kPitch + 2 * j) = values[i];
         }
-      else
+    }
+  else
+    {
+      /* e4m3 V per channel, (v − mean)/scale. A thread takes 8 channels of
+       * the 4 keys 16g + 2q + {0, 1, 8, 9}, which rl_sage_kv_position puts
+       * side by side (16g + 4q + 0..3): one 4-byte store per channel and
+       * term, a warp's 32 stores on 32 banks. */
 #pragma unroll
-        for (int i = 0; i < 8; i++)
-          y[i] = 0.0f;
-      if (kPv16)
+      for (int it = 0; it < 2; it++)
         {
+          int item = it * 256 + threadIdx.x, quad = item & 31, c8 = item >> 5;
+          int first = 16 * (quad >> 2) + 2 * (quad & 3);
+          const int js[4] = { first, first + 1, first + 8, first + 9 };
+          uint4 raw[4];
 #pragma unroll
-          for (int i = 0; i < 8; i += 2)
+          for (int e = 0; e < 4; e++)
             {
-              uint32_t pair = Io<T>::pack (y[i], y[i + 1]);
-              *reinterpret_cast<uint16_t *> (staged + (c8 * 8 + i) * kPitch + 2 * j) = (uint16_t) pair;
-              *reinterpret_cast<uint16_t *> (staged + (c8 * 8 + i + 1) * kPitch + 2 * j)
-                  = (uint16_t) (pair >> 16);
+              int key = tile_index * kTileRows + js[e];
+              const T *row = v + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8;
+              raw[e] = key < keys ? *reinterpret_cast<const uint4 *> (row) : make_uint4 (0, 0, 0, 0);
             }
-        }
-      else
-        {
-          int position = rl_sage_kv_position (j);
+          float y[4][8];
 #pragma unroll
-          for (int i = 0; i < 8; i += 2)
+          for (int e = 0; e < 4; e++)
             {
-              __nv_fp8x2_storage_t pair = __nv_cvt_float2_to_fp8x2 (make_float2 (y[i], y[i + 1]),
-                                                                    __NV_SATFINITE, __NV_E4M3);
-              staged[(c8 * 8 + i) * kPitch + position] = (uint8_t) (pair & 0xff);
-              staged[(c8 * 8 + i + 1) * kPitch + position] = (uint8_t) (pair >> 8);
+              const T *values = reinterpret_cast<const T *> (&raw[e]);
+              bool valid = tile_index * kTileRows + js[e] < keys;
+#pragma unroll
+              for (int i = 0; i < 8; i++)
+                y[e][i] = valid ? (Io<T>::load (values[i]) - v_mean[c8 * 8 + i]) / v_scale[c8 * 8 + i]
+                                : 0.0f;
+            }
+          const int column = rl_sage_kv_position (first);   /* = 16g + 4q */
+#pragma unroll
+          for (int i = 0; i < 8; i++)
+            {
+              uint32_t hi = pack_e4m3x4 (y[0][i], y[1][i], y[2][i], y[3][i]);
+              *reinterpret_cast<uint32_t *> (staged + (c8 * 8 + i) * kPitch + column) = hi;
               if (kTerms == 2)
                 {
                   /* e4m3 → half is exact; the remainder is exact in f32. */
-                  __half2_raw hi = __nv_cvt_fp8x2_to_halfraw2 (pair, __NV_E4M3);
-                  float2 hi_f = __half22float2 (*reinterpret_cast<__half2 *> (&hi));
-                  __nv_fp8x2_storage_t lo = __nv_cvt_float2_to_fp8x2 (
-                      make_float2 (y[i] - hi_f.x, y[i + 1] - hi_f.y), __NV_SATFINITE, __NV_E4M3);
-                  staged[(kDim + c8 * 8 + i) * kPitch + position] = (uint8_t) (lo & 0xff);
-                  staged[(kDim + c8 * 8 + i + 1) * kPitch + position] = (uint8_t) (lo >> 8);
+                  float2 h01 = e4m3x2_to_float2 ((uint16_t) hi), h23 = e4m3x2_to_float2 ((uint16_t) (hi >> 16));
+                  uint32_t lo = pack_e4m3x4 (y[0][i] - h01.x, y[1][i] - h01.y, y[2][i] - h23.x,
+                                             y[3][i] - h23.y);
+                  *reinterpret_cast<uint32_t *> (staged + (kDim + c8 * 8 + i) * kPitch + column) = lo;
                 }
             }
         }
@@ -644,7 +675,21 @@ struct AttentionArgs {
   float    *lse;
   int       heads, q_len, keys, q_tiles, kv_tiles, lse_q_len, out_bf16;
   int       bh;   /* batch · heads */
+  int       stagger;   /* 1: block i walks the key tiles from tile i mod their count */
 };
+
+/* The key tile that a block's t-th key tile of a query tile is: with
+ * `stagger`, the blocks start at different key tiles, so that they do not
+ * all ask L2 for the same K/V tile at the same moment (softmax does not
+ * care about the order). */
+__device__ inline int
+key_tile_at (const AttentionArgs &args, int t, int key_tiles)
+{
+  if (!args.stagger)
+    return t;
+  int at = t + (int) (blockIdx.x % (unsigned) key_tiles);
+  return at < key_tiles ? at : at - key_tiles;
+}
 
 __host__ __device__ constexpr int
 shared_bytes (int v_bytes)
@@ -670,13 +715,6 @@ dequantise (int32_t x, float dequant, float offset)
   return fmaf (__int_as_float (0x4B400000 + x), dequant, offset);
 }
 
-__device__ inline uint32_t
-pack_e4m3x4 (float a, float b, float c, float d)
-{
-  uint32_t lo = __nv_cvt_float2_to_fp8x2 (make_float2 (a, b), __NV_SATFINITE, __NV_E4M3);
-  uint32_t hi = __nv_cvt_float2_to_fp8x2 (make_float2 (c, d), __NV_SATFINITE, __NV_E4M3);
-  return lo | (hi << 16);
-}
 
 
 #ifdef SAGE_HOPPER
@@ -814,50 +852,56 @@ struct Softmax {
   /* Turns the int32 scores of key tile starting at `first_key` into P·448
    * in `Pv`'s A-operand registers and the factor alpha by which the output
    * so far must shrink. s[4j + e] is row `group`, column 8j + 2·quad + e;
-   * s[4j + 2 + e] the same column of row group + 8. */
+   * s[4j + 2 + e] the same column of row group + 8 (masked columns are
+   * overwritten: S is dead afterwards). The row maximum is taken on the
+   * integers (dequant > 0 keeps the order), so each score costs one IADD
+   * and one FFMA to reach exp2's argument s·dequant − m + log2 448. */
   template <typename Pv>
   __device__ inline void
-  tile (const int32_t (&s)[64], float dequant, int first_key, int keys, int quad,
+  tile (int32_t (&s)[64], float dequant, int first_key, int keys, int quad,
         uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2])
   {
-    /* |S| ≤ 128·127² < 2^22, so the float trick of dequantise holds. */
+    /* |S| ≤ 128·127² < 2^22, so the float trick of dequantise holds, and
+     * kMasked is below every score. */
+    constexpr int32_t kMasked = -(1 << 22);
     const float offset = -12582912.0f * dequant;
-    float sc[64];
-#pragma unroll
-    for (int i = 0; i < 64; i++)
-      sc[i] = dequantise (s[i], dequant, offset);
-    if (first_key + kTileRows > keys)
+    const bool partial = first_key + kTileRows > keys;
+    if (partial)
       {
 #pragma unroll
         for (int i = 0; i < 64; i++)
           {
             int column = 8 * (i >> 2) + 2 * quad + (i & 1);
             if (first_key + column >= keys)
-              sc[i] = -INFINITY;
+              s[i] = kMasked;
           }
       }
-    float tile_max[2] = { -INFINITY, -INFINITY };
+    int32_t top[2] = { kMasked, kMasked };
 #pragma unroll
     for (int i = 0; i < 64; i++)
-      tile_max[(i >> 1) & 1] = fmaxf (tile_max[(i >> 1) & 1], sc[i]);
-    float base[2];
+      top[(i >> 1) & 1] = max (top[(i >> 1) & 1], s[i]);
+    float shift[2];
 #pragma unroll
     for (int r = 0; r < 2; r++)
       {
-        tile_max[r] = fmaxf (tile_max[r], __shfl_xor_sync (0xffffffffu, tile_max[r], 1));
-        tile_max[r] = fmaxf (tile_max[r], __shfl_xor_sync (0xffffffffu, tile_max[r], 2));
-        float m_new = fmaxf (m[r], tile_max[r]);
+        top[r] = max (top[r], __shfl_xor_sync (0xffffffffu, top[r], 1));
+        top[r] = max (top[r], __shfl_xor_sync (0xffffffffu, top[r], 2));
+        float tile_max = top[r] == kMasked ? -INFINITY : dequantise (top[r], dequant, offset);
+        float m_new = fmaxf (m[r], tile_max);
         /* A row with no valid key yet keeps m = −inf; subtract 0 then. */
         float m_use = m_new == -INFINITY ? 0.0f : m_new;
         alpha[r] = fast_exp2 (m[r] - m_use);
-        base[r] = m_use - kLog2PScale;
+        shift[r] = offset - (m_use - kLog2PScale);
         m[r] = m_new;
       }
+    float sc[64];
     float row_sum[2] = { 0.0f, 0.0f };
 #pragma unroll
     for (int i = 0; i < 64; i++)
       {
-        sc[i] = fast_exp2 (sc[i] - base[(i >> 1) & 1]);
+        sc[i] = fast_exp2 (dequantise (s[i], dequant, shift[(i >> 1) & 1]));
+        if (partial && s[i] == kMasked)
+          sc[i] = 0.0f;
         row_sum[(i >> 1) & 1] += sc[i];
       }
     Pv::pack (sc, p);
@@ -928,8 +972,11 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
           if (slot >= kStages)
             barrier_wait (sm.empty (slot), ((slot / kStages) - 1) & 1);
           barrier_expect_bytes (sm.full (slot), kTileBytes + sm.v_bytes);
-          bulk_copy (sm.k_address (slot), k_source + (size_t) t * kTileBytes, kTileBytes, sm.full (slot));
-          bulk_copy (sm.v_address (slot), v_source + (size_t) t * sm.v_bytes, sm.v_bytes, sm.full (slot));
+          const int key_tile = key_tile_at (args, t, key_tiles);
+          bulk_copy (sm.k_address (slot), k_source + (size_t) key_tile * kTileBytes, kTileBytes,
+                     sm.full (slot));
+          bulk_copy (sm.v_address (slot), v_source + (size_t) key_tile * sm.v_bytes, sm.v_bytes,
+                     sm.full (slot));
         }
     }
 }
@@ -959,10 +1006,13 @@ struct Consumer {
     softmax = Softmax ();
   }
 
+  /* Softmax of S, which holds key tile `key_tile`; `k_scale` is that
+   * tile's, loaded by the caller before it waits for the MMAs so that the
+   * load's latency hides under them. */
   __device__ void
-  scores_to_p (int t)
+  scores_to_p (int key_tile, float k_scale)
   {
-    softmax.tile<Pv> (s_acc, q_scale * k_scales[t], t * kTileRows, keys, quad, p, alpha);
+    softmax.tile<Pv> (s_acc, q_scale * k_scale, key_tile * kTileRows, keys, quad, p, alpha);
   }
 
   __device__ void
@@ -975,18 +1025,19 @@ struct Consumer {
 
   /* One key tile at a time: S, softmax, P·V, all in order. */
   __device__ void
-  run_in_order (const Shared &sm, int tiles)
+  run_in_order (const Shared &sm, const AttentionArgs &args, int tiles)
   {
     for (int t = 0; t < tiles; t++)
       {
-        const int slot = base + t;
+        const int slot = base + t, key_tile = key_tile_at (args, t, tiles);
+        const float k_scale = k_scales[key_tile];
         barrier_wait (sm.full (slot), (slot / kStages) & 1);
         mma_fence ();
         issue_scores (s_acc, q_desc, sm.k_address (slot));
         mma_commit ();
         mma_wait_all ();
         hold_all (s_acc);
-        scores_to_p (t);
+        scores_to_p (key_tile, k_scale);
         mma_fence ();
         issue_values<Pv> (pv, p, sm.v_address (slot));
         mma_commit ();
@@ -1012,6 +1063,8 @@ struct Consumer {
         k_scales = args.w.k_scale + (size_t) at.bh * args.kv_tiles;
         barrier_wait (sm.q_full (n & 1), (n >> 1) & 1);
       }
+    const int key_tile = kScores ? key_tile_at (args, t, key_tiles) : 0;
+    const float k_scale = kScores ? k_scales[key_tile] : 0.0f;
     if (kScores)
       barrier_wait (sm.full (u), (u / kStages) & 1);
     named_sync (mine);
@@ -1050,7 +1103,7 @@ struct Consumer {
     /* The next tile's softmax first: S is then dead while O is stored. A
      * tile's first alpha is 0 (m was −inf), so O restarts from its P·V. */
     if (kScores)
-      scores_to_p (t);
+      scores_to_p (key_tile, k_scale);
     if (kValues && finished)
       {
         const TileOf done (blockIdx.x + ((u - 1) / key_tiles) * gridDim.x, args.q_tiles);
@@ -1093,34 +1146,50 @@ struct Consumer {
     const Workspace &w = args.w;
     const int b = bh / args.heads, h = bh % args.heads;
     const float *v_scale = w.v_scale + bh * kDim, *v_mean = w.v_mean + bh * kDim;
+    float l[2], inverse[2];
+    int row[2];
+    bool live[2], empty[2];
 #pragma unroll
     for (int r = 0; r < 2; r++)
       {
-        float l = result.l[r];
-        l += __shfl_xor_sync (0xffffffffu, l, 1);
-        l += __shfl_xor_sync (0xffffffffu, l, 2);
-        int row = q_block * kTileRows + consumer * kQBlock + warp * 16 + group + 8 * r;
-        if (row >= args.q_len)
-          continue;
-        bool empty_row = !(l > 0.0f);
-        float inverse = empty_row ? 0.0f : 1.0f / l;
-        size_t out_row = (((size_t) b * args.q_len + row) * args.heads + h) * kDim;
+        l[r] = result.l[r];
+        l[r] += __shfl_xor_sync (0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync (0xffffffffu, l[r], 2);
+        row[r] = q_block * kTileRows + consumer * kQBlock + warp * 16 + group + 8 * r;
+        live[r] = row[r] < args.q_len;
+        empty[r] = !(l[r] > 0.0f);   /* no valid key: out 0, lse −inf */
+        inverse[r] = empty[r] ? 0.0f : 1.0f / l[r];
+      }
+    /* Each thread's channels 8j + 2·quad + {0, 1}: scale and mean once per
+     * pair for both rows (one 8-byte load each), then one 4-byte store per
+     * row and pair. */
 #pragma unroll
-        for (int j = 0; j < 16; j++)
+    for (int j = 0; j < 16; j++)
+      {
+        const int d = 8 * j + 2 * quad;
+        const float2 scale = *reinterpret_cast<const float2 *> (v_scale + d);
+        const float2 mean = *reinterpret_cast<const float2 *> (v_mean + d);
+#pragma unroll
+        for (int r = 0; r < 2; r++)
           {
-            int d = 8 * j + 2 * quad;
-            float x0 = empty_row ? 0.0f : o[4 * j + 2 * r] * inverse * v_scale[d] + v_mean[d];
-            float x1 = empty_row ? 0.0f : o[4 * j + 2 * r + 1] * inverse * v_scale[d + 1] + v_mean[d + 1];
+            if (!live[r])
+              continue;
+            float x0 = empty[r] ? 0.0f : o[4 * j + 2 * r] * inverse[r] * scale.x + mean.x;
+            float x1 = empty[r] ? 0.0f : o[4 * j + 2 * r + 1] * inverse[r] * scale.y + mean.y;
             uint32_t packed = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1) : Io<__half>::pack (x0, x1);
+            size_t out_row = (((size_t) b * args.q_len + row[r]) * args.heads + h) * kDim;
             *reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + out_row + d) = packed;
           }
-        if (args.lse != NULL && quad == 0)
-          {
-            float shift = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row];
-            args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row]
-                = empty_row ? -INFINITY : (result.m[r] + log2f (l) - kLog2PScale) * kLn2 + shift;
-          }
       }
+    if (args.lse != NULL && quad == 0)
+#pragma unroll
+      for (int r = 0; r < 2; r++)
+        if (live[r])
+          {
+            float shift = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row[r]];
+            args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row[r]]
+                = empty[r] ? -INFINITY : (result.m[r] + log2f (l[r]) - kLog2PScale) * kLn2 + shift;
+          }
   }
 };
 #endif
@@ -1191,7 +1260,7 @@ attention (const AttentionArgs args)
           c.k_scales = w.k_scale + (size_t) at.bh * args.kv_tiles;
           barrier_wait (sm.q_full (buffer), (count >> 1) & 1);
           if (!kPingpong)   /* without keys (ping-pong too): nothing to run, zeros stored */
-            c.run_in_order (sm, key_tiles);
+            c.run_in_order (sm, args, key_tiles);
           /* Every S product that read this Q buffer has completed. */
           barrier_arrive (sm.q_empty (buffer));
           c.base += key_tiles;
@@ -1248,7 +1317,7 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   if (status != cudaSuccess)
     return status;
   AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
-                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh };
+                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger };
   const int tiles = q_tiles * bh;
   const int blocks = p->blocks > 0 && p->blocks < tiles ? p->blocks : tiles;
   kernel<<<blocks, 384, shared, stream>>> (args);

@@ -34,6 +34,7 @@ typedef struct {
                            * (V's rounding error gone, one more P·V MMA per tile) */
   int32_t     blocks;     /* attention grid: 0, one block per 128-row tile; n > 0, at
                            * most n persistent blocks, each walking tiles */
+  int32_t     stagger;    /* 1: each attention block starts at a different key tile */
   float      *pass_ms;    /* NULL, or 5 floats: each pass's time (channel stats, finish,
                            * quantise q, quantise k/v, attention); the launch then waits */
 } RlSageParams;
