@@ -940,11 +940,47 @@ struct Shared {
   }
 };
 
-/* The block's work: tiles of 128 query rows, query block fastest, then
- * batch·head, dealt round-robin to the blocks (neighbours share K/V in L2). */
+/* Tiles of 128 query rows, query block fastest, then batch·head. */
 struct TileOf {
   int bh, q_block;
   __device__ TileOf (int tile, int q_tiles) : bh (tile / q_tiles), q_block (tile % q_tiles) {}
+};
+
+/* The block's tiles. Dealt round-robin (tile = blockIdx.x + n·gridDim.x),
+ * so that all SMs work on one head's K/V at a time, in L2. But when a
+ * head's K/V fit the ring (key_tiles ≤ kStages: 512-key cross-attention)
+ * a block takes a contiguous range instead, so that its consecutive tiles
+ * mostly share the head, and the ring is "resident": key tile t always
+ * sits in stage t (ring slot n·kStages + t) and is copied only when the
+ * head changes. Cross-attention otherwise re-reads the same K/V from L2
+ * for every tile, and that, not the math, set its speed (NOTES.md). */
+struct BlockTiles {
+  int  first, count, stride;
+  bool resident;
+  int  slots;   /* ring slots per tile */
+
+  __device__
+  BlockTiles (int total, int key_tiles)
+  {
+    const int blocks = (int) gridDim.x, block = (int) blockIdx.x;
+    resident = key_tiles > 0 && key_tiles <= kStages;
+    if (resident)
+      {
+        const int per = total / blocks, extra = total % blocks;
+        first = block * per + min (block, extra);
+        count = per + (block < extra ? 1 : 0);
+        stride = 1;
+      }
+    else
+      {
+        first = block;
+        count = (total - block + blocks - 1) / blocks;
+        stride = blocks;
+      }
+    slots = resident ? kStages : key_tiles;
+  }
+  __device__ int tile (int n) const { return first + n * stride; }
+  __device__ int slot (int n, int t) const { return n * slots + t; }
 };
 
 /* One thread of the producer: per tile its Q (into the free buffer), then
@@ -953,11 +989,11 @@ __device__ inline void
 produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
 {
   const Workspace &w = args.w;
-  const int total = args.q_tiles * args.bh;
-  int slot = 0;
-  for (int tile = blockIdx.x, count = 0; tile < total; tile += gridDim.x, count++)
+  const BlockTiles tiles (args.q_tiles * args.bh, key_tiles);
+  int previous_bh = -1;
+  for (int count = 0; count < tiles.count; count++)
     {
-      const TileOf at (tile, args.q_tiles);
+      const TileOf at (tiles.tile (count), args.q_tiles);
       const int buffer = count & 1, use = count >> 1;
       if (use > 0)
         barrier_wait (sm.q_empty (buffer), (use - 1) & 1);
@@ -967,10 +1003,20 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
                  sm.q_full (buffer));
       const int8_t *k_source = w.k8 + (size_t) at.bh * args.kv_tiles * kTileBytes;
       const uint8_t *v_source = w.v8 + (size_t) at.bh * args.kv_tiles * sm.v_bytes;
-      for (int t = 0; t < key_tiles; t++, slot++)
+      const bool kept = tiles.resident && at.bh == previous_bh;
+      previous_bh = at.bh;
+      for (int t = 0; t < key_tiles; t++)
         {
+          const int slot = tiles.slot (count, t);
           if (slot >= kStages)
             barrier_wait (sm.empty (slot), ((slot / kStages) - 1) & 1);
+          if (kept)
+            {
+              /* The stage still holds this head's key tile: release it to
+               * the consumers again without a copy. */
+              barrier_arrive (sm.full (slot));
+              continue;
+            }
           barrier_expect_bytes (sm.full (slot), kTileBytes + sm.v_bytes);
           const int key_tile = key_tile_at (args, t, key_tiles);
           bulk_copy (sm.k_address (slot), k_source + (size_t) key_tile * kTileBytes, kTileBytes,
@@ -1050,14 +1096,17 @@ struct Consumer {
 
   template <bool kScores, bool kValues>
   __device__ void
-  stream_turn (const Shared &sm, const AttentionArgs &args, int u, int &n, int &t, int key_tiles,
-               int consumer, int warp, int group, bool hand_over)
+  stream_turn (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int u, int &n,
+               int &t, int key_tiles, int consumer, int warp, int group, bool hand_over)
   {
     const int mine = 1 + consumer, other = 2 - consumer;
+    /* Ring slots of S(u) (tile n, key tile t) and of P(u−1)·V(u−1). */
+    const int s_slot = tiles.slot (n, t);
+    const int v_slot = kValues ? tiles.slot ((u - 1) / key_tiles, (u - 1) % key_tiles) : 0;
     if (kScores && t == 0)
       {
         /* Tile n's S starts: its Q buffer and scales. */
-        const TileOf at (blockIdx.x + n * gridDim.x, args.q_tiles);
+        const TileOf at (tiles.tile (n), args.q_tiles);
         q_desc = descriptor (shared_address (sm.q_tile (n & 1) + consumer * (kQBlock / 8) * 1024));
         q_scale = args.w.q_scale[(size_t) at.bh * args.q_tiles * 2 + at.q_block * 2 + consumer];
         k_scales = args.w.k_scale + (size_t) at.bh * args.kv_tiles;
@@ -1066,16 +1115,16 @@ struct Consumer {
     const int key_tile = kScores ? key_tile_at (args, t, key_tiles) : 0;
     const float k_scale = kScores ? k_scales[key_tile] : 0.0f;
     if (kScores)
-      barrier_wait (sm.full (u), (u / kStages) & 1);
+      barrier_wait (sm.full (s_slot), (s_slot / kStages) & 1);
     named_sync (mine);
     /* No hold of s_acc / pv before the MMAs: the first MMA of each
      * overwrites it, and holding the dead values would keep S, P·V and O
      * alive at once (spills). Their reads come after the wait. */
     mma_fence ();
     if (kScores)
-      issue_scores (s_acc, q_desc, sm.k_address (u));
+      issue_scores (s_acc, q_desc, sm.k_address (s_slot));
     if (kValues)
-      issue_values<Pv> (pv, p, sm.v_address (u - 1));
+      issue_values<Pv> (pv, p, sm.v_address (v_slot));
     mma_commit ();
     if (hand_over)
       named_arrive (other);
@@ -1091,7 +1140,7 @@ struct Consumer {
     if (kValues)
       {
         hold_all (pv);
-        barrier_arrive (sm.empty (u - 1));
+        barrier_arrive (sm.empty (v_slot));
         add_tile ();
         finished = (u - 1) % key_tiles == key_tiles - 1;
         if (finished)
@@ -1106,7 +1155,7 @@ struct Consumer {
       scores_to_p (key_tile, k_scale);
     if (kValues && finished)
       {
-        const TileOf done (blockIdx.x + ((u - 1) / key_tiles) * gridDim.x, args.q_tiles);
+        const TileOf done (tiles.tile ((u - 1) / key_tiles), args.q_tiles);
         store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
       }
     if (kScores && ++t == key_tiles)
@@ -1124,17 +1173,18 @@ struct Consumer {
    * the other's MMAs. Consumer 1 opens the first turn for 0 and skips its
    * last hand-over, so arrivals match syncs. */
   __device__ void
-  run_stream (const Shared &sm, const AttentionArgs &args, int my_tiles, int key_tiles,
+  run_stream (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int key_tiles,
               int consumer, int warp, int group)
   {
-    const int units = my_tiles * key_tiles;
+    const int units = tiles.count * key_tiles;
     if (consumer == 1)
       named_arrive (1);
     int n = 0, t = 0;
-    stream_turn<true, false> (sm, args, 0, n, t, key_tiles, consumer, warp, group, true);
+    stream_turn<true, false> (sm, args, tiles, 0, n, t, key_tiles, consumer, warp, group, true);
     for (int u = 1; u < units; u++)
-      stream_turn<true, true> (sm, args, u, n, t, key_tiles, consumer, warp, group, true);
-    stream_turn<false, true> (sm, args, units, n, t, key_tiles, consumer, warp, group, consumer == 0);
+      stream_turn<true, true> (sm, args, tiles, u, n, t, key_tiles, consumer, warp, group, true);
+    stream_turn<false, true> (sm, args, tiles, units, n, t, key_tiles, consumer, warp, group,
+                              consumer == 0);
   }
 
   /* O/l · v_scale + mean(v) to `out`; lse = (m + log2 l − log2 448)·ln 2
@@ -1243,27 +1293,27 @@ attention (const AttentionArgs args)
       c.keys = args.keys;
       c.quad = quad;
       c.base = 0;
+      const BlockTiles tiles (total, key_tiles);
       if (kPingpong && key_tiles > 0)
         {
           c.init ();
-          const int my_tiles = (total - (int) blockIdx.x + (int) gridDim.x - 1) / (int) gridDim.x;
-          c.run_stream (sm, args, my_tiles, key_tiles, consumer, warp, group);
+          c.run_stream (sm, args, tiles, key_tiles, consumer, warp, group);
           return;
         }
-      for (int tile = blockIdx.x, count = 0; tile < total; tile += gridDim.x, count++)
+      for (int count = 0; count < tiles.count; count++)
         {
-          const TileOf at (tile, args.q_tiles);
+          const TileOf at (tiles.tile (count), args.q_tiles);
           const int buffer = count & 1;
           c.init ();
           c.q_desc = descriptor (shared_address (sm.q_tile (buffer) + consumer * (kQBlock / 8) * 1024));
           c.q_scale = w.q_scale[(size_t) at.bh * args.q_tiles * 2 + at.q_block * 2 + consumer];
           c.k_scales = w.k_scale + (size_t) at.bh * args.kv_tiles;
           barrier_wait (sm.q_full (buffer), (count >> 1) & 1);
+          c.base = tiles.slot (count, 0);
           if (!kPingpong)   /* without keys (ping-pong too): nothing to run, zeros stored */
             c.run_in_order (sm, args, key_tiles);
           /* Every S product that read this Q buffer has completed. */
           barrier_arrive (sm.q_empty (buffer));
-          c.base += key_tiles;
           c.store (args, c.softmax, at.bh, at.q_block, consumer, warp, group);
         }
     }
