@@ -948,12 +948,15 @@ struct TileOf {
 
 /* The block's tiles. Dealt round-robin (tile = blockIdx.x + n·gridDim.x),
  * so that all SMs work on one head's K/V at a time, in L2. But when a
- * head's K/V fit the ring (key_tiles ≤ kStages: 512-key cross-attention)
- * a block takes a contiguous range instead, so that its consecutive tiles
- * mostly share the head, and the ring is "resident": key tile t always
- * sits in stage t (ring slot n·kStages + t) and is copied only when the
- * head changes. Cross-attention otherwise re-reads the same K/V from L2
- * for every tile, and that, not the math, set its speed (NOTES.md). */
+ * head's K/V fit the ring (2 ≤ key_tiles ≤ kStages: 512-key
+ * cross-attention) a block takes a contiguous range instead, so that its
+ * consecutive tiles mostly share the head, and the ring is "resident":
+ * key tile t always sits in stage t (ring slot n·kStages + t) and is
+ * copied only when the head changes. Cross-attention otherwise re-reads
+ * the same K/V from L2 for every tile, and that, not the math, set its
+ * speed (NOTES.md). Not for one key tile: a ping-pong turn issues S of a
+ * tile with P·V of the one before, which would then need the same stage
+ * twice and wait on itself (tests/attention/sage-ring-protocol.py). */
 struct BlockTiles {
   int  first, count, stride;
   bool resident;
@@ -963,7 +966,7 @@ struct BlockTiles {
   BlockTiles (int total, int key_tiles)
   {
     const int blocks = (int) gridDim.x, block = (int) blockIdx.x;
-    resident = key_tiles > 0 && key_tiles <= kStages;
+    resident = key_tiles >= 2 && key_tiles <= kStages;
     if (resident)
       {
         const int per = total / blocks, extra = total % blocks;

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""A model of the barrier protocol of plugins/attention/sage/sage-kernel.cu's
+attention kernel: the producer thread (Q double buffer, K/V ring of kStages
+stages, resident ring for 2..kStages key tiles), the two consumer warpgroups
+(ping-pong stream of turns, or in order), mbarrier phases with try_wait.parity
+semantics, and the two named barriers. Random interleavings (and random
+completion order of the bulk copies) of many block/grid/length cases; fails
+on a deadlock or when a consumer reads a stage or Q buffer that does not
+hold what it expects. It mirrors the kernel by hand: change both together.
+It found that a resident ring of one key tile deadlocks (a turn's S and the
+previous tile's P·V would need the same stage).
+
+    python3 tests/attention/sage-ring-protocol.py     (exit 1 on a failure)
+"""
+import random
+import sys
+K_STAGES = 4
+
+class MBar:
+    def __init__(s, count): s.count, s.pending, s.phase, s.tx = count, count, 0, 0
+    def arrive(s):
+        s.pending -= 1; s._check()
+    def expect(s, tx): s.tx += tx; s.pending -= 1; s._check()
+    def complete_tx(s, tx): s.tx -= tx; s._check()
+    def _check(s):
+        if s.pending == 0 and s.tx == 0:
+            s.phase += 1; s.pending = s.count
+    def ready(s, parity): return (s.phase & 1) != parity
+
+class NamedBar:
+    def __init__(s): s.credits = 0
+
+def block_tiles(total, key_tiles, blocks, block, resident_mode):
+    resident = resident_mode and 2 <= key_tiles <= K_STAGES
+    if resident:
+        per, extra = divmod(total, blocks)
+        first = block * per + min(block, extra); count = per + (1 if block < extra else 0); stride = 1
+    else:
+        first = block; count = (total - block + blocks - 1) // blocks; stride = blocks
+    slots = K_STAGES if resident else key_tiles
+    return dict(first=first, count=count, stride=stride, resident=resident, slots=slots,
+                tile=lambda n: first + n * stride, slot=lambda n, t: n * slots + t)
+
+def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong=True):
+    rnd = random.Random(seed)
+    total = q_tiles * heads
+    T = block_tiles(total, key_tiles, blocks, block, resident_mode)
+    full = [MBar(1) for _ in range(K_STAGES)]; empty = [MBar(2) for _ in range(K_STAGES)]
+    q_full = [MBar(1) for _ in range(2)]; q_empty = [MBar(2) for _ in range(2)]
+    named = {1: NamedBar(), 2: NamedBar()}
+    stage_k = [None] * K_STAGES; stage_v = [None] * K_STAGES; qbuf = [None, None]
+    inflight = []   # pending copies: (bar, tx, apply)
+    copies = [0]
+    def producer():
+        prev = -1
+        for n in range(T['count']):
+            tile = T['tile'](n); bh = tile // q_tiles
+            buf, use = n & 1, n >> 1
+            if use > 0:
+                yield lambda: q_empty[buf].ready((use - 1) & 1)
+            q_full[buf].expect(1)
+            inflight.append((q_full[buf], 1, lambda buf=buf, tile=tile: qbuf.__setitem__(buf, tile)))
+            kept = T['resident'] and bh == prev; prev = bh
+            for t in range(key_tiles):
+                slot = T['slot'](n, t); s = slot % K_STAGES
+                if slot >= K_STAGES:
+                    yield lambda s=s, slot=slot: empty[s].ready(((slot // K_STAGES) - 1) & 1)
+                if kept:
+                    assert stage_k[s] == (bh, t) and stage_v[s] == (bh, t), ("kept stage holds", stage_k[s], (bh, t))
+                    full[s].arrive(); continue
+                full[s].expect(2); copies[0] += 1
+                inflight.append((full[s], 1, lambda s=s, bh=bh, t=t: stage_k.__setitem__(s, (bh, t))))
+                inflight.append((full[s], 1, lambda s=s, bh=bh, t=t: stage_v.__setitem__(s, (bh, t))))
+    def consumer_in_order(c):
+        for n in range(T['count']):
+            yield lambda n=n: q_full[n & 1].ready((n >> 1) & 1)
+            assert qbuf[n & 1] == T['tile'](n)
+            bh = T['tile'](n) // q_tiles
+            for t in range(key_tiles):
+                slot = T['slot'](n, t); ss = slot % K_STAGES
+                yield lambda ss=ss, slot=slot: full[ss].ready((slot // K_STAGES) & 1)
+                assert stage_k[ss] == (bh, t) and stage_v[ss] == (bh, t), ("in-order reads", n, t)
+                yield lambda: True   # S, softmax, P·V
+                empty[ss].arrive()
+            q_empty[n & 1].arrive()
+    def consumer(c):
+        if not ping_pong:
+            yield from consumer_in_order(c)
+            return
+        mine, other = 1 + c, 2 - c
+        units = T['count'] * key_tiles
+        if c == 1: named[1].credits += 1
+        n = t = 0
+        for u in range(units + 1):
+            scores, values = u < units, u > 0
+            s_slot = T['slot'](n, t) if scores else 0
+            v_slot = T['slot']((u - 1) // key_tiles, (u - 1) % key_tiles) if values else 0
+            if scores and t == 0:
+                yield lambda n=n: q_full[n & 1].ready((n >> 1) & 1)
+                assert qbuf[n & 1] == T['tile'](n), ("Q", qbuf[n & 1], T['tile'](n))
+            if scores:
+                ss = s_slot % K_STAGES
+                yield lambda ss=ss, s_slot=s_slot: full[ss].ready((s_slot // K_STAGES) & 1)
+            yield lambda: named[mine].credits > 0
+            named[mine].credits -= 1
+            if scores:
+                bh = T['tile'](n) // q_tiles
+                assert stage_k[s_slot % K_STAGES] == (bh, t), ("S reads", stage_k[s_slot % K_STAGES], (bh, t), u)
+                assert qbuf[n & 1] == T['tile'](n)
+            if values:
+                pn, pt = (u - 1) // key_tiles, (u - 1) % key_tiles
+                assert stage_v[v_slot % K_STAGES] == (T['tile'](pn) // q_tiles, pt), ("PV reads", u)
+            if scores or c == 0: named[other].credits += 1
+            yield lambda: True   # MMAs complete (any interleaving)
+            if scores and t == key_tiles - 1: q_empty[n & 1].arrive()
+            if values: empty[v_slot % K_STAGES].arrive()
+            if scores:
+                t += 1
+                if t == key_tiles: t, n = 0, n + 1
+    procs = [producer(), consumer(0), consumer(1)]
+    waits = [None, None, None]; done = [False] * 3
+    steps = 0
+    while not all(done):
+        steps += 1
+        cand = [i for i in range(3) if not done[i] and (waits[i] is None or waits[i]())]
+        if inflight and (not cand or rnd.random() < 0.3):
+            bar, tx, apply = inflight.pop(rnd.randrange(len(inflight))); apply(); bar.complete_tx(tx); continue
+        if not cand:
+            return f"DEADLOCK after {steps} steps (waits {[w is not None for w in waits]}, done {done})"
+        i = rnd.choice(cand)
+        try:
+            waits[i] = next(procs[i])
+        except StopIteration:
+            done[i] = True; waits[i] = None
+    assert named[1].credits == 0 and named[2].credits == 0, ("named credits left", named[1].credits, named[2].credits)
+    return f"ok ({copies[0]} K/V copies for {T['count']} tiles x {key_tiles} key tiles)"
+
+bad = 0
+for ping_pong in (True, False):
+  for resident_mode in (False, True):
+    for key_tiles in (1, 2, 3, 4, 5, 9):
+        for q_tiles, heads, blocks in ((5, 3, 4), (37, 2, 7), (3, 4, 5), (256, 2, 13)):
+            total = q_tiles * heads
+            for block in sorted({0, blocks - 1, blocks // 2}):
+                if block >= total: continue
+                for seed in range(3):
+                    try:
+                        r = run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong)
+                    except AssertionError as e:
+                        r = f"ASSERT {e}"
+                    if not r.startswith("ok"):
+                        bad += 1; print(ping_pong, resident_mode, key_tiles, q_tiles, heads, blocks, block, seed, r)
+print("# H 12, L 32760, 512 keys, block 5 of 132: resident", run(256, 12, 4, 132, 5, True, 1),
+      "| round-robin", run(256, 12, 4, 132, 5, False, 1))
+print("failures:", bad)
+sys.exit(1 if bad else 0)
