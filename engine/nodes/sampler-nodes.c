@@ -4,6 +4,7 @@
  * latent and conditioning as shared tensors, and relay step progress and
  * previews. */
 #include "engine/nodes/builtin-node-tables.h"
+#include "engine/nodes/model-heads.h"
 
 #include "engine/nodes/model-values.h"
 #include "engine/nodes/pool-job.h"
@@ -78,6 +79,15 @@ run_sampler (RlNodeContext   *ctx,
   gboolean ok;
 
   if (negative == NULL)
+    return FALSE;
+  /* A Ulysses degree that cannot split the model's heads is refused here,
+   * before the pool restarts its workers in that shape. */
+  RlPoolService *pool = rl_node_require_pool (ctx, error);
+  if (pool == NULL)
+    return FALSE;
+  RlPoolParallel shape = model->has_parallel ? model->parallel
+                                             : rl_pool_service_get_default_parallel (pool);
+  if (!rl_model_check_ulysses (model->path, &shape, model->has_parallel, error))
     return FALSE;
   params->model.path = model->path;
   params->model.options = model->options;

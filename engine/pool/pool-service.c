@@ -489,6 +489,13 @@ start_for_sample (RlPoolService         *self,
   return start_locked (self, &want, n, parallel != NULL, error);
 }
 
+RlPoolParallel
+rl_pool_service_get_default_parallel (RlPoolService *self)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  return default_parallel (self);
+}
+
 gboolean
 rl_pool_service_get_active (RlPoolService   *self,
                             RlPoolParallel  *parallel,

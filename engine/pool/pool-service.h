@@ -93,6 +93,9 @@ gboolean       rl_pool_service_link_costs   (RlPoolTopology       *topology,
 gboolean       rl_pool_service_get_active   (RlPoolService        *self,
                                              RlPoolParallel       *parallel,
                                              guint                *n_workers);
+/* The shape a SAMPLE without a Parallel Settings node asks for (the
+ * settings' or the environment's degrees). */
+RlPoolParallel rl_pool_service_get_default_parallel (RlPoolService *self);
 /* A JSON object describing the devices and parallel setup, for history. */
 char          *rl_pool_service_describe     (RlPoolService        *self);
 

@@ -626,8 +626,15 @@ test_parallel_node_impossible_degree (Fixture       *f,
   f->widget_override = "60.ulysses_degree=4";
   id = submit (f, 81);
   status = wait_job (f, id, &error);
-  message = assert_failed (f, id, status, error, "KSampler", "Ulysses",
-                           "valid Ulysses degrees for this model: 1, 2", NULL);
+  message = assert_failed (f, id, status, error, "KSampler", "Ulysses 4 cannot split the 2 "
+                           "attention heads", "valid Ulysses degrees for this model: 1, 2",
+                           "Parallel Settings node", NULL);
+  /* Refused from the checkpoint's header before the pool took that shape:
+   * no four-worker pool was ever started for it. */
+  guint n_workers = 0;
+  RlPoolParallel active;
+  g_assert_false (rl_pool_service_get_active (f->pool, &active, &n_workers)
+                  && n_workers == 4);
 
   f->widget_override = "60.ulysses_degree=2";
   id = assert_next_job_succeeds (f, 82);
