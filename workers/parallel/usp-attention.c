@@ -2,8 +2,6 @@
 #include "workers/parallel/usp-attention.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "workers/parallel/parallel-util.h"
 #include "workers/parallel/ring-attention.h"
@@ -162,186 +160,6 @@ pad_heads (const RlBackend *backend, RlContext *ctx, RlTensor *out,
   return status;
 }
 
-/* The wire view [U, B, Lloc, G, X] of head group `group` (G heads of each
- * rank's Hu) of a token-split tensor t [B, Lloc, U·Hu, X]. */
-static RlStatus
-wire_view_of_token_group (RlTensor *view, const RlTensor *t, int u, int64_t group_heads,
-                          int group)
-{
-  int64_t shape[5] = { t->shape[0], t->shape[1], u, t->shape[2] / u, t->shape[3] };
-  static const int perm[5] = { 2, 0, 1, 3, 4 };
-  RlStatus status = rl_tensor_reshape (view, t, 5, shape);
-  if (status == RL_OK)
-    status = rl_tensor_narrow (view, view, 3, (int64_t) group * group_heads, group_heads);
-  return status != RL_OK ? status : rl_tensor_permute (view, view, perm);
-}
-
-/* One head group of the pipelined Ulysses attention: its q, k, v sent in
- * wire order, received head-split, its attention output and the output's
- * way back. */
-typedef struct {
-  RlTensor send[3];        /* q, k, v of the group, wire order, contiguous */
-  RlTensor heads[3];       /* q, k, v [B, U·Lloc, G, X] */
-  RlTensor heads_wire[3];  /* their wire views (contiguous: B = 1) */
-  RlTensor out;            /* attention output [B, U·Lloc, G, X] */
-  RlTensor out_wire;
-  RlTensor back;           /* the output received token-split, wire order */
-} HeadGroup;
-
-static void
-head_group_release (HeadGroup *g)
-{
-  for (int t = 0; t < 3; t++)
-    {
-      rl_tensor_release (&g->send[t]);
-      rl_tensor_release (&g->heads[t]);
-      rl_tensor_release (&g->heads_wire[t]);
-    }
-  rl_tensor_release (&g->out);
-  rl_tensor_release (&g->out_wire);
-  rl_tensor_release (&g->back);
-}
-
-static RlStatus
-head_group_prepare (const RlBackend *backend, RlContext *ctx, int u, int64_t group_heads,
-                    int group, HeadGroup *g, const RlTensor *const qkv[3], RlDType out_dtype)
-{
-  RlStatus status = RL_OK;
-  for (int t = 0; t < 3 && status == RL_OK; t++)
-    {
-      const RlTensor *x = qkv[t];
-      int64_t shape[4] = { x->shape[0], x->shape[1] * u, group_heads, x->shape[3] };
-      RlTensor src = { 0 };
-      status = wire_view_of_token_group (&src, x, u, group_heads, group);
-      if (status == RL_OK)
-        status = pl_contiguous (backend, ctx, &g->send[t], &src);
-      if (status == RL_OK)
-        status = pl_alloc (backend, ctx, &g->heads[t], x->dtype, 4, shape);
-      if (status == RL_OK)
-        status = wire_view_of_heads (&g->heads_wire[t], &g->heads[t], u);
-      rl_tensor_release (&src);
-    }
-  if (status == RL_OK)
-    status = pl_alloc (backend, ctx, &g->out, out_dtype, 4, g->heads[2].shape);
-  if (status == RL_OK)
-    status = wire_view_of_heads (&g->out_wire, &g->out, u);
-  if (status == RL_OK)
-    status = pl_alloc (backend, ctx, &g->back, g->out_wire.dtype, 5, g->out_wire.shape);
-  return status;
-}
-
-static RlStatus
-head_group_exchange (RlComm *comm, HeadGroup *g, bool start)
-{
-  RlTensor *outs[3] = { &g->heads_wire[0], &g->heads_wire[1], &g->heads_wire[2] };
-  const RlTensor *ins[3] = { &g->send[0], &g->send[1], &g->send[2] };
-  double t0 = rl_op_profile_active () ? pl_now_ms () : 0.0;
-  RlStatus status = start ? rl_comm_all_to_all_many_start (comm, 3, outs, ins)
-                          : rl_comm_all_to_all_many (comm, 3, outs, ins);
-  if (rl_op_profile_active ())
-    rl_op_profile_add (start ? "ulysses all_to_all, started" : "ulysses all_to_all",
-                       pl_now_ms () - t0);
-  return status;
-}
-
-static RlStatus
-head_group_return (RlComm *comm, HeadGroup *g, bool start)
-{
-  RlTensor *outs[1] = { &g->back };
-  const RlTensor *ins[1] = { &g->out_wire };
-  double t0 = rl_op_profile_active () ? pl_now_ms () : 0.0;
-  RlStatus status = start ? rl_comm_all_to_all_many_start (comm, 1, outs, ins)
-                          : rl_comm_all_to_all_many (comm, 1, outs, ins);
-  if (rl_op_profile_active ())
-    rl_op_profile_add (start ? "ulysses all_to_all, started" : "ulysses all_to_all",
-                       pl_now_ms () - t0);
-  return status;
-}
-
-static RlStatus
-comm_wait (RlComm *comm)
-{
-  double t0 = rl_op_profile_active () ? pl_now_ms () : 0.0;
-  RlStatus status = rl_comm_wait (comm);
-  if (rl_op_profile_active ())
-    rl_op_profile_add ("ulysses all_to_all, waited", pl_now_ms () - t0);
-  return status;
-}
-
-/* out[:, :, group heads] = the returned output of group g. */
-static RlStatus
-head_group_store (const RlBackend *backend, RlContext *ctx, int u, int64_t group_heads,
-                  int group, HeadGroup *g, RlTensor *out)
-{
-  RlTensor dst = { 0 };
-  RlStatus status = wire_view_of_token_group (&dst, out, u, group_heads, group);
-  if (status == RL_OK)
-    status = backend->ops->copy (ctx, &dst, &g->back);
-  rl_tensor_release (&dst);
-  return status;
-}
-
-/* Plain Ulysses (no ring, B = 1) with its exchanges hidden behind
- * attention: the heads are taken in two groups; group 1's q, k, v travel
- * while group 0 attends, and group 0's output travels back while group 1
- * attends. Every exchange sends q, k and v in one call. The arithmetic is
- * the unpipelined path's (attention is per head). With collectives that
- * cannot overlap (shared memory), the same order simply runs in turn. */
-static RlStatus
-ulysses_pipelined (const RlBackend *backend, RlContext *ctx, const RlUspAttention *usp,
-                   RlTensor *out, const RlTensor *q, const RlTensor *k, const RlTensor *v,
-                   float scale)
-{
-  RlComm *comm = usp->ulysses;
-  int u = rl_comm_size (comm);
-  int64_t group_heads = q->shape[2] / u / 2;
-  const RlTensor *qkv[3] = { q, k, v };
-  HeadGroup g[2] = { 0 };
-  RlStatus status = head_group_prepare (backend, ctx, u, group_heads, 0, &g[0], qkv, out->dtype);
-
-  if (status == RL_OK)
-    status = head_group_prepare (backend, ctx, u, group_heads, 1, &g[1], qkv, out->dtype);
-  if (status == RL_OK)
-    status = head_group_exchange (comm, &g[0], false);
-  if (status == RL_OK)
-    status = head_group_exchange (comm, &g[1], true);
-  if (status == RL_OK)
-    {
-      /* A failure here must still complete the started exchange. */
-      status = rl_ring_attention (backend, ctx, NULL, usp->length, &g[0].out, NULL,
-                                  &g[0].heads[0], &g[0].heads[1], &g[0].heads[2], scale);
-      RlStatus waited = comm_wait (comm);
-      if (status == RL_OK)
-        status = waited;
-    }
-  if (status == RL_OK)
-    status = head_group_return (comm, &g[0], true);
-  if (status == RL_OK)
-    {
-      status = rl_ring_attention (backend, ctx, NULL, usp->length, &g[1].out, NULL,
-                                  &g[1].heads[0], &g[1].heads[1], &g[1].heads[2], scale);
-      RlStatus waited = comm_wait (comm);
-      if (status == RL_OK)
-        status = waited;
-    }
-  if (status == RL_OK)
-    status = head_group_store (backend, ctx, u, group_heads, 0, &g[0], out);
-  if (status == RL_OK)
-    status = head_group_return (comm, &g[1], false);
-  if (status == RL_OK)
-    status = head_group_store (backend, ctx, u, group_heads, 1, &g[1], out);
-  head_group_release (&g[0]);
-  head_group_release (&g[1]);
-  return status;
-}
-
-static bool
-pipeline_wanted (void)
-{
-  const char *env = getenv ("RAYLIGHT_USP_PIPELINE");
-  return env == NULL || strcmp (env, "0") != 0;
-}
-
 /* out = Ulysses(ring attention) of (q, k, v), heads already divisible. */
 static RlStatus
 ulysses_ring (const RlBackend *backend, RlContext *ctx, const RlUspAttention *usp,
@@ -351,9 +169,6 @@ ulysses_ring (const RlBackend *backend, RlContext *ctx, const RlUspAttention *us
   int u = usp->ulysses != NULL ? rl_comm_size (usp->ulysses) : 1;
   if (u == 1)
     return rl_ring_attention (backend, ctx, usp->ring, usp->length, out, NULL, q, k, v, scale);
-  /* RAYLIGHT_USP_PIPELINE=0 keeps every exchange in line with compute. */
-  if (usp->ring == NULL && q->shape[0] == 1 && (q->shape[2] / u) % 2 == 0 && pipeline_wanted ())
-    return ulysses_pipelined (backend, ctx, usp, out, q, k, v, scale);
 
   RlTensor hq = { 0 }, hk = { 0 }, hv = { 0 }, hout = { 0 };
   int64_t b = q->shape[0], l = q->shape[1] * u, h = q->shape[2] / u;
