@@ -399,12 +399,17 @@ fixture_tear_down (Fixture       *f,
 
 /* ---- the faults --------------------------------------------------------- */
 
-/* kill -9 of the worker while it samples: the job fails naming the rank,
- * its pid and SIGKILL; the pool restarts the rank and the next job runs
- * on the new process. */
-static void
-test_worker_killed_mid_sampling (Fixture       *f,
-                                 gconstpointer  data)
+/* Runs a job during which `fault` hits rank `rank` at the sampler's first
+ * step, and checks the failure: it names KSampler, the rank and its pid,
+ * `symptom` (and `detail` unless NULL), says to run the job again, and is
+ * a pool error. Returns the faulted pid. */
+static pid_t
+run_rank_fault (Fixture      *f,
+                SamplerFault  fault,
+                int           rank,
+                guint         seed,
+                const char   *symptom,
+                const char   *detail)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *message = NULL;
@@ -412,21 +417,37 @@ test_worker_killed_mid_sampling (Fixture       *f,
   RlJobStatus status;
   gint64 id;
 
-  f->fault = FAULT_KILL;
-  id = submit (f, 11);
+  f->fault = fault;
+  f->fault_rank = rank;
+  id = submit (f, seed);
   status = wait_job (f, id, &error);
   g_assert_cmpint (f->faulted_pid, >, 0);
-  g_test_message ("killed pid %d at sampler step %u of %u", (int) f->faulted_pid, f->fault_step,
-                  f->fault_total);
-  who = g_strdup_printf ("rank 0 (pid %d)", (int) f->faulted_pid);
-  message = assert_failed (f, id, status, error, "KSampler", who, "SIGKILL", "SAMPLE",
-                           "run the job again", NULL);
+  g_test_message ("%s rank %d (pid %d) at sampler step %u of %u",
+                  fault == FAULT_KILL ? "killed" : "stopped", rank, (int) f->faulted_pid,
+                  f->fault_step, f->fault_total);
+  who = g_strdup_printf ("rank %d (pid %d)", rank, (int) f->faulted_pid);
+  message = detail != NULL
+            ? assert_failed (f, id, status, error, "KSampler", who, symptom, detail,
+                             "run the job again", NULL)
+            : assert_failed (f, id, status, error, "KSampler", who, symptom,
+                             "run the job again", NULL);
   g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL);
-  g_assert_false (process_exists (f->faulted_pid));
+  return f->faulted_pid;
+}
 
+/* kill -9 of the worker while it samples: the job fails naming the rank,
+ * its pid and SIGKILL; the pool restarts the rank and the next job runs
+ * on the new process. */
+static void
+test_worker_killed_mid_sampling (Fixture       *f,
+                                 gconstpointer  data)
+{
+  pid_t killed = run_rank_fault (f, FAULT_KILL, 0, 11, "SIGKILL", "SAMPLE");
+
+  g_assert_false (process_exists (killed));
   assert_next_job_succeeds (f, 12);
   g_assert_cmpint (rank_pid (f->pool, 0), >, 0);
-  g_assert_cmpint (rank_pid (f->pool, 0), !=, f->faulted_pid);
+  g_assert_cmpint (rank_pid (f->pool, 0), !=, killed);
 }
 
 /* A worker that stops answering (stopped, so it neither works nor
@@ -436,31 +457,13 @@ static void
 test_worker_stops_answering (Fixture       *f,
                              gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *message = NULL;
-  g_autofree char *who = NULL;
-  RlJobStatus status;
-  gint64 id;
+  pid_t stopped = run_rank_fault (f, FAULT_STOP, 0, 21, "stopped answering", "SAMPLE");
 
-  f->fault = FAULT_STOP;
-  id = submit (f, 21);
-  status = wait_job (f, id, &error);
-  g_assert_cmpint (f->faulted_pid, >, 0);
-  g_test_message ("stopped pid %d at sampler step %u of %u", (int) f->faulted_pid, f->fault_step,
-                  f->fault_total);
-  who = g_strdup_printf ("rank 0 (pid %d)", (int) f->faulted_pid);
-  message = assert_failed (f, id, status, error, "KSampler", who, "stopped answering",
-                           "SAMPLE", "run the job again", NULL);
-  g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL);
-  g_assert_false (process_exists (f->faulted_pid));
-
+  g_assert_false (process_exists (stopped));
   assert_next_job_succeeds (f, 22);
-  g_assert_cmpint (rank_pid (f->pool, 0), !=, f->faulted_pid);
+  g_assert_cmpint (rank_pid (f->pool, 0), !=, stopped);
 }
 
-/* The worker program is not there: the first pool node fails naming the
- * path and what to do, nothing runs; with the setting corrected (a new
- * pool service, as the app makes one), the next job succeeds. */
 static void
 test_worker_binary_missing (Fixture       *f,
                             gconstpointer  data)
@@ -555,28 +558,11 @@ static void
 test_parallel_rank_killed_mid_sampling (Fixture       *f,
                                         gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *message = NULL;
-  g_autofree char *who = NULL;
-  RlJobStatus status;
-  pid_t rank0_before;
-  gint64 id;
-
-  f->fault = FAULT_KILL;
-  f->fault_rank = 1;
-  id = submit (f, 61);
-  status = wait_job (f, id, &error);
-  g_assert_cmpint (f->faulted_pid, >, 0);
-  g_test_message ("killed rank 1 (pid %d) at sampler step %u of %u", (int) f->faulted_pid,
-                  f->fault_step, f->fault_total);
-  who = g_strdup_printf ("rank 1 (pid %d)", (int) f->faulted_pid);
-  message = assert_failed (f, id, status, error, "KSampler", who, "SIGKILL",
-                           "run the job again", NULL);
-  g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL);
-  rank0_before = rank_pid (f->pool, 0);
+  pid_t killed = run_rank_fault (f, FAULT_KILL, 1, 61, "SIGKILL", NULL);
+  pid_t rank0_before = rank_pid (f->pool, 0);
 
   assert_next_job_succeeds (f, 62);
-  g_assert_cmpint (rank_pid (f->pool, 1), !=, f->faulted_pid);
+  g_assert_cmpint (rank_pid (f->pool, 1), !=, killed);
   g_assert_cmpint (rank_pid (f->pool, 0), !=, rank0_before);
 }
 
@@ -588,28 +574,15 @@ static void
 test_parallel_rank_stops_answering (Fixture       *f,
                                     gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *message = NULL;
-  g_autofree char *who = NULL;
-  RlJobStatus status;
-  gint64 id;
-
-  f->fault = FAULT_STOP;
-  f->fault_rank = 1;
-  id = submit (f, 71);
-  status = wait_job (f, id, &error);
-  g_assert_cmpint (f->faulted_pid, >, 0);
-  who = g_strdup_printf ("rank 1 (pid %d)", (int) f->faulted_pid);
-  message = assert_failed (f, id, status, error, "KSampler", who, "stopped answering",
-                           "run the job again", NULL);
-  g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_POOL);
+  pid_t stopped = run_rank_fault (f, FAULT_STOP, 1, 71, "stopped answering", NULL);
 
   assert_next_job_succeeds (f, 72);
-  g_assert_cmpint (rank_pid (f->pool, 1), !=, f->faulted_pid);
+  g_assert_cmpint (rank_pid (f->pool, 1), !=, stopped);
 }
 
 /* A Parallel Settings node asking Ulysses 4 of a model with 2 attention
- * heads: the workers refuse it listing the degrees the model allows; with
+ * heads: the app refuses it from the checkpoint's header, before the pool
+ * takes that shape, listing the degrees the model allows; with
  * the node set to one of them, the next job runs in that shape, and
  * history records it. */
 static void
