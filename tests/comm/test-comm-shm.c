@@ -158,6 +158,25 @@ rank_broadcast (RlComm *comm, int rank, int size)
   PT_CHECK (memcmp (data, expect, sizeof data) == 0, "rank %d/%d broadcast differs", rank, size);
 }
 
+/* The root leaves as soon as its last broadcast is done, while the others
+ * may still be in the closing barrier: they must not take its exit for a
+ * failure (a race that made test_broadcast fail now and then on a loaded
+ * 2-core machine). Many short rounds make the window likely to be hit. */
+static void
+rank_broadcast_then_exit (RlComm *comm, int rank, int size)
+{
+  float data[16];
+  for (int i = 0; i < 16; i++)
+    data[i] = rank == 0 ? (float) i : -1.0f;
+  RlTensor t = wrap (data, RL_F32, 16);
+  PT_REQUIRE (rl_comm_broadcast (comm, &t, 0) == RL_OK, "rank %d/%d: %s", rank, size,
+              rl_last_error ());
+  for (int i = 0; i < 16; i++)
+    PT_CHECK (data[i] == (float) i, "rank %d/%d: element %d differs", rank, size, i);
+  if (rank != 0)
+    usleep (200);   /* the others linger; the root exits at once */
+}
+
 static void
 rank_ring (RlComm *comm, int rank, int size)
 {
@@ -290,6 +309,12 @@ test_all_gather (void) { run_sizes (rank_all_gather); }
 static void
 test_all_to_all (void) { run_sizes (rank_all_to_all); }
 static void
+test_root_exits_after_broadcast (void)
+{
+  for (int round = 0; round < 40; round++)
+    PT_CHECK (run_ranks (3, rank_broadcast_then_exit) == 0, "round %d", round);
+}
+static void
 test_broadcast (void) { run_sizes (rank_broadcast); }
 static void
 test_ring_send_recv (void) { run_sizes (rank_ring); }
@@ -347,6 +372,7 @@ main (void)
   PT_RUN (test_all_gather);
   PT_RUN (test_all_to_all);
   PT_RUN (test_broadcast);
+  PT_RUN (test_root_exits_after_broadcast);
   PT_RUN (test_ring_send_recv);
   PT_RUN (test_split);
   PT_RUN (test_timeout_names_rank);

@@ -192,8 +192,17 @@ shm_wait (ShmComm *c, const ShmWait *w)
     if (spins++ < 64)
       continue;
     for (int i = 0; i < n_stuck; i++)
-      if (rank_is_dead (c, world_of (c, stuck[i])))
-        return fail_wait (c, w, stuck + i, 1, "exited (its process is gone)");
+      if (rank_is_dead (c, world_of (c, stuck[i]))) {
+        /* The stuck list is from before the check: a peer may have
+         * arrived and then exited (its last collective done). Look again;
+         * a dead peer still missing now never comes. */
+        if (w->ready (c, w, stuck, &n_stuck))
+          return RL_OK;
+        for (int j = 0; j < n_stuck; j++)
+          if (rank_is_dead (c, world_of (c, stuck[j])))
+            return fail_wait (c, w, stuck + j, 1, "exited (its process is gone)");
+        break;
+      }
     /* A peer that stopped at the cancel never comes: give up after a
      * second rather than at the timeout. */
     if (c->base.cancelled != NULL && now_ms () > started + 1000
