@@ -25,6 +25,7 @@ rl_model_check_ulysses (const char            *path,
                rl_usp_ulysses_degrees (heads, (int) MAX (ulysses * parallel->ring_degree, ulysses),
                                        valid, sizeof valid),
                from_node ? "change the Parallel Settings node"
-                         : "change the degrees in Pool settings");
+                         : "change the degrees in Pool settings, or $RAYLIGHT_ULYSSES where "
+                           "no settings are saved");
   return FALSE;
 }

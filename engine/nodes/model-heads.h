@@ -14,7 +14,8 @@ G_BEGIN_DECLS
  * Ulysses degrees and where to change it when @parallel's Ulysses degree
  * does not divide the heads of the model in @path (models whose heads the
  * header does not tell pass). @from_node: the
- * degrees came from a Parallel Settings node (else the pool's settings). */
+ * degrees came from a Parallel Settings node (else the pool's settings or
+ * environment). */
 gboolean rl_model_check_ulysses   (const char            *path,
                                    const RlPoolParallel  *parallel,
                                    gboolean               from_node,
