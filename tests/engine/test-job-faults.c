@@ -616,6 +616,34 @@ test_parallel_node_impossible_degree (Fixture       *f,
   g_assert_nonnull (strstr (job->device_config_json, "\"ulysses\":2"));
 }
 
+/* Pool settings asking Ulysses 4 of the 2-head model (no Parallel
+ * Settings node): the pool is up already (the text encoder ran on it), but
+ * the sampler is refused from the checkpoint's header before any worker
+ * samples, pointing at the settings; the workers' own refusal ("USP: …")
+ * never comes. */
+static void
+test_pool_settings_impossible_heads (Fixture       *f,
+                                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message = NULL;
+  RlPoolSettings too_wide = { .n_workers = 4, .ulysses_degree = 4, .ring_degree = 1 };
+  RlPoolSettings valid = { .n_workers = 2, .ulysses_degree = 2, .ring_degree = 1 };
+  RlJobStatus status;
+  gint64 id;
+
+  replace_pool (f, &too_wide);
+  id = submit (f, 91);
+  status = wait_job (f, id, &error);
+  message = assert_failed (f, id, status, error, "Ulysses 4 cannot split the 2 attention heads",
+                           "valid Ulysses degrees for this model: 1, 2", "Pool settings", NULL);
+  g_assert_error (error, RL_ENGINE_ERROR, RL_ENGINE_ERROR_VALIDATION);
+  g_assert_null (strstr (message, "USP:"));
+
+  replace_pool (f, &valid);
+  assert_next_job_succeeds (f, 92);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -660,6 +688,7 @@ main (int    argc,
   ADD ("/job-faults/parallel-rank-stops-answering", &ulysses2_short_heartbeat,
        test_parallel_rank_stops_answering);
   ADD ("/job-faults/parallel-node-impossible-degree", &one_worker, test_parallel_node_impossible_degree);
+  ADD ("/job-faults/pool-settings-impossible-heads", &one_worker, test_pool_settings_impossible_heads);
 #undef ADD
   status = g_test_run ();
   tiny_wan_remove_tree (dir);
