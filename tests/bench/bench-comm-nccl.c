@@ -22,10 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "workers/comm/comm-nccl.h"
+#include "workers/runtime/op-profile.h"
 #include "workers/runtime/tensor.h"
 
 #define MAX_RANKS 16
@@ -38,14 +38,6 @@ typedef struct {
   int    sizes;
   double size_mb[MAX_SIZES];
 } Options;
-
-static double
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec * 1e-6;
-}
 
 static int
 compare_double (const void *a, const void *b)
@@ -162,11 +154,11 @@ time_op (RlComm *comm, const Options *o, Op op, double mb)
   double first = 0.0;
   for (int i = -1; i < o->iters; i++) {
     RlStatus status = rl_comm_barrier (comm);
-    double t0 = now_ms ();
+    double t0 = rl_op_profile_clock_ms ();
     if (status == RL_OK)
       status = op == OP_ALL_TO_ALL ? rl_comm_all_to_all (comm, &out, &in)
                                    : rl_comm_all_gather (comm, &out, &in);
-    double t = now_ms () - t0;
+    double t = rl_op_profile_clock_ms () - t0;
     if (status != RL_OK) {
       fprintf (stderr, "bench-comm-nccl rank %d: %s\n", rank, rl_last_error ());
       goto out;

@@ -397,6 +397,18 @@ fixture_tear_down (Fixture       *f,
   g_free (f->dit_backup);
 }
 
+/* History records job `id` as run by two workers in Ulysses 2. */
+static void
+assert_ran_ulysses2 (Fixture *f,
+                     gint64   id)
+{
+  g_autoptr(RlHistoryJob) job = rl_history_get_job (f->history, id, NULL);
+
+  g_assert_nonnull (job);
+  g_assert_nonnull (strstr (job->device_config_json, "\"workers\":2"));
+  g_assert_nonnull (strstr (job->device_config_json, "\"ulysses\":2"));
+}
+
 /* ---- the faults --------------------------------------------------------- */
 
 /* Runs a job during which `fault` hits rank `rank` at the sampler's first
@@ -494,7 +506,6 @@ test_impossible_degrees (Fixture       *f,
                          gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(RlHistoryJob) job = NULL;
   g_autofree char *message = NULL;
   RlPoolSettings impossible = { .n_workers = 2, .ulysses_degree = 2, .ring_degree = 2 };
   RlPoolSettings valid = { .n_workers = 2, .ulysses_degree = 2, .ring_degree = 1 };
@@ -511,9 +522,7 @@ test_impossible_degrees (Fixture       *f,
 
   replace_pool (f, &valid);
   id = assert_next_job_succeeds (f, 42);
-  job = rl_history_get_job (f->history, id, NULL);
-  g_assert_nonnull (strstr (job->device_config_json, "\"workers\":2"));
-  g_assert_nonnull (strstr (job->device_config_json, "\"ulysses\":2"));
+  assert_ran_ulysses2 (f, id);
 }
 
 /* Two jobs queued while the model is there; its file is deleted when the
@@ -590,7 +599,6 @@ test_parallel_node_impossible_degree (Fixture       *f,
                                       gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(RlHistoryJob) job = NULL;
   g_autofree char *message = NULL;
   RlJobStatus status;
   gint64 id;
@@ -611,9 +619,7 @@ test_parallel_node_impossible_degree (Fixture       *f,
 
   f->widget_override = "60.ulysses_degree=2";
   id = assert_next_job_succeeds (f, 82);
-  job = rl_history_get_job (f->history, id, NULL);
-  g_assert_nonnull (strstr (job->device_config_json, "\"workers\":2"));
-  g_assert_nonnull (strstr (job->device_config_json, "\"ulysses\":2"));
+  assert_ran_ulysses2 (f, id);
 }
 
 /* Pool settings asking Ulysses 4 of the 2-head model (no Parallel
@@ -641,7 +647,7 @@ test_pool_settings_impossible_heads (Fixture       *f,
   g_assert_null (strstr (message, "USP:"));
 
   replace_pool (f, &valid);
-  assert_next_job_succeeds (f, 92);
+  assert_ran_ulysses2 (f, assert_next_job_succeeds (f, 92));
 }
 
 int

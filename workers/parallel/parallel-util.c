@@ -1,8 +1,6 @@
 /* Scratch helpers of workers/parallel. */
 #include "workers/parallel/parallel-util.h"
 
-#include <time.h>
-
 RlStatus
 pl_alloc (const RlBackend *backend, RlContext *ctx, RlTensor *out,
           RlDType dtype, int ndim, const int64_t *shape)
@@ -30,12 +28,4 @@ pl_check_backend (const char *op, const RlBackend *backend, RlContext *ctx)
                          "this code needs %d", op, backend->name,
                          backend->ops->version, RL_OPS_VERSION);
   return RL_OK;
-}
-
-double
-pl_now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec * 1e-6;
 }

@@ -15,6 +15,3 @@ RlStatus pl_contiguous   (const RlBackend *backend, RlContext *ctx,
 /* Checks backend, op table version and context. */
 RlStatus pl_check_backend (const char *op, const RlBackend *backend,
                            RlContext *ctx);
-
-/* Monotonic wall-clock milliseconds, for timing rows of the op profile. */
-double   pl_now_ms       (void);

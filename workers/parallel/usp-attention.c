@@ -76,10 +76,10 @@ exchange (const RlBackend *backend, RlContext *ctx, RlComm *comm,
   if (status == RL_OK)
     {
       /* Under RAYLIGHT_OP_PROFILE the exchange gets a row of its own. */
-      double t0 = rl_op_profile_active () ? pl_now_ms () : 0.0;
+      double t0 = rl_op_profile_active () ? rl_op_profile_clock_ms () : 0.0;
       status = rl_comm_all_to_all (comm, &recv, &send);
       if (rl_op_profile_active ())
-        rl_op_profile_add ("ulysses all_to_all", pl_now_ms () - t0);
+        rl_op_profile_add ("ulysses all_to_all", rl_op_profile_clock_ms () - t0);
     }
   if (status == RL_OK && !recv_in_place)
     status = backend->ops->copy (ctx, dst_view, &recv);

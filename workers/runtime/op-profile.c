@@ -9,12 +9,12 @@
 static RlOps inner_ops;
 static const RlBackend *profiled_backend;
 
-static double
-now_s (void)
+double
+rl_op_profile_clock_ms (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
+  return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec * 1e-6;
 }
 
 typedef struct {
@@ -48,10 +48,10 @@ profile_add (const char *key, double ms)
 #define TIMED(key, call)                                   \
   do {                                                     \
     profiled_backend->synchronize (ctx);                   \
-    double t0_ = now_s ();                                 \
+    double t0_ = rl_op_profile_clock_ms ();                \
     RlStatus s_ = (call);                                  \
     profiled_backend->synchronize (ctx);                   \
-    profile_add ((key), (now_s () - t0_) * 1e3);           \
+    profile_add ((key), rl_op_profile_clock_ms () - t0_);  \
     return s_;                                             \
   } while (0)
 

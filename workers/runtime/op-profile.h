@@ -28,6 +28,11 @@ bool rl_op_profile_active    (void);
 /* Puts back the entries that install wrapped. */
 void rl_op_profile_uninstall (RlOps *ops);
 
+/* Milliseconds of CLOCK_MONOTONIC with sub-millisecond resolution: the
+ * clock the profile times with, for timing work outside the table
+ * (collectives, whole forwards). */
+double rl_op_profile_clock_ms (void);
+
 /* Adds `ms` to row `key`: for timed work outside the table (collectives). */
 void rl_op_profile_add       (const char *key, double ms);
 

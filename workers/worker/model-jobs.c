@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "workers/jobs/job-params.h"
 #include "workers/runtime/op-profile.h"
@@ -239,14 +238,6 @@ forward_times_wanted (void)
   return env != NULL && env[0] != '\0' && strcmp (env, "0") != 0;
 }
 
-static double
-monotonic_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec * 1e-6;
-}
-
 /* denoised = x − σ·v with v the family's forward at timestep σ·multiplier,
  * for the batch items [batch_start, batch_start + x's batch) (a slice
  * under CFG / data parallelism, all of them otherwise). */
@@ -270,7 +261,7 @@ predict_slice (void *user, RlTensor *denoised, const RlTensor *x, float sigma, R
   bool timed = forward_times_wanted ();
   double t0 = 0.0;
   if (s == RL_OK && timed && (s = backend->synchronize (compute)) == RL_OK)
-    t0 = monotonic_ms ();
+    t0 = rl_op_profile_clock_ms ();
   if (s == RL_OK)
     s = run->job->family->diffusion_forward (run->job->model, x, run->timesteps, &context,
                                              &velocity);
@@ -278,7 +269,7 @@ predict_slice (void *user, RlTensor *denoised, const RlTensor *x, float sigma, R
     fprintf (stderr, "raylight-worker[rank %d]: forward of latent [%lld, %lld, %lld, %lld, "
              "%lld]: %.2f ms\n", run->job->ctx->rank, (long long) x->shape[0],
              (long long) x->shape[1], (long long) x->shape[2], (long long) x->shape[3],
-             (long long) x->shape[4], monotonic_ms () - t0);
+             (long long) x->shape[4], rl_op_profile_clock_ms () - t0);
   if (s == RL_OK)
     s = backend->ops->add (compute, denoised, x, &velocity, 1.0f, -sigma);
   rl_tensor_release (&context);
