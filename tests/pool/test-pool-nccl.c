@@ -581,6 +581,18 @@ fault_pool_samples (double *seconds)
   return ok;
 }
 
+/* The job after a fault that left the standing pool up: it samples one
+ * step there; both outcomes go into the fault's summary line. */
+static void
+next_job_on_standing_pool (const char *name, const char *what, bool clear, double failed_after,
+                           const char *message)
+{
+  double next_s = 0.0;
+  bool next = fault_pool_samples (&next_s);
+  PT_CHECK (next, "SAMPLE after the %s: %s", what, last_error.message);
+  report_fault (name, clear, failed_after, message, next, next_s);
+}
+
 /* A U2 pool whose worker binary is missing fails to start naming the
  * path; the next job starts a pool with the real one. */
 static void
@@ -599,10 +611,8 @@ test_fault_missing_binary (void)
                && strstr (start_error.message, missing) != NULL
                && strstr (start_error.message, "not found") != NULL;
   PT_CHECK (clear, "missing binary: %d %s", start_error.code, start_error.message);
-  double next_s = 0.0;
-  bool next = fault_pool_samples (&next_s);
-  PT_CHECK (next, "SAMPLE after the missing binary: %s", last_error.message);
-  report_fault ("missing-worker-binary", clear, took, start_error.message, next, next_s);
+  next_job_on_standing_pool ("missing-worker-binary", "missing binary", clear, took,
+                             start_error.message);
 }
 
 /* Ulysses 2 × ring 2 on two workers never launches anything: the error
@@ -624,10 +634,7 @@ test_fault_invalid_degrees (void)
   bool clear = pool == NULL && err.code == RL_WIRE_INVALID
                && strstr (err.message, "valid Ulysses×ring degrees for 2 workers: 1×2, 2×1") != NULL;
   PT_CHECK (clear, "invalid degrees: %d %s", err.code, err.message);
-  double next_s = 0.0;
-  bool next = fault_pool_samples (&next_s);
-  PT_CHECK (next, "SAMPLE after the invalid degrees: %s", last_error.message);
-  report_fault ("invalid-degrees", clear, took, err.message, next, next_s);
+  next_job_on_standing_pool ("invalid-degrees", "invalid degrees", clear, took, err.message);
 }
 
 /* A job on a checkpoint (a hard link to the test's), the link deleted, the
@@ -640,7 +647,7 @@ test_fault_checkpoint_deleted (void)
   snprintf (linked, sizeof linked, "%s.deleted-between-jobs", dit_path);
   unlink (linked);
   PT_REQUIRE (link (dit_path, linked) == 0, "cannot link %s", linked);
-  double t = 0.0, next_s = 0.0;
+  double t = 0.0;
   if (fault_pool == NULL)
     fault_pool = start_pool (&fault_mode, attention);
   job_model = linked;
@@ -654,9 +661,7 @@ test_fault_checkpoint_deleted (void)
   PT_CHECK (!ok, "a SAMPLE of a deleted checkpoint succeeded");
   bool clear = !ok && strstr (message, "deleted-between-jobs") != NULL;
   PT_CHECK (clear, "deleted checkpoint: %s", message);
-  bool next = fault_pool_samples (&next_s);
-  PT_CHECK (next, "SAMPLE after the deleted checkpoint: %s", last_error.message);
-  report_fault ("checkpoint-deleted", clear, t, message, next, next_s);
+  next_job_on_standing_pool ("checkpoint-deleted", "deleted checkpoint", clear, t, message);
   rl_pool_free (fault_pool);
   fault_pool = NULL;
 }
