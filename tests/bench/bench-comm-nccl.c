@@ -14,7 +14,9 @@
  * send/recv peers lazily), then the median of K calls. "out GB/s" counts
  * the bytes that leave a rank for other ranks. --register registers both
  * buffers with the communicator (ncclCommRegister) first, to see whether
- * NCCL's zero-copy path beats its staging buffers. Timings only: prints,
+ * NCCL's zero-copy path beats its staging buffers. Rows marked "ce" run
+ * the all-to-all in an exchange group from its symmetric window: NCCL's
+ * copy-engine path (zero CTAs). Timings only: prints,
  * never fails on a number. */
 #include <cuda_runtime_api.h>
 #include <errno.h>
@@ -125,8 +127,11 @@ typedef enum { OP_ALL_TO_ALL, OP_ALL_GATHER } Op;
 
 /* Times one op at one size on this rank; rank 0 prints the slowest rank's
  * numbers (the call is only as fast as its last rank). */
+/* `windowed`: comm is an exchange group (rl_comm_split_exchange) and the
+ * buffers lie in its exchange window, so the all-to-all runs on the copy
+ * engines (rows marked "ce"). */
 static bool
-time_op (RlComm *comm, const Options *o, Op op, double mb)
+time_op (RlComm *comm, const Options *o, Op op, double mb, bool windowed)
 {
   int rank = rl_comm_rank (comm), size = rl_comm_size (comm);
   int64_t in_elems = (int64_t) (mb * 1e6 / 2.0);
@@ -138,9 +143,26 @@ time_op (RlComm *comm, const Options *o, Op op, double mb)
   double *ms = calloc ((size_t) o->iters, sizeof *ms);
   bool ok = false;
 
+  void *window = NULL;
+  if (windowed) {
+    size_t in_bytes = ((size_t) in_elems * 2 + 4095) & ~(size_t) 4095;
+    if (rl_comm_exchange_window (comm, in_bytes + (size_t) out_elems * 2, &window) != RL_OK) {
+      fprintf (stderr, "bench-comm-nccl rank %d: %s\n", rank, rl_last_error ());
+      goto out;
+    }
+    if (window == NULL) {
+      if (rank == 0)
+        printf ("all_to_all %2d ranks: no exchange window (see above); copy-engine rows skipped\n",
+                size);
+      ok = true;
+      goto out;
+    }
+    in_data = window;
+    out_data = (char *) window + in_bytes;
+  }
   if (ms == NULL
-      || !cuda_ok (cudaMalloc (&in_data, (size_t) in_elems * 2), "cudaMalloc")
-      || !cuda_ok (cudaMalloc (&out_data, (size_t) out_elems * 2), "cudaMalloc")
+      || (!windowed && !cuda_ok (cudaMalloc (&in_data, (size_t) in_elems * 2), "cudaMalloc"))
+      || (!windowed && !cuda_ok (cudaMalloc (&out_data, (size_t) out_elems * 2), "cudaMalloc"))
       || !cuda_ok (cudaMemset (in_data, rank + 1, (size_t) in_elems * 2), "memset")
       || rl_tensor_wrap (&in, in_data, device, RL_BF16, 1, &in_elems, NULL, NULL) != RL_OK
       || rl_tensor_wrap (&out, out_data, device, RL_BF16, 1, &out_elems, NULL, NULL) != RL_OK)
@@ -181,7 +203,7 @@ time_op (RlComm *comm, const Options *o, Op op, double mb)
     double t = (double) median_us * 1e-3;
     printf ("%-10s %2d ranks %8.1f MB/rank%s  first %8.2f ms  median %7.3f ms  out %7.1f GB/s\n",
             op == OP_ALL_TO_ALL ? "all_to_all" : "all_gather", size, in_bytes / 1e6,
-            o->register_buffers ? " reg" : "    ", (double) first_us * 1e-3, t,
+            windowed ? " ce " : o->register_buffers ? " reg" : "    ", (double) first_us * 1e-3, t,
             out_bytes / (t * 1e6));
     fflush (stdout);
   }
@@ -191,8 +213,10 @@ out:
     rl_comm_nccl_deregister (comm, in_handle);
   if (out_handle != NULL)
     rl_comm_nccl_deregister (comm, out_handle);
-  cudaFree (in_data);
-  cudaFree (out_data);
+  if (!windowed) {
+    cudaFree (in_data);
+    cudaFree (out_data);
+  }
   free (ms);
   return ok;
 }
@@ -219,10 +243,18 @@ run_rank (int rank, const Options *o, int id_in, const int *id_out)
     return 1;
   }
   bool ok = true;
+  RlComm *exchange = NULL;
   for (int i = 0; ok && i < o->sizes; i++)
-    ok = time_op (comm, o, OP_ALL_TO_ALL, o->size_mb[i]);
+    ok = time_op (comm, o, OP_ALL_TO_ALL, o->size_mb[i], false);
+  if (ok && rl_comm_split_exchange (comm, 0, rank, &exchange) != RL_OK) {
+    fprintf (stderr, "bench-comm-nccl rank %d: %s\n", rank, rl_last_error ());
+    ok = false;
+  }
   for (int i = 0; ok && i < o->sizes; i++)
-    ok = time_op (comm, o, OP_ALL_GATHER, o->size_mb[i] / o->ranks);
+    ok = time_op (exchange, o, OP_ALL_TO_ALL, o->size_mb[i], true);
+  for (int i = 0; ok && i < o->sizes; i++)
+    ok = time_op (comm, o, OP_ALL_GATHER, o->size_mb[i] / o->ranks, false);
+  rl_comm_free (exchange);
   rl_comm_free (comm);
   return ok ? 0 : 1;
 }

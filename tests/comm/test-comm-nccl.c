@@ -146,6 +146,56 @@ check_collectives (Rank *r)
     rl_tensor_release (all[i]);
 }
 
+/* An exchange group's all-to-all between tensors in its window (copy
+ * engines where the driver allows symmetric memory; ordinary kernels when
+ * it refused, said on stderr), before and after the window grows. */
+static void
+check_exchange_window (Rank *r)
+{
+  RlComm *group = NULL;
+  PT_REQUIRE (rl_comm_split_exchange (r->comm, 0, r->rank, &group) == RL_OK && group != NULL,
+              "%s", rl_last_error ());
+  int64_t sizes[2] = { 2 * COUNT, 3 << 20 };   /* the second grows the window past 64 MiB */
+  for (int round = 0; round < 2; round++) {
+    int64_t n2 = sizes[round], n = n2 / 2;
+    void *window = NULL;
+    PT_REQUIRE (rl_comm_exchange_window (group, sizeof (float) * (size_t) n2 * 2 * 4, &window)
+                == RL_OK, "%s", rl_last_error ());
+    RlTensor in = device_tensor (r, 70 + r->rank, 1, &n2), out = { 0 }, win_in = { 0 };
+    RlTensor *src = &in, *dst = &out;
+    if (window != NULL) {
+      /* Same offsets on both ranks: in at 0, out after it. */
+      rl_tensor_wrap (&win_in, window, rl_comm_device (group), RL_F32, 1, &n2, NULL, NULL);
+      rl_tensor_wrap (&out, (float *) window + n2, rl_comm_device (group), RL_F32, 1, &n2,
+                      NULL, NULL);
+      PT_REQUIRE (cuda->ops->copy (r->ctx, &win_in, &in) == RL_OK, "%s", rl_last_error ());
+      src = &win_in;
+    } else {
+      out = device_tensor (r, -1, 1, &n2);
+    }
+    PT_REQUIRE (rl_comm_all_to_all (group, dst, src) == RL_OK, "round %d: %s", round,
+                rl_last_error ());
+    float *t = to_host (r, dst);
+    int bad = 0;
+    for (int64_t i = 0; i < n2; i++)
+      bad += t[i] != value_of (70 + (int) (i / n), r->rank * n + i % n);
+    PT_CHECK (bad == 0, "rank %d round %d: windowed all_to_all: %d differ", r->rank, round, bad);
+    free (t);
+    RlCommNcclStats stats;
+    PT_CHECK (rl_comm_nccl_stats (group, "all_to_all", &stats)
+              && stats.window_calls == (window != NULL ? (uint64_t) round + 1 : 0),
+              "rank %d: %llu all-to-alls counted from the window", r->rank,
+              (unsigned long long) stats.window_calls);
+    if (r->rank == 0 && round == 1)
+      printf ("# exchange window: %s\n", window != NULL ? "symmetric memory, copy engines"
+                                                        : "refused; NCCL kernels");
+    rl_tensor_release (&in);
+    rl_tensor_release (&out);
+    rl_tensor_release (&win_in);
+  }
+  rl_comm_free (group);
+}
+
 static void
 check_usp (Rank *r, int ulysses, int ring, int heads)
 {
@@ -230,6 +280,7 @@ rank_thread (void *arg)
     return NULL;
   }
   check_collectives (r);
+  check_exchange_window (r);
   check_usp (r, 2, 1, 4);
   check_usp (r, 1, 2, 4);
   check_usp (r, 2, 1, 3);   /* padded heads */

@@ -253,6 +253,20 @@ rank_split (RlComm *comm, int rank, int size)
   }
   rl_comm_free (none);
   rl_comm_free (sub);
+
+  /* An exchange group is an ordinary group here, with the same members,
+   * and shared memory has no exchange window: the caller's own memory. */
+  RlComm *exchange = NULL;
+  void *window = &exchange;
+  PT_REQUIRE (rl_comm_split_exchange (comm, color, -rank, &exchange) == RL_OK && exchange != NULL,
+              "%s", rl_last_error ());
+  PT_CHECK (rl_comm_size (exchange) == n && rl_comm_world_rank (exchange, 0) == members[0],
+            "exchange group: size %d, member 0 is %d", rl_comm_size (exchange),
+            rl_comm_world_rank (exchange, 0));
+  PT_CHECK (rl_comm_exchange_window (exchange, 1 << 20, &window) == RL_OK && window == NULL,
+            "shm exchange window: %s", window != NULL ? "not NULL" : rl_last_error ());
+  PT_CHECK (rl_comm_barrier (exchange) == RL_OK, "%s", rl_last_error ());
+  rl_comm_free (exchange);
   PT_CHECK (rl_comm_barrier (comm) == RL_OK, "%s", rl_last_error ());
 }
 

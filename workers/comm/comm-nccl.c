@@ -48,6 +48,13 @@ typedef struct {
   int64_t      stat_started_ns;
   RlCommNcclStats stats[STAT_OPS];
   int64_t      compute_wait_ns;
+  /* Exchange groups (rl_comm_split_exchange): zero-CTA policy, and the
+   * symmetric window their all-to-alls run from on the copy engines. */
+  bool         exchange_group;
+  void        *window;
+  size_t       window_bytes;
+  ncclWindow_t window_handle;
+  uint64_t     window_calls;   /* all-to-alls that ran from the window */
 } NcclComm;
 
 static const RlCommMethods nccl_methods;
@@ -273,6 +280,13 @@ nccl_all_gather (RlComm *comm, RlTensor *out, const RlTensor *in)
                     "a rank of the group");
 }
 
+static bool
+in_window (const NcclComm *c, const RlTensor *t)
+{
+  const char *begin = c->window, *data = t->data;
+  return begin != NULL && data >= begin && data + rl_comm_bytes (t) <= begin + c->window_bytes;
+}
+
 static RlStatus
 nccl_all_to_all (RlComm *comm, RlTensor *out, const RlTensor *in)
 {
@@ -284,6 +298,14 @@ nccl_all_to_all (RlComm *comm, RlTensor *out, const RlTensor *in)
   if (status != RL_OK)
     return status;
   c->stat_pending_bytes = rl_comm_bytes (in);
+  if (in_window (c, in) && in_window (c, out)) {
+    /* Both in the symmetric window of a zero-CTA group: NCCL moves the
+     * chunks with the copy engines. */
+    c->window_calls++;
+    return nccl_call (c, "all_to_all",
+                      ncclAlltoAll (in->data, out->data, chunk, ncclInt8, c->nccl, c->stream),
+                      "a rank of the group");
+  }
   ncclGroupStart ();
   for (int j = 0; j < comm->size && (r == ncclSuccess || r == ncclInProgress); j++) {
     r = ncclSend ((const char *) in->data + (size_t) j * chunk, chunk, ncclInt8, j,
@@ -454,11 +476,13 @@ finish_handle (ncclComm_t nccl, int rank, int size, const int *world_ranks,
 }
 
 static RlStatus
-nccl_split (RlComm *comm, int color, int key, RlComm **out)
+split_with (RlComm *comm, int color, int key, bool exchange_group, RlComm **out)
 {
   NcclComm *c = (NcclComm *) comm;
   ncclConfig_t config = nonblocking_config ();
   ncclComm_t child = NULL;
+  if (exchange_group)
+    config.CTAPolicy = NCCL_CTA_POLICY_ZERO;
   char why[256];
   RlStatus status = nccl_begin (c, "split");
 
@@ -528,7 +552,91 @@ nccl_split (RlComm *comm, int color, int key, RlComm **out)
   status = finish_handle (child, child_rank, child_size, world, c->cuda_device,
                           comm->timeout_ms, "split", out);
   free (world);
+  if (status == RL_OK)
+    ((NcclComm *) *out)->exchange_group = exchange_group;
   return status;
+}
+
+static RlStatus
+nccl_split (RlComm *comm, int color, int key, RlComm **out)
+{
+  return split_with (comm, color, key, false, out);
+}
+
+/* RAYLIGHT_NCCL_COPY_ENGINES=0 makes exchange groups ordinary ones (their
+ * all-to-alls on NCCL's kernels), to compare the two in one run. */
+static RlStatus
+nccl_split_exchange (RlComm *comm, int color, int key, RlComm **out)
+{
+  const char *env = getenv ("RAYLIGHT_NCCL_COPY_ENGINES");
+  return split_with (comm, color, key, env == NULL || strcmp (env, "0") != 0, out);
+}
+
+static void
+drop_window (NcclComm *c)
+{
+  if (c->window_handle != NULL && c->nccl != NULL) {
+    ncclResult_t r = ncclCommWindowDeregister (c->nccl, c->window_handle);
+    if (r == ncclInProgress)
+      nccl_wait (c, "window deregister", false, "a rank of the group");
+  }
+  if (c->window != NULL)
+    ncclMemFree (c->window);
+  c->window = NULL;
+  c->window_handle = NULL;
+  c->window_bytes = 0;
+}
+
+static RlStatus
+nccl_exchange_window (RlComm *comm, size_t bytes, void **data)
+{
+  NcclComm *c = (NcclComm *) comm;
+  char why[256];
+
+  if (!c->exchange_group)
+    return RL_OK;
+  if (bytes <= c->window_bytes) {
+    *data = c->window;
+    return RL_OK;
+  }
+  if (c->aborted)
+    return rl_set_error (RL_E_DEVICE, "nccl comm exchange window: the communicator was "
+                         "aborted by an earlier failure; restart the group");
+  RlStatus status = cuda_status (cudaSetDevice (c->cuda_device), "cudaSetDevice");
+  /* Queued work may still read the old window. */
+  if (status == RL_OK)
+    status = cuda_status (cudaDeviceSynchronize (), "waiting before the window grows");
+  if (status != RL_OK)
+    return status;
+  drop_window (c);
+  /* Grown in 64 MiB steps so that a slightly longer video does not
+   * re-register (a collective) on every job. */
+  size_t step = (size_t) 64 << 20;
+  size_t size = (bytes + step - 1) / step * step;
+  ncclResult_t r = ncclMemAlloc (&c->window, size);
+  if (r == ncclSuccess) {
+    r = ncclCommWindowRegister (c->nccl, c->window, size, &c->window_handle,
+                                NCCL_WIN_COLL_SYMMETRIC);
+    if (r == ncclInProgress || r == ncclSuccess) {
+      if ((status = nccl_wait (c, "window register", false, "a rank of the group")) != RL_OK)
+        return status;
+      c->window_bytes = size;
+      *data = c->window;
+      return RL_OK;
+    }
+  }
+  /* Refused (no symmetric memory on this driver or link): every rank
+   * sees the same refusal, so all fall back to ordinary buffers. */
+  snprintf (why, sizeof why, "%s (%s)", ncclGetErrorString (r), ncclGetLastError (c->nccl));
+  if (c->window != NULL)
+    ncclMemFree (c->window);
+  c->window = NULL;
+  c->window_handle = NULL;
+  c->exchange_group = false;
+  fprintf (stderr, "raylight comm nccl (world rank %d): no exchange window of %zu MB: %s; "
+           "all-to-alls stay on NCCL's kernels\n",
+           rl_comm_world_rank (&c->base, c->base.rank), size >> 20, why);
+  return RL_OK;
 }
 
 /* Finalizes (flushing this rank's outstanding work) within the timeout,
@@ -561,9 +669,11 @@ print_stats (NcclComm *c)
   }
   if (used > 0)
     fprintf (stderr, "raylight comm nccl (world rank %d, rank %d of %d, cuda %d): %s; "
+             "%llu all-to-alls from the exchange window (copy engines); "
              "waited %.1f ms for compute before collectives\n",
              rl_comm_world_rank (&c->base, c->base.rank), c->base.rank, c->base.size,
-             c->cuda_device, line, (double) c->compute_wait_ns * 1e-6);
+             c->cuda_device, line, (unsigned long long) c->window_calls,
+             (double) c->compute_wait_ns * 1e-6);
 }
 
 bool
@@ -572,7 +682,9 @@ rl_comm_nccl_stats (const RlComm *comm, const char *op, RlCommNcclStats *out)
   int i = stat_index (op);
   if (comm == NULL || comm->methods != &nccl_methods || i < 0)
     return false;
-  *out = ((const NcclComm *) comm)->stats[i];
+  const NcclComm *c = (const NcclComm *) comm;
+  *out = c->stats[i];
+  out->window_calls = strcmp (stat_ops[i], "all_to_all") == 0 ? c->window_calls : 0;
   return true;
 }
 
@@ -582,8 +694,9 @@ nccl_free (RlComm *comm)
   NcclComm *c = (NcclComm *) comm;
 
   print_stats (c);
+  cudaSetDevice (c->cuda_device);
+  drop_window (c);
   if (c->nccl != NULL) {
-    cudaSetDevice (c->cuda_device);
     ncclResult_t r = ncclCommFinalize (c->nccl);
     if ((r == ncclSuccess || r == ncclInProgress)
         && nccl_wait (c, "free", false, "a rank of the group") == RL_OK)
@@ -612,6 +725,8 @@ static const RlCommMethods nccl_methods = {
   .wait = nccl_wait_started,
   .barrier = nccl_barrier,
   .split = nccl_split,
+  .split_exchange = nccl_split_exchange,
+  .exchange_window = nccl_exchange_window,
   .free = nccl_free,
   .reduces = nccl_reduces,
 };

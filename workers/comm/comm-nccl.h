@@ -69,6 +69,7 @@ typedef struct {
   uint64_t bytes;
   double   ms;
   double   first_ms;   /* the first call's share of ms (it connects the peers) */
+  uint64_t window_calls; /* all-to-alls that ran from the exchange window */
 } RlCommNcclStats;
 
 /* `op`: "all_reduce", "all_gather", "all_to_all", "broadcast" or

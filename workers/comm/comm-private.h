@@ -26,6 +26,10 @@ typedef struct {
   RlStatus (*wait)       (RlComm *comm);
   RlStatus (*barrier)    (RlComm *comm);
   RlStatus (*split)      (RlComm *comm, int color, int key, RlComm **out);
+  /* Optional: a split for exchange groups and their window (comm.h). NULL:
+   * comm.c uses split and reports no window. */
+  RlStatus (*split_exchange)  (RlComm *comm, int color, int key, RlComm **out);
+  RlStatus (*exchange_window) (RlComm *comm, size_t bytes, void **data);
   void     (*free)       (RlComm *comm);
   /* Whether all_reduce handles this dtype. */
   bool     (*reduces)    (RlDType dtype);

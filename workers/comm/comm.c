@@ -319,6 +319,31 @@ rl_comm_split (RlComm *comm, int color, int key, RlComm **out)
   return status;
 }
 
+RlStatus
+rl_comm_split_exchange (RlComm *comm, int color, int key, RlComm **out)
+{
+  if (comm == NULL || out == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "comm split: communicator or out is NULL");
+  if (comm->methods->split_exchange == NULL)
+    return rl_comm_split (comm, color, key, out);
+  *out = NULL;
+  RlStatus status = comm->methods->split_exchange (comm, color, key, out);
+  if (status == RL_OK && *out != NULL)
+    rl_comm_set_cancel_check (*out, comm->cancelled, comm->cancel_user);
+  return status;
+}
+
+RlStatus
+rl_comm_exchange_window (RlComm *comm, size_t bytes, void **data)
+{
+  if (comm == NULL || data == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "comm exchange window: communicator or data is NULL");
+  *data = NULL;
+  if (comm->methods->exchange_window == NULL || bytes == 0)
+    return RL_OK;
+  return comm->methods->exchange_window (comm, bytes, data);
+}
+
 void
 rl_comm_free (RlComm *comm)
 {

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "workers/runtime/device.h"
@@ -128,6 +129,24 @@ RlStatus    rl_comm_barrier         (RlComm *comm);
  * (children first is not required). */
 RlStatus    rl_comm_split           (RlComm *comm, int color, int key,
                                      RlComm **out);
+
+/* rl_comm_split for a group whose traffic is large all-to-alls next to
+ * compute (the Ulysses exchanges). The NCCL backend makes it with the
+ * zero-CTA policy: its all-to-alls between exchange-window memory
+ * (rl_comm_exchange_window) run on the copy engines and leave every SM to
+ * the compute. Other backends: rl_comm_split. */
+RlStatus    rl_comm_split_exchange  (RlComm *comm, int color, int key,
+                                     RlComm **out);
+
+/* *data = the communicator's exchange window: device memory of at least
+ * `bytes`, at the same address offsets on every rank, that all-to-alls
+ * move without the compute units when both `in` and `out` lie in it.
+ * Collective (every rank, same `bytes`, same order). It grows and never
+ * shrinks; a call that grows it invalidates pointers from earlier calls.
+ * *data is NULL (and RL_OK) where the backend has no such memory (shm,
+ * groups not made by rl_comm_split_exchange, or a driver that refused the
+ * registration, said once on stderr): the caller uses its own memory. */
+RlStatus    rl_comm_exchange_window (RlComm *comm, size_t bytes, void **data);
 
 /* Releases this rank's handle (not collective). NULL-safe. */
 void        rl_comm_free            (RlComm *comm);

@@ -25,7 +25,8 @@ rl_usp_groups_new (RlComm *sp, int ulysses_degree, int ring_degree,
   int s = rl_comm_rank (sp);
   /* Rows of the mesh (consecutive ranks) are Ulysses groups, columns rings. */
   if (ulysses_degree > 1
-      && (status = rl_comm_split (sp, s / ulysses_degree, s % ulysses_degree, ulysses)) != RL_OK)
+      && (status = rl_comm_split_exchange (sp, s / ulysses_degree, s % ulysses_degree,
+                                           ulysses)) != RL_OK)
     return status;
   if (ring_degree > 1
       && (status = rl_comm_split (sp, s % ulysses_degree, s / ulysses_degree, ring)) != RL_OK) {
@@ -59,20 +60,38 @@ wire_view_of_heads (RlTensor *view, const RlTensor *t, int u)
 
 /* dst_view (wire order) = all-to-all of src_view (wire order). A side
  * whose wire view is already contiguous (the head-split side when B = 1)
- * is sent from or received into in place; only the token-split side is
- * copied, since NCCL needs each destination's part in one piece. */
+ * is sent from or received into in place; the other is copied, since each
+ * destination's part must be one piece: through `src_staging` /
+ * `dst_staging` when given (the token-split side's place in the exchange
+ * window, where the head-split tensors also live, so that the copy engines
+ * move the data), else through a buffer of its own. */
 static RlStatus
-exchange (const RlBackend *backend, RlContext *ctx, RlComm *comm,
-          RlTensor *dst_view, const RlTensor *src_view)
+exchange (const RlBackend *backend, RlContext *ctx, RlComm *comm, RlTensor *dst_view,
+          const RlTensor *src_view, const RlTensor *src_staging, const RlTensor *dst_staging)
 {
   RlTensor send = { 0 }, recv = { 0 };
   bool recv_in_place = rl_tensor_is_contiguous (dst_view);
-  RlStatus status = rl_tensor_is_contiguous (src_view) ? rl_tensor_view (&send, src_view)
-                                                       : pl_contiguous (backend, ctx, &send, src_view);
+  RlStatus status;
+
+  if (rl_tensor_is_contiguous (src_view))
+    status = rl_tensor_view (&send, src_view);
+  else if (src_staging == NULL)
+    status = pl_contiguous (backend, ctx, &send, src_view);
+  else if ((status = rl_tensor_wrap (&send, src_staging->data, src_staging->device,
+                                     src_view->dtype, src_view->ndim, src_view->shape,
+                                     NULL, NULL)) == RL_OK)
+    status = backend->ops->copy (ctx, &send, src_view);
 
   if (status == RL_OK)
-    status = recv_in_place ? rl_tensor_view (&recv, dst_view)
-                           : pl_alloc (backend, ctx, &recv, send.dtype, 5, send.shape);
+    {
+      if (recv_in_place)
+        status = rl_tensor_view (&recv, dst_view);
+      else if (dst_staging != NULL)
+        status = rl_tensor_wrap (&recv, dst_staging->data, dst_staging->device, send.dtype, 5,
+                                 send.shape, NULL, NULL);
+      else
+        status = pl_alloc (backend, ctx, &recv, send.dtype, 5, send.shape);
+    }
   if (status == RL_OK)
     {
       /* Under RAYLIGHT_OP_PROFILE the exchange gets a row of its own. */
@@ -108,9 +127,9 @@ check_exchange (const char *op, RlComm *comm, const RlTensor *tokens,
   return RL_OK;
 }
 
-RlStatus
-rl_ulysses_to_heads (const RlBackend *backend, RlContext *ctx, RlComm *ulysses,
-                     RlTensor *heads_split, const RlTensor *tokens_split)
+static RlStatus
+to_heads (const RlBackend *backend, RlContext *ctx, RlComm *ulysses,
+          RlTensor *heads_split, const RlTensor *tokens_split, const RlTensor *staging)
 {
   RlTensor src = { 0 }, dst = { 0 };
   RlStatus status;
@@ -121,15 +140,15 @@ rl_ulysses_to_heads (const RlBackend *backend, RlContext *ctx, RlComm *ulysses,
   int u = rl_comm_size (ulysses);
   if ((status = wire_view_of_tokens (&src, tokens_split, u)) == RL_OK
       && (status = wire_view_of_heads (&dst, heads_split, u)) == RL_OK)
-    status = exchange (backend, ctx, ulysses, &dst, &src);
+    status = exchange (backend, ctx, ulysses, &dst, &src, staging, NULL);
   rl_tensor_release (&src);
   rl_tensor_release (&dst);
   return status;
 }
 
-RlStatus
-rl_ulysses_to_tokens (const RlBackend *backend, RlContext *ctx, RlComm *ulysses,
-                      RlTensor *tokens_split, const RlTensor *heads_split)
+static RlStatus
+to_tokens (const RlBackend *backend, RlContext *ctx, RlComm *ulysses,
+           RlTensor *tokens_split, const RlTensor *heads_split, const RlTensor *staging)
 {
   RlTensor src = { 0 }, dst = { 0 };
   RlStatus status;
@@ -140,10 +159,24 @@ rl_ulysses_to_tokens (const RlBackend *backend, RlContext *ctx, RlComm *ulysses,
   int u = rl_comm_size (ulysses);
   if ((status = wire_view_of_heads (&src, heads_split, u)) == RL_OK
       && (status = wire_view_of_tokens (&dst, tokens_split, u)) == RL_OK)
-    status = exchange (backend, ctx, ulysses, &dst, &src);
+    status = exchange (backend, ctx, ulysses, &dst, &src, NULL, staging);
   rl_tensor_release (&src);
   rl_tensor_release (&dst);
   return status;
+}
+
+RlStatus
+rl_ulysses_to_heads (const RlBackend *backend, RlContext *ctx, RlComm *ulysses,
+                     RlTensor *heads_split, const RlTensor *tokens_split)
+{
+  return to_heads (backend, ctx, ulysses, heads_split, tokens_split, NULL);
+}
+
+RlStatus
+rl_ulysses_to_tokens (const RlBackend *backend, RlContext *ctx, RlComm *ulysses,
+                      RlTensor *tokens_split, const RlTensor *heads_split)
+{
+  return to_tokens (backend, ctx, ulysses, tokens_split, heads_split, NULL);
 }
 
 /* Zero heads appended to x [B, L, H, X] up to `heads`. */
@@ -160,6 +193,80 @@ pad_heads (const RlBackend *backend, RlContext *ctx, RlTensor *out,
   return status;
 }
 
+/* The head-split tensors of one Ulysses attention and the token-side
+ * staging, carved from the group's exchange window at the same offsets on
+ * every rank (each rank carves the same shapes in the same order). */
+typedef struct {
+  RlTensor q, k, v, out, staging;
+} HeadSplit;
+
+static size_t
+aligned_bytes (RlDType dtype, const int64_t shape[4])
+{
+  size_t bytes = rl_dtype_block_bytes (dtype);   /* plain types: one element */
+  for (int d = 0; d < 4; d++)
+    bytes *= (size_t) shape[d];
+  return (bytes + 255) & ~(size_t) 255;
+}
+
+static RlStatus
+carve (RlTensor *t, char **at, RlDevice device, RlDType dtype, const int64_t shape[4])
+{
+  RlStatus status = rl_tensor_wrap (t, *at, device, dtype, 4, shape, NULL, NULL);
+  *at += aligned_bytes (dtype, shape);
+  return status;
+}
+
+/* Head-split tensors in the exchange window when the group has one (the
+ * copy engines then move them), else from the backend's allocator. */
+static RlStatus
+head_split_new (const RlBackend *backend, RlContext *ctx, RlComm *ulysses, HeadSplit *hs,
+                const RlTensor *q, const RlTensor *k, const RlTensor *v, const RlTensor *out)
+{
+  int u = rl_comm_size (ulysses);
+  int64_t b = q->shape[0], l = q->shape[1] * u, h = q->shape[2] / u;
+  int64_t qs[4] = { b, l, h, q->shape[3] }, vs[4] = { b, l, h, v->shape[3] };
+  int64_t ks[4] = { b, l, h, k->shape[3] };
+  size_t staging = 0;
+  const RlTensor *token_side[4] = { q, k, v, out };
+  for (int i = 0; i < 4; i++) {
+    size_t bytes = aligned_bytes (token_side[i]->dtype, token_side[i]->shape);
+    staging = bytes > staging ? bytes : staging;
+  }
+  size_t need = aligned_bytes (q->dtype, qs) + aligned_bytes (k->dtype, ks)
+                + aligned_bytes (v->dtype, vs) + aligned_bytes (out->dtype, vs) + staging;
+  void *window = NULL;
+  RlStatus status = rl_comm_exchange_window (ulysses, need, &window);
+  if (status != RL_OK)
+    return status;
+  if (window != NULL) {
+    char *at = window;
+    RlDevice device = rl_comm_device (ulysses);
+    int64_t flat[4] = { (int64_t) staging, 1, 1, 1 };
+    if ((status = carve (&hs->q, &at, device, q->dtype, qs)) == RL_OK
+        && (status = carve (&hs->k, &at, device, k->dtype, ks)) == RL_OK
+        && (status = carve (&hs->v, &at, device, v->dtype, vs)) == RL_OK
+        && (status = carve (&hs->out, &at, device, out->dtype, vs)) == RL_OK)
+      status = carve (&hs->staging, &at, device, RL_U8, flat);
+    return status;
+  }
+  if ((status = pl_alloc (backend, ctx, &hs->q, q->dtype, 4, qs)) == RL_OK
+      && (status = pl_alloc (backend, ctx, &hs->k, k->dtype, 4, ks)) == RL_OK
+      && (status = pl_alloc (backend, ctx, &hs->v, v->dtype, 4, vs)) == RL_OK)
+    status = pl_alloc (backend, ctx, &hs->out, out->dtype, 4, vs);
+  return status;
+}
+
+static void
+head_split_release (HeadSplit *hs)
+{
+  rl_tensor_release (&hs->q);
+  rl_tensor_release (&hs->k);
+  rl_tensor_release (&hs->v);
+  rl_tensor_release (&hs->out);
+  rl_tensor_release (&hs->staging);
+}
+
 /* out = Ulysses(ring attention) of (q, k, v), heads already divisible. */
 static RlStatus
 ulysses_ring (const RlBackend *backend, RlContext *ctx, const RlUspAttention *usp,
@@ -170,24 +277,19 @@ ulysses_ring (const RlBackend *backend, RlContext *ctx, const RlUspAttention *us
   if (u == 1)
     return rl_ring_attention (backend, ctx, usp->ring, usp->length, out, NULL, q, k, v, scale);
 
-  RlTensor hq = { 0 }, hk = { 0 }, hv = { 0 }, hout = { 0 };
-  int64_t b = q->shape[0], l = q->shape[1] * u, h = q->shape[2] / u;
-  int64_t qs[4] = { b, l, h, q->shape[3] }, vs[4] = { b, l, h, v->shape[3] };
-  RlStatus status;
-  if ((status = pl_alloc (backend, ctx, &hq, q->dtype, 4, qs)) == RL_OK
-      && (status = pl_alloc (backend, ctx, &hk, k->dtype, 4, qs)) == RL_OK
-      && (status = pl_alloc (backend, ctx, &hv, v->dtype, 4, vs)) == RL_OK
-      && (status = pl_alloc (backend, ctx, &hout, out->dtype, 4, vs)) == RL_OK
-      && (status = rl_ulysses_to_heads (backend, ctx, usp->ulysses, &hq, q)) == RL_OK
-      && (status = rl_ulysses_to_heads (backend, ctx, usp->ulysses, &hk, k)) == RL_OK
-      && (status = rl_ulysses_to_heads (backend, ctx, usp->ulysses, &hv, v)) == RL_OK
-      && (status = rl_ring_attention (backend, ctx, usp->ring, usp->length, &hout, NULL,
-                                      &hq, &hk, &hv, scale)) == RL_OK)
-    status = rl_ulysses_to_tokens (backend, ctx, usp->ulysses, out, &hout);
-  rl_tensor_release (&hq);
-  rl_tensor_release (&hk);
-  rl_tensor_release (&hv);
-  rl_tensor_release (&hout);
+  HeadSplit hs = { 0 };
+  const RlTensor *staging = NULL;
+  RlStatus status = head_split_new (backend, ctx, usp->ulysses, &hs, q, k, v, out);
+  if (status == RL_OK && hs.staging.data != NULL)
+    staging = &hs.staging;
+  if (status == RL_OK
+      && (status = to_heads (backend, ctx, usp->ulysses, &hs.q, q, staging)) == RL_OK
+      && (status = to_heads (backend, ctx, usp->ulysses, &hs.k, k, staging)) == RL_OK
+      && (status = to_heads (backend, ctx, usp->ulysses, &hs.v, v, staging)) == RL_OK
+      && (status = rl_ring_attention (backend, ctx, usp->ring, usp->length, &hs.out, NULL,
+                                      &hs.q, &hs.k, &hs.v, scale)) == RL_OK)
+    status = to_tokens (backend, ctx, usp->ulysses, out, &hs.out, staging);
+  head_split_release (&hs);
   return status;
 }
 
