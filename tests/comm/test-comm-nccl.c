@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tests/plain-test.h"
+#include "workers/backend-cuda/cuda-stream.h"
 #include "workers/comm/comm-nccl.h"
 #include "workers/parallel/ring-attention.h"
 #include "workers/parallel/seq-split.h"
@@ -108,6 +109,39 @@ check_collectives (Rank *r)
             "rank %d: all_to_all stats %llu calls %llu bytes %.3f ms", r->rank,
             (unsigned long long) stats.calls, (unsigned long long) stats.bytes, stats.ms);
   PT_CHECK (!rl_comm_nccl_stats (r->comm, "split", &stats), "split is not a counted op");
+
+  /* Two all-to-alls as one call, blocking and then started while the
+   * device runs other work, with the calls ordered after the context's
+   * stream instead of the whole device (how the Ulysses exchanges run). */
+  for (int started = 0; started < 2; started++) {
+    RlTensor m_in[2] = { device_tensor (r, 50 + r->rank, 1, &n2), device_tensor (r, 60 + r->rank, 1, &n2) };
+    RlTensor m_out[2] = { device_tensor (r, -1, 1, &n2), device_tensor (r, -1, 1, &n2) };
+    RlTensor *outs[2] = { &m_out[0], &m_out[1] };
+    const RlTensor *ins[2] = { &m_in[0], &m_in[1] };
+    if (started) {
+      PT_REQUIRE (rl_comm_nccl_order_after (r->comm, rl_cuda_context_stream (r->ctx, NULL)) == RL_OK,
+                  "%s", rl_last_error ());
+      PT_REQUIRE (rl_comm_all_to_all_many_start (r->comm, 2, outs, ins) == RL_OK, "%s",
+                  rl_last_error ());
+      RlTensor busy = device_tensor (r, 70, 1, &n2);   /* queued while the transfer runs */
+      PT_REQUIRE (rl_comm_wait (r->comm) == RL_OK, "%s", rl_last_error ());
+      rl_tensor_release (&busy);
+    } else {
+      PT_REQUIRE (rl_comm_all_to_all_many (r->comm, 2, outs, ins) == RL_OK, "%s", rl_last_error ());
+    }
+    for (int pair = 0; pair < 2; pair++) {
+      float *x = to_host (r, &m_out[pair]);
+      bad = 0;
+      for (int64_t i = 0; i < n2; i++)
+        bad += x[i] != value_of (50 + 10 * pair + (int) (i / n), r->rank * n + i % n);
+      PT_CHECK (bad == 0, "rank %d: all_to_all_many%s pair %d: %d differ", r->rank,
+                started ? " (started)" : "", pair, bad);
+      free (x);
+      rl_tensor_release (&m_in[pair]);
+      rl_tensor_release (&m_out[pair]);
+    }
+  }
+  PT_REQUIRE (rl_comm_nccl_order_after (r->comm, NULL) == RL_OK, "%s", rl_last_error ());
 
   RlTensor b = device_tensor (r, 30 + r->rank, 1, &n);
   PT_REQUIRE (rl_comm_broadcast (r->comm, &b, 1) == RL_OK, "%s", rl_last_error ());

@@ -145,6 +145,40 @@ rank_all_to_all (RlComm *comm, int rank, int size)
   }
 }
 
+/* Two all-to-alls as one call (the shared-memory backend runs them in
+ * turn), blocking and started: each pair lands as rl_comm_all_to_all's. */
+static void
+rank_all_to_all_many (RlComm *comm, int rank, int size)
+{
+  enum { CHUNK = 301 };
+  float in[2][4 * CHUNK], out[2][4 * CHUNK], theirs[4 * CHUNK];
+
+  for (int started = 0; started < 2; started++) {
+    fill_rank (in[0], CHUNK * size, rank);
+    fill_rank (in[1], CHUNK * size, rank + 100);
+    RlTensor ti[2] = { wrap (in[0], RL_F32, CHUNK * size), wrap (in[1], RL_F32, CHUNK * size) };
+    RlTensor to[2] = { wrap (out[0], RL_F32, CHUNK * size), wrap (out[1], RL_F32, CHUNK * size) };
+    RlTensor *outs[2] = { &to[0], &to[1] };
+    const RlTensor *ins[2] = { &ti[0], &ti[1] };
+    memset (out, 0, sizeof out);
+    if (started) {
+      PT_REQUIRE (rl_comm_all_to_all_many_start (comm, 2, outs, ins) == RL_OK, "%s",
+                  rl_last_error ());
+      PT_REQUIRE (rl_comm_wait (comm) == RL_OK, "%s", rl_last_error ());
+    } else {
+      PT_REQUIRE (rl_comm_all_to_all_many (comm, 2, outs, ins) == RL_OK, "%s", rl_last_error ());
+    }
+    for (int t = 0; t < 2; t++)
+      for (int src = 0; src < size; src++) {
+        fill_rank (theirs, CHUNK * size, src + 100 * t);
+        PT_CHECK (memcmp (out[t] + src * CHUNK, theirs + rank * CHUNK,
+                          sizeof (float) * CHUNK) == 0,
+                  "rank %d/%d%s: pair %d, chunk from %d differs", rank, size,
+                  started ? " (started)" : "", t, src);
+      }
+  }
+}
+
 static void
 rank_broadcast (RlComm *comm, int rank, int size)
 {
@@ -329,6 +363,8 @@ test_root_exits_after_broadcast (void)
     PT_CHECK (run_ranks (3, rank_broadcast_then_exit) == 0, "round %d", round);
 }
 static void
+test_all_to_all_many (void) { run_sizes (rank_all_to_all_many); }
+static void
 test_broadcast (void) { run_sizes (rank_broadcast); }
 static void
 test_ring_send_recv (void) { run_sizes (rank_ring); }
@@ -385,6 +421,7 @@ main (void)
   PT_RUN (test_all_reduce);
   PT_RUN (test_all_gather);
   PT_RUN (test_all_to_all);
+  PT_RUN (test_all_to_all_many);
   PT_RUN (test_broadcast);
   PT_RUN (test_root_exits_after_broadcast);
   PT_RUN (test_ring_send_recv);

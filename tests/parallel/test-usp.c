@@ -27,9 +27,12 @@ typedef struct {
   int     ulysses, ring;
   int64_t length, heads;
   bool    pad_heads;
+  int     batch;        /* 0: DEFAULT_BATCH */
+  int     attention_calls;   /* > 0: per rank, expected (pipelined Ulysses: 2) */
 } Config;
 
-enum { BATCH = 2, HEAD_DIM = 16, V_DIM = 8 };
+enum { DEFAULT_BATCH = 2, HEAD_DIM = 16, V_DIM = 8 };
+static int64_t BATCH = DEFAULT_BATCH;   /* the running config's batch */
 static const float SCALE = 0.45f;
 
 static uint64_t
@@ -75,12 +78,29 @@ relative_error (const RlTensor *got, const RlTensor *want)
   return max_diff / max_ref;
 }
 
+/* The CPU attention, counted: the pipelined Ulysses path attends once per
+ * head group. */
+static int attention_calls;
+
+static RlStatus
+counted_attention (RlContext *ctx, RlTensor *out, RlTensor *lse, const RlTensor *q,
+                   const RlTensor *k, const RlTensor *v, float scale)
+{
+  attention_calls++;
+  return rl_backend_cpu ()->ops->attention (ctx, out, lse, q, k, v, scale);
+}
+
 /* One rank: split, USP attention, gather, compare with the unsplit
  * attention. Runs in a forked child. */
 static void
 rank_main (RlComm *world, const Config *cfg)
 {
   const RlBackend *be = rl_backend_cpu ();
+  RlBackend counted = *be;
+  RlOps counted_ops = *be->ops;
+  counted_ops.attention = counted_attention;
+  counted.ops = &counted_ops;
+  BATCH = cfg->batch > 0 ? cfg->batch : DEFAULT_BATCH;
   RlContext *ctx = NULL;
   RlComm *ulysses = NULL, *ring = NULL;
   int rank = rl_comm_rank (world), size = rl_comm_size (world);
@@ -110,7 +130,11 @@ rank_main (RlComm *world, const Config *cfg)
               "%s", rl_last_error ());
 
   RlUspAttention usp = { ulysses, ring, cfg->length, cfg->pad_heads };
-  RlStatus status = rl_usp_attention (be, ctx, &usp, &lout, &lq, &lk, &lv, SCALE);
+  attention_calls = 0;
+  RlStatus status = rl_usp_attention (&counted, ctx, &usp, &lout, &lq, &lk, &lv, SCALE);
+  if (cfg->attention_calls > 0)
+    PT_CHECK (attention_calls == cfg->attention_calls, "rank %d: %d attention calls, expected %d",
+              rank, attention_calls, cfg->attention_calls);
   if (cfg->heads % cfg->ulysses != 0 && !cfg->pad_heads) {
     PT_CHECK (status == RL_E_INVALID_ARG, "refusal expected, got %d", status);
     PT_CHECK (strstr (rl_last_error (), "valid Ulysses degrees for this model: 1, 2, 3") != NULL,
@@ -282,7 +306,7 @@ run_config (const Config *cfg)
     PT_CHECK (run_config (&cfg) == 0, "config failed");                      \
   }
 
-/*          U  R  length heads pad */
+/*          U  R  length heads pad [batch attention calls] */
 CONFIG_TEST (test_ulysses2,            2, 1, 37, 4, false)
 CONFIG_TEST (test_ring2,               1, 2, 37, 4, false)
 CONFIG_TEST (test_ulysses4,            4, 1, 37, 8, false)
@@ -293,6 +317,13 @@ CONFIG_TEST (test_u2r2_padding_only_rank, 2, 2, 5, 4, false)
 CONFIG_TEST (test_ring4_padding_only_rank, 1, 4, 5, 2, false)
 CONFIG_TEST (test_ulysses4_refuses_heads, 4, 1, 36, 6, false)
 CONFIG_TEST (test_ulysses2_even,       2, 1, 40, 2, false)
+/* Batch 1: the pipelined path attends once per head group (sizes in
+ * test_head_group_sizes); batch 2 stays in line: one call. */
+CONFIG_TEST (test_ulysses2_pipelined,  2, 1, 37, 8, false, 1, 2)
+CONFIG_TEST (test_ulysses4_pipelined,  4, 1, 37, 24, false, 1, 3)
+CONFIG_TEST (test_ulysses2_uneven_groups, 2, 1, 37, 20, false, 1, 4)
+CONFIG_TEST (test_ulysses2_odd_groups, 2, 1, 37, 6, false, 1, 2)
+CONFIG_TEST (test_ulysses2_batch2_in_line, 2, 1, 37, 8, false, 2, 1)
 
 static void
 test_split_rule (void)
@@ -315,6 +346,43 @@ test_split_rule (void)
   PT_CHECK (rl_usp_validate (12, 4, 2, 8, false) == RL_OK, "%s", rl_last_error ());
 }
 
+/* The group sizes: small edges, up to four heads in between, every head
+ * once; RAYLIGHT_USP_GROUPS overrides with equal groups. */
+static void
+test_head_group_sizes (void)
+{
+  static const struct { int64_t heads; int n; int64_t sizes[8]; } cases[] = {
+    { 1, 1, { 0 } }, { 2, 2, { 1, 1 } }, { 3, 2, { 1, 2 } }, { 4, 2, { 2, 2 } },
+    { 5, 3, { 2, 1, 2 } }, { 6, 3, { 2, 2, 2 } }, { 10, 4, { 2, 3, 3, 2 } },
+    { 20, 6, { 2, 4, 4, 4, 4, 2 } }, { 40, 11, { 2, 4, 4, 4, 4, 4, 4, 4 } },
+  };
+  unsetenv ("RAYLIGHT_USP_GROUPS");
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int64_t sizes[16] = { 0 }, total = 0;
+    int n = rl_usp_head_groups (cases[i].heads, sizes, 16);
+    PT_CHECK (n == cases[i].n, "%lld heads: %d groups, expected %d", (long long) cases[i].heads,
+              n, cases[i].n);
+    for (int g = 0; g < n && n > 1; g++) {
+      total += sizes[g];
+      if (g < 8 && cases[i].sizes[g] != 0)
+        PT_CHECK (sizes[g] == cases[i].sizes[g], "%lld heads: group %d has %lld heads, "
+                  "expected %lld", (long long) cases[i].heads, g, (long long) sizes[g],
+                  (long long) cases[i].sizes[g]);
+    }
+    PT_CHECK (n == 1 || total == cases[i].heads, "%lld heads: groups hold %lld",
+              (long long) cases[i].heads, (long long) total);
+  }
+  int64_t sizes[16];
+  PT_CHECK (rl_usp_head_groups (40, sizes, 4) == 1, "more groups than allowed: in line");
+  setenv ("RAYLIGHT_USP_GROUPS", "5", 1);
+  PT_CHECK (rl_usp_head_groups (20, sizes, 16) == 5 && sizes[0] == 4 && sizes[4] == 4,
+            "RAYLIGHT_USP_GROUPS=5 on 20 heads");
+  PT_CHECK (rl_usp_head_groups (6, sizes, 16) == 1, "5 groups do not divide 6 heads: in line");
+  setenv ("RAYLIGHT_USP_GROUPS", "1", 1);
+  PT_CHECK (rl_usp_head_groups (20, sizes, 16) == 1, "RAYLIGHT_USP_GROUPS=1: in line");
+  unsetenv ("RAYLIGHT_USP_GROUPS");
+}
+
 int
 main (void)
 {
@@ -323,9 +391,15 @@ main (void)
   printf ("# seed %llu (RL_TEST_SEED to repeat)\n", (unsigned long long) run_seed);
 
   PT_RUN (test_split_rule);
+  PT_RUN (test_head_group_sizes);
   PT_RUN (test_ulysses2);
   PT_RUN (test_ring2);
   PT_RUN (test_ulysses2_even);
+  PT_RUN (test_ulysses2_pipelined);
+  PT_RUN (test_ulysses4_pipelined);
+  PT_RUN (test_ulysses2_uneven_groups);
+  PT_RUN (test_ulysses2_odd_groups);
+  PT_RUN (test_ulysses2_batch2_in_line);
   PT_RUN (test_ulysses4);
   PT_RUN (test_ring4);
   PT_RUN (test_ulysses2_ring2);

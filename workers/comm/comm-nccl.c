@@ -36,6 +36,10 @@ typedef struct {
   cudaStream_t stream;
   int          cuda_device;
   int64_t     *scratch;        /* one device i64: barriers, host reductions */
+  /* When set (rl_comm_nccl_order_after), a call waits only for the work
+   * queued on this stream, through order_event, instead of the device. */
+  cudaStream_t order_stream;
+  cudaEvent_t  order_event;
   uint64_t     op_count;
   bool         aborted;
   const char  *pending_op;     /* name of the started transfer */
@@ -173,9 +177,20 @@ nccl_begin (NcclComm *c, const char *op)
   RlStatus status = cuda_status (cudaSetDevice (c->cuda_device), "cudaSetDevice");
   if (status != RL_OK)
     return status;
-  /* The input was produced on the compute stream: let it finish first. */
+  /* The input was produced on the compute stream: let it finish first —
+   * on the device, after the order stream's queued work, when one is set
+   * (the host does not wait, and work queued later may overlap);
+   * otherwise by waiting for the whole device. */
   int64_t before = now_ns ();
-  status = cuda_status (cudaDeviceSynchronize (), "waiting for compute before a collective");
+  if (c->order_stream != NULL) {
+    status = cuda_status (cudaEventRecord (c->order_event, c->order_stream),
+                          "ordering a collective after compute");
+    if (status == RL_OK)
+      status = cuda_status (cudaStreamWaitEvent (c->stream, c->order_event, 0),
+                            "ordering a collective after compute");
+  } else {
+    status = cuda_status (cudaDeviceSynchronize (), "waiting for compute before a collective");
+  }
   c->stat_started_ns = now_ns ();
   c->compute_wait_ns += c->stat_started_ns - before;
   c->stat_op = stat_index (op);
@@ -287,37 +302,73 @@ in_window (const NcclComm *c, const RlTensor *t)
   return begin != NULL && data >= begin && data + rl_comm_bytes (t) <= begin + c->window_bytes;
 }
 
+/* Enqueues n all-to-alls as one group, one chunk per peer and pair (this
+ * rank's own chunk included). When every buffer lies in the symmetric
+ * window of a zero-CTA group, each pair is one ncclAlltoAll, which NCCL
+ * moves with the copy engines; otherwise grouped sends and receives on
+ * NCCL's kernels. */
+static ncclResult_t
+enqueue_all_to_all (NcclComm *c, int n, RlTensor *const *outs, const RlTensor *const *ins)
+{
+  ncclResult_t r = ncclSuccess;
+  bool windowed = true;
+  for (int t = 0; t < n; t++)
+    windowed = windowed && in_window (c, ins[t]) && in_window (c, outs[t]);
+
+  ncclGroupStart ();
+  if (windowed) {
+    c->window_calls++;
+    for (int t = 0; t < n && (r == ncclSuccess || r == ncclInProgress); t++)
+      r = ncclAlltoAll (ins[t]->data, outs[t]->data,
+                        rl_comm_bytes (ins[t]) / (size_t) c->base.size, ncclInt8, c->nccl,
+                        c->stream);
+  }
+  for (int j = 0; !windowed && j < c->base.size; j++)
+    for (int t = 0; t < n && (r == ncclSuccess || r == ncclInProgress); t++) {
+      size_t chunk = rl_comm_bytes (ins[t]) / (size_t) c->base.size;
+      r = ncclSend ((const char *) ins[t]->data + (size_t) j * chunk, chunk, ncclInt8, j,
+                    c->nccl, c->stream);
+      if (r == ncclSuccess || r == ncclInProgress)
+        r = ncclRecv ((char *) outs[t]->data + (size_t) j * chunk, chunk, ncclInt8, j,
+                      c->nccl, c->stream);
+    }
+  ncclResult_t end = ncclGroupEnd ();
+  return r != ncclSuccess && r != ncclInProgress ? r : end;
+}
+
 static RlStatus
-nccl_all_to_all (RlComm *comm, RlTensor *out, const RlTensor *in)
+nccl_all_to_all_many (RlComm *comm, int n, RlTensor *const *outs, const RlTensor *const *ins,
+                      bool start)
 {
   NcclComm *c = (NcclComm *) comm;
-  size_t chunk = rl_comm_bytes (in) / (size_t) comm->size;
+  char why[256];
   RlStatus status = nccl_begin (c, "all_to_all");
-  ncclResult_t r = ncclSuccess;
 
   if (status != RL_OK)
     return status;
-  c->stat_pending_bytes = rl_comm_bytes (in);
-  if (in_window (c, in) && in_window (c, out)) {
-    /* Both in the symmetric window of a zero-CTA group: NCCL moves the
-     * chunks with the copy engines. */
-    c->window_calls++;
-    return nccl_call (c, "all_to_all",
-                      ncclAlltoAll (in->data, out->data, chunk, ncclInt8, c->nccl, c->stream),
+  if (!start) {
+    c->stat_pending_bytes = 0;
+    for (int t = 0; t < n; t++)
+      c->stat_pending_bytes += rl_comm_bytes (ins[t]);
+    return nccl_call (c, "all_to_all", enqueue_all_to_all (c, n, outs, ins),
                       "a rank of the group");
   }
-  ncclGroupStart ();
-  for (int j = 0; j < comm->size && (r == ncclSuccess || r == ncclInProgress); j++) {
-    r = ncclSend ((const char *) in->data + (size_t) j * chunk, chunk, ncclInt8, j,
-                  c->nccl, c->stream);
-    if (r == ncclSuccess || r == ncclInProgress)
-      r = ncclRecv ((char *) out->data + (size_t) j * chunk, chunk, ncclInt8, j,
-                    c->nccl, c->stream);
+  c->stat_op = -1;   /* overlapped with compute: its time is not the transfer's */
+  c->pending_op = "all_to_all";
+  snprintf (c->peers, sizeof c->peers, "a rank of the group");
+  ncclResult_t r = enqueue_all_to_all (c, n, outs, ins);
+  if (r != ncclSuccess && r != ncclInProgress) {
+    snprintf (why, sizeof why, "NCCL refused the call: %s (%s)",
+              ncclGetErrorString (r), ncclGetLastError (c->nccl));
+    return abort_with (c, "all_to_all", why);
   }
-  ncclResult_t end = ncclGroupEnd ();
-  return nccl_call (c, "all_to_all",
-                    r != ncclSuccess && r != ncclInProgress ? r : end,
-                    "a rank of the group");
+  return RL_OK;
+}
+
+static RlStatus
+nccl_all_to_all (RlComm *comm, RlTensor *out, const RlTensor *in)
+{
+  return nccl_all_to_all_many (comm, 1, &out, &in, false);
 }
 
 static RlStatus
@@ -707,6 +758,8 @@ nccl_free (RlComm *comm)
   }
   if (c->scratch != NULL)
     cudaFree (c->scratch);
+  if (c->order_event != NULL)
+    cudaEventDestroy (c->order_event);
   if (c->stream != NULL)
     cudaStreamDestroy (c->stream);
   rl_comm_free_base (comm);
@@ -722,6 +775,7 @@ static const RlCommMethods nccl_methods = {
   .broadcast = nccl_broadcast,
   .sendrecv = nccl_sendrecv,
   .sendrecv_start = nccl_sendrecv_start,
+  .all_to_all_many = nccl_all_to_all_many,
   .wait = nccl_wait_started,
   .barrier = nccl_barrier,
   .split = nccl_split,
@@ -755,6 +809,21 @@ rl_comm_nccl_all_gather_enqueue (RlComm *comm, void *out, const void *in,
   }
   /* A non-blocking communicator may still be enqueuing. */
   return nccl_wait (c, "all_gather", false, "a rank of the group");
+}
+
+RlStatus
+rl_comm_nccl_order_after (RlComm *comm, cudaStream_t stream)
+{
+  if (comm == NULL || comm->methods != &nccl_methods)
+    return rl_set_error (RL_E_INVALID_ARG, "nccl comm: order_after needs an NCCL communicator");
+  NcclComm *c = (NcclComm *) comm;
+  RlStatus status = cuda_status (cudaSetDevice (c->cuda_device), "cudaSetDevice");
+  if (status == RL_OK && stream != NULL && c->order_event == NULL)
+    status = cuda_status (cudaEventCreateWithFlags (&c->order_event, cudaEventDisableTiming),
+                          "creating the ordering event");
+  if (status == RL_OK)
+    c->order_stream = stream;
+  return status;
 }
 
 RlStatus

@@ -9,8 +9,9 @@
  *
  * Calls are synchronous with respect to the device: a call first waits for
  * the device's outstanding work (the caller's compute that produced the
- * input), runs the transfer on the communicator's own stream and returns
- * when it is complete. NVLink SHARP (NVLS) is always disabled
+ * input; only one stream's with rl_comm_nccl_order_after), runs the
+ * transfer on the communicator's own stream and returns when it is
+ * complete (a started one: when rl_comm_wait returns). NVLink SHARP (NVLS) is always disabled
  * (NCCL_NVLS_ENABLE=0): its multicast objects are not available on the
  * machines we run on. */
 #pragma once
@@ -43,6 +44,13 @@ RlStatus rl_comm_nccl_new       (const unsigned char id[RL_COMM_NCCL_ID_BYTES],
  * `in` may be out + rank·bytes_per_rank (in place). */
 RlStatus rl_comm_nccl_all_gather_enqueue (RlComm *comm, void *out, const void *in,
                                           size_t bytes_per_rank, cudaStream_t stream);
+
+/* Orders every later call after the work queued on `stream` (the
+ * worker's compute stream) with an event, instead of waiting for the
+ * whole device first, so that a started transfer (rl_comm_*_start) runs
+ * while kernels queued after the start on `stream` proceed. Callers must
+ * then produce every input on `stream`. NULL: the device-wide wait. */
+RlStatus rl_comm_nccl_order_after        (RlComm *comm, cudaStream_t stream);
 
 /* Registers `bytes` of device memory at `buffer` with the communicator
  * (ncclCommRegister) so that NCCL can move data to and from it directly

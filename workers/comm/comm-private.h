@@ -23,6 +23,10 @@ typedef struct {
    * runs the blocking sendrecv instead. */
   RlStatus (*sendrecv_start) (RlComm *comm, const RlTensor *send, int dst,
                               RlTensor *recv, int src);
+  /* Optional: n all-to-alls as one call; start: enqueue only (completed
+   * by wait). NULL: comm.c runs all_to_all on each pair. */
+  RlStatus (*all_to_all_many) (RlComm *comm, int n, RlTensor *const *outs,
+                               const RlTensor *const *ins, bool start);
   RlStatus (*wait)       (RlComm *comm);
   RlStatus (*barrier)    (RlComm *comm);
   RlStatus (*split)      (RlComm *comm, int color, int key, RlComm **out);

@@ -190,8 +190,8 @@ rl_comm_all_gather (RlComm *comm, RlTensor *out, const RlTensor *in)
   return comm->methods->all_gather (comm, out, in);
 }
 
-RlStatus
-rl_comm_all_to_all (RlComm *comm, RlTensor *out, const RlTensor *in)
+static RlStatus
+check_all_to_all (RlComm *comm, RlTensor *out, const RlTensor *in)
 {
   char desc[RL_TENSOR_DESCRIBE_SIZE];
   RlStatus status = check_pair (comm, "all_to_all", out, in, 1);
@@ -206,7 +206,57 @@ rl_comm_all_to_all (RlComm *comm, RlTensor *out, const RlTensor *in)
   if (out->data == in->data)
     return rl_set_error (RL_E_INVALID_ARG, "comm all_to_all: out and in "
                          "must be different buffers");
+  return RL_OK;
+}
+
+RlStatus
+rl_comm_all_to_all (RlComm *comm, RlTensor *out, const RlTensor *in)
+{
+  RlStatus status = check_all_to_all (comm, out, in);
+
+  if (status != RL_OK)
+    return status;
   return comm->methods->all_to_all (comm, out, in);
+}
+
+static RlStatus
+all_to_all_many (RlComm *comm, int n, RlTensor *const *outs, const RlTensor *const *ins,
+                 bool start)
+{
+  RlStatus status = RL_OK;
+
+  if (comm == NULL || n < 1 || outs == NULL || ins == NULL)
+    return rl_set_error (RL_E_INVALID_ARG, "comm all_to_all_many: communicator and at "
+                         "least one pair are required");
+  for (int i = 0; i < n && status == RL_OK; i++)
+    status = check_all_to_all (comm, outs[i], ins[i]);
+  if (status != RL_OK)
+    return status;
+  if (comm->pending)
+    return rl_set_error (RL_E_INVALID_ARG, "comm all_to_all_many: a started transfer is "
+                         "still pending; call rl_comm_wait first");
+  if (comm->methods->all_to_all_many == NULL) {
+    for (int i = 0; i < n && status == RL_OK; i++)
+      status = comm->methods->all_to_all (comm, outs[i], ins[i]);
+    return status;
+  }
+  status = comm->methods->all_to_all_many (comm, n, outs, ins, start);
+  comm->pending = start && status == RL_OK;
+  return status;
+}
+
+RlStatus
+rl_comm_all_to_all_many (RlComm *comm, int n, RlTensor *const *outs,
+                         const RlTensor *const *ins)
+{
+  return all_to_all_many (comm, n, outs, ins, false);
+}
+
+RlStatus
+rl_comm_all_to_all_many_start (RlComm *comm, int n, RlTensor *const *outs,
+                               const RlTensor *const *ins)
+{
+  return all_to_all_many (comm, n, outs, ins, true);
 }
 
 RlStatus

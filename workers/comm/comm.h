@@ -116,6 +116,18 @@ RlStatus    rl_comm_sendrecv        (RlComm *comm, const RlTensor *send,
 RlStatus    rl_comm_sendrecv_start  (RlComm *comm, const RlTensor *send,
                                      int dst, RlTensor *recv, int src);
 
+/* n all-to-alls (outs[i] = all-to-all of ins[i], each as
+ * rl_comm_all_to_all) as one call: NCCL sends every pair in one launch.
+ * Ulysses exchanges q, k and v this way. */
+RlStatus    rl_comm_all_to_all_many (RlComm *comm, int n, RlTensor *const *outs,
+                                     const RlTensor *const *ins);
+
+/* Starts rl_comm_all_to_all_many so that the caller can compute while the
+ * data moves (Ulysses exchanges one head group while another attends);
+ * rl_comm_wait completes it. Rules as for rl_comm_sendrecv_start. */
+RlStatus    rl_comm_all_to_all_many_start (RlComm *comm, int n, RlTensor *const *outs,
+                                           const RlTensor *const *ins);
+
 /* Completes the started transfer (timeout as for any call); RL_OK when
  * none is pending. */
 RlStatus    rl_comm_wait            (RlComm *comm);

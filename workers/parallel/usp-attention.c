@@ -2,6 +2,8 @@
 #include "workers/parallel/usp-attention.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "workers/parallel/parallel-util.h"
 #include "workers/parallel/ring-attention.h"
@@ -193,67 +195,77 @@ pad_heads (const RlBackend *backend, RlContext *ctx, RlTensor *out,
   return status;
 }
 
-/* The head-split tensors of one Ulysses attention and the token-side
- * staging, carved from the group's exchange window at the same offsets on
- * every rank (each rank carves the same shapes in the same order). */
+/* Tensors carved one after another from the Ulysses group's exchange
+ * window — the same shapes in the same order on every rank, so at the
+ * same offsets, as symmetric memory needs — or, when the group has no
+ * window, from the backend's allocator. */
 typedef struct {
-  RlTensor q, k, v, out, staging;
-} HeadSplit;
+  const RlBackend *backend;
+  RlContext       *ctx;
+  char            *at;        /* next free byte of the window, or NULL */
+  RlDevice         device;
+} Carver;
 
 static size_t
-aligned_bytes (RlDType dtype, const int64_t shape[4])
+aligned_bytes (RlDType dtype, int ndim, const int64_t *shape)
 {
   size_t bytes = rl_dtype_block_bytes (dtype);   /* plain types: one element */
-  for (int d = 0; d < 4; d++)
+  for (int d = 0; d < ndim; d++)
     bytes *= (size_t) shape[d];
   return (bytes + 255) & ~(size_t) 255;
 }
 
+/* Reserves the window for `bytes` of tensors; without one, the carver
+ * allocates instead. */
 static RlStatus
-carve (RlTensor *t, char **at, RlDevice device, RlDType dtype, const int64_t shape[4])
+carver_init (Carver *c, const RlBackend *backend, RlContext *ctx, RlComm *ulysses, size_t bytes)
 {
-  RlStatus status = rl_tensor_wrap (t, *at, device, dtype, 4, shape, NULL, NULL);
-  *at += aligned_bytes (dtype, shape);
+  void *window = NULL;
+  RlStatus status = rl_comm_exchange_window (ulysses, bytes, &window);
+  *c = (Carver) { backend, ctx, window, rl_comm_device (ulysses) };
   return status;
 }
 
-/* Head-split tensors in the exchange window when the group has one (the
- * copy engines then move them), else from the backend's allocator. */
+static RlStatus
+carve (Carver *c, RlTensor *t, RlDType dtype, int ndim, const int64_t *shape)
+{
+  if (c->at == NULL)
+    return pl_alloc (c->backend, c->ctx, t, dtype, ndim, shape);
+  RlStatus status = rl_tensor_wrap (t, c->at, c->device, dtype, ndim, shape, NULL, NULL);
+  c->at += aligned_bytes (dtype, ndim, shape);
+  return status;
+}
+
+/* The head-split tensors of one in-line Ulysses attention and the
+ * token-side staging (window only). */
+typedef struct {
+  RlTensor q, k, v, out, staging;
+} HeadSplit;
+
 static RlStatus
 head_split_new (const RlBackend *backend, RlContext *ctx, RlComm *ulysses, HeadSplit *hs,
                 const RlTensor *q, const RlTensor *k, const RlTensor *v, const RlTensor *out)
 {
   int u = rl_comm_size (ulysses);
   int64_t b = q->shape[0], l = q->shape[1] * u, h = q->shape[2] / u;
-  int64_t qs[4] = { b, l, h, q->shape[3] }, vs[4] = { b, l, h, v->shape[3] };
-  int64_t ks[4] = { b, l, h, k->shape[3] };
+  int64_t qs[4] = { b, l, h, q->shape[3] }, ks[4] = { b, l, h, k->shape[3] };
+  int64_t vs[4] = { b, l, h, v->shape[3] };
   size_t staging = 0;
   const RlTensor *token_side[4] = { q, k, v, out };
   for (int i = 0; i < 4; i++) {
-    size_t bytes = aligned_bytes (token_side[i]->dtype, token_side[i]->shape);
+    size_t bytes = aligned_bytes (token_side[i]->dtype, 4, token_side[i]->shape);
     staging = bytes > staging ? bytes : staging;
   }
-  size_t need = aligned_bytes (q->dtype, qs) + aligned_bytes (k->dtype, ks)
-                + aligned_bytes (v->dtype, vs) + aligned_bytes (out->dtype, vs) + staging;
-  void *window = NULL;
-  RlStatus status = rl_comm_exchange_window (ulysses, need, &window);
-  if (status != RL_OK)
-    return status;
-  if (window != NULL) {
-    char *at = window;
-    RlDevice device = rl_comm_device (ulysses);
-    int64_t flat[4] = { (int64_t) staging, 1, 1, 1 };
-    if ((status = carve (&hs->q, &at, device, q->dtype, qs)) == RL_OK
-        && (status = carve (&hs->k, &at, device, k->dtype, ks)) == RL_OK
-        && (status = carve (&hs->v, &at, device, v->dtype, vs)) == RL_OK
-        && (status = carve (&hs->out, &at, device, out->dtype, vs)) == RL_OK)
-      status = carve (&hs->staging, &at, device, RL_U8, flat);
-    return status;
-  }
-  if ((status = pl_alloc (backend, ctx, &hs->q, q->dtype, 4, qs)) == RL_OK
-      && (status = pl_alloc (backend, ctx, &hs->k, k->dtype, 4, ks)) == RL_OK
-      && (status = pl_alloc (backend, ctx, &hs->v, v->dtype, 4, vs)) == RL_OK)
-    status = pl_alloc (backend, ctx, &hs->out, out->dtype, 4, vs);
+  size_t need = aligned_bytes (q->dtype, 4, qs) + aligned_bytes (k->dtype, 4, ks)
+                + aligned_bytes (v->dtype, 4, vs) + aligned_bytes (out->dtype, 4, vs) + staging;
+  Carver c;
+  int64_t flat[1] = { (int64_t) staging };
+  RlStatus status = carver_init (&c, backend, ctx, ulysses, need);
+  if (status == RL_OK && (status = carve (&c, &hs->q, q->dtype, 4, qs)) == RL_OK
+      && (status = carve (&c, &hs->k, k->dtype, 4, ks)) == RL_OK
+      && (status = carve (&c, &hs->v, v->dtype, 4, vs)) == RL_OK
+      && (status = carve (&c, &hs->out, out->dtype, 4, vs)) == RL_OK && c.at != NULL)
+    status = carve (&c, &hs->staging, RL_U8, 1, flat);
   return status;
 }
 
@@ -267,6 +279,241 @@ head_split_release (HeadSplit *hs)
   rl_tensor_release (&hs->staging);
 }
 
+/* The wire view [U, B, Lloc, G, X] of the head group of G heads from
+ * `first` of each rank's Hu, of a token-split tensor t [B, Lloc, U·Hu, X]. */
+static RlStatus
+wire_view_of_token_group (RlTensor *view, const RlTensor *t, int u, int64_t first,
+                          int64_t group_heads)
+{
+  int64_t shape[5] = { t->shape[0], t->shape[1], u, t->shape[2] / u, t->shape[3] };
+  static const int perm[5] = { 2, 0, 1, 3, 4 };
+  RlStatus status = rl_tensor_reshape (view, t, 5, shape);
+  if (status == RL_OK)
+    status = rl_tensor_narrow (view, view, 3, first, group_heads);
+  return status != RL_OK ? status : rl_tensor_permute (view, view, perm);
+}
+
+/* One head group of the pipelined Ulysses attention: its q, k, v packed in
+ * wire order, received head-split, its attention output and the output's
+ * way back. */
+typedef struct {
+  int64_t  first, count;   /* which of each rank's heads */
+  RlTensor send[3];        /* q, k, v of the group, wire order, contiguous */
+  RlTensor heads[3];       /* q, k, v [1, U·Lloc, G, X] */
+  RlTensor heads_wire[3];  /* their wire views (contiguous: B = 1) */
+  RlTensor out;            /* attention output [1, U·Lloc, G, X] */
+  RlTensor out_wire;
+  RlTensor back;           /* the output received token-split, wire order */
+} HeadGroup;
+
+static void
+head_group_release (HeadGroup *g)
+{
+  for (int t = 0; t < 3; t++)
+    {
+      rl_tensor_release (&g->send[t]);
+      rl_tensor_release (&g->heads[t]);
+      rl_tensor_release (&g->heads_wire[t]);
+    }
+  rl_tensor_release (&g->out);
+  rl_tensor_release (&g->out_wire);
+  rl_tensor_release (&g->back);
+}
+
+/* Bytes of one group's tensors in the window (as head_group_prepare
+ * carves them). */
+static size_t
+head_group_bytes (int u, int64_t group_heads, const RlTensor *const qkv[3], RlDType out_dtype)
+{
+  size_t bytes = 0;
+  for (int t = 0; t < 3; t++)
+    {
+      int64_t shape[4] = { 1, qkv[t]->shape[1] * u, group_heads, qkv[t]->shape[3] };
+      bytes += 2 * aligned_bytes (qkv[t]->dtype, 4, shape);   /* send and heads */
+    }
+  int64_t out_shape[4] = { 1, qkv[2]->shape[1] * u, group_heads, qkv[2]->shape[3] };
+  return bytes + 2 * aligned_bytes (out_dtype, 4, out_shape);   /* out and back */
+}
+
+static RlStatus
+head_group_prepare (Carver *c, int u, HeadGroup *g, const RlTensor *const qkv[3],
+                    RlDType out_dtype)
+{
+  RlStatus status = RL_OK;
+  int64_t group_heads = g->count;
+  for (int t = 0; t < 3 && status == RL_OK; t++)
+    {
+      const RlTensor *x = qkv[t];
+      int64_t shape[4] = { 1, x->shape[1] * u, group_heads, x->shape[3] };
+      RlTensor src = { 0 };
+      status = wire_view_of_token_group (&src, x, u, g->first, group_heads);
+      if (status == RL_OK)
+        status = carve (c, &g->send[t], x->dtype, 5, src.shape);
+      if (status == RL_OK)
+        status = c->backend->ops->copy (c->ctx, &g->send[t], &src);
+      if (status == RL_OK)
+        status = carve (c, &g->heads[t], x->dtype, 4, shape);
+      if (status == RL_OK)
+        status = wire_view_of_heads (&g->heads_wire[t], &g->heads[t], u);
+      rl_tensor_release (&src);
+    }
+  if (status == RL_OK)
+    status = carve (c, &g->out, out_dtype, 4, g->heads[2].shape);
+  if (status == RL_OK)
+    status = wire_view_of_heads (&g->out_wire, &g->out, u);
+  if (status == RL_OK)
+    status = carve (c, &g->back, g->out_wire.dtype, 5, g->out_wire.shape);
+  return status;
+}
+
+/* Starts (or, when `start` is false, runs) in one call the next group's
+ * q, k, v exchange and/or the previous group's output return. */
+static RlStatus
+group_exchange (RlComm *comm, HeadGroup *next, HeadGroup *done, bool start)
+{
+  RlTensor *outs[4];
+  const RlTensor *ins[4];
+  int n = 0;
+  for (int t = 0; next != NULL && t < 3; t++, n++)
+    {
+      outs[n] = &next->heads_wire[t];
+      ins[n] = &next->send[t];
+    }
+  if (done != NULL)
+    {
+      outs[n] = &done->back;
+      ins[n++] = &done->out_wire;
+    }
+  double t0 = rl_op_profile_active () ? rl_op_profile_clock_ms () : 0.0;
+  RlStatus status = start ? rl_comm_all_to_all_many_start (comm, n, outs, ins)
+                          : rl_comm_all_to_all_many (comm, n, outs, ins);
+  if (rl_op_profile_active ())
+    rl_op_profile_add (start ? "ulysses all_to_all, started" : "ulysses all_to_all",
+                       rl_op_profile_clock_ms () - t0);
+  return status;
+}
+
+static RlStatus
+comm_wait (RlComm *comm)
+{
+  double t0 = rl_op_profile_active () ? rl_op_profile_clock_ms () : 0.0;
+  RlStatus status = rl_comm_wait (comm);
+  if (rl_op_profile_active ())
+    rl_op_profile_add ("ulysses all_to_all, waited", rl_op_profile_clock_ms () - t0);
+  return status;
+}
+
+/* out[:, :, group heads] = the returned output of group g. */
+static RlStatus
+head_group_store (const RlBackend *backend, RlContext *ctx, int u, HeadGroup *g, RlTensor *out)
+{
+  RlTensor dst = { 0 };
+  RlStatus status = wire_view_of_token_group (&dst, out, u, g->first, g->count);
+  if (status == RL_OK)
+    status = backend->ops->copy (ctx, &dst, &g->back);
+  rl_tensor_release (&dst);
+  return status;
+}
+
+int
+rl_usp_head_groups (int64_t heads_per_rank, int64_t *sizes, int max_groups)
+{
+  int64_t h = heads_per_rank;
+  int n = 0;
+  const char *env = getenv ("RAYLIGHT_USP_GROUPS");
+  if (env != NULL && env[0] != '\0')
+    {
+      long groups = strtol (env, NULL, 10);
+      if (groups < 2 || groups > h || h % groups != 0 || groups > max_groups)
+        return 1;
+      for (n = 0; n < groups; n++)
+        sizes[n] = h / groups;
+      return n;
+    }
+  if (h < 2)
+    return 1;
+  /* The edges are small: the first group's inputs and the last group's
+   * output travel with nothing to hide them. The middle groups hold up to
+   * four heads: an attention call on fewer heads at these lengths leaves
+   * SMs idle in its last wave, while each group's exchange takes a small
+   * part of its neighbour's attention. */
+  if (h < 4)   /* 2-3 heads: one head first, the rest after */
+    {
+      sizes[0] = 1;
+      sizes[1] = h - 1;
+      return 2;
+    }
+  int64_t edge = 2, middle = h - 2 * edge;
+  int64_t middle_groups = (middle + 3) / 4;
+  if (middle_groups + 2 > max_groups)
+    return 1;
+  sizes[n++] = edge;
+  for (int64_t i = 0; i < middle_groups; i++)   /* as even as possible */
+    sizes[n++] = middle / middle_groups + (i < middle % middle_groups ? 1 : 0);
+  sizes[n++] = edge;
+  return n;
+}
+
+enum { MAX_HEAD_GROUPS = 16 };
+
+/* Plain Ulysses (no ring, B = 1) with most of its exchanges hidden behind
+ * attention: the heads go in groups of sizes[i] heads. Group 0's q, k, v
+ * travel first; then, while group g attends, group g+1's q, k, v and group
+ * g−1's output travel in one call; the last group's output returns after
+ * it. On NCCL exchange groups the transfers run on the copy engines, so
+ * the attention keeps every SM. Only group 0's inputs and the last group's
+ * output are exposed, hence small edge groups. The arithmetic is the
+ * in-line path's (attention is per head). With collectives that cannot
+ * overlap (shared memory) the same order simply runs in turn. */
+static RlStatus
+ulysses_pipelined (const RlBackend *backend, RlContext *ctx, const RlUspAttention *usp,
+                   RlTensor *out, const RlTensor *q, const RlTensor *k, const RlTensor *v,
+                   float scale, const int64_t *sizes, int groups)
+{
+  RlComm *comm = usp->ulysses;
+  int u = rl_comm_size (comm);
+  const RlTensor *qkv[3] = { q, k, v };
+  HeadGroup g[MAX_HEAD_GROUPS];
+  Carver c;
+  size_t bytes = 0;
+  memset (g, 0, sizeof g);
+  for (int i = 0; i < groups; i++)
+    {
+      g[i].first = i > 0 ? g[i - 1].first + g[i - 1].count : 0;
+      g[i].count = sizes[i];
+      bytes += head_group_bytes (u, sizes[i], qkv, out->dtype);
+    }
+  RlStatus status = carver_init (&c, backend, ctx, comm, bytes);
+  for (int i = 0; i < groups && status == RL_OK; i++)
+    status = head_group_prepare (&c, u, &g[i], qkv, out->dtype);
+  if (status == RL_OK)
+    status = group_exchange (comm, &g[0], NULL, false);
+  for (int i = 0; i < groups && status == RL_OK; i++)
+    {
+      HeadGroup *next = i + 1 < groups ? &g[i + 1] : NULL, *done = i > 0 ? &g[i - 1] : NULL;
+      bool started = next != NULL || done != NULL;
+      if (started)
+        status = group_exchange (comm, next, done, true);
+      if (status != RL_OK)
+        break;
+      /* A failure here must still complete the started exchange. */
+      status = rl_ring_attention (backend, ctx, NULL, usp->length, &g[i].out, NULL,
+                                  &g[i].heads[0], &g[i].heads[1], &g[i].heads[2], scale);
+      RlStatus waited = started ? comm_wait (comm) : RL_OK;
+      if (status == RL_OK)
+        status = waited;
+      if (status == RL_OK && done != NULL)
+        status = head_group_store (backend, ctx, u, done, out);
+    }
+  if (status == RL_OK)
+    status = group_exchange (comm, NULL, &g[groups - 1], false);
+  if (status == RL_OK)
+    status = head_group_store (backend, ctx, u, &g[groups - 1], out);
+  for (int i = 0; i < groups; i++)
+    head_group_release (&g[i]);
+  return status;
+}
+
 /* out = Ulysses(ring attention) of (q, k, v), heads already divisible. */
 static RlStatus
 ulysses_ring (const RlBackend *backend, RlContext *ctx, const RlUspAttention *usp,
@@ -276,6 +523,11 @@ ulysses_ring (const RlBackend *backend, RlContext *ctx, const RlUspAttention *us
   int u = usp->ulysses != NULL ? rl_comm_size (usp->ulysses) : 1;
   if (u == 1)
     return rl_ring_attention (backend, ctx, usp->ring, usp->length, out, NULL, q, k, v, scale);
+  int64_t sizes[MAX_HEAD_GROUPS];
+  int groups = usp->ring == NULL && q->shape[0] == 1
+               ? rl_usp_head_groups (q->shape[2] / u, sizes, MAX_HEAD_GROUPS) : 1;
+  if (groups > 1)
+    return ulysses_pipelined (backend, ctx, usp, out, q, k, v, scale, sizes, groups);
 
   HeadSplit hs = { 0 };
   const RlTensor *staging = NULL;

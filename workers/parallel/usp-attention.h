@@ -45,6 +45,15 @@ RlStatus rl_usp_attention        (const RlBackend *backend, RlContext *ctx,
                                   const RlTensor *q, const RlTensor *k,
                                   const RlTensor *v, float scale);
 
+/* Head groups of the pipelined Ulysses attention for `heads_per_rank`
+ * heads on each rank (plain Ulysses, batch 1): the exchanges of one group
+ * overlap another group's attention. Fills sizes[0..n) (heads per group,
+ * in order) and returns n, at most `max_groups`; 1 means the exchanges
+ * run in line. Small first and last groups (their transfers are the
+ * exposed ones), up to four heads in between: 20 heads → 2 4 4 4 4 2.
+ * RAYLIGHT_USP_GROUPS=N overrides with N equal groups (0 or 1: in line). */
+int      rl_usp_head_groups      (int64_t heads_per_rank, int64_t *sizes, int max_groups);
+
 /* The Ulysses exchanges on their own. to_heads: [B, Lloc, H, D] →
  * [B, U·Lloc, H/U, D] (tokens gathered, heads scattered; H % U == 0);
  * to_tokens is its inverse. */

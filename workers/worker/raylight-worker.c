@@ -38,6 +38,9 @@
 #include "worker-link.h"
 #include "worker-fsdp.h"
 #include "worker-parallel.h"
+#if RAYLIGHT_HAVE_CUDA
+#include "workers/backend-cuda/cuda-stream.h"
+#endif
 
 #define HELLO_ACK_TIMEOUT_MS 30000
 
@@ -530,6 +533,16 @@ query_gpu_facts (int device, RlDeviceFacts *facts, char *problem, size_t size)
 #endif
 }
 
+#if RAYLIGHT_HAVE_CUDA
+/* The stream the CUDA backend runs a context's ops on (attention variants
+ * and the Ulysses exchanges are ordered on it). */
+static void *
+cuda_compute_stream (RlContext *ctx)
+{
+  return (void *) rl_cuda_context_stream (ctx, NULL);
+}
+#endif
+
 /* Picks the compute backend named on the command line and opens a context
  * on this worker's device; on failure tells the pool why (instead of
  * HELLO) and returns false. */
@@ -565,7 +578,13 @@ open_backend (Worker *worker, RlDeviceFacts *facts)
                                                    requested, worker->args.rank, problem,
                                                    sizeof problem);
       if (worker->attention != NULL)
-        worker->backend = rl_worker_attention_backend (worker->attention);
+        {
+#if RAYLIGHT_HAVE_CUDA
+          if (worker->backend->device_kind == RL_DEVICE_CUDA)
+            rl_worker_attention_set_stream_source (worker->attention, cuda_compute_stream);
+#endif
+          worker->backend = rl_worker_attention_backend (worker->attention);
+        }
       else
         worker->backend->context_free (worker->compute);
     }
@@ -699,6 +718,13 @@ main (int argc, char **argv)
     worker.parallel = rl_worker_parallel_join (&worker.ack, worker.comm_fd, worker.args.device,
                                                inbox_cancelled, worker.inbox);
   worker.parallel_lost = rl_worker_parallel_expected (&worker.ack) && worker.parallel == NULL;
+#if RAYLIGHT_HAVE_CUDA
+  if (worker.parallel != NULL && worker.backend->device_kind == RL_DEVICE_CUDA
+      && rl_worker_parallel_order_after (worker.parallel, cuda_compute_stream (worker.compute))
+         != RL_OK)
+    fprintf (stderr, "raylight-worker[rank %d]: Ulysses exchanges wait for the whole device: %s\n",
+             worker.args.rank, rl_last_error ());
+#endif
   apply_pool_attention (&worker);
   setup_fsdp (&worker);
   rl_msg_hello_ack_clear (&worker.ack);

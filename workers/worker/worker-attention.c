@@ -48,6 +48,10 @@ struct RlWorkerAttention {
   const char          *last;       /* variant name of the last call */
   char                 used[256];  /* ",name," of every variant run so far */
   char                 fallback_logged[512];
+  /* The CUDA stream the backend's ops of a context run on (set by the
+   * worker in CUDA builds): variants run there, ordered by the stream,
+   * with no device-wide waits around them. NULL: legacy stream + waits. */
+  void               *(*stream_of) (RlContext *ctx);
 };
 
 /* The op signature has no user pointer: the attention (and the selector of
@@ -213,14 +217,20 @@ worker_attention_op (RlContext *ctx, RlTensor *out, RlTensor *lse, const RlTenso
                                                                    sizeof why);
   if (chosen == NULL)
     return run_backend_attention (a, why, ctx, out, lse, q, k, v, scale);
+  /* On the context's own stream the variant is ordered like any op. Without
+   * it (the op table exposes no stream) the variant runs on the legacy
+   * stream after the context's queued work and is finished before the next
+   * op, which waits for the whole device — collectives in flight included. */
   bool gpu = a->base->device_kind == RL_DEVICE_CUDA;
-  /* The op table exposes no stream: the variant runs on the legacy stream
-   * after the context's queued work and is finished before the next op. */
-  if (gpu && a->base->synchronize (ctx) != RL_OK)
+  bool on_stream = gpu && a->stream_of != NULL;
+  if (on_stream)
+    args.stream = a->stream_of (ctx);
+  bool wait_around = gpu && !on_stream;
+  if (wait_around && a->base->synchronize (ctx) != RL_OK)
     return rl_prefix_error (RL_E_DEVICE, "attention: before '%s': ", chosen->name);
   char error[1024] = "";
   int result = rl_attention_selector_run (selector, &problem, &args, error, sizeof error);
-  if (result == RL_ATTENTION_OK && gpu && a->base->synchronize (ctx) != RL_OK)
+  if (result == RL_ATTENTION_OK && wait_around && a->base->synchronize (ctx) != RL_OK)
     return rl_prefix_error (RL_E_DEVICE, "attention: '%s': ", chosen->name);
   if (result == RL_ATTENTION_OK)
     {
@@ -299,6 +309,13 @@ rl_worker_attention_free (RlWorkerAttention *a)
     }
   rl_attention_registry_free (a->registry);
   free (a);
+}
+
+void
+rl_worker_attention_set_stream_source (RlWorkerAttention *a, void *(*stream_of) (RlContext *ctx))
+{
+  if (a != NULL)
+    a->stream_of = stream_of;
 }
 
 const RlBackend *

@@ -33,6 +33,12 @@ void               rl_worker_attention_free    (RlWorkerAttention *attention);
  * variants. Valid while `attention` lives. */
 const RlBackend   *rl_worker_attention_backend (RlWorkerAttention *attention);
 
+/* CUDA builds: `stream_of (ctx)` returns the cudaStream_t the backend's ops
+ * of `ctx` run on; variants then run on it with no device-wide waits
+ * around them, so a collective started on another stream can overlap. */
+void               rl_worker_attention_set_stream_source (RlWorkerAttention *attention,
+                                                          void *(*stream_of) (RlContext *ctx));
+
 /* Replaces the default (the pool's setting arrives after the worker
  * started); false with the reason when `name` is unknown. */
 bool               rl_worker_attention_set_default (RlWorkerAttention *attention,

@@ -14,6 +14,7 @@
 #include "workers/parallel/usp-attention.h"
 
 struct RlWorkerParallel {
+  bool               nccl;        /* the collectives are NCCL's */
   RlComm            *world;
   RlComm            *sp;          /* sequence-parallel group, or NULL */
   RlComm            *ulysses;
@@ -64,8 +65,11 @@ join_world (RlWorkerParallel *p, const RlMsgHelloAck *ack, int fd, int device)
     return rl_comm_shm_attach (fd, rank, world, &p->world);
 #if RAYLIGHT_HAVE_CUDA
   if (ack->nccl_id_size == RL_PROTOCOL_NCCL_ID_SIZE)
-    return rl_comm_nccl_new (ack->nccl_id, rank, world, device, (int) ack->comm_timeout_ms,
-                             &p->world);
+    {
+      p->nccl = true;
+      return rl_comm_nccl_new (ack->nccl_id, rank, world, device, (int) ack->comm_timeout_ms,
+                               &p->world);
+    }
 #else
   (void) device;
 #endif
@@ -126,6 +130,22 @@ rl_worker_parallel_join (const RlMsgHelloAck *ack, int fd, int device,
       return NULL;
     }
   return p;
+}
+
+RlStatus
+rl_worker_parallel_order_after (RlWorkerParallel *p, void *compute_stream)
+{
+  if (p == NULL || !p->nccl || p->ulysses == NULL)
+    return RL_OK;
+#if RAYLIGHT_HAVE_CUDA
+  /* Only the Ulysses group: its exchanges are the ones started ahead of
+   * attention (usp-attention.c); the other groups keep waiting for the
+   * whole device (FSDP's side stream and the ring rely on it). */
+  return rl_comm_nccl_order_after (p->ulysses, (cudaStream_t) compute_stream);
+#else
+  (void) compute_stream;
+  return RL_OK;
+#endif
 }
 
 void

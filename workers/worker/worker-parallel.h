@@ -45,6 +45,12 @@ void              rl_worker_parallel_free  (RlWorkerParallel *parallel);   /* NU
  * no sequence parallelism. */
 const RlParallelContext *rl_worker_parallel_context (const RlWorkerParallel *parallel);
 
+/* NCCL groups: the Ulysses group's calls wait for `compute_stream` (a
+ * cudaStream_t, the one model code runs on) instead of the whole device,
+ * so its started exchanges overlap attention. No-op otherwise. */
+RlStatus                 rl_worker_parallel_order_after (RlWorkerParallel *parallel,
+                                                         void *compute_stream);
+
 /* The CFG × data split of the guidance, or NULL when there is none. */
 const RlParallelSplit   *rl_worker_parallel_split   (const RlWorkerParallel *parallel);
 
