@@ -3,7 +3,8 @@
  * narrow of frames into a dense tensor, the temporal upsample's frame
  * interleave (these go to 2-D row copies), and layouts that must stay on
  * the element-wise kernel (a short innermost run, too many rows to loop
- * over, a transpose). Random inputs, poisoned outputs, exact equality
+ * over, a transpose), and the Ulysses exchange's head-group packing (the
+ * row-copy kernel). Random inputs, poisoned outputs, exact equality
  * expected (copies). Exits 77 without a GPU. */
 #include "tests/cuda/cuda-test-util.h"
 
@@ -109,6 +110,49 @@ test_kernel_layouts (void)
   ct_release (&transposed);
 }
 
+/* The Ulysses exchange's packing: head group g (G heads of each of U
+ * ranks' Hu) of q [1, L, U·Hu, D] in wire order [U, 1, L, G, D] — rows of
+ * G·D elements at a pitch of H·D, one call per rank: the row-copy kernel
+ * when 16-byte aligned, with rows short (4 heads of 64 bf16) and long
+ * (whole 10 KB rows of a narrow, split into segments), and the 2-D memcpy
+ * when not (3 heads of 100 bf16: 600-byte rows). */
+static void
+test_exchange_packing (void)
+{
+  static const int64_t cases[][4] = {   /* U, Hu, G, D */
+    { 2, 8, 4, 64 }, { 4, 6, 3, 100 }, { 2, 4, 2, 2560 },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int64_t u = cases[i][0], hu = cases[i][1], g = cases[i][2], d = cases[i][3];
+    int64_t l = ct_int (37, 300);
+    CtTensor q, packed, back;
+    CT_REQUIRE_OK (ct_random (&P, &q, RL_BF16, 4, (int64_t[]) { 1, l, u * hu, d }, 1.0f));
+    CT_REQUIRE_OK (ct_poisoned (&P, &packed, RL_BF16, 5, (int64_t[]) { u, 1, l, g, d }));
+    CT_REQUIRE_OK (ct_random (&P, &back, RL_BF16, 4, (int64_t[]) { 1, l, u * hu, d }, 1.0f));
+    FOR_BOTH {
+      RlTensor view = { 0 }, into = { 0 };
+      static const int perm[5] = { 2, 0, 1, 3, 4 };
+      CT_REQUIRE_OK (rl_tensor_reshape (&view, T (q), 5, (int64_t[]) { 1, l, u, hu, d }));
+      CT_REQUIRE_OK (rl_tensor_narrow (&view, &view, 3, g, g));   /* group 1 */
+      CT_REQUIRE_OK (rl_tensor_permute (&view, &view, perm));
+      CT_REQUIRE_OK (OPS->copy (CTX, T (packed), &view));
+      /* and back into the group's place of another tensor (the store) */
+      CT_REQUIRE_OK (rl_tensor_reshape (&into, T (back), 5, (int64_t[]) { 1, l, u, hu, d }));
+      CT_REQUIRE_OK (rl_tensor_narrow (&into, &into, 3, 0, g));   /* group 0 */
+      CT_REQUIRE_OK (rl_tensor_permute (&into, &into, perm));
+      CT_REQUIRE_OK (OPS->copy (CTX, &into, T (packed)));
+      rl_tensor_release (&view);
+      rl_tensor_release (&into);
+    }
+    char what[96];
+    snprintf (what, sizeof what, "packing U%lld Hu%lld G%lld D%lld L%lld", (long long) u,
+              (long long) hu, (long long) g, (long long) d, (long long) l);
+    expect_equal (what, &packed);
+    expect_equal (what, &back);
+    ct_release (&q); ct_release (&packed); ct_release (&back);
+  }
+}
+
 int
 main (void)
 {
@@ -119,6 +163,7 @@ main (void)
   PT_RUN (test_narrow_frames);
   PT_RUN (test_frame_interleave);
   PT_RUN (test_kernel_layouts);
+  PT_RUN (test_exchange_packing);
   ct_pair_close (&P);
   return pt_finish ();
 }

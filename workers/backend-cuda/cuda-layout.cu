@@ -117,7 +117,65 @@ im2col_kernel (void *cols, cudaDataType_t cols_type, const void *x, cudaDataType
   store_one (cols, cols_type, flat, v);
 }
 
+/* Row copy. Work items are (row, segment of up to kRowSegment 16-byte
+ * vectors); a warp takes one item at a time, each lane loading all of its
+ * vectors before storing any so that several loads are in flight. */
+constexpr int kRowSegment = 256;
+constexpr int kVectorsPerLane = kRowSegment / 32;
+
+__global__ void
+copy_rows_kernel (char *dst, int64_t dst_pitch, int64_t dst_call, const char *src,
+                  int64_t src_pitch, int64_t src_call, int64_t vectors, int64_t segments,
+                  int64_t rows, int64_t items)
+{
+  int lane = threadIdx.x & 31;
+  int64_t warp = ((int64_t) blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+  int64_t warps = ((int64_t) gridDim.x * blockDim.x) >> 5;
+  for (int64_t item = warp; item < items; item += warps) {
+    int64_t row_index = item / segments, segment = item - row_index * segments;
+    int64_t call = row_index / rows, row = row_index - call * rows;
+    const uint4 *s = reinterpret_cast<const uint4 *> (src + call * src_call + row * src_pitch)
+                     + segment * kRowSegment;
+    uint4 *d = reinterpret_cast<uint4 *> (dst + call * dst_call + row * dst_pitch)
+               + segment * kRowSegment;
+    int64_t left = vectors - segment * kRowSegment;
+    uint4 v[kVectorsPerLane];
+#pragma unroll
+    for (int i = 0; i < kVectorsPerLane; i++)
+      if (lane + 32 * i < left)
+        v[i] = s[lane + 32 * i];
+#pragma unroll
+    for (int i = 0; i < kVectorsPerLane; i++)
+      if (lane + 32 * i < left)
+        d[lane + 32 * i] = v[i];
+  }
+}
+
 } // namespace
+
+extern "C" cudaError_t
+rl_cuda_copy_rows (void *dst, int64_t dst_pitch, int64_t dst_call, const void *src,
+                   int64_t src_pitch, int64_t src_call, int64_t width, int64_t rows,
+                   int64_t calls, cudaStream_t stream)
+{
+  uintptr_t all = (uintptr_t) dst | (uintptr_t) src | (uintptr_t) dst_pitch
+                  | (uintptr_t) src_pitch | (uintptr_t) dst_call | (uintptr_t) src_call
+                  | (uintptr_t) width;
+  if (dst == nullptr || src == nullptr || (all & 15) != 0 || width <= 0 || rows < 0 || calls < 0)
+    return cudaErrorInvalidValue;
+  int64_t vectors = width / 16, segments = ceil_div (vectors, (int64_t) kRowSegment);
+  int64_t items = rows * calls * segments;
+  if (items == 0)
+    return cudaSuccess;
+  /* Eight warps a block; enough blocks for every SM many times over. */
+  int64_t blocks = ceil_div (items, (int64_t) (kThreads / 32));
+  if (blocks > 8192)
+    blocks = 8192;
+  copy_rows_kernel<<<(unsigned) blocks, kThreads, 0, stream>>> (
+    static_cast<char *> (dst), dst_pitch, dst_call, static_cast<const char *> (src), src_pitch,
+    src_call, vectors, segments, rows, items);
+  return cudaGetLastError ();
+}
 
 extern "C" cudaError_t
 rl_cuda_pad (RlCudaPadMode mode, float value, float x_scale, int ndim, void *y, cudaDataType_t y_type,

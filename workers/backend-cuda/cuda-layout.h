@@ -33,6 +33,18 @@ cudaError_t rl_cuda_pad             (RlCudaPadMode mode, float value, float x_sc
                                      const int64_t *x_shape, const int64_t *x_strides,
                                      const int64_t *pad_before, cudaStream_t stream);
 
+/* Copies `calls` × `rows` rows of `width` bytes: row r of call c from
+ * src + c·src_call + r·src_pitch to dst + c·dst_call + r·dst_pitch (bytes).
+ * Every pointer, pitch, call stride and the width must be multiples of 16
+ * bytes (cudaErrorInvalidValue otherwise: the caller falls back to
+ * cudaMemcpy2DAsync). Short rows (a few heads of a token, the Ulysses
+ * exchange's packing) move at close to memory bandwidth, where the 2-D
+ * memcpy manages about a quarter of it. */
+cudaError_t rl_cuda_copy_rows       (void *dst, int64_t dst_pitch, int64_t dst_call,
+                                     const void *src, int64_t src_pitch, int64_t src_call,
+                                     int64_t width, int64_t rows, int64_t calls,
+                                     cudaStream_t stream);
+
 /* y[r, 2h+i, 2w+j] = x[r, h, w] for dense x [rows, height, width]. */
 cudaError_t rl_cuda_upsample2x      (void *y, const void *x, cudaDataType_t type,
                                      int64_t rows, int64_t height, int64_t width,

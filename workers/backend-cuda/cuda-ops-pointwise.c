@@ -189,12 +189,13 @@ cuda_fill (RlContext *ctx, RlTensor *y, float value)
 /* Narrowest contiguous run worth a 2-D copy row. */
 #define ROW_COPY_MIN_BYTES 512
 
-/* Copies src into dst as cudaMemcpy2DAsync rows when both share a
- * contiguous innermost run of at least ROW_COPY_MIN_BYTES and at most one
- * more dim (after merging) is left to loop over: a narrow along a middle
- * dim, a concat part, a frame interleave. The copy kernels move whole rows
- * at memory bandwidth, where the element-wise kernel divides out every
- * index. False (nothing done) when the layout does not fit. */
+/* Copies src into dst as rows when both share a contiguous innermost run
+ * of at least ROW_COPY_MIN_BYTES and at most one more dim (after merging)
+ * is left to loop over: a narrow along a middle dim, a concat part, a
+ * frame interleave, the Ulysses exchange's packing. Rows move at memory
+ * bandwidth (the row-copy kernel; cudaMemcpy2DAsync when the layout is not
+ * 16-byte aligned), where the element-wise kernel divides out every index.
+ * False (nothing done) when the layout does not fit. */
 static bool
 copy_as_rows (RlContext *ctx, RlTensor *dst, const RlTensor *src, RlStatus *st)
 {
@@ -234,6 +235,20 @@ copy_as_rows (RlContext *ctx, RlTensor *dst, const RlTensor *src, RlStatus *st)
     calls *= shape[i];
   if (n > 3 || calls > ROW_COPY_MAX_CALLS || (n > 1 && (ds[1] < shape[0] || ss[1] < shape[0])))
     return false;
+  /* One kernel for every call when the layout is 16-byte aligned; the
+   * 2-D memcpy otherwise. */
+  int64_t dcall = n > 2 ? ds[2] * (int64_t) esize : 0, scall = n > 2 ? ss[2] * (int64_t) esize : 0;
+  cudaError_t kernel = rl_cuda_copy_rows (dst->data, (int64_t) dpitch, dcall, src->data,
+                                          (int64_t) spitch, scall, (int64_t) width, rows, calls,
+                                          ctx->stream);
+  if (kernel == cudaSuccess) {
+    *st = RL_OK;
+    return true;
+  }
+  if (kernel != cudaErrorInvalidValue) {
+    *st = cuda_launch_status (kernel, "copy");
+    return true;
+  }
   for (int64_t c = 0; c < calls; c++) {
     int64_t d_off = n > 2 ? c * ds[2] : 0, s_off = n > 2 ? c * ss[2] : 0;
     cudaError_t status = cudaMemcpy2DAsync ((char *) dst->data + d_off * (int64_t) esize, dpitch,
