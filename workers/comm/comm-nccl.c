@@ -16,6 +16,7 @@
 #pragma GCC diagnostic ignored "-Wstrict-prototypes"
 #include <nccl.h>
 #pragma GCC diagnostic pop
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,9 +126,26 @@ abort_with (NcclComm *c, const char *op, const char *why)
 /* Waits for the communicator's pending NCCL work (and, when `stream_too`,
  * for its stream) to finish, within the timeout. `peers` names the ranks
  * this call depends on, for the message. */
+/* Pauses between two polls of a waiting call: none for its first
+ * POLL_SPIN_NS (a Ulysses exchange or a ring step finishes within a
+ * millisecond or two, and a sleep of even 50 µs wakes up 100 µs late under
+ * the default timer slack, while the GPU idles behind the blocking call),
+ * then short sleeps so that a long wait costs no CPU. */
+#define POLL_SPIN_NS ((int64_t) 2000000)
+
+static void
+poll_pause (int64_t started_ns)
+{
+  if (now_ns () - started_ns < POLL_SPIN_NS)
+    sched_yield ();
+  else
+    usleep (50);
+}
+
 static RlStatus
 nccl_wait (NcclComm *c, const char *op, bool stream_too, const char *peers)
 {
+  int64_t started_ns = now_ns ();
   int64_t started = now_ms ();
   int64_t deadline = started + c->base.timeout_ms;
   char why[256];
@@ -163,7 +181,7 @@ nccl_wait (NcclComm *c, const char *op, bool stream_too, const char *peers)
                 c->base.timeout_ms, peers);
       return abort_with (c, op, why);
     }
-    usleep (50);
+    poll_pause (started_ns);
   }
 }
 
@@ -868,7 +886,7 @@ rl_comm_nccl_wait_event (RlComm *comm, cudaEvent_t done, const char *op)
   if (comm == NULL || comm->methods != &nccl_methods)
     return rl_set_error (RL_E_INVALID_ARG, "nccl comm: wait_event needs an NCCL communicator");
   NcclComm *c = (NcclComm *) comm;
-  int64_t deadline = now_ms () + c->base.timeout_ms;
+  int64_t deadline = now_ms () + c->base.timeout_ms, started_ns = now_ns ();
   char why[256];
 
   for (;;) {
@@ -896,7 +914,7 @@ rl_comm_nccl_wait_event (RlComm *comm, cudaEvent_t done, const char *op)
                 "never arrived", c->base.timeout_ms);
       return abort_with (c, op, why);
     }
-    usleep (20);
+    poll_pause (started_ns);
   }
 }
 
