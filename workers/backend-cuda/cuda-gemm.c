@@ -1,5 +1,6 @@
 #include "cuda-gemm.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,19 +92,20 @@ rl_cuda_gemm_new (size_t workspace_bytes, RlCudaError *error)
     return NULL;
   }
   gemm->workspace_bytes = workspace_bytes ? workspace_bytes : DEFAULT_WORKSPACE_BYTES;
-  /* Off unless RL_CUDA_GEMM_AUTOTUNE=1: on an H100 (2026-11-27, two runs
-   * of tests/bench/bench-gemm against torch.matmul, Wan 14B shapes) the
-   * heuristic's first pick was as fast or faster in steady state on three
-   * of the four shapes; the timed pick lost up to 13% on 32760 x 5120 x
-   * 5120 and won 5% on 32760 x 5120 x 13824 in one run of two. Single
-   * launches between synchronisations, which any one-time timing is made
-   * of, do not rank the algorithms as back-to-back products do. The
-   * heuristic's first pick is also the algorithm torch.matmul runs on all
-   * four Wan shapes (cublasGemmEx goes through cuBLASLt: same algoId, tile,
-   * cluster and nvjet kernel; bit-identical outputs), and in one process,
-   * interleaved, the two ran within 0.4% of each other (BENCHMARKS.md). */
+  /* On unless RL_CUDA_GEMM_AUTOTUNE=0. Earlier (2026-11-27 morning, H100,
+   * tests/bench/bench-gemm in isolation) the heuristic's first pick was as
+   * fast or faster on three of four Wan 14B shapes at 32760 rows and the
+   * timed pick lost up to 13% on one, so tuning was off. In the whole
+   * model it is the other way round: on 2 x H200 (tests/pool/RESULTS.md,
+   * session 5) one GPU's 14B forward took the same time either way
+   * (2597.4 vs 2596.8 ms) while a Ulysses 2 rank's, whose products have
+   * 16380 rows, went from 1503 to 1426 ms: at half the rows the
+   * heuristic's pick leaves 5-14% on the table. The price is
+   * reproducibility across processes: the timed pick can differ from run
+   * to run, and with it the last bits of a result; RL_CUDA_GEMM_AUTOTUNE=0
+   * gives cuBLASLt's deterministic first pick (torch.matmul's). */
   const char *autotune = getenv ("RL_CUDA_GEMM_AUTOTUNE");
-  gemm->autotune = autotune != NULL && strcmp (autotune, "1") == 0;
+  gemm->autotune = autotune == NULL || strcmp (autotune, "0") != 0;
   cublasStatus_t status = cublasLtCreate (&gemm->handle);
   if (status != CUBLAS_STATUS_SUCCESS) {
     rl_cuda_error_set (error, status, "creating the cuBLASLt handle failed: %s; check the driver",
@@ -402,6 +404,40 @@ pick_fastest (RlCudaGemm *gemm, CachedPlan *plan, const cublasLtMatmulHeuristicR
   return finalists[best];
 }
 
+/* With RL_CUDA_GEMM_VERBOSE=1, one stderr line per new plan: the shape,
+ * which of the heuristic's candidates runs and that algorithm's
+ * configuration (to compare the heuristic's pick with the autotuned one). */
+static void
+report_choice (const CachedPlan *plan, const cublasLtMatmulAlgo_t *algo, int pick, int count)
+{
+  const char *env = getenv ("RL_CUDA_GEMM_VERBOSE");
+  if (env == NULL || strcmp (env, "1") != 0)
+    return;
+  int32_t id = 0;
+  uint32_t tile = 0, splitk = 0, reduction = 0, swizzle = 0, stages = 0;
+  uint16_t cluster = 0;
+  size_t written = 0;
+  cublasLtMatmulAlgoConfigGetAttribute (algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof id, &written);
+  cublasLtMatmulAlgoConfigGetAttribute (algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile,
+                                        &written);
+  cublasLtMatmulAlgoConfigGetAttribute (algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk,
+                                        sizeof splitk, &written);
+  cublasLtMatmulAlgoConfigGetAttribute (algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &reduction,
+                                        sizeof reduction, &written);
+  cublasLtMatmulAlgoConfigGetAttribute (algo, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &swizzle,
+                                        sizeof swizzle, &written);
+  cublasLtMatmulAlgoConfigGetAttribute (algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages,
+                                        sizeof stages, &written);
+  cublasLtMatmulAlgoConfigGetAttribute (algo, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, &cluster,
+                                        sizeof cluster, &written);
+  const RlCudaGemmShape *s = &plan->key.shape;
+  fprintf (stderr, "raylight gemm m=%lld n=%lld k=%lld batch=%lld %s: candidate %d of %d, "
+           "algo %d tile %u stages %u split-k %u reduction %u swizzle %u cluster %u\n",
+           (long long) s->m, (long long) s->n, (long long) s->k, (long long) s->batch,
+           type_name (s->x_type), pick, count, (int) id, tile, stages, splitk, reduction, swizzle,
+           (unsigned) cluster);
+}
+
 static bool
 choose_algorithm (RlCudaGemm *gemm, CachedPlan *plan, const void *x, const void *w, void *y,
                   cudaStream_t stream, RlCudaError *error)
@@ -436,6 +472,7 @@ choose_algorithm (RlCudaGemm *gemm, CachedPlan *plan, const void *x, const void 
   int pick = gemm->autotune ? pick_fastest (gemm, plan, results, count, x, w, y, stream)
                             : (gemm->candidate < count ? gemm->candidate : count - 1);
   plan->algo = results[pick].algo;
+  report_choice (plan, &plan->algo, pick, count);
   return true;
 }
 

@@ -19,13 +19,14 @@
  * CUBLAS_STATUS_NOT_SUPPORTED at cublasLtMatmul (tests/cuda/probe-fp8.c,
  * 2026-11-27). Algorithms come from cuBLASLt's
  * heuristic and are cached per shape, dtypes and pointer alignment, so a
- * repeated shape costs no host-side search. Autotuning is opt-in
- * (rl_cuda_gemm_set_autotune, or RL_CUDA_GEMM_AUTOTUNE=1): the first call
- * of a shape times the heuristic's top 24 candidates on the caller's
- * buffers and keeps the fastest, once per context; calls that accumulate
- * (beta != 0) or run while the stream is captured into a graph keep the
- * heuristic's pick. It is off by default because on Wan's shapes it did
- * not beat the heuristic's first pick in steady state (cuda-gemm.c).
+ * repeated shape costs no host-side search. Autotuning is on by default
+ * (rl_cuda_gemm_set_autotune; RL_CUDA_GEMM_AUTOTUNE=0 turns it off): the
+ * first call of a shape times the heuristic's top 24 candidates on the
+ * caller's buffers and keeps the fastest, once per context; calls that
+ * accumulate (beta != 0) or run while the stream is captured into a graph
+ * keep the heuristic's pick. Whole-model timings decided the default
+ * (cuda-gemm.c): same speed on full-length products, 5% faster a
+ * sequence-parallel rank's forward.
  *
  * cuBLASLt has no SiLU epilogue: RL_CUDA_EPILOGUE_*SILU runs the product
  * (with bias) then one in-place SiLU pass over y.
