@@ -378,6 +378,12 @@ test_head_group_sizes (void)
   PT_CHECK (rl_usp_head_groups (20, sizes, 16) == 5 && sizes[0] == 4 && sizes[4] == 4,
             "RAYLIGHT_USP_GROUPS=5 on 20 heads");
   PT_CHECK (rl_usp_head_groups (6, sizes, 16) == 1, "5 groups do not divide 6 heads: in line");
+  setenv ("RAYLIGHT_USP_GROUPS", "1,4,4,4,4,3", 1);
+  PT_CHECK (rl_usp_head_groups (20, sizes, 16) == 6 && sizes[0] == 1 && sizes[5] == 3,
+            "RAYLIGHT_USP_GROUPS=1,4,4,4,4,3 on 20 heads");
+  PT_CHECK (rl_usp_head_groups (21, sizes, 16) == 1, "sizes that miss a head: in line");
+  setenv ("RAYLIGHT_USP_GROUPS", "2,x", 1);
+  PT_CHECK (rl_usp_head_groups (4, sizes, 16) == 1, "a malformed list: in line");
   setenv ("RAYLIGHT_USP_GROUPS", "1", 1);
   PT_CHECK (rl_usp_head_groups (20, sizes, 16) == 1, "RAYLIGHT_USP_GROUPS=1: in line");
   unsetenv ("RAYLIGHT_USP_GROUPS");

@@ -421,6 +421,26 @@ rl_usp_head_groups (int64_t heads_per_rank, int64_t *sizes, int max_groups)
   int64_t h = heads_per_rank;
   int n = 0;
   const char *env = getenv ("RAYLIGHT_USP_GROUPS");
+  if (env != NULL && env[0] != '\0' && strchr (env, ',') != NULL)
+    {
+      /* An explicit list of sizes ("1,4,4,4,4,3"): used when it holds
+       * every head, else in line. */
+      int64_t total = 0;
+      const char *at = env;
+      while (*at != '\0' && n < max_groups)
+        {
+          char *end = NULL;
+          long size = strtol (at, &end, 10);
+          if (end == at || size < 1)
+            return 1;
+          sizes[n++] = size;
+          total += size;
+          at = *end == ',' ? end + 1 : end;
+          if (*end != ',' && *end != '\0')
+            return 1;
+        }
+      return *at == '\0' && total == h && n >= 2 ? n : 1;
+    }
   if (env != NULL && env[0] != '\0')
     {
       long groups = strtol (env, NULL, 10);

@@ -51,7 +51,9 @@ RlStatus rl_usp_attention        (const RlBackend *backend, RlContext *ctx,
  * in order) and returns n, at most `max_groups`; 1 means the exchanges
  * run in line. Small first and last groups (their transfers are the
  * exposed ones), up to four heads in between: 20 heads → 2 4 4 4 4 2.
- * RAYLIGHT_USP_GROUPS=N overrides with N equal groups (0 or 1: in line). */
+ * RAYLIGHT_USP_GROUPS=N overrides with N equal groups (0 or 1: in line),
+ * RAYLIGHT_USP_GROUPS=a,b,c with those sizes (in line unless they add up
+ * to heads_per_rank). */
 int      rl_usp_head_groups      (int64_t heads_per_rank, int64_t *sizes, int max_groups);
 
 /* The Ulysses exchanges on their own. to_heads: [B, Lloc, H, D] →
