@@ -187,6 +187,8 @@ greet_pool (Worker *worker, const char *token, const RlDeviceFacts *device)
     .device_name = facts.name,
     .total_memory = facts.total_memory,
     .free_memory = facts.free_memory,
+    .compute_major = facts.compute_major,
+    .compute_minor = facts.compute_minor,
     .n_capabilities = sizeof capabilities / sizeof capabilities[0],
     .capabilities = capabilities,
   };
