@@ -230,10 +230,14 @@ check_exchange_window (Rank *r)
   rl_comm_free (group);
 }
 
+/* USP attention against the unsplit attention. Batch 1 with plain
+ * Ulysses takes the pipelined path (head groups, their exchanges started
+ * while another group attends, all from the exchange window); batch 2 the
+ * in-line exchanges. */
 static void
-check_usp (Rank *r, int ulysses, int ring, int heads)
+check_usp (Rank *r, int ulysses, int ring, int heads, int batch)
 {
-  int64_t qs[4] = { BATCH, LENGTH, heads, HEAD_DIM }, vs[4] = { BATCH, LENGTH, heads, V_DIM };
+  int64_t qs[4] = { batch, LENGTH, heads, HEAD_DIM }, vs[4] = { batch, LENGTH, heads, V_DIM };
   RlTensor q = device_tensor (r, 50, 4, qs), k = device_tensor (r, 51, 4, qs);
   RlTensor v = device_tensor (r, 52, 4, vs), want = device_tensor (r, -1, 4, vs);
   RlTensor got = device_tensor (r, -1, 4, vs);
@@ -241,8 +245,8 @@ check_usp (Rank *r, int ulysses, int ring, int heads)
 
   RlSeqSplit split;
   rl_seq_split (LENGTH, RANKS, r->rank, &split);
-  int64_t lq[4] = { BATCH, split.local_length, heads, HEAD_DIM };
-  int64_t lv[4] = { BATCH, split.local_length, heads, V_DIM };
+  int64_t lq[4] = { batch, split.local_length, heads, HEAD_DIM };
+  int64_t lv[4] = { batch, split.local_length, heads, V_DIM };
   RlTensor sq = device_tensor (r, -1, 4, lq), sk = device_tensor (r, -1, 4, lq);
   RlTensor sv = device_tensor (r, -1, 4, lv), so = device_tensor (r, -1, 4, lv);
   RlComm *u = NULL, *g = NULL;
@@ -261,10 +265,11 @@ check_usp (Rank *r, int ulysses, int ring, int heads)
     diff = fmax (diff, fabs ((double) a[i] - b[i]));
     ref = fmax (ref, fabs ((double) b[i]));
   }
-  PT_CHECK (diff / ref <= 1e-4, "rank %d U%d R%d H%d: relative error %.3g", r->rank, ulysses,
-            ring, heads, diff / ref);
+  PT_CHECK (diff / ref <= 1e-4, "rank %d U%d R%d H%d B%d: relative error %.3g", r->rank,
+            ulysses, ring, heads, batch, diff / ref);
   if (r->rank == 0)
-    printf ("# GPU U%d×R%d H=%d L=%d: relative error %.3g\n", ulysses, ring, heads, LENGTH, diff / ref);
+    printf ("# GPU U%d×R%d H=%d B=%d L=%d: relative error %.3g\n", ulysses, ring, heads, batch,
+            LENGTH, diff / ref);
   free (a);
   free (b);
   rl_comm_free (u);
@@ -315,9 +320,11 @@ rank_thread (void *arg)
   }
   check_collectives (r);
   check_exchange_window (r);
-  check_usp (r, 2, 1, 4);
-  check_usp (r, 1, 2, 4);
-  check_usp (r, 2, 1, 3);   /* padded heads */
+  check_usp (r, 2, 1, 4, BATCH);
+  check_usp (r, 1, 2, 4, BATCH);
+  check_usp (r, 2, 1, 3, BATCH);   /* padded heads */
+  check_usp (r, 2, 1, 12, 1);      /* pipelined: 6 heads per rank in groups 2 2 2 */
+  check_usp (r, 2, 1, 6, 1);       /* pipelined: 3 heads per rank in groups 1 2 */
   check_timeout (r);
   rl_comm_free (r->comm);
   cuda->context_free (r->ctx);

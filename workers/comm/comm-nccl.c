@@ -682,24 +682,43 @@ nccl_exchange_window (RlComm *comm, size_t bytes, void **data)
    * re-register (a collective) on every job. */
   size_t step = (size_t) 64 << 20;
   size_t size = (bytes + step - 1) / step * step;
-  ncclResult_t r = ncclMemAlloc (&c->window, size);
-  if (r == ncclSuccess) {
-    r = ncclCommWindowRegister (c->nccl, c->window, size, &c->window_handle,
+  void *memory = NULL;
+  ncclResult_t r = ncclMemAlloc (&memory, size);
+  bool allocated = r == ncclSuccess;
+  /* Registration is collective: a rank whose allocation failed (its GPU
+   * fuller than the others') must not leave the others waiting in it, so
+   * the group agrees first and all fall back together. */
+  int64_t failed = !allocated;
+  if ((status = nccl_all_reduce_host (comm, &failed, RL_COMM_MAX)) != RL_OK) {
+    if (allocated)
+      ncclMemFree (memory);
+    return status;
+  }
+  if (!failed) {
+    r = ncclCommWindowRegister (c->nccl, memory, size, &c->window_handle,
                                 NCCL_WIN_COLL_SYMMETRIC);
     if (r == ncclInProgress || r == ncclSuccess) {
-      if ((status = nccl_wait (c, "window register", false, "a rank of the group")) != RL_OK)
+      if ((status = nccl_wait (c, "window register", false, "a rank of the group")) != RL_OK) {
+        c->window_handle = NULL;
+        ncclMemFree (memory);
         return status;
+      }
+      c->window = memory;
       c->window_bytes = size;
       *data = c->window;
       return RL_OK;
     }
   }
-  /* Refused (no symmetric memory on this driver or link): every rank
-   * sees the same refusal, so all fall back to ordinary buffers. */
-  snprintf (why, sizeof why, "%s (%s)", ncclGetErrorString (r), ncclGetLastError (c->nccl));
-  if (c->window != NULL)
-    ncclMemFree (c->window);
-  c->window = NULL;
+  /* Refused (no memory on some rank, or no symmetric memory on this
+   * driver or link, which every rank sees alike): all fall back to
+   * ordinary buffers. */
+  if (failed)
+    snprintf (why, sizeof why, "%s", allocated ? "another rank could not allocate it"
+                                               : ncclGetErrorString (r));
+  else
+    snprintf (why, sizeof why, "%s (%s)", ncclGetErrorString (r), ncclGetLastError (c->nccl));
+  if (allocated)
+    ncclMemFree (memory);
   c->window_handle = NULL;
   c->exchange_group = false;
   fprintf (stderr, "raylight comm nccl (world rank %d): no exchange window of %zu MB: %s; "
