@@ -16,43 +16,22 @@
 #include <stdlib.h>
 
 #include "tests/bench/bench-ops-util.h"
-#include "workers/backend-cuda/cuda-gemm.h"
+#include "tests/bench/bench-gemm-run.h"
 
 #define WARMUP  5
 #define REPEATS 20
 #define MAX_CANDIDATES 12
-
-typedef struct {
-  RlCudaGemm      *gemm;
-  RlCudaGemmShape  shape;
-  const void      *x, *w;
-  void            *y;
-  bool             failed;
-} GemmRun;
-
-static void
-run_gemm (void *arg)
-{
-  GemmRun *run = arg;
-  RlCudaError error = { 0 };
-  if (!run->failed
-      && !rl_cuda_gemm_run (run->gemm, &run->shape, run->x, run->w, NULL, run->y, 1.0f, 0.0f,
-                            NULL, &error)) {
-    fprintf (stderr, "bench-gemm-split: %s\n", error.message);
-    run->failed = true;
-  }
-}
 
 /* TFLOP/s of the median run of one GEMM context on one shape. */
 static double
 rate (RlCudaGemm *gemm, int64_t m, int64_t k, int64_t n, const void *x, const void *w, void *y)
 {
   GemmRun run = {
-    .gemm = gemm, .x = x, .w = w, .y = y,
+    .gemm = gemm, .x = x, .w = w, .y = y, .alpha = 1.0f,
     .shape = { .m = m, .n = n, .k = k, .x_type = CUDA_R_16BF, .w_type = CUDA_R_16BF,
                .y_type = CUDA_R_16BF },
   };
-  BenchTiming t = bench_time (run_gemm, &run, WARMUP, REPEATS);
+  BenchTiming t = bench_time (bench_run_gemm, &run, WARMUP, REPEATS);
   return run.failed ? 0.0 : 2.0 * (double) m * (double) k * (double) n / (t.median_ms * 1e-3)
                             / 1e12;
 }

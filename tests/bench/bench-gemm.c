@@ -16,40 +16,11 @@
 #include <stdbool.h>
 
 #include "tests/bench/bench-ops-util.h"
-#include "workers/backend-cuda/cuda-gemm.h"
+#include "tests/bench/bench-gemm-run.h"
 
 #define M 32760
 #define WARMUP  5
 #define REPEATS 30
-
-typedef struct {
-  RlCudaGemm      *gemm;
-  RlCudaGemmShape  shape;
-  const void      *x, *w, *bias;
-  const float     *x_scale, *w_scale; /* device scales (fp8), or NULL */
-  void            *y;
-  float            alpha;
-  bool             failed;
-} GemmRun;
-
-static void
-run_gemm (void *arg)
-{
-  GemmRun *run = arg;
-  RlCudaError error = { 0 };
-  if (run->failed)
-    return;
-  bool ok = run->x_scale != NULL
-            ? rl_cuda_gemm_run_scaled (run->gemm, &run->shape, run->x, run->x_scale, run->w,
-                                       run->w_scale, run->bias, run->y, run->alpha, 0.0f, NULL,
-                                       &error)
-            : rl_cuda_gemm_run (run->gemm, &run->shape, run->x, run->w, run->bias, run->y,
-                                run->alpha, 0.0f, NULL, &error);
-  if (!ok) {
-    fprintf (stderr, "bench-gemm: %s\n", error.message);
-    run->failed = true;
-  }
-}
 
 /* TFLOP/s of the median run, and of the 90th and 10th percentile runs. */
 typedef struct {
@@ -59,7 +30,7 @@ typedef struct {
 static Rate
 measure (GemmRun *run, double flops)
 {
-  BenchTiming t = bench_time (run_gemm, run, WARMUP, REPEATS);
+  BenchTiming t = bench_time (bench_run_gemm, run, WARMUP, REPEATS);
   if (run->failed)
     return (Rate) { NAN, NAN, NAN };
   return (Rate) { flops / (t.median_ms * 1e-3) / 1e12, flops / (t.p90_ms * 1e-3) / 1e12,
