@@ -80,14 +80,9 @@ uniforms_avx2 (const uint32_t *words, float *out, size_t count)
     __m256 u = _mm256_cvtepi32_ps (_mm256_and_si256 (y, low24));
     _mm256_storeu_ps (out + i, _mm256_mul_ps (u, scale));
   }
-  for (; i < count; i++) {
-    uint32_t y = words[i];
-    y ^= y >> 11;
-    y ^= (y << 7) & 0x9d2c5680u;
-    y ^= (y << 15) & 0xefc60000u;
-    y ^= y >> 18;
-    out[i] = (float) (y & 0xffffffu) * 0x1p-24f;
-  }
+  /* The last count % 8 words: the portable set computes the same bits. */
+  if (i < count)
+    rl_noise_kernels_portable ()->uniforms (words + i, out + i, count - i);
 }
 
 /* log256_ps for x in (0, 1] (the portable cephes_logf, eight lanes). */
