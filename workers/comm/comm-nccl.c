@@ -727,9 +727,6 @@ nccl_exchange_window (RlComm *comm, size_t bytes, void **data)
   return RL_OK;
 }
 
-/* Finalizes (flushing this rank's outstanding work) within the timeout,
- * then destroys; a communicator that cannot finalize is aborted instead,
- * so freeing never hangs on a lost peer. */
 /* One stderr line of the communicator's totals, when RAYLIGHT_COMM_STATS
  * is set (to anything but 0) and it ran a counted collective. */
 static void
@@ -776,6 +773,9 @@ rl_comm_nccl_stats (const RlComm *comm, const char *op, RlCommNcclStats *out)
   return true;
 }
 
+/* Finalizes (flushing this rank's outstanding work) within the timeout,
+ * then destroys; a communicator that cannot finalize is aborted instead,
+ * so freeing never hangs on a lost peer. */
 static void
 nccl_free (RlComm *comm)
 {
