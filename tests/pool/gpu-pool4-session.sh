@@ -20,7 +20,8 @@
 # speed-14B speed-1.3B parity-1.3B-fan-in parity-14B; speed-14B-alt reruns
 # the 14B speed pools with the variables in ALT_ENV; parity-14B-fan-in is
 # phase 4 on the 14B geometry, MODES_FAN_IN; speed-14B-full the speed
-# pools on the whole 40-block 14B, SPEED_MODES_14B_FULL). Two more, only
+# pools on the whole 40-block 14B, SPEED_MODES_14B_FULL, with the variables
+# in FULL_ENV). Two more, only
 # when named:
 #   rss-14B-fsdp4  writes the full Wan 14B (BLOCKS_RSS, default all 40
 #                  blocks: 28.6 GB of bf16) with make-checkpoint on every
@@ -245,7 +246,7 @@ run_phase () {
       phase "speed-14B-${full}blocks" "${CAP_SPEED14_FULL:-200}" "$ck40" \
         RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt40" RAYLIGHT_NCCL_TEST_LABEL="14B-${full}blocks" \
         RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
-        RAYLIGHT_NCCL_TEST_SPEED_MODES="${SPEED_MODES_14B_FULL:-1 U2 U4 FSDP2 U2+FSDP2}"
+        RAYLIGHT_NCCL_TEST_SPEED_MODES="${SPEED_MODES_14B_FULL:-1 U2 U4 FSDP2 U2+FSDP2}" ${FULL_ENV:-}
       rm -f "$ckpt40" ;;
     speed-14B-alt)
       # The same speed pools under other NCCL settings (ALT_ENV, e.g.
