@@ -11,9 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int pt_case_count;
-static int pt_failed_count;
-static int pt_case_failed;
+/* Unused where a bench includes the pool helpers built on this header. */
+__attribute__ ((unused)) static int pt_case_count;
+__attribute__ ((unused)) static int pt_failed_count;
+__attribute__ ((unused)) static int pt_case_failed;
 
 #define PT_CHECK(cond, ...)                                                  \
   do {                                                                       \

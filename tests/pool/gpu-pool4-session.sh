@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One call on a 4-GPU machine for the pool's parallel modes (issue 5), all
-# through raylight-worker processes joined by NCCL (tests/pool/test-pool-nccl):
+# through raylight-worker processes joined by NCCL (tests/pool/test-pool-nccl
+# for parity, memory and faults; tests/bench/bench-pool-speed for speed):
 #   1. parity, Wan 1.3B geometry (30 blocks): a 4-step cfg-5 sample and one
 #      forward in U2 R2 U4 U2xR2 CFG2 DP2 FSDP2 U2+FSDP2 FSDP4 FSDP2+OFFLOAD
 #      against one GPU, every worker and the reference forced onto the same
@@ -21,7 +22,9 @@
 # the 14B speed pools with the variables in ALT_ENV; parity-14B-fan-in is
 # phase 4 on the 14B geometry, MODES_FAN_IN; speed-14B-full the speed
 # pools on the whole 40-block 14B, SPEED_MODES_14B_FULL, with the variables
-# in FULL_ENV). Two more, only
+# in FULL_ENV and the attention variant FULL_ATTENTION; the speed phases'
+# variant is ATTENTION unless ALT_ATTENTION / FULL_ATTENTION say another,
+# their latent SPEED_LATENT, default 21x60x104). Two more, only
 # when named:
 #   rss-14B-fsdp4  writes the full Wan 14B (BLOCKS_RSS, default all 40
 #                  blocks: 28.6 GB of bf16) with make-checkpoint on every
@@ -115,14 +118,15 @@ make_checkpoint () {
 
 step "build ($build)"
 targets="workers/worker/raylight-worker tests/pool/test-pool-nccl plugins/wan/raylight-family-wan.so
-  workers/checkpoint/make-checkpoint"
+  workers/checkpoint/make-checkpoint tests/bench/bench-pool-speed"
 [ "${BACKEND:-cuda}" = cuda ] && targets="$targets tests/bench/bench-comm-nccl"
 [ "${BACKEND:-cuda}" = cuda ] && targets="$targets plugins/attention/raylight-attention-cudnn.so
   plugins/attention/raylight-attention-naive.so"
 prebuilt_ok=0
 if [ -n "${PREBUILT:-}" ] && [ -x "$build/workers/worker/raylight-worker" ] \
+   && [ -x "$build/tests/bench/bench-pool-speed" ] \
    && ! ldd "$build/workers/worker/raylight-worker" "$build/tests/pool/test-pool-nccl" \
-        "$build"/plugins/*/*.so 2>&1 | grep -q "not found"; then
+        "$build/tests/bench/bench-pool-speed" "$build"/plugins/*/*.so 2>&1 | grep -q "not found"; then
   prebuilt_ok=1
   echo "using the binaries in $build$([ -f "$build/SOURCE_COMMIT" ] && echo ", built from $(cat "$build/SOURCE_COMMIT")")"
   make_checkpoint 1.3B "$work/logs/keys-1.3B.txt" "$ckpt13" & ck13=$!
@@ -163,11 +167,12 @@ export RAYLIGHT_COMM_STATS=1
 export RAYLIGHT_FORWARD_TIMES=${RAYLIGHT_FORWARD_TIMES:-1}
 [ "${BACKEND:-cuda}" = cpu ] && export RAYLIGHT_NCCL_TEST_BACKEND=cpu
 [ -n "${LATENT:-}" ] && export RAYLIGHT_NCCL_TEST_LATENT=$LATENT
-[ -n "${SPEED_LATENT:-}" ] && export RAYLIGHT_NCCL_TEST_SPEED_LATENT=$SPEED_LATENT
+speed_args="--latent ${SPEED_LATENT:-21x60x104}"
+[ "${BACKEND:-cuda}" = cpu ] && speed_args="$speed_args --backend cpu"
 
-# phase NAME CAP CHECKPOINT-PID VAR=VALUE...: test-pool-nccl with those
-# variables for at most CAP seconds and never past DEADLINE − reserve.
-phase () {
+# phase_command NAME CAP CHECKPOINT-PID COMMAND...: COMMAND, its output in
+# logs/test-NAME.log, for at most CAP seconds and never past DEADLINE − reserve.
+phase_command () {
   local name=$1 cap=$2 wait_pid=$3 left
   shift 3
   wait "$wait_pid" 2>/dev/null
@@ -179,12 +184,28 @@ phase () {
     return
   fi
   step "$name (at most ${cap}s)"
-  env "$@" timeout -k 5 "$cap" stdbuf -oL "$build/tests/pool/test-pool-nccl" \
-    > "$work/logs/test-$name.log" 2>&1
+  timeout -k 5 "$cap" stdbuf -oL "$@" > "$work/logs/test-$name.log" 2>&1
   local rc=$?
-  echo "$name exit $rc$([ $rc = 124 ] && echo ' (timed out)')"
+  echo "$name exit $rc$([ $rc = 124 ] && echo ' (timed out)')" | tee -a "$work/logs/exits.txt"
   phase_logs="$phase_logs $work/logs/test-$name.log"
   grep -E "^# (parity|speed|rss|fault) |^not ok|check failed" "$work/logs/test-$name.log" | head -40
+}
+
+# phase NAME CAP CHECKPOINT-PID VAR=VALUE...: test-pool-nccl with those
+# variables.
+phase () {
+  local name=$1 cap=$2 wait_pid=$3
+  shift 3
+  phase_command "$name" "$cap" "$wait_pid" env "$@" "$build/tests/pool/test-pool-nccl"
+}
+
+# speed_phase NAME CAP CHECKPOINT-PID CHECKPOINT LABEL MODES ATTENTION
+# [VAR=VALUE...]: bench-pool-speed's pools for MODES, with those variables.
+speed_phase () {
+  local name=$1 cap=$2 wait_pid=$3 checkpoint=$4 model=$5 modes=$6 variant=$7
+  shift 7
+  phase_command "$name" "$cap" "$wait_pid" env "$@" "$build/tests/bench/bench-pool-speed" \
+    --checkpoint "$checkpoint" --label "$model" --modes "$modes" --attention "$variant" $speed_args
 }
 
 # The full-size 14B checkpoint for rss-14B-fsdp4, written when the phase
@@ -232,9 +253,8 @@ run_phase () {
     speed-14B)
       wait "$ck14" || { echo "writing the 14B checkpoint failed"; cat "$work/logs/make-checkpoint-$label14.log"; }
       ls -l "$ckpt14"
-      phase "speed-$label14" "${CAP_SPEED14:-120}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14" \
-        RAYLIGHT_NCCL_TEST_LABEL="$label14" RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
-        RAYLIGHT_NCCL_TEST_SPEED_MODES="${SPEED_MODES_14B:-1 U2 U4 U2xR2 FSDP2 FSDP4 U2+FSDP2}" ;;
+      speed_phase "speed-$label14" "${CAP_SPEED14:-120}" "$ck14" "$ckpt14" "$label14" \
+        "${SPEED_MODES_14B:-1 U2 U4 U2xR2 FSDP2 FSDP4 U2+FSDP2}" "$attention" ;;
     speed-14B-full)
       # The whole Wan 14B (40 blocks, 28.6 GB of bf16, written here on every
       # CPU and deleted after): the speed pools of issue 5's bar.
@@ -243,22 +263,19 @@ run_phase () {
       cut_keys tests/pool/data/wan21-t2v-14b-keys.txt "$full" > "$keys40"
       wait "$ck13" "$ck14" "$ck13f" 2>/dev/null
       make_checkpoint "14B-${full}blocks-speed" "$keys40" "$ckpt40" & ck40=$!
-      phase "speed-14B-${full}blocks" "${CAP_SPEED14_FULL:-200}" "$ck40" \
-        RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt40" RAYLIGHT_NCCL_TEST_LABEL="14B-${full}blocks" \
-        RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
-        RAYLIGHT_NCCL_TEST_SPEED_MODES="${SPEED_MODES_14B_FULL:-1 U2 U4 FSDP2 U2+FSDP2}" ${FULL_ENV:-}
+      speed_phase "speed-14B-${full}blocks" "${CAP_SPEED14_FULL:-200}" "$ck40" "$ckpt40" \
+        "14B-${full}blocks" "${SPEED_MODES_14B_FULL:-1 U2 U4 FSDP2 U2+FSDP2}" \
+        "${FULL_ATTENTION:-$attention}" ${FULL_ENV:-}
       rm -f "$ckpt40" ;;
     speed-14B-alt)
       # The same speed pools under other NCCL settings (ALT_ENV, e.g.
       # "NCCL_P2P_LEVEL=SYS NCCL_CUMEM_ENABLE=0"), to tell a transport
       # problem from a compute one.
-      phase "speed-$label14-alt" "${CAP_SPEED14:-120}" "$ck14" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt14" \
-        RAYLIGHT_NCCL_TEST_LABEL="$label14-alt" RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
-        RAYLIGHT_NCCL_TEST_SPEED_MODES="${SPEED_MODES_ALT:-1 U2 U4}" ${ALT_ENV:-} ;;
+      speed_phase "speed-$label14-alt" "${CAP_SPEED14:-120}" "$ck14" "$ckpt14" "$label14-alt" \
+        "${SPEED_MODES_ALT:-1 U2 U4}" "${ALT_ATTENTION:-$attention}" ${ALT_ENV:-} ;;
     speed-1.3B)
-      phase speed-1.3B "${CAP_SPEED13:-60}" "$ck13" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt13" \
-        RAYLIGHT_NCCL_TEST_LABEL=1.3B RAYLIGHT_NCCL_TEST_PARITY=0 RAYLIGHT_NCCL_TEST_SPEED=1 \
-        RAYLIGHT_NCCL_TEST_SPEED_MODES="${SPEED_MODES_13B:-1 U2 U4 U2xR2}" ;;
+      speed_phase speed-1.3B "${CAP_SPEED13:-60}" "$ck13" "$ckpt13" 1.3B \
+        "${SPEED_MODES_13B:-1 U2 U4 U2xR2}" "$attention" ;;
     parity-1.3B-fan-in)
       phase parity-1.3B-fan-in "${CAP_FAN_IN:-60}" "$ck13f" RAYLIGHT_NCCL_TEST_CHECKPOINT="$ckpt13f" \
         RAYLIGHT_NCCL_TEST_LABEL=1.3B-fan-in RAYLIGHT_NCCL_TEST_MODES="${MODES_FAN_IN:-R2 U2xR2 U4 DP2}" \
@@ -421,8 +438,13 @@ tar -czf "$out/logs.tar.gz" -C "$work" logs ranks
     cat "$work/logs/comm-bench.log"
   fi
   cat "$work/logs/skipped.txt" 2>/dev/null
+  grep -v " exit 0$" "$work/logs/exits.txt" 2>/dev/null
   for f in $logs; do
-    echo "$(basename "$f"): $(grep -c '^ok' "$f") ok, $(grep -c '^not ok' "$f") not ok"
+    if grep -q "^# speed " "$f"; then
+      echo "$(basename "$f"): $(grep -c '^# speed .* speedup ' "$f") modes timed, $(grep -c '^# speed .* failed' "$f") failed"
+    else
+      echo "$(basename "$f"): $(grep -c '^ok' "$f") ok, $(grep -c '^not ok' "$f") not ok"
+    fi
   done
 } > "$out/summary.txt" 2>&1
 step "done"

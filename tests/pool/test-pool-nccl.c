@@ -5,10 +5,7 @@
  * relative on every rank of every parallel mode, and so does one step at
  * cfg 1 (one forward) of the sequence-parallel modes — which tells the
  * forward's own bf16 differences from the sampler's amplification of them.
- * Then, with RAYLIGHT_NCCL_TEST_SPEED=1, one sampling step (one DiT
- * forward, cfg 1) at 832×480×81 (21×60×104 latent, 32,760 tokens) per speed
- * mode, each timed in the same process as the one-GPU step, and the
- * speed-ups printed.
+ * The speed-ups of the same modes are tests/bench/bench-pool-speed's.
  *
  * Variables (all optional):
  *   RAYLIGHT_NCCL_TEST_MODES        parity modes, e.g. "U2 R2 CFG2 DP2 FSDP2
@@ -17,8 +14,6 @@
  *                                   four-GPU ones where there are four
  *   RAYLIGHT_NCCL_TEST_PARITY=0     no parity checks
  *   RAYLIGHT_NCCL_TEST_KILL=0       no kill -9 fault test
- *   RAYLIGHT_NCCL_TEST_SPEED=1      the speed lines, over
- *   RAYLIGHT_NCCL_TEST_SPEED_MODES  default "1 U2 CFG2" (CFG2 at cfg 5)
  *   RAYLIGHT_NCCL_TEST_ATTENTION    the attention variant of every worker,
  *                                   the one-GPU reference's too, so both
  *                                   sides run the same kernels (default
@@ -42,7 +37,6 @@
  *   RAYLIGHT_NCCL_TEST_LABEL        the model's name in the result lines
  *   RAYLIGHT_NCCL_TEST_LATENT       parity latent F×H×W (default 3x30x52:
  *                                   1170 tokens, which U4 pads)
- *   RAYLIGHT_NCCL_TEST_SPEED_LATENT default 21x60x104
  *   RAYLIGHT_NCCL_TEST_GPUS         GPUs to use (default: all, at most 4)
  *   RAYLIGHT_NCCL_TEST_BACKEND=cpu  the same checks on CPU workers (fp32
  *                                   over shared memory: the real model's
@@ -58,12 +52,9 @@
  *                                   missing worker binary, invalid degrees,
  *                                   a checkpoint deleted between jobs; each
  *                                   a clear error, then a job that succeeds
- * Result lines start "# parity LABEL MODE", "# speed LABEL MODE", "# rss
+ * Result lines start "# parity LABEL MODE", "# rss
  * LABEL MODE" and "# fault NAME" (the session scripts tabulate them).
  * Exits 77 without two GPUs. */
-#include <ctype.h>
-#include <dirent.h>
-#include <stddef.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -75,19 +66,13 @@
 
 #include "tests/plain-test.h"
 #include "tests/pool/pool-jobs-util.h"
+#include "tests/pool/parallel-mode.h"
 #include "tests/pool/pool-test-util.h"
 #include "tests/pool/process-memory.h"
 #include "workers/jobs/job-params.h"
 #include "workers/pool/pool.h"
 
-enum { MAX_RANKS = 4, MAX_MODES = 16, TEXT_TOKENS = 512, TEXT_DIM = 4096, CHANNELS = 16 };
-
-/* One way of spreading a job over the pool's workers. */
-typedef struct {
-  char name[32];
-  int  ulysses, ring, cfg, data, fsdp;
-  bool offload;
-} Mode;
+enum { MAX_RANKS = 4, MAX_MODES = 16, TEXT_DIM = 4096, CHANNELS = PT_LATENT_CHANNELS };
 
 static uint64_t seed;
 static int gpus;
@@ -97,20 +82,7 @@ static bool own_checkpoint;
 static unsigned checkpoint_flags;   /* MAKE_CHECKPOINT_FAN_IN or 0 */
 static RlSharedTensor *positive, *negative;
 static RlPoolBackend backend = RL_POOL_BACKEND_CUDA;
-static int64_t latent_fhw[3] = { 3, 30, 52 }, speed_fhw[3] = { 21, 60, 104 };
-
-static int
-count_gpus (void)
-{
-  DIR *dir = opendir ("/proc/driver/nvidia/gpus");
-  int n = 0;
-  if (dir == NULL)
-    return 0;
-  for (struct dirent *e; (e = readdir (dir)) != NULL;)
-    n += e->d_name[0] != '.';
-  closedir (dir);
-  return n;
-}
+static int64_t latent_fhw[3] = { 3, 30, 52 };
 
 static double
 now_s (void)
@@ -118,67 +90,6 @@ now_s (void)
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-}
-
-/* "U2", "R2", "CFG2", "DP2", "FSDP2", "OFFLOAD", joined by '+' or 'x'
- * ("U2xR2", "U2+FSDP2", "FSDP2+OFFLOAD"); "1" is one GPU. */
-static bool
-parse_mode (const char *text, Mode *m)
-{
-  *m = (Mode) { .ulysses = 1, .ring = 1, .cfg = 1, .data = 1, .fsdp = 1 };
-  snprintf (m->name, sizeof m->name, "%s", text);
-  if (strcmp (text, "1") == 0)
-    return true;
-  static const struct { const char *prefix; size_t offset; } parts[] = {
-    { "FSDP", offsetof (Mode, fsdp) }, { "CFG", offsetof (Mode, cfg) },
-    { "DP", offsetof (Mode, data) },   { "U", offsetof (Mode, ulysses) },
-    { "R", offsetof (Mode, ring) },
-  };
-  const char *p = text;
-  while (*p != '\0')
-    {
-      if (*p == '+' || *p == 'x')
-        {
-          p++;
-          continue;
-        }
-      if (strncmp (p, "OFFLOAD", 7) == 0)
-        {
-          m->offload = true;
-          p += 7;
-          continue;
-        }
-      size_t i = 0;
-      while (i < sizeof parts / sizeof parts[0]
-             && strncmp (p, parts[i].prefix, strlen (parts[i].prefix)) != 0)
-        i++;
-      if (i == sizeof parts / sizeof parts[0])
-        return false;
-      p += strlen (parts[i].prefix);
-      if (!isdigit ((unsigned char) *p))
-        return false;
-      *(int *) ((char *) m + parts[i].offset) = (int) strtol (p, (char **) &p, 10);
-    }
-  return true;
-}
-
-/* The pool's size: the product of the degrees, or the FSDP degree alone. */
-static int
-mode_workers (const Mode *m)
-{
-  int product = m->ulysses * m->ring * m->cfg * m->data;
-  return product > 1 ? product : (m->fsdp > 1 ? m->fsdp : 1);
-}
-
-static bool
-parse_fhw (const char *text, int64_t *fhw)
-{
-  long long f, h, w;
-  if (text == NULL || sscanf (text, "%lldx%lldx%lld", &f, &h, &w) != 3 || f < 1 || h < 2
-      || w < 2 || h % 2 != 0 || w % 2 != 0)
-    return false;
-  fhw[0] = f, fhw[1] = h, fhw[2] = w;
-  return true;
 }
 
 /* The key list with blocks ≥ `blocks` left out, as bf16 random weights. */
@@ -209,21 +120,6 @@ make_checkpoint (const char *keys, int blocks, const char *path)
   return ok;
 }
 
-static RlSharedTensor *
-random_conditioning (uint64_t which)
-{
-  const uint64_t shape[3] = { 1, TEXT_TOKENS, TEXT_DIM };
-  RlErrorInfo err = { 0 };
-  RlSharedTensor *t = rl_shared_tensor_new (RL_WIRE_DTYPE_F32, 3, shape, "conditioning", &err);
-  if (t == NULL)
-    return NULL;
-  float *x = rl_shared_tensor_data (t);
-  for (int64_t i = 0; i < (int64_t) TEXT_TOKENS * TEXT_DIM; i++)
-    x[i] = make_checkpoint_value (seed ^ which, 7, i) * 0.5f;
-  rl_shared_tensor_seal (t, &err);
-  return t;
-}
-
 /* The fault tests change these for one pool at a time; start_error is the
  * last failed start's. */
 static const char *worker_path_override;
@@ -233,47 +129,14 @@ static RlErrorInfo start_error;
 /* A pool for `m` whose workers all run the attention variant `variant`
  * (NULL: the backend's choice per problem). */
 static RlPool *
-start_pool (const Mode *m, const char *variant)
+start_pool (const PtMode *m, const char *variant)
 {
-  const char *env[] = { plugin_env, "NCCL_NVLS_ENABLE=0", NULL };
-  RlPoolOptions options;
+  PtModePoolSetup setup = { backend, plugin_env, label, worker_path_override,
+                            heartbeat_timeout_ms };
   RlErrorInfo err = { 0 };
-  pt_pool_options (&options, mode_workers (m));
-  if (worker_path_override != NULL)
-    options.worker_path = worker_path_override;
-  options.backend = backend;
-  options.extra_env = env;
-  options.start_timeout_ms = 60000;
-  options.request_timeout_ms = 180000;
-  options.heartbeat_timeout_ms = heartbeat_timeout_ms;
-  options.ulysses_degree = m->ulysses;
-  options.ring_degree = m->ring;
-  options.cfg_degree = m->cfg;
-  options.data_degree = m->data;
-  options.fsdp_degree = m->fsdp;
-  options.cpu_offload = m->offload;
-  options.attention = variant;
-  options.comm_timeout_ms = 60000;
-  struct timespec wall;
-  struct tm local;
-  char clock[16];
-  clock_gettime (CLOCK_REALTIME, &wall);
-  localtime_r (&wall.tv_sec, &local);
-  strftime (clock, sizeof clock, "%H:%M:%S", &local);
-  /* The session scripts split the workers' log lines by this marker, and
-   * the sampled GPU memory by its time (to the millisecond, as
-   * nvidia-smi's timestamps). */
-  printf ("# === pool %s %s (%d workers, attention %s) at %s.%03ld\n", label, m->name,
-          mode_workers (m), variant ? variant : "auto", clock, wall.tv_nsec / 1000000);
-  fflush (stdout);
-  RlPool *pool = rl_pool_new (&options, &err);
-  if (pool == NULL || rl_pool_start (pool, &err) != RL_WIRE_OK)
-    {
-      printf ("# cannot start %d workers for %s: %s\n", mode_workers (m), m->name, err.message);
-      start_error = err;
-      rl_pool_free (pool);
-      return NULL;
-    }
+  RlPool *pool = pt_start_mode_pool (&setup, m, variant, &err);
+  if (pool == NULL)
+    start_error = err;
   return pool;
 }
 
@@ -320,13 +183,7 @@ sample (RlPool *pool, int batch, const int64_t *fhw, int steps, float cfg, float
         double *seconds)
 {
   RlSampleParams params;
-  rl_sample_params_init (&params);
-  params.model = (RlJobModel) { job_model, "" };
-  params.seed = seed;
-  params.steps = (uint32_t) steps;
-  params.cfg = cfg;
-  params.sampler = "euler";
-  params.scheduler = "simple";
+  pt_mode_sample_params (&params, job_model, seed, steps, cfg);
   const uint64_t shape[5] = { (uint64_t) batch, CHANNELS, (uint64_t) fhw[0], (uint64_t) fhw[1],
                               (uint64_t) fhw[2] };
   return pt_sample_all (pool, &params, shape, positive, negative,
@@ -362,7 +219,7 @@ relative_error (const float *got, const float *want, uint64_t n)
   return max_ref > 0.0 && isfinite (max_ref) ? max_diff / max_ref : INFINITY;
 }
 
-static Mode modes[MAX_MODES];
+static PtMode modes[MAX_MODES];
 static int n_modes;
 /* The one-GPU results: 4 steps at cfg 5 for batch 1, 2 and 4 (indexed by
  * the batch; data parallelism splits the batch), and one forward. */
@@ -380,8 +237,8 @@ needs_batch (int batch)
 static void
 test_one_gpu_reference (void)
 {
-  Mode one;
-  parse_mode ("1", &one);
+  PtMode one;
+  pt_mode_parse ("1", &one);
   RlPool *pool = start_pool (&one, attention);
   PT_REQUIRE (pool != NULL, "one-GPU pool");
   for (int batch = 1; batch <= MAX_RANKS; batch++)
@@ -414,8 +271,8 @@ test_one_gpu_reference (void)
 static void
 test_variant_floor (void)
 {
-  Mode one;
-  parse_mode ("1", &one);
+  PtMode one;
+  pt_mode_parse ("1", &one);
   PT_REQUIRE (reference[1] != NULL && reference_forward != NULL, "no one-GPU reference");
   RlPool *pool = start_pool (&one, floor_attention);
   PT_REQUIRE (pool != NULL, "one-GPU pool with %s", floor_attention);
@@ -435,15 +292,15 @@ test_variant_floor (void)
   rl_pool_free (pool);
 }
 
-static const Mode *current_mode;
+static const PtMode *current_mode;
 
 /* 4 steps at cfg 5 on every rank against the one-GPU result, and for the
  * sequence-parallel modes one forward (1 step at cfg 1) too. */
 static void
 test_parity (void)
 {
-  const Mode *m = current_mode;
-  int batch = m->data, workers = mode_workers (m);
+  const PtMode *m = current_mode;
+  int batch = m->data, workers = pt_mode_workers (m);
   const float *want = batch <= MAX_RANKS ? reference[batch] : NULL;
   uint64_t numel = latent_numel (batch, latent_fhw);
   PT_REQUIRE (want != NULL, "no one-GPU reference of batch %d", batch);
@@ -505,7 +362,7 @@ report_fault (const char *name, bool clear, double failed_after, const char *mes
 /* The job after a fault that took the pool down: a fresh pool (what the
  * app's pool service starts) in `m` samples one step. */
 static bool
-fresh_pool_samples (const Mode *m, double *seconds)
+fresh_pool_samples (const PtMode *m, double *seconds)
 {
   double t0 = now_s ();
   RlPool *pool = start_pool (m, attention);
@@ -523,8 +380,8 @@ fresh_pool_samples (const Mode *m, double *seconds)
 static void
 signal_rank_1_mid_sample (const char *name, int signal, const char *expected, double bound_s)
 {
-  Mode u2;
-  parse_mode ("U2", &u2);
+  PtMode u2;
+  pt_mode_parse ("U2", &u2);
   RlPool *pool = start_pool (&u2, attention);
   PT_REQUIRE (pool != NULL, "two-GPU pool");
   Killer killer = { .pool = pool, .victim = 1, .signal = signal };
@@ -568,7 +425,7 @@ test_fault_stops_answering (void)
 
 /* The pool the last three faults leave standing for their next jobs. */
 static RlPool *fault_pool;
-static Mode fault_mode;
+static PtMode fault_mode;
 
 static bool
 fault_pool_samples (double *seconds)
@@ -599,7 +456,7 @@ static void
 test_fault_missing_binary (void)
 {
   const char *missing = "/nonexistent/raylight/raylight-worker";
-  parse_mode ("U2", &fault_mode);
+  pt_mode_parse ("U2", &fault_mode);
   worker_path_override = missing;
   double t0 = now_s ();
   RlPool *pool = start_pool (&fault_mode, attention);
@@ -692,10 +549,10 @@ mib (long kib)
 static void
 test_host_memory (void)
 {
-  Mode m;
+  PtMode m;
   const char *name = getenv ("RAYLIGHT_NCCL_TEST_RSS");
-  PT_REQUIRE (parse_mode (name, &m), "RAYLIGHT_NCCL_TEST_RSS: unknown mode '%s'", name);
-  int workers = mode_workers (&m);
+  PT_REQUIRE (pt_mode_parse (name, &m), "RAYLIGHT_NCCL_TEST_RSS: unknown mode '%s'", name);
+  int workers = pt_mode_workers (&m);
   if (workers > gpus)
     {
       printf ("# rss %s %s skipped: needs %d GPUs\n", label, m.name, workers);
@@ -765,76 +622,6 @@ test_host_memory (void)
   rl_pool_free (pool);
 }
 
-/* One sampling step (one forward at cfg 1; two at cfg 5) at the speed
- * latent: warm-up (model load, kernels), then the best of three. */
-static double
-time_step (const Mode *m, float cfg)
-{
-  RlPool *pool = start_pool (m, attention);
-  if (pool == NULL)
-    return -1.0;
-  double best = INFINITY, t = 0.0;
-  bool ok = sample (pool, 1, speed_fhw, 1, cfg, NULL, &t);
-  printf ("# %s %s cfg %g: warm-up step %.2f s\n", label, m->name, (double) cfg, t);
-  for (int i = 0; ok && i < 3; i++)
-    {
-      ok = sample (pool, 1, speed_fhw, 1, cfg, NULL, &t);
-      best = fmin (best, t);
-    }
-  rl_pool_free (pool);
-  return ok ? best : -1.0;
-}
-
-static void
-test_speed (void)
-{
-  const char *list = getenv ("RAYLIGHT_NCCL_TEST_SPEED_MODES");
-  char copy[256];
-  snprintf (copy, sizeof copy, "%s", list != NULL ? list : "1 U2 CFG2");
-  double one = -1.0, one_cfg = -1.0, u2 = -1.0;
-  long tokens = (long) (speed_fhw[0] * speed_fhw[1] / 2 * speed_fhw[2] / 2);
-  for (char *save = NULL, *word = strtok_r (copy, " ,", &save); word != NULL;
-       word = strtok_r (NULL, " ,", &save))
-    {
-      Mode m;
-      if (!parse_mode (word, &m))
-        {
-          PT_CHECK (false, "unknown speed mode '%s'", word);
-          continue;
-        }
-      if (mode_workers (&m) > gpus)
-        {
-          printf ("# speed %s %s skipped: needs %d GPUs\n", label, m.name, mode_workers (&m));
-          continue;
-        }
-      /* CFG parallelism pays off only with a negative prompt: cfg 5, against
-       * the one-GPU step at cfg 5 (two forwards). */
-      float cfg = m.cfg > 1 ? 5.0f : 1.0f;
-      if (m.cfg > 1 && one_cfg < 0.0)
-        {
-          Mode single;
-          parse_mode ("1", &single);
-          one_cfg = time_step (&single, 5.0f);
-        }
-      double t = strcmp (m.name, "1") == 0 && one > 0.0 ? one : time_step (&m, cfg);
-      PT_CHECK (t > 0.0, "timing %s failed", m.name);
-      if (t <= 0.0)
-        continue;
-      if (strcmp (m.name, "1") == 0)
-        one = t;
-      if (strcmp (m.name, "U2") == 0)
-        u2 = t;
-      double base = m.cfg > 1 ? one_cfg : one;
-      char versus[96] = "";
-      if (m.fsdp > 1 && m.ulysses == 2 && m.ring * m.cfg * m.data == 1 && u2 > 0.0)
-        snprintf (versus, sizeof versus, " time %.3f x U2", t / u2);
-      printf ("# speed %s %s %.3f s speedup %.2fx time %.3f x 1GPU%s (%ld tokens, cfg %g)\n",
-              label, m.name, t, base > 0.0 ? base / t : 0.0, base > 0.0 ? t / base : 0.0, versus,
-              tokens, (double) cfg);
-      fflush (stdout);
-    }
-}
-
 /* The modes of RAYLIGHT_NCCL_TEST_MODES, or every mode this many GPUs run. */
 static bool
 read_modes (void)
@@ -847,14 +634,14 @@ read_modes (void)
   for (char *save = NULL, *word = strtok_r (copy, " ,", &save); word != NULL;
        word = strtok_r (NULL, " ,", &save))
     {
-      Mode m;
-      if (!parse_mode (word, &m) || n_modes == MAX_MODES || m.data > MAX_RANKS)
+      PtMode m;
+      if (!pt_mode_parse (word, &m) || n_modes == MAX_MODES || m.data > MAX_RANKS)
         {
           printf ("# unknown or too many parity modes at '%s'\n", word);
           return false;
         }
-      if (mode_workers (&m) > gpus)
-        printf ("# parity %s %s skipped: needs %d GPUs\n", label, m.name, mode_workers (&m));
+      if (pt_mode_workers (&m) > gpus)
+        printf ("# parity %s %s skipped: needs %d GPUs\n", label, m.name, pt_mode_workers (&m));
       else
         modes[n_modes++] = m;
     }
@@ -880,7 +667,7 @@ main (void)
   const char *gpus_env = getenv ("RAYLIGHT_NCCL_TEST_GPUS");
   if (backend_env != NULL && strcmp (backend_env, "cpu") == 0)
     backend = RL_POOL_BACKEND_CPU, gpus = MAX_RANKS;
-  else if ((gpus = count_gpus ()) < 2)
+  else if ((gpus = pt_count_nvidia_gpus ()) < 2)
     pt_skip_all ("fewer than two NVIDIA GPUs");
   if (gpus_env != NULL && atoi (gpus_env) >= 1 && atoi (gpus_env) < gpus)
     gpus = atoi (gpus_env);
@@ -895,12 +682,10 @@ main (void)
     floor_attention = NULL;
   if (getenv ("RAYLIGHT_NCCL_TEST_LABEL") != NULL)
     snprintf (label, sizeof label, "%s", getenv ("RAYLIGHT_NCCL_TEST_LABEL"));
-  if ((getenv ("RAYLIGHT_NCCL_TEST_LATENT") != NULL
-       && !parse_fhw (getenv ("RAYLIGHT_NCCL_TEST_LATENT"), latent_fhw))
-      || (getenv ("RAYLIGHT_NCCL_TEST_SPEED_LATENT") != NULL
-          && !parse_fhw (getenv ("RAYLIGHT_NCCL_TEST_SPEED_LATENT"), speed_fhw)))
+  if (getenv ("RAYLIGHT_NCCL_TEST_LATENT") != NULL
+      && !pt_parse_fhw (getenv ("RAYLIGHT_NCCL_TEST_LATENT"), latent_fhw))
     {
-      printf ("# RAYLIGHT_NCCL_TEST_LATENT / _SPEED_LATENT: FxHxW with even H and W\n");
+      printf ("# RAYLIGHT_NCCL_TEST_LATENT: FxHxW with even H and W\n");
       return 1;
     }
   if (!read_modes ())
@@ -935,8 +720,8 @@ main (void)
       printf ("# random Wan %s checkpoint, %d blocks, bf16, %s weights: %.1f s\n", label, blocks,
               checkpoint_flags ? "fan-in scaled" : "uniform", now_s () - t);
     }
-  positive = random_conditioning (1);
-  negative = random_conditioning (2);
+  positive = pt_random_conditioning (seed, 1, TEXT_DIM);
+  negative = pt_random_conditioning (seed, 2, TEXT_DIM);
   printf ("# %s on %d %s, attention %s, parity latent %lldx%lldx%lld\n", label, gpus,
           backend == RL_POOL_BACKEND_CPU ? "CPU workers" : "GPUs",
           attention ? attention : "auto", (long long) latent_fhw[0], (long long) latent_fhw[1],
@@ -955,16 +740,13 @@ main (void)
       if (!setting_is_off ("RAYLIGHT_NCCL_TEST_KILL"))
         PT_RUN (test_kill_rank_1);
     }
-  const char *speed = getenv ("RAYLIGHT_NCCL_TEST_SPEED");
-  if (speed != NULL && strcmp (speed, "0") != 0)
-    PT_RUN (test_speed);
   const char *rss = getenv ("RAYLIGHT_NCCL_TEST_RSS");
   if (rss != NULL && rss[0] != '\0')
     PT_RUN (test_host_memory);
   const char *faults = getenv ("RAYLIGHT_NCCL_TEST_FAULTS");
   if (faults != NULL && strcmp (faults, "0") != 0)
     {
-      parse_mode ("U2", &fault_mode);
+      pt_mode_parse ("U2", &fault_mode);
       PT_RUN (test_kill_rank_1);
       PT_RUN (test_fault_stops_answering);
       PT_RUN (test_fault_missing_binary);
