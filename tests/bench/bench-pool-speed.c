@@ -42,14 +42,6 @@ typedef struct {
   RlSharedTensor *positive, *negative;
 } Bench;
 
-static double
-now_s (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-}
-
 static bool
 step (const Bench *b, RlPool *pool, float cfg, double *seconds)
 {
@@ -58,11 +50,11 @@ step (const Bench *b, RlPool *pool, float cfg, double *seconds)
   pt_mode_sample_params (&params, b->checkpoint, b->seed, 1, cfg);
   const uint64_t shape[5] = { 1, PT_LATENT_CHANNELS, (uint64_t) b->latent[0],
                               (uint64_t) b->latent[1], (uint64_t) b->latent[2] };
-  double t0 = now_s ();
+  double t0 = pt_now_s ();
   bool ok = pt_sample_all (pool, &params, shape, b->positive, b->negative, NULL, NULL, NULL,
                            seconds, &err);
   if (!ok)
-    printf ("# sampling failed after %.2f s: %s\n", now_s () - t0, err.message);
+    printf ("# sampling failed after %.2f s: %s\n", pt_now_s () - t0, err.message);
   return ok;
 }
 

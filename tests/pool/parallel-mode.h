@@ -89,6 +89,15 @@ pt_parse_fhw (const char *text, int64_t *fhw)
   return true;
 }
 
+/* Seconds on the monotonic clock. */
+static inline double
+pt_now_s (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
+
 static inline int
 pt_count_nvidia_gpus (void)
 {

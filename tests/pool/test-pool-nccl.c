@@ -84,14 +84,6 @@ static RlSharedTensor *positive, *negative;
 static RlPoolBackend backend = RL_POOL_BACKEND_CUDA;
 static int64_t latent_fhw[3] = { 3, 30, 52 };
 
-static double
-now_s (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-}
-
 /* The key list with blocks ≥ `blocks` left out, as bf16 random weights. */
 static bool
 make_checkpoint (const char *keys, int blocks, const char *path)
@@ -147,7 +139,7 @@ typedef struct {
   int     victim;
   int     signal;
   bool    killed;
-  double  killed_at;   /* now_s () */
+  double  killed_at;   /* pt_now_s () */
 } Killer;
 
 static void
@@ -160,7 +152,7 @@ kill_at_first_step (const RlPoolProgress *progress, void *user)
     return;
   kill (info.pid, killer->signal != 0 ? killer->signal : SIGKILL);
   killer->killed = true;
-  killer->killed_at = now_s ();
+  killer->killed_at = pt_now_s ();
 }
 
 static Killer *killer_for_next_sample;
@@ -364,11 +356,11 @@ report_fault (const char *name, bool clear, double failed_after, const char *mes
 static bool
 fresh_pool_samples (const PtMode *m, double *seconds)
 {
-  double t0 = now_s ();
+  double t0 = pt_now_s ();
   RlPool *pool = start_pool (m, attention);
   bool ok = pool != NULL && sample (pool, 1, latent_fhw, 1, 1.0f, NULL, NULL);
   rl_pool_free (pool);
-  *seconds = now_s () - t0;
+  *seconds = pt_now_s () - t0;
   return ok;
 }
 
@@ -388,7 +380,7 @@ signal_rank_1_mid_sample (const char *name, int signal, const char *expected, do
   double t = 0.0;
   killer_for_next_sample = &killer;
   bool ok = sample (pool, 1, latent_fhw, 30, 5.0f, NULL, &t);
-  double after_signal = killer.killed ? now_s () - killer.killed_at : t;
+  double after_signal = killer.killed ? pt_now_s () - killer.killed_at : t;
   killer_for_next_sample = NULL;
   char message[sizeof last_error.message];
   snprintf (message, sizeof message, "%s", ok ? "(no error)" : last_error.message);
@@ -430,11 +422,11 @@ static PtMode fault_mode;
 static bool
 fault_pool_samples (double *seconds)
 {
-  double t0 = now_s ();
+  double t0 = pt_now_s ();
   if (fault_pool == NULL)
     fault_pool = start_pool (&fault_mode, attention);
   bool ok = fault_pool != NULL && sample (fault_pool, 1, latent_fhw, 1, 1.0f, NULL, NULL);
-  *seconds = now_s () - t0;
+  *seconds = pt_now_s () - t0;
   return ok;
 }
 
@@ -458,9 +450,9 @@ test_fault_missing_binary (void)
   const char *missing = "/nonexistent/raylight/raylight-worker";
   pt_mode_parse ("U2", &fault_mode);
   worker_path_override = missing;
-  double t0 = now_s ();
+  double t0 = pt_now_s ();
   RlPool *pool = start_pool (&fault_mode, attention);
-  double took = now_s () - t0;
+  double took = pt_now_s () - t0;
   worker_path_override = NULL;
   PT_CHECK (pool == NULL, "a pool of a missing binary started");
   rl_pool_free (pool);
@@ -483,9 +475,9 @@ test_fault_invalid_degrees (void)
   options.backend = backend;
   options.ulysses_degree = 2;
   options.ring_degree = 2;
-  double t0 = now_s ();
+  double t0 = pt_now_s ();
   RlPool *pool = rl_pool_new (&options, &err);
-  double took = now_s () - t0;
+  double took = pt_now_s () - t0;
   PT_CHECK (pool == NULL, "U2xR2 on two workers accepted");
   rl_pool_free (pool);
   bool clear = pool == NULL && err.code == RL_WIRE_INVALID
@@ -713,12 +705,12 @@ main (void)
       if (keys_env == NULL)
         snprintf (keys, sizeof keys, "%s/tests/pool/data/wan21-t2v-1.3b-keys.txt", source);
       snprintf (dit_path, sizeof dit_path, "%s/wan-random.safetensors", pt_scratch_dir ());
-      double t = now_s ();
+      double t = pt_now_s ();
       if (!make_checkpoint (keys, blocks, dit_path))
         pt_skip_all ("cannot write the random Wan checkpoint");
       own_checkpoint = true;
       printf ("# random Wan %s checkpoint, %d blocks, bf16, %s weights: %.1f s\n", label, blocks,
-              checkpoint_flags ? "fan-in scaled" : "uniform", now_s () - t);
+              checkpoint_flags ? "fan-in scaled" : "uniform", pt_now_s () - t);
     }
   positive = pt_random_conditioning (seed, 1, TEXT_DIM);
   negative = pt_random_conditioning (seed, 2, TEXT_DIM);
