@@ -65,6 +65,7 @@ export OMP_NUM_THREADS=16
 test_failed=0
 # name, then the environment of each run of the parity test.
 for run in "ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong" "one-term-v:RAYLIGHT_SAGE_V_TERMS=1" \
+           "int8-pv:RAYLIGHT_SAGE_PV=int8" "int8-pv-in-order:RAYLIGHT_SAGE_PV=int8 RAYLIGHT_SAGE_SCHEDULE=in-order" \
            "in-order:RAYLIGHT_SAGE_SCHEDULE=in-order" "grid-tiles:RAYLIGHT_SAGE_GRID=tiles" \
            "stagger:RAYLIGHT_SAGE_STAGGER=1"; do
   name=${run%%:*}
@@ -84,11 +85,13 @@ PYTHONUNBUFFERED=1 timeout ${RL_TORCH_TIMEOUT:-90} python3 tests/bench/torch_att
 # name:variants:environment
 # name:variant:environment. sage: the defaults (persistent blocks, two-term
 # V); sage-1v: one-term V (the published design); sage-stagger: blocks
-# start at different key tiles; sage-in-order; sage16 (in-order) and with
+# start at different key tiles; sage-in-order; sage-int8: integer P·V
+# (RAYLIGHT_SAGE_PV=int8, also with its passes timed); sage16 (in-order) and with
 # ping-pong (it spills a little there); then sage again with
 # each pass timed (the launch waits for its events, so its own ms are not
 # comparable).
 for run in "sage:sage:RAYLIGHT_SAGE_V_TERMS=2" "sage-1v:sage:RAYLIGHT_SAGE_V_TERMS=1" \
+           "sage-int8:sage:RAYLIGHT_SAGE_PV=int8" "passes-int8:sage:RAYLIGHT_SAGE_PV=int8 RAYLIGHT_SAGE_PASS_TIMES=1" \
            "sage-stagger:sage:RAYLIGHT_SAGE_STAGGER=1" "sage-in-order:sage:RAYLIGHT_SAGE_SCHEDULE=in-order" \
            "sage16:sage16:RAYLIGHT_SAGE_V_TERMS=2" "sage16-ping-pong:sage16:RAYLIGHT_SAGE_SCHEDULE=ping-pong" \
            "passes:sage:RAYLIGHT_SAGE_PASS_TIMES=1" "passes-1v:sage:RAYLIGHT_SAGE_PASS_TIMES=1 RAYLIGHT_SAGE_V_TERMS=1"; do

@@ -11,12 +11,16 @@
  * H100); sage16 ≤ 1.5e-2 (0.7–0.8% measured): re-rounding a smoothed V to
  * bf16 once put it at 2.7% at L 4680, under the issue's bound but a bug.
  * $RAYLIGHT_SAGE_V_TERMS=1 (the published one-term V, 3.3–3.7%) is held to
- * 5e-2. LSE: the int8 logits' error, ≤ 5e-2 here. Exits 77 without a
+ * 5e-2; $RAYLIGHT_SAGE_PV=int8 (u8 P against each tile's maximum, int8 V:
+ * 1.2–1.45% in the CPU model on these uniform data) to 2e-2, which P
+ * formed against the running maximum would fail (2.6% at 4680 keys).
+ * LSE: the int8 logits' error, ≤ 5e-2 here. Exits 77 without a
  * Hopper GPU (sm_90 code). */
 #include "tests/attention/attention-gpu-test-util.h"
 
 #define ISSUE_OUT_TOLERANCE 3e-2
 #define ONE_TERM_OUT_TOLERANCE 5e-2
+#define INT8_PV_OUT_TOLERANCE 2e-2
 #define SAGE16_OUT_TOLERANCE 1.5e-2
 #define COSINE_MIN 0.999
 #define LSE_TOLERANCE 5e-2
@@ -195,6 +199,9 @@ main (void)
       const char *terms = getenv ("RAYLIGHT_SAGE_V_TERMS");
       if (strcmp (variants[n].name, "sage") == 0 && terms != NULL && strcmp (terms, "1") == 0)
         out_tolerance = ONE_TERM_OUT_TOLERANCE;
+      const char *pv = getenv ("RAYLIGHT_SAGE_PV");
+      if (strcmp (variants[n].name, "sage") == 0 && pv != NULL && strcmp (pv, "int8") == 0)
+        out_tolerance = INT8_PV_OUT_TOLERANCE;
       PT_RUN (test_parity_with_reference);
       PT_RUN (test_tiny_shapes);
       PT_RUN (test_ring_merge_of_chunks);

@@ -42,6 +42,7 @@ struct RlAttentionInstance {
   size_t workspace_bytes;
   int    pingpong;   /* the consumer warpgroups' schedule (sage-kernel.h) */
   int    v_terms;    /* fp8 V as 1 or 2 e4m3 terms (sage-kernel.h) */
+  int    pv_int8;    /* P·V as u8 × int8 instead of e4m3 (sage-kernel.h) */
   int    pass_times; /* print each pass's time to stderr (diagnosis; the run waits) */
   int    persistent; /* one attention block per SM walking the tiles, else one per tile */
   int    stagger;    /* blocks start at different key tiles (sage-kernel.h) */
@@ -81,6 +82,12 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
    * $RAYLIGHT_SAGE_V_TERMS=1 selects the published one for comparison. */
   const char *terms = getenv ("RAYLIGHT_SAGE_V_TERMS");
   instance->v_terms = terms != NULL && strcmp (terms, "1") == 0 ? 1 : 2;
+  /* $RAYLIGHT_SAGE_PV=int8: P·V in integers (u8 P against each key tile's
+   * own maximum, int8 V), one MMA per k-step like one-term V but about
+   * half two-term V's error on random data (NOTES.md); a trial, not the
+   * default, until measured on sharper attention. */
+  const char *pv = getenv ("RAYLIGHT_SAGE_PV");
+  instance->pv_int8 = !SAGE_PV16 && pv != NULL && strcmp (pv, "int8") == 0;
   /* Persistent blocks overlap a tile's Q load and output stores with the
    * previous tile's work; $RAYLIGHT_SAGE_GRID=tiles launches one block per
    * tile instead. */
@@ -132,6 +139,7 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
     .batch = p->batch, .heads = p->heads, .q_len = p->q_len, .kv_len = p->kv_len,
     .keys = p->kv_len, .lse_q_len = p->q_len, .dtype = p->qkv_dtype, .scale = p->scale,
     .pingpong = instance->pingpong, .pv16 = SAGE_PV16, .v_terms = instance->v_terms,
+    .pv_int8 = instance->pv_int8,
     .blocks = instance->persistent ? instance->multiprocessors : 0, .stagger = instance->stagger,
   };
   float pass_ms[5];

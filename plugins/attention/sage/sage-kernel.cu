@@ -41,7 +41,15 @@
  * at 2t, 2t+1; the A operand of a k32 fp8 MMA wants 4t..4t+3. Instead of
  * shuffling P, quantise_kv stores V's keys permuted inside every 16 so the
  * pairs line up (rl_sage_kv_position, sage-layout.h). Epilogue: O/l · v_scale + mean(v),
- * lse = (m + log2 l − log2 448)·ln 2 + scale·q·mean(k). */
+ * lse = (m + log2 l − log2 448)·ln 2 + scale·q·mean(k).
+ *
+ * With pv_int8, P·V is integer instead: V int8 per channel (scale
+ * absmax/127), P = exp2(s − the tile's own row maximum + log2 255) as u8,
+ * O_tile = P V by 4 × wgmma m64n128k32 s32.u8.s8 (exact int32 sums), and
+ * O = O·α + O_tile · exp2(tile max − m)·448/255, so that l, the epilogue and
+ * the LSE keep their 448 units. u8's step is absolute, so P must be formed
+ * against the tile's maximum: against the running one the small P of
+ * weaker tiles vanish and the error grows with the keys (CPU model). */
 #include "plugins/attention/sage/sage-kernel.h"
 
 #include <cuda_bf16.h>
@@ -64,6 +72,7 @@ constexpr int kStatMinKeys = 64;     /* keys per block of channel_stats, at leas
 constexpr int kStatMaxChunks = 64;   /* and at most this many blocks per batch·head */
 constexpr float kPScale = 448.0f;    /* e4m3's largest value */
 constexpr float kLog2PScale = 8.807354922057604f;   /* log2 448 */
+constexpr float kLog2U8Scale = 7.994353436858858f;  /* log2 255: u8 P's largest value */
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
@@ -118,7 +127,7 @@ v_tile_bytes (bool pv16, int v_terms)
 __host__ inline int
 v_terms_of (const RlSageParams *p)
 {
-  return p->pv16 ? 1 : (p->v_terms == 2 ? 2 : 1);
+  return p->pv16 || p->pv_int8 ? 1 : (p->v_terms == 2 ? 2 : 1);
 }
 
 /* The scratch layout of one launch; every piece 256-byte aligned. */
@@ -235,14 +244,15 @@ channel_stats (const T *k, const T *v, int heads, int kv_len, int keys, float *p
     }
 }
 
-/* With `fp8_v` false (16-bit P·V) V is neither smoothed nor scaled: it
+/* `v_range`: the largest quantised V, 448 for e4m3, 127 for int8. With
+ * `fp8_v` false (16-bit P·V) V is neither smoothed nor scaled: it
  * stays the exact input. v − mean(v) rounded back to the same 16-bit
  * format would err the same way for every key whose v shares a binade (the
  * input grid and the mean's offset line up), a bias that averaging over the
  * keys does not shrink: 2.7% at L 4680 instead of 0.8% (CPU model). */
 __global__ void __launch_bounds__ (kDim)
-channel_finish (const float *partial, int chunks, int keys, bool fp8_v, float *k_mean,
-                float *v_mean, float *v_scale)
+channel_finish (const float *partial, int chunks, int keys, bool fp8_v, float v_range,
+                float *k_mean, float *v_mean, float *v_scale)
 {
   int bh = blockIdx.x, d = threadIdx.x;
   float sum_k = 0, sum_v = 0, max_v = -INFINITY, min_v = INFINITY;
@@ -258,7 +268,7 @@ channel_finish (const float *partial, int chunks, int keys, bool fp8_v, float *k
   float absmax = keys > 0 ? fmaxf (max_v - mean_v, mean_v - min_v) : 0.0f;
   k_mean[bh * kDim + d] = mean_k;
   v_mean[bh * kDim + d] = mean_v;
-  v_scale[bh * kDim + d] = fp8_v && absmax > 0 ? absmax / kPScale : 1.0f;
+  v_scale[bh * kDim + d] = fp8_v && absmax > 0 ? absmax / v_range : 1.0f;
 }
 
 /* Max over the block of 256 threads (8 warps). */
@@ -295,6 +305,15 @@ pack_int8x8 (const float x[8], float inverse_scale)
       hi |= (uint32_t) (to_int8 (x[i + 4] * inverse_scale) & 0xff) << (8 * i);
     }
   return make_uint2 (lo, hi);
+}
+
+/* Four floats to int8 (round to nearest even, clamped to ±127), a in the
+ * low byte. */
+__device__ inline uint32_t
+pack_int8x4 (float a, float b, float c, float d)
+{
+  return (uint32_t) (to_int8 (a) & 0xff) | (uint32_t) (to_int8 (b) & 0xff) << 8
+         | (uint32_t) (to_int8 (c) & 0xff) << 16 | (uint32_t) (to_int8 (d) & 0xff) << 24;
 }
 
 /* Four floats to e4m3 (round to nearest even, saturating), a in the low
@@ -375,9 +394,9 @@ quantise_q (const T *q, int heads, int q_len, float scale, Workspace w, int q_ti
  * values of K and of V. Keys past `keys` become zeros in both. V goes to
  * e4m3 per channel (keys permuted, rl_sage_kv_position), with kTerms 2 as
  * hi = e4m3(y) and lo = e4m3(y − hi) in two tiles (their sum carries V to
- * about 2^-8), or with kPv16 stays the input (keys in order), transposed
- * each way. */
-template <typename T, bool kPv16, int kTerms>
+ * about 2^-8), or with kInt8V to int8 in the same layout, or with kPv16
+ * stays the input (keys in order), transposed each way. */
+template <typename T, bool kPv16, int kTerms, bool kInt8V>
 __global__ void __launch_bounds__ (256)
 quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace w, int kv_tiles)
 {
@@ -453,7 +472,7 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
     }
   else
     {
-      /* e4m3 V per channel, (v − mean)/scale. A thread takes 8 channels of
+      /* e4m3 (or int8) V per channel, (v − mean)/scale. A thread takes 8 channels of
        * the 4 keys 16g + 2q + {0, 1, 8, 9}, which rl_sage_kv_position puts
        * side by side (16g + 4q + 0..3): one 4-byte store per channel and
        * term, a warp's 32 stores on 32 banks. */
@@ -486,7 +505,8 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
 #pragma unroll
           for (int i = 0; i < 8; i++)
             {
-              uint32_t hi = pack_e4m3x4 (y[0][i], y[1][i], y[2][i], y[3][i]);
+              uint32_t hi = kInt8V ? pack_int8x4 (y[0][i], y[1][i], y[2][i], y[3][i])
+                                   : pack_e4m3x4 (y[0][i], y[1][i], y[2][i], y[3][i]);
               *reinterpret_cast<uint32_t *> (staged + (c8 * 8 + i) * kPitch + column) = hi;
               if (kTerms == 2)
                 {
@@ -606,6 +626,24 @@ mma_s8 (int32_t d[64], uint64_t a, uint64_t b)
     asm volatile (" wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 " SAGE_D64 ", %64, %65, 0;\n"
                   : SAGE_OPS64 ("=r", d)
                   : "l"(a), "l"(b));
+}
+
+/* d (+)= A·B, 64×128×32, A u8 from registers, B s8 from shared memory,
+ * int32 accumulators. */
+template <bool kAccumulate>
+__device__ inline void
+mma_u8s8 (int32_t d[64], const uint32_t a[4], uint64_t b)
+{
+  if constexpr (kAccumulate)
+    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k32.s32.u8.s8 " SAGE_D64
+                  ", {%64, %65, %66, %67}, %68, 1;\n"
+                  : SAGE_OPS64 ("+r", d)
+                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+  else
+    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k32.s32.u8.s8 " SAGE_D64
+                  ", {%64, %65, %66, %67}, %68, 0;\n"
+                  : SAGE_OPS64 ("=r", d)
+                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 }
 
 /* d (+)= A·B, 64×128×32, A e4m3 from registers, B e4m3 from shared memory. */
@@ -752,7 +790,7 @@ issue_scores (int32_t (&s)[64], uint64_t q_desc, uint32_t k_address)
  * the lo tile into the same accumulator: P·hi + P·lo = P·(hi + lo). */
 template <typename Pv>
 __device__ inline void
-issue_values (float (&pv)[64], const uint32_t (&p)[Pv::kSteps][4], uint32_t v_address)
+issue_values (typename Pv::Acc (&pv)[64], const uint32_t (&p)[Pv::kSteps][4], uint32_t v_address)
 {
 #pragma unroll
   for (int term = 0; term < Pv::kTerms; term++)
@@ -786,9 +824,11 @@ named_arrive (int id)
  * group + 8. pack() writes the wgmma A-operand registers per k-step. */
 template <int kVTerms>
 struct PvE4m3 {   /* SageAttention-2's "8+8"; kVTerms 2: V as e4m3 hi + lo */
+  using Acc = float;
   static constexpr int kSteps = 4;                      /* k32 steps per tile */
   static constexpr int kVStride = 1024;                 /* 128-byte Vᵀ rows */
   static constexpr bool kPv16 = false;
+  static constexpr bool kTileMax = false;               /* P against the running maximum */
   static constexpr int kTerms = kVTerms;
   /* rl_sage_p_index_e4m3 picks the accumulators; Vᵀ's keys were permuted
    * to match (rl_sage_kv_position). */
@@ -816,9 +856,11 @@ struct PvE4m3 {   /* SageAttention-2's "8+8"; kVTerms 2: V as e4m3 hi + lo */
 
 template <typename T>
 struct Pv16 {     /* "8+16": P and V in the input's 16-bit type */
+  using Acc = float;
   static constexpr int kSteps = 8;                      /* k16 steps per tile */
   static constexpr int kVStride = 2048;                 /* 256-byte Vᵀ rows */
   static constexpr bool kPv16 = true;
+  static constexpr bool kTileMax = false;
   static constexpr int kTerms = 1;
   /* The k16 A layout is the accumulator's own: keys stay in order. */
   __device__ static void
@@ -843,6 +885,48 @@ struct Pv16 {     /* "8+16": P and V in the input's 16-bit type */
 #endif
 };
 
+/* "8+8" in integers: P u8 (0..255, against the tile's own row maximum:
+ * sc[] then holds P·255), V int8, exact int32 sums. The A-register layout
+ * of a k32 8-bit MMA is the same for u8 as for e4m3, so V keeps e4m3's
+ * key permutation. */
+struct PvInt8 {
+  using Acc = int32_t;
+  static constexpr int kSteps = 4;
+  static constexpr int kVStride = 1024;
+  static constexpr bool kPv16 = false;
+  static constexpr bool kTileMax = true;
+  static constexpr int kTerms = 1;
+  /* sc ∈ [0, 255] to the nearest integer by adding 1.5·2^23 (the float
+   * grid is 1 there): the sum's low byte is the u8. */
+  __device__ static uint32_t
+  u8x4 (float a, float b, float c, float d)
+  {
+    const uint32_t ab = __byte_perm (__float_as_uint (a + 12582912.0f),
+                                     __float_as_uint (b + 12582912.0f), 0x0040);
+    const uint32_t cd = __byte_perm (__float_as_uint (c + 12582912.0f),
+                                     __float_as_uint (d + 12582912.0f), 0x0040);
+    return __byte_perm (ab, cd, 0x5410);
+  }
+  __device__ static void
+  pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
+  {
+#pragma unroll
+    for (int kk = 0; kk < kSteps; kk++)
+#pragma unroll
+      for (int reg = 0; reg < 4; reg++)
+        p[kk][reg] = u8x4 (sc[rl_sage_p_index_e4m3 (kk, reg, 0)], sc[rl_sage_p_index_e4m3 (kk, reg, 1)],
+                           sc[rl_sage_p_index_e4m3 (kk, reg, 2)], sc[rl_sage_p_index_e4m3 (kk, reg, 3)]);
+  }
+#ifdef SAGE_HOPPER
+  template <bool kAccumulate>
+  __device__ static void
+  mma (int32_t (&d)[64], const uint32_t (&a)[4], uint64_t b)
+  {
+    mma_u8s8<kAccumulate> (d, a, b);
+  }
+#endif
+};
+
 /* The online softmax of one thread's two rows (group and group + 8 of its
  * warp's 16) in log2 units. */
 struct Softmax {
@@ -851,7 +935,9 @@ struct Softmax {
 
   /* Turns the int32 scores of key tile starting at `first_key` into P·448
    * in `Pv`'s A-operand registers and the factor alpha by which the output
-   * so far must shrink. s[4j + e] is row `group`, column 8j + 2·quad + e;
+   * so far must shrink (with Pv::kTileMax: P·255 against the tile's own
+   * maximum, and `weight` = exp2(tile max − m)·448/255, the factor of this
+   * tile's P·V). s[4j + e] is row `group`, column 8j + 2·quad + e;
    * s[4j + 2 + e] the same column of row group + 8 (masked columns are
    * overwritten: S is dead afterwards). The row maximum is taken on the
    * integers (dequant > 0 keeps the order), so each score costs one IADD
@@ -859,7 +945,7 @@ struct Softmax {
   template <typename Pv>
   __device__ inline void
   tile (int32_t (&s)[64], float dequant, int first_key, int keys, int quad,
-        uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2])
+        uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2], float (&weight)[2])
   {
     /* |S| ≤ 128·127² < 2^22, so the float trick of dequantise holds, and
      * kMasked is below every score. */
@@ -891,7 +977,19 @@ struct Softmax {
         /* A row with no valid key yet keeps m = −inf; subtract 0 then. */
         float m_use = m_new == -INFINITY ? 0.0f : m_new;
         alpha[r] = fast_exp2 (m[r] - m_use);
-        shift[r] = offset - (m_use - kLog2PScale);
+        if constexpr (Pv::kTileMax)
+          {
+            /* A row whose keys are all masked in this tile has P = 0
+             * whatever the shift: measure it against m then. */
+            float tile_use = tile_max == -INFINITY ? m_use : tile_max;
+            shift[r] = offset - (tile_use - kLog2U8Scale);
+            weight[r] = fast_exp2 (tile_use - m_use + (kLog2PScale - kLog2U8Scale));
+          }
+        else
+          {
+            shift[r] = offset - (m_use - kLog2PScale);
+            weight[r] = 1.0f;
+          }
         m[r] = m_new;
       }
     float sc[64];
@@ -907,7 +1005,7 @@ struct Softmax {
     Pv::pack (sc, p);
 #pragma unroll
     for (int r = 0; r < 2; r++)
-      l[r] = l[r] * alpha[r] + row_sum[r];
+      l[r] = l[r] * alpha[r] + row_sum[r] * weight[r];
   }
 };
 
@@ -1036,9 +1134,10 @@ template <typename Pv>
 struct Consumer {
   float    o[64];         /* fp32 output accumulator (second level) */
   int32_t  s_acc[64];     /* S of the current tile */
-  float    pv[64];        /* P·V of one tile (first level) */
+  typename Pv::Acc pv[64];   /* P·V of one tile (first level) */
   uint32_t p[Pv::kSteps][4];   /* P of the last softmax, A-operand registers */
   float    alpha[2];      /* rescale of o that goes with p */
+  float    weight[2];     /* factor of p's P·V (Pv::kTileMax; else 1) */
   Softmax  softmax;
   uint64_t q_desc;
   float    q_scale;
@@ -1050,8 +1149,9 @@ struct Consumer {
   {
 #pragma unroll
     for (int i = 0; i < 64; i++)
-      o[i] = 0.0f, s_acc[i] = 0, pv[i] = 0.0f;
+      o[i] = 0.0f, s_acc[i] = 0, pv[i] = 0;
     alpha[0] = alpha[1] = 1.0f;
+    weight[0] = weight[1] = 1.0f;
     softmax = Softmax ();
   }
 
@@ -1061,15 +1161,28 @@ struct Consumer {
   __device__ void
   scores_to_p (int key_tile, float k_scale)
   {
-    softmax.tile<Pv> (s_acc, q_scale * k_scale, key_tile * kTileRows, keys, quad, p, alpha);
+    softmax.tile<Pv> (s_acc, q_scale * k_scale, key_tile * kTileRows, keys, quad, p, alpha, weight);
   }
 
   __device__ void
   add_tile ()
   {
+    if constexpr (Pv::kTileMax)
+      {
+        /* |P·V| ≤ 128·255·127 < 2^22: int32 to float by the bits of
+         * 1.5·2^23 + x, the offset folded into the weight's FFMA. */
+        const float offset[2] = { -12582912.0f * weight[0], -12582912.0f * weight[1] };
 #pragma unroll
-    for (int i = 0; i < 64; i++)
-      o[i] = o[i] * alpha[(i >> 1) & 1] + pv[i];
+        for (int i = 0; i < 64; i++)
+          {
+            const int r = (i >> 1) & 1;
+            o[i] = fmaf (o[i], alpha[r], fmaf (__int_as_float (0x4B400000 + pv[i]), weight[r], offset[r]));
+          }
+      }
+    else
+#pragma unroll
+      for (int i = 0; i < 64; i++)
+        o[i] = o[i] * alpha[(i >> 1) & 1] + pv[i];
   }
 
   /* One key tile at a time: S, softmax, P·V, all in order. */
@@ -1345,16 +1458,19 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   channel_stats<T><<<dim3 (chunks, bh), 256, 0, stream>>> (k, v, p->heads, p->kv_len, p->keys,
                                                           w.partial);
   mark (1);
-  channel_finish<<<bh, kDim, 0, stream>>> (w.partial, chunks, p->keys, !p->pv16, w.k_mean,
-                                          w.v_mean, w.v_scale);
+  const bool int8_pv = p->pv_int8 && !p->pv16;
+  channel_finish<<<bh, kDim, 0, stream>>> (w.partial, chunks, p->keys, !p->pv16,
+                                          int8_pv ? 127.0f : kPScale, w.k_mean, w.v_mean,
+                                          w.v_scale);
   mark (2);
   quantise_q<T><<<dim3 (q_tiles * 2, bh), 256, 0, stream>>> (q, p->heads, p->q_len, p->scale, w,
                                                             q_tiles);
   mark (3);
   if (key_tiles > 0)
     {
-      auto quantise = p->pv16 ? quantise_kv<T, true, 1>
-                              : (v_terms == 2 ? quantise_kv<T, false, 2> : quantise_kv<T, false, 1>);
+      auto quantise = p->pv16 ? quantise_kv<T, true, 1, false>
+                      : int8_pv ? quantise_kv<T, false, 1, true>
+                      : (v_terms == 2 ? quantise_kv<T, false, 2, false> : quantise_kv<T, false, 1, false>);
       quantise<<<dim3 (key_tiles, bh, 2), 256, 0, stream>>> (k, v, p->heads, p->kv_len, p->keys, w,
                                                              kv_tiles);
     }
@@ -1363,6 +1479,7 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   if (status != cudaSuccess)
     return status;
   auto kernel = p->pv16 ? (p->pingpong ? attention<true, Pv16<T>> : attention<false, Pv16<T>>)
+                : int8_pv ? (p->pingpong ? attention<true, PvInt8> : attention<false, PvInt8>)
                 : v_terms == 2 ? (p->pingpong ? attention<true, PvE4m3<2>> : attention<false, PvE4m3<2>>)
                                : (p->pingpong ? attention<true, PvE4m3<1>> : attention<false, PvE4m3<1>>);
   const int shared = shared_bytes (v_tile_bytes (p->pv16, v_terms));
