@@ -27,7 +27,7 @@
  *   P·V           e4m3 (or bf16) P × V per tile into an fp32 partial, added
  *                 to the fp32 accumulator after the online-softmax rescale
  *                 (the two-level accumulation of SageAttention-2).
- *   P·V int8      a candidate for the kernel, not built yet (NOTES.md): V
+ *   P·V int8      the kernel's RAYLIGHT_SAGE_PV=int8 option (NOTES.md): V
  *                 smoothed, int8 per channel (absmax/127); P formed against
  *                 the tile's own row maximum, exp2(s − tile max) ∈ [0, 1],
  *                 as u8 (·255, round to nearest); the tile's product summed
