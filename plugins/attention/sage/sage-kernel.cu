@@ -628,74 +628,34 @@ mma_s8 (int32_t d[64], uint64_t a, uint64_t b)
                   : "l"(a), "l"(b));
 }
 
-/* d (+)= A·B, 64×128×32, A u8 from registers, B s8 from shared memory,
- * int32 accumulators. */
-template <bool kAccumulate>
-__device__ inline void
-mma_u8s8 (int32_t d[64], const uint32_t a[4], uint64_t b)
-{
-  if constexpr (kAccumulate)
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k32.s32.u8.s8 " SAGE_D64
-                  ", {%64, %65, %66, %67}, %68, 1;\n"
-                  : SAGE_OPS64 ("+r", d)
-                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-  else
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k32.s32.u8.s8 " SAGE_D64
-                  ", {%64, %65, %66, %67}, %68, 0;\n"
-                  : SAGE_OPS64 ("=r", d)
-                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-}
-
-/* d (+)= A·B, 64×128×32, A e4m3 from registers, B e4m3 from shared memory. */
-template <bool kAccumulate>
-__device__ inline void
-mma_e4m3 (float d[64], const uint32_t a[4], uint64_t b)
-{
-  if constexpr (kAccumulate)
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 " SAGE_D64
-                  ", {%64, %65, %66, %67}, %68, 1, 1, 1;\n"
-                  : SAGE_OPS64 ("+f", d)
-                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-  else
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 " SAGE_D64
-                  ", {%64, %65, %66, %67}, %68, 0, 1, 1;\n"
-                  : SAGE_OPS64 ("=f", d)
-                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-}
-
-/* d (+)= A·B, 64×128×16, A bf16/f16 from registers, B from shared memory
- * (K-major: no transpose). */
-template <bool kAccumulate>
-__device__ inline void
-mma_bf16 (float d[64], const uint32_t a[4], uint64_t b)
-{
-  if constexpr (kAccumulate)
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " SAGE_D64
-                  ", {%64, %65, %66, %67}, %68, 1, 1, 1, 0;\n"
-                  : SAGE_OPS64 ("+f", d)
-                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-  else
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " SAGE_D64
-                  ", {%64, %65, %66, %67}, %68, 0, 1, 1, 0;\n"
-                  : SAGE_OPS64 ("=f", d)
-                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-}
-
-template <bool kAccumulate>
-__device__ inline void
-mma_f16 (float d[64], const uint32_t a[4], uint64_t b)
-{
-  if constexpr (kAccumulate)
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 " SAGE_D64
-                  ", {%64, %65, %66, %67}, %68, 1, 1, 1, 0;\n"
-                  : SAGE_OPS64 ("+f", d)
-                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-  else
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 " SAGE_D64
-                  ", {%64, %65, %66, %67}, %68, 0, 1, 1, 0;\n"
-                  : SAGE_OPS64 ("=f", d)
-                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-}
+/* d (+)= A·B with A in 4 registers per thread and B from shared memory,
+ * one wrapper per instruction: `types` its shape and types, `c` the
+ * accumulators' register class, `tail` what follows scale-d (a float
+ * MMA's scale and transpose immediates; nothing for integers).
+ *   mma_u8s8  64×128×32, u8 × s8, int32 accumulators;
+ *   mma_e4m3  64×128×32, e4m3 × e4m3;
+ *   mma_bf16, mma_f16  64×128×16, B K-major (no transpose). */
+#define SAGE_MMA_REGISTER_A(name, Acc, types, c, tail)                                  \
+  template <bool kAccumulate>                                                         \
+  __device__ inline void                                                              \
+  name (Acc d[64], const uint32_t a[4], uint64_t b)                                   \
+  {                                                                                   \
+    if constexpr (kAccumulate)                                                        \
+      asm volatile (" wgmma.mma_async.sync.aligned." types " " SAGE_D64                 \
+                    ", {%64, %65, %66, %67}, %68, 1" tail ";\n"                       \
+                    : SAGE_OPS64 ("+" c, d)                                           \
+                    : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));             \
+    else                                                                              \
+      asm volatile (" wgmma.mma_async.sync.aligned." types " " SAGE_D64                 \
+                    ", {%64, %65, %66, %67}, %68, 0" tail ";\n"                       \
+                    : SAGE_OPS64 ("=" c, d)                                           \
+                    : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));             \
+  }
+SAGE_MMA_REGISTER_A (mma_u8s8, int32_t, "m64n128k32.s32.u8.s8", "r", "")
+SAGE_MMA_REGISTER_A (mma_e4m3, float, "m64n128k32.f32.e4m3.e4m3", "f", ", 1, 1")
+SAGE_MMA_REGISTER_A (mma_bf16, float, "m64n128k16.f32.bf16.bf16", "f", ", 1, 1, 0")
+SAGE_MMA_REGISTER_A (mma_f16, float, "m64n128k16.f32.f16.f16", "f", ", 1, 1, 0")
+#undef SAGE_MMA_REGISTER_A
 
 __device__ inline void mma_fence () { asm volatile ("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ inline void mma_commit () { asm volatile ("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
