@@ -779,6 +779,34 @@ named_arrive (int id)
 }
 #endif
 
+/* Four values of P·255 ∈ [0, 255] to u8, a in the low byte: adding
+ * 1.5·2^23 rounds to the nearest integer (the float grid is 1 there), and
+ * the sum's low byte is the u8. */
+__device__ inline uint32_t
+pack_u8x4 (float a, float b, float c, float d)
+{
+  const uint32_t ab = __byte_perm (__float_as_uint (a + 12582912.0f),
+                                   __float_as_uint (b + 12582912.0f), 0x0040);
+  const uint32_t cd = __byte_perm (__float_as_uint (c + 12582912.0f),
+                                   __float_as_uint (d + 12582912.0f), 0x0040);
+  return __byte_perm (ab, cd, 0x5410);
+}
+
+/* The A registers of a tile's four k32 8-bit MMAs from sc[], 4 values per
+ * register by `kPack4`: rl_sage_p_index_e4m3 picks the accumulators (Vᵀ's
+ * keys were permuted to match, rl_sage_kv_position). */
+template <uint32_t (*kPack4) (float, float, float, float)>
+__device__ inline void
+pack_p8 (const float (&sc)[64], uint32_t (&p)[4][4])
+{
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++)
+#pragma unroll
+    for (int reg = 0; reg < 4; reg++)
+      p[kk][reg] = kPack4 (sc[rl_sage_p_index_e4m3 (kk, reg, 0)], sc[rl_sage_p_index_e4m3 (kk, reg, 1)],
+                           sc[rl_sage_p_index_e4m3 (kk, reg, 2)], sc[rl_sage_p_index_e4m3 (kk, reg, 3)]);
+}
+
 /* P·V formats. sc[] holds P·448 of one thread in the S accumulator layout:
  * sc[4j + e] row `group`, column 8j + 2·quad + e; sc[4j + 2 + e] row
  * group + 8. pack() writes the wgmma A-operand registers per k-step. */
@@ -790,19 +818,10 @@ struct PvE4m3 {   /* SageAttention-2's "8+8"; kVTerms 2: V as e4m3 hi + lo */
   static constexpr bool kPv16 = false;
   static constexpr bool kTileMax = false;               /* P against the running maximum */
   static constexpr int kTerms = kVTerms;
-  /* rl_sage_p_index_e4m3 picks the accumulators; Vᵀ's keys were permuted
-   * to match (rl_sage_kv_position). */
   __device__ static void
   pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
   {
-#pragma unroll
-    for (int kk = 0; kk < kSteps; kk++)
-#pragma unroll
-      for (int reg = 0; reg < 4; reg++)
-        p[kk][reg] = pack_e4m3x4 (sc[rl_sage_p_index_e4m3 (kk, reg, 0)],
-                                  sc[rl_sage_p_index_e4m3 (kk, reg, 1)],
-                                  sc[rl_sage_p_index_e4m3 (kk, reg, 2)],
-                                  sc[rl_sage_p_index_e4m3 (kk, reg, 3)]);
+    pack_p8<pack_e4m3x4> (sc, p);
   }
 #ifdef SAGE_HOPPER
   template <bool kAccumulate>
@@ -856,26 +875,10 @@ struct PvInt8 {
   static constexpr bool kPv16 = false;
   static constexpr bool kTileMax = true;
   static constexpr int kTerms = 1;
-  /* sc ∈ [0, 255] to the nearest integer by adding 1.5·2^23 (the float
-   * grid is 1 there): the sum's low byte is the u8. */
-  __device__ static uint32_t
-  u8x4 (float a, float b, float c, float d)
-  {
-    const uint32_t ab = __byte_perm (__float_as_uint (a + 12582912.0f),
-                                     __float_as_uint (b + 12582912.0f), 0x0040);
-    const uint32_t cd = __byte_perm (__float_as_uint (c + 12582912.0f),
-                                     __float_as_uint (d + 12582912.0f), 0x0040);
-    return __byte_perm (ab, cd, 0x5410);
-  }
   __device__ static void
   pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
   {
-#pragma unroll
-    for (int kk = 0; kk < kSteps; kk++)
-#pragma unroll
-      for (int reg = 0; reg < 4; reg++)
-        p[kk][reg] = u8x4 (sc[rl_sage_p_index_e4m3 (kk, reg, 0)], sc[rl_sage_p_index_e4m3 (kk, reg, 1)],
-                           sc[rl_sage_p_index_e4m3 (kk, reg, 2)], sc[rl_sage_p_index_e4m3 (kk, reg, 3)]);
+    pack_p8<pack_u8x4> (sc, p);
   }
 #ifdef SAGE_HOPPER
   template <bool kAccumulate>
