@@ -8,7 +8,7 @@
 # ($RAYLIGHT_SAGE_PASS_TIMES) for sage, sage with one-term V, and sage16.
 # Logs go to $OUT (or ./gpu-out); a summary is printed last. Usage, from
 # the repo root:
-#   bash tests/attention/sage-gpu-session.sh [test|all]
+#   bash tests/attention/sage-gpu-session.sh [test|all|profile]
 set -u
 what=${1:-all}
 out=${OUT:-$PWD/gpu-out}
@@ -61,6 +61,29 @@ grep -A2 "attention" "$out/nvcc-sage.log" | grep -E "registers|spill" | sed 's/^
 cuobjdump -sass $build/obj/sage-kernel.o > "$out/sage.sass" 2>&1
 note "sass: IGMMA $(grep -c IGMMA "$out/sage.sass")  QGMMA $(grep -c QGMMA "$out/sage.sass")  LDL/STL $(grep -cE '\b(LDL|STL)\b' "$out/sage.sass")  MUFU.EX2 $(grep -c 'MUFU.EX2' "$out/sage.sass")"
 export OMP_NUM_THREADS=16
+
+if [ "$what" = profile ]; then
+  # Hardware counters of the attention kernel alone (no tests, no torch):
+  # per P·V design, the last self-attention launch at H 12 and the first
+  # 512-key cross-attention one at that length ($RL_PROFILE_LENGTHS, 32760
+  # by default), with the pipes' utilisation and the warps' stall reasons.
+  for run in "two-term:RAYLIGHT_SAGE_V_TERMS=2" "one-term:RAYLIGHT_SAGE_V_TERMS=1" "int8:RAYLIGHT_SAGE_PV=int8" \
+             ${RL_PROFILE_EXTRA:-}; do
+    name=${run%%:*}
+    for length in ${RL_PROFILE_LENGTHS:-32760}; do
+      step "ncu $name L $length"
+      env ${run#*:} timeout ${RL_NCU_TIMEOUT:-120} ncu --clock-control none -k regex:attention \
+        --launch-skip 10 --launch-count 2 --section SpeedOfLight --section WarpStateStats \
+        --section SchedulerStats --section ComputeWorkloadAnalysis --section InstructionStats \
+        --section MemoryWorkloadAnalysis $build/bench-attention --variants sage --lengths $length \
+        > "$out/ncu-$name-$length.txt" 2>&1
+      note "ncu $name L $length: exit $?"
+      grep -E "attention<|Duration|Throughput|Stall|Issued|Eligible|Pipe|Executed Ipc|L2 Hit|Mem Busy" \
+        "$out/ncu-$name-$length.txt" | head -60 | sed "s/^/$name $length /" >> "$summary"
+    done
+  done
+  step "summary"; cat "$summary"; exit 0
+fi
 
 test_failed=0
 # name, then the environment of each run of the parity test.
