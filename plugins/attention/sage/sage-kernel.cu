@@ -490,6 +490,12 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
               const T *row = v + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8;
               raw[e] = key < keys ? *reinterpret_cast<const uint4 *> (row) : make_uint4 (0, 0, 0, 0);
             }
+          /* One correctly rounded reciprocal per channel instead of a
+           * division per value. */
+          float inverse[8];
+#pragma unroll
+          for (int i = 0; i < 8; i++)
+            inverse[i] = __frcp_rn (v_scale[c8 * 8 + i]);
           float y[4][8];
 #pragma unroll
           for (int e = 0; e < 4; e++)
@@ -498,8 +504,7 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
               bool valid = tile_index * kTileRows + js[e] < keys;
 #pragma unroll
               for (int i = 0; i < 8; i++)
-                y[e][i] = valid ? (Io<T>::load (values[i]) - v_mean[c8 * 8 + i]) / v_scale[c8 * 8 + i]
-                                : 0.0f;
+                y[e][i] = valid ? (Io<T>::load (values[i]) - v_mean[c8 * 8 + i]) * inverse[i] : 0.0f;
             }
           const int column = rl_sage_kv_position (first);   /* = 16g + 4q */
 #pragma unroll
@@ -910,12 +915,25 @@ struct Softmax {
   tile (int32_t (&s)[64], float dequant, int first_key, int keys, int quad,
         uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2], float (&weight)[2])
   {
+    /* Two copies: the full tiles' path carries no per-score mask test (a
+     * runtime flag let the compiler merge both paths, and the ISETP + FSEL
+     * per score were a sixth of the softmax's instructions). */
+    if (first_key + kTileRows > keys)
+      tile_of<Pv, true> (s, dequant, first_key, keys, quad, p, alpha, weight);
+    else
+      tile_of<Pv, false> (s, dequant, first_key, keys, quad, p, alpha, weight);
+  }
+
+  template <typename Pv, bool kPartial>
+  __device__ inline void
+  tile_of (int32_t (&s)[64], float dequant, int first_key, int keys, int quad,
+           uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2], float (&weight)[2])
+  {
     /* |S| ≤ 128·127² < 2^22, so the float trick of dequantise holds, and
      * kMasked is below every score. */
     constexpr int32_t kMasked = -(1 << 22);
     const float offset = -12582912.0f * dequant;
-    const bool partial = first_key + kTileRows > keys;
-    if (partial)
+    if (kPartial)
       {
 #pragma unroll
         for (int i = 0; i < 64; i++)
@@ -956,19 +974,23 @@ struct Softmax {
         m[r] = m_new;
       }
     float sc[64];
-    float row_sum[2] = { 0.0f, 0.0f };
+    /* Four partial sums per row: chains of 8 dependent FADDs, not 32. */
+    float row_sum[2][4] = {};
 #pragma unroll
     for (int i = 0; i < 64; i++)
       {
         sc[i] = fast_exp2 (dequantise (s[i], dequant, shift[(i >> 1) & 1]));
-        if (partial && s[i] == kMasked)
+        if (kPartial && s[i] == kMasked)
           sc[i] = 0.0f;
-        row_sum[(i >> 1) & 1] += sc[i];
+        row_sum[(i >> 1) & 1][(i >> 2) & 3] += sc[i];
       }
     Pv::pack (sc, p);
 #pragma unroll
     for (int r = 0; r < 2; r++)
-      l[r] = l[r] * alpha[r] + row_sum[r] * weight[r];
+      {
+        const float sum = (row_sum[r][0] + row_sum[r][1]) + (row_sum[r][2] + row_sum[r][3]);
+        l[r] = l[r] * alpha[r] + sum * weight[r];
+      }
   }
 };
 
@@ -1106,6 +1128,7 @@ struct Consumer {
   float    q_scale;
   const float *k_scales;
   int      keys, quad, base;
+  int      pv_n, pv_t;    /* ping-pong stream: tile and key tile of the pending P·V */
 
   __device__ void
   init ()
@@ -1175,13 +1198,13 @@ struct Consumer {
 
   template <bool kScores, bool kValues>
   __device__ void
-  stream_turn (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int u, int &n,
+  stream_turn (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int &n,
                int &t, int key_tiles, int consumer, int warp, int group, bool hand_over)
   {
     const int mine = 1 + consumer, other = 2 - consumer;
     /* Ring slots of S(u) (tile n, key tile t) and of P(u−1)·V(u−1). */
     const int s_slot = tiles.slot (n, t);
-    const int v_slot = kValues ? tiles.slot ((u - 1) / key_tiles, (u - 1) % key_tiles) : 0;
+    const int v_slot = kValues ? tiles.slot (pv_n, pv_t) : 0;
     if (kScores && t == 0)
       {
         /* Tile n's S starts: its Q buffer and scales. */
@@ -1221,7 +1244,7 @@ struct Consumer {
         hold_all (pv);
         barrier_arrive (sm.empty (v_slot));
         add_tile ();
-        finished = (u - 1) % key_tiles == key_tiles - 1;
+        finished = pv_t == key_tiles - 1;
         if (finished)
           {
             finished_softmax = softmax;
@@ -1234,11 +1257,15 @@ struct Consumer {
       scores_to_p (key_tile, k_scale);
     if (kValues && finished)
       {
-        const TileOf done (tiles.tile ((u - 1) / key_tiles), args.q_tiles);
+        const TileOf done (tiles.tile (pv_n), args.q_tiles);
         store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
       }
-    if (kScores && ++t == key_tiles)
-      t = 0, n++;
+    if (kScores)
+      {
+        pv_n = n, pv_t = t;   /* the next turn's P·V is this turn's unit */
+        if (++t == key_tiles)
+          t = 0, n++;
+      }
   }
 
   /* The ping-pong over all of this block's tiles as one stream of units
@@ -1259,10 +1286,10 @@ struct Consumer {
     if (consumer == 1)
       named_arrive (1);
     int n = 0, t = 0;
-    stream_turn<true, false> (sm, args, tiles, 0, n, t, key_tiles, consumer, warp, group, true);
+    stream_turn<true, false> (sm, args, tiles, n, t, key_tiles, consumer, warp, group, true);
     for (int u = 1; u < units; u++)
-      stream_turn<true, true> (sm, args, tiles, u, n, t, key_tiles, consumer, warp, group, true);
-    stream_turn<false, true> (sm, args, tiles, units, n, t, key_tiles, consumer, warp, group,
+      stream_turn<true, true> (sm, args, tiles, n, t, key_tiles, consumer, warp, group, true);
+    stream_turn<false, true> (sm, args, tiles, n, t, key_tiles, consumer, warp, group,
                               consumer == 0);
   }
 
@@ -1287,7 +1314,21 @@ struct Consumer {
         row[r] = q_block * kTileRows + consumer * kQBlock + warp * 16 + group + 8 * r;
         live[r] = row[r] < args.q_len;
         empty[r] = !(l[r] > 0.0f);   /* no valid key: out 0, lse −inf */
-        inverse[r] = empty[r] ? 0.0f : 1.0f / l[r];
+        inverse[r] = empty[r] ? 0.0f : __fdividef (1.0f, l[r]);
+      }
+    /* Each row's address once (the 64-bit index math per store was most of
+     * this function's instructions: it sets cross-attention's speed, where
+     * a tile has only 4 key tiles); empty rows store mean·0 + 0 through a
+     * zero factor and zero mean. */
+    uint32_t *out_row[2];
+    float keep[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+      {
+        const size_t at = (((size_t) b * args.q_len + (live[r] ? row[r] : 0)) * args.heads + h) * kDim
+                          + 2 * quad;
+        out_row[r] = reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + at);
+        keep[r] = empty[r] ? 0.0f : 1.0f;
       }
     /* Each thread's channels 8j + 2·quad + {0, 1}: scale and mean once per
      * pair for both rows (one 8-byte load each), then one 4-byte store per
@@ -1301,13 +1342,12 @@ struct Consumer {
 #pragma unroll
         for (int r = 0; r < 2; r++)
           {
-            if (!live[r])
-              continue;
-            float x0 = empty[r] ? 0.0f : o[4 * j + 2 * r] * inverse[r] * scale.x + mean.x;
-            float x1 = empty[r] ? 0.0f : o[4 * j + 2 * r + 1] * inverse[r] * scale.y + mean.y;
-            uint32_t packed = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1) : Io<__half>::pack (x0, x1);
-            size_t out_row = (((size_t) b * args.q_len + row[r]) * args.heads + h) * kDim;
-            *reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + out_row + d) = packed;
+            const float x0 = o[4 * j + 2 * r] * inverse[r] * scale.x + mean.x * keep[r];
+            const float x1 = o[4 * j + 2 * r + 1] * inverse[r] * scale.y + mean.y * keep[r];
+            const uint32_t packed = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1)
+                                                  : Io<__half>::pack (x0, x1);
+            if (live[r])
+              out_row[r][4 * j] = packed;
           }
       }
     if (args.lse != NULL && quad == 0)
