@@ -665,14 +665,11 @@ SAGE_MMA_REGISTER_A (mma_f16, float, "m64n128k16.f32.f16.f16", "f", ", 1, 1, 0")
 __device__ inline void mma_fence () { asm volatile ("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ inline void mma_commit () { asm volatile ("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 __device__ inline void mma_wait_all () { asm volatile ("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
-/* Until at most one committed group (the newest) is still running. */
-__device__ inline void mma_wait_all_but_one () { asm volatile ("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); }
 
 /* Keeps the compiler from moving accesses of `x` across the asynchronous
  * MMAs that own it. */
 __device__ inline void hold (int32_t &x) { asm volatile ("" : "+r"(x) :: "memory"); }
 __device__ inline void hold (float &x) { asm volatile ("" : "+f"(x) :: "memory"); }
-__device__ inline void hold (uint32_t &x) { asm volatile ("" : "+r"(x) :: "memory"); }
 #endif
 
 struct AttentionArgs {
@@ -826,7 +823,6 @@ struct PvE4m3 {   /* SageAttention-2's "8+8"; kVTerms 2: V as e4m3 hi + lo */
   static constexpr bool kPv16 = false;
   static constexpr bool kTileMax = false;               /* P against the running maximum */
   static constexpr int kTerms = kVTerms;
-  static constexpr bool kOverlap = true;                /* softmax under its P·V: fits */
   __device__ static void
   pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
   {
@@ -850,7 +846,6 @@ struct Pv16 {     /* "8+16": P and V in the input's 16-bit type */
   static constexpr bool kPv16 = true;
   static constexpr bool kTileMax = false;
   static constexpr int kTerms = 1;
-  static constexpr bool kOverlap = false;   /* 32 P registers: spills */
   /* The k16 A layout is the accumulator's own: keys stay in order. */
   __device__ static void
   pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
@@ -885,7 +880,6 @@ struct PvInt8 {
   static constexpr bool kPv16 = false;
   static constexpr bool kTileMax = true;
   static constexpr int kTerms = 1;
-  static constexpr bool kOverlap = false;   /* 152 bytes of spills with the overlap */
   __device__ static void
   pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
   {
@@ -908,8 +902,7 @@ struct Softmax {
   float l[2] = { 0.0f, 0.0f };   /* this thread's share; the quad is summed at the end */
 
   /* Turns the int32 scores of key tile starting at `first_key` into P·448
-   * in sc[] (the caller packs it into `Pv`'s A-operand registers, once the
-   * P·V still reading them is done) and the factor alpha by which the output
+   * in `Pv`'s A-operand registers and the factor alpha by which the output
    * so far must shrink (with Pv::kTileMax: P·255 against the tile's own
    * maximum, and `weight` = exp2(tile max − m)·448/255, the factor of this
    * tile's P·V). s[4j + e] is row `group`, column 8j + 2·quad + e;
@@ -919,22 +912,22 @@ struct Softmax {
    * and one FFMA to reach exp2's argument s·dequant − m + log2 448. */
   template <typename Pv>
   __device__ inline void
-  tile (int32_t (&s)[64], float dequant, int first_key, int keys, int quad, float (&sc)[64],
-        float (&alpha)[2], float (&weight)[2])
+  tile (int32_t (&s)[64], float dequant, int first_key, int keys, int quad,
+        uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2], float (&weight)[2])
   {
     /* Two copies: the full tiles' path carries no per-score mask test (a
      * runtime flag let the compiler merge both paths, and the ISETP + FSEL
      * per score were a sixth of the softmax's instructions). */
     if (first_key + kTileRows > keys)
-      tile_of<Pv, true> (s, dequant, first_key, keys, quad, sc, alpha, weight);
+      tile_of<Pv, true> (s, dequant, first_key, keys, quad, p, alpha, weight);
     else
-      tile_of<Pv, false> (s, dequant, first_key, keys, quad, sc, alpha, weight);
+      tile_of<Pv, false> (s, dequant, first_key, keys, quad, p, alpha, weight);
   }
 
   template <typename Pv, bool kPartial>
   __device__ inline void
-  tile_of (int32_t (&s)[64], float dequant, int first_key, int keys, int quad, float (&sc)[64],
-           float (&alpha)[2], float (&weight)[2])
+  tile_of (int32_t (&s)[64], float dequant, int first_key, int keys, int quad,
+           uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2], float (&weight)[2])
   {
     /* |S| ≤ 128·127² < 2^22, so the float trick of dequantise holds, and
      * kMasked is below every score. */
@@ -980,6 +973,7 @@ struct Softmax {
           }
         m[r] = m_new;
       }
+    float sc[64];
     /* Four partial sums per row: chains of 8 dependent FADDs, not 32. */
     float row_sum[2][4] = {};
 #pragma unroll
@@ -990,6 +984,7 @@ struct Softmax {
           sc[i] = 0.0f;
         row_sum[(i >> 1) & 1][(i >> 2) & 3] += sc[i];
       }
+    Pv::pack (sc, p);
 #pragma unroll
     for (int r = 0; r < 2; r++)
       {
@@ -1152,45 +1147,28 @@ struct Consumer {
   __device__ void
   scores_to_p (int key_tile, float k_scale)
   {
-    float sc[64];
-    softmax.tile<Pv> (s_acc, q_scale * k_scale, key_tile * kTileRows, keys, quad, sc, alpha, weight);
-    Pv::pack (sc, p);
+    softmax.tile<Pv> (s_acc, q_scale * k_scale, key_tile * kTileRows, keys, quad, p, alpha, weight);
   }
 
-  /* Stream turn: S(u) of tile n, key tile t has completed; its softmax
-   * into sc[] (A tile's first alpha is 0, as m was −inf, so O restarts
-   * from its P·V). */
   __device__ void
-  scores_to_sc (const Shared &sm, int n, int t, int key_tile, float k_scale, int key_tiles,
-                float (&sc)[64])
-  {
-    hold_all (s_acc);
-    if (t == key_tiles - 1)
-      barrier_arrive (sm.q_empty (n & 1));   /* tile n's last S has read its Q */
-    softmax.tile<Pv> (s_acc, q_scale * k_scale, key_tile * kTileRows, keys, quad, sc, alpha, weight);
-  }
-
-  /* o = o·alpha + P·V·weight, with the factors of the P that the P·V used. */
-  __device__ void
-  add_tile (const float (&with_alpha)[2], const float (&with_weight)[2])
+  add_tile ()
   {
     if constexpr (Pv::kTileMax)
       {
         /* |P·V| ≤ 128·255·127 < 2^22: int32 to float by the bits of
          * 1.5·2^23 + x, the offset folded into the weight's FFMA. */
-        const float offset[2] = { -12582912.0f * with_weight[0], -12582912.0f * with_weight[1] };
+        const float offset[2] = { -12582912.0f * weight[0], -12582912.0f * weight[1] };
 #pragma unroll
         for (int i = 0; i < 64; i++)
           {
             const int r = (i >> 1) & 1;
-            o[i] = fmaf (o[i], with_alpha[r],
-                         fmaf (__int_as_float (0x4B400000 + pv[i]), with_weight[r], offset[r]));
+            o[i] = fmaf (o[i], alpha[r], fmaf (__int_as_float (0x4B400000 + pv[i]), weight[r], offset[r]));
           }
       }
     else
 #pragma unroll
       for (int i = 0; i < 64; i++)
-        o[i] = o[i] * with_alpha[(i >> 1) & 1] + pv[i];
+        o[i] = o[i] * alpha[(i >> 1) & 1] + pv[i];
   }
 
   /* One key tile at a time: S, softmax, P·V, all in order. */
@@ -1214,7 +1192,7 @@ struct Consumer {
         mma_wait_all ();
         hold_all (pv);
         barrier_arrive (sm.empty (slot));
-        add_tile (alpha, weight);
+        add_tile ();
       }
   }
 
@@ -1243,67 +1221,41 @@ struct Consumer {
     named_sync (mine);
     /* No hold of s_acc / pv before the MMAs: the first MMA of each
      * overwrites it, and holding the dead values would keep S, P·V and O
-     * alive at once (spills). Their reads come after the wait. S and P·V
-     * are committed as two groups, S first, so that this tile's softmax
-     * can start while the P·V still runs. */
+     * alive at once (spills). Their reads come after the wait. */
     mma_fence ();
     if (kScores)
-      {
-        issue_scores (s_acc, q_desc, sm.k_address (s_slot));
-        mma_commit ();
-      }
+      issue_scores (s_acc, q_desc, sm.k_address (s_slot));
     if (kValues)
-      {
-        issue_values<Pv> (pv, p, sm.v_address (v_slot));
-        mma_commit ();
-      }
+      issue_values<Pv> (pv, p, sm.v_address (v_slot));
+    mma_commit ();
     if (hand_over)
       named_arrive (other);
-    /* The tile of unit u − 1 completes with this P·V: its softmax state
-     * moves aside before S(u) of the next tile updates it. */
-    const bool finished = kValues && pv_t == key_tiles - 1;
+    mma_wait_all ();
+    if (kScores)
+      {
+        hold_all (s_acc);
+        if (t == key_tiles - 1)
+          barrier_arrive (sm.q_empty (n & 1));   /* tile n's last S has read its Q */
+      }
+    bool finished = false;   /* the tile of unit u − 1 is complete */
     Softmax finished_softmax;
-    if (finished)
+    if (kValues)
       {
-        finished_softmax = softmax;
-        softmax = Softmax ();
-      }
-    /* The factors of the P being multiplied now; the softmax below makes
-     * the next ones. */
-    const float pv_alpha[2] = { alpha[0], alpha[1] }, pv_weight[2] = { weight[0], weight[1] };
-    /* Pv::kOverlap: the softmax runs while the P·V still does (its
-     * accumulator, P and the softmax's scores all live at once: fp8 fits,
-     * with a few bytes spilled). Otherwise both are waited for, the P·V
-     * added, then the softmax run, as before the split. */
-    constexpr bool kOverlap = Pv::kOverlap && kScores && kValues;
-    float sc[64];
-    if (kScores && kOverlap)
-      {
-        mma_wait_all_but_one ();
-        scores_to_sc (sm, n, t, key_tile, k_scale, key_tiles, sc);
-      }
-    if (kValues || !kOverlap)
-      {
-        mma_wait_all ();
-        if (kValues)
+        hold_all (pv);
+        barrier_arrive (sm.empty (v_slot));
+        add_tile ();
+        finished = pv_t == key_tiles - 1;
+        if (finished)
           {
-            hold_all (pv);
-            /* p was the P·V's operand: no write to it may move above the
-             * wait. */
-#pragma unroll
-            for (int kk = 0; kk < Pv::kSteps; kk++)
-#pragma unroll
-              for (int reg = 0; reg < 4; reg++)
-                hold (p[kk][reg]);
-            barrier_arrive (sm.empty (v_slot));
-            add_tile (pv_alpha, pv_weight);
+            finished_softmax = softmax;
+            softmax = Softmax ();
           }
       }
-    if (kScores && !kOverlap)
-      scores_to_sc (sm, n, t, key_tile, k_scale, key_tiles, sc);
+    /* The next tile's softmax first: S is then dead while O is stored. A
+     * tile's first alpha is 0 (m was −inf), so O restarts from its P·V. */
     if (kScores)
-      Pv::pack (sc, p);   /* the P·V that read p is done */
-    if (finished)
+      scores_to_p (key_tile, k_scale);
+    if (kValues && finished)
       {
         const TileOf done (tiles.tile (pv_n), args.q_tiles);
         store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
