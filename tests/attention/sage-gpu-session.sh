@@ -75,16 +75,11 @@ if [ "$what" = profile ]; then
       env ${run#*:} timeout ${RL_NCU_TIMEOUT:-120} ncu --clock-control none -k regex:attention \
         --launch-skip 10 --launch-count 2 --section SpeedOfLight --section WarpStateStats \
         --section SchedulerStats --section ComputeWorkloadAnalysis --section InstructionStats \
-        --section MemoryWorkloadAnalysis \
-        --metrics "regex:^smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio$" \
-        $build/bench-attention --variants sage --lengths $length \
+        --section MemoryWorkloadAnalysis $build/bench-attention --variants sage --lengths $length \
         > "$out/ncu-$name-$length.txt" 2>&1
       note "ncu $name L $length: exit $?"
       grep -E "attention<|Duration|Throughput|Stall|Issued|Eligible|Pipe|Executed Ipc|L2 Hit|Mem Busy" \
         "$out/ncu-$name-$length.txt" | head -60 | sed "s/^/$name $length /" >> "$summary"
-      # The stall reasons above 0.05 warps per issued instruction.
-      awk '/issue_stalled/ && $NF + 0 > 0.05 { print $1, $NF }' "$out/ncu-$name-$length.txt" \
-        | sed "s/smsp__average_warps_issue_stalled_//; s/_per_issue_active.ratio//; s/^/$name $length stall /" >> "$summary"
     done
   done
   step "summary"; cat "$summary"; exit 0
@@ -95,8 +90,7 @@ test_failed=0
 for run in "ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong" "one-term-v:RAYLIGHT_SAGE_V_TERMS=1" \
            "int8-pv:RAYLIGHT_SAGE_PV=int8" "int8-pv-in-order:RAYLIGHT_SAGE_PV=int8 RAYLIGHT_SAGE_SCHEDULE=in-order" \
            "in-order:RAYLIGHT_SAGE_SCHEDULE=in-order" "grid-tiles:RAYLIGHT_SAGE_GRID=tiles" \
-           "stagger:RAYLIGHT_SAGE_STAGGER=1" "row-sum-mma:RAYLIGHT_SAGE_ROW_SUM=mma" \
-           "row-sum-mma-in-order:RAYLIGHT_SAGE_ROW_SUM=mma RAYLIGHT_SAGE_SCHEDULE=in-order"; do
+           "stagger:RAYLIGHT_SAGE_STAGGER=1"; do
   name=${run%%:*}
   step "test-attention-sage-gpu ($name)"
   env ${run#*:} timeout ${RL_TEST_TIMEOUT:-60} $build/test-attention-sage-gpu 2>&1 \
@@ -120,8 +114,6 @@ PYTHONUNBUFFERED=1 timeout ${RL_TORCH_TIMEOUT:-90} python3 tests/bench/torch_att
 # each pass timed (the launch waits for its events, so its own ms are not
 # comparable).
 for run in "sage:sage:RAYLIGHT_SAGE_V_TERMS=2" "sage-1v:sage:RAYLIGHT_SAGE_V_TERMS=1" \
-           "sage-row-sum-mma:sage:RAYLIGHT_SAGE_ROW_SUM=mma" \
-           "sage-1v-row-sum-mma:sage:RAYLIGHT_SAGE_V_TERMS=1 RAYLIGHT_SAGE_ROW_SUM=mma" \
            "sage-int8:sage:RAYLIGHT_SAGE_PV=int8" "passes-int8:sage:RAYLIGHT_SAGE_PV=int8 RAYLIGHT_SAGE_PASS_TIMES=1" \
            "sage-stagger:sage:RAYLIGHT_SAGE_STAGGER=1" "sage-in-order:sage:RAYLIGHT_SAGE_SCHEDULE=in-order" \
            "sage16:sage16:RAYLIGHT_SAGE_V_TERMS=2" "sage16-ping-pong:sage16:RAYLIGHT_SAGE_SCHEDULE=ping-pong" \

@@ -68,7 +68,6 @@ constexpr int kTileRows = 128;       /* query rows per block, keys per tile */
 constexpr int kTileBytes = 16384;    /* 128 rows × 128 bytes */
 constexpr int kQBlock = 64;          /* query rows per Q scale (one warpgroup) */
 constexpr int kStages = 4;           /* K/V tiles in flight */
-constexpr int kOnesBytes = 1024;     /* e4m3 ones, 8 × 128: the row-sum MMA's B */
 constexpr int kStatMinKeys = 64;     /* keys per block of channel_stats, at least */
 constexpr int kStatMaxChunks = 64;   /* and at most this many blocks per batch·head */
 constexpr float kPScale = 448.0f;    /* e4m3's largest value */
@@ -659,24 +658,6 @@ mma_s8 (int32_t d[64], uint64_t a, uint64_t b)
   }
 SAGE_MMA_REGISTER_A (mma_u8s8, int32_t, "m64n128k32.s32.u8.s8", "r", "")
 SAGE_MMA_REGISTER_A (mma_e4m3, float, "m64n128k32.f32.e4m3.e4m3", "f", ", 1, 1")
-
-/* d (+)= A·B, 64×8×32 e4m3, A in registers: with B all ones, each row's
- * sum of A (d[0] = d[1] row `group`, d[2] = d[3] row group + 8). */
-template <bool kAccumulate>
-__device__ inline void
-mma_e4m3_n8 (float d[4], const uint32_t a[4], uint64_t b)
-{
-  if constexpr (kAccumulate)
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n8k32.f32.e4m3.e4m3 {%0, %1, %2, %3}, "
-                  "{%4, %5, %6, %7}, %8, 1, 1, 1;\n"
-                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-  else
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n8k32.f32.e4m3.e4m3 {%0, %1, %2, %3}, "
-                  "{%4, %5, %6, %7}, %8, 0, 1, 1;\n"
-                  : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
-                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-}
 SAGE_MMA_REGISTER_A (mma_bf16, float, "m64n128k16.f32.bf16.bf16", "f", ", 1, 1, 0")
 SAGE_MMA_REGISTER_A (mma_f16, float, "m64n128k16.f32.f16.f16", "f", ", 1, 1, 0")
 #undef SAGE_MMA_REGISTER_A
@@ -714,10 +695,10 @@ key_tile_at (const AttentionArgs &args, int t, int key_tiles)
 }
 
 __host__ __device__ constexpr int
-shared_bytes (int v_bytes, bool ones)
+shared_bytes (int v_bytes)
 {
   return 2 * kTileBytes + kStages * (kTileBytes + v_bytes) + 1024 /* barriers */
-         + (ones ? kOnesBytes : 0) + 1024 /* alignment */;
+         + 1024 /* alignment */;
 }
 
 /* 2^x on the special-function unit (exp2(−inf) = 0). */
@@ -774,8 +755,7 @@ issue_scores (int32_t (&s)[64], uint64_t q_desc, uint32_t k_address)
  * the lo tile into the same accumulator: P·hi + P·lo = P·(hi + lo). */
 template <typename Pv>
 __device__ inline void
-issue_values (typename Pv::Acc (&pv)[64], float (&row_sums)[4], const uint32_t (&p)[Pv::kSteps][4],
-              uint32_t v_address, uint32_t ones_address)
+issue_values (typename Pv::Acc (&pv)[64], const uint32_t (&p)[Pv::kSteps][4], uint32_t v_address)
 {
 #pragma unroll
   for (int term = 0; term < Pv::kTerms; term++)
@@ -788,20 +768,6 @@ issue_values (typename Pv::Acc (&pv)[64], float (&row_sums)[4], const uint32_t (
         else
           Pv::template mma<true> (pv, p[kk], b);
       }
-  /* Pv::kRowSumMma: P's row sums on the tensor cores (P times a block of
-   * ones, 4 small MMAs), not 64 FADDs per thread in the softmax. */
-  if constexpr (Pv::kRowSumMma)
-    {
-#pragma unroll
-      for (int kk = 0; kk < Pv::kSteps; kk++)
-        {
-          const uint64_t b = descriptor (ones_address + kk * 256);
-          if (kk == 0)
-            mma_e4m3_n8<false> (row_sums, p[kk], b);
-          else
-            mma_e4m3_n8<true> (row_sums, p[kk], b);
-        }
-    }
 }
 
 /* Named barrier `id` over the two consumer warpgroups (256 threads). */
@@ -849,7 +815,7 @@ pack_p8 (const float (&sc)[64], uint32_t (&p)[4][4])
 /* P·V formats. sc[] holds P·448 of one thread in the S accumulator layout:
  * sc[4j + e] row `group`, column 8j + 2·quad + e; sc[4j + 2 + e] row
  * group + 8. pack() writes the wgmma A-operand registers per k-step. */
-template <int kVTerms, bool kRowSumByMma = false>
+template <int kVTerms>
 struct PvE4m3 {   /* SageAttention-2's "8+8"; kVTerms 2: V as e4m3 hi + lo */
   using Acc = float;
   static constexpr int kSteps = 4;                      /* k32 steps per tile */
@@ -857,7 +823,6 @@ struct PvE4m3 {   /* SageAttention-2's "8+8"; kVTerms 2: V as e4m3 hi + lo */
   static constexpr bool kPv16 = false;
   static constexpr bool kTileMax = false;               /* P against the running maximum */
   static constexpr int kTerms = kVTerms;
-  static constexpr bool kRowSumMma = kRowSumByMma;   /* row sums of the rounded P by MMA */
   __device__ static void
   pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
   {
@@ -881,7 +846,6 @@ struct Pv16 {     /* "8+16": P and V in the input's 16-bit type */
   static constexpr bool kPv16 = true;
   static constexpr bool kTileMax = false;
   static constexpr int kTerms = 1;
-  static constexpr bool kRowSumMma = false;
   /* The k16 A layout is the accumulator's own: keys stay in order. */
   __device__ static void
   pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
@@ -916,7 +880,6 @@ struct PvInt8 {
   static constexpr bool kPv16 = false;
   static constexpr bool kTileMax = true;
   static constexpr int kTerms = 1;
-  static constexpr bool kRowSumMma = false;
   __device__ static void
   pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
   {
@@ -936,8 +899,7 @@ struct PvInt8 {
  * warp's 16) in log2 units. */
 struct Softmax {
   float m[2] = { -INFINITY, -INFINITY };
-  float l[2] = { 0.0f, 0.0f };   /* this thread's share, the quad summed at the end (with
-                                  * row sums by MMA each thread's is the whole row's) */
+  float l[2] = { 0.0f, 0.0f };   /* this thread's share; the quad is summed at the end */
 
   /* Turns the int32 scores of key tile starting at `first_key` into P·448
    * in `Pv`'s A-operand registers and the factor alpha by which the output
@@ -1012,9 +974,7 @@ struct Softmax {
         m[r] = m_new;
       }
     float sc[64];
-    /* Four partial sums per row: chains of 8 dependent FADDs, not 32
-     * (with Pv::kRowSumMma the P·V's MMAs sum the rounded P instead, and
-     * the consumer updates l with the tile's P·V). */
+    /* Four partial sums per row: chains of 8 dependent FADDs, not 32. */
     float row_sum[2][4] = {};
 #pragma unroll
     for (int i = 0; i < 64; i++)
@@ -1022,17 +982,15 @@ struct Softmax {
         sc[i] = fast_exp2 (dequantise (s[i], dequant, shift[(i >> 1) & 1]));
         if (kPartial && s[i] == kMasked)
           sc[i] = 0.0f;
-        if (!Pv::kRowSumMma)
-          row_sum[(i >> 1) & 1][(i >> 2) & 3] += sc[i];
+        row_sum[(i >> 1) & 1][(i >> 2) & 3] += sc[i];
       }
     Pv::pack (sc, p);
-    if (!Pv::kRowSumMma)
 #pragma unroll
-      for (int r = 0; r < 2; r++)
-        {
-          const float sum = (row_sum[r][0] + row_sum[r][1]) + (row_sum[r][2] + row_sum[r][3]);
-          l[r] = l[r] * alpha[r] + sum * weight[r];
-        }
+    for (int r = 0; r < 2; r++)
+      {
+        const float sum = (row_sum[r][0] + row_sum[r][1]) + (row_sum[r][2] + row_sum[r][3]);
+        l[r] = l[r] * alpha[r] + sum * weight[r];
+      }
   }
 };
 
@@ -1045,7 +1003,6 @@ struct Shared {
   uint8_t  *q_tiles;
   uint8_t  *stages;
   uint64_t *bars;
-  uint8_t  *ones;      /* kOnesBytes of e4m3 1.0 (Pv::kRowSumMma only) */
   int       v_bytes;   /* bytes of a Vᵀ tile; a stage is kTileBytes + v_bytes */
 
   __device__ uint8_t *q_tile (int buffer) const { return q_tiles + buffer * kTileBytes; }
@@ -1163,7 +1120,6 @@ struct Consumer {
   float    o[64];         /* fp32 output accumulator (second level) */
   int32_t  s_acc[64];     /* S of the current tile */
   typename Pv::Acc pv[64];   /* P·V of one tile (first level) */
-  float    row_sums[4];   /* Pv::kRowSumMma: that tile's P row sums (rows group, group + 8) */
   uint32_t p[Pv::kSteps][4];   /* P of the last softmax, A-operand registers */
   float    alpha[2];      /* rescale of o that goes with p */
   float    weight[2];     /* factor of p's P·V (Pv::kTileMax; else 1) */
@@ -1213,10 +1169,6 @@ struct Consumer {
 #pragma unroll
       for (int i = 0; i < 64; i++)
         o[i] = o[i] * alpha[(i >> 1) & 1] + pv[i];
-    if constexpr (Pv::kRowSumMma)
-#pragma unroll
-      for (int r = 0; r < 2; r++)
-        softmax.l[r] = softmax.l[r] * alpha[r] + row_sums[2 * r];
   }
 
   /* One key tile at a time: S, softmax, P·V, all in order. */
@@ -1235,13 +1187,10 @@ struct Consumer {
         hold_all (s_acc);
         scores_to_p (key_tile, k_scale);
         mma_fence ();
-        issue_values<Pv> (pv, row_sums, p, sm.v_address (slot), shared_address (sm.ones));
+        issue_values<Pv> (pv, p, sm.v_address (slot));
         mma_commit ();
         mma_wait_all ();
         hold_all (pv);
-        if (Pv::kRowSumMma)
-          for (int i = 0; i < 4; i++)
-            hold (row_sums[i]);
         barrier_arrive (sm.empty (slot));
         add_tile ();
       }
@@ -1277,7 +1226,7 @@ struct Consumer {
     if (kScores)
       issue_scores (s_acc, q_desc, sm.k_address (s_slot));
     if (kValues)
-      issue_values<Pv> (pv, row_sums, p, sm.v_address (v_slot), shared_address (sm.ones));
+      issue_values<Pv> (pv, p, sm.v_address (v_slot));
     mma_commit ();
     if (hand_over)
       named_arrive (other);
@@ -1293,9 +1242,6 @@ struct Consumer {
     if (kValues)
       {
         hold_all (pv);
-        if (Pv::kRowSumMma)
-          for (int i = 0; i < 4; i++)
-            hold (row_sums[i]);
         barrier_arrive (sm.empty (v_slot));
         add_tile ();
         finished = pv_t == key_tiles - 1;
@@ -1363,11 +1309,8 @@ struct Consumer {
     for (int r = 0; r < 2; r++)
       {
         l[r] = result.l[r];
-        if (!Pv::kRowSumMma)
-          {
-            l[r] += __shfl_xor_sync (0xffffffffu, l[r], 1);
-            l[r] += __shfl_xor_sync (0xffffffffu, l[r], 2);
-          }
+        l[r] += __shfl_xor_sync (0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync (0xffffffffu, l[r], 2);
         row[r] = q_block * kTileRows + consumer * kQBlock + warp * 16 + group + 8 * r;
         live[r] = row[r] < args.q_len;
         empty[r] = !(l[r] > 0.0f);   /* no valid key: out 0, lse −inf */
@@ -1430,16 +1373,9 @@ attention (const AttentionArgs args)
   extern __shared__ uint8_t shared_raw[];
   uint8_t *base = reinterpret_cast<uint8_t *> (((uintptr_t) shared_raw + 1023) & ~(uintptr_t) 1023);
   constexpr int kVBytes = v_tile_bytes (Pv::kPv16, Pv::kTerms);
-  uint8_t *after_stages = base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes);
-  const Shared sm = { base, base + 2 * kTileBytes, reinterpret_cast<uint64_t *> (after_stages),
-                      after_stages + 1024, kVBytes };
-  if (Pv::kRowSumMma)
-    {
-      for (int i = threadIdx.x; i < kOnesBytes / 4; i += blockDim.x)
-        reinterpret_cast<uint32_t *> (sm.ones)[i] = 0x38383838u;   /* e4m3 1.0 */
-      /* The MMAs read shared memory through the async proxy. */
-      asm volatile ("fence.proxy.async.shared::cta;\n" ::: "memory");
-    }
+  const Shared sm = { base, base + 2 * kTileBytes,
+                      reinterpret_cast<uint64_t *> (base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes)),
+                      kVBytes };
   const int key_tiles = (args.keys + kTileRows - 1) / kTileRows;
   const int total = args.q_tiles * args.bh;
 
@@ -1547,13 +1483,9 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
     return status;
   auto kernel = p->pv16 ? (p->pingpong ? attention<true, Pv16<T>> : attention<false, Pv16<T>>)
                 : int8_pv ? (p->pingpong ? attention<true, PvInt8> : attention<false, PvInt8>)
-                : v_terms == 2
-                  ? (p->row_sum_mma ? (p->pingpong ? attention<true, PvE4m3<2, true>> : attention<false, PvE4m3<2, true>>)
-                                    : (p->pingpong ? attention<true, PvE4m3<2>> : attention<false, PvE4m3<2>>))
-                  : (p->row_sum_mma ? (p->pingpong ? attention<true, PvE4m3<1, true>> : attention<false, PvE4m3<1, true>>)
-                                    : (p->pingpong ? attention<true, PvE4m3<1>> : attention<false, PvE4m3<1>>));
-  const bool ones = p->row_sum_mma && !p->pv16 && !int8_pv;
-  const int shared = shared_bytes (v_tile_bytes (p->pv16, v_terms), ones);
+                : v_terms == 2 ? (p->pingpong ? attention<true, PvE4m3<2>> : attention<false, PvE4m3<2>>)
+                               : (p->pingpong ? attention<true, PvE4m3<1>> : attention<false, PvE4m3<1>>);
+  const int shared = shared_bytes (v_tile_bytes (p->pv16, v_terms));
   status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared);
   if (status != cudaSuccess)
     return status;

@@ -35,8 +35,6 @@ typedef struct {
   int32_t     pv_int8;    /* 8-bit P·V only: 1, P as u8 against each key tile's own row
                            * maximum and V as int8 per channel (u8 × s8 MMA, exact int32
                            * sums) instead of e4m3; v_terms is then ignored */
-  int32_t     row_sum_mma;   /* fp8 P·V only: 1, the softmax's row sums by MMA (P times
-                              * ones, the rounded P summed) instead of 64 FADDs per thread */
   int32_t     blocks;     /* attention grid: 0, one block per 128-row tile; n > 0, at
                            * most n persistent blocks, each walking tiles */
   int32_t     stagger;    /* 1: each attention block starts at a different key tile */
