@@ -75,11 +75,16 @@ if [ "$what" = profile ]; then
       env ${run#*:} timeout ${RL_NCU_TIMEOUT:-120} ncu --clock-control none -k regex:attention \
         --launch-skip 10 --launch-count 2 --section SpeedOfLight --section WarpStateStats \
         --section SchedulerStats --section ComputeWorkloadAnalysis --section InstructionStats \
-        --section MemoryWorkloadAnalysis $build/bench-attention --variants sage --lengths $length \
+        --section MemoryWorkloadAnalysis \
+        --metrics "regex:^smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio$" \
+        $build/bench-attention --variants sage --lengths $length \
         > "$out/ncu-$name-$length.txt" 2>&1
       note "ncu $name L $length: exit $?"
       grep -E "attention<|Duration|Throughput|Stall|Issued|Eligible|Pipe|Executed Ipc|L2 Hit|Mem Busy" \
         "$out/ncu-$name-$length.txt" | head -60 | sed "s/^/$name $length /" >> "$summary"
+      # The stall reasons above 0.05 warps per issued instruction.
+      awk '/issue_stalled/ && $NF + 0 > 0.05 { print $1, $NF }' "$out/ncu-$name-$length.txt" \
+        | sed "s/smsp__average_warps_issue_stalled_//; s/_per_issue_active.ratio//; s/^/$name $length stall /" >> "$summary"
     done
   done
   step "summary"; cat "$summary"; exit 0
