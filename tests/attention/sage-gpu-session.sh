@@ -87,6 +87,32 @@ if [ "$what" = profile ]; then
         | sed "s/smsp__average_warps_issue_stalled_//; s/_per_issue_active.ratio//; s/^/$name $length stall /" >> "$summary"
     done
   done
+  # Where the default's warps wait, per SASS instruction: the samples of
+  # the last self-attention launch and the first cross-attention one at
+  # H 12, L 32760 (top 40 instructions each).
+  for launch in 10 11; do
+    step "ncu source, launch $launch"
+    timeout ${RL_NCU_TIMEOUT:-120} ncu --clock-control none -k regex:attention --launch-skip $launch \
+      --launch-count 1 --section SourceCounters --page source --print-source sass --csv \
+      $build/bench-attention --variants sage --lengths 32760 > "$out/ncu-source-$launch.csv" 2>&1
+    python3 - "$out/ncu-source-$launch.csv" <<'PY' | sed "s/^/source $launch /" >> "$summary"
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], errors="replace")))
+header = next((i for i, r in enumerate(rows) if "Source" in r and any(c.startswith("Warp Stall Sampling (All") for c in r)), None)
+if header is None:
+    print("no source table"); sys.exit()
+h = rows[header]
+src, addr = h.index("Source"), h.index("Address") if "Address" in h else 0
+allc = next(i for i, c in enumerate(h) if c.startswith("Warp Stall Sampling (All"))
+data = [r for r in rows[header + 1:] if len(r) == len(h)]
+def num(x):
+    try: return float(x.replace(",", ""))
+    except ValueError: return 0.0
+total = sum(num(r[allc]) for r in data) or 1.0
+for r in sorted(data, key=lambda r: -num(r[allc]))[:40]:
+    print(f"{num(r[allc]) / total * 100:5.1f}% {r[addr]} {r[src][:90]}")
+PY
+  done
   step "summary"; cat "$summary"; exit 0
 fi
 
