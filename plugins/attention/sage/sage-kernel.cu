@@ -1129,8 +1129,6 @@ struct Consumer {
   const float *k_scales;
   int      keys, quad, base;
   int      pv_n, pv_t;    /* ping-pong stream: tile and key tile of the pending P·V */
-  float    next_k_scale;  /* ping-pong stream: the next S's key-tile scale */
-  float    shifts[2] = { 0.0f, 0.0f };   /* the LSE shifts of the tile stored next (with lse) */
 
   __device__ void
   init ()
@@ -1209,13 +1207,15 @@ struct Consumer {
     const int v_slot = kValues ? tiles.slot (pv_n, pv_t) : 0;
     if (kScores && t == 0)
       {
-        /* Tile n's S starts: its Q buffer (its scales were fetched by the
-         * turn before, prefetch()). */
+        /* Tile n's S starts: its Q buffer and scales. */
+        const TileOf at (tiles.tile (n), args.q_tiles);
         q_desc = descriptor (shared_address (sm.q_tile (n & 1) + consumer * (kQBlock / 8) * 1024));
+        q_scale = args.w.q_scale[(size_t) at.bh * args.q_tiles * 2 + at.q_block * 2 + consumer];
+        k_scales = args.w.k_scale + (size_t) at.bh * args.kv_tiles;
         barrier_wait (sm.q_full (n & 1), (n >> 1) & 1);
       }
     const int key_tile = kScores ? key_tile_at (args, t, key_tiles) : 0;
-    const float k_scale = next_k_scale;
+    const float k_scale = kScores ? k_scales[key_tile] : 0.0f;
     if (kScores)
       barrier_wait (sm.full (s_slot), (s_slot / kStages) & 1);
     named_sync (mine);
@@ -1258,51 +1258,13 @@ struct Consumer {
     if (kValues && finished)
       {
         const TileOf done (tiles.tile (pv_n), args.q_tiles);
-        store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group, true);
+        store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
       }
     if (kScores)
       {
         pv_n = n, pv_t = t;   /* the next turn's P·V is this turn's unit */
         if (++t == key_tiles)
-          {
-            /* Tile n is stored after the next turn's P·V: its LSE shifts. */
-            if (args.lse != NULL)
-              fetch_shifts (args, tiles, n, consumer, warp, group);
-            t = 0, n++;
-          }
-        prefetch (args, tiles, n, t, key_tiles, consumer);
-      }
-  }
-
-  /* The scales the next turn's softmax needs, fetched a turn ahead so that
-   * their load latency is not on its path (ncu: long-scoreboard stalls
-   * were the largest share in 512-key cross-attention). */
-  __device__ void
-  prefetch (const AttentionArgs &args, const BlockTiles &tiles, int n, int t, int key_tiles,
-            int consumer)
-  {
-    if (n >= tiles.count)
-      return;
-    if (t == 0)
-      {
-        const TileOf at (tiles.tile (n), args.q_tiles);
-        q_scale = args.w.q_scale[(size_t) at.bh * args.q_tiles * 2 + at.q_block * 2 + consumer];
-        k_scales = args.w.k_scale + (size_t) at.bh * args.kv_tiles;
-      }
-    next_k_scale = k_scales[key_tile_at (args, t, key_tiles)];
-  }
-
-  /* The LSE's shift scale·q·mean(k) of this thread's two rows of tile n. */
-  __device__ void
-  fetch_shifts (const AttentionArgs &args, const BlockTiles &tiles, int n, int consumer, int warp,
-                int group)
-  {
-    const TileOf at (tiles.tile (n), args.q_tiles);
-#pragma unroll
-    for (int r = 0; r < 2; r++)
-      {
-        const int row = at.q_block * kTileRows + consumer * kQBlock + warp * 16 + group + 8 * r;
-        shifts[r] = args.w.q_shift[(size_t) at.bh * args.q_tiles * kTileRows + row];
+          t = 0, n++;
       }
   }
 
@@ -1324,7 +1286,6 @@ struct Consumer {
     if (consumer == 1)
       named_arrive (1);
     int n = 0, t = 0;
-    prefetch (args, tiles, 0, 0, key_tiles, consumer);
     stream_turn<true, false> (sm, args, tiles, n, t, key_tiles, consumer, warp, group, true);
     for (int u = 1; u < units; u++)
       stream_turn<true, true> (sm, args, tiles, n, t, key_tiles, consumer, warp, group, true);
@@ -1336,7 +1297,7 @@ struct Consumer {
    * + scale·q·mean(k). */
   __device__ void
   store (const AttentionArgs &args, const Softmax &result, int bh, int q_block, int consumer,
-         int warp, int group, bool prefetched = false)
+         int warp, int group)
   {
     const Workspace &w = args.w;
     const int b = bh / args.heads, h = bh % args.heads;
@@ -1394,7 +1355,7 @@ struct Consumer {
       for (int r = 0; r < 2; r++)
         if (live[r])
           {
-            float shift = prefetched ? shifts[r] : w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row[r]];
+            float shift = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row[r]];
             args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row[r]]
                 = empty[r] ? -INFINITY : (result.m[r] + log2f (l[r]) - kLog2PScale) * kLn2 + shift;
           }
