@@ -943,21 +943,10 @@ struct Softmax {
               s[i] = kMasked;
           }
       }
-    /* Four partial maxima per row, as for the sums: the exps wait on this
-     * chain, and a single one per row is 16 dependent 3-input maxima. */
-    int32_t partial_top[2][4];
-#pragma unroll
-    for (int r = 0; r < 2; r++)
-#pragma unroll
-      for (int c = 0; c < 4; c++)
-        partial_top[r][c] = kMasked;
+    int32_t top[2] = { kMasked, kMasked };
 #pragma unroll
     for (int i = 0; i < 64; i++)
-      partial_top[(i >> 1) & 1][(i >> 2) & 3] = max (partial_top[(i >> 1) & 1][(i >> 2) & 3], s[i]);
-    int32_t top[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++)
-      top[r] = max (max (partial_top[r][0], partial_top[r][1]), max (partial_top[r][2], partial_top[r][3]));
+      top[(i >> 1) & 1] = max (top[(i >> 1) & 1], s[i]);
     float shift[2];
 #pragma unroll
     for (int r = 0; r < 2; r++)
