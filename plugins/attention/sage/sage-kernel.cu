@@ -3,11 +3,14 @@
  * arithmetic is modelled step for step on the CPU by
  * tests/attention/test-sage-quantisation-model.c.
  *
- * Three small memory-bound kernels prepare K and V, one launch each:
+ * Four small memory-bound kernels prepare the operands, one launch each:
  *   channel_stats   per (batch·head, 256 keys): Σk, Σv, max v, min v per
  *                   channel.
  *   channel_finish  per batch·head: mean k, mean v, v scale = absmax(v −
  *                   mean)/448 per channel (16-bit V: mean 0, scale 1).
+ *   quantise_q      per 64 query rows: int8 with one scale (absmax/127) that
+ *                   also carries the softmax scale and log2(e); the row's
+ *                   scale·q·mean(k), which the LSE adds back.
  *   quantise_kv     per 128 keys, K and V in separate blocks: k − mean(k) to
  *                   int8 with one scale; y = (v − mean(v))/scale to e4m3 (by
  *                   default as two terms, hi = e4m3(y) and lo = e4m3(y − hi),
@@ -21,15 +24,13 @@
  *
  * attention: persistent, one block per SM walking the 128-row query tiles
  * (or one block per tile), 3 warpgroups. Warpgroup 0 is the producer: one
- * thread issues bulk copies (cp.async.bulk, completing on an mbarrier),
- * through a ring of kStages, of each key tile's K (int8) and Vᵀ (e4m3);
- * its warps 1–3 quantise each tile's Q from the input into one of two
- * buffers (int8, one scale per row that also carries the softmax scale and
- * log2 e; the row's scale·q·mean(k), which the LSE adds back); it gives its
- * registers to the others (setmaxnreg). Warpgroups 1 and 2 own 64 query
- * rows each. Per 128 keys:
+ * thread issues bulk copies (cp.async.bulk, completing on an mbarrier) of
+ * each tile's Q into one of two buffers and, through a ring of kStages,
+ * each key tile's K (int8) and Vᵀ (e4m3); it gives its registers to the
+ * others (setmaxnreg). Warpgroups 1 and 2 own 64 query rows each. Per 128
+ * keys:
  *   S  = Q Kᵀ      4 × wgmma m64n128k32 s32.s8.s8, both from shared memory;
- *   s  = S · q_scale(row) · k_scale (log2 units), masked past the valid keys;
+ *   s  = S · q_scale · k_scale (log2 units), masked past the valid keys;
  *   m, l online;   P = exp2(s − m + log2 448) ∈ [0, 448], e4m3 in registers;
  *   O_tile = P V   4 × wgmma m64n128k32 f32.e4m3.e4m3 (8 with two-term V:
  *                  P·hi + P·lo into the same accumulator), A (P) from
@@ -67,7 +68,6 @@ constexpr int kTileRows = 128;       /* query rows per block, keys per tile */
 constexpr int kTileBytes = 16384;    /* 128 rows × 128 bytes */
 constexpr int kQBlock = 64;          /* query rows per Q scale (one warpgroup) */
 constexpr int kStages = 4;           /* K/V tiles in flight */
-constexpr int kQuantisers = 96;      /* producer threads that quantise Q (warps 1–3) */
 constexpr int kStatMinKeys = 64;     /* keys per block of channel_stats, at least */
 constexpr int kStatMaxChunks = 64;   /* and at most this many blocks per batch·head */
 constexpr float kPScale = 448.0f;    /* e4m3's largest value */
@@ -132,8 +132,10 @@ v_terms_of (const RlSageParams *p)
 
 /* The scratch layout of one launch; every piece 256-byte aligned. */
 struct Workspace {
+  int8_t  *q8;        /* [BH][q_tiles] tiles */
   int8_t  *k8;        /* [BH][kv_tiles] tiles */
   uint8_t *v8;        /* [BH][kv_tiles] Vᵀ tiles (v_tile_bytes) */
+  float   *q_scale;   /* [BH][q_tiles·2] */
   float   *q_shift;   /* [BH][q_tiles·128]: scale·q·mean(k) */
   float   *k_scale;   /* [BH][kv_tiles] */
   float   *k_mean;    /* [BH][128] */
@@ -168,8 +170,10 @@ workspace_layout (const RlSageParams *p, void *base)
   Workspace w;
   size_t used = 0;
   auto take = [&] (size_t bytes) { char *here = at + used; used += round_up (bytes); return here; };
+  w.q8 = (int8_t *) take (bh * q_tiles * kTileBytes);
   w.k8 = (int8_t *) take (bh * kv_tiles * kTileBytes);
   w.v8 = (uint8_t *) take (bh * kv_tiles * v_tile_bytes (p->pv16, v_terms_of (p)));
+  w.q_scale = (float *) take (bh * q_tiles * 2 * sizeof (float));
   w.q_shift = (float *) take (bh * q_tiles * kTileRows * sizeof (float));
   w.k_scale = (float *) take (bh * kv_tiles * sizeof (float));
   w.k_mean = (float *) take (bh * kDim * sizeof (float));
@@ -328,6 +332,62 @@ e4m3x2_to_float2 (uint16_t pair)
 {
   __half2_raw half = __nv_cvt_fp8x2_to_halfraw2 ((__nv_fp8x2_storage_t) pair, __NV_E4M3);
   return __half22float2 (*reinterpret_cast<__half2 *> (&half));
+}
+
+/* One block per 64 query rows of one (batch, head); 256 threads, each 4 ×
+ * 8 values (16 threads per row). */
+template <typename T>
+__global__ void __launch_bounds__ (256)
+quantise_q (const T *q, int heads, int q_len, float scale, Workspace w, int q_tiles)
+{
+  __shared__ float reduce[8];
+  int bh = blockIdx.y, block = blockIdx.x, b = bh / heads, h = bh % heads;
+  const float *k_mean = w.k_mean + bh * kDim;
+  float x[4][8], absmax = 0;
+  /* All loads first, so that the compiler keeps them in flight together
+   * (a store between them could alias q for all it knows). */
+#pragma unroll
+  for (int it = 0; it < 4; it++)
+    {
+      int vec = it * 256 + threadIdx.x, r = vec >> 4, c8 = vec & 15;
+      int row = block * kQBlock + r;
+      if (row < q_len)
+        load8 (q + (((size_t) b * q_len + row) * heads + h) * kDim + c8 * 8, x[it]);
+      else
+        for (int i = 0; i < 8; i++)
+          x[it][i] = 0.0f;
+    }
+#pragma unroll
+  for (int it = 0; it < 4; it++)
+    {
+      int vec = it * 256 + threadIdx.x, r = vec >> 4, c8 = vec & 15;
+      int row = block * kQBlock + r;
+      float dot = 0;
+#pragma unroll
+      for (int i = 0; i < 8; i++)
+        {
+          absmax = fmaxf (absmax, fabsf (x[it][i]));
+          dot += x[it][i] * k_mean[c8 * 8 + i];
+        }
+      /* The 16 threads of a row are 16 consecutive lanes. */
+#pragma unroll
+      for (int o = 8; o > 0; o >>= 1)
+        dot += __shfl_xor_sync (0xffffffffu, dot, o);
+      if (c8 == 0)
+        w.q_shift[(size_t) bh * q_tiles * kTileRows + row] = row < q_len ? dot * scale : 0.0f;
+    }
+  absmax = block_max_256 (absmax, reduce);
+  float quant = absmax > 0 ? absmax / 127.0f : 1.0f;
+  if (threadIdx.x == 0)
+    w.q_scale[(size_t) bh * q_tiles * 2 + block] = quant * scale * kLog2e;
+  int8_t *tile = w.q8 + ((size_t) bh * q_tiles + (block >> 1)) * kTileBytes;
+#pragma unroll
+  for (int it = 0; it < 4; it++)
+    {
+      int vec = it * 256 + threadIdx.x, r = vec >> 4, c8 = vec & 15;
+      int tile_row = (block & 1) * kQBlock + r;
+      *reinterpret_cast<uint2 *> (tile + tile_offset (tile_row, c8 * 8)) = pack_int8x8 (x[it], 1.0f / quant);
+    }
 }
 
 /* One block per 128 keys of one (batch, head); 256 threads, each 8 × 8
@@ -614,9 +674,6 @@ __device__ inline void hold (float &x) { asm volatile ("" : "+f"(x) :: "memory")
 
 struct AttentionArgs {
   Workspace w;
-  const void *q;   /* the input Q, [B, Lq, H, 128], 16-bit (q_bf16: bf16, else f16) */
-  float     scale;   /* softmax scale */
-  int       q_bf16;
   void     *out;
   float    *lse;
   int       heads, q_len, keys, q_tiles, kv_tiles, lse_q_len, out_bf16;
@@ -641,7 +698,7 @@ __host__ __device__ constexpr int
 shared_bytes (int v_bytes)
 {
   return 2 * kTileBytes + kStages * (kTileBytes + v_bytes) + 1024 /* barriers */
-         + 2 * kTileRows * (int) sizeof (float) /* query row scales */ + 1024 /* alignment */;
+         + 1024 /* alignment */;
 }
 
 /* 2^x on the special-function unit (exp2(−inf) = 0). */
@@ -851,11 +908,11 @@ struct Softmax {
    * tile's P·V). s[4j + e] is row `group`, column 8j + 2·quad + e;
    * s[4j + 2 + e] the same column of row group + 8 (masked columns are
    * overwritten: S is dead afterwards). The row maximum is taken on the
-   * integers (each row's dequant > 0 keeps its order), so each score costs one IADD
+   * integers (dequant > 0 keeps the order), so each score costs one IADD
    * and one FFMA to reach exp2's argument s·dequant − m + log2 448. */
   template <typename Pv>
   __device__ inline void
-  tile (int32_t (&s)[64], const float (&dequant)[2], int first_key, int keys, int quad,
+  tile (int32_t (&s)[64], float dequant, int first_key, int keys, int quad,
         uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2], float (&weight)[2])
   {
     /* Two copies: the full tiles' path carries no per-score mask test (a
@@ -869,13 +926,13 @@ struct Softmax {
 
   template <typename Pv, bool kPartial>
   __device__ inline void
-  tile_of (int32_t (&s)[64], const float (&dequant)[2], int first_key, int keys, int quad,
+  tile_of (int32_t (&s)[64], float dequant, int first_key, int keys, int quad,
            uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2], float (&weight)[2])
   {
     /* |S| ≤ 128·127² < 2^22, so the float trick of dequantise holds, and
      * kMasked is below every score. */
     constexpr int32_t kMasked = -(1 << 22);
-    const float offset[2] = { -12582912.0f * dequant[0], -12582912.0f * dequant[1] };
+    const float offset = -12582912.0f * dequant;
     if (kPartial)
       {
 #pragma unroll
@@ -896,7 +953,7 @@ struct Softmax {
       {
         top[r] = max (top[r], __shfl_xor_sync (0xffffffffu, top[r], 1));
         top[r] = max (top[r], __shfl_xor_sync (0xffffffffu, top[r], 2));
-        float tile_max = top[r] == kMasked ? -INFINITY : dequantise (top[r], dequant[r], offset[r]);
+        float tile_max = top[r] == kMasked ? -INFINITY : dequantise (top[r], dequant, offset);
         float m_new = fmaxf (m[r], tile_max);
         /* A row with no valid key yet keeps m = −inf; subtract 0 then. */
         float m_use = m_new == -INFINITY ? 0.0f : m_new;
@@ -906,12 +963,12 @@ struct Softmax {
             /* A row whose keys are all masked in this tile has P = 0
              * whatever the shift: measure it against m then. */
             float tile_use = tile_max == -INFINITY ? m_use : tile_max;
-            shift[r] = offset[r] - (tile_use - kLog2U8Scale);
+            shift[r] = offset - (tile_use - kLog2U8Scale);
             weight[r] = fast_exp2 (tile_use - m_use + (kLog2PScale - kLog2U8Scale));
           }
         else
           {
-            shift[r] = offset[r] - (m_use - kLog2PScale);
+            shift[r] = offset - (m_use - kLog2PScale);
             weight[r] = 1.0f;
           }
         m[r] = m_new;
@@ -922,7 +979,7 @@ struct Softmax {
 #pragma unroll
     for (int i = 0; i < 64; i++)
       {
-        sc[i] = fast_exp2 (dequantise (s[i], dequant[(i >> 1) & 1], shift[(i >> 1) & 1]));
+        sc[i] = fast_exp2 (dequantise (s[i], dequant, shift[(i >> 1) & 1]));
         if (kPartial && s[i] == kMasked)
           sc[i] = 0.0f;
         row_sum[(i >> 1) & 1][(i >> 2) & 3] += sc[i];
@@ -946,7 +1003,6 @@ struct Shared {
   uint8_t  *q_tiles;
   uint8_t  *stages;
   uint64_t *bars;
-  float    *q_row_scales;   /* [2 buffers][128 rows]: each query row's scale (log2 units) */
   int       v_bytes;   /* bytes of a Vᵀ tile; a stage is kTileBytes + v_bytes */
 
   __device__ uint8_t *q_tile (int buffer) const { return q_tiles + buffer * kTileBytes; }
@@ -1013,7 +1069,8 @@ struct BlockTiles {
   __device__ int slot (int n, int t) const { return n * slots + t; }
 };
 
-/* One thread of the producer: per tile its K/Vᵀ tiles through the ring. */
+/* One thread of the producer: per tile its Q (into the free buffer), then
+ * its K/Vᵀ tiles through the ring. */
 __device__ inline void
 produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
 {
@@ -1023,6 +1080,13 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
   for (int count = 0; count < tiles.count; count++)
     {
       const TileOf at (tiles.tile (count), args.q_tiles);
+      const int buffer = count & 1, use = count >> 1;
+      if (use > 0)
+        barrier_wait (sm.q_empty (buffer), (use - 1) & 1);
+      barrier_expect_bytes (sm.q_full (buffer), kTileBytes);
+      bulk_copy (shared_address (sm.q_tile (buffer)),
+                 w.q8 + ((size_t) at.bh * args.q_tiles + at.q_block) * kTileBytes, kTileBytes,
+                 sm.q_full (buffer));
       const int8_t *k_source = w.k8 + (size_t) at.bh * args.kv_tiles * kTileBytes;
       const uint8_t *v_source = w.v8 + (size_t) at.bh * args.kv_tiles * sm.v_bytes;
       const bool kept = tiles.resident && at.bh == previous_bh;
@@ -1049,100 +1113,6 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
     }
 }
 
-/* 8 consecutive 16-bit values as floats, bf16 or f16 by a runtime flag
- * (the attention kernel is not templated on the input type). */
-__device__ inline void
-load8_either (const void *source, bool bf16, float out[8])
-{
-  if (bf16)
-    load8 (reinterpret_cast<const __nv_bfloat16 *> (source), out);
-  else
-    load8 (reinterpret_cast<const __half *> (source), out);
-}
-
-/* The producer warpgroup's last kQuantisers threads: each tile's Q from the
- * input into the free Q buffer, int8 with one scale per row (absmax/127,
- * carrying the softmax scale and log2 e; the row's 16 chunks of 8 channels
- * are 16 lanes of one warp, so a row's maximum is 4 shuffles), the scales
- * into q_row_scales and, for the LSE, scale·q·mean(k) per row into the
- * workspace. This was a separate pass over Q (read 16-bit, write int8,
- * read again): a fifth of 512-key cross-attention's time. Two rows per
- * round, loads first, within the 40 registers the producer keeps. */
-__device__ inline void
-quantise_q_tiles (const AttentionArgs &args, const Shared &sm, int key_tiles, int thread)
-{
-  const BlockTiles tiles (args.q_tiles * args.bh, key_tiles);
-  const int c8 = thread & 15, slot = thread >> 4;   /* 6 row slots */
-  constexpr int kSlots = kQuantisers / 16;
-  constexpr int kRowsPerRound = 2;
-  const float row_factor = args.scale * kLog2e;
-  for (int count = 0; count < tiles.count; count++)
-    {
-      const TileOf at (tiles.tile (count), args.q_tiles);
-      const int buffer = count & 1, use = count >> 1;
-      if (use > 0)
-        barrier_wait (sm.q_empty (buffer), (use - 1) & 1);
-      const int b = at.bh / args.heads, h = at.bh % args.heads;
-      const float *k_mean = args.w.k_mean + at.bh * kDim + c8 * 8;
-      uint8_t *tile = sm.q_tile (buffer);
-      /* The same number of rounds in every lane (the shuffles need the
-       * whole warp); rows past the tile are skipped after them. */
-      constexpr int kRounds = (kTileRows + kRowsPerRound * kSlots - 1) / (kRowsPerRound * kSlots);
-      for (int round = 0; round < kRounds; round++)
-        {
-          const int first = slot + round * kRowsPerRound * kSlots;
-          /* Both rows' 16 bytes in flight before either is used. */
-          uint4 raw[kRowsPerRound];
-          bool valid[kRowsPerRound];
-#pragma unroll
-          for (int e = 0; e < kRowsPerRound; e++)
-            {
-              const int r = first + e * kSlots, row = at.q_block * kTileRows + r;
-              valid[e] = r < kTileRows && row < args.q_len;
-              raw[e] = valid[e] ? *reinterpret_cast<const uint4 *> (
-                                      reinterpret_cast<const uint16_t *> (args.q)
-                                      + (((size_t) b * args.q_len + row) * args.heads + h) * kDim + c8 * 8)
-                                : make_uint4 (0, 0, 0, 0);
-            }
-#pragma unroll
-          for (int e = 0; e < kRowsPerRound; e++)
-            {
-              const int r = first + e * kSlots;
-              float x[8];
-              load8_either (&raw[e], args.q_bf16, x);
-              float absmax = 0.0f, dot = 0.0f;
-#pragma unroll
-              for (int i = 0; i < 8; i++)
-                absmax = fmaxf (absmax, fabsf (x[i]));
-              if (args.lse != NULL)
-#pragma unroll
-                for (int i = 0; i < 8; i++)
-                  dot += x[i] * k_mean[i];
-#pragma unroll
-              for (int o = 8; o > 0; o >>= 1)
-                {
-                  absmax = fmaxf (absmax, __shfl_xor_sync (0xffffffffu, absmax, o));
-                  dot += __shfl_xor_sync (0xffffffffu, dot, o);
-                }
-              if (r >= kTileRows)
-                continue;
-              const float quant = absmax > 0.0f ? absmax / 127.0f : 1.0f;
-              *reinterpret_cast<uint2 *> (tile + tile_offset (r, c8 * 8)) = pack_int8x8 (x, 1.0f / quant);
-              if (c8 == 0)
-                {
-                  sm.q_row_scales[buffer * kTileRows + r] = quant * row_factor;
-                  if (args.lse != NULL)
-                    args.w.q_shift[(size_t) at.bh * args.q_tiles * kTileRows + at.q_block * kTileRows + r]
-                        = valid[e] ? dot * args.scale : 0.0f;
-                }
-            }
-        }
-      /* The MMAs read the tile through the async proxy. */
-      asm volatile ("fence.proxy.async.shared::cta;\n" ::: "memory");
-      barrier_arrive (sm.q_full (buffer));
-    }
-}
-
 /* A consumer warpgroup's 64 query rows of one tile. Key tile t of the tile
  * is ring slot base + t. */
 template <typename Pv>
@@ -1155,7 +1125,7 @@ struct Consumer {
   float    weight[2];     /* factor of p's P·V (Pv::kTileMax; else 1) */
   Softmax  softmax;
   uint64_t q_desc;
-  float    q_row_scale[2];   /* this thread's two query rows' scales (from the quantisers) */
+  float    q_scale;
   const float *k_scales;
   int      keys, quad, base;
   int      pv_n, pv_t;    /* ping-pong stream: tile and key tile of the pending P·V */
@@ -1171,24 +1141,13 @@ struct Consumer {
     softmax = Softmax ();
   }
 
-  /* The scales of this thread's two query rows of the tile in Q buffer
-   * `buffer` (written by the quantisers before they released it). */
-  __device__ void
-  load_row_scales (const Shared &sm, int buffer, int consumer, int warp, int group)
-  {
-#pragma unroll
-    for (int r = 0; r < 2; r++)
-      q_row_scale[r] = sm.q_row_scales[buffer * kTileRows + consumer * kQBlock + warp * 16 + group + 8 * r];
-  }
-
   /* Softmax of S, which holds key tile `key_tile`; `k_scale` is that
    * tile's, loaded by the caller before it waits for the MMAs so that the
    * load's latency hides under them. */
   __device__ void
   scores_to_p (int key_tile, float k_scale)
   {
-    const float dequant[2] = { q_row_scale[0] * k_scale, q_row_scale[1] * k_scale };
-    softmax.tile<Pv> (s_acc, dequant, key_tile * kTileRows, keys, quad, p, alpha, weight);
+    softmax.tile<Pv> (s_acc, q_scale * k_scale, key_tile * kTileRows, keys, quad, p, alpha, weight);
   }
 
   __device__ void
@@ -1251,9 +1210,9 @@ struct Consumer {
         /* Tile n's S starts: its Q buffer and scales. */
         const TileOf at (tiles.tile (n), args.q_tiles);
         q_desc = descriptor (shared_address (sm.q_tile (n & 1) + consumer * (kQBlock / 8) * 1024));
+        q_scale = args.w.q_scale[(size_t) at.bh * args.q_tiles * 2 + at.q_block * 2 + consumer];
         k_scales = args.w.k_scale + (size_t) at.bh * args.kv_tiles;
         barrier_wait (sm.q_full (n & 1), (n >> 1) & 1);
-        load_row_scales (sm, n & 1, consumer, warp, group);
       }
     const int key_tile = kScores ? key_tile_at (args, t, key_tiles) : 0;
     const float k_scale = kScores ? k_scales[key_tile] : 0.0f;
@@ -1420,9 +1379,9 @@ attention (const AttentionArgs args)
   extern __shared__ uint8_t shared_raw[];
   uint8_t *base = reinterpret_cast<uint8_t *> (((uintptr_t) shared_raw + 1023) & ~(uintptr_t) 1023);
   constexpr int kVBytes = v_tile_bytes (Pv::kPv16, Pv::kTerms);
-  uint8_t *after_stages = base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes);
-  const Shared sm = { base, base + 2 * kTileBytes, reinterpret_cast<uint64_t *> (after_stages),
-                      reinterpret_cast<float *> (after_stages + 1024), kVBytes };
+  const Shared sm = { base, base + 2 * kTileBytes,
+                      reinterpret_cast<uint64_t *> (base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes)),
+                      kVBytes };
   const int key_tiles = (args.keys + kTileRows - 1) / kTileRows;
   const int total = args.q_tiles * args.bh;
 
@@ -1430,7 +1389,7 @@ attention (const AttentionArgs args)
     {
       for (int buffer = 0; buffer < 2; buffer++)
         {
-          barrier_init (sm.q_full (buffer), kQuantisers);
+          barrier_init (sm.q_full (buffer), 1);
           barrier_init (sm.q_empty (buffer), 256);
         }
       for (int s = 0; s < kStages; s++)
@@ -1447,8 +1406,6 @@ attention (const AttentionArgs args)
       asm volatile ("setmaxnreg.dec.sync.aligned.u32 40;\n");
       if (threadIdx.x == 0)
         produce (args, sm, key_tiles);
-      else if (threadIdx.x >= 128 - kQuantisers)
-        quantise_q_tiles (args, sm, key_tiles, threadIdx.x - (128 - kQuantisers));
     }
   else
     {
@@ -1474,9 +1431,9 @@ attention (const AttentionArgs args)
           const int buffer = count & 1;
           c.init ();
           c.q_desc = descriptor (shared_address (sm.q_tile (buffer) + consumer * (kQBlock / 8) * 1024));
+          c.q_scale = w.q_scale[(size_t) at.bh * args.q_tiles * 2 + at.q_block * 2 + consumer];
           c.k_scales = w.k_scale + (size_t) at.bh * args.kv_tiles;
           barrier_wait (sm.q_full (buffer), (count >> 1) & 1);
-          c.load_row_scales (sm, buffer, consumer, warp, group);
           c.base = tiles.slot (count, 0);
           if (!kPingpong)   /* without keys (ping-pong too): nothing to run, zeros stored */
             c.run_in_order (sm, args, key_tiles);
@@ -1497,7 +1454,7 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   int q_tiles = (p->q_len + kTileRows - 1) / kTileRows;
   int kv_tiles = (p->kv_len + kTileRows - 1) / kTileRows;
   int key_tiles = (p->keys + kTileRows - 1) / kTileRows;
-  const T *k = (const T *) p->k, *v = (const T *) p->v;
+  const T *q = (const T *) p->q, *k = (const T *) p->k, *v = (const T *) p->v;
   const int v_terms = v_terms_of (p);
   /* With pass_ms, an event before each pass and one after the last. */
   cudaEvent_t marks[6] = {};
@@ -1515,8 +1472,8 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
                                           int8_pv ? 127.0f : kPScale, w.k_mean, w.v_mean,
                                           w.v_scale);
   mark (2);
-  /* Q is quantised inside the attention kernel (quantise_q_tiles): this
-   * pass stays in the timings, empty. */
+  quantise_q<T><<<dim3 (q_tiles * 2, bh), 256, 0, stream>>> (q, p->heads, p->q_len, p->scale, w,
+                                                            q_tiles);
   mark (3);
   if (key_tiles > 0)
     {
@@ -1538,9 +1495,8 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared);
   if (status != cudaSuccess)
     return status;
-  AttentionArgs args = { w, p->q, p->scale, p->dtype == RL_ATTENTION_BF16, p->out, p->lse, p->heads,
-                         p->q_len, p->keys, q_tiles, kv_tiles, p->lse_q_len,
-                         p->dtype == RL_ATTENTION_BF16, bh, p->stagger };
+  AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
+                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger };
   const int tiles = q_tiles * bh;
   const int blocks = p->blocks > 0 && p->blocks < tiles ? p->blocks : tiles;
   kernel<<<blocks, 384, shared, stream>>> (args);
