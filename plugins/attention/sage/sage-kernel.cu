@@ -8,9 +8,10 @@
  *                   channel.
  *   channel_finish  per batch·head: mean k, mean v, v scale = absmax(v −
  *                   mean)/448 per channel (16-bit V: mean 0, scale 1).
- *   quantise_q      per 64 query rows: int8 with one scale (absmax/127) that
- *                   also carries the softmax scale and log2(e); the row's
- *                   scale·q·mean(k), which the LSE adds back.
+ *   quantise_q      per 128 query rows: int8 with one scale per row
+ *                   (absmax/127) that also carries the softmax scale and
+ *                   log2(e); the row's scale·q·mean(k), which the LSE adds
+ *                   back.
  *   quantise_kv     per 128 keys, K and V in separate blocks: k − mean(k) to
  *                   int8 with one scale; y = (v − mean(v))/scale to e4m3 (by
  *                   default as two terms, hi = e4m3(y) and lo = e4m3(y − hi),
@@ -30,7 +31,7 @@
  * others (setmaxnreg). Warpgroups 1 and 2 own 64 query rows each. Per 128
  * keys:
  *   S  = Q Kᵀ      4 × wgmma m64n128k32 s32.s8.s8, both from shared memory;
- *   s  = S · q_scale · k_scale (log2 units), masked past the valid keys;
+ *   s  = S · q_scale(row) · k_scale (log2 units), masked past the valid keys;
  *   m, l online;   P = exp2(s − m + log2 448) ∈ [0, 448], e4m3 in registers;
  *   O_tile = P V   4 × wgmma m64n128k32 f32.e4m3.e4m3 (8 with two-term V:
  *                  P·hi + P·lo into the same accumulator), A (P) from
@@ -66,7 +67,7 @@ namespace {
 constexpr int kDim = 128;            /* head dim */
 constexpr int kTileRows = 128;       /* query rows per block, keys per tile */
 constexpr int kTileBytes = 16384;    /* 128 rows × 128 bytes */
-constexpr int kQBlock = 64;          /* query rows per Q scale (one warpgroup) */
+constexpr int kQBlock = 64;          /* query rows per consumer warpgroup */
 constexpr int kStages = 4;           /* K/V tiles in flight */
 constexpr int kStatMinKeys = 64;     /* keys per block of channel_stats, at least */
 constexpr int kStatMaxChunks = 64;   /* and at most this many blocks per batch·head */
@@ -135,7 +136,7 @@ struct Workspace {
   int8_t  *q8;        /* [BH][q_tiles] tiles */
   int8_t  *k8;        /* [BH][kv_tiles] tiles */
   uint8_t *v8;        /* [BH][kv_tiles] Vᵀ tiles (v_tile_bytes) */
-  float   *q_scale;   /* [BH][q_tiles·2] */
+  float   *q_scale;   /* [BH][q_tiles·128]: each query row's scale (log2 units) */
   float   *q_shift;   /* [BH][q_tiles·128]: scale·q·mean(k) */
   float   *k_scale;   /* [BH][kv_tiles] */
   float   *k_mean;    /* [BH][128] */
@@ -173,7 +174,7 @@ workspace_layout (const RlSageParams *p, void *base)
   w.q8 = (int8_t *) take (bh * q_tiles * kTileBytes);
   w.k8 = (int8_t *) take (bh * kv_tiles * kTileBytes);
   w.v8 = (uint8_t *) take (bh * kv_tiles * v_tile_bytes (p->pv16, v_terms_of (p)));
-  w.q_scale = (float *) take (bh * q_tiles * 2 * sizeof (float));
+  w.q_scale = (float *) take (bh * q_tiles * kTileRows * sizeof (float));
   w.q_shift = (float *) take (bh * q_tiles * kTileRows * sizeof (float));
   w.k_scale = (float *) take (bh * kv_tiles * sizeof (float));
   w.k_mean = (float *) take (bh * kDim * sizeof (float));
@@ -334,59 +335,74 @@ e4m3x2_to_float2 (uint16_t pair)
   return __half22float2 (*reinterpret_cast<__half2 *> (&half));
 }
 
-/* One block per 64 query rows of one (batch, head); 256 threads, each 4 ×
- * 8 values (16 threads per row). */
+/* One block per 128-row query tile of one (batch, head); 256 threads, 8
+ * per row, each 16 channels (two 16-byte loads) of 4 rows, all loads
+ * first. Each row gets its own scale (absmax/127, 3 shuffles over its 8
+ * lanes: no block-wide reduction), carrying the softmax scale and
+ * log2 e, and its scale·q·mean(k) for the LSE; each thread writes its 16
+ * int8 values as one 16-byte piece of the tile image (a warp's 4
+ * consecutive rows fill whole 32-byte sectors). The 64-row version with
+ * one scale per block, a block reduction and 8-byte stores ran at about
+ * 1.9 TB/s, a fifth of 512-key cross-attention's time. */
 template <typename T>
 __global__ void __launch_bounds__ (256)
 quantise_q (const T *q, int heads, int q_len, float scale, Workspace w, int q_tiles)
 {
-  __shared__ float reduce[8];
-  int bh = blockIdx.y, block = blockIdx.x, b = bh / heads, h = bh % heads;
-  const float *k_mean = w.k_mean + bh * kDim;
-  float x[4][8], absmax = 0;
-  /* All loads first, so that the compiler keeps them in flight together
-   * (a store between them could alias q for all it knows). */
+  constexpr int kRowsPerPass = 256 / 8, kPasses = kTileRows / kRowsPerPass;
+  const int bh = blockIdx.y, tile_index = blockIdx.x, b = bh / heads, h = bh % heads;
+  const int c16 = threadIdx.x & 7, first_row = threadIdx.x >> 3;
+  float k_mean[16];
 #pragma unroll
-  for (int it = 0; it < 4; it++)
+  for (int i = 0; i < 16; i++)
+    k_mean[i] = w.k_mean[bh * kDim + c16 * 16 + i];
+  uint4 raw[kPasses][2];
+#pragma unroll
+  for (int pass = 0; pass < kPasses; pass++)
     {
-      int vec = it * 256 + threadIdx.x, r = vec >> 4, c8 = vec & 15;
-      int row = block * kQBlock + r;
-      if (row < q_len)
-        load8 (q + (((size_t) b * q_len + row) * heads + h) * kDim + c8 * 8, x[it]);
-      else
-        for (int i = 0; i < 8; i++)
-          x[it][i] = 0.0f;
+      const int row = tile_index * kTileRows + pass * kRowsPerPass + first_row;
+      const T *source = q + (((size_t) b * q_len + row) * heads + h) * kDim + c16 * 16;
+#pragma unroll
+      for (int half = 0; half < 2; half++)
+        raw[pass][half] = row < q_len ? reinterpret_cast<const uint4 *> (source)[half]
+                                      : make_uint4 (0, 0, 0, 0);
     }
+  int8_t *tile = w.q8 + ((size_t) bh * q_tiles + tile_index) * kTileBytes;
 #pragma unroll
-  for (int it = 0; it < 4; it++)
+  for (int pass = 0; pass < kPasses; pass++)
     {
-      int vec = it * 256 + threadIdx.x, r = vec >> 4, c8 = vec & 15;
-      int row = block * kQBlock + r;
-      float dot = 0;
+      const int tile_row = pass * kRowsPerPass + first_row, row = tile_index * kTileRows + tile_row;
+      float x[16];
 #pragma unroll
-      for (int i = 0; i < 8; i++)
+      for (int half = 0; half < 2; half++)
         {
-          absmax = fmaxf (absmax, fabsf (x[it][i]));
-          dot += x[it][i] * k_mean[c8 * 8 + i];
+          const T *values = reinterpret_cast<const T *> (&raw[pass][half]);
+#pragma unroll
+          for (int i = 0; i < 8; i++)
+            x[half * 8 + i] = Io<T>::load (values[i]);
         }
-      /* The 16 threads of a row are 16 consecutive lanes. */
+      float absmax = 0.0f, dot = 0.0f;
 #pragma unroll
-      for (int o = 8; o > 0; o >>= 1)
-        dot += __shfl_xor_sync (0xffffffffu, dot, o);
-      if (c8 == 0)
-        w.q_shift[(size_t) bh * q_tiles * kTileRows + row] = row < q_len ? dot * scale : 0.0f;
-    }
-  absmax = block_max_256 (absmax, reduce);
-  float quant = absmax > 0 ? absmax / 127.0f : 1.0f;
-  if (threadIdx.x == 0)
-    w.q_scale[(size_t) bh * q_tiles * 2 + block] = quant * scale * kLog2e;
-  int8_t *tile = w.q8 + ((size_t) bh * q_tiles + (block >> 1)) * kTileBytes;
+      for (int i = 0; i < 16; i++)
+        {
+          absmax = fmaxf (absmax, fabsf (x[i]));
+          dot += x[i] * k_mean[i];
+        }
+      /* A row's 8 threads are 8 consecutive lanes. */
 #pragma unroll
-  for (int it = 0; it < 4; it++)
-    {
-      int vec = it * 256 + threadIdx.x, r = vec >> 4, c8 = vec & 15;
-      int tile_row = (block & 1) * kQBlock + r;
-      *reinterpret_cast<uint2 *> (tile + tile_offset (tile_row, c8 * 8)) = pack_int8x8 (x[it], 1.0f / quant);
+      for (int o = 4; o > 0; o >>= 1)
+        {
+          absmax = fmaxf (absmax, __shfl_xor_sync (0xffffffffu, absmax, o));
+          dot += __shfl_xor_sync (0xffffffffu, dot, o);
+        }
+      const float quant = absmax > 0.0f ? absmax / 127.0f : 1.0f;
+      const uint2 lo = pack_int8x8 (x, 1.0f / quant), hi = pack_int8x8 (x + 8, 1.0f / quant);
+      *reinterpret_cast<uint4 *> (tile + tile_offset (tile_row, c16 * 16)) = make_uint4 (lo.x, lo.y, hi.x, hi.y);
+      if (c16 == 0)
+        {
+          const size_t at = (size_t) bh * q_tiles * kTileRows + row;
+          w.q_scale[at] = quant * scale * kLog2e;
+          w.q_shift[at] = row < q_len ? dot * scale : 0.0f;
+        }
     }
 }
 
@@ -908,11 +924,11 @@ struct Softmax {
    * tile's P·V). s[4j + e] is row `group`, column 8j + 2·quad + e;
    * s[4j + 2 + e] the same column of row group + 8 (masked columns are
    * overwritten: S is dead afterwards). The row maximum is taken on the
-   * integers (dequant > 0 keeps the order), so each score costs one IADD
+   * integers (each row's dequant > 0 keeps its order), so each score costs one IADD
    * and one FFMA to reach exp2's argument s·dequant − m + log2 448. */
   template <typename Pv>
   __device__ inline void
-  tile (int32_t (&s)[64], float dequant, int first_key, int keys, int quad,
+  tile (int32_t (&s)[64], const float (&dequant)[2], int first_key, int keys, int quad,
         uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2], float (&weight)[2])
   {
     /* Two copies: the full tiles' path carries no per-score mask test (a
@@ -926,13 +942,13 @@ struct Softmax {
 
   template <typename Pv, bool kPartial>
   __device__ inline void
-  tile_of (int32_t (&s)[64], float dequant, int first_key, int keys, int quad,
+  tile_of (int32_t (&s)[64], const float (&dequant)[2], int first_key, int keys, int quad,
            uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2], float (&weight)[2])
   {
     /* |S| ≤ 128·127² < 2^22, so the float trick of dequantise holds, and
      * kMasked is below every score. */
     constexpr int32_t kMasked = -(1 << 22);
-    const float offset = -12582912.0f * dequant;
+    const float offset[2] = { -12582912.0f * dequant[0], -12582912.0f * dequant[1] };
     if (kPartial)
       {
 #pragma unroll
@@ -953,7 +969,7 @@ struct Softmax {
       {
         top[r] = max (top[r], __shfl_xor_sync (0xffffffffu, top[r], 1));
         top[r] = max (top[r], __shfl_xor_sync (0xffffffffu, top[r], 2));
-        float tile_max = top[r] == kMasked ? -INFINITY : dequantise (top[r], dequant, offset);
+        float tile_max = top[r] == kMasked ? -INFINITY : dequantise (top[r], dequant[r], offset[r]);
         float m_new = fmaxf (m[r], tile_max);
         /* A row with no valid key yet keeps m = −inf; subtract 0 then. */
         float m_use = m_new == -INFINITY ? 0.0f : m_new;
@@ -963,12 +979,12 @@ struct Softmax {
             /* A row whose keys are all masked in this tile has P = 0
              * whatever the shift: measure it against m then. */
             float tile_use = tile_max == -INFINITY ? m_use : tile_max;
-            shift[r] = offset - (tile_use - kLog2U8Scale);
+            shift[r] = offset[r] - (tile_use - kLog2U8Scale);
             weight[r] = fast_exp2 (tile_use - m_use + (kLog2PScale - kLog2U8Scale));
           }
         else
           {
-            shift[r] = offset - (m_use - kLog2PScale);
+            shift[r] = offset[r] - (m_use - kLog2PScale);
             weight[r] = 1.0f;
           }
         m[r] = m_new;
@@ -979,7 +995,7 @@ struct Softmax {
 #pragma unroll
     for (int i = 0; i < 64; i++)
       {
-        sc[i] = fast_exp2 (dequantise (s[i], dequant, shift[(i >> 1) & 1]));
+        sc[i] = fast_exp2 (dequantise (s[i], dequant[(i >> 1) & 1], shift[(i >> 1) & 1]));
         if (kPartial && s[i] == kMasked)
           sc[i] = 0.0f;
         row_sum[(i >> 1) & 1][(i >> 2) & 3] += sc[i];
@@ -1125,7 +1141,7 @@ struct Consumer {
   float    weight[2];     /* factor of p's P·V (Pv::kTileMax; else 1) */
   Softmax  softmax;
   uint64_t q_desc;
-  float    q_scale;
+  float    q_row_scale[2];   /* this thread's two query rows' scales */
   const float *k_scales;
   int      keys, quad, base;
   int      pv_n, pv_t;    /* ping-pong stream: tile and key tile of the pending P·V */
@@ -1141,13 +1157,24 @@ struct Consumer {
     softmax = Softmax ();
   }
 
+  /* The scales of this thread's two query rows of tile `at`. */
+  __device__ void
+  load_row_scales (const AttentionArgs &args, const TileOf &at, int consumer, int warp, int group)
+  {
+    const float *scales = args.w.q_scale + ((size_t) at.bh * args.q_tiles + at.q_block) * kTileRows
+                          + consumer * kQBlock + warp * 16 + group;
+    q_row_scale[0] = scales[0];
+    q_row_scale[1] = scales[8];
+  }
+
   /* Softmax of S, which holds key tile `key_tile`; `k_scale` is that
    * tile's, loaded by the caller before it waits for the MMAs so that the
    * load's latency hides under them. */
   __device__ void
   scores_to_p (int key_tile, float k_scale)
   {
-    softmax.tile<Pv> (s_acc, q_scale * k_scale, key_tile * kTileRows, keys, quad, p, alpha, weight);
+    const float dequant[2] = { q_row_scale[0] * k_scale, q_row_scale[1] * k_scale };
+    softmax.tile<Pv> (s_acc, dequant, key_tile * kTileRows, keys, quad, p, alpha, weight);
   }
 
   __device__ void
@@ -1210,7 +1237,7 @@ struct Consumer {
         /* Tile n's S starts: its Q buffer and scales. */
         const TileOf at (tiles.tile (n), args.q_tiles);
         q_desc = descriptor (shared_address (sm.q_tile (n & 1) + consumer * (kQBlock / 8) * 1024));
-        q_scale = args.w.q_scale[(size_t) at.bh * args.q_tiles * 2 + at.q_block * 2 + consumer];
+        load_row_scales (args, at, consumer, warp, group);
         k_scales = args.w.k_scale + (size_t) at.bh * args.kv_tiles;
         barrier_wait (sm.q_full (n & 1), (n >> 1) & 1);
       }
@@ -1431,7 +1458,7 @@ attention (const AttentionArgs args)
           const int buffer = count & 1;
           c.init ();
           c.q_desc = descriptor (shared_address (sm.q_tile (buffer) + consumer * (kQBlock / 8) * 1024));
-          c.q_scale = w.q_scale[(size_t) at.bh * args.q_tiles * 2 + at.q_block * 2 + consumer];
+          c.load_row_scales (args, at, consumer, warp, group);
           c.k_scales = w.k_scale + (size_t) at.bh * args.kv_tiles;
           barrier_wait (sm.q_full (buffer), (count >> 1) & 1);
           c.base = tiles.slot (count, 0);
@@ -1472,7 +1499,7 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
                                           int8_pv ? 127.0f : kPScale, w.k_mean, w.v_mean,
                                           w.v_scale);
   mark (2);
-  quantise_q<T><<<dim3 (q_tiles * 2, bh), 256, 0, stream>>> (q, p->heads, p->q_len, p->scale, w,
+  quantise_q<T><<<dim3 (q_tiles, bh), 256, 0, stream>>> (q, p->heads, p->q_len, p->scale, w,
                                                             q_tiles);
   mark (3);
   if (key_tiles > 0)
