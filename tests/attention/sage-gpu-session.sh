@@ -8,7 +8,7 @@
 # ($RAYLIGHT_SAGE_PASS_TIMES) for sage, sage with one-term V, and sage16.
 # Logs go to $OUT (or ./gpu-out); a summary is printed last. Usage, from
 # the repo root:
-#   bash tests/attention/sage-gpu-session.sh [test|all|profile]
+#   bash tests/attention/sage-gpu-session.sh [test|all|profile|bench]
 set -u
 what=${1:-all}
 out=${OUT:-$PWD/gpu-out}
@@ -61,6 +61,20 @@ grep -A2 "attention" "$out/nvcc-sage.log" | grep -E "registers|spill" | sed 's/^
 cuobjdump -sass $build/obj/sage-kernel.o > "$out/sage.sass" 2>&1
 note "sass: IGMMA $(grep -c IGMMA "$out/sage.sass")  QGMMA $(grep -c QGMMA "$out/sage.sass")  LDL/STL $(grep -cE '\b(LDL|STL)\b' "$out/sage.sass")  MUFU.EX2 $(grep -c 'MUFU.EX2' "$out/sage.sass")"
 export OMP_NUM_THREADS=16
+
+if [ "$what" = bench ]; then
+  # Only the benchmark, once per "name:environment" word of
+  # $RL_BENCH_RUNS, with $RL_BENCH_ARGS (e.g. --lengths 32760): for
+  # experiments with the kernel's options on a few shapes.
+  for run in ${RL_BENCH_RUNS:-default:RAYLIGHT_SAGE_V_TERMS=2}; do
+    name=${run%%:*}
+    step "bench-attention $name"
+    env $(echo "${run#*:}" | tr ',' ' ') timeout ${RL_BENCH_TIMEOUT:-60} $build/bench-attention \
+      --variants sage ${RL_BENCH_ARGS:-} > "$out/bench-$name.txt" 2>&1
+    grep -E "^sage" "$out/bench-$name.txt" | sed "s/^/$name /" | tee -a "$summary"
+  done
+  step "summary"; cat "$summary"; exit 0
+fi
 
 if [ "$what" = profile ]; then
   # Hardware counters of the attention kernel alone (no tests, no torch):
