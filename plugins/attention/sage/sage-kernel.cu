@@ -941,8 +941,9 @@ struct Softmax {
    * tile's P·V). s[4j + e] is row `group`, column 8j + 2·quad + e;
    * s[4j + 2 + e] the same column of row group + 8 (masked columns are
    * overwritten: S is dead afterwards). The row maximum is taken on the
-   * integers (each row's dequant > 0 keeps its order), so each score costs one IADD
-   * and one FFMA to reach exp2's argument s·dequant − m + log2 448. */
+   * integers (each row's dequant > 0 keeps its order), so each score
+   * costs one IADD and one FFMA to reach exp2's argument
+   * s·dequant − m + log2 448. */
   template <typename Pv>
   __device__ inline void
   tile (int32_t (&s)[64], const float (&dequant)[2], int first_key, int keys, int quad,
@@ -1174,14 +1175,22 @@ struct Consumer {
     softmax = Softmax ();
   }
 
+  /* This thread's query row r (0: group, 1: group + 8) within a tile, in
+   * the S accumulator's layout. */
+  __device__ static int
+  tile_row (int consumer, int warp, int group, int r)
+  {
+    return consumer * kQBlock + warp * 16 + group + 8 * r;
+  }
+
   /* The scales of this thread's two query rows of tile `at`. */
   __device__ void
   load_row_scales (const AttentionArgs &args, const TileOf &at, int consumer, int warp, int group)
   {
-    const float *scales = args.w.q_scale + ((size_t) at.bh * args.q_tiles + at.q_block) * kTileRows
-                          + consumer * kQBlock + warp * 16 + group;
-    q_row_scale[0] = scales[0];
-    q_row_scale[1] = scales[8];
+    const float *scales = args.w.q_scale + ((size_t) at.bh * args.q_tiles + at.q_block) * kTileRows;
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+      q_row_scale[r] = scales[tile_row (consumer, warp, group, r)];
   }
 
   /* Softmax of S, which holds key tile `key_tile`; `k_scale` is that
@@ -1366,7 +1375,7 @@ struct Consumer {
         l[r] = result.l[r];
         l[r] += __shfl_xor_sync (0xffffffffu, l[r], 1);
         l[r] += __shfl_xor_sync (0xffffffffu, l[r], 2);
-        row[r] = q_block * kTileRows + consumer * kQBlock + warp * 16 + group + 8 * r;
+        row[r] = q_block * kTileRows + tile_row (consumer, warp, group, r);
         live[r] = row[r] < args.q_len;
         if (args.lse != NULL && quad == 0 && live[r])
           shift[r] = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row[r]];
