@@ -66,11 +66,21 @@ if [ "$what" = bench ]; then
   # Only the benchmark, once per "name:environment" word of
   # $RL_BENCH_RUNS, with $RL_BENCH_ARGS (e.g. --lengths 32760): for
   # experiments with the kernel's options on a few shapes.
+  # With RL_BENCH_TORCH=1, PyTorch's SDPA runs first and each line gets its
+  # ratios against it (same run).
+  torch_args=()
+  if [ "${RL_BENCH_TORCH:-0}" = 1 ]; then
+    step "torch SDPA"
+    PYTHONUNBUFFERED=1 timeout ${RL_TORCH_TIMEOUT:-90} python3 tests/bench/torch_attention.py \
+      > "$out/torch-attention.txt" 2>&1
+    grep -E "^torch" "$out/torch-attention.txt" | head -40 >> "$summary"
+    torch_args=(--torch "$out/torch-attention.txt")
+  fi
   for run in ${RL_BENCH_RUNS:-default:RAYLIGHT_SAGE_V_TERMS=2}; do
     name=${run%%:*}
     step "bench-attention $name"
     env $(echo "${run#*:}" | tr ',' ' ') timeout ${RL_BENCH_TIMEOUT:-60} $build/bench-attention \
-      --variants sage ${RL_BENCH_ARGS:-} > "$out/bench-$name.txt" 2>&1
+      "${torch_args[@]}" --variants sage ${RL_BENCH_ARGS:-} > "$out/bench-$name.txt" 2>&1
     grep -E "^sage" "$out/bench-$name.txt" | sed "s/^/$name /" | tee -a "$summary"
   done
   step "summary"; cat "$summary"; exit 0
@@ -131,14 +141,16 @@ PY
 fi
 
 test_failed=0
-# name, then the environment of each run of the parity test.
-for run in "ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong" "one-term-v:RAYLIGHT_SAGE_V_TERMS=1" \
-           "int8-pv:RAYLIGHT_SAGE_PV=int8" "int8-pv-in-order:RAYLIGHT_SAGE_PV=int8 RAYLIGHT_SAGE_SCHEDULE=in-order" \
-           "in-order:RAYLIGHT_SAGE_SCHEDULE=in-order" "grid-tiles:RAYLIGHT_SAGE_GRID=tiles" \
-           "stagger:RAYLIGHT_SAGE_STAGGER=1"; do
+# name, then the environment of each run of the parity test (words of
+# $RL_TEST_RUNS instead, "name:VAR=v,VAR=v", for experiments).
+default_test_runs="ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong one-term-v:RAYLIGHT_SAGE_V_TERMS=1
+  int8-pv:RAYLIGHT_SAGE_PV=int8 int8-pv-in-order:RAYLIGHT_SAGE_PV=int8,RAYLIGHT_SAGE_SCHEDULE=in-order
+  in-order:RAYLIGHT_SAGE_SCHEDULE=in-order grid-tiles:RAYLIGHT_SAGE_GRID=tiles
+  stagger:RAYLIGHT_SAGE_STAGGER=1 fold-1:RAYLIGHT_SAGE_FOLD=1 fold-4:RAYLIGHT_SAGE_FOLD=4"
+for run in ${RL_TEST_RUNS:-$default_test_runs}; do
   name=${run%%:*}
   step "test-attention-sage-gpu ($name)"
-  env ${run#*:} timeout ${RL_TEST_TIMEOUT:-60} $build/test-attention-sage-gpu 2>&1 \
+  env $(echo "${run#*:}" | tr ',' ' ') timeout ${RL_TEST_TIMEOUT:-60} $build/test-attention-sage-gpu 2>&1 \
     | tee "$out/test-sage-$name.log"
   status=${PIPESTATUS[0]}
   note "test ($name): exit $status"

@@ -75,6 +75,14 @@ constexpr int kFinishParts = 4;      /* channel_finish threads per channel */
 constexpr float kPScale = 448.0f;    /* e4m3's largest value */
 constexpr float kLog2PScale = 8.807354922057604f;   /* log2 448 */
 constexpr float kLog2U8Scale = 7.994353436858858f;  /* log2 255: u8 P's largest value */
+/* Lazy rescaling (FlashAttention-4's): the running maximum m moves only when
+ * a tile's maximum passes it by more than this (log2 units), so P may reach
+ * 2^3 and is scaled by 448/8 instead of 448; e4m3 then turns subnormal
+ * only below P ≈ 2.8e-4 instead of 3.5e-5, which the sums do not notice.
+ * In return O and P·V keep their scale from tile to tile (alpha = 1), and
+ * the ping-pong stream can let the MMAs add several tiles' P·V into one
+ * accumulator before folding it into O. */
+constexpr float kLazyMargin = 3.0f;
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
@@ -626,12 +634,25 @@ bulk_copy (uint32_t destination, const void *source, uint32_t bytes, uint32_t ba
 
 /* wgmma shared-memory descriptor, no swizzle: leading (K) offset 128 bytes
  * between the 16-byte chunks of a row, `stride` bytes between 8-row groups
- * (1024 for 128-byte rows). */
+ * (1024 for 128-byte rows). A shared address is below 2^18 (Hopper has
+ * 228 KB per SM), so address >> 4 fits the 14-bit start field unmasked. */
 __device__ inline uint64_t
 descriptor (uint32_t address, uint32_t stride = 1024)
 {
-  return (uint64_t) ((address & 0x3ffff) >> 4) | ((uint64_t) (128 >> 4) << 16)
+  return (uint64_t) (address >> 4) | ((uint64_t) (128 >> 4) << 16)
          | ((uint64_t) (stride >> 4) << 32);
+}
+
+/* `desc` moved on by `bytes`: a 32-bit add to the low word only. Shared
+ * memory is under 256 KB, so the start address (bits 0–13, in 16-byte
+ * units) cannot carry into the offsets above it. Rebuilding each k-step's
+ * descriptor from its address cost 5 uniform instructions per MMA, about
+ * 60 of a ping-pong turn's 595 (ncu, H100). */
+__device__ inline uint64_t
+descriptor_plus (uint64_t desc, uint32_t bytes)
+{
+  const uint32_t low = (uint32_t) desc + (bytes >> 4), high = (uint32_t) (desc >> 32);
+  return ((uint64_t) high << 32) | low;
 }
 
 #define SAGE_OPS8(C, a, i)                                                              \
@@ -688,6 +709,16 @@ mma_s8 (int32_t d[64], uint64_t a, uint64_t b)
                     ", {%64, %65, %66, %67}, %68, 0" tail ";\n"                       \
                     : SAGE_OPS64 ("=" c, d)                                           \
                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));             \
+  }                                                                                   \
+  /* d = A·B, or d += A·B when `accumulate` (warpgroup-uniform) is set. */           \
+  __device__ inline void                                                              \
+  name##_onto (Acc d[64], const uint32_t a[4], uint64_t b, int accumulate)            \
+  {                                                                                   \
+    asm volatile ("{\n .reg .pred keep;\n setp.ne.b32 keep, %69, 0;\n"                \
+                  " wgmma.mma_async.sync.aligned." types " " SAGE_D64                   \
+                  ", {%64, %65, %66, %67}, %68, keep" tail ";\n}\n"                   \
+                  : SAGE_OPS64 ("+" c, d)                                             \
+                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate)); \
   }
 SAGE_MMA_REGISTER_A (mma_u8s8, int32_t, "m64n128k32.s32.u8.s8", "r", "")
 SAGE_MMA_REGISTER_A (mma_e4m3, float, "m64n128k32.f32.e4m3.e4m3", "f", ", 1, 1")
@@ -712,6 +743,7 @@ struct AttentionArgs {
   int       heads, q_len, keys, q_tiles, kv_tiles, lse_q_len, out_bf16;
   int       bh;   /* batch · heads */
   int       stagger;   /* 1: block i walks the key tiles from tile i mod their count */
+  int       fold_tiles;   /* ping-pong, lazy formats: key tiles per P·V accumulator (1, 2, 4) */
 };
 
 /* The key tile that a block's t-th key tile of a query tile is: with
@@ -774,12 +806,13 @@ hold_all (float (&x)[64])
 __device__ inline void
 issue_scores (int32_t (&s)[64], uint64_t q_desc, uint32_t k_address)
 {
+  const uint64_t k_desc = descriptor (k_address);
 #pragma unroll
   for (int kk = 0; kk < 4; kk++)
     if (kk == 0)
-      mma_s8<false> (s, q_desc, descriptor (k_address));
+      mma_s8<false> (s, q_desc, k_desc);
     else
-      mma_s8<true> (s, q_desc + ((kk * 256) >> 4), descriptor (k_address + kk * 256));
+      mma_s8<true> (s, descriptor_plus (q_desc, kk * 256), descriptor_plus (k_desc, kk * 256));
 }
 
 /* O_tile = P V for one key tile, a fresh accumulator (the first k-step
@@ -790,14 +823,37 @@ template <typename Pv>
 __device__ inline void
 issue_values (typename Pv::Acc (&pv)[64], const uint32_t (&p)[Pv::kSteps][4], uint32_t v_address)
 {
+  const uint64_t v_desc = descriptor (v_address, Pv::kVStride);
 #pragma unroll
   for (int term = 0; term < Pv::kTerms; term++)
 #pragma unroll
     for (int kk = 0; kk < Pv::kSteps; kk++)
       {
-        const uint64_t b = descriptor (v_address + term * kTileBytes + kk * 256, Pv::kVStride);
+        const uint64_t b = descriptor_plus (v_desc, term * kTileBytes + kk * 256);
         if (term == 0 && kk == 0)
           Pv::template mma<false> (pv, p[kk], b);
+        else
+          Pv::template mma<true> (pv, p[kk], b);
+      }
+}
+
+/* issue_values onto an accumulator that may already hold earlier tiles'
+ * P·V: the first k-step adds to it when `accumulate` is set (lazy
+ * rescaling's stream; Pv::kTileMax formats fold every tile). */
+template <typename Pv>
+__device__ inline void
+issue_values_onto (typename Pv::Acc (&pv)[64], const uint32_t (&p)[Pv::kSteps][4],
+                   uint32_t v_address, int accumulate)
+{
+  const uint64_t v_desc = descriptor (v_address, Pv::kVStride);
+#pragma unroll
+  for (int term = 0; term < Pv::kTerms; term++)
+#pragma unroll
+    for (int kk = 0; kk < Pv::kSteps; kk++)
+      {
+        const uint64_t b = descriptor_plus (v_desc, term * kTileBytes + kk * 256);
+        if (term == 0 && kk == 0)
+          Pv::onto (pv, p[kk], b, accumulate);
         else
           Pv::template mma<true> (pv, p[kk], b);
       }
@@ -868,6 +924,11 @@ struct PvE4m3 {   /* SageAttention-2's "8+8"; kVTerms 2: V as e4m3 hi + lo */
   {
     mma_e4m3<kAccumulate> (d, a, b);
   }
+  __device__ static void
+  onto (float (&d)[64], const uint32_t (&a)[4], uint64_t b, int accumulate)
+  {
+    mma_e4m3_onto (d, a, b, accumulate);
+  }
 #endif
 };
 
@@ -899,6 +960,14 @@ struct Pv16 {     /* "8+16": P and V in the input's 16-bit type */
     else
       mma_f16<kAccumulate> (d, a, b);
   }
+  __device__ static void
+  onto (float (&d)[64], const uint32_t (&a)[4], uint64_t b, int accumulate)
+  {
+    if constexpr (Io<T>::kBf16)
+      mma_bf16_onto (d, a, b, accumulate);
+    else
+      mma_f16_onto (d, a, b, accumulate);
+  }
 #endif
 };
 
@@ -925,8 +994,24 @@ struct PvInt8 {
   {
     mma_u8s8<kAccumulate> (d, a, b);
   }
+  __device__ static void
+  onto (int32_t (&d)[64], const uint32_t (&a)[4], uint64_t b, int accumulate)
+  {
+    mma_u8s8_onto (d, a, b, accumulate);
+  }
 #endif
 };
+
+/* log2 of what P = 1 (exp2(s − m) = 1) is stored as: 448, e4m3's largest
+ * value, or 448/2^kLazyMargin where lazy rescaling lets P reach
+ * 2^kLazyMargin. Pv::kTileMax formats (P against the tile's own maximum)
+ * carry their factor to 448 units in `weight` and move m eagerly. */
+template <typename Pv>
+__host__ __device__ constexpr float
+log2_p_unit ()
+{
+  return Pv::kTileMax ? kLog2PScale : kLog2PScale - kLazyMargin;
+}
 
 /* The online softmax of one thread's two rows (group and group + 8 of its
  * warp's 16) in log2 units. */
@@ -988,10 +1073,13 @@ struct Softmax {
         top[r] = max (top[r], __shfl_xor_sync (0xffffffffu, top[r], 1));
         top[r] = max (top[r], __shfl_xor_sync (0xffffffffu, top[r], 2));
         float tile_max = top[r] == kMasked ? -INFINITY : dequantise (top[r], dequant[r], offset[r]);
-        float m_new = fmaxf (m[r], tile_max);
+        /* Lazily: m moves only when the tile passes it by kLazyMargin (a
+         * row's first valid tile always does, from m = −inf). */
+        const bool raise = Pv::kTileMax || tile_max > m[r] + kLazyMargin;
+        float m_new = raise ? fmaxf (m[r], tile_max) : m[r];
         /* A row with no valid key yet keeps m = −inf; subtract 0 then. */
         float m_use = m_new == -INFINITY ? 0.0f : m_new;
-        alpha[r] = fast_exp2 (m[r] - m_use);
+        alpha[r] = raise ? fast_exp2 (m[r] - m_use) : 1.0f;
         if constexpr (Pv::kTileMax)
           {
             /* A row whose keys are all masked in this tile has P = 0
@@ -1002,7 +1090,7 @@ struct Softmax {
           }
         else
           {
-            shift[r] = offset[r] - (m_use - kLog2PScale);
+            shift[r] = offset[r] - (m_use - log2_p_unit<Pv> ());
             weight[r] = 1.0f;
           }
         m[r] = m_new;
@@ -1033,6 +1121,15 @@ struct Softmax {
  * this one is in use), kStages × (K tile, Vᵀ tile), and the mbarriers (Q
  * buffer b loaded / released by both consumers; stage s full / read by
  * both consumers). Ring slots and Q uses count on across a block's tiles. */
+/* Ring slots count up from 0; their stage is slot mod kStages, taken
+ * unsigned (a signed int's modulo costs five uniform instructions in every
+ * ping-pong turn). */
+__device__ inline uint32_t
+stage_of (int slot)
+{
+  return (uint32_t) slot % kStages;
+}
+
 struct Shared {
   uint8_t  *q_tiles;
   uint8_t  *stages;
@@ -1042,18 +1139,18 @@ struct Shared {
   __device__ uint8_t *q_tile (int buffer) const { return q_tiles + buffer * kTileBytes; }
   __device__ uint32_t q_full (int buffer) const { return shared_address (&bars[buffer]); }
   __device__ uint32_t q_empty (int buffer) const { return shared_address (&bars[2 + buffer]); }
-  __device__ uint32_t full (int slot) const { return shared_address (&bars[4 + slot % kStages]); }
+  __device__ uint32_t full (int slot) const { return shared_address (&bars[4 + stage_of (slot)]); }
   __device__ uint32_t empty (int slot) const
   {
-    return shared_address (&bars[4 + kStages + slot % kStages]);
+    return shared_address (&bars[4 + kStages + stage_of (slot)]);
   }
   __device__ uint32_t k_address (int slot) const
   {
-    return shared_address (stages + (slot % kStages) * (kTileBytes + v_bytes));
+    return shared_address (stages + stage_of (slot) * (kTileBytes + v_bytes));
   }
   __device__ uint32_t v_address (int slot) const
   {
-    return shared_address (stages + (slot % kStages) * (kTileBytes + v_bytes) + kTileBytes);
+    return shared_address (stages + stage_of (slot) * (kTileBytes + v_bytes) + kTileBytes);
   }
 };
 
@@ -1163,6 +1260,7 @@ struct Consumer {
   const float *k_scales;
   int      keys, quad, base;
   int      pv_n, pv_t;    /* ping-pong stream: tile and key tile of the pending P·V */
+  int      pv_onto;       /* the stream's next P·V adds to pv (its tiles not yet in o) */
 
   __device__ void
   init ()
@@ -1173,6 +1271,7 @@ struct Consumer {
     alpha[0] = alpha[1] = 1.0f;
     weight[0] = weight[1] = 1.0f;
     softmax = Softmax ();
+    pv_onto = 0;
   }
 
   /* This thread's query row r (0: group, 1: group + 8) within a tile, in
@@ -1222,6 +1321,28 @@ struct Consumer {
 #pragma unroll
       for (int i = 0; i < 64; i++)
         o[i] = o[i] * alpha[(i >> 1) & 1] + pv[i];
+  }
+
+  /* o = o·keep + pv: pv's tiles (P·V since the last fold) into o. */
+  __device__ void
+  fold (float keep)
+  {
+#pragma unroll
+    for (int i = 0; i < 64; i++)
+      o[i] = fmaf (o[i], keep, pv[i]);
+  }
+
+  /* o (and pv, when it holds tiles not yet folded) to the new m. */
+  __device__ void
+  rescale (bool with_pv)
+  {
+#pragma unroll
+    for (int i = 0; i < 64; i++)
+      o[i] *= alpha[(i >> 1) & 1];
+    if (with_pv)
+#pragma unroll
+      for (int i = 0; i < 64; i++)
+        pv[i] *= alpha[(i >> 1) & 1];
   }
 
   /* One key tile at a time: S, softmax, P·V, all in order. */
@@ -1279,7 +1400,12 @@ struct Consumer {
     if (kScores)
       issue_scores (s_acc, q_desc, sm.k_address (s_slot));
     if (kValues)
-      issue_values<Pv> (pv, p, sm.v_address (v_slot));
+      {
+        if constexpr (Pv::kTileMax)
+          issue_values<Pv> (pv, p, sm.v_address (v_slot));
+        else
+          issue_values_onto<Pv> (pv, p, sm.v_address (v_slot), pv_onto);
+      }
     mma_commit ();
     if (hand_over)
       named_arrive (other);
@@ -1291,13 +1417,25 @@ struct Consumer {
           barrier_arrive (sm.q_empty (n & 1));   /* tile n's last S has read its Q */
       }
     bool finished = false;   /* the tile of unit u − 1 is complete */
+    bool folded = false;     /* pv went into o: the next P·V starts it afresh */
     Softmax finished_softmax;
     if (kValues)
       {
         hold_all (pv);
         barrier_arrive (sm.empty (v_slot));
-        add_tile ();
         finished = pv_t == key_tiles - 1;
+        if constexpr (Pv::kTileMax)
+          add_tile ();
+        else
+          {
+            /* o += pv every fold_tiles key tiles and at the tile's end
+             * (fold_tiles a power of two; the fp8 MMA's own accumulator is
+             * narrower than fp32, so it holds only a few tiles); the tile's
+             * first fold replaces o, which still holds the previous tile. */
+            folded = finished || ((pv_t + 1) & (args.fold_tiles - 1)) == 0;
+            if (folded)
+              fold (pv_t < args.fold_tiles ? 0.0f : 1.0f);
+          }
         if (finished)
           {
             finished_softmax = softmax;
@@ -1305,9 +1443,21 @@ struct Consumer {
           }
       }
     /* The next tile's softmax first: S is then dead while O is stored. A
-     * tile's first alpha is 0 (m was −inf), so O restarts from its P·V. */
+     * tile's O restarts from its P·V: through alpha = 0 (m was −inf) where
+     * every tile is folded, through the first fold's keep = 0 otherwise. */
     if (kScores)
-      scores_to_p (key_tile, k_scale);
+      {
+        scores_to_p (key_tile, k_scale);
+        if constexpr (!Pv::kTileMax)
+          {
+            /* Lazy rescaling: o and the P·V not yet folded follow m only in
+             * the rare turns where a row of this warp moved it (a tile's
+             * first softmax moves every row, but o and pv restart then). */
+            if (t > 0 && __any_sync (0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f))
+              rescale (!folded && kValues);
+            pv_onto = kValues && !folded;
+          }
+      }
     if (kValues && finished)
       {
         const TileOf done (tiles.tile (pv_n), args.q_tiles);
@@ -1417,7 +1567,8 @@ struct Consumer {
       for (int r = 0; r < 2; r++)
         if (live[r])
           args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row[r]]
-              = empty[r] ? -INFINITY : (result.m[r] + log2f (l[r]) - kLog2PScale) * kLn2 + shift[r];
+              = empty[r] ? -INFINITY
+                         : (result.m[r] + log2f (l[r]) - log2_p_unit<Pv> ()) * kLn2 + shift[r];
   }
 };
 #endif
@@ -1498,6 +1649,15 @@ attention (const AttentionArgs args)
 #endif
 }
 
+/* Key tiles per P·V accumulator in the ping-pong stream: a power of two,
+ * 1 to 8; 0 (unset) means 2. */
+int
+fold_tiles_of (const RlSageParams *p)
+{
+  const int f = p->fold_tiles;
+  return f == 1 || f == 2 || f == 4 || f == 8 ? f : 2;
+}
+
 template <typename T>
 cudaError_t
 launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
@@ -1549,7 +1709,8 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   if (status != cudaSuccess)
     return status;
   AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
-                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger };
+                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger,
+                         fold_tiles_of (p) };
   const int tiles = q_tiles * bh;
   const int blocks = p->blocks > 0 && p->blocks < tiles ? p->blocks : tiles;
   kernel<<<blocks, 384, shared, stream>>> (args);
