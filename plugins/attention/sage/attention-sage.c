@@ -47,6 +47,7 @@ struct RlAttentionInstance {
   int    persistent; /* one attention block per SM walking the tiles, else one per tile */
   int    stagger;    /* blocks start at different key tiles (sage-kernel.h) */
   int    fold_tiles; /* key tiles per P·V accumulator (sage-kernel.h; 0: the default) */
+  float  lazy_margin;   /* lazy rescaling's margin (sage-kernel.h; negative: the default) */
 };
 
 static const int32_t sage_head_dims[] = { 128, 0 };
@@ -101,6 +102,10 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
    * otherwise). */
   const char *fold = getenv ("RAYLIGHT_SAGE_FOLD");
   instance->fold_tiles = fold != NULL ? atoi (fold) : 0;
+  /* $RAYLIGHT_SAGE_LAZY=0..4: lazy rescaling's margin (0: the classic
+   * online softmax), for measurements. */
+  const char *lazy = getenv ("RAYLIGHT_SAGE_LAZY");
+  instance->lazy_margin = lazy != NULL ? (float) atof (lazy) : -1.0f;
   const char *pass_times = getenv ("RAYLIGHT_SAGE_PASS_TIMES");
   instance->pass_times = pass_times != NULL && strcmp (pass_times, "1") == 0;
   *out = instance;
@@ -147,7 +152,7 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
     .pingpong = instance->pingpong, .pv16 = SAGE_PV16, .v_terms = instance->v_terms,
     .pv_int8 = instance->pv_int8,
     .blocks = instance->persistent ? instance->multiprocessors : 0, .stagger = instance->stagger,
-    .fold_tiles = instance->fold_tiles,
+    .fold_tiles = instance->fold_tiles, .lazy_margin = instance->lazy_margin,
   };
   float pass_ms[5];
   if (instance->pass_times)

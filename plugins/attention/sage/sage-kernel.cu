@@ -76,13 +76,13 @@ constexpr float kPScale = 448.0f;    /* e4m3's largest value */
 constexpr float kLog2PScale = 8.807354922057604f;   /* log2 448 */
 constexpr float kLog2U8Scale = 7.994353436858858f;  /* log2 255: u8 P's largest value */
 /* Lazy rescaling (FlashAttention-4's): the running maximum m moves only when
- * a tile's maximum passes it by more than this (log2 units), so P may reach
- * 2^3 and is scaled by 448/8 instead of 448; e4m3 then turns subnormal
- * only below P ≈ 2.8e-4 instead of 3.5e-5, which the sums do not notice.
- * In return O and P·V keep their scale from tile to tile (alpha = 1), and
- * the ping-pong stream can let the MMAs add several tiles' P·V into one
- * accumulator before folding it into O. */
-constexpr float kLazyMargin = 3.0f;
+ * a tile's maximum passes it by more than a margin (log2 units), so P may
+ * reach 2^margin and is scaled by 448/2^margin instead of 448. O and P·V
+ * then keep their scale from tile to tile (alpha = 1), and the ping-pong
+ * stream can let the MMAs add several tiles' P·V into one accumulator
+ * before folding it into O. The price is accuracy: with m exactly the
+ * maximum, the largest P is 448 exactly; otherwise it is rounded too. */
+constexpr float kDefaultLazyMargin = 3.0f;
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
@@ -744,6 +744,7 @@ struct AttentionArgs {
   int       bh;   /* batch · heads */
   int       stagger;   /* 1: block i walks the key tiles from tile i mod their count */
   int       fold_tiles;   /* ping-pong, lazy formats: key tiles per P·V accumulator (1, 2, 4) */
+  float     lazy_margin;  /* log2 units by which m may trail the row maximum (0: eager) */
 };
 
 /* The key tile that a block's t-th key tile of a query tile is: with
@@ -1003,14 +1004,14 @@ struct PvInt8 {
 };
 
 /* log2 of what P = 1 (exp2(s − m) = 1) is stored as: 448, e4m3's largest
- * value, or 448/2^kLazyMargin where lazy rescaling lets P reach
- * 2^kLazyMargin. Pv::kTileMax formats (P against the tile's own maximum)
- * carry their factor to 448 units in `weight` and move m eagerly. */
+ * value, or 448/2^margin where lazy rescaling lets P reach 2^margin.
+ * Pv::kTileMax formats (P against the tile's own maximum) carry their
+ * factor to 448 units in `weight` and move m eagerly. */
 template <typename Pv>
-__host__ __device__ constexpr float
-log2_p_unit ()
+__device__ inline float
+log2_p_unit (float lazy_margin)
 {
-  return Pv::kTileMax ? kLog2PScale : kLog2PScale - kLazyMargin;
+  return Pv::kTileMax ? kLog2PScale : kLog2PScale - lazy_margin;
 }
 
 /* The online softmax of one thread's two rows (group and group + 8 of its
@@ -1029,6 +1030,11 @@ struct Softmax {
    * integers (each row's dequant > 0 keeps its order), so each score
    * costs one IADD and one FFMA to reach exp2's argument
    * s·dequant − m + log2 448. */
+  float lazy_margin = 0.0f;   /* log2 units; 0: m is always the running maximum */
+
+  Softmax () = default;
+  __device__ explicit Softmax (float margin) : lazy_margin (margin) {}
+
   template <typename Pv>
   __device__ inline void
   tile (int32_t (&s)[64], const float (&dequant)[2], int first_key, int keys, int quad,
@@ -1073,9 +1079,9 @@ struct Softmax {
         top[r] = max (top[r], __shfl_xor_sync (0xffffffffu, top[r], 1));
         top[r] = max (top[r], __shfl_xor_sync (0xffffffffu, top[r], 2));
         float tile_max = top[r] == kMasked ? -INFINITY : dequantise (top[r], dequant[r], offset[r]);
-        /* Lazily: m moves only when the tile passes it by kLazyMargin (a
+        /* Lazily: m moves only when the tile passes it by the margin (a
          * row's first valid tile always does, from m = −inf). */
-        const bool raise = Pv::kTileMax || tile_max > m[r] + kLazyMargin;
+        const bool raise = Pv::kTileMax || tile_max > m[r] + lazy_margin;
         float m_new = raise ? fmaxf (m[r], tile_max) : m[r];
         /* A row with no valid key yet keeps m = −inf; subtract 0 then. */
         float m_use = m_new == -INFINITY ? 0.0f : m_new;
@@ -1090,7 +1096,7 @@ struct Softmax {
           }
         else
           {
-            shift[r] = offset[r] - (m_use - log2_p_unit<Pv> ());
+            shift[r] = offset[r] - (m_use - log2_p_unit<Pv> (lazy_margin));
             weight[r] = 1.0f;
           }
         m[r] = m_new;
@@ -1261,6 +1267,7 @@ struct Consumer {
   int      keys, quad, base;
   int      pv_n, pv_t;    /* ping-pong stream: tile and key tile of the pending P·V */
   int      pv_onto;       /* the stream's next P·V adds to pv (its tiles not yet in o) */
+  float    lazy_margin;   /* Softmax::lazy_margin of every tile */
 
   __device__ void
   init ()
@@ -1270,7 +1277,7 @@ struct Consumer {
       o[i] = 0.0f, s_acc[i] = 0, pv[i] = 0;
     alpha[0] = alpha[1] = 1.0f;
     weight[0] = weight[1] = 1.0f;
-    softmax = Softmax ();
+    softmax = Softmax (lazy_margin);
     pv_onto = 0;
   }
 
@@ -1439,7 +1446,7 @@ struct Consumer {
         if (finished)
           {
             finished_softmax = softmax;
-            softmax = Softmax ();
+            softmax = Softmax (lazy_margin);
           }
       }
     /* The next tile's softmax first: S is then dead while O is stored. A
@@ -1568,7 +1575,8 @@ struct Consumer {
         if (live[r])
           args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row[r]]
               = empty[r] ? -INFINITY
-                         : (result.m[r] + log2f (l[r]) - log2_p_unit<Pv> ()) * kLn2 + shift[r];
+                         : (result.m[r] + log2f (l[r]) - log2_p_unit<Pv> (result.lazy_margin)) * kLn2
+                             + shift[r];
   }
 };
 #endif
@@ -1607,13 +1615,13 @@ attention (const AttentionArgs args)
 
   if (threadIdx.x < 128)
     {
-      asm volatile ("setmaxnreg.dec.sync.aligned.u32 40;\n");
+      asm volatile ("setmaxnreg.dec.sync.aligned.u32 24;\n");
       if (threadIdx.x == 0)
         produce (args, sm, key_tiles);
     }
   else
     {
-      asm volatile ("setmaxnreg.inc.sync.aligned.u32 232;\n");
+      asm volatile ("setmaxnreg.inc.sync.aligned.u32 240;\n");
       const int consumer = (threadIdx.x >> 7) - 1;
       const int tid = threadIdx.x & 127, warp = tid >> 5, lane = tid & 31;
       const int group = lane >> 2, quad = lane & 3;
@@ -1621,6 +1629,7 @@ attention (const AttentionArgs args)
       Consumer<Pv> c;
       c.keys = args.keys;
       c.quad = quad;
+      c.lazy_margin = Pv::kTileMax ? 0.0f : args.lazy_margin;
       c.base = 0;
       const BlockTiles tiles (total, key_tiles);
       if (kPingpong && key_tiles > 0)
@@ -1647,6 +1656,14 @@ attention (const AttentionArgs args)
         }
     }
 #endif
+}
+
+/* log2 units by which the running maximum may trail (lazy rescaling): 0 to
+ * 4, negative for the default. */
+float
+lazy_margin_of (const RlSageParams *p)
+{
+  return p->lazy_margin >= 0.0f && p->lazy_margin <= 4.0f ? p->lazy_margin : kDefaultLazyMargin;
 }
 
 /* Key tiles per P·V accumulator in the ping-pong stream: a power of two,
@@ -1710,7 +1727,7 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
     return status;
   AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
                          p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger,
-                         fold_tiles_of (p) };
+                         fold_tiles_of (p), lazy_margin_of (p) };
   const int tiles = q_tiles * bh;
   const int blocks = p->blocks > 0 && p->blocks < tiles ? p->blocks : tiles;
   kernel<<<blocks, 384, shared, stream>>> (args);

@@ -41,6 +41,9 @@ typedef struct {
   int32_t     fold_tiles; /* ping-pong with fp8 or 16-bit P·V: key tiles whose P·V the MMAs
                            * sum in their own accumulator before it is added to the fp32
                            * output (1, 2, 4 or 8; 0: 2) */
+  float       lazy_margin;  /* fp8 or 16-bit P·V: log2 units by which the running maximum
+                             * may trail a row's scores before O is rescaled (0: never,
+                             * the classic online softmax; negative: the default) */
   float      *pass_ms;    /* NULL, or 5 floats: each pass's time (channel stats, finish,
                            * quantise q, quantise k/v, attention); the launch then waits */
 } RlSageParams;
