@@ -46,8 +46,6 @@ struct RlAttentionInstance {
   int    pass_times; /* print each pass's time to stderr (diagnosis; the run waits) */
   int    persistent; /* one attention block per SM walking the tiles, else one per tile */
   int    stagger;    /* blocks start at different key tiles (sage-kernel.h) */
-  int    fold_tiles; /* key tiles per P·V accumulator (sage-kernel.h; 0: the default) */
-  float  lazy_margin;   /* lazy rescaling's margin (sage-kernel.h; negative: the default) */
 };
 
 static const int32_t sage_head_dims[] = { 128, 0 };
@@ -97,15 +95,6 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
   instance->persistent = grid == NULL || strcmp (grid, "tiles") != 0;
   const char *stagger = getenv ("RAYLIGHT_SAGE_STAGGER");
   instance->stagger = stagger != NULL && strcmp (stagger, "1") == 0;
-  /* $RAYLIGHT_SAGE_FOLD=1|2|4|8: key tiles whose P·V the MMAs sum before
-   * the fp32 output takes it (for measurements; the kernel's default
-   * otherwise). */
-  const char *fold = getenv ("RAYLIGHT_SAGE_FOLD");
-  instance->fold_tiles = fold != NULL ? atoi (fold) : 0;
-  /* $RAYLIGHT_SAGE_LAZY=0..4: lazy rescaling's margin (0: the classic
-   * online softmax), for measurements. */
-  const char *lazy = getenv ("RAYLIGHT_SAGE_LAZY");
-  instance->lazy_margin = lazy != NULL ? (float) atof (lazy) : -1.0f;
   const char *pass_times = getenv ("RAYLIGHT_SAGE_PASS_TIMES");
   instance->pass_times = pass_times != NULL && strcmp (pass_times, "1") == 0;
   *out = instance;
@@ -152,7 +141,6 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
     .pingpong = instance->pingpong, .pv16 = SAGE_PV16, .v_terms = instance->v_terms,
     .pv_int8 = instance->pv_int8,
     .blocks = instance->persistent ? instance->multiprocessors : 0, .stagger = instance->stagger,
-    .fold_tiles = instance->fold_tiles, .lazy_margin = instance->lazy_margin,
   };
   float pass_ms[5];
   if (instance->pass_times)

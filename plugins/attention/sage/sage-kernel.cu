@@ -75,14 +75,6 @@ constexpr int kFinishParts = 4;      /* channel_finish threads per channel */
 constexpr float kPScale = 448.0f;    /* e4m3's largest value */
 constexpr float kLog2PScale = 8.807354922057604f;   /* log2 448 */
 constexpr float kLog2U8Scale = 7.994353436858858f;  /* log2 255: u8 P's largest value */
-/* Lazy rescaling (FlashAttention-4's): the running maximum m moves only when
- * a tile's maximum passes it by more than a margin (log2 units), so P may
- * reach 2^margin and is scaled by 448/2^margin instead of 448. O and P·V
- * then keep their scale from tile to tile (alpha = 1), and the ping-pong
- * stream can let the MMAs add several tiles' P·V into one accumulator
- * before folding it into O. The price is accuracy: with m exactly the
- * maximum, the largest P is 448 exactly; otherwise it is rounded too. */
-constexpr float kDefaultLazyMargin = 3.0f;
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
@@ -709,16 +701,6 @@ mma_s8 (int32_t d[64], uint64_t a, uint64_t b)
                     ", {%64, %65, %66, %67}, %68, 0" tail ";\n"                       \
                     : SAGE_OPS64 ("=" c, d)                                           \
                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));             \
-  }                                                                                   \
-  /* d = A·B, or d += A·B when `accumulate` (warpgroup-uniform) is set. */           \
-  __device__ inline void                                                              \
-  name##_onto (Acc d[64], const uint32_t a[4], uint64_t b, int accumulate)            \
-  {                                                                                   \
-    asm volatile ("{\n .reg .pred keep;\n setp.ne.b32 keep, %69, 0;\n"                \
-                  " wgmma.mma_async.sync.aligned." types " " SAGE_D64                   \
-                  ", {%64, %65, %66, %67}, %68, keep" tail ";\n}\n"                   \
-                  : SAGE_OPS64 ("+" c, d)                                             \
-                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate)); \
   }
 SAGE_MMA_REGISTER_A (mma_u8s8, int32_t, "m64n128k32.s32.u8.s8", "r", "")
 SAGE_MMA_REGISTER_A (mma_e4m3, float, "m64n128k32.f32.e4m3.e4m3", "f", ", 1, 1")
@@ -743,8 +725,6 @@ struct AttentionArgs {
   int       heads, q_len, keys, q_tiles, kv_tiles, lse_q_len, out_bf16;
   int       bh;   /* batch · heads */
   int       stagger;   /* 1: block i walks the key tiles from tile i mod their count */
-  int       fold_tiles;   /* ping-pong, lazy formats: key tiles per P·V accumulator (1, 2, 4) */
-  float     lazy_margin;  /* log2 units by which m may trail the row maximum (0: eager) */
 };
 
 /* The key tile that a block's t-th key tile of a query tile is: with
@@ -838,28 +818,6 @@ issue_values (typename Pv::Acc (&pv)[64], const uint32_t (&p)[Pv::kSteps][4], ui
       }
 }
 
-/* issue_values onto an accumulator that may already hold earlier tiles'
- * P·V: the first k-step adds to it when `accumulate` is set (lazy
- * rescaling's stream; Pv::kTileMax formats fold every tile). */
-template <typename Pv>
-__device__ inline void
-issue_values_onto (typename Pv::Acc (&pv)[64], const uint32_t (&p)[Pv::kSteps][4],
-                   uint32_t v_address, int accumulate)
-{
-  const uint64_t v_desc = descriptor (v_address, Pv::kVStride);
-#pragma unroll
-  for (int term = 0; term < Pv::kTerms; term++)
-#pragma unroll
-    for (int kk = 0; kk < Pv::kSteps; kk++)
-      {
-        const uint64_t b = descriptor_plus (v_desc, term * kTileBytes + kk * 256);
-        if (term == 0 && kk == 0)
-          Pv::onto (pv, p[kk], b, accumulate);
-        else
-          Pv::template mma<true> (pv, p[kk], b);
-      }
-}
-
 /* Named barrier `id` over the two consumer warpgroups (256 threads). */
 __device__ inline void
 named_sync (int id)
@@ -925,11 +883,6 @@ struct PvE4m3 {   /* SageAttention-2's "8+8"; kVTerms 2: V as e4m3 hi + lo */
   {
     mma_e4m3<kAccumulate> (d, a, b);
   }
-  __device__ static void
-  onto (float (&d)[64], const uint32_t (&a)[4], uint64_t b, int accumulate)
-  {
-    mma_e4m3_onto (d, a, b, accumulate);
-  }
 #endif
 };
 
@@ -961,14 +914,6 @@ struct Pv16 {     /* "8+16": P and V in the input's 16-bit type */
     else
       mma_f16<kAccumulate> (d, a, b);
   }
-  __device__ static void
-  onto (float (&d)[64], const uint32_t (&a)[4], uint64_t b, int accumulate)
-  {
-    if constexpr (Io<T>::kBf16)
-      mma_bf16_onto (d, a, b, accumulate);
-    else
-      mma_f16_onto (d, a, b, accumulate);
-  }
 #endif
 };
 
@@ -995,24 +940,8 @@ struct PvInt8 {
   {
     mma_u8s8<kAccumulate> (d, a, b);
   }
-  __device__ static void
-  onto (int32_t (&d)[64], const uint32_t (&a)[4], uint64_t b, int accumulate)
-  {
-    mma_u8s8_onto (d, a, b, accumulate);
-  }
 #endif
 };
-
-/* log2 of what P = 1 (exp2(s − m) = 1) is stored as: 448, e4m3's largest
- * value, or 448/2^margin where lazy rescaling lets P reach 2^margin.
- * Pv::kTileMax formats (P against the tile's own maximum) carry their
- * factor to 448 units in `weight` and move m eagerly. */
-template <typename Pv>
-__device__ inline float
-log2_p_unit (float lazy_margin)
-{
-  return Pv::kTileMax ? kLog2PScale : kLog2PScale - lazy_margin;
-}
 
 /* The online softmax of one thread's two rows (group and group + 8 of its
  * warp's 16) in log2 units. */
@@ -1030,11 +959,6 @@ struct Softmax {
    * integers (each row's dequant > 0 keeps its order), so each score
    * costs one IADD and one FFMA to reach exp2's argument
    * s·dequant − m + log2 448. */
-  float lazy_margin = 0.0f;   /* log2 units; 0: m is always the running maximum */
-
-  Softmax () = default;
-  __device__ explicit Softmax (float margin) : lazy_margin (margin) {}
-
   template <typename Pv>
   __device__ inline void
   tile (int32_t (&s)[64], const float (&dequant)[2], int first_key, int keys, int quad,
@@ -1079,13 +1003,10 @@ struct Softmax {
         top[r] = max (top[r], __shfl_xor_sync (0xffffffffu, top[r], 1));
         top[r] = max (top[r], __shfl_xor_sync (0xffffffffu, top[r], 2));
         float tile_max = top[r] == kMasked ? -INFINITY : dequantise (top[r], dequant[r], offset[r]);
-        /* Lazily: m moves only when the tile passes it by the margin (a
-         * row's first valid tile always does, from m = −inf). */
-        const bool raise = Pv::kTileMax || tile_max > m[r] + lazy_margin;
-        float m_new = raise ? fmaxf (m[r], tile_max) : m[r];
+        float m_new = fmaxf (m[r], tile_max);
         /* A row with no valid key yet keeps m = −inf; subtract 0 then. */
         float m_use = m_new == -INFINITY ? 0.0f : m_new;
-        alpha[r] = raise ? fast_exp2 (m[r] - m_use) : 1.0f;
+        alpha[r] = fast_exp2 (m[r] - m_use);
         if constexpr (Pv::kTileMax)
           {
             /* A row whose keys are all masked in this tile has P = 0
@@ -1096,7 +1017,7 @@ struct Softmax {
           }
         else
           {
-            shift[r] = offset[r] - (m_use - log2_p_unit<Pv> (lazy_margin));
+            shift[r] = offset[r] - (m_use - kLog2PScale);
             weight[r] = 1.0f;
           }
         m[r] = m_new;
@@ -1266,8 +1187,6 @@ struct Consumer {
   const float *k_scales;
   int      keys, quad, base;
   int      pv_n, pv_t;    /* ping-pong stream: tile and key tile of the pending P·V */
-  int      pv_onto;       /* the stream's next P·V adds to pv (its tiles not yet in o) */
-  float    lazy_margin;   /* Softmax::lazy_margin of every tile */
 
   __device__ void
   init ()
@@ -1277,8 +1196,7 @@ struct Consumer {
       o[i] = 0.0f, s_acc[i] = 0, pv[i] = 0;
     alpha[0] = alpha[1] = 1.0f;
     weight[0] = weight[1] = 1.0f;
-    softmax = Softmax (lazy_margin);
-    pv_onto = 0;
+    softmax = Softmax ();
   }
 
   /* This thread's query row r (0: group, 1: group + 8) within a tile, in
@@ -1328,28 +1246,6 @@ struct Consumer {
 #pragma unroll
       for (int i = 0; i < 64; i++)
         o[i] = o[i] * alpha[(i >> 1) & 1] + pv[i];
-  }
-
-  /* o = o·keep + pv: pv's tiles (P·V since the last fold) into o. */
-  __device__ void
-  fold (float keep)
-  {
-#pragma unroll
-    for (int i = 0; i < 64; i++)
-      o[i] = fmaf (o[i], keep, pv[i]);
-  }
-
-  /* o (and pv, when it holds tiles not yet folded) to the new m. */
-  __device__ void
-  rescale (bool with_pv)
-  {
-#pragma unroll
-    for (int i = 0; i < 64; i++)
-      o[i] *= alpha[(i >> 1) & 1];
-    if (with_pv)
-#pragma unroll
-      for (int i = 0; i < 64; i++)
-        pv[i] *= alpha[(i >> 1) & 1];
   }
 
   /* One key tile at a time: S, softmax, P·V, all in order. */
@@ -1407,12 +1303,7 @@ struct Consumer {
     if (kScores)
       issue_scores (s_acc, q_desc, sm.k_address (s_slot));
     if (kValues)
-      {
-        if constexpr (Pv::kTileMax)
-          issue_values<Pv> (pv, p, sm.v_address (v_slot));
-        else
-          issue_values_onto<Pv> (pv, p, sm.v_address (v_slot), pv_onto);
-      }
+      issue_values<Pv> (pv, p, sm.v_address (v_slot));
     mma_commit ();
     if (hand_over)
       named_arrive (other);
@@ -1424,47 +1315,23 @@ struct Consumer {
           barrier_arrive (sm.q_empty (n & 1));   /* tile n's last S has read its Q */
       }
     bool finished = false;   /* the tile of unit u − 1 is complete */
-    bool folded = false;     /* pv went into o: the next P·V starts it afresh */
     Softmax finished_softmax;
     if (kValues)
       {
         hold_all (pv);
         barrier_arrive (sm.empty (v_slot));
+        add_tile ();
         finished = pv_t == key_tiles - 1;
-        if constexpr (Pv::kTileMax)
-          add_tile ();
-        else
-          {
-            /* o += pv every fold_tiles key tiles and at the tile's end
-             * (fold_tiles a power of two; the fp8 MMA's own accumulator is
-             * narrower than fp32, so it holds only a few tiles); the tile's
-             * first fold replaces o, which still holds the previous tile. */
-            folded = finished || ((pv_t + 1) & (args.fold_tiles - 1)) == 0;
-            if (folded)
-              fold (pv_t < args.fold_tiles ? 0.0f : 1.0f);
-          }
         if (finished)
           {
             finished_softmax = softmax;
-            softmax = Softmax (lazy_margin);
+            softmax = Softmax ();
           }
       }
     /* The next tile's softmax first: S is then dead while O is stored. A
-     * tile's O restarts from its P·V: through alpha = 0 (m was −inf) where
-     * every tile is folded, through the first fold's keep = 0 otherwise. */
+     * tile's first alpha is 0 (m was −inf), so O restarts from its P·V. */
     if (kScores)
-      {
-        scores_to_p (key_tile, k_scale);
-        if constexpr (!Pv::kTileMax)
-          {
-            /* Lazy rescaling: o and the P·V not yet folded follow m only in
-             * the rare turns where a row of this warp moved it (a tile's
-             * first softmax moves every row, but o and pv restart then). */
-            if (t > 0 && __any_sync (0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f))
-              rescale (!folded && kValues);
-            pv_onto = kValues && !folded;
-          }
-      }
+      scores_to_p (key_tile, k_scale);
     if (kValues && finished)
       {
         const TileOf done (tiles.tile (pv_n), args.q_tiles);
@@ -1574,9 +1441,7 @@ struct Consumer {
       for (int r = 0; r < 2; r++)
         if (live[r])
           args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row[r]]
-              = empty[r] ? -INFINITY
-                         : (result.m[r] + log2f (l[r]) - log2_p_unit<Pv> (result.lazy_margin)) * kLn2
-                             + shift[r];
+              = empty[r] ? -INFINITY : (result.m[r] + log2f (l[r]) - kLog2PScale) * kLn2 + shift[r];
   }
 };
 #endif
@@ -1615,13 +1480,13 @@ attention (const AttentionArgs args)
 
   if (threadIdx.x < 128)
     {
-      asm volatile ("setmaxnreg.dec.sync.aligned.u32 24;\n");
+      asm volatile ("setmaxnreg.dec.sync.aligned.u32 40;\n");
       if (threadIdx.x == 0)
         produce (args, sm, key_tiles);
     }
   else
     {
-      asm volatile ("setmaxnreg.inc.sync.aligned.u32 240;\n");
+      asm volatile ("setmaxnreg.inc.sync.aligned.u32 232;\n");
       const int consumer = (threadIdx.x >> 7) - 1;
       const int tid = threadIdx.x & 127, warp = tid >> 5, lane = tid & 31;
       const int group = lane >> 2, quad = lane & 3;
@@ -1629,7 +1494,6 @@ attention (const AttentionArgs args)
       Consumer<Pv> c;
       c.keys = args.keys;
       c.quad = quad;
-      c.lazy_margin = Pv::kTileMax ? 0.0f : args.lazy_margin;
       c.base = 0;
       const BlockTiles tiles (total, key_tiles);
       if (kPingpong && key_tiles > 0)
@@ -1656,23 +1520,6 @@ attention (const AttentionArgs args)
         }
     }
 #endif
-}
-
-/* log2 units by which the running maximum may trail (lazy rescaling): 0 to
- * 4, negative for the default. */
-float
-lazy_margin_of (const RlSageParams *p)
-{
-  return p->lazy_margin >= 0.0f && p->lazy_margin <= 4.0f ? p->lazy_margin : kDefaultLazyMargin;
-}
-
-/* Key tiles per P·V accumulator in the ping-pong stream: a power of two,
- * 1 to 8; 0 (unset) means 2. */
-int
-fold_tiles_of (const RlSageParams *p)
-{
-  const int f = p->fold_tiles;
-  return f == 1 || f == 2 || f == 4 || f == 8 ? f : 2;
 }
 
 template <typename T>
@@ -1726,8 +1573,7 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   if (status != cudaSuccess)
     return status;
   AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
-                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger,
-                         fold_tiles_of (p), lazy_margin_of (p) };
+                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger };
   const int tiles = q_tiles * bh;
   const int blocks = p->blocks > 0 && p->blocks < tiles ? p->blocks : tiles;
   kernel<<<blocks, 384, shared, stream>>> (args);

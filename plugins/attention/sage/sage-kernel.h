@@ -38,12 +38,6 @@ typedef struct {
   int32_t     blocks;     /* attention grid: 0, one block per 128-row tile; n > 0, at
                            * most n persistent blocks, each walking tiles */
   int32_t     stagger;    /* 1: each attention block starts at a different key tile */
-  int32_t     fold_tiles; /* ping-pong with fp8 or 16-bit P·V: key tiles whose P·V the MMAs
-                           * sum in their own accumulator before it is added to the fp32
-                           * output (1, 2, 4 or 8; 0: 2) */
-  float       lazy_margin;  /* fp8 or 16-bit P·V: log2 units by which the running maximum
-                             * may trail a row's scores before O is rescaled (0: never,
-                             * the classic online softmax; negative: the default) */
   float      *pass_ms;    /* NULL, or 5 floats: each pass's time (channel stats, finish,
                            * quantise q, quantise k/v, attention); the launch then waits */
 } RlSageParams;
