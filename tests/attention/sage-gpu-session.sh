@@ -146,7 +146,7 @@ test_failed=0
 default_test_runs="ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong one-term-v:RAYLIGHT_SAGE_V_TERMS=1
   int8-pv:RAYLIGHT_SAGE_PV=int8 int8-pv-in-order:RAYLIGHT_SAGE_PV=int8,RAYLIGHT_SAGE_SCHEDULE=in-order
   in-order:RAYLIGHT_SAGE_SCHEDULE=in-order grid-tiles:RAYLIGHT_SAGE_GRID=tiles
-  stagger:RAYLIGHT_SAGE_STAGGER=1 fold-1:RAYLIGHT_SAGE_FOLD=1 fold-4:RAYLIGHT_SAGE_FOLD=4"
+  stagger:RAYLIGHT_SAGE_STAGGER=1"
 for run in ${RL_TEST_RUNS:-$default_test_runs}; do
   name=${run%%:*}
   step "test-attention-sage-gpu ($name)"
