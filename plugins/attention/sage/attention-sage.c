@@ -46,7 +46,6 @@ struct RlAttentionInstance {
   int    pass_times; /* print each pass's time to stderr (diagnosis; the run waits) */
   int    persistent; /* one attention block per SM walking the tiles, else one per tile */
   int    stagger;    /* blocks start at different key tiles (sage-kernel.h) */
-  int    overlap;    /* softmax under its own P·V (sage-kernel.h) */
 };
 
 static const int32_t sage_head_dims[] = { 128, 0 };
@@ -96,8 +95,6 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
   instance->persistent = grid == NULL || strcmp (grid, "tiles") != 0;
   const char *stagger = getenv ("RAYLIGHT_SAGE_STAGGER");
   instance->stagger = stagger != NULL && strcmp (stagger, "1") == 0;
-  const char *overlap = getenv ("RAYLIGHT_SAGE_OVERLAP");
-  instance->overlap = overlap == NULL ? 0 : strcmp (overlap, "always") == 0 ? 2 : strcmp (overlap, "1") == 0;
   const char *pass_times = getenv ("RAYLIGHT_SAGE_PASS_TIMES");
   instance->pass_times = pass_times != NULL && strcmp (pass_times, "1") == 0;
   *out = instance;
@@ -144,7 +141,6 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
     .pingpong = instance->pingpong, .pv16 = SAGE_PV16, .v_terms = instance->v_terms,
     .pv_int8 = instance->pv_int8,
     .blocks = instance->persistent ? instance->multiprocessors : 0, .stagger = instance->stagger,
-    .overlap = instance->overlap,
   };
   float pass_ms[5];
   if (instance->pass_times)

@@ -708,28 +708,9 @@ SAGE_MMA_REGISTER_A (mma_bf16, float, "m64n128k16.f32.bf16.bf16", "f", ", 1, 1, 
 SAGE_MMA_REGISTER_A (mma_f16, float, "m64n128k16.f32.f16.f16", "f", ", 1, 1, 0")
 #undef SAGE_MMA_REGISTER_A
 
-/* d (+)= A·B, 64×128×32 e4m3, A and B both from shared memory. */
-template <bool kAccumulate>
-__device__ inline void
-mma_e4m3_shared (float d[64], uint64_t a, uint64_t b)
-{
-  if constexpr (kAccumulate)
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 " SAGE_D64
-                  ", %64, %65, 1, 1, 1;\n"
-                  : SAGE_OPS64 ("+f", d)
-                  : "l"(a), "l"(b));
-  else
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 " SAGE_D64
-                  ", %64, %65, 0, 1, 1;\n"
-                  : SAGE_OPS64 ("=f", d)
-                  : "l"(a), "l"(b));
-}
-
 __device__ inline void mma_fence () { asm volatile ("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ inline void mma_commit () { asm volatile ("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 __device__ inline void mma_wait_all () { asm volatile ("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
-/* Until at most the newest committed group is still running. */
-__device__ inline void mma_wait_all_but_one () { asm volatile ("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); }
 
 /* Keeps the compiler from moving accesses of `x` across the asynchronous
  * MMAs that own it. */
@@ -834,28 +815,6 @@ issue_values (typename Pv::Acc (&pv)[64], const uint32_t (&p)[Pv::kSteps][4], ui
           Pv::template mma<false> (pv, p[kk], b);
         else
           Pv::template mma<true> (pv, p[kk], b);
-      }
-}
-
-/* O_tile = P V with P's e4m3 tile in shared memory (`p_address`, the same
- * no-swizzle K-major image as a Q tile's 64 rows), so that no register of
- * the warpgroup is the running MMA's operand. Both V terms read the same P. */
-template <typename Pv>
-__device__ inline void
-issue_values_shared (float (&pv)[64], uint32_t p_address, uint32_t v_address)
-{
-  const uint64_t p_desc = descriptor (p_address), v_desc = descriptor (v_address, Pv::kVStride);
-#pragma unroll
-  for (int term = 0; term < Pv::kTerms; term++)
-#pragma unroll
-    for (int kk = 0; kk < Pv::kSteps; kk++)
-      {
-        const uint64_t a = descriptor_plus (p_desc, kk * 256);
-        const uint64_t b = descriptor_plus (v_desc, term * kTileBytes + kk * 256);
-        if (term == 0 && kk == 0)
-          mma_e4m3_shared<false> (pv, a, b);
-        else
-          mma_e4m3_shared<true> (pv, a, b);
       }
 }
 
@@ -1103,15 +1062,6 @@ struct Shared {
   uint8_t  *stages;
   uint64_t *bars;
   int       v_bytes;   /* bytes of a Vᵀ tile; a stage is kTileBytes + v_bytes */
-  int       q_buffers; /* 2: the next tile's Q loads while this one's is in use; 1: the
-                        * second buffer's 16 KB hold the consumers' P tiles instead */
-
-  __device__ int q_buffer (int n) const { return n & (q_buffers - 1); }
-  __device__ int q_use (int n) const { return q_buffers == 2 ? n >> 1 : n; }
-  __device__ uint8_t *p_tile (int consumer) const
-  {
-    return q_tiles + kTileBytes + consumer * (kTileBytes / 2);
-  }
 
   __device__ uint8_t *q_tile (int buffer) const { return q_tiles + buffer * kTileBytes; }
   __device__ uint32_t q_full (int buffer) const { return shared_address (&bars[buffer]); }
@@ -1188,7 +1138,7 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
   for (int count = 0; count < tiles.count; count++)
     {
       const TileOf at (tiles.tile (count), args.q_tiles);
-      const int buffer = sm.q_buffer (count), use = sm.q_use (count);
+      const int buffer = count & 1, use = count >> 1;
       if (use > 0)
         barrier_wait (sm.q_empty (buffer), (use - 1) & 1);
       barrier_expect_bytes (sm.q_full (buffer), kTileBytes);
@@ -1323,7 +1273,7 @@ struct Consumer {
       }
   }
 
-  template <bool kScores, bool kValues, bool kOverlap>
+  template <bool kScores, bool kValues>
   __device__ void
   stream_turn (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int &n,
                int &t, int key_tiles, int consumer, int warp, int group, bool hand_over)
@@ -1336,10 +1286,10 @@ struct Consumer {
       {
         /* Tile n's S starts: its Q buffer and scales. */
         const TileOf at (tiles.tile (n), args.q_tiles);
-        q_desc = descriptor (shared_address (sm.q_tile (sm.q_buffer (n)) + consumer * (kQBlock / 8) * 1024));
+        q_desc = descriptor (shared_address (sm.q_tile (n & 1) + consumer * (kQBlock / 8) * 1024));
         load_row_scales (args, at, consumer, warp, group);
         k_scales = args.w.k_scale + (size_t) at.bh * args.kv_tiles;
-        barrier_wait (sm.q_full (sm.q_buffer (n)), sm.q_use (n) & 1);
+        barrier_wait (sm.q_full (n & 1), (n >> 1) & 1);
       }
     const int key_tile = kScores ? key_tile_at (args, t, key_tiles) : 0;
     const float k_scale = kScores ? k_scales[key_tile] : 0.0f;
@@ -1350,12 +1300,6 @@ struct Consumer {
      * overwrites it, and holding the dead values would keep S, P·V and O
      * alive at once (spills). Their reads come after the wait. */
     mma_fence ();
-    if constexpr (kOverlap)
-      {
-        overlap_turn<kScores, kValues> (sm, args, tiles, n, t, key_tiles, consumer, warp, group,
-                                        hand_over, s_slot, v_slot, key_tile, k_scale);
-        return;
-      }
     if (kScores)
       issue_scores (s_acc, q_desc, sm.k_address (s_slot));
     if (kValues)
@@ -1365,7 +1309,11 @@ struct Consumer {
       named_arrive (other);
     mma_wait_all ();
     if (kScores)
-      scores_done (sm, n, t, key_tiles);
+      {
+        hold_all (s_acc);
+        if (t == key_tiles - 1)
+          barrier_arrive (sm.q_empty (n & 1));   /* tile n's last S has read its Q */
+      }
     bool finished = false;   /* the tile of unit u − 1 is complete */
     Softmax finished_softmax;
     if (kValues)
@@ -1390,113 +1338,11 @@ struct Consumer {
         store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
       }
     if (kScores)
-      next_unit (n, t, key_tiles);
-  }
-
-  /* S of unit (n, t) has completed. */
-  __device__ void
-  scores_done (const Shared &sm, int n, int t, int key_tiles)
-  {
-    hold_all (s_acc);
-    if (t == key_tiles - 1)
-      barrier_arrive (sm.q_empty (sm.q_buffer (n)));   /* tile n's last S has read its Q */
-  }
-
-  /* The next turn's P·V is this turn's unit; S moves on to the next. */
-  __device__ void
-  next_unit (int &n, int &t, int key_tiles)
-  {
-    pv_n = n, pv_t = t;
-    if (++t == key_tiles)
-      t = 0, n++;
-  }
-
-  /* The rest of a stream turn with the softmax under its own warpgroup's
-   * P·V: S(u) and P(u−1)·V(u−1) are committed as two groups and only S is
-   * waited for before the softmax; the P·V reads P(u−1) from this
-   * warpgroup's shared P tile, so no register is the running MMA's
-   * operand (with P in registers this was slower, session 7). Once the
-   * P·V is done it is added with the factor alpha that went with its P,
-   * and the new P replaces the old in shared memory. */
-  template <bool kScores, bool kValues>
-  __device__ void
-  overlap_turn (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int &n,
-                int &t, int key_tiles, int consumer, int warp, int group, bool hand_over,
-                int s_slot, int v_slot, int key_tile, float k_scale)
-  {
-    if constexpr (!Pv::kTileMax && !Pv::kPv16)
       {
-        const uint32_t p_tile = shared_address (sm.p_tile (consumer));
-        if (kScores)
-          {
-            issue_scores (s_acc, q_desc, sm.k_address (s_slot));
-            mma_commit ();
-          }
-        if (kValues)
-          {
-            issue_values_shared<Pv> (pv, p_tile, sm.v_address (v_slot));
-            mma_commit ();
-          }
-        if (hand_over)
-          named_arrive (2 - consumer);
-        const bool finished = kValues && pv_t == key_tiles - 1;
-        Softmax finished_softmax;
-        if (finished)
-          {
-            finished_softmax = softmax;
-            softmax = Softmax ();
-          }
-        const float pv_alpha[2] = { alpha[0], alpha[1] };
-        if (kScores)
-          {
-            if (kValues)
-              mma_wait_all_but_one ();
-            else
-              mma_wait_all ();
-            scores_done (sm, n, t, key_tiles);
-            scores_to_p (key_tile, k_scale);
-          }
-        if (kValues)
-          {
-            mma_wait_all ();
-            hold_all (pv);
-            barrier_arrive (sm.empty (v_slot));
-#pragma unroll
-            for (int i = 0; i < 64; i++)
-              o[i] = o[i] * pv_alpha[(i >> 1) & 1] + pv[i];
-          }
-        if (kScores)
-          store_p (p_tile, warp, group);
-        if (finished)
-          {
-            const TileOf done (tiles.tile (pv_n), args.q_tiles);
-            store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
-          }
-        if (kScores)
-          next_unit (n, t, key_tiles);
+        pv_n = n, pv_t = t;   /* the next turn's P·V is this turn's unit */
+        if (++t == key_tiles)
+          t = 0, n++;
       }
-  }
-
-  /* P into this warpgroup's shared P tile as the image an A operand in
-   * registers would have, so that Vᵀ's key permutation still holds:
-   * register (kk, r) of the thread is row 16·warp + group + 8·(r & 1),
-   * bytes 32·kk + 16·(r >> 1) + 4·quad of the no-swizzle K-major layout
-   * (core matrices of 8 rows × 16 bytes, 128 bytes apart along K and 1024
-   * along M). A warp's 32 stores of one register are 128 contiguous bytes
-   * per 8 rows: no bank conflicts. The proxy fence orders them before the
-   * next turn's MMA reads them. */
-  __device__ void
-  store_p (uint32_t p_tile, int warp, int group)
-  {
-    const uint32_t base = p_tile + 2 * warp * 1024 + group * 16 + 4 * quad;
-#pragma unroll
-    for (int kk = 0; kk < Pv::kSteps; kk++)
-#pragma unroll
-      for (int r = 0; r < 4; r++)
-        asm volatile ("st.shared.b32 [%0], %1;\n"
-                      :: "r"(base + (r & 1) * 1024 + (2 * kk + (r >> 1)) * 128), "r"(p[kk][r])
-                      : "memory");
-    asm volatile ("fence.proxy.async.shared::cta;\n" ::: "memory");
   }
 
   /* The ping-pong over all of this block's tiles as one stream of units
@@ -1509,7 +1355,6 @@ struct Consumer {
    * (named barrier 1 + c is warpgroup c's turn), so one's softmax overlaps
    * the other's MMAs. Consumer 1 opens the first turn for 0 and skips its
    * last hand-over, so arrivals match syncs. */
-  template <bool kOverlap>
   __device__ void
   run_stream (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int key_tiles,
               int consumer, int warp, int group)
@@ -1518,11 +1363,11 @@ struct Consumer {
     if (consumer == 1)
       named_arrive (1);
     int n = 0, t = 0;
-    stream_turn<true, false, kOverlap> (sm, args, tiles, n, t, key_tiles, consumer, warp, group, true);
+    stream_turn<true, false> (sm, args, tiles, n, t, key_tiles, consumer, warp, group, true);
     for (int u = 1; u < units; u++)
-      stream_turn<true, true, kOverlap> (sm, args, tiles, n, t, key_tiles, consumer, warp, group, true);
-    stream_turn<false, true, kOverlap> (sm, args, tiles, n, t, key_tiles, consumer, warp, group,
-                                        consumer == 0);
+      stream_turn<true, true> (sm, args, tiles, n, t, key_tiles, consumer, warp, group, true);
+    stream_turn<false, true> (sm, args, tiles, n, t, key_tiles, consumer, warp, group,
+                              consumer == 0);
   }
 
   /* O/l · v_scale + mean(v) to `out`; lse = (m + log2 l − log2 448)·ln 2
@@ -1603,7 +1448,7 @@ struct Consumer {
 
 /* Persistent: each block walks tiles blockIdx.x, + gridDim.x, ... (a grid
  * of one block per tile is the plain launch). */
-template <bool kPingpong, typename Pv, bool kOverlap = false>
+template <bool kPingpong, typename Pv>
 __global__ void __launch_bounds__ (384, 1)
 attention (const AttentionArgs args)
 {
@@ -1613,7 +1458,7 @@ attention (const AttentionArgs args)
   constexpr int kVBytes = v_tile_bytes (Pv::kPv16, Pv::kTerms);
   const Shared sm = { base, base + 2 * kTileBytes,
                       reinterpret_cast<uint64_t *> (base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes)),
-                      kVBytes, kOverlap ? 1 : 2 };
+                      kVBytes };
   const int key_tiles = (args.keys + kTileRows - 1) / kTileRows;
   const int total = args.q_tiles * args.bh;
 
@@ -1654,18 +1499,18 @@ attention (const AttentionArgs args)
       if (kPingpong && key_tiles > 0)
         {
           c.init ();
-          c.template run_stream<kOverlap> (sm, args, tiles, key_tiles, consumer, warp, group);
+          c.run_stream (sm, args, tiles, key_tiles, consumer, warp, group);
           return;
         }
       for (int count = 0; count < tiles.count; count++)
         {
           const TileOf at (tiles.tile (count), args.q_tiles);
-          const int buffer = sm.q_buffer (count);
+          const int buffer = count & 1;
           c.init ();
           c.q_desc = descriptor (shared_address (sm.q_tile (buffer) + consumer * (kQBlock / 8) * 1024));
           c.load_row_scales (args, at, consumer, warp, group);
           c.k_scales = w.k_scale + (size_t) at.bh * args.kv_tiles;
-          barrier_wait (sm.q_full (buffer), sm.q_use (count) & 1);
+          barrier_wait (sm.q_full (buffer), (count >> 1) & 1);
           c.base = tiles.slot (count, 0);
           if (!kPingpong)   /* without keys (ping-pong too): nothing to run, zeros stored */
             c.run_in_order (sm, args, key_tiles);
@@ -1719,18 +1564,10 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   cudaError_t status = cudaGetLastError ();
   if (status != cudaSuccess)
     return status;
-  /* The softmax under its own P·V (P through shared memory) gives up the
-   * second Q buffer, so only where a tile has many key tiles: not for the
-   * resident ring of 2-4 key tiles, where the next tile's Q is needed
-   * every few turns. */
-  const bool overlap = p->pingpong && !p->pv16 && !int8_pv
-                       && (p->overlap == 2 || (p->overlap == 1 && key_tiles > kStages));
   auto kernel = p->pv16 ? (p->pingpong ? attention<true, Pv16<T>> : attention<false, Pv16<T>>)
                 : int8_pv ? (p->pingpong ? attention<true, PvInt8> : attention<false, PvInt8>)
-                : v_terms == 2 ? (overlap ? attention<true, PvE4m3<2>, true>
-                                  : p->pingpong ? attention<true, PvE4m3<2>> : attention<false, PvE4m3<2>>)
-                               : (overlap ? attention<true, PvE4m3<1>, true>
-                                  : p->pingpong ? attention<true, PvE4m3<1>> : attention<false, PvE4m3<1>>);
+                : v_terms == 2 ? (p->pingpong ? attention<true, PvE4m3<2>> : attention<false, PvE4m3<2>>)
+                               : (p->pingpong ? attention<true, PvE4m3<1>> : attention<false, PvE4m3<1>>);
   const int shared = shared_bytes (v_tile_bytes (p->pv16, v_terms));
   status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared);
   if (status != cudaSuccess)

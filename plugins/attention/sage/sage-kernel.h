@@ -38,9 +38,6 @@ typedef struct {
   int32_t     blocks;     /* attention grid: 0, one block per 128-row tile; n > 0, at
                            * most n persistent blocks, each walking tiles */
   int32_t     stagger;    /* 1: each attention block starts at a different key tile */
-  int32_t     overlap;    /* 1: ping-pong fp8 with more than 4 key tiles runs each
-                           * softmax while its own warpgroup's P·V still runs (P through
-                           * shared memory, one Q buffer); 2: for any key count (tests) */
   float      *pass_ms;    /* NULL, or 5 floats: each pass's time (channel stats, finish,
                            * quantise q, quantise k/v, attention); the launch then waits */
 } RlSageParams;
