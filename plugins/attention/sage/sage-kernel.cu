@@ -1420,28 +1420,21 @@ struct Consumer {
         out_row[r] = reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + at);
         keep[r] = empty[r] ? 0.0f : 1.0f;
       }
-    /* Each thread holds channels 8j + 2·quad + {0, 1} of its two rows.
-     * Quad neighbours (quad, quad ^ 1) swap one pair per j, so that the even
-     * one holds four consecutive channels of row `group` and the odd one of
-     * row group + 8: one 8-byte store per j instead of two 4-byte ones (their
-     * 32 per thread filled the store queue in 512-key cross-attention). */
-    const bool odd = quad & 1;
-    uint2 *dest = reinterpret_cast<uint2 *> (odd ? out_row[1] - 1 : out_row[0]);
-    const bool dest_live = odd ? live[1] : live[0];
+    /* Each thread's channels 8j + 2·quad + {0, 1}: one 4-byte store per row
+     * and pair. */
 #pragma unroll
     for (int j = 0; j < 16; j++)
       {
-        uint32_t packed[2];
 #pragma unroll
         for (int r = 0; r < 2; r++)
           {
             const float x0 = o[4 * j + 2 * r] * inverse[r] * scale[j].x + mean[j].x * keep[r];
             const float x1 = o[4 * j + 2 * r + 1] * inverse[r] * scale[j].y + mean[j].y * keep[r];
-            packed[r] = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1) : Io<__half>::pack (x0, x1);
+            const uint32_t packed = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1)
+                                                  : Io<__half>::pack (x0, x1);
+            if (live[r])
+              out_row[r][4 * j] = packed;
           }
-        const uint32_t got = __shfl_xor_sync (0xffffffffu, odd ? packed[0] : packed[1], 1);
-        if (dest_live)
-          dest[2 * j] = odd ? make_uint2 (got, packed[1]) : make_uint2 (packed[0], got);
       }
     if (args.lse != NULL && quad == 0)
 #pragma unroll
