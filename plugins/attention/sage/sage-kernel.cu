@@ -1057,14 +1057,6 @@ stage_of (int slot)
   return (uint32_t) slot % kStages;
 }
 
-/* How often the ring has wrapped before `slot` (the mbarrier phase): also
- * unsigned, for the same reason. */
-__device__ inline uint32_t
-lap_of (int slot)
-{
-  return (uint32_t) slot / kStages;
-}
-
 struct Shared {
   uint8_t  *q_tiles;
   uint8_t  *stages;
@@ -1161,7 +1153,7 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
         {
           const int slot = tiles.slot (count, t);
           if (slot >= kStages)
-            barrier_wait (sm.empty (slot), (lap_of (slot) - 1) & 1);
+            barrier_wait (sm.empty (slot), ((slot / kStages) - 1) & 1);
           if (kept)
             {
               /* The stage still holds this head's key tile: release it to
@@ -1264,7 +1256,7 @@ struct Consumer {
       {
         const int slot = base + t, key_tile = key_tile_at (args, t, tiles);
         const float k_scale = k_scales[key_tile];
-        barrier_wait (sm.full (slot), lap_of (slot) & 1);
+        barrier_wait (sm.full (slot), (slot / kStages) & 1);
         mma_fence ();
         issue_scores (s_acc, q_desc, sm.k_address (slot));
         mma_commit ();
@@ -1302,7 +1294,7 @@ struct Consumer {
     const int key_tile = kScores ? key_tile_at (args, t, key_tiles) : 0;
     const float k_scale = kScores ? k_scales[key_tile] : 0.0f;
     if (kScores)
-      barrier_wait (sm.full (s_slot), lap_of (s_slot) & 1);
+      barrier_wait (sm.full (s_slot), (s_slot / kStages) & 1);
     named_sync (mine);
     /* No hold of s_acc / pv before the MMAs: the first MMA of each
      * overwrites it, and holding the dead values would keep S, P·V and O
@@ -1495,11 +1487,7 @@ attention (const AttentionArgs args)
   else
     {
       asm volatile ("setmaxnreg.inc.sync.aligned.u32 232;\n");
-      /* Through a shuffle from lane 0 the compiler knows the warpgroup
-       * index is warp-uniform, and keeps Q's descriptor and the named
-       * barriers' ids in uniform registers instead of moving them there
-       * (R2UR) for every MMA. */
-      const int consumer = __shfl_sync (0xffffffffu, (int) (threadIdx.x >> 7) - 1, 0);
+      const int consumer = (threadIdx.x >> 7) - 1;
       const int tid = threadIdx.x & 127, warp = tid >> 5, lane = tid & 31;
       const int group = lane >> 2, quad = lane & 3;
       const Workspace &w = args.w;
