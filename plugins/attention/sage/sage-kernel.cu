@@ -862,20 +862,27 @@ pack_p8 (const float (&sc)[64], uint32_t (&p)[4][4])
 
 /* P·V formats. sc[] holds P·448 of one thread in the S accumulator layout:
  * sc[4j + e] row `group`, column 8j + 2·quad + e; sc[4j + 2 + e] row
- * group + 8. pack() writes the wgmma A-operand registers per k-step. */
-template <int kVTerms>
-struct PvE4m3 {   /* SageAttention-2's "8+8"; kVTerms 2: V as e4m3 hi + lo */
-  using Acc = float;
+ * group + 8. pack() writes the wgmma A-operand registers per k-step.
+ *
+ * What the two 8-bit formats share: k32 steps over 128-byte Vᵀ rows, P
+ * packed four values per register by `kPack4`. */
+template <uint32_t (*kPack4) (float, float, float, float)>
+struct Pv8 {
   static constexpr int kSteps = 4;                      /* k32 steps per tile */
   static constexpr int kVStride = 1024;                 /* 128-byte Vᵀ rows */
   static constexpr bool kPv16 = false;
-  static constexpr bool kTileMax = false;               /* P against the running maximum */
-  static constexpr int kTerms = kVTerms;
   __device__ static void
   pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
   {
-    pack_p8<pack_e4m3x4> (sc, p);
+    pack_p8<kPack4> (sc, p);
   }
+};
+
+template <int kVTerms>
+struct PvE4m3 : Pv8<pack_e4m3x4> {   /* SageAttention-2's "8+8"; kVTerms 2: V as e4m3 hi + lo */
+  using Acc = float;
+  static constexpr bool kTileMax = false;               /* P against the running maximum */
+  static constexpr int kTerms = kVTerms;
 #ifdef SAGE_HOPPER
   template <bool kAccumulate>
   __device__ static void
@@ -921,18 +928,10 @@ struct Pv16 {     /* "8+16": P and V in the input's 16-bit type */
  * sc[] then holds P·255), V int8, exact int32 sums. The A-register layout
  * of a k32 8-bit MMA is the same for u8 as for e4m3, so V keeps e4m3's
  * key permutation. */
-struct PvInt8 {
+struct PvInt8 : Pv8<pack_u8x4> {
   using Acc = int32_t;
-  static constexpr int kSteps = 4;
-  static constexpr int kVStride = 1024;
-  static constexpr bool kPv16 = false;
   static constexpr bool kTileMax = true;
   static constexpr int kTerms = 1;
-  __device__ static void
-  pack (const float (&sc)[64], uint32_t (&p)[kSteps][4])
-  {
-    pack_p8<pack_u8x4> (sc, p);
-  }
 #ifdef SAGE_HOPPER
   template <bool kAccumulate>
   __device__ static void
