@@ -45,12 +45,17 @@
  * lse = (m + log2 l − log2 448)·ln 2 + scale·q·mean(k).
  *
  * With pv_int8, P·V is integer instead: V int8 per channel (scale
- * absmax/127), P = exp2(s − the tile's own row maximum + log2 255) as u8,
- * O_tile = P V by 4 × wgmma m64n128k32 s32.u8.s8 (exact int32 sums), and
- * O = O·α + O_tile · exp2(tile max − m)·448/255, so that l, the epilogue and
- * the LSE keep their 448 units. u8's step is absolute, so P must be formed
- * against the tile's maximum: against the running one the small P of
- * weaker tiles vanish and the error grows with the keys (CPU model). */
+ * absmax/127) stored as u8 = v + 128, P = exp2(s − the tile's own row
+ * maximum + log2 255) as u8, O_tile = P V by 4 × wgmma m64n128k32
+ * s32.u8.u8 (exact int32 sums, 0 ≤ O_tile < 2^23). u8's step is absolute,
+ * so P must be formed against the tile's maximum: against the running one
+ * the small P of weaker tiles vanish and the error grows with the keys (CPU
+ * model). O is then kept in units of the current tile's maximum, so that
+ * each tile costs one FFMA per element, O = O·2^(previous tile max − this
+ * tile max) + O_tile, with O_tile's int32 bits read as a float: below 2^23
+ * they are the subnormal O_tile·2^-149, exactly (the FFMA keeps
+ * subnormals). l sums the rounded P (integers), the epilogue takes
+ * 128·l back off. */
 #include "plugins/attention/sage/sage-kernel.h"
 
 #include <cuda_bf16.h>
@@ -325,13 +330,14 @@ pack_int8x8 (const float x[8], float inverse_scale)
   return make_uint2 (lo, hi);
 }
 
-/* Four floats to int8 (round to nearest even, clamped to ±127), a in the
- * low byte. */
+/* Four floats to int8 (round to nearest even, clamped to ±127) plus 128,
+ * a in the low byte: u8 in [1, 255], so that a u8 P times it sums to a
+ * non-negative int32. */
 __device__ inline uint32_t
-pack_int8x4 (float a, float b, float c, float d)
+pack_biased_u8x4 (float a, float b, float c, float d)
 {
-  return (uint32_t) (to_int8 (a) & 0xff) | (uint32_t) (to_int8 (b) & 0xff) << 8
-         | (uint32_t) (to_int8 (c) & 0xff) << 16 | (uint32_t) (to_int8 (d) & 0xff) << 24;
+  return (uint32_t) (to_int8 (a) + 128) | (uint32_t) (to_int8 (b) + 128) << 8
+         | (uint32_t) (to_int8 (c) + 128) << 16 | (uint32_t) (to_int8 (d) + 128) << 24;
 }
 
 /* Four floats to e4m3 (round to nearest even, saturating), a in the low
@@ -427,7 +433,7 @@ quantise_q (const T *q, int heads, int q_len, float scale, Workspace w, int q_ti
  * values of K and of V. Keys past `keys` become zeros in both. V goes to
  * e4m3 per channel (keys permuted, rl_sage_kv_position), with kTerms 2 as
  * hi = e4m3(y) and lo = e4m3(y − hi) in two tiles (their sum carries V to
- * about 2^-8), or with kInt8V to int8 in the same layout, or with kPv16
+ * about 2^-8), or with kInt8V to int8 + 128 in the same layout, or with kPv16
  * stays the input (keys in order), transposed each way. */
 template <typename T, bool kPv16, int kTerms, bool kInt8V>
 __global__ void __launch_bounds__ (256)
@@ -543,7 +549,7 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
 #pragma unroll
           for (int i = 0; i < 8; i++)
             {
-              uint32_t hi = kInt8V ? pack_int8x4 (y[0][i], y[1][i], y[2][i], y[3][i])
+              uint32_t hi = kInt8V ? pack_biased_u8x4 (y[0][i], y[1][i], y[2][i], y[3][i])
                                    : pack_e4m3x4 (y[0][i], y[1][i], y[2][i], y[3][i]);
               *reinterpret_cast<uint32_t *> (staged + (c8 * 8 + i) * kPitch + column) = hi;
               if (kTerms == 2)
@@ -683,7 +689,7 @@ mma_s8 (int32_t d[64], uint64_t a, uint64_t b)
  * one wrapper per instruction: `types` its shape and types, `c` the
  * accumulators' register class, `tail` what follows scale-d (a float
  * MMA's scale and transpose immediates; nothing for integers).
- *   mma_u8s8  64×128×32, u8 × s8, int32 accumulators;
+ *   mma_u8u8  64×128×32, u8 × u8, int32 accumulators;
  *   mma_e4m3  64×128×32, e4m3 × e4m3;
  *   mma_bf16, mma_f16  64×128×16, B K-major (no transpose). */
 #define SAGE_MMA_REGISTER_A(name, Acc, types, c, tail)                                  \
@@ -702,7 +708,7 @@ mma_s8 (int32_t d[64], uint64_t a, uint64_t b)
                     : SAGE_OPS64 ("=" c, d)                                           \
                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));             \
   }
-SAGE_MMA_REGISTER_A (mma_u8s8, int32_t, "m64n128k32.s32.u8.s8", "r", "")
+SAGE_MMA_REGISTER_A (mma_u8u8, int32_t, "m64n128k32.s32.u8.u8", "r", "")
 SAGE_MMA_REGISTER_A (mma_e4m3, float, "m64n128k32.f32.e4m3.e4m3", "f", ", 1, 1")
 SAGE_MMA_REGISTER_A (mma_bf16, float, "m64n128k16.f32.bf16.bf16", "f", ", 1, 1, 0")
 SAGE_MMA_REGISTER_A (mma_f16, float, "m64n128k16.f32.f16.f16", "f", ", 1, 1, 0")
@@ -745,6 +751,16 @@ shared_bytes (int v_bytes)
 {
   return 2 * kTileBytes + kStages * (kTileBytes + v_bytes) + 1024 /* barriers */
          + 1024 /* alignment */;
+}
+
+/* a·b + c, rounded once, subnormal inputs and results kept (no .ftz,
+ * whatever the compiler's flags). */
+__device__ inline float
+fma_keep_subnormal (float a, float b, float c)
+{
+  float d;
+  asm ("fma.rn.f32 %0, %1, %2, %3;\n" : "=f"(d) : "f"(a), "f"(b), "f"(c));
+  return d;
 }
 
 /* 2^x on the special-function unit (exp2(−inf) = 0). */
@@ -925,9 +941,9 @@ struct Pv16 {     /* "8+16": P and V in the input's 16-bit type */
 };
 
 /* "8+8" in integers: P u8 (0..255, against the tile's own row maximum:
- * sc[] then holds P·255), V int8, exact int32 sums. The A-register layout
- * of a k32 8-bit MMA is the same for u8 as for e4m3, so V keeps e4m3's
- * key permutation. */
+ * sc[] then holds P·255), V int8 + 128 as u8, exact int32 sums. The
+ * A-register layout of a k32 8-bit MMA is the same for u8 as for e4m3, so
+ * V keeps e4m3's key permutation. */
 struct PvInt8 : Pv8<pack_u8x4> {
   using Acc = int32_t;
   static constexpr bool kTileMax = true;
@@ -937,7 +953,7 @@ struct PvInt8 : Pv8<pack_u8x4> {
   __device__ static void
   mma (int32_t (&d)[64], const uint32_t (&a)[4], uint64_t b)
   {
-    mma_u8s8<kAccumulate> (d, a, b);
+    mma_u8u8<kAccumulate> (d, a, b);
   }
 #endif
 };
@@ -947,35 +963,38 @@ struct PvInt8 : Pv8<pack_u8x4> {
 struct Softmax {
   float m[2] = { -INFINITY, -INFINITY };
   float l[2] = { 0.0f, 0.0f };   /* this thread's share; the quad is summed at the end */
+  /* Pv::kTileMax: the maximum that the last tile's P was formed against,
+   * l's and O's unit (m stays the running maximum, which bounds it). */
+  float reference[2] = { -INFINITY, -INFINITY };
 
   /* Turns the int32 scores of key tile starting at `first_key` into P·448
    * in `Pv`'s A-operand registers and the factor alpha by which the output
    * so far must shrink (with Pv::kTileMax: P·255 against the tile's own
-   * maximum, and `weight` = exp2(tile max − m)·448/255, the factor of this
-   * tile's P·V). s[4j + e] is row `group`, column 8j + 2·quad + e;
-   * s[4j + 2 + e] the same column of row group + 8 (masked columns are
-   * overwritten: S is dead afterwards). The row maximum is taken on the
-   * integers (each row's dequant > 0 keeps its order), so each score
-   * costs one IADD and one FFMA to reach exp2's argument
+   * maximum, and alpha = exp2(last tile's reference − this one's), which
+   * moves O and l to this tile's). s[4j + e] is row `group`, column 8j +
+   * 2·quad + e; s[4j + 2 + e] the same column of row group + 8 (masked
+   * columns are overwritten: S is dead afterwards). The row maximum is
+   * taken on the integers (each row's dequant > 0 keeps its order), so
+   * each score costs one IADD and one FFMA to reach exp2's argument
    * s·dequant − m + log2 448. */
   template <typename Pv>
   __device__ inline void
   tile (int32_t (&s)[64], const float (&dequant)[2], int first_key, int keys, int quad,
-        uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2], float (&weight)[2])
+        uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2])
   {
     /* Two copies: the full tiles' path carries no per-score mask test (a
      * runtime flag let the compiler merge both paths, and the ISETP + FSEL
      * per score were a sixth of the softmax's instructions). */
     if (first_key + kTileRows > keys)
-      tile_of<Pv, true> (s, dequant, first_key, keys, quad, p, alpha, weight);
+      tile_of<Pv, true> (s, dequant, first_key, keys, quad, p, alpha);
     else
-      tile_of<Pv, false> (s, dequant, first_key, keys, quad, p, alpha, weight);
+      tile_of<Pv, false> (s, dequant, first_key, keys, quad, p, alpha);
   }
 
   template <typename Pv, bool kPartial>
   __device__ inline void
   tile_of (int32_t (&s)[64], const float (&dequant)[2], int first_key, int keys, int quad,
-           uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2], float (&weight)[2])
+           uint32_t (&p)[Pv::kSteps][4], float (&alpha)[2])
   {
     /* |S| ≤ 128·127² < 2^22, so the float trick of dequantise holds, and
      * kMasked is below every score. */
@@ -1005,39 +1024,52 @@ struct Softmax {
         float m_new = fmaxf (m[r], tile_max);
         /* A row with no valid key yet keeps m = −inf; subtract 0 then. */
         float m_use = m_new == -INFINITY ? 0.0f : m_new;
-        alpha[r] = fast_exp2 (m[r] - m_use);
         if constexpr (Pv::kTileMax)
           {
-            /* A row whose keys are all masked in this tile has P = 0
-             * whatever the shift: measure it against m then. */
-            float tile_use = tile_max == -INFINITY ? m_use : tile_max;
+            /* The tile's own maximum, but never so far under m that O and
+             * l, moved to it, could overflow: a tile 2^-kUnitFloor under
+             * the rest adds nothing anyway. */
+            constexpr float kUnitFloor = 64.0f;
+            float tile_use = m_new == -INFINITY ? 0.0f : fmaxf (tile_max, m_new - kUnitFloor);
+            alpha[r] = fast_exp2 (reference[r] - tile_use);
             shift[r] = offset[r] - (tile_use - kLog2U8Scale);
-            weight[r] = fast_exp2 (tile_use - m_use + (kLog2PScale - kLog2U8Scale));
+            reference[r] = tile_use;
           }
         else
           {
+            alpha[r] = fast_exp2 (m[r] - m_use);
             shift[r] = offset[r] - (m_use - kLog2PScale);
-            weight[r] = 1.0f;
           }
         m[r] = m_new;
       }
     float sc[64];
-    /* Four partial sums per row: chains of 8 dependent FADDs, not 32. */
+    /* Four partial sums per row: chains of 8 dependent adds, not 32. u8 P
+     * sums its rounded values: P·255 + 1.5·2^23 has the bits 0x4B400000 +
+     * round(P·255) (pack_u8x4 packs the same sums), added as integers. */
     float row_sum[2][4] = {};
+    uint32_t row_bits[2][4] = {};
 #pragma unroll
     for (int i = 0; i < 64; i++)
       {
         sc[i] = fast_exp2 (dequantise (s[i], dequant[(i >> 1) & 1], shift[(i >> 1) & 1]));
         if (kPartial && s[i] == kMasked)
           sc[i] = 0.0f;
-        row_sum[(i >> 1) & 1][(i >> 2) & 3] += sc[i];
+        if constexpr (Pv::kTileMax)
+          row_bits[(i >> 1) & 1][(i >> 2) & 3] += __float_as_uint (sc[i] + 12582912.0f);
+        else
+          row_sum[(i >> 1) & 1][(i >> 2) & 3] += sc[i];
       }
     Pv::pack (sc, p);
 #pragma unroll
     for (int r = 0; r < 2; r++)
       {
-        const float sum = (row_sum[r][0] + row_sum[r][1]) + (row_sum[r][2] + row_sum[r][3]);
-        l[r] = l[r] * alpha[r] + sum * weight[r];
+        float sum;
+        if constexpr (Pv::kTileMax)
+          sum = (float) ((row_bits[r][0] + row_bits[r][1]) + (row_bits[r][2] + row_bits[r][3])
+                         - 32u * 0x4B400000u);
+        else
+          sum = (row_sum[r][0] + row_sum[r][1]) + (row_sum[r][2] + row_sum[r][3]);
+        l[r] = l[r] * alpha[r] + sum;
       }
   }
 };
@@ -1179,7 +1211,6 @@ struct Consumer {
   typename Pv::Acc pv[64];   /* P·V of one tile (first level) */
   uint32_t p[Pv::kSteps][4];   /* P of the last softmax, A-operand registers */
   float    alpha[2];      /* rescale of o that goes with p */
-  float    weight[2];     /* factor of p's P·V (Pv::kTileMax; else 1) */
   Softmax  softmax;
   uint64_t q_desc;
   float    q_row_scale[2];   /* this thread's two query rows' scales */
@@ -1194,7 +1225,6 @@ struct Consumer {
     for (int i = 0; i < 64; i++)
       o[i] = 0.0f, s_acc[i] = 0, pv[i] = 0;
     alpha[0] = alpha[1] = 1.0f;
-    weight[0] = weight[1] = 1.0f;
     softmax = Softmax ();
   }
 
@@ -1223,7 +1253,7 @@ struct Consumer {
   scores_to_p (int key_tile, float k_scale)
   {
     const float dequant[2] = { q_row_scale[0] * k_scale, q_row_scale[1] * k_scale };
-    softmax.tile<Pv> (s_acc, dequant, key_tile * kTileRows, keys, quad, p, alpha, weight);
+    softmax.tile<Pv> (s_acc, dequant, key_tile * kTileRows, keys, quad, p, alpha);
   }
 
   __device__ void
@@ -1231,15 +1261,11 @@ struct Consumer {
   {
     if constexpr (Pv::kTileMax)
       {
-        /* |P·V| ≤ 128·255·127 < 2^22: int32 to float by the bits of
-         * 1.5·2^23 + x, the offset folded into the weight's FFMA. */
-        const float offset[2] = { -12582912.0f * weight[0], -12582912.0f * weight[1] };
+        /* 0 ≤ P·V ≤ 128·255² < 2^23: its bits as a float are the
+         * subnormal P·V·2^-149, exactly; fma.rn keeps subnormals. */
 #pragma unroll
         for (int i = 0; i < 64; i++)
-          {
-            const int r = (i >> 1) & 1;
-            o[i] = fmaf (o[i], alpha[r], fmaf (__int_as_float (0x4B400000 + pv[i]), weight[r], offset[r]));
-          }
+          o[i] = fma_keep_subnormal (o[i], alpha[(i >> 1) & 1], __int_as_float (pv[i]));
       }
     else
 #pragma unroll
@@ -1370,7 +1396,9 @@ struct Consumer {
   }
 
   /* O/l · v_scale + mean(v) to `out`; lse = (m + log2 l − log2 448)·ln 2
-   * + scale·q·mean(k). */
+   * + scale·q·mean(k). With Pv::kTileMax, O is in units of 2^-149 and
+   * carries 128·l (V's bias): O/l = (O·2^64)·(2^85/l) − 128, and the
+   * LSE's reference is the last tile's maximum and log2 255. */
   __device__ void
   store (const AttentionArgs &args, const Softmax &result, int bh, int q_block, int consumer,
          int warp, int group)
@@ -1388,6 +1416,8 @@ struct Consumer {
       {
         scale[j] = *reinterpret_cast<const float2 *> (v_scale + 8 * j + 2 * quad);
         mean[j] = *reinterpret_cast<const float2 *> (v_mean + 8 * j + 2 * quad);
+        if constexpr (Pv::kTileMax)
+          mean[j] = make_float2 (mean[j].x - 128.0f * scale[j].x, mean[j].y - 128.0f * scale[j].y);
       }
     float l[2], inverse[2], shift[2] = { 0.0f, 0.0f };
     int row[2];
@@ -1403,7 +1433,10 @@ struct Consumer {
         if (args.lse != NULL && quad == 0 && live[r])
           shift[r] = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row[r]];
         empty[r] = !(l[r] > 0.0f);   /* no valid key: out 0, lse −inf */
-        inverse[r] = empty[r] ? 0.0f : __fdividef (1.0f, l[r]);
+        if constexpr (Pv::kTileMax)
+          inverse[r] = empty[r] ? 0.0f : 0x1p85f / l[r];
+        else
+          inverse[r] = empty[r] ? 0.0f : __fdividef (1.0f, l[r]);
       }
     /* Each row's address once (the 64-bit index math per store was most of
      * this function's instructions: it sets cross-attention's speed, where
@@ -1427,8 +1460,9 @@ struct Consumer {
 #pragma unroll
         for (int r = 0; r < 2; r++)
           {
-            const float x0 = o[4 * j + 2 * r] * inverse[r] * scale[j].x + mean[j].x * keep[r];
-            const float x1 = o[4 * j + 2 * r + 1] * inverse[r] * scale[j].y + mean[j].y * keep[r];
+            const float o_unit = Pv::kTileMax ? 0x1p64f : 1.0f;
+            const float x0 = o[4 * j + 2 * r] * o_unit * inverse[r] * scale[j].x + mean[j].x * keep[r];
+            const float x1 = o[4 * j + 2 * r + 1] * o_unit * inverse[r] * scale[j].y + mean[j].y * keep[r];
             const uint32_t packed = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1)
                                                   : Io<__half>::pack (x0, x1);
             if (live[r])
@@ -1440,7 +1474,9 @@ struct Consumer {
       for (int r = 0; r < 2; r++)
         if (live[r])
           args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row[r]]
-              = empty[r] ? -INFINITY : (result.m[r] + log2f (l[r]) - kLog2PScale) * kLn2 + shift[r];
+              = empty[r] ? -INFINITY
+                         : (Pv::kTileMax ? result.reference[r] + log2f (l[r]) - kLog2U8Scale
+                                         : result.m[r] + log2f (l[r]) - kLog2PScale) * kLn2 + shift[r];
   }
 };
 #endif
