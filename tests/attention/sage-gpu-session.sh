@@ -3,9 +3,10 @@
 # them, reference and naive (the test's oracles), the GPU test and the
 # benchmark with gcc/nvcc directly (no meson, ~1 min), check the SASS
 # (IGMMA/QGMMA present, no local memory), run the parity test (ping-pong
-# with two-term V, the default; the published one-term V; in-order), then
-# PyTorch's SDPA and bench-attention in the same run, with each pass's time
-# ($RAYLIGHT_SAGE_PASS_TIMES) for sage, sage with one-term V, and sage16.
+# with integer P·V, the default; e4m3 P·V with two-term V and the published
+# one-term V; in-order), then PyTorch's SDPA and bench-attention in the
+# same run, with each pass's time ($RAYLIGHT_SAGE_PASS_TIMES) for sage and
+# sage with two-term e4m3 V.
 # Logs go to $OUT (or ./gpu-out); a summary is printed last. Usage, from
 # the repo root:
 #   bash tests/attention/sage-gpu-session.sh [test|all|profile|bench]
@@ -76,7 +77,7 @@ if [ "$what" = bench ]; then
     grep -E "^torch" "$out/torch-attention.txt" | head -40 >> "$summary"
     torch_args=(--torch "$out/torch-attention.txt")
   fi
-  for run in ${RL_BENCH_RUNS:-default:RAYLIGHT_SAGE_V_TERMS=2}; do
+  for run in ${RL_BENCH_RUNS:-default:RAYLIGHT_SAGE_PV=int8}; do
     name=${run%%:*}
     step "bench-attention $name"
     env $(echo "${run#*:}" | tr ',' ' ') timeout ${RL_BENCH_TIMEOUT:-60} $build/bench-attention \
@@ -91,7 +92,8 @@ if [ "$what" = profile ]; then
   # per P·V design, the last self-attention launch at H 12 and the first
   # 512-key cross-attention one at that length ($RL_PROFILE_LENGTHS, 32760
   # by default), with the pipes' utilisation and the warps' stall reasons.
-  for run in "two-term:RAYLIGHT_SAGE_V_TERMS=2" "one-term:RAYLIGHT_SAGE_V_TERMS=1" "int8:RAYLIGHT_SAGE_PV=int8" \
+  for run in "int8:RAYLIGHT_SAGE_PV=int8" "two-term:RAYLIGHT_SAGE_PV=fp8 RAYLIGHT_SAGE_V_TERMS=2" \
+             "one-term:RAYLIGHT_SAGE_PV=fp8 RAYLIGHT_SAGE_V_TERMS=1" \
              ${RL_PROFILE_EXTRA:-}; do
     name=${run%%:*}
     for length in ${RL_PROFILE_LENGTHS:-32760}; do
@@ -143,8 +145,9 @@ fi
 test_failed=0
 # name, then the environment of each run of the parity test (words of
 # $RL_TEST_RUNS instead, "name:VAR=v,VAR=v", for experiments).
-default_test_runs="ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong one-term-v:RAYLIGHT_SAGE_V_TERMS=1
-  int8-pv:RAYLIGHT_SAGE_PV=int8 int8-pv-in-order:RAYLIGHT_SAGE_PV=int8,RAYLIGHT_SAGE_SCHEDULE=in-order
+default_test_runs="ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong
+  one-term-v:RAYLIGHT_SAGE_PV=fp8,RAYLIGHT_SAGE_V_TERMS=1 two-term-v:RAYLIGHT_SAGE_PV=fp8
+  two-term-v-in-order:RAYLIGHT_SAGE_PV=fp8,RAYLIGHT_SAGE_SCHEDULE=in-order
   in-order:RAYLIGHT_SAGE_SCHEDULE=in-order grid-tiles:RAYLIGHT_SAGE_GRID=tiles
   stagger:RAYLIGHT_SAGE_STAGGER=1"
 for run in ${RL_TEST_RUNS:-$default_test_runs}; do
@@ -162,19 +165,18 @@ done
 
 step "torch SDPA"
 PYTHONUNBUFFERED=1 timeout ${RL_TORCH_TIMEOUT:-90} python3 tests/bench/torch_attention.py 2>&1 | tee "$out/torch-attention.txt"
-# name:variants:environment
-# name:variant:environment. sage: the defaults (persistent blocks, two-term
-# V); sage-1v: one-term V (the published design); sage-stagger: blocks
-# start at different key tiles; sage-in-order; sage-int8: integer P·V
-# (RAYLIGHT_SAGE_PV=int8, also with its passes timed); sage16 (in-order) and with
-# ping-pong (it spills a little there); then sage again with
-# each pass timed (the launch waits for its events, so its own ms are not
-# comparable).
-for run in "sage:sage:RAYLIGHT_SAGE_V_TERMS=2" "sage-1v:sage:RAYLIGHT_SAGE_V_TERMS=1" \
-           "sage-int8:sage:RAYLIGHT_SAGE_PV=int8" "passes-int8:sage:RAYLIGHT_SAGE_PV=int8 RAYLIGHT_SAGE_PASS_TIMES=1" \
+# name:variant:environment. sage: the defaults (persistent blocks, integer
+# P·V); sage-2v / sage-1v: e4m3 P·V with two-term V / one-term V (the
+# published design); sage-stagger: blocks start at different key tiles;
+# sage-in-order; sage16 (in-order) and with ping-pong (it spills a little
+# there); then sage again with each pass timed (the launch waits for its
+# events, so its own ms are not comparable).
+for run in "sage:sage:RAYLIGHT_SAGE_PV=int8" "sage-2v:sage:RAYLIGHT_SAGE_PV=fp8 RAYLIGHT_SAGE_V_TERMS=2" \
+           "sage-1v:sage:RAYLIGHT_SAGE_PV=fp8 RAYLIGHT_SAGE_V_TERMS=1" \
            "sage-stagger:sage:RAYLIGHT_SAGE_STAGGER=1" "sage-in-order:sage:RAYLIGHT_SAGE_SCHEDULE=in-order" \
            "sage16:sage16:RAYLIGHT_SAGE_V_TERMS=2" "sage16-ping-pong:sage16:RAYLIGHT_SAGE_SCHEDULE=ping-pong" \
-           "passes:sage:RAYLIGHT_SAGE_PASS_TIMES=1" "passes-1v:sage:RAYLIGHT_SAGE_PASS_TIMES=1 RAYLIGHT_SAGE_V_TERMS=1"; do
+           "passes:sage:RAYLIGHT_SAGE_PASS_TIMES=1" \
+           "passes-2v:sage:RAYLIGHT_SAGE_PASS_TIMES=1 RAYLIGHT_SAGE_PV=fp8 RAYLIGHT_SAGE_V_TERMS=2"; do
   name=${run%%:*} rest=${run#*:}
   step "bench-attention $name"
   env ${rest#*:} timeout ${RL_BENCH_TIMEOUT:-60} $build/bench-attention \

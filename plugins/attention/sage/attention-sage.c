@@ -29,7 +29,7 @@
 #else
 #define SAGE_NAME "sage"
 #define SAGE_PV16 0
-#define SAGE_DESCRIPTION "CUDA sm_90: SageAttention-2, int8 QK (K smoothed) + fp8 PV (two-term V), approximate (~2.5%), D 128"
+#define SAGE_DESCRIPTION "CUDA sm_90: SageAttention-2 style, int8 QK (K smoothed) + 8-bit integer PV, approximate (~1.3%), D 128"
 #endif
 
 const RlAttentionVariant *raylight_attention_variant (uint32_t host_abi_version);
@@ -42,7 +42,7 @@ struct RlAttentionInstance {
   size_t workspace_bytes;
   int    pingpong;   /* the consumer warpgroups' schedule (sage-kernel.h) */
   int    v_terms;    /* fp8 V as 1 or 2 e4m3 terms (sage-kernel.h) */
-  int    pv_int8;    /* P·V as u8 × int8 instead of e4m3 (sage-kernel.h) */
+  int    pv_int8;    /* P·V as u8 × u8 integers instead of e4m3 (sage-kernel.h) */
   int    pass_times; /* print each pass's time to stderr (diagnosis; the run waits) */
   int    persistent; /* one attention block per SM walking the tiles, else one per tile */
   int    stagger;    /* blocks start at different key tiles (sage-kernel.h) */
@@ -76,18 +76,15 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
    * P·V); $RAYLIGHT_SAGE_SCHEDULE (in-order / ping-pong) overrides. */
   const char *schedule = getenv ("RAYLIGHT_SAGE_SCHEDULE");
   instance->pingpong = schedule != NULL ? strcmp (schedule, "ping-pong") == 0 : !SAGE_PV16;
-  /* Two-term V by default: with one term (the published design) e4m3's
-   * rounding of V alone puts the output 2.6% off on random data and the
-   * whole over issue 6's 3e-2 (test-sage-quantisation-model.c).
-   * $RAYLIGHT_SAGE_V_TERMS=1 selects the published one for comparison. */
+  /* P·V in integers by default (u8 P against each key tile's own maximum,
+   * int8 V): one MMA per k-step and about 1.3% error on random data, where
+   * fp8 needs V as two e4m3 terms (two MMAs) for 2.5% and the published
+   * single term is over issue 6's 3e-2 (NOTES.md). $RAYLIGHT_SAGE_PV=fp8
+   * selects e4m3 P·V, with $RAYLIGHT_SAGE_V_TERMS=1 the published design. */
+  const char *pv = getenv ("RAYLIGHT_SAGE_PV");
+  instance->pv_int8 = !SAGE_PV16 && (pv == NULL || strcmp (pv, "fp8") != 0);
   const char *terms = getenv ("RAYLIGHT_SAGE_V_TERMS");
   instance->v_terms = terms != NULL && strcmp (terms, "1") == 0 ? 1 : 2;
-  /* $RAYLIGHT_SAGE_PV=int8: P·V in integers (u8 P against each key tile's
-   * own maximum, int8 V), one MMA per k-step like one-term V but about
-   * half two-term V's error on random data (NOTES.md); a trial, not the
-   * default, until measured on sharper attention. */
-  const char *pv = getenv ("RAYLIGHT_SAGE_PV");
-  instance->pv_int8 = !SAGE_PV16 && pv != NULL && strcmp (pv, "int8") == 0;
   /* Persistent blocks overlap a tile's Q load and output stores with the
    * previous tile's work; $RAYLIGHT_SAGE_GRID=tiles launches one block per
    * tile instead. */

@@ -33,8 +33,8 @@ typedef struct {
                            * design, ~3.5% error on random data); 2, V as e4m3 hi + lo
                            * (V's rounding error gone, one more P·V MMA per tile) */
   int32_t     pv_int8;    /* 8-bit P·V only: 1, P as u8 against each key tile's own row
-                           * maximum and V as int8 per channel (u8 × s8 MMA, exact int32
-                           * sums) instead of e4m3; v_terms is then ignored */
+                           * maximum and V as int8 + 128 per channel (u8 × u8 MMA, exact
+                           * int32 sums) instead of e4m3; v_terms is then ignored */
   int32_t     blocks;     /* attention grid: 0, one block per 128-row tile; n > 0, at
                            * most n persistent blocks, each walking tiles */
   int32_t     stagger;    /* 1: each attention block starts at a different key tile */
