@@ -131,19 +131,6 @@ v_tile_bytes (bool pv16, int v_terms)
   return pv16 || v_terms == 2 ? 2 * kTileBytes : kTileBytes;
 }
 
-/* Integer P·V multiplies P by 16 more Vᵀ rows than V has (integer wgmma
- * widths step by 16 past 32): constant 128, so that the MMA's columns
- * 128..143 are 128·Σ P, the bias that V's +128 adds to every channel
- * (and, over 128, the row sum l). They sit in shared memory after each
- * stage's Vᵀ tile (two 8-row groups, 2 KB), written once. */
-constexpr int kSumRowsBytes = 2048;
-
-__host__ __device__ constexpr int
-v_slot_bytes (bool pv16, int v_terms, bool int8_pv)
-{
-  return v_tile_bytes (pv16, v_terms) + (int8_pv ? kSumRowsBytes : 0);
-}
-
 __host__ inline int
 v_terms_of (const RlSageParams *p)
 {
@@ -672,18 +659,11 @@ descriptor_plus (uint64_t desc, uint32_t bytes)
 #define SAGE_OPS64(C, a)                                                                \
   SAGE_OPS8 (C, a, 0), SAGE_OPS8 (C, a, 8), SAGE_OPS8 (C, a, 16), SAGE_OPS8 (C, a, 24),  \
   SAGE_OPS8 (C, a, 32), SAGE_OPS8 (C, a, 40), SAGE_OPS8 (C, a, 48), SAGE_OPS8 (C, a, 56)
-#define SAGE_OPS72(C, a) SAGE_OPS64 (C, a), SAGE_OPS8 (C, a, 64)
 #define SAGE_D64                                                                        \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "             \
   "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "    \
   "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "     \
   "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
-#define SAGE_D72                                                                        \
-  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "             \
-  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "    \
-  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "     \
-  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "    \
-  "%64, %65, %66, %67, %68, %69, %70, %71}"
 
 #ifdef SAGE_HOPPER
 /* The MMAs: kAccumulate false overwrites d, and d's registers are then
@@ -709,6 +689,7 @@ mma_s8 (int32_t d[64], uint64_t a, uint64_t b)
  * one wrapper per instruction: `types` its shape and types, `c` the
  * accumulators' register class, `tail` what follows scale-d (a float
  * MMA's scale and transpose immediates; nothing for integers).
+ *   mma_u8u8  64×128×32, u8 × u8, int32 accumulators;
  *   mma_e4m3  64×128×32, e4m3 × e4m3;
  *   mma_bf16, mma_f16  64×128×16, B K-major (no transpose). */
 #define SAGE_MMA_REGISTER_A(name, Acc, types, c, tail)                                  \
@@ -727,28 +708,11 @@ mma_s8 (int32_t d[64], uint64_t a, uint64_t b)
                     : SAGE_OPS64 ("=" c, d)                                           \
                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));             \
   }
+SAGE_MMA_REGISTER_A (mma_u8u8, int32_t, "m64n128k32.s32.u8.u8", "r", "")
 SAGE_MMA_REGISTER_A (mma_e4m3, float, "m64n128k32.f32.e4m3.e4m3", "f", ", 1, 1")
 SAGE_MMA_REGISTER_A (mma_bf16, float, "m64n128k16.f32.bf16.bf16", "f", ", 1, 1, 0")
 SAGE_MMA_REGISTER_A (mma_f16, float, "m64n128k16.f32.f16.f16", "f", ", 1, 1, 0")
 #undef SAGE_MMA_REGISTER_A
-
-/* d (+)= A·B, 64×144×32, u8 × u8 with A in 4 registers, int32
- * accumulators: V's 128 channels and the 16 sum rows (kSumRowsBytes). */
-template <bool kAccumulate>
-__device__ inline void
-mma_u8u8_n144 (int32_t d[72], const uint32_t a[4], uint64_t b)
-{
-  if constexpr (kAccumulate)
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n144k32.s32.u8.u8 " SAGE_D72
-                  ", {%72, %73, %74, %75}, %76, 1;\n"
-                  : SAGE_OPS72 ("+r", d)
-                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-  else
-    asm volatile (" wgmma.mma_async.sync.aligned.m64n144k32.s32.u8.u8 " SAGE_D72
-                  ", {%72, %73, %74, %75}, %76, 0;\n"
-                  : SAGE_OPS72 ("=r", d)
-                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-}
 
 __device__ inline void mma_fence () { asm volatile ("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ inline void mma_commit () { asm volatile ("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
@@ -819,12 +783,19 @@ dequantise (int32_t x, float dequant, float offset)
 
 
 #ifdef SAGE_HOPPER
-template <typename T, int kCount>
 __device__ inline void
-hold_all (T (&x)[kCount])
+hold_all (int32_t (&x)[64])
 {
 #pragma unroll
-  for (int i = 0; i < kCount; i++)
+  for (int i = 0; i < 64; i++)
+    hold (x[i]);
+}
+
+__device__ inline void
+hold_all (float (&x)[64])
+{
+#pragma unroll
+  for (int i = 0; i < 64; i++)
     hold (x[i]);
 }
 
@@ -847,8 +818,7 @@ issue_scores (int32_t (&s)[64], uint64_t q_desc, uint32_t k_address)
  * the lo tile into the same accumulator: P·hi + P·lo = P·(hi + lo). */
 template <typename Pv>
 __device__ inline void
-issue_values (typename Pv::Acc (&pv)[Pv::kAccumulators], const uint32_t (&p)[Pv::kSteps][4],
-              uint32_t v_address)
+issue_values (typename Pv::Acc (&pv)[64], const uint32_t (&p)[Pv::kSteps][4], uint32_t v_address)
 {
   const uint64_t v_desc = descriptor (v_address, Pv::kVStride);
 #pragma unroll
@@ -929,7 +899,6 @@ struct PvE4m3 : Pv8<pack_e4m3x4> {   /* SageAttention-2's "8+8"; kVTerms 2: V as
   using Acc = float;
   static constexpr bool kTileMax = false;               /* P against the running maximum */
   static constexpr int kTerms = kVTerms;
-  static constexpr int kAccumulators = 64;              /* P·V registers: 128 columns */
 #ifdef SAGE_HOPPER
   template <bool kAccumulate>
   __device__ static void
@@ -944,7 +913,6 @@ template <typename T>
 struct Pv16 {     /* "8+16": P and V in the input's 16-bit type */
   using Acc = float;
   static constexpr int kSteps = 8;                      /* k16 steps per tile */
-  static constexpr int kAccumulators = 64;
   static constexpr int kVStride = 2048;                 /* 256-byte Vᵀ rows */
   static constexpr bool kPv16 = true;
   static constexpr bool kTileMax = false;
@@ -980,13 +948,12 @@ struct PvInt8 : Pv8<pack_u8x4> {
   using Acc = int32_t;
   static constexpr bool kTileMax = true;
   static constexpr int kTerms = 1;
-  static constexpr int kAccumulators = 72;   /* + the sum rows' columns 128..143 */
 #ifdef SAGE_HOPPER
   template <bool kAccumulate>
   __device__ static void
-  mma (int32_t (&d)[72], const uint32_t (&a)[4], uint64_t b)
+  mma (int32_t (&d)[64], const uint32_t (&a)[4], uint64_t b)
   {
-    mma_u8u8_n144<kAccumulate> (d, a, b);
+    mma_u8u8<kAccumulate> (d, a, b);
   }
 #endif
 };
@@ -995,8 +962,7 @@ struct PvInt8 : Pv8<pack_u8x4> {
  * warp's 16) in log2 units. */
 struct Softmax {
   float m[2] = { -INFINITY, -INFINITY };
-  float l[2] = { 0.0f, 0.0f };   /* this thread's share; the quad is summed at the end
-                                  * (Pv::kTileMax: unused, the MMA sums P) */
+  float l[2] = { 0.0f, 0.0f };   /* this thread's share; the quad is summed at the end */
   /* Pv::kTileMax: the maximum that the last tile's P was formed against,
    * l's and O's unit (m stays the running maximum, which bounds it). */
   float reference[2] = { -INFINITY, -INFINITY };
@@ -1077,25 +1043,34 @@ struct Softmax {
         m[r] = m_new;
       }
     float sc[64];
-    /* Four partial sums per row: chains of 8 dependent FADDs, not 32. */
+    /* Four partial sums per row: chains of 8 dependent adds, not 32. u8 P
+     * sums its rounded values: P·255 + 1.5·2^23 has the bits 0x4B400000 +
+     * round(P·255) (pack_u8x4 packs the same sums), added as integers. */
     float row_sum[2][4] = {};
+    uint32_t row_bits[2][4] = {};
 #pragma unroll
     for (int i = 0; i < 64; i++)
       {
         sc[i] = fast_exp2 (dequantise (s[i], dequant[(i >> 1) & 1], shift[(i >> 1) & 1]));
         if (kPartial && s[i] == kMasked)
           sc[i] = 0.0f;
-        if constexpr (!Pv::kTileMax)
+        if constexpr (Pv::kTileMax)
+          row_bits[(i >> 1) & 1][(i >> 2) & 3] += __float_as_uint (sc[i] + 12582912.0f);
+        else
           row_sum[(i >> 1) & 1][(i >> 2) & 3] += sc[i];
       }
     Pv::pack (sc, p);
-    if constexpr (!Pv::kTileMax)
 #pragma unroll
-      for (int r = 0; r < 2; r++)
-        {
-          const float sum = (row_sum[r][0] + row_sum[r][1]) + (row_sum[r][2] + row_sum[r][3]);
-          l[r] = l[r] * alpha[r] + sum;
-        }
+    for (int r = 0; r < 2; r++)
+      {
+        float sum;
+        if constexpr (Pv::kTileMax)
+          sum = (float) ((row_bits[r][0] + row_bits[r][1]) + (row_bits[r][2] + row_bits[r][3])
+                         - 32u * 0x4B400000u);
+        else
+          sum = (row_sum[r][0] + row_sum[r][1]) + (row_sum[r][2] + row_sum[r][3]);
+        l[r] = l[r] * alpha[r] + sum;
+      }
   }
 };
 
@@ -1117,8 +1092,7 @@ struct Shared {
   uint8_t  *q_tiles;
   uint8_t  *stages;
   uint64_t *bars;
-  int       v_bytes;   /* bytes of a Vᵀ tile (what a stage's copy brings) */
-  int       v_slot;    /* its room in a stage (v_slot_bytes); a stage is kTileBytes + v_slot */
+  int       v_bytes;   /* bytes of a Vᵀ tile; a stage is kTileBytes + v_bytes */
 
   __device__ uint8_t *q_tile (int buffer) const { return q_tiles + buffer * kTileBytes; }
   __device__ uint32_t q_full (int buffer) const { return shared_address (&bars[buffer]); }
@@ -1130,11 +1104,11 @@ struct Shared {
   }
   __device__ uint32_t k_address (int slot) const
   {
-    return shared_address (stages + stage_of (slot) * (kTileBytes + v_slot));
+    return shared_address (stages + stage_of (slot) * (kTileBytes + v_bytes));
   }
   __device__ uint32_t v_address (int slot) const
   {
-    return shared_address (stages + stage_of (slot) * (kTileBytes + v_slot) + kTileBytes);
+    return shared_address (stages + stage_of (slot) * (kTileBytes + v_bytes) + kTileBytes);
   }
 };
 
@@ -1234,8 +1208,7 @@ template <typename Pv>
 struct Consumer {
   float    o[64];         /* fp32 output accumulator (second level) */
   int32_t  s_acc[64];     /* S of the current tile */
-  typename Pv::Acc pv[Pv::kAccumulators];   /* P·V of one tile (first level) */
-  float    bias[2];       /* Pv::kTileMax: 128·Σ P of this thread's rows, in O's units */
+  typename Pv::Acc pv[64];   /* P·V of one tile (first level) */
   uint32_t p[Pv::kSteps][4];   /* P of the last softmax, A-operand registers */
   float    alpha[2];      /* rescale of o that goes with p */
   Softmax  softmax;
@@ -1250,12 +1223,8 @@ struct Consumer {
   {
 #pragma unroll
     for (int i = 0; i < 64; i++)
-      o[i] = 0.0f, s_acc[i] = 0;
-#pragma unroll
-    for (int i = 0; i < Pv::kAccumulators; i++)
-      pv[i] = 0;
+      o[i] = 0.0f, s_acc[i] = 0, pv[i] = 0;
     alpha[0] = alpha[1] = 1.0f;
-    bias[0] = bias[1] = 0.0f;
     softmax = Softmax ();
   }
 
@@ -1293,14 +1262,10 @@ struct Consumer {
     if constexpr (Pv::kTileMax)
       {
         /* 0 ≤ P·V ≤ 128·255² < 2^23: its bits as a float are the
-         * subnormal P·V·2^-149, exactly; fma.rn keeps subnormals. Column
-         * 128 + 2·quad (64, 66: rows group, group + 8) is a sum row's. */
+         * subnormal P·V·2^-149, exactly; fma.rn keeps subnormals. */
 #pragma unroll
         for (int i = 0; i < 64; i++)
           o[i] = fma_keep_subnormal (o[i], alpha[(i >> 1) & 1], __int_as_float (pv[i]));
-#pragma unroll
-        for (int r = 0; r < 2; r++)
-          bias[r] = fma_keep_subnormal (bias[r], alpha[r], __int_as_float (pv[64 + 2 * r]));
       }
     else
 #pragma unroll
@@ -1431,11 +1396,9 @@ struct Consumer {
   }
 
   /* O/l · v_scale + mean(v) to `out`; lse = (m + log2 l − log2 448)·ln 2
-   * + scale·q·mean(k). With Pv::kTileMax, O and `bias` (= 128·l) are in
-   * units of 2^-149, O carries the bias (V's +128): O/l = (O·2^64)·(128 /
-   * (bias·2^64)) − 128, the factors of 2^64 keeping both normal; the
-   * LSE's reference is the last tile's maximum and log2 255, and
-   * log2 l = log2 (bias·2^64) − 64 + 149 − 7. */
+   * + scale·q·mean(k). With Pv::kTileMax, O is in units of 2^-149 and
+   * carries 128·l (V's bias): O/l = (O·2^64)·(2^85/l) − 128, and the
+   * LSE's reference is the last tile's maximum and log2 255. */
   __device__ void
   store (const AttentionArgs &args, const Softmax &result, int bh, int q_block, int consumer,
          int warp, int group)
@@ -1462,21 +1425,16 @@ struct Consumer {
 #pragma unroll
     for (int r = 0; r < 2; r++)
       {
-        if constexpr (Pv::kTileMax)
-          l[r] = bias[r] * 0x1p64f;
-        else
-          {
-            l[r] = result.l[r];
-            l[r] += __shfl_xor_sync (0xffffffffu, l[r], 1);
-            l[r] += __shfl_xor_sync (0xffffffffu, l[r], 2);
-          }
+        l[r] = result.l[r];
+        l[r] += __shfl_xor_sync (0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync (0xffffffffu, l[r], 2);
         row[r] = q_block * kTileRows + tile_row (consumer, warp, group, r);
         live[r] = row[r] < args.q_len;
         if (args.lse != NULL && quad == 0 && live[r])
           shift[r] = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row[r]];
         empty[r] = !(l[r] > 0.0f);   /* no valid key: out 0, lse −inf */
         if constexpr (Pv::kTileMax)
-          inverse[r] = empty[r] ? 0.0f : 128.0f / l[r];
+          inverse[r] = empty[r] ? 0.0f : 0x1p85f / l[r];
         else
           inverse[r] = empty[r] ? 0.0f : __fdividef (1.0f, l[r]);
       }
@@ -1517,7 +1475,7 @@ struct Consumer {
         if (live[r])
           args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row[r]]
               = empty[r] ? -INFINITY
-                         : (Pv::kTileMax ? result.reference[r] + log2f (l[r]) + 78.0f - kLog2U8Scale
+                         : (Pv::kTileMax ? result.reference[r] + log2f (l[r]) - kLog2U8Scale
                                          : result.m[r] + log2f (l[r]) - kLog2PScale) * kLn2 + shift[r];
   }
 };
@@ -1533,10 +1491,9 @@ attention (const AttentionArgs args)
   extern __shared__ uint8_t shared_raw[];
   uint8_t *base = reinterpret_cast<uint8_t *> (((uintptr_t) shared_raw + 1023) & ~(uintptr_t) 1023);
   constexpr int kVBytes = v_tile_bytes (Pv::kPv16, Pv::kTerms);
-  constexpr int kVSlot = v_slot_bytes (Pv::kPv16, Pv::kTerms, Pv::kTileMax);
   const Shared sm = { base, base + 2 * kTileBytes,
-                      reinterpret_cast<uint64_t *> (base + 2 * kTileBytes + kStages * (kTileBytes + kVSlot)),
-                      kVBytes, kVSlot };
+                      reinterpret_cast<uint64_t *> (base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes)),
+                      kVBytes };
   const int key_tiles = (args.keys + kTileRows - 1) / kTileRows;
   const int total = args.q_tiles * args.bh;
 
@@ -1553,21 +1510,6 @@ attention (const AttentionArgs args)
           barrier_init (sm.empty (s), 256);
         }
       asm volatile ("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-    }
-  if constexpr (Pv::kTileMax)
-    {
-      /* The sum rows after each stage's Vᵀ tile (never overwritten: the
-       * copies fill kTileBytes): 8 rows of 128 keys in core matrices of 8
-       * rows × 16 bytes, all 128. Generic stores, then a proxy fence so that
-       * the MMAs (async proxy) see them. */
-      for (int i = threadIdx.x; i < kStages * kSumRowsBytes / 16; i += blockDim.x)
-        {
-          const int stage = i / (kSumRowsBytes / 16), piece = i % (kSumRowsBytes / 16);
-          uint8_t *rows = base + 2 * kTileBytes + stage * (kTileBytes + kVSlot) + kTileBytes + kVBytes;
-          *reinterpret_cast<uint4 *> (rows + piece * 16) = make_uint4 (0x80808080u, 0x80808080u,
-                                                                        0x80808080u, 0x80808080u);
-        }
-      asm volatile ("fence.proxy.async.shared::cta;\n" ::: "memory");
     }
   __syncthreads ();
 
@@ -1661,7 +1603,7 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
                 : int8_pv ? (p->pingpong ? attention<true, PvInt8> : attention<false, PvInt8>)
                 : v_terms == 2 ? (p->pingpong ? attention<true, PvE4m3<2>> : attention<false, PvE4m3<2>>)
                                : (p->pingpong ? attention<true, PvE4m3<1>> : attention<false, PvE4m3<1>>);
-  const int shared = shared_bytes (v_slot_bytes (p->pv16, v_terms, int8_pv));
+  const int shared = shared_bytes (v_tile_bytes (p->pv16, v_terms));
   status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared);
   if (status != cudaSuccess)
     return status;
