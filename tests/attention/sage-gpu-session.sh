@@ -13,7 +13,7 @@
 set -u
 what=${1:-all}
 out=${OUT:-$PWD/gpu-out}
-build=/tmp/sage-build
+build=${RL_SAGE_BUILD:-/tmp/sage-build}   # one per tree, for A/B runs in one call
 mkdir -p "$out" "$build/plugins/attention" "$build/obj"
 export PATH=/opt/torch/.venv/bin:/usr/local/cuda/bin:$PATH
 summary=$out/summary.txt
