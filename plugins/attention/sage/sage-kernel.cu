@@ -746,27 +746,11 @@ key_tile_at (const AttentionArgs &args, int t, int key_tiles)
   return at < key_tiles ? at : at - key_tiles;
 }
 
-/* The output tile of a consumer warpgroup (64 rows × 128 16-bit values)
- * goes through shared memory when there is room (16 KB Vᵀ tiles: integer
- * or one-term P·V): written by the accumulator layout, then one 256-byte
- * bulk copy per row to global memory. Direct 4-byte stores (a thread owns
- * two channels of two rows per 8 columns) queued up behind each other and
- * held 15 % of the stall samples of 512-key cross-attention (ncu, H100). A
- * row's pitch of 272 bytes puts a warp's 8 rows × 4 quads on 32 banks. */
-constexpr int kStagingPitch = 2 * kDim + 16;
-constexpr int kStagingBytes = kQBlock * kStagingPitch;
-
-__host__ __device__ constexpr bool
-staged_store (int v_bytes)
-{
-  return v_bytes == kTileBytes;
-}
-
 __host__ __device__ constexpr int
 shared_bytes (int v_bytes)
 {
   return 2 * kTileBytes + kStages * (kTileBytes + v_bytes) + 1024 /* barriers */
-         + (staged_store (v_bytes) ? 2 * kStagingBytes : 0) + 1024 /* alignment */;
+         + 1024 /* alignment */;
 }
 
 /* a·b + c, rounded once, subnormal inputs and results kept (no .ftz,
@@ -861,44 +845,6 @@ __device__ inline void
 named_arrive (int id)
 {
   asm volatile ("bar.arrive %0, 256;\n" :: "r"(id) : "memory");
-}
-
-/* Named barrier `id` over one consumer warpgroup (128 threads). */
-__device__ inline void
-warpgroup_sync (int id)
-{
-  asm volatile ("bar.sync %0, 128;\n" :: "r"(id) : "memory");
-}
-
-/* `bytes` (multiple of 16) shared -> global, in this thread's bulk group. */
-__device__ inline void
-bulk_store (void *destination, uint32_t source, uint32_t bytes)
-{
-  asm volatile ("cp.async.bulk.global.shared::cta.bulk_group [%0], [%1], %2;\n"
-                :: "l"(destination), "r"(source), "r"(bytes) : "memory");
-}
-
-__device__ inline void bulk_commit () { asm volatile ("cp.async.bulk.commit_group;\n" ::: "memory"); }
-
-/* This thread's bulk stores have read their shared memory. */
-__device__ inline void
-bulk_wait_read ()
-{
-  asm volatile ("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
-}
-
-/* This thread's bulk stores are complete. */
-__device__ inline void
-bulk_wait_all ()
-{
-  asm volatile ("cp.async.bulk.wait_group 0;\n" ::: "memory");
-}
-
-/* Generic-proxy writes to shared memory visible to the bulk copies. */
-__device__ inline void
-fence_shared_to_async ()
-{
-  asm volatile ("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
 #endif
 
@@ -1147,7 +1093,6 @@ struct Shared {
   uint8_t  *stages;
   uint64_t *bars;
   int       v_bytes;   /* bytes of a Vᵀ tile; a stage is kTileBytes + v_bytes */
-  uint8_t  *staging;   /* staged_store: kStagingBytes per consumer warpgroup; else NULL */
 
   __device__ uint8_t *q_tile (int buffer) const { return q_tiles + buffer * kTileBytes; }
   __device__ uint32_t q_full (int buffer) const { return shared_address (&bars[buffer]); }
@@ -1415,7 +1360,7 @@ struct Consumer {
     if (kValues && finished)
       {
         const TileOf done (tiles.tile (pv_n), args.q_tiles);
-        store (sm, args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
+        store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
       }
     if (kScores)
       {
@@ -1455,8 +1400,8 @@ struct Consumer {
    * carries 128·l (V's bias): O/l = (O·2^64)·(2^85/l) − 128, and the
    * LSE's reference is the last tile's maximum and log2 255. */
   __device__ void
-  store (const Shared &sm, const AttentionArgs &args, const Softmax &result, int bh, int q_block,
-         int consumer, int warp, int group)
+  store (const AttentionArgs &args, const Softmax &result, int bh, int q_block, int consumer,
+         int warp, int group)
   {
     const Workspace &w = args.w;
     const int b = bh / args.heads, h = bh % args.heads;
@@ -1507,17 +1452,8 @@ struct Consumer {
         out_row[r] = reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + at);
         keep[r] = empty[r] ? 0.0f : 1.0f;
       }
-    constexpr bool kStaged = staged_store (v_tile_bytes (Pv::kPv16, Pv::kTerms));
-    uint8_t *staging = nullptr;
-    if constexpr (kStaged)
-      {
-        staging = sm.staging + consumer * kStagingBytes;
-        if (warp == 0)
-          bulk_wait_read ();   /* the last tile's rows have left the staging tile */
-        warpgroup_sync (3 + consumer);
-      }
     /* Each thread's channels 8j + 2·quad + {0, 1}: one 4-byte store per row
-     * and pair, to the staging tile or straight to `out`. */
+     * and pair. */
 #pragma unroll
     for (int j = 0; j < 16; j++)
       {
@@ -1529,32 +1465,8 @@ struct Consumer {
             const float x1 = o[4 * j + 2 * r + 1] * o_unit * inverse[r] * scale[j].y + mean[j].y * keep[r];
             const uint32_t packed = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1)
                                                   : Io<__half>::pack (x0, x1);
-            if constexpr (kStaged)
-              *reinterpret_cast<uint32_t *> (staging + (warp * 16 + group + 8 * r) * kStagingPitch
-                                             + (8 * j + 2 * quad) * 2) = packed;
-            else if (live[r])
+            if (live[r])
               out_row[r][4 * j] = packed;
-          }
-      }
-    if constexpr (kStaged)
-      {
-        /* Warp 0 sends the warpgroup's rows, two per lane. */
-        fence_shared_to_async ();
-        warpgroup_sync (3 + consumer);
-        if (warp == 0)
-          {
-            const int lane = 4 * group + quad;
-#pragma unroll
-            for (int half = 0; half < 2; half++)
-              {
-                const int local = lane + 32 * half;
-                const int row = q_block * kTileRows + consumer * kQBlock + local;
-                if (row < args.q_len)
-                  bulk_store (reinterpret_cast<uint16_t *> (args.out)
-                                  + (((size_t) b * args.q_len + row) * args.heads + h) * kDim,
-                              shared_address (staging + local * kStagingPitch), 2 * kDim);
-              }
-            bulk_commit ();
           }
       }
     if (args.lse != NULL && quad == 0)
@@ -1579,9 +1491,9 @@ attention (const AttentionArgs args)
   extern __shared__ uint8_t shared_raw[];
   uint8_t *base = reinterpret_cast<uint8_t *> (((uintptr_t) shared_raw + 1023) & ~(uintptr_t) 1023);
   constexpr int kVBytes = v_tile_bytes (Pv::kPv16, Pv::kTerms);
-  uint8_t *after_stages = base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes);
-  const Shared sm = { base, base + 2 * kTileBytes, reinterpret_cast<uint64_t *> (after_stages),
-                      kVBytes, staged_store (kVBytes) ? after_stages + 1024 : nullptr };
+  const Shared sm = { base, base + 2 * kTileBytes,
+                      reinterpret_cast<uint64_t *> (base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes)),
+                      kVBytes };
   const int key_tiles = (args.keys + kTileRows - 1) / kTileRows;
   const int total = args.q_tiles * args.bh;
 
@@ -1623,8 +1535,6 @@ attention (const AttentionArgs args)
         {
           c.init ();
           c.run_stream (sm, args, tiles, key_tiles, consumer, warp, group);
-          if (sm.staging != nullptr && warp == 0)
-            bulk_wait_all ();   /* the staging tiles must outlive their copies */
           return;
         }
       for (int count = 0; count < tiles.count; count++)
@@ -1641,10 +1551,8 @@ attention (const AttentionArgs args)
             c.run_in_order (sm, args, key_tiles);
           /* Every S product that read this Q buffer has completed. */
           barrier_arrive (sm.q_empty (buffer));
-          c.store (sm, args, c.softmax, at.bh, at.q_block, consumer, warp, group);
+          c.store (args, c.softmax, at.bh, at.q_block, consumer, warp, group);
         }
-      if (sm.staging != nullptr && warp == 0)
-        bulk_wait_all ();
     }
 #endif
 }
