@@ -1397,8 +1397,9 @@ struct Consumer {
 
   /* O/l · v_scale + mean(v) to `out`; lse = (m + log2 l − log2 448)·ln 2
    * + scale·q·mean(k). With Pv::kTileMax, O is in units of 2^-149 and
-   * carries 128·l (V's bias): O/l = (O·2^64)·(2^85/l) − 128, and the
-   * LSE's reference is the last tile's maximum and log2 255. */
+   * carries 128·l (V's bias): O/l = (O·2^85/l)·2^64 − 128, the 2^64 and
+   * the −128 folded into v_scale and mean(v); the LSE's reference is the
+   * last tile's maximum and log2 255. */
   __device__ void
   store (const AttentionArgs &args, const Softmax &result, int bh, int q_block, int consumer,
          int warp, int group)
@@ -1417,7 +1418,10 @@ struct Consumer {
         scale[j] = *reinterpret_cast<const float2 *> (v_scale + 8 * j + 2 * quad);
         mean[j] = *reinterpret_cast<const float2 *> (v_mean + 8 * j + 2 * quad);
         if constexpr (Pv::kTileMax)
-          mean[j] = make_float2 (mean[j].x - 128.0f * scale[j].x, mean[j].y - 128.0f * scale[j].y);
+          {
+            mean[j] = make_float2 (mean[j].x - 128.0f * scale[j].x, mean[j].y - 128.0f * scale[j].y);
+            scale[j] = make_float2 (scale[j].x * 0x1p64f, scale[j].y * 0x1p64f);
+          }
       }
     float l[2], inverse[2], shift[2] = { 0.0f, 0.0f };
     int row[2];
@@ -1440,17 +1444,14 @@ struct Consumer {
       }
     /* Each row's address once (the 64-bit index math per store was most of
      * this function's instructions: it sets cross-attention's speed, where
-     * a tile has only 4 key tiles); empty rows store mean·0 + 0 through a
-     * zero factor and zero mean. */
+     * a tile has only 4 key tiles); empty rows store zeros. */
     uint32_t *out_row[2];
-    float keep[2];
 #pragma unroll
     for (int r = 0; r < 2; r++)
       {
         const size_t at = (((size_t) b * args.q_len + (live[r] ? row[r] : 0)) * args.heads + h) * kDim
                           + 2 * quad;
         out_row[r] = reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + at);
-        keep[r] = empty[r] ? 0.0f : 1.0f;
       }
     /* Each thread's channels 8j + 2·quad + {0, 1}: one 4-byte store per row
      * and pair. */
@@ -1460,11 +1461,11 @@ struct Consumer {
 #pragma unroll
         for (int r = 0; r < 2; r++)
           {
-            const float o_unit = Pv::kTileMax ? 0x1p64f : 1.0f;
-            const float x0 = o[4 * j + 2 * r] * o_unit * inverse[r] * scale[j].x + mean[j].x * keep[r];
-            const float x1 = o[4 * j + 2 * r + 1] * o_unit * inverse[r] * scale[j].y + mean[j].y * keep[r];
-            const uint32_t packed = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1)
-                                                  : Io<__half>::pack (x0, x1);
+            const float x0 = fmaf (o[4 * j + 2 * r] * inverse[r], scale[j].x, mean[j].x);
+            const float x1 = fmaf (o[4 * j + 2 * r + 1] * inverse[r], scale[j].y, mean[j].y);
+            const uint32_t packed = empty[r] ? 0u
+                                    : args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1)
+                                                    : Io<__half>::pack (x0, x1);
             if (live[r])
               out_row[r][4 * j] = packed;
           }
