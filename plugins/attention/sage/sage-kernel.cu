@@ -622,14 +622,6 @@ barrier_wait (uint32_t bar, uint32_t parity)
   while (!done);
 }
 
-/* Generic-proxy accesses to shared memory ordered with the async proxy's
- * (bulk copies, wgmma operands). */
-__device__ inline void
-fence_shared_to_async ()
-{
-  asm volatile ("fence.proxy.async.shared::cta;\n" ::: "memory");
-}
-
 /* `bytes` (multiple of 16) global -> shared, completing on `bar`. */
 __device__ inline void
 bulk_copy (uint32_t destination, const void *source, uint32_t bytes, uint32_t bar)
@@ -739,8 +731,6 @@ struct AttentionArgs {
   int       heads, q_len, keys, q_tiles, kv_tiles, lse_q_len, out_bf16;
   int       bh;   /* batch · heads */
   int       stagger;   /* 1: block i walks the key tiles from tile i mod their count */
-  const void *q;       /* the input Q (fused_q: quantised in the kernel), 16-bit like out */
-  float     scale;     /* softmax scale */
 };
 
 /* The key tile that a block's t-th key tile of a query tile is: with
@@ -756,24 +746,11 @@ key_tile_at (const AttentionArgs &args, int t, int key_tiles)
   return at < key_tiles ? at : at - key_tiles;
 }
 
-/* Where a stage's Vᵀ tile is 16 KB (integer or one-term P·V), shared
- * memory has room for two query tiles in the input's 16-bit type (128 rows
- * × 256 bytes each): the attention kernel then quantises Q itself (the
- * producer warpgroup's three idle warps, from those staging tiles) and the
- * quantise_q pass, a fifth of 512-key cross-attention's time, is not run. */
-constexpr int kQStagingBytes = 2 * kTileRows * 2 * kDim;
-
-__host__ __device__ constexpr bool
-fused_q (int v_bytes)
-{
-  return v_bytes == kTileBytes;
-}
-
 __host__ __device__ constexpr int
 shared_bytes (int v_bytes)
 {
   return 2 * kTileBytes + kStages * (kTileBytes + v_bytes) + 1024 /* barriers */
-         + (fused_q (v_bytes) ? kQStagingBytes : 0) + 1024 /* alignment */;
+         + 1024 /* alignment */;
 }
 
 /* a·b + c, rounded once, subnormal inputs and results kept (no .ftz,
@@ -1116,7 +1093,6 @@ struct Shared {
   uint8_t  *stages;
   uint64_t *bars;
   int       v_bytes;   /* bytes of a Vᵀ tile; a stage is kTileBytes + v_bytes */
-  uint8_t  *q_staging; /* fused_q: two tiles of 16-bit Q (kQStagingBytes); else NULL */
 
   __device__ uint8_t *q_tile (int buffer) const { return q_tiles + buffer * kTileBytes; }
   __device__ uint32_t q_full (int buffer) const { return shared_address (&bars[buffer]); }
@@ -1126,8 +1102,6 @@ struct Shared {
   {
     return shared_address (&bars[4 + kStages + stage_of (slot)]);
   }
-  __device__ uint8_t *q_staged_tile (int slot) const { return q_staging + slot * kTileRows * 2 * kDim; }
-  __device__ uint32_t q_staged (int slot) const { return shared_address (&bars[4 + 2 * kStages + slot]); }
   __device__ uint32_t k_address (int slot) const
   {
     return shared_address (stages + stage_of (slot) * (kTileBytes + v_bytes));
@@ -1196,15 +1170,12 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
     {
       const TileOf at (tiles.tile (count), args.q_tiles);
       const int buffer = count & 1, use = count >> 1;
-      if (sm.q_staging == nullptr)   /* else quantise_staged_q fills the Q buffers */
-        {
-          if (use > 0)
-            barrier_wait (sm.q_empty (buffer), (use - 1) & 1);
-          barrier_expect_bytes (sm.q_full (buffer), kTileBytes);
-          bulk_copy (shared_address (sm.q_tile (buffer)),
-                     w.q8 + ((size_t) at.bh * args.q_tiles + at.q_block) * kTileBytes, kTileBytes,
-                     sm.q_full (buffer));
-        }
+      if (use > 0)
+        barrier_wait (sm.q_empty (buffer), (use - 1) & 1);
+      barrier_expect_bytes (sm.q_full (buffer), kTileBytes);
+      bulk_copy (shared_address (sm.q_tile (buffer)),
+                 w.q8 + ((size_t) at.bh * args.q_tiles + at.q_block) * kTileBytes, kTileBytes,
+                 sm.q_full (buffer));
       const int8_t *k_source = w.k8 + (size_t) at.bh * args.kv_tiles * kTileBytes;
       const uint8_t *v_source = w.v8 + (size_t) at.bh * args.kv_tiles * sm.v_bytes;
       const bool kept = tiles.resident && at.bh == previous_bh;
@@ -1227,122 +1198,6 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
                      sm.full (slot));
           bulk_copy (sm.v_address (slot), v_source + (size_t) key_tile * sm.v_bytes, sm.v_bytes,
                      sm.full (slot));
-        }
-    }
-}
-
-/* Tile `tile`'s Q rows (those under q_len) into staging tile `slot`, one
- * 256-byte bulk copy each, completing on its q_staged; by one warp, a row
- * per lane at a time. */
-__device__ inline void
-stage_q (const AttentionArgs &args, const Shared &sm, int tile, int slot, int lane)
-{
-  const TileOf at (tile, args.q_tiles);
-  const int b = at.bh / args.heads, h = at.bh % args.heads;
-  const int rows = min (kTileRows, args.q_len - at.q_block * kTileRows);
-  if (lane == 0)
-    barrier_expect_bytes (sm.q_staged (slot), rows * 2 * kDim);
-  __syncwarp ();
-  const uint16_t *q = static_cast<const uint16_t *> (args.q);
-  for (int r = lane; r < rows; r += 32)
-    bulk_copy (shared_address (sm.q_staged_tile (slot) + r * 2 * kDim),
-               q + (((size_t) b * args.q_len + at.q_block * kTileRows + r) * args.heads + h) * kDim,
-               2 * kDim, sm.q_staged (slot));
-}
-
-/* The producer warpgroup's warps 1..3 (`quantiser` 0..2, 96 threads): each
- * tile's Q, as quantise_q would (int8 with one scale per row, the scale
- * and the LSE's shift to the workspace), but from a staging tile into the
- * Q buffer's tile image, while the next tile's rows arrive in the other
- * staging tile. Eight lanes per row, 16 channels each (two 16-byte reads,
- * one 16-byte chunk of the image), four rows per warp at a time: a row's
- * maximum takes 3 shuffles, and four rows' chains overlap (one row per
- * warp with 5-shuffle chains took longer than the consumers' tile).
- * Rounding by the 1.5·2^23 add (the SFU stays the softmax's). */
-__device__ inline void
-quantise_staged_q (const AttentionArgs &args, const Shared &sm, int key_tiles, int quantiser, int lane)
-{
-  const Workspace &w = args.w;
-  const BlockTiles tiles (args.q_tiles * args.bh, key_tiles);
-  const int chunk = lane & 7, row_of_lane = lane >> 3;
-  if (quantiser == 0)
-    for (int n = 0; n < 2 && n < tiles.count; n++)
-      stage_q (args, sm, tiles.tile (n), n, lane);
-  for (int count = 0; count < tiles.count; count++)
-    {
-      const TileOf at (tiles.tile (count), args.q_tiles);
-      const int buffer = count & 1, use = count >> 1;
-      if (use > 0)
-        barrier_wait (sm.q_empty (buffer), (use - 1) & 1);
-      barrier_wait (sm.q_staged (buffer), use & 1);
-      const uint8_t *staged = sm.q_staged_tile (buffer);
-      uint8_t *tile = sm.q_tile (buffer);
-      const size_t first = (size_t) at.bh * args.q_tiles * kTileRows + at.q_block * kTileRows;
-      const float *k_mean = w.k_mean + at.bh * kDim + 16 * chunk;
-      for (int row = 4 * quantiser + row_of_lane; row < kTileRows; row += 12)
-        {
-          const bool valid = at.q_block * kTileRows + row < args.q_len;
-          uint4 raw[2] = { make_uint4 (0, 0, 0, 0), make_uint4 (0, 0, 0, 0) };
-          if (valid)
-            {
-              raw[0] = *reinterpret_cast<const uint4 *> (staged + row * 2 * kDim + 32 * chunk);
-              raw[1] = *reinterpret_cast<const uint4 *> (staged + row * 2 * kDim + 32 * chunk + 16);
-            }
-          /* Values converted where used (twice): 16 floats at once would not
-           * fit the producer warpgroup's 40 registers. */
-          const bool bf16 = args.out_bf16;
-          auto value = [&] (int i) {
-            const uint16_t bits = reinterpret_cast<const uint16_t *> (raw)[i];
-            return bf16 ? __uint_as_float ((uint32_t) bits << 16) : __half2float (__ushort_as_half (bits));
-          };
-          float absmax = 0.0f;
-#pragma unroll
-          for (int i = 0; i < 16; i++)
-            absmax = fmaxf (absmax, fabsf (value (i)));
-#pragma unroll
-          for (int o = 1; o < 8; o <<= 1)
-            absmax = fmaxf (absmax, __shfl_xor_sync (0xffffffffu, absmax, o));
-          const float quant = absmax > 0.0f ? absmax / 127.0f : 1.0f, inverse = 1.0f / quant;
-          uint32_t packed[4];
-#pragma unroll
-          for (int i = 0; i < 4; i++)
-            {
-              /* x/quant + 1.5·2^23: the low byte is round(x/quant) as int8. */
-              const uint32_t a = __float_as_uint (fmaf (value (4 * i), inverse, 12582912.0f));
-              const uint32_t b = __float_as_uint (fmaf (value (4 * i + 1), inverse, 12582912.0f));
-              const uint32_t c = __float_as_uint (fmaf (value (4 * i + 2), inverse, 12582912.0f));
-              const uint32_t d = __float_as_uint (fmaf (value (4 * i + 3), inverse, 12582912.0f));
-              packed[i] = __byte_perm (__byte_perm (a, b, 0x0040), __byte_perm (c, d, 0x0040), 0x5410);
-            }
-          *reinterpret_cast<uint4 *> (tile + tile_offset (row, 16 * chunk))
-              = make_uint4 (packed[0], packed[1], packed[2], packed[3]);
-          float dot = 0.0f;
-          if (args.lse != NULL)
-            {
-#pragma unroll
-              for (int i = 0; i < 16; i++)
-                dot += value (i) * k_mean[i];
-#pragma unroll
-              for (int o = 1; o < 8; o <<= 1)
-                dot += __shfl_xor_sync (0xffffffffu, dot, o);
-            }
-          if (chunk == 0)
-            {
-              w.q_scale[first + row] = quant * args.scale * kLog2e;
-              w.q_shift[first + row] = valid ? dot * args.scale : 0.0f;
-            }
-        }
-      /* The tile image for the MMAs (async proxy), the scales for the
-       * consumers, and the staging tile free for the next copies. */
-      fence_shared_to_async ();
-      __threadfence_block ();
-      asm volatile ("bar.sync 5, 96;\n" ::: "memory");
-      if (quantiser == 0)
-        {
-          if (lane == 0)
-            barrier_arrive (sm.q_full (buffer));
-          if (count + 2 < tiles.count)
-            stage_q (args, sm, tiles.tile (count + 2), buffer, lane);
         }
     }
 }
@@ -1457,9 +1312,9 @@ struct Consumer {
         /* Tile n's S starts: its Q buffer and scales. */
         const TileOf at (tiles.tile (n), args.q_tiles);
         q_desc = descriptor (shared_address (sm.q_tile (n & 1) + consumer * (kQBlock / 8) * 1024));
+        load_row_scales (args, at, consumer, warp, group);
         k_scales = args.w.k_scale + (size_t) at.bh * args.kv_tiles;
         barrier_wait (sm.q_full (n & 1), (n >> 1) & 1);
-        load_row_scales (args, at, consumer, warp, group);   /* written with Q when fused_q */
       }
     const int key_tile = kScores ? key_tile_at (args, t, key_tiles) : 0;
     const float k_scale = kScores ? k_scales[key_tile] : 0.0f;
@@ -1637,9 +1492,9 @@ attention (const AttentionArgs args)
   extern __shared__ uint8_t shared_raw[];
   uint8_t *base = reinterpret_cast<uint8_t *> (((uintptr_t) shared_raw + 1023) & ~(uintptr_t) 1023);
   constexpr int kVBytes = v_tile_bytes (Pv::kPv16, Pv::kTerms);
-  uint8_t *after_stages = base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes);
-  const Shared sm = { base, base + 2 * kTileBytes, reinterpret_cast<uint64_t *> (after_stages), kVBytes,
-                      fused_q (kVBytes) ? after_stages + 1024 : nullptr };
+  const Shared sm = { base, base + 2 * kTileBytes,
+                      reinterpret_cast<uint64_t *> (base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes)),
+                      kVBytes };
   const int key_tiles = (args.keys + kTileRows - 1) / kTileRows;
   const int total = args.q_tiles * args.bh;
 
@@ -1655,9 +1510,6 @@ attention (const AttentionArgs args)
           barrier_init (sm.full (s), 1);
           barrier_init (sm.empty (s), 256);
         }
-      if (sm.q_staging != nullptr)
-        for (int slot = 0; slot < 2; slot++)
-          barrier_init (sm.q_staged (slot), 1);
       asm volatile ("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
   __syncthreads ();
@@ -1667,8 +1519,6 @@ attention (const AttentionArgs args)
       asm volatile ("setmaxnreg.dec.sync.aligned.u32 40;\n");
       if (threadIdx.x == 0)
         produce (args, sm, key_tiles);
-      else if (sm.q_staging != nullptr && threadIdx.x >= 32)
-        quantise_staged_q (args, sm, key_tiles, (threadIdx.x >> 5) - 1, threadIdx.x & 31);
     }
   else
     {
@@ -1694,9 +1544,9 @@ attention (const AttentionArgs args)
           const int buffer = count & 1;
           c.init ();
           c.q_desc = descriptor (shared_address (sm.q_tile (buffer) + consumer * (kQBlock / 8) * 1024));
+          c.load_row_scales (args, at, consumer, warp, group);
           c.k_scales = w.k_scale + (size_t) at.bh * args.kv_tiles;
           barrier_wait (sm.q_full (buffer), (count >> 1) & 1);
-          c.load_row_scales (args, at, consumer, warp, group);
           c.base = tiles.slot (count, 0);
           if (!kPingpong)   /* without keys (ping-pong too): nothing to run, zeros stored */
             c.run_in_order (sm, args, key_tiles);
@@ -1735,10 +1585,8 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
                                           int8_pv ? 127.0f : kPScale, w.k_mean, w.v_mean,
                                           w.v_scale);
   mark (2);
-  /* With 16 KB Vᵀ tiles the attention kernel quantises Q itself. */
-  if (!fused_q (v_tile_bytes (p->pv16, v_terms)))
-    quantise_q<T><<<dim3 (q_tiles, bh), 256, 0, stream>>> (q, p->heads, p->q_len, p->scale, w,
-                                                              q_tiles);
+  quantise_q<T><<<dim3 (q_tiles, bh), 256, 0, stream>>> (q, p->heads, p->q_len, p->scale, w,
+                                                            q_tiles);
   mark (3);
   if (key_tiles > 0)
     {
@@ -1761,7 +1609,7 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   if (status != cudaSuccess)
     return status;
   AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
-                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger, p->q, p->scale };
+                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger };
   const int tiles = q_tiles * bh;
   const int blocks = p->blocks > 0 && p->blocks < tiles ? p->blocks : tiles;
   kernel<<<blocks, 384, shared, stream>>> (args);
