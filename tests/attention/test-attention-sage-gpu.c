@@ -163,24 +163,6 @@ test_ring_merge_of_chunks (void)
   at_case_free (&full);
 }
 
-/* The last round of tiles split along the keys and merged by their LSEs
- * (persistent grid, one block per SM): 9 tiles of 11 key tiles on 132 SMs
- * (five parts of three key tiles, the last part past the keys), then 134
- * tiles (a whole round and two tiles split in five) against naive. */
-static void
-test_split_tail (void)
-{
-  AtCase c;
-  at_case_random (&c, at_problem (1, 3, 300, 1300, 128, RL_ATTENTION_BF16));
-  PT_REQUIRE (at_case_reference (registry, &c), "reference");
-  check_case ("split tail B1 H3 Lq300 Lk1300", &c);
-  at_case_free (&c);
-  at_case_random (&c, at_problem (1, 2, 8500, 1200, 128, RL_ATTENTION_BF16));
-  PT_REQUIRE (at_case_naive_reference (registry, &c, stream), "naive run");
-  check_case ("split tail B1 H2 Lq8500 Lk1200 (vs naive)", &c);
-  at_case_free (&c);
-}
-
 /* A Wan-sized problem (too big for the CPU reference) against naive, whose
  * scores and softmax are exact fp32. */
 static void
@@ -222,7 +204,6 @@ main (void)
       PT_RUN (test_parity_with_reference);
       PT_RUN (test_tiny_shapes);
       PT_RUN (test_ring_merge_of_chunks);
-      PT_RUN (test_split_tail);
       PT_RUN (test_wan_shape_against_naive);
       sage->close (sage_instance);
     }

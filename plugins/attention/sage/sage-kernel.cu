@@ -149,8 +149,6 @@ struct Workspace {
   float   *v_mean;    /* [BH][128] */
   float   *v_scale;   /* [BH][128] */
   float   *partial;   /* [BH][stat_chunks][4][128] */
-  float   *part_out;  /* [units][128 rows][128]: a split tail's normalised O per part */
-  float   *part_lse;  /* [units][128 rows]: and its LSE */
   size_t   bytes;
 };
 
@@ -189,10 +187,6 @@ workspace_layout (const RlSageParams *p, void *base)
   w.v_mean = (float *) take (bh * kDim * sizeof (float));
   w.v_scale = (float *) take (bh * kDim * sizeof (float));
   w.partial = (float *) take (bh * stat_chunks (p->kv_len) * 4 * kDim * sizeof (float));
-  /* A split tail has at most one unit per persistent block. */
-  const size_t units = p->blocks > 0 ? (size_t) p->blocks : 0;
-  w.part_out = (float *) take (units * kTileRows * kDim * sizeof (float));
-  w.part_lse = (float *) take (units * kTileRows * sizeof (float));
   w.bytes = used;
   return w;
 }
@@ -737,12 +731,6 @@ struct AttentionArgs {
   int       heads, q_len, keys, q_tiles, kv_tiles, lse_q_len, out_bf16;
   int       bh;   /* batch · heads */
   int       stagger;   /* 1: block i walks the key tiles from tile i mod their count */
-  /* This launch's work items: tiles tile_base.. (tile_count of them), or
-   * with parts > 1 a split tail: item u is part u mod parts (key tiles
-   * part·part_tiles.., at most part_tiles of them) of tile tile_base +
-   * u / parts, its normalised O and LSE to w.part_out / w.part_lse
-   * (merge_parts adds them up). */
-  int       tile_base, tile_count, parts, part_tiles;
 };
 
 /* The key tile that a block's t-th key tile of a query tile is: with
@@ -1124,37 +1112,11 @@ struct Shared {
   }
 };
 
-/* Work item `item` of a launch: its tile of 128 query rows (query block
- * fastest, then batch·head) and its keys: all, or one part's in a split
- * tail (key tiles key_first.., valid keys below keys_end). */
+/* Tiles of 128 query rows, query block fastest, then batch·head. */
 struct TileOf {
-  int bh = 0, q_block = 0, part = 0, key_first = 0, keys_end = 0;
-  __device__ TileOf () {}
-  __device__
-  TileOf (int item, const AttentionArgs &args)
-  {
-    const int tile = args.tile_base + (args.parts > 1 ? item / args.parts : item);
-    bh = tile / args.q_tiles, q_block = tile % args.q_tiles;
-    part = args.parts > 1 ? item % args.parts : 0;
-    key_first = part * args.part_tiles;
-    keys_end = args.parts > 1 ? min (args.keys, (key_first + args.part_tiles) * kTileRows) : args.keys;
-  }
+  int bh, q_block;
+  __device__ TileOf (int tile, int q_tiles) : bh (tile / q_tiles), q_block (tile % q_tiles) {}
 };
-
-/* Key tile t of an item whose keys start at tile `key_first` (the last
- * part's may run past the keys: their loads take the last tile, their
- * scores are all masked), and its first key. */
-__device__ inline int
-item_key_tile (const AttentionArgs &args, int key_first, int t, int key_tiles)
-{
-  return min (key_first + key_tile_at (args, t, key_tiles), args.kv_tiles - 1);
-}
-
-__device__ inline int
-item_first_key (const AttentionArgs &args, int key_first, int t, int key_tiles)
-{
-  return (key_first + key_tile_at (args, t, key_tiles)) * kTileRows;
-}
 
 /* The block's tiles. Dealt round-robin (tile = blockIdx.x + n·gridDim.x),
  * so that all SMs work on one head's K/V at a time, in L2. But when a
@@ -1202,11 +1164,11 @@ __device__ inline void
 produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
 {
   const Workspace &w = args.w;
-  const BlockTiles tiles (args.tile_count, key_tiles);
-  int previous_bh = -1, previous_part = -1;
+  const BlockTiles tiles (args.q_tiles * args.bh, key_tiles);
+  int previous_bh = -1;
   for (int count = 0; count < tiles.count; count++)
     {
-      const TileOf at (tiles.tile (count), args);
+      const TileOf at (tiles.tile (count), args.q_tiles);
       const int buffer = count & 1, use = count >> 1;
       if (use > 0)
         barrier_wait (sm.q_empty (buffer), (use - 1) & 1);
@@ -1216,8 +1178,8 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
                  sm.q_full (buffer));
       const int8_t *k_source = w.k8 + (size_t) at.bh * args.kv_tiles * kTileBytes;
       const uint8_t *v_source = w.v8 + (size_t) at.bh * args.kv_tiles * sm.v_bytes;
-      const bool kept = tiles.resident && at.bh == previous_bh && at.part == previous_part;
-      previous_bh = at.bh, previous_part = at.part;
+      const bool kept = tiles.resident && at.bh == previous_bh;
+      previous_bh = at.bh;
       for (int t = 0; t < key_tiles; t++)
         {
           const int slot = tiles.slot (count, t);
@@ -1231,7 +1193,7 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
               continue;
             }
           barrier_expect_bytes (sm.full (slot), kTileBytes + sm.v_bytes);
-          const int key_tile = item_key_tile (args, at.key_first, t, key_tiles);
+          const int key_tile = key_tile_at (args, t, key_tiles);
           bulk_copy (sm.k_address (slot), k_source + (size_t) key_tile * kTileBytes, kTileBytes,
                      sm.full (slot));
           bulk_copy (sm.v_address (slot), v_source + (size_t) key_tile * sm.v_bytes, sm.v_bytes,
@@ -1253,8 +1215,7 @@ struct Consumer {
   uint64_t q_desc;
   float    q_row_scale[2];   /* this thread's two query rows' scales */
   const float *k_scales;
-  int      keys, quad, base;   /* keys: the current item's end (TileOf::keys_end) */
-  int      key_first;         /* and its first key tile */
+  int      keys, quad, base;
   int      pv_n, pv_t;    /* ping-pong stream: tile and key tile of the pending P·V */
 
   __device__ void
@@ -1285,14 +1246,14 @@ struct Consumer {
       q_row_scale[r] = scales[tile_row (consumer, warp, group, r)];
   }
 
-  /* Softmax of S, which holds the keys from `first_key`; `k_scale` is
-   * their tile's, loaded by the caller before it waits for the MMAs so that
-   * the load's latency hides under them. */
+  /* Softmax of S, which holds key tile `key_tile`; `k_scale` is that
+   * tile's, loaded by the caller before it waits for the MMAs so that the
+   * load's latency hides under them. */
   __device__ void
-  scores_to_p (int first_key, float k_scale)
+  scores_to_p (int key_tile, float k_scale)
   {
     const float dequant[2] = { q_row_scale[0] * k_scale, q_row_scale[1] * k_scale };
-    softmax.tile<Pv> (s_acc, dequant, first_key, keys, quad, p, alpha);
+    softmax.tile<Pv> (s_acc, dequant, key_tile * kTileRows, keys, quad, p, alpha);
   }
 
   __device__ void
@@ -1318,7 +1279,7 @@ struct Consumer {
   {
     for (int t = 0; t < tiles; t++)
       {
-        const int slot = base + t, key_tile = item_key_tile (args, key_first, t, tiles);
+        const int slot = base + t, key_tile = key_tile_at (args, t, tiles);
         const float k_scale = k_scales[key_tile];
         barrier_wait (sm.full (slot), (slot / kStages) & 1);
         mma_fence ();
@@ -1326,7 +1287,7 @@ struct Consumer {
         mma_commit ();
         mma_wait_all ();
         hold_all (s_acc);
-        scores_to_p (item_first_key (args, key_first, t, tiles), k_scale);
+        scores_to_p (key_tile, k_scale);
         mma_fence ();
         issue_values<Pv> (pv, p, sm.v_address (slot));
         mma_commit ();
@@ -1348,15 +1309,14 @@ struct Consumer {
     const int v_slot = kValues ? tiles.slot (pv_n, pv_t) : 0;
     if (kScores && t == 0)
       {
-        /* Tile n's S starts: its Q buffer, scales and keys. */
-        const TileOf at (tiles.tile (n), args);
-        keys = at.keys_end, key_first = at.key_first;
+        /* Tile n's S starts: its Q buffer and scales. */
+        const TileOf at (tiles.tile (n), args.q_tiles);
         q_desc = descriptor (shared_address (sm.q_tile (n & 1) + consumer * (kQBlock / 8) * 1024));
         load_row_scales (args, at, consumer, warp, group);
         k_scales = args.w.k_scale + (size_t) at.bh * args.kv_tiles;
         barrier_wait (sm.q_full (n & 1), (n >> 1) & 1);
       }
-    const int key_tile = kScores ? item_key_tile (args, key_first, t, key_tiles) : 0;
+    const int key_tile = kScores ? key_tile_at (args, t, key_tiles) : 0;
     const float k_scale = kScores ? k_scales[key_tile] : 0.0f;
     if (kScores)
       barrier_wait (sm.full (s_slot), (s_slot / kStages) & 1);
@@ -1396,9 +1356,12 @@ struct Consumer {
     /* The next tile's softmax first: S is then dead while O is stored. A
      * tile's first alpha is 0 (m was −inf), so O restarts from its P·V. */
     if (kScores)
-      scores_to_p (item_first_key (args, key_first, t, key_tiles), k_scale);
+      scores_to_p (key_tile, k_scale);
     if (kValues && finished)
-      store (args, finished_softmax, tiles.tile (pv_n), consumer, warp, group);
+      {
+        const TileOf done (tiles.tile (pv_n), args.q_tiles);
+        store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
+      }
     if (kScores)
       {
         pv_n = n, pv_t = t;   /* the next turn's P·V is this turn's unit */
@@ -1438,11 +1401,9 @@ struct Consumer {
    * the −128 folded into v_scale and mean(v); the LSE's reference is the
    * last tile's maximum and log2 255. */
   __device__ void
-  store (const AttentionArgs &args, const Softmax &result, int item, int consumer, int warp, int group)
+  store (const AttentionArgs &args, const Softmax &result, int bh, int q_block, int consumer,
+         int warp, int group)
   {
-    const TileOf tile (item, args);
-    const int bh = tile.bh, q_block = tile.q_block;
-    const bool parted = args.parts > 1;   /* to w.part_out / part_lse, in fp32 */
     const Workspace &w = args.w;
     const int b = bh / args.heads, h = bh % args.heads;
     const float *v_scale = w.v_scale + bh * kDim, *v_mean = w.v_mean + bh * kDim;
@@ -1473,7 +1434,7 @@ struct Consumer {
         l[r] += __shfl_xor_sync (0xffffffffu, l[r], 2);
         row[r] = q_block * kTileRows + tile_row (consumer, warp, group, r);
         live[r] = row[r] < args.q_len;
-        if ((args.lse != NULL || parted) && quad == 0 && live[r])
+        if (args.lse != NULL && quad == 0 && live[r])
           shift[r] = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row[r]];
         empty[r] = !(l[r] > 0.0f);   /* no valid key: out 0, lse −inf */
         if constexpr (Pv::kTileMax)
@@ -1502,15 +1463,6 @@ struct Consumer {
           {
             const float x0 = fmaf (o[4 * j + 2 * r] * inverse[r], scale[j].x, mean[j].x);
             const float x1 = fmaf (o[4 * j + 2 * r + 1] * inverse[r], scale[j].y, mean[j].y);
-            if (parted)
-              {
-                if (live[r])
-                  *reinterpret_cast<float2 *> (w.part_out + ((size_t) item * kTileRows
-                                                             + tile_row (consumer, warp, group, r)) * kDim
-                                               + 8 * j + 2 * quad)
-                      = empty[r] ? make_float2 (0.0f, 0.0f) : make_float2 (x0, x1);
-                continue;
-              }
             const uint32_t packed = empty[r] ? 0u
                                     : args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1)
                                                     : Io<__half>::pack (x0, x1);
@@ -1518,19 +1470,14 @@ struct Consumer {
               out_row[r][4 * j] = packed;
           }
       }
-    if ((args.lse != NULL || parted) && quad == 0)
+    if (args.lse != NULL && quad == 0)
 #pragma unroll
       for (int r = 0; r < 2; r++)
         if (live[r])
-          {
-            const float lse = empty[r] ? -INFINITY
-                              : (Pv::kTileMax ? result.reference[r] + log2f (l[r]) - kLog2U8Scale
-                                              : result.m[r] + log2f (l[r]) - kLog2PScale) * kLn2 + shift[r];
-            if (parted)
-              w.part_lse[(size_t) item * kTileRows + tile_row (consumer, warp, group, r)] = lse;
-            else
-              args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row[r]] = lse;
-          }
+          args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row[r]]
+              = empty[r] ? -INFINITY
+                         : (Pv::kTileMax ? result.reference[r] + log2f (l[r]) - kLog2U8Scale
+                                         : result.m[r] + log2f (l[r]) - kLog2PScale) * kLn2 + shift[r];
   }
 };
 #endif
@@ -1548,8 +1495,8 @@ attention (const AttentionArgs args)
   const Shared sm = { base, base + 2 * kTileBytes,
                       reinterpret_cast<uint64_t *> (base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes)),
                       kVBytes };
-  const int key_tiles = args.parts > 1 ? args.part_tiles : (args.keys + kTileRows - 1) / kTileRows;
-  const int total = args.tile_count;
+  const int key_tiles = (args.keys + kTileRows - 1) / kTileRows;
+  const int total = args.q_tiles * args.bh;
 
   if (threadIdx.x == 0)
     {
@@ -1593,10 +1540,9 @@ attention (const AttentionArgs args)
         }
       for (int count = 0; count < tiles.count; count++)
         {
-          const TileOf at (tiles.tile (count), args);
+          const TileOf at (tiles.tile (count), args.q_tiles);
           const int buffer = count & 1;
           c.init ();
-          c.keys = at.keys_end, c.key_first = at.key_first;
           c.q_desc = descriptor (shared_address (sm.q_tile (buffer) + consumer * (kQBlock / 8) * 1024));
           c.load_row_scales (args, at, consumer, warp, group);
           c.k_scales = w.k_scale + (size_t) at.bh * args.kv_tiles;
@@ -1606,52 +1552,10 @@ attention (const AttentionArgs args)
             c.run_in_order (sm, args, key_tiles);
           /* Every S product that read this Q buffer has completed. */
           barrier_arrive (sm.q_empty (buffer));
-          c.store (args, c.softmax, tiles.tile (count), consumer, warp, group);
+          c.store (args, c.softmax, at.bh, at.q_block, consumer, warp, group);
         }
     }
 #endif
-}
-
-/* A split tail's parts added up: tile tile_base + blockIdx.x of `out` (and
- * of the LSE when asked for), each row the parts' normalised outputs
- * weighted by exp(their LSE − the largest). 256 threads: a warp per row,
- * 4 channels per lane. */
-template <typename T>
-__global__ void __launch_bounds__ (256)
-merge_parts (const AttentionArgs args)
-{
-  const Workspace &w = args.w;
-  const int tail = blockIdx.x, tile = args.tile_base + tail, lane = threadIdx.x & 31;
-  const int bh = tile / args.q_tiles, q_block = tile % args.q_tiles;
-  const int b = bh / args.heads, h = bh % args.heads;
-  for (int local = threadIdx.x >> 5; local < kTileRows; local += 8)
-    {
-      const int row = q_block * kTileRows + local;
-      if (row >= args.q_len)
-        break;
-      const size_t first = (size_t) tail * args.parts * kTileRows + local;
-      float top = -INFINITY;
-      for (int part = 0; part < args.parts; part++)
-        top = fmaxf (top, w.part_lse[first + (size_t) part * kTileRows]);
-      float4 sum = make_float4 (0.0f, 0.0f, 0.0f, 0.0f);
-      float weights = 0.0f;
-      for (int part = 0; part < args.parts; part++)
-        {
-          const size_t at = first + (size_t) part * kTileRows;
-          const float weight = top == -INFINITY ? 0.0f : __expf (w.part_lse[at] - top);
-          const float4 o = *reinterpret_cast<const float4 *> (w.part_out + at * kDim + 4 * lane);
-          weights += weight;
-          sum.x += weight * o.x, sum.y += weight * o.y, sum.z += weight * o.z, sum.w += weight * o.w;
-        }
-      const float inverse = weights > 0.0f ? 1.0f / weights : 0.0f;
-      const uint32_t lo = Io<T>::pack (sum.x * inverse, sum.y * inverse);
-      const uint32_t hi = Io<T>::pack (sum.z * inverse, sum.w * inverse);
-      T *out = static_cast<T *> (args.out) + (((size_t) b * args.q_len + row) * args.heads + h) * kDim;
-      *reinterpret_cast<uint2 *> (out + 4 * lane) = make_uint2 (lo, hi);
-      if (args.lse != NULL && lane == 0)
-        args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row]
-            = weights > 0.0f ? top + logf (weights) : -INFINITY;
-    }
 }
 
 template <typename T>
@@ -1704,39 +1608,11 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared);
   if (status != cudaSuccess)
     return status;
-  const int tiles = q_tiles * bh;
-  /* Persistent blocks take tiles round-robin; when the last round would
-   * leave most blocks idle (tiles mod blocks under half of them), its
-   * tiles are split along the keys into `parts` (each at least two key
-   * tiles) on the idle blocks and added up by their LSEs (merge_parts):
-   * at H 12, L 4680 (444 tiles on 132 SMs) the last round's 48 tiles
-   * cost a whole tile's time, split in two half of it. */
-  int whole = tiles, parts = 1;
-  if (p->blocks > 0 && key_tiles >= 4)
-    {
-      const int rest = tiles % p->blocks;
-      const int split = rest > 0 ? min (p->blocks / rest, key_tiles / 2) : 1;
-      if (split >= 2)
-        whole = tiles - rest, parts = split;
-    }
   AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
-                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger,
-                         0, whole, 1, 0 };
-  if (whole > 0)
-    {
-      const int blocks = p->blocks > 0 && p->blocks < whole ? p->blocks : whole;
-      kernel<<<blocks, 384, shared, stream>>> (args);
-    }
-  if (parts > 1)
-    {
-      AttentionArgs tail = args;
-      tail.tile_base = whole;
-      tail.tile_count = (tiles - whole) * parts;
-      tail.parts = parts;
-      tail.part_tiles = (key_tiles + parts - 1) / parts;
-      kernel<<<tail.tile_count, 384, shared, stream>>> (tail);
-      merge_parts<T><<<tiles - whole, 256, 0, stream>>> (tail);
-    }
+                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger };
+  const int tiles = q_tiles * bh;
+  const int blocks = p->blocks > 0 && p->blocks < tiles ? p->blocks : tiles;
+  kernel<<<blocks, 384, shared, stream>>> (args);
   mark (5);
   if (timed)
     {
