@@ -9,8 +9,11 @@
 #include "engine/nodes/model-values.h"
 
 /* The attention variants plugins/attention provides; "auto" lets the
- * worker pick the fastest one its device has. */
-static const char * const attention_names[] = { "auto", "flash", "cudnn", "naive", "reference", NULL };
+ * worker pick the fastest exact one its device has. sage and sage16 are
+ * approximate (int8 Q·Kᵀ; Hopper only): never picked by "auto", only when
+ * named here or in the pool's settings. */
+static const char * const attention_names[] = { "auto", "flash", "cudnn", "sage", "sage16", "naive",
+                                                "reference", NULL };
 
 static gboolean
 execute_parallel_settings (RlNodeContext  *ctx,

@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "engine/media/video-reader.h"
+#include "engine/nodes/builtin-node-tables.h"
 #include "tests/tiny-wan-fixture.h"
 #include "engine/run/history.h"
 #include "engine/run/history-summary.h"
@@ -213,6 +214,29 @@ test_heads_refuse_ulysses4 (void)
   tiny_wan_run_clear (&r);
 }
 
+/* The node offers the approximate variants by name; a CPU worker has
+ * neither, and the run stops before sampling with a message that names the
+ * kernels it does have (a named kernel is never swapped silently). */
+static void
+test_named_sage_on_cpu (void)
+{
+  const RlNodeType *node = &rl_node_parallel_settings;
+  gboolean offered = FALSE;
+
+  for (guint i = 0; i < node->n_inputs; i++)
+    if (g_str_equal (node->inputs[i].name, "attention"))
+      offered = g_strv_contains (node->inputs[i].combo_options, "sage")
+                && g_strv_contains (node->inputs[i].combo_options, "sage16");
+  g_assert_true (offered);
+
+  const char *sets[] = { "60.attention=sage", NULL };
+  TinyWanRun r = run_tiny ("sage", sets);
+
+  g_assert_cmpint (r.status, !=, 0);
+  g_assert_nonnull (strstr (r.err, "unknown attention variant 'sage' for the cpu backend; known: auto, reference"));
+  tiny_wan_run_clear (&r);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -234,6 +258,7 @@ main (int    argc,
   g_test_add_func ("/parallel/settings-node/cfg-parallel-ulysses2", test_cfg_parallel_ulysses2);
   g_test_add_func ("/parallel/settings-node/data-parallel", test_data_parallel);
   g_test_add_func ("/parallel/settings-node/heads-refuse-ulysses4", test_heads_refuse_ulysses4);
+  g_test_add_func ("/parallel/settings-node/named-sage-on-cpu", test_named_sage_on_cpu);
   status = g_test_run ();
   tiny_wan_setup_clear (&setup);
   return status;
