@@ -27,7 +27,7 @@
  *   P·V           e4m3 (or bf16) P × V per tile into an fp32 partial, added
  *                 to the fp32 accumulator after the online-softmax rescale
  *                 (the two-level accumulation of SageAttention-2).
- *   P·V int8      the kernel's RAYLIGHT_SAGE_PV=int8 option (NOTES.md): V
+ *   P·V int8      the kernel's default since session 9 (NOTES.md): V
  *                 smoothed, int8 per channel (absmax/127); P formed against
  *                 the tile's own row maximum, exp2(s − tile max) ∈ [0, 1],
  *                 as u8 (·255, round to nearest); the tile's product summed
@@ -36,7 +36,9 @@
  *                 running maximum instead, the small P of early or weak
  *                 tiles fall below u8's absolute step and the error grows
  *                 with the keys (5% at 32,760 in a float64 model); against
- *                 the tile's maximum it stays near 1%.
+ *                 the tile's maximum it stays near 1%. (The kernel stores
+ *                 V + 128 and keeps O in units of the tile's maximum; the
+ *                 same sums, rounded in other places by fp32 only.)
  *
  * Each case compares against a float64 softmax on the unquantised inputs
  * (bounds below, with why), on several distributions including keys with a
@@ -137,7 +139,7 @@ round_int8 (float x)
 typedef enum {
   PV_16,     /* P in bf16, V the input (the "8+16" design, sage16) */
   PV_FP8,    /* P and V e4m3 (sage) */
-  PV_INT8,   /* P u8 against the tile's maximum, V int8 (a candidate) */
+  PV_INT8,   /* P u8 against the tile's maximum, V int8 (sage's default) */
 } PvFormat;
 
 typedef struct {

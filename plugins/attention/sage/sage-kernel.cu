@@ -1,5 +1,6 @@
-/* SageAttention-2 on Hopper (sm_90a): int8 Q·Kᵀ, fp8 e4m3 P·V with
- * two-level fp32 accumulation, online softmax in fp32 with exp2. The
+/* SageAttention-2 on Hopper (sm_90a): int8 Q·Kᵀ, 8-bit P·V (by default in
+ * integers, see pv_int8 below; or fp8 e4m3) with two-level fp32
+ * accumulation, online softmax in fp32 with exp2. The
  * arithmetic is modelled step for step on the CPU by
  * tests/attention/test-sage-quantisation-model.c.
  *
