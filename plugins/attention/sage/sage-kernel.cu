@@ -8,15 +8,17 @@
  *   channel_stats   per (batch·head, 256 keys): Σk, Σv, max v, min v per
  *                   channel.
  *   channel_finish  per batch·head: mean k, mean v, v scale = absmax(v −
- *                   mean)/448 per channel (16-bit V: mean 0, scale 1).
+ *                   mean)/127 per channel (/448 for e4m3 V; 16-bit V: mean
+ *                   0, scale 1).
  *   quantise_q      per 128 query rows: int8 with one scale per row
  *                   (absmax/127) that also carries the softmax scale and
  *                   log2(e); the row's scale·q·mean(k), which the LSE adds
  *                   back.
  *   quantise_kv     per 128 keys, K and V in separate blocks: k − mean(k) to
- *                   int8 with one scale; y = (v − mean(v))/scale to e4m3 (by
- *                   default as two terms, hi = e4m3(y) and lo = e4m3(y − hi),
- *                   in two tiles), transposed to [channel, key].
+ *                   int8 with one scale; y = (v − mean(v))/scale to int8 +
+ *                   128 (the default), or to e4m3 (one term, or two: hi =
+ *                   e4m3(y) and lo = e4m3(y − hi), in two tiles), transposed
+ *                   to [channel, key].
  * Each quantised tile is written as the exact image the attention kernel
  * wants in shared memory: wgmma's no-swizzle K-major layout, "core
  * matrices" of 8 rows × 16 bytes stored as 128 contiguous bytes; the 16-byte
@@ -1023,8 +1025,6 @@ struct Softmax {
         top[r] = max (top[r], __shfl_xor_sync (0xffffffffu, top[r], 2));
         float tile_max = top[r] == kMasked ? -INFINITY : dequantise (top[r], dequant[r], offset[r]);
         float m_new = fmaxf (m[r], tile_max);
-        /* A row with no valid key yet keeps m = −inf; subtract 0 then. */
-        float m_use = m_new == -INFINITY ? 0.0f : m_new;
         if constexpr (Pv::kTileMax)
           {
             /* The tile's own maximum, but never so far under m that O and
@@ -1038,6 +1038,8 @@ struct Softmax {
           }
         else
           {
+            /* A row with no valid key yet keeps m = −inf; subtract 0 then. */
+            float m_use = m_new == -INFINITY ? 0.0f : m_new;
             alpha[r] = fast_exp2 (m[r] - m_use);
             shift[r] = offset[r] - (m_use - kLog2PScale);
           }
@@ -1076,10 +1078,6 @@ struct Softmax {
 };
 
 #ifdef SAGE_HOPPER
-/* Shared memory of one block: two Q tiles (the next tile's Q loads while
- * this one is in use), kStages × (K tile, Vᵀ tile), and the mbarriers (Q
- * buffer b loaded / released by both consumers; stage s full / read by
- * both consumers). Ring slots and Q uses count on across a block's tiles. */
 /* Ring slots count up from 0; their stage is slot mod kStages, taken
  * unsigned (a signed int's modulo costs five uniform instructions in every
  * ping-pong turn). */
@@ -1088,6 +1086,11 @@ stage_of (int slot)
 {
   return (uint32_t) slot % kStages;
 }
+
+/* Shared memory of one block: two Q tiles (the next tile's Q loads while
+ * this one is in use), kStages × (K tile, Vᵀ tile), and the mbarriers (Q
+ * buffer b loaded / released by both consumers; stage s full / read by
+ * both consumers). Ring slots and Q uses count on across a block's tiles. */
 
 struct Shared {
   uint8_t  *q_tiles;
