@@ -60,7 +60,10 @@ gcc $cflags tests/bench/bench-attention.c -o $build/bench-attention $build/obj/l
   || { echo "BUILD FAILED"; exit 1; }
 grep -A2 "attention" "$out/nvcc-sage.log" | grep -E "registers|spill" | sed 's/^/ptxas attention: /' | tee -a "$summary"
 cuobjdump -sass $build/obj/sage-kernel.o > "$out/sage.sass" 2>&1
-note "sass: IGMMA $(grep -c IGMMA "$out/sage.sass")  QGMMA $(grep -c QGMMA "$out/sage.sass")  LDL/STL $(grep -cE '\b(LDL|STL)\b' "$out/sage.sass")  MUFU.EX2 $(grep -c 'MUFU.EX2' "$out/sage.sass")"
+# Local memory in the attention kernels (the preparation kernel spills a
+# few registers around its divisions' slow path, once per item).
+attention_sass=$(awk '/Function : /{keep = /attention/} keep' "$out/sage.sass")
+note "sass: IGMMA $(grep -c IGMMA "$out/sage.sass")  QGMMA $(grep -c QGMMA "$out/sage.sass")  LDL/STL in attention $(echo "$attention_sass" | grep -cE '\b(LDL|STL)\b')  MUFU.EX2 $(grep -c 'MUFU.EX2' "$out/sage.sass")"
 export OMP_NUM_THREADS=16
 
 if [ "$what" = bench ]; then
@@ -187,16 +190,19 @@ for run in "sage:sage:RAYLIGHT_SAGE_PV=int8" "sage-2v:sage:RAYLIGHT_SAGE_PV=fp8 
       # The median of each shape's passes (11 runs: warm-up and 10 timed).
       python3 - "$out/passes-$name.txt" <<'PY' | sed "s/^/$name /" >> "$summary"
 import collections, statistics, sys
+# "sage passes H h Lq q Lk k ms: name t name t ...": the median of each
+# named time per shape.
 runs = collections.OrderedDict()
 for line in open(sys.argv[1]):
     f = line.split()
-    if len(f) < 19 or f[1] != "passes":
+    if len(f) < 11 or f[1] != "passes":
         continue
-    runs.setdefault(" ".join(f[2:8]), []).append([float(f[i]) for i in (10, 12, 14, 16, 18)])
+    names, times = f[9::2], [float(x) for x in f[10::2]]
+    runs.setdefault(" ".join(f[2:8]), []).append((names, times))
 for shape, rows in runs.items():
-    med = [statistics.median(c) for c in zip(*rows)]
-    print(f"{shape} ms: stats {med[0]:.4f} finish {med[1]:.4f} quantise-q {med[2]:.4f} "
-          f"quantise-kv {med[3]:.4f} attention {med[4]:.4f}")
+    names = rows[0][0]
+    med = [statistics.median(c) for c in zip(*(t for _, t in rows))]
+    print(f"{shape} ms: " + " ".join(f"{n} {m:.4f}" for n, m in zip(names, med)))
 PY
       ;;
     *) grep -E "^(sage|torch)" "$out/bench-$name.txt" | sed "s/^/$name /" >> "$summary" ;;

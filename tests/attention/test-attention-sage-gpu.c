@@ -2,8 +2,9 @@
  * 16-bit PV) variants against the CPU `reference` (fp32 on upcast inputs),
  * on fresh random data with outputs and LSE poisoned (NaN) first: bf16 and
  * f16, Lq/Lk off the 128 tiles, padded keys including a batch with no key,
- * keys with a large common mean (what K smoothing is for), a ring merge of
- * key chunks through the LSE, and a Wan-sized shape against `naive`.
+ * keys with a large common mean (what K smoothing is for), more heads than
+ * the preparation has blocks, a ring merge of key chunks through the LSE,
+ * and a Wan-sized shape against `naive`.
  *
  * Bounds: cosine ≥ 0.999 and ‖out − ref‖/‖ref‖ ≤ 2e-2 for sage with its
  * default integer P·V (u8 P against each tile's maximum, int8 V: 1.2–1.45%
@@ -163,6 +164,21 @@ test_ring_merge_of_chunks (void)
   at_case_free (&full);
 }
 
+/* More batch·heads than the preparation launch has blocks (4 per SM), so
+ * that each block walks several heads' statistics and sums. */
+static void
+test_many_heads (void)
+{
+  AtCase c;
+  const int32_t lq = (int32_t) at_int (20, 70), lk = (int32_t) at_int (129, 260);
+  at_case_random (&c, at_problem (2, 360, lq, lk, 128, RL_ATTENTION_BF16));
+  char label[64];
+  snprintf (label, sizeof label, "bf16 B2 H360 Lq%d Lk%d", lq, lk);
+  PT_REQUIRE (at_case_reference (registry, &c), "reference");
+  check_case (label, &c);
+  at_case_free (&c);
+}
+
 /* A Wan-sized problem (too big for the CPU reference) against naive, whose
  * scores and softmax are exact fp32. */
 static void
@@ -203,6 +219,7 @@ main (void)
                                                                   : ISSUE_OUT_TOLERANCE;
       PT_RUN (test_parity_with_reference);
       PT_RUN (test_tiny_shapes);
+      PT_RUN (test_many_heads);
       PT_RUN (test_ring_merge_of_chunks);
       PT_RUN (test_wan_shape_against_naive);
       sage->close (sage_instance);

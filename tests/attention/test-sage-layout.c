@@ -120,7 +120,7 @@ tile_product_errors (int element, const int *p, const int *v)
 {
   int row_bytes = TILE * element, steps = element == 1 ? 4 : 8;
   int *image = calloc ((size_t) TILE * row_bytes, sizeof (int));   /* one int per byte slot */
-  /* quantise_kv: V[key][d] → staged[d][position] → 16-byte pieces. */
+  /* quantise_v_item: V[key][d] → staged[d][position] → 16-byte pieces. */
   int *staged = malloc (sizeof (int) * TILE * TILE);
   for (int key = 0; key < TILE; key++)
     for (int d = 0; d < TILE; d++)

@@ -139,7 +139,7 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
     .pv_int8 = instance->pv_int8,
     .blocks = instance->persistent ? instance->multiprocessors : 0, .stagger = instance->stagger,
   };
-  float pass_ms[5];
+  float pass_ms[6];
   if (instance->pass_times)
     params.pass_ms = pass_ms;
   /* Padded keys: one launch per batch, each with its own key count (the
@@ -169,10 +169,9 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
                                   cudaGetErrorString (status), instance->compute_capability);
       if (instance->pass_times)
         fprintf (stderr,
-                 SAGE_NAME " passes H %d Lq %d Lk %d ms: stats %.4f finish %.4f quantise-q %.4f "
-                 "quantise-kv %.4f attention %.4f\n",
-                 p->heads, p->q_len, params.keys, pass_ms[0], pass_ms[1], pass_ms[2], pass_ms[3],
-                 pass_ms[4]);
+                 SAGE_NAME " passes H %d Lq %d Lk %d ms: prepare %.4f attention %.4f statistics "
+                 "%.4f finish %.4f quantise %.4f blocks %.0f\n", p->heads, p->q_len, params.keys,
+                 pass_ms[0], pass_ms[1], pass_ms[2], pass_ms[3], pass_ms[4], pass_ms[5]);
     }
   return RL_ATTENTION_OK;
 }

@@ -4,21 +4,21 @@
  * arithmetic is modelled step for step on the CPU by
  * tests/attention/test-sage-quantisation-model.c.
  *
- * Four small memory-bound kernels prepare the operands, one launch each:
- *   channel_stats   per (batch·head, 256 keys): Σk, Σv, max v, min v per
- *                   channel.
- *   channel_finish  per batch·head: mean k, mean v, v scale = absmax(v −
- *                   mean)/127 per channel (/448 for e4m3 V; 16-bit V: mean
- *                   0, scale 1).
- *   quantise_q      per 128 query rows: int8 with one scale per row
- *                   (absmax/127) that also carries the softmax scale and
- *                   log2(e); the row's scale·q·mean(k), which the LSE adds
- *                   back.
- *   quantise_kv     per 128 keys, K and V in separate blocks: k − mean(k) to
- *                   int8 with one scale; y = (v − mean(v))/scale to int8 +
- *                   128 (the default), or to e4m3 (one term, or two: hi =
- *                   e4m3(y) and lo = e4m3(y − hi), in two tiles), transposed
- *                   to [channel, key].
+ * One memory-bound launch, `prepare`, readies the operands in three phases
+ * (grid-wide barriers between them):
+ *   statistics  per (batch·head, chunk of keys): Σk, Σv, max v, min v per
+ *               channel;
+ *   finish      per batch·head: mean k, mean v, v scale = absmax(v −
+ *               mean)/127 per channel (/448 for e4m3 V; 16-bit V: mean 0,
+ *               scale 1);
+ *   quantise    per 128 query rows: int8 with one scale per row
+ *               (absmax/127) that also carries the softmax scale and
+ *               log2(e); the row's scale·q·mean(k), which the LSE adds
+ *               back. Per 128 keys, K and V as separate items: k − mean(k)
+ *               to int8 with one scale; y = (v − mean(v))/scale to int8 +
+ *               128 (the default), or to e4m3 (one term, or two: hi =
+ *               e4m3(y) and lo = e4m3(y − hi), in two tiles), transposed
+ *               to [channel, key].
  * Each quantised tile is written as the exact image the attention kernel
  * wants in shared memory: wgmma's no-swizzle K-major layout, "core
  * matrices" of 8 rows × 16 bytes stored as 128 contiguous bytes; the 16-byte
@@ -43,7 +43,7 @@
  *                  than fp32, so each tile's sum is flushed).
  * The accumulator layout of S gives each thread, per 8 columns, the pair
  * at 2t, 2t+1; the A operand of a k32 fp8 MMA wants 4t..4t+3. Instead of
- * shuffling P, quantise_kv stores V's keys permuted inside every 16 so the
+ * shuffling P, the preparation stores V's keys permuted inside every 16 so the
  * pairs line up (rl_sage_kv_position, sage-layout.h). Epilogue: O/l · v_scale + mean(v),
  * lse = (m + log2 l − log2 448)·ln 2 + scale·q·mean(k).
  *
@@ -63,6 +63,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cooperative_groups.h>
 #include <cuda_fp8.h>
 #include <math.h>
 #include <stdint.h>
@@ -77,9 +78,10 @@ constexpr int kTileRows = 128;       /* query rows per block, keys per tile */
 constexpr int kTileBytes = 16384;    /* 128 rows × 128 bytes */
 constexpr int kQBlock = 64;          /* query rows per consumer warpgroup */
 constexpr int kStages = 4;           /* K/V tiles in flight */
-constexpr int kStatMinKeys = 64;     /* keys per block of channel_stats, at least */
-constexpr int kStatMaxChunks = 64;   /* and at most this many blocks per batch·head */
-constexpr int kFinishParts = 4;      /* channel_finish threads per channel */
+constexpr int kStatMinKeys = 64;     /* keys per statistics item, at least */
+constexpr int kStatMaxChunks = 64;   /* and at most this many items per batch·head */
+constexpr int kPrepareBlocksPerSm = 3;   /* resident prepare blocks per SM (≤ 85 registers) */
+constexpr int kStatBlocks = kPrepareBlocksPerSm * 132; /* statistics items over all heads, about */
 constexpr float kPScale = 448.0f;    /* e4m3's largest value */
 constexpr float kLog2PScale = 8.807354922057604f;   /* log2 448 */
 constexpr float kLog2U8Scale = 7.994353436858858f;  /* log2 255: u8 P's largest value */
@@ -152,16 +154,21 @@ struct Workspace {
   float   *v_mean;    /* [BH][128] */
   float   *v_scale;   /* [BH][128] */
   float   *partial;   /* [BH][stat_chunks][4][128] */
+  unsigned long long *clock;   /* [4]: the preparation's phase times, when timed */
   size_t   bytes;
 };
 
-/* Blocks of channel_stats per batch·head: enough to fill the GPU at
- * short L, few enough that channel_finish's loop over them stays short at
- * long L; at least one, so that finish always has a partial to read. */
+/* Chunks of keys per batch·head in phase 1 of the preparation: about
+ * kStatBlocks items over all heads (one wave of an H100's blocks), no
+ * fewer than kStatMinKeys keys each, at most kStatMaxChunks (phase 2 sums
+ * them), at least one, so that phase 2 always has a partial to read. A
+ * function of the problem alone, not of the GPU: the sums' order, hence
+ * the result, is the same on every card. */
 __host__ __device__ inline int
-stat_chunks (int keys)
+stat_chunks (int keys, int bh)
 {
-  return min (kStatMaxChunks, max (1, (keys + kStatMinKeys - 1) / kStatMinKeys));
+  const int by_keys = max (1, (keys + kStatMinKeys - 1) / kStatMinKeys);
+  return max (1, min (min (kStatMaxChunks, by_keys), kStatBlocks / max (1, bh)));
 }
 
 __host__ __device__ inline size_t
@@ -189,31 +196,58 @@ workspace_layout (const RlSageParams *p, void *base)
   w.k_mean = (float *) take (bh * kDim * sizeof (float));
   w.v_mean = (float *) take (bh * kDim * sizeof (float));
   w.v_scale = (float *) take (bh * kDim * sizeof (float));
-  w.partial = (float *) take (bh * stat_chunks (p->kv_len) * 4 * kDim * sizeof (float));
+  w.partial = (float *) take (bh * stat_chunks (p->kv_len, (int) bh) * 4 * kDim * sizeof (float));
+  w.clock = (unsigned long long *) take (4 * sizeof (unsigned long long));
   w.bytes = used;
   return w;
 }
 
 /* ---- preparation ------------------------------------------------------ */
 
+/* The preparation is one cooperative launch of `prepare` (as many blocks
+ * as fit at once), in three phases with a grid-wide barrier between them;
+ * each block walks the phase's items (item = blockIdx.x, + gridDim.x, ...):
+ *   1. channel statistics per (batch·head, chunk of keys): Σk, Σv, max v,
+ *      min v per channel;
+ *   2. per batch·head, the chunks summed: mean k, mean v, v scale;
+ *   3. the quantised tiles: each 128-row Q tile, each 128-key K tile and
+ *      Vᵀ tile of every batch·head.
+ * Four launches (one per step, phase 3 split in two) cost 70 of ~300 µs at
+ * H 12 × 4680: each was a short wave or two of blocks whose registers let
+ * only 2–3 run per SM, plus its launch and tail. Here K and V are read a
+ * second time in phase 3 while still in L2 at that size. The items keep
+ * the old kernels' thread layouts and arithmetic. */
+
+/* Scratch of one prepare block; each phase uses it alone, and every item
+ * ends on a block barrier, so the next item may overwrite it. */
+template <int kStagedBytes>
+union PrepareShared {
+  float stats[4][16][kDim];              /* phase 1: per row group */
+  float finish[2][4][kDim];              /* phase 2: per half of the chunks */
+  struct {
+    __align__ (16) uint8_t staged[kStagedBytes];   /* phase 3: Vᵀ before it goes out */
+    float reduce[8];                     /* phase 3: K's block maximum */
+  } quantise;
+};
+
 /* Per channel over one chunk of keys (⌈keys / chunks⌉): Σk, Σv, max v, min v.
  * 256 threads: 16 per key row, 8 channels (16 bytes) each, so every load
  * is a full 16-byte vector and a warp reads two whole rows; the 16 row
  * groups are then summed through shared memory. */
 template <typename T>
-__global__ void __launch_bounds__ (256)
-channel_stats (const T *k, const T *v, int heads, int kv_len, int keys, float *partial)
+__device__ inline void
+stats_item (const T *k, const T *v, int heads, int kv_len, int keys, int bh, int chunk, int chunks,
+            float *partial, float (&reduce)[4][16][kDim])
 {
-  __shared__ float reduce[4][16][kDim];
-  int bh = blockIdx.y, chunk = blockIdx.x, b = bh / heads, h = bh % heads;
-  int c8 = threadIdx.x & 15, group = threadIdx.x >> 4;
-  int per_chunk = (keys + gridDim.x - 1) / gridDim.x;
-  int first = chunk * per_chunk, last = min (keys, first + per_chunk);
+  const int b = bh / heads, h = bh % heads;
+  const int c8 = threadIdx.x & 15, group = threadIdx.x >> 4;
+  const int per_chunk = (keys + chunks - 1) / chunks;
+  const int first = chunk * per_chunk, last = min (keys, first + per_chunk);
   float sum_k[8], sum_v[8], max_v[8], min_v[8];
 #pragma unroll
   for (int i = 0; i < 8; i++)
     sum_k[i] = 0, sum_v[i] = 0, max_v[i] = -INFINITY, min_v[i] = INFINITY;
-  size_t row_stride = (size_t) heads * kDim;
+  const size_t row_stride = (size_t) heads * kDim;
   const T *k_rows = k + ((size_t) b * kv_len * heads + h) * kDim + c8 * 8;
   const T *v_rows = v + ((size_t) b * kv_len * heads + h) * kDim + c8 * 8;
 #pragma unroll 4
@@ -241,7 +275,7 @@ channel_stats (const T *k, const T *v, int heads, int kv_len, int keys, float *p
   /* Threads 0..127: channel d; 128..255 idle. */
   if (threadIdx.x < kDim)
     {
-      int d = threadIdx.x;
+      const int d = threadIdx.x;
       float sk = 0, sv = 0, mx = -INFINITY, mn = INFINITY;
 #pragma unroll
       for (int g = 0; g < 16; g++)
@@ -249,52 +283,47 @@ channel_stats (const T *k, const T *v, int heads, int kv_len, int keys, float *p
           sk += reduce[0][g][d], sv += reduce[1][g][d];
           mx = fmaxf (mx, reduce[2][g][d]), mn = fminf (mn, reduce[3][g][d]);
         }
-      float *out = partial + ((size_t) bh * gridDim.x + chunk) * 4 * kDim + d;
+      float *out = partial + ((size_t) bh * chunks + chunk) * 4 * kDim + d;
       out[0] = sk, out[kDim] = sv, out[2 * kDim] = mx, out[3 * kDim] = mn;
     }
 }
 
-/* `v_range`: the largest quantised V, 448 for e4m3, 127 for int8. With
- * `fp8_v` false (16-bit P·V) V is neither smoothed nor scaled: it
- * stays the exact input. v − mean(v) rounded back to the same 16-bit
- * format would err the same way for every key whose v shares a binade (the
- * input grid and the mean's offset line up), a bias that averaging over the
- * keys does not shrink: 2.7% at L 4680 instead of 0.8% (CPU model). */
-__global__ void __launch_bounds__ (kFinishParts * kDim)
-channel_finish (const float *partial, int chunks, int keys, bool fp8_v, float v_range,
-                float *k_mean, float *v_mean, float *v_scale)
+/* One batch·head's chunks summed. `v_range`: the largest quantised V, 448
+ * for e4m3, 127 for int8. With `fp8_v` false (16-bit P·V) V is neither
+ * smoothed nor scaled: it stays the exact input. v − mean(v) rounded back
+ * to the same 16-bit format would err the same way for every key whose v
+ * shares a binade (the input grid and the mean's offset line up), a bias
+ * that averaging over the keys does not shrink: 2.7% at L 4680 instead of
+ * 0.8% (CPU model). Two threads per channel, each summing every other
+ * chunk, loads unrolled: one thread walking 64 chunks waited out ~16
+ * dependent rounds of L2 latency. Partials are read past L1 (ld.cg): other
+ * blocks wrote them in this launch. */
+__device__ inline void
+finish_item (const float *partial, int bh, int chunks, int keys, bool fp8_v, float v_range,
+             const Workspace &w, float (&reduce)[2][4][kDim])
 {
-  /* kFinishParts threads per channel, each summing every kFinishParts-th
-   * chunk with its loads unrolled, then combined in shared memory: one
-   * thread walking all 64 chunks waited out ~16 dependent rounds of L2
-   * latency (11–19 µs for a few KB). */
-  __shared__ float reduce[kFinishParts][4][kDim];
-  int bh = blockIdx.x, d = threadIdx.x % kDim, part = threadIdx.x / kDim;
+  const int d = threadIdx.x % kDim, part = threadIdx.x / kDim;
   float sum_k = 0, sum_v = 0, max_v = -INFINITY, min_v = INFINITY;
 #pragma unroll 8
-  for (int c = part; c < chunks; c += kFinishParts)
+  for (int c = part; c < chunks; c += 2)
     {
       const float *in = partial + ((size_t) bh * chunks + c) * 4 * kDim + d;
-      sum_k += in[0], sum_v += in[kDim];
-      max_v = fmaxf (max_v, in[2 * kDim]), min_v = fminf (min_v, in[3 * kDim]);
+      sum_k += __ldcg (in), sum_v += __ldcg (in + kDim);
+      max_v = fmaxf (max_v, __ldcg (in + 2 * kDim)), min_v = fminf (min_v, __ldcg (in + 3 * kDim));
     }
   reduce[part][0][d] = sum_k, reduce[part][1][d] = sum_v;
   reduce[part][2][d] = max_v, reduce[part][3][d] = min_v;
   __syncthreads ();
   if (part != 0)
     return;
-#pragma unroll
-  for (int q = 1; q < kFinishParts; q++)
-    {
-      sum_k += reduce[q][0][d], sum_v += reduce[q][1][d];
-      max_v = fmaxf (max_v, reduce[q][2][d]), min_v = fminf (min_v, reduce[q][3][d]);
-    }
-  float mean_k = keys > 0 ? sum_k / keys : 0.0f;
-  float mean_v = keys > 0 && fp8_v ? sum_v / keys : 0.0f;
-  float absmax = keys > 0 ? fmaxf (max_v - mean_v, mean_v - min_v) : 0.0f;
-  k_mean[bh * kDim + d] = mean_k;
-  v_mean[bh * kDim + d] = mean_v;
-  v_scale[bh * kDim + d] = fp8_v && absmax > 0 ? absmax / v_range : 1.0f;
+  sum_k += reduce[1][0][d], sum_v += reduce[1][1][d];
+  max_v = fmaxf (max_v, reduce[1][2][d]), min_v = fminf (min_v, reduce[1][3][d]);
+  const float mean_k = keys > 0 ? sum_k / keys : 0.0f;
+  const float mean_v = keys > 0 && fp8_v ? sum_v / keys : 0.0f;
+  const float absmax = keys > 0 ? fmaxf (max_v - mean_v, mean_v - min_v) : 0.0f;
+  w.k_mean[bh * kDim + d] = mean_k;
+  w.v_mean[bh * kDim + d] = mean_v;
+  w.v_scale[bh * kDim + d] = fp8_v && absmax > 0 ? absmax / v_range : 1.0f;
 }
 
 /* Max over the block of 256 threads (8 warps). */
@@ -361,26 +390,23 @@ e4m3x2_to_float2 (uint16_t pair)
   return __half22float2 (*reinterpret_cast<__half2 *> (&half));
 }
 
-/* One block per 128-row query tile of one (batch, head); 256 threads, 8
- * per row, each 16 channels (two 16-byte loads) of 4 rows, all loads
- * first. Each row gets its own scale (absmax/127, 3 shuffles over its 8
- * lanes: no block-wide reduction), carrying the softmax scale and
- * log2 e, and its scale·q·mean(k) for the LSE; each thread writes its 16
- * int8 values as one 16-byte piece of the tile image (a warp's 4
- * consecutive rows fill whole 32-byte sectors). The 64-row version with
- * one scale per block, a block reduction and 8-byte stores ran at about
- * 1.9 TB/s, a fifth of 512-key cross-attention's time. */
+/* One 128-row query tile of one (batch, head); 256 threads, 8 per row,
+ * each 16 channels (two 16-byte loads) of 4 rows, all loads first. Each
+ * row gets its own scale (absmax/127, 3 shuffles over its 8 lanes: no
+ * block-wide reduction), carrying the softmax scale and log2 e, and its
+ * scale·q·mean(k) for the LSE; each thread writes its 16 int8 values as
+ * one 16-byte piece of the tile image (a warp's 4 consecutive rows fill
+ * whole 32-byte sectors). The 64-row version with one scale per block, a
+ * block reduction and 8-byte stores ran at about 1.9 TB/s, a fifth of
+ * 512-key cross-attention's time. */
 template <typename T>
-__global__ void __launch_bounds__ (256)
-quantise_q (const T *q, int heads, int q_len, float scale, Workspace w, int q_tiles)
+__device__ inline void
+quantise_q_item (const T *q, int heads, int q_len, float scale, const Workspace &w, int q_tiles,
+                 int bh, int tile_index)
 {
   constexpr int kRowsPerPass = 256 / 8, kPasses = kTileRows / kRowsPerPass;
-  const int bh = blockIdx.y, tile_index = blockIdx.x, b = bh / heads, h = bh % heads;
+  const int b = bh / heads, h = bh % heads;
   const int c16 = threadIdx.x & 7, first_row = threadIdx.x >> 3;
-  float k_mean[16];
-#pragma unroll
-  for (int i = 0; i < 16; i++)
-    k_mean[i] = w.k_mean[bh * kDim + c16 * 16 + i];
   uint4 raw[kPasses][2];
 #pragma unroll
   for (int pass = 0; pass < kPasses; pass++)
@@ -392,6 +418,10 @@ quantise_q (const T *q, int heads, int q_len, float scale, Workspace w, int q_ti
         raw[pass][half] = row < q_len ? reinterpret_cast<const uint4 *> (source)[half]
                                       : make_uint4 (0, 0, 0, 0);
     }
+  float k_mean[16];
+#pragma unroll
+  for (int i = 0; i < 16; i++)
+    k_mean[i] = w.k_mean[bh * kDim + c16 * 16 + i];
   int8_t *tile = w.q8 + ((size_t) bh * q_tiles + tile_index) * kTileBytes;
 #pragma unroll
   for (int pass = 0; pass < kPasses; pass++)
@@ -432,80 +462,100 @@ quantise_q (const T *q, int heads, int q_len, float scale, Workspace w, int q_ti
     }
 }
 
-/* One block per 128 keys of one (batch, head); 256 threads, each 8 × 8
- * values of K and of V. Keys past `keys` become zeros in both. V goes to
- * e4m3 per channel (keys permuted, rl_sage_kv_position), with kTerms 2 as
- * hi = e4m3(y) and lo = e4m3(y − hi) in two tiles (their sum carries V to
- * about 2^-8), or with kInt8V to int8 + 128 in the same layout, or with kPv16
- * stays the input (keys in order), transposed each way. */
+/* One 128-key K tile: k − mean(k) to int8 with one scale. 256 threads,
+ * each the same 8 channels of 8 keys; the loads stay 16-bit in registers
+ * (half the registers of floats) and are widened twice, for the maximum
+ * and for the packing. Keys past `keys` become zeros. */
+template <typename T>
+__device__ inline void
+quantise_k_item (const T *k, int heads, int kv_len, int keys, const Workspace &w, int kv_tiles,
+                 int bh, int tile_index, float *reduce8)
+{
+  const int b = bh / heads, h = bh % heads;
+  const int c8 = threadIdx.x & 15, first_key = tile_index * kTileRows + (threadIdx.x >> 4);
+  uint4 raw[8];
+#pragma unroll
+  for (int it = 0; it < 8; it++)
+    {
+      const int key = first_key + it * 16;
+      raw[it] = key < keys ? *reinterpret_cast<const uint4 *> (
+                                 k + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8)
+                           : make_uint4 (0, 0, 0, 0);
+    }
+  float mean[8];
+#pragma unroll
+  for (int i = 0; i < 8; i++)
+    mean[i] = w.k_mean[bh * kDim + c8 * 8 + i];
+  /* Invalid keys are zero after the mean is taken off, not −mean. */
+  auto centred = [&] (int it, int i) {
+    const T *values = reinterpret_cast<const T *> (&raw[it]);
+    return first_key + it * 16 < keys ? Io<T>::load (values[i]) - mean[i] : 0.0f;
+  };
+  float absmax = 0;
+#pragma unroll
+  for (int it = 0; it < 8; it++)
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+      absmax = fmaxf (absmax, fabsf (centred (it, i)));
+  absmax = block_max_256 (absmax, reduce8);
+  const float quant = absmax > 0 ? absmax / 127.0f : 1.0f;
+  if (threadIdx.x == 0)
+    w.k_scale[(size_t) bh * kv_tiles + tile_index] = quant;
+  int8_t *k_tile = w.k8 + ((size_t) bh * kv_tiles + tile_index) * kTileBytes;
+#pragma unroll
+  for (int it = 0; it < 8; it++)
+    {
+      float x[8];
+#pragma unroll
+      for (int i = 0; i < 8; i++)
+        x[i] = centred (it, i);
+      *reinterpret_cast<uint2 *> (k_tile + tile_offset (it * 16 + (threadIdx.x >> 4), c8 * 8))
+          = pack_int8x8 (x, 1.0f / quant);
+    }
+}
+
+/* Bytes of the staging area of one Vᵀ tile: its rows (channels, and with
+ * two terms the lo tile's after the hi tile's) 16 bytes longer than a
+ * tile row, so that 16-byte reads hit distinct banks. */
+__host__ __device__ constexpr int
+v_staged_bytes (bool pv16, int v_terms)
+{
+  return kDim * v_terms * (kTileRows * (pv16 ? 2 : 1) + 16);
+}
+
+/* One 128-key Vᵀ tile: e4m3 per channel (keys permuted,
+ * rl_sage_kv_position), with kTerms 2 as hi = e4m3(y) and lo = e4m3(y −
+ * hi) in two tiles (their sum carries V to about 2^-8), or with kInt8V to
+ * int8 + 128 in the same layout, or with kPv16 stays the input (keys in
+ * order), transposed each way through `staged`. Keys past `keys` become
+ * zeros. */
 template <typename T, bool kPv16, int kTerms, bool kInt8V>
-__global__ void __launch_bounds__ (256)
-quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace w, int kv_tiles)
+__device__ inline void
+quantise_v_item (const T *v, int heads, int kv_len, int keys, const Workspace &w, int kv_tiles,
+                 int bh, int tile_index, uint8_t *staged)
 {
   constexpr int kElement = kPv16 ? 2 : 1;
   constexpr int kRowBytes = kTileRows * kElement;
-  constexpr int kPitch = kRowBytes + 16;   /* staging row pitch: 16-byte reads hit distinct banks */
+  constexpr int kPitch = kRowBytes + 16;
   constexpr int kVTileBytes = v_tile_bytes (kPv16, kTerms);
-  constexpr int kStagedRows = kDim * kTerms;   /* the lo tile's rows follow the hi tile's */
-  __shared__ float reduce[8];
-  __shared__ __align__ (16) uint8_t staged[kStagedRows * kPitch];
-  int bh = blockIdx.y, tile_index = blockIdx.x, b = bh / heads, h = bh % heads;
-  const float *k_mean = w.k_mean + bh * kDim, *v_mean = w.v_mean + bh * kDim;
-  const float *v_scale = w.v_scale + bh * kDim;
-  /* blockIdx.z: 0 quantises the tile's K, 1 its V; two blocks per tile
-   * keep more loads in flight than one doing both. */
-  if (blockIdx.z == 0)
-    {
-      float x[8][8], absmax = 0;
-#pragma unroll
-      for (int it = 0; it < 8; it++)
-        {
-          int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
-          int key = tile_index * kTileRows + j;
-          if (key < keys)
-            {
-              load8 (k + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8, x[it]);
-#pragma unroll
-              for (int i = 0; i < 8; i++)
-                {
-                  x[it][i] -= k_mean[c8 * 8 + i];
-                  absmax = fmaxf (absmax, fabsf (x[it][i]));
-                }
-            }
-          else
-            for (int i = 0; i < 8; i++)
-              x[it][i] = 0.0f;
-        }
-      absmax = block_max_256 (absmax, reduce);
-      float quant = absmax > 0 ? absmax / 127.0f : 1.0f;
-      if (threadIdx.x == 0)
-        w.k_scale[(size_t) bh * kv_tiles + tile_index] = quant;
-      int8_t *k_tile = w.k8 + ((size_t) bh * kv_tiles + tile_index) * kTileBytes;
-#pragma unroll
-      for (int it = 0; it < 8; it++)
-        {
-          int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
-          *reinterpret_cast<uint2 *> (k_tile + tile_offset (j, c8 * 8)) = pack_int8x8 (x[it], 1.0f / quant);
-        }
-      return;
-    }
+  const int b = bh / heads, h = bh % heads;
   if constexpr (kPv16)
     {
       /* V into the staging area as it is (16-bit, keys in order),
-       * transposed; all loads first (as in K). */
+       * transposed; all loads first. */
       uint4 raw[8];
 #pragma unroll
       for (int it = 0; it < 8; it++)
         {
-          int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
-          int key = tile_index * kTileRows + j;
+          const int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
+          const int key = tile_index * kTileRows + j;
           const T *row = v + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8;
           raw[it] = key < keys ? *reinterpret_cast<const uint4 *> (row) : make_uint4 (0, 0, 0, 0);
         }
 #pragma unroll
       for (int it = 0; it < 8; it++)
         {
-          int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
+          const int vec = it * 256 + threadIdx.x, j = vec >> 4, c8 = vec & 15;
           const uint16_t *values = reinterpret_cast<const uint16_t *> (&raw[it]);
 #pragma unroll
           for (int i = 0; i < 8; i++)
@@ -514,54 +564,50 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
     }
   else
     {
-      /* e4m3 (or int8) V per channel, (v − mean)/scale. A thread takes 8 channels of
-       * the 4 keys 16g + 2q + {0, 1, 8, 9}, which rl_sage_kv_position puts
-       * side by side (16g + 4q + 0..3): one 4-byte store per channel and
-       * term, a warp's 32 stores on 32 banks. */
+      /* e4m3 (or int8) V per channel, (v − mean)/scale. A thread takes 8
+       * channels of the 4 keys 16g + 2q + {0, 1, 8, 9}, which
+       * rl_sage_kv_position puts side by side (16g + 4q + 0..3): one 4-byte
+       * store per channel and term, a warp's 32 stores on 32 banks. */
 #pragma unroll
       for (int it = 0; it < 2; it++)
         {
-          int item = it * 256 + threadIdx.x, quad = item & 31, c8 = item >> 5;
-          int first = 16 * (quad >> 2) + 2 * (quad & 3);
+          const int item = it * 256 + threadIdx.x, quad = item & 31, c8 = item >> 5;
+          const int first = 16 * (quad >> 2) + 2 * (quad & 3);
           const int js[4] = { first, first + 1, first + 8, first + 9 };
           uint4 raw[4];
 #pragma unroll
           for (int e = 0; e < 4; e++)
             {
-              int key = tile_index * kTileRows + js[e];
+              const int key = tile_index * kTileRows + js[e];
               const T *row = v + (((size_t) b * kv_len + key) * heads + h) * kDim + c8 * 8;
               raw[e] = key < keys ? *reinterpret_cast<const uint4 *> (row) : make_uint4 (0, 0, 0, 0);
-            }
-          /* One correctly rounded reciprocal per channel instead of a
-           * division per value. */
-          float inverse[8];
-#pragma unroll
-          for (int i = 0; i < 8; i++)
-            inverse[i] = __frcp_rn (v_scale[c8 * 8 + i]);
-          float y[4][8];
-#pragma unroll
-          for (int e = 0; e < 4; e++)
-            {
-              const T *values = reinterpret_cast<const T *> (&raw[e]);
-              bool valid = tile_index * kTileRows + js[e] < keys;
-#pragma unroll
-              for (int i = 0; i < 8; i++)
-                y[e][i] = valid ? (Io<T>::load (values[i]) - v_mean[c8 * 8 + i]) * inverse[i] : 0.0f;
             }
           const int column = rl_sage_kv_position (first);   /* = 16g + 4q */
 #pragma unroll
           for (int i = 0; i < 8; i++)
             {
-              uint32_t hi = kInt8V ? pack_biased_u8x4 (y[0][i], y[1][i], y[2][i], y[3][i])
-                                   : pack_e4m3x4 (y[0][i], y[1][i], y[2][i], y[3][i]);
-              *reinterpret_cast<uint32_t *> (staged + (c8 * 8 + i) * kPitch + column) = hi;
+              const int channel = c8 * 8 + i;
+              /* One correctly rounded reciprocal per channel instead of a
+               * division per value. */
+              const float inverse = __frcp_rn (w.v_scale[bh * kDim + channel]);
+              const float mean = w.v_mean[bh * kDim + channel];
+              float y[4];
+#pragma unroll
+              for (int e = 0; e < 4; e++)
+                {
+                  const T *values = reinterpret_cast<const T *> (&raw[e]);
+                  y[e] = tile_index * kTileRows + js[e] < keys ? (Io<T>::load (values[i]) - mean) * inverse
+                                                               : 0.0f;
+                }
+              const uint32_t hi = kInt8V ? pack_biased_u8x4 (y[0], y[1], y[2], y[3])
+                                         : pack_e4m3x4 (y[0], y[1], y[2], y[3]);
+              *reinterpret_cast<uint32_t *> (staged + channel * kPitch + column) = hi;
               if (kTerms == 2)
                 {
                   /* e4m3 → half is exact; the remainder is exact in f32. */
-                  float2 h01 = e4m3x2_to_float2 ((uint16_t) hi), h23 = e4m3x2_to_float2 ((uint16_t) (hi >> 16));
-                  uint32_t lo = pack_e4m3x4 (y[0][i] - h01.x, y[1][i] - h01.y, y[2][i] - h23.x,
-                                             y[3][i] - h23.y);
-                  *reinterpret_cast<uint32_t *> (staged + (kDim + c8 * 8 + i) * kPitch + column) = lo;
+                  const float2 h01 = e4m3x2_to_float2 ((uint16_t) hi), h23 = e4m3x2_to_float2 ((uint16_t) (hi >> 16));
+                  const uint32_t lo = pack_e4m3x4 (y[0] - h01.x, y[1] - h01.y, y[2] - h23.x, y[3] - h23.y);
+                  *reinterpret_cast<uint32_t *> (staged + (kDim + channel) * kPitch + column) = lo;
                 }
             }
         }
@@ -574,12 +620,86 @@ quantise_kv (const T *k, const T *v, int heads, int kv_len, int keys, Workspace 
 #pragma unroll
   for (int it = 0; it < kVTileBytes / 16 / 256; it++)
     {
-      int piece = it * 256 + threadIdx.x;
-      int term = piece / kPiecesPerTile, local = piece % kPiecesPerTile;
-      int d = rl_sage_piece_row (local, kRowBytes), chunk = rl_sage_piece_chunk (local, kRowBytes);
+      const int piece = it * 256 + threadIdx.x;
+      const int term = piece / kPiecesPerTile, local = piece % kPiecesPerTile;
+      const int d = rl_sage_piece_row (local, kRowBytes), chunk = rl_sage_piece_chunk (local, kRowBytes);
       *reinterpret_cast<uint4 *> (v_tile + piece * 16)
           = *reinterpret_cast<const uint4 *> (staged + (term * kDim + d) * kPitch + chunk * 16);
     }
+}
+
+struct PrepareArgs {
+  const void *q, *k, *v;
+  Workspace w;
+  int   bh, heads, q_len, kv_len, keys;
+  int   q_tiles, kv_tiles, key_tiles, chunks;
+  float scale;     /* softmax scale */
+  float v_range;   /* largest quantised V: 127 (int8), 448 (e4m3) */
+  unsigned long long *clock;   /* NULL, or zeroed [4]: the start, after each barrier, the last
+                                * block's end (%globaltimer, ns), to time the phases */
+};
+
+__device__ inline unsigned long long
+global_ns ()
+{
+  unsigned long long t;
+  asm volatile ("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+/* The three phases (see above), each over its items, with a grid barrier
+ * after the first two. kPrepareBlocksPerSm blocks per SM, one wave:
+ * the launch is cooperative, so all blocks are resident and the barrier
+ * cannot wait on a block that never starts. */
+template <typename T, bool kPv16, int kTerms, bool kInt8V>
+__global__ void __launch_bounds__ (256, kPrepareBlocksPerSm)
+prepare (const PrepareArgs a)
+{
+  __shared__ PrepareShared<v_staged_bytes (kPv16, kTerms)> shared;
+  const T *q = (const T *) a.q, *k = (const T *) a.k, *v = (const T *) a.v;
+  cooperative_groups::grid_group grid = cooperative_groups::this_grid ();
+  const bool timer = a.clock != NULL && blockIdx.x == 0 && threadIdx.x == 0;
+  if (timer)
+    a.clock[0] = global_ns ();
+  for (int item = blockIdx.x; item < a.bh * a.chunks; item += gridDim.x)
+    {
+      stats_item (k, v, a.heads, a.kv_len, a.keys, item / a.chunks, item % a.chunks, a.chunks,
+                  a.w.partial, shared.stats);
+      __syncthreads ();
+    }
+  grid.sync ();
+  if (timer)
+    a.clock[1] = global_ns ();
+  for (int item = blockIdx.x; item < a.bh; item += gridDim.x)
+    {
+      finish_item (a.w.partial, item, a.chunks, a.keys, !kPv16, a.v_range, a.w, shared.finish);
+      __syncthreads ();
+    }
+  grid.sync ();
+  if (timer)
+    a.clock[2] = global_ns ();
+  const int q_items = a.bh * a.q_tiles, items = q_items + 2 * a.bh * a.key_tiles;
+  for (int item = blockIdx.x; item < items; item += gridDim.x)
+    {
+      if (item < q_items)
+        quantise_q_item (q, a.heads, a.q_len, a.scale, a.w, a.q_tiles, item / a.q_tiles,
+                         item % a.q_tiles);
+      else
+        {
+          /* A head's K and Vᵀ tiles alternate. */
+          const int kv = item - q_items, tile = kv >> 1, bh = tile / a.key_tiles;
+          if ((kv & 1) == 0)
+            quantise_k_item (k, a.heads, a.kv_len, a.keys, a.w, a.kv_tiles, bh, tile % a.key_tiles,
+                             shared.quantise.reduce);
+          else
+            quantise_v_item<T, kPv16, kTerms, kInt8V> (v, a.heads, a.kv_len, a.keys, a.w,
+                                                       a.kv_tiles, bh, tile % a.key_tiles,
+                                                       shared.quantise.staged);
+        }
+      __syncthreads ();
+    }
+  if (a.clock != NULL && threadIdx.x == 0)
+    atomicMax (&a.clock[3], global_ns ());
 }
 
 /* ---- attention ------------------------------------------------------- */
@@ -1573,37 +1693,47 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   int key_tiles = (p->keys + kTileRows - 1) / kTileRows;
   const T *q = (const T *) p->q, *k = (const T *) p->k, *v = (const T *) p->v;
   const int v_terms = v_terms_of (p);
-  /* With pass_ms, an event before each pass and one after the last. */
-  cudaEvent_t marks[6] = {};
-  const bool timed = p->pass_ms != NULL;
-  for (int i = 0; timed && i < 6; i++)
-    cudaEventCreate (&marks[i]);
-  auto mark = [&] (int i) { if (timed) cudaEventRecord (marks[i], stream); };
-  mark (0);
-  const int chunks = stat_chunks (p->keys);
-  channel_stats<T><<<dim3 (chunks, bh), 256, 0, stream>>> (k, v, p->heads, p->kv_len, p->keys,
-                                                          w.partial);
-  mark (1);
   const bool int8_pv = p->pv_int8 && !p->pv16;
-  channel_finish<<<bh, kFinishParts * kDim, 0, stream>>> (w.partial, chunks, p->keys, !p->pv16,
-                                          int8_pv ? 127.0f : kPScale, w.k_mean, w.v_mean,
-                                          w.v_scale);
-  mark (2);
-  quantise_q<T><<<dim3 (q_tiles, bh), 256, 0, stream>>> (q, p->heads, p->q_len, p->scale, w,
-                                                            q_tiles);
-  mark (3);
-  if (key_tiles > 0)
-    {
-      auto quantise = p->pv16 ? quantise_kv<T, true, 1, false>
-                      : int8_pv ? quantise_kv<T, false, 1, true>
-                      : (v_terms == 2 ? quantise_kv<T, false, 2, false> : quantise_kv<T, false, 1, false>);
-      quantise<<<dim3 (key_tiles, bh, 2), 256, 0, stream>>> (k, v, p->heads, p->kv_len, p->keys, w,
-                                                             kv_tiles);
-    }
-  mark (4);
-  cudaError_t status = cudaGetLastError ();
+  PrepareArgs prepare_args = { q, k, v, w, bh, p->heads, p->q_len, p->kv_len, p->keys,
+                               q_tiles, kv_tiles, key_tiles, stat_chunks (p->keys, bh), p->scale,
+                               int8_pv ? 127.0f : kPScale, p->pass_ms != NULL ? w.clock : nullptr };
+  auto prepare_kernel = p->pv16 ? prepare<T, true, 1, false>
+                        : int8_pv ? prepare<T, false, 1, true>
+                        : (v_terms == 2 ? prepare<T, false, 2, false> : prepare<T, false, 1, false>);
+  /* As many blocks as are resident at once (a cooperative launch refuses
+   * more). */
+  int device = 0, multiprocessors = 0, per_sm = 0;
+  cudaError_t status = cudaGetDevice (&device);
+  if (status == cudaSuccess)
+    status = cudaDeviceGetAttribute (&multiprocessors, cudaDevAttrMultiProcessorCount, device);
+  if (status == cudaSuccess)
+    status = cudaOccupancyMaxActiveBlocksPerMultiprocessor (&per_sm, prepare_kernel, 256, 0);
   if (status != cudaSuccess)
     return status;
+  if (per_sm < 1)
+    return cudaErrorLaunchOutOfResources;
+  /* With pass_ms, an event before each launch and one after the last. */
+  cudaEvent_t marks[3] = {};
+  const bool timed = p->pass_ms != NULL;
+  for (int i = 0; timed && i < 3; i++)
+    cudaEventCreate (&marks[i]);
+  auto mark = [&] (int i) { if (timed) cudaEventRecord (marks[i], stream); };
+  auto forget_marks = [&] () {
+    for (int i = 0; timed && i < 3; i++)
+      cudaEventDestroy (marks[i]);
+  };
+  if (timed)
+    cudaMemsetAsync (w.clock, 0, 4 * sizeof (unsigned long long), stream);
+  mark (0);
+  void *prepare_params[] = { &prepare_args };
+  status = cudaLaunchCooperativeKernel ((const void *) prepare_kernel, dim3 (per_sm * multiprocessors),
+                                        dim3 (256), prepare_params, 0, stream);
+  if (status != cudaSuccess)
+    {
+      forget_marks ();
+      return status;
+    }
+  mark (1);
   auto kernel = p->pv16 ? (p->pingpong ? attention<true, Pv16<T>> : attention<false, Pv16<T>>)
                 : int8_pv ? (p->pingpong ? attention<true, PvInt8> : attention<false, PvInt8>)
                 : v_terms == 2 ? (p->pingpong ? attention<true, PvE4m3<2>> : attention<false, PvE4m3<2>>)
@@ -1611,20 +1741,27 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   const int shared = shared_bytes (v_tile_bytes (p->pv16, v_terms));
   status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared);
   if (status != cudaSuccess)
-    return status;
+    {
+      forget_marks ();
+      return status;
+    }
   AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
                          p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger };
   const int tiles = q_tiles * bh;
   const int blocks = p->blocks > 0 && p->blocks < tiles ? p->blocks : tiles;
   kernel<<<blocks, 384, shared, stream>>> (args);
-  mark (5);
+  mark (2);
   if (timed)
     {
-      cudaEventSynchronize (marks[5]);
-      for (int i = 0; i < 5; i++)
+      cudaEventSynchronize (marks[2]);
+      for (int i = 0; i < 2; i++)
         cudaEventElapsedTime (&p->pass_ms[i], marks[i], marks[i + 1]);
-      for (int i = 0; i < 6; i++)
-        cudaEventDestroy (marks[i]);
+      forget_marks ();
+      unsigned long long clock[4] = {};
+      cudaMemcpy (clock, w.clock, sizeof clock, cudaMemcpyDeviceToHost);
+      for (int i = 0; i < 3; i++)
+        p->pass_ms[2 + i] = (float) ((clock[i + 1] - clock[i]) * 1e-6);
+      p->pass_ms[5] = (float) (per_sm * multiprocessors);
     }
   return cudaGetLastError ();
 }

@@ -38,8 +38,10 @@ typedef struct {
   int32_t     blocks;     /* attention grid: 0, one block per 128-row tile; n > 0, at
                            * most n persistent blocks, each walking tiles */
   int32_t     stagger;    /* 1: each attention block starts at a different key tile */
-  float      *pass_ms;    /* NULL, or 5 floats: each pass's time (channel stats, finish,
-                           * quantise q, quantise k/v, attention); the launch then waits */
+  float      *pass_ms;    /* NULL, or 6 floats: each launch's time (the preparation,
+                           * attention), the preparation's phases (statistics, finish,
+                           * quantise; by the GPU's clock) and its blocks; the launch then
+                           * waits */
 } RlSageParams;
 
 /* Bytes of scratch device memory a launch of `params` needs (quantised
