@@ -30,16 +30,33 @@ class MBar:
 class NamedBar:
     def __init__(s): s.credits = 0
 
-def block_tiles(total, key_tiles, blocks, block, resident_mode):
+K_SPLIT_MIN_KEY_TILES = 4
+
+def block_tiles(total, key_tiles, blocks, block, resident_mode, split_mode=True):
     resident = resident_mode and 2 <= key_tiles <= K_STAGES
+    split_n, split_tile, split_first, split_keys = -1, 0, 0, 0
     if resident:
         per, extra = divmod(total, blocks)
         first = block * per + min(block, extra); count = per + (1 if block < extra else 0); stride = 1
     else:
         first = block; count = (total - block + blocks - 1) // blocks; stride = blocks
+        # The last round's tiles split along the keys (BlockTiles).
+        rounds, rest = divmod(total, blocks)
+        most = min(blocks // rest, key_tiles // K_SPLIT_MIN_KEY_TILES) if rest > 0 and split_mode else 0
+        if most >= 2:
+            count = rounds + (1 if block < rest * most else 0)
+            if block < rest * most:
+                part = block // rest
+                split_n, split_tile = rounds, rounds * blocks + block % rest
+                split_first = part * key_tiles // most
+                split_keys = (part + 1) * key_tiles // most - split_first
     slots = K_STAGES if resident else key_tiles
     return dict(first=first, count=count, stride=stride, resident=resident, slots=slots,
-                tile=lambda n: first + n * stride, slot=lambda n, t: n * slots + t)
+                tile=lambda n: split_tile if n == split_n else first + n * stride,
+                slot=lambda n, t: n * slots + t,
+                keys=lambda n: split_keys if n == split_n else key_tiles,
+                key=lambda n, t: split_first + t if n == split_n else t,
+                split_n=split_n)
 
 def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong=True):
     rnd = random.Random(seed)
@@ -61,25 +78,26 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
             q_full[buf].expect(1)
             inflight.append((q_full[buf], 1, lambda buf=buf, tile=tile: qbuf.__setitem__(buf, tile)))
             kept = T['resident'] and bh == prev; prev = bh
-            for t in range(key_tiles):
+            for t in range(T['keys'](n)):
+                kt = T['key'](n, t)
                 slot = T['slot'](n, t); s = slot % K_STAGES
                 if slot >= K_STAGES:
                     yield lambda s=s, slot=slot: empty[s].ready(((slot // K_STAGES) - 1) & 1)
                 if kept:
-                    assert stage_k[s] == (bh, t) and stage_v[s] == (bh, t), ("kept stage holds", stage_k[s], (bh, t))
+                    assert stage_k[s] == (bh, kt) and stage_v[s] == (bh, kt), ("kept stage holds", stage_k[s], (bh, kt))
                     full[s].arrive(); continue
                 full[s].expect(2); copies[0] += 1
-                inflight.append((full[s], 1, lambda s=s, bh=bh, t=t: stage_k.__setitem__(s, (bh, t))))
-                inflight.append((full[s], 1, lambda s=s, bh=bh, t=t: stage_v.__setitem__(s, (bh, t))))
+                inflight.append((full[s], 1, lambda s=s, bh=bh, kt=kt: stage_k.__setitem__(s, (bh, kt))))
+                inflight.append((full[s], 1, lambda s=s, bh=bh, kt=kt: stage_v.__setitem__(s, (bh, kt))))
     def consumer_in_order(c):
         for n in range(T['count']):
             yield lambda n=n: q_full[n & 1].ready((n >> 1) & 1)
             assert qbuf[n & 1] == T['tile'](n)
             bh = T['tile'](n) // q_tiles
-            for t in range(key_tiles):
-                slot = T['slot'](n, t); ss = slot % K_STAGES
+            for t in range(T['keys'](n)):
+                slot = T['slot'](n, t); ss = slot % K_STAGES; kt = T['key'](n, t)
                 yield lambda ss=ss, slot=slot: full[ss].ready((slot // K_STAGES) & 1)
-                assert stage_k[ss] == (bh, t) and stage_v[ss] == (bh, t), ("in-order reads", n, t)
+                assert stage_k[ss] == (bh, kt) and stage_v[ss] == (bh, kt), ("in-order reads", n, t)
                 yield lambda: True   # S, softmax, P·V
                 empty[ss].arrive()
             q_empty[n & 1].arrive()
@@ -88,13 +106,17 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
             yield from consumer_in_order(c)
             return
         mine, other = 1 + c, 2 - c
-        units = T['count'] * key_tiles
+        # The stream of units (tile n, key tile t) in order; turn u issues
+        # S of unit u with P·V of unit u − 1.
+        stream = [(n, t) for n in range(T['count']) for t in range(T['keys'](n))]
+        units = len(stream)
         if c == 1: named[1].credits += 1
-        n = t = 0
         for u in range(units + 1):
             scores, values = u < units, u > 0
+            n, t = stream[u] if scores else (0, 0)
             s_slot = T['slot'](n, t) if scores else 0
-            v_slot = T['slot']((u - 1) // key_tiles, (u - 1) % key_tiles) if values else 0
+            pn, pt = stream[u - 1] if values else (0, 0)
+            v_slot = T['slot'](pn, pt) if values else 0
             if scores and t == 0:
                 yield lambda n=n: q_full[n & 1].ready((n >> 1) & 1)
                 assert qbuf[n & 1] == T['tile'](n), ("Q", qbuf[n & 1], T['tile'](n))
@@ -105,18 +127,14 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
             named[mine].credits -= 1
             if scores:
                 bh = T['tile'](n) // q_tiles
-                assert stage_k[s_slot % K_STAGES] == (bh, t), ("S reads", stage_k[s_slot % K_STAGES], (bh, t), u)
+                assert stage_k[s_slot % K_STAGES] == (bh, T['key'](n, t)), ("S reads", stage_k[s_slot % K_STAGES], (bh, t), u)
                 assert qbuf[n & 1] == T['tile'](n)
             if values:
-                pn, pt = (u - 1) // key_tiles, (u - 1) % key_tiles
-                assert stage_v[v_slot % K_STAGES] == (T['tile'](pn) // q_tiles, pt), ("PV reads", u)
+                assert stage_v[v_slot % K_STAGES] == (T['tile'](pn) // q_tiles, T['key'](pn, pt)), ("PV reads", u)
             if scores or c == 0: named[other].credits += 1
             yield lambda: True   # MMAs complete (any interleaving)
-            if scores and t == key_tiles - 1: q_empty[n & 1].arrive()
+            if scores and t == T['keys'](n) - 1: q_empty[n & 1].arrive()
             if values: empty[v_slot % K_STAGES].arrive()
-            if scores:
-                t += 1
-                if t == key_tiles: t, n = 0, n + 1
     procs = [producer(), consumer(0), consumer(1)]
     waits = [None, None, None]; done = [False] * 3
     steps = 0
@@ -133,12 +151,12 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
         except StopIteration:
             done[i] = True; waits[i] = None
     assert named[1].credits == 0 and named[2].credits == 0, ("named credits left", named[1].credits, named[2].credits)
-    return f"ok ({copies[0]} K/V copies for {T['count']} tiles x {key_tiles} key tiles)"
+    return f"ok ({copies[0]} K/V copies for {T['count']} tiles x {key_tiles} key tiles{', last split' if T['split_n'] >= 0 else ''})"
 
 bad = 0
 for ping_pong in (True, False):
   for resident_mode in (False, True):
-    for key_tiles in (1, 2, 3, 4, 5, 9):
+    for key_tiles in (1, 2, 3, 4, 5, 9, 37):
         for q_tiles, heads, blocks in ((5, 3, 4), (37, 2, 7), (3, 4, 5), (256, 2, 13)):
             total = q_tiles * heads
             for block in sorted({0, blocks - 1, blocks // 2}):
@@ -152,5 +170,17 @@ for ping_pong in (True, False):
                         bad += 1; print(ping_pong, resident_mode, key_tiles, q_tiles, heads, blocks, block, seed, r)
 print("# H 12, L 32760, 512 keys, block 5 of 132: resident", run(256, 12, 4, 132, 5, True, 1),
       "| round-robin", run(256, 12, 4, 132, 5, False, 1))
+# Every split tile's runs cover its key tiles once (H 12 × 4680 on 132 SMs: 48 tiles in 2 runs).
+for total, key_tiles, blocks in ((444, 37, 132), (1480, 37, 132), (3072, 256, 132), (5 * 3, 9, 4), (23640, 591, 132)):
+    covered = {}
+    for block in range(blocks):
+        T = block_tiles(total, key_tiles, blocks, block, False)
+        for n in range(T['count']):
+            for t in range(T['keys'](n)):
+                covered.setdefault(T['tile'](n), []).append(T['key'](n, t))
+    wrong = [tile for tile in range(total) if sorted(covered.get(tile, [])) != list(range(key_tiles))]
+    if wrong:
+        bad += 1; print("split coverage", total, key_tiles, blocks, "tiles", wrong[:5])
+print("# H 12 × 4680, block 5 of 132:", run(37, 12, 37, 132, 5, False, 1), "| block 100:", run(37, 12, 37, 132, 100, False, 1))
 print("failures:", bad)
 sys.exit(1 if bad else 0)

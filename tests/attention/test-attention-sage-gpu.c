@@ -4,7 +4,8 @@
  * f16, Lq/Lk off the 128 tiles, padded keys including a batch with no key,
  * keys with a large common mean (what K smoothing is for), more heads than
  * the preparation has blocks, a ring merge of key chunks through the LSE,
- * and a Wan-sized shape against `naive`.
+ * and Wan-sized shapes against `naive` (with the last round of tiles split
+ * along the keys).
  *
  * Bounds: cosine ≥ 0.999 and ‖out − ref‖/‖ref‖ ≤ 2e-2 for sage with its
  * default integer P·V (u8 P against each tile's maximum, int8 V: 1.2–1.45%
@@ -191,6 +192,26 @@ test_wan_shape_against_naive (void)
   at_case_free (&c);
 }
 
+/* More 128-row tiles than a persistent grid of one block per SM takes in
+ * whole rounds: the last round's tiles run split along the keys and are
+ * merged by their LSE (148 tiles on 132 SMs: 16 split 8 ways at 4680
+ * keys, 2 ways at 1000, whose last key tile is partial), against naive. */
+static void
+test_split_last_round (void)
+{
+  const int32_t key_lengths[] = { 4680, 1000 };
+  for (size_t i = 0; i < sizeof key_lengths / sizeof key_lengths[0]; i++)
+    {
+      AtCase c;
+      at_case_random (&c, at_problem (1, 4, 4680, key_lengths[i], 128, RL_ATTENTION_BF16));
+      char label[64];
+      snprintf (label, sizeof label, "bf16 B1 H4 Lq4680 Lk%d (vs naive)", key_lengths[i]);
+      PT_REQUIRE (at_case_naive_reference (registry, &c, stream), "naive run");
+      check_case (label, &c);
+      at_case_free (&c);
+    }
+}
+
 int
 main (void)
 {
@@ -222,6 +243,7 @@ main (void)
       PT_RUN (test_many_heads);
       PT_RUN (test_ring_merge_of_chunks);
       PT_RUN (test_wan_shape_against_naive);
+      PT_RUN (test_split_last_round);
       sage->close (sage_instance);
     }
   cudaStreamDestroy (stream);

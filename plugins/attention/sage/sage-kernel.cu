@@ -78,6 +78,7 @@ constexpr int kTileRows = 128;       /* query rows per block, keys per tile */
 constexpr int kTileBytes = 16384;    /* 128 rows × 128 bytes */
 constexpr int kQBlock = 64;          /* query rows per consumer warpgroup */
 constexpr int kStages = 4;           /* K/V tiles in flight */
+constexpr int kSplitMinKeyTiles = 4; /* key tiles of a run of a split tile, at least */
 constexpr int kStatMinKeys = 64;     /* keys per statistics item, at least */
 constexpr int kStatMaxChunks = 64;   /* and at most this many items per batch·head */
 constexpr int kPrepareBlocksPerSm = 3;   /* resident prepare blocks per SM (≤ 85 registers) */
@@ -155,6 +156,11 @@ struct Workspace {
   float   *v_scale;   /* [BH][128] */
   float   *partial;   /* [BH][stat_chunks][4][128] */
   unsigned long long *clock;   /* [4]: the preparation's phase times, when timed */
+  float   *split_out;     /* [split_slots][128][128]: a split tile's run's output, fp32 */
+  float   *split_lse;     /* [split_slots][128]: and its LSE */
+  uint32_t *split_count;  /* [split_slots][8]: runs stored per split tile and consumer warp;
+                           * zeroed by the preparation */
+  int      split_slots;   /* runs of split tiles at most (the persistent grid), or 0 */
   size_t   bytes;
 };
 
@@ -198,6 +204,11 @@ workspace_layout (const RlSageParams *p, void *base)
   w.v_scale = (float *) take (bh * kDim * sizeof (float));
   w.partial = (float *) take (bh * stat_chunks (p->kv_len, (int) bh) * 4 * kDim * sizeof (float));
   w.clock = (unsigned long long *) take (4 * sizeof (unsigned long long));
+  /* Split tiles only with the persistent grid (BlockTiles). */
+  w.split_slots = p->blocks > 0 ? p->blocks : 0;
+  w.split_out = (float *) take ((size_t) w.split_slots * kTileRows * kDim * sizeof (float));
+  w.split_lse = (float *) take ((size_t) w.split_slots * kTileRows * sizeof (float));
+  w.split_count = (uint32_t *) take ((size_t) w.split_slots * 8 * sizeof (uint32_t));
   w.bytes = used;
   return w;
 }
@@ -661,6 +672,8 @@ prepare (const PrepareArgs a)
   const bool timer = a.clock != NULL && blockIdx.x == 0 && threadIdx.x == 0;
   if (timer)
     a.clock[0] = global_ns ();
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < a.w.split_slots * 8; i += gridDim.x * blockDim.x)
+    a.w.split_count[i] = 0;
   for (int item = blockIdx.x; item < a.bh * a.chunks; item += gridDim.x)
     {
       stats_item (k, v, a.heads, a.kv_len, a.keys, item / a.chunks, item % a.chunks, a.chunks,
@@ -1252,17 +1265,32 @@ struct TileOf {
  * the same K/V from L2 for every tile, and that, not the math, set its
  * speed (NOTES.md). Not for one key tile: a ping-pong turn issues S of a
  * tile with P·V of the one before, which would then need the same stage
- * twice and wait on itself (tests/attention/sage-ring-protocol.py). */
+ * twice and wait on itself (tests/attention/sage-ring-protocol.py).
+ *
+ * Round-robin leaves a last round of total mod blocks tiles, the other
+ * blocks idle: 48 tiles on 132 SMs at H 12 × 4680, a sixth of the time.
+ * Those tiles are split along the keys instead, each into `parts` runs of
+ * consecutive key tiles (as many as the idle blocks allow, each at least
+ * kSplitMinKeyTiles long), one run per block as its last tile; the block
+ * that finishes a tile's last run merges the runs by their LSE
+ * (Consumer::store_part). A split tile is unit u = part · split_tiles +
+ * (tile − rounds · blocks) of the blocks u < split_tiles · parts. */
 struct BlockTiles {
   int  first, count, stride;
   bool resident;
-  int  slots;   /* ring slots per tile */
+  int  slots;        /* ring slots per tile */
+  int  key_tiles;    /* of a whole tile */
+  int  split_n;      /* the index of the block's split run among its tiles, or −1 */
+  int  split_tile, split_first, split_keys;   /* its tile, first key tile and key tile count */
+  int  split_tiles, parts;                    /* tiles split, runs per tile */
 
   __device__
-  BlockTiles (int total, int key_tiles)
+  BlockTiles (int total, int key_tiles_, int split_slots)
   {
     const int blocks = (int) gridDim.x, block = (int) blockIdx.x;
+    key_tiles = key_tiles_;
     resident = key_tiles >= 2 && key_tiles <= kStages;
+    split_n = -1, split_tile = 0, split_first = 0, split_keys = 0, split_tiles = 0, parts = 0;
     if (resident)
       {
         const int per = total / blocks, extra = total % blocks;
@@ -1275,11 +1303,36 @@ struct BlockTiles {
         first = block;
         count = (total - block + blocks - 1) / blocks;
         stride = blocks;
+        const int rounds = total / blocks, rest = total % blocks;
+        const int most = rest > 0 && blocks <= split_slots
+                         ? min (blocks / rest, key_tiles / kSplitMinKeyTiles) : 0;
+        if (most >= 2)
+          {
+            split_tiles = rest, parts = most;
+            count = rounds + (block < rest * parts ? 1 : 0);
+            if (block < rest * parts)
+              {
+                const int part = block / rest;
+                split_n = rounds;
+                split_tile = rounds * blocks + block % rest;
+                split_first = part * key_tiles / parts;
+                split_keys = (part + 1) * key_tiles / parts - split_first;
+              }
+          }
       }
     slots = resident ? kStages : key_tiles;
   }
-  __device__ int tile (int n) const { return first + n * stride; }
+  __device__ int tile (int n) const { return n == split_n ? split_tile : first + n * stride; }
   __device__ int slot (int n, int t) const { return n * slots + t; }
+  /* Key tiles of the block's n-th tile, and the t-th of them. */
+  __device__ int keys_of (int n) const { return n == split_n ? split_keys : key_tiles; }
+  __device__ int
+  key_tile (const AttentionArgs &args, int n, int t) const
+  {
+    return n == split_n ? split_first + key_tile_at (args, t, split_keys) : key_tile_at (args, t, key_tiles);
+  }
+  /* Turns of the ping-pong stream: one per key tile of each tile. */
+  __device__ int units () const { return count * key_tiles - (split_n >= 0 ? key_tiles - split_keys : 0); }
 };
 
 /* One thread of the producer: per tile its Q (into the free buffer), then
@@ -1288,7 +1341,7 @@ __device__ inline void
 produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
 {
   const Workspace &w = args.w;
-  const BlockTiles tiles (args.q_tiles * args.bh, key_tiles);
+  const BlockTiles tiles (args.q_tiles * args.bh, key_tiles, w.split_slots);
   int previous_bh = -1;
   for (int count = 0; count < tiles.count; count++)
     {
@@ -1304,7 +1357,7 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
       const uint8_t *v_source = w.v8 + (size_t) at.bh * args.kv_tiles * sm.v_bytes;
       const bool kept = tiles.resident && at.bh == previous_bh;
       previous_bh = at.bh;
-      for (int t = 0; t < key_tiles; t++)
+      for (int t = 0; t < tiles.keys_of (count); t++)
         {
           const int slot = tiles.slot (count, t);
           if (slot >= kStages)
@@ -1317,7 +1370,7 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
               continue;
             }
           barrier_expect_bytes (sm.full (slot), kTileBytes + sm.v_bytes);
-          const int key_tile = key_tile_at (args, t, key_tiles);
+          const int key_tile = tiles.key_tile (args, count, t);
           bulk_copy (sm.k_address (slot), k_source + (size_t) key_tile * kTileBytes, kTileBytes,
                      sm.full (slot));
           bulk_copy (sm.v_address (slot), v_source + (size_t) key_tile * sm.v_bytes, sm.v_bytes,
@@ -1397,13 +1450,14 @@ struct Consumer {
         o[i] = o[i] * alpha[(i >> 1) & 1] + pv[i];
   }
 
-  /* One key tile at a time: S, softmax, P·V, all in order. */
+  /* One key tile at a time: S, softmax, P·V, all in order; the block's
+   * n-th tile. */
   __device__ void
-  run_in_order (const Shared &sm, const AttentionArgs &args, int tiles)
+  run_in_order (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int n)
   {
-    for (int t = 0; t < tiles; t++)
+    for (int t = 0; t < tiles.keys_of (n); t++)
       {
-        const int slot = base + t, key_tile = key_tile_at (args, t, tiles);
+        const int slot = base + t, key_tile = tiles.key_tile (args, n, t);
         const float k_scale = k_scales[key_tile];
         barrier_wait (sm.full (slot), (slot / kStages) & 1);
         mma_fence ();
@@ -1425,7 +1479,7 @@ struct Consumer {
   template <bool kScores, bool kValues>
   __device__ void
   stream_turn (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int &n,
-               int &t, int key_tiles, int consumer, int warp, int group, bool hand_over)
+               int &t, int consumer, int warp, int group, bool hand_over)
   {
     const int mine = 1 + consumer, other = 2 - consumer;
     /* Ring slots of S(u) (tile n, key tile t) and of P(u−1)·V(u−1). */
@@ -1440,7 +1494,7 @@ struct Consumer {
         k_scales = args.w.k_scale + (size_t) at.bh * args.kv_tiles;
         barrier_wait (sm.q_full (n & 1), (n >> 1) & 1);
       }
-    const int key_tile = kScores ? key_tile_at (args, t, key_tiles) : 0;
+    const int key_tile = kScores ? tiles.key_tile (args, n, t) : 0;
     const float k_scale = kScores ? k_scales[key_tile] : 0.0f;
     if (kScores)
       barrier_wait (sm.full (s_slot), (s_slot / kStages) & 1);
@@ -1460,7 +1514,7 @@ struct Consumer {
     if (kScores)
       {
         hold_all (s_acc);
-        if (t == key_tiles - 1)
+        if (t == tiles.keys_of (n) - 1)
           barrier_arrive (sm.q_empty (n & 1));   /* tile n's last S has read its Q */
       }
     bool finished = false;   /* the tile of unit u − 1 is complete */
@@ -1470,7 +1524,7 @@ struct Consumer {
         hold_all (pv);
         barrier_arrive (sm.empty (v_slot));
         add_tile ();
-        finished = pv_t == key_tiles - 1;
+        finished = pv_t == tiles.keys_of (pv_n) - 1;
         if (finished)
           {
             finished_softmax = softmax;
@@ -1484,12 +1538,17 @@ struct Consumer {
     if (kValues && finished)
       {
         const TileOf done (tiles.tile (pv_n), args.q_tiles);
-        store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
+        /* A split run is the block's last tile, finished in the last turn
+         * (kScores false): only that turn carries store_part. */
+        if (!kScores && pv_n == tiles.split_n)
+          store_part (args, finished_softmax, tiles, done.bh, done.q_block, consumer, warp, group);
+        else
+          store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
       }
     if (kScores)
       {
         pv_n = n, pv_t = t;   /* the next turn's P·V is this turn's unit */
-        if (++t == key_tiles)
+        if (++t == tiles.keys_of (n))
           t = 0, n++;
       }
   }
@@ -1505,18 +1564,63 @@ struct Consumer {
    * the other's MMAs. Consumer 1 opens the first turn for 0 and skips its
    * last hand-over, so arrivals match syncs. */
   __device__ void
-  run_stream (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int key_tiles,
-              int consumer, int warp, int group)
+  run_stream (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int consumer,
+              int warp, int group)
   {
-    const int units = tiles.count * key_tiles;
+    const int units = tiles.units ();
     if (consumer == 1)
       named_arrive (1);
     int n = 0, t = 0;
-    stream_turn<true, false> (sm, args, tiles, n, t, key_tiles, consumer, warp, group, true);
+    stream_turn<true, false> (sm, args, tiles, n, t, consumer, warp, group, true);
     for (int u = 1; u < units; u++)
-      stream_turn<true, true> (sm, args, tiles, n, t, key_tiles, consumer, warp, group, true);
-    stream_turn<false, true> (sm, args, tiles, n, t, key_tiles, consumer, warp, group,
-                              consumer == 0);
+      stream_turn<true, true> (sm, args, tiles, n, t, consumer, warp, group, true);
+    stream_turn<false, true> (sm, args, tiles, n, t, consumer, warp, group, consumer == 0);
+  }
+
+  /* The output's per-channel affine map (v_scale, mean(v)) for this
+   * thread's channels 8j + 2·quad + {0, 1}. Every load first, in one
+   * batch: interleaved with the output stores (which might alias them, for
+   * all the compiler knows) each pair's loads waited on their own, and in
+   * 512-key cross-attention 28 % of the kernel's stall samples sat behind
+   * them (ncu, H100). */
+  __device__ void
+  load_affine (const Workspace &w, int bh, float2 (&scale)[16], float2 (&mean)[16]) const
+  {
+    const float *v_scale = w.v_scale + bh * kDim, *v_mean = w.v_mean + bh * kDim;
+#pragma unroll
+    for (int j = 0; j < 16; j++)
+      {
+        scale[j] = *reinterpret_cast<const float2 *> (v_scale + 8 * j + 2 * quad);
+        mean[j] = *reinterpret_cast<const float2 *> (v_mean + 8 * j + 2 * quad);
+        if constexpr (Pv::kTileMax)
+          {
+            mean[j] = make_float2 (mean[j].x - 128.0f * scale[j].x, mean[j].y - 128.0f * scale[j].y);
+            scale[j] = make_float2 (scale[j].x * 0x1p64f, scale[j].y * 0x1p64f);
+          }
+      }
+  }
+
+  /* Row r's l (the quad's shares summed), and the factor that normalises
+   * O: 0 for a row without a valid key. */
+  __device__ static void
+  row_total (const Softmax &result, int r, float &l, float &inverse, bool &empty)
+  {
+    l = result.l[r];
+    l += __shfl_xor_sync (0xffffffffu, l, 1);
+    l += __shfl_xor_sync (0xffffffffu, l, 2);
+    empty = !(l > 0.0f);   /* no valid key: out 0, lse −inf */
+    if constexpr (Pv::kTileMax)
+      inverse = empty ? 0.0f : 0x1p85f / l;
+    else
+      inverse = empty ? 0.0f : __fdividef (1.0f, l);
+  }
+
+  /* Row r's LSE without the q·mean(k) shift (natural log). */
+  __device__ static float
+  row_lse (const Softmax &result, int r, float l)
+  {
+    return (Pv::kTileMax ? result.reference[r] + log2f (l) - kLog2U8Scale
+                         : result.m[r] + log2f (l) - kLog2PScale) * kLn2;
   }
 
   /* O/l · v_scale + mean(v) to `out`; lse = (m + log2 l − log2 448)·ln 2
@@ -1530,41 +1634,19 @@ struct Consumer {
   {
     const Workspace &w = args.w;
     const int b = bh / args.heads, h = bh % args.heads;
-    const float *v_scale = w.v_scale + bh * kDim, *v_mean = w.v_mean + bh * kDim;
-    /* Every load first, in one batch: interleaved with the output stores
-     * (which might alias them, for all the compiler knows) each pair's
-     * loads waited on their own, and in 512-key cross-attention 28 % of
-     * the kernel's stall samples sat behind them (ncu, H100). */
     float2 scale[16], mean[16];
-#pragma unroll
-    for (int j = 0; j < 16; j++)
-      {
-        scale[j] = *reinterpret_cast<const float2 *> (v_scale + 8 * j + 2 * quad);
-        mean[j] = *reinterpret_cast<const float2 *> (v_mean + 8 * j + 2 * quad);
-        if constexpr (Pv::kTileMax)
-          {
-            mean[j] = make_float2 (mean[j].x - 128.0f * scale[j].x, mean[j].y - 128.0f * scale[j].y);
-            scale[j] = make_float2 (scale[j].x * 0x1p64f, scale[j].y * 0x1p64f);
-          }
-      }
+    load_affine (w, bh, scale, mean);
     float l[2], inverse[2], shift[2] = { 0.0f, 0.0f };
     int row[2];
     bool live[2], empty[2];
 #pragma unroll
     for (int r = 0; r < 2; r++)
       {
-        l[r] = result.l[r];
-        l[r] += __shfl_xor_sync (0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync (0xffffffffu, l[r], 2);
+        row_total (result, r, l[r], inverse[r], empty[r]);
         row[r] = q_block * kTileRows + tile_row (consumer, warp, group, r);
         live[r] = row[r] < args.q_len;
         if (args.lse != NULL && quad == 0 && live[r])
           shift[r] = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row[r]];
-        empty[r] = !(l[r] > 0.0f);   /* no valid key: out 0, lse −inf */
-        if constexpr (Pv::kTileMax)
-          inverse[r] = empty[r] ? 0.0f : 0x1p85f / l[r];
-        else
-          inverse[r] = empty[r] ? 0.0f : __fdividef (1.0f, l[r]);
       }
     /* Each row's address once (the 64-bit index math per store was most of
      * this function's instructions: it sets cross-attention's speed, where
@@ -1599,9 +1681,120 @@ struct Consumer {
       for (int r = 0; r < 2; r++)
         if (live[r])
           args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row[r]]
-              = empty[r] ? -INFINITY
-                         : (Pv::kTileMax ? result.reference[r] + log2f (l[r]) - kLog2U8Scale
-                                         : result.m[r] + log2f (l[r]) - kLog2PScale) * kLn2 + shift[r];
+              = empty[r] ? -INFINITY : row_lse (result, r, l[r]) + shift[r];
+  }
+
+  /* A run of a split tile (BlockTiles): its output, normalised as store()
+   * does but in fp32, and its LSE go to the run's slot of the workspace;
+   * then each warp counts its run in per tile, and the warp that counts
+   * the tile's last run merges them all (weights exp(lse − the largest))
+   * into the output and LSE, as store() would have written them. */
+  __device__ void
+  store_part (const AttentionArgs &args, const Softmax &result, const BlockTiles &tiles, int bh,
+              int q_block, int consumer, int warp, int group)
+  {
+    const Workspace &w = args.w;
+    const int b = bh / args.heads, h = bh % args.heads;
+    const int unit = (int) blockIdx.x, index = unit % tiles.split_tiles, part = unit / tiles.split_tiles;
+    float2 scale[16], mean[16];
+    load_affine (w, bh, scale, mean);
+    float x[64], lse[2];
+    int tile_rows[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+      {
+        float l, inverse;
+        bool empty;
+        row_total (result, r, l, inverse, empty);
+        tile_rows[r] = tile_row (consumer, warp, group, r);
+        const int row = q_block * kTileRows + tile_rows[r];
+        const float shift = row < args.q_len ? w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row] : 0.0f;
+        lse[r] = empty ? -INFINITY : row_lse (result, r, l) + shift;
+#pragma unroll
+        for (int j = 0; j < 16; j++)
+          {
+            x[4 * j + 2 * r] = empty ? 0.0f : fmaf (o[4 * j + 2 * r] * inverse, scale[j].x, mean[j].x);
+            x[4 * j + 2 * r + 1] = empty ? 0.0f : fmaf (o[4 * j + 2 * r + 1] * inverse, scale[j].y, mean[j].y);
+          }
+      }
+    auto slot_out = [&] (int slot, int r, int j) {
+      return w.split_out + ((size_t) slot * kTileRows + tile_rows[r]) * kDim + 8 * j + 2 * quad;
+    };
+    auto slot_lse = [&] (int slot, int r) { return w.split_lse + (size_t) slot * kTileRows + tile_rows[r]; };
+#pragma unroll
+    for (int j = 0; j < 16; j++)
+#pragma unroll
+      for (int r = 0; r < 2; r++)
+        *reinterpret_cast<float2 *> (slot_out (unit, r, j)) = make_float2 (x[4 * j + 2 * r], x[4 * j + 2 * r + 1]);
+    if (quad == 0)
+#pragma unroll
+      for (int r = 0; r < 2; r++)
+        *slot_lse (unit, r) = lse[r];
+    /* Release: this warp's run is in memory before the count says so. */
+    __threadfence ();
+    __syncwarp ();
+    const int lane = (int) (threadIdx.x & 31);
+    uint32_t last = 0;
+    if (lane == 0)
+      last = atomicAdd (w.split_count + index * 8 + consumer * 4 + warp, 1u) == (uint32_t) tiles.parts - 1;
+    if (__shfl_sync (0xffffffffu, last, 0) == 0)
+      return;
+    __threadfence ();   /* acquire: the other runs, read past L1 */
+    float top[2] = { lse[0], lse[1] };
+    for (int p = 0; p < tiles.parts; p++)
+      if (p != part)
+#pragma unroll
+        for (int r = 0; r < 2; r++)
+          top[r] = fmaxf (top[r], __ldcg (slot_lse (p * tiles.split_tiles + index, r)));
+    float total[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+      {
+        const float weight = top[r] == -INFINITY ? 0.0f : __expf (lse[r] - top[r]);
+        total[r] = weight;
+#pragma unroll
+        for (int j = 0; j < 16; j++)
+          x[4 * j + 2 * r] *= weight, x[4 * j + 2 * r + 1] *= weight;
+      }
+    for (int p = 0; p < tiles.parts; p++)
+      {
+        if (p == part)
+          continue;
+        const int slot = p * tiles.split_tiles + index;
+#pragma unroll
+        for (int r = 0; r < 2; r++)
+          {
+            const float weight = top[r] == -INFINITY ? 0.0f : __expf (__ldcg (slot_lse (slot, r)) - top[r]);
+            total[r] += weight;
+#pragma unroll
+            for (int j = 0; j < 16; j++)
+              {
+                const float2 y = __ldcg (reinterpret_cast<const float2 *> (slot_out (slot, r, j)));
+                x[4 * j + 2 * r] = fmaf (weight, y.x, x[4 * j + 2 * r]);
+                x[4 * j + 2 * r + 1] = fmaf (weight, y.y, x[4 * j + 2 * r + 1]);
+              }
+          }
+      }
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+      {
+        const int row = q_block * kTileRows + tile_rows[r];
+        if (row >= args.q_len)
+          continue;
+        const bool empty = !(total[r] > 0.0f);
+        const float inverse = empty ? 0.0f : 1.0f / total[r];
+        uint32_t *out = reinterpret_cast<uint32_t *> (
+            reinterpret_cast<uint16_t *> (args.out) + (((size_t) b * args.q_len + row) * args.heads + h) * kDim + 2 * quad);
+#pragma unroll
+        for (int j = 0; j < 16; j++)
+          {
+            const float x0 = x[4 * j + 2 * r] * inverse, x1 = x[4 * j + 2 * r + 1] * inverse;
+            out[4 * j] = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1) : Io<__half>::pack (x0, x1);
+          }
+        if (args.lse != NULL && quad == 0)
+          args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row]
+              = empty ? -INFINITY : top[r] + __logf (total[r]);
+      }
   }
 };
 #endif
@@ -1655,11 +1848,11 @@ attention (const AttentionArgs args)
       c.keys = args.keys;
       c.quad = quad;
       c.base = 0;
-      const BlockTiles tiles (total, key_tiles);
+      const BlockTiles tiles (total, key_tiles, w.split_slots);
       if (kPingpong && key_tiles > 0)
         {
           c.init ();
-          c.run_stream (sm, args, tiles, key_tiles, consumer, warp, group);
+          c.run_stream (sm, args, tiles, consumer, warp, group);
           return;
         }
       for (int count = 0; count < tiles.count; count++)
@@ -1673,10 +1866,13 @@ attention (const AttentionArgs args)
           barrier_wait (sm.q_full (buffer), (count >> 1) & 1);
           c.base = tiles.slot (count, 0);
           if (!kPingpong)   /* without keys (ping-pong too): nothing to run, zeros stored */
-            c.run_in_order (sm, args, key_tiles);
+            c.run_in_order (sm, args, tiles, count);
           /* Every S product that read this Q buffer has completed. */
           barrier_arrive (sm.q_empty (buffer));
-          c.store (args, c.softmax, at.bh, at.q_block, consumer, warp, group);
+          if (count == tiles.split_n)
+            c.store_part (args, c.softmax, tiles, at.bh, at.q_block, consumer, warp, group);
+          else
+            c.store (args, c.softmax, at.bh, at.q_block, consumer, warp, group);
         }
     }
 #endif
