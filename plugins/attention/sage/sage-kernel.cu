@@ -154,6 +154,7 @@ struct Workspace {
   float   *k_mean;    /* [BH][128] */
   float   *v_mean;    /* [BH][128] */
   float   *v_scale;   /* [BH][128] */
+  float   *v_inverse; /* [BH][128]: 1 / v_scale, for the quantisation */
   float   *partial;   /* [BH][stat_chunks][4][128] */
   unsigned long long *clock;   /* [4]: the preparation's phase times, when timed */
   float   *split_out;     /* [split_slots][128][128]: a split tile's run's output, fp32 */
@@ -202,6 +203,7 @@ workspace_layout (const RlSageParams *p, void *base)
   w.k_mean = (float *) take (bh * kDim * sizeof (float));
   w.v_mean = (float *) take (bh * kDim * sizeof (float));
   w.v_scale = (float *) take (bh * kDim * sizeof (float));
+  w.v_inverse = (float *) take (bh * kDim * sizeof (float));
   w.partial = (float *) take (bh * stat_chunks (p->kv_len, (int) bh) * 4 * kDim * sizeof (float));
   w.clock = (unsigned long long *) take (4 * sizeof (unsigned long long));
   /* Split tiles only with the persistent grid (BlockTiles). */
@@ -335,6 +337,7 @@ finish_item (const float *partial, int bh, int chunks, int keys, bool fp8_v, flo
   w.k_mean[bh * kDim + d] = mean_k;
   w.v_mean[bh * kDim + d] = mean_v;
   w.v_scale[bh * kDim + d] = fp8_v && absmax > 0 ? absmax / v_range : 1.0f;
+  w.v_inverse[bh * kDim + d] = fp8_v && absmax > 0 ? v_range / absmax : 1.0f;
 }
 
 /* Max over the block of 256 threads (8 warps). */
@@ -354,33 +357,45 @@ block_max_256 (float x, float *shared8)
   return all;
 }
 
-__device__ inline int
-to_int8 (float x)
+/* round(x·inverse) + bias in the low byte of the result's bits: below
+ * 2^23 + 2^22 the float x·inverse + 1.5·2^23 is an integer with unit
+ * steps, rounded to nearest even by the one FFMA, its low byte the
+ * integer mod 256 (an int8 in two's complement; + 128, a u8). The callers'
+ * scales come from the values' own maximum, so |x·inverse| ≤ 127 and no
+ * clamp is needed. An FFMA instead of F2I (a quarter-rate conversion), two
+ * clamps and the shifts: the quantise phase was a third of the
+ * preparation's instructions short. */
+__device__ inline uint32_t
+rounded_byte (float x, float inverse, float bias = 0.0f)
 {
-  return max (-127, min (127, __float2int_rn (x)));
+  return __float_as_uint (fmaf (x, inverse, 12582912.0f + bias));
+}
+
+/* The low bytes of a, b, c, d as one word, a in the low byte. */
+__device__ inline uint32_t
+low_bytes (uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+{
+  return __byte_perm (__byte_perm (a, b, 0x0040), __byte_perm (c, d, 0x0040), 0x5410);
 }
 
 __device__ inline uint2
 pack_int8x8 (const float x[8], float inverse_scale)
 {
-  uint32_t lo = 0, hi = 0;
+  uint32_t r[8];
 #pragma unroll
-  for (int i = 0; i < 4; i++)
-    {
-      lo |= (uint32_t) (to_int8 (x[i] * inverse_scale) & 0xff) << (8 * i);
-      hi |= (uint32_t) (to_int8 (x[i + 4] * inverse_scale) & 0xff) << (8 * i);
-    }
-  return make_uint2 (lo, hi);
+  for (int i = 0; i < 8; i++)
+    r[i] = rounded_byte (x[i], inverse_scale);
+  return make_uint2 (low_bytes (r[0], r[1], r[2], r[3]), low_bytes (r[4], r[5], r[6], r[7]));
 }
 
-/* Four floats to int8 (round to nearest even, clamped to ±127) plus 128,
- * a in the low byte: u8 in [1, 255], so that a u8 P times it sums to a
- * non-negative int32. */
+/* Four values y·inverse (|y·inverse| ≤ 127) to int8 + 128, a in the low
+ * byte: u8 in [1, 255], so that a u8 P times it sums to a non-negative
+ * int32. */
 __device__ inline uint32_t
-pack_biased_u8x4 (float a, float b, float c, float d)
+pack_biased_u8x4 (const float (&y)[4], float inverse)
 {
-  return (uint32_t) (to_int8 (a) + 128) | (uint32_t) (to_int8 (b) + 128) << 8
-         | (uint32_t) (to_int8 (c) + 128) << 16 | (uint32_t) (to_int8 (d) + 128) << 24;
+  return low_bytes (rounded_byte (y[0], inverse, 128.0f), rounded_byte (y[1], inverse, 128.0f),
+                    rounded_byte (y[2], inverse, 128.0f), rounded_byte (y[3], inverse, 128.0f));
 }
 
 /* Four floats to e4m3 (round to nearest even, saturating), a in the low
@@ -461,8 +476,9 @@ quantise_q_item (const T *q, int heads, int q_len, float scale, const Workspace 
           absmax = fmaxf (absmax, __shfl_xor_sync (0xffffffffu, absmax, o));
           dot += __shfl_xor_sync (0xffffffffu, dot, o);
         }
-      const float quant = absmax > 0.0f ? absmax / 127.0f : 1.0f;
-      const uint2 lo = pack_int8x8 (x, 1.0f / quant), hi = pack_int8x8 (x + 8, 1.0f / quant);
+      const float quant = absmax > 0.0f ? __fdividef (absmax, 127.0f) : 1.0f;
+      const float inverse = absmax > 0.0f ? __fdividef (127.0f, absmax) : 1.0f;
+      const uint2 lo = pack_int8x8 (x, inverse), hi = pack_int8x8 (x + 8, inverse);
       *reinterpret_cast<uint4 *> (tile + tile_offset (tile_row, c16 * 16)) = make_uint4 (lo.x, lo.y, hi.x, hi.y);
       if (c16 == 0)
         {
@@ -509,10 +525,11 @@ quantise_k_item (const T *k, int heads, int kv_len, int keys, const Workspace &w
     for (int i = 0; i < 8; i++)
       absmax = fmaxf (absmax, fabsf (centred (it, i)));
   absmax = block_max_256 (absmax, reduce8);
-  const float quant = absmax > 0 ? absmax / 127.0f : 1.0f;
+  const float quant = absmax > 0 ? __fdividef (absmax, 127.0f) : 1.0f;
   if (threadIdx.x == 0)
     w.k_scale[(size_t) bh * kv_tiles + tile_index] = quant;
   int8_t *k_tile = w.k8 + ((size_t) bh * kv_tiles + tile_index) * kTileBytes;
+  const float inverse = absmax > 0 ? __fdividef (127.0f, absmax) : 1.0f;
 #pragma unroll
   for (int it = 0; it < 8; it++)
     {
@@ -521,7 +538,7 @@ quantise_k_item (const T *k, int heads, int kv_len, int keys, const Workspace &w
       for (int i = 0; i < 8; i++)
         x[i] = centred (it, i);
       *reinterpret_cast<uint2 *> (k_tile + tile_offset (it * 16 + (threadIdx.x >> 4), c8 * 8))
-          = pack_int8x8 (x, 1.0f / quant);
+          = pack_int8x8 (x, inverse);
     }
 }
 
@@ -598,19 +615,21 @@ quantise_v_item (const T *v, int heads, int kv_len, int keys, const Workspace &w
           for (int i = 0; i < 8; i++)
             {
               const int channel = c8 * 8 + i;
-              /* One correctly rounded reciprocal per channel instead of a
-               * division per value. */
-              const float inverse = __frcp_rn (w.v_scale[bh * kDim + channel]);
+              /* The scale's reciprocal from the finish phase: a
+               * multiplication per value instead of a division. */
+              const float inverse = w.v_inverse[bh * kDim + channel];
               const float mean = w.v_mean[bh * kDim + channel];
+              /* v − mean, scaled in the packing (int8) or here (e4m3). */
               float y[4];
 #pragma unroll
               for (int e = 0; e < 4; e++)
                 {
                   const T *values = reinterpret_cast<const T *> (&raw[e]);
-                  y[e] = tile_index * kTileRows + js[e] < keys ? (Io<T>::load (values[i]) - mean) * inverse
-                                                               : 0.0f;
+                  y[e] = tile_index * kTileRows + js[e] < keys ? Io<T>::load (values[i]) - mean : 0.0f;
+                  if (!kInt8V)
+                    y[e] *= inverse;
                 }
-              const uint32_t hi = kInt8V ? pack_biased_u8x4 (y[0], y[1], y[2], y[3])
+              const uint32_t hi = kInt8V ? pack_biased_u8x4 (y, inverse)
                                          : pack_e4m3x4 (y[0], y[1], y[2], y[3]);
               *reinterpret_cast<uint32_t *> (staged + channel * kPitch + column) = hi;
               if (kTerms == 2)
