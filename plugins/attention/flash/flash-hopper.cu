@@ -39,7 +39,6 @@
 #include <stdint.h>
 
 #include "plugins/attention/attention.h"
-#include "plugins/attention/cuda-tensor-map.h"
 
 namespace rl_flash_hopper {
 
@@ -640,13 +639,38 @@ flash_hopper (const __grid_constant__ HopperParams p)
 #endif  /* __CUDA_ARCH_FEAT_SM90_ALL */
 }
 
+using EncodeTiledFn = CUresult (*) (CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *,
+                                    const cuuint64_t *, const cuuint64_t *, const cuuint32_t *,
+                                    const cuuint32_t *, CUtensorMapInterleave, CUtensorMapSwizzle,
+                                    CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+
+/* cuTensorMapEncodeTiled from the driver the runtime already loaded, so
+ * nothing links libcuda at build time; NULL when the driver lacks it. */
+EncodeTiledFn
+encode_tiled ()
+{
+  static EncodeTiledFn function = [] {
+    void *entry = nullptr;
+    cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
+    if (cudaGetDriverEntryPointByVersion ("cuTensorMapEncodeTiled", &entry, 12000,
+                                          cudaEnableDefault, &found) != cudaSuccess
+        || found != cudaDriverEntryPointSuccess)
+      {
+        cudaGetLastError ();
+        return (EncodeTiledFn) nullptr;
+      }
+    return (EncodeTiledFn) entry;
+  }();
+  return function;
+}
+
 /* A map of one [B, rows_per_batch, H, D] tensor seen as {D, H, rows, B}:
  * boxes of 64 columns × 128 rows of one head, rows ≥ `rows` read as zero. */
 bool
 encode_map (CUtensorMap *map, const void *data, CUtensorMapDataType type, int D, int heads,
             int rows, int rows_per_batch, int batch)
 {
-  RlEncodeTiledFn encode = rl_encode_tiled ();
+  EncodeTiledFn encode = encode_tiled ();
   if (encode == nullptr)
     return false;
   cuuint64_t dims[4] = { (cuuint64_t) D, (cuuint64_t) heads, (cuuint64_t) (rows > 0 ? rows : 1),

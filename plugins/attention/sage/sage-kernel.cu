@@ -69,7 +69,6 @@
 #include <stdint.h>
 
 #include "plugins/attention/attention.h"
-#include "plugins/attention/cuda-tensor-map.h"
 #include "plugins/attention/sage/sage-layout.h"
 
 namespace {
@@ -80,7 +79,6 @@ constexpr int kTileBytes = 16384;    /* 128 rows × 128 bytes */
 constexpr int kQBlock = 64;          /* query rows per consumer warpgroup */
 constexpr int kStages = 4;           /* K/V tiles in flight */
 constexpr int kSplitMinKeyTiles = 4; /* key tiles of a run of a split tile, at least */
-constexpr int kStageBytes = 2 * 16384; /* the output staging tiles: 64 rows × 256 bytes per consumer */
 constexpr int kStatMinKeys = 64;     /* keys per statistics item, at least */
 constexpr int kStatMaxChunks = 64;   /* and at most this many items per batch·head */
 constexpr int kPrepareBlocksPerSm = 3;   /* resident prepare blocks per SM (≤ 85 registers) */
@@ -882,9 +880,6 @@ __device__ inline void hold (float &x) { asm volatile ("" : "+f"(x) :: "memory")
 #endif
 
 struct AttentionArgs {
-  CUtensorMap out_map;   /* out as {128, H, Lq, B}, boxes of 64 channels × 64 rows, 128-byte
-                          * swizzle: the staged output store (Pv::kStagedStore) */
-  int       staged_store;   /* 1: out_map is valid and the staging tiles exist */
   Workspace w;
   void     *out;
   float    *lse;
@@ -907,10 +902,10 @@ key_tile_at (const AttentionArgs &args, int t, int key_tiles)
 }
 
 __host__ __device__ constexpr int
-shared_bytes (int v_bytes, bool staged_store)
+shared_bytes (int v_bytes)
 {
   return 2 * kTileBytes + kStages * (kTileBytes + v_bytes) + 1024 /* barriers */
-         + (staged_store ? kStageBytes : 0) + 1024 /* alignment */;
+         + 1024 /* alignment */;
 }
 
 /* a·b + c, rounded once, subnormal inputs and results kept (no .ftz,
@@ -1005,62 +1000,6 @@ __device__ inline void
 named_arrive (int id)
 {
   asm volatile ("bar.arrive %0, 256;\n" :: "r"(id) : "memory");
-}
-
-/* Named barrier `id` over one consumer warpgroup (128 threads). */
-__device__ inline void
-warpgroup_sync (int id)
-{
-  asm volatile ("bar.sync %0, 128;\n" :: "r"(id) : "memory");
-}
-
-/* Four 8×8 16-bit matrices from the accumulator layout (each thread's
- * pair of row lane/4, columns 2·(lane mod 4) + {0, 1}: register i holds
- * matrix i's) to shared memory; lane 8i + r gives the address of row r of
- * matrix i. */
-__device__ inline void
-store_matrices (uint32_t address, uint32_t a, uint32_t b, uint32_t c, uint32_t d)
-{
-  asm volatile ("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n"
-                :: "r"(address), "r"(a), "r"(b), "r"(c), "r"(d) : "memory");
-}
-
-/* This thread's shared-memory writes, seen by the bulk copies (the async
- * proxy) that follow. */
-__device__ inline void
-fence_shared_for_bulk ()
-{
-  asm volatile ("fence.proxy.async.shared::cta;\n" ::: "memory");
-}
-
-/* One box of a 4-D tensor map from shared memory to global, in this
- * thread's bulk group. */
-__device__ inline void
-tensor_store (const CUtensorMap *map, uint32_t source, int c0, int c1, int c2, int c3)
-{
-  asm volatile ("cp.async.bulk.tensor.4d.global.shared::cta.bulk_group [%0, {%2, %3, %4, %5}], [%1];\n"
-                :: "l"((uint64_t) map), "r"(source), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
-                : "memory");
-}
-
-__device__ inline void
-bulk_commit ()
-{
-  asm volatile ("cp.async.bulk.commit_group;\n" ::: "memory");
-}
-
-/* This thread's bulk groups have read their shared memory (it may be
- * written again) / have completed. */
-__device__ inline void
-bulk_wait_read ()
-{
-  asm volatile ("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
-}
-
-__device__ inline void
-bulk_wait ()
-{
-  asm volatile ("cp.async.bulk.wait_group 0;\n" ::: "memory");
 }
 #endif
 
@@ -1323,12 +1262,6 @@ struct Shared {
   {
     return shared_address (stages + stage_of (slot) * (kTileBytes + v_bytes));
   }
-  /* Consumer c's output staging tiles, after the barriers' kilobyte. */
-  __device__ uint32_t
-  stage (int consumer) const
-  {
-    return shared_address (bars) + 1024 + consumer * (kStageBytes / 2);
-  }
   __device__ uint32_t v_address (int slot) const
   {
     return shared_address (stages + stage_of (slot) * (kTileBytes + v_bytes) + kTileBytes);
@@ -1481,11 +1414,6 @@ struct Consumer {
   int      keys, quad, base;
   int      pv_n, pv_t;    /* ping-pong stream: tile and key tile of the pending P·V */
 
-  /* The output goes out through shared memory and the tensor map's bulk
-   * stores where the staging tiles fit beside the ring (one 16 KB Vᵀ tile
-   * per stage: integer and one-term e4m3 P·V). */
-  static constexpr bool kStagedStore = v_tile_bytes (Pv::kPv16, Pv::kTerms) == kTileBytes;
-
   __device__ void
   init ()
   {
@@ -1634,7 +1562,7 @@ struct Consumer {
         if (!kScores && pv_n == tiles.split_n)
           store_part (args, finished_softmax, tiles, done.bh, done.q_block, consumer, warp, group);
         else
-          store (args, sm, finished_softmax, done.bh, done.q_block, consumer, warp, group);
+          store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
       }
     if (kScores)
       {
@@ -1720,15 +1648,9 @@ struct Consumer {
    * the −128 folded into v_scale and mean(v); the LSE's reference is the
    * last tile's maximum and log2 255. */
   __device__ void
-  store (const AttentionArgs &args, const Shared &sm, const Softmax &result, int bh, int q_block,
-         int consumer, int warp, int group)
+  store (const AttentionArgs &args, const Softmax &result, int bh, int q_block, int consumer,
+         int warp, int group)
   {
-    if constexpr (kStagedStore)
-      if (args.staged_store)
-        {
-          store_staged (args, sm.stage (consumer), result, bh, q_block, consumer, warp, group);
-          return;
-        }
     const Workspace &w = args.w;
     const int b = bh / args.heads, h = bh % args.heads;
     float2 scale[16], mean[16];
@@ -1779,74 +1701,6 @@ struct Consumer {
         if (live[r])
           args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row[r]]
               = empty[r] ? -INFINITY : row_lse (result, r, l[r]) + shift[r];
-  }
-
-  /* store() through shared memory: the warpgroup's 64 rows as two
-   * 64-row × 128-byte tiles (channels 0–63, 64–127) in the 128-byte
-   * swizzle (16-byte chunk c of row r at c ^ (r mod 8): stmatrix's eight
-   * rows of one chunk hit all 32 banks), eight stmatrix.x4 per thread,
-   * then two bulk tensor stores by one thread. The 32 4-byte global
-   * stores per thread it replaces held up the warps on their source
-   * registers (long scoreboard): without them 512-key cross-attention ran
-   * 28 % faster (device call 6). Rows past Lq fall outside the tensor map
-   * and are not written. The staging tiles are reused once the previous
-   * tile's bulk stores have read them (their issuing thread waits, a
-   * warpgroup barrier tells the rest). */
-  __device__ void
-  store_staged (const AttentionArgs &args, uint32_t stage, const Softmax &result, int bh,
-                int q_block, int consumer, int warp, int group)
-  {
-    const Workspace &w = args.w;
-    const int b = bh / args.heads, h = bh % args.heads;
-    const int lane = (int) (threadIdx.x & 31);
-    const bool leader = (threadIdx.x & 127) == 0;
-    float2 scale[16], mean[16];
-    load_affine (w, bh, scale, mean);
-    float l[2], inverse[2];
-    bool empty[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++)
-      row_total (result, r, l[r], inverse[r], empty[r]);
-    /* Channel pair j of row r, packed (each value made as it is stored:
-     * all 32 at once spilled). */
-    auto packed = [&] (int j, int r) {
-      const float x0 = fmaf (o[4 * j + 2 * r] * inverse[r], scale[j].x, mean[j].x);
-      const float x1 = fmaf (o[4 * j + 2 * r + 1] * inverse[r], scale[j].y, mean[j].y);
-      return empty[r] ? 0u : args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1) : Io<__half>::pack (x0, x1);
-    };
-    if (leader)
-      bulk_wait_read ();
-    warpgroup_sync (3 + consumer);
-    /* Lane 8i + k addresses row k of matrix i; matrices (j, r) = (2m + i/2,
-     * i mod 2) for the m-th stmatrix. */
-    const int matrix = lane >> 3, row = warp * 16 + 8 * (matrix & 1) + (lane & 7);
-#pragma unroll
-    for (int m = 0; m < 8; m++)
-      {
-        const int j = 2 * m + (matrix >> 1);
-        const uint32_t address = stage + (j >> 3) * 8192 + row * 128 + (((j & 7) ^ (row & 7)) << 4);
-        store_matrices (address, packed (2 * m, 0), packed (2 * m, 1), packed (2 * m + 1, 0),
-                        packed (2 * m + 1, 1));
-      }
-    fence_shared_for_bulk ();
-    warpgroup_sync (3 + consumer);
-    if (leader)
-      {
-        const int first_row = q_block * kTileRows + consumer * kQBlock;
-        tensor_store (&args.out_map, stage, 0, h, first_row, b);
-        tensor_store (&args.out_map, stage + 8192, 64, h, first_row, b);
-        bulk_commit ();
-      }
-    if (args.lse != NULL && quad == 0)
-#pragma unroll
-      for (int r = 0; r < 2; r++)
-        {
-          const int at = q_block * kTileRows + tile_row (consumer, warp, group, r);
-          if (at < args.q_len)
-            args.lse[((size_t) b * args.heads + h) * args.lse_q_len + at]
-                = empty[r] ? -INFINITY
-                           : row_lse (result, r, l[r]) + w.q_shift[(size_t) bh * args.q_tiles * kTileRows + at];
-        }
   }
 
   /* A run of a split tile (BlockTiles): its output, normalised as store()
@@ -1968,7 +1822,7 @@ struct Consumer {
  * of one block per tile is the plain launch). */
 template <bool kPingpong, typename Pv>
 __global__ void __launch_bounds__ (384, 1)
-attention (const __grid_constant__ AttentionArgs args)
+attention (const AttentionArgs args)
 {
 #ifdef SAGE_HOPPER
   extern __shared__ uint8_t shared_raw[];
@@ -2018,8 +1872,6 @@ attention (const __grid_constant__ AttentionArgs args)
         {
           c.init ();
           c.run_stream (sm, args, tiles, consumer, warp, group);
-          if (tid == 0)
-            bulk_wait ();   /* the staged stores have read shared memory before the block ends */
           return;
         }
       for (int count = 0; count < tiles.count; count++)
@@ -2039,33 +1891,10 @@ attention (const __grid_constant__ AttentionArgs args)
           if (count == tiles.split_n)
             c.store_part (args, c.softmax, tiles, at.bh, at.q_block, consumer, warp, group);
           else
-            c.store (args, sm, c.softmax, at.bh, at.q_block, consumer, warp, group);
+            c.store (args, c.softmax, at.bh, at.q_block, consumer, warp, group);
         }
-      if (tid == 0)
-        bulk_wait ();
     }
 #endif
-}
-
-/* out [B, Lq, H, 128] (16-bit) as the tensor {128, H, Lq, B}, boxes of 64
- * channels × 64 rows of one head in the 128-byte swizzle; false when the
- * driver cannot encode it. */
-bool
-encode_out_map (CUtensorMap *map, const RlSageParams *p)
-{
-  RlEncodeTiledFn encode = rl_encode_tiled ();
-  if (encode == nullptr || p->q_len < 1)
-    return false;
-  cuuint64_t dims[4] = { (cuuint64_t) kDim, (cuuint64_t) p->heads, (cuuint64_t) p->q_len,
-                         (cuuint64_t) p->batch };
-  cuuint64_t strides[3] = { (cuuint64_t) kDim * 2, (cuuint64_t) p->heads * kDim * 2,
-                            (cuuint64_t) p->q_len * p->heads * kDim * 2 };
-  cuuint32_t box[4] = { 64, 1, kQBlock, 1 };
-  cuuint32_t element_strides[4] = { 1, 1, 1, 1 };
-  return encode (map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, p->out, dims, strides, box,
-                 element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                 CU_TENSOR_MAP_L2_PROMOTION_NONE, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE)
-         == CUDA_SUCCESS;
 }
 
 template <typename T>
@@ -2124,31 +1953,15 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
                 : int8_pv ? (p->pingpong ? attention<true, PvInt8> : attention<false, PvInt8>)
                 : v_terms == 2 ? (p->pingpong ? attention<true, PvE4m3<2>> : attention<false, PvE4m3<2>>)
                                : (p->pingpong ? attention<true, PvE4m3<1>> : attention<false, PvE4m3<1>>);
-  /* The staged output store where its tiles fit (Consumer::kStagedStore)
-   * and the driver encodes tensor maps; else 4-byte global stores. */
-  const bool staged_room = !p->pv16 && v_terms == 1;
-  AttentionArgs args = {};
-  if (staged_room)
-    args.staged_store = encode_out_map (&args.out_map, p);
-  const int shared = shared_bytes (v_tile_bytes (p->pv16, v_terms), args.staged_store);
+  const int shared = shared_bytes (v_tile_bytes (p->pv16, v_terms));
   status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared);
   if (status != cudaSuccess)
     {
       forget_marks ();
       return status;
     }
-  args.w = w;
-  args.out = p->out;
-  args.lse = p->lse;
-  args.heads = p->heads;
-  args.q_len = p->q_len;
-  args.keys = p->keys;
-  args.q_tiles = q_tiles;
-  args.kv_tiles = kv_tiles;
-  args.lse_q_len = p->lse_q_len;
-  args.out_bf16 = p->dtype == RL_ATTENTION_BF16;
-  args.bh = bh;
-  args.stagger = p->stagger;
+  AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
+                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger };
   const int tiles = q_tiles * bh;
   const int blocks = p->blocks > 0 && p->blocks < tiles ? p->blocks : tiles;
   kernel<<<blocks, 384, shared, stream>>> (args);
