@@ -901,27 +901,11 @@ key_tile_at (const AttentionArgs &args, int t, int key_tiles)
   return at < key_tiles ? at : at - key_tiles;
 }
 
-/* Where the ring leaves room (one 16 KB Vᵀ tile per stage: integer and
- * one-term e4m3 P·V), each tile's v_scale and mean(v) come with its Q into
- * one of kAffineSlots slots of shared memory, so that the output store
- * reads them there instead of from L2 with its whole latency: slot n mod 4
- * holds the block's n-th tile's, and the producer refills it for tile n + 4
- * only after both consumers have passed tile n + 2's last S, hence tile
- * n's store. */
-constexpr int kAffineSlots = 4;
-constexpr int kAffineBytes = 2 * kDim * sizeof (float);
-
-__host__ __device__ constexpr bool
-affine_in_shared (int v_bytes)
-{
-  return v_bytes == kTileBytes;
-}
-
 __host__ __device__ constexpr int
 shared_bytes (int v_bytes)
 {
   return 2 * kTileBytes + kStages * (kTileBytes + v_bytes) + 1024 /* barriers */
-         + (affine_in_shared (v_bytes) ? kAffineSlots * kAffineBytes : 0) + 1024 /* alignment */;
+         + 1024 /* alignment */;
 }
 
 /* a·b + c, rounded once, subnormal inputs and results kept (no .ftz,
@@ -1282,15 +1266,6 @@ struct Shared {
   {
     return shared_address (stages + stage_of (slot) * (kTileBytes + v_bytes) + kTileBytes);
   }
-  /* The affine slot of the block's n-th tile (v_scale, then mean(v)), after
-   * the barriers' kilobyte; NULL without room for them. */
-  __device__ const float *affine (int n) const
-  {
-    return affine_in_shared (v_bytes)
-           ? reinterpret_cast<const float *> (reinterpret_cast<const uint8_t *> (bars) + 1024
-                                              + (n % kAffineSlots) * kAffineBytes)
-           : nullptr;
-  }
 };
 
 /* Tiles of 128 query rows, query block fastest, then batch·head. */
@@ -1393,18 +1368,10 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
       const int buffer = count & 1, use = count >> 1;
       if (use > 0)
         barrier_wait (sm.q_empty (buffer), (use - 1) & 1);
-      const float *affine = sm.affine (count);
-      barrier_expect_bytes (sm.q_full (buffer), kTileBytes + (affine != nullptr ? kAffineBytes : 0));
+      barrier_expect_bytes (sm.q_full (buffer), kTileBytes);
       bulk_copy (shared_address (sm.q_tile (buffer)),
                  w.q8 + ((size_t) at.bh * args.q_tiles + at.q_block) * kTileBytes, kTileBytes,
                  sm.q_full (buffer));
-      if (affine != nullptr)
-        {
-          bulk_copy (shared_address (affine), w.v_scale + (size_t) at.bh * kDim, kAffineBytes / 2,
-                     sm.q_full (buffer));
-          bulk_copy (shared_address (affine + kDim), w.v_mean + (size_t) at.bh * kDim,
-                     kAffineBytes / 2, sm.q_full (buffer));
-        }
       const int8_t *k_source = w.k8 + (size_t) at.bh * args.kv_tiles * kTileBytes;
       const uint8_t *v_source = w.v8 + (size_t) at.bh * args.kv_tiles * sm.v_bytes;
       const bool kept = tiles.resident && at.bh == previous_bh;
@@ -1595,7 +1562,7 @@ struct Consumer {
         if (!kScores && pv_n == tiles.split_n)
           store_part (args, finished_softmax, tiles, done.bh, done.q_block, consumer, warp, group);
         else
-          store (args, sm.affine (pv_n), finished_softmax, done.bh, done.q_block, consumer, warp, group);
+          store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
       }
     if (kScores)
       {
@@ -1636,11 +1603,9 @@ struct Consumer {
    * 512-key cross-attention 28 % of the kernel's stall samples sat behind
    * them (ncu, H100). */
   __device__ void
-  load_affine (const Workspace &w, const float *slot, int bh, float2 (&scale)[16],
-               float2 (&mean)[16]) const
+  load_affine (const Workspace &w, int bh, float2 (&scale)[16], float2 (&mean)[16]) const
   {
-    const float *v_scale = slot != nullptr ? slot : w.v_scale + bh * kDim;
-    const float *v_mean = slot != nullptr ? slot + kDim : w.v_mean + bh * kDim;
+    const float *v_scale = w.v_scale + bh * kDim, *v_mean = w.v_mean + bh * kDim;
 #pragma unroll
     for (int j = 0; j < 16; j++)
       {
@@ -1683,13 +1648,13 @@ struct Consumer {
    * the −128 folded into v_scale and mean(v); the LSE's reference is the
    * last tile's maximum and log2 255. */
   __device__ void
-  store (const AttentionArgs &args, const float *affine, const Softmax &result, int bh, int q_block,
-         int consumer, int warp, int group)
+  store (const AttentionArgs &args, const Softmax &result, int bh, int q_block, int consumer,
+         int warp, int group)
   {
     const Workspace &w = args.w;
     const int b = bh / args.heads, h = bh % args.heads;
     float2 scale[16], mean[16];
-    load_affine (w, affine, bh, scale, mean);
+    load_affine (w, bh, scale, mean);
     float l[2], inverse[2], shift[2] = { 0.0f, 0.0f };
     int row[2];
     bool live[2], empty[2];
@@ -1751,7 +1716,7 @@ struct Consumer {
     const int b = bh / args.heads, h = bh % args.heads;
     const int unit = (int) blockIdx.x, index = unit % tiles.split_tiles, part = unit / tiles.split_tiles;
     float2 scale[16], mean[16];
-    load_affine (w, nullptr, bh, scale, mean);
+    load_affine (w, bh, scale, mean);
     float x[64], lse[2];
     int tile_rows[2];
 #pragma unroll
@@ -1926,7 +1891,7 @@ attention (const AttentionArgs args)
           if (count == tiles.split_n)
             c.store_part (args, c.softmax, tiles, at.bh, at.q_block, consumer, warp, group);
           else
-            c.store (args, sm.affine (count), c.softmax, at.bh, at.q_block, consumer, warp, group);
+            c.store (args, c.softmax, at.bh, at.q_block, consumer, warp, group);
         }
     }
 #endif
