@@ -155,8 +155,6 @@ struct Workspace {
   float   *v_mean;    /* [BH][128] */
   float   *v_scale;   /* [BH][128] */
   float   *v_inverse; /* [BH][128]: 1 / v_scale, for the quantisation */
-  float   *out_scale; /* [BH][128]: the output's per-channel map, O·out_scale + out_shift */
-  float   *out_shift; /* [BH][128]   (with int8 + 128 V: v_scale·2^64, mean(v) − 128·v_scale) */
   float   *partial;   /* [BH][stat_chunks][4][128] */
   unsigned long long *clock;   /* [4]: the preparation's phase times, when timed */
   float   *split_out;     /* [split_slots][128][128]: a split tile's run's output, fp32 */
@@ -206,8 +204,6 @@ workspace_layout (const RlSageParams *p, void *base)
   w.v_mean = (float *) take (bh * kDim * sizeof (float));
   w.v_scale = (float *) take (bh * kDim * sizeof (float));
   w.v_inverse = (float *) take (bh * kDim * sizeof (float));
-  w.out_scale = (float *) take (bh * kDim * sizeof (float));
-  w.out_shift = (float *) take (bh * kDim * sizeof (float));
   w.partial = (float *) take (bh * stat_chunks (p->kv_len, (int) bh) * 4 * kDim * sizeof (float));
   w.clock = (unsigned long long *) take (4 * sizeof (unsigned long long));
   /* Split tiles only with the persistent grid (BlockTiles). */
@@ -316,8 +312,8 @@ stats_item (const T *k, const T *v, int heads, int kv_len, int keys, int bh, int
  * dependent rounds of L2 latency. Partials are read past L1 (ld.cg): other
  * blocks wrote them in this launch. */
 __device__ inline void
-finish_item (const float *partial, int bh, int chunks, int keys, bool fp8_v, bool biased_v,
-             float v_range, const Workspace &w, float (&reduce)[2][4][kDim])
+finish_item (const float *partial, int bh, int chunks, int keys, bool fp8_v, float v_range,
+             const Workspace &w, float (&reduce)[2][4][kDim])
 {
   const int d = threadIdx.x % kDim, part = threadIdx.x / kDim;
   float sum_k = 0, sum_v = 0, max_v = -INFINITY, min_v = INFINITY;
@@ -340,13 +336,8 @@ finish_item (const float *partial, int bh, int chunks, int keys, bool fp8_v, boo
   const float absmax = keys > 0 ? fmaxf (max_v - mean_v, mean_v - min_v) : 0.0f;
   w.k_mean[bh * kDim + d] = mean_k;
   w.v_mean[bh * kDim + d] = mean_v;
-  const float v_scale = fp8_v && absmax > 0 ? absmax / v_range : 1.0f;
-  w.v_scale[bh * kDim + d] = v_scale;
+  w.v_scale[bh * kDim + d] = fp8_v && absmax > 0 ? absmax / v_range : 1.0f;
   w.v_inverse[bh * kDim + d] = fp8_v && absmax > 0 ? v_range / absmax : 1.0f;
-  /* The attention kernel's O/l is (v − mean)/scale, or with the integer
-   * P·V's biased V in units of 2^-64 and carrying +128 (Consumer::store). */
-  w.out_scale[bh * kDim + d] = biased_v ? v_scale * 0x1p64f : v_scale;
-  w.out_shift[bh * kDim + d] = biased_v ? mean_v - 128.0f * v_scale : mean_v;
 }
 
 /* Max over the block of 256 threads (8 warps). */
@@ -713,7 +704,7 @@ prepare (const PrepareArgs a)
     a.clock[1] = global_ns ();
   for (int item = blockIdx.x; item < a.bh; item += gridDim.x)
     {
-      finish_item (a.w.partial, item, a.chunks, a.keys, !kPv16, kInt8V, a.v_range, a.w, shared.finish);
+      finish_item (a.w.partial, item, a.chunks, a.keys, !kPv16, a.v_range, a.w, shared.finish);
       __syncthreads ();
     }
   grid.sync ();
@@ -1605,21 +1596,26 @@ struct Consumer {
     stream_turn<false, true> (sm, args, tiles, n, t, consumer, warp, group, consumer == 0);
   }
 
-  /* The output's per-channel map (out_scale, out_shift: the preparation
-   * folds V's bias and units into them) for this thread's channels 8j +
-   * 2·quad + {0, 1}. Every load first, in one batch: interleaved with the
-   * output stores (which might alias them, for all the compiler knows)
-   * each pair's loads waited on their own, and in 512-key cross-attention
-   * 28 % of the kernel's stall samples sat behind them (ncu, H100). */
+  /* The output's per-channel affine map (v_scale, mean(v)) for this
+   * thread's channels 8j + 2·quad + {0, 1}. Every load first, in one
+   * batch: interleaved with the output stores (which might alias them, for
+   * all the compiler knows) each pair's loads waited on their own, and in
+   * 512-key cross-attention 28 % of the kernel's stall samples sat behind
+   * them (ncu, H100). */
   __device__ void
   load_affine (const Workspace &w, int bh, float2 (&scale)[16], float2 (&mean)[16]) const
   {
-    const float *out_scale = w.out_scale + bh * kDim, *out_shift = w.out_shift + bh * kDim;
+    const float *v_scale = w.v_scale + bh * kDim, *v_mean = w.v_mean + bh * kDim;
 #pragma unroll
     for (int j = 0; j < 16; j++)
       {
-        scale[j] = *reinterpret_cast<const float2 *> (out_scale + 8 * j + 2 * quad);
-        mean[j] = *reinterpret_cast<const float2 *> (out_shift + 8 * j + 2 * quad);
+        scale[j] = *reinterpret_cast<const float2 *> (v_scale + 8 * j + 2 * quad);
+        mean[j] = *reinterpret_cast<const float2 *> (v_mean + 8 * j + 2 * quad);
+        if constexpr (Pv::kTileMax)
+          {
+            mean[j] = make_float2 (mean[j].x - 128.0f * scale[j].x, mean[j].y - 128.0f * scale[j].y);
+            scale[j] = make_float2 (scale[j].x * 0x1p64f, scale[j].y * 0x1p64f);
+          }
       }
   }
 
@@ -1649,7 +1645,7 @@ struct Consumer {
   /* O/l · v_scale + mean(v) to `out`; lse = (m + log2 l − log2 448)·ln 2
    * + scale·q·mean(k). With Pv::kTileMax, O is in units of 2^-149 and
    * carries 128·l (V's bias): O/l = (O·2^85/l)·2^64 − 128, the 2^64 and
-   * the −128 folded into out_scale and out_shift; the LSE's reference is the
+   * the −128 folded into v_scale and mean(v); the LSE's reference is the
    * last tile's maximum and log2 255. */
   __device__ void
   store (const AttentionArgs &args, const Softmax &result, int bh, int q_block, int consumer,
@@ -1682,40 +1678,29 @@ struct Consumer {
                           + 2 * quad;
         out_row[r] = reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + at);
       }
-    /* One branch per call instead of a test per value: every row has a
-     * valid key unless the launch has none (each row's own maximum gives it
-     * P = 255, or 448), and the output type is the launch's. */
-    if (args.keys == 0)
-      write_rows<__nv_bfloat16, true> (out_row, live, inverse, scale, mean);
-    else if (args.out_bf16)
-      write_rows<__nv_bfloat16, false> (out_row, live, inverse, scale, mean);
-    else
-      write_rows<__half, false> (out_row, live, inverse, scale, mean);
+    /* Each thread's channels 8j + 2·quad + {0, 1}: one 4-byte store per row
+     * and pair. */
+#pragma unroll
+    for (int j = 0; j < 16; j++)
+      {
+#pragma unroll
+        for (int r = 0; r < 2; r++)
+          {
+            const float x0 = fmaf (o[4 * j + 2 * r] * inverse[r], scale[j].x, mean[j].x);
+            const float x1 = fmaf (o[4 * j + 2 * r + 1] * inverse[r], scale[j].y, mean[j].y);
+            const uint32_t packed = empty[r] ? 0u
+                                    : args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1)
+                                                    : Io<__half>::pack (x0, x1);
+            if (live[r])
+              out_row[r][4 * j] = packed;
+          }
+      }
     if (args.lse != NULL && quad == 0)
 #pragma unroll
       for (int r = 0; r < 2; r++)
         if (live[r])
           args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row[r]]
               = empty[r] ? -INFINITY : row_lse (result, r, l[r]) + shift[r];
-  }
-
-  /* O·inverse·out_scale + out_shift (zeros with kZero), one 4-byte store
-   * per row and channel pair 8j + 2·quad + {0, 1}. */
-  template <typename T, bool kZero>
-  __device__ void
-  write_rows (uint32_t *const (&out_row)[2], const bool (&live)[2], const float (&inverse)[2],
-              const float2 (&scale)[16], const float2 (&mean)[16]) const
-  {
-#pragma unroll
-    for (int j = 0; j < 16; j++)
-#pragma unroll
-      for (int r = 0; r < 2; r++)
-        {
-          const float x0 = fmaf (o[4 * j + 2 * r] * inverse[r], scale[j].x, mean[j].x);
-          const float x1 = fmaf (o[4 * j + 2 * r + 1] * inverse[r], scale[j].y, mean[j].y);
-          if (live[r])
-            out_row[r][4 * j] = kZero ? 0u : Io<T>::pack (x0, x1);
-        }
   }
 
   /* A run of a split tile (BlockTiles): its output, normalised as store()
