@@ -31,6 +31,7 @@ class NamedBar:
     def __init__(s): s.credits = 0
 
 K_SPLIT_MIN_KEY_TILES = 4
+K_SPLIT_MAX_PARTS = 16
 
 def block_tiles(total, key_tiles, blocks, block, resident_mode, split_mode=True):
     resident = resident_mode and 2 <= key_tiles <= K_STAGES
@@ -42,7 +43,7 @@ def block_tiles(total, key_tiles, blocks, block, resident_mode, split_mode=True)
         first = block; count = (total - block + blocks - 1) // blocks; stride = blocks
         # The last round's tiles split along the keys (BlockTiles).
         rounds, rest = divmod(total, blocks)
-        most = min(blocks // rest, key_tiles // K_SPLIT_MIN_KEY_TILES) if rest > 0 and split_mode else 0
+        most = min(blocks // rest, key_tiles // K_SPLIT_MIN_KEY_TILES, K_SPLIT_MAX_PARTS) if rest > 0 and split_mode else 0
         if most >= 2:
             count = rounds + (1 if block < rest * most else 0)
             if block < rest * most:
@@ -171,7 +172,8 @@ for ping_pong in (True, False):
 print("# H 12, L 32760, 512 keys, block 5 of 132: resident", run(256, 12, 4, 132, 5, True, 1),
       "| round-robin", run(256, 12, 4, 132, 5, False, 1))
 # Every split tile's runs cover its key tiles once (H 12 × 4680 on 132 SMs: 48 tiles in 2 runs).
-for total, key_tiles, blocks in ((444, 37, 132), (1480, 37, 132), (3072, 256, 132), (5 * 3, 9, 4), (23640, 591, 132)):
+for total, key_tiles, blocks in ((444, 37, 132), (1480, 37, 132), (3072, 256, 132), (5 * 3, 9, 4), (23640, 591, 132),
+                                 (133, 591, 132)):
     covered = {}
     for block in range(blocks):
         T = block_tiles(total, key_tiles, blocks, block, False)

@@ -79,6 +79,9 @@ constexpr int kTileBytes = 16384;    /* 128 rows × 128 bytes */
 constexpr int kQBlock = 64;          /* query rows per consumer warpgroup */
 constexpr int kStages = 4;           /* K/V tiles in flight */
 constexpr int kSplitMinKeyTiles = 4; /* key tiles of a run of a split tile, at least */
+constexpr int kSplitMaxParts = 16;   /* and runs per split tile, at most: the merging warp
+                                      * reads the others' runs one after another (~1 µs of
+                                      * L2 latency each), while a run's key tile takes ~1.4 */
 constexpr int kStatMinKeys = 64;     /* keys per statistics item, at least */
 constexpr int kStatMaxChunks = 64;   /* and at most this many items per batch·head */
 constexpr int kPrepareBlocksPerSm = 3;   /* resident prepare blocks per SM (≤ 85 registers) */
@@ -1290,9 +1293,9 @@ struct TileOf {
  * blocks idle: 48 tiles on 132 SMs at H 12 × 4680, a sixth of the time.
  * Those tiles are split along the keys instead, each into `parts` runs of
  * consecutive key tiles (as many as the idle blocks allow, each at least
- * kSplitMinKeyTiles long), one run per block as its last tile; the block
- * that finishes a tile's last run merges the runs by their LSE
- * (Consumer::store_part). A split tile is unit u = part · split_tiles +
+ * kSplitMinKeyTiles long, at most kSplitMaxParts runs), one run per block
+ * as its last tile; the block that finishes a tile's last run merges the
+ * runs by their LSE (Consumer::store_part). A split tile is unit u = part · split_tiles +
  * (tile − rounds · blocks) of the blocks u < split_tiles · parts. */
 struct BlockTiles {
   int  first, count, stride;
@@ -1324,7 +1327,7 @@ struct BlockTiles {
         stride = blocks;
         const int rounds = total / blocks, rest = total % blocks;
         const int most = rest > 0 && blocks <= split_slots
-                         ? min (blocks / rest, key_tiles / kSplitMinKeyTiles) : 0;
+                         ? min (min (blocks / rest, key_tiles / kSplitMinKeyTiles), kSplitMaxParts) : 0;
         if (most >= 2)
           {
             split_tiles = rest, parts = most;
