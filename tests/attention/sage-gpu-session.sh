@@ -152,7 +152,7 @@ default_test_runs="ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong
   one-term-v:RAYLIGHT_SAGE_PV=fp8,RAYLIGHT_SAGE_V_TERMS=1 two-term-v:RAYLIGHT_SAGE_PV=fp8
   two-term-v-in-order:RAYLIGHT_SAGE_PV=fp8,RAYLIGHT_SAGE_SCHEDULE=in-order
   in-order:RAYLIGHT_SAGE_SCHEDULE=in-order grid-tiles:RAYLIGHT_SAGE_GRID=tiles
-  stagger:RAYLIGHT_SAGE_STAGGER=1"
+  stagger:RAYLIGHT_SAGE_STAGGER=1 prepare-launches:RAYLIGHT_SAGE_PREPARE=launches"
 for run in ${RL_TEST_RUNS:-$default_test_runs}; do
   name=${run%%:*}
   step "test-attention-sage-gpu ($name)"

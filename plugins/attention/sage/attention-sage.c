@@ -46,6 +46,7 @@ struct RlAttentionInstance {
   int    pass_times; /* print each pass's time to stderr (diagnosis; the run waits) */
   int    persistent; /* one attention block per SM walking the tiles, else one per tile */
   int    stagger;    /* blocks start at different key tiles (sage-kernel.h) */
+  int    prepare_launches; /* the preparation as three launches, not one cooperative one */
 };
 
 static const int32_t sage_head_dims[] = { 128, 0 };
@@ -92,6 +93,10 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
   instance->persistent = grid == NULL || strcmp (grid, "tiles") != 0;
   const char *stagger = getenv ("RAYLIGHT_SAGE_STAGGER");
   instance->stagger = stagger != NULL && strcmp (stagger, "1") == 0;
+  /* $RAYLIGHT_SAGE_PREPARE=launches: the fallback for a refused cooperative
+   * launch, on purpose (so that it is tested). */
+  const char *prepare = getenv ("RAYLIGHT_SAGE_PREPARE");
+  instance->prepare_launches = prepare != NULL && strcmp (prepare, "launches") == 0;
   const char *pass_times = getenv ("RAYLIGHT_SAGE_PASS_TIMES");
   instance->pass_times = pass_times != NULL && strcmp (pass_times, "1") == 0;
   *out = instance;
@@ -138,6 +143,7 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
     .pingpong = instance->pingpong, .pv16 = SAGE_PV16, .v_terms = instance->v_terms,
     .pv_int8 = instance->pv_int8,
     .blocks = instance->persistent ? instance->multiprocessors : 0, .stagger = instance->stagger,
+    .prepare_launches = instance->prepare_launches,
   };
   float pass_ms[6];
   if (instance->pass_times)

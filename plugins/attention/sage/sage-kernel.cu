@@ -670,6 +670,8 @@ struct PrepareArgs {
   float v_range;   /* largest quantised V: 127 (int8), 448 (e4m3) */
   unsigned long long *clock;   /* NULL, or zeroed [4]: the start, after each barrier, the last
                                 * block's end (%globaltimer, ns), to time the phases */
+  int   phase;     /* −1: all three, grid barriers between them (a cooperative launch);
+                    * 0, 1, 2: that phase alone (one ordinary launch each) */
 };
 
 __device__ inline unsigned long long
@@ -690,30 +692,37 @@ prepare (const PrepareArgs a)
 {
   __shared__ PrepareShared<v_staged_bytes (kPv16, kTerms)> shared;
   const T *q = (const T *) a.q, *k = (const T *) a.k, *v = (const T *) a.v;
-  cooperative_groups::grid_group grid = cooperative_groups::this_grid ();
   const bool timer = a.clock != NULL && blockIdx.x == 0 && threadIdx.x == 0;
-  if (timer)
+  /* Phase p runs here when all do or when it is the launch's one; the
+   * grid barrier only in a cooperative launch. */
+  auto runs = [&] (int p) { return a.phase < 0 || a.phase == p; };
+  auto barrier = [&] () {
+    if (a.phase < 0)
+      cooperative_groups::this_grid ().sync ();
+  };
+  if (timer && runs (0))
     a.clock[0] = global_ns ();
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < a.w.split_slots * 8; i += gridDim.x * blockDim.x)
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; runs (0) && i < a.w.split_slots * 8;
+       i += gridDim.x * blockDim.x)
     a.w.split_count[i] = 0;
-  for (int item = blockIdx.x; item < a.bh * a.chunks; item += gridDim.x)
+  for (int item = blockIdx.x; runs (0) && item < a.bh * a.chunks; item += gridDim.x)
     {
       stats_item (k, v, a.heads, a.kv_len, a.keys, item / a.chunks, item % a.chunks, a.chunks,
                   a.w.partial, shared.stats);
       __syncthreads ();
     }
-  grid.sync ();
-  if (timer)
+  barrier ();
+  if (timer && runs (1))
     a.clock[1] = global_ns ();
-  for (int item = blockIdx.x; item < a.bh; item += gridDim.x)
+  for (int item = blockIdx.x; runs (1) && item < a.bh; item += gridDim.x)
     {
       finish_item (a.w.partial, item, a.chunks, a.keys, !kPv16, a.v_range, a.w, shared.finish);
       __syncthreads ();
     }
-  grid.sync ();
-  if (timer)
+  barrier ();
+  if (timer && runs (2))
     a.clock[2] = global_ns ();
-  const int q_items = a.bh * a.q_tiles, items = q_items + 2 * a.bh * a.key_tiles;
+  const int q_items = a.bh * a.q_tiles, items = runs (2) ? q_items + 2 * a.bh * a.key_tiles : 0;
   for (int item = blockIdx.x; item < items; item += gridDim.x)
     {
       if (item < q_items)
@@ -733,7 +742,7 @@ prepare (const PrepareArgs a)
         }
       __syncthreads ();
     }
-  if (a.clock != NULL && threadIdx.x == 0)
+  if (a.clock != NULL && threadIdx.x == 0 && runs (2))
     atomicMax (&a.clock[3], global_ns ());
 }
 
@@ -1914,7 +1923,7 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
   const bool int8_pv = p->pv_int8 && !p->pv16;
   PrepareArgs prepare_args = { q, k, v, w, bh, p->heads, p->q_len, p->kv_len, p->keys,
                                q_tiles, kv_tiles, key_tiles, stat_chunks (p->keys, bh), p->scale,
-                               int8_pv ? 127.0f : kPScale, p->pass_ms != NULL ? w.clock : nullptr };
+                               int8_pv ? 127.0f : kPScale, p->pass_ms != NULL ? w.clock : nullptr, -1 };
   auto prepare_kernel = p->pv16 ? prepare<T, true, 1, false>
                         : int8_pv ? prepare<T, false, 1, true>
                         : (v_terms == 2 ? prepare<T, false, 2, false> : prepare<T, false, 1, false>);
@@ -1944,8 +1953,32 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
     cudaMemsetAsync (w.clock, 0, 4 * sizeof (unsigned long long), stream);
   mark (0);
   void *prepare_params[] = { &prepare_args };
-  status = cudaLaunchCooperativeKernel ((const void *) prepare_kernel, dim3 (per_sm * multiprocessors),
-                                        dim3 (256), prepare_params, 0, stream);
+  bool cooperative = !p->prepare_launches;
+  if (cooperative)
+    {
+      status = cudaLaunchCooperativeKernel ((const void *) prepare_kernel,
+                                            dim3 (per_sm * multiprocessors), dim3 (256),
+                                            prepare_params, 0, stream);
+      /* Refused where not all blocks can be resident (a share of the SMs
+       * under MPS, say). */
+      if (status == cudaErrorCooperativeLaunchTooLarge || status == cudaErrorNotSupported)
+        {
+          cudaGetLastError ();
+          status = cudaSuccess;
+          cooperative = false;
+        }
+    }
+  if (!cooperative)
+    {
+      /* Each phase as an ordinary launch, the launch boundaries in place
+       * of the grid barriers. */
+      for (int phase = 0; phase < 3 && status == cudaSuccess; phase++)
+        {
+          prepare_args.phase = phase;
+          prepare_kernel<<<per_sm * multiprocessors, 256, 0, stream>>> (prepare_args);
+          status = cudaGetLastError ();
+        }
+    }
   if (status != cudaSuccess)
     {
       forget_marks ();
