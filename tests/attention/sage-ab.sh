@@ -37,17 +37,5 @@ sort -k2,2 -k3n -k4n -k5n "$out/all.txt" | awk '{print $1, $3, $4, $5, $6, $8}'
 for tree in new base; do
   RAYLIGHT_SAGE_PASS_TIMES=1 /tmp/sb-$tree/bench-attention --variants sage ${BENCH_ARGS:-} \
     2> "$out/passes-$tree.txt" > /dev/null
-  # The median of each shape's named times ("sage passes H h Lq q Lk k ms: name t ...").
-  python3 - "$out/passes-$tree.txt" <<'PY' | sed "s/^/passes $tree /"
-import collections, statistics, sys
-runs = collections.OrderedDict()
-for line in open(sys.argv[1]):
-    f = line.split()
-    if len(f) < 11 or f[1] != "passes":
-        continue
-    runs.setdefault(" ".join(f[2:8]), []).append((f[9::2], [float(x) for x in f[10::2]]))
-for shape, rows in runs.items():
-    med = [statistics.median(c) for c in zip(*(t for _, t in rows))]
-    print(f"{shape} ms: " + " ".join(f"{n} {m:.4f}" for n, m in zip(rows[0][0], med)))
-PY
+  python3 tests/attention/sage-pass-times.py "$out/passes-$tree.txt" | sed "s/^/passes $tree /"
 done

@@ -188,22 +188,7 @@ for run in "sage:sage:RAYLIGHT_SAGE_PV=int8" "sage-2v:sage:RAYLIGHT_SAGE_PV=fp8 
   case $name in
     passes*)
       # The median of each shape's passes (11 runs: warm-up and 10 timed).
-      python3 - "$out/passes-$name.txt" <<'PY' | sed "s/^/$name /" >> "$summary"
-import collections, statistics, sys
-# "sage passes H h Lq q Lk k ms: name t name t ...": the median of each
-# named time per shape.
-runs = collections.OrderedDict()
-for line in open(sys.argv[1]):
-    f = line.split()
-    if len(f) < 11 or f[1] != "passes":
-        continue
-    names, times = f[9::2], [float(x) for x in f[10::2]]
-    runs.setdefault(" ".join(f[2:8]), []).append((names, times))
-for shape, rows in runs.items():
-    names = rows[0][0]
-    med = [statistics.median(c) for c in zip(*(t for _, t in rows))]
-    print(f"{shape} ms: " + " ".join(f"{n} {m:.4f}" for n, m in zip(names, med)))
-PY
+      python3 tests/attention/sage-pass-times.py "$out/passes-$name.txt" | sed "s/^/$name /" >> "$summary"
       ;;
     *) grep -E "^(sage|torch)" "$out/bench-$name.txt" | sed "s/^/$name /" >> "$summary" ;;
   esac
