@@ -312,8 +312,9 @@ stats_item (const T *k, const T *v, int heads, int kv_len, int keys, int bh, int
  * that averaging over the keys does not shrink: 2.7% at L 4680 instead of
  * 0.8% (CPU model). Two threads per channel, each summing every other
  * chunk, loads unrolled: one thread walking 64 chunks waited out ~16
- * dependent rounds of L2 latency. Partials are read past L1 (ld.cg): other
- * blocks wrote them in this launch. */
+ * dependent rounds of L2 latency. The partials are other blocks' (the grid
+ * barrier or the launch boundary orders them), each read once: ld.cg
+ * keeps them out of L1. */
 __device__ inline void
 finish_item (const float *partial, int bh, int chunks, int keys, bool fp8_v, float v_range,
              const Workspace &w, float (&reduce)[2][4][kDim])
@@ -365,9 +366,9 @@ block_max_256 (float x, float *shared8)
  * steps, rounded to nearest even by the one FFMA, its low byte the
  * integer mod 256 (an int8 in two's complement; + 128, a u8). The callers'
  * scales come from the values' own maximum, so |x·inverse| ≤ 127 and no
- * clamp is needed. An FFMA instead of F2I (a quarter-rate conversion), two
- * clamps and the shifts: the quantise phase was a third of the
- * preparation's instructions short. */
+ * clamp is needed. One FFMA instead of an F2I (a quarter-rate conversion),
+ * two clamps and the shifts: the quantise phase took 24.6 µs instead of
+ * 32.4 at H 12 × 4680. */
 __device__ inline uint32_t
 rounded_byte (float x, float inverse, float bias = 0.0f)
 {
@@ -683,9 +684,10 @@ global_ns ()
 }
 
 /* The three phases (see above), each over its items, with a grid barrier
- * after the first two. kPrepareBlocksPerSm blocks per SM, one wave:
- * the launch is cooperative, so all blocks are resident and the barrier
- * cannot wait on a block that never starts. */
+ * after the first two. kPrepareBlocksPerSm blocks per SM, one wave: the
+ * launch is cooperative, so all blocks are resident and the barrier cannot
+ * wait on a block that never starts. Where a cooperative launch is refused
+ * each phase runs as a launch of its own (a.phase), without barriers. */
 template <typename T, bool kPv16, int kTerms, bool kInt8V>
 __global__ void __launch_bounds__ (256, kPrepareBlocksPerSm)
 prepare (const PrepareArgs a)
@@ -1304,8 +1306,8 @@ struct TileOf {
  * consecutive key tiles (as many as the idle blocks allow, each at least
  * kSplitMinKeyTiles long, at most kSplitMaxParts runs), one run per block
  * as its last tile; the block that finishes a tile's last run merges the
- * runs by their LSE (Consumer::store_part). A split tile is unit u = part · split_tiles +
- * (tile − rounds · blocks) of the blocks u < split_tiles · parts. */
+ * runs by their LSE (Consumer::store_part). Run `part` of split tile i
+ * (tile rounds · blocks + i) is block part · split_tiles + i. */
 struct BlockTiles {
   int  first, count, stride;
   bool resident;
