@@ -5,16 +5,19 @@ stages, resident ring for 2..kStages key tiles), the two consumer warpgroups
 (ping-pong stream of turns, or in order), mbarrier phases with try_wait.parity
 semantics, and the two named barriers. Random interleavings (and random
 completion order of the bulk copies) of many block/grid/length cases; fails
-on a deadlock or when a consumer reads a stage or Q buffer that does not
-hold what it expects. It mirrors the kernel by hand: change both together.
+on a deadlock or when a consumer reads a stage, Q buffer or row slot that
+does not hold what it expects. It mirrors the kernel by hand: change both together.
 It found that a resident ring of one key tile deadlocks (a turn's S and the
-previous tile's P·V would need the same stage).
+previous tile's P·V would need the same stage), and that the row scales and
+shifts that come with each tile's Q need four slots (with two or three a store
+reads a slot already refilled for a later tile).
 
     python3 tests/attention/sage-ring-protocol.py     (exit 1 on a failure)
 """
 import random
 import sys
 K_STAGES = 4
+K_ROW_SLOTS = 4   # kRowSlots: the Q tiles' row scales and shifts, loaded with their Q
 
 class MBar:
     def __init__(s, count): s.count, s.pending, s.phase, s.tx = count, count, 0, 0
@@ -67,6 +70,7 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
     q_full = [MBar(1) for _ in range(2)]; q_empty = [MBar(2) for _ in range(2)]
     named = {1: NamedBar(), 2: NamedBar()}
     stage_k = [None] * K_STAGES; stage_v = [None] * K_STAGES; qbuf = [None, None]
+    rows = [None] * K_ROW_SLOTS
     inflight = []   # pending copies: (bar, tx, apply)
     copies = [0]
     def producer():
@@ -76,8 +80,9 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
             buf, use = n & 1, n >> 1
             if use > 0:
                 yield lambda: q_empty[buf].ready((use - 1) & 1)
-            q_full[buf].expect(1)
+            q_full[buf].expect(2)
             inflight.append((q_full[buf], 1, lambda buf=buf, tile=tile: qbuf.__setitem__(buf, tile)))
+            inflight.append((q_full[buf], 1, lambda n=n, tile=tile: rows.__setitem__(n % K_ROW_SLOTS, tile)))
             kept = T['resident'] and bh == prev; prev = bh
             for t in range(T['keys'](n)):
                 kt = T['key'](n, t)
@@ -94,6 +99,7 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
         for n in range(T['count']):
             yield lambda n=n: q_full[n & 1].ready((n >> 1) & 1)
             assert qbuf[n & 1] == T['tile'](n)
+            assert rows[n % K_ROW_SLOTS] == T['tile'](n), ("in-order row scales", n)
             bh = T['tile'](n) // q_tiles
             for t in range(T['keys'](n)):
                 slot = T['slot'](n, t); ss = slot % K_STAGES; kt = T['key'](n, t)
@@ -102,6 +108,8 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
                 yield lambda: True   # S, softmax, P·V
                 empty[ss].arrive()
             q_empty[n & 1].arrive()
+            yield lambda: True   # the store
+            assert rows[n % K_ROW_SLOTS] == T['tile'](n), ("in-order store's row shifts", n)
     def consumer(c):
         if not ping_pong:
             yield from consumer_in_order(c)
@@ -121,6 +129,7 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
             if scores and t == 0:
                 yield lambda n=n: q_full[n & 1].ready((n >> 1) & 1)
                 assert qbuf[n & 1] == T['tile'](n), ("Q", qbuf[n & 1], T['tile'](n))
+                assert rows[n % K_ROW_SLOTS] == T['tile'](n), ("row scales", n)
             if scores:
                 ss = s_slot % K_STAGES
                 yield lambda ss=ss, s_slot=s_slot: full[ss].ready((s_slot // K_STAGES) & 1)
@@ -136,6 +145,9 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
             yield lambda: True   # MMAs complete (any interleaving)
             if scores and t == T['keys'](n) - 1: q_empty[n & 1].arrive()
             if values: empty[v_slot % K_STAGES].arrive()
+            if values and pt == T['keys'](pn) - 1:
+                yield lambda: True   # the softmax of S(u) first, then tile pn's store
+                assert rows[pn % K_ROW_SLOTS] == T['tile'](pn), ("store's row shifts", pn, rows[pn % K_ROW_SLOTS])
     procs = [producer(), consumer(0), consumer(1)]
     waits = [None, None, None]; done = [False] * 3
     steps = 0

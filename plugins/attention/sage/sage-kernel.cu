@@ -78,6 +78,7 @@ constexpr int kTileRows = 128;       /* query rows per block, keys per tile */
 constexpr int kTileBytes = 16384;    /* 128 rows × 128 bytes */
 constexpr int kQBlock = 64;          /* query rows per consumer warpgroup */
 constexpr int kStages = 4;           /* K/V tiles in flight */
+constexpr int kRowSlots = 4;         /* query tiles' row scales and shifts in shared memory */
 constexpr int kSplitMinKeyTiles = 4; /* key tiles of a run of a split tile, at least */
 constexpr int kSplitMaxParts = 16;   /* and runs per split tile, at most: the merging warp
                                       * reads the others' runs one after another (~1 µs of
@@ -915,12 +916,27 @@ key_tile_at (const AttentionArgs &args, int t, int key_tiles)
   return at < key_tiles ? at : at - key_tiles;
 }
 
+/* Shared::rows's bytes: none where 16-bit or two-term Vᵀ tiles (32 KB)
+ * leave no room under the 227 KB of an SM. */
+__host__ __device__ constexpr int
+row_slot_bytes (int v_bytes)
+{
+  return v_bytes <= kTileBytes ? kRowSlots * 2 * kTileRows * (int) sizeof (float) : 0;
+}
+
 __host__ __device__ constexpr int
 shared_bytes (int v_bytes)
 {
-  return 2 * kTileBytes + kStages * (kTileBytes + v_bytes) + 1024 /* barriers */
-         + 1024 /* alignment */;
+  return 2 * kTileBytes + kStages * (kTileBytes + v_bytes) + row_slot_bytes (v_bytes)
+         + 1024 /* barriers */ + 1024 /* alignment */;
 }
+
+/* Hopper's most dynamic shared memory per block, 227 KB: past it the launch
+ * fails ("invalid argument") for that P·V design alone. */
+constexpr int kMaxSharedBytes = 227 * 1024;
+static_assert (shared_bytes (v_tile_bytes (false, 1)) <= kMaxSharedBytes, "8-bit V's block");
+static_assert (shared_bytes (v_tile_bytes (false, 2)) <= kMaxSharedBytes, "two-term V's block");
+static_assert (shared_bytes (v_tile_bytes (true, 1)) <= kMaxSharedBytes, "16-bit V's block");
 
 /* a·b + c, rounded once, subnormal inputs and results kept (no .ftz,
  * whatever the compiler's flags). */
@@ -1254,17 +1270,33 @@ stage_of (int slot)
 }
 
 /* Shared memory of one block: two Q tiles (the next tile's Q loads while
- * this one is in use), kStages × (K tile, Vᵀ tile), and the mbarriers (Q
- * buffer b loaded / released by both consumers; stage s full / read by
- * both consumers). Ring slots and Q uses count on across a block's tiles. */
-
+ * this one is in use), kStages × (K tile, Vᵀ tile), kRowSlots × the rows'
+ * scales and LSE shifts of a Q tile, and the mbarriers (Q buffer b loaded
+ * / released by both consumers; stage s full / read by both consumers).
+ * Ring slots and Q uses count on across a block's tiles.
+ *
+ * The row scales and shifts come with their tile's Q (same barrier): read
+ * from global memory when a tile starts and when it is stored, they were
+ * misses in L2 behind streams of output, a stall of ~1 µs each on every
+ * tile's first softmax and store. Tile n's sit in slot n mod 4: the
+ * producer refills it, for tile n + 4, only once both consumers have
+ * released tile n + 2's Q buffer, which comes after their store of tile n
+ * (in tile n + 1's first turn at the latest). With two or three slots,
+ * tests/attention/sage-ring-protocol.py finds stores that read a refilled
+ * slot (tiles of one key tile release their Q in the turn that stores the
+ * tile before). */
 struct Shared {
   uint8_t  *q_tiles;
   uint8_t  *stages;
+  float    *rows;      /* [kRowSlots][2][kTileRows]: q scale, then q·mean(k) shift; NULL
+                        * when there is no room (row_slot_bytes): read from global memory */
   uint64_t *bars;
   int       v_bytes;   /* bytes of a Vᵀ tile; a stage is kTileBytes + v_bytes */
 
   __device__ uint8_t *q_tile (int buffer) const { return q_tiles + buffer * kTileBytes; }
+  /* The row scales and shifts of the block's n-th tile. */
+  __device__ float *row_scales (int n) const { return rows + (n % kRowSlots) * 2 * kTileRows; }
+  __device__ float *row_shifts (int n) const { return row_scales (n) + kTileRows; }
   __device__ uint32_t q_full (int buffer) const { return shared_address (&bars[buffer]); }
   __device__ uint32_t q_empty (int buffer) const { return shared_address (&bars[2 + buffer]); }
   __device__ uint32_t full (int slot) const { return shared_address (&bars[4 + stage_of (slot)]); }
@@ -1382,10 +1414,18 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
       const int buffer = count & 1, use = count >> 1;
       if (use > 0)
         barrier_wait (sm.q_empty (buffer), (use - 1) & 1);
-      barrier_expect_bytes (sm.q_full (buffer), kTileBytes);
-      bulk_copy (shared_address (sm.q_tile (buffer)),
-                 w.q8 + ((size_t) at.bh * args.q_tiles + at.q_block) * kTileBytes, kTileBytes,
+      const size_t q_tile = (size_t) at.bh * args.q_tiles + at.q_block;
+      constexpr uint32_t kRowBytes = kTileRows * sizeof (float);
+      barrier_expect_bytes (sm.q_full (buffer), kTileBytes + (sm.rows != NULL ? 2 * kRowBytes : 0));
+      bulk_copy (shared_address (sm.q_tile (buffer)), w.q8 + q_tile * kTileBytes, kTileBytes,
                  sm.q_full (buffer));
+      if (sm.rows != NULL)
+        {
+          bulk_copy (shared_address (sm.row_scales (count)), w.q_scale + q_tile * kTileRows,
+                     kRowBytes, sm.q_full (buffer));
+          bulk_copy (shared_address (sm.row_shifts (count)), w.q_shift + q_tile * kTileRows,
+                     kRowBytes, sm.q_full (buffer));
+        }
       const int8_t *k_source = w.k8 + (size_t) at.bh * args.kv_tiles * kTileBytes;
       const uint8_t *v_source = w.v8 + (size_t) at.bh * args.kv_tiles * sm.v_bytes;
       const bool kept = tiles.resident && at.bh == previous_bh;
@@ -1446,11 +1486,33 @@ struct Consumer {
     return consumer * kQBlock + warp * 16 + group + 8 * r;
   }
 
-  /* The scales of this thread's two query rows of tile `at`. */
-  __device__ void
-  load_row_scales (const AttentionArgs &args, const TileOf &at, int consumer, int warp, int group)
+  /* The row scales and LSE shifts of the block's n-th tile `at`: in
+   * shared memory once its Q buffer is full, or (row_slot_bytes 0) where
+   * the preparation wrote them. */
+  static constexpr bool kRowsShared = row_slot_bytes (v_tile_bytes (Pv::kPv16, Pv::kTerms)) > 0;
+  __device__ static const float *
+  row_scales_of (const Shared &sm, const AttentionArgs &args, int n, const TileOf &at)
   {
-    const float *scales = args.w.q_scale + ((size_t) at.bh * args.q_tiles + at.q_block) * kTileRows;
+    if constexpr (!kRowsShared)
+      return args.w.q_scale + ((size_t) at.bh * args.q_tiles + at.q_block) * kTileRows;
+    else
+      return sm.row_scales (n);
+  }
+  __device__ static const float *
+  row_shifts_of (const Shared &sm, const AttentionArgs &args, int n, const TileOf &at)
+  {
+    if constexpr (!kRowsShared)
+      return args.w.q_shift + ((size_t) at.bh * args.q_tiles + at.q_block) * kTileRows;
+    else
+      return sm.row_shifts (n);
+  }
+
+  /* The scales of this thread's two query rows of the block's n-th tile. */
+  __device__ void
+  load_row_scales (const Shared &sm, const AttentionArgs &args, int n, const TileOf &at,
+                   int consumer, int warp, int group)
+  {
+    const float *scales = row_scales_of (sm, args, n, at);
 #pragma unroll
     for (int r = 0; r < 2; r++)
       q_row_scale[r] = scales[tile_row (consumer, warp, group, r)];
@@ -1523,9 +1585,9 @@ struct Consumer {
         /* Tile n's S starts: its Q buffer and scales. */
         const TileOf at (tiles.tile (n), args.q_tiles);
         q_desc = descriptor (shared_address (sm.q_tile (n & 1) + consumer * (kQBlock / 8) * 1024));
-        load_row_scales (args, at, consumer, warp, group);
         k_scales = args.w.k_scale + (size_t) at.bh * args.kv_tiles;
         barrier_wait (sm.q_full (n & 1), (n >> 1) & 1);
+        load_row_scales (sm, args, n, at, consumer, warp, group);
       }
     const int key_tile = kScores ? tiles.key_tile (args, n, t) : 0;
     const float k_scale = kScores ? k_scales[key_tile] : 0.0f;
@@ -1574,9 +1636,11 @@ struct Consumer {
         /* A split run is the block's last tile, finished in the last turn
          * (kScores false): only that turn carries store_part. */
         if (!kScores && pv_n == tiles.split_n)
-          store_part (args, finished_softmax, tiles, done.bh, done.q_block, consumer, warp, group);
+          store_part (args, finished_softmax, tiles, done.bh, done.q_block,
+                      row_shifts_of (sm, args, pv_n, done), consumer, warp, group);
         else
-          store (args, finished_softmax, done.bh, done.q_block, consumer, warp, group);
+          store (args, finished_softmax, done.bh, done.q_block, row_shifts_of (sm, args, pv_n, done),
+                 consumer, warp, group);
       }
     if (kScores)
       {
@@ -1662,8 +1726,8 @@ struct Consumer {
    * the −128 folded into v_scale and mean(v); the LSE's reference is the
    * last tile's maximum and log2 255. */
   __device__ void
-  store (const AttentionArgs &args, const Softmax &result, int bh, int q_block, int consumer,
-         int warp, int group)
+  store (const AttentionArgs &args, const Softmax &result, int bh, int q_block,
+         const float *row_shifts, int consumer, int warp, int group)
   {
     const Workspace &w = args.w;
     const int b = bh / args.heads, h = bh % args.heads;
@@ -1679,7 +1743,7 @@ struct Consumer {
         row[r] = q_block * kTileRows + tile_row (consumer, warp, group, r);
         live[r] = row[r] < args.q_len;
         if (args.lse != NULL && quad == 0 && live[r])
-          shift[r] = w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row[r]];
+          shift[r] = row_shifts[tile_row (consumer, warp, group, r)];
       }
     /* Each row's address once (the 64-bit index math per store was most of
      * this function's instructions: it sets cross-attention's speed, where
@@ -1724,7 +1788,7 @@ struct Consumer {
    * into the output and LSE, as store() would have written them. */
   __device__ void
   store_part (const AttentionArgs &args, const Softmax &result, const BlockTiles &tiles, int bh,
-              int q_block, int consumer, int warp, int group)
+              int q_block, const float *row_shifts, int consumer, int warp, int group)
   {
     const Workspace &w = args.w;
     const int b = bh / args.heads, h = bh % args.heads;
@@ -1741,7 +1805,7 @@ struct Consumer {
         row_total (result, r, l, inverse, empty);
         tile_rows[r] = tile_row (consumer, warp, group, r);
         const int row = q_block * kTileRows + tile_rows[r];
-        const float shift = row < args.q_len ? w.q_shift[(size_t) bh * args.q_tiles * kTileRows + row] : 0.0f;
+        const float shift = row < args.q_len ? row_shifts[tile_rows[r]] : 0.0f;
         lse[r] = empty ? -INFINITY : row_lse (result, r, l) + shift;
 #pragma unroll
         for (int j = 0; j < 16; j++)
@@ -1842,9 +1906,10 @@ attention (const AttentionArgs args)
   extern __shared__ uint8_t shared_raw[];
   uint8_t *base = reinterpret_cast<uint8_t *> (((uintptr_t) shared_raw + 1023) & ~(uintptr_t) 1023);
   constexpr int kVBytes = v_tile_bytes (Pv::kPv16, Pv::kTerms);
-  const Shared sm = { base, base + 2 * kTileBytes,
-                      reinterpret_cast<uint64_t *> (base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes)),
-                      kVBytes };
+  uint8_t *rows = base + 2 * kTileBytes + kStages * (kTileBytes + kVBytes);
+  constexpr int kRowBytes = row_slot_bytes (kVBytes);
+  const Shared sm = { base, base + 2 * kTileBytes, kRowBytes > 0 ? reinterpret_cast<float *> (rows) : NULL,
+                      reinterpret_cast<uint64_t *> (rows + kRowBytes), kVBytes };
   const int key_tiles = (args.keys + kTileRows - 1) / kTileRows;
   const int total = args.q_tiles * args.bh;
 
@@ -1894,18 +1959,20 @@ attention (const AttentionArgs args)
           const int buffer = count & 1;
           c.init ();
           c.q_desc = descriptor (shared_address (sm.q_tile (buffer) + consumer * (kQBlock / 8) * 1024));
-          c.load_row_scales (args, at, consumer, warp, group);
           c.k_scales = w.k_scale + (size_t) at.bh * args.kv_tiles;
           barrier_wait (sm.q_full (buffer), (count >> 1) & 1);
+          c.load_row_scales (sm, args, count, at, consumer, warp, group);
           c.base = tiles.slot (count, 0);
           if (!kPingpong)   /* without keys (ping-pong too): nothing to run, zeros stored */
             c.run_in_order (sm, args, tiles, count);
           /* Every S product that read this Q buffer has completed. */
           barrier_arrive (sm.q_empty (buffer));
           if (count == tiles.split_n)
-            c.store_part (args, c.softmax, tiles, at.bh, at.q_block, consumer, warp, group);
+            c.store_part (args, c.softmax, tiles, at.bh, at.q_block,
+                          c.row_shifts_of (sm, args, count, at), consumer, warp, group);
           else
-            c.store (args, c.softmax, at.bh, at.q_block, consumer, warp, group);
+            c.store (args, c.softmax, at.bh, at.q_block, c.row_shifts_of (sm, args, count, at),
+                     consumer, warp, group);
         }
     }
 #endif
