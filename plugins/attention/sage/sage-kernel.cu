@@ -1757,12 +1757,7 @@ struct Consumer {
         out_row[r] = reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + at);
       }
     /* Each thread's channels 8j + 2·quad + {0, 1}: one 4-byte store per row
-     * and pair. An empty row's zeros by a mask, not `empty ? 0 : pack`:
-     * the compiler made that a branch around every pair, and the branches
-     * (BSSY/BSYNC) kept it from scheduling the pairs apart, so each one
-     * waited for the store two before it to release its register (ncu:
-     * a tenth of cross-attention's stall samples on those moves). */
-    const uint32_t keep[2] = { empty[0] ? 0u : ~0u, empty[1] ? 0u : ~0u };
+     * and pair. */
 #pragma unroll
     for (int j = 0; j < 16; j++)
       {
@@ -1771,8 +1766,9 @@ struct Consumer {
           {
             const float x0 = fmaf (o[4 * j + 2 * r] * inverse[r], scale[j].x, mean[j].x);
             const float x1 = fmaf (o[4 * j + 2 * r + 1] * inverse[r], scale[j].y, mean[j].y);
-            const uint32_t packed = (args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1)
-                                                   : Io<__half>::pack (x0, x1)) & keep[r];
+            const uint32_t packed = empty[r] ? 0u
+                                    : args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1)
+                                                    : Io<__half>::pack (x0, x1);
             if (live[r])
               out_row[r][4 * j] = packed;
           }
