@@ -21,6 +21,7 @@
 #include "plugins/attention/attention.h"
 #include "plugins/attention/cuda-variant-util.h"
 #include "plugins/attention/sage/sage-kernel.h"
+#include "plugins/attention/sage/sage-schedule.h"
 
 #ifdef RL_SAGE_PV16
 #define SAGE_NAME "sage16"
@@ -40,7 +41,8 @@ struct RlAttentionInstance {
   int    multiprocessors;
   void  *workspace;
   size_t workspace_bytes;
-  int    pingpong;   /* the consumer warpgroups' schedule (sage-kernel.h) */
+  int    schedule;   /* the consumer warpgroups' schedule (sage-kernel.h): 1 ping-pong,
+                      * 0 in order, −1 by the problem (sage-schedule.h) */
   int    v_terms;    /* fp8 V as 1 or 2 e4m3 terms (sage-kernel.h) */
   int    pv_int8;    /* P·V as u8 × u8 integers instead of e4m3 (sage-kernel.h) */
   int    pass_times; /* print each pass's time to stderr (diagnosis; the run waits) */
@@ -73,10 +75,10 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
   instance->device = device_index;
   instance->compute_capability = capability;
   instance->multiprocessors = properties.multiProcessorCount;
-  /* Ping-pong by default where its registers fit without spilling (fp8
-   * P·V); $RAYLIGHT_SAGE_SCHEDULE (in-order / ping-pong) overrides. */
+  /* By the problem (rl_sage_pingpong_for); $RAYLIGHT_SAGE_SCHEDULE
+   * (in-order / ping-pong) pins one. */
   const char *schedule = getenv ("RAYLIGHT_SAGE_SCHEDULE");
-  instance->pingpong = schedule != NULL ? strcmp (schedule, "ping-pong") == 0 : !SAGE_PV16;
+  instance->schedule = schedule == NULL ? -1 : strcmp (schedule, "ping-pong") == 0;
   /* P·V in integers by default (u8 P against each key tile's own maximum,
    * int8 V): one MMA per k-step and about 1.3% error on random data, where
    * fp8 needs V as two e4m3 terms (two MMAs) for 2.5% and the published
@@ -140,7 +142,7 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
     .q = args->q, .k = args->k, .v = args->v, .out = args->out, .lse = args->lse,
     .batch = p->batch, .heads = p->heads, .q_len = p->q_len, .kv_len = p->kv_len,
     .keys = p->kv_len, .lse_q_len = p->q_len, .dtype = p->qkv_dtype, .scale = p->scale,
-    .pingpong = instance->pingpong, .pv16 = SAGE_PV16, .v_terms = instance->v_terms,
+    .pv16 = SAGE_PV16, .v_terms = instance->v_terms,
     .pv_int8 = instance->pv_int8,
     .blocks = instance->persistent ? instance->multiprocessors : 0, .stagger = instance->stagger,
     .prepare_launches = instance->prepare_launches,
@@ -153,6 +155,9 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
   int32_t launches = p->has_kv_lengths ? p->batch : 1;
   if (p->has_kv_lengths)
     params.batch = 1;
+  const int64_t tiles = (int64_t) params.batch * p->heads * ((p->q_len + 127) / 128);
+  params.pingpong = instance->schedule >= 0 ? instance->schedule
+                                            : rl_sage_pingpong_for (SAGE_PV16, tiles, params.blocks);
   result = rl_attention_cuda_grow (&instance->workspace, &instance->workspace_bytes,
                                    rl_attention_sage_workspace_bytes (&params), SAGE_NAME,
                                    "workspace", error, error_size);
