@@ -53,8 +53,8 @@ ar rcs $build/obj/libattention.a "${runtime_objs[@]}"
 mods=$build/plugins/attention
 gcc $cflags -shared -fopenmp plugins/attention/reference/attention-reference.c -o $mods/raylight-attention-reference.so $build/obj/libattention.a -lm &&
 gcc $cflags -shared plugins/attention/naive/attention-naive.c $build/obj/naive-softmax.o -o $mods/raylight-attention-naive.so $cuda_libs -lcublas &&
-gcc $cflags -shared plugins/attention/sage/attention-sage.c $build/obj/sage-kernel.o -o $mods/raylight-attention-sage.so $cuda_libs &&
-gcc $cflags -DRL_SAGE_PV16=1 -shared plugins/attention/sage/attention-sage.c $build/obj/sage-kernel.o -o $mods/raylight-attention-sage16.so $cuda_libs &&
+gcc $cflags -shared plugins/attention/sage/attention-sage.c $build/obj/sage-kernel.o -o $mods/raylight-attention-sage.so $cuda_libs -lm &&
+gcc $cflags -DRL_SAGE_PV16=1 -shared plugins/attention/sage/attention-sage.c $build/obj/sage-kernel.o -o $mods/raylight-attention-sage16.so $cuda_libs -lm &&
 gcc $cflags tests/attention/test-attention-sage-gpu.c -o $build/test-attention-sage-gpu $build/obj/libattention.a $cuda_libs -ldl -lm -lpthread &&
 gcc $cflags tests/bench/bench-attention.c -o $build/bench-attention $build/obj/libattention.a $cuda_libs -ldl -lm -lpthread \
   || { echo "BUILD FAILED"; exit 1; }

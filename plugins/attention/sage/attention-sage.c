@@ -12,6 +12,7 @@
  * e4m3's 3 mantissa bits in P and V set sage's
  * (tests/attention/test-sage-quantisation-model.c). The quantised copies of
  * q/k/v live in a workspace the instance keeps and grows. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,12 +122,18 @@ sage_close (RlAttentionInstance *instance)
 static double
 sage_cost_hint (RlAttentionInstance *instance, const RlAttentionProblem *p)
 {
-  /* A rough guess until measured: int8/fp8 at about 3 TFLOP/s per SM
-   * (400 TFLOP/s on 132 SMs), plus the quantisation passes (q, k, v read
-   * once at about 2.5 TB/s) and a few launches. */
-  double bytes = 2.0 * p->batch * p->heads * (double) (p->q_len + 2 * p->kv_len) * p->head_dim;
-  return rl_attention_flops (p) / (3.0e12 * instance->multiprocessors) * 1e3 + bytes / 2.5e12 * 1e3
-         + 0.02;
+  /* Measured on an H100 (132 SMs, sage NOTES.md, session 11): the
+   * attention at about 830 TFLOP/s-equivalent at long sequences (sage16
+   * 680), i.e. 6.3 (5.2) per SM; the preparation reads q once and k, v
+   * twice in 16 bits and writes them in 8, at about 2.7 TB/s; ~3 µs per
+   * round of 128-row tiles over the SMs (fills and drains: 512-key
+   * cross-attention runs at about 400); about 10 µs of launches. */
+  const double per_sm = SAGE_PV16 ? 5.2e12 : 6.3e12;
+  const double elements = (double) p->batch * p->heads * p->head_dim;
+  const double bytes = elements * (2.0 * p->q_len + 4.0 * 2 * p->kv_len + p->q_len + 2.0 * p->kv_len);
+  const double rounds = ceil (ceil (p->q_len / 128.0) * p->heads * p->batch / instance->multiprocessors);
+  return rl_attention_flops (p) / (per_sm * instance->multiprocessors) * 1e3 + bytes / 2.7e12 * 1e3
+         + rounds * 0.003 + 0.01;
 }
 
 static int
