@@ -7,7 +7,8 @@
  *
  *   python3 tests/bench/torch_attention.py > torch.txt
  *   bench-attention --torch torch.txt [--variants flash,cudnn] [--naive-max-l 32760]
- *                   [--lengths 4680,32760] (only these L; all three by default)
+ *                   [--lengths 4680,32760] (these L instead of the three, each
+ *                   at most 75600: e.g. a sequence-parallel rank's share)
  */
 #include <math.h>
 #include <stdint.h>
@@ -157,6 +158,24 @@ main (int argc, char **argv)
       else if (strcmp (argv[i], "--lengths") == 0)
         length_list = argv[i + 1];
     }
+  int lengths[8] = { 4680, 32760, 75600 }, length_count = 3;
+  if (length_list != NULL)
+    {
+      length_count = 0;
+      for (const char *at = length_list; *at != '\0' && length_count < 8;)
+        {
+          char *end;
+          long length = strtol (at, &end, 10);
+          if (end == at || length < 1 || length > 75600)
+            {
+              fprintf (stderr, "bench-attention: --lengths wants lengths 1..75600, comma-separated: %s\n",
+                       length_list);
+              return 2;
+            }
+          lengths[length_count++] = (int) length;
+          at = *end == ',' ? end + 1 : end;
+        }
+    }
   int devices = 0;
   if (cudaGetDeviceCount (&devices) != cudaSuccess || devices < 1)
     {
@@ -174,7 +193,7 @@ main (int argc, char **argv)
   RlAttentionRegistry *registry = rl_attention_registry_new ((const char *const *) dirs, NULL, NULL);
   rl_attention_dirs_free (dirs);
 
-  const int heads_list[] = { 12, 24, 40 }, lengths[] = { 4680, 32760, 75600 };
+  const int heads_list[] = { 12, 24, 40 };
   const int dim = 128, cross_keys = 512;
   size_t max_elems = (size_t) 75600 * 40 * dim;
   uint16_t *host = malloc (max_elems * 2);
@@ -193,14 +212,10 @@ main (int argc, char **argv)
   printf ("%-7s %3s %6s %6s %10s %9s %10s %10s\n", "variant", "H", "Lq", "Lk", "ms", "TFLOP/s",
           "/torch-cudnn", "/torch-flash");
   for (size_t hi = 0; hi < 3; hi++)
-    for (size_t li = 0; li < 3; li++)
+    for (int li = 0; li < length_count; li++)
       for (int cross = 0; cross < 2; cross++)
         {
           int heads = heads_list[hi], lq = lengths[li], lk = cross ? cross_keys : lengths[li];
-          char length_name[16];
-          snprintf (length_name, sizeof length_name, "%d", lq);
-          if (length_list != NULL && !listed (length_list, length_name))
-            continue;
           RlAttentionProblem p = {
             .struct_size = sizeof p, .batch = 1, .heads = heads, .q_len = lq, .kv_len = lk,
             .head_dim = dim, .v_head_dim = dim, .qkv_dtype = RL_ATTENTION_BF16,
