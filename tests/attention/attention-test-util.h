@@ -130,6 +130,24 @@ at_max_abs_error (const float *a, const float *b, int64_t count)
   return worst;
 }
 
+/* The root mean square of a − b; equal infinities count as 0, anything
+ * else not finite makes it +inf. */
+static inline double
+at_rms_error (const float *a, const float *b, int64_t count)
+{
+  double sum = 0.0;
+  for (int64_t i = 0; i < count; i++)
+    {
+      if (isinf (a[i]) && a[i] == b[i])
+        continue;
+      double d = (double) a[i] - b[i];
+      if (!isfinite (d))
+        return INFINITY;
+      sum += d * d;
+    }
+  return count > 0 ? sqrt (sum / (double) count) : 0.0;
+}
+
 /* The registry of the build tree's plugins (and $RAYLIGHT_ATTENTION_PATH). */
 static inline RlAttentionRegistry *
 at_registry (RlAttentionLogFn log, void *user)

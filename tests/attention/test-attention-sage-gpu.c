@@ -17,8 +17,15 @@
  * $RAYLIGHT_SAGE_PV=fp8, the two-term e4m3 V is held to issue 6's 3e-2
  * (2.2–2.5% in the model, 1.8–2.5% measured) and with
  * $RAYLIGHT_SAGE_V_TERMS=1 too (the published one-term V, 3.3–3.7%) to 5e-2.
- * LSE: the int8 logits' error, ≤ 5e-2 here. Exits 77 without a
- * Hopper GPU (sm_90 code). */
+ * LSE: the int8 logits' error, heavy-tailed: rows that one key dominates
+ * keep that key's error unaveraged. The CPU model on these data puts its
+ * rms at 1.7–2.9e-3 and the largest of 4000 rows at 1.6–4.7e-2 (at
+ * 130–250 keys); the many-heads case (up to 50k rows) measured 2.6–5.6e-2
+ * on an H100. So rms ≤ 1e-2 over cases of at least 256 rows (over fewer it
+ * is a few rows' errors: up to 6.7e-3 at 10 rows and 3 keys), which a
+ * lost q·mean(k) shift or a wrong scale breaks at once, and the largest
+ * ≤ 1.5e-1, the model test's bound. Exits 77 without a Hopper GPU (sm_90
+ * code). */
 #include "tests/attention/attention-gpu-test-util.h"
 
 #define INT8_PV_OUT_TOLERANCE 2e-2
@@ -26,7 +33,9 @@
 #define ONE_TERM_OUT_TOLERANCE 5e-2
 #define SAGE16_OUT_TOLERANCE 1.5e-2
 #define COSINE_MIN 0.999
-#define LSE_TOLERANCE 5e-2
+#define LSE_RMS_TOLERANCE 1e-2
+#define LSE_RMS_MIN_ROWS 256
+#define LSE_MAX_TOLERANCE 1.5e-1
 
 static const struct { const char *name; double out_tolerance; } variants[] = {
   { "sage", INT8_PV_OUT_TOLERANCE },
@@ -67,10 +76,13 @@ check_result (const char *label, const AtCase *c, const float *out, const float 
   double rel = at_relative_error (out, c->ref_out, at_q_count (&c->p));
   double cos = cosine (out, c->ref_out, at_q_count (&c->p));
   double lse_err = at_max_abs_error (lse, c->ref_lse, at_lse_count (&c->p));
-  printf ("# %-6s %-40s rel %.2e%s cos %.6f lse %.2e (%.3f ms)\n", sage->name, label, rel,
-          rel <= ISSUE_OUT_TOLERANCE ? "" : " (> issue's 3e-2)", cos, lse_err, ms);
-  PT_CHECK (rel <= out_tolerance && cos >= COSINE_MIN && lse_err <= LSE_TOLERANCE,
-            "%s %s: rel %g cos %g lse %g", sage->name, label, rel, cos, lse_err);
+  double lse_rms = at_rms_error (lse, c->ref_lse, at_lse_count (&c->p));
+  printf ("# %-6s %-40s rel %.2e%s cos %.6f lse %.2e rms %.1e (%.3f ms)\n", sage->name, label, rel,
+          rel <= ISSUE_OUT_TOLERANCE ? "" : " (> issue's 3e-2)", cos, lse_err, lse_rms, ms);
+  const bool rms_counts = at_lse_count (&c->p) >= LSE_RMS_MIN_ROWS;
+  PT_CHECK (rel <= out_tolerance && cos >= COSINE_MIN && (!rms_counts || lse_rms <= LSE_RMS_TOLERANCE)
+              && lse_err <= LSE_MAX_TOLERANCE,
+            "%s %s: rel %g cos %g lse %g (rms %g)", sage->name, label, rel, cos, lse_err, lse_rms);
 }
 
 static void
