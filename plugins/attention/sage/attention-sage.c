@@ -163,8 +163,9 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
   if (p->has_kv_lengths)
     params.batch = 1;
   const int64_t tiles = (int64_t) params.batch * p->heads * ((p->q_len + 127) / 128);
-  params.pingpong = instance->schedule >= 0 ? instance->schedule
-                                            : rl_sage_pingpong_for (SAGE_PV16, tiles, params.blocks);
+  params.pingpong = instance->schedule >= 0
+                        ? instance->schedule
+                        : rl_sage_pingpong_for (SAGE_PV16, tiles, (p->kv_len + 127) / 128, params.blocks);
   result = rl_attention_cuda_grow (&instance->workspace, &instance->workspace_bytes,
                                    rl_attention_sage_workspace_bytes (&params), SAGE_NAME,
                                    "workspace", error, error_size);

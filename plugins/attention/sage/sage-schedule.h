@@ -6,23 +6,27 @@
 #include <stdint.h>
 
 /* Ping-pong (FlashAttention-3's alternation at the tensor cores) pays
- * over a long stream of query tiles per block: self-attention at
- * L ≥ 32760 (46 or more tiles per block on 132 SMs) ran 1.5–4 % faster
- * than in order. With few tiles per block the two warpgroups running
- * freely did better: every L 4680 shape (3–12 tiles per block) was
- * 0.5–8 % faster in order, in four device calls (sage NOTES.md, session
- * 11), while 512-key cross-attention at L ≥ 32760 (24 and more) was
- * within ±2 % either way. The threshold lies between the two. */
-enum { RL_SAGE_PINGPONG_MIN_TILES_PER_BLOCK = 16 };
+ * over a long stream of (query tile, key tile) units per block; over a
+ * short one the two warpgroups running freely, in order, do better.
+ * Measured on an H100 (132 SMs; sage NOTES.md, session 11), pinned
+ * schedules in the same runs, by units per block:
+ *   ≤ 498 (every L 4680 shape, H 12 × 9360)       in order 0.5–3.5 % faster
+ *   ≥ 996 (H 24 × 9360 and every longer one)       ping-pong 1–4 % faster,
+ *                                                  or within ±0.4 %
+ *   512-key cross-attention, 13–716                in order 0.3–8 % faster
+ *                                                  below ~250, ±2 % above. */
+enum { RL_SAGE_PINGPONG_MIN_UNITS_PER_BLOCK = 768 };
 
-/* 1 for ping-pong: `tiles` query tiles (of 128 rows, over all batch·heads)
- * on `blocks` persistent blocks (0: one block per tile). 16-bit P·V
- * spills under ping-pong and always runs in order. */
+/* 1 for ping-pong: `tiles` query tiles of 128 rows (over all batch·heads),
+ * each over `key_tiles` tiles of 128 keys, on `blocks` persistent blocks
+ * (0: one block per query tile). 16-bit P·V spills under ping-pong and
+ * always runs in order. */
 static inline int
-rl_sage_pingpong_for (int pv16, int64_t tiles, int32_t blocks)
+rl_sage_pingpong_for (int pv16, int64_t tiles, int64_t key_tiles, int32_t blocks)
 {
-  if (pv16 || tiles <= 0)
+  if (pv16 || tiles <= 0 || key_tiles <= 0)
     return 0;
-  const int64_t per_block = blocks > 0 ? (tiles + blocks - 1) / blocks : 1;
-  return per_block >= RL_SAGE_PINGPONG_MIN_TILES_PER_BLOCK;
+  const int64_t units = tiles * key_tiles;
+  const int64_t per_block = blocks > 0 ? (units + blocks - 1) / blocks : key_tiles;
+  return per_block >= RL_SAGE_PINGPONG_MIN_UNITS_PER_BLOCK;
 }
