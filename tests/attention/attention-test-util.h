@@ -114,35 +114,34 @@ at_relative_error (const float *a, const float *b, int64_t count)
   return sqrt (diff) / (norm > 0 ? sqrt (norm) : 1.0);
 }
 
-/* max |a − b|; equal infinities count as 0, NaN as +inf. */
+/* |a − b|, with equal infinities as 0 and NaN as +inf. */
+static inline double
+at_difference (float a, float b)
+{
+  if (isinf (a) && a == b)
+    return 0.0;
+  double d = fabs ((double) a - b);
+  return isnan (d) ? INFINITY : d;
+}
+
+/* max |a − b| (at_difference). */
 static inline double
 at_max_abs_error (const float *a, const float *b, int64_t count)
 {
   double worst = 0.0;
   for (int64_t i = 0; i < count; i++)
-    {
-      if (isinf (a[i]) && a[i] == b[i])
-        continue;
-      double d = fabs ((double) a[i] - b[i]);
-      if (!(d <= worst))
-        worst = isnan (d) ? INFINITY : d;
-    }
+    worst = fmax (worst, at_difference (a[i], b[i]));
   return worst;
 }
 
-/* The root mean square of a − b; equal infinities count as 0, anything
- * else not finite makes it +inf. */
+/* The root mean square of a − b (at_difference). */
 static inline double
 at_rms_error (const float *a, const float *b, int64_t count)
 {
   double sum = 0.0;
   for (int64_t i = 0; i < count; i++)
     {
-      if (isinf (a[i]) && a[i] == b[i])
-        continue;
-      double d = (double) a[i] - b[i];
-      if (!isfinite (d))
-        return INFINITY;
+      double d = at_difference (a[i], b[i]);
       sum += d * d;
     }
   return count > 0 ? sqrt (sum / (double) count) : 0.0;
