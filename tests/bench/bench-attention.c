@@ -22,6 +22,8 @@
 #include "plugins/attention/attention-registry.h"
 
 #define MAX_TORCH 128
+/* The buffers are sized for the longest Wan sequence at 40 heads. */
+enum { MAX_LENGTH = 75600, MAX_HEADS = 40, MAX_LENGTHS = 8 };
 
 typedef struct {
   char   backend[16];
@@ -158,18 +160,18 @@ main (int argc, char **argv)
       else if (strcmp (argv[i], "--lengths") == 0)
         length_list = argv[i + 1];
     }
-  int lengths[8] = { 4680, 32760, 75600 }, length_count = 3;
+  int lengths[MAX_LENGTHS] = { 4680, 32760, 75600 }, length_count = 3;
   if (length_list != NULL)
     {
       length_count = 0;
-      for (const char *at = length_list; *at != '\0' && length_count < 8;)
+      for (const char *at = length_list; *at != '\0';)
         {
           char *end;
           long length = strtol (at, &end, 10);
-          if (end == at || length < 1 || length > 75600)
+          if (end == at || length < 1 || length > MAX_LENGTH || length_count == MAX_LENGTHS)
             {
-              fprintf (stderr, "bench-attention: --lengths wants lengths 1..75600, comma-separated: %s\n",
-                       length_list);
+              fprintf (stderr, "bench-attention: --lengths wants up to %d lengths 1..%d, "
+                       "comma-separated: %s\n", MAX_LENGTHS, MAX_LENGTH, length_list);
               return 2;
             }
           lengths[length_count++] = (int) length;
@@ -195,13 +197,13 @@ main (int argc, char **argv)
 
   const int heads_list[] = { 12, 24, 40 };
   const int dim = 128, cross_keys = 512;
-  size_t max_elems = (size_t) 75600 * 40 * dim;
+  size_t max_elems = (size_t) MAX_LENGTH * MAX_HEADS * dim;
   uint16_t *host = malloc (max_elems * 2);
   fill_bf16 (host, max_elems, 0x9e3779b97f4a7c15ull ^ (uint64_t) time (NULL));
   void *q, *k, *v, *out;
   float *lse;
   cudaMalloc (&q, max_elems * 2), cudaMalloc (&k, max_elems * 2), cudaMalloc (&v, max_elems * 2);
-  cudaMalloc (&out, max_elems * 2), cudaMalloc ((void **) &lse, (size_t) 40 * 75600 * 4);
+  cudaMalloc (&out, max_elems * 2), cudaMalloc ((void **) &lse, (size_t) MAX_HEADS * MAX_LENGTH * 4);
   cudaMemcpy (q, host, max_elems * 2, cudaMemcpyHostToDevice);
   cudaMemcpy (k, host + 7, (max_elems - 7) * 2, cudaMemcpyHostToDevice);
   cudaMemcpy (v, host + 13, (max_elems - 13) * 2, cudaMemcpyHostToDevice);
