@@ -49,6 +49,7 @@ struct RlAttentionInstance {
   int    pass_times; /* print each pass's time to stderr (diagnosis; the run waits) */
   int    persistent; /* one attention block per SM walking the tiles, else one per tile */
   int    stagger;    /* blocks start at different key tiles (sage-kernel.h) */
+  int    lag;        /* in order: consumer 1's start after consumer 0, in units (sage-kernel.h) */
   int    prepare_launches; /* the preparation as three launches, not one cooperative one */
 };
 
@@ -96,6 +97,8 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
   instance->persistent = grid == NULL || strcmp (grid, "tiles") != 0;
   const char *stagger = getenv ("RAYLIGHT_SAGE_STAGGER");
   instance->stagger = stagger != NULL && strcmp (stagger, "1") == 0;
+  const char *lag = getenv ("RAYLIGHT_SAGE_LAG");
+  instance->lag = lag != NULL ? atoi (lag) : 0;
   /* $RAYLIGHT_SAGE_PREPARE=launches: the fallback for a refused cooperative
    * launch, on purpose (so that it is tested). */
   const char *prepare = getenv ("RAYLIGHT_SAGE_PREPARE");
@@ -152,6 +155,7 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
     .pv16 = SAGE_PV16, .v_terms = instance->v_terms,
     .pv_int8 = instance->pv_int8,
     .blocks = instance->persistent ? instance->multiprocessors : 0, .stagger = instance->stagger,
+    .lag = instance->lag,
     .prepare_launches = instance->prepare_launches,
   };
   float pass_ms[6];

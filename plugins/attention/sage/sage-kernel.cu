@@ -901,6 +901,7 @@ struct AttentionArgs {
   int       heads, q_len, keys, q_tiles, kv_tiles, lse_q_len, out_bf16;
   int       bh;   /* batch · heads */
   int       stagger;   /* 1: block i walks the key tiles from tile i mod their count */
+  int       lag;       /* in order: units by which consumer 1 starts after consumer 0 (0..3) */
 };
 
 /* The key tile that a block's t-th key tile of a query tile is: with
@@ -1018,6 +1019,9 @@ issue_values (typename Pv::Acc (&pv)[64], const uint32_t (&p)[Pv::kSteps][4], ui
           Pv::template mma<true> (pv, p[kk], b);
       }
 }
+
+/* Named barriers 1 and 2: the ping-pong's turns; 3: the in-order lag. */
+constexpr int kLagBarrier = 3;
 
 /* Named barrier `id` over the two consumer warpgroups (256 threads). */
 __device__ inline void
@@ -1542,7 +1546,8 @@ struct Consumer {
   /* One key tile at a time: S, softmax, P·V, all in order; the block's
    * n-th tile. */
   __device__ void
-  run_in_order (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int n)
+  run_in_order (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int n,
+                int lead_units)
   {
     for (int t = 0; t < tiles.keys_of (n); t++)
       {
@@ -1561,6 +1566,8 @@ struct Consumer {
         mma_wait_all ();
         hold_all (pv);
         barrier_arrive (sm.empty (slot));
+        if (t + 1 == lead_units)
+          named_arrive (kLagBarrier);
         add_tile ();
       }
   }
@@ -1947,6 +1954,14 @@ attention (const AttentionArgs args)
           c.run_stream (sm, args, tiles, consumer, warp, group);
           return;
         }
+      /* In order, consumer 1 may start `lag` units after consumer 0, so
+       * that their tiles' stores and starts fall at different times. */
+      const int lead = kPingpong || tiles.count == 0 ? 0 : min (max (args.lag, 0), 3);
+      const int lead_units = min (lead, tiles.keys_of (0));
+      if (lead > 0 && consumer == 1)
+        named_sync (kLagBarrier);
+      else if (lead > 0 && lead_units == 0)
+        named_arrive (kLagBarrier);
       for (int count = 0; count < tiles.count; count++)
         {
           const TileOf at (tiles.tile (count), args.q_tiles);
@@ -1958,7 +1973,7 @@ attention (const AttentionArgs args)
           c.load_row_scales (sm, args, count, at, consumer, warp, group);
           c.base = tiles.slot (count, 0);
           if (!kPingpong)   /* without keys (ping-pong too): nothing to run, zeros stored */
-            c.run_in_order (sm, args, tiles, count);
+            c.run_in_order (sm, args, tiles, count, count == 0 && consumer == 0 && lead > 0 ? lead_units : 0);
           /* Every S product that read this Q buffer has completed. */
           barrier_arrive (sm.q_empty (buffer));
           if (count == tiles.split_n)
@@ -2060,7 +2075,7 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
       return status;
     }
   AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
-                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger };
+                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger, p->lag };
   const int tiles = q_tiles * bh;
   const int blocks = p->blocks > 0 && p->blocks < tiles ? p->blocks : tiles;
   kernel<<<blocks, 384, shared, stream>>> (args);

@@ -38,6 +38,8 @@ typedef struct {
   int32_t     blocks;     /* attention grid: 0, one block per 128-row tile; n > 0, at
                            * most n persistent blocks, each walking tiles */
   int32_t     stagger;    /* 1: each attention block starts at a different key tile */
+  int32_t     lag;        /* in-order schedule: consumer warpgroup 1 starts this many
+                           * (query tile, key tile) units after warpgroup 0 (0..3) */
   int32_t     prepare_launches;   /* 1: the preparation's three phases as three ordinary
                                    * launches (what a refused cooperative launch falls back to) */
   float      *pass_ms;    /* NULL, or 6 floats: each launch's time (the preparation,
