@@ -156,6 +156,7 @@ default_test_runs="ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong auto:RAYLIGHT_SAGE
   two-term-v:RAYLIGHT_SAGE_PV=fp8,RAYLIGHT_SAGE_SCHEDULE=ping-pong
   two-term-v-in-order:RAYLIGHT_SAGE_PV=fp8,RAYLIGHT_SAGE_SCHEDULE=in-order
   in-order:RAYLIGHT_SAGE_SCHEDULE=in-order
+  in-order-lag-0:RAYLIGHT_SAGE_SCHEDULE=in-order,RAYLIGHT_SAGE_LAG=0
   grid-tiles:RAYLIGHT_SAGE_GRID=tiles,RAYLIGHT_SAGE_SCHEDULE=ping-pong
   stagger:RAYLIGHT_SAGE_STAGGER=1,RAYLIGHT_SAGE_SCHEDULE=ping-pong
   prepare-launches:RAYLIGHT_SAGE_PREPARE=launches"

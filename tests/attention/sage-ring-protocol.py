@@ -2,8 +2,8 @@
 """A model of the barrier protocol of plugins/attention/sage/sage-kernel.cu's
 attention kernel: the producer thread (Q double buffer, K/V ring of kStages
 stages, resident ring for 2..kStages key tiles), the two consumer warpgroups
-(ping-pong stream of turns, or in order), mbarrier phases with try_wait.parity
-semantics, and the two named barriers. Random interleavings (and random
+(ping-pong stream of turns, or in order, consumer 1 lagging 0..3 units),
+mbarrier phases with try_wait.parity semantics, and the three named barriers. Random interleavings (and random
 completion order of the bulk copies) of many block/grid/length cases; fails
 on a deadlock or when a consumer reads a stage, Q buffer or row slot that
 does not hold what it expects. It mirrors the kernel by hand: change both together.
@@ -62,13 +62,13 @@ def block_tiles(total, key_tiles, blocks, block, resident_mode, split_mode=True)
                 key=lambda n, t: split_first + t if n == split_n else t,
                 split_n=split_n)
 
-def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong=True):
+def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong=True, lag=0):
     rnd = random.Random(seed)
     total = q_tiles * heads
     T = block_tiles(total, key_tiles, blocks, block, resident_mode)
     full = [MBar(1) for _ in range(K_STAGES)]; empty = [MBar(2) for _ in range(K_STAGES)]
     q_full = [MBar(1) for _ in range(2)]; q_empty = [MBar(2) for _ in range(2)]
-    named = {1: NamedBar(), 2: NamedBar()}
+    named = {1: NamedBar(), 2: NamedBar(), 3: NamedBar()}
     stage_k = [None] * K_STAGES; stage_v = [None] * K_STAGES; qbuf = [None, None]
     rows = [None] * K_ROW_SLOTS
     inflight = []   # pending copies: (bar, tx, apply)
@@ -96,6 +96,15 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
                 inflight.append((full[s], 1, lambda s=s, bh=bh, kt=kt: stage_k.__setitem__(s, (bh, kt))))
                 inflight.append((full[s], 1, lambda s=s, bh=bh, kt=kt: stage_v.__setitem__(s, (bh, kt))))
     def consumer_in_order(c):
+        # Consumer 1 starts once consumer 0 has run `lag` units of its first
+        # tile (named barrier 3, kLagBarrier).
+        lead = min(lag, 3 if clamp_lag else lag) if T['count'] > 0 else 0
+        lead_units = min(lead, T['keys'](0)) if lead > 0 else 0
+        if lead > 0 and c == 1:
+            yield lambda: named[3].credits > 0
+            named[3].credits -= 1
+        elif lead > 0 and lead_units == 0:
+            named[3].credits += 1
         for n in range(T['count']):
             yield lambda n=n: q_full[n & 1].ready((n >> 1) & 1)
             assert qbuf[n & 1] == T['tile'](n)
@@ -107,6 +116,8 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
                 assert stage_k[ss] == (bh, kt) and stage_v[ss] == (bh, kt), ("in-order reads", n, t)
                 yield lambda: True   # S, softmax, P·V
                 empty[ss].arrive()
+                if c == 0 and n == 0 and t + 1 == lead_units:
+                    named[3].credits += 1
             q_empty[n & 1].arrive()
             yield lambda: True   # the store
             assert rows[n % K_ROW_SLOTS] == T['tile'](n), ("in-order store's row shifts", n)
@@ -163,11 +174,12 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
             waits[i] = next(procs[i])
         except StopIteration:
             done[i] = True; waits[i] = None
-    assert named[1].credits == 0 and named[2].credits == 0, ("named credits left", named[1].credits, named[2].credits)
+    assert all(b.credits == 0 for b in named.values()), ("named credits left", [b.credits for b in named.values()])
     return f"ok ({copies[0]} K/V copies for {T['count']} tiles x {key_tiles} key tiles{', last split' if T['split_n'] >= 0 else ''})"
 
+clamp_lag = True   # the kernel clamps the lag to 0..3
 bad = 0
-for ping_pong in (True, False):
+for ping_pong, lag in ((True, 0), (False, 0), (False, 2), (False, 3)):
   for resident_mode in (False, True):
     for key_tiles in (1, 2, 3, 4, 5, 9, 37):
         for q_tiles, heads, blocks in ((5, 3, 4), (37, 2, 7), (3, 4, 5), (256, 2, 13)):
@@ -176,11 +188,11 @@ for ping_pong in (True, False):
                 if block >= total: continue
                 for seed in range(3):
                     try:
-                        r = run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong)
+                        r = run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong, lag)
                     except AssertionError as e:
                         r = f"ASSERT {e}"
                     if not r.startswith("ok"):
-                        bad += 1; print(ping_pong, resident_mode, key_tiles, q_tiles, heads, blocks, block, seed, r)
+                        bad += 1; print(ping_pong, lag, resident_mode, key_tiles, q_tiles, heads, blocks, block, seed, r)
 print("# H 12, L 32760, 512 keys, block 5 of 132: resident", run(256, 12, 4, 132, 5, True, 1),
       "| round-robin", run(256, 12, 4, 132, 5, False, 1))
 # Every split tile's runs cover its key tiles once (H 12 × 4680 on 132 SMs: 48 tiles in 2 runs).
@@ -196,5 +208,12 @@ for total, key_tiles, blocks in ((444, 37, 132), (1480, 37, 132), (3072, 256, 13
     if wrong:
         bad += 1; print("split coverage", total, key_tiles, blocks, "tiles", wrong[:5])
 print("# H 12 × 4680, block 5 of 132:", run(37, 12, 37, 132, 5, False, 1), "| block 100:", run(37, 12, 37, 132, 100, False, 1))
+# Why the kernel clamps the lag: consumer 0 can run ahead of consumer 1 only
+# as far as the ring reaches (kStages units), so a lag of 5 must deadlock.
+clamp_lag = False
+unclamped = run(37, 12, 37, 132, 5, False, 1, False, 5)
+if not unclamped.startswith("DEADLOCK"):
+    bad += 1; print("a lag of 5 units did not deadlock:", unclamped)
+print("# in order, lag 5 (unclamped):", unclamped)
 print("failures:", bad)
 sys.exit(1 if bad else 0)

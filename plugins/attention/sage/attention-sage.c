@@ -97,8 +97,13 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
   instance->persistent = grid == NULL || strcmp (grid, "tiles") != 0;
   const char *stagger = getenv ("RAYLIGHT_SAGE_STAGGER");
   instance->stagger = stagger != NULL && strcmp (stagger, "1") == 0;
+  /* In order, warpgroup 1 starts 2 units after warpgroup 0, so that the
+   * two do not store their tile and start the next at the same moment:
+   * 512-key cross-attention at L 4680 3–9 % faster, L 4680 0.5–2 %, the
+   * rest within ±1 % (NOTES.md, session 12). $RAYLIGHT_SAGE_LAG=0..3 sets
+   * another lag. */
   const char *lag = getenv ("RAYLIGHT_SAGE_LAG");
-  instance->lag = lag != NULL ? atoi (lag) : 0;
+  instance->lag = lag != NULL ? atoi (lag) : 2;
   /* $RAYLIGHT_SAGE_PREPARE=launches: the fallback for a refused cooperative
    * launch, on purpose (so that it is tested). */
   const char *prepare = getenv ("RAYLIGHT_SAGE_PREPARE");

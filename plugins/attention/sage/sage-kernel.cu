@@ -1955,7 +1955,10 @@ attention (const AttentionArgs args)
           return;
         }
       /* In order, consumer 1 may start `lag` units after consumer 0, so
-       * that their tiles' stores and starts fall at different times. */
+       * that their tiles' stores and starts fall at different times. At
+       * most 3: consumer 0 runs ahead only as far as the ring reaches
+       * (kStages units) before it needs a stage consumer 1 has yet to
+       * release (tests/attention/sage-ring-protocol.py: a lag of 5 deadlocks). */
       const int lead = kPingpong || tiles.count == 0 ? 0 : min (max (args.lag, 0), 3);
       const int lead_units = min (lead, tiles.keys_of (0));
       if (lead > 0 && consumer == 1)
