@@ -1713,6 +1713,26 @@ struct Consumer {
       inverse = empty ? 0.0f : __fdividef (1.0f, l);
   }
 
+  /* Where this thread's channel pairs 8j + 2·quad + {0, 1} of output row
+   * `row` go (pair j at [4j]), how a pair is packed, and the row's LSE. */
+  __device__ uint32_t *
+  output_pairs (const AttentionArgs &args, int b, int h, int row) const
+  {
+    return reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out)
+                                         + (((size_t) b * args.q_len + row) * args.heads + h) * kDim
+                                         + 2 * quad);
+  }
+  __device__ static uint32_t
+  pack_output (const AttentionArgs &args, float x0, float x1)
+  {
+    return args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1) : Io<__half>::pack (x0, x1);
+  }
+  __device__ static float *
+  lse_of (const AttentionArgs &args, int b, int h, int row)
+  {
+    return args.lse + ((size_t) b * args.heads + h) * args.lse_q_len + row;
+  }
+
   /* Row r's LSE without the q·mean(k) shift (natural log). */
   __device__ static float
   row_lse (const Softmax &result, int r, float l)
@@ -1752,11 +1772,7 @@ struct Consumer {
     uint32_t *out_row[2];
 #pragma unroll
     for (int r = 0; r < 2; r++)
-      {
-        const size_t at = (((size_t) b * args.q_len + (live[r] ? row[r] : 0)) * args.heads + h) * kDim
-                          + 2 * quad;
-        out_row[r] = reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out) + at);
-      }
+      out_row[r] = output_pairs (args, b, h, live[r] ? row[r] : 0);
     /* Each thread's channels 8j + 2·quad + {0, 1}: one 4-byte store per row
      * and pair. */
 #pragma unroll
@@ -1767,9 +1783,7 @@ struct Consumer {
           {
             const float x0 = fmaf (o[4 * j + 2 * r] * inverse[r], scale[j].x, mean[j].x);
             const float x1 = fmaf (o[4 * j + 2 * r + 1] * inverse[r], scale[j].y, mean[j].y);
-            const uint32_t packed = empty[r] ? 0u
-                                    : args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1)
-                                                    : Io<__half>::pack (x0, x1);
+            const uint32_t packed = empty[r] ? 0u : pack_output (args, x0, x1);
             if (live[r])
               out_row[r][4 * j] = packed;
           }
@@ -1778,8 +1792,7 @@ struct Consumer {
 #pragma unroll
       for (int r = 0; r < 2; r++)
         if (live[r])
-          args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row[r]]
-              = empty[r] ? -INFINITY : row_lse (result, r, l[r]) + shift[r];
+          *lse_of (args, b, h, row[r]) = empty[r] ? -INFINITY : row_lse (result, r, l[r]) + shift[r];
   }
 
   /* A run of a split tile (BlockTiles): its output, normalised as store()
@@ -1881,17 +1894,12 @@ struct Consumer {
           continue;
         const bool empty = !(total[r] > 0.0f);
         const float inverse = empty ? 0.0f : 1.0f / total[r];
-        uint32_t *out = reinterpret_cast<uint32_t *> (
-            reinterpret_cast<uint16_t *> (args.out) + (((size_t) b * args.q_len + row) * args.heads + h) * kDim + 2 * quad);
+        uint32_t *out = output_pairs (args, b, h, row);
 #pragma unroll
         for (int j = 0; j < 16; j++)
-          {
-            const float x0 = x[4 * j + 2 * r] * inverse, x1 = x[4 * j + 2 * r + 1] * inverse;
-            out[4 * j] = args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1) : Io<__half>::pack (x0, x1);
-          }
+          out[4 * j] = pack_output (args, x[4 * j + 2 * r] * inverse, x[4 * j + 2 * r + 1] * inverse);
         if (args.lse != NULL && quad == 0)
-          args.lse[((size_t) b * args.heads + h) * args.lse_q_len + row]
-              = empty ? -INFINITY : top[r] + __logf (total[r]);
+          *lse_of (args, b, h, row) = empty ? -INFINITY : top[r] + __logf (total[r]);
       }
   }
 };
