@@ -62,7 +62,7 @@ def block_tiles(total, key_tiles, blocks, block, resident_mode, split_mode=True)
                 key=lambda n, t: split_first + t if n == split_n else t,
                 split_n=split_n)
 
-def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong=True, lag=0, turns=True):
+def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong=True, lag=0):
     rnd = random.Random(seed)
     total = q_tiles * heads
     T = block_tiles(total, key_tiles, blocks, block, resident_mode)
@@ -127,18 +127,11 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
             return
         mine, other = 1 + c, 2 - c
         # The stream of units (tile n, key tile t) in order; turn u issues
-        # S of unit u with P·V of unit u − 1. Without turns (the free
-        # stream) consumer 1 starts `lag` turns after consumer 0 instead.
+        # S of unit u with P·V of unit u − 1.
         stream = [(n, t) for n in range(T['count']) for t in range(T['keys'](n))]
         units = len(stream)
-        lead = 0 if turns else min(lag, 3 if clamp_lag else lag)
-        if turns and c == 1: named[1].credits += 1
-        if lead > 0 and c == 1:
-            yield lambda: named[3].credits > 0
-            named[3].credits -= 1
+        if c == 1: named[1].credits += 1
         for u in range(units + 1):
-            if lead > 0 and c == 0 and u == min(lead, T['keys'](0)):
-                named[3].credits += 1
             scores, values = u < units, u > 0
             n, t = stream[u] if scores else (0, 0)
             s_slot = T['slot'](n, t) if scores else 0
@@ -151,16 +144,15 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
             if scores:
                 ss = s_slot % K_STAGES
                 yield lambda ss=ss, s_slot=s_slot: full[ss].ready((s_slot // K_STAGES) & 1)
-            if turns:
-                yield lambda: named[mine].credits > 0
-                named[mine].credits -= 1
+            yield lambda: named[mine].credits > 0
+            named[mine].credits -= 1
             if scores:
                 bh = T['tile'](n) // q_tiles
                 assert stage_k[s_slot % K_STAGES] == (bh, T['key'](n, t)), ("S reads", stage_k[s_slot % K_STAGES], (bh, t), u)
                 assert qbuf[n & 1] == T['tile'](n)
             if values:
                 assert stage_v[v_slot % K_STAGES] == (T['tile'](pn) // q_tiles, T['key'](pn, pt)), ("PV reads", u)
-            if turns and (scores or c == 0): named[other].credits += 1
+            if scores or c == 0: named[other].credits += 1
             yield lambda: True   # MMAs complete (any interleaving)
             if scores and t == T['keys'](n) - 1: q_empty[n & 1].arrive()
             if values: empty[v_slot % K_STAGES].arrive()
@@ -187,8 +179,7 @@ def run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong
 
 clamp_lag = True   # the kernel clamps the lag to 0..3
 bad = 0
-for ping_pong, lag, turns in ((True, 0, True), (True, 2, False), (True, 3, False), (False, 0, True),
-                              (False, 2, True), (False, 3, True)):
+for ping_pong, lag in ((True, 0), (False, 0), (False, 2), (False, 3)):
   for resident_mode in (False, True):
     for key_tiles in (1, 2, 3, 4, 5, 9, 37):
         for q_tiles, heads, blocks in ((5, 3, 4), (37, 2, 7), (3, 4, 5), (256, 2, 13)):
@@ -197,11 +188,11 @@ for ping_pong, lag, turns in ((True, 0, True), (True, 2, False), (True, 3, False
                 if block >= total: continue
                 for seed in range(3):
                     try:
-                        r = run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong, lag, turns)
+                        r = run(q_tiles, heads, key_tiles, blocks, block, resident_mode, seed, ping_pong, lag)
                     except AssertionError as e:
                         r = f"ASSERT {e}"
                     if not r.startswith("ok"):
-                        bad += 1; print(ping_pong, lag, turns, resident_mode, key_tiles, q_tiles, heads, blocks, block, seed, r)
+                        bad += 1; print(ping_pong, lag, resident_mode, key_tiles, q_tiles, heads, blocks, block, seed, r)
 print("# H 12, L 32760, 512 keys, block 5 of 132: resident", run(256, 12, 4, 132, 5, True, 1),
       "| round-robin", run(256, 12, 4, 132, 5, False, 1))
 # Every split tile's runs cover its key tiles once (H 12 × 4680 on 132 SMs: 48 tiles in 2 runs).

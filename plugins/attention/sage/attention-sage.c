@@ -80,8 +80,7 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
   /* By the problem (rl_sage_pingpong_for); $RAYLIGHT_SAGE_SCHEDULE
    * (in-order / ping-pong) pins one. */
   const char *schedule = getenv ("RAYLIGHT_SAGE_SCHEDULE");
-  instance->schedule = schedule == NULL ? -1
-                       : strcmp (schedule, "stream") == 0 ? 2 : strcmp (schedule, "ping-pong") == 0;
+  instance->schedule = schedule == NULL ? -1 : strcmp (schedule, "ping-pong") == 0;
   /* P·V in integers by default (u8 P against each key tile's own maximum,
    * int8 V): one MMA per k-step and about 1.3% error on random data, where
    * fp8 needs V as two e4m3 terms (two MMAs) for 2.5% and the published

@@ -1572,7 +1572,7 @@ struct Consumer {
       }
   }
 
-  template <bool kTurns, bool kScores, bool kValues>
+  template <bool kScores, bool kValues>
   __device__ void
   stream_turn (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int &n,
                int &t, int consumer, int warp, int group, bool hand_over)
@@ -1594,8 +1594,7 @@ struct Consumer {
     const float k_scale = kScores ? k_scales[key_tile] : 0.0f;
     if (kScores)
       barrier_wait (sm.full (s_slot), (s_slot / kStages) & 1);
-    if (kTurns)
-      named_sync (mine);
+    named_sync (mine);
     /* No hold of s_acc / pv before the MMAs: the first MMA of each
      * overwrites it, and holding the dead values would keep S, P·V and O
      * alive at once (spills). Their reads come after the wait. */
@@ -1605,7 +1604,7 @@ struct Consumer {
     if (kValues)
       issue_values<Pv> (pv, p, sm.v_address (v_slot));
     mma_commit ();
-    if (kTurns && hand_over)
+    if (hand_over)
       named_arrive (other);
     mma_wait_all ();
     if (kScores)
@@ -1662,33 +1661,18 @@ struct Consumer {
    * (named barrier 1 + c is warpgroup c's turn), so one's softmax overlaps
    * the other's MMAs. Consumer 1 opens the first turn for 0 and skips its
    * last hand-over, so arrivals match syncs. */
-  template <bool kTurns>
   __device__ void
   run_stream (const Shared &sm, const AttentionArgs &args, const BlockTiles &tiles, int consumer,
-              int warp, int group, int lead)
+              int warp, int group)
   {
     const int units = tiles.units ();
-    /* Without turns each warpgroup runs the stream at its own pace;
-     * consumer 1 then starts `lead` turns after consumer 0 (as in order),
-     * within the first tile: a later turn may need a stage or Q buffer
-     * that consumer 1 has yet to release (sage-ring-protocol.py deadlocks
-     * at 1 or 2 key tiles without this bound). */
-    const int lead_turns = min (lead, tiles.keys_of (0));
-    if (kTurns && consumer == 1)
+    if (consumer == 1)
       named_arrive (1);
-    if (!kTurns && lead > 0 && consumer == 1)
-      named_sync (kLagBarrier);
     int n = 0, t = 0;
-    stream_turn<kTurns, true, false> (sm, args, tiles, n, t, consumer, warp, group, true);
+    stream_turn<true, false> (sm, args, tiles, n, t, consumer, warp, group, true);
     for (int u = 1; u < units; u++)
-      {
-        if (!kTurns && lead > 0 && consumer == 0 && u == lead_turns)
-          named_arrive (kLagBarrier);
-        stream_turn<kTurns, true, true> (sm, args, tiles, n, t, consumer, warp, group, true);
-      }
-    if (!kTurns && lead > 0 && consumer == 0 && lead_turns == units)
-      named_arrive (kLagBarrier);
-    stream_turn<kTurns, false, true> (sm, args, tiles, n, t, consumer, warp, group, consumer == 0);
+      stream_turn<true, true> (sm, args, tiles, n, t, consumer, warp, group, true);
+    stream_turn<false, true> (sm, args, tiles, n, t, consumer, warp, group, consumer == 0);
   }
 
   /* The output's per-channel affine map (v_scale, mean(v)) for this
@@ -1923,8 +1907,7 @@ struct Consumer {
 
 /* Persistent: each block walks tiles blockIdx.x, + gridDim.x, ... (a grid
  * of one block per tile is the plain launch). */
-/* kSchedule: 0 in order, 1 ping-pong, 2 the stream without turns. */
-template <int kSchedule, typename Pv>
+template <bool kPingpong, typename Pv>
 __global__ void __launch_bounds__ (384, 1)
 attention (const AttentionArgs args)
 {
@@ -1973,13 +1956,10 @@ attention (const AttentionArgs args)
       c.quad = quad;
       c.base = 0;
       const BlockTiles tiles (total, key_tiles, w.split_slots);
-      if (kSchedule != 0 && key_tiles > 0)
+      if (kPingpong && key_tiles > 0)
         {
           c.init ();
-          if constexpr (kSchedule == 1)
-            c.template run_stream<true> (sm, args, tiles, consumer, warp, group, 0);
-          else
-            c.template run_stream<false> (sm, args, tiles, consumer, warp, group, min (max (args.lag, 0), 3));
+          c.run_stream (sm, args, tiles, consumer, warp, group);
           return;
         }
       /* In order, consumer 1 may start `lag` units after consumer 0, so
@@ -1987,7 +1967,7 @@ attention (const AttentionArgs args)
        * most 3: consumer 0 runs ahead only as far as the ring reaches
        * (kStages units) before it needs a stage consumer 1 has yet to
        * release (tests/attention/sage-ring-protocol.py: a lag of 5 deadlocks). */
-      const int lead = kSchedule != 0 || tiles.count == 0 ? 0 : min (max (args.lag, 0), 3);
+      const int lead = kPingpong || tiles.count == 0 ? 0 : min (max (args.lag, 0), 3);
       const int lead_units = min (lead, tiles.keys_of (0));
       if (lead > 0 && consumer == 1)
         named_sync (kLagBarrier);
@@ -2003,7 +1983,7 @@ attention (const AttentionArgs args)
           barrier_wait (sm.q_full (buffer), (count >> 1) & 1);
           c.load_row_scales (sm, args, count, at, consumer, warp, group);
           c.base = tiles.slot (count, 0);
-          if (kSchedule == 0)   /* without keys (the streams too): nothing to run, zeros stored */
+          if (!kPingpong)   /* without keys (ping-pong too): nothing to run, zeros stored */
             c.run_in_order (sm, args, tiles, count, count == 0 && consumer == 0 && lead > 0 ? lead_units : 0);
           /* Every S product that read this Q buffer has completed. */
           barrier_arrive (sm.q_empty (buffer));
@@ -2094,11 +2074,10 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
       return status;
     }
   mark (1);
-  auto kernel = p->pv16 ? (p->pingpong ? attention<1, Pv16<T>> : attention<0, Pv16<T>>)
-                : int8_pv ? (p->pingpong == 2 ? attention<2, PvInt8>
-                             : p->pingpong ? attention<1, PvInt8> : attention<0, PvInt8>)
-                : v_terms == 2 ? (p->pingpong ? attention<1, PvE4m3<2>> : attention<0, PvE4m3<2>>)
-                               : (p->pingpong ? attention<1, PvE4m3<1>> : attention<0, PvE4m3<1>>);
+  auto kernel = p->pv16 ? (p->pingpong ? attention<true, Pv16<T>> : attention<false, Pv16<T>>)
+                : int8_pv ? (p->pingpong ? attention<true, PvInt8> : attention<false, PvInt8>)
+                : v_terms == 2 ? (p->pingpong ? attention<true, PvE4m3<2>> : attention<false, PvE4m3<2>>)
+                               : (p->pingpong ? attention<true, PvE4m3<1>> : attention<false, PvE4m3<1>>);
   const int shared = shared_bytes (v_tile_bytes (p->pv16, v_terms));
   status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared);
   if (status != cudaSuccess)
