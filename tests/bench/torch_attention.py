@@ -10,10 +10,15 @@ exactly as Wan's attention does. Prints one line per measurement:
     torch <backend> H <h> Lq <lq> Lk <lk> ms <median ms> tflops <TFLOP/s>
 
 bench-attention reads these lines (--torch FILE) and prints ratios.
-Timing: CUDA events, one warm-up, median of the repeats, random inputs.
+Timing: CUDA events around `calls` back-to-back calls, one warm-up, median
+of the repeats, random inputs. The calls are queued behind a GPU sleep, so
+the events time the GPU alone, as bench-attention times ours: timed one
+call at a time, a 0.07-0.3 ms problem also measured the Python call and
+cuDNN's graph lookup on the CPU.
 """
 import statistics
 import sys
+import time
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -25,18 +30,32 @@ HEAD_DIM = 128
 BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
 
 
-def median_ms(fn, repeats):
+# The GPU sleeps this many cycles (~25 ms at the H100's 1.98 GHz) while
+# the CPU queues the start event, the calls and the end event.
+HOLD_CYCLES = 50_000_000
+HOLD_SECONDS = 0.012   # queuing slower than this may have let the GPU idle
+
+
+def median_ms(fn, repeats, calls, label):
     fn()
     torch.cuda.synchronize()
     times = []
+    slowest_queue = 0.0
     for _ in range(repeats):
         start = torch.cuda.Event(enable_timing=True)
         end = torch.cuda.Event(enable_timing=True)
+        torch.cuda._sleep(HOLD_CYCLES)
+        queued_from = time.perf_counter()
         start.record()
-        fn()
+        for _ in range(calls):
+            fn()
         end.record()
+        slowest_queue = max(slowest_queue, time.perf_counter() - queued_from)
         end.synchronize()
-        times.append(start.elapsed_time(end))
+        times.append(start.elapsed_time(end) / calls)
+    if slowest_queue > HOLD_SECONDS:
+        print(f"# torch {label}: queuing {calls} calls took {slowest_queue * 1e3:.1f} ms, "
+              "the GPU may have waited for the CPU", flush=True)
     return statistics.median(times)
 
 
@@ -56,12 +75,14 @@ def main():
         v = torch.randn(1, lk, heads, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
         qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
         flops = 4.0 * heads * lq * lk * HEAD_DIM
-        repeats = 3 if lq * lk > 1e9 else 10
+        # As bench-attention: several calls per measurement where one is short.
+        repeats = 3 if flops > 1e13 else 10
+        calls = 1 if flops > 1e12 else 10
         for name, backend in BACKENDS.items():
             try:
                 with sdpa_kernel(backend):
                     ms = median_ms(lambda: torch.nn.functional.scaled_dot_product_attention(qt, kt, vt),
-                                   repeats)
+                                   repeats, calls, f"{name} H {heads} Lq {lq} Lk {lk}")
             except RuntimeError as error:
                 print(f"# torch {name} H {heads} Lq {lq} Lk {lk}: {str(error).splitlines()[0]}")
                 continue
