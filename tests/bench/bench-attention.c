@@ -12,6 +12,8 @@
  *   bench-attention --torch torch.txt [--variants flash,cudnn] [--naive-max-l 32760]
  *                   [--lengths 4680,32760] (these L instead of the three, each
  *                   at most 75600: e.g. a sequence-parallel rank's share)
+ *                   [--lse off] (no log-sum-exp asked for, as PyTorch's
+ *                   inference SDPA computes none)
  */
 #include <math.h>
 #include <stdatomic.h>
@@ -194,7 +196,7 @@ int
 main (int argc, char **argv)
 {
   const char *torch_path = NULL, *variant_list = "naive,flash,cudnn", *length_list = NULL;
-  int naive_max_l = 32760;
+  int naive_max_l = 32760, with_lse = 1;
   for (int i = 1; i + 1 < argc; i += 2)
     {
       if (strcmp (argv[i], "--torch") == 0)
@@ -205,6 +207,8 @@ main (int argc, char **argv)
         naive_max_l = atoi (argv[i + 1]);
       else if (strcmp (argv[i], "--lengths") == 0)
         length_list = argv[i + 1];
+      else if (strcmp (argv[i], "--lse") == 0)
+        with_lse = strcmp (argv[i + 1], "off") != 0;
     }
   int lengths[MAX_LENGTHS] = { 4680, 32760, 75600 }, length_count = 3;
   if (length_list != NULL)
@@ -234,6 +238,7 @@ main (int argc, char **argv)
   cudaGetDeviceProperties (&properties, 0);
   printf ("# device: %s (sm_%d%d, %d SMs)\n", properties.name, properties.major, properties.minor,
           properties.multiProcessorCount);
+  printf ("# log-sum-exp: %s\n", with_lse ? "asked for (--lse on)" : "not asked for (--lse off)");
   TorchResults torch = { .count = 0 };
   read_torch (torch_path, &torch);
 
@@ -270,7 +275,7 @@ main (int argc, char **argv)
             .out_dtype = RL_ATTENTION_BF16, .layout = RL_ATTENTION_LAYOUT_BLHD,
             .scale = 1.0f / sqrtf ((float) dim),
           };
-          RlAttentionArgs args = { sizeof args, q, k, v, out, lse, NULL, stream };
+          RlAttentionArgs args = { sizeof args, q, k, v, out, with_lse ? lse : NULL, NULL, stream };
           double flops = 4.0 * heads * (double) lq * lk * dim;
           /* Several runs per measurement where one is short, so that the
            * events' own resolution and the GPU's idle start matter little. */

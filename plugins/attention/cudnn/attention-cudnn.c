@@ -9,12 +9,15 @@
  *
  * The graph is the decomposed SDPA forward the fused engines recognise:
  *   S = Q·Kᵀ → S·scale → softmax (max, sub, exp, sum, div) → P·V = O,
- *   Stats = max + log(sum)  (the log-sum-exp, f32 [B, H, Lq, 1]).
+ *   Stats = max + log(sum)  (the log-sum-exp, f32 [B, H, Lq, 1]),
+ * the Stats only when the caller asks for the LSE (as PyTorch's inference
+ * SDPA leaves them out).
  * The fused engines want P (the A of P·V) in the I/O type, everything else
  * in f32. Our [B, L, H, D] tensors are described as [B, H, L, D] with strides, so
  * no copy is made. One plan is cached per shape. */
 #include <dlfcn.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +52,7 @@ enum { UID_Q = 1, UID_K, UID_V, UID_O, UID_STATS, UID_SCALE, UID_VIRTUAL = 100 }
 
 /* The descriptors of one finalized plan, for one shape. */
 typedef struct {
-  int32_t                     key[7];          /* B H Lq Lk D dtype, valid */
+  int32_t                     key[7];          /* B H Lq Lk D dtype, 1 + with stats */
   cudnnBackendDescriptor_t    plan;
   int64_t                     workspace_bytes;
 } Plan;
@@ -68,8 +71,6 @@ struct RlAttentionInstance {
   Plan          plan;
   void         *workspace;
   size_t        workspace_bytes;
-  float        *stats_scratch;      /* lse when the caller passes none */
-  size_t        stats_scratch_bytes;
 };
 
 static int cudnn_supports (RlAttentionInstance *instance, const RlAttentionProblem *p, char *why,
@@ -238,9 +239,10 @@ reduction (Builder *b, cudnnReduceTensorOp_t mode, cudnnBackendDescriptor_t x,
   return op;
 }
 
-/* Builds the SDPA operation graph for `p`; the graph descriptor or NULL. */
+/* Builds the SDPA operation graph for `p`, with the Stats output when
+ * `stats`; the graph descriptor or NULL. */
 static cudnnBackendDescriptor_t
-build_graph (RlAttentionInstance *instance, Builder *b, const RlAttentionProblem *p)
+build_graph (RlAttentionInstance *instance, Builder *b, const RlAttentionProblem *p, bool stats)
 {
   int64_t B = p->batch, H = p->heads, Q = p->q_len, K = p->kv_len, D = p->head_dim;
   cudnnDataType_t io = p->qkv_dtype == RL_ATTENTION_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_HALF;
@@ -255,8 +257,9 @@ build_graph (RlAttentionInstance *instance, Builder *b, const RlAttentionProblem
   cudnnBackendDescriptor_t tk = tensor (b, UID_K, io, kt_dims, kt_strides, false, false, "tensor K");
   cudnnBackendDescriptor_t tv = tensor (b, UID_V, io, v_dims, v_strides, false, false, "tensor V");
   cudnnBackendDescriptor_t to = tensor (b, UID_O, io, q_dims, q_strides, false, false, "tensor O");
-  cudnnBackendDescriptor_t tstats = tensor (b, UID_STATS, CUDNN_DATA_FLOAT, row_dims, row_strides,
-                                            false, false, "tensor Stats");
+  cudnnBackendDescriptor_t tstats = stats ? tensor (b, UID_STATS, CUDNN_DATA_FLOAT, row_dims,
+                                                    row_strides, false, false, "tensor Stats")
+                                           : NULL;
   cudnnBackendDescriptor_t tscale = tensor (b, UID_SCALE, CUDNN_DATA_FLOAT, one, one, false, true,
                                             "tensor scale");
   cudnnBackendDescriptor_t s = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, s_dims, "S");
@@ -265,27 +268,29 @@ build_graph (RlAttentionInstance *instance, Builder *b, const RlAttentionProblem
   cudnnBackendDescriptor_t shifted = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, s_dims, "S−max");
   cudnnBackendDescriptor_t exps = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, s_dims, "exp");
   cudnnBackendDescriptor_t sum = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, row_dims, "sum");
-  cudnnBackendDescriptor_t log_sum = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, row_dims, "log sum");
+  cudnnBackendDescriptor_t log_sum = stats ? virtual_tensor (b, &next, CUDNN_DATA_FLOAT, row_dims,
+                                                             "log sum")
+                                            : NULL;
   cudnnBackendDescriptor_t probs = virtual_tensor (b, &next, io, s_dims, "P");
 
-  cudnnBackendDescriptor_t ops[9] = {
-    matmul (b, tq, tk, s, "Q·Kᵀ"),
-    pointwise (b, CUDNN_POINTWISE_MUL, s, tscale, scaled, "scale"),
-    reduction (b, CUDNN_REDUCE_TENSOR_MAX, scaled, max, "row max"),
-    pointwise (b, CUDNN_POINTWISE_SUB, scaled, max, shifted, "subtract max"),
-    pointwise (b, CUDNN_POINTWISE_EXP, shifted, NULL, exps, "exp"),
-    reduction (b, CUDNN_REDUCE_TENSOR_ADD, exps, sum, "row sum"),
-    pointwise (b, CUDNN_POINTWISE_LOG, sum, NULL, log_sum, "log"),
-    pointwise (b, CUDNN_POINTWISE_ADD, max, log_sum, tstats, "stats"),
-    pointwise (b, CUDNN_POINTWISE_DIV, exps, sum, probs, "normalise"),
-  };
-  cudnnBackendDescriptor_t pv = matmul (b, probs, tv, to, "P·V");
-  cudnnBackendDescriptor_t all_ops[10];
-  memcpy (all_ops, ops, sizeof ops);
-  all_ops[9] = pv;
+  cudnnBackendDescriptor_t ops[10];
+  int count = 0;
+  ops[count++] = matmul (b, tq, tk, s, "Q·Kᵀ");
+  ops[count++] = pointwise (b, CUDNN_POINTWISE_MUL, s, tscale, scaled, "scale");
+  ops[count++] = reduction (b, CUDNN_REDUCE_TENSOR_MAX, scaled, max, "row max");
+  ops[count++] = pointwise (b, CUDNN_POINTWISE_SUB, scaled, max, shifted, "subtract max");
+  ops[count++] = pointwise (b, CUDNN_POINTWISE_EXP, shifted, NULL, exps, "exp");
+  ops[count++] = reduction (b, CUDNN_REDUCE_TENSOR_ADD, exps, sum, "row sum");
+  if (stats)
+    {
+      ops[count++] = pointwise (b, CUDNN_POINTWISE_LOG, sum, NULL, log_sum, "log");
+      ops[count++] = pointwise (b, CUDNN_POINTWISE_ADD, max, log_sum, tstats, "stats");
+    }
+  ops[count++] = pointwise (b, CUDNN_POINTWISE_DIV, exps, sum, probs, "normalise");
+  ops[count++] = matmul (b, probs, tv, to, "P·V");
   cudnnBackendDescriptor_t graph = make (b, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "graph");
   set (b, graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &instance->handle, "graph");
-  set (b, graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 10, all_ops, "graph");
+  set (b, graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, count, ops, "graph");
   finalize (b, graph, "graph");
   return b->status == CUDNN_STATUS_SUCCESS ? graph : NULL;
 }
@@ -320,7 +325,14 @@ build_plan (RlAttentionInstance *instance, Builder *b, cudnnBackendDescriptor_t 
         b->status = CUDNN_STATUS_NOT_SUPPORTED;
       return NULL;
     }
-  for (int64_t i = 0; i < count; i++)
+  /* $RAYLIGHT_CUDNN_ENGINE_CONFIG=n starts at heuristics' n-th config
+   * instead of the first (to time the others). */
+  const char *pinned = getenv ("RAYLIGHT_CUDNN_ENGINE_CONFIG");
+  int64_t first = pinned != NULL ? atoi (pinned) : 0;
+  if (pinned != NULL)
+    fprintf (stderr, "cudnn: heuristics give %lld engine configs; from config %lld\n",
+             (long long) count, (long long) first);
+  for (int64_t i = first >= 0 && first < count ? first : 0; i < count; i++)
     {
       cudnnBackendDescriptor_t plan = NULL;
       if (api->cudnnBackendCreateDescriptor (CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan)
@@ -346,20 +358,21 @@ build_plan (RlAttentionInstance *instance, Builder *b, cudnnBackendDescriptor_t 
 }
 
 static void
-plan_key (const RlAttentionProblem *p, int32_t key[7])
+plan_key (const RlAttentionProblem *p, bool stats, int32_t key[7])
 {
-  int32_t values[7] = { p->batch, p->heads, p->q_len, p->kv_len, p->head_dim, p->qkv_dtype, 1 };
+  int32_t values[7] = { p->batch, p->heads, p->q_len, p->kv_len, p->head_dim, p->qkv_dtype,
+                        1 + stats };
   memcpy (key, values, sizeof values);
 }
 
-/* Makes instance->plan the plan for `p`, building it when the shape
- * changed. */
+/* Makes instance->plan the plan for `p` (with the Stats output when
+ * `stats`), building it when the shape changed. */
 static int
-ensure_plan (RlAttentionInstance *instance, const RlAttentionProblem *p, char *error,
+ensure_plan (RlAttentionInstance *instance, const RlAttentionProblem *p, bool stats, char *error,
              size_t error_size)
 {
   int32_t key[7];
-  plan_key (p, key);
+  plan_key (p, stats, key);
   if (instance->plan.plan != NULL && memcmp (key, instance->plan.key, sizeof key) == 0)
     return RL_ATTENTION_OK;
   if (instance->plan.plan != NULL)
@@ -368,7 +381,7 @@ ensure_plan (RlAttentionInstance *instance, const RlAttentionProblem *p, char *e
   DescriptorList list = { .count = 0 };
   Builder b = { &instance->api, &list, CUDNN_STATUS_SUCCESS, NULL };
   char detail[256] = "";
-  cudnnBackendDescriptor_t graph = build_graph (instance, &b, p);
+  cudnnBackendDescriptor_t graph = build_graph (instance, &b, p, stats);
   cudnnBackendDescriptor_t plan = graph != NULL ? build_plan (instance, &b, graph, detail,
                                                               sizeof detail) : NULL;
   if (plan == NULL && detail[0] == '\0')
@@ -434,7 +447,6 @@ cudnn_close (RlAttentionInstance *instance)
   if (instance->plan.plan != NULL)
     instance->api.cudnnBackendDestroyDescriptor (instance->plan.plan);
   cudaFree (instance->workspace);
-  cudaFree (instance->stats_scratch);
   instance->api.cudnnDestroy (instance->handle);
   dlclose (instance->api.library);
   free (instance);
@@ -457,14 +469,8 @@ cudnn_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlA
   if (result != RL_ATTENTION_OK)
     return result;
   cudaSetDevice (instance->device);
-  if ((result = ensure_plan (instance, p, error, error_size)) != RL_ATTENTION_OK)
-    return result;
-  size_t stats_bytes = (size_t) p->batch * p->heads * p->q_len * sizeof (float);
-  if (args->lse == NULL
-      && (result = rl_attention_cuda_grow ((void **) &instance->stats_scratch,
-                                           &instance->stats_scratch_bytes, stats_bytes, "cudnn",
-                                           "log-sum-exp scratch", error, error_size))
-         != RL_ATTENTION_OK)
+  const bool stats = args->lse != NULL;
+  if ((result = ensure_plan (instance, p, stats, error, error_size)) != RL_ATTENTION_OK)
     return result;
   if ((result = rl_attention_cuda_grow (&instance->workspace, &instance->workspace_bytes,
                                         (size_t) instance->plan.workspace_bytes + 1, "cudnn",
@@ -472,14 +478,15 @@ cudnn_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlA
     return result;
   instance->api.cudnnSetStream (instance->handle, (cudaStream_t) args->stream);
   float scale = p->scale;
-  int64_t uids[6] = { UID_Q, UID_K, UID_V, UID_O, UID_STATS, UID_SCALE };
-  void *pointers[6] = { (void *) args->q, (void *) args->k, (void *) args->v, args->out,
-                        args->lse != NULL ? (void *) args->lse : instance->stats_scratch, &scale };
+  int64_t uids[6] = { UID_Q, UID_K, UID_V, UID_O, UID_SCALE, UID_STATS };
+  void *pointers[6] = { (void *) args->q, (void *) args->k, (void *) args->v, args->out, &scale,
+                        args->lse };
+  const int64_t bound = stats ? 6 : 5;
   DescriptorList list = { .count = 0 };
   Builder b = { &instance->api, &list, CUDNN_STATUS_SUCCESS, NULL };
   cudnnBackendDescriptor_t pack = make (&b, CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, "variant pack");
-  set (&b, pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 6, uids, "variant pack");
-  set (&b, pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 6, pointers,
+  set (&b, pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, bound, uids, "variant pack");
+  set (&b, pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, bound, pointers,
        "variant pack");
   set (&b, pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &instance->workspace,
        "variant pack");
