@@ -10,14 +10,14 @@
  * The graph is the decomposed SDPA forward the fused engines recognise:
  *   S = Q·Kᵀ → S·scale → softmax (max, sub, exp, sum, div) → P·V = O,
  *   Stats = max + log(sum)  (the log-sum-exp, f32 [B, H, Lq, 1]),
- * the Stats only when the caller asks for the LSE (as PyTorch's inference
- * SDPA leaves them out).
+ * the Stats a virtual tensor when the caller asks for no LSE: cuDNN's
+ * fused engine wants the log and add either way (without them heuristics
+ * find no engine), and cuDNN's frontend builds inference SDPA so.
  * The fused engines want P (the A of P·V) in the I/O type, everything else
  * in f32. Our [B, L, H, D] tensors are described as [B, H, L, D] with strides, so
  * no copy is made. One plan is cached per shape. */
 #include <dlfcn.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,8 +239,8 @@ reduction (Builder *b, cudnnReduceTensorOp_t mode, cudnnBackendDescriptor_t x,
   return op;
 }
 
-/* Builds the SDPA operation graph for `p`, with the Stats output when
- * `stats`; the graph descriptor or NULL. */
+/* Builds the SDPA operation graph for `p`, the Stats an output when
+ * `stats`, else virtual; the graph descriptor or NULL. */
 static cudnnBackendDescriptor_t
 build_graph (RlAttentionInstance *instance, Builder *b, const RlAttentionProblem *p, bool stats)
 {
@@ -257,9 +257,8 @@ build_graph (RlAttentionInstance *instance, Builder *b, const RlAttentionProblem
   cudnnBackendDescriptor_t tk = tensor (b, UID_K, io, kt_dims, kt_strides, false, false, "tensor K");
   cudnnBackendDescriptor_t tv = tensor (b, UID_V, io, v_dims, v_strides, false, false, "tensor V");
   cudnnBackendDescriptor_t to = tensor (b, UID_O, io, q_dims, q_strides, false, false, "tensor O");
-  cudnnBackendDescriptor_t tstats = stats ? tensor (b, UID_STATS, CUDNN_DATA_FLOAT, row_dims,
-                                                    row_strides, false, false, "tensor Stats")
-                                           : NULL;
+  cudnnBackendDescriptor_t tstats = tensor (b, stats ? UID_STATS : next++, CUDNN_DATA_FLOAT, row_dims,
+                                            row_strides, !stats, false, "tensor Stats");
   cudnnBackendDescriptor_t tscale = tensor (b, UID_SCALE, CUDNN_DATA_FLOAT, one, one, false, true,
                                             "tensor scale");
   cudnnBackendDescriptor_t s = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, s_dims, "S");
@@ -268,9 +267,7 @@ build_graph (RlAttentionInstance *instance, Builder *b, const RlAttentionProblem
   cudnnBackendDescriptor_t shifted = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, s_dims, "S−max");
   cudnnBackendDescriptor_t exps = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, s_dims, "exp");
   cudnnBackendDescriptor_t sum = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, row_dims, "sum");
-  cudnnBackendDescriptor_t log_sum = stats ? virtual_tensor (b, &next, CUDNN_DATA_FLOAT, row_dims,
-                                                             "log sum")
-                                            : NULL;
+  cudnnBackendDescriptor_t log_sum = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, row_dims, "log sum");
   cudnnBackendDescriptor_t probs = virtual_tensor (b, &next, io, s_dims, "P");
 
   cudnnBackendDescriptor_t ops[10];
@@ -281,11 +278,8 @@ build_graph (RlAttentionInstance *instance, Builder *b, const RlAttentionProblem
   ops[count++] = pointwise (b, CUDNN_POINTWISE_SUB, scaled, max, shifted, "subtract max");
   ops[count++] = pointwise (b, CUDNN_POINTWISE_EXP, shifted, NULL, exps, "exp");
   ops[count++] = reduction (b, CUDNN_REDUCE_TENSOR_ADD, exps, sum, "row sum");
-  if (stats)
-    {
-      ops[count++] = pointwise (b, CUDNN_POINTWISE_LOG, sum, NULL, log_sum, "log");
-      ops[count++] = pointwise (b, CUDNN_POINTWISE_ADD, max, log_sum, tstats, "stats");
-    }
+  ops[count++] = pointwise (b, CUDNN_POINTWISE_LOG, sum, NULL, log_sum, "log");
+  ops[count++] = pointwise (b, CUDNN_POINTWISE_ADD, max, log_sum, tstats, "stats");
   ops[count++] = pointwise (b, CUDNN_POINTWISE_DIV, exps, sum, probs, "normalise");
   ops[count++] = matmul (b, probs, tv, to, "P·V");
   cudnnBackendDescriptor_t graph = make (b, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "graph");
@@ -325,14 +319,7 @@ build_plan (RlAttentionInstance *instance, Builder *b, cudnnBackendDescriptor_t 
         b->status = CUDNN_STATUS_NOT_SUPPORTED;
       return NULL;
     }
-  /* $RAYLIGHT_CUDNN_ENGINE_CONFIG=n starts at heuristics' n-th config
-   * instead of the first (to time the others). */
-  const char *pinned = getenv ("RAYLIGHT_CUDNN_ENGINE_CONFIG");
-  int64_t first = pinned != NULL ? atoi (pinned) : 0;
-  if (pinned != NULL)
-    fprintf (stderr, "cudnn: heuristics give %lld engine configs; from config %lld\n",
-             (long long) count, (long long) first);
-  for (int64_t i = first >= 0 && first < count ? first : 0; i < count; i++)
+  for (int64_t i = 0; i < count; i++)
     {
       cudnnBackendDescriptor_t plan = NULL;
       if (api->cudnnBackendCreateDescriptor (CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan)
