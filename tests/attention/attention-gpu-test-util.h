@@ -95,9 +95,12 @@ at_run_on_gpu (const RlAttentionVariant *variant, RlAttentionInstance *instance,
   void *dv = at_to_device (c->v, at_kv_count (p) * elem), *dout = NULL;
   float *dlse = NULL;
   cudaMalloc (&dout, at_q_count (p) * elem);
-  cudaMalloc ((void **) &dlse, rows * sizeof (float));
   cudaMemset (dout, 0xff, at_q_count (p) * elem);   /* NaN in bf16 and f16 */
-  cudaMemset (dlse, 0xff, rows * sizeof (float));
+  if (lse != NULL)   /* else no LSE is asked for */
+    {
+      cudaMalloc ((void **) &dlse, rows * sizeof (float));
+      cudaMemset (dlse, 0xff, rows * sizeof (float));
+    }
   RlAttentionArgs args = { sizeof args, dq, dk, dv, dout, dlse,
                            p->has_kv_lengths ? c->lengths : NULL, stream };
   char error[1024] = "";
@@ -119,7 +122,8 @@ at_run_on_gpu (const RlAttentionVariant *variant, RlAttentionInstance *instance,
     }
   void *host = malloc (at_q_count (p) * elem);
   cudaMemcpy (host, dout, at_q_count (p) * elem, cudaMemcpyDeviceToHost);
-  cudaMemcpy (lse, dlse, rows * sizeof (float), cudaMemcpyDeviceToHost);
+  if (lse != NULL)
+    cudaMemcpy (lse, dlse, rows * sizeof (float), cudaMemcpyDeviceToHost);
   for (int64_t i = 0; i < at_q_count (p); i++)
     out[i] = at_load (p->qkv_dtype, host, i);
   free (host);
