@@ -26,6 +26,7 @@
 #include <cuda_runtime_api.h>
 
 #include "plugins/attention/attention-registry.h"
+#include "workers/runtime/cudnn-library.h"
 
 #define MAX_TORCH 128
 /* The buffers are sized for the longest Wan sequence at 40 heads. */
@@ -106,6 +107,27 @@ listed (const char *list, const char *name)
       at = comma != NULL ? comma + 1 : NULL;
     }
   return 0;
+}
+
+/* Which libcudnn our `cudnn` variant opens, and its version: PyTorch may
+ * bring another (torch_attention.py prints its own). */
+static void
+print_cudnn_library (void)
+{
+  char tried[512];
+  void *library = rl_cudnn_library_open (RTLD_NOW | RTLD_LOCAL, tried, sizeof tried);
+  if (library == NULL)
+    {
+      printf ("# cudnn library: none opens (tried %s)\n", tried);
+      return;
+    }
+  size_t (*version) (void) = (size_t (*) (void)) dlsym (library, "cudnnGetVersion");
+  Dl_info where = { 0 };
+  if (version != NULL)
+    dladdr ((void *) version, &where);
+  printf ("# cudnn library: version %zu, %s\n", version != NULL ? version () : (size_t) 0,
+          where.dli_fname != NULL ? where.dli_fname : "?");
+  dlclose (library);
 }
 
 static int
@@ -239,6 +261,7 @@ main (int argc, char **argv)
   printf ("# device: %s (sm_%d%d, %d SMs)\n", properties.name, properties.major, properties.minor,
           properties.multiProcessorCount);
   printf ("# log-sum-exp: %s\n", with_lse ? "asked for (--lse on)" : "not asked for (--lse off)");
+  print_cudnn_library ();
   TorchResults torch = { .count = 0 };
   read_torch (torch_path, &torch);
 

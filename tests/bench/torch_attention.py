@@ -68,7 +68,8 @@ def shapes():
 
 def main():
     torch.manual_seed(int.from_bytes(__import__("os").urandom(4), "little"))
-    print(f"# torch {torch.__version__} on {torch.cuda.get_device_name(0)}", flush=True)
+    print(f"# torch {torch.__version__} on {torch.cuda.get_device_name(0)}, "
+          f"cuDNN {torch.backends.cudnn.version()}", flush=True)
     for heads, lq, lk in shapes():
         q = torch.randn(1, lq, heads, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
         k = torch.randn(1, lk, heads, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
