@@ -142,10 +142,10 @@ if command -v nvidia-smi > /dev/null; then
   # shellcheck disable=SC1091  # sourced from the script's folder, read separately
   . "$(dirname "$0")/gpu-machine-debs.sh"
   unpack_gpu_debs > "$work/setup.log" 2>&1
-  if ! ldconfig -p | grep -q 'libcudnn.so.9'; then
-    cudnn_dir=$(python3 -c 'import nvidia.cudnn; print(list(nvidia.cudnn.__path__)[0])' 2>/dev/null)
-    [ -n "$cudnn_dir" ] && export LD_LIBRARY_PATH=$cudnn_dir/lib:${LD_LIBRARY_PATH:-}
-  fi
+  # shellcheck disable=SC1091  # sourced from the script's folder, read separately
+  . "$(dirname "$0")/torch-cudnn-env.sh"
+  use_torch_cudnn >> "$summary"   # not in a pipe: its exports must stay in this shell
+  tail -1 "$summary"
 else
   echo "no nvidia-smi: no GPU here" | tee -a "$summary"
 fi

@@ -25,20 +25,10 @@ if ! ls /usr/local/cuda/include/cudnn_graph.h /usr/include/cudnn_graph.h >/dev/n
               || python3 -c 'import nvidia.cudnn; print(list(nvidia.cudnn.__path__)[0])')
   cudnn_include=$cudnn_dir/include
 fi
-# Our `cudnn` runs the libcudnn PyTorch runs, so that the benchmark
-# compares the integration, not two cuDNN releases: the system's 9.14.0
-# against the 9.19.0.56 PyTorch 2.11's wheels pin, until session 12
-# ($RL_CUDNN_SYSTEM=1 keeps the system's; bench-attention's header names
-# the library it opened).
-torch_cudnn=$(python3 -c 'import nvidia.cudnn; print(list(nvidia.cudnn.__path__)[0])' 2>/dev/null)
-if [ "${RL_CUDNN_SYSTEM:-0}" != 1 ] && [ -z "${RAYLIGHT_CUDNN_LIBRARY:-}" ] && [ -n "$torch_cudnn" ] \
-   && [ -e "$torch_cudnn/lib/libcudnn.so.9" ]; then
-  export RAYLIGHT_CUDNN_LIBRARY=$torch_cudnn/lib/libcudnn.so.9
-  export LD_LIBRARY_PATH=$torch_cudnn/lib:${LD_LIBRARY_PATH:-}
-elif ! ldconfig -p | grep -q 'libcudnn.so.9' && [ -n "$torch_cudnn" ]; then
-  export LD_LIBRARY_PATH=$torch_cudnn/lib:${LD_LIBRARY_PATH:-}
-fi
-echo "cudnn headers: $cudnn_include; RAYLIGHT_CUDNN_LIBRARY=${RAYLIGHT_CUDNN_LIBRARY:-}; LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+# shellcheck disable=SC1091  # sourced from the tests folder, read separately
+. "$(dirname "$0")/../torch-cudnn-env.sh"
+use_torch_cudnn
+echo "cudnn headers: $cudnn_include; LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 
 step "build"
 cat > "$build/raylight-config.h" <<CONFIG
