@@ -51,7 +51,7 @@ static const char * const attention_notes[] = {
   "Tiled online-softmax kernel: exact, fast, memory linear in sequence length.",
   "NVIDIA's cuDNN fused attention, where the library is installed.",
   "Hopper GPUs (H100, H200) only: 8-bit integer products, about 1.3 % off the exact result and "
-  "1.3–1.5× cuDNN's speed on long video sequences (measured on an H100).",
+  "1.2–1.4× PyTorch's cuDNN speed on long video sequences (measured on an H100).",
   "Hopper GPUs (H100, H200) only: 8-bit Q·K and 16-bit P·V, about 0.8 % off the exact result.",
 };
 

@@ -270,18 +270,19 @@ build_graph (RlAttentionInstance *instance, Builder *b, const RlAttentionProblem
   cudnnBackendDescriptor_t log_sum = virtual_tensor (b, &next, CUDNN_DATA_FLOAT, row_dims, "log sum");
   cudnnBackendDescriptor_t probs = virtual_tensor (b, &next, io, s_dims, "P");
 
-  cudnnBackendDescriptor_t ops[10];
-  int count = 0;
-  ops[count++] = matmul (b, tq, tk, s, "Q·Kᵀ");
-  ops[count++] = pointwise (b, CUDNN_POINTWISE_MUL, s, tscale, scaled, "scale");
-  ops[count++] = reduction (b, CUDNN_REDUCE_TENSOR_MAX, scaled, max, "row max");
-  ops[count++] = pointwise (b, CUDNN_POINTWISE_SUB, scaled, max, shifted, "subtract max");
-  ops[count++] = pointwise (b, CUDNN_POINTWISE_EXP, shifted, NULL, exps, "exp");
-  ops[count++] = reduction (b, CUDNN_REDUCE_TENSOR_ADD, exps, sum, "row sum");
-  ops[count++] = pointwise (b, CUDNN_POINTWISE_LOG, sum, NULL, log_sum, "log");
-  ops[count++] = pointwise (b, CUDNN_POINTWISE_ADD, max, log_sum, tstats, "stats");
-  ops[count++] = pointwise (b, CUDNN_POINTWISE_DIV, exps, sum, probs, "normalise");
-  ops[count++] = matmul (b, probs, tv, to, "P·V");
+  cudnnBackendDescriptor_t ops[] = {
+    matmul (b, tq, tk, s, "Q·Kᵀ"),
+    pointwise (b, CUDNN_POINTWISE_MUL, s, tscale, scaled, "scale"),
+    reduction (b, CUDNN_REDUCE_TENSOR_MAX, scaled, max, "row max"),
+    pointwise (b, CUDNN_POINTWISE_SUB, scaled, max, shifted, "subtract max"),
+    pointwise (b, CUDNN_POINTWISE_EXP, shifted, NULL, exps, "exp"),
+    reduction (b, CUDNN_REDUCE_TENSOR_ADD, exps, sum, "row sum"),
+    pointwise (b, CUDNN_POINTWISE_LOG, sum, NULL, log_sum, "log"),
+    pointwise (b, CUDNN_POINTWISE_ADD, max, log_sum, tstats, "stats"),
+    pointwise (b, CUDNN_POINTWISE_DIV, exps, sum, probs, "normalise"),
+    matmul (b, probs, tv, to, "P·V"),
+  };
+  const int64_t count = sizeof ops / sizeof ops[0];
   cudnnBackendDescriptor_t graph = make (b, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "graph");
   set (b, graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &instance->handle, "graph");
   set (b, graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, count, ops, "graph");
