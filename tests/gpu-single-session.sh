@@ -12,7 +12,8 @@
 #             PyTorch cold (first run) and warm (3 more runs, same process),
 #             parity (tests/wan/gpu-wan-session.sh vae21 vae22)
 #   3 attn    test-attention-gpu, test-attention-sage-gpu (both schedules),
-#             PyTorch SDPA, bench-attention cudnn,flash,sage,sage16
+#             cudnn, flash, sage, sage16 against PyTorch's SDPA in one process
+#             (tests/bench/attention_vs_torch.py)
 #   4 dit     Wan 1.3B forward at 832×480×81, attention cudnn, flash, sage16,
 #             sage vs PyTorch (gpu-wan-session.sh dit13), then one forward each
 #             of sage16 and sage compared with PyTorch's output
@@ -27,7 +28,7 @@
 # attention plugins, their GPU tests and bench-attention, which need no CUDA
 # backend and so are ready long before the norm kernels' compile ends);
 # meanwhile the GPU runs PyTorch's halves (VAE cold+warm, DiT, sample
-# reference, SDPA), then phase 3 once the attention build is done, then
+# reference), then phase 3 once the attention build is done, then
 # phases 1, 2, 4, 5 on the finished main build. GPU work never overlaps.
 # Each phase has a time budget and is skipped, and each command cut, when
 # fewer seconds are left than it needs before $DEADLINE_S (seconds after the
@@ -224,10 +225,6 @@ if [ -n "$torch_stages" ] && [ "$(left)" -gt 300 ]; then
   # shellcheck disable=SC2086  # one word per stage
   wan_session torch "$(( $(left) - 300 < 200 ? $(left) - 300 : 200 ))" $torch_stages
 fi
-if wanted 3 && [ "$(left)" -gt 200 ]; then
-  step "PyTorch SDPA on the Wan shapes"
-  limited "$work/torch-attention.txt" 120 python3 tests/bench/torch_attention.py
-fi
 
 # ---------------------------------------------------------------- 3: attention
 wait_build attention
@@ -244,27 +241,19 @@ elif wanted 3 && [ "${built[attention]}" = 1 ]; then
     status=$?
     row 3 "test-attention-sage-gpu $schedule" "exit $status"
   done
-  limited "$work/bench-attention.txt" 150 "$attention_build/tests/bench/bench-attention" \
-    --torch "$work/torch-attention.txt" --variants cudnn,flash,sage,sage16
-  { echo "----- torch SDPA"; cat "$work/torch-attention.txt"; echo "----- bench-attention";
-    cat "$work/bench-attention.txt"; } >> "$log" 2>/dev/null
-  # Per variant: TFLOP/s / torch cuDNN (min-max), self- and cross-attention,
-  # and sage's / sage16's TFLOP/s over our cudnn's on each shape.
-  awk '$1 ~ /^(cudnn|flash|sage|sage16)$/ && NF == 8 {
-         kind = ($3 == $4) ? "self" : "cross"; key = $1 " " kind
-         if (!(key in lo) || $7 < lo[key]) lo[key] = $7
-         if (!(key in hi) || $7 > hi[key]) hi[key] = $7
-         tf[$1, $2, $3, $4] = $6; shapes[$2 " " $3 " " $4] = 1 }
-       END {
-         for (key in lo) printf "3\tbench %s\tx torch cuDNN %.2f-%.2f\n", key, lo[key], hi[key]
-         split("sage sage16", v, " ")
-         for (i = 1; i <= 2; i++) { n = 0; a = 1e9; b = 0
-           for (s in shapes) { split(s, p, " ")
-             if ((v[i], p[1], p[2], p[3]) in tf && ("cudnn", p[1], p[2], p[3]) in tf && tf["cudnn", p[1], p[2], p[3]] > 0) {
-               r = tf[v[i], p[1], p[2], p[3]] / tf["cudnn", p[1], p[2], p[3]]; n++
-               if (r < a) a = r; if (r > b) b = r } }
-           if (n) printf "3\tbench %s / our cudnn\t%.2f-%.2f over %d shapes (goal >= 1.2)\n", v[i], a, b, n } }' \
-    "$work/bench-attention.txt" 2>/dev/null | sort >> "$table"
+  # Ours and PyTorch's SDPA in one process on the same tensors, in turns
+  # (tests/bench/attention_vs_torch.py): ratios per round, paired.
+  limited "$work/attention-vs-torch.txt" 150 python3 tests/bench/attention_vs_torch.py \
+    --plugins "$attention_build/plugins/attention" --variants cudnn,flash,sage,sage16 --rounds 3
+  { echo "----- attention_vs_torch"; cat "$work/attention-vs-torch.txt"; } >> "$log" 2>/dev/null
+  # Per variant: the median paired ratio to torch's cuDNN (min-max over the
+  # shapes), self- and cross-attention.
+  awk '$1 == "pair" && $2 !~ /^torch/ {
+         kind = ($6 == $8) ? "self" : "cross"; key = $2 " " kind; r = $14
+         if (!(key in lo) || r < lo[key]) lo[key] = r
+         if (!(key in hi) || r > hi[key]) hi[key] = r }
+       END { for (key in lo) printf "3\tpaired %s\tx torch cuDNN %.2f-%.2f\n", key, lo[key], hi[key] }' \
+    "$work/attention-vs-torch.txt" 2>/dev/null | sort >> "$table"
 fi
 
 wait_build main

@@ -2,7 +2,8 @@
 # One call on the GPU machine for the attention plugins: build them and
 # their GPU test and benchmark with gcc/nvcc directly (no meson, no
 # OpenBLAS: none of these need the CPU backend), run the parity test, then
-# PyTorch's SDPA and bench-attention in the same run. Logs go to $OUT (or
+# ours against PyTorch's SDPA in one process (tests/bench/
+# attention_vs_torch.py) and bench-attention. Logs go to $OUT (or
 # ./gpu-out). Usage, from the repo root:
 #   bash tests/attention/gpu-session.sh [test|bench|all|sanitize|flash]
 # (flash: the GPU test, then each flash kernel path on the bench shapes,
@@ -87,9 +88,17 @@ if [ "$what" = all ] || [ "$what" = bench ] || [ "$what" = flash ]; then
   done
 fi
 if [ "$what" = all ] || [ "$what" = bench ]; then
-  step "torch SDPA"
-  PYTHONUNBUFFERED=1 timeout 200 python3 tests/bench/torch_attention.py 2>&1 | tee "$out/torch-attention.txt"
-  step "bench-attention"
-  timeout 240 $build/bench-attention --torch "$out/torch-attention.txt" 2>&1 | tee "$out/bench-attention.txt"
+  # The ratios: ours and PyTorch's SDPA in one process, on the same
+  # tensors, in turns (paired per round). Two processes one after the
+  # other differ by the GPU's power state and their data, by up to 10 %.
+  # Variants built elsewhere (sage: sage-gpu-session.sh) are found through
+  # $RAYLIGHT_ATTENTION_PATH.
+  step "ours against PyTorch's SDPA, one process"
+  PYTHONUNBUFFERED=1 timeout 300 python3 tests/bench/attention_vs_torch.py \
+    --plugins "$mods${RAYLIGHT_ATTENTION_PATH:+:$RAYLIGHT_ATTENTION_PATH}" \
+    --variants "${RL_PAIR_VARIANTS:-cudnn,flash,sage}" --rounds "${RL_PAIR_ROUNDS:-5}" 2>&1 \
+    | tee "$out/attention-vs-torch.txt"
+  step "bench-attention (ours alone)"
+  timeout 240 $build/bench-attention --variants flash,cudnn 2>&1 | tee "$out/bench-attention.txt"
 fi
 step "done"

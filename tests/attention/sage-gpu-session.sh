@@ -173,6 +173,13 @@ done
 [ $test_failed = 1 ] && note "A TEST FAILED: timings below are of a kernel that failed somewhere"
 [ "$what" = test ] && { step "summary"; cat "$summary"; exit 0; }
 
+step "sage against PyTorch's SDPA, one process"
+# The ratios that count: same tensors, in turns, paired per round
+# (tests/bench/attention_vs_torch.py). The bench-attention runs below
+# compare the kernel's settings with each other.
+PYTHONUNBUFFERED=1 timeout ${RL_PAIR_TIMEOUT:-150} python3 tests/bench/attention_vs_torch.py \
+  --plugins "$mods" --variants sage,sage16 --rounds 3 > "$out/attention-vs-torch.txt" 2>&1
+grep -E "^(#|pair (sage|sage16) )" "$out/attention-vs-torch.txt" | tee -a "$summary"
 step "torch SDPA"
 PYTHONUNBUFFERED=1 timeout ${RL_TORCH_TIMEOUT:-90} python3 tests/bench/torch_attention.py 2>&1 | tee "$out/torch-attention.txt"
 # name:variant:environment. sage: the defaults (persistent blocks, integer

@@ -5,7 +5,12 @@
  * (4·H·Lq·Lk·D / time) and the ratio to torch's cuDNN and flash backends.
  * Timing: CUDA events around `calls` back-to-back runs, queued while the
  * stream is held (time_variant), one warm-up, median of the repeats: GPU
- * time alone, as tests/bench/torch_attention.py measures PyTorch's. Not a
+ * time alone, as tests/bench/torch_attention.py measures PyTorch's. Its
+ * ratios are indicative only: the two processes run one after the other,
+ * with their own data, at whatever clock the 700 W cap leaves (on the
+ * H100 up to 10 % apart); tests/bench/attention_vs_torch.py measures the
+ * ratios that count, ours and PyTorch's in turns on the same tensors. This
+ * program is for our variants and their settings among themselves. Not a
  * test.
  *
  *   python3 tests/bench/torch_attention.py > torch.txt

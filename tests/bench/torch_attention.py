@@ -9,7 +9,9 @@ exactly as Wan's attention does. Prints one line per measurement:
 
     torch <backend> H <h> Lq <lq> Lk <lk> ms <median ms> tflops <TFLOP/s>
 
-bench-attention reads these lines (--torch FILE) and prints ratios.
+bench-attention reads these lines (--torch FILE) and prints ratios, which
+are indicative only (another process, later, other data, maybe another
+clock); attention_vs_torch.py measures both in one process, in turns.
 Timing: CUDA events around `calls` back-to-back calls, one warm-up, median
 of the repeats, random inputs. The calls are queued behind a GPU sleep, so
 the events time the GPU alone, as bench-attention times ours: timed one
