@@ -45,13 +45,15 @@ static const char * const attention_keys[] = { "", "reference", "naive", "flash"
 static const char * const attention_labels[] = { "Automatic", "Reference", "Naive", "Flash", "cuDNN",
                                                  "Sage (approximate)", "Sage16 (approximate)" };
 static const char * const attention_notes[] = {
-  "The backend's default: flash attention on GPUs, the reference kernel on CPUs.",
+  "The fastest exact kernel for each attention call: flash or cuDNN on GPUs (cuDNN for short "
+  "text cross-attention), the reference kernel on CPUs.",
   "The plain, exact kernel the others are checked against; slowest.",
   "Materialises the full score matrix: simple and memory-hungry.",
   "Tiled online-softmax kernel: exact, fast, memory linear in sequence length.",
   "NVIDIA's cuDNN fused attention, where the library is installed.",
   "Hopper GPUs (H100, H200) only: 8-bit integer products, about 1.3 % off the exact result and "
-  "1.2–1.4× PyTorch's cuDNN speed on long video sequences (measured on an H100).",
+  "1.15–1.45× PyTorch's cuDNN speed on long video sequences, slower than exact kernels on short "
+  "ones and on text cross-attention (measured on an H100).",
   "Hopper GPUs (H100, H200) only: 8-bit Q·K and 16-bit P·V, about 0.8 % off the exact result.",
 };
 
