@@ -31,17 +31,14 @@ import math
 import os
 import statistics
 import sys
-import time
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 import attention_abi as abi
+from torch_attention_common import HEAD_DIM, HOLD_SECONDS, flops_and_calls, measure, wan_qkv
 
-HEAD_DIM = 128
 CROSS_KEYS = 512
-HOLD_CYCLES = 50_000_000   # ~25 ms of GPU sleep while the CPU queues a measurement
-HOLD_SECONDS = 0.012
 
 
 def find_plugins(dirs, wanted):
@@ -61,28 +58,9 @@ def find_plugins(dirs, wanted):
     return plugins
 
 
-def measure(fn, calls):
-    """ms per call of one measurement: `calls` runs queued behind a GPU sleep."""
-    start = torch.cuda.Event(enable_timing=True)
-    end = torch.cuda.Event(enable_timing=True)
-    torch.cuda._sleep(HOLD_CYCLES)
-    queued_from = time.perf_counter()
-    start.record()
-    for _ in range(calls):
-        fn()
-    end.record()
-    queued = time.perf_counter() - queued_from
-    end.synchronize()
-    return start.elapsed_time(end) / calls, queued
-
-
 def compare_shape(plugins, heads, lq, lk, rounds, with_lse):
-    q = torch.randn(1, lq, heads, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
-    k = torch.randn(1, lk, heads, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
-    v = torch.randn(1, lk, heads, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
-    qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
-    flops = 4.0 * heads * lq * lk * HEAD_DIM
-    calls = 1 if flops > 1e12 else 10
+    (q, k, v), (qt, kt, vt) = wan_qkv(heads, lq, lk)
+    flops, calls = flops_and_calls(heads, lq, lk)
     stream = torch.cuda.current_stream().cuda_stream
     problem = abi.problem(heads, lq, lk, HEAD_DIM, abi.BF16, 1.0 / math.sqrt(HEAD_DIM))
     outputs = {}

@@ -20,22 +20,16 @@ cuDNN's graph lookup on the CPU.
 """
 import statistics
 import sys
-import time
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from torch_attention_common import HOLD_SECONDS, flops_and_calls, measure, wan_qkv
+
 HEADS = [12, 24, 40]
 LENGTHS = [4680, 32760, 75600]
 CROSS_KEYS = 512
-HEAD_DIM = 128
 BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
-
-
-# The GPU sleeps this many cycles (~25 ms at the H100's 1.98 GHz) while
-# the CPU queues the start event, the calls and the end event.
-HOLD_CYCLES = 50_000_000
-HOLD_SECONDS = 0.012   # queuing slower than this may have let the GPU idle
 
 
 def median_ms(fn, repeats, calls, label):
@@ -44,17 +38,9 @@ def median_ms(fn, repeats, calls, label):
     times = []
     slowest_queue = 0.0
     for _ in range(repeats):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        torch.cuda._sleep(HOLD_CYCLES)
-        queued_from = time.perf_counter()
-        start.record()
-        for _ in range(calls):
-            fn()
-        end.record()
-        slowest_queue = max(slowest_queue, time.perf_counter() - queued_from)
-        end.synchronize()
-        times.append(start.elapsed_time(end) / calls)
+        ms, queued = measure(fn, calls)
+        times.append(ms)
+        slowest_queue = max(slowest_queue, queued)
     if slowest_queue > HOLD_SECONDS:
         print(f"# torch {label}: queuing {calls} calls took {slowest_queue * 1e3:.1f} ms, "
               "the GPU may have waited for the CPU", flush=True)
@@ -73,14 +59,9 @@ def main():
     print(f"# torch {torch.__version__} on {torch.cuda.get_device_name(0)}, "
           f"cuDNN {torch.backends.cudnn.version()}", flush=True)
     for heads, lq, lk in shapes():
-        q = torch.randn(1, lq, heads, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
-        k = torch.randn(1, lk, heads, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
-        v = torch.randn(1, lk, heads, HEAD_DIM, device="cuda", dtype=torch.bfloat16)
-        qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
-        flops = 4.0 * heads * lq * lk * HEAD_DIM
-        # As bench-attention: several calls per measurement where one is short.
+        (q, k, v), (qt, kt, vt) = wan_qkv(heads, lq, lk)
+        flops, calls = flops_and_calls(heads, lq, lk)
         repeats = 3 if flops > 1e13 else 10
-        calls = 1 if flops > 1e12 else 10
         for name, backend in BACKENDS.items():
             try:
                 with sdpa_kernel(backend):
@@ -91,7 +72,6 @@ def main():
                 continue
             print(f"torch {name} H {heads} Lq {lq} Lk {lk} ms {ms:.4f} tflops {flops / ms / 1e9:.1f}",
                   flush=True)
-        del q, k, v, qt, kt, vt
         torch.cuda.empty_cache()
     return 0
 
