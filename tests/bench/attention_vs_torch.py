@@ -36,9 +36,8 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 import attention_abi as abi
-from torch_attention_common import HEAD_DIM, HOLD_SECONDS, flops_and_calls, measure, wan_qkv
-
-CROSS_KEYS = 512
+from torch_attention_common import (CROSS_KEYS, HEAD_DIM, HOLD_SECONDS, WAN_HEADS, WAN_LENGTHS,
+                                    flops_and_calls, measure, wan_qkv)
 
 
 def find_plugins(dirs, wanted):
@@ -121,8 +120,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plugins", required=True, help="plugin folders, colon-separated")
     parser.add_argument("--variants", default="cudnn,flash,sage")
-    parser.add_argument("--heads", type=int_list, default=[12, 24, 40])
-    parser.add_argument("--lengths", type=int_list, default=[4680, 32760, 75600])
+    parser.add_argument("--heads", type=int_list, default=WAN_HEADS)
+    parser.add_argument("--lengths", type=int_list, default=WAN_LENGTHS)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--lse", choices=["on", "off"], default="off",
                         help="ask ours for the log-sum-exp (PyTorch's inference SDPA computes none)")

@@ -7,11 +7,11 @@
  * stream is held (time_variant), one warm-up, median of the repeats: GPU
  * time alone, as tests/bench/torch_attention.py measures PyTorch's. Its
  * ratios are indicative only: the two processes run one after the other,
- * with their own data, at whatever clock the 700 W cap leaves (on the
- * H100 up to 10 % apart); tests/bench/attention_vs_torch.py measures the
- * ratios that count, ours and PyTorch's in turns on the same tensors. This
- * program is for our variants and their settings among themselves. Not a
- * test.
+ * with their own data, at whatever clock the 700 W cap leaves (our cudnn,
+ * PyTorch's own kernel, read 0.82-1.02x so on an H100, 0.98-1.02x in
+ * turns). tests/bench/attention_vs_torch.py measures the ratios that
+ * count, ours and PyTorch's in turns on the same tensors; this program is
+ * for our variants and their settings among themselves. Not a test.
  *
  *   python3 tests/bench/torch_attention.py > torch.txt
  *   bench-attention --torch torch.txt [--variants flash,cudnn] [--naive-max-l 32760]

@@ -24,11 +24,9 @@ import sys
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from torch_attention_common import HOLD_SECONDS, flops_and_calls, measure, wan_qkv
+from torch_attention_common import (CROSS_KEYS, HOLD_SECONDS, WAN_HEADS, WAN_LENGTHS, flops_and_calls,
+                                    measure, wan_qkv)
 
-HEADS = [12, 24, 40]
-LENGTHS = [4680, 32760, 75600]
-CROSS_KEYS = 512
 BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
 
 
@@ -48,8 +46,8 @@ def median_ms(fn, repeats, calls, label):
 
 
 def shapes():
-    for heads in HEADS:
-        for length in LENGTHS:
+    for heads in WAN_HEADS:
+        for length in WAN_LENGTHS:
             yield heads, length, length
             yield heads, length, CROSS_KEYS
 

@@ -13,6 +13,11 @@ import torch
 HOLD_CYCLES = 50_000_000
 HOLD_SECONDS = 0.012   # queuing slower than this may have let the GPU idle
 HEAD_DIM = 128
+# Wan's attention shapes: heads of the 1.3B, 5B and 14B models; tokens of
+# 480p and 720p clips; each also as cross-attention to the 512 text tokens.
+WAN_HEADS = [12, 24, 40]
+WAN_LENGTHS = [4680, 32760, 75600]
+CROSS_KEYS = 512
 
 
 def wan_qkv(heads, lq, lk):
