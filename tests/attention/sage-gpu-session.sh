@@ -4,7 +4,8 @@
 # benchmark with gcc/nvcc directly (no meson, ~1 min), check the SASS
 # (IGMMA/QGMMA present, no local memory), run the parity test (ping-pong
 # with integer P·V, the default; e4m3 P·V with two-term V and the published
-# one-term V; in-order), then PyTorch's SDPA and bench-attention in the
+# one-term V; in-order; the mma.sync pass of Ampere/Ada), then PyTorch's
+# SDPA and bench-attention in the
 # same run, with each pass's time ($RAYLIGHT_SAGE_PASS_TIMES) for sage and
 # sage with two-term e4m3 V.
 # Logs go to $OUT (or ./gpu-out); a summary is printed last. Usage, from
@@ -63,7 +64,7 @@ cuobjdump -sass $build/obj/sage-kernel.o > "$out/sage.sass" 2>&1
 # Local memory in the attention kernels (the preparation kernel, capped at
 # 85 registers for three blocks per SM, spills a few bytes).
 attention_sass=$(awk '/Function : /{keep = /attention/} keep' "$out/sage.sass")
-note "sass: IGMMA $(grep -c IGMMA "$out/sage.sass")  QGMMA $(grep -c QGMMA "$out/sage.sass")  LDL/STL in attention $(echo "$attention_sass" | grep -cE '\b(LDL|STL)\b')  MUFU.EX2 $(grep -c 'MUFU.EX2' "$out/sage.sass")"
+note "sass: IGMMA $(grep -c IGMMA "$out/sage.sass")  QGMMA $(grep -c QGMMA "$out/sage.sass")  IMMA (mma.sync) $(grep -c 'IMMA' "$out/sage.sass")  LDL/STL in attention $(echo "$attention_sass" | grep -cE '\b(LDL|STL)\b')  MUFU.EX2 $(grep -c 'MUFU.EX2' "$out/sage.sass")"
 export OMP_NUM_THREADS=16
 
 if [ "$what" = bench ]; then
@@ -159,7 +160,8 @@ default_test_runs="ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong auto:RAYLIGHT_SAGE
   in-order-lag-0:RAYLIGHT_SAGE_SCHEDULE=in-order,RAYLIGHT_SAGE_LAG=0
   grid-tiles:RAYLIGHT_SAGE_GRID=tiles,RAYLIGHT_SAGE_SCHEDULE=ping-pong
   stagger:RAYLIGHT_SAGE_STAGGER=1,RAYLIGHT_SAGE_SCHEDULE=ping-pong
-  prepare-launches:RAYLIGHT_SAGE_PREPARE=launches"
+  prepare-launches:RAYLIGHT_SAGE_PREPARE=launches
+  mma:RAYLIGHT_SAGE_KERNEL=mma"
 for run in ${RL_TEST_RUNS:-$default_test_runs}; do
   name=${run%%:*}
   step "test-attention-sage-gpu ($name)"
@@ -194,6 +196,7 @@ for run in "sage:sage:RAYLIGHT_SAGE_PV=int8" "sage-2v:sage:RAYLIGHT_SAGE_PV=fp8 
            "sage-stagger:sage:RAYLIGHT_SAGE_STAGGER=1" "sage-in-order:sage:RAYLIGHT_SAGE_SCHEDULE=in-order" \
            "sage-ping-pong:sage:RAYLIGHT_SAGE_SCHEDULE=ping-pong" \
            "sage16:sage16:RAYLIGHT_SAGE_V_TERMS=2" "sage16-ping-pong:sage16:RAYLIGHT_SAGE_SCHEDULE=ping-pong" \
+           "sage-mma:sage:RAYLIGHT_SAGE_KERNEL=mma" "sage16-mma:sage16:RAYLIGHT_SAGE_KERNEL=mma" \
            "passes:sage:RAYLIGHT_SAGE_PASS_TIMES=1" \
            "passes-2v:sage:RAYLIGHT_SAGE_PASS_TIMES=1 RAYLIGHT_SAGE_PV=fp8 RAYLIGHT_SAGE_V_TERMS=2"; do
   name=${run%%:*} rest=${run#*:}

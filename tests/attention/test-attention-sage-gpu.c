@@ -24,8 +24,14 @@
  * on an H100. So rms ≤ 1e-2 over cases of at least 256 rows (over fewer it
  * is a few rows' errors: up to 6.7e-3 at 10 rows and 3 keys), which a
  * lost q·mean(k) shift or a wrong scale breaks at once, and the largest
- * ≤ 1.5e-1, the model test's bound. Exits 77 without a Hopper GPU (sm_90
- * code). */
+ * ≤ 1.5e-1, the model test's bound.
+ *
+ * On a Hopper GPU the mma.sync pass (what Ampere and Ada run) must give
+ * the wgmma pass's output and LSE bit for bit with the integer P·V (both
+ * sum exact int32 tiles and share the fp32 arithmetic, sage-mma.cuh), and
+ * within 2e-3 with 16-bit P·V (the tensor cores' fp32 sums may round in
+ * another order). With $RAYLIGHT_SAGE_KERNEL=mma the whole parity suite
+ * runs on the mma.sync pass. Exits 77 without an sm_80+ GPU. */
 #include "tests/attention/attention-gpu-test-util.h"
 
 #define INT8_PV_OUT_TOLERANCE 2e-2
@@ -36,6 +42,7 @@
 #define LSE_RMS_TOLERANCE 1e-2
 #define LSE_RMS_MIN_ROWS 256
 #define LSE_MAX_TOLERANCE 1.5e-1
+#define MMA_PV16_TOLERANCE 2e-3
 
 static const struct { const char *name; double out_tolerance; } variants[] = {
   { "sage", INT8_PV_OUT_TOLERANCE },
@@ -224,6 +231,109 @@ test_split_last_round (void)
     }
 }
 
+/* Opens the variant under test with $RAYLIGHT_SAGE_KERNEL and
+ * $RAYLIGHT_SAGE_GRID set to `kernel` and `grid` (NULL: unset), leaving
+ * the environment as it was. */
+static RlAttentionInstance *
+open_with (const char *kernel, const char *grid)
+{
+  const char *names[] = { "RAYLIGHT_SAGE_KERNEL", "RAYLIGHT_SAGE_GRID" };
+  const char *values[] = { kernel, grid };
+  char *saved[2];
+  for (int i = 0; i < 2; i++)
+    {
+      const char *was = getenv (names[i]);
+      saved[i] = was != NULL ? strdup (was) : NULL;
+      if (values[i] != NULL)
+        setenv (names[i], values[i], 1);
+      else
+        unsetenv (names[i]);
+    }
+  RlAttentionInstance *instance = NULL;
+  char error[512] = "";
+  if (sage->open (0, &instance, error, sizeof error) != RL_ATTENTION_OK)
+    printf ("# %s\n", error);
+  for (int i = 0; i < 2; i++)
+    {
+      if (saved[i] != NULL)
+        setenv (names[i], saved[i], 1);
+      else
+        unsetenv (names[i]);
+      free (saved[i]);
+    }
+  return instance;
+}
+
+/* The mma.sync pass against the wgmma pass with one block per tile (the
+ * persistent grid splits its last round of tiles along the keys, which
+ * sums in another order). */
+static void
+test_mma_matches_hopper (void)
+{
+  RlAttentionInstance *hopper = open_with (NULL, "tiles"), *mma = open_with ("mma", NULL);
+  PT_REQUIRE (hopper != NULL && mma != NULL, "opening both kernels");
+  const bool exact = strcmp (sage->name, "sage") == 0;
+  struct { int32_t dtype, batch, heads, lq, lk; bool padded; } shapes[] = {
+    { RL_ATTENTION_BF16, 2, 3, 300, 333, false },
+    { RL_ATTENTION_F16, 1, 2, 1000, 512, false },
+    { RL_ATTENTION_BF16, 3, 2, 129, 700, true },
+    { RL_ATTENTION_BF16, 1, 4, 4680, 4680, false },
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+    {
+      AtCase c;
+      at_case_random (&c, at_problem (shapes[i].batch, shapes[i].heads, shapes[i].lq, shapes[i].lk,
+                                      128, shapes[i].dtype));
+      if (shapes[i].padded)
+        {
+          c.p.has_kv_lengths = 1;
+          c.lengths[0] = shapes[i].lk;
+          c.lengths[1] = 0;
+          c.lengths[2] = 200;
+        }
+      const int64_t count = at_q_count (&c.p), rows = at_lse_count (&c.p);
+      float *out[2], *lse[2];
+      RlAttentionInstance *instances[2] = { hopper, mma };
+      bool ran = true;
+      for (int k = 0; k < 2; k++)
+        {
+          out[k] = malloc (count * sizeof (float));
+          lse[k] = malloc (rows * sizeof (float));
+          double ms;
+          ran = ran && at_run_on_gpu (sage, instances[k], &c, stream, out[k], lse[k], &ms) == RL_ATTENTION_OK;
+        }
+      char label[96];
+      snprintf (label, sizeof label, "%s B%d H%d Lq%d Lk%d%s", rl_attention_dtype_name (shapes[i].dtype),
+                shapes[i].batch, shapes[i].heads, shapes[i].lq, shapes[i].lk,
+                shapes[i].padded ? " padded" : "");
+      PT_CHECK (ran, "%s: a run failed", label);
+      if (ran)
+        {
+          int64_t differ = 0, lse_differ = 0;
+          for (int64_t e = 0; e < count; e++)
+            differ += memcmp (&out[0][e], &out[1][e], sizeof (float)) != 0;
+          for (int64_t r = 0; r < rows; r++)
+            lse_differ += memcmp (&lse[0][r], &lse[1][r], sizeof (float)) != 0;
+          const double rel = at_relative_error (out[1], out[0], count);
+          const double lse_err = at_max_abs_error (lse[1], lse[0], rows);
+          printf ("# %-6s mma vs wgmma %-30s %lld of %lld outputs differ (rel %.1e), %lld of %lld LSE "
+                  "(max %.1e)\n", sage->name, label, (long long) differ, (long long) count, rel,
+                  (long long) lse_differ, (long long) rows, lse_err);
+          if (exact)
+            PT_CHECK (differ == 0 && lse_differ == 0, "%s: %lld outputs and %lld LSE differ", label,
+                      (long long) differ, (long long) lse_differ);
+          else
+            PT_CHECK (rel <= MMA_PV16_TOLERANCE && lse_err <= MMA_PV16_TOLERANCE, "%s: rel %g lse %g",
+                      label, rel, lse_err);
+        }
+      for (int k = 0; k < 2; k++)
+        free (out[k]), free (lse[k]);
+      at_case_free (&c);
+    }
+  sage->close (hopper);
+  sage->close (mma);
+}
+
 int
 main (void)
 {
@@ -242,7 +352,7 @@ main (void)
       char error[512] = "";
       if (sage->open (0, &sage_instance, error, sizeof error) != RL_ATTENTION_OK)
         {
-          printf ("# %s: skipping\n", error);   /* not a Hopper GPU */
+          printf ("# %s: skipping\n", error);   /* older than sm_80 */
           return 77;
         }
       out_tolerance = variants[n].out_tolerance;
@@ -256,6 +366,11 @@ main (void)
       PT_RUN (test_ring_merge_of_chunks);
       PT_RUN (test_wan_shape_against_naive);
       PT_RUN (test_split_last_round);
+      struct cudaDeviceProp properties;
+      const char *kernel = getenv ("RAYLIGHT_SAGE_KERNEL");
+      if (cudaGetDeviceProperties (&properties, 0) == cudaSuccess && properties.major == 9
+          && properties.minor == 0 && kernel == NULL && getenv ("RAYLIGHT_SAGE_PV") == NULL)
+        PT_RUN (test_mma_matches_hopper);
       sage->close (sage_instance);
     }
   cudaStreamDestroy (stream);

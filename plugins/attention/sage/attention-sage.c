@@ -1,15 +1,15 @@
-/* The `sage` attention variants: SageAttention-2's quantised attention on
- * Hopper (sage-kernel.cu). Q and K in int8 per block after K
- * mean-smoothing; bf16/f16 in and out, head dim 128, non-causal, with
- * log-sum-exp. This file builds two modules:
- *   sage     P and V in fp8 e4m3 with two-level fp32 accumulation ("8+8",
- *            the published SageAttention-2 design, with V as two e4m3
- *            terms by default);
- *   sage16   (RL_SAGE_PV16) P and V in the input's 16-bit type ("8+16").
+/* The `sage` attention variants: SageAttention-2's quantised attention
+ * (sage-kernel.cu), by wgmma on Hopper and by mma.sync on Ampere, Ada and
+ * consumer Blackwell (sm_80 and later; sage-mma.cuh). Q and K in int8 per
+ * block after K mean-smoothing; bf16/f16 in and out, head dim 128,
+ * non-causal, with log-sum-exp. This file builds two modules:
+ *   sage     P as u8 and V as int8 + 128, exact integer P·V per key tile
+ *            folded into fp32 ("8+8" in integers; RAYLIGHT_SAGE_PV=fp8
+ *            gives the published e4m3 design, on Hopper only);
+ *   sage16   (RL_SAGE_PV16) P and V in the input's 16-bit type ("8+16",
+ *            SageAttention-2's own design for sm_80).
  * Approximate by design, so never chosen automatically: ‖out − ref‖/‖ref‖
- * is about 2.5% (sage; 3.5% with one-term V) and 0.8% (sage16) on random
- * data, cosine ≥ 0.999;
- * e4m3's 3 mantissa bits in P and V set sage's
+ * is about 1.3% (sage) and 0.8% (sage16) on random data, cosine ≥ 0.999
  * (tests/attention/test-sage-quantisation-model.c). The quantised copies of
  * q/k/v live in a workspace the instance keeps and grows. */
 #include <math.h>
@@ -27,11 +27,11 @@
 #ifdef RL_SAGE_PV16
 #define SAGE_NAME "sage16"
 #define SAGE_PV16 1
-#define SAGE_DESCRIPTION "CUDA sm_90: int8 QK (K smoothed) + 16-bit PV, approximate (~0.8%), D 128"
+#define SAGE_DESCRIPTION "CUDA sm_80+: int8 QK (K smoothed) + 16-bit PV, approximate (~0.8%), D 128"
 #else
 #define SAGE_NAME "sage"
 #define SAGE_PV16 0
-#define SAGE_DESCRIPTION "CUDA sm_90: SageAttention-2 style, int8 QK (K smoothed) + 8-bit integer PV, approximate (~1.3%), D 128"
+#define SAGE_DESCRIPTION "CUDA sm_80+: SageAttention-2 style, int8 QK (K smoothed) + 8-bit integer PV, approximate (~1.3%), D 128"
 #endif
 
 const RlAttentionVariant *raylight_attention_variant (uint32_t host_abi_version);
@@ -51,6 +51,7 @@ struct RlAttentionInstance {
   int    stagger;    /* blocks start at different key tiles (sage-kernel.h) */
   int    lag;        /* in order: consumer 1's start after consumer 0, in units (sage-kernel.h) */
   int    prepare_launches; /* the preparation as three launches, not one cooperative one */
+  int    mma;        /* the attention pass by mma.sync (any sm_80+) instead of wgmma */
 };
 
 static const int32_t sage_head_dims[] = { 128, 0 };
@@ -66,10 +67,21 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
   if (result != RL_ATTENTION_OK)
     return result;
   int capability = properties.major * 10 + properties.minor;
-  /* The kernel is sm_90a code (wgmma, setmaxnreg): Hopper only. */
-  if (capability != 90)
+  /* int8 mma.sync (and cp.async) begin with Ampere. */
+  if (capability < 80)
     return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
-                              SAGE_NAME ": needs a Hopper GPU (sm_90), device %d (%s) is sm_%d",
+                              SAGE_NAME ": needs an Ampere or newer GPU (sm_80+), device %d (%s) is sm_%d",
+                              device_index, properties.name, capability);
+  /* wgmma on Hopper, mma.sync everywhere else; $RAYLIGHT_SAGE_KERNEL=mma
+   * runs the mma.sync pass on Hopper too (that is how it is tested). */
+  const char *kernel = getenv ("RAYLIGHT_SAGE_KERNEL");
+  const int mma = capability != 90 || (kernel != NULL && strcmp (kernel, "mma") == 0);
+  const char *pv = getenv ("RAYLIGHT_SAGE_PV");
+  const int pv_fp8 = !SAGE_PV16 && pv != NULL && strcmp (pv, "fp8") == 0;
+  if (mma && pv_fp8)
+    return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
+                              SAGE_NAME ": RAYLIGHT_SAGE_PV=fp8 needs the Hopper kernel; device %d "
+                              "(%s, sm_%d) runs the mma.sync one: unset RAYLIGHT_SAGE_PV",
                               device_index, properties.name, capability);
   RlAttentionInstance *instance = calloc (1, sizeof (RlAttentionInstance));
   if (instance == NULL)
@@ -77,6 +89,7 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
   instance->device = device_index;
   instance->compute_capability = capability;
   instance->multiprocessors = properties.multiProcessorCount;
+  instance->mma = mma;
   /* By the problem (rl_sage_pingpong_for); $RAYLIGHT_SAGE_SCHEDULE
    * (in-order / ping-pong) pins one. */
   const char *schedule = getenv ("RAYLIGHT_SAGE_SCHEDULE");
@@ -86,8 +99,7 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
    * fp8 needs V as two e4m3 terms (two MMAs) for 2.5% and the published
    * single term is over issue 6's 3e-2 (NOTES.md). $RAYLIGHT_SAGE_PV=fp8
    * selects e4m3 P·V, with $RAYLIGHT_SAGE_V_TERMS=1 the published design. */
-  const char *pv = getenv ("RAYLIGHT_SAGE_PV");
-  instance->pv_int8 = !SAGE_PV16 && (pv == NULL || strcmp (pv, "fp8") != 0);
+  instance->pv_int8 = !SAGE_PV16 && !pv_fp8;
   const char *terms = getenv ("RAYLIGHT_SAGE_V_TERMS");
   instance->v_terms = terms != NULL && strcmp (terms, "1") == 0 ? 1 : 2;
   /* Persistent blocks overlap a tile's Q load and output stores with the
@@ -159,7 +171,8 @@ sage_run (RlAttentionInstance *instance, const RlAttentionProblem *p, const RlAt
     .keys = p->kv_len, .lse_q_len = p->q_len, .dtype = p->qkv_dtype, .scale = p->scale,
     .pv16 = SAGE_PV16, .v_terms = instance->v_terms,
     .pv_int8 = instance->pv_int8,
-    .blocks = instance->persistent ? instance->multiprocessors : 0, .stagger = instance->stagger,
+    .blocks = instance->persistent && !instance->mma ? instance->multiprocessors : 0,
+    .stagger = instance->stagger, .mma = instance->mma,
     .lag = instance->lag,
     .prepare_launches = instance->prepare_launches,
   };
@@ -213,8 +226,7 @@ static const RlAttentionVariant sage_variant = {
   .qkv_dtypes = RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_F16) | RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_BF16),
   .out_dtypes = RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_F16) | RL_ATTENTION_DTYPE_BIT (RL_ATTENTION_BF16),
   .head_dims = sage_head_dims,
-  .min_compute_capability = 90,
-  .max_compute_capability = 90,
+  .min_compute_capability = 80,
   .supports_kv_lengths = 1,
   .open = sage_open,
   .close = sage_close,

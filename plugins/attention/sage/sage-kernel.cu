@@ -1263,6 +1263,189 @@ struct Softmax {
   }
 };
 
+/* The arithmetic of one thread's two query rows of a tile, whatever runs
+ * the MMAs: the S and P·V accumulators in the layout of wgmma m64nN and of
+ * mma.sync m16n8k* alike (lane 4g + q of a warp holds rows g and g + 8 of
+ * the warp's 16, columns 8j + 2q + e), the online softmax, the fold into O
+ * and the output store. The Hopper consumer (Consumer) and the mma.sync
+ * one (sage-mma.cuh) build on it, so their results are the same bits. */
+template <typename Pv>
+struct TileMath {
+  float    o[64];         /* fp32 output accumulator (second level) */
+  int32_t  s_acc[64];     /* S of the current tile */
+  typename Pv::Acc pv[64];   /* P·V of one tile (first level) */
+  uint32_t p[Pv::kSteps][4];   /* P of the last softmax, A-operand registers */
+  float    alpha[2];      /* rescale of o that goes with p */
+  Softmax  softmax;
+  float    q_row_scale[2];   /* this thread's two query rows' scales */
+  int      keys, quad;
+
+  __device__ void
+  init ()
+  {
+#pragma unroll
+    for (int i = 0; i < 64; i++)
+      o[i] = 0.0f, s_acc[i] = 0, pv[i] = 0;
+    alpha[0] = alpha[1] = 1.0f;
+    softmax = Softmax ();
+  }
+
+  /* This thread's query row r (0: group, 1: group + 8) within a tile, in
+   * the S accumulator's layout. */
+  __device__ static int
+  tile_row (int consumer, int warp, int group, int r)
+  {
+    return consumer * kQBlock + warp * 16 + group + 8 * r;
+  }
+
+  /* Softmax of S, which holds key tile `key_tile`; `k_scale` is that
+   * tile's, loaded by the caller before it waits for the MMAs so that the
+   * load's latency hides under them. */
+  __device__ void
+  scores_to_p (int key_tile, float k_scale)
+  {
+    const float dequant[2] = { q_row_scale[0] * k_scale, q_row_scale[1] * k_scale };
+    softmax.tile<Pv> (s_acc, dequant, key_tile * kTileRows, keys, quad, p, alpha);
+  }
+
+  __device__ void
+  add_tile ()
+  {
+    if constexpr (Pv::kTileMax)
+      {
+        /* 0 ≤ P·V ≤ 128·255² < 2^23: its bits as a float are the
+         * subnormal P·V·2^-149, exactly; fma.rn keeps subnormals. */
+#pragma unroll
+        for (int i = 0; i < 64; i++)
+          o[i] = fma_keep_subnormal (o[i], alpha[(i >> 1) & 1], __int_as_float (pv[i]));
+      }
+    else
+#pragma unroll
+      for (int i = 0; i < 64; i++)
+        o[i] = o[i] * alpha[(i >> 1) & 1] + pv[i];
+  }
+
+  /* The output's per-channel affine map (v_scale, mean(v)) for this
+   * thread's channels 8j + 2·quad + {0, 1}. Every load first, in one
+   * batch: interleaved with the output stores (which might alias them, for
+   * all the compiler knows) each pair's loads waited on their own, and in
+   * 512-key cross-attention 28 % of the kernel's stall samples sat behind
+   * them (ncu, H100). */
+  __device__ void
+  load_affine (const Workspace &w, int bh, float2 (&scale)[16], float2 (&mean)[16]) const
+  {
+    const float *v_scale = w.v_scale + bh * kDim, *v_mean = w.v_mean + bh * kDim;
+#pragma unroll
+    for (int j = 0; j < 16; j++)
+      {
+        scale[j] = *reinterpret_cast<const float2 *> (v_scale + 8 * j + 2 * quad);
+        mean[j] = *reinterpret_cast<const float2 *> (v_mean + 8 * j + 2 * quad);
+        if constexpr (Pv::kTileMax)
+          {
+            mean[j] = make_float2 (mean[j].x - 128.0f * scale[j].x, mean[j].y - 128.0f * scale[j].y);
+            scale[j] = make_float2 (scale[j].x * 0x1p64f, scale[j].y * 0x1p64f);
+          }
+      }
+  }
+
+  /* Row r's l (the quad's shares summed), and the factor that normalises
+   * O: 0 for a row without a valid key. */
+  __device__ static void
+  row_total (const Softmax &result, int r, float &l, float &inverse, bool &empty)
+  {
+    l = result.l[r];
+    l += __shfl_xor_sync (0xffffffffu, l, 1);
+    l += __shfl_xor_sync (0xffffffffu, l, 2);
+    empty = !(l > 0.0f);   /* no valid key: out 0, lse −inf */
+    if constexpr (Pv::kTileMax)
+      inverse = empty ? 0.0f : 0x1p85f / l;
+    else
+      inverse = empty ? 0.0f : __fdividef (1.0f, l);
+  }
+
+  /* Where this thread's channel pairs 8j + 2·quad + {0, 1} of output row
+   * `row` go (pair j at [4j]), how a pair is packed, and the row's LSE. */
+  __device__ uint32_t *
+  output_pairs (const AttentionArgs &args, int b, int h, int row) const
+  {
+    return reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out)
+                                         + (((size_t) b * args.q_len + row) * args.heads + h) * kDim
+                                         + 2 * quad);
+  }
+  __device__ static uint32_t
+  pack_output (const AttentionArgs &args, float x0, float x1)
+  {
+    return args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1) : Io<__half>::pack (x0, x1);
+  }
+  __device__ static float *
+  lse_of (const AttentionArgs &args, int b, int h, int row)
+  {
+    return args.lse + ((size_t) b * args.heads + h) * args.lse_q_len + row;
+  }
+
+  /* Row r's LSE without the q·mean(k) shift (natural log). */
+  __device__ static float
+  row_lse (const Softmax &result, int r, float l)
+  {
+    return (Pv::kTileMax ? result.reference[r] + log2f (l) - kLog2U8Scale
+                         : result.m[r] + log2f (l) - kLog2PScale) * kLn2;
+  }
+
+  /* O/l · v_scale + mean(v) to `out`; lse = (m + log2 l − log2 448)·ln 2
+   * + scale·q·mean(k). With Pv::kTileMax, O is in units of 2^-149 and
+   * carries 128·l (V's bias): O/l = (O·2^85/l)·2^64 − 128, the 2^64 and
+   * the −128 folded into v_scale and mean(v); the LSE's reference is the
+   * last tile's maximum and log2 255. */
+  __device__ void
+  store (const AttentionArgs &args, const Softmax &result, int bh, int q_block,
+         const float *row_shifts, int consumer, int warp, int group)
+  {
+    const Workspace &w = args.w;
+    const int b = bh / args.heads, h = bh % args.heads;
+    float2 scale[16], mean[16];
+    load_affine (w, bh, scale, mean);
+    float l[2], inverse[2], shift[2] = { 0.0f, 0.0f };
+    int row[2];
+    bool live[2], empty[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+      {
+        row_total (result, r, l[r], inverse[r], empty[r]);
+        row[r] = q_block * kTileRows + tile_row (consumer, warp, group, r);
+        live[r] = row[r] < args.q_len;
+        if (args.lse != NULL && quad == 0 && live[r])
+          shift[r] = row_shifts[tile_row (consumer, warp, group, r)];
+      }
+    /* Each row's address once (the 64-bit index math per store was most of
+     * this function's instructions: it sets cross-attention's speed, where
+     * a tile has only 4 key tiles); empty rows store zeros. */
+    uint32_t *out_row[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+      out_row[r] = output_pairs (args, b, h, live[r] ? row[r] : 0);
+    /* Each thread's channels 8j + 2·quad + {0, 1}: one 4-byte store per row
+     * and pair. */
+#pragma unroll
+    for (int j = 0; j < 16; j++)
+      {
+#pragma unroll
+        for (int r = 0; r < 2; r++)
+          {
+            const float x0 = fmaf (o[4 * j + 2 * r] * inverse[r], scale[j].x, mean[j].x);
+            const float x1 = fmaf (o[4 * j + 2 * r + 1] * inverse[r], scale[j].y, mean[j].y);
+            const uint32_t packed = empty[r] ? 0u : pack_output (args, x0, x1);
+            if (live[r])
+              out_row[r][4 * j] = packed;
+          }
+      }
+    if (args.lse != NULL && quad == 0)
+#pragma unroll
+      for (int r = 0; r < 2; r++)
+        if (live[r])
+          *lse_of (args, b, h, row[r]) = empty[r] ? -INFINITY : row_lse (result, r, l[r]) + shift[r];
+  }
+};
+
 #ifdef SAGE_HOPPER
 /* Ring slots count up from 0; their stage is slot mod kStages, taken
  * unsigned (a signed int's modulo costs five uniform instructions in every
@@ -1460,36 +1643,32 @@ produce (const AttentionArgs &args, const Shared &sm, int key_tiles)
 /* A consumer warpgroup's 64 query rows of one tile. Key tile t of the tile
  * is ring slot base + t. */
 template <typename Pv>
-struct Consumer {
-  float    o[64];         /* fp32 output accumulator (second level) */
-  int32_t  s_acc[64];     /* S of the current tile */
-  typename Pv::Acc pv[64];   /* P·V of one tile (first level) */
-  uint32_t p[Pv::kSteps][4];   /* P of the last softmax, A-operand registers */
-  float    alpha[2];      /* rescale of o that goes with p */
-  Softmax  softmax;
+struct Consumer : TileMath<Pv> {
+  using Math = TileMath<Pv>;
+  using Math::o;
+  using Math::s_acc;
+  using Math::pv;
+  using Math::p;
+  using Math::alpha;
+  using Math::softmax;
+  using Math::q_row_scale;
+  using Math::keys;
+  using Math::quad;
+  using Math::init;
+  using Math::tile_row;
+  using Math::scores_to_p;
+  using Math::add_tile;
+  using Math::load_affine;
+  using Math::row_total;
+  using Math::output_pairs;
+  using Math::pack_output;
+  using Math::lse_of;
+  using Math::row_lse;
+  using Math::store;
   uint64_t q_desc;
-  float    q_row_scale[2];   /* this thread's two query rows' scales */
   const float *k_scales;
-  int      keys, quad, base;
+  int      base;
   int      pv_n, pv_t;    /* ping-pong stream: tile and key tile of the pending P·V */
-
-  __device__ void
-  init ()
-  {
-#pragma unroll
-    for (int i = 0; i < 64; i++)
-      o[i] = 0.0f, s_acc[i] = 0, pv[i] = 0;
-    alpha[0] = alpha[1] = 1.0f;
-    softmax = Softmax ();
-  }
-
-  /* This thread's query row r (0: group, 1: group + 8) within a tile, in
-   * the S accumulator's layout. */
-  __device__ static int
-  tile_row (int consumer, int warp, int group, int r)
-  {
-    return consumer * kQBlock + warp * 16 + group + 8 * r;
-  }
 
   /* The row scales (`shifts` false) or LSE shifts of the block's n-th
    * tile `at`: in shared memory once its Q buffer is full, or where the
@@ -1514,33 +1693,6 @@ struct Consumer {
 #pragma unroll
     for (int r = 0; r < 2; r++)
       q_row_scale[r] = scales[tile_row (consumer, warp, group, r)];
-  }
-
-  /* Softmax of S, which holds key tile `key_tile`; `k_scale` is that
-   * tile's, loaded by the caller before it waits for the MMAs so that the
-   * load's latency hides under them. */
-  __device__ void
-  scores_to_p (int key_tile, float k_scale)
-  {
-    const float dequant[2] = { q_row_scale[0] * k_scale, q_row_scale[1] * k_scale };
-    softmax.tile<Pv> (s_acc, dequant, key_tile * kTileRows, keys, quad, p, alpha);
-  }
-
-  __device__ void
-  add_tile ()
-  {
-    if constexpr (Pv::kTileMax)
-      {
-        /* 0 ≤ P·V ≤ 128·255² < 2^23: its bits as a float are the
-         * subnormal P·V·2^-149, exactly; fma.rn keeps subnormals. */
-#pragma unroll
-        for (int i = 0; i < 64; i++)
-          o[i] = fma_keep_subnormal (o[i], alpha[(i >> 1) & 1], __int_as_float (pv[i]));
-      }
-    else
-#pragma unroll
-      for (int i = 0; i < 64; i++)
-        o[i] = o[i] * alpha[(i >> 1) & 1] + pv[i];
   }
 
   /* One key tile at a time: S, softmax, P·V, all in order; the block's
@@ -1673,126 +1825,6 @@ struct Consumer {
     for (int u = 1; u < units; u++)
       stream_turn<true, true> (sm, args, tiles, n, t, consumer, warp, group, true);
     stream_turn<false, true> (sm, args, tiles, n, t, consumer, warp, group, consumer == 0);
-  }
-
-  /* The output's per-channel affine map (v_scale, mean(v)) for this
-   * thread's channels 8j + 2·quad + {0, 1}. Every load first, in one
-   * batch: interleaved with the output stores (which might alias them, for
-   * all the compiler knows) each pair's loads waited on their own, and in
-   * 512-key cross-attention 28 % of the kernel's stall samples sat behind
-   * them (ncu, H100). */
-  __device__ void
-  load_affine (const Workspace &w, int bh, float2 (&scale)[16], float2 (&mean)[16]) const
-  {
-    const float *v_scale = w.v_scale + bh * kDim, *v_mean = w.v_mean + bh * kDim;
-#pragma unroll
-    for (int j = 0; j < 16; j++)
-      {
-        scale[j] = *reinterpret_cast<const float2 *> (v_scale + 8 * j + 2 * quad);
-        mean[j] = *reinterpret_cast<const float2 *> (v_mean + 8 * j + 2 * quad);
-        if constexpr (Pv::kTileMax)
-          {
-            mean[j] = make_float2 (mean[j].x - 128.0f * scale[j].x, mean[j].y - 128.0f * scale[j].y);
-            scale[j] = make_float2 (scale[j].x * 0x1p64f, scale[j].y * 0x1p64f);
-          }
-      }
-  }
-
-  /* Row r's l (the quad's shares summed), and the factor that normalises
-   * O: 0 for a row without a valid key. */
-  __device__ static void
-  row_total (const Softmax &result, int r, float &l, float &inverse, bool &empty)
-  {
-    l = result.l[r];
-    l += __shfl_xor_sync (0xffffffffu, l, 1);
-    l += __shfl_xor_sync (0xffffffffu, l, 2);
-    empty = !(l > 0.0f);   /* no valid key: out 0, lse −inf */
-    if constexpr (Pv::kTileMax)
-      inverse = empty ? 0.0f : 0x1p85f / l;
-    else
-      inverse = empty ? 0.0f : __fdividef (1.0f, l);
-  }
-
-  /* Where this thread's channel pairs 8j + 2·quad + {0, 1} of output row
-   * `row` go (pair j at [4j]), how a pair is packed, and the row's LSE. */
-  __device__ uint32_t *
-  output_pairs (const AttentionArgs &args, int b, int h, int row) const
-  {
-    return reinterpret_cast<uint32_t *> (reinterpret_cast<uint16_t *> (args.out)
-                                         + (((size_t) b * args.q_len + row) * args.heads + h) * kDim
-                                         + 2 * quad);
-  }
-  __device__ static uint32_t
-  pack_output (const AttentionArgs &args, float x0, float x1)
-  {
-    return args.out_bf16 ? Io<__nv_bfloat16>::pack (x0, x1) : Io<__half>::pack (x0, x1);
-  }
-  __device__ static float *
-  lse_of (const AttentionArgs &args, int b, int h, int row)
-  {
-    return args.lse + ((size_t) b * args.heads + h) * args.lse_q_len + row;
-  }
-
-  /* Row r's LSE without the q·mean(k) shift (natural log). */
-  __device__ static float
-  row_lse (const Softmax &result, int r, float l)
-  {
-    return (Pv::kTileMax ? result.reference[r] + log2f (l) - kLog2U8Scale
-                         : result.m[r] + log2f (l) - kLog2PScale) * kLn2;
-  }
-
-  /* O/l · v_scale + mean(v) to `out`; lse = (m + log2 l − log2 448)·ln 2
-   * + scale·q·mean(k). With Pv::kTileMax, O is in units of 2^-149 and
-   * carries 128·l (V's bias): O/l = (O·2^85/l)·2^64 − 128, the 2^64 and
-   * the −128 folded into v_scale and mean(v); the LSE's reference is the
-   * last tile's maximum and log2 255. */
-  __device__ void
-  store (const AttentionArgs &args, const Softmax &result, int bh, int q_block,
-         const float *row_shifts, int consumer, int warp, int group)
-  {
-    const Workspace &w = args.w;
-    const int b = bh / args.heads, h = bh % args.heads;
-    float2 scale[16], mean[16];
-    load_affine (w, bh, scale, mean);
-    float l[2], inverse[2], shift[2] = { 0.0f, 0.0f };
-    int row[2];
-    bool live[2], empty[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++)
-      {
-        row_total (result, r, l[r], inverse[r], empty[r]);
-        row[r] = q_block * kTileRows + tile_row (consumer, warp, group, r);
-        live[r] = row[r] < args.q_len;
-        if (args.lse != NULL && quad == 0 && live[r])
-          shift[r] = row_shifts[tile_row (consumer, warp, group, r)];
-      }
-    /* Each row's address once (the 64-bit index math per store was most of
-     * this function's instructions: it sets cross-attention's speed, where
-     * a tile has only 4 key tiles); empty rows store zeros. */
-    uint32_t *out_row[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++)
-      out_row[r] = output_pairs (args, b, h, live[r] ? row[r] : 0);
-    /* Each thread's channels 8j + 2·quad + {0, 1}: one 4-byte store per row
-     * and pair. */
-#pragma unroll
-    for (int j = 0; j < 16; j++)
-      {
-#pragma unroll
-        for (int r = 0; r < 2; r++)
-          {
-            const float x0 = fmaf (o[4 * j + 2 * r] * inverse[r], scale[j].x, mean[j].x);
-            const float x1 = fmaf (o[4 * j + 2 * r + 1] * inverse[r], scale[j].y, mean[j].y);
-            const uint32_t packed = empty[r] ? 0u : pack_output (args, x0, x1);
-            if (live[r])
-              out_row[r][4 * j] = packed;
-          }
-      }
-    if (args.lse != NULL && quad == 0)
-#pragma unroll
-      for (int r = 0; r < 2; r++)
-        if (live[r])
-          *lse_of (args, b, h, row[r]) = empty[r] ? -INFINITY : row_lse (result, r, l[r]) + shift[r];
   }
 
   /* A run of a split tile (BlockTiles): its output, normalised as store()
@@ -1998,10 +2030,52 @@ attention (const AttentionArgs args)
 #endif
 }
 
+#include "plugins/attention/sage/sage-mma.cuh"
+
+/* The Hopper attention pass: `tiles` query tiles on p->blocks persistent
+ * blocks (or one block per tile). */
+template <typename T>
+cudaError_t
+launch_hopper (const RlSageParams *p, const AttentionArgs &args, int tiles, int v_terms,
+               cudaStream_t stream)
+{
+  const bool int8_pv = p->pv_int8 && !p->pv16;
+  auto kernel = p->pv16 ? (p->pingpong ? attention<true, Pv16<T>> : attention<false, Pv16<T>>)
+                : int8_pv ? (p->pingpong ? attention<true, PvInt8> : attention<false, PvInt8>)
+                : v_terms == 2 ? (p->pingpong ? attention<true, PvE4m3<2>> : attention<false, PvE4m3<2>>)
+                               : (p->pingpong ? attention<true, PvE4m3<1>> : attention<false, PvE4m3<1>>);
+  const int shared = shared_bytes (v_tile_bytes (p->pv16, v_terms));
+  cudaError_t status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared);
+  if (status != cudaSuccess)
+    return status;
+  const int blocks = p->blocks > 0 && p->blocks < tiles ? p->blocks : tiles;
+  kernel<<<blocks, 384, shared, stream>>> (args);
+  return cudaGetLastError ();
+}
+
+/* The mma.sync attention pass: one block per query tile. */
+template <typename T>
+cudaError_t
+launch_mma (const RlSageParams *p, const AttentionArgs &args, int tiles, cudaStream_t stream)
+{
+  auto kernel = p->pv16 ? attention_mma<Pv16<T>> : attention_mma<PvInt8>;
+  const int shared = mma_shared_bytes (v_tile_bytes (p->pv16, 1));
+  cudaError_t status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared);
+  if (status != cudaSuccess)
+    return status;
+  if (tiles > 0)
+    kernel<<<tiles, kMmaThreads, shared, stream>>> (args);
+  return cudaGetLastError ();
+}
+
 template <typename T>
 cudaError_t
 launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
 {
+  /* The mma.sync pass has the integer and the 16-bit P·V; e4m3 P·V is
+   * Hopper's alone. */
+  if (p->mma && !p->pv16 && !p->pv_int8)
+    return cudaErrorInvalidValue;
   Workspace w = workspace_layout (p, workspace);
   int bh = p->batch * p->heads;
   int q_tiles = (p->q_len + kTileRows - 1) / kTileRows;
@@ -2074,22 +2148,17 @@ launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
       return status;
     }
   mark (1);
-  auto kernel = p->pv16 ? (p->pingpong ? attention<true, Pv16<T>> : attention<false, Pv16<T>>)
-                : int8_pv ? (p->pingpong ? attention<true, PvInt8> : attention<false, PvInt8>)
-                : v_terms == 2 ? (p->pingpong ? attention<true, PvE4m3<2>> : attention<false, PvE4m3<2>>)
-                               : (p->pingpong ? attention<true, PvE4m3<1>> : attention<false, PvE4m3<1>>);
-  const int shared = shared_bytes (v_tile_bytes (p->pv16, v_terms));
-  status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared);
+  AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
+                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger, p->lag };
+  if (p->mma)
+    status = launch_mma<T> (p, args, q_tiles * bh, stream);
+  else
+    status = launch_hopper<T> (p, args, q_tiles * bh, v_terms, stream);
   if (status != cudaSuccess)
     {
       forget_marks ();
       return status;
     }
-  AttentionArgs args = { w, p->out, p->lse, p->heads, p->q_len, p->keys, q_tiles, kv_tiles,
-                         p->lse_q_len, p->dtype == RL_ATTENTION_BF16, bh, p->stagger, p->lag };
-  const int tiles = q_tiles * bh;
-  const int blocks = p->blocks > 0 && p->blocks < tiles ? p->blocks : tiles;
-  kernel<<<blocks, 384, shared, stream>>> (args);
   mark (2);
   if (timed)
     {
