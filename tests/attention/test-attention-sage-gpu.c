@@ -27,11 +27,12 @@
  * ≤ 1.5e-1, the model test's bound.
  *
  * On a Hopper GPU the mma.sync pass (what Ampere and Ada run) must give
- * the wgmma pass's output and LSE bit for bit with the integer P·V (both
- * sum exact int32 tiles and share the fp32 arithmetic, sage-mma.cuh), and
- * within 2e-3 with 16-bit P·V (the tensor cores' fp32 sums may round in
- * another order). With $RAYLIGHT_SAGE_KERNEL=mma the whole parity suite
- * runs on the mma.sync pass. Exits 77 without an sm_80+ GPU. */
+ * the wgmma pass's output and LSE bit for bit: the integer P·V sums exact
+ * int32 tiles and both passes share the fp32 arithmetic (sage-mma.cuh);
+ * the 16-bit P·V's fp32 tensor-core sums came out the same too on the
+ * H100 (session 14, 4 shapes × 3 settings), so it is held to that as well.
+ * With $RAYLIGHT_SAGE_KERNEL=mma the whole parity suite runs on the
+ * mma.sync pass. Exits 77 without an sm_80+ GPU. */
 #include "tests/attention/attention-gpu-test-util.h"
 
 #define INT8_PV_OUT_TOLERANCE 2e-2
@@ -42,7 +43,6 @@
 #define LSE_RMS_TOLERANCE 1e-2
 #define LSE_RMS_MIN_ROWS 256
 #define LSE_MAX_TOLERANCE 1.5e-1
-#define MMA_PV16_TOLERANCE 2e-3
 
 static const struct { const char *name; double out_tolerance; } variants[] = {
   { "sage", INT8_PV_OUT_TOLERANCE },
@@ -273,7 +273,6 @@ test_mma_matches_hopper (void)
 {
   RlAttentionInstance *hopper = open_with (NULL, "tiles"), *mma = open_with ("mma", NULL);
   PT_REQUIRE (hopper != NULL && mma != NULL, "opening both kernels");
-  const bool exact = strcmp (sage->name, "sage") == 0;
   struct { int32_t dtype, batch, heads, lq, lk; bool padded; } shapes[] = {
     { RL_ATTENTION_BF16, 2, 3, 300, 333, false },
     { RL_ATTENTION_F16, 1, 2, 1000, 512, false },
@@ -320,12 +319,8 @@ test_mma_matches_hopper (void)
           printf ("# %-6s mma vs wgmma %-30s %lld of %lld outputs differ (rel %.1e), %lld of %lld LSE "
                   "(max %.1e)\n", sage->name, label, (long long) differ, (long long) count, rel,
                   (long long) lse_differ, (long long) rows, lse_err);
-          if (exact)
-            PT_CHECK (differ == 0 && lse_differ == 0, "%s: %lld outputs and %lld LSE differ", label,
-                      (long long) differ, (long long) lse_differ);
-          else
-            PT_CHECK (rel <= MMA_PV16_TOLERANCE && lse_err <= MMA_PV16_TOLERANCE, "%s: rel %g lse %g",
-                      label, rel, lse_err);
+          PT_CHECK (differ == 0 && lse_differ == 0, "%s: %lld outputs and %lld LSE differ", label,
+                    (long long) differ, (long long) lse_differ);
         }
       for (int k = 0; k < 2; k++)
         free (out[k]), free (lse[k]);

@@ -51,10 +51,11 @@ static const char * const attention_notes[] = {
   "Materialises the full score matrix: simple and memory-hungry.",
   "Tiled online-softmax kernel: exact, fast, memory linear in sequence length.",
   "NVIDIA's cuDNN fused attention, where the library is installed.",
-  "Hopper GPUs (H100, H200) only: 8-bit integer products, about 1.3 % off the exact result and "
-  "1.15–1.45× PyTorch's cuDNN speed on long video sequences, slower than exact kernels on short "
-  "ones and on text cross-attention (measured on an H100).",
-  "Hopper GPUs (H100, H200) only: 8-bit Q·K and 16-bit P·V, about 0.8 % off the exact result.",
+  "NVIDIA GPUs from the A100 and RTX 30 series on: 8-bit integer products, about 1.3 % off the "
+  "exact result. On an H100 1.15–1.45× PyTorch's cuDNN speed on long video sequences, slower than "
+  "exact kernels on short ones and on text cross-attention.",
+  "NVIDIA GPUs from the A100 and RTX 30 series on: 8-bit Q·K and 16-bit P·V, about 0.8 % off the "
+  "exact result; slower than Sage.",
 };
 
 static void

@@ -142,13 +142,17 @@ sage_close (RlAttentionInstance *instance)
 static double
 sage_cost_hint (RlAttentionInstance *instance, const RlAttentionProblem *p)
 {
-  /* Measured on an H100 (132 SMs, sage NOTES.md, session 11): the
+  /* wgmma, measured on an H100 (132 SMs, sage NOTES.md, session 11): the
    * attention at about 830 TFLOP/s-equivalent at long sequences (sage16
    * 680), i.e. 6.3 (5.2) per SM; the preparation reads q once and k, v
    * twice in 16 bits and writes them in 8, at about 2.7 TB/s; ~3 µs per
    * round of 128-row tiles over the SMs (fills and drains: 512-key
    * cross-attention runs at about 400); about 10 µs of launches. */
-  const double per_sm = SAGE_PV16 ? 5.2e12 : 6.3e12;
+  /* The mma.sync pass, forced on the H100 (session 14): about 450 (sage16
+   * 365) TFLOP/s-equivalent at long sequences, 3.4e12 (2.75e12) per SM.
+   * No Ampere or Ada card has run it here; their int8 mma.sync rate per SM
+   * and clock is at most the H100's, so this is the optimistic side. */
+  const double per_sm = instance->mma ? (SAGE_PV16 ? 2.75e12 : 3.4e12) : (SAGE_PV16 ? 5.2e12 : 6.3e12);
   const double elements = (double) p->batch * p->heads * p->head_dim;
   const double bytes = elements * (2.0 * p->q_len + 4.0 * 2 * p->kv_len + p->q_len + 2.0 * p->kv_len);
   const double rounds = ceil (ceil (p->q_len / 128.0) * p->heads * p->batch / instance->multiprocessors);
