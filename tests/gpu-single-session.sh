@@ -16,7 +16,9 @@
 #             (tests/bench/attention_vs_torch.py)
 #   4 dit     Wan 1.3B forward at 832×480×81, attention cudnn, flash, sage16,
 #             sage vs PyTorch (gpu-wan-session.sh dit13), then one forward each
-#             of sage16 and sage compared with PyTorch's output
+#             of sage16 and sage compared with PyTorch's output, and sage on
+#             its mma.sync pass (RAYLIGHT_SAGE_KERNEL=mma): time, and output
+#             against the wgmma pass's
 #   5 sample  10-step Wan 1.3B sample (832×480×17, euler/simple, cfg 5, shift
 #             8, as gpu-wan-session's `sample`) through a pool and the CUDA
 #             worker with attention flash, sage, sage16: PSNR, cosine and
@@ -334,6 +336,19 @@ phase_4 () {
       --what "dit13-$v-vs-torch"
     row 4 "DiT 1.3B $v output vs torch" "$(similarity "$log" "dit13-$v-vs-torch")"
   done
+  # sage on its mma.sync pass (what Ampere and Ada run), forced on the
+  # H100: its time, and its output against the wgmma pass's forward above
+  # (each attention call gives the same bits, so the forward must too).
+  local mma_log=$work/wan13-sage-mma.log
+  limited "$mma_log" 60 env RAYLIGHT_SAGE_KERNEL=mma "$build/tests/bench/bench-wan" \
+    "$WAN_DATA/wan13.safetensors" "$WAN_DATA/wan13-inputs.safetensors" "$work/wan13-sage-mma.raw" \
+    --attention sage --repeat 3
+  cat "$mma_log" >> "$log" 2>/dev/null
+  ms=$(field "$mma_log" "^RESULT dit attention=sage " median_ms)
+  row 4 "DiT 1.3B sage, mma.sync pass, ms" "${ms:--} = $(ratio "$ms" "$torch_ms") x torch"
+  limited "$log" 20 "$build/tests/bench/compare-raw" "$work/wan13-sage.raw" "$work/wan13-sage-mma.raw" \
+    --what "dit13-sage-mma-vs-wgmma"
+  row 4 "DiT 1.3B sage mma.sync vs wgmma output" "$(similarity "$log" "dit13-sage-mma-vs-wgmma")"
 }
 
 # ---------------------------------------------------------------- 5: sage's effect on a sample
