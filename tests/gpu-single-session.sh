@@ -16,9 +16,10 @@
 #             (tests/bench/attention_vs_torch.py)
 #   4 dit     Wan 1.3B forward at 832×480×81, attention cudnn, flash, sage16,
 #             sage vs PyTorch (gpu-wan-session.sh dit13), then one forward each
-#             of sage16 and sage compared with PyTorch's output, and sage on
-#             its mma.sync pass (RAYLIGHT_SAGE_KERNEL=mma): time, and output
-#             against the wgmma pass's
+#             of sage16 and sage compared with PyTorch's output; sage and
+#             flash on their mma.sync passes (RAYLIGHT_SAGE_KERNEL=mma,
+#             RAYLIGHT_FLASH_KERNEL=mma: what Ampere and Ada run), and sage's
+#             mma.sync forward against its wgmma one (same GEMMs: equal)
 #   5 sample  10-step Wan 1.3B sample (832×480×17, euler/simple, cfg 5, shift
 #             8, as gpu-wan-session's `sample`) through a pool and the CUDA
 #             worker with attention flash, sage, sage16: PSNR, cosine and
@@ -336,17 +337,29 @@ phase_4 () {
       --what "dit13-$v-vs-torch"
     row 4 "DiT 1.3B $v output vs torch" "$(similarity "$log" "dit13-$v-vs-torch")"
   done
-  # sage on its mma.sync pass (what Ampere and Ada run), forced on the
-  # H100: its time, and its output against the wgmma pass's forward above
-  # (each attention call gives the same bits, so the forward must too).
-  local mma_log=$work/wan13-sage-mma.log
-  limited "$mma_log" 60 env RAYLIGHT_SAGE_KERNEL=mma "$build/tests/bench/bench-wan" \
-    "$WAN_DATA/wan13.safetensors" "$WAN_DATA/wan13-inputs.safetensors" "$work/wan13-sage-mma.raw" \
-    --attention sage --repeat 3
-  cat "$mma_log" >> "$log" 2>/dev/null
-  ms=$(field "$mma_log" "^RESULT dit attention=sage " median_ms)
-  row 4 "DiT 1.3B sage, mma.sync pass, ms" "${ms:--} = $(ratio "$ms" "$torch_ms") x torch"
-  limited "$log" 20 "$build/tests/bench/compare-raw" "$work/wan13-sage.raw" "$work/wan13-sage-mma.raw" \
+  # The mma.sync passes (what Ampere and Ada run), forced on the H100:
+  # the forward's time with sage's and with flash's.
+  local run mma_log
+  for run in "sage:RAYLIGHT_SAGE_KERNEL=mma" "flash:RAYLIGHT_FLASH_KERNEL=mma"; do
+    v=${run%%:*}
+    mma_log=$work/wan13-$v-mma.log
+    limited "$mma_log" 60 env "${run#*:}" "$build/tests/bench/bench-wan" "$WAN_DATA/wan13.safetensors" \
+      "$WAN_DATA/wan13-inputs.safetensors" "$work/wan13-$v-mma-timed.raw" --attention $v --repeat 3
+    cat "$mma_log" >> "$log" 2>/dev/null
+    ms=$(field "$mma_log" "^RESULT dit attention=$v " median_ms)
+    row 4 "DiT 1.3B $v, mma.sync pass, ms" "${ms:--} = $(ratio "$ms" "$torch_ms") x torch"
+  done
+  # sage's two passes give each attention call the same bits, so the whole
+  # forward must match too once the rest is the same: cuBLASLt's
+  # deterministic pick (its autotuned one may differ between runs) and one
+  # block per tile for wgmma (the persistent grid's split tiles sum in
+  # another order).
+  for run in "wgmma:RAYLIGHT_SAGE_GRID=tiles" "mma:RAYLIGHT_SAGE_KERNEL=mma"; do
+    limited "$log" 40 env RL_CUDA_GEMM_AUTOTUNE=0 "${run#*:}" "$build/tests/bench/bench-wan" \
+      "$WAN_DATA/wan13.safetensors" "$WAN_DATA/wan13-inputs.safetensors" "$work/wan13-sage-${run%%:*}.raw" \
+      --attention sage --repeat 1 --no-warm-up
+  done
+  limited "$log" 20 "$build/tests/bench/compare-raw" "$work/wan13-sage-wgmma.raw" "$work/wan13-sage-mma.raw" \
     --what "dit13-sage-mma-vs-wgmma"
   row 4 "DiT 1.3B sage mma.sync vs wgmma output" "$(similarity "$log" "dit13-sage-mma-vs-wgmma")"
 }
