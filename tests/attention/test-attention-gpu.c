@@ -6,8 +6,9 @@
  * fallback. `flash` runs with its default and once per kernel path
  * ("flash:mma", "flash:hopper", "flash:hopper-lookahead", ... set
  * $RAYLIGHT_FLASH_KERNEL before opening, "flash:hopper:3" also
- * $RAYLIGHT_FLASH_STAGES; on a GPU without the Hopper path all of them run
- * the mma.sync kernel). Lengths are
+ * $RAYLIGHT_FLASH_STAGES and "flash:mma:4" $RAYLIGHT_FLASH_WARPS, the
+ * mma.sync kernel with 4 warps of 16 rows instead of 32; on a GPU without
+ * the Hopper path all of them run the mma.sync kernel). Lengths are
  * random and mostly not multiples of the 64- or 128-row tiles; cases cover
  * 512-key cross-attention, rows shorter than one tile, and D 64 in bf16
  * and f16. Exits 77 when no GPU is visible. */
@@ -17,8 +18,9 @@
 #define LSE_TOLERANCE 1e-3
 
 /* "variant", "variant:kernel" or "variant:kernel:stages" (the flash kernel
- * path and its K/V buffer count to force). */
-static const char *const gpu_variants[] = { "naive", "flash", "flash:mma", "flash:hopper",
+ * path and its K/V buffer count to force; for "mma", its warps of 16 rows). */
+static const char *const gpu_variants[] = { "naive", "flash", "flash:mma", "flash:mma:4", "flash:mma:8",
+                                            "flash:hopper",
                                             "flash:hopper:2", "flash:hopper:3",
                                             "flash:hopper-lookahead:2", "flash:hopper-lookahead:3",
                                             "flash:hopper-pingpong", "flash:hopper-serial", "cudnn" };
@@ -68,11 +70,14 @@ open_variant (const char *entry, RlAttentionInstance **instance)
   char error[512] = "";
   if (kernel != NULL)
     setenv ("RAYLIGHT_FLASH_KERNEL", kernel, 1);
+  const char *third = kernel != NULL && strcmp (kernel, "mma") == 0 ? "RAYLIGHT_FLASH_WARPS"
+                                                                     : "RAYLIGHT_FLASH_STAGES";
   if (stages != NULL)
-    setenv ("RAYLIGHT_FLASH_STAGES", stages, 1);
+    setenv (third, stages, 1);
   int opened = variant->open (0, instance, error, sizeof error);
   unsetenv ("RAYLIGHT_FLASH_KERNEL");
   unsetenv ("RAYLIGHT_FLASH_STAGES");
+  unsetenv ("RAYLIGHT_FLASH_WARPS");
   if (opened != RL_ATTENTION_OK)
     {
       printf ("# %s: %s\n", entry, error);

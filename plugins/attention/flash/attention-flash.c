@@ -35,10 +35,12 @@ struct RlAttentionInstance {
   int stages;         /* K/V buffers of the Hopper path: $RAYLIGHT_FLASH_STAGES (2 or 3) */
 };
 
-/* Warps per block (16 query rows each). 8-warp blocks share each K/V tile
- * among 128 rows but measured no faster on an H100 (226 vs 227 TFLOP/s at
- * H=40, L=32760), so 4 stays the default and 8 an experiment. */
-#define FLASH_DEFAULT_WARPS 4
+/* The mma.sync kernel's block: 0 is 4 warps of 32 query rows, each K/V
+ * fragment feeding two MMAs (FlashAttention-2's); $RAYLIGHT_FLASH_WARPS=4
+ * or 8 gives that many warps of 16 rows, the earlier kernel (8-warp blocks
+ * measured no faster than 4 on an H100: 226 vs 227 TFLOP/s at H 40, L
+ * 32760). */
+#define FLASH_DEFAULT_WARPS 0
 
 /* Hopper's own path where it runs: 2.2–3.0× the mma.sync kernel on an
  * H100 at every Wan shape (plugins/attention/README.md). The other

@@ -2,9 +2,10 @@
  * an online softmax (FlashAttention-2's schedule), bf16/f16 inputs, fp32
  * accumulation, log-sum-exp output.
  *
- * Launch: grid (⌈Lq/(16·warps)⌉, H, B), 4 or 8 warps; each warp owns 16
- * query rows. Per block of 64 keys: S = Q Kᵀ with mma.sync m16n8k16 (Q
- * fragments stay in registers), masked past the valid keys, softmax
+ * Launch: grid (⌈Lq/128⌉, H, B), 4 warps of 32 query rows (two m16 tiles,
+ * so that each K/V fragment feeds two MMAs); or 4 or 8 warps of 16 rows.
+ * Per block of 64 keys: S = Q Kᵀ with mma.sync m16n8k16 (Q fragments from
+ * shared memory, or in registers with 16 rows), masked past the valid keys, softmax
  * statistics updated in the log2 domain, O += P V with P taken straight
  * from the S accumulators. K and V tiles are double-buffered in shared
  * memory with cp.async; rows are stored with 16-byte chunks XOR-swizzled by
@@ -20,8 +21,6 @@
 
 namespace {
 
-constexpr int kBlockN = 64;
-
 struct Bf16 {
   using Pair = __nv_bfloat162;
   static __device__ uint32_t pack (float lo, float hi)
@@ -31,7 +30,7 @@ struct Bf16 {
   }
   static __device__ void mma (float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
   {
-    asm volatile ("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+    asm ("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
                   "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                   : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                   : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
@@ -46,7 +45,7 @@ struct F16 {
   }
   static __device__ void mma (float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
   {
-    asm volatile ("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+    asm ("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
                   "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                   : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                   : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
@@ -130,11 +129,16 @@ load_tile (uint16_t *tile, const uint16_t *head_base, int64_t row_stride, int ro
     }
 }
 
-template <typename T, int D, int kWarps>
+/* One block: kWarps warps of kMTiles × 16 query rows each. With two
+ * m-tiles per warp every K and V fragment read from shared memory feeds two
+ * MMAs (FlashAttention-2's 128-row block of 4 warps), which halves the
+ * shared-memory traffic per product; Q then comes from shared memory at
+ * each key block instead of staying in registers (64 more registers). */
+template <typename T, int D, int kWarps, int kMTiles, int kBlockN>
 __global__ void __launch_bounds__ (kWarps * 32)
 flash_forward (RlFlashParams p)
 {
-  constexpr int kThreads = kWarps * 32, kBlockM = kWarps * 16;
+  constexpr int kThreads = kWarps * 32, kBlockM = kWarps * 16 * kMTiles;
   extern __shared__ __align__ (128) uint16_t shared[];
   uint16_t *q_tile = shared;
   uint16_t *k_tiles = q_tile + kBlockM * D;       /* [2][kBlockN][D] */
@@ -149,6 +153,8 @@ flash_forward (RlFlashParams p)
   const uint16_t *v_head = (const uint16_t *) p.v + ((int64_t) b * p.kv_len * p.heads + h) * D;
   const int key_blocks = (p.keys + kBlockN - 1) / kBlockN;
   const float scale_log2 = p.scale * 1.4426950408889634f;
+  /* The first row of this warp's m-tile i within the block. */
+  auto tile_row = [&] (int i) { return (warp * kMTiles + i) * 16; };
 
   load_tile<D, kThreads> (q_tile, q_head, row_stride, m0, kBlockM, p.q_len);
   if (key_blocks > 0)
@@ -158,12 +164,23 @@ flash_forward (RlFlashParams p)
     }
   copy_async_commit ();
 
-  uint32_t q_frag[D / 16][4];
-  float o[D / 8][4];
-  for (int n = 0; n < D / 8; n++)
-    o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-  float row_max[2] = { -INFINITY, -INFINITY };   /* rows g and g + 8, log2 domain */
-  float row_sum[2] = { 0.0f, 0.0f };             /* this thread's share */
+  /* One m-tile keeps its Q fragments in registers for the whole pass. */
+  uint32_t q_frag[kMTiles == 1 ? D / 16 : 1][4];
+  auto load_q = [&] (uint32_t (&frag)[4], int i, int kk) {
+    ldmatrix_x4 (frag, shared_address (q_tile + swizzled<D> (tile_row (i) + (lane % 16),
+                                                               kk * 16 + (lane / 16) * 8)));
+  };
+  float o[kMTiles][D / 8][4];
+#pragma unroll
+  for (int i = 0; i < kMTiles; i++)
+#pragma unroll
+    for (int n = 0; n < D / 8; n++)
+      o[i][n][0] = o[i][n][1] = o[i][n][2] = o[i][n][3] = 0.0f;
+  /* Rows g and g + 8 of each m-tile, log2 domain; row_sum is this thread's share. */
+  float row_max[kMTiles][2], row_sum[kMTiles][2];
+#pragma unroll
+  for (int i = 0; i < kMTiles; i++)
+    row_max[i][0] = row_max[i][1] = -INFINITY, row_sum[i][0] = row_sum[i][1] = 0.0f;
 
   if (key_blocks == 0)
     {
@@ -183,143 +200,185 @@ flash_forward (RlFlashParams p)
       copy_async_commit ();
       copy_async_wait<1> ();
       __syncthreads ();
-      if (j == 0)
-        for (int kk = 0; kk < D / 16; kk++)
-          ldmatrix_x4 (q_frag[kk], shared_address (q_tile + swizzled<D> (warp * 16 + (lane % 16),
-                                                                           kk * 16 + (lane / 16) * 8)));
+      if constexpr (kMTiles == 1)
+        if (j == 0)
+#pragma unroll
+          for (int kk = 0; kk < D / 16; kk++)
+            load_q (q_frag[kk], 0, kk);
       const uint16_t *k_tile = k_tiles + buffer * kBlockN * D;
       const uint16_t *v_tile = v_tiles + buffer * kBlockN * D;
 
-      /* S = Q Kᵀ for this warp's 16 rows and the block's 64 keys. */
-      float s[kBlockN / 8][4];
-      for (int n = 0; n < kBlockN / 8; n++)
-        s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+      /* S = Q Kᵀ for this warp's rows and the block's 64 keys. */
+      float s[kMTiles][kBlockN / 8][4];
+#pragma unroll
+      for (int i = 0; i < kMTiles; i++)
+#pragma unroll
+        for (int n = 0; n < kBlockN / 8; n++)
+          s[i][n][0] = s[i][n][1] = s[i][n][2] = s[i][n][3] = 0.0f;
 #pragma unroll
       for (int kk = 0; kk < D / 16; kk++)
+        {
+          uint32_t qf[kMTiles][4];
 #pragma unroll
-        for (int np = 0; np < kBlockN / 16; np++)
-          {
-            uint32_t kf[4];
-            ldmatrix_x4 (kf, shared_address (k_tile + swizzled<D> (np * 16 + (lane % 8) + (lane / 16) * 8,
-                                                                   kk * 16 + ((lane / 8) % 2) * 8)));
-            T::mma (s[2 * np], q_frag[kk], kf[0], kf[1]);
-            T::mma (s[2 * np + 1], q_frag[kk], kf[2], kf[3]);
-          }
+          for (int i = 0; i < kMTiles; i++)
+            {
+              if constexpr (kMTiles == 1)
+#pragma unroll
+                for (int r = 0; r < 4; r++)
+                  qf[i][r] = q_frag[kk][r];
+              else
+                load_q (qf[i], i, kk);
+            }
+#pragma unroll
+          for (int np = 0; np < kBlockN / 16; np++)
+            {
+              uint32_t kf[4];
+              ldmatrix_x4 (kf, shared_address (k_tile + swizzled<D> (np * 16 + (lane % 8) + (lane / 16) * 8,
+                                                                     kk * 16 + ((lane / 8) % 2) * 8)));
+#pragma unroll
+              for (int i = 0; i < kMTiles; i++)
+                {
+                  T::mma (s[i][2 * np], qf[i], kf[0], kf[1]);
+                  T::mma (s[i][2 * np + 1], qf[i], kf[2], kf[3]);
+                }
+            }
+        }
 
-      /* Online softmax in the log2 domain; keys past p.keys count as −inf. */
+      /* Online softmax in the log2 domain. Keys past p.keys count as −inf:
+       * only the last block can hold any, so only it pays for the test. */
       const int key0 = j * kBlockN;
-      float block_max[2] = { -INFINITY, -INFINITY };
+      const bool partial = key0 + kBlockN > p.keys;
 #pragma unroll
-      for (int n = 0; n < kBlockN / 8; n++)
-#pragma unroll
-        for (int e = 0; e < 4; e++)
-          {
-            int key = key0 + n * 8 + 2 * t + (e & 1);
-            float x = key < p.keys ? s[n][e] * scale_log2 : -INFINITY;
-            s[n][e] = x;
-            block_max[e / 2] = fmaxf (block_max[e / 2], x);
-          }
-      float correction[2], reference[2];
-#pragma unroll
-      for (int r = 0; r < 2; r++)
+      for (int i = 0; i < kMTiles; i++)
         {
-          block_max[r] = fmaxf (block_max[r], __shfl_xor_sync (0xffffffffu, block_max[r], 1));
-          block_max[r] = fmaxf (block_max[r], __shfl_xor_sync (0xffffffffu, block_max[r], 2));
-          float new_max = fmaxf (row_max[r], block_max[r]);
-          reference[r] = new_max == -INFINITY ? 0.0f : new_max;
-          correction[r] = fast_exp2 (row_max[r] - reference[r]);
-          row_max[r] = new_max;
-          row_sum[r] *= correction[r];
+          float block_max[2] = { -INFINITY, -INFINITY };
+#pragma unroll
+          for (int n = 0; n < kBlockN / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+              {
+                float x = s[i][n][e] * scale_log2;
+                if (partial && key0 + n * 8 + 2 * t + (e & 1) >= p.keys)
+                  x = -INFINITY;
+                s[i][n][e] = x;
+                block_max[e / 2] = fmaxf (block_max[e / 2], x);
+              }
+          float correction[2], reference[2];
+#pragma unroll
+          for (int r = 0; r < 2; r++)
+            {
+              block_max[r] = fmaxf (block_max[r], __shfl_xor_sync (0xffffffffu, block_max[r], 1));
+              block_max[r] = fmaxf (block_max[r], __shfl_xor_sync (0xffffffffu, block_max[r], 2));
+              float new_max = fmaxf (row_max[i][r], block_max[r]);
+              reference[r] = new_max == -INFINITY ? 0.0f : new_max;
+              correction[r] = fast_exp2 (row_max[i][r] - reference[r]);
+              row_max[i][r] = new_max;
+              row_sum[i][r] *= correction[r];
+            }
+#pragma unroll
+          for (int n = 0; n < D / 8; n++)
+            {
+              o[i][n][0] *= correction[0];
+              o[i][n][1] *= correction[0];
+              o[i][n][2] *= correction[1];
+              o[i][n][3] *= correction[1];
+            }
+#pragma unroll
+          for (int n = 0; n < kBlockN / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+              {
+                float probability = fast_exp2 (s[i][n][e] - reference[e / 2]);
+                s[i][n][e] = probability;
+                row_sum[i][e / 2] += probability;
+              }
         }
-#pragma unroll
-      for (int n = 0; n < D / 8; n++)
-        {
-          o[n][0] *= correction[0];
-          o[n][1] *= correction[0];
-          o[n][2] *= correction[1];
-          o[n][3] *= correction[1];
-        }
-#pragma unroll
-      for (int n = 0; n < kBlockN / 8; n++)
-#pragma unroll
-        for (int e = 0; e < 4; e++)
-          {
-            float probability = fast_exp2 (s[n][e] - reference[e / 2]);
-            s[n][e] = probability;
-            row_sum[e / 2] += probability;
-          }
 
       /* O += P V: P from the S accumulators, V through transposing loads. */
 #pragma unroll
       for (int ks = 0; ks < kBlockN / 16; ks++)
         {
-          uint32_t pf[4] = { T::pack (s[2 * ks][0], s[2 * ks][1]),
-                             T::pack (s[2 * ks][2], s[2 * ks][3]),
-                             T::pack (s[2 * ks + 1][0], s[2 * ks + 1][1]),
-                             T::pack (s[2 * ks + 1][2], s[2 * ks + 1][3]) };
+          uint32_t pf[kMTiles][4];
+#pragma unroll
+          for (int i = 0; i < kMTiles; i++)
+            {
+              pf[i][0] = T::pack (s[i][2 * ks][0], s[i][2 * ks][1]);
+              pf[i][1] = T::pack (s[i][2 * ks][2], s[i][2 * ks][3]);
+              pf[i][2] = T::pack (s[i][2 * ks + 1][0], s[i][2 * ks + 1][1]);
+              pf[i][3] = T::pack (s[i][2 * ks + 1][2], s[i][2 * ks + 1][3]);
+            }
 #pragma unroll
           for (int dp = 0; dp < D / 16; dp++)
             {
               uint32_t vf[4];
               ldmatrix_x4_trans (vf, shared_address (v_tile + swizzled<D> (ks * 16 + (lane % 8) + ((lane / 8) % 2) * 8,
                                                                            dp * 16 + (lane / 16) * 8)));
-              T::mma (o[2 * dp], pf, vf[0], vf[1]);
-              T::mma (o[2 * dp + 1], pf, vf[2], vf[3]);
+#pragma unroll
+              for (int i = 0; i < kMTiles; i++)
+                {
+                  T::mma (o[i][2 * dp], pf[i], vf[0], vf[1]);
+                  T::mma (o[i][2 * dp + 1], pf[i], vf[2], vf[3]);
+                }
             }
         }
       __syncthreads ();
     }
 
   /* Normalise, store O and the log-sum-exp. */
-#pragma unroll
-  for (int r = 0; r < 2; r++)
-    {
-      row_sum[r] += __shfl_xor_sync (0xffffffffu, row_sum[r], 1);
-      row_sum[r] += __shfl_xor_sync (0xffffffffu, row_sum[r], 2);
-    }
   uint16_t *out_head = (uint16_t *) p.out + ((int64_t) b * p.q_len * p.heads + h) * D;
 #pragma unroll
-  for (int r = 0; r < 2; r++)
-    {
-      int row = m0 + warp * 16 + g + r * 8;
-      if (row >= p.q_len)
-        continue;
-      float inverse = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
-      uint32_t *destination = (uint32_t *) (out_head + (int64_t) row * row_stride);
+  for (int i = 0; i < kMTiles; i++)
 #pragma unroll
-      for (int n = 0; n < D / 8; n++)
-        destination[(n * 8 + 2 * t) / 2] = T::pack (o[n][2 * r] * inverse, o[n][2 * r + 1] * inverse);
-      if (p.lse != NULL && t == 0)
-        p.lse[((int64_t) b * p.heads + h) * p.lse_q_len + row]
-            = row_sum[r] > 0.0f ? (row_max[r] + log2f (row_sum[r])) * 0.6931471805599453f
-                                : -INFINITY;
-    }
+    for (int r = 0; r < 2; r++)
+      {
+        float sum = row_sum[i][r];
+        sum += __shfl_xor_sync (0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync (0xffffffffu, sum, 2);
+        int row = m0 + tile_row (i) + g + r * 8;
+        if (row >= p.q_len)
+          continue;
+        float inverse = sum > 0.0f ? 1.0f / sum : 0.0f;
+        uint32_t *destination = (uint32_t *) (out_head + (int64_t) row * row_stride);
+#pragma unroll
+        for (int n = 0; n < D / 8; n++)
+          destination[(n * 8 + 2 * t) / 2] = T::pack (o[i][n][2 * r] * inverse, o[i][n][2 * r + 1] * inverse);
+        if (p.lse != NULL && t == 0)
+          p.lse[((int64_t) b * p.heads + h) * p.lse_q_len + row]
+              = sum > 0.0f ? (row_max[i][r] + log2f (sum)) * 0.6931471805599453f : -INFINITY;
+      }
 }
 
-template <typename T, int D, int kWarps>
+template <typename T, int D, int kWarps, int kMTiles>
 cudaError_t
 launch_warps (const RlFlashParams *params, cudaStream_t stream)
 {
-  constexpr int kBlockM = kWarps * 16;
+  constexpr int kBlockM = kWarps * 16 * kMTiles;
+  /* Two m-tiles of D 128 hold 128 output registers per thread: with 64
+   * keys per block S's 64 more spilled (84 bytes); 32 keys fit. */
+  constexpr int kBlockN = kMTiles == 2 && D == 128 ? 32 : 64;
   size_t shared_bytes = (size_t) (kBlockM + 4 * kBlockN) * D * sizeof (uint16_t);
-  cudaError_t status = cudaFuncSetAttribute (flash_forward<T, D, kWarps>,
+  cudaError_t status = cudaFuncSetAttribute (flash_forward<T, D, kWarps, kMTiles, kBlockN>,
                                              cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              (int) shared_bytes);
   if (status != cudaSuccess)
     return status;
   dim3 grid ((unsigned) ((params->q_len + kBlockM - 1) / kBlockM), (unsigned) params->heads,
              (unsigned) params->batch);
-  flash_forward<T, D, kWarps><<<grid, kWarps * 32, shared_bytes, stream>>> (*params);
+  flash_forward<T, D, kWarps, kMTiles, kBlockN><<<grid, kWarps * 32, shared_bytes, stream>>> (*params);
   return cudaGetLastError ();
 }
 
-/* 8 warps (128 query rows) share each K/V tile when `wide`, halving the
- * tile traffic from L2; 4 warps keep more blocks per SM on short rows. */
+/* `warps` 0: 4 warps of 32 rows (two m-tiles each), the default; 4 or 8:
+ * that many warps of 16 rows with Q in registers (the earlier kernel). */
 template <typename T, int D>
 cudaError_t
-launch (const RlFlashParams *params, bool wide, cudaStream_t stream)
+launch (const RlFlashParams *params, int32_t warps, cudaStream_t stream)
 {
-  return wide ? launch_warps<T, D, 8> (params, stream) : launch_warps<T, D, 4> (params, stream);
+  if (warps == 8)
+    return launch_warps<T, D, 8, 1> (params, stream);
+  if (warps == 4)
+    return launch_warps<T, D, 4, 1> (params, stream);
+  return launch_warps<T, D, 4, 2> (params, stream);
 }
 
 }  // namespace
@@ -328,14 +387,13 @@ extern "C" cudaError_t
 rl_attention_flash_launch (const RlFlashParams *params, int32_t head_dim, int32_t dtype,
                            int32_t warps, cudaStream_t stream)
 {
-  bool wide = warps == 8;
   if (dtype == RL_ATTENTION_BF16 && head_dim == 128)
-    return launch<Bf16, 128> (params, wide, stream);
+    return launch<Bf16, 128> (params, warps, stream);
   if (dtype == RL_ATTENTION_BF16 && head_dim == 64)
-    return launch<Bf16, 64> (params, wide, stream);
+    return launch<Bf16, 64> (params, warps, stream);
   if (dtype == RL_ATTENTION_F16 && head_dim == 128)
-    return launch<F16, 128> (params, wide, stream);
+    return launch<F16, 128> (params, warps, stream);
   if (dtype == RL_ATTENTION_F16 && head_dim == 64)
-    return launch<F16, 64> (params, wide, stream);
+    return launch<F16, 64> (params, warps, stream);
   return cudaErrorInvalidValue;
 }

@@ -26,7 +26,8 @@ typedef struct {
 
 /* Launches the sm_80+ kernel (mma.sync, cp.async, online softmax) for
  * head dim 64 or 128; `dtype` is RL_ATTENTION_BF16 or RL_ATTENTION_F16;
- * `warps` 4 or 8 (16 query rows each) per block. cudaErrorInvalidValue for
+ * `warps` 0 for 4 warps of 32 query rows each (the default), 4 or 8 for
+ * that many warps of 16 rows per block. cudaErrorInvalidValue for
  * other head dims or dtypes. */
 cudaError_t rl_attention_flash_launch (const RlFlashParams *params, int32_t head_dim,
                                        int32_t dtype, int32_t warps, cudaStream_t stream);
