@@ -248,6 +248,7 @@ flash_forward (RlFlashParams p)
        * only the last block can hold any, so only it pays for the test. */
       const int key0 = j * kBlockN;
       const bool partial = key0 + kBlockN > p.keys;
+      float correction[kMTiles][2], reference[kMTiles][2];
 #pragma unroll
       for (int i = 0; i < kMTiles; i++)
         {
@@ -263,36 +264,45 @@ flash_forward (RlFlashParams p)
                 s[i][n][e] = x;
                 block_max[e / 2] = fmaxf (block_max[e / 2], x);
               }
-          float correction[2], reference[2];
 #pragma unroll
           for (int r = 0; r < 2; r++)
             {
               block_max[r] = fmaxf (block_max[r], __shfl_xor_sync (0xffffffffu, block_max[r], 1));
               block_max[r] = fmaxf (block_max[r], __shfl_xor_sync (0xffffffffu, block_max[r], 2));
               float new_max = fmaxf (row_max[i][r], block_max[r]);
-              reference[r] = new_max == -INFINITY ? 0.0f : new_max;
-              correction[r] = fast_exp2 (row_max[i][r] - reference[r]);
+              reference[i][r] = new_max == -INFINITY ? 0.0f : new_max;
+              correction[i][r] = fast_exp2 (row_max[i][r] - reference[i][r]);
               row_max[i][r] = new_max;
-              row_sum[i][r] *= correction[r];
-            }
-#pragma unroll
-          for (int n = 0; n < D / 8; n++)
-            {
-              o[i][n][0] *= correction[0];
-              o[i][n][1] *= correction[0];
-              o[i][n][2] *= correction[1];
-              o[i][n][3] *= correction[1];
+              row_sum[i][r] *= correction[i][r];
             }
 #pragma unroll
           for (int n = 0; n < kBlockN / 8; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++)
               {
-                float probability = fast_exp2 (s[i][n][e] - reference[e / 2]);
+                float probability = fast_exp2 (s[i][n][e] - reference[i][e / 2]);
                 s[i][n][e] = probability;
                 row_sum[i][e / 2] += probability;
               }
         }
+      /* O shrinks only when some row's maximum grew, which past the first
+       * blocks of a long sequence is rare: the whole warp skips the D/2
+       * multiplications per row when none did (exp2(0) is exactly 1). */
+      bool unchanged = true;
+#pragma unroll
+      for (int i = 0; i < kMTiles; i++)
+        unchanged = unchanged && correction[i][0] == 1.0f && correction[i][1] == 1.0f;
+      if (!__all_sync (0xffffffffu, unchanged))
+#pragma unroll
+        for (int i = 0; i < kMTiles; i++)
+#pragma unroll
+          for (int n = 0; n < D / 8; n++)
+            {
+              o[i][n][0] *= correction[i][0];
+              o[i][n][1] *= correction[i][0];
+              o[i][n][2] *= correction[i][1];
+              o[i][n][3] *= correction[i][1];
+            }
 
       /* O += P V: P from the S accumulators, V through transposing loads. */
 #pragma unroll
