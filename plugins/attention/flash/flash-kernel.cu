@@ -363,9 +363,11 @@ cudaError_t
 launch_warps (const RlFlashParams *params, cudaStream_t stream)
 {
   constexpr int kBlockM = kWarps * 16 * kMTiles;
-  /* Two m-tiles of D 128 hold 128 output registers per thread: with 64
-   * keys per block S's 64 more spilled (84 bytes); 32 keys fit. */
-  constexpr int kBlockN = kMTiles == 2 && D == 128 ? 32 : 64;
+  /* 64 keys per block. Two m-tiles of D 128 then use all 255 registers
+   * and spill 4 bytes, yet ran 1.13–1.17× faster than 32 keys without
+   * spills (H100, every Wan shape, two rounds; plugins/attention/README.md):
+   * half the blocks' barriers, copies and softmax reductions. */
+  constexpr int kBlockN = 64;
   size_t shared_bytes = (size_t) (kBlockM + 4 * kBlockN) * D * sizeof (uint16_t);
   cudaError_t status = cudaFuncSetAttribute (flash_forward<T, D, kWarps, kMTiles, kBlockN>,
                                              cudaFuncAttributeMaxDynamicSharedMemorySize,
