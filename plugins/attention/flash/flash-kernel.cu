@@ -129,6 +129,18 @@ load_tile (uint16_t *tile, const uint16_t *head_base, int64_t row_stride, int ro
     }
 }
 
+/* Zeros m-tiles × n-tiles of m16n8 accumulators. */
+template <int M, int N>
+__device__ inline void
+zero_fragments (float (&x)[M][N][4])
+{
+#pragma unroll
+  for (int i = 0; i < M; i++)
+#pragma unroll
+    for (int n = 0; n < N; n++)
+      x[i][n][0] = x[i][n][1] = x[i][n][2] = x[i][n][3] = 0.0f;
+}
+
 /* One block: kWarps warps of kMTiles × 16 query rows each. With two
  * m-tiles per warp every K and V fragment read from shared memory feeds two
  * MMAs (FlashAttention-2's 128-row block of 4 warps), which halves the
@@ -171,11 +183,7 @@ flash_forward (RlFlashParams p)
                                                                kk * 16 + (lane / 16) * 8)));
   };
   float o[kMTiles][D / 8][4];
-#pragma unroll
-  for (int i = 0; i < kMTiles; i++)
-#pragma unroll
-    for (int n = 0; n < D / 8; n++)
-      o[i][n][0] = o[i][n][1] = o[i][n][2] = o[i][n][3] = 0.0f;
+  zero_fragments (o);
   /* Rows g and g + 8 of each m-tile, log2 domain; row_sum is this thread's share. */
   float row_max[kMTiles][2], row_sum[kMTiles][2];
 #pragma unroll
@@ -210,11 +218,7 @@ flash_forward (RlFlashParams p)
 
       /* S = Q Kᵀ for this warp's rows and the block's 64 keys. */
       float s[kMTiles][kBlockN / 8][4];
-#pragma unroll
-      for (int i = 0; i < kMTiles; i++)
-#pragma unroll
-        for (int n = 0; n < kBlockN / 8; n++)
-          s[i][n][0] = s[i][n][1] = s[i][n][2] = s[i][n][3] = 0.0f;
+      zero_fragments (s);
 #pragma unroll
       for (int kk = 0; kk < D / 16; kk++)
         {

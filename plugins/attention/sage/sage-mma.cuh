@@ -32,23 +32,20 @@ constexpr int kMmaThreads = kMmaWarps * 32;
 #endif
 
 #ifdef SAGE_MMA_SYNC
-__device__ inline void
-mma_sync_s8 (int32_t *d, const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
-{
-  asm ("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-       "{%0,%1,%2,%3};\n"
-       : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ inline void
-mma_sync_u8 (int32_t *d, const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
-{
-  asm ("mma.sync.aligned.m16n8k32.row.col.s32.u8.u8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-       "{%0,%1,%2,%3};\n"
-       : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
+/* D += A B for 8-bit A (16 × 32) and B (32 × 8), exact int32 sums: s8 for
+ * Q Kᵀ, u8 for P V. */
+#define SAGE_MMA_SYNC_8BIT(name, types)                                                   \
+  __device__ inline void                                                                 \
+  name (int32_t *d, const uint32_t (&a)[4], uint32_t b0, uint32_t b1)                    \
+  {                                                                                      \
+    asm ("mma.sync.aligned.m16n8k32.row.col.s32." types ".s32 {%0,%1,%2,%3}, "            \
+         "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"                                       \
+         : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])                                 \
+         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));                 \
+  }
+SAGE_MMA_SYNC_8BIT (mma_sync_s8, "s8.s8")
+SAGE_MMA_SYNC_8BIT (mma_sync_u8, "u8.u8")
+#undef SAGE_MMA_SYNC_8BIT
 
 template <bool kBf16>
 __device__ inline void
@@ -101,42 +98,43 @@ load_b_pair (uint32_t (&b)[4], uint32_t tile, int group_bytes, int j, int first_
   ldmatrix_x4 (b, tile + (j + (m >> 1)) * group_bytes + (first_chunk + (m & 1)) * 128 + (lane & 7) * 16);
 }
 
-/* mma.sync counterparts of the Pv formats' wgmma. */
-template <typename Pv> struct MmaSyncValues;
+/* The m16n8 MMA of each P·V format, and the byte distance between 8-row
+ * groups of its Vᵀ tile. */
+template <typename Pv> struct MmaSync;
 
-template <> struct MmaSyncValues<PvInt8> {
-  static constexpr int kGroupBytes = 1024;
-  /* One k-step of 32 keys: the chunks 2kk, 2kk + 1 of the Vᵀ tile. */
+template <> struct MmaSync<PvInt8> {
+  static constexpr int kGroupBytes = 1024;   /* 128-byte rows: keys as u8 */
   __device__ static void
-  step (int32_t (&pv)[64], const uint32_t (&p)[4], uint32_t v_tile, int kk, int lane)
+  mma (int32_t *d, const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
   {
-#pragma unroll
-    for (int j = 0; j < 16; j += 2)
-      {
-        uint32_t b[4];
-        load_b_pair (b, v_tile, kGroupBytes, j, 2 * kk, lane);
-        mma_sync_u8 (&pv[4 * j], p, b[0], b[1]);
-        mma_sync_u8 (&pv[4 * j + 4], p, b[2], b[3]);
-      }
+    mma_sync_u8 (d, a, b0, b1);
   }
 };
 
-template <typename T> struct MmaSyncValues<Pv16<T>> {
-  static constexpr int kGroupBytes = 2048;
-  /* One k-step of 16 keys: the chunks 2kk, 2kk + 1 of a 256-byte-row Vᵀ. */
+template <typename T> struct MmaSync<Pv16<T>> {
+  static constexpr int kGroupBytes = 2048;   /* 256-byte rows: keys in 16 bits */
   __device__ static void
-  step (float (&pv)[64], const uint32_t (&p)[4], uint32_t v_tile, int kk, int lane)
+  mma (float *d, const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
   {
-#pragma unroll
-    for (int j = 0; j < 16; j += 2)
-      {
-        uint32_t b[4];
-        load_b_pair (b, v_tile, kGroupBytes, j, 2 * kk, lane);
-        mma_sync_16<Io<T>::kBf16> (&pv[4 * j], p, b[0], b[1]);
-        mma_sync_16<Io<T>::kBf16> (&pv[4 * j + 4], p, b[2], b[3]);
-      }
+    mma_sync_16<Io<T>::kBf16> (d, a, b0, b1);
   }
 };
+
+/* One k-step kk of O_tile = P V: the chunks 2kk, 2kk + 1 of the Vᵀ tile
+ * (32 keys in 8 bits, 16 in 16), all 128 channels. */
+template <typename Pv>
+__device__ inline void
+values_step (typename Pv::Acc (&pv)[64], const uint32_t (&p)[4], uint32_t v_tile, int kk, int lane)
+{
+#pragma unroll
+  for (int j = 0; j < 16; j += 2)
+    {
+      uint32_t b[4];
+      load_b_pair (b, v_tile, MmaSync<Pv>::kGroupBytes, j, 2 * kk, lane);
+      MmaSync<Pv>::mma (&pv[4 * j], p, b[0], b[1]);
+      MmaSync<Pv>::mma (&pv[4 * j + 4], p, b[2], b[3]);
+    }
+}
 #endif
 
 /* Bytes of shared memory of an mma.sync block: two stages of a K tile
@@ -244,7 +242,7 @@ attention_mma (const AttentionArgs args)
         math.pv[i] = 0;
 #pragma unroll
       for (int kk = 0; kk < Pv::kSteps; kk++)
-        MmaSyncValues<Pv>::step (math.pv, math.p[kk], v_tile, kk, lane);
+        values_step<Pv> (math.pv, math.p[kk], v_tile, kk, lane);
       math.add_tile ();
       /* Every warp is done with stage t mod 2 before tile t + 2 goes there. */
       __syncthreads ();
