@@ -161,7 +161,8 @@ default_test_runs="ping-pong:RAYLIGHT_SAGE_SCHEDULE=ping-pong auto:RAYLIGHT_SAGE
   grid-tiles:RAYLIGHT_SAGE_GRID=tiles,RAYLIGHT_SAGE_SCHEDULE=ping-pong
   stagger:RAYLIGHT_SAGE_STAGGER=1,RAYLIGHT_SAGE_SCHEDULE=ping-pong
   prepare-launches:RAYLIGHT_SAGE_PREPARE=launches
-  mma:RAYLIGHT_SAGE_KERNEL=mma"
+  mma:RAYLIGHT_SAGE_KERNEL=mma
+  mma-two-term-v:RAYLIGHT_SAGE_KERNEL=mma,RAYLIGHT_SAGE_PV=fp8"
 for run in ${RL_TEST_RUNS:-$default_test_runs}; do
   name=${run%%:*}
   step "test-attention-sage-gpu ($name)"

@@ -32,7 +32,8 @@
  * the 16-bit P·V's fp32 tensor-core sums came out the same too on the
  * H100 (session 14, 4 shapes × 3 settings), so it is held to that as well.
  * With $RAYLIGHT_SAGE_KERNEL=mma the whole parity suite runs on the
- * mma.sync pass. Exits 77 without an sm_80+ GPU. */
+ * mma.sync pass (with $RAYLIGHT_SAGE_PV=fp8 too: e4m3 mma.sync, sm_89+).
+ * Exits 77 without an sm_80+ GPU. */
 #include "tests/attention/attention-gpu-test-util.h"
 
 #define INT8_PV_OUT_TOLERANCE 2e-2

@@ -5,7 +5,7 @@
  * non-causal, with log-sum-exp. This file builds two modules:
  *   sage     P as u8 and V as int8 + 128, exact integer P·V per key tile
  *            folded into fp32 ("8+8" in integers; RAYLIGHT_SAGE_PV=fp8
- *            gives the published e4m3 design, on Hopper only);
+ *            gives the published e4m3 design, on sm_89 and newer);
  *   sage16   (RL_SAGE_PV16) P and V in the input's 16-bit type ("8+16",
  *            SageAttention-2's own design for sm_80).
  * Approximate by design, so never chosen automatically: ‖out − ref‖/‖ref‖
@@ -78,10 +78,11 @@ sage_open (int32_t device_index, RlAttentionInstance **out, char *error, size_t 
   const int mma = capability != 90 || (kernel != NULL && strcmp (kernel, "mma") == 0);
   const char *pv = getenv ("RAYLIGHT_SAGE_PV");
   const int pv_fp8 = !SAGE_PV16 && pv != NULL && strcmp (pv, "fp8") == 0;
-  if (mma && pv_fp8)
+  /* e4m3 MMAs begin with Ada. */
+  if (pv_fp8 && capability < 89)
     return rl_attention_fail (RL_ATTENTION_UNAVAILABLE, error, error_size,
-                              SAGE_NAME ": RAYLIGHT_SAGE_PV=fp8 needs the Hopper kernel; device %d "
-                              "(%s, sm_%d) runs the mma.sync one: unset RAYLIGHT_SAGE_PV",
+                              SAGE_NAME ": RAYLIGHT_SAGE_PV=fp8 needs fp8 tensor cores (sm_89 or "
+                              "newer); device %d (%s) is sm_%d: unset RAYLIGHT_SAGE_PV",
                               device_index, properties.name, capability);
   RlAttentionInstance *instance = calloc (1, sizeof (RlAttentionInstance));
   if (instance == NULL)

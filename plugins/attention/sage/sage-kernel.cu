@@ -2058,8 +2058,11 @@ template <typename T>
 cudaError_t
 launch_mma (const RlSageParams *p, const AttentionArgs &args, int tiles, cudaStream_t stream)
 {
-  auto kernel = p->pv16 ? attention_mma<Pv16<T>> : attention_mma<PvInt8>;
-  const int shared = mma_shared_bytes (v_tile_bytes (p->pv16, 1));
+  const int v_terms = v_terms_of (p);
+  auto kernel = p->pv16 ? attention_mma<Pv16<T>>
+                : p->pv_int8 ? attention_mma<PvInt8>
+                : v_terms == 2 ? attention_mma<PvE4m3<2>> : attention_mma<PvE4m3<1>>;
+  const int shared = mma_shared_bytes (v_tile_bytes (p->pv16, v_terms));
   cudaError_t status = cudaFuncSetAttribute (kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared);
   if (status != cudaSuccess)
     return status;
@@ -2072,10 +2075,6 @@ template <typename T>
 cudaError_t
 launch_typed (const RlSageParams *p, void *workspace, cudaStream_t stream)
 {
-  /* The mma.sync pass has the integer and the 16-bit P·V; e4m3 P·V is
-   * Hopper's alone. */
-  if (p->mma && !p->pv16 && !p->pv_int8)
-    return cudaErrorInvalidValue;
   Workspace w = workspace_layout (p, workspace);
   int bh = p->batch * p->heads;
   int q_tiles = (p->q_len + kTileRows - 1) / kTileRows;

@@ -42,8 +42,8 @@ typedef struct {
   int32_t     lag;        /* in-order schedule: consumer warpgroup 1 starts this many
                            * (query tile, key tile) units after warpgroup 0 (0..3) */
   int32_t     mma;        /* 1: the attention pass by mma.sync (sage-mma.cuh), the one
-                           * for sm_80..sm_89 and sm_120, also runnable on Hopper; integer
-                           * or 16-bit P·V only (cudaErrorInvalidValue for e4m3) */
+                           * for sm_80..sm_89 and sm_120, also runnable on Hopper; e4m3
+                           * P·V needs sm_89 or newer there (older GPUs trap) */
   int32_t     prepare_launches;   /* 1: the preparation's three phases as three ordinary
                                    * launches (what a refused cooperative launch falls back to) */
   float      *pass_ms;    /* NULL, or 6 floats: each launch's time (the preparation,

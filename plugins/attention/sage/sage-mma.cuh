@@ -18,10 +18,11 @@
  *
  * One block per 128-row query tile, 8 warps of 16 rows, K/Vᵀ tiles double
  * buffered in shared memory by cp.async (64 KB for the 8-bit P·V, 96 KB
- * for sage16's 16-bit Vᵀ: under the 99 KB an sm_86/sm_89 block may have).
- * Per key tile each warp: S = Q Kᵀ (64 mma m16n8k32 s8), softmax
- * (TileMath), O_tile = P V (64 mma m16n8k32 u8, or 128 m16n8k16 16-bit),
- * O folded as on Hopper. */
+ * for sage16's 16-bit and the two-term e4m3 Vᵀ: under the 99 KB an
+ * sm_86/sm_89 block may have). Per key tile each warp: S = Q Kᵀ (64 mma
+ * m16n8k32 s8), softmax (TileMath), O_tile = P V (64 mma m16n8k32 u8; 64
+ * e4m3 per V term on sm_89+; or 128 m16n8k16 16-bit), O folded as on
+ * Hopper. */
 #pragma once
 
 constexpr int kMmaWarps = kTileRows / 16;   /* 8: 16 query rows each */
@@ -46,6 +47,22 @@ constexpr int kMmaThreads = kMmaWarps * 32;
 SAGE_MMA_SYNC_8BIT (mma_sync_s8, "s8.s8")
 SAGE_MMA_SYNC_8BIT (mma_sync_u8, "u8.u8")
 #undef SAGE_MMA_SYNC_8BIT
+
+/* D += A B for e4m3 A and B (SageAttention-2's fp8 P·V), fp32 sums. The
+ * instruction begins with Ada (sm_89); the plugin refuses e4m3 P·V below
+ * it, so older targets only get a trap. */
+__device__ inline void
+mma_sync_e4m3 (float *d, const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
+{
+#if __CUDA_ARCH__ >= 890
+  asm ("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+       "{%8,%9}, {%0,%1,%2,%3};\n"
+       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+  __trap ();
+#endif
+}
 
 template <bool kBf16>
 __device__ inline void
@@ -111,6 +128,15 @@ template <> struct MmaSync<PvInt8> {
   }
 };
 
+template <int kVTerms> struct MmaSync<PvE4m3<kVTerms>> {
+  static constexpr int kGroupBytes = 1024;   /* 128-byte rows: keys as e4m3 */
+  __device__ static void
+  mma (float *d, const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
+  {
+    mma_sync_e4m3 (d, a, b0, b1);
+  }
+};
+
 template <typename T> struct MmaSync<Pv16<T>> {
   static constexpr int kGroupBytes = 2048;   /* 256-byte rows: keys in 16 bits */
   __device__ static void
@@ -148,6 +174,7 @@ mma_shared_bytes (int v_bytes)
 /* The most an sm_86 or sm_89 block may ask for (sm_80 allows 163 KB). */
 constexpr int kMmaMaxSharedBytes = 99 * 1024;
 static_assert (mma_shared_bytes (v_tile_bytes (false, 1)) <= kMmaMaxSharedBytes, "8-bit V's mma block");
+static_assert (mma_shared_bytes (v_tile_bytes (false, 2)) <= kMmaMaxSharedBytes, "two-term V's mma block");
 static_assert (mma_shared_bytes (v_tile_bytes (true, 1)) <= kMmaMaxSharedBytes, "16-bit V's mma block");
 
 /* One block per 128-row query tile (query block fastest, then batch·head,
@@ -242,7 +269,9 @@ attention_mma (const AttentionArgs args)
         math.pv[i] = 0;
 #pragma unroll
       for (int kk = 0; kk < Pv::kSteps; kk++)
-        values_step<Pv> (math.pv, math.p[kk], v_tile, kk, lane);
+#pragma unroll
+        for (int term = 0; term < Pv::kTerms; term++)   /* two-term V: P·hi + P·lo */
+          values_step<Pv> (math.pv, math.p[kk], v_tile + term * kTileBytes, kk, lane);
       math.add_tile ();
       /* Every warp is done with stage t mod 2 before tile t + 2 goes there. */
       __syncthreads ();
