@@ -410,6 +410,14 @@ test_queue_watch_review (void)
   real_click (rl_queue_panel_get_button (panel, "show-queue"));
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (panel)));
 
+  /* The queue paused first, so that A, B and C all wait while B and C are
+   * moved and B is cancelled. Running, the tiny job A could end within
+   * those clicks on a fast machine: rows then vanish and start under the
+   * pointer, and B could succeed before its cancel (both seen, session 14).
+   * The pause button itself is clicked below, where the panel shows. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "run.pause", NULL));
+  g_assert_true (rl_run_service_get_paused (service));
+
   /* Job A with the shortcut (the queue opens), then B and C with the Run
    * button and a batch count of two. */
   real_keys (GTK_WIDGET (window), "ctrl+Return");
@@ -446,6 +454,9 @@ test_queue_watch_review (void)
   real_click (rl_job_row_get_button (rl_queue_panel_get_row (panel, b_id), "cancel"));
   assert_finished (b, RL_JOB_CANCELLED);
   g_assert_cmpint (rl_job_item_get_status (c), ==, RL_JOB_QUEUED);
+  g_assert_cmpint (rl_job_item_get_status (a), ==, RL_JOB_QUEUED);
+  real_click (rl_queue_panel_get_button (panel, "pause"));
+  g_assert_false (rl_run_service_get_paused (service));
 
   /* A runs: the row's progress bar and preview change with each step. */
   while (!job_is_final (a) && watch.sampler_steps_seen < 2)
