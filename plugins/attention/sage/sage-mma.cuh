@@ -115,12 +115,11 @@ load_b_pair (uint32_t (&b)[4], uint32_t tile, int group_bytes, int j, int first_
   ldmatrix_x4 (b, tile + (j + (m >> 1)) * group_bytes + (first_chunk + (m & 1)) * 128 + (lane & 7) * 16);
 }
 
-/* The m16n8 MMA of each P·V format, and the byte distance between 8-row
- * groups of its Vᵀ tile. */
+/* The m16n8 MMA of each P·V format (its Vᵀ tile's row-group stride is
+ * the format's kVStride, as for wgmma's descriptor). */
 template <typename Pv> struct MmaSync;
 
 template <> struct MmaSync<PvInt8> {
-  static constexpr int kGroupBytes = 1024;   /* 128-byte rows: keys as u8 */
   __device__ static void
   mma (int32_t *d, const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
   {
@@ -129,7 +128,6 @@ template <> struct MmaSync<PvInt8> {
 };
 
 template <int kVTerms> struct MmaSync<PvE4m3<kVTerms>> {
-  static constexpr int kGroupBytes = 1024;   /* 128-byte rows: keys as e4m3 */
   __device__ static void
   mma (float *d, const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
   {
@@ -138,7 +136,6 @@ template <int kVTerms> struct MmaSync<PvE4m3<kVTerms>> {
 };
 
 template <typename T> struct MmaSync<Pv16<T>> {
-  static constexpr int kGroupBytes = 2048;   /* 256-byte rows: keys in 16 bits */
   __device__ static void
   mma (float *d, const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
   {
@@ -146,19 +143,33 @@ template <typename T> struct MmaSync<Pv16<T>> {
   }
 };
 
-/* One k-step kk of O_tile = P V: the chunks 2kk, 2kk + 1 of the Vᵀ tile
- * (32 keys in 8 bits, 16 in 16), all 128 channels. */
-template <typename Pv>
+/* Q and K tiles have 128-byte rows: their 8-row groups are 1024 bytes
+ * apart. */
+constexpr int kRowGroupBytes = 8 * kTileRows;
+
+/* S = Q Kᵀ's MMA. */
+struct ScoresMma {
+  __device__ static void
+  mma (int32_t *d, const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
+  {
+    mma_sync_s8 (d, a, b0, b1);
+  }
+};
+
+/* One k-step kk of acc += A B by Op's MMA over all 16 n-tiles (128 keys
+ * for S, 128 channels for P·V): B is the chunks 2kk, 2kk + 1 of `tile`,
+ * whose 8-row groups are `group_bytes` apart, two n-tiles per ldmatrix. */
+template <typename Op, typename Acc>
 __device__ inline void
-values_step (typename Pv::Acc (&pv)[64], const uint32_t (&p)[4], uint32_t v_tile, int kk, int lane)
+tile_step (Acc (&acc)[64], const uint32_t (&a)[4], uint32_t tile, int group_bytes, int kk, int lane)
 {
 #pragma unroll
   for (int j = 0; j < 16; j += 2)
     {
       uint32_t b[4];
-      load_b_pair (b, v_tile, MmaSync<Pv>::kGroupBytes, j, 2 * kk, lane);
-      MmaSync<Pv>::mma (&pv[4 * j], p, b[0], b[1]);
-      MmaSync<Pv>::mma (&pv[4 * j + 4], p, b[2], b[3]);
+      load_b_pair (b, tile, group_bytes, j, 2 * kk, lane);
+      Op::mma (&acc[4 * j], a, b[0], b[1]);
+      Op::mma (&acc[4 * j + 4], a, b[2], b[3]);
     }
 }
 #endif
@@ -236,7 +247,7 @@ attention_mma (const AttentionArgs args)
   for (int kk = 0; kk < 4; kk++)
 #pragma unroll
     for (int r = 0; r < 4; r++)
-      q[kk][r] = q_words[((2 * warp + (r & 1)) * 1024 + (2 * kk + (r >> 1)) * 128) / 4 + lane];
+      q[kk][r] = q_words[((2 * warp + (r & 1)) * kRowGroupBytes + (2 * kk + (r >> 1)) * 128) / 4 + lane];
 
   for (int t = 0; t < key_tiles; t++)
     {
@@ -254,15 +265,8 @@ attention_mma (const AttentionArgs args)
       for (int i = 0; i < 64; i++)
         math.s_acc[i] = 0;
 #pragma unroll
-      for (int kk = 0; kk < 4; kk++)
-#pragma unroll
-        for (int j = 0; j < 16; j += 2)
-          {
-            uint32_t b[4];
-            load_b_pair (b, k_tile, 1024, j, 2 * kk, lane);
-            mma_sync_s8 (&math.s_acc[4 * j], q[kk], b[0], b[1]);
-            mma_sync_s8 (&math.s_acc[4 * j + 4], q[kk], b[2], b[3]);
-          }
+      for (int kk = 0; kk < 4; kk++)   /* 32 channels each */
+        tile_step<ScoresMma> (math.s_acc, q[kk], k_tile, kRowGroupBytes, kk, lane);
       math.scores_to_p (t, k_scale);
 #pragma unroll
       for (int i = 0; i < 64; i++)
@@ -271,7 +275,8 @@ attention_mma (const AttentionArgs args)
       for (int kk = 0; kk < Pv::kSteps; kk++)
 #pragma unroll
         for (int term = 0; term < Pv::kTerms; term++)   /* two-term V: P·hi + P·lo */
-          values_step<Pv> (math.pv, math.p[kk], v_tile + term * kTileBytes, kk, lane);
+          tile_step<MmaSync<Pv>> (math.pv, math.p[kk], v_tile + term * kTileBytes, Pv::kVStride, kk,
+                                  lane);
       math.add_tile ();
       /* Every warp is done with stage t mod 2 before tile t + 2 goes there. */
       __syncthreads ();
