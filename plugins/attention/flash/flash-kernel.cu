@@ -21,6 +21,12 @@
 
 namespace {
 
+/* Keys per block. Two m-tiles of D 128 then use all 255 registers and
+ * spill 4 bytes, yet ran 1.13–1.17× faster than 32 keys without spills
+ * (H100, every Wan shape, two rounds; plugins/attention/README.md): half
+ * the blocks' barriers, copies and softmax reductions. */
+constexpr int kBlockN = 64;
+
 struct Bf16 {
   using Pair = __nv_bfloat162;
   static __device__ uint32_t pack (float lo, float hi)
@@ -146,7 +152,7 @@ zero_fragments (float (&x)[M][N][4])
  * MMAs (FlashAttention-2's 128-row block of 4 warps), which halves the
  * shared-memory traffic per product; Q then comes from shared memory at
  * each key block instead of staying in registers (64 more registers). */
-template <typename T, int D, int kWarps, int kMTiles, int kBlockN>
+template <typename T, int D, int kWarps, int kMTiles>
 __global__ void __launch_bounds__ (kWarps * 32)
 flash_forward (RlFlashParams p)
 {
@@ -367,20 +373,15 @@ cudaError_t
 launch_warps (const RlFlashParams *params, cudaStream_t stream)
 {
   constexpr int kBlockM = kWarps * 16 * kMTiles;
-  /* 64 keys per block. Two m-tiles of D 128 then use all 255 registers
-   * and spill 4 bytes, yet ran 1.13–1.17× faster than 32 keys without
-   * spills (H100, every Wan shape, two rounds; plugins/attention/README.md):
-   * half the blocks' barriers, copies and softmax reductions. */
-  constexpr int kBlockN = 64;
   size_t shared_bytes = (size_t) (kBlockM + 4 * kBlockN) * D * sizeof (uint16_t);
-  cudaError_t status = cudaFuncSetAttribute (flash_forward<T, D, kWarps, kMTiles, kBlockN>,
+  cudaError_t status = cudaFuncSetAttribute (flash_forward<T, D, kWarps, kMTiles>,
                                              cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              (int) shared_bytes);
   if (status != cudaSuccess)
     return status;
   dim3 grid ((unsigned) ((params->q_len + kBlockM - 1) / kBlockM), (unsigned) params->heads,
              (unsigned) params->batch);
-  flash_forward<T, D, kWarps, kMTiles, kBlockN><<<grid, kWarps * 32, shared_bytes, stream>>> (*params);
+  flash_forward<T, D, kWarps, kMTiles><<<grid, kWarps * 32, shared_bytes, stream>>> (*params);
   return cudaGetLastError ();
 }
 
