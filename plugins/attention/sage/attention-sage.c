@@ -151,8 +151,8 @@ sage_cost_hint (RlAttentionInstance *instance, const RlAttentionProblem *p)
    * cross-attention runs at about 400); about 10 µs of launches. */
   /* The mma.sync pass, forced on the H100 (session 14): about 450 (sage16
    * 365) TFLOP/s-equivalent at long sequences, 3.4e12 (2.75e12) per SM.
-   * No Ampere or Ada card has run it here; their int8 mma.sync rate per SM
-   * and clock is at most the H100's, so this is the optimistic side. */
+   * No Ampere or Ada card has run it here, so on those this hint is the
+   * H100's rate, not a measurement of theirs. */
   const double per_sm = instance->mma ? (SAGE_PV16 ? 2.75e12 : 3.4e12) : (SAGE_PV16 ? 5.2e12 : 6.3e12);
   const double elements = (double) p->batch * p->heads * p->head_dim;
   const double bytes = elements * (2.0 * p->q_len + 4.0 * 2 * p->kv_len + p->q_len + 2.0 * p->kv_len);
